@@ -1,0 +1,54 @@
+// One error base class; subclasses set `name`, which is what the ASL Retry / Catch
+// `ErrorEquals` match (Lambda reports `errorType` = error.name). Messages say what failed,
+// on which object, and what to do.
+
+export class TidemarkError extends Error {
+  /** Process exit code the CLI uses for this kind of failure. */
+  readonly exitCode: number = 1;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad command-line input or configuration. */
+export class UsageError extends TidemarkError {
+  override readonly exitCode = 2;
+}
+
+/** The source or target database could not be reached or refused us. */
+export class DatabaseConnectionError extends TidemarkError {}
+
+/** A transient failure worth retrying (network blip, throttling, serialization failure). */
+export class TransientError extends TidemarkError {}
+
+/** The repository is missing, is not a Tidemark repository, or has an unsupported format. */
+export class RepositoryError extends TidemarkError {}
+
+/** An object in the repository does not match its hash, checksum or format. */
+export class IntegrityError extends TidemarkError {}
+
+/** A backup id that the catalog does not know. */
+export class BackupNotFoundError extends TidemarkError {}
+
+/** A catalog conditional write lost a race or found an unexpected state. */
+export class CatalogConflictError extends TidemarkError {}
+
+/** The restore target exists and is not empty, or otherwise cannot be used. */
+export class RestoreTargetError extends TidemarkError {}
+
+/** A restored database does not match what the manifest recorded. */
+export class VerificationError extends TidemarkError {}
+
+/** The exported snapshot is gone or past the export window (see FORMAT.md, "Consistency"). */
+export class SnapshotExpiredError extends TidemarkError {}
+
+/** Something in the source that Tidemark cannot back up faithfully. */
+export class UnsupportedObjectError extends TidemarkError {}
+
+/** Removes credentials from any text before it is shown, logged or stored. */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/(postgres(?:ql)?:\/\/[^:/@\s]+:)[^@\s]*@/gi, '$1***@')
+    .replace(/(password\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi, '$1***');
+}

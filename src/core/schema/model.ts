@@ -1,0 +1,64 @@
+// What schema capture produces and restore consumes. Everything here is plain JSON: it is
+// stored in the manifest (FORMAT.md, "schema").
+
+/** One SQL statement that recreates (part of) one database object. */
+export interface DdlStatement {
+  /** Human identity of the object, e.g. `table public."Order Items"`; used in warnings/errors. */
+  object: string;
+  /** Object kind, e.g. `schema`, `extension`, `type`, `table`, `index`, `constraint`, `acl`. */
+  kind: string;
+  /** The statement, complete and self-contained (fully qualified names, no search_path reliance). */
+  sql: string;
+  /**
+   * Roles that must exist on the target for this statement to apply (owners, grantees).
+   * When one is missing, restore skips the statement and reports a warning naming it.
+   */
+  roles?: string[];
+}
+
+/** A table whose rows are exported: an ordinary table or a leaf partition. */
+export interface TableData {
+  schema: string;
+  name: string;
+  /** Column names in attnum order, without dropped and generated columns: the COPY column list. */
+  columns: string[];
+}
+
+/** A sequence's state at backup time, restored with setval() after the data. */
+export interface SequenceState {
+  schema: string;
+  name: string;
+  /** bigint as a decimal string. */
+  lastValue: string;
+  isCalled: boolean;
+}
+
+export interface RelationName {
+  schema: string;
+  name: string;
+}
+
+export interface SchemaSnapshot {
+  /** server_version_num of the source. */
+  serverVersionNum: number;
+  /** Statements run before the data load, in dependency order. */
+  preData: DdlStatement[];
+  /**
+   * Statements run after the data load, in waves: the statements of one wave are independent
+   * of each other and may run concurrently; waves run in order.
+   */
+  postData: DdlStatement[][];
+  /** Tables with rows to export. */
+  tables: TableData[];
+  sequences: SequenceState[];
+  /** Materialized views populated in the source, in dependency order: refreshed after the load. */
+  materializedViews: RelationName[];
+  /** Object kinds found in the source that are not captured; each names the objects. */
+  warnings: string[];
+}
+
+/** Reads the system catalogs. The caller decides the transaction and snapshot. */
+export type CatalogQuery = <Row extends Record<string, unknown> = Record<string, any>>(
+  sql: string,
+  params?: unknown[],
+) => Promise<Row[]>;
