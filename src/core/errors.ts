@@ -52,3 +52,10 @@ export function redactSecrets(text: string): string {
     .replace(/(postgres(?:ql)?:\/\/[^:/@\s]+:)[^@\s]*@/gi, '$1***@')
     .replace(/(password\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi, '$1***');
 }
+
+/** A repository object that does not exist. */
+export class ObjectNotFoundError extends TidemarkError {
+  constructor(readonly key: string, location: string) {
+    super(`Object ${key} is missing from the repository at ${location}.`);
+  }
+}

@@ -1,0 +1,33 @@
+// The repository's blob storage: the one layer that knows where bytes live (a directory or
+// an S3 prefix). Keys are relative, '/'-separated, built only by `repository/layout.ts`.
+// Implementations: `src/adapters/fs-storage.ts` (a directory); S3 comes next.
+
+export interface StoredObjectInfo {
+  key: string;
+  size: number;
+}
+
+export interface RepositoryStorage {
+  /** Human description for messages, e.g. `/data/repo` or `s3://bucket/prefix`. Never holds secrets. */
+  readonly location: string;
+
+  /**
+   * Writes `body` under `key` unless an object already exists there.
+   * Returns `true` when this call wrote it, `false` when it already existed (then nothing is
+   * written: objects are write-once). Atomic: a reader never sees a partial object, even if the
+   * writer dies midway. Idempotent; safe to call concurrently for the same key and body.
+   */
+  putIfAbsent(key: string, body: Uint8Array): Promise<boolean>;
+
+  /** The whole object. Throws `ObjectNotFoundError` when there is none. */
+  get(key: string): Promise<Uint8Array>;
+
+  /** Size of the object, or `undefined` when there is none. */
+  head(key: string): Promise<StoredObjectInfo | undefined>;
+
+  /** Every object whose key starts with `prefix`, in lexicographic key order. */
+  list(prefix: string): AsyncIterable<StoredObjectInfo>;
+
+  /** Removes the object; succeeds when it is already gone. Only garbage collection deletes. */
+  delete(key: string): Promise<void>;
+}
