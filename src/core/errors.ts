@@ -59,3 +59,7 @@ export class ObjectNotFoundError extends TidemarkError {
     super(`Object ${key} is missing from the repository at ${location}.`);
   }
 }
+
+/** A repository key or catalog id that is malformed or unsafe (absolute, `..`, empty segment);
+ *  always a bug in the caller, so it is never retried. */
+export class InvalidKeyError extends TidemarkError {}

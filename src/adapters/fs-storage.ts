@@ -1,0 +1,163 @@
+// RepositoryStorage on a local directory: the object `key` is the file `<root>/<key>`.
+// Write-once and atomic: the body goes to a uniquely named temp file in the target directory,
+// is fsynced, then hard-linked to its final name. link() never replaces an existing name, so of
+// racing writers exactly one wins and the others get EEXIST; a reader sees no file or the whole
+// one. Directories are never removed (delete leaves them), so a concurrent put never finds its
+// parent gone. A file cannot also be a directory, so a key must not be a prefix-directory of
+// other keys (`a` and `a/b`); the layout never builds such keys.
+import { randomBytes } from 'node:crypto';
+import type { Dirent } from 'node:fs';
+import { link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { InvalidKeyError, ObjectNotFoundError } from '#core/errors.ts';
+import type { RepositoryStorage, StoredObjectInfo } from '#core/ports/storage.ts';
+
+/** Name prefix of in-flight (or crashed) writes; never a valid key segment, never listed. */
+export const TEMP_PREFIX = '.tmp-';
+
+/**
+ * Creates the file `path` with `body` unless a file of that name exists; `true` when this call
+ * created it. The parent directory must exist. Shared with the file catalog's version files.
+ */
+export async function writeFileOnce(path: string, body: Uint8Array | string): Promise<boolean> {
+  const dir = dirname(path);
+  const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+  const handle = await open(temp, 'wx');
+  try {
+    try {
+      await handle.writeFile(body);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await link(temp, path);
+    await syncDirectory(dir); // the new name must survive a crash too, not only the bytes
+    return true;
+  } catch (err) {
+    if (hasCode(err, 'EEXIST')) return false;
+    throw err;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+}
+
+export class FileSystemStorage implements RepositoryStorage {
+  readonly location: string;
+
+  constructor(rootDir: string) {
+    this.location = resolve(rootDir);
+  }
+
+  async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
+    const path = this.pathOf(key);
+    // Content-addressed chunks are often present already: skip writing the body then.
+    if (await this.head(key)) return false;
+    await mkdir(dirname(path), { recursive: true });
+    if (await writeFileOnce(path, body)) return true;
+    if (await this.head(key)) return false;
+    throw new InvalidKeyError(
+      `Cannot write ${key} in ${this.location}: a directory of other objects has that name. ` +
+        'On a filesystem a key cannot also be the prefix directory of other keys; fix the key layout.',
+    );
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (err) {
+      if (isMissing(err) || hasCode(err, 'EISDIR')) throw new ObjectNotFoundError(key, this.location);
+      throw err;
+    }
+  }
+
+  async head(key: string): Promise<StoredObjectInfo | undefined> {
+    try {
+      const info = await stat(this.pathOf(key));
+      return info.isFile() ? { key, size: info.size } : undefined;
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObjectInfo> {
+    // Only the directory named by the prefix up to its last '/' can hold matches; below it,
+    // only entries starting with the rest of the prefix.
+    const cut = prefix.lastIndexOf('/');
+    const dirKey = prefix.slice(0, Math.max(cut, 0));
+    if (cut >= 0) checkKey(dirKey);
+    yield* this.walk(dirKey, prefix.slice(cut + 1));
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await unlink(this.pathOf(key));
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+  }
+
+  private async *walk(dirKey: string, namePrefix: string): AsyncGenerator<StoredObjectInfo> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(join(this.location, dirKey), { withFileTypes: true });
+    } catch (err) {
+      if (isMissing(err)) return;
+      throw err;
+    }
+    // Sorting names with '/' appended to directories makes the walk yield whole keys in
+    // lexicographic order (`a-b` < `a/x` < `a0`).
+    const visible = entries
+      .filter((e) => e.name.startsWith(namePrefix) && !e.name.startsWith(TEMP_PREFIX))
+      .filter((e) => e.isFile() || e.isDirectory())
+      .map((e) => ({ name: e.name, isDir: e.isDirectory(), order: e.isDirectory() ? `${e.name}/` : e.name }))
+      .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+    for (const entry of visible) {
+      const key = dirKey === '' ? entry.name : `${dirKey}/${entry.name}`;
+      if (entry.isDir) {
+        yield* this.walk(key, '');
+      } else {
+        const info = await this.head(key); // undefined when deleted since readdir
+        if (info) yield info;
+      }
+    }
+  }
+
+  private pathOf(key: string): string {
+    checkKey(key);
+    return join(this.location, key);
+  }
+}
+
+/** Keys are relative '/'-separated paths; anything that could escape the root or hide is refused. */
+function checkKey(key: string): void {
+  const bad =
+    key === '' ||
+    key.includes('\\') ||
+    key.includes('\0') ||
+    key.split('/').some((s) => s === '' || s === '.' || s === '..' || s.startsWith(TEMP_PREFIX));
+  if (bad) {
+    throw new InvalidKeyError(
+      `Invalid repository key ${JSON.stringify(key)}: keys are relative '/'-separated paths without ` +
+        `empty, '.', '..' or '${TEMP_PREFIX}*' segments and without backslashes. This is a bug in the caller.`,
+    );
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function hasCode(err: unknown, code: string): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === code;
+}
+
+/** ENOTDIR: a parent component of the path is a file, so the object cannot exist either. */
+function isMissing(err: unknown): boolean {
+  return hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR');
+}
