@@ -63,3 +63,10 @@ export class ObjectNotFoundError extends TidemarkError {
 /** A repository key or catalog id that is malformed or unsafe (absolute, `..`, empty segment);
  *  always a bug in the caller, so it is never retried. */
 export class InvalidKeyError extends TidemarkError {}
+
+/** The server is reachable but the database does not exist. */
+export class DatabaseMissingError extends DatabaseConnectionError {
+  constructor(message: string, readonly database: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

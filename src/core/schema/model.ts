@@ -58,7 +58,7 @@ export interface SchemaSnapshot {
 }
 
 /** Reads the system catalogs. The caller decides the transaction and snapshot. */
-export type CatalogQuery = <Row extends Record<string, unknown> = Record<string, any>>(
+export type CatalogQuery = <Row = Record<string, any>>(
   sql: string,
   params?: unknown[],
 ) => Promise<Row[]>;

@@ -1,0 +1,4 @@
+import { failRestore } from '#core/failure.ts';
+import { taskHandler } from './runtime/task-handler.ts';
+
+export const handler = taskHandler('RestoreFail', failRestore);

@@ -1,0 +1,99 @@
+// Resolves a DatabaseRef to a connection URL and opens sessions, turning driver errors into
+// messages that name the server and database and say what to do — never the password.
+import pg from 'pg';
+import type { DatabaseConnector, DatabaseRef, SqlSession } from '#core/ports/database.ts';
+import { DatabaseConnectionError, DatabaseMissingError, UsageError, redactSecrets } from '#core/errors.ts';
+import { PgSession, startupOptions } from './session.ts';
+
+/** Where connection URLs come from: an in-process registry locally, Secrets Manager in AWS. */
+export interface CredentialSource {
+  /** The connection URL for `name`; throws when unknown. */
+  urlFor(name: string): Promise<string>;
+  /** Same, without network access, for messages; may return undefined. */
+  peek(name: string): string | undefined;
+}
+
+export class PostgresConnector implements DatabaseConnector {
+  constructor(private readonly credentials: CredentialSource) {}
+
+  describe(ref: DatabaseRef): string {
+    const url = this.credentials.peek(ref.credentials);
+    if (!url) return ref.database ? `${ref.credentials}/${ref.database}` : ref.credentials;
+    return describeUrl(url, ref.database);
+  }
+
+  async connect(ref: DatabaseRef, options: { applicationName?: string } = {}): Promise<SqlSession> {
+    const url = await this.credentials.urlFor(ref.credentials);
+    const config = parseUrl(url);
+    if (ref.database) config.database = ref.database;
+    const where = describeUrl(url, ref.database);
+    const client = new pg.Client({
+      ...config,
+      application_name: options.applicationName ?? 'tidemark',
+      options: startupOptions(),
+      connectionTimeoutMillis: 15_000,
+      keepAlive: true,
+    });
+    // An idle session's socket error must not crash the process; the next query reports it.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw connectionError(err, where, config.user ?? '', config.database ?? '');
+    }
+    return new PgSession(client);
+  }
+}
+
+function parseUrl(url: string): pg.ClientConfig {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`"${redactSecrets(url)}" is not a PostgreSQL URL. Use postgres://user:password@host:port/database.`);
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new UsageError(`"${redactSecrets(url)}" is not a PostgreSQL URL (scheme ${parsed.protocol}). Use postgres://user:password@host:port/database.`);
+  }
+  const sslmode = parsed.searchParams.get('sslmode');
+  return {
+    host: decodeURIComponent(parsed.hostname) || 'localhost',
+    port: parsed.port ? Number(parsed.port) : 5432,
+    user: decodeURIComponent(parsed.username) || undefined,
+    password: decodeURIComponent(parsed.password) || undefined,
+    database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || undefined,
+    ssl: sslmode && sslmode !== 'disable' ? { rejectUnauthorized: sslmode === 'verify-full' } : undefined,
+  };
+}
+
+export function describeUrl(url: string, database?: string): string {
+  try {
+    const p = new URL(url);
+    const db = database ?? (decodeURIComponent(p.pathname.replace(/^\//, '')) || decodeURIComponent(p.username) || 'postgres');
+    return `${p.hostname || 'localhost'}:${p.port || 5432}/${db}`;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+function connectionError(err: unknown, where: string, user: string, database: string): DatabaseConnectionError {
+  const e = err as { code?: string; message?: string };
+  const detail = redactSecrets(e.message ?? String(err));
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return new DatabaseConnectionError(`Cannot reach PostgreSQL at ${where}: connection refused. Check the host and port, and that the server is running.`, { cause: err });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new DatabaseConnectionError(`Cannot reach PostgreSQL at ${where}: the host name does not resolve. Check the host in the URL.`, { cause: err });
+    case 'ETIMEDOUT':
+      return new DatabaseConnectionError(`Cannot reach PostgreSQL at ${where}: the connection timed out. Check the network path (VPC, security group, firewall).`, { cause: err });
+    case '28P01':
+    case '28000':
+      return new DatabaseConnectionError(`PostgreSQL at ${where} rejected the credentials of user "${user}" (${detail}). Check the user name and password.`, { cause: err });
+    case '3D000':
+      return new DatabaseMissingError(`Database missing at ${where}: ${detail}. Check the database name in the URL.`, database, { cause: err });
+    default:
+      return new DatabaseConnectionError(`Cannot connect to PostgreSQL at ${where}: ${detail}.`, { cause: err });
+  }
+}

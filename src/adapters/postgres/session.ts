@@ -1,0 +1,57 @@
+// SqlSession over node-postgres and pg-copy-streams.
+import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type { SqlSession } from '#core/ports/database.ts';
+
+/**
+ * Output settings fixed for every session, so that COPY text (and the content checksums over
+ * it) is byte-identical whatever the server's or role's defaults are.
+ */
+export const SESSION_SETTINGS: Record<string, string> = {
+  client_encoding: 'UTF8',
+  DateStyle: 'ISO, YMD',
+  IntervalStyle: 'postgres',
+  TimeZone: 'UTC',
+  extra_float_digits: '3',
+  bytea_output: 'hex',
+  standard_conforming_strings: 'on',
+  // Long-running COPYs must not be cut by a role's statement_timeout.
+  statement_timeout: '0',
+  lock_timeout: '0',
+  idle_in_transaction_session_timeout: '0',
+};
+
+export function startupOptions(): string {
+  return Object.entries(SESSION_SETTINGS)
+    .map(([k, v]) => `-c ${k}=${v.replace(/ /g, '\\ ')}`)
+    .join(' ');
+}
+
+export class PgSession implements SqlSession {
+  private closed = false;
+  constructor(private readonly client: pg.Client) {}
+
+  async query<Row = Record<string, any>>(sql: string, params?: unknown[]): Promise<Row[]> {
+    const result = await this.client.query(sql, params as unknown[] | undefined);
+    // A multi-statement text returns one result per statement; callers want the last.
+    const last = Array.isArray(result) ? result[result.length - 1] : result;
+    return (last?.rows ?? []) as Row[];
+  }
+
+  copyOut(sql: string): AsyncIterable<Buffer> {
+    return this.client.query(copyTo(sql));
+  }
+
+  async copyIn(sql: string, data: Uint8Array): Promise<void> {
+    const sink = this.client.query(copyFrom(sql));
+    await pipeline(Readable.from([data]), sink);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.end().catch(() => undefined);
+  }
+}

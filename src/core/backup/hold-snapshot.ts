@@ -1,0 +1,84 @@
+// Step "HoldSnapshot": one coordinator session exports a snapshot and keeps its transaction open
+// while the exporters read inside it; it ends when the exporters release it or at its deadline.
+// In AWS this runs in a Lambda, whose 15-minute limit bounds the export window: the deadline
+// (holdSeconds, at most 840 s there) ends the hold with SnapshotExpiredError, and exporters still
+// running then fail clearly instead of reading an inconsistent state.
+import type { DatabaseRef } from '../ports/database.ts';
+import type { TaskContext } from '../task-context.ts';
+import { layout } from '../repository/layout.ts';
+import { openDocument, sealDocument } from '../repository/sealed-document.ts';
+import { ObjectNotFoundError, SnapshotExpiredError, TransientError } from '../errors.ts';
+import { reraise, type StepFailure } from '../failure.ts';
+
+export interface SnapshotPoint {
+  snapshotId: string;
+  time: string;
+  lsn: string | null;
+}
+
+export interface HoldSnapshotInput {
+  backupId: string;
+  source: DatabaseRef;
+  holdSeconds: number;
+}
+
+const SNAPSHOT_FORMAT = 'tidemark-snapshot';
+const POLL_MS = 250;
+
+export async function holdSnapshot(input: HoldSnapshotInput, ctx: TaskContext): Promise<{ held: true; seconds: number }> {
+  const started = Date.now();
+  const session = await ctx.databases.connect(input.source, { applicationName: 'tidemark snapshot holder' });
+  try {
+    await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const [row] = await session.query<{ snapshot_id: string; time: Date; lsn: string | null }>(
+      `SELECT pg_catalog.pg_export_snapshot() AS snapshot_id, pg_catalog.now() AS time,
+              CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
+                   ELSE pg_catalog.pg_current_wal_lsn() END::text AS lsn`,
+    );
+    const point: SnapshotPoint = { snapshotId: row!.snapshot_id, time: new Date(row!.time).toISOString(), lsn: row!.lsn };
+    await ctx.storage.putIfAbsent(layout.snapshot(input.backupId), sealDocument(SNAPSHOT_FORMAT, point));
+    const deadline = started + input.holdSeconds * 1000;
+    for (;;) {
+      if (await ctx.storage.head(layout.snapshotReleased(input.backupId))) break;
+      if (Date.now() >= deadline) {
+        throw new SnapshotExpiredError(
+          `Backup ${input.backupId}: the export did not finish within the snapshot window of ${input.holdSeconds} s, so its snapshot was released and the backup is abandoned. ` +
+            'Use more export workers or a larger window (--snapshot-hold-seconds; in AWS the Lambda limit caps it at 840 s).',
+        );
+      }
+      // Keeps the session alive through proxies that drop idle connections.
+      await session.query('SELECT 1');
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    await session.query('COMMIT');
+  } finally {
+    await session.close();
+  }
+  return { held: true, seconds: Math.round((Date.now() - started) / 1000) };
+}
+
+/** Thrown until the holder has published the snapshot; the ASL retries on it. */
+export class SnapshotNotReadyError extends TransientError {}
+
+/** Step "AwaitSnapshot": the snapshot the holder published. */
+export async function awaitSnapshot(input: { backupId: string }, ctx: TaskContext): Promise<SnapshotPoint> {
+  const key = layout.snapshot(input.backupId);
+  try {
+    return openDocument(SNAPSHOT_FORMAT, await ctx.storage.get(key), key) as SnapshotPoint;
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) {
+      throw new SnapshotNotReadyError(`Backup ${input.backupId}: the snapshot holder has not published its snapshot yet.`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Step "ReleaseSnapshot": tells the holder to end. Idempotent. Given the failure that stopped the
+ * export ("ReleaseAfterFailure"), it raises that failure again once the snapshot is released.
+ */
+export async function releaseSnapshot(input: { backupId: string; failure?: StepFailure }, ctx: TaskContext): Promise<{ released: true }> {
+  await ctx.storage.putIfAbsent(layout.snapshotReleased(input.backupId), sealDocument('tidemark-snapshot-release', { at: new Date().toISOString() }));
+  if (input.failure) reraise(input.failure);
+  return { released: true };
+}

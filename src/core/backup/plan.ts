@@ -1,0 +1,116 @@
+// Step "Plan": inside the run's snapshot, capture the schema, size the tables, split them into
+// export tasks, and store the plan in the repository. The output carries only batch indices.
+import type { DatabaseRef } from '../ports/database.ts';
+import type { TaskContext } from '../task-context.ts';
+import type { SnapshotPoint } from './hold-snapshot.ts';
+import type { ExportTask, PlanHeader } from './plan-model.ts';
+import { captureSchema } from '../schema/capture.ts';
+import { layout } from '../repository/layout.ts';
+import { sealDocument, openDocument } from '../repository/sealed-document.ts';
+import { openSnapshotSession } from './snapshot-session.ts';
+import { packBatches, splitIntoRanges } from './ranges.ts';
+
+export const PLAN_FORMAT = 'tidemark-plan';
+export const TASKS_FORMAT = 'tidemark-plan-tasks';
+
+export interface PlanOptions {
+  /** Target heap bytes per export task. */
+  rangeBytes: number;
+  /** Target uncompressed bytes per chunk. */
+  chunkBytes: number;
+  /** Target heap bytes per batch (one task invocation). */
+  batchBytes: number;
+}
+
+export const DEFAULT_PLAN_OPTIONS: PlanOptions = {
+  rangeBytes: 64 * 1024 * 1024,
+  chunkBytes: 4 * 1024 * 1024,
+  batchBytes: 64 * 1024 * 1024,
+};
+
+export interface PlanInput {
+  backupId: string;
+  source: DatabaseRef;
+  snapshot: SnapshotPoint;
+  options?: Partial<PlanOptions>;
+}
+
+export interface PlanOutput {
+  tables: number;
+  tasks: number;
+  /** Batch indices 0..n-1: the export Map's items. */
+  batches: number[];
+  warnings: number;
+}
+
+export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<PlanOutput> {
+  const options = { ...DEFAULT_PLAN_OPTIONS, ...input.options };
+  const session = await openSnapshotSession(ctx, input.source, input.snapshot.snapshotId, 'plan');
+  try {
+    const [info] = await session.query<{ version: string; num: number; db: string; block: number; sysid: string | null }>(
+      `SELECT pg_catalog.current_setting('server_version') AS version,
+              pg_catalog.current_setting('server_version_num')::int AS num,
+              pg_catalog.current_database() AS db,
+              pg_catalog.current_setting('block_size')::int AS block,
+              CASE WHEN pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
+                   THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END AS sysid`,
+    );
+    ctx.progress({ phase: 'schema' });
+    const schema = await captureSchema((sql, params) => session.query(sql, params));
+    const sizes = await tableSizes(session.query.bind(session), schema.tables);
+    const tasks = splitIntoRanges(
+      [...sizes].map(([table, bytes]) => ({ table, bytes })),
+      { rangeBytes: options.rangeBytes, blockSize: info!.block, serverVersionNum: info!.num },
+    );
+    const batches = packBatches(tasks, sizes, { batchBytes: options.batchBytes, maxBatches: 1000, rangeBytes: options.rangeBytes });
+    const header: PlanHeader = {
+      backupId: input.backupId,
+      createdAt: new Date().toISOString(),
+      source: {
+        description: ctx.databases.describe(input.source),
+        serverVersion: info!.version,
+        serverVersionNum: info!.num,
+        systemIdentifier: info!.sysid ?? '',
+        database: info!.db,
+      },
+      snapshot: { time: input.snapshot.time, lsn: input.snapshot.lsn },
+      schema,
+      taskCount: tasks.length,
+      batchCount: batches.length,
+      chunkBytes: options.chunkBytes,
+    };
+    // Batches first, header last: a header's presence means the whole plan is there.
+    await Promise.all(batches.map((batch, i) => ctx.storage.putIfAbsent(layout.planBatch(input.backupId, i), sealDocument(TASKS_FORMAT, batch))));
+    await ctx.storage.putIfAbsent(layout.planHeader(input.backupId), sealDocument(PLAN_FORMAT, header));
+    await session.query('COMMIT');
+    return { tables: schema.tables.length, tasks: tasks.length, batches: batches.map((_, i) => i), warnings: schema.warnings.length };
+  } finally {
+    await session.close();
+  }
+}
+
+async function tableSizes(
+  query: (sql: string, params?: unknown[]) => Promise<Array<Record<string, any>>>,
+  tables: { schema: string; name: string }[],
+): Promise<Map<number, number>> {
+  const rows = await query(
+    `SELECT t.ord::int - 1 AS idx, pg_catalog.pg_relation_size(c.oid)::float8 AS bytes
+       FROM pg_catalog.unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(nspname, relname, ord)
+       JOIN pg_catalog.pg_namespace n ON n.nspname = t.nspname
+       JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.relname`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+  const sizes = new Map<number, number>(tables.map((_, i) => [i, 0]));
+  for (const r of rows) sizes.set(Number(r.idx), Number(r.bytes));
+  return sizes;
+}
+
+export async function readPlanHeader(ctx: TaskContext, backupId: string): Promise<PlanHeader> {
+  const key = layout.planHeader(backupId);
+  return openDocument(PLAN_FORMAT, await ctx.storage.get(key), key) as PlanHeader;
+}
+
+export async function readPlanBatch(ctx: TaskContext, backupId: string, batch: number): Promise<ExportTask[]> {
+  const key = layout.planBatch(backupId, batch);
+  return openDocument(TASKS_FORMAT, await ctx.storage.get(key), key) as ExportTask[];
+}

@@ -1,0 +1,33 @@
+// Sessions on a PostgreSQL-compatible server. The adapter is `src/adapters/postgres/`; the
+// core never imports `pg`. Credentials never travel in task payloads: a payload names a
+// database by `DatabaseRef`, and the connector resolves it (a URL registered in-process locally,
+// a Secrets Manager secret in AWS).
+
+export interface DatabaseRef {
+  /** Opaque name of the credentials (never the credentials themselves). */
+  credentials: string;
+  /** Overrides the database named by the credentials (restore targets, maintenance db). */
+  database?: string;
+}
+
+export interface SqlSession {
+  /** Runs one statement. Errors carry PostgreSQL's message; the caller adds context. */
+  query<Row = Record<string, any>>(sql: string, params?: unknown[]): Promise<Row[]>;
+  /** Streams `COPY … TO STDOUT` output with backpressure. */
+  copyOut(sql: string): AsyncIterable<Buffer>;
+  /** Runs `COPY … FROM STDIN` with `data` as its whole input. */
+  copyIn(sql: string, data: Uint8Array): Promise<void>;
+  /** Closes the session; safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface DatabaseConnector {
+  /**
+   * Opens a session with Tidemark's fixed output settings (UTF8, ISO dates, UTC, full float
+   * precision, hex bytea) so COPY text is identical across servers and versions.
+   * Throws `DatabaseConnectionError` naming the server and database (never the password).
+   */
+  connect(ref: DatabaseRef, options?: { applicationName?: string }): Promise<SqlSession>;
+  /** `host:port/database` for messages and the catalog; no credentials. */
+  describe(ref: DatabaseRef): string;
+}

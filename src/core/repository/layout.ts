@@ -1,0 +1,21 @@
+// Every repository key is built here and only here (FORMAT.md, "Layout").
+import type { ChunkId } from '../ids.ts';
+
+export const REPOSITORY_MARKER_KEY = 'tidemark.json';
+
+export const layout = {
+  marker: () => REPOSITORY_MARKER_KEY,
+  /** Two-level fan-out keeps directories and S3 prefixes small. */
+  chunk: (id: ChunkId) => `chunks/${id.slice(0, 2)}/${id}`,
+  chunksPrefix: () => 'chunks/',
+  manifest: (backupId: string) => `backups/${backupId}/manifest.json`,
+  backupsPrefix: () => 'backups/',
+  /** The plan of one backup run: header, then task batches addressed by index. */
+  planHeader: (runId: string) => `runs/${runId}/plan.json`,
+  planBatch: (runId: string, batch: number) => `runs/${runId}/tasks/${String(batch).padStart(6, '0')}.json`,
+  exportResult: (runId: string, batch: number) => `runs/${runId}/results/${String(batch).padStart(6, '0')}.json`,
+  exportResultsPrefix: (runId: string) => `runs/${runId}/results/`,
+  /** Snapshot hand-off between the snapshot holder and the exporters. */
+  snapshot: (runId: string) => `runs/${runId}/snapshot.json`,
+  snapshotReleased: (runId: string) => `runs/${runId}/snapshot-released.json`,
+} as const;

@@ -1,0 +1,55 @@
+// JSON documents that carry their own format version and checksum (manifests, plans, results,
+// the repository marker). Layout: one header line, then the body:
+//   {"format":"tidemark-manifest","formatVersion":1,"bodySha256":"…","bodyBytes":1234}\n<body JSON>
+// The checksum covers the body bytes exactly as stored, so verification needs no re-serialisation,
+// and bodyBytes tells a truncated file from a corrupted one.
+import { createHash } from 'node:crypto';
+import { IntegrityError } from '../errors.ts';
+
+export const FORMAT_VERSION = 1;
+
+interface Header {
+  format: string;
+  formatVersion: number;
+  bodySha256: string;
+  bodyBytes: number;
+}
+
+export function sealDocument(format: string, body: unknown): Uint8Array {
+  const bodyBytes = Buffer.from(JSON.stringify(body), 'utf8');
+  const header: Header = {
+    format,
+    formatVersion: FORMAT_VERSION,
+    bodySha256: createHash('sha256').update(bodyBytes).digest('hex'),
+    bodyBytes: bodyBytes.length,
+  };
+  return Buffer.concat([Buffer.from(JSON.stringify(header) + '\n', 'utf8'), bodyBytes]);
+}
+
+/** Parses and verifies a sealed document; `what` names the object in errors (e.g. its key). */
+export function openDocument(format: string, bytes: Uint8Array, what: string): unknown {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const newline = buf.indexOf(10);
+  let header: Header;
+  try {
+    if (newline < 0) throw new Error('no header line');
+    header = JSON.parse(buf.subarray(0, newline).toString('utf8')) as Header;
+  } catch {
+    throw new IntegrityError(`${what} is not a readable Tidemark ${format} (bad header). The object is damaged; restore it from a copy of the repository or use another backup.`);
+  }
+  if (header.format !== format) {
+    throw new IntegrityError(`${what} is a "${header.format}", expected "${format}".`);
+  }
+  if (header.formatVersion > FORMAT_VERSION) {
+    throw new IntegrityError(`${what} has format version ${header.formatVersion}; this Tidemark reads up to ${FORMAT_VERSION}. Upgrade Tidemark.`);
+  }
+  const body = buf.subarray(newline + 1);
+  if (body.length !== header.bodyBytes) {
+    throw new IntegrityError(`${what} is truncated or padded: ${body.length} body bytes, header says ${header.bodyBytes}. The object is damaged; use another backup.`);
+  }
+  const digest = createHash('sha256').update(body).digest('hex');
+  if (digest !== header.bodySha256) {
+    throw new IntegrityError(`${what} fails its checksum (sha256 ${digest.slice(0, 12)}…, expected ${header.bodySha256.slice(0, 12)}…). The object is damaged; use another backup.`);
+  }
+  return JSON.parse(body.toString('utf8'));
+}

@@ -1,0 +1,52 @@
+// Step "Complete": the last step of a restore. Drops the progress tables, then marks the restore
+// committed in the catalog — success is recorded only after everything else succeeded.
+import type { DatabaseRef } from '../ports/database.ts';
+import type { TaskContext } from '../task-context.ts';
+import { dropProgressTables, listWarnings, progressOwner } from './progress-table.ts';
+import { cachedManifest } from './manifest-cache.ts';
+
+export interface CompleteInput {
+  restoreId: string;
+  backupId: string;
+  target: DatabaseRef;
+}
+
+export interface CompleteOutput {
+  restoreId: string;
+  backupId: string;
+  target: string;
+  tables: number;
+  rows: number;
+  bytes: number;
+  warnings: string[];
+}
+
+export async function completeRestore(input: CompleteInput, ctx: TaskContext): Promise<CompleteOutput> {
+  const manifest = await cachedManifest(ctx.storage, input.backupId);
+  const session = await ctx.databases.connect(input.target, { applicationName: 'tidemark complete' });
+  let warnings: string[];
+  try {
+    if ((await progressOwner(session)) === input.restoreId) {
+      warnings = [...manifest.warnings, ...(await listWarnings(session))];
+      await dropProgressTables(session);
+    } else {
+      // A retry after the drop: the catalog already has the warnings.
+      warnings = (await ctx.catalog.getRestore(input.restoreId))?.warnings ?? manifest.warnings;
+    }
+  } finally {
+    await session.close();
+  }
+  const record = await ctx.catalog.getRestore(input.restoreId);
+  if (record?.state !== 'committed') {
+    await ctx.catalog.finishRestore(input.restoreId, { state: 'committed', finishedAt: new Date().toISOString(), warnings });
+  }
+  return {
+    restoreId: input.restoreId,
+    backupId: input.backupId,
+    target: ctx.databases.describe(input.target),
+    tables: manifest.tables.length,
+    rows: manifest.stats.rows,
+    bytes: manifest.stats.bytesRead,
+    warnings,
+  };
+}

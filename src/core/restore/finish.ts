@@ -1,0 +1,73 @@
+// Step "Finish": post-data DDL (indexes and constraints, each wave in parallel sessions),
+// sequence values, materialized view refreshes. Every statement is recorded in the progress
+// table in its own transaction, so a retry resumes where the last run stopped.
+import type { DatabaseRef, SqlSession } from '../ports/database.ts';
+import type { TaskContext } from '../task-context.ts';
+import type { DdlStatement } from '../schema/model.ts';
+import { TidemarkError } from '../errors.ts';
+import { applyStatements, listRoles } from '../schema/apply.ts';
+import { qualifiedName, quoteLiteral } from '../sql.ts';
+import { addWarnings, doneSteps, runStepOnce } from './progress-table.ts';
+import { cachedManifest } from './manifest-cache.ts';
+
+export interface FinishInput {
+  restoreId: string;
+  backupId: string;
+  target: DatabaseRef;
+  /** Parallel sessions for post-data statements. */
+  parallelism?: number;
+}
+
+export async function finishRestore(input: FinishInput, ctx: TaskContext): Promise<{ postDataStatements: number; sequences: number; materializedViews: number }> {
+  const manifest = await cachedManifest(ctx.storage, input.backupId);
+  const { schema } = manifest;
+  const parallelism = Math.max(1, input.parallelism ?? 2);
+  const sessions: SqlSession[] = [];
+  try {
+    for (let i = 0; i < parallelism; i++) sessions.push(await ctx.databases.connect(input.target, { applicationName: 'tidemark finish' }));
+    const main = sessions[0]!;
+    const roles = await listRoles((sql, params) => main.query(sql, params));
+    const done = await doneSteps(main, '');
+    let count = 0;
+    for (const [w, wave] of schema.postData.entries()) {
+      const queue = wave.map((statement, i) => ({ statement, step: `post:${w}:${i}` })).filter((s) => !done.has(s.step));
+      count += wave.length;
+      await Promise.all(
+        sessions.map(async (session) => {
+          for (let item = queue.shift(); item; item = queue.shift()) {
+            await applyOnce(session, item.step, item.statement, roles);
+          }
+        }),
+      );
+    }
+    for (const seq of schema.sequences) {
+      const step = `sequence:${seq.schema}.${seq.name}`;
+      if (done.has(step)) continue;
+      await runStepOnce(main, step, async () => {
+        await main.query(`SELECT pg_catalog.setval(${quoteLiteral(qualifiedName(seq.schema, seq.name))}, ${seq.lastValue}, ${seq.isCalled})`);
+      });
+    }
+    for (const mv of schema.materializedViews) {
+      const step = `refresh:${mv.schema}.${mv.name}`;
+      if (done.has(step)) continue;
+      await runStepOnce(main, step, async () => {
+        await main.query(`REFRESH MATERIALIZED VIEW ${qualifiedName(mv.schema, mv.name)}`);
+      });
+    }
+    return { postDataStatements: count, sequences: schema.sequences.length, materializedViews: schema.materializedViews.length };
+  } finally {
+    await Promise.all(sessions.map((s) => s.close()));
+  }
+}
+
+async function applyOnce(session: SqlSession, step: string, statement: DdlStatement, roles: ReadonlySet<string>): Promise<void> {
+  try {
+    await runStepOnce(session, step, async () => {
+      const warnings = await applyStatements((sql, params) => session.query(sql, params), [statement], roles);
+      await addWarnings(session, warnings);
+    });
+  } catch (err) {
+    if (err instanceof TidemarkError) throw err;
+    throw new TidemarkError(`Restoring ${statement.object} failed: ${(err as Error).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,93 @@
+// Step "Prepare": create the target database when missing, refuse one that holds anything,
+// then apply the pre-data schema in one transaction together with the progress tables, so a
+// retry either finds everything or nothing.
+import type { DatabaseRef, SqlSession } from '../ports/database.ts';
+import type { TaskContext } from '../task-context.ts';
+import { DatabaseMissingError, RestoreTargetError } from '../errors.ts';
+import { readManifest } from '../repository/manifest.ts';
+import { applyStatements, listRoles } from '../schema/apply.ts';
+import { quoteIdent } from '../sql.ts';
+import { PROGRESS_SCHEMA, addWarnings, createProgressTables, progressOwner } from './progress-table.ts';
+
+export interface PrepareInput {
+  restoreId: string;
+  backupId: string;
+  target: DatabaseRef;
+}
+
+export async function prepareTarget(input: PrepareInput, ctx: TaskContext): Promise<{ created: boolean; preDataStatements: number }> {
+  const where = ctx.databases.describe(input.target);
+  const manifest = await readManifest(ctx.storage, input.backupId);
+  const { session, created } = await openOrCreate(input.target, ctx);
+  try {
+    const owner = await progressOwner(session);
+    if (owner === input.restoreId) return { created, preDataStatements: manifest.schema.preData.length };
+    if (owner !== undefined) {
+      throw new RestoreTargetError(`Target ${where} holds an unfinished restore ${owner}. Drop the database, or restore into another one.`);
+    }
+    const contents = await describeContents(session);
+    if (contents.length > 0) {
+      throw new RestoreTargetError(`Target ${where} is not empty (it has ${contents.join(', ')}). Tidemark restores only into a new or empty database: pick another name, or drop this one.`);
+    }
+    const roles = await listRoles((sql, params) => session.query(sql, params));
+    await session.query('BEGIN');
+    try {
+      await createProgressTables(session, input.restoreId);
+      await session.query(`UPDATE ${PROGRESS_SCHEMA}.restore SET backup_id = $1`, [input.backupId]);
+      const warnings = await applyStatements((sql, params) => session.query(sql, params), manifest.schema.preData, roles);
+      await addWarnings(session, warnings);
+      await session.query('COMMIT');
+    } catch (err) {
+      await session.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    await session.close();
+  }
+  return { created, preDataStatements: manifest.schema.preData.length };
+}
+
+async function openOrCreate(target: DatabaseRef, ctx: TaskContext): Promise<{ session: SqlSession; created: boolean }> {
+  try {
+    return { session: await ctx.databases.connect(target, { applicationName: 'tidemark restore' }), created: false };
+  } catch (err) {
+    if (!(err instanceof DatabaseMissingError) || !err.database) throw err;
+    const admin = await ctx.databases.connect({ ...target, database: 'postgres' }, { applicationName: 'tidemark restore' });
+    try {
+      // template0 + UTF8: a clean database whatever template1 holds on this server.
+      await admin.query(`CREATE DATABASE ${quoteIdent(err.database)} TEMPLATE template0 ENCODING 'UTF8'`);
+    } catch (createErr) {
+      // A concurrent retry may have created it first.
+      if ((createErr as { code?: string }).code !== '42P04') {
+        throw new RestoreTargetError(`Cannot create target database "${err.database}" at ${ctx.databases.describe(target)}: ${(createErr as Error).message}. Create it yourself (empty), or grant CREATEDB.`, { cause: createErr });
+      }
+    } finally {
+      await admin.close();
+    }
+    return { session: await ctx.databases.connect(target, { applicationName: 'tidemark restore' }), created: true };
+  }
+}
+
+/** What a database holds beyond a fresh CREATE DATABASE: user schemas, relations, functions, types, extensions. */
+async function describeContents(session: SqlSession): Promise<string[]> {
+  const [row] = await session.query<{ relations: number; functions: number; types: number; schemas: number; extensions: number }>(
+    `SELECT
+       (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%')::int AS relations,
+       (SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema'))::int AS functions,
+       (SELECT count(*) FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%')::int AS types,
+       (SELECT count(*) FROM pg_catalog.pg_namespace n
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND n.nspname NOT LIKE 'pg\\_%')::int AS schemas,
+       (SELECT count(*) FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql')::int AS extensions`,
+  );
+  const parts: string[] = [];
+  const add = (n: number, what: string) => n > 0 && parts.push(`${n} ${what}`);
+  add(row!.relations, 'tables, views, sequences or indexes');
+  add(row!.functions, 'functions');
+  add(row!.types, 'types');
+  add(row!.schemas, 'schemas besides public');
+  add(row!.extensions, 'extensions besides plpgsql');
+  return parts;
+}

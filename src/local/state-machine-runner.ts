@@ -1,0 +1,117 @@
+// Runs the very ASL files that AWS runs (state-machines/*.asl.json) with aws-local-stepfunctions,
+// each Task mapped in-process to the same Lambda handler. Like Step Functions, it fails any
+// state whose input or output exceeds 256 KB (DESIGN.md invariant 4).
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { StateMachine } from 'aws-local-stepfunctions';
+import type { TaskContext } from '#core/task-context.ts';
+import { TidemarkError } from '#core/errors.ts';
+import { functionHandlers } from '#functions/index.ts';
+import { withTaskContext } from '#functions/runtime/context.ts';
+import './promise-polyfill.ts';
+
+export type StateMachineName = 'backup' | 'restore';
+
+export const PAYLOAD_LIMIT_BYTES = 256 * 1024;
+
+export class PayloadTooLargeError extends TidemarkError {}
+
+/** The failure of an execution, with the error name and message of the state that failed. */
+export class ExecutionFailedError extends TidemarkError {
+  constructor(readonly errorName: string, readonly causeMessage: string) {
+    super(causeMessage);
+  }
+}
+
+export function definitionPath(name: StateMachineName): string {
+  return fileURLToPath(new URL(`../../state-machines/${name}.asl.json`, import.meta.url));
+}
+
+/** `${BackupPlanFunctionArn}` → the handler registered as `BackupPlan`. */
+const PLACEHOLDER = /^\$\{(\w+)FunctionArn\}$/;
+
+export async function loadDefinition(name: StateMachineName): Promise<{ definition: any; taskFunctions: Map<string, string> }> {
+  const raw = await readFile(definitionPath(name), 'utf8');
+  const taskFunctions = new Map<string, string>();
+  const definition = JSON.parse(raw);
+  walkStates(definition.States, (stateName, state) => {
+    const fn = state.Parameters?.FunctionName;
+    if (state.Type === 'Task' && typeof fn === 'string') {
+      const match = PLACEHOLDER.exec(fn);
+      if (!match) throw new TidemarkError(`State ${stateName} of ${name}.asl.json names function ${fn}, not a \${<Name>FunctionArn} placeholder.`);
+      taskFunctions.set(stateName, match[1]!);
+      state.Parameters.FunctionName = `arn:aws:lambda:us-east-1:000000000000:function:tidemark-${match[1]}`;
+    }
+  });
+  return { definition, taskFunctions };
+}
+
+export function walkStates(states: Record<string, any>, visit: (name: string, state: any) => void): void {
+  for (const [name, state] of Object.entries(states)) {
+    visit(name, state);
+    for (const branch of state.Branches ?? []) walkStates(branch.States, visit);
+    const processor = state.ItemProcessor ?? state.Iterator;
+    if (processor) walkStates(processor.States, visit);
+  }
+}
+
+export interface RunOptions {
+  /** Called with every state event name, for tests and progress. */
+  onState?: (event: { type: string; state?: string }) => void;
+}
+
+export async function runStateMachine(name: StateMachineName, input: unknown, ctx: TaskContext, options: RunOptions = {}): Promise<any> {
+  const { definition, taskFunctions } = await loadDefinition(name);
+  const taskResourceLocalHandlers: Record<string, (input: any) => Promise<any>> = {};
+  for (const [stateName, fn] of taskFunctions) {
+    const handler = functionHandlers[fn];
+    if (!handler) throw new TidemarkError(`State ${stateName} of ${name}.asl.json needs function ${fn}, which functions/index.ts does not define.`);
+    taskResourceLocalHandlers[stateName] = async (request: { Payload: unknown }) => {
+      checkPayload(`${stateName} input`, request.Payload);
+      const output = await withTaskContext(ctx, () => handler(request.Payload));
+      checkPayload(`${stateName} output`, output);
+      return { Payload: output };
+    };
+  }
+  const machine = new StateMachine(definition, { validationOptions: { checkPaths: true, checkArn: true } });
+  const execution = machine.run(input as any, { overrides: { taskResourceLocalHandlers } });
+  let oversized: string | undefined;
+  const watch = (async () => {
+    for await (const event of execution.eventLogs) {
+      const e = event as any;
+      options.onState?.({ type: e.type, state: e.state?.name });
+      if (e.state && (e.type === 'StateEntered' || e.type === 'StateExited')) {
+        const payload = e.type === 'StateEntered' ? e.state.input : e.state.output;
+        const size = Buffer.byteLength(JSON.stringify(payload ?? null));
+        if (size > PAYLOAD_LIMIT_BYTES && !oversized) {
+          oversized = `State ${e.state.name} ${e.type === 'StateEntered' ? 'input' : 'output'} is ${size} bytes, over the 256 KB Step Functions limit.`;
+          execution.abort();
+        }
+      }
+    }
+  })();
+  try {
+    const result = await execution.result;
+    return result;
+  } catch (err) {
+    if (oversized) throw new PayloadTooLargeError(oversized);
+    throw toExecutionError(err);
+  } finally {
+    await watch.catch(() => undefined);
+  }
+}
+
+function checkPayload(what: string, payload: unknown): void {
+  const size = Buffer.byteLength(JSON.stringify(payload ?? null));
+  if (size > PAYLOAD_LIMIT_BYTES) {
+    const error = new PayloadTooLargeError(`${what} is ${size} bytes, over the 256 KB Step Functions limit.`);
+    error.name = 'States.DataLimitExceeded';
+    throw error;
+  }
+}
+
+function toExecutionError(err: unknown): ExecutionFailedError {
+  const e = err as { name?: string; message?: string; cause?: unknown; error?: string };
+  const errorName = (e as any).errorName ?? e.name ?? 'Error';
+  return new ExecutionFailedError(errorName, e.message ?? String(err));
+}
