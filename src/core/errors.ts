@@ -70,3 +70,10 @@ export class DatabaseMissingError extends DatabaseConnectionError {
     super(message, options);
   }
 }
+
+/** A statement failed on the server; `code` is the SQLSTATE. */
+export class SqlError extends TidemarkError {
+  constructor(message: string, readonly code: string | undefined, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

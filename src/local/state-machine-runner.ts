@@ -55,9 +55,16 @@ export function walkStates(states: Record<string, any>, visit: (name: string, st
   }
 }
 
+export interface StateEvent {
+  type: string;
+  state?: string;
+  /** Size of the state's input (StateEntered) or output (StateExited) as JSON, in bytes. */
+  bytes?: number;
+}
+
 export interface RunOptions {
-  /** Called with every state event name, for tests and progress. */
-  onState?: (event: { type: string; state?: string }) => void;
+  /** Called with every state event, for tests and progress. */
+  onState?: (event: StateEvent) => void;
 }
 
 export async function runStateMachine(name: StateMachineName, input: unknown, ctx: TaskContext, options: RunOptions = {}): Promise<any> {
@@ -79,10 +86,10 @@ export async function runStateMachine(name: StateMachineName, input: unknown, ct
   const watch = (async () => {
     for await (const event of execution.eventLogs) {
       const e = event as any;
-      options.onState?.({ type: e.type, state: e.state?.name });
-      if (e.state && (e.type === 'StateEntered' || e.type === 'StateExited')) {
-        const payload = e.type === 'StateEntered' ? e.state.input : e.state.output;
-        const size = Buffer.byteLength(JSON.stringify(payload ?? null));
+      const sized = e.state && (e.type === 'StateEntered' || e.type === 'StateExited');
+      const size = sized ? Buffer.byteLength(JSON.stringify((e.type === 'StateEntered' ? e.state.input : e.state.output) ?? null)) : undefined;
+      options.onState?.({ type: e.type, state: e.state?.name, bytes: size });
+      if (size !== undefined) {
         if (size > PAYLOAD_LIMIT_BYTES && !oversized) {
           oversized = `State ${e.state.name} ${e.type === 'StateEntered' ? 'input' : 'output'} is ${size} bytes, over the 256 KB Step Functions limit.`;
           execution.abort();
@@ -110,8 +117,9 @@ function checkPayload(what: string, payload: unknown): void {
   }
 }
 
+/** The library wraps the failure in ExecutionError; its cause carries the Fail state's Error and Cause. */
 function toExecutionError(err: unknown): ExecutionFailedError {
-  const e = err as { name?: string; message?: string; cause?: unknown; error?: string };
-  const errorName = (e as any).errorName ?? e.name ?? 'Error';
-  return new ExecutionFailedError(errorName, e.message ?? String(err));
+  const e = err as { name?: string; message?: string; cause?: { name?: string; message?: string } };
+  const failure = e.cause ?? e;
+  return new ExecutionFailedError(failure.name ?? 'Error', failure.message ?? String(err));
 }

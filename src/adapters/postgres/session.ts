@@ -4,6 +4,18 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { SqlSession } from '#core/ports/database.ts';
+import { SqlError, TransientError, redactSecrets } from '#core/errors.ts';
+
+/** SQLSTATEs and socket errors worth retrying: connection loss, shutdown, overload, conflicts. */
+const TRANSIENT = /^(08...|57P0[123]|53300|40001|40P01|ECONNRESET|EPIPE|ETIMEDOUT)$/;
+
+/** Gives driver errors a name the ASL can match and a message without secrets. */
+export function classify(err: unknown): Error {
+  const e = err as { code?: string; message?: string };
+  const message = redactSecrets(e.message ?? String(err));
+  if (e.code && TRANSIENT.test(e.code)) return new TransientError(`${message} (SQLSTATE ${e.code}; retryable)`, { cause: err });
+  return new SqlError(message, e.code, { cause: err });
+}
 
 /**
  * Output settings fixed for every session, so that COPY text (and the content checksums over
@@ -34,19 +46,27 @@ export class PgSession implements SqlSession {
   constructor(private readonly client: pg.Client) {}
 
   async query<Row = Record<string, any>>(sql: string, params?: unknown[]): Promise<Row[]> {
-    const result = await this.client.query(sql, params as unknown[] | undefined);
+    const result = await this.client.query(sql, params as unknown[] | undefined).catch((err) => {
+      throw classify(err);
+    });
     // A multi-statement text returns one result per statement; callers want the last.
     const last = Array.isArray(result) ? result[result.length - 1] : result;
     return (last?.rows ?? []) as Row[];
   }
 
-  copyOut(sql: string): AsyncIterable<Buffer> {
-    return this.client.query(copyTo(sql));
+  async *copyOut(sql: string): AsyncIterable<Buffer> {
+    try {
+      yield* this.client.query(copyTo(sql));
+    } catch (err) {
+      throw classify(err);
+    }
   }
 
   async copyIn(sql: string, data: Uint8Array): Promise<void> {
     const sink = this.client.query(copyFrom(sql));
-    await pipeline(Readable.from([data]), sink);
+    await pipeline(Readable.from([data]), sink).catch((err) => {
+      throw classify(err);
+    });
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,65 @@
+// Oracles for "the restored database equals the source": pg_dump --schema-only text, every
+// table's rows as a multiset, and every sequence's state.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import type { PostgresServer } from './postgres-server.ts';
+import { SUPERUSER, SUPERUSER_PASSWORD } from './postgres-server.ts';
+
+const run = promisify(execFile);
+
+export function pgDumpPath(): string {
+  const debian = '/usr/lib/postgresql/15/bin/pg_dump';
+  return existsSync(debian) ? debian : 'pg_dump';
+}
+
+/** `pg_dump --schema-only`, minus the lines that differ on every run (\restrict keys). */
+export async function schemaDump(server: PostgresServer, database: string): Promise<string> {
+  const { stdout } = await run(
+    pgDumpPath(),
+    ['--schema-only', '--host', '127.0.0.1', '--port', String(server.port), '--username', SUPERUSER, '--dbname', database],
+    { env: { ...process.env, PGPASSWORD: SUPERUSER_PASSWORD }, maxBuffer: 256 * 1024 * 1024 },
+  );
+  return stdout
+    .split('\n')
+    .filter((line) => !/^\\(un)?restrict /.test(line))
+    .join('\n');
+}
+
+/** Per table (every ordinary table and leaf partition): row count and a digest of its sorted rows. */
+export async function tableContents(server: PostgresServer, database: string): Promise<Record<string, string>> {
+  const tables = (
+    await server.sql(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+        ORDER BY 1`,
+      database,
+    )
+  ).rows.map((r) => r.name as string);
+  const result: Record<string, string> = {};
+  for (const table of tables) {
+    const { rows } = await server.sql(
+      `SELECT count(*)::text || ':' || coalesce(md5(string_agg(md5(t::text), ',' ORDER BY md5(t::text))), '-') AS digest FROM ONLY ${table} t`,
+      database,
+    );
+    result[table] = rows[0].digest;
+  }
+  return result;
+}
+
+export async function sequenceStates(server: PostgresServer, database: string): Promise<Record<string, string>> {
+  const seqs = (
+    await server.sql(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'S' ORDER BY 1`,
+      database,
+    )
+  ).rows.map((r) => r.name as string);
+  const result: Record<string, string> = {};
+  for (const seq of seqs) {
+    const { rows } = await server.sql(`SELECT last_value::text || '/' || is_called::text AS state FROM ${seq}`, database);
+    result[seq] = rows[0].state;
+  }
+  return result;
+}
