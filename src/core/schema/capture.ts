@@ -1,0 +1,105 @@
+// Schema capture from the system catalogs: what pg_dump --schema-only would write, as ordered
+// statements (see model.ts). Runs inside the caller's REPEATABLE READ transaction and only reads;
+// search_path is emptied for the duration so every pg_get_*def output is schema-qualified.
+import { UnsupportedObjectError } from '../errors.ts';
+import { captureComments } from './comments.ts';
+import { addConstraint } from './constraints.ts';
+import { Capture } from './context.ts';
+import { readDependencies } from './dependencies.ts';
+import { captureExtensions } from './extensions.ts';
+import { captureFunctions } from './functions.ts';
+import { captureIndexes } from './indexes.ts';
+import type { CatalogQuery, SchemaSnapshot } from './model.ts';
+import { orderObjects } from './ordering.ts';
+import { capturePolicies } from './policies.ts';
+import { readColumns, readConstraints, readRelations } from './relations.ts';
+import { captureSchemas } from './schemas.ts';
+import { captureSequences } from './sequences.ts';
+import { captureStatistics } from './statistics.ts';
+import { addTable } from './tables.ts';
+import { captureRules, captureTriggers } from './triggers-rules.ts';
+import { captureTypes } from './types.ts';
+import { reportUnsupported } from './unsupported.ts';
+import { addView } from './views.ts';
+
+export const MIN_SERVER_VERSION = 130000;
+
+export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot> {
+  const [settings] = await query<{ version: number; search_path: string }>(
+    `SELECT pg_catalog.current_setting('server_version_num')::pg_catalog.int4 AS version,
+       pg_catalog.current_setting('search_path') AS search_path`,
+  );
+  if (settings.version < MIN_SERVER_VERSION) {
+    throw new UnsupportedObjectError(`PostgreSQL ${settings.version} is not supported: Tidemark needs 13 or later`);
+  }
+  await query(`SELECT pg_catalog.set_config('search_path', '', true)`);
+  const capture = new Capture(query, settings.version);
+  await captureSchemas(capture);
+  await captureExtensions(capture);
+  await captureTypes(capture);
+  await captureFunctions(capture);
+  await captureSequences(capture); // before tables: identity columns need their sequence options
+  await captureRelations(capture);
+  await captureIndexes(capture);
+  await captureStatistics(capture);
+  await captureTriggers(capture);
+  await captureRules(capture);
+  await capturePolicies(capture);
+  await captureComments(capture); // last: appends to the objects above
+  await reportUnsupported(capture);
+  const snapshot = toSnapshot(capture, await readDependencies(capture));
+  // Not in a finally: after a failed query the transaction is aborted and this would mask it.
+  await query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [settings.search_path]);
+  return snapshot;
+}
+
+async function captureRelations(capture: Capture): Promise<void> {
+  const [relations, columns, constraints] = [
+    await readRelations(capture),
+    await readColumns(capture),
+    await readConstraints(capture),
+  ];
+  const columnsOf = groupBy(columns, (c) => c.attrelid);
+  const constraintsOf = groupBy(constraints, (c) => c.conrelid);
+  const hasChildren = new Set(relations.flatMap((r) => (r.parents ?? []).map(([oid]) => oid)));
+  for (const rel of relations) {
+    const cols = columnsOf.get(rel.oid) ?? [];
+    if (rel.relkind === 'v' || rel.relkind === 'm') {
+      addView(capture, rel, cols);
+      continue;
+    }
+    const cons = constraintsOf.get(rel.oid) ?? [];
+    addTable(capture, rel, cols, cons.filter((c) => c.contype === 'c'), (oid) => columnsOf.get(oid) ?? []);
+    for (const con of cons) addConstraint(capture, rel, con, hasChildren.has(rel.oid));
+  }
+}
+
+function groupBy<T>(rows: T[], by: (row: T) => number): Map<number, T[]> {
+  const map = new Map<number, T[]>();
+  for (const row of rows) {
+    const list = map.get(by(row));
+    if (list) list.push(row);
+    else map.set(by(row), [row]);
+  }
+  return map;
+}
+
+function toSnapshot(capture: Capture, dependencies: Awaited<ReturnType<typeof readDependencies>>): SchemaSnapshot {
+  const { ordered, promoted } = orderObjects(capture, dependencies);
+  const position = new Map(ordered.map((o, i) => [o.key, i]));
+  const byPosition = (a: { key: string }, b: { key: string }) => (position.get(a.key) ?? 0) - (position.get(b.key) ?? 0);
+  const strip = <T extends { key: string }>({ key: _key, ...rest }: T) => rest;
+  return {
+    serverVersionNum: capture.version,
+    preData: ordered.flatMap((o) => o.statements),
+    postData: capture.post
+      .map((wave) => wave.filter((s) => !promoted.has(s)).sort((a, b) => cmp(a.object, b.object) || cmp(a.sql, b.sql)))
+      .filter((wave) => wave.length > 0),
+    tables: [...capture.tables].sort(byPosition).map(strip),
+    sequences: [...capture.sequences].sort((a, b) => cmp(a.schema, b.schema) || cmp(a.name, b.name)).map(strip),
+    materializedViews: [...capture.populatedMatviews].sort(byPosition).map(strip),
+    warnings: capture.warnings,
+  };
+}
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

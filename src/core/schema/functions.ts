@@ -1,0 +1,54 @@
+// Functions and procedures (pg_get_functiondef) and aggregates (rebuilt from pg_aggregate,
+// which pg_get_functiondef refuses).
+import { aclSql, ownerStatement, privilegeStatements, type AclJson } from './acl.ts';
+import { aggregateSql, AGGREGATE_COLUMNS, type AggregateRow } from './aggregates.ts';
+import { Capture, key, notExtensionMember, USER_SCHEMA } from './context.ts';
+
+interface FunctionRow extends AggregateRow {
+  oid: number;
+  prokind: 'f' | 'p' | 'a' | 'w';
+  name: string;
+  identity_args: string;
+  owner: string;
+  acl: AclJson | null;
+  def: string | null;
+}
+
+const KEYWORD = { f: 'FUNCTION', w: 'FUNCTION', p: 'PROCEDURE', a: 'AGGREGATE' } as const;
+
+export async function captureFunctions(capture: Capture): Promise<void> {
+  const rows = await capture.query<FunctionRow>(`
+    SELECT p.oid, p.prokind, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname) AS name,
+      pg_catalog.pg_get_function_identity_arguments(p.oid) AS identity_args,
+      pg_catalog.pg_get_userbyid(p.proowner) AS owner, ${aclSql('p.proacl', 'f', 'p.proowner')} AS acl,
+      CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END AS def,
+      ${AGGREGATE_COLUMNS}
+    FROM pg_catalog.pg_proc p
+    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+    LEFT JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid
+    WHERE ${USER_SCHEMA} AND ${notExtensionMember('pg_proc', 'p.oid')}
+      -- Range and multirange constructors belong to their type (internal dependency).
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+        AND i.objid = p.oid AND i.deptype = 'i')`);
+  for (const row of rows) {
+    const keyword = KEYWORD[row.prokind];
+    // An aggregate without arguments is written agg(*).
+    const signature = `${row.name}(${row.prokind === 'a' && row.identity_args === '' ? '*' : row.identity_args})`;
+    const object = `${keyword.toLowerCase()} ${signature}`;
+    const nodeKey = key('pg_proc', row.oid);
+    const create = row.prokind === 'a' ? aggregateSql(row.name, row) : (row.def ?? '').trimEnd();
+    capture.add({
+      key: nodeKey,
+      kind: row.prokind === 'a' ? 'aggregate' : 'function',
+      identity: signature,
+      statements: [
+        { object, kind: keyword.toLowerCase(), sql: create },
+        ownerStatement(`${keyword} ${signature}`, object, row.owner),
+        // GRANT has no AGGREGATE form; aggregates are granted as functions.
+        ...privilegeStatements(
+          `${row.prokind === 'p' ? 'PROCEDURE' : 'FUNCTION'} ${signature}`, object, row.owner, row.acl),
+      ],
+    });
+    capture.comments.set(nodeKey, { target: `${keyword} ${signature}`, object, node: nodeKey });
+  }
+}

@@ -1,0 +1,99 @@
+// Sequences: definition, OWNED BY (a separate node, to break the sequence ↔ table cycle the way
+// pg_dump does) and the current value. Identity sequences are created with their column.
+import { aclSql, ownerStatement, privilegeStatements, type AclJson } from './acl.ts';
+import { Capture, key, notExtensionMember, USER_SCHEMA } from './context.ts';
+
+interface SequenceRow {
+  oid: number;
+  ident: string;
+  schema: string;
+  name: string;
+  owner: string;
+  acl: AclJson | null;
+  type: string;
+  start: string;
+  increment: string;
+  min: string;
+  max: string;
+  cache: string;
+  cycle: boolean;
+  unlogged: boolean;
+  /** [quoted table, quoted column, deptype, table oid, attnum] */
+  owned_by: [string, string, 'a' | 'i', number, number] | null;
+}
+
+export async function captureSequences(capture: Capture): Promise<void> {
+  const rows = await capture.query<SequenceRow>(`
+    SELECT c.oid, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS ident,
+      n.nspname AS schema, c.relname AS name, pg_catalog.pg_get_userbyid(c.relowner) AS owner,
+      ${aclSql('c.relacl', 's', 'c.relowner')} AS acl, pg_catalog.format_type(s.seqtypid, NULL) AS type,
+      s.seqstart::pg_catalog.text AS start, s.seqincrement::pg_catalog.text AS increment,
+      s.seqmin::pg_catalog.text AS min, s.seqmax::pg_catalog.text AS max, s.seqcache::pg_catalog.text AS cache,
+      s.seqcycle AS cycle, c.relpersistence = 'u' AS unlogged,
+      (SELECT pg_catalog.json_build_array(
+          pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.relname),
+          pg_catalog.quote_ident(a.attname), d.deptype, t.oid, a.attnum)
+        FROM pg_catalog.pg_depend d
+        JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
+        JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
+          AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i')
+          AND d.refobjsubid > 0 LIMIT 1) AS owned_by
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
+    WHERE c.relkind = 'S' AND ${USER_SCHEMA} AND ${notExtensionMember('pg_class', 'c.oid')}`);
+
+  for (const row of rows) {
+    const bounds = `START WITH ${row.start} INCREMENT BY ${row.increment} MINVALUE ${row.min} MAXVALUE ${row.max} CACHE ${row.cache}${row.cycle ? ' CYCLE' : ' NO CYCLE'}`;
+    const nodeKey = key('pg_class', row.oid);
+    capture.sequences.push({ key: nodeKey, schema: row.schema, name: row.name, lastValue: '', isCalled: false });
+    if (row.owned_by?.[2] === 'i') {
+      capture.identityOptions.set(`${row.owned_by[3]}:${row.owned_by[4]}`, `SEQUENCE NAME ${row.ident} ${bounds}`);
+      capture.alias(nodeKey, key('pg_class', row.owned_by[3]));
+      continue;
+    }
+    const object = `sequence ${row.ident}`;
+    capture.add({
+      key: nodeKey,
+      kind: 'sequence',
+      identity: row.ident,
+      statements: [
+        { object, kind: 'sequence', sql: `CREATE ${row.unlogged ? 'UNLOGGED ' : ''}SEQUENCE ${row.ident} AS ${row.type} ${bounds}` },
+        ownerStatement(`SEQUENCE ${row.ident}`, object, row.owner),
+        ...privilegeStatements(`SEQUENCE ${row.ident}`, object, row.owner, row.acl),
+      ],
+    });
+    capture.comments.set(nodeKey, { target: `SEQUENCE ${row.ident}`, object, node: nodeKey });
+    if (row.owned_by) {
+      const [table, column, , tableOid] = row.owned_by;
+      capture.add({
+        key: `owned:${row.oid}`,
+        kind: 'sequence owned by',
+        identity: row.ident,
+        after: [nodeKey, key('pg_class', tableOid)],
+        statements: [{ object, kind: 'sequence owned by', sql: `ALTER SEQUENCE ${row.ident} OWNED BY ${table}.${column}` }],
+      });
+    }
+  }
+  await readSequenceStates(capture, rows);
+}
+
+/** One UNION ALL query per 500 sequences: a sequence's state is only readable from itself. */
+async function readSequenceStates(capture: Capture, rows: SequenceRow[]): Promise<void> {
+  const byKey = new Map(capture.sequences.map((s) => [s.key, s]));
+  for (let i = 0; i < rows.length; i += 500) {
+    const chunk = rows.slice(i, i + 500);
+    const sql = chunk
+      .map((r) => `SELECT ${r.oid}::pg_catalog.oid AS oid, last_value::pg_catalog.text AS last_value, is_called FROM ${r.ident}`)
+      .join('\nUNION ALL\n');
+    for (const state of await capture.query<{ oid: number; last_value: string; is_called: boolean }>(sql)) {
+      const sequence = byKey.get(key('pg_class', state.oid));
+      if (sequence) {
+        sequence.lastValue = state.last_value;
+        sequence.isCalled = state.is_called;
+      }
+    }
+  }
+}

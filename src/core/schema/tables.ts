@@ -1,0 +1,110 @@
+// Ordinary and partitioned tables: CREATE TABLE with columns and CHECK constraints, then the
+// per-column settings, owner and privileges. Separately-set defaults become their own nodes.
+import { ownerStatement, privilegeStatements } from './acl.ts';
+import { columnDefinition, columnSettings, inheritedColumnChanges } from './columns.ts';
+import { Capture, key, Wave } from './context.ts';
+import type { DdlStatement } from './model.ts';
+import { addPartitionAttachment } from './partitions.ts';
+import { renderOptions } from './quote.ts';
+import type { ColumnRow, ConstraintRow, RelationRow } from './relations.ts';
+
+export function addTable(
+  capture: Capture,
+  rel: RelationRow,
+  columns: ColumnRow[],
+  checks: ConstraintRow[],
+  columnsOf: (oid: number) => ColumnRow[],
+): void {
+  const nodeKey = key('pg_class', rel.oid);
+  const object = `table ${rel.ident}`;
+  const inherits = !rel.ispartition && rel.parents?.length ? rel.parents : [];
+  // A child created with INHERITS gets the parents' columns and checks; a partition is created
+  // standalone (see partitions.ts), so it lists everything it has.
+  const listed = inherits.length ? columns.filter((c) => c.islocal) : columns;
+  const elements = listed.map((c) => columnDefinition(c, capture.identityOptions.get(`${rel.oid}:${c.attnum}`)));
+  for (const check of checks) {
+    capture.alias(key('pg_constraint', check.oid), nodeKey);
+    capture.comments.set(key('pg_constraint', check.oid), {
+      target: `CONSTRAINT ${check.name} ON ${rel.ident}`,
+      object: `constraint ${check.name} on ${rel.ident}`,
+      ...(check.validated ? { node: nodeKey } : { wave: Wave.dependents }),
+    });
+    if (!check.validated) continue; // added NOT VALID after the data, see constraints.ts
+    if (inherits.length && !check.islocal) continue;
+    elements.push(`CONSTRAINT ${check.name} ${check.def}`);
+  }
+
+  let sql = `CREATE ${rel.unlogged ? 'UNLOGGED ' : ''}TABLE ${rel.ident} (${elements.length ? `\n    ${elements.join(',\n    ')}\n` : ''})`;
+  if (inherits.length) sql += ` INHERITS (${inherits.map(([, name]) => name).join(', ')})`;
+  if (rel.partkey) sql += ` PARTITION BY ${rel.partkey}`;
+  const options = [
+    ...(rel.reloptions?.length ? [renderOptions(rel.reloptions)] : []),
+    ...(rel.toast_options?.length ? [renderOptions(rel.toast_options, 'toast.')] : []),
+  ];
+  if (options.length) sql += ` WITH (${options.join(', ')})`;
+
+  const statements: DdlStatement[] = [{ object, kind: 'table', sql }];
+  const parentColumns = inherits.length ? columnsOf(inherits[0][0]) : [];
+  for (const col of columns) {
+    statements.push(...columnSettings(rel.ident, object, col));
+    if (inherits.length && !col.islocal) {
+      const parent = parentColumns.find((p) => p.name === col.name);
+      statements.push(...inheritedColumnChanges(rel.ident, object, col, parent));
+    }
+    if (col.default_oid !== null) addDefault(capture, rel, col, nodeKey, object);
+  }
+  if (rel.replident === 'f' || rel.replident === 'n') {
+    const identity = rel.replident === 'f' ? 'FULL' : 'NOTHING';
+    statements.push({ object, kind: 'replica identity', sql: `ALTER TABLE ONLY ${rel.ident} REPLICA IDENTITY ${identity}` });
+  }
+  statements.push(ownerStatement(`TABLE ${rel.ident}`, object, rel.owner));
+  statements.push(...privilegeStatements(`TABLE ${rel.ident}`, object, rel.owner, rel.acl));
+  for (const col of columns) {
+    statements.push(...privilegeStatements(`TABLE ${rel.ident}`, object, rel.owner, col.acl, col.ident));
+  }
+  capture.add({ key: nodeKey, kind: 'table', identity: rel.ident, statements, after: inherits.map(([oid]) => key('pg_class', oid)) });
+  capture.comments.set(nodeKey, {
+    target: `TABLE ${rel.ident}`,
+    object,
+    node: nodeKey,
+    columns: new Map(columns.map((c) => [c.attnum, `${rel.ident}.${c.ident}`])),
+  });
+  if (rel.ispartition) addPartitionAttachment(capture, rel);
+  addRowSecurity(capture, rel, object);
+  if (rel.relkind === 'r') {
+    capture.tables.push({
+      key: nodeKey,
+      schema: rel.schema,
+      name: rel.name,
+      columns: columns.filter((c) => !c.generated).map((c) => c.name),
+    });
+  }
+}
+
+/** A default that calls a user function may close a cycle (function → table → default). */
+function addDefault(capture: Capture, rel: RelationRow, col: ColumnRow, tableKey: string, object: string): void {
+  const defaultKey = key('pg_attrdef', col.default_oid);
+  if (!col.default_separate || col.generated) {
+    capture.alias(defaultKey, tableKey);
+    return;
+  }
+  capture.add({
+    key: defaultKey,
+    kind: 'default',
+    identity: `${rel.ident}.${col.ident}`,
+    after: [tableKey],
+    statements: [
+      { object, kind: 'default', sql: `ALTER TABLE ONLY ${rel.ident} ALTER COLUMN ${col.ident} SET DEFAULT ${col.default_expr}` },
+    ],
+  });
+}
+
+/** Row security goes after the data so the load is never filtered by a policy. */
+function addRowSecurity(capture: Capture, rel: RelationRow, object: string): void {
+  if (rel.rowsecurity) {
+    capture.addPost(Wave.dependents, { object, kind: 'row security', sql: `ALTER TABLE ${rel.ident} ENABLE ROW LEVEL SECURITY` });
+  }
+  if (rel.forcerowsecurity) {
+    capture.addPost(Wave.dependents, { object, kind: 'row security', sql: `ALTER TABLE ${rel.ident} FORCE ROW LEVEL SECURITY` });
+  }
+}

@@ -1,0 +1,55 @@
+// Object kinds Tidemark does not capture. Each one found is reported by name, never dropped
+// silently; extension members are skipped (CREATE EXTENSION recreates them).
+import { Capture, notExtensionMember } from './context.ts';
+
+const qualified = (schema: string, name: string) =>
+  `pg_catalog.quote_ident(${schema}) || '.' || pg_catalog.quote_ident(${name})`;
+const nsp = (col: string) => `(SELECT nspname FROM pg_catalog.pg_namespace WHERE oid = ${col})`;
+// Internal dependents (a multirange's cast) come and go with their owner.
+const userObject = (catalog: string, alias: string) => `${alias}.oid >= 16384 AND ${notExtensionMember(catalog, `${alias}.oid`)}
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.${catalog}'::pg_catalog.regclass
+    AND i.objid = ${alias}.oid AND i.deptype = 'i')`;
+
+/** [kind, SQL returning one `name` column] */
+const KINDS: [string, string][] = [
+  ['text search configuration', `SELECT ${qualified(nsp('o.cfgnamespace'), 'o.cfgname')} FROM pg_catalog.pg_ts_config o WHERE ${userObject('pg_ts_config', 'o')}`],
+  ['text search dictionary', `SELECT ${qualified(nsp('o.dictnamespace'), 'o.dictname')} FROM pg_catalog.pg_ts_dict o WHERE ${userObject('pg_ts_dict', 'o')}`],
+  ['text search parser', `SELECT ${qualified(nsp('o.prsnamespace'), 'o.prsname')} FROM pg_catalog.pg_ts_parser o WHERE ${userObject('pg_ts_parser', 'o')}`],
+  ['text search template', `SELECT ${qualified(nsp('o.tmplnamespace'), 'o.tmplname')} FROM pg_catalog.pg_ts_template o WHERE ${userObject('pg_ts_template', 'o')}`],
+  ['foreign-data wrapper', `SELECT pg_catalog.quote_ident(o.fdwname) FROM pg_catalog.pg_foreign_data_wrapper o WHERE ${userObject('pg_foreign_data_wrapper', 'o')}`],
+  ['foreign server', `SELECT pg_catalog.quote_ident(o.srvname) FROM pg_catalog.pg_foreign_server o WHERE ${userObject('pg_foreign_server', 'o')}`],
+  ['user mapping', `SELECT pg_catalog.quote_ident(o.usename) || ' for server ' || pg_catalog.quote_ident(o.srvname) FROM pg_catalog.pg_user_mappings o`],
+  ['foreign table', `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} FROM pg_catalog.pg_class o WHERE o.relkind = 'f' AND ${userObject('pg_class', 'o')}`],
+  ['typed table', `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} FROM pg_catalog.pg_class o WHERE o.reloftype <> 0 AND o.relkind IN ('r', 'p') AND ${userObject('pg_class', 'o')}`],
+  ['table in a non-default tablespace', `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} || ' (' || (SELECT pg_catalog.quote_ident(spcname) FROM pg_catalog.pg_tablespace WHERE oid = o.reltablespace) || ')' FROM pg_catalog.pg_class o WHERE o.reltablespace <> 0 AND o.relkind IN ('r', 'p', 'm', 'i', 'I') AND ${userObject('pg_class', 'o')}`],
+  ['publication', `SELECT pg_catalog.quote_ident(o.pubname) FROM pg_catalog.pg_publication o WHERE ${userObject('pg_publication', 'o')}`],
+  ['subscription', `SELECT pg_catalog.quote_ident(o.subname) FROM pg_catalog.pg_subscription o WHERE o.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`],
+  ['event trigger', `SELECT pg_catalog.quote_ident(o.evtname) FROM pg_catalog.pg_event_trigger o WHERE ${userObject('pg_event_trigger', 'o')}`],
+  ['conversion', `SELECT ${qualified(nsp('o.connamespace'), 'o.conname')} FROM pg_catalog.pg_conversion o WHERE ${userObject('pg_conversion', 'o')}`],
+  ['operator', `SELECT o.oid::pg_catalog.regoperator::pg_catalog.text FROM pg_catalog.pg_operator o WHERE ${userObject('pg_operator', 'o')}`],
+  ['operator class', `SELECT ${qualified(nsp('o.opcnamespace'), 'o.opcname')} FROM pg_catalog.pg_opclass o WHERE ${userObject('pg_opclass', 'o')}`],
+  ['operator family', `SELECT ${qualified(nsp('o.opfnamespace'), 'o.opfname')} FROM pg_catalog.pg_opfamily o WHERE ${userObject('pg_opfamily', 'o')}`],
+  ['cast', `SELECT '(' || pg_catalog.format_type(o.castsource, NULL) || ' AS ' || pg_catalog.format_type(o.casttarget, NULL) || ')' FROM pg_catalog.pg_cast o WHERE ${userObject('pg_cast', 'o')}`],
+  ['transform', `SELECT 'FOR ' || pg_catalog.format_type(o.trftype, NULL) || ' LANGUAGE ' || (SELECT pg_catalog.quote_ident(lanname) FROM pg_catalog.pg_language WHERE oid = o.trflang) FROM pg_catalog.pg_transform o WHERE ${userObject('pg_transform', 'o')}`],
+  ['procedural language', `SELECT pg_catalog.quote_ident(o.lanname) FROM pg_catalog.pg_language o WHERE ${userObject('pg_language', 'o')}`],
+  ['collation', `SELECT ${qualified(nsp('o.collnamespace'), 'o.collname')} FROM pg_catalog.pg_collation o WHERE ${userObject('pg_collation', 'o')}`],
+  ['access method', `SELECT pg_catalog.quote_ident(o.amname) FROM pg_catalog.pg_am o WHERE ${userObject('pg_am', 'o')}`],
+  ['base or shell type', `SELECT ${qualified(nsp('o.typnamespace'), 'o.typname')} FROM pg_catalog.pg_type o WHERE o.typtype IN ('b', 'p') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = o.oid) AND ${userObject('pg_type', 'o')}`],
+  ['default privileges', `SELECT 'for role ' || pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(o.defaclrole)) || COALESCE(' in schema ' || pg_catalog.quote_ident(${nsp('o.defaclnamespace')}), '') || ' on ' || o.defaclobjtype::pg_catalog.text FROM pg_catalog.pg_default_acl o`],
+  ['large object', `SELECT o.oid::pg_catalog.text FROM pg_catalog.pg_largeobject_metadata o`],
+  ['security label', `SELECT o.provider || ' on ' || pg_catalog.pg_describe_object(o.classoid, o.objoid, o.objsubid) FROM pg_catalog.pg_seclabel o`],
+];
+
+const MAX_NAMES = 50;
+
+export async function reportUnsupported(capture: Capture): Promise<void> {
+  const sql = KINDS.map(([kind, select], i) => `SELECT ${i} AS kind, name FROM (${select}) AS k${i}(name)`).join('\nUNION ALL\n');
+  const rows = await capture.query<{ kind: number; name: string }>(`${sql}\nORDER BY 1, 2`);
+  const byKind = new Map<number, string[]>();
+  for (const row of rows) byKind.set(row.kind, [...(byKind.get(row.kind) ?? []), row.name]);
+  for (const [kind, names] of byKind) {
+    const shown = names.slice(0, MAX_NAMES).join(', ');
+    const more = names.length > MAX_NAMES ? ` and ${names.length - MAX_NAMES} more` : '';
+    capture.warnings.push(`unsupported object kind "${KINDS[kind][0]}" not backed up: ${shown}${more}`);
+  }
+}

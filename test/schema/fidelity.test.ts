@@ -1,0 +1,50 @@
+// The oracle test: a database rebuilt from the captured schema dumps exactly like the source.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SchemaSnapshot } from '#core/schema/model.ts';
+import { startPostgres, type PostgresServer } from '#test/support/postgres-server.ts';
+import { applySnapshot, capture, dumpSchema, loadFixture } from './helpers.ts';
+
+describe('schema capture on PostgreSQL 15 (pg_dump as oracle)', () => {
+  let server: PostgresServer;
+  let snapshot: SchemaSnapshot;
+  let applyWarnings: string[];
+
+  beforeAll(async () => {
+    server = await startPostgres({ major: 15 });
+    await loadFixture(await server.createDatabase('source'));
+    snapshot = await capture(server.url('source'));
+    applyWarnings = await applySnapshot(await server.createDatabase('target'), snapshot);
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('rebuilds a database whose pg_dump --schema-only is identical', async () => {
+    const [source, target] = [await dumpSchema(server, 'source'), await dumpSchema(server, 'target')];
+    expect(source).toContain('CREATE TABLE app.customer');
+    expect(target).toBe(source);
+    expect(applyWarnings).toEqual([]);
+  });
+
+  it('lists the tables with rows, without dropped and generated columns', () => {
+    const invoice = snapshot.tables.find((t) => t.schema === 'app' && t.name === 'invoice');
+    expect(invoice?.columns).toEqual(['invoice_no', 'customer_id', 'amount', 'during', 'note', 'lines', 'added_later']);
+    const names = snapshot.tables.map((t) => `${t.schema}.${t.name}`);
+    expect(names).toContain('app.measurement_2024_north');
+    expect(names).not.toContain('app.measurement'); // partitioned: no storage
+    expect(names).not.toContain('app.measurement_2024');
+    expect(names).toContain('Odd "Schema".Mixed Case Table');
+  });
+
+  it('records sequence states and the populated materialized views', () => {
+    expect(snapshot.sequences).toContainEqual({ schema: 'app', name: 'invoice_no', lastValue: '4242', isCalled: false });
+    expect(snapshot.sequences.find((s) => s.name === 'customer_id_seq')?.isCalled).toBe(true);
+    expect(snapshot.materializedViews).toEqual([{ schema: 'app', name: 'invoice_totals' }]);
+  });
+
+  it('reports nothing unsupported for the fixture, and writes fully qualified statements', () => {
+    expect(snapshot.warnings).toEqual([]);
+    const view = snapshot.preData.find((s) => s.object === 'view app.stats');
+    expect(view?.sql).toContain('app.customer_count()');
+  });
+});

@@ -1,0 +1,86 @@
+// Shared steps of the schema tests: load the fixture, capture a database, apply a snapshot to
+// another one, and dump a schema with pg_dump (the oracle).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { applyStatements, applyWaves, listRoles } from '#core/schema/apply.ts';
+import { captureSchema } from '#core/schema/capture.ts';
+import type { CatalogQuery, SchemaSnapshot } from '#core/schema/model.ts';
+import { SUPERUSER, SUPERUSER_PASSWORD, type PostgresServer } from '#test/support/postgres-server.ts';
+
+const FIXTURE_DIR = new URL('../fixtures/fidelity/', import.meta.url).pathname;
+const PG_DUMP_15 = '/usr/lib/postgresql/15/bin/pg_dump';
+
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export const queryOf = (client: pg.Client): CatalogQuery => async (sql, params) => (await client.query(sql, params)).rows;
+
+/** Runs the fidelity fixture files in name order. */
+export async function loadFixture(url: string): Promise<void> {
+  const files = (await readdir(FIXTURE_DIR)).filter((f) => f.endsWith('.sql')).sort();
+  await withClient(url, async (client) => {
+    for (const file of files) await client.query(await readFile(join(FIXTURE_DIR, file), 'utf8'));
+  });
+}
+
+/** Captures like the backup does: inside a REPEATABLE READ transaction. */
+export async function capture(url: string): Promise<SchemaSnapshot> {
+  return withClient(url, async (client) => {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      return await captureSchema(queryOf(client));
+    } finally {
+      await client.query('COMMIT');
+    }
+  });
+}
+
+/** Applies pre-data, then the post-data waves on `concurrency` sessions. Returns the warnings. */
+export async function applySnapshot(url: string, snapshot: SchemaSnapshot, concurrency = 4): Promise<string[]> {
+  const clients = await Promise.all(Array.from({ length: concurrency }, async () => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    return c;
+  }));
+  try {
+    const roles = await listRoles(queryOf(clients[0]));
+    const warnings = await applyStatements(queryOf(clients[0]), snapshot.preData, roles);
+    const idle = [...clients];
+    warnings.push(...(await applyWaves(snapshot.postData, async (statements) => {
+      const client = idle.pop()!;
+      try {
+        return await applyStatements(queryOf(client), statements, roles);
+      } finally {
+        idle.push(client);
+      }
+    }, concurrency)));
+    return warnings;
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+}
+
+/** pg_dump --schema-only, minus the lines that differ between any two runs. */
+export async function dumpSchema(server: PostgresServer, database: string): Promise<string> {
+  const bin = existsSync(PG_DUMP_15) ? PG_DUMP_15 : 'pg_dump';
+  const { stdout } = await promisify(execFile)(
+    bin,
+    ['--schema-only', '-h', '127.0.0.1', '-p', String(server.port), '-U', SUPERUSER, '-d', database],
+    { env: { ...process.env, PGPASSWORD: SUPERUSER_PASSWORD }, maxBuffer: 64 * 1024 * 1024 },
+  );
+  return stdout
+    .split('\n')
+    .filter((line) => !/^\\(un)?restrict /.test(line) && !/^-- Dumped (from|by) /.test(line))
+    .join('\n');
+}
