@@ -73,7 +73,7 @@ export async function readRelations(capture: Capture): Promise<RelationRow[]> {
       c.relispartition AS ispartition,
       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS bound,
       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partkey,
-      (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(p.oid,
+      (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(p.oid::pg_catalog.int8,
           pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(p.relname)) ORDER BY i.inhseqno)
         FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
         JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace WHERE i.inhrelid = c.oid) AS parents,

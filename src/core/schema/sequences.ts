@@ -32,7 +32,7 @@ export async function captureSequences(capture: Capture): Promise<void> {
       s.seqcycle AS cycle, c.relpersistence = 'u' AS unlogged,
       (SELECT pg_catalog.json_build_array(
           pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.relname),
-          pg_catalog.quote_ident(a.attname), d.deptype, t.oid, a.attnum)
+          pg_catalog.quote_ident(a.attname), d.deptype, t.oid::pg_catalog.int8, a.attnum)
         FROM pg_catalog.pg_depend d
         JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
         JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace

@@ -46,7 +46,7 @@ export async function captureTypes(capture: Capture): Promise<void> {
       CASE WHEN t.typtype = 'd' THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END AS base,
       t.typnotnull AS notnull, pg_catalog.pg_get_expr(t.typdefaultbin, 0) AS default_expr,
       CASE WHEN t.typtype = 'd' AND t.typcollation <> bt.typcollation THEN ${collationName('t.typcollation')} END AS collation,
-      (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(c.oid, pg_catalog.quote_ident(c.conname),
+      (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(c.oid::pg_catalog.int8, pg_catalog.quote_ident(c.conname),
           pg_catalog.pg_get_constraintdef(c.oid), c.convalidated) ORDER BY c.conname)
         FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c') AS checks,
       CASE WHEN t.typtype = 'r' THEN pg_catalog.array_remove(ARRAY[

@@ -1,0 +1,66 @@
+// Object kinds Tidemark does not capture are reported by name, never dropped silently; objects
+// that belong to an extension are not reported (CREATE EXTENSION brings them back).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SchemaSnapshot } from '#core/schema/model.ts';
+import { startPostgres, type PostgresServer } from '#test/support/postgres-server.ts';
+import { capture } from './helpers.ts';
+
+const UNSUPPORTED = `
+  CREATE TABLE public.t (id integer PRIMARY KEY, body text);
+  CREATE PUBLICATION tidemark_pub FOR TABLE public.t;
+  CREATE FUNCTION public.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+  CREATE EVENT TRIGGER tidemark_evt ON ddl_command_start EXECUTE FUNCTION public.on_ddl();
+  CREATE TEXT SEARCH CONFIGURATION public.tidemark_ts (COPY = pg_catalog.english);
+  CREATE EXTENSION postgres_fdw;
+  CREATE SERVER tidemark_remote FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'example.invalid', dbname 'x');
+  CREATE USER MAPPING FOR CURRENT_USER SERVER tidemark_remote OPTIONS (user 'someone', password 'not-a-real-secret');
+  CREATE FOREIGN TABLE public.remote_t (id integer) SERVER tidemark_remote;
+  CREATE COLLATION public.tidemark_coll (provider = libc, locale = 'C');
+  CREATE FUNCTION public.int_eq(integer, integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 = $2';
+  CREATE OPERATOR public.=== (LEFTARG = integer, RIGHTARG = integer, FUNCTION = public.int_eq);
+  ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO PUBLIC;
+  SELECT lo_create(424242);
+`;
+
+describe('unsupported object kinds', () => {
+  let server: PostgresServer;
+  let snapshot: SchemaSnapshot;
+
+  beforeAll(async () => {
+    server = await startPostgres({ major: 15 });
+    await server.createDatabase('odd');
+    await server.sql(UNSUPPORTED, 'odd');
+    snapshot = await capture(server.url('odd'));
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it.each([
+    ['publication', 'tidemark_pub'],
+    ['event trigger', 'tidemark_evt'],
+    ['text search configuration', 'public.tidemark_ts'],
+    ['foreign server', 'tidemark_remote'],
+    ['user mapping', 'postgres for server tidemark_remote'],
+    ['foreign table', 'public.remote_t'],
+    ['collation', 'public.tidemark_coll'],
+    ['operator', '==='],
+    ['default privileges', 'for role postgres in schema public on r'],
+    ['large object', '424242'],
+  ])('reports %s %s by name', (kind, name) => {
+    const warning = snapshot.warnings.find((w) => w.startsWith(`unsupported object kind "${kind}" not backed up:`));
+    expect(warning).toContain(name);
+  });
+
+  it('does not report extension members, and keeps secrets out of warnings and statements', () => {
+    expect(snapshot.warnings.join('\n')).not.toMatch(/foreign-data wrapper|postgres_fdw_handler/);
+    const everything = JSON.stringify(snapshot);
+    expect(everything).not.toContain('not-a-real-secret');
+    expect(everything).not.toContain('example.invalid');
+  });
+
+  it('still captures the supported objects around them', () => {
+    expect(snapshot.preData.some((s) => s.sql.startsWith('CREATE TABLE public.t '))).toBe(true);
+    expect(snapshot.preData.some((s) => s.sql === 'CREATE EXTENSION IF NOT EXISTS postgres_fdw WITH SCHEMA public')).toBe(true);
+  });
+});
