@@ -95,7 +95,7 @@ async function tableSizes(
 ): Promise<Map<number, number>> {
   const rows = await query(
     `SELECT t.ord::int - 1 AS idx, pg_catalog.pg_relation_size(c.oid)::float8 AS bytes
-       FROM pg_catalog.unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(nspname, relname, ord)
+       FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) WITH ORDINALITY AS t(nspname, relname, ord)
        JOIN pg_catalog.pg_namespace n ON n.nspname = t.nspname
        JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.relname`,
     [tables.map((t) => t.schema), tables.map((t) => t.name)],
