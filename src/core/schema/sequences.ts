@@ -80,20 +80,38 @@ export async function captureSequences(capture: Capture): Promise<void> {
   await readSequenceStates(capture, rows);
 }
 
-/** One UNION ALL query per 500 sequences: a sequence's state is only readable from itself. */
+/**
+ * A sequence's state is only fully readable from the sequence itself. pg_sequence_last_value()
+ * (and pg_get_sequence_data() from PostgreSQL 18) read all of them in one query; only the ones
+ * never called (NULL there: is_called false, last_value unknown) are read directly, in small
+ * UNION ALL batches (planning time grows faster than linearly with the number of branches).
+ */
 async function readSequenceStates(capture: Capture, rows: SequenceRow[]): Promise<void> {
+  if (rows.length === 0) return;
   const byKey = new Map(capture.sequences.map((s) => [s.key, s]));
-  for (let i = 0; i < rows.length; i += 500) {
-    const chunk = rows.slice(i, i + 500);
-    const sql = chunk
+  const record = (state: { oid: number; last_value: string | null; is_called: boolean | null }) => {
+    const sequence = byKey.get(key('pg_class', state.oid));
+    if (!sequence || state.last_value === null) return false;
+    sequence.lastValue = state.last_value;
+    sequence.isCalled = state.is_called ?? true;
+    return true;
+  };
+  const oids = rows.map((r) => r.oid).join(',');
+  const bulk = capture.version >= 180000
+    ? `SELECT c.oid, d.last_value::pg_catalog.text AS last_value, d.is_called
+         FROM pg_catalog.pg_class c, pg_catalog.pg_get_sequence_data(c.oid) d WHERE c.oid IN (${oids})`
+    : `SELECT c.oid, pg_catalog.pg_sequence_last_value(c.oid)::pg_catalog.text AS last_value, true AS is_called
+         FROM pg_catalog.pg_class c WHERE c.oid IN (${oids})`;
+  const known = new Set<number>();
+  for (const state of await capture.query<{ oid: number; last_value: string | null; is_called: boolean | null }>(bulk)) {
+    if (record(state)) known.add(state.oid);
+  }
+  const rest = rows.filter((r) => !known.has(r.oid));
+  for (let i = 0; i < rest.length; i += 50) {
+    const sql = rest
+      .slice(i, i + 50)
       .map((r) => `SELECT ${r.oid}::pg_catalog.oid AS oid, last_value::pg_catalog.text AS last_value, is_called FROM ${r.ident}`)
       .join('\nUNION ALL\n');
-    for (const state of await capture.query<{ oid: number; last_value: string; is_called: boolean }>(sql)) {
-      const sequence = byKey.get(key('pg_class', state.oid));
-      if (sequence) {
-        sequence.lastValue = state.last_value;
-        sequence.isCalled = state.is_called;
-      }
-    }
+    for (const state of await capture.query<{ oid: number; last_value: string; is_called: boolean }>(sql)) record(state);
   }
 }
