@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SchemaSnapshot } from '#core/schema/model.ts';
 import { startPostgres, type PostgresServer } from '#test/support/postgres-server.ts';
-import { applySnapshot, capture, dumpSchema, loadFixture } from './helpers.ts';
+import { applySnapshot, capture, copyTables, dumpSchema, finishData, loadFixture } from './helpers.ts';
 
 describe('schema capture on PostgreSQL 15 (pg_dump as oracle)', () => {
   let server: PostgresServer;
@@ -25,6 +25,18 @@ describe('schema capture on PostgreSQL 15 (pg_dump as oracle)', () => {
     expect(target).toBe(source);
     expect(applyWarnings).toEqual([]);
   });
+
+  it('restores data between pre- and post-data so a full pg_dump (with rows) is identical too', async () => {
+    const target = await server.createDatabase('with_data');
+    const warnings = await applySnapshot(target, snapshot, {
+      load: () => copyTables(server.url('source'), target, snapshot),
+    });
+    await finishData(target, snapshot);
+    expect(warnings).toEqual([]);
+    const [source, restored] = [await dumpSchema(server, 'source', true), await dumpSchema(server, 'with_data', true)];
+    expect(source).toContain('COPY app.awkward');
+    expect(restored).toBe(source);
+  }, 60_000);
 
   it('lists the tables with rows, without dropped and generated columns', () => {
     const invoice = snapshot.tables.find((t) => t.schema === 'app' && t.name === 'invoice');

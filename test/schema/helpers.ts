@@ -4,8 +4,10 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { applyStatements, applyWaves, listRoles } from '#core/schema/apply.ts';
 import { captureSchema } from '#core/schema/capture.ts';
 import type { CatalogQuery, SchemaSnapshot } from '#core/schema/model.ts';
@@ -46,8 +48,16 @@ export async function capture(url: string): Promise<SchemaSnapshot> {
   });
 }
 
-/** Applies pre-data, then the post-data waves on `concurrency` sessions. Returns the warnings. */
-export async function applySnapshot(url: string, snapshot: SchemaSnapshot, concurrency = 4): Promise<string[]> {
+/**
+ * Applies pre-data, runs `load` (the data load, if any), then the post-data waves on
+ * `concurrency` sessions. Returns the warnings.
+ */
+export async function applySnapshot(
+  url: string,
+  snapshot: SchemaSnapshot,
+  options: { concurrency?: number; load?: () => Promise<void> } = {},
+): Promise<string[]> {
+  const concurrency = options.concurrency ?? 4;
   const clients = await Promise.all(Array.from({ length: concurrency }, async () => {
     const c = new pg.Client({ connectionString: url });
     await c.connect();
@@ -56,6 +66,7 @@ export async function applySnapshot(url: string, snapshot: SchemaSnapshot, concu
   try {
     const roles = await listRoles(queryOf(clients[0]));
     const warnings = await applyStatements(queryOf(clients[0]), snapshot.preData, roles);
+    await options.load?.();
     const idle = [...clients];
     warnings.push(...(await applyWaves(snapshot.postData, async (statements) => {
       const client = idle.pop()!;
@@ -71,16 +82,44 @@ export async function applySnapshot(url: string, snapshot: SchemaSnapshot, concu
   }
 }
 
-/** pg_dump --schema-only, minus the lines that differ between any two runs. */
-export async function dumpSchema(server: PostgresServer, database: string): Promise<string> {
+/** pg_dump (--schema-only unless `withData`), minus the lines that differ between any two runs. */
+export async function dumpSchema(server: PostgresServer, database: string, withData = false): Promise<string> {
   const bin = existsSync(PG_DUMP_15) ? PG_DUMP_15 : 'pg_dump';
   const { stdout } = await promisify(execFile)(
     bin,
-    ['--schema-only', '-h', '127.0.0.1', '-p', String(server.port), '-U', SUPERUSER, '-d', database],
+    [...(withData ? [] : ['--schema-only']), '-h', '127.0.0.1', '-p', String(server.port), '-U', SUPERUSER, '-d', database],
     { env: { ...process.env, PGPASSWORD: SUPERUSER_PASSWORD }, maxBuffer: 64 * 1024 * 1024 },
   );
   return stdout
     .split('\n')
     .filter((line) => !/^\\(un)?restrict /.test(line) && !/^-- Dumped (from|by) /.test(line))
     .join('\n');
+}
+
+const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** Copies the snapshot's tables from source to target with COPY, as the export/load would. */
+export async function copyTables(sourceUrl: string, targetUrl: string, snapshot: SchemaSnapshot): Promise<void> {
+  await withClient(sourceUrl, (source) => withClient(targetUrl, async (target) => {
+    for (const table of snapshot.tables) {
+      const name = `${ident(table.schema)}.${ident(table.name)}`;
+      const columns = table.columns.map(ident).join(', ');
+      await pipeline(
+        source.query(copyTo(`COPY ${name} (${columns}) TO STDOUT`)),
+        target.query(copyFrom(`COPY ${name} (${columns}) FROM STDIN`)),
+      );
+    }
+  }));
+}
+
+/** What the restorer does after post-data: sequence values, then materialized views. */
+export async function finishData(url: string, snapshot: SchemaSnapshot): Promise<void> {
+  await withClient(url, async (client) => {
+    for (const s of snapshot.sequences) {
+      await client.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [`${ident(s.schema)}.${ident(s.name)}`, s.lastValue, s.isCalled]);
+    }
+    for (const mv of snapshot.materializedViews) {
+      await client.query(`REFRESH MATERIALIZED VIEW ${ident(mv.schema)}.${ident(mv.name)}`);
+    }
+  });
 }
