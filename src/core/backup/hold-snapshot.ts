@@ -60,16 +60,23 @@ export async function holdSnapshot(input: HoldSnapshotInput, ctx: TaskContext): 
 /** Thrown until the holder has published the snapshot; the ASL retries on it. */
 export class SnapshotNotReadyError extends TransientError {}
 
-/** Step "AwaitSnapshot": the snapshot the holder published. */
+/**
+ * Step "AwaitSnapshot": the snapshot the holder published. Polls briefly itself (the holder
+ * usually needs well under a second), then leaves longer waits to the ASL Retry.
+ */
 export async function awaitSnapshot(input: { backupId: string }, ctx: TaskContext): Promise<SnapshotPoint> {
   const key = layout.snapshot(input.backupId);
-  try {
-    return openDocument(SNAPSHOT_FORMAT, await ctx.storage.get(key), key) as SnapshotPoint;
-  } catch (err) {
-    if (err instanceof ObjectNotFoundError) {
-      throw new SnapshotNotReadyError(`Backup ${input.backupId}: the snapshot holder has not published its snapshot yet.`);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return openDocument(SNAPSHOT_FORMAT, await ctx.storage.get(key), key) as SnapshotPoint;
+    } catch (err) {
+      if (!(err instanceof ObjectNotFoundError)) throw err;
+      if (Date.now() >= deadline) {
+        throw new SnapshotNotReadyError(`Backup ${input.backupId}: the snapshot holder has not published its snapshot yet.`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
-    throw err;
   }
 }
 
