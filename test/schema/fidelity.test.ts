@@ -51,7 +51,12 @@ describe('schema capture on PostgreSQL 15 (pg_dump as oracle)', () => {
   it('records sequence states and the populated materialized views', () => {
     expect(snapshot.sequences).toContainEqual({ schema: 'app', name: 'invoice_no', lastValue: '4242', isCalled: false });
     expect(snapshot.sequences.find((s) => s.name === 'customer_id_seq')?.isCalled).toBe(true);
-    expect(snapshot.materializedViews).toEqual([{ schema: 'app', name: 'invoice_totals' }]);
+    // Dependency order: e.mv2 reads e.mv1. app.empty_mv was never populated.
+    expect(snapshot.materializedViews).toEqual([
+      { schema: 'app', name: 'invoice_totals' },
+      { schema: 'e', name: 'mv1' },
+      { schema: 'e', name: 'mv2' },
+    ]);
   });
 
   it('reports nothing unsupported for the fixture, and writes fully qualified statements', () => {

@@ -49,7 +49,8 @@ export function inheritedColumnChanges(table: string, object: string, col: Colum
   });
   const out: DdlStatement[] = [];
   if (col.notnull && !parent?.notnull) out.push(alter('SET NOT NULL'));
-  if (!col.generated && !col.identity && (col.default_expr ?? null) !== (parent?.default_expr ?? null)) {
+  // A default calling a user function is set by its own node (tables.ts).
+  if (!col.generated && !col.identity && !col.default_separate && (col.default_expr ?? null) !== (parent?.default_expr ?? null)) {
     out.push(alter(col.default_expr === null ? 'DROP DEFAULT' : `SET DEFAULT ${col.default_expr}`));
   }
   return out;

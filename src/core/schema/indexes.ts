@@ -37,7 +37,7 @@ export async function captureIndexes(capture: Capture): Promise<void> {
     JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
     JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p', 'm') AND c.reloftype = 0 AND ${USER_SCHEMA}
+    WHERE c.relkind IN ('r', 'p', 'm') AND ${USER_SCHEMA}
       AND ${notExtensionMember('pg_class', 'c.oid')}
     ORDER BY 2`);
   const invalid: string[] = [];

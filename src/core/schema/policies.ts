@@ -28,7 +28,7 @@ export async function capturePolicies(capture: Capture): Promise<void> {
     FROM pg_catalog.pg_policy p
     JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p') AND c.reloftype = 0 AND ${USER_SCHEMA} AND ${notExtensionMember('pg_class', 'c.oid')}
+    WHERE c.relkind IN ('r', 'p') AND ${USER_SCHEMA} AND ${notExtensionMember('pg_class', 'c.oid')}
     ORDER BY 3, 2`);
   for (const row of rows) {
     const object = `policy ${row.name} on ${row.table}`;

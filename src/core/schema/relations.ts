@@ -5,6 +5,10 @@ import { Capture, notExtensionMember, USER_SCHEMA } from './context.ts';
 
 export interface RelationRow {
   oid: number;
+  /** The relation's row type: functions and columns using it depend on the relation. */
+  reltype: number;
+  /** For a typed table (CREATE TABLE ... OF type): the type. */
+  oftype: string | null;
   relkind: 'r' | 'p' | 'v' | 'm';
   ident: string;
   schema: string;
@@ -62,11 +66,11 @@ export interface ConstraintRow {
 }
 
 const RELATION_FILTER = `${USER_SCHEMA} AND ${notExtensionMember('pg_class', 'c.oid')}
-  AND c.relkind IN ('r', 'p', 'v', 'm') AND c.reloftype = 0`;
+  AND c.relkind IN ('r', 'p', 'v', 'm')`;
 
 export async function readRelations(capture: Capture): Promise<RelationRow[]> {
   return capture.query<RelationRow>(`
-    SELECT c.oid, c.relkind, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS ident,
+    SELECT c.oid, c.reltype, CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END AS oftype, c.relkind, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS ident,
       n.nspname AS schema, c.relname AS name, pg_catalog.pg_get_userbyid(c.relowner) AS owner,
       ${aclSql('c.relacl', 'r', 'c.relowner')} AS acl, c.relpersistence = 'u' AS unlogged, c.reloptions,
       (SELECT t.reloptions FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid) AS toast_options,

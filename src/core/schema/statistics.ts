@@ -17,8 +17,8 @@ export async function captureStatistics(capture: Capture): Promise<void> {
       CASE WHEN s.stxstattarget >= 0 THEN s.stxstattarget END AS target
     FROM pg_catalog.pg_statistic_ext s
     JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace
-    -- Only on relations that are captured (not on foreign or typed tables).
-    JOIN pg_catalog.pg_class c ON c.oid = s.stxrelid AND c.relkind IN ('r', 'p', 'm') AND c.reloftype = 0
+    -- Only on relations that are captured (not on foreign tables).
+    JOIN pg_catalog.pg_class c ON c.oid = s.stxrelid AND c.relkind IN ('r', 'p', 'm')
     WHERE ${USER_SCHEMA} AND ${notExtensionMember('pg_statistic_ext', 's.oid')}
     ORDER BY 2`);
   for (const row of rows) {

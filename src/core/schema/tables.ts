@@ -18,10 +18,14 @@ export function addTable(
   const nodeKey = key('pg_class', rel.oid);
   const object = `table ${rel.ident}`;
   const inherits = !rel.ispartition && rel.parents?.length ? rel.parents : [];
-  // A child created with INHERITS gets the parents' columns and checks; a partition is created
-  // standalone (see partitions.ts), so it lists everything it has.
-  const listed = inherits.length ? columns.filter((c) => c.islocal) : columns;
-  const elements = listed.map((c) => columnDefinition(c, capture.identityOptions.get(`${rel.oid}:${c.attnum}`)));
+  // A child created with INHERITS gets the parents' columns and checks, a typed table its type's
+  // columns; a partition is created standalone (see partitions.ts), so it lists everything.
+  const listed = rel.oftype ? [] : inherits.length ? columns.filter((c) => c.islocal) : columns;
+  // From PostgreSQL 17 a partition shares its parent's identity column; ATTACH brings it back.
+  const sharedIdentity = rel.ispartition && capture.version >= 170000;
+  const elements = listed.map((c) =>
+    columnDefinition(sharedIdentity ? { ...c, identity: '' } : c, capture.identityOptions.get(`${rel.oid}:${c.attnum}`)),
+  );
   for (const check of checks) {
     capture.alias(key('pg_constraint', check.oid), nodeKey);
     capture.comments.set(key('pg_constraint', check.oid), {
@@ -34,7 +38,8 @@ export function addTable(
     elements.push(`CONSTRAINT ${check.name} ${check.def}`);
   }
 
-  let sql = `CREATE ${rel.unlogged ? 'UNLOGGED ' : ''}TABLE ${rel.ident} (${elements.length ? `\n    ${elements.join(',\n    ')}\n` : ''})`;
+  const body = elements.length ? `(\n    ${elements.join(',\n    ')}\n)` : rel.oftype ? '' : '()';
+  let sql = `CREATE ${rel.unlogged ? 'UNLOGGED ' : ''}TABLE ${rel.ident} ${rel.oftype ? `OF ${rel.oftype} ` : ''}${body}`.trimEnd();
   if (inherits.length) sql += ` INHERITS (${inherits.map(([, name]) => name).join(', ')})`;
   if (rel.partkey) sql += ` PARTITION BY ${rel.partkey}`;
   const options = [
@@ -47,7 +52,8 @@ export function addTable(
   const parentColumns = inherits.length ? columnsOf(inherits[0][0]) : [];
   for (const col of columns) {
     statements.push(...columnSettings(rel.ident, object, col));
-    if (inherits.length && !col.islocal) {
+    if (rel.oftype) statements.push(...inheritedColumnChanges(rel.ident, object, col));
+    else if (inherits.length && !col.islocal) {
       const parent = parentColumns.find((p) => p.name === col.name);
       statements.push(...inheritedColumnChanges(rel.ident, object, col, parent));
     }
@@ -63,6 +69,7 @@ export function addTable(
     statements.push(...privilegeStatements(`TABLE ${rel.ident}`, object, rel.owner, col.acl, col.ident));
   }
   capture.add({ key: nodeKey, kind: 'table', identity: rel.ident, statements, after: inherits.map(([oid]) => key('pg_class', oid)) });
+  capture.alias(key('pg_type', rel.reltype), nodeKey);
   capture.comments.set(nodeKey, {
     target: `TABLE ${rel.ident}`,
     object,

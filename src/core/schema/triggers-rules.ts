@@ -14,7 +14,7 @@ const ENABLE = { O: null, D: 'DISABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' 
 
 const ON_USER_RELATION = `JOIN pg_catalog.pg_class c ON c.oid = REL
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p', 'v', 'm') AND c.reloftype = 0 AND ${USER_SCHEMA}
+    WHERE c.relkind IN ('r', 'p', 'v', 'm') AND ${USER_SCHEMA}
       AND ${notExtensionMember('pg_class', 'c.oid')}`;
 
 export async function captureTriggers(capture: Capture): Promise<void> {

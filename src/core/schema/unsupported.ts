@@ -20,7 +20,6 @@ const KINDS: [string, string][] = [
   ['foreign server', `SELECT pg_catalog.quote_ident(o.srvname) FROM pg_catalog.pg_foreign_server o WHERE ${userObject('pg_foreign_server', 'o')}`],
   ['user mapping', `SELECT pg_catalog.quote_ident(o.usename) || ' for server ' || pg_catalog.quote_ident(o.srvname) FROM pg_catalog.pg_user_mappings o`],
   ['foreign table', `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} FROM pg_catalog.pg_class o WHERE o.relkind = 'f' AND ${userObject('pg_class', 'o')}`],
-  ['typed table', `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} FROM pg_catalog.pg_class o WHERE o.reloftype <> 0 AND o.relkind IN ('r', 'p') AND ${userObject('pg_class', 'o')}`],
   ['table in a non-default tablespace', `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} || ' (' || (SELECT pg_catalog.quote_ident(spcname) FROM pg_catalog.pg_tablespace WHERE oid = o.reltablespace) || ')' FROM pg_catalog.pg_class o WHERE o.reltablespace <> 0 AND o.relkind IN ('r', 'p', 'm', 'i', 'I') AND ${userObject('pg_class', 'o')}`],
   ['publication', `SELECT pg_catalog.quote_ident(o.pubname) FROM pg_catalog.pg_publication o WHERE ${userObject('pg_publication', 'o')}`],
   ['subscription', `SELECT pg_catalog.quote_ident(o.subname) FROM pg_catalog.pg_subscription o WHERE o.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`],

@@ -30,6 +30,7 @@ export function addView(capture: Capture, rel: RelationRow, columns: ColumnRow[]
     statements.push(...privilegeStatements(`TABLE ${rel.ident}`, object, rel.owner, col.acl, col.ident));
   }
   capture.add({ key: nodeKey, kind: materialized ? 'materialized view' : 'view', identity: rel.ident, statements });
+  capture.alias(key('pg_type', rel.reltype), nodeKey);
   if (rel.return_rule !== null) capture.alias(key('pg_rewrite', rel.return_rule), nodeKey);
   capture.comments.set(nodeKey, {
     target: `${keyword} ${rel.ident}`,
