@@ -69,7 +69,8 @@ async function captureRelations(capture: Capture): Promise<void> {
       continue;
     }
     const cons = constraintsOf.get(rel.oid) ?? [];
-    addTable(capture, rel, cols, cons.filter((c) => c.contype === 'c'), (oid) => columnsOf.get(oid) ?? []);
+    const checks = cons.filter((c) => c.contype === 'c');
+    addTable(capture, rel, cols, checks, (oid) => columnsOf.get(oid) ?? [], hasChildren.has(rel.oid));
     for (const con of cons) addConstraint(capture, rel, con, hasChildren.has(rel.oid));
   }
 }

@@ -63,6 +63,8 @@ export interface ConstraintRow {
   validated: boolean;
   islocal: boolean;
   parentid: number;
+  /** Calls a user function: added after it, as its own statement (the function may read the table). */
+  uses_function: boolean;
 }
 
 const RELATION_FILTER = `${USER_SCHEMA} AND ${notExtensionMember('pg_class', 'c.oid')}
@@ -122,7 +124,10 @@ export async function readConstraints(capture: Capture): Promise<ConstraintRow[]
   return capture.query<ConstraintRow>(`
     SELECT co.oid, co.conrelid, co.contype, pg_catalog.quote_ident(co.conname) AS name,
       pg_catalog.pg_get_constraintdef(co.oid) AS def, co.convalidated AS validated, co.conislocal AS islocal,
-      co.conparentid AS parentid
+      co.conparentid AS parentid,
+      EXISTS (SELECT 1 FROM pg_catalog.pg_depend dd WHERE dd.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+        AND dd.objid = co.oid AND dd.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+        AND dd.refobjid >= 16384 AND dd.deptype = 'n') AS uses_function
     FROM pg_catalog.pg_constraint co
     JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

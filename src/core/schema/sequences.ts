@@ -49,12 +49,23 @@ export async function captureSequences(capture: Capture): Promise<void> {
     const bounds = `START WITH ${row.start} INCREMENT BY ${row.increment} MINVALUE ${row.min} MAXVALUE ${row.max} CACHE ${row.cache}${row.cycle ? ' CYCLE' : ' NO CYCLE'}`;
     const nodeKey = key('pg_class', row.oid);
     capture.sequences.push({ key: nodeKey, schema: row.schema, name: row.name, lastValue: '', isCalled: false });
+    const object = `sequence ${row.ident}`;
     if (row.owned_by?.[2] === 'i') {
+      // Created with its identity column; its privileges and comment follow the table.
+      const tableKey = key('pg_class', row.owned_by[3]);
       capture.identityOptions.set(`${row.owned_by[3]}:${row.owned_by[4]}`, `SEQUENCE NAME ${row.ident} ${bounds}`);
-      capture.alias(nodeKey, key('pg_class', row.owned_by[3]));
+      capture.alias(nodeKey, tableKey);
+      const extrasKey = `identity:${row.oid}`;
+      capture.add({
+        key: extrasKey,
+        kind: 'sequence owned by',
+        identity: row.ident,
+        after: [tableKey],
+        statements: privilegeStatements(`SEQUENCE ${row.ident}`, object, row.owner, row.acl),
+      });
+      capture.comments.set(nodeKey, { target: `SEQUENCE ${row.ident}`, object, node: extrasKey });
       continue;
     }
-    const object = `sequence ${row.ident}`;
     capture.add({
       key: nodeKey,
       kind: 'sequence',

@@ -14,6 +14,7 @@ export function addTable(
   columns: ColumnRow[],
   checks: ConstraintRow[],
   columnsOf: (oid: number) => ColumnRow[],
+  hasChildren: boolean,
 ): void {
   const nodeKey = key('pg_class', rel.oid);
   const object = `table ${rel.ident}`;
@@ -35,7 +36,8 @@ export function addTable(
     });
     if (!check.validated) continue; // added NOT VALID after the data, see constraints.ts
     if (inherits.length && !check.islocal) continue;
-    elements.push(`CONSTRAINT ${check.name} ${check.def}`);
+    if (check.uses_function && !rel.ispartition) addSeparateCheck(capture, rel, check, nodeKey, hasChildren);
+    else elements.push(`CONSTRAINT ${check.name} ${check.def}`);
   }
 
   const body = elements.length ? `(\n    ${elements.join(',\n    ')}\n)` : rel.oftype ? '' : '()';
@@ -104,6 +106,22 @@ function addDefault(capture: Capture, rel: RelationRow, col: ColumnRow, tableKey
       { object, kind: 'default', sql: `ALTER TABLE ONLY ${rel.ident} ALTER COLUMN ${col.ident} SET DEFAULT ${col.default_expr}` },
     ],
   });
+}
+
+/** Like pg_dump, a check calling a user function is added after the table and that function. */
+function addSeparateCheck(capture: Capture, rel: RelationRow, check: ConstraintRow, tableKey: string, hasChildren: boolean): void {
+  const checkKey = key('pg_constraint', check.oid);
+  // Without ONLY on a parent, so its children get their inherited copies.
+  const only = hasChildren ? '' : 'ONLY ';
+  const object = `constraint ${check.name} on ${rel.ident}`;
+  capture.add({
+    key: checkKey,
+    kind: 'constraint',
+    identity: `${rel.ident}.${check.name}`,
+    after: [tableKey],
+    statements: [{ object, kind: 'constraint', sql: `ALTER TABLE ${only}${rel.ident} ADD CONSTRAINT ${check.name} ${check.def}` }],
+  });
+  capture.comments.set(checkKey, { target: `CONSTRAINT ${check.name} ON ${rel.ident}`, object, node: checkKey });
 }
 
 /** Row security goes after the data so the load is never filtered by a policy. */
