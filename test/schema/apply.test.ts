@@ -2,11 +2,12 @@
 // object and PostgreSQL's message when a statement fails.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyStatements, applyWaves, listRoles } from '#core/schema/apply.ts';
+import { captureSchema } from '#core/schema/capture.ts';
 import type { DdlStatement } from '#core/schema/model.ts';
 import { startPostgres, type PostgresServer } from '#test/support/postgres-server.ts';
 import { queryOf, withClient } from './helpers.ts';
 
-describe('applyStatements', () => {
+describe("applyStatements (and captureSchema preconditions)", () => {
   let server: PostgresServer;
   let url: string;
 
@@ -48,5 +49,9 @@ describe('applyStatements', () => {
     expect(warnings).toEqual([]);
     expect(seen.slice(0, 3).every((o) => o.startsWith('table'))).toBe(true);
     expect(seen).toHaveLength(6);
+  });
+
+  it('captureSchema refuses to run outside a transaction, where its search_path change would not hold', async () => {
+    await expect(withClient(url, (c) => captureSchema(queryOf(c)))).rejects.toThrow('must run inside a transaction');
   });
 });

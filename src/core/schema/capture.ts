@@ -32,7 +32,11 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   if (settings.version < MIN_SERVER_VERSION) {
     throw new UnsupportedObjectError(`PostgreSQL ${settings.version} is not supported: Tidemark needs 13 or later`);
   }
+  // Local to the transaction; outside one it would not stick and the output could depend on
+  // the caller's search_path, so that is refused.
   await query(`SELECT pg_catalog.set_config('search_path', '', true)`);
+  const [emptied] = await query<{ path: string }>(`SELECT pg_catalog.current_setting('search_path') AS path`);
+  if (emptied.path !== '') throw new UnsupportedObjectError('captureSchema must run inside a transaction');
   const capture = new Capture(query, settings.version);
   await captureSchemas(capture);
   await captureExtensions(capture);
