@@ -74,7 +74,8 @@ export async function main(argv: string[]): Promise<number> {
       // Help and version are successes; usage errors were already printed by commander.
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version' ? 0 : 2;
     }
-    if ((err as { reported?: boolean }).reported) return 1;
+    // Already reported as JSON on stdout: only the stderr line is left to print.
+    if ((err as { reported?: boolean }).reported) return reportFailure(err, { json: false });
     code = reportFailure(err, { json });
   }
   return code;
