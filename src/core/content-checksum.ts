@@ -4,6 +4,7 @@
 // checksum is their sums modulo 2^32 plus the row count, so a missing, extra, duplicated or
 // altered row changes it. Not cryptographic: chunk SHA-256 ids guard the stored bytes; this
 // guards the database content after the load.
+import { walkRows, type CopyFormat } from './copy-format.ts';
 
 export class ContentChecksum {
   rows = 0;
@@ -27,16 +28,9 @@ export class ContentChecksum {
     this.rows++;
   }
 
-  /** Adds every newline-terminated row of a COPY text buffer (the buffer holds whole rows). */
-  addRows(buf: Uint8Array): void {
-    let start = 0;
-    const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-    for (;;) {
-      const nl = b.indexOf(10, start);
-      if (nl < 0) break;
-      this.addRow(b, start, nl);
-      start = nl + 1;
-    }
+  /** Adds every row of a chunk (whole rows in the given COPY format). */
+  addRows(buf: Buffer, format: CopyFormat = 'text'): void {
+    walkRows(buf, format, (start, end) => this.addRow(buf, start, end));
   }
 
   merge(other: ContentChecksum): void {

@@ -57,7 +57,7 @@ async function writeManifest(input: { backupId: string; startedAt: string }, ctx
     throw new IntegrityError(`Backup ${input.backupId} cannot commit: ${results.length} export results for ${header.taskCount} planned tasks.`);
   }
   results.sort((a, b) => a.table - b.table || a.range - b.range);
-  const tables: ManifestTable[] = header.schema.tables.map((t) => ({ schema: t.schema, name: t.name, columns: t.columns, rows: 0, checksum: '', bytes: 0, chunks: [] }));
+  const tables: ManifestTable[] = header.schema.tables.map((t, i) => ({ schema: t.schema, name: t.name, columns: t.columns, format: header.formats[i] ?? 'text', rows: 0, checksum: '', bytes: 0, chunks: [] }));
   const checksums = tables.map(() => new ContentChecksum());
   const stats: BackupStats = { tables: tables.length, rows: 0, bytesRead: 0, bytesStored: 0, bytesReferenced: 0, chunks: 0 };
   const referenced = new Set<string>();

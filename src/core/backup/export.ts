@@ -10,7 +10,7 @@ import { layout } from '../repository/layout.ts';
 import { openDocument, sealDocument } from '../repository/sealed-document.ts';
 import { encodeChunk } from '../repository/chunk-codec.ts';
 import { ContentChecksum } from '../content-checksum.ts';
-import { cutIntoChunks } from './chunker.ts';
+import { copyOptions, cutIntoChunks, type CopyFormat } from '../copy-format.ts';
 import { openSnapshotSession } from './snapshot-session.ts';
 import { readPlanBatch, readPlanHeader } from './plan.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
@@ -46,7 +46,7 @@ export async function exportBatch(input: ExportBatchInput, ctx: TaskContext): Pr
   const results: ExportTaskResult[] = [];
   try {
     for (const task of tasks) {
-      results.push(await exportRange(session, header.schema, task, header.chunkBytes, ctx));
+      results.push(await exportRange(session, header.schema, task, header.chunkBytes, header.formats[task.table]!, ctx));
     }
     await session.query('COMMIT');
   } finally {
@@ -57,17 +57,19 @@ export async function exportBatch(input: ExportBatchInput, ctx: TaskContext): Pr
   return summarize(result);
 }
 
-export function copyOutSql(table: TableData, task: ExportTask): string {
+export function copyOutSql(table: TableData, task: ExportTask, format: CopyFormat): string {
   const columns = table.columns.map(quoteIdent).join(', ');
+  const name = qualifiedName(table.schema, table.name);
   const conditions: string[] = [];
   if (task.fromBlock !== null) conditions.push(`ctid >= '(${task.fromBlock},0)'::pg_catalog.tid`);
   if (task.toBlock !== null) conditions.push(`ctid < '(${task.toBlock},0)'::pg_catalog.tid`);
-  const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
-  // ONLY: inheritance children are exported as tables of their own.
-  return `COPY (SELECT ${columns} FROM ONLY ${qualifiedName(table.schema, table.name)}${where}) TO STDOUT`;
+  // COPY of a table reads only that table (not inheritance children, exported on their own) and
+  // is cheaper for the server than COPY of a query, so ranges alone use the query form.
+  if (conditions.length === 0) return `COPY ${name} (${columns}) TO STDOUT${copyOptions(format)}`;
+  return `COPY (SELECT ${columns} FROM ONLY ${name} WHERE ${conditions.join(' AND ')}) TO STDOUT${copyOptions(format)}`;
 }
 
-async function exportRange(session: SqlSession, schema: SchemaSnapshot, task: ExportTask, chunkBytes: number, ctx: TaskContext): Promise<ExportTaskResult> {
+async function exportRange(session: SqlSession, schema: SchemaSnapshot, task: ExportTask, chunkBytes: number, format: CopyFormat, ctx: TaskContext): Promise<ExportTaskResult> {
   const table = schema.tables[task.table]!;
   const label = qualifiedName(table.schema, table.name);
   const checksum = new ContentChecksum();
@@ -83,9 +85,9 @@ async function exportRange(session: SqlSession, schema: SchemaSnapshot, task: Ex
     ctx.progress({ phase: 'export', table: label, rows, bytes: content.length, storedBytes: wrote ? encoded.stored.byteLength : 0, chunks: 1 });
   };
   let index = 0;
-  for await (const content of cutIntoChunks(session.copyOut(copyOutSql(table, task)), chunkBytes)) {
+  for await (const content of cutIntoChunks(session.copyOut(copyOutSql(table, task, format)), chunkBytes, format)) {
     const before = checksum.rows;
-    checksum.addRows(content);
+    checksum.addRows(content, format);
     bytesRead += content.length;
     const stored = store(content, index++, checksum.rows - before);
     stored.catch(() => undefined); // awaited below; this only stops an early unhandled rejection

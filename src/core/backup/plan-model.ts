@@ -1,6 +1,7 @@
 // The plan of one backup run, stored in the repository (payloads carry only its batch indices).
 import type { SchemaSnapshot } from '../schema/model.ts';
 import type { ChunkId } from '../ids.ts';
+import type { CopyFormat } from '../copy-format.ts';
 
 export interface ExportTask {
   /** Index into PlanHeader.schema.tables. */
@@ -24,6 +25,8 @@ export interface PlanHeader {
   taskCount: number;
   batchCount: number;
   chunkBytes: number;
+  /** COPY format of each table's chunks, parallel to schema.tables. */
+  formats: CopyFormat[];
 }
 
 export interface ChunkRef {

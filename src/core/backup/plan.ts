@@ -9,6 +9,7 @@ import { layout } from '../repository/layout.ts';
 import { sealDocument, openDocument } from '../repository/sealed-document.ts';
 import { openSnapshotSession } from './snapshot-session.ts';
 import { packBatches, splitIntoRanges } from './ranges.ts';
+import { readTableFacts } from './table-facts.ts';
 
 export const PLAN_FORMAT = 'tidemark-plan';
 export const TASKS_FORMAT = 'tidemark-plan-tasks';
@@ -57,7 +58,8 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
     );
     ctx.progress({ phase: 'schema' });
     const schema = await captureSchema((sql, params) => session.query(sql, params));
-    const sizes = await tableSizes(session.query.bind(session), schema.tables);
+    const facts = await readTableFacts((sql, params) => session.query(sql, params), schema.tables);
+    const sizes = new Map(facts.map((f, i) => [i, f.bytes]));
     const tasks = splitIntoRanges(
       [...sizes].map(([table, bytes]) => ({ table, bytes })),
       { rangeBytes: options.rangeBytes, blockSize: info!.block, serverVersionNum: info!.num },
@@ -78,6 +80,7 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
       taskCount: tasks.length,
       batchCount: batches.length,
       chunkBytes: options.chunkBytes,
+      formats: facts.map((f) => f.format),
     };
     // Batches first, header last: a header's presence means the whole plan is there.
     await Promise.all(batches.map((batch, i) => ctx.storage.putIfAbsent(layout.planBatch(input.backupId, i), sealDocument(TASKS_FORMAT, batch))));
@@ -87,22 +90,6 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
   } finally {
     await session.close();
   }
-}
-
-async function tableSizes(
-  query: (sql: string, params?: unknown[]) => Promise<Array<Record<string, any>>>,
-  tables: { schema: string; name: string }[],
-): Promise<Map<number, number>> {
-  const rows = await query(
-    `SELECT t.ord::int - 1 AS idx, pg_catalog.pg_relation_size(c.oid)::float8 AS bytes
-       FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) WITH ORDINALITY AS t(nspname, relname, ord)
-       JOIN pg_catalog.pg_namespace n ON n.nspname = t.nspname
-       JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.relname`,
-    [tables.map((t) => t.schema), tables.map((t) => t.name)],
-  );
-  const sizes = new Map<number, number>(tables.map((_, i) => [i, 0]));
-  for (const r of rows) sizes.set(Number(r.idx), Number(r.bytes));
-  return sizes;
 }
 
 export async function readPlanHeader(ctx: TaskContext, backupId: string): Promise<PlanHeader> {

@@ -3,6 +3,7 @@
 import type { SchemaSnapshot } from '../schema/model.ts';
 import type { BackupStats } from '../ports/catalog.ts';
 import type { ChunkRef } from '../backup/plan-model.ts';
+import type { CopyFormat } from '../copy-format.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { layout } from './layout.ts';
 import { openDocument, sealDocument } from './sealed-document.ts';
@@ -14,6 +15,8 @@ export interface ManifestTable {
   schema: string;
   name: string;
   columns: string[];
+  /** COPY format of the chunks (FORMAT.md, "Chunks"). */
+  format: CopyFormat;
   rows: number;
   /** ContentChecksum digest over all rows (order-independent). */
   checksum: string;

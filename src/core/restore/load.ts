@@ -5,6 +5,7 @@ import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import { layout } from '../repository/layout.ts';
 import { TidemarkError } from '../errors.ts';
+import { copyInput, copyOptions } from '../copy-format.ts';
 import { decodeChunk } from '../repository/chunk-codec.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
 import { doneSteps, runStepOnce } from './progress-table.ts';
@@ -39,9 +40,9 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
       next = pending[i + 1] ? fetch(pending[i + 1]!) : undefined;
       next?.catch(() => undefined); // awaited on the next turn
       const table = manifest.tables[item.table]!;
-      const copy = `COPY ${qualifiedName(table.schema, table.name)} (${table.columns.map(quoteIdent).join(', ')}) FROM STDIN`;
+      const copy = `COPY ${qualifiedName(table.schema, table.name)} (${table.columns.map(quoteIdent).join(', ')}) FROM STDIN${copyOptions(table.format)}`;
       try {
-        await runStepOnce(session, stepOf(item), () => session.copyIn(copy, content));
+        await runStepOnce(session, stepOf(item), () => session.copyIn(copy, copyInput(table.format, content)));
       } catch (err) {
         throw new TidemarkError(`Loading chunk ${item.ref.id.slice(0, 12)} into ${qualifiedName(table.schema, table.name)} failed: ${(err as Error).message}`, { cause: err });
       }

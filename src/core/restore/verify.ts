@@ -8,6 +8,9 @@ import { ContentChecksum } from '../content-checksum.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
 import { cachedManifest } from './manifest-cache.ts';
 import { verifyBatches } from './load-plan.ts';
+import { copyOptions, cutIntoChunks } from '../copy-format.ts';
+
+const READ_BYTES = 1024 * 1024;
 
 export interface VerifyBatchInput {
   restoreId: string;
@@ -28,14 +31,9 @@ export async function verifyBatch(input: VerifyBatchInput, ctx: TaskContext): Pr
       const name = qualifiedName(table.schema, table.name);
       const checksum = new ContentChecksum();
       const columns = table.columns.map(quoteIdent).join(', ');
-      let carry: Buffer | undefined;
-      for await (const piece of session.copyOut(`COPY (SELECT ${columns} FROM ONLY ${name}) TO STDOUT`)) {
-        const buf = carry ? Buffer.concat([carry, piece]) : piece;
-        const end = buf.lastIndexOf(10) + 1;
-        checksum.addRows(buf.subarray(0, end));
-        carry = end < buf.length ? Buffer.from(buf.subarray(end)) : undefined;
-      }
-      if (carry) checksum.addRows(Buffer.concat([carry, Buffer.from('\n')]));
+      // The same COPY as the export, so the rows come back byte for byte as they were hashed.
+      const copy = `COPY ${name} (${columns}) TO STDOUT${copyOptions(table.format)}`;
+      for await (const rows of cutIntoChunks(session.copyOut(copy), READ_BYTES, table.format)) checksum.addRows(rows, table.format);
       if (checksum.rows !== table.rows || checksum.digest !== table.checksum) {
         throw new VerificationError(
           `Restored table ${name} does not match backup ${input.backupId}: ${checksum.rows} rows (checksum ${checksum.digest}), the backup recorded ${table.rows} rows (checksum ${table.checksum}). The restore is not usable; report this with both figures.`,

@@ -1,0 +1,42 @@
+// What the plan needs to know about each table beyond its schema: its heap size (to split it
+// into ranges) and the COPY format its rows travel in.
+//
+// Binary COPY is used only when every exported column's binary form is portable to other
+// databases and newer majors: built-in base types (stable OIDs, stable send/receive formats;
+// arrays of them embed only built-in element OIDs), enums (sent as labels), and domains over
+// such types. Not: reg* types (they send OIDs), composites and arrays of user types (their binary
+// form embeds OIDs that differ on the target), and extension types. Those tables use text.
+import type { CopyFormat } from '../copy-format.ts';
+
+type Query = (sql: string, params?: unknown[]) => Promise<Array<Record<string, any>>>;
+
+export interface TableFacts {
+  bytes: number;
+  format: CopyFormat;
+}
+
+const PORTABLE_BINARY = `(
+  t.typtype = 'e'
+  OR (b.oid < 16384 AND b.typtype = 'b' AND b.typsend <> 0 AND b.typreceive <> 0
+      AND b.typname !~ '^_?reg' AND b.typname NOT IN ('aclitem', '_aclitem')
+      AND (b.typelem = 0 OR b.typelem < 16384))
+)`;
+
+export async function readTableFacts(query: Query, tables: { schema: string; name: string }[]): Promise<TableFacts[]> {
+  const rows = await query(
+    `SELECT t.ord::int - 1 AS idx,
+            pg_catalog.pg_relation_size(c.oid)::float8 AS bytes,
+            coalesce((SELECT pg_catalog.bool_and(${PORTABLE_BINARY})
+                        FROM pg_catalog.pg_attribute a
+                        JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+                        JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), true) AS binary
+       FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) WITH ORDINALITY AS t(nspname, relname, ord)
+       JOIN pg_catalog.pg_namespace n ON n.nspname = t.nspname
+       JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.relname`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+  const facts: TableFacts[] = tables.map(() => ({ bytes: 0, format: 'text' }));
+  for (const r of rows) facts[Number(r.idx)] = { bytes: Number(r.bytes), format: r.binary ? 'binary' : 'text' };
+  return facts;
+}
