@@ -20,6 +20,9 @@ const UNSUPPORTED = `
   CREATE OPERATOR public.=== (LEFTARG = integer, RIGHTARG = integer, FUNCTION = public.int_eq);
   ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO PUBLIC;
   SELECT lo_create(424242);
+  CREATE EXTENSION pgcrypto;
+  GRANT EXECUTE ON FUNCTION public.digest(text, text) TO PUBLIC;
+  REVOKE EXECUTE ON FUNCTION public.gen_salt(text) FROM PUBLIC;
 `;
 
 describe('unsupported object kinds', () => {
@@ -47,6 +50,7 @@ describe('unsupported object kinds', () => {
     ['operator', '==='],
     ['default privileges', 'for role postgres in schema public on r'],
     ['large object', '424242'],
+    ['privileges changed on extension members', 'function public.gen_salt(text)'],
   ])('reports %s %s by name', (kind, name) => {
     const warning = snapshot.warnings.find((w) => w.startsWith(`unsupported object kind "${kind}" not backed up:`));
     expect(warning).toContain(name);

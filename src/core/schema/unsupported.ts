@@ -35,6 +35,18 @@ const KINDS: [string, string][] = [
   ['access method', `SELECT pg_catalog.quote_ident(o.amname) FROM pg_catalog.pg_am o WHERE ${userObject('pg_am', 'o')}`],
   ['base or shell type', `SELECT ${qualified(nsp('o.typnamespace'), 'o.typname')} FROM pg_catalog.pg_type o WHERE o.typtype IN ('b', 'p') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = o.oid) AND ${userObject('pg_type', 'o')}`],
   ['default privileges', `SELECT 'for role ' || pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(o.defaclrole)) || COALESCE(' in schema ' || pg_catalog.quote_ident(${nsp('o.defaclnamespace')}), '') || ' on ' || o.defaclobjtype::pg_catalog.text FROM pg_catalog.pg_default_acl o`],
+  // pg_dump replays these against pg_init_privs; CREATE EXTENSION alone restores the originals.
+  ['privileges changed on extension members', `SELECT pg_catalog.pg_describe_object(d.classid, d.objid, 0)
+    FROM pg_catalog.pg_depend d
+    LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = d.classid AND ip.objoid = d.objid AND ip.objsubid = 0
+    LEFT JOIN pg_catalog.pg_class c ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = d.objid
+    LEFT JOIN pg_catalog.pg_proc p ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid = d.objid
+    LEFT JOIN pg_catalog.pg_type t ON d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND t.oid = d.objid
+    LEFT JOIN pg_catalog.pg_namespace s ON d.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND s.oid = d.objid
+    WHERE d.deptype = 'e' AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.refobjid >= 16384
+      AND COALESCE(c.relacl, p.proacl, t.typacl, s.nspacl)::pg_catalog.text IS DISTINCT FROM ip.initprivs::pg_catalog.text`],
+  ['extension configuration table data', `SELECT pg_catalog.quote_ident(o.extname) || ': ' || cfg::pg_catalog.regclass::pg_catalog.text
+    FROM pg_catalog.pg_extension o, pg_catalog.unnest(o.extconfig) cfg WHERE o.oid >= 16384`],
   ['large object', `SELECT o.oid::pg_catalog.text FROM pg_catalog.pg_largeobject_metadata o`],
   ['security label', `SELECT o.provider || ' on ' || pg_catalog.pg_describe_object(o.classoid, o.objoid, o.objsubid) FROM pg_catalog.pg_seclabel o`],
 ];
