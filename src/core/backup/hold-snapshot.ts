@@ -23,7 +23,9 @@ export interface HoldSnapshotInput {
 }
 
 const SNAPSHOT_FORMAT = 'tidemark-snapshot';
-const POLL_MS = 250;
+const POLL_MS = 100;
+/** Keeps the session alive through proxies and NATs that drop idle connections. */
+const KEEPALIVE_MS = 30_000;
 
 export async function holdSnapshot(input: HoldSnapshotInput, ctx: TaskContext): Promise<{ held: true; seconds: number }> {
   const started = Date.now();
@@ -38,6 +40,7 @@ export async function holdSnapshot(input: HoldSnapshotInput, ctx: TaskContext): 
     const point: SnapshotPoint = { snapshotId: row!.snapshot_id, time: new Date(row!.time).toISOString(), lsn: row!.lsn };
     await ctx.storage.putIfAbsent(layout.snapshot(input.backupId), sealDocument(SNAPSHOT_FORMAT, point));
     const deadline = started + input.holdSeconds * 1000;
+    let lastKeepalive = Date.now();
     for (;;) {
       if (await ctx.storage.head(layout.snapshotReleased(input.backupId))) break;
       if (Date.now() >= deadline) {
@@ -46,8 +49,10 @@ export async function holdSnapshot(input: HoldSnapshotInput, ctx: TaskContext): 
             'Use more export workers or a larger window (--snapshot-hold-seconds; in AWS the Lambda limit caps it at 840 s).',
         );
       }
-      // Keeps the session alive through proxies that drop idle connections.
-      await session.query('SELECT 1');
+      if (Date.now() - lastKeepalive >= KEEPALIVE_MS) {
+        await session.query('SELECT 1');
+        lastKeepalive = Date.now();
+      }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
     await session.query('COMMIT');

@@ -18,8 +18,12 @@ export interface CompleteOutput {
   tables: number;
   rows: number;
   bytes: number;
+  /** The first warnings (all of them are in the catalog record); keeps the payload small. */
   warnings: string[];
+  warningCount: number;
 }
+
+const WARNINGS_IN_OUTPUT = 50;
 
 export async function completeRestore(input: CompleteInput, ctx: TaskContext): Promise<CompleteOutput> {
   const manifest = await cachedManifest(ctx.storage, input.backupId);
@@ -47,6 +51,7 @@ export async function completeRestore(input: CompleteInput, ctx: TaskContext): P
     tables: manifest.tables.length,
     rows: manifest.stats.rows,
     bytes: manifest.stats.bytesRead,
-    warnings,
+    warnings: warnings.slice(0, WARNINGS_IN_OUTPUT),
+    warningCount: warnings.length,
   };
 }
