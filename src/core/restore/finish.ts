@@ -4,7 +4,7 @@
 import type { DatabaseRef, SqlSession } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { DdlStatement } from '../schema/model.ts';
-import { TidemarkError } from '../errors.ts';
+import { TidemarkError, TransientError } from '../errors.ts';
 import { applyStatements, listRoles } from '../schema/apply.ts';
 import { qualifiedName, quoteLiteral } from '../sql.ts';
 import { addWarnings, doneSteps, runStepOnce } from './progress-table.ts';
@@ -60,14 +60,21 @@ export async function finishRestore(input: FinishInput, ctx: TaskContext): Promi
   }
 }
 
+/** Statements of one wave can deadlock (two foreign keys between the same tables): retry those. */
+const DEADLOCK_ATTEMPTS = 5;
+
 async function applyOnce(session: SqlSession, step: string, statement: DdlStatement, roles: ReadonlySet<string>): Promise<void> {
-  try {
-    await runStepOnce(session, step, async () => {
-      const warnings = await applyStatements((sql, params) => session.query(sql, params), [statement], roles);
-      await addWarnings(session, warnings);
-    });
-  } catch (err) {
-    if (err instanceof TidemarkError) throw err;
-    throw new TidemarkError(`Restoring ${statement.object} failed: ${(err as Error).message}`, { cause: err });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runStepOnce(session, step, async () => {
+        const warnings = await applyStatements((sql, params) => session.query(sql, params), [statement], roles);
+        await addWarnings(session, warnings);
+      });
+      return;
+    } catch (err) {
+      if (err instanceof TransientError && attempt < DEADLOCK_ATTEMPTS) continue;
+      if (err instanceof TidemarkError) throw err;
+      throw new TidemarkError(`Restoring ${statement.object} failed: ${(err as Error).message}`, { cause: err });
+    }
   }
 }
