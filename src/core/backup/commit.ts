@@ -13,16 +13,7 @@ import { IntegrityError } from '../errors.ts';
 import { readPlanHeader } from './plan.ts';
 import { RESULT_FORMAT } from './export.ts';
 
-export interface CommitOutput {
-  backupId: string;
-  tables: number;
-  rows: number;
-  bytesRead: number;
-  bytesStored: number;
-  bytesReferenced: number;
-  chunks: number;
-  warnings: number;
-}
+export type CommitOutput = BackupStats & { backupId: string; warnings: number };
 
 export async function commitBackup(input: { backupId: string; startedAt: string }, ctx: TaskContext): Promise<CommitOutput> {
   const manifestKey = layout.manifest(input.backupId);

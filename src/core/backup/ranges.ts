@@ -4,6 +4,7 @@
 // PostgreSQL 13 has no TID range scan (each range would scan the whole table), so there a table
 // is one task.
 import type { ExportTask } from './plan-model.ts';
+import { packBySize } from '../batching.ts';
 
 export interface TableSize {
   table: number;
@@ -42,27 +43,13 @@ export function splitIntoRanges(tables: TableSize[], policy: RangePolicy): Expor
 
 /**
  * Groups tasks into batches (one Lambda invocation each): largest tables first so the long work
- * starts early, at most `maxBatches` batches so the Map's item list stays small.
+ * starts early.
  */
 export function packBatches(tasks: ExportTask[], sizes: Map<number, number>, policy: { batchBytes: number; maxBatches: number; rangeBytes: number }): ExportTask[][] {
-  const taskBytes = (t: ExportTask) => Math.min(sizes.get(t.table) ?? 0, policy.rangeBytes);
-  const total = tasks.reduce((s, t) => s + taskBytes(t), 0);
-  const target = Math.max(policy.batchBytes, Math.ceil(total / policy.maxBatches));
-  const maxTasks = Math.max(1, Math.ceil(tasks.length / policy.maxBatches));
   const ordered = [...tasks].sort((a, b) => (sizes.get(b.table) ?? 0) - (sizes.get(a.table) ?? 0) || a.table - b.table || a.range - b.range);
-  const batches: ExportTask[][] = [];
-  let current: ExportTask[] = [];
-  let currentBytes = 0;
-  for (const task of ordered) {
-    const bytes = taskBytes(task);
-    if (current.length > 0 && (currentBytes + bytes > target || current.length >= Math.max(maxTasks, 64))) {
-      batches.push(current);
-      current = [];
-      currentBytes = 0;
-    }
-    current.push(task);
-    currentBytes += bytes;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  return packBySize(ordered, (t) => Math.min(sizes.get(t.table) ?? 0, policy.rangeBytes), {
+    targetBytes: policy.batchBytes,
+    maxBatches: policy.maxBatches,
+    maxItems: 64,
+  });
 }
