@@ -1,0 +1,177 @@
+// `npm run bench`: Tidemark backup/restore against pg_dump/pg_restore on one PostgreSQL 15 server.
+// See bench/README.md. BENCH_SIZE_MB (default 1024) sets the generated database size.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startPostgres, SUPERUSER, SUPERUSER_PASSWORD, type PostgresServer } from '../test/support/postgres-server.ts';
+import { countRows, generateDatabase } from './generate.ts';
+import { cpuDelta, cpuSnapshot, dirSize, fmtMB, fmtS, parseJsonOutput, pgBin, printTable, runCommand, type RunResult } from './measure.ts';
+
+const benchStarted = performance.now();
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const WORK = join(ROOT, 'bench', '.work');
+const RESULTS = join(ROOT, 'bench', 'results', 'latest.json');
+const SIZE_MB = Number(process.env.BENCH_SIZE_MB ?? 1024);
+const SOURCE_DB = 'bench_source';
+const log = (line: string) => process.stderr.write(`[bench ${((performance.now() - benchStarted) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+const redact = (s: string) => s.replaceAll(SUPERUSER_PASSWORD, '***').replaceAll(encodeURIComponent(SUPERUSER_PASSWORD), '***');
+
+interface Measured {
+  seconds: number; ok: boolean; command: string; error?: string; peakRssMB?: number; rssMethod?: string; json?: Record<string, unknown>;
+  /** CPU used by the command and the server during the step; share of all CPUs used by unrelated processes meanwhile. */
+  treeCpuSeconds: number; otherCpuShare: number;
+}
+const runs: Record<string, Measured> = {};
+let failures = 0;
+
+/** Runs one measured command, records it under `name`, and logs the outcome. */
+async function measure(name: string, cmd: string, args: string[], opts: { rss?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Measured> {
+  log(`${name} ...`);
+  const before = await cpuSnapshot();
+  const r: RunResult = await runCommand(cmd, args, { ...opts, cwd: ROOT, workDir: WORK });
+  const cpu = cpuDelta(before, await cpuSnapshot());
+  const m: Measured = { seconds: r.seconds, ok: r.code === 0, command: redact(r.command), peakRssMB: r.peakRssMB, rssMethod: r.rssMethod, ...cpu };
+  if (cmd === process.execPath) m.json = parseJsonOutput(r.stdout);
+  if (!m.ok) {
+    failures++;
+    m.error = redact(`exit ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`).slice(-4000);
+    log(`${name} FAILED (${m.error.split('\n')[0]})\n${m.error}`);
+  } else log(`${name}: ${fmtS(r.seconds)}, ${cpu.treeCpuSeconds.toFixed(1)} CPU s, others ${(cpu.otherCpuShare * 100).toFixed(0)} %${r.peakRssMB ? `, peak RSS ${r.peakRssMB.toFixed(0)} MB` : ''}`);
+  runs[name] = m;
+  return m;
+}
+
+const tidemark = (args: string[]) => measure(args[0] === 'backup' ? `tidemark backup --workers ${args.at(-1)}` : `tidemark restore --workers ${args.at(-1)}`,
+  process.execPath, [join(ROOT, 'bin', 'tidemark.mjs'), ...args], { rss: true });
+
+async function main(): Promise<void> {
+  await rm(WORK, { recursive: true, force: true });
+  await mkdir(WORK, { recursive: true });
+  log(`starting PostgreSQL 15 (size ${SIZE_MB} MB, ${availableParallelism()} CPUs)`);
+  const server = await startPostgres({ major: 15 });
+  try {
+    await bench(server);
+  } finally {
+    await server.stop().catch((e) => log(`stopping PostgreSQL: ${e}`));
+    await rm(WORK, { recursive: true, force: true });
+  }
+}
+
+async function bench(server: PostgresServer): Promise<void> {
+  // 1. The source database.
+  const sourceUrl = await server.createDatabase(SOURCE_DB);
+  log(`generating ~${SIZE_MB} MB into ${SOURCE_DB}`);
+  const gen = await generateDatabase(sourceUrl, SIZE_MB, log);
+  log(`generated ${fmtMB(gen.databaseBytes)} in ${fmtS(gen.seconds)}: ${gen.tables.map((t) => `${t.name} ${t.rows} rows ${fmtMB(t.bytes)}`).join(', ')}`);
+  const sourceRows = await countRows(sourceUrl);
+
+  const pgEnv = { ...process.env, PGPASSWORD: SUPERUSER_PASSWORD };
+  const conn = (db: string) => ['-h', '127.0.0.1', '-p', String(server.port), '-U', SUPERUSER, '-w', '-d', db];
+  const checkpoint = () => server.sql('CHECKPOINT');
+  const dir = (name: string) => join(WORK, name);
+
+  // 2. Backups: Tidemark (2 and 4 workers, separate repositories so nothing dedups) and pg_dump.
+  await checkpoint();
+  const tm2 = await tidemark(['backup', '--source', sourceUrl, '--repo', dir('repo-w2'), '--json', '--workers', '2']);
+  await checkpoint();
+  await measure('pg_dump -Fd -j2', pgBin('pg_dump'), ['-Fd', '-j2', '-f', dir('dump-default'), ...conn(SOURCE_DB)], { env: pgEnv });
+  await checkpoint();
+  await measure('pg_dump -Fd -j2 -Z0', pgBin('pg_dump'), ['-Fd', '-j2', '-Z0', '-f', dir('dump-z0'), ...conn(SOURCE_DB)], { env: pgEnv });
+  await checkpoint();
+  const tm4 = await tidemark(['backup', '--source', sourceUrl, '--repo', dir('repo-w4'), '--json', '--workers', '4']);
+
+  // 3. Restores into fresh databases, checked by row counts.
+  const restored: Record<string, Record<string, number> | string> = {};
+  const backupId = tm2.json?.backupId as string | undefined;
+  if (tm2.ok && backupId) {
+    const target = await server.createDatabase('bench_restore_tidemark');
+    await checkpoint();
+    const r = await tidemark(['restore', backupId, '--target', target, '--repo', dir('repo-w2'), '--json', '--workers', '2']);
+    restored.tidemark = r.ok ? await countRows(target) : 'failed';
+    await server.sql('DROP DATABASE bench_restore_tidemark');
+  }
+  if (runs['pg_dump -Fd -j2']?.ok) {
+    await server.createDatabase('bench_restore_pg');
+    await checkpoint();
+    const r = await measure('pg_restore -j2', pgBin('pg_restore'), ['-j2', ...conn('bench_restore_pg'), dir('dump-default')], { env: pgEnv });
+    restored.pg_restore = r.ok ? await countRows(server.url('bench_restore_pg')) : 'failed';
+    await server.sql('DROP DATABASE bench_restore_pg');
+  }
+  for (const [tool, counts] of Object.entries(restored)) {
+    const same = typeof counts === 'object' && Object.entries(sourceRows).every(([t, n]) => counts[t] === n);
+    log(`row counts after ${tool}: ${same ? 'match the source' : `MISMATCH ${JSON.stringify(counts)}`}`);
+    if (!same) failures++;
+  }
+
+  // 4. Sizes.
+  const repoSize = async (name: string) => {
+    if (!runs[`tidemark backup --workers ${name.slice(-1)}`]?.ok) return { chunksAndBackupsBytes: undefined, totalBytes: undefined, totalDiskBytes: undefined, files: 0 };
+    const [chunks, backups, total] = await Promise.all(['chunks', 'backups', ''].map((p) => dirSize(join(dir(name), p))));
+    return { chunksAndBackupsBytes: chunks!.bytes + backups!.bytes, totalBytes: total!.bytes, totalDiskBytes: total!.diskBytes, files: total!.files };
+  };
+  const sizes = {
+    sourceDatabaseBytes: gen.databaseBytes,
+    tidemarkRepoW2: await repoSize('repo-w2'),
+    tidemarkRepoW4: await repoSize('repo-w4'),
+    dumpDefault: await dirSize(dir('dump-default')),
+    dumpZ0: await dirSize(dir('dump-z0')),
+  };
+
+  // 5. Report.
+  const sec = (name: string) => (runs[name]?.ok ? runs[name]!.seconds : undefined);
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
+  const verdict = (v: number | undefined, max: number, strict = false) => (v === undefined ? 'n/a' : (strict ? v < max : v <= max) ? 'PASS' : 'MISS');
+  const dumpBytes = sizes.dumpDefault.bytes;
+  const targets = [
+    { name: 'backup time / pg_dump -j2 (workers 2)', value: ratio(sec('tidemark backup --workers 2'), sec('pg_dump -Fd -j2')), max: 0.5 },
+    { name: 'backup time / pg_dump -j2 (workers 4)', value: ratio(sec('tidemark backup --workers 4'), sec('pg_dump -Fd -j2')), max: 0.5 },
+    { name: 'repository size / dump size', value: ratio(sizes.tidemarkRepoW2.chunksAndBackupsBytes, dumpBytes), max: 1.1 },
+    { name: 'restore time / pg_restore -j2', value: ratio(sec('tidemark restore --workers 2'), sec('pg_restore -j2')), max: 1.0 },
+    ...Object.entries(runs).filter(([, m]) => m.peakRssMB !== undefined).map(([n, m]) => ({ name: `${n} peak RSS (MB)`, value: m.peakRssMB, max: 300, strict: true })),
+  ].map((t) => ({ ...t, result: verdict(t.value, t.max, 'strict' in t) }));
+  const verdictOf = (name: string) => targets.find((t) => t.name === name)?.result ?? '';
+  const rss = (n: string) => (runs[n]?.peakRssMB === undefined ? '' : `${runs[n]!.peakRssMB!.toFixed(0)} MB ${verdictOf(`${n} peak RSS (MB)`)}`);
+  const x = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(2)}x`);
+  const tmSec = (m: Measured | undefined) => (m?.json?.seconds !== undefined ? ` (own ${Number(m.json.seconds).toFixed(2)} s)` : '');
+  const cpuCols = (n: string) => (runs[n] ? [runs[n]!.treeCpuSeconds.toFixed(1), `${(runs[n]!.otherCpuShare * 100).toFixed(0)} %`] : ['', '']);
+  const rows: string[][] = [
+    ['operation', 'seconds', 'size', 'ratio', 'vs', 'target', 'result', 'peak RSS', 'CPU s', 'others'],
+    [`generate (${SIZE_MB} MB asked)`, fmtS(gen.seconds), fmtMB(gen.databaseBytes), '', 'pg_database_size', '', '', '', '', ''],
+    ['pg_dump -Fd -j2 (default -Z)', fmtS(sec('pg_dump -Fd -j2')), fmtMB(dumpBytes), '1.00x', 'reference', '', '', '', ...cpuCols('pg_dump -Fd -j2')],
+    ['pg_dump -Fd -j2 -Z0', fmtS(sec('pg_dump -Fd -j2 -Z0')), fmtMB(sizes.dumpZ0.bytes), '1.00x', 'reference', '', '', '', ...cpuCols('pg_dump -Fd -j2 -Z0')],
+  ];
+  for (const w of [2, 4]) {
+    const n = `tidemark backup --workers ${w}`;
+    const repo = w === 2 ? sizes.tidemarkRepoW2 : sizes.tidemarkRepoW4;
+    rows.push([n + tmSec(runs[n]), fmtS(sec(n)), fmtMB(repo.chunksAndBackupsBytes), x(ratio(sec(n), sec('pg_dump -Fd -j2'))), 'pg_dump -j2', '<= 0.50x', verdictOf(`backup time / pg_dump -j2 (workers ${w})`), rss(n), ...cpuCols(n)]);
+    rows.push(['', '', '', x(ratio(sec(n), sec('pg_dump -Fd -j2 -Z0'))), 'pg_dump -j2 -Z0', '', 'info', '']);
+  }
+  rows.push(['repository (chunks+backups, workers 2)', '', fmtMB(sizes.tidemarkRepoW2.chunksAndBackupsBytes), x(ratio(sizes.tidemarkRepoW2.chunksAndBackupsBytes, dumpBytes)), 'dump -j2 size', '<= 1.10x', verdictOf('repository size / dump size'), '']);
+  rows.push(['repository (du, all files)', '', fmtMB(sizes.tidemarkRepoW2.totalDiskBytes), x(ratio(sizes.tidemarkRepoW2.totalDiskBytes, sizes.dumpDefault.diskBytes)), 'dump du', '', 'info', '']);
+  rows.push(['pg_restore -j2', fmtS(sec('pg_restore -j2')), '', '1.00x', 'reference', '', '', '', ...cpuCols('pg_restore -j2')]);
+  const tr = 'tidemark restore --workers 2';
+  rows.push([`${tr} (incl. verify)${tmSec(runs[tr])}`, fmtS(sec(tr)), '', x(ratio(sec(tr), sec('pg_restore -j2'))), 'pg_restore -j2', '<= 1.00x', verdictOf('restore time / pg_restore -j2'), rss(tr), ...cpuCols(tr)]);
+  const totalSeconds = (performance.now() - benchStarted) / 1000;
+  const noisy = Object.entries(runs).filter(([, m]) => m.otherCpuShare > 0.1).map(([n]) => n);
+  process.stdout.write('\n' + printTable(rows) + `\nRSS targets: < 300 MB (${Object.values(runs).find((m) => m.rssMethod)?.rssMethod ?? 'n/a'}). ` +
+    `CPU s: CPU seconds of the command plus the server; others: share of all CPUs used by unrelated processes meanwhile. Whole bench: ${fmtS(totalSeconds)}.\n` +
+    (noisy.length ? `WARNING: other processes used > 10 % of the machine during: ${noisy.join(', ')}; timings are not reliable.\n` : ''));
+  for (const [n, m] of Object.entries(runs)) if (!m.ok) process.stdout.write(`\n${n} FAILED: ${m.error}\n`);
+
+  await mkdir(dirname(RESULTS), { recursive: true });
+  const result = {
+    date: new Date().toISOString(), sizeMB: SIZE_MB, cpus: availableParallelism(), node: process.version,
+    generation: gen, sourceRows, restoredRows: restored, runs, sizes, targets, totalSeconds,
+  };
+  await writeFile(RESULTS, JSON.stringify(result, null, 2) + '\n');
+  log(`results written to ${RESULTS}`);
+}
+
+main().then(
+  () => process.exit(failures > 0 ? 1 : 0),
+  (err) => {
+    process.stderr.write(`bench crashed: ${redact(String((err as Error)?.stack ?? err))}\n`);
+    process.exit(1);
+  },
+);
