@@ -33,7 +33,8 @@ export function formatCount(n: number): string {
 export function reportFailure(err: unknown, options: OutputOptions): number {
   const name = err instanceof ExecutionFailedError ? err.errorName : (err as Error)?.name ?? 'Error';
   const message = redactSecrets((err as Error)?.message ?? String(err));
-  const exitCode = err instanceof TidemarkError ? err.exitCode : 1;
+  // A usage error found inside a task (e.g. an unparsable --source URL) is still a usage error.
+  const exitCode = err instanceof ExecutionFailedError && err.errorName === 'UsageError' ? 2 : err instanceof TidemarkError ? err.exitCode : 1;
   if (options.json) printJson({ ok: false, error: { type: name, message } });
   process.stderr.write(`tidemark: ${message}\n`);
   if (!(err instanceof TidemarkError) && process.env.TIDEMARK_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);

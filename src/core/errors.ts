@@ -49,7 +49,7 @@ export class UnsupportedObjectError extends TidemarkError {}
 /** Removes credentials from any text before it is shown, logged or stored. */
 export function redactSecrets(text: string): string {
   return text
-    .replace(/(postgres(?:ql)?:\/\/[^:/@\s]+:)[^@\s]*@/gi, '$1***@')
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)[^@\s]*@/gi, '$1***@')
     .replace(/(password\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi, '$1***');
 }
 
