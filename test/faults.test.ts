@@ -127,6 +127,16 @@ describe('unreachable or refusing servers', () => {
     expectFailure(result, ['no_such_db', `127.0.0.1:${pg.port}`]);
   });
 
+  it('a malformed or non-PostgreSQL URL is a usage error (exit 2) that never echoes the password', async () => {
+    const urls = [
+      `mysql://postgres:${BOGUS_PASSWORD}@127.0.0.1:${pg.port}/shop`,
+      `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:notaport/shop`,
+    ];
+    const results = await Promise.all(urls.map((url) => runCli(['backup', '--source', url, '--repo', join(scratch, 'bad-url'), '--json'])));
+    expectFailure(results[0]!, ['not a PostgreSQL URL', 'mysql:'], 2);
+    expectFailure(results[1]!, ['not a PostgreSQL URL', 'notaport'], 2);
+  });
+
   it('no --source at all is a usage error (exit 2)', async () => {
     const result = await runCli(['backup', '--repo', join(scratch, 'no-source')]);
     expectFailure(result, ['--source'], 2);
@@ -209,9 +219,39 @@ describe('damaged repositories', () => {
     expect(verify.json.ok).toBe(false);
     expect(verify.json.problems).toHaveLength(1);
     expect(verify.json.problems[0].object).toContain(chunkId);
+    expect(verify.json.error, 'verify --json failure carries {error: {type, message}} like every other command').toMatchObject({ type: 'IntegrityError' });
     expect(verify.stderr).toContain(chunkId.slice(0, 12));
     expectFailure(human, [chunkId.slice(0, 12), baseBackupId]);
     expect(human.stderr).toMatch(/damaged/);
+  });
+
+  it('a missing chunk: restore fails naming it, verify reports it', async () => {
+    const repo = await copyOfBase('missing-chunk');
+    const manifest = await manifestOf(repo, baseBackupId);
+    const chunkId: string = manifest.tables.find((t: any) => t.name === 'customers').chunks[0].id;
+    await rm(join(repo, 'chunks', chunkId.slice(0, 2), chunkId));
+    const [restore, verify] = await Promise.all([
+      runCli(['restore', baseBackupId, '--repo', repo, '--target', pg.url('missing_chunk_target'), '--json']),
+      runCli(['verify', baseBackupId, '--repo', repo, '--json']),
+    ]);
+    expectFailure(restore, [chunkId.slice(0, 12), /missing/]);
+    expect(verify.code, describeResult(verify)).toBe(1);
+    expect(verify.json.problems.map((p: any) => p.object)).toEqual([expect.stringContaining(chunkId)]);
+  });
+
+  it('a manifest with one changed byte fails its checksum, naming the backup', async () => {
+    const repo = await copyOfBase('manifest-byte');
+    const path = join(repo, 'backups', baseBackupId, 'manifest.json');
+    const bytes = await readFile(path);
+    const at = bytes.lastIndexOf('"rows":');
+    expect(at).toBeGreaterThan(0);
+    bytes[at + 7] = bytes[at + 7] === 0x31 ? 0x32 : 0x31; // a row count digit: still valid JSON
+    await writeFile(path, bytes);
+    const [show, restore] = await Promise.all([
+      runCli(['show', baseBackupId, '--repo', repo]),
+      runCli(['restore', baseBackupId, '--repo', repo, '--target', pg.url('manifest_byte_target')]),
+    ]);
+    for (const result of [show, restore]) expectFailure(result, [/checksum/, baseBackupId]);
   });
 
   it('a truncated manifest: restore, verify and show fail with "truncated", naming the backup', async () => {
@@ -248,6 +288,30 @@ describe('restore targets', () => {
       'occupied',
     );
     expect(rows[0]).toEqual({ kept: 2, relations: 1 });
+  });
+});
+
+describe('concurrent use', () => {
+  it('two backups into one repository at once both commit and verify; a quoted target name restores', async () => {
+    const repo = join(scratch, 'concurrent');
+    const [a, b] = await Promise.all(
+      [0, 1].map(() => runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', '65536'])),
+    );
+    expect(a.code, describeResult(a)).toBe(0);
+    expect(b.code, describeResult(b)).toBe(0);
+    expect(a.json.backupId).not.toBe(b.json.backupId);
+    const list = await runCli(['list', '--repo', repo, '--json']);
+    expect(list.json.map((x: any) => x.state)).toEqual(['committed', 'committed']);
+    const [va, vb, restore] = await Promise.all([
+      runCli(['verify', a.json.backupId, '--repo', repo, '--json']),
+      runCli(['verify', b.json.backupId, '--repo', repo, '--json']),
+      runCli(['restore', b.json.backupId, '--repo', repo, '--target', pg.url('Restore "Target" 1'), '--json']),
+    ]);
+    expect(va.json?.ok, describeResult(va)).toBe(true);
+    expect(vb.json?.ok, describeResult(vb)).toBe(true);
+    expect(restore.code, describeResult(restore)).toBe(0);
+    const { rows } = await pg.sql(`SELECT (SELECT count(*)::int FROM customers) AS customers, (SELECT count(*)::int FROM orders) AS orders`, 'Restore "Target" 1');
+    expect(rows[0]).toEqual({ customers: 2000, orders: 20000 });
   });
 });
 
