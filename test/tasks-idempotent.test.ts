@@ -61,6 +61,8 @@ async function exportResult(backupId: string, batch: number): Promise<ExportBatc
 
 describe('task functions run twice', () => {
   let backupId: string;
+  /** What the concurrent attempts of each load batch reported. */
+  const reportedLoads: Array<{ chunks: number; rows: number }> = [];
   let crashRerun: { first: ExportBatchResult; rerun: ExportBatchResult; chunksBefore: string[]; chunksAfter: string[] } | undefined;
 
   it('backup: start, plan, export and commit repeat without duplicating anything', async () => {
@@ -141,7 +143,8 @@ describe('task functions run twice', () => {
 
     for (const batch of resolved.loadBatches) {
       // The same batch twice at once, then once more: each chunk is loaded exactly once.
-      await Promise.all([loadBatch({ ...input, batch }, ctx), loadBatch({ ...input, batch }, ctx)]);
+      const attempts = await Promise.all([loadBatch({ ...input, batch }, ctx), loadBatch({ ...input, batch }, ctx)]);
+      reportedLoads.push(...attempts);
       const again = await loadBatch({ ...input, batch }, ctx);
       expect(again.chunks).toBe(0);
     }
@@ -164,5 +167,10 @@ describe('task functions run twice', () => {
     expect((await compareDatabases(pg.url('store'), pg.url('store_restored'))).differences).toEqual([]);
     const { rows: schemas } = await pg.sql(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = '_tidemark_restore'`, 'store_restored');
     expect(schemas[0].n).toBe(0);
+  });
+
+  it('concurrent attempts of one load batch report each chunk once (progress and results do not double-count)', () => {
+    expect(reportedLoads.length).toBeGreaterThan(0);
+    expect(reportedLoads.reduce((sum, r) => sum + r.rows, 0)).toBe(80000);
   });
 });
