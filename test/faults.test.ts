@@ -376,6 +376,50 @@ describe('a killed backup', () => {
   });
 });
 
+describe('a killed restore', () => {
+  it('is never marked done, its target says so, and a restore into a fresh target succeeds', async () => {
+    const repo = join(scratch, 'killed'); // holds the committed backup of `bulk` from the test above
+    const target = 'restore_killed';
+    const child = spawnCli(['restore', 'latest', '--repo', repo, '--target', pg.url(target), '--json', '--workers', '2']);
+    const done = collect(child);
+    const loadedChunks = async () => {
+      try {
+        return (await pg.sql(`SELECT count(*)::int AS n FROM _tidemark_restore.done WHERE step LIKE 'chunk:%'`, target)).rows[0].n as number;
+      } catch {
+        return 0; // the database or the progress table is not there yet
+      }
+    };
+    let killed = false;
+    while (child.exitCode === null && child.signalCode === null) {
+      if ((await loadedChunks()) > 0) {
+        killed = child.kill('SIGKILL');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const result = await done;
+    expect(killed && result.signal === 'SIGKILL', `the restore ended before it could be killed: ${describeResult(result)}`).toBe(true);
+
+    // The catalog's restore record is still running: success is recorded last.
+    const restoresDir = join(repo, 'catalog', 'restores');
+    const records = [];
+    for (const id of await readdir(restoresDir)) {
+      const versions = (await readdir(join(restoresDir, id))).filter((v) => /^\d+\.json$/.test(v)).sort();
+      records.push(JSON.parse(await readFile(join(restoresDir, id, versions[versions.length - 1]!), 'utf8')));
+    }
+    const record = records.find((r) => r.target.endsWith(`/${target}`));
+    expect(record?.state).toBe('running');
+
+    const [again, fresh] = await Promise.all([
+      runCli(['restore', 'latest', '--repo', repo, '--target', pg.url(target), '--json']),
+      runCli(['restore', 'latest', '--repo', repo, '--target', pg.url('restore_after_kill'), '--json']),
+    ]);
+    expectFailure(again, [target, record.restoreId, /unfinished restore/]);
+    expect(fresh.code, describeResult(fresh)).toBe(0);
+    expect(fresh.json).toMatchObject({ ok: true, rows: 200000 });
+  });
+});
+
 describe('secrets', () => {
   it('no file in any repository written by these tests holds a password', async () => {
     const files = await filesUnder(scratch);
