@@ -2,6 +2,7 @@
 // message that names the problem (server, database, repository, backup, chunk), and no
 // credential ever shows up in the output or in the repository (DESIGN.md invariants 1, 3, 5, 8).
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,17 @@ let scratch: string;
 /** A repository holding one committed backup of `shop`; tests that damage it work on copies. */
 let baseRepo: string;
 let baseBackupId: string;
+/** Every file of the base repository right after its backup: path → sha256 and mtime. */
+let baseFiles: Map<string, string>;
+
+async function fingerprint(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const file of await filesUnder(dir)) {
+    const [bytes, info] = await Promise.all([readFile(file), stat(file)]);
+    out.set(file, `${createHash('sha256').update(bytes).digest('hex')} ${info.mtimeMs}`);
+  }
+  return out;
+}
 
 function expectNoSecrets(text: string, what: string): void {
   for (const secret of SECRETS) expect(text.includes(secret), `${what} contains a password`).toBe(false);
@@ -91,6 +103,7 @@ beforeAll(async () => {
   expect(backup.code, describeResult(backup)).toBe(0);
   baseBackupId = backup.json.backupId;
   expect(backup.json.chunks).toBeGreaterThan(2);
+  baseFiles = await fingerprint(baseRepo);
 });
 
 afterAll(async () => {
@@ -417,6 +430,18 @@ describe('a killed restore', () => {
     expectFailure(again, [target, record.restoreId, /unfinished restore/]);
     expect(fresh.code, describeResult(fresh)).toBe(0);
     expect(fresh.json).toMatchObject({ ok: true, rows: 200000 });
+  });
+});
+
+describe('write-once repository', () => {
+  it('every read and failed restore above left the base repository files unchanged', async () => {
+    expect(baseFiles.size).toBeGreaterThan(5);
+    const now = await fingerprint(baseRepo);
+    for (const [file, print] of baseFiles) expect(now.get(file), file).toBe(print);
+    // Only catalog records of restores were added.
+    const added = [...now.keys()].filter((f) => !baseFiles.has(f)).map((f) => f.slice(baseRepo.length + 1));
+    expect(added.length).toBeGreaterThan(0);
+    for (const f of added) expect(f).toMatch(/^catalog\/restores\//);
   });
 });
 
