@@ -132,6 +132,7 @@ describe('a run with 5,000+ export tasks', () => {
     };
     const largest = () => sizes.reduce((a, b) => (b.bytes! > a.bytes! ? b : a));
 
+    let started = Date.now();
     const backup = await runStateMachine(
       'backup',
       {
@@ -148,14 +149,16 @@ describe('a run with 5,000+ export tasks', () => {
     expect((await readdir(join(repo, 'runs', backup.backupId, 'results'))).length).toBe(plan.batchCount);
     expect(sizes.some((e) => e.state === 'ExportBatch')).toBe(true);
     const backupLargest = largest();
-    console.log(`backup: ${plan.taskCount} tasks in ${plan.batchCount} batches; largest state payload ${backupLargest.bytes} bytes (${backupLargest.type} ${backupLargest.state})`);
+    console.log(`backup: ${plan.taskCount} tasks in ${plan.batchCount} batches, ${Date.now() - started} ms; largest state payload ${backupLargest.bytes} bytes (${backupLargest.type} ${backupLargest.state})`);
     expect(backupLargest.bytes).toBeLessThan(PAYLOAD_LIMIT_BYTES);
 
     sizes.length = 0;
+    started = Date.now();
     const restore = await runStateMachine('restore', { backup: backup.backupId, target: { credentials: 'target' }, options: { workers: 4 } }, ctx, { onState });
     expect(restore).toMatchObject({ backupId: backup.backupId, rows: 40000 });
     const restoreLargest = largest();
-    console.log(`restore: largest state payload ${restoreLargest.bytes} bytes (${restoreLargest.type} ${restoreLargest.state})`);
+    const loadBatches = sizes.filter((e) => e.type === 'StateEntered' && e.state === 'LoadBatch').length;
+    console.log(`restore: ${loadBatches} load batches, ${Date.now() - started} ms; largest state payload ${restoreLargest.bytes} bytes (${restoreLargest.type} ${restoreLargest.state})`);
     expect(restoreLargest.bytes).toBeLessThan(PAYLOAD_LIMIT_BYTES);
     const [counts] = (await pg.sql(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d, sum(length(body))::bigint AS len FROM wide`, 'pages_restored')).rows;
     expect(counts).toEqual({ n: 40000, d: 40000, len: '40000000' });
