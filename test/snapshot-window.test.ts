@@ -8,6 +8,7 @@ import pg from 'pg';
 import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
 import { runBackup, tempRepository } from './support/pipeline.ts';
 import { openLocalContext } from '#local/local-context.ts';
+import type { PublishedEvent } from '#local/state-machine-runner.ts';
 
 describe('snapshot window', () => {
   let server: PostgresServer;
@@ -31,8 +32,9 @@ describe('snapshot window', () => {
     await blocker.query('BEGIN');
     await blocker.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
     let failure: any;
+    const events: PublishedEvent[] = [];
     try {
-      await runBackup(repo, server.url('window'), { holdSeconds: 1, workers: 1 });
+      await runBackup(repo, server.url('window'), { holdSeconds: 1, workers: 1, onEvent: (e) => events.push(e) });
     } catch (err) {
       failure = err;
     } finally {
@@ -46,11 +48,16 @@ describe('snapshot window', () => {
     expect(backups).toHaveLength(1);
     expect(backups[0]!.state).toBe('failed');
     expect(backups[0]!.error).toMatch(/snapshot window/);
+    // The failure is published for alarms and subscribers.
+    expect(events.map((e) => e.detailType)).toEqual(['BackupFailed']);
+    expect(events[0]!.detail).toMatchObject({ backupId: backups[0]!.backupId, error: expect.stringMatching(/snapshot window/) });
   });
 
   it('the next backup, with the lock gone, commits', async () => {
-    const { output } = await runBackup(repo, server.url('window'), { holdSeconds: 60 });
+    const events: PublishedEvent[] = [];
+    const { output } = await runBackup(repo, server.url('window'), { holdSeconds: 60, onEvent: (e) => events.push(e) });
     expect(output.rows).toBe(1000);
+    expect(events).toEqual([{ detailType: 'BackupCommitted', detail: expect.objectContaining({ backupId: output.backupId, rows: 1000 }) }]);
     const ctx = await openLocalContext(repo, { create: false });
     expect((await ctx.catalog.getBackup(output.backupId))?.state).toBe('committed');
   });

@@ -30,20 +30,27 @@ export function definitionPath(name: StateMachineName): string {
 /** `${BackupPlanFunctionArn}` → the handler registered as `BackupPlan`. */
 const PLACEHOLDER = /^\$\{(\w+)FunctionArn\}$/;
 
-export async function loadDefinition(name: StateMachineName): Promise<{ definition: any; taskFunctions: Map<string, string> }> {
-  const raw = await readFile(definitionPath(name), 'utf8');
+const PUT_EVENTS = 'arn:aws:states:::events:putEvents';
+/** What the local run substitutes for `${EventBusName}`. */
+export const LOCAL_EVENT_BUS = 'tidemark-local';
+
+export async function loadDefinition(name: StateMachineName): Promise<{ definition: any; taskFunctions: Map<string, string>; eventTasks: Set<string> }> {
+  const raw = (await readFile(definitionPath(name), 'utf8')).replaceAll('${EventBusName}', LOCAL_EVENT_BUS);
   const taskFunctions = new Map<string, string>();
+  const eventTasks = new Set<string>();
   const definition = JSON.parse(raw);
   walkStates(definition.States, (stateName, state) => {
     const fn = state.Parameters?.FunctionName;
-    if (state.Type === 'Task' && typeof fn === 'string') {
+    if (state.Type === 'Task' && state.Resource === PUT_EVENTS) {
+      eventTasks.add(stateName);
+    } else if (state.Type === 'Task' && typeof fn === 'string') {
       const match = PLACEHOLDER.exec(fn);
       if (!match) throw new TidemarkError(`State ${stateName} of ${name}.asl.json names function ${fn}, not a \${<Name>FunctionArn} placeholder.`);
       taskFunctions.set(stateName, match[1]!);
       state.Parameters.FunctionName = `arn:aws:lambda:us-east-1:000000000000:function:tidemark-${match[1]}`;
     }
   });
-  return { definition, taskFunctions };
+  return { definition, taskFunctions, eventTasks };
 }
 
 export function walkStates(states: Record<string, any>, visit: (name: string, state: any) => void): void {
@@ -62,14 +69,27 @@ export interface StateEvent {
   bytes?: number;
 }
 
+export interface PublishedEvent {
+  detailType: string;
+  detail: unknown;
+}
+
 export interface RunOptions {
   /** Called with every state event, for tests and progress. */
   onState?: (event: StateEvent) => void;
+  /** Receives what the EventBridge PutEvents tasks publish (locally there is no bus). */
+  onEvent?: (event: PublishedEvent) => void;
 }
 
 export async function runStateMachine(name: StateMachineName, input: unknown, ctx: TaskContext, options: RunOptions = {}): Promise<any> {
-  const { definition, taskFunctions } = await loadDefinition(name);
+  const { definition, taskFunctions, eventTasks } = await loadDefinition(name);
   const taskResourceLocalHandlers: Record<string, (input: any) => Promise<any>> = {};
+  for (const stateName of eventTasks) {
+    taskResourceLocalHandlers[stateName] = async (request: { Entries: { DetailType: string; Detail: unknown }[] }) => {
+      for (const entry of request.Entries) options.onEvent?.({ detailType: entry.DetailType, detail: entry.Detail });
+      return { Entries: request.Entries.map((_, i) => ({ EventId: `local-${i}` })), FailedEntryCount: 0 };
+    };
+  }
   for (const [stateName, fn] of taskFunctions) {
     const handler = functionHandlers[fn];
     if (!handler) throw new TidemarkError(`State ${stateName} of ${name}.asl.json needs function ${fn}, which functions/index.ts does not define.`);
