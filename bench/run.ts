@@ -27,6 +27,7 @@ let failures = 0;
 
 /** Runs one measured command, records it under `name`, and logs the outcome. */
 async function measure(name: string, cmd: string, args: string[], opts: { rss?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Measured> {
+  await waitForQuiet(name);
   log(`${name} ...`);
   const before = await cpuSnapshot();
   const r: RunResult = await runCommand(cmd, args, { ...opts, cwd: ROOT, workDir: WORK });
@@ -40,6 +41,21 @@ async function measure(name: string, cmd: string, args: string[], opts: { rss?: 
   } else log(`${name}: ${fmtS(r.seconds)}, ${cpu.treeCpuSeconds.toFixed(1)} CPU s, others ${(cpu.otherCpuShare * 100).toFixed(0)} %${r.peakRssMB ? `, peak RSS ${r.peakRssMB.toFixed(0)} MB` : ''}`);
   runs[name] = m;
   return m;
+}
+
+/** Waits (up to BENCH_QUIET_WAIT_S, default 30 s) until unrelated processes use < 15 % of the CPUs over a second. */
+async function waitForQuiet(name: string): Promise<void> {
+  const deadline = performance.now() + Number(process.env.BENCH_QUIET_WAIT_S ?? 30) * 1000;
+  for (;;) {
+    const a = await cpuSnapshot();
+    await new Promise((r) => setTimeout(r, 1000));
+    const share = cpuDelta(a, await cpuSnapshot()).otherCpuShare;
+    if (share < 0.15) return;
+    if (performance.now() > deadline) {
+      log(`machine still busy (others ${(share * 100).toFixed(0)} %); measuring ${name} anyway`);
+      return;
+    }
+  }
 }
 
 const tidemark = (args: string[]) => measure(args[0] === 'backup' ? `tidemark backup --workers ${args.at(-1)}` : `tidemark restore --workers ${args.at(-1)}`,
@@ -128,8 +144,11 @@ async function bench(server: PostgresServer): Promise<void> {
     { name: 'backup time / pg_dump -j2 (workers 4)', value: ratio(sec('tidemark backup --workers 4'), sec('pg_dump -Fd -j2')), max: 0.5 },
     { name: 'repository size / dump size', value: ratio(sizes.tidemarkRepoW2.chunksAndBackupsBytes, dumpBytes), max: 1.1 },
     { name: 'restore time / pg_restore -j2', value: ratio(sec('tidemark restore --workers 2'), sec('pg_restore -j2')), max: 1.0 },
+    // Less sensitive to other load on the machine than wall clock: CPU seconds of tool + server.
+    { name: 'info: backup CPU / pg_dump -j2 CPU (workers 2)', value: ratio(runs['tidemark backup --workers 2']?.treeCpuSeconds, runs['pg_dump -Fd -j2']?.treeCpuSeconds), max: Infinity },
+    { name: 'info: restore CPU / pg_restore -j2 CPU', value: ratio(runs['tidemark restore --workers 2']?.treeCpuSeconds, runs['pg_restore -j2']?.treeCpuSeconds), max: Infinity },
     ...Object.entries(runs).filter(([, m]) => m.peakRssMB !== undefined).map(([n, m]) => ({ name: `${n} peak RSS (MB)`, value: m.peakRssMB, max: 300, strict: true })),
-  ].map((t) => ({ ...t, result: verdict(t.value, t.max, 'strict' in t) }));
+  ].map((t) => ({ ...t, result: t.max === Infinity ? 'info' : verdict(t.value, t.max, 'strict' in t) }));
   const verdictOf = (name: string) => targets.find((t) => t.name === name)?.result ?? '';
   const rss = (n: string) => (runs[n]?.peakRssMB === undefined ? '' : `${runs[n]!.peakRssMB!.toFixed(0)} MB ${verdictOf(`${n} peak RSS (MB)`)}`);
   const x = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(2)}x`);
@@ -156,6 +175,7 @@ async function bench(server: PostgresServer): Promise<void> {
   const noisy = Object.entries(runs).filter(([, m]) => m.otherCpuShare > 0.1).map(([n]) => n);
   process.stdout.write('\n' + printTable(rows) + `\nRSS targets: < 300 MB (${Object.values(runs).find((m) => m.rssMethod)?.rssMethod ?? 'n/a'}). ` +
     `CPU s: CPU seconds of the command plus the server; others: share of all CPUs used by unrelated processes meanwhile. Whole bench: ${fmtS(totalSeconds)}.\n` +
+    `CPU-second ratios (less sensitive to other load): ${targets.filter((t) => t.result === 'info').map((t) => `${t.name.slice(6)} ${x(t.value)}`).join('; ')}.\n` +
     (noisy.length ? `WARNING: other processes used > 10 % of the machine during: ${noisy.join(', ')}; timings are not reliable.\n` : ''));
   for (const [n, m] of Object.entries(runs)) if (!m.ok) process.stdout.write(`\n${n} FAILED: ${m.error}\n`);
 
