@@ -58,6 +58,7 @@ describe('ASL definitions', () => {
       const definition = JSON.parse(await definitionText(name));
       walkStates(definition.States, (stateName, state) => {
         if (state.Type !== 'Task') return;
+        expect(['arn:aws:states:::lambda:invoke', 'arn:aws:states:::events:putEvents'], `Task ${stateName}: Resource`).toContain(state.Resource);
         if (state.Resource === 'arn:aws:states:::events:putEvents') {
           // The only other Task kind: events on the stack's bus, named by its own placeholder.
           for (const entry of state.Parameters.Entries) expect(entry.EventBusName, stateName).toBe('${EventBusName}');
@@ -69,6 +70,10 @@ describe('ASL definitions', () => {
       });
       // No placeholder hides outside a Task's FunctionName (e.g. in a Comment or Parameters).
       for (const [, fn] of (await definitionText(name)).matchAll(PLACEHOLDER)) expect(used.has(fn!), fn).toBe(true);
+      // And no placeholder that deployment would not fill.
+      for (const [placeholder] of (await definitionText(name)).matchAll(/\$\{\w+\}/g)) {
+        expect(placeholder, name).toMatch(/^\$\{(\w+FunctionArn|EventBusName)\}$/);
+      }
     }
     const defined = Object.keys(functionHandlers).sort();
     expect([...used].sort()).toEqual(defined);
