@@ -10,6 +10,12 @@ export function chunkIdOf(content: Uint8Array): ChunkId {
   return createHash('sha256').update(content).digest('hex') as ChunkId;
 }
 
+/** The same as chunkIdOf, hashed on libuv's thread pool so the main thread keeps reading. */
+export async function chunkIdOfAsync(content: Uint8Array): Promise<ChunkId> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', content as Uint8Array<ArrayBuffer>);
+  return Buffer.from(digest).toString('hex') as ChunkId;
+}
+
 export function parseChunkId(text: string): ChunkId {
   if (!/^[0-9a-f]{64}$/.test(text)) throw new UsageError(`"${text}" is not a chunk id (64 hex characters).`);
   return text as ChunkId;

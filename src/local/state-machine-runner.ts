@@ -100,7 +100,8 @@ export async function runStateMachine(name: StateMachineName, input: unknown, ct
       return { Payload: output };
     };
   }
-  const machine = new StateMachine(definition, { validationOptions: { checkPaths: true, checkArn: true } });
+  // The ASL files are validated by asl-validator in the tests; validating again costs ~0.6 s a run.
+  const machine = new StateMachine(definition, { validationOptions: { noValidate: true } });
   const execution = machine.run(input as any, { overrides: { taskResourceLocalHandlers } });
   let oversized: string | undefined;
   const watch = (async () => {

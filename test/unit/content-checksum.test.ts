@@ -30,3 +30,12 @@ describe('ContentChecksum', () => {
     expect(back.digest).toBe(whole.digest);
   });
 });
+
+describe('chunk ids', () => {
+  it('hashing on the thread pool gives the same SHA-256 as node:crypto', async () => {
+    const { chunkIdOf, chunkIdOfAsync } = await import('#core/ids.ts');
+    const content = Buffer.from('a\t1\n'.repeat(10_000));
+    expect(await chunkIdOfAsync(content)).toBe(chunkIdOf(content));
+    expect(await chunkIdOfAsync(content.subarray(3, 999))).toBe(chunkIdOf(content.subarray(3, 999)));
+  });
+});

@@ -3,7 +3,7 @@
 // compression runs on libuv's thread pool, so parallel exports use every core.
 import { promisify } from 'node:util';
 import { brotliCompress, brotliDecompress, constants } from 'node:zlib';
-import { chunkIdOf, type ChunkId } from '../ids.ts';
+import { chunkIdOfAsync, type ChunkId } from '../ids.ts';
 import { IntegrityError } from '../errors.ts';
 
 export const CHUNK_CODEC = 'brotli-1';
@@ -18,6 +18,7 @@ export interface EncodedChunk {
 }
 
 export async function encodeChunk(content: Uint8Array): Promise<EncodedChunk> {
+  const id = chunkIdOfAsync(content);
   const stored = await compress(content, {
     params: {
       [constants.BROTLI_PARAM_QUALITY]: 1,
@@ -25,7 +26,7 @@ export async function encodeChunk(content: Uint8Array): Promise<EncodedChunk> {
       [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
     },
   });
-  return { id: chunkIdOf(content), size: content.byteLength, stored };
+  return { id: await id, size: content.byteLength, stored };
 }
 
 /** Decompresses and checks the content against its id; a mismatch names the chunk. */
@@ -36,7 +37,7 @@ export async function decodeChunk(id: ChunkId, stored: Uint8Array, where: string
   } catch (err) {
     throw new IntegrityError(`Chunk ${id} (${where}) is corrupt: it does not decompress (${(err as Error).message}).`);
   }
-  const actual = chunkIdOf(content);
+  const actual = await chunkIdOfAsync(content);
   if (actual !== id) {
     throw new IntegrityError(`Chunk ${id} (${where}) is corrupt: its content hashes to ${actual}.`);
   }
