@@ -214,7 +214,9 @@ class CatalogItems<R extends { state: RunState; startedAt: string }> {
 }
 
 /** Creates the catalog table (on-demand, GSI byKind) if it does not exist, for tests and local use. */
-export async function createCatalogTable(client: DynamoDBClient | DynamoDBDocumentClient, tableName: string): Promise<void> {
+export async function createCatalogTable(anyClient: DynamoDBClient | DynamoDBDocumentClient, tableName: string): Promise<void> {
+  // A document client sends low-level commands unchanged; only the overloads' types differ.
+  const client = anyClient as DynamoDBClient;
   const exists = await client.send(new DescribeTableCommand({ TableName: tableName })).then(
     () => true,
     (err: Error) => (err.name === 'ResourceNotFoundException' ? false : Promise.reject(err)),
