@@ -4,6 +4,7 @@ import { backupCommand } from './commands/backup.ts';
 import { restoreCommand } from './commands/restore.ts';
 import { listCommand, showCommand, verifyCommand } from './commands/inspect.ts';
 import { reportFailure } from './output.ts';
+import { addCloudOptions, routeToCloud } from './cloud/route.ts';
 
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -15,7 +16,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command('tidemark')
     .description('Consistent, verifiable logical backups of PostgreSQL, run by Step Functions state machines (locally here).')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .option('--stack <name>', 'run in AWS: the CloudFormation stack of the deployed Tidemark app (see docs/cloud-cli.md)');
   const repoOption = () => new Option('--repo <dir>', 'repository directory (default: $TIDEMARK_REPO, else ./tidemark-repo)');
   const jsonOption = () => new Option('--json', 'print one JSON document on stdout and nothing else');
   let json = false;
@@ -23,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
   const run = (fn: (...args: any[]) => Promise<void>) => async (...args: any[]) => {
     const options = args.find((a) => a && typeof a === 'object' && !Array.isArray(a) && !(a instanceof Command)) ?? {};
     json = Boolean(options.json);
-    await fn(...args);
+    await (routeToCloud(program, args) ?? fn(...args));
   };
 
   program
@@ -65,6 +67,8 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(repoOption())
     .addOption(jsonOption())
     .action(run((id, opts) => verifyCommand(id, opts)));
+
+  addCloudOptions(program);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

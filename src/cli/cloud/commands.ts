@@ -1,0 +1,155 @@
+// Cloud mode: `tidemark --stack <name> backup | restore | list | show` starts the deployed state
+// machines and reads the DynamoDB catalog. The output matches local mode's where it can.
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { UsageError } from '#core/errors.ts';
+import { newRunId } from '#core/ids.ts';
+import { DEFAULT_PLAN_OPTIONS } from '#core/backup/plan.ts';
+import type { CompleteOutput } from '#core/restore/complete.ts';
+import type { BackupOptions } from '../commands/backup.ts';
+import type { RestoreOptions } from '../commands/restore.ts';
+import { formatBytes, formatCount, printJson, say } from '../output.ts';
+import { resolveStack } from './stack.ts';
+import { followExecution, startExecution } from './executions.ts';
+import { describeProgress } from './history.ts';
+import { refuseLocalOnly, secretOption } from './options.ts';
+import { listBackups, openCatalog, showBackup, waitForBackupRecord } from './inspect.ts';
+
+// The SDK warns on Node < 22 that *future* SDK releases will need it. Ours are pinned, so the
+// warning says nothing to a CLI user; it would only clutter stderr on every command.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+interface CloudFlags {
+  database?: string;
+  wait: boolean;
+}
+
+export async function cloudList(stackName: string, options: { repo?: string; json?: boolean }): Promise<void> {
+  refuseLocalOnly(options, stackName);
+  await listBackups(await resolveStack(stackName), options);
+}
+
+export async function cloudShow(stackName: string, backupId: string, options: { repo?: string; json?: boolean }): Promise<void> {
+  refuseLocalOnly(options, stackName);
+  await showBackup(await resolveStack(stackName), backupId, options);
+}
+
+export async function cloudBackup(stackName: string, options: BackupOptions & CloudFlags & { sourceSecret?: string }): Promise<void> {
+  refuseLocalOnly(options, stackName);
+  const credentials = secretOption('source', options.sourceSecret, options.source);
+  const stack = await resolveStack(stackName);
+  // The run id is chosen here and is also the execution name: --no-wait can report it, and a
+  // repeated StartExecution with the same name and input is idempotent in Step Functions.
+  const backupId = newRunId();
+  const input = {
+    backupId,
+    source: { credentials, ...(options.database ? { database: options.database } : {}) },
+    options: {
+      workers: options.workers,
+      snapshotHoldSeconds: options.snapshotHoldSeconds,
+      plan: {
+        chunkBytes: options.chunkBytes ?? DEFAULT_PLAN_OPTIONS.chunkBytes,
+        rangeBytes: options.rangeBytes ?? DEFAULT_PLAN_OPTIONS.rangeBytes,
+      },
+    },
+  };
+  const sfn = new SFNClient({ region: stack.region });
+  const started = performance.now();
+  const { executionArn } = await startExecution(sfn, stack.backupStateMachineArn, backupId, input);
+  if (!options.wait) return reportStarted({ executionArn, runId: backupId, json: options.json, what: `Backup ${backupId}`, stack: stackName });
+  if (!options.json) say(`Backup ${backupId} started on stack ${stackName}: ${executionArn}`);
+  await follow(sfn, executionArn, 'backup', options.json);
+  const record = await waitForBackupRecord(openCatalog(stack), backupId);
+  const seconds = (performance.now() - started) / 1000;
+  const stats = record.stats!;
+  if (options.json) {
+    printJson({
+      ok: true,
+      backupId: record.backupId,
+      repository: `s3://${stack.repositoryBucketName}`,
+      executionArn,
+      source: record.source,
+      serverVersion: record.serverVersion,
+      snapshotTime: record.snapshotTime,
+      snapshotLsn: record.snapshotLsn,
+      tables: stats.tables,
+      rows: stats.rows,
+      chunks: stats.chunks,
+      bytesRead: stats.bytesRead,
+      bytesStored: stats.bytesStored,
+      bytesReferenced: stats.bytesReferenced,
+      seconds: Number(seconds.toFixed(3)),
+      warnings: record.warnings ?? [],
+    });
+    return;
+  }
+  process.stdout.write(record.backupId + '\n');
+  say(
+    `Backup ${record.backupId} committed: ${formatCount(stats.tables)} tables, ${formatCount(stats.rows)} rows, ` +
+      `${formatBytes(stats.bytesRead)} read, ${formatBytes(stats.bytesStored)} stored, in ${seconds.toFixed(1)} s.`,
+  );
+  for (const warning of record.warnings ?? []) say(`warning: ${warning}`);
+}
+
+export async function cloudRestore(stackName: string, backup: string, options: RestoreOptions & CloudFlags & { targetSecret?: string }): Promise<void> {
+  refuseLocalOnly(options, stackName);
+  const credentials = secretOption('target', options.targetSecret, options.target);
+  if (!options.database) {
+    throw new UsageError('Missing --database <name>: the database to restore into (created when missing; must be empty).');
+  }
+  const stack = await resolveStack(stackName);
+  const input = { backup, target: { credentials, database: options.database }, options: { workers: options.workers } };
+  const sfn = new SFNClient({ region: stack.region });
+  const name = newRunId();
+  const started = performance.now();
+  const { executionArn } = await startExecution(sfn, stack.restoreStateMachineArn, name, input);
+  // The restore id is chosen by the Resolve task, so before it runs only the execution is known.
+  if (!options.wait) return reportStarted({ executionArn, runId: name, json: options.json, what: `Restore of ${backup}`, stack: stackName });
+  if (!options.json) say(`Restore of backup ${backup} into ${options.database} started on stack ${stackName}: ${executionArn}`);
+  const execution = await follow(sfn, executionArn, 'restore', options.json);
+  const output = JSON.parse(execution.output ?? '{}') as CompleteOutput;
+  const seconds = (performance.now() - started) / 1000;
+  if (options.json) {
+    printJson({ ok: true, ...output, executionArn, seconds: Number(seconds.toFixed(3)) });
+    return;
+  }
+  say(
+    `Restore ${output.restoreId} of backup ${output.backupId} into ${output.target} done and verified: ` +
+      `${formatCount(output.tables)} tables, ${formatCount(output.rows)} rows, ${formatBytes(output.bytes)} in ${seconds.toFixed(1)} s.`,
+  );
+  for (const warning of output.warnings) say(`warning: ${warning}`);
+}
+
+function reportStarted(run: { executionArn: string; runId: string; json?: boolean; what: string; stack: string }): void {
+  if (run.json) {
+    printJson({ ok: true, executionArn: run.executionArn, runId: run.runId });
+    return;
+  }
+  process.stdout.write(run.executionArn + '\n');
+  say(`${run.what} started on stack ${run.stack} as run ${run.runId}; not following it (--no-wait).`);
+}
+
+/** Follows to the end with progress lines on stderr; Ctrl-C stops following, not the execution. */
+async function follow(sfn: SFNClient, executionArn: string, label: string, json?: boolean) {
+  const interrupt = () => {
+    say(`\nStopped following. The execution keeps running in AWS: ${executionArn}`);
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupt);
+  let last: string | undefined;
+  try {
+    return await followExecution(sfn, executionArn, {
+      onProgress: json
+        ? undefined
+        : (progress) => {
+            const line = describeProgress(progress);
+            if (line && line !== last) say(`${label}: ${line}`);
+            last = line ?? last;
+          },
+    });
+  } catch (err) {
+    if (!json) say(`Execution ${executionArn} did not succeed.`);
+    throw err;
+  } finally {
+    process.off('SIGINT', interrupt);
+  }
+}
