@@ -27,36 +27,32 @@ export function copyInput(format: CopyFormat, chunk: Buffer): Buffer {
  */
 export function walkRows(buf: Buffer, format: CopyFormat, row?: (start: number, end: number) => void): number {
   let pos = 0;
-  if (format === 'text') {
-    for (;;) {
-      const nl = buf.indexOf(10, pos);
-      if (nl < 0) return pos;
-      row?.(pos, nl);
-      pos = nl + 1;
-    }
-  }
   for (;;) {
-    if (pos + 2 > buf.length) return pos;
-    const fields = buf.readInt16BE(pos);
-    if (fields === -1) return pos;
-    let p = pos + 2;
-    let complete = true;
-    for (let f = 0; f < fields; f++) {
-      if (p + 4 > buf.length) {
-        complete = false;
-        break;
-      }
-      const len = buf.readInt32BE(p);
-      p += 4 + (len > 0 ? len : 0);
-      if (p > buf.length) {
-        complete = false;
-        break;
-      }
-    }
-    if (!complete) return pos;
-    row?.(pos, p);
-    pos = p;
+    const end = format === 'text' ? textRowEnd(buf, pos) : binaryRowEnd(buf, pos);
+    if (end < 0) return pos;
+    // Text rows are reported without their newline.
+    row?.(pos, format === 'text' ? end - 1 : end);
+    pos = end;
   }
+}
+
+function textRowEnd(buf: Buffer, pos: number): number {
+  const nl = buf.indexOf(10, pos);
+  return nl < 0 ? -1 : nl + 1;
+}
+
+/** End of the binary row that starts at `pos`; -1 when it is incomplete or `pos` is the trailer. */
+function binaryRowEnd(buf: Buffer, pos: number): number {
+  if (pos + 2 > buf.length) return -1;
+  const fields = buf.readInt16BE(pos);
+  if (fields === -1) return -1;
+  let p = pos + 2;
+  for (let f = 0; f < fields; f++) {
+    if (p + 4 > buf.length) return -1;
+    const len = buf.readInt32BE(p);
+    p += 4 + (len > 0 ? len : 0);
+  }
+  return p <= buf.length ? p : -1;
 }
 
 function binaryHeaderLength(buf: Buffer): number {
@@ -67,41 +63,71 @@ function binaryHeaderLength(buf: Buffer): number {
 }
 
 /**
- * Cuts a COPY TO STDOUT stream into chunks of whole rows of about `chunkBytes` (a row larger
- * than that makes one larger chunk). Binary chunks have no header or trailer. Memory: one chunk
- * plus one stream buffer.
+ * The end of the first row that ends at or after `target`, scanning rows from `start` (a row
+ * boundary); -1 when that row is not complete in `buf` yet.
+ */
+function rowEndAtOrAfter(buf: Buffer, start: number, target: number, format: CopyFormat): number {
+  if (format === 'text') {
+    const nl = buf.indexOf(10, Math.max(start, target - 1));
+    return nl < 0 ? -1 : nl + 1;
+  }
+  let pos = start;
+  while (pos < target) {
+    pos = binaryRowEnd(buf, pos);
+    if (pos < 0) return -1;
+  }
+  return pos;
+}
+
+/**
+ * Cuts a COPY TO STDOUT stream into chunks of whole rows. Each chunk ends at the first row end at
+ * or after `chunkBytes` from its start, so the cuts depend only on the rows, never on how the
+ * socket split the stream: a rerun writes the same chunks (same ids) again. A row larger than
+ * that makes one larger chunk. Binary chunks have no header or trailer. Memory: one chunk plus
+ * one stream buffer.
  */
 export async function* cutIntoChunks(stream: AsyncIterable<Buffer>, chunkBytes: number, format: CopyFormat = 'text'): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
   let size = 0;
   let needHeader = format === 'binary';
-  let nextCut = chunkBytes;
+  let nextTry = chunkBytes;
   for await (const piece of stream) {
     parts.push(piece);
     size += piece.length;
-    if (size < nextCut) continue;
-    // Text: only the newest piece can hold the last row end (earlier ones were searched).
-    if (format === 'text' && piece.lastIndexOf(10) < 0) continue;
+    if (size < nextTry + (needHeader ? 19 : 0)) continue;
     let buf = Buffer.concat(parts, size);
     if (needHeader) {
       buf = buf.subarray(binaryHeaderLength(buf));
       needHeader = false;
     }
-    const end = format === 'text' ? buf.lastIndexOf(10) + 1 : walkRows(buf, format);
-    if (end > 0) yield buf.subarray(0, end);
-    parts = end < buf.length ? [buf.subarray(end)] : [];
-    size = buf.length - end;
-    // A row bigger than a chunk: look again only once the buffer has doubled.
-    nextCut = end > 0 ? chunkBytes : Math.max(chunkBytes, size * 2);
+    let start = 0;
+    while (buf.length - start >= chunkBytes) {
+      const end = rowEndAtOrAfter(buf, start, start + chunkBytes, format);
+      if (end < 0) break;
+      yield buf.subarray(start, end);
+      start = end;
+    }
+    parts = start < buf.length ? [buf.subarray(start)] : [];
+    size = buf.length - start;
+    // A row bigger than a chunk: try again only once the buffer has doubled.
+    nextTry = size >= chunkBytes ? size * 2 : chunkBytes;
   }
   let buf = Buffer.concat(parts, size);
-  if (format === 'binary') {
-    if (needHeader) buf = buf.subarray(binaryHeaderLength(buf));
-    const end = walkRows(buf, format);
-    if (buf.length !== end + 2 || buf.readInt16BE(end) !== -1) {
-      throw new IntegrityError(`COPY binary stream ended without its trailer (${buf.length - end} stray bytes).`);
-    }
-    buf = buf.subarray(0, end);
+  if (needHeader) buf = buf.subarray(binaryHeaderLength(buf));
+  let start = 0;
+  for (;;) {
+    const end = buf.length - start > chunkBytes ? rowEndAtOrAfter(buf, start, start + chunkBytes, format) : -1;
+    if (end < 0 || end >= buf.length) break;
+    yield buf.subarray(start, end);
+    start = end;
   }
-  if (buf.length > 0) yield buf;
+  let rest = buf.subarray(start);
+  if (format === 'binary') {
+    const end = walkRows(rest, format);
+    if (rest.length !== end + 2 || rest.readInt16BE(end) !== -1) {
+      throw new IntegrityError(`COPY binary stream ended without its trailer (${rest.length - end} stray bytes).`);
+    }
+    rest = rest.subarray(0, end);
+  }
+  if (rest.length > 0) yield rest;
 }

@@ -79,13 +79,17 @@ export async function verifyCommand(backupId: string, options: CommonOptions): P
     progress.stop();
   }
   const seconds = (performance.now() - started) / 1000;
-  if (options.json) printJson({ ok: report.problems.length === 0, ...report, seconds: Number(seconds.toFixed(3)) });
-  else {
+  const error =
+    report.problems.length > 0
+      ? new IntegrityError(`Backup ${report.backupId} is damaged: ${report.problems.length} of ${report.chunks} chunks fail verification (first: ${report.problems[0]!.object}).`)
+      : undefined;
+  if (options.json) {
+    printJson({ ok: !error, ...(error && { error: { type: error.name, message: error.message } }), ...report, seconds: Number(seconds.toFixed(3)) });
+  } else {
     for (const p of report.problems) say(`damaged: ${p.object}${p.table ? ` (${p.table})` : ''}: ${p.problem}`);
     say(`Verified backup ${report.backupId}: manifest checksum ok, ${formatCount(report.chunks)} chunks, ${formatBytes(report.bytes)}, ${report.problems.length} damaged, in ${seconds.toFixed(1)} s.`);
   }
-  if (report.problems.length > 0) {
-    const error = new IntegrityError(`Backup ${report.backupId} is damaged: ${report.problems.length} of ${report.chunks} chunks fail verification (first: ${report.problems[0]!.object}).`);
+  if (error) {
     (error as { reported?: boolean }).reported = options.json;
     throw error;
   }

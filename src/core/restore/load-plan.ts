@@ -18,7 +18,8 @@ export function loadBatches(manifest: Manifest): LoadItem[][] {
   manifest.tables.forEach((t, table) => t.chunks.forEach((ref, chunk) => items.push({ table, chunk, ref })));
   // Biggest tables first: the longest loads start early.
   items.sort((a, b) => manifest.tables[b.table]!.bytes - manifest.tables[a.table]!.bytes || a.table - b.table || a.chunk - b.chunk);
-  return packBySize(items, (i) => i.ref.size, POLICY);
+  // The item cap spreads small backups with many chunks over the workers too.
+  return packBySize(items, (i) => i.ref.size, { ...POLICY, maxItems: 256 });
 }
 
 /** Tables grouped for verification, by bytes, like the load. */

@@ -41,11 +41,14 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
       next?.catch(() => undefined); // awaited on the next turn
       const table = manifest.tables[item.table]!;
       const copy = `COPY ${qualifiedName(table.schema, table.name)} (${table.columns.map(quoteIdent).join(', ')}) FROM STDIN${copyOptions(table.format)}`;
+      let didLoad: boolean;
       try {
-        await runStepOnce(session, stepOf(item), () => session.copyIn(copy, copyInput(table.format, content)));
+        didLoad = await runStepOnce(session, stepOf(item), () => session.copyIn(copy, copyInput(table.format, content)));
       } catch (err) {
         throw new TidemarkError(`Loading chunk ${item.ref.id.slice(0, 12)} into ${qualifiedName(table.schema, table.name)} failed: ${(err as Error).message}`, { cause: err });
       }
+      // A concurrent attempt of this batch loaded it first: count it once, there.
+      if (!didLoad) continue;
       loaded++;
       rows += item.ref.rows;
       ctx.progress({ phase: 'load', table: qualifiedName(table.schema, table.name), rows: item.ref.rows, bytes: item.ref.size, chunks: 1 });
