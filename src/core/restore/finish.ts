@@ -24,7 +24,13 @@ export async function finishRestore(input: FinishInput, ctx: TaskContext): Promi
   const parallelism = Math.max(1, input.parallelism ?? 2);
   const sessions: SqlSession[] = [];
   try {
-    for (let i = 0; i < parallelism; i++) sessions.push(await ctx.databases.connect(input.target, { applicationName: 'tidemark finish' }));
+    for (let i = 0; i < parallelism; i++) {
+      const session = await ctx.databases.connect(input.target, { applicationName: 'tidemark finish' });
+      sessions.push(session);
+      // Index builds sort in memory instead of spilling to disk; commits as in load.ts.
+      await session.query(`SET maintenance_work_mem = '256MB'`);
+      await session.query('SET synchronous_commit = off');
+    }
     const main = sessions[0]!;
     const roles = await listRoles((sql, params) => main.query(sql, params));
     const done = await doneSteps(main, '');

@@ -26,6 +26,10 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
   let loaded = 0;
   let rows = 0;
   try {
+    // Safe without waiting for each commit's WAL flush: a chunk and its progress row commit
+    // together, so a crash loses both and the retry loads the chunk again. Complete's final
+    // commit is synchronous and flushes everything before it.
+    await session.query('SET synchronous_commit = off');
     const done = await doneSteps(session, 'chunk:');
     const pending = items.filter((i) => !done.has(stepOf(i)));
     const fetch = async (item: LoadItem) => {
