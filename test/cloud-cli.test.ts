@@ -1,18 +1,22 @@
 // Cloud mode (`tidemark --stack …`) through the real command line in a child process. The AWS
-// side is real wire traffic: the catalog is dynalite (a DynamoDB server), and Step Functions and
-// CloudFormation are test/support/local-aws-endpoint.ts, which answers the SDK's own requests and
-// runs the real ASL with the real tasks. See docs/cloud-cli.md for why.
+// side is real wire traffic: the catalog is dynalite (a DynamoDB server), the repository s3rver
+// (an S3 server), and Step Functions and CloudFormation are test/support/local-aws-endpoint.ts,
+// which answers the SDK's own requests and runs the real ASL with the real tasks.
+// See docs/cloud-cli.md for why.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDbCatalog, createCatalogTable } from '#adapters/dynamodb-catalog.ts';
-import { openLocalContext } from '#local/local-context.ts';
-import { emptyProgress, foldHistory } from '#cli/cloud/history.ts';
+import { S3Storage } from '#adapters/s3-storage.ts';
+import { PostgresConnector } from '#adapters/postgres/connector.ts';
+import { InProcessCredentials } from '#local/credentials.ts';
+import { openRepository } from '#core/repository/repository.ts';
+import { describeProgress, emptyProgress, foldHistory } from '#cli/cloud/history.ts';
 import { startPostgres, SUPERUSER_PASSWORD, type PostgresServer } from './support/postgres-server.ts';
 import { startDynalite, type LocalDynamoDb } from './support/dynalite.ts';
+import { startS3rver, S3RVER_CREDENTIALS, type LocalS3 } from './support/s3rver.ts';
 import { startLocalAws, type LocalAwsEndpoint } from './support/local-aws-endpoint.ts';
 import { compareDatabases } from './support/compare.ts';
 import { describeResult, runCli, type CliResult } from './support/cli.ts';
-import { tempRepository } from './support/pipeline.ts';
 
 const SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tidemark-db-AbCdEf';
 const SM = 'arn:aws:states:us-east-1:123456789012:stateMachine:';
@@ -20,6 +24,7 @@ const TABLE = 'teststack-catalog';
 
 let pg: PostgresServer;
 let dynamo: LocalDynamoDb;
+let s3: LocalS3;
 let aws: LocalAwsEndpoint;
 let env: Record<string, string>;
 let backupId: string;
@@ -31,7 +36,7 @@ function expectOk(result: CliResult): void {
 }
 
 beforeAll(async () => {
-  [pg, dynamo] = await Promise.all([startPostgres(), startDynalite()]);
+  [pg, dynamo, s3] = await Promise.all([startPostgres(), startDynalite(), startS3rver('teststack-repository')]);
   await pg.createDatabase('app');
   await pg.sql(
     `CREATE TABLE customer (id int PRIMARY KEY, name text NOT NULL, joined date);
@@ -41,9 +46,10 @@ beforeAll(async () => {
     'app',
   );
   await createCatalogTable(dynamo.client(), TABLE);
-  const local = await openLocalContext(await tempRepository(), { create: true });
+  const storage = new S3Storage({ client: s3.client(), bucket: s3.bucket, prefix: '' });
+  await openRepository(storage, { create: true });
   // The secret resolves to the test server's URL inside the "Lambda" tasks only.
-  local.credentials.register(SECRET, pg.url('app'));
+  const credentials = new InProcessCredentials().register(SECRET, pg.url('app'));
   aws = await startLocalAws({
     stacks: {
       teststack: {
@@ -55,15 +61,22 @@ beforeAll(async () => {
       },
     },
     stateMachines: { [`${SM}teststack-backup`]: 'backup', [`${SM}teststack-restore`]: 'restore' },
-    context: { ...local, catalog: new DynamoDbCatalog({ client: dynamo.client(), tableName: TABLE }) },
+    context: {
+      storage,
+      catalog: new DynamoDbCatalog({ client: dynamo.client(), tableName: TABLE }),
+      databases: new PostgresConnector(credentials),
+      progress: () => {},
+    },
   });
   env = {
     AWS_ENDPOINT_URL_SFN: aws.url,
     AWS_ENDPOINT_URL_CLOUDFORMATION: aws.url,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
     AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
+    // s3rver checks signatures with its fixed keys; dynalite and the endpoint accept any.
+    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
     AWS_CONFIG_FILE: '/nonexistent',
     AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
     AWS_EC2_METADATA_DISABLED: 'true',
@@ -72,7 +85,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await aws?.close();
-  await Promise.allSettled([dynamo?.stop(), pg?.stop()]);
+  await Promise.allSettled([dynamo?.stop(), s3?.stop(), pg?.stop()]);
 });
 
 describe('tidemark --stack (cloud mode)', () => {
@@ -113,7 +126,7 @@ describe('tidemark --stack (cloud mode)', () => {
     expect(differences).toEqual([]);
   });
 
-  it('list --json and show read the DynamoDB catalog', async () => {
+  it('list --json and show read the DynamoDB catalog; show adds the tables from the manifest in S3', async () => {
     const list = await tidemark(['list', '--json']);
     expectOk(list);
     expect(list.json.map((b: { backupId: string }) => b.backupId)).toContain(backupId);
@@ -123,9 +136,12 @@ describe('tidemark --stack (cloud mode)', () => {
     expect(show.stdout).toContain(`Backup      ${backupId}`);
     expect(show.stdout).toMatch(/State\s+committed/);
     expect(show.stdout).toContain('2 tables, 25,000 rows');
+    expect(show.stdout).toMatch(/^public\.customer\s+5,000\s/m);
+    expect(show.stdout).toMatch(/^public\.orders\s+20,000\s/m);
     const latest = await tidemark(['show', 'latest', '--json']);
     expectOk(latest);
-    expect(latest.json).toMatchObject({ state: 'committed', repository: 's3://teststack-repository' });
+    expect(latest.json).toMatchObject({ state: 'committed', repository: 's3://teststack-repository/' });
+    expect(latest.json.tables.map((t: { table: string; rows: number }) => [t.table, t.rows])).toEqual([['public.customer', 5000], ['public.orders', 20000]]);
   });
 
   it('--no-wait returns the execution ARN and run id as soon as the execution starts', async () => {
@@ -170,5 +186,51 @@ describe('tidemark --stack (cloud mode)', () => {
     const result = await runCli(['--stack', 'nosuchstack', 'list'], { env });
     expect(result.code, describeResult(result)).toBe(2);
     expect(result.stderr).toContain('tidemark: Stack "nosuchstack" does not exist in us-east-1');
+  });
+});
+
+describe('progress read from an execution history', () => {
+  // Event shapes as Step Functions returns them for an inline Map (the local endpoint's runner
+  // reports no Map length, so MapStateStarted is checked here).
+  const entered = (id: number, type: string, name: string) => ({ id, type: `${type}StateEntered`, stateEnteredEventDetails: { name } });
+  const exited = (id: number, type: string, name: string) => ({ id, type: `${type}StateExited`, stateExitedEventDetails: { name } });
+  const iteration = (id: number, outcome: 'Started' | 'Succeeded' | 'Failed', index: number) => ({
+    id,
+    type: `MapIteration${outcome}`,
+    [`mapIteration${outcome}EventDetails`]: { name: 'ExportBatches', index },
+  });
+  const history = [
+    { id: 1, type: 'ExecutionStarted' },
+    entered(2, 'Task', 'StartBackup'),
+    exited(3, 'Task', 'StartBackup'),
+    entered(4, 'Parallel', 'SnapshotAndExport'),
+    entered(5, 'Task', 'HoldSnapshot'),
+    entered(6, 'Task', 'AwaitSnapshot'),
+    exited(7, 'Task', 'AwaitSnapshot'),
+    entered(8, 'Task', 'Plan'),
+    exited(9, 'Task', 'Plan'),
+    entered(10, 'Map', 'ExportBatches'),
+    { id: 11, type: 'MapStateStarted', mapStateStartedEventDetails: { length: 3 } },
+    iteration(12, 'Started', 0),
+    iteration(13, 'Started', 1),
+    entered(14, 'Task', 'ExportBatch'),
+    entered(15, 'Task', 'ExportBatch'),
+    exited(16, 'Task', 'ExportBatch'),
+    iteration(17, 'Succeeded', 1),
+  ];
+
+  it('names the state outside Map iterations and counts iterations done of the Map length', () => {
+    const progress = foldHistory(emptyProgress(), history);
+    expect(describeProgress(progress)).toBe('ExportBatches: 1 of 3 batches done');
+    expect(progress.lastEventId).toBe(17);
+  });
+
+  it('folds incrementally: pages newest first, repeats and later events', () => {
+    const progress = foldHistory(emptyProgress(), history.slice(0, 12).reverse());
+    expect(describeProgress(progress)).toBe('ExportBatches: 0 of 3 batches done');
+    foldHistory(progress, history.slice(8).reverse());
+    foldHistory(progress, [iteration(18, 'Failed', 0), iteration(19, 'Succeeded', 2), exited(20, 'Map', 'ExportBatches'), entered(21, 'Task', 'ReleaseSnapshot')]);
+    expect(progress.maps.get('ExportBatches')).toEqual({ done: 2, failed: 1, total: 3 });
+    expect(describeProgress(progress)).toBe('ReleaseSnapshot');
   });
 });

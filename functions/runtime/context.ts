@@ -1,10 +1,8 @@
 // Where a handler gets its ports. The local runner runs each task inside `withTaskContext`, so
 // concurrent executions in one process each see their own repository and databases. In AWS
-// the context is built once per container from the environment (S3, DynamoDB, Secrets Manager
-// adapters arrive with the AWS deployment).
+// the context is built once per container from the environment (aws-context.ts), on first use.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { TaskContext } from '#core/task-context.ts';
-import { TidemarkError } from '#core/errors.ts';
 
 const ambient = new AsyncLocalStorage<TaskContext>();
 
@@ -19,5 +17,7 @@ export function isLocalRun(): boolean {
 export async function currentTaskContext(): Promise<TaskContext> {
   const local = ambient.getStore();
   if (local) return local;
-  throw new TidemarkError('No task context: this handler runs under the local runner only until the AWS adapters (S3, DynamoDB, Secrets Manager) are deployed.');
+  // Loaded only here, so local runs never load the AWS adapters' SDK clients.
+  const { awsTaskContext } = await import('./aws-context.ts');
+  return awsTaskContext();
 }

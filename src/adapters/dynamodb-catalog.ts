@@ -33,33 +33,13 @@ export class DynamoDbCatalog implements BackupCatalog {
       new CatalogConflictError(`Restore ${id} is not in the catalog at ${this.location}; create it first.`));
   }
 
-  createBackup(record: BackupRecord): Promise<void> {
-    return this.backups.create(record);
-  }
-
-  finishBackup(backupId: string, changes: Finish<BackupRecord>): Promise<BackupRecord> {
-    return this.backups.finish(backupId, { ...changes, backupId });
-  }
-
-  getBackup(backupId: string): Promise<BackupRecord | undefined> {
-    return this.backups.get(backupId);
-  }
-
-  listBackups(): Promise<BackupRecord[]> {
-    return this.backups.list();
-  }
-
-  createRestore(record: RestoreRecord): Promise<void> {
-    return this.restores.create(record);
-  }
-
-  finishRestore(restoreId: string, changes: Finish<RestoreRecord>): Promise<RestoreRecord> {
-    return this.restores.finish(restoreId, { ...changes, restoreId });
-  }
-
-  getRestore(restoreId: string): Promise<RestoreRecord | undefined> {
-    return this.restores.get(restoreId);
-  }
+  createBackup(record: BackupRecord): Promise<void> { return this.backups.create(record); }
+  finishBackup(backupId: string, changes: Finish<BackupRecord>): Promise<BackupRecord> { return this.backups.finish(backupId, { ...changes, backupId }); }
+  getBackup(backupId: string): Promise<BackupRecord | undefined> { return this.backups.get(backupId); }
+  listBackups(): Promise<BackupRecord[]> { return this.backups.list(); }
+  createRestore(record: RestoreRecord): Promise<void> { return this.restores.create(record); }
+  finishRestore(restoreId: string, changes: Finish<RestoreRecord>): Promise<RestoreRecord> { return this.restores.finish(restoreId, { ...changes, restoreId }); }
+  getRestore(restoreId: string): Promise<RestoreRecord | undefined> { return this.restores.get(restoreId); }
 }
 
 interface Table {
@@ -227,17 +207,11 @@ export async function createCatalogTable(anyClient: DynamoDBClient | DynamoDBDoc
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
       AttributeDefinitions: [T.partitionKey, T.sortKey, T.listIndexPartitionKey, T.listIndexSortKey].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
-      KeySchema: [
-        { AttributeName: T.partitionKey, KeyType: 'HASH' },
-        { AttributeName: T.sortKey, KeyType: 'RANGE' },
-      ],
+      KeySchema: [{ AttributeName: T.partitionKey, KeyType: 'HASH' }, { AttributeName: T.sortKey, KeyType: 'RANGE' }],
       GlobalSecondaryIndexes: [
         {
           IndexName: T.listIndex,
-          KeySchema: [
-            { AttributeName: T.listIndexPartitionKey, KeyType: 'HASH' },
-            { AttributeName: T.listIndexSortKey, KeyType: 'RANGE' },
-          ],
+          KeySchema: [{ AttributeName: T.listIndexPartitionKey, KeyType: 'HASH' }, { AttributeName: T.listIndexSortKey, KeyType: 'RANGE' }],
           // Whole records, so listing needs no GetItem per backup.
           Projection: { ProjectionType: 'ALL' },
         },

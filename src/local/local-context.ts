@@ -1,46 +1,102 @@
-// Builds the ports for local mode: a directory repository, the file catalog beside it, and
-// PostgreSQL reached through URLs held in this process.
+// Builds the ports for local mode: a repository (a directory, or `s3://bucket/prefix`), a catalog
+// (the file catalog beside a directory repository, another directory, or `dynamodb://table`),
+// and PostgreSQL reached through URLs held in this process. S3 and DynamoDB endpoints come from
+// the SDK's standard variables (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL),
+// so the same command talks to AWS or to local servers.
 import { resolve, join } from 'node:path';
 import { stat } from 'node:fs/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TaskContext, ProgressEvent } from '#core/task-context.ts';
+import type { RepositoryStorage } from '#core/ports/storage.ts';
+import type { BackupCatalog } from '#core/ports/catalog.ts';
 import { FileSystemStorage } from '#adapters/fs-storage.ts';
 import { FileCatalog } from '#adapters/file-catalog.ts';
+import { S3Storage, createS3Client, parseS3Url } from '#adapters/s3-storage.ts';
+import { DynamoDbCatalog } from '#adapters/dynamodb-catalog.ts';
 import { PostgresConnector } from '#adapters/postgres/connector.ts';
 import { openRepository } from '#core/repository/repository.ts';
 import { RepositoryError, UsageError } from '#core/errors.ts';
 import { InProcessCredentials } from './credentials.ts';
 
 export const DEFAULT_REPOSITORY = './tidemark-repo';
+/** `dynamodb://<table>` or a directory; required for an s3:// repository. */
+export const CATALOG_ENV = 'TIDEMARK_CATALOG';
+const DYNAMODB_URL = /^dynamodb:\/\/([A-Za-z0-9_.-]{3,255})\/?$/;
 
+/** An absolute directory, or an s3:// URL as given. */
 export function repositoryPath(option: string | undefined): string {
-  return resolve(option ?? process.env.TIDEMARK_REPO ?? DEFAULT_REPOSITORY);
+  const repo = option ?? process.env.TIDEMARK_REPO ?? DEFAULT_REPOSITORY;
+  return repo.startsWith('s3://') ? repo : resolve(repo);
 }
 
 export interface LocalContext extends TaskContext {
   credentials: InProcessCredentials;
 }
 
-export async function openLocalContext(
-  repo: string,
-  options: { create: boolean; progress?: (e: ProgressEvent) => void },
-): Promise<LocalContext> {
-  if (repo.startsWith('s3://')) {
-    throw new UsageError(`S3 repositories (${repo}) are not supported by this version yet; use a directory.`);
-  }
-  const info = await stat(repo).catch(() => undefined);
-  if (info && !info.isDirectory()) throw new RepositoryError(`${repo} is not a Tidemark repository: it is a file, not a directory.`);
-  if (!info && !options.create) {
-    throw new RepositoryError(`${repo} is not a Tidemark repository: the directory does not exist. Pass --repo (default: $TIDEMARK_REPO, else ./tidemark-repo).`);
-  }
-  const storage = new FileSystemStorage(repo);
+export interface LocalContextOptions {
+  create: boolean;
+  progress?: (e: ProgressEvent) => void;
+  /** `dynamodb://<table>` or a directory (default: $TIDEMARK_CATALOG, else `<repo>/catalog` for a directory repository). */
+  catalog?: string;
+}
+
+export async function openLocalContext(repo: string, options: LocalContextOptions): Promise<LocalContext> {
+  // The catalog first: a bad catalog option must fail before a repository is created.
+  const catalog = openCatalog(options.catalog ?? (process.env[CATALOG_ENV] || undefined), repo);
+  const storage = repo.startsWith('s3://') ? s3Storage(repo) : await directoryStorage(repo, options.create);
   await openRepository(storage, { create: options.create });
   const credentials = new InProcessCredentials();
   return {
     storage,
-    // The local catalog lives beside the data; it is an index, rebuildable from the repository.
-    catalog: new FileCatalog(join(repo, 'catalog')),
+    catalog,
     databases: new PostgresConnector(credentials),
     credentials,
     progress: options.progress ?? (() => {}),
   };
+}
+
+async function directoryStorage(repo: string, create: boolean): Promise<RepositoryStorage> {
+  const info = await stat(repo).catch(() => undefined);
+  if (info && !info.isDirectory()) throw new RepositoryError(`${repo} is not a Tidemark repository: it is a file, not a directory.`);
+  if (!info && !create) {
+    throw new RepositoryError(`${repo} is not a Tidemark repository: the directory does not exist. Pass --repo (default: $TIDEMARK_REPO, else ./tidemark-repo).`);
+  }
+  return new FileSystemStorage(repo);
+}
+
+function s3Storage(url: string): RepositoryStorage {
+  const parsed = parseS3Url(url);
+  if (!parsed) throw new UsageError(`"${url}" is not an S3 repository URL. Use s3://bucket or s3://bucket/prefix.`);
+  const endpoint = process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined;
+  return new S3Storage({ client: createS3Client({ region: region(), endpoint }), ...parsed });
+}
+
+function openCatalog(option: string | undefined, repo: string): BackupCatalog {
+  if (option === undefined) {
+    if (repo.startsWith('s3://')) {
+      throw new UsageError(
+        `An S3 repository (${repo}) needs a catalog: set ${CATALOG_ENV}=dynamodb://<table> (the DynamoDB catalog table), ` +
+          'or a local directory to keep a file catalog in.',
+      );
+    }
+    // The local catalog lives beside the data; it is an index, rebuildable from the repository.
+    return new FileCatalog(join(repo, 'catalog'));
+  }
+  if (option.startsWith('dynamodb:')) {
+    const table = DYNAMODB_URL.exec(option)?.[1];
+    if (!table) throw new UsageError(`"${option}" is not a DynamoDB catalog URL. Use dynamodb://<table-name>.`);
+    const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB || process.env.AWS_ENDPOINT_URL || undefined;
+    const client = new DynamoDBClient({ region: region(), endpoint, maxAttempts: 6, retryMode: 'standard' });
+    return new DynamoDbCatalog({ client: DynamoDBDocumentClient.from(client), tableName: table });
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(option)) {
+    throw new UsageError(`Unsupported catalog "${option}": use dynamodb://<table> or a directory.`);
+  }
+  return new FileCatalog(resolve(option));
+}
+
+/** The SDK's own region variables, else us-east-1 (local servers ignore it; it only signs requests). */
+function region(): string {
+  return process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1';
 }

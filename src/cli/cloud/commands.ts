@@ -12,7 +12,7 @@ import { resolveStack } from './stack.ts';
 import { followExecution, startExecution } from './executions.ts';
 import { describeProgress } from './history.ts';
 import { refuseLocalOnly, secretOption } from './options.ts';
-import { listBackups, openCatalog, showBackup, waitForBackupRecord } from './inspect.ts';
+import { listBackups, openCatalog, repositoryUrl, showBackup, waitForBackupRecord } from './inspect.ts';
 
 // The SDK warns on Node < 22 that *future* SDK releases will need it. Ours are pinned, so the
 // warning says nothing to a CLI user; it would only clutter stderr on every command.
@@ -65,7 +65,7 @@ export async function cloudBackup(stackName: string, options: BackupOptions & Cl
     printJson({
       ok: true,
       backupId: record.backupId,
-      repository: `s3://${stack.repositoryBucketName}`,
+      repository: repositoryUrl(stack),
       executionArn,
       source: record.source,
       serverVersion: record.serverVersion,

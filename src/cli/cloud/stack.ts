@@ -10,10 +10,12 @@ export interface TidemarkStack {
   restoreStateMachineArn: string;
   catalogTableName: string;
   repositoryBucketName: string;
+  /** Key prefix of the repository in the bucket: '' (the output is absent) or ending in '/'. */
+  repositoryPrefix: string;
   eventBusName: string;
 }
 
-/** The CloudFormation outputs the CDK app declares, by the field they fill. */
+/** The CloudFormation outputs the CDK app declares, by the field they fill (RepositoryPrefix is optional). */
 const OUTPUTS = {
   backupStateMachineArn: 'BackupStateMachineArn',
   restoreStateMachineArn: 'RestoreStateMachineArn',
@@ -57,6 +59,7 @@ export async function resolveStack(name: string, client = new CloudFormationClie
     restoreStateMachineArn: get('restoreStateMachineArn'),
     catalogTableName: get('catalogTableName'),
     repositoryBucketName: get('repositoryBucketName'),
+    repositoryPrefix: values.get('RepositoryPrefix') ?? '',
     eventBusName: get('eventBusName'),
   };
 }

@@ -27,8 +27,9 @@ export async function finishRestore(input: FinishInput, ctx: TaskContext): Promi
     for (let i = 0; i < parallelism; i++) {
       const session = await ctx.databases.connect(input.target, { applicationName: 'tidemark finish' });
       sessions.push(session);
-      // Index builds sort in memory instead of spilling to disk; commits as in load.ts.
-      await session.query(`SET maintenance_work_mem = '256MB'`);
+      // Index builds sort in memory instead of spilling to disk (128 MB a session stays safe on
+      // small instances); commits as in load.ts.
+      await session.query(`SET maintenance_work_mem = '128MB'`);
       await session.query('SET synchronous_commit = off');
     }
     const main = sessions[0]!;
