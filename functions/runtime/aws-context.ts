@@ -1,0 +1,60 @@
+// The TaskContext of a Lambda container: S3 repository, DynamoDB catalog, databases reached
+// through Secrets Manager. Built on first use and kept for the container's life, so warm
+// invocations reuse clients, sockets and cached secrets; nothing touches AWS at import time.
+// Region and credentials come from the Lambda environment (AWS_REGION, the execution role).
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { TaskContext } from '#core/task-context.ts';
+import { TidemarkError } from '#core/errors.ts';
+import { FUNCTION_ENV } from '#adapters/aws-resources.ts';
+import { S3Storage, createS3Client } from '#adapters/s3-storage.ts';
+import { DynamoDbCatalog } from '#adapters/dynamodb-catalog.ts';
+import { SecretsManagerCredentials } from '#adapters/secrets-manager-credentials.ts';
+import { PostgresConnector } from '#adapters/postgres/connector.ts';
+
+/** Like the S3 client: ride out throttling and 5xx with backoff before failing the task. */
+const AWS_MAX_ATTEMPTS = 6;
+
+let context: TaskContext | undefined;
+
+export function awsTaskContext(env: NodeJS.ProcessEnv = process.env): TaskContext {
+  context ??= buildAwsTaskContext(env);
+  return context;
+}
+
+export function buildAwsTaskContext(env: NodeJS.ProcessEnv): TaskContext {
+  const bucket = required(env, FUNCTION_ENV.bucket);
+  const tableName = required(env, FUNCTION_ENV.catalogTable);
+  // The prefix may be empty (repository at the bucket root) but must be set, so a typo shows.
+  const prefix = env[FUNCTION_ENV.prefix];
+  if (prefix === undefined) throw missing(FUNCTION_ENV.prefix);
+  const dynamo = new DynamoDBClient({ maxAttempts: AWS_MAX_ATTEMPTS, retryMode: 'standard' });
+  return {
+    storage: new S3Storage({ client: createS3Client({ maxAttempts: AWS_MAX_ATTEMPTS }), bucket, prefix }),
+    catalog: new DynamoDbCatalog({ client: DynamoDBDocumentClient.from(dynamo), tableName }),
+    databases: new PostgresConnector(
+      new SecretsManagerCredentials({ client: new SecretsManagerClient({ maxAttempts: AWS_MAX_ATTEMPTS, retryMode: 'standard' }) }),
+    ),
+    progress: () => {}, // nobody watches a Lambda's progress; Step Functions shows the states
+  };
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw missing(name);
+  return value;
+}
+
+function missing(name: string): TidemarkError {
+  return new TidemarkError(
+    `Environment variable ${name} is not set: this task function cannot find its ${describe(name)}. ` +
+      'Deploy it with the Tidemark CDK stack, which sets it.',
+  );
+}
+
+function describe(name: string): string {
+  if (name === FUNCTION_ENV.bucket) return 'repository bucket';
+  if (name === FUNCTION_ENV.prefix) return 'repository prefix';
+  return 'catalog table';
+}
