@@ -1,0 +1,98 @@
+// One Lambda function per entry of functions/index.ts, each with its own role holding exactly
+// its task's access (task-profiles.ts), in the databases' VPC.
+import { fileURLToPath } from 'node:url';
+import { Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { FUNCTION_ENV } from '../../src/adapters/aws-resources.ts';
+import { TASK_BUNDLING } from '../task-bundling.ts';
+import { profileOf } from '../task-profiles.ts';
+import { taskStatements, type TaskResources } from '../task-policy.ts';
+
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface TaskNetwork {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.ISubnet[];
+  readonly securityGroups: ec2.ISecurityGroup[];
+}
+
+export interface TaskFunctionsProps extends TaskResources {
+  /** functions/index.ts `functionEntries`: function name → file under functions/. */
+  readonly entries: Readonly<Record<string, string>>;
+  readonly network: TaskNetwork;
+  readonly logRetention?: logs.RetentionDays;
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+}
+
+export class TaskFunctions extends Construct {
+  /** By the name the ASL placeholders use (`${<Name>FunctionArn}`). */
+  public readonly functions: Readonly<Record<string, nodejs.NodejsFunction>>;
+  /** ENI management every VPC function needs; shared by all task roles. */
+  public readonly networkInterfacePolicy: iam.ManagedPolicy;
+
+  constructor(scope: Construct, id: string, props: TaskFunctionsProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.networkInterfacePolicy = new iam.ManagedPolicy(this, 'NetworkInterfaces', {
+      description: 'Lets Lambda attach Tidemark task functions to the VPC (what AWSLambdaVPCAccessExecutionRole grants, without its logs:* on *)',
+      statements: [
+        // Lambda checks these at function creation; EC2 supports no resource scoping for them.
+        new iam.PolicyStatement({
+          sid: 'CreateAndDescribe',
+          actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
+          resources: ['*'],
+        }),
+        new iam.PolicyStatement({
+          sid: 'ManageOwnInterfaces',
+          actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+          resources: [stack.formatArn({ service: 'ec2', resource: 'network-interface', resourceName: '*' })],
+        }),
+      ],
+    });
+
+    const functions: Record<string, nodejs.NodejsFunction> = {};
+    for (const [name, file] of Object.entries(props.entries)) {
+      const profile = profileOf(name);
+      const role = new iam.Role(this, `${name}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Tidemark ${name} task`,
+        managedPolicies: [this.networkInterfacePolicy],
+      });
+      for (const statement of taskStatements(profile.access, props)) role.addToPrincipalPolicy(statement);
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS });
+      functions[name] = new nodejs.NodejsFunction(this, name, {
+        description: `Tidemark ${name} task (functions/${file})`,
+        entry: fileURLToPath(new URL(`../../functions/${file}`, import.meta.url)),
+        handler: 'handler',
+        projectRoot: PROJECT_ROOT,
+        depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: profile.memoryMb,
+        timeout: profile.timeout,
+        role,
+        logGroup,
+        vpc: props.network.vpc,
+        vpcSubnets: { subnets: props.network.subnets },
+        securityGroups: props.network.securityGroups,
+        environment: {
+          [FUNCTION_ENV.bucket]: props.bucket.bucketName,
+          [FUNCTION_ENV.prefix]: props.prefix,
+          [FUNCTION_ENV.catalogTable]: props.table.tableName,
+          POWERTOOLS_SERVICE_NAME: 'tidemark',
+          POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+          NODE_OPTIONS: '--enable-source-maps',
+        },
+        bundling: TASK_BUNDLING,
+      });
+      // The role's logs permissions cover only this function's log group.
+      logGroup.grantWrite(role);
+    }
+    this.functions = functions;
+  }
+}

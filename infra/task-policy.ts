@@ -1,0 +1,77 @@
+// Turns a task's access (task-profiles.ts) into IAM statements on this stack's resources only.
+import { Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { CATALOG_TABLE } from '../src/adapters/aws-resources.ts';
+import type { RepositoryArea, TaskAccess } from './task-profiles.ts';
+
+export interface TaskResources {
+  readonly bucket: s3.IBucket;
+  /** Repository key prefix inside the bucket ('' or ending in '/'). */
+  readonly prefix: string;
+  readonly table: dynamodb.ITable;
+  /** The key that encrypts the bucket and the table. */
+  readonly key: kms.IKey;
+  readonly sourceSecretArns: readonly string[];
+  readonly restoreTargetSecretArns: readonly string[];
+}
+
+/** Object ARN pattern of one repository area. */
+export function areaObjects(bucket: s3.IBucket, prefix: string, area: RepositoryArea): string {
+  return area === 'marker' ? bucket.arnForObjects(`${prefix}tidemark.json`) : bucket.arnForObjects(`${prefix}${area}/*`);
+}
+
+export function taskStatements(access: TaskAccess, r: TaskResources): iam.PolicyStatement[] {
+  const statements: iam.PolicyStatement[] = [];
+  const read = access.read ?? [];
+  const write = access.write ?? [];
+  const catalog = access.catalog ?? [];
+  if (read.length > 0) {
+    statements.push(
+      new iam.PolicyStatement({ sid: 'RepositoryRead', actions: ['s3:GetObject'], resources: read.map((a) => areaObjects(r.bucket, r.prefix, a)) }),
+      // Without ListBucket, S3 answers a missing key with 403 instead of 404, and "not found"
+      // is how the tasks learn a snapshot or a batch result does not exist yet.
+      new iam.PolicyStatement({ sid: 'RepositoryList', actions: ['s3:ListBucket'], resources: [r.bucket.bucketArn] }),
+    );
+  }
+  if (write.length > 0) {
+    // PutObject covers multipart uploads; Abort lets a failed upload clean up after itself.
+    statements.push(new iam.PolicyStatement({ sid: 'RepositoryWrite', actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: write.map((a) => areaObjects(r.bucket, r.prefix, a)) }));
+  }
+  if (catalog.length > 0) {
+    const tableArn = r.table.tableArn;
+    const resources = catalog.includes('Query') ? [tableArn, `${tableArn}/index/${CATALOG_TABLE.listIndex}`] : [tableArn];
+    statements.push(new iam.PolicyStatement({ sid: 'Catalog', actions: catalog.map((a) => `dynamodb:${a}`), resources }));
+  }
+  const kmsActions = new Set<string>();
+  const services: string[] = [];
+  const region = Stack.of(r.table).region;
+  if (read.length > 0 || write.length > 0) {
+    services.push(`s3.${region}.amazonaws.com`);
+    kmsActions.add('kms:Decrypt');
+    if (write.length > 0) kmsActions.add('kms:GenerateDataKey');
+  }
+  if (catalog.length > 0) {
+    services.push(`dynamodb.${region}.amazonaws.com`);
+    kmsActions.add('kms:Decrypt').add('kms:DescribeKey');
+    if (catalog.includes('PutItem') || catalog.includes('UpdateItem')) kmsActions.add('kms:Encrypt').add('kms:GenerateDataKey');
+  }
+  if (kmsActions.size > 0) {
+    // Only through S3 / DynamoDB: the functions never call KMS themselves.
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'RepositoryKey',
+        actions: [...kmsActions].sort(),
+        resources: [r.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': services } },
+      }),
+    );
+  }
+  if (access.databases) {
+    const secrets = access.databases === 'sources' ? r.sourceSecretArns : r.restoreTargetSecretArns;
+    statements.push(new iam.PolicyStatement({ sid: 'DatabaseCredentials', actions: ['secretsmanager:GetSecretValue'], resources: [...secrets] }));
+  }
+  return statements;
+}

@@ -1,0 +1,86 @@
+// What each task function is given: memory, timeout, and exactly the access its task function
+// in src/core uses (read the core function before widening any of this).
+//
+// Sizing. Lambda CPU is proportional to memory: 1769 MB is one full vCPU, 3008 MB about 1.7.
+//  - Export batches read COPY output, cut, compress and SHA-256 it (CPU-bound, zlib runs on
+//    the libuv pool, so the second vCPU helps): 3008 MB. Memory itself stays small (chunk size
+//    × a few buffers, DESIGN.md invariant 6).
+//  - Load and verify batches are bound by the target's COPY FROM / COPY TO speed; one vCPU
+//    decompresses or hashes faster than PostgreSQL ingests: 1769 MB.
+//  - All three take 15 min, Lambda's maximum: a batch is ≤ 64 MiB of table data, which takes
+//    seconds to a few minutes; the rest is headroom for slow targets.
+//  - The snapshot holder idles on one session and polls S3: 256 MB, but 15 min, because it must
+//    outlive `snapshotHoldSeconds` (840 s) — that is the export window.
+//  - Plan (schema capture, table sizes) and Commit (reads every batch result, writes a
+//    manifest of tens of thousands of chunk refs): 1024 MB, 5 min.
+//  - Prepare (pre-data DDL) and Finish (post-data DDL: index builds, waited on by this
+//    function) are DB-bound: 512 MB; Finish gets 15 min because index builds on big tables are
+//    long, Prepare 5 min.
+//  - Resolve and Complete read the manifest (a few MB): 512 MB, 2 min.
+//  - Catalog-only steps (start, fail, await/release snapshot): 256 MB, 1 min.
+import { Duration } from 'aws-cdk-lib';
+
+/** Top-level areas of the repository (src/core/repository/layout.ts). */
+export type RepositoryArea = 'marker' | 'runs' | 'chunks' | 'backups';
+/** Catalog operations, by the DynamoDB action behind each port method. */
+export type CatalogAction = 'GetItem' | 'Query' | 'PutItem' | 'UpdateItem';
+
+export interface TaskAccess {
+  /** Connects to the configured sources (backup) or to restore targets (restore). */
+  readonly databases?: 'sources' | 'restoreTargets';
+  /** Gets and heads objects under these areas (and lists the bucket, so a miss is a 404). */
+  readonly read?: readonly RepositoryArea[];
+  /** Puts objects under these areas. Nothing may delete: only garbage collection will. */
+  readonly write?: readonly RepositoryArea[];
+  readonly catalog?: readonly CatalogAction[];
+}
+
+export interface TaskProfile {
+  readonly memoryMb: number;
+  readonly timeout: Duration;
+  readonly access: TaskAccess;
+}
+
+const small = { memoryMb: 256, timeout: Duration.minutes(1) };
+const batch = (memoryMb: number) => ({ memoryMb, timeout: Duration.minutes(15) });
+
+export const TASK_PROFILES: Record<string, TaskProfile> = {
+  // backup/start.ts: getBackup + createBackup. It is also the first step of the first backup,
+  // so it may create the repository marker (openRepository({ create: true }) lists the bucket).
+  BackupStart: { ...small, access: { read: ['marker'], write: ['marker'], catalog: ['GetItem', 'PutItem'] } },
+  // backup/hold-snapshot.ts holdSnapshot: writes runs/<id>/snapshot.json, polls snapshot-released.json.
+  BackupHoldSnapshot: { memoryMb: 256, timeout: Duration.minutes(15), access: { databases: 'sources', read: ['marker', 'runs'], write: ['runs'] } },
+  // awaitSnapshot: reads runs/<id>/snapshot.json (a miss is SnapshotNotReadyError, retried).
+  BackupAwaitSnapshot: { ...small, access: { read: ['marker', 'runs'] } },
+  // plan.ts: captures the schema inside the snapshot, writes the plan header and task batches.
+  BackupPlan: { memoryMb: 1024, timeout: Duration.minutes(5), access: { databases: 'sources', read: ['marker', 'runs'], write: ['runs'] } },
+  // export.ts: reads a plan batch, writes chunks and the batch result (head first: idempotent).
+  BackupExportBatch: { ...batch(3008), access: { databases: 'sources', read: ['marker', 'runs', 'chunks'], write: ['runs', 'chunks'] } },
+  // releaseSnapshot: writes runs/<id>/snapshot-released.json.
+  BackupReleaseSnapshot: { ...small, access: { read: ['marker', 'runs'], write: ['runs'] } },
+  // commit.ts: reads the plan and batch results, writes the manifest, finishBackup.
+  BackupCommit: { memoryMb: 1024, timeout: Duration.minutes(5), access: { read: ['marker', 'runs', 'backups'], write: ['backups'], catalog: ['GetItem', 'UpdateItem'] } },
+  // failure.ts failBackup: releases the snapshot if needed, finishBackup(failed).
+  BackupFail: { ...small, access: { read: ['marker', 'runs'], write: ['runs'], catalog: ['GetItem', 'UpdateItem'] } },
+  // resolve.ts: listBackups (the byKind index) / getBackup, reads the manifest, createRestore.
+  RestoreResolve: { memoryMb: 512, timeout: Duration.minutes(2), access: { read: ['marker', 'backups'], catalog: ['GetItem', 'Query', 'PutItem'] } },
+  // prepare.ts: reads the manifest, creates the target database, applies pre-data DDL.
+  RestorePrepare: { memoryMb: 512, timeout: Duration.minutes(5), access: { databases: 'restoreTargets', read: ['marker', 'backups'] } },
+  // load.ts: reads the manifest and chunks, COPY FROM into the target.
+  RestoreLoadBatch: { ...batch(1769), access: { databases: 'restoreTargets', read: ['marker', 'backups', 'chunks'] } },
+  // finish.ts: post-data DDL, sequences.
+  RestoreFinish: { memoryMb: 512, timeout: Duration.minutes(15), access: { databases: 'restoreTargets', read: ['marker', 'backups'] } },
+  // verify.ts: COPY TO from the target, checksums against the manifest.
+  RestoreVerifyBatch: { ...batch(1769), access: { databases: 'restoreTargets', read: ['marker', 'backups'] } },
+  // complete.ts: drops progress tables, getRestore + finishRestore(committed).
+  RestoreComplete: { memoryMb: 512, timeout: Duration.minutes(2), access: { databases: 'restoreTargets', read: ['marker', 'backups'], catalog: ['GetItem', 'UpdateItem'] } },
+  // failure.ts failRestore: getRestore + finishRestore(failed).
+  RestoreFail: { ...small, access: { catalog: ['GetItem', 'UpdateItem'] } },
+};
+
+/** Fails synth when functions/index.ts and this table disagree. */
+export function profileOf(name: string): TaskProfile {
+  const profile = TASK_PROFILES[name];
+  if (!profile) throw new Error(`functions/index.ts defines ${name}, which infra/task-profiles.ts has no profile for: add its memory, timeout and access.`);
+  return profile;
+}
