@@ -1,0 +1,60 @@
+// The AWS branch of the task context: outside the local runner a handler builds its ports from
+// the Lambda environment (FUNCTION_ENV) once per container. Here the "container" is this test
+// process, and the SDK's AWS_ENDPOINT_URL_* variables point it at s3rver and dynalite.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { FUNCTION_ENV } from '#adapters/aws-resources.ts';
+import { createCatalogTable } from '#adapters/dynamodb-catalog.ts';
+import { buildAwsTaskContext } from '#functions/runtime/aws-context.ts';
+import { currentTaskContext, isLocalRun } from '#functions/runtime/context.ts';
+import { handler as startBackup } from '#functions/backup-start.ts';
+import { startS3rver, S3RVER_CREDENTIALS, type LocalS3 } from './support/s3rver.ts';
+import { startDynalite, type LocalDynamoDb } from './support/dynalite.ts';
+
+let s3: LocalS3;
+let dynamo: LocalDynamoDb;
+
+beforeAll(async () => {
+  [s3, dynamo] = await Promise.all([startS3rver(), startDynalite()]);
+  await createCatalogTable(dynamo.client(), 'tidemark-catalog');
+  const env: Record<string, string> = {
+    [FUNCTION_ENV.bucket]: s3.bucket,
+    [FUNCTION_ENV.prefix]: 'repo',
+    [FUNCTION_ENV.catalogTable]: 'tidemark-catalog',
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+  };
+  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+});
+
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await Promise.allSettled([s3?.stop(), dynamo?.stop()]);
+});
+
+describe('the AWS task context', () => {
+  it('a missing variable is named in the error', () => {
+    const full = { [FUNCTION_ENV.bucket]: 'b', [FUNCTION_ENV.prefix]: '', [FUNCTION_ENV.catalogTable]: 't' };
+    for (const name of Object.values(FUNCTION_ENV)) {
+      const env = { ...full, [name]: undefined };
+      expect(() => buildAwsTaskContext(env), name).toThrow(`Environment variable ${name} is not set`);
+    }
+    expect(buildAwsTaskContext(full).storage.location).toBe('s3://b');
+  });
+
+  it('outside the local runner, a handler runs on S3 and DynamoDB from the environment, built once', async () => {
+    expect(isLocalRun()).toBe(false);
+    const ctx = await currentTaskContext();
+    expect(await currentTaskContext()).toBe(ctx);
+    expect(ctx.storage.location).toBe(`s3://${s3.bucket}/repo`);
+    // A real task: StartBackup records the run in the catalog table.
+    const secretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app-AbCdEf';
+    const { backupId } = await startBackup({ source: { credentials: secretArn } });
+    expect(await ctx.catalog.getBackup(backupId)).toMatchObject({ backupId, state: 'running' });
+    // Storage works through the same context (path-style to an IP endpoint).
+    expect(await ctx.storage.putIfAbsent('probe', new Uint8Array([7]))).toBe(true);
+    expect(Array.from(await ctx.storage.get('probe'))).toEqual([7]);
+  });
+});
