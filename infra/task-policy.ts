@@ -20,7 +20,7 @@ export interface TaskResources {
 
 /** Object ARN pattern of one repository area. */
 export function areaObjects(bucket: s3.IBucket, prefix: string, area: RepositoryArea): string {
-  return area === 'marker' ? bucket.arnForObjects(`${prefix}tidemark.json`) : bucket.arnForObjects(`${prefix}${area}/*`);
+  return bucket.arnForObjects(`${prefix}${area}/*`);
 }
 
 export function taskStatements(access: TaskAccess, r: TaskResources): iam.PolicyStatement[] {

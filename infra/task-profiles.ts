@@ -20,8 +20,12 @@
 //  - Catalog-only steps (start, fail, await/release snapshot): 256 MB, 1 min.
 import { Duration } from 'aws-cdk-lib';
 
-/** Top-level areas of the repository (src/core/repository/layout.ts). */
-export type RepositoryArea = 'marker' | 'runs' | 'chunks' | 'backups';
+/**
+ * Top-level areas of the repository (src/core/repository/layout.ts). No task opens the
+ * repository marker (tidemark.json): functions/runtime/aws-context.ts does not call
+ * openRepository, so no role may read or write it.
+ */
+export type RepositoryArea = 'runs' | 'chunks' | 'backups';
 /** Catalog operations, by the DynamoDB action behind each port method. */
 export type CatalogAction = 'GetItem' | 'Query' | 'PutItem' | 'UpdateItem';
 
@@ -30,7 +34,10 @@ export interface TaskAccess {
   readonly databases?: 'sources' | 'restoreTargets';
   /** Gets and heads objects under these areas (and lists the bucket, so a miss is a 404). */
   readonly read?: readonly RepositoryArea[];
-  /** Puts objects under these areas. Nothing may delete: only garbage collection will. */
+  /**
+   * Puts objects under these areas (S3Storage.putIfAbsent: HeadObject, then PutObject or a
+   * multipart upload). Nothing may delete: only garbage collection will.
+   */
   readonly write?: readonly RepositoryArea[];
   readonly catalog?: readonly CatalogAction[];
 }
@@ -45,35 +52,34 @@ const small = { memoryMb: 256, timeout: Duration.minutes(1) };
 const batch = (memoryMb: number) => ({ memoryMb, timeout: Duration.minutes(15) });
 
 export const TASK_PROFILES: Record<string, TaskProfile> = {
-  // backup/start.ts: getBackup + createBackup. It is also the first step of the first backup,
-  // so it may create the repository marker (openRepository({ create: true }) lists the bucket).
-  BackupStart: { ...small, access: { read: ['marker'], write: ['marker'], catalog: ['GetItem', 'PutItem'] } },
+  // backup/start.ts: getBackup + createBackup (a conditional PutItem, GetItem on conflict).
+  BackupStart: { ...small, access: { catalog: ['GetItem', 'PutItem'] } },
   // backup/hold-snapshot.ts holdSnapshot: writes runs/<id>/snapshot.json, polls snapshot-released.json.
-  BackupHoldSnapshot: { memoryMb: 256, timeout: Duration.minutes(15), access: { databases: 'sources', read: ['marker', 'runs'], write: ['runs'] } },
+  BackupHoldSnapshot: { memoryMb: 256, timeout: Duration.minutes(15), access: { databases: 'sources', read: ['runs'], write: ['runs'] } },
   // awaitSnapshot: reads runs/<id>/snapshot.json (a miss is SnapshotNotReadyError, retried).
-  BackupAwaitSnapshot: { ...small, access: { read: ['marker', 'runs'] } },
+  BackupAwaitSnapshot: { ...small, access: { read: ['runs'] } },
   // plan.ts: captures the schema inside the snapshot, writes the plan header and task batches.
-  BackupPlan: { memoryMb: 1024, timeout: Duration.minutes(5), access: { databases: 'sources', read: ['marker', 'runs'], write: ['runs'] } },
+  BackupPlan: { memoryMb: 1024, timeout: Duration.minutes(5), access: { databases: 'sources', read: ['runs'], write: ['runs'] } },
   // export.ts: reads a plan batch, writes chunks and the batch result (head first: idempotent).
-  BackupExportBatch: { ...batch(3008), access: { databases: 'sources', read: ['marker', 'runs', 'chunks'], write: ['runs', 'chunks'] } },
+  BackupExportBatch: { ...batch(3008), access: { databases: 'sources', read: ['runs', 'chunks'], write: ['runs', 'chunks'] } },
   // releaseSnapshot: writes runs/<id>/snapshot-released.json.
-  BackupReleaseSnapshot: { ...small, access: { read: ['marker', 'runs'], write: ['runs'] } },
+  BackupReleaseSnapshot: { ...small, access: { read: ['runs'], write: ['runs'] } },
   // commit.ts: reads the plan and batch results, writes the manifest, finishBackup.
-  BackupCommit: { memoryMb: 1024, timeout: Duration.minutes(5), access: { read: ['marker', 'runs', 'backups'], write: ['backups'], catalog: ['GetItem', 'UpdateItem'] } },
+  BackupCommit: { memoryMb: 1024, timeout: Duration.minutes(5), access: { read: ['runs', 'backups'], write: ['backups'], catalog: ['GetItem', 'UpdateItem'] } },
   // failure.ts failBackup: releases the snapshot if needed, finishBackup(failed).
-  BackupFail: { ...small, access: { read: ['marker', 'runs'], write: ['runs'], catalog: ['GetItem', 'UpdateItem'] } },
+  BackupFail: { ...small, access: { read: ['runs'], write: ['runs'], catalog: ['GetItem', 'UpdateItem'] } },
   // resolve.ts: listBackups (the byKind index) / getBackup, reads the manifest, createRestore.
-  RestoreResolve: { memoryMb: 512, timeout: Duration.minutes(2), access: { read: ['marker', 'backups'], catalog: ['GetItem', 'Query', 'PutItem'] } },
+  RestoreResolve: { memoryMb: 512, timeout: Duration.minutes(2), access: { read: ['backups'], catalog: ['GetItem', 'Query', 'PutItem'] } },
   // prepare.ts: reads the manifest, creates the target database, applies pre-data DDL.
-  RestorePrepare: { memoryMb: 512, timeout: Duration.minutes(5), access: { databases: 'restoreTargets', read: ['marker', 'backups'] } },
+  RestorePrepare: { memoryMb: 512, timeout: Duration.minutes(5), access: { databases: 'restoreTargets', read: ['backups'] } },
   // load.ts: reads the manifest and chunks, COPY FROM into the target.
-  RestoreLoadBatch: { ...batch(1769), access: { databases: 'restoreTargets', read: ['marker', 'backups', 'chunks'] } },
+  RestoreLoadBatch: { ...batch(1769), access: { databases: 'restoreTargets', read: ['backups', 'chunks'] } },
   // finish.ts: post-data DDL, sequences.
-  RestoreFinish: { memoryMb: 512, timeout: Duration.minutes(15), access: { databases: 'restoreTargets', read: ['marker', 'backups'] } },
+  RestoreFinish: { memoryMb: 512, timeout: Duration.minutes(15), access: { databases: 'restoreTargets', read: ['backups'] } },
   // verify.ts: COPY TO from the target, checksums against the manifest.
-  RestoreVerifyBatch: { ...batch(1769), access: { databases: 'restoreTargets', read: ['marker', 'backups'] } },
+  RestoreVerifyBatch: { ...batch(1769), access: { databases: 'restoreTargets', read: ['backups'] } },
   // complete.ts: drops progress tables, getRestore + finishRestore(committed).
-  RestoreComplete: { memoryMb: 512, timeout: Duration.minutes(2), access: { databases: 'restoreTargets', read: ['marker', 'backups'], catalog: ['GetItem', 'UpdateItem'] } },
+  RestoreComplete: { memoryMb: 512, timeout: Duration.minutes(2), access: { databases: 'restoreTargets', read: ['backups'], catalog: ['GetItem', 'UpdateItem'] } },
   // failure.ts failRestore: getRestore + finishRestore(failed).
   RestoreFail: { ...small, access: { catalog: ['GetItem', 'UpdateItem'] } },
 };
