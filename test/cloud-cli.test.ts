@@ -4,7 +4,7 @@
 // which answers the SDK's own requests and runs the real ASL with the real tasks.
 // See docs/cloud-cli.md for why.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { DynamoDbCatalog, createCatalogTable } from '#adapters/dynamodb-catalog.ts';
 import { S3Storage } from '#adapters/s3-storage.ts';
 import { PostgresConnector } from '#adapters/postgres/connector.ts';
@@ -136,12 +136,12 @@ describe('tidemark --stack (cloud mode)', () => {
     expect(show.stdout).toContain(`Backup      ${backupId}`);
     expect(show.stdout).toMatch(/State\s+committed/);
     expect(show.stdout).toContain('2 tables, 25,000 rows');
-    expect(show.stdout).toMatch(/^public\.customer\s+5,000\s/m);
-    expect(show.stdout).toMatch(/^public\.orders\s+20,000\s/m);
+    expect(show.stdout).toMatch(/^"public"\."customer"\s+5,000\s/m);
+    expect(show.stdout).toMatch(/^"public"\."orders"\s+20,000\s/m);
     const latest = await tidemark(['show', 'latest', '--json']);
     expectOk(latest);
     expect(latest.json).toMatchObject({ state: 'committed', repository: 's3://teststack-repository/' });
-    expect(latest.json.tables.map((t: { table: string; rows: number }) => [t.table, t.rows])).toEqual([['public.customer', 5000], ['public.orders', 20000]]);
+    expect(latest.json.tables.map((t: { table: string; rows: number }) => [t.table, t.rows])).toEqual([['"public"."customer"', 5000], ['"public"."orders"', 20000]]);
   });
 
   it('--no-wait returns the execution ARN and run id as soon as the execution starts', async () => {
@@ -192,15 +192,13 @@ describe('tidemark --stack (cloud mode)', () => {
 describe('progress read from an execution history', () => {
   // Event shapes as Step Functions returns them for an inline Map (the local endpoint's runner
   // reports no Map length, so MapStateStarted is checked here).
-  const entered = (id: number, type: string, name: string) => ({ id, type: `${type}StateEntered`, stateEnteredEventDetails: { name } });
-  const exited = (id: number, type: string, name: string) => ({ id, type: `${type}StateExited`, stateExitedEventDetails: { name } });
-  const iteration = (id: number, outcome: 'Started' | 'Succeeded' | 'Failed', index: number) => ({
-    id,
-    type: `MapIteration${outcome}`,
-    [`mapIteration${outcome}EventDetails`]: { name: 'ExportBatches', index },
-  });
+  const event = (id: number, type: string, details: object = {}): HistoryEvent => ({ id, type: type as HistoryEvent['type'], timestamp: new Date(id * 1000), ...details });
+  const entered = (id: number, type: string, name: string) => event(id, `${type}StateEntered`, { stateEnteredEventDetails: { name } });
+  const exited = (id: number, type: string, name: string) => event(id, `${type}StateExited`, { stateExitedEventDetails: { name } });
+  const iteration = (id: number, outcome: 'Started' | 'Succeeded' | 'Failed', index: number) =>
+    event(id, `MapIteration${outcome}`, { [`mapIteration${outcome}EventDetails`]: { name: 'ExportBatches', index } });
   const history = [
-    { id: 1, type: 'ExecutionStarted' },
+    event(1, 'ExecutionStarted'),
     entered(2, 'Task', 'StartBackup'),
     exited(3, 'Task', 'StartBackup'),
     entered(4, 'Parallel', 'SnapshotAndExport'),
@@ -210,7 +208,7 @@ describe('progress read from an execution history', () => {
     entered(8, 'Task', 'Plan'),
     exited(9, 'Task', 'Plan'),
     entered(10, 'Map', 'ExportBatches'),
-    { id: 11, type: 'MapStateStarted', mapStateStartedEventDetails: { length: 3 } },
+    event(11, 'MapStateStarted', { mapStateStartedEventDetails: { length: 3 } }),
     iteration(12, 'Started', 0),
     iteration(13, 'Started', 1),
     entered(14, 'Task', 'ExportBatch'),
