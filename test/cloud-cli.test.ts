@@ -30,6 +30,7 @@ let env: Record<string, string>;
 let backupId: string;
 
 const tidemark = (args: string[]) => runCli(['--stack', 'teststack', ...args], { env });
+const sfnClient = () => new SFNClient({ endpoint: aws.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 
 function expectOk(result: CliResult): void {
   expect(result.code, describeResult(result)).toBe(0);
@@ -99,6 +100,13 @@ describe('tidemark --stack (cloud mode)', () => {
     expect(result.stderr).toBe('');
     expect(await new DynamoDbCatalog({ client: dynamo.client(), tableName: TABLE }).getBackup(backupId)).toMatchObject({ state: 'committed' });
     expect(aws.requests).toEqual(expect.arrayContaining(['DescribeStacks', 'StartExecution', 'DescribeExecution']));
+    // The execution input names the secret, never a URL, and asks for the Lambda's export window.
+    const { input } = await sfnClient().send(new DescribeExecutionCommand({ executionArn: result.json.executionArn }));
+    expect(JSON.parse(input!)).toEqual({
+      backupId,
+      source: { credentials: SECRET },
+      options: { workers: 4, snapshotHoldSeconds: 840, plan: { chunkBytes: expect.any(Number), rangeBytes: 200000 } },
+    });
   });
 
   it('without --json, prints the backup id on stdout and progress from the execution history on stderr', async () => {
@@ -109,7 +117,7 @@ describe('tidemark --stack (cloud mode)', () => {
     expect(result.stderr).toMatch(/^backup: \w+/m);
     expect(result.stderr).toContain(`Backup ${result.stdout.trim()} committed: 2 tables, 25,000 rows`);
     // The same history, read with the SDK: ExportBatches ran as Map iterations the fold counts.
-    const sfn = new SFNClient({ endpoint: aws.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const sfn = sfnClient();
     const executionArn = `${SM.replace(':stateMachine:', ':execution:')}teststack-backup:${result.stdout.trim()}`;
     const { events } = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
     const progress = foldHistory(emptyProgress(), events ?? []);
@@ -150,7 +158,7 @@ describe('tidemark --stack (cloud mode)', () => {
     expectOk(result);
     expect(result.json.executionArn).toBe(`${SM.replace(':stateMachine:', ':execution:')}teststack-backup:${result.json.runId}`);
     expect(aws.requests.slice(before)).toEqual(['DescribeStacks', 'StartExecution']);
-    const sfn = new SFNClient({ endpoint: aws.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const sfn = sfnClient();
     let status: string | undefined;
     for (let i = 0; i < 120 && (status = (await sfn.send(new DescribeExecutionCommand({ executionArn: result.json.executionArn }))).status) === 'RUNNING'; i++) {
       await new Promise((r) => setTimeout(r, 250));
@@ -166,7 +174,7 @@ describe('tidemark --stack (cloud mode)', () => {
     expect(result.stderr).toContain('tidemark: Backup 20200101T000000Z-000000 is not in the catalog');
   });
 
-  it('refuses a connection URL with a password: credentials never travel in execution input', async () => {
+  it('refuses a connection URL with a password (credentials never travel in execution input) and a window past the Lambda limit', async () => {
     const before = aws.requests.length;
     const url = pg.url('app');
     for (const args of [['--source', url], ['--source-secret', url]]) {
@@ -179,6 +187,9 @@ describe('tidemark --stack (cloud mode)', () => {
     const restore = await tidemark(['restore', 'latest', '--target', url, '--database', 'x']);
     expect(restore.code, describeResult(restore)).toBe(2);
     expect(restore.stderr).toContain('--target-secret');
+    const window = await tidemark(['backup', '--source-secret', SECRET, '--snapshot-hold-seconds', '3600']);
+    expect(window.code, describeResult(window)).toBe(2);
+    expect(window.stderr).toContain('at most 840 s with --stack');
     expect(aws.requests.slice(before)).not.toContain('StartExecution');
   });
 

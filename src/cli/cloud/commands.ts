@@ -11,7 +11,7 @@ import { formatBytes, formatCount, printJson, say } from '../output.ts';
 import { resolveStack } from './stack.ts';
 import { followExecution, startExecution } from './executions.ts';
 import { describeProgress } from './history.ts';
-import { refuseLocalOnly, secretOption } from './options.ts';
+import { cloudHoldSeconds, refuseLocalOnly, secretOption } from './options.ts';
 import { listBackups, openCatalog, repositoryUrl, showBackup, waitForBackupRecord } from './inspect.ts';
 
 // The SDK warns on Node < 22 that *future* SDK releases will need it. Ours are pinned, so the
@@ -33,9 +33,10 @@ export async function cloudShow(stackName: string, backupId: string, options: { 
   await showBackup(await resolveStack(stackName), backupId, options);
 }
 
-export async function cloudBackup(stackName: string, options: BackupOptions & CloudFlags & { sourceSecret?: string }): Promise<void> {
+export async function cloudBackup(stackName: string, options: BackupOptions & CloudFlags & { sourceSecret?: string; snapshotHoldSecondsGiven?: boolean }): Promise<void> {
   refuseLocalOnly(options, stackName);
   const credentials = secretOption('source', options.sourceSecret, options.source);
+  const snapshotHoldSeconds = cloudHoldSeconds(options.snapshotHoldSeconds, options.snapshotHoldSecondsGiven ?? true);
   const stack = await resolveStack(stackName);
   // The run id is chosen here and is also the execution name: --no-wait can report it, and a
   // repeated StartExecution with the same name and input is idempotent in Step Functions.
@@ -45,7 +46,7 @@ export async function cloudBackup(stackName: string, options: BackupOptions & Cl
     source: { credentials, ...(options.database ? { database: options.database } : {}) },
     options: {
       workers: options.workers,
-      snapshotHoldSeconds: options.snapshotHoldSeconds,
+      snapshotHoldSeconds,
       plan: {
         chunkBytes: options.chunkBytes ?? DEFAULT_PLAN_OPTIONS.chunkBytes,
         rangeBytes: options.rangeBytes ?? DEFAULT_PLAN_OPTIONS.rangeBytes,

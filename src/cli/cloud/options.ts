@@ -40,3 +40,15 @@ export function refuseLocalOnly(options: { repo?: string }, stack: string): void
     throw new UsageError(`--repo does not apply with --stack ${stack}: the repository is the stack's S3 bucket.`);
   }
 }
+
+/** A Lambda runs at most 15 minutes; the snapshot holder stops a minute before (infra/ uses the same). */
+export const LAMBDA_SNAPSHOT_HOLD_SECONDS = 840;
+
+/** The export window to send: the Lambda limit unless the user chose a shorter one. */
+export function cloudHoldSeconds(value: number, given: boolean): number {
+  if (!given) return LAMBDA_SNAPSHOT_HOLD_SECONDS;
+  if (value > LAMBDA_SNAPSHOT_HOLD_SECONDS) {
+    throw new UsageError(`--snapshot-hold-seconds ${value} is past what a Lambda can hold a snapshot in AWS: at most ${LAMBDA_SNAPSHOT_HOLD_SECONDS} s with --stack.`);
+  }
+  return value;
+}

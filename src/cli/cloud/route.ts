@@ -38,6 +38,8 @@ export function routeToCloud(program: Command, args: unknown[]): Promise<void> |
   const positional = args.filter((a) => typeof a === 'string') as string[];
   switch (command?.name()) {
     case 'backup':
+      // The local default window (a day) is past what a Lambda can hold; cloud mode's default is the limit.
+      options.snapshotHoldSecondsGiven = command!.getOptionValueSource('snapshotHoldSeconds') !== 'default';
       return cloud().then((m) => m.cloudBackup(stack, options as any));
     case 'restore':
       return cloud().then((m) => m.cloudRestore(stack, positional[0]!, options as any));
