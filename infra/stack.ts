@@ -13,7 +13,6 @@ import { TaskFunctions } from './constructs/task-functions.ts';
 import { aslPath, TidemarkStateMachines } from './constructs/state-machines.ts';
 import { BackupSchedules } from './constructs/backup-schedules.ts';
 import { Monitoring } from './constructs/monitoring.ts';
-import { applyNagSuppressions } from './nag-suppressions.ts';
 
 export const STACK_OUTPUTS = ['BackupStateMachineArn', 'RestoreStateMachineArn', 'CatalogTableName', 'RepositoryBucketName', 'EventBusName'] as const;
 
@@ -98,7 +97,6 @@ export class TidemarkStack extends Stack {
     if (config.repository.prefix) new CfnOutput(this, 'RepositoryPrefix', { value: config.repository.prefix, description: 'Key prefix of the repository inside RepositoryBucketName' });
     new CfnOutput(this, 'AlertTopicArn', { value: this.monitoring.topic.topicArn });
 
-    applyNagSuppressions(this);
   }
 }
 

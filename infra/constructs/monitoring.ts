@@ -56,12 +56,13 @@ export class Monitoring extends Construct {
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
     // Its own key: EventBridge and CloudWatch must be able to use it, and they have no
-    // business with the key that protects backup data.
+    // business with the key that protects backup data. (The SnsTopic rule target below adds
+    // EventBridge's statement to this key policy itself.)
     this.alertKey = new kms.Key(this, 'AlertKey', { description: 'Tidemark alert notifications (SNS)', enableKeyRotation: true });
     this.alertKey.addToResourcePolicy(
       new iam.PolicyStatement({
-        sid: 'PublishEncryptedAlerts',
-        principals: [new iam.ServicePrincipal('events.amazonaws.com'), new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        sid: 'AlarmsPublishEncrypted',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: ['*'],
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },

@@ -1,0 +1,158 @@
+// Schedules derived from the configuration, the alarms and events that report on them, and the
+// outputs the cloud-mode CLI reads.
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_PLAN_OPTIONS } from '../../src/core/backup/plan.ts';
+import { STACK_OUTPUTS } from '../../infra/stack.ts';
+import { logicalIdOf, render, statementsOfRole, synthesize, type Synthesized } from './support/synth.ts';
+
+let s: Synthesized;
+let backup: string;
+let restore: string;
+let topic: string;
+const resource = (id: string) => s.template.toJSON().Resources[id];
+
+beforeAll(() => {
+  s = synthesize();
+  backup = logicalIdOf(s.template, 'AWS::StepFunctions::StateMachine', 'StateMachinesBackup');
+  restore = logicalIdOf(s.template, 'AWS::StepFunctions::StateMachine', 'StateMachinesRestore');
+  topic = logicalIdOf(s.template, 'AWS::SNS::Topic', 'MonitoringAlerts');
+});
+
+describe('backup schedules', () => {
+  it('one per collection, with its expression and time zone, starting the backup machine', () => {
+    s.template.resourceCountIs('AWS::Scheduler::Schedule', s.config.collections.length);
+    for (const c of s.config.collections) {
+      const schedule = resource(logicalIdOf(s.template, 'AWS::Scheduler::Schedule', `Schedules${c.name.replaceAll('-', '')}`));
+      expect(schedule.Properties, c.name).toMatchObject({
+        ScheduleExpression: c.schedule.expression,
+        ScheduleExpressionTimezone: c.schedule.timeZone,
+        State: 'ENABLED',
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        Target: { Arn: { Ref: backup }, RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 3 } },
+      });
+    }
+  });
+
+  it("send the collection's run input, shaped like `tidemark backup`'s, with the secret and the 840 s window", () => {
+    const [nightly, sixHourly] = s.config.collections;
+    const input = (name: string) => JSON.parse(resource(logicalIdOf(s.template, 'AWS::Scheduler::Schedule', `Schedules${name.replaceAll('-', '')}`)).Properties.Target.Input);
+    expect(input(nightly!.name)).toEqual({
+      source: { credentials: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tidemark/orders-backup-Ab12Cd', database: 'orders' },
+      collection: 'orders-nightly',
+      options: { workers: 8, snapshotHoldSeconds: 840, plan: { chunkBytes: DEFAULT_PLAN_OPTIONS.chunkBytes, rangeBytes: DEFAULT_PLAN_OPTIONS.rangeBytes } },
+    });
+    expect(input(sixHourly!.name)).toMatchObject({ source: { credentials: s.config.sources[1]!.secretArn, database: 'billing' }, collection: 'billing-6h', options: { workers: 4 } });
+  });
+
+  it('start executions through one role that may start only the backup machine, assumed only by this account\'s Scheduler', () => {
+    const roles = new Set(Object.values(s.template.findResources('AWS::Scheduler::Schedule')).map((x) => render(x.Properties.Target.RoleArn)));
+    expect(roles.size).toBe(1);
+    const role = [...roles][0]!.slice(1, -5);
+    expect(statementsOfRole(s.template, role)).toEqual([{ Effect: 'Allow', Action: ['states:StartExecution'], Resource: [`<${backup}>`] }]);
+    expect(resource(role).Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      expect.objectContaining({ Principal: { Service: 'scheduler.amazonaws.com' }, Condition: { StringEquals: expect.objectContaining({ 'aws:SourceAccount': '123456789012' }) } }),
+    ]);
+  });
+});
+
+describe('alerts', () => {
+  it('go to an SNS topic encrypted with its own rotating key, TLS-only, mailed to the configured address', () => {
+    const key = logicalIdOf(s.template, 'AWS::KMS::Key', 'MonitoringAlertKey');
+    expect(resource(topic).Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [key, 'Arn'] });
+    expect(resource(key).Properties.EnableKeyRotation).toBe(true);
+    s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topic }],
+      PolicyDocument: { Statement: Match.arrayWith([{ Sid: 'AllowPublishThroughSSLOnly', Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Resource: { Ref: topic }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }]) },
+    });
+    s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: s.config.alarmEmail, TopicArn: { Ref: topic } });
+  });
+
+  it('the alert key lets CloudWatch (this account) and EventBridge encrypt messages, nothing more', () => {
+    const statements = resource(logicalIdOf(s.template, 'AWS::KMS::Key', 'MonitoringAlertKey')).Properties.KeyPolicy.Statement;
+    expect(statements).toEqual([
+      // CDK's default: IAM policies of this account decide (no IAM policy here names the key).
+      { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'kms:*', Resource: '*' },
+      {
+        Sid: 'AlarmsPublishEncrypted',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+      },
+      // Added by the SnsTopic rule target for an encrypted topic.
+      { Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: '*' },
+    ]);
+  });
+
+  it('BackupFailed and RestoreFailed events on the Tidemark bus reach the topic', () => {
+    s.template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: logicalIdOf(s.template, 'AWS::Events::EventBus', 'StateMachinesEvents') },
+      EventPattern: { source: ['tidemark'], 'detail-type': ['BackupFailed', 'RestoreFailed'] },
+      Targets: [Match.objectLike({ Arn: { Ref: topic } })],
+    });
+  });
+
+  it.each([['Backup'], ['Restore']])('a failed %s execution raises an alarm within 5 minutes', (name) => {
+    const machine = name === 'Backup' ? backup : restore;
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/States',
+      MetricName: 'ExecutionsFailed',
+      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: machine } }],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: topic }],
+    });
+  });
+
+  it.each([
+    ['ordersnightly', 86_400, 2],
+    ['billing6h', 43_200, 1],
+  ])('collection %s alarms when no backup succeeded for twice its interval (%i s × %i)', (collection, period, periods) => {
+    expect(resource(logicalIdOf(s.template, 'AWS::CloudWatch::Alarm', `Monitoring${collection}Stale`)).Properties).toMatchObject({
+      Namespace: 'AWS/States',
+      MetricName: 'ExecutionsSucceeded',
+      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: backup } }],
+      Statistic: 'Sum',
+      Period: period,
+      EvaluationPeriods: periods,
+      DatapointsToAlarm: periods,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+      AlarmActions: [{ Ref: topic }],
+    });
+  });
+
+  it('a weekly collection gets no staleness alarm (14 days is past CloudWatch\'s limit) and a synth warning', () => {
+    const config = structuredClone(s.config);
+    config.collections[0]!.schedule.expression = 'cron(0 3 ? * SUN *)';
+    const weekly = synthesize(config);
+    expect(Object.keys(weekly.template.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.includes('Stale'))).toEqual([expect.stringMatching(/^Monitoringbilling6hStale/)]);
+    expect(Object.keys(weekly.stack.monitoring.stalenessAlarms)).toEqual(['billing-6h']);
+    Annotations.fromStack(weekly.stack).hasWarning('/Tidemark', Match.stringLikeRegexp('collections: orders-nightly runs less often than every 3.5 days'));
+  });
+
+  it('a dashboard shows executions, batch durations, task errors and the alarms', () => {
+    const body = JSON.stringify(resource(logicalIdOf(s.template, 'AWS::CloudWatch::Dashboard', 'MonitoringDashboard')).Properties.DashboardBody);
+    for (const title of ['Backup executions', 'Restore executions', 'Batch duration (max, ms)', 'Task errors', 'Alarms']) expect(body).toContain(title);
+  });
+});
+
+describe('outputs', () => {
+  it('are the keys the cloud-mode CLI reads', () => {
+    expect([...STACK_OUTPUTS]).toEqual(['BackupStateMachineArn', 'RestoreStateMachineArn', 'CatalogTableName', 'RepositoryBucketName', 'EventBusName']);
+    s.template.hasOutput('BackupStateMachineArn', { Value: { Ref: backup } });
+    s.template.hasOutput('RestoreStateMachineArn', { Value: { Ref: restore } });
+    s.template.hasOutput('CatalogTableName', { Value: { Ref: logicalIdOf(s.template, 'AWS::DynamoDB::Table', 'CatalogTable') } });
+    s.template.hasOutput('RepositoryBucketName', { Value: { Ref: logicalIdOf(s.template, 'AWS::S3::Bucket', 'RepositoryBucket') } });
+    s.template.hasOutput('EventBusName', { Value: { Ref: logicalIdOf(s.template, 'AWS::Events::EventBus', 'StateMachinesEvents') } });
+    // No prefix configured: no RepositoryPrefix output (the bucket root).
+    expect(s.template.findOutputs('RepositoryPrefix')).toEqual({});
+  });
+});
