@@ -11,6 +11,8 @@ export interface CredentialSource {
   urlFor(name: string): Promise<string>;
   /** Same, without network access, for messages; may return undefined. */
   peek(name: string): string | undefined;
+  /** Drops a cached URL, so the next urlFor reads it again (a rotated password). */
+  forget?(name: string): void;
 }
 
 export class PostgresConnector implements DatabaseConnector {
@@ -23,6 +25,18 @@ export class PostgresConnector implements DatabaseConnector {
   }
 
   async connect(ref: DatabaseRef, options: { applicationName?: string } = {}): Promise<SqlSession> {
+    try {
+      return await this.open(ref, options);
+    } catch (err) {
+      // A rejected password may have been rotated since it was cached: read it once more.
+      const rejected = (err as { cause?: { code?: string } }).cause?.code === '28P01';
+      if (!rejected || !this.credentials.forget) throw err;
+      this.credentials.forget(ref.credentials);
+      return this.open(ref, options);
+    }
+  }
+
+  private async open(ref: DatabaseRef, options: { applicationName?: string }): Promise<SqlSession> {
     const url = await this.credentials.urlFor(ref.credentials);
     const config = parseUrl(url);
     if (ref.database) config.database = ref.database;

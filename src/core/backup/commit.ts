@@ -83,7 +83,8 @@ async function writeManifest(input: { backupId: string; startedAt: string }, ctx
     stats,
     warnings: header.schema.warnings,
   };
-  // Written after every chunk it lists (they were written by the export tasks).
+  // Written after every chunk it lists (they were written by the export tasks). Two racing
+  // commits may both write where storage has no exclusive create: the stored one is the truth.
   await ctx.storage.putIfAbsent(layout.manifest(input.backupId), encodeManifest(manifest));
-  return manifest;
+  return readManifest(ctx.storage, input.backupId);
 }

@@ -16,6 +16,9 @@ export interface RepositoryStorage {
    * Returns `true` when this call wrote it, `false` when it already existed (then nothing is
    * written: objects are write-once). Atomic: a reader never sees a partial object, even if the
    * writer dies midway. Idempotent; safe to call concurrently for the same key and body.
+   * Backends without exclusive create (S3 without conditional writes) may let several concurrent
+   * callers on one absent key return true, keeping the last body written: callers race only with
+   * identical bodies (content-addressed keys) or read the object back and use what is stored.
    */
   putIfAbsent(key: string, body: Uint8Array): Promise<boolean>;
 
