@@ -91,9 +91,13 @@ export const TidemarkConfigSchema = z
     stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'a CloudFormation stack name').default('Tidemark'),
     env: z.object({ account: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id'), region: z.string().regex(REGION, 'an AWS region, e.g. eu-west-1') }).strict(),
     repository: z
-      .object({ prefix: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'empty, or key segments each ending in "/" (e.g. "tidemark/")').default('') })
+      .object({
+        prefix: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'empty, or key segments each ending in "/" (e.g. "tidemark/")').default(''),
+        /** Move chunks to Standard-IA, then Glacier Instant Retrieval (docs/deploy.md, "Cost"). */
+        tierChunks: z.boolean().default(true),
+      })
       .strict()
-      .default({ prefix: '' }),
+      .default({ prefix: '', tierChunks: true }),
     alarmEmail: z.email().optional(),
     sources: z.array(Source).min(1),
     /** Extra databases a restore may write to; the sources' own credentials are always allowed. */

@@ -34,7 +34,7 @@ export class TidemarkStack extends Stack {
     super(scope, id, props);
     const { config } = props;
 
-    this.repository = new RepositoryStorage(this, 'Repository', { prefix: config.repository.prefix });
+    this.repository = new RepositoryStorage(this, 'Repository', { prefix: config.repository.prefix, tierChunks: config.repository.tierChunks });
     this.catalog = new CatalogTable(this, 'Catalog', { encryptionKey: this.repository.key });
 
     // Imported, never looked up: synth stays offline.

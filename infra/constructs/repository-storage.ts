@@ -8,6 +8,11 @@ import { Construct } from 'constructs';
 export interface RepositoryStorageProps {
   /** Key prefix of the repository inside the bucket ('' or ending in '/'). */
   readonly prefix: string;
+  /**
+   * Move chunks to colder storage classes (default true). Each backup HEADs every chunk it
+   * writes, and HEAD is billed at the colder class's request price: see docs/deploy.md, "Cost".
+   */
+  readonly tierChunks?: boolean;
 }
 
 /** Lifecycle of repository objects, in days. */
@@ -71,14 +76,18 @@ export class RepositoryStorage extends Construct {
       serverAccessLogsPrefix: 'repository/',
       lifecycleRules: [
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(days.abortIncompleteUploadsAfter) },
-        {
-          id: 'chunks-to-colder-storage',
-          prefix: `${props.prefix}chunks/`,
-          transitions: [
-            { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(days.chunksToInfrequentAccess) },
-            { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(days.chunksToGlacierInstantRetrieval) },
-          ],
-        },
+        ...(props.tierChunks ?? true
+          ? [
+              {
+                id: 'chunks-to-colder-storage',
+                prefix: `${props.prefix}chunks/`,
+                transitions: [
+                  { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(days.chunksToInfrequentAccess) },
+                  { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(days.chunksToGlacierInstantRetrieval) },
+                ],
+              },
+            ]
+          : []),
         { id: 'expire-run-documents', prefix: `${props.prefix}runs/`, expiration: Duration.days(days.runDocumentsExpireAfter) },
         { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: Duration.days(days.noncurrentVersionsExpireAfter), expiredObjectDeleteMarker: true },
       ],

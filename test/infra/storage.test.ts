@@ -78,7 +78,7 @@ describe('the repository bucket', () => {
 
   it('uses the configured prefix in its lifecycle rules', () => {
     // GIVEN a repository under "tidemark/" / WHEN synthesized
-    const config = { ...s.config, repository: { prefix: 'tidemark/' } };
+    const config = { ...s.config, repository: { prefix: 'tidemark/', tierChunks: true } };
     const prefixed = synthesize(config);
     // THEN the rules follow the prefix, and the functions are told it
     const id = logicalIdOf(prefixed.template, 'AWS::S3::Bucket', 'RepositoryBucket');
@@ -86,6 +86,13 @@ describe('the repository bucket', () => {
     expect(prefixes).toEqual([undefined, 'tidemark/chunks/', 'tidemark/runs/', undefined]);
     prefixed.template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ TIDEMARK_PREFIX: 'tidemark/' }) } });
     prefixed.template.hasOutput('RepositoryPrefix', { Value: 'tidemark/' });
+  });
+
+  it('keeps chunks in S3 Standard when tierChunks is false', () => {
+    const standard = synthesize({ ...s.config, repository: { prefix: '', tierChunks: false } });
+    const id = logicalIdOf(standard.template, 'AWS::S3::Bucket', 'RepositoryBucket');
+    const ids = standard.template.toJSON().Resources[id].Properties.LifecycleConfiguration.Rules.map((r: { Id: string }) => r.Id);
+    expect(ids).toEqual(['abort-incomplete-uploads', 'expire-run-documents', 'expire-noncurrent-versions']);
   });
 });
 
