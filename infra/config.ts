@@ -115,6 +115,10 @@ export const TidemarkConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['sources', i, 'network', 'vpcId'], message: `${s.network.vpcId} differs from sources[0]'s ${vpc}: one stack's functions run in one VPC; deploy one stack per VPC` });
       }
     });
+    // Lambda takes at most 5 security groups and 16 subnets; the functions get the union.
+    const groups = [...new Set(config.sources.map((s) => s.network.securityGroupId))];
+    if (groups.length > 5) ctx.addIssue({ code: 'custom', path: ['sources', config.sources.findIndex((s) => s.network.securityGroupId === groups[5]), 'network', 'securityGroupId'], message: 'more than 5 distinct security groups across sources; Lambda accepts 5' });
+    if (new Set(config.sources.flatMap((s) => s.network.subnets.map((n) => n.id))).size > 16) ctx.addIssue({ code: 'custom', path: ['sources'], message: 'more than 16 distinct subnets across sources; Lambda accepts 16' });
     const ids = new Set(config.sources.map((s) => s.id));
     config.collections.forEach((c, i) => {
       if (!ids.has(c.source)) ctx.addIssue({ code: 'custom', path: ['collections', i, 'source'], message: `"${c.source}" is not the id of an entry of sources (${[...ids].join(', ')})` });
