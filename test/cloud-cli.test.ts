@@ -144,8 +144,8 @@ describe('tidemark --stack (cloud mode)', () => {
     expect(show.stdout).toContain(`Backup      ${backupId}`);
     expect(show.stdout).toMatch(/State\s+committed/);
     expect(show.stdout).toContain('2 tables, 25,000 rows');
-    expect(show.stdout).toMatch(/^"public"\."customer"\s+5,000\s/m);
-    expect(show.stdout).toMatch(/^"public"\."orders"\s+20,000\s/m);
+    expect(show.stdout).toMatch(/^"public"\."customer"\s+binary\s+5,000\s/m);
+    expect(show.stdout).toMatch(/^"public"\."orders"\s+binary\s+20,000\s/m);
     const latest = await tidemark(['show', 'latest', '--json']);
     expectOk(latest);
     expect(latest.json).toMatchObject({ state: 'committed', repository: 's3://teststack-repository/' });

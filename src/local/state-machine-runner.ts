@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { TaskContext } from '#core/task-context.ts';
 import { TidemarkError } from '#core/errors.ts';
+import { newRunId } from '#core/ids.ts';
 import { functionHandlers } from '#functions/index.ts';
 import { withTaskContext } from '#functions/runtime/context.ts';
 import './promise-polyfill.ts';
@@ -79,6 +80,8 @@ export interface RunOptions {
   onState?: (event: StateEvent) => void;
   /** Receives what the EventBridge PutEvents tasks publish (locally there is no bus). */
   onEvent?: (event: PublishedEvent) => void;
+  /** `$$.Execution.Name`; a new run id by default, as the CLI names executions in AWS. */
+  executionName?: string;
 }
 
 export async function runStateMachine(name: StateMachineName, input: unknown, ctx: TaskContext, options: RunOptions = {}): Promise<any> {
@@ -102,7 +105,9 @@ export async function runStateMachine(name: StateMachineName, input: unknown, ct
   }
   // The ASL files are validated by asl-validator in the tests; validating again costs ~0.6 s a run.
   const machine = new StateMachine(definition, { validationOptions: { noValidate: true } });
-  const execution = machine.run(input as any, { overrides: { taskResourceLocalHandlers } });
+  // Step Functions names every execution; the ASL uses the name as the restore id.
+  const context = { Execution: { Name: options.executionName ?? newRunId(), Input: input as any, StartTime: new Date().toISOString() } };
+  const execution = machine.run(input as any, { overrides: { taskResourceLocalHandlers }, context });
   let oversized: string | undefined;
   const watch = (async () => {
     for await (const event of execution.eventLogs) {

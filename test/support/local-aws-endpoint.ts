@@ -143,7 +143,7 @@ export async function startLocalAws(options: LocalAwsOptions): Promise<LocalAwsE
         record(event.type, { [key]: { name: openMaps[openMaps.length - 1] } });
       }
     };
-    execution.done = runStateMachine(machine, input, options.context, { onState }).then(
+    execution.done = runStateMachine(machine, input, options.context, { onState, executionName: ids.name }).then(
       (output) => {
         execution.output = JSON.stringify(output ?? null);
         execution.status = 'SUCCEEDED';

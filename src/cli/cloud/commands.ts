@@ -8,6 +8,7 @@ import type { CompleteOutput } from '#core/restore/complete.ts';
 import type { BackupOptions } from '../commands/backup.ts';
 import type { RestoreOptions } from '../commands/restore.ts';
 import { formatBytes, formatCount, printJson, say } from '../output.ts';
+import { reportCommittedBackup } from '../report.ts';
 import { resolveStack } from './stack.ts';
 import { followExecution, startExecution } from './executions.ts';
 import { describeProgress } from './history.ts';
@@ -61,34 +62,7 @@ export async function cloudBackup(stackName: string, options: BackupOptions & Cl
   await follow(sfn, executionArn, 'backup', options.json);
   const record = await waitForBackupRecord(openCatalog(stack), backupId);
   const seconds = (performance.now() - started) / 1000;
-  const stats = record.stats!;
-  if (options.json) {
-    printJson({
-      ok: true,
-      backupId: record.backupId,
-      repository: repositoryUrl(stack),
-      executionArn,
-      source: record.source,
-      serverVersion: record.serverVersion,
-      snapshotTime: record.snapshotTime,
-      snapshotLsn: record.snapshotLsn,
-      tables: stats.tables,
-      rows: stats.rows,
-      chunks: stats.chunks,
-      bytesRead: stats.bytesRead,
-      bytesStored: stats.bytesStored,
-      bytesReferenced: stats.bytesReferenced,
-      seconds: Number(seconds.toFixed(3)),
-      warnings: record.warnings ?? [],
-    });
-    return;
-  }
-  process.stdout.write(record.backupId + '\n');
-  say(
-    `Backup ${record.backupId} committed: ${formatCount(stats.tables)} tables, ${formatCount(stats.rows)} rows, ` +
-      `${formatBytes(stats.bytesRead)} read, ${formatBytes(stats.bytesStored)} stored, in ${seconds.toFixed(1)} s.`,
-  );
-  for (const warning of record.warnings ?? []) say(`warning: ${warning}`);
+  reportCommittedBackup(record, seconds, { json: options.json, extra: { repository: repositoryUrl(stack), executionArn } });
 }
 
 export async function cloudRestore(stackName: string, backup: string, options: RestoreOptions & CloudFlags & { targetSecret?: string }): Promise<void> {

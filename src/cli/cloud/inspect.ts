@@ -8,9 +8,9 @@ import type { BackupCatalog, BackupRecord } from '#core/ports/catalog.ts';
 import { BackupNotFoundError, CatalogConflictError } from '#core/errors.ts';
 import { findCommittedBackup } from '#core/restore/resolve.ts';
 import { readManifest, type Manifest } from '#core/repository/manifest.ts';
-import { qualifiedName } from '#core/sql.ts';
 import { S3Storage, createS3Client } from '#adapters/s3-storage.ts';
-import { formatBytes, formatCount, printJson, say } from '../output.ts';
+import { say } from '../output.ts';
+import { printBackupDetails, printBackupList } from '../report.ts';
 import type { TidemarkStack } from './stack.ts';
 
 export function openCatalog(stack: TidemarkStack): BackupCatalog {
@@ -45,28 +45,7 @@ export async function waitForBackupRecord(catalog: BackupCatalog, backupId: stri
 }
 
 export async function listBackups(stack: TidemarkStack, options: { json?: boolean }): Promise<void> {
-  const backups = await openCatalog(stack).listBackups();
-  if (options.json) {
-    printJson(backups.map((b) => ({ ...b, bytesStored: b.stats?.bytesStored, bytesReferenced: b.stats?.bytesReferenced })));
-    return;
-  }
-  if (backups.length === 0) {
-    say(`No backups in stack ${stack.name} yet.`);
-    return;
-  }
-  printTable(
-    ['BACKUP', 'STATE', 'STARTED', 'TABLES', 'ROWS', 'STORED', 'REFERENCED', 'SOURCE'],
-    backups.map((b) => [
-      b.backupId,
-      b.state,
-      b.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
-      b.stats ? formatCount(b.stats.tables) : '',
-      b.stats ? formatCount(b.stats.rows) : '',
-      b.stats ? formatBytes(b.stats.bytesStored) : '',
-      b.stats ? formatBytes(b.stats.bytesReferenced) : '',
-      b.source,
-    ]),
-  );
+  printBackupList(await openCatalog(stack).listBackups(), { json: options.json, where: `stack ${stack.name}` });
 }
 
 export async function showBackup(stack: TidemarkStack, backupId: string, options: { json?: boolean }): Promise<void> {
@@ -81,35 +60,5 @@ export async function showBackup(stack: TidemarkStack, backupId: string, options
       return undefined;
     });
   }
-  const tables = manifest?.tables.map((t) => ({ table: qualifiedName(t.schema, t.name), rows: t.rows, bytes: t.bytes, chunks: t.chunks.length, storedBytes: t.chunks.reduce((s, c) => s + c.storedSize, 0) }));
-  if (options.json) {
-    printJson({ ...record, bytesStored: record.stats?.bytesStored, bytesReferenced: record.stats?.bytesReferenced, repository: repositoryUrl(stack), tables });
-    return;
-  }
-  const lines = [
-    `Backup      ${record.backupId}`,
-    `State       ${record.state}${record.error ? ` (${record.error})` : ''}`,
-    `Source      ${record.source}${record.serverVersion ? ` (PostgreSQL ${record.serverVersion})` : ''}`,
-    `Started     ${record.startedAt}`,
-    `Finished    ${record.finishedAt ?? '-'}`,
-  ];
-  if (record.snapshotTime) lines.push(`Snapshot    ${record.snapshotTime} at LSN ${record.snapshotLsn ?? '-'}`);
-  const stats = record.stats;
-  if (stats) {
-    lines.push(`Contents    ${formatCount(stats.tables)} tables, ${formatCount(stats.rows)} rows, ${formatBytes(stats.bytesRead)} of COPY text`);
-    lines.push(`Stored      ${formatBytes(stats.bytesStored)} new, ${formatBytes(stats.bytesReferenced)} referenced, ${formatCount(stats.chunks)} chunks`);
-  }
-  lines.push(`Repository  ${repositoryUrl(stack)}`);
-  for (const line of lines) process.stdout.write(line + '\n');
-  if (tables && tables.length > 0) {
-    process.stdout.write('\n');
-    printTable(['TABLE', 'ROWS', 'SIZE', 'CHUNKS', 'STORED'], tables.map((t) => [t.table, formatCount(t.rows), formatBytes(t.bytes), String(t.chunks), formatBytes(t.storedBytes)]));
-  }
-  for (const warning of record.warnings ?? []) say(`warning: ${warning}`);
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  process.stdout.write([line(header), ...rows.map(line)].join('\n') + '\n');
+  printBackupDetails(record, manifest, { json: options.json, repository: repositoryUrl(stack) });
 }

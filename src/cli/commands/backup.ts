@@ -4,7 +4,7 @@ import { runStateMachine } from '#local/state-machine-runner.ts';
 import { UsageError } from '#core/errors.ts';
 import { DEFAULT_PLAN_OPTIONS } from '#core/backup/plan.ts';
 import { createProgress } from '../progress.ts';
-import { formatBytes, formatCount, printJson, say } from '../output.ts';
+import { reportCommittedBackup } from '../report.ts';
 
 export interface BackupOptions {
   source?: string;
@@ -43,32 +43,5 @@ export async function backupCommand(options: BackupOptions): Promise<void> {
   }
   const seconds = (performance.now() - started) / 1000;
   const record = (await ctx.catalog.getBackup(output.backupId))!;
-  const stats = record.stats!;
-  if (options.json) {
-    printJson({
-      ok: true,
-      backupId: record.backupId,
-      repository: repo,
-      source: record.source,
-      serverVersion: record.serverVersion,
-      snapshotTime: record.snapshotTime,
-      snapshotLsn: record.snapshotLsn,
-      tables: stats.tables,
-      rows: stats.rows,
-      chunks: stats.chunks,
-      bytesRead: stats.bytesRead,
-      bytesStored: stats.bytesStored,
-      bytesReferenced: stats.bytesReferenced,
-      seconds: Number(seconds.toFixed(3)),
-      warnings: record.warnings ?? [],
-    });
-    return;
-  }
-  process.stdout.write(record.backupId + '\n');
-  say(
-    `Backup ${record.backupId} committed: ${formatCount(stats.tables)} tables, ${formatCount(stats.rows)} rows, ` +
-      `${formatBytes(stats.bytesRead)} read, ${formatBytes(stats.bytesStored)} stored, in ${seconds.toFixed(1)} s ` +
-      `(${formatBytes(stats.bytesRead / Math.max(seconds, 0.001))}/s).`,
-  );
-  for (const warning of record.warnings ?? []) say(`warning: ${warning}`);
+  reportCommittedBackup(record, seconds, { json: options.json, extra: { repository: repo } });
 }

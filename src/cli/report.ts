@@ -1,0 +1,107 @@
+// What the backup commands print, shared by local and cloud mode: one shape of JSON and one
+// human layout, whichever runtime did the work.
+import type { BackupRecord } from '#core/ports/catalog.ts';
+import type { Manifest } from '#core/repository/manifest.ts';
+import { qualifiedName } from '#core/sql.ts';
+import { formatBytes, formatCount, printJson, say } from './output.ts';
+
+/** The result of a committed backup: JSON on stdout, or its id on stdout and a summary on stderr. */
+export function reportCommittedBackup(record: BackupRecord, seconds: number, options: { json?: boolean; extra?: Record<string, unknown> }): void {
+  const stats = record.stats!;
+  if (options.json) {
+    printJson({
+      ok: true,
+      backupId: record.backupId,
+      ...options.extra,
+      source: record.source,
+      serverVersion: record.serverVersion,
+      snapshotTime: record.snapshotTime,
+      snapshotLsn: record.snapshotLsn,
+      tables: stats.tables,
+      rows: stats.rows,
+      chunks: stats.chunks,
+      bytesRead: stats.bytesRead,
+      bytesStored: stats.bytesStored,
+      bytesReferenced: stats.bytesReferenced,
+      seconds: Number(seconds.toFixed(3)),
+      warnings: record.warnings ?? [],
+    });
+    return;
+  }
+  process.stdout.write(record.backupId + '\n');
+  say(
+    `Backup ${record.backupId} committed: ${formatCount(stats.tables)} tables, ${formatCount(stats.rows)} rows, ` +
+      `${formatBytes(stats.bytesRead)} read, ${formatBytes(stats.bytesStored)} stored, in ${seconds.toFixed(1)} s ` +
+      `(${formatBytes(stats.bytesRead / Math.max(seconds, 0.001))}/s).`,
+  );
+  for (const warning of record.warnings ?? []) say(`warning: ${warning}`);
+}
+
+export function printBackupList(backups: BackupRecord[], options: { json?: boolean; where: string }): void {
+  if (options.json) {
+    printJson(backups.map((b) => ({ ...b, bytesStored: b.stats?.bytesStored, bytesReferenced: b.stats?.bytesReferenced })));
+    return;
+  }
+  if (backups.length === 0) {
+    say(`No backups in ${options.where} yet.`);
+    return;
+  }
+  printTable(
+    ['BACKUP', 'STATE', 'STARTED', 'TABLES', 'ROWS', 'STORED', 'REFERENCED', 'SOURCE'],
+    backups.map((b) => [
+      b.backupId,
+      b.state,
+      b.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+      b.stats ? formatCount(b.stats.tables) : '',
+      b.stats ? formatCount(b.stats.rows) : '',
+      b.stats ? formatBytes(b.stats.bytesStored) : '',
+      b.stats ? formatBytes(b.stats.bytesReferenced) : '',
+      b.source,
+    ]),
+  );
+}
+
+/** One backup: the catalog record, and the manifest's tables when it could be read. */
+export function printBackupDetails(record: BackupRecord, manifest: Manifest | undefined, options: { json?: boolean; repository: string }): void {
+  const tables = manifest?.tables.map((t) => ({
+    table: qualifiedName(t.schema, t.name),
+    format: t.format,
+    rows: t.rows,
+    bytes: t.bytes,
+    chunks: t.chunks.length,
+    storedBytes: t.chunks.reduce((s, c) => s + c.storedSize, 0),
+  }));
+  if (options.json) {
+    printJson({ ...record, bytesStored: record.stats?.bytesStored, bytesReferenced: record.stats?.bytesReferenced, snapshot: manifest?.snapshot, repository: options.repository, tables });
+    return;
+  }
+  const lines = [
+    `Backup      ${record.backupId}`,
+    `State       ${record.state}${record.error ? ` (${record.error})` : ''}`,
+    `Source      ${record.source}${record.serverVersion ? ` (PostgreSQL ${record.serverVersion})` : ''}`,
+    `Started     ${record.startedAt}`,
+    `Finished    ${record.finishedAt ?? '-'}`,
+  ];
+  if (record.snapshotTime) lines.push(`Snapshot    ${record.snapshotTime} at LSN ${record.snapshotLsn ?? '-'}`);
+  const stats = record.stats;
+  if (stats) {
+    lines.push(`Contents    ${formatCount(stats.tables)} tables, ${formatCount(stats.rows)} rows, ${formatBytes(stats.bytesRead)} of COPY data`);
+    lines.push(`Stored      ${formatBytes(stats.bytesStored)} new, ${formatBytes(stats.bytesReferenced)} referenced, ${formatCount(stats.chunks)} chunks`);
+  }
+  lines.push(`Repository  ${options.repository}`);
+  for (const line of lines) process.stdout.write(line + '\n');
+  if (tables && tables.length > 0) {
+    process.stdout.write('\n');
+    printTable(
+      ['TABLE', 'FORMAT', 'ROWS', 'SIZE', 'CHUNKS', 'STORED'],
+      tables.map((t) => [t.table, t.format, formatCount(t.rows), formatBytes(t.bytes), String(t.chunks), formatBytes(t.storedBytes)]),
+    );
+  }
+  for (const warning of record.warnings ?? []) say(`warning: ${warning}`);
+}
+
+export function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  process.stdout.write([line(header), ...rows.map(line)].join('\n') + '\n');
+}
