@@ -6,7 +6,7 @@ import { FUNCTION_ENV } from '#adapters/aws-resources.ts';
 import { createCatalogTable } from '#adapters/dynamodb-catalog.ts';
 import { buildAwsTaskContext } from '#functions/runtime/aws-context.ts';
 import { currentTaskContext, isLocalRun } from '#functions/runtime/context.ts';
-import { handler as startBackup } from '#functions/backup-start.ts';
+import { handler as failBackup } from '#functions/backup-fail.ts';
 import { startS3rver, S3RVER_CREDENTIALS, type LocalS3 } from './support/s3rver.ts';
 import { startDynalite, type LocalDynamoDb } from './support/dynalite.ts';
 
@@ -25,6 +25,8 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
     AWS_REGION: 'us-east-1',
+    // Nothing here may reach AWS: a Secrets Manager call would fail fast on this closed port.
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: 'http://127.0.0.1:9',
   };
   for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
 });
@@ -49,10 +51,13 @@ describe('the AWS task context', () => {
     const ctx = await currentTaskContext();
     expect(await currentTaskContext()).toBe(ctx);
     expect(ctx.storage.location).toBe(`s3://${s3.bucket}/repo`);
-    // A real task: StartBackup records the run in the catalog table.
-    const secretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app-AbCdEf';
-    const { backupId } = await startBackup({ source: { credentials: secretArn } });
-    expect(await ctx.catalog.getBackup(backupId)).toMatchObject({ backupId, state: 'running' });
+    // A real task: MarkBackupFailed releases the snapshot in S3 and fails the run in DynamoDB.
+    const backupId = '20261121T000000Z-abcdef';
+    await ctx.catalog.createBackup({ backupId, state: 'running', startedAt: new Date().toISOString(), source: 'db.example:5432/app' });
+    const { error } = await failBackup({ backupId, failure: { Error: 'SnapshotExpiredError', Cause: 'window passed' } });
+    expect(error).toBe('SnapshotExpiredError: window passed');
+    expect(await ctx.catalog.getBackup(backupId)).toMatchObject({ backupId, state: 'failed', error });
+    expect(await ctx.storage.head(`runs/${backupId}/snapshot-released.json`)).toBeDefined();
     // Storage works through the same context (path-style to an IP endpoint).
     expect(await ctx.storage.putIfAbsent('probe', new Uint8Array([7]))).toBe(true);
     expect(Array.from(await ctx.storage.get('probe'))).toEqual([7]);
