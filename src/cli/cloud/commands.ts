@@ -77,8 +77,8 @@ export async function cloudRestore(stackName: string, backup: string, options: R
   const name = newRunId();
   const started = performance.now();
   const { executionArn } = await startExecution(sfn, stack.restoreStateMachineArn, name, input);
-  // The restore id is chosen by the Resolve task, so before it runs only the execution is known.
-  if (!options.wait) return reportStarted({ executionArn, runId: name, json: options.json, what: `Restore of ${backup}`, stack: stackName });
+  // The restore state machine takes its execution name as the restore id.
+  if (!options.wait) return reportStarted({ executionArn, runId: name, json: options.json, what: `Restore ${name} of ${backup}`, stack: stackName });
   if (!options.json) say(`Restore of backup ${backup} into ${options.database} started on stack ${stackName}: ${executionArn}`);
   const execution = await follow(sfn, executionArn, 'restore', options.json);
   const output = JSON.parse(execution.output ?? '{}') as CompleteOutput;
