@@ -18,7 +18,9 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError()
     .exitOverride()
     .option('--stack <name>', 'run in AWS: the CloudFormation stack of the deployed Tidemark app (see docs/cloud-cli.md)');
-  const repoOption = () => new Option('--repo <dir>', 'repository directory (default: $TIDEMARK_REPO, else ./tidemark-repo)');
+  const repoOption = () => new Option('--repo <dir|s3://bucket/prefix>', 'the repository (default: $TIDEMARK_REPO, else ./tidemark-repo)');
+  const catalogOption = () =>
+    new Option('--catalog <dir|dynamodb://table>', 'the catalog (default: $TIDEMARK_CATALOG, else <repo>/catalog for a directory repository)');
   const jsonOption = () => new Option('--json', 'print one JSON document on stdout and nothing else');
   let json = false;
   let code = 0;
@@ -33,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('take a consistent backup of a database into the repository; prints the backup id')
     .option('--source <postgres-url>', 'database to back up (default: $TIDEMARK_SOURCE)')
     .addOption(repoOption())
+    .addOption(catalogOption())
     .addOption(jsonOption())
     .option('--workers <n>', 'parallel export workers', positiveInt, 4)
     .option('--snapshot-hold-seconds <n>', 'longest export window; in AWS the Lambda limit caps it at 840', positiveInt, 86_400)
@@ -46,17 +49,20 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<backup-id>', 'a backup id, or "latest"')
     .option('--target <postgres-url>', 'database to restore into; created when missing (default: $TIDEMARK_TARGET)')
     .addOption(repoOption())
+    .addOption(catalogOption())
     .addOption(jsonOption())
     .option('--workers <n>', 'parallel load workers', positiveInt, 4)
     .action(run((backup, opts) => restoreCommand(backup, opts)));
 
-  program.command('list').description('list the backups in the repository').addOption(repoOption()).addOption(jsonOption()).action(run((opts) => listCommand(opts)));
+  program.command('list').description('list the backups in the repository').addOption(repoOption())
+    .addOption(catalogOption()).addOption(jsonOption()).action(run((opts) => listCommand(opts)));
 
   program
     .command('show')
     .description('show one backup: state, snapshot, sizes, tables')
     .argument('<backup-id>', 'a backup id, or "latest"')
     .addOption(repoOption())
+    .addOption(catalogOption())
     .addOption(jsonOption())
     .action(run((id, opts) => showCommand(id, opts)));
 
@@ -65,6 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('re-read every chunk of a backup and check hashes and the manifest')
     .argument('<backup-id>', 'a backup id, or "latest"')
     .addOption(repoOption())
+    .addOption(catalogOption())
     .addOption(jsonOption())
     .action(run((id, opts) => verifyCommand(id, opts)));
 

@@ -7,6 +7,7 @@ import { createProgress } from '../progress.ts';
 import { reportCommittedBackup } from '../report.ts';
 
 export interface BackupOptions {
+  catalog?: string;
   source?: string;
   repo?: string;
   json?: boolean;
@@ -21,7 +22,7 @@ export async function backupCommand(options: BackupOptions): Promise<void> {
   if (!source) throw new UsageError('Missing --source <postgres-url> (or $TIDEMARK_SOURCE): the database to back up.');
   const repo = repositoryPath(options.repo);
   const progress = createProgress('backup', !options.json);
-  const ctx = await openLocalContext(repo, { create: true, progress: (e) => progress.onEvent(e) });
+  const ctx = await openLocalContext(repo, { create: true, catalog: options.catalog, progress: (e) => progress.onEvent(e) });
   ctx.credentials.register('source', source);
   const started = performance.now();
   const input = {

@@ -10,16 +10,17 @@ import { printBackupDetails, printBackupList } from '../report.ts';
 
 interface CommonOptions {
   repo?: string;
+  catalog?: string;
   json?: boolean;
 }
 
 export async function listCommand(options: CommonOptions): Promise<void> {
-  const ctx = await openLocalContext(repositoryPath(options.repo), { create: false });
+  const ctx = await openLocalContext(repositoryPath(options.repo), { create: false, catalog: options.catalog });
   printBackupList(await ctx.catalog.listBackups(), { json: options.json, where: ctx.storage.location });
 }
 
 export async function showCommand(backupId: string, options: CommonOptions): Promise<void> {
-  const ctx = await openLocalContext(repositoryPath(options.repo), { create: false });
+  const ctx = await openLocalContext(repositoryPath(options.repo), { create: false, catalog: options.catalog });
   const record = backupId === 'latest' ? await findCommittedBackup(ctx.catalog, 'latest', ctx.storage.location) : await ctx.catalog.getBackup(backupId);
   if (!record) throw new BackupNotFoundError(`Backup ${backupId} is not in the catalog of ${ctx.storage.location}. Run \`tidemark list\` to see the backups.`);
   const manifest = record.state === 'committed' ? await readManifest(ctx.storage, record.backupId) : undefined;
@@ -27,7 +28,7 @@ export async function showCommand(backupId: string, options: CommonOptions): Pro
 }
 
 export async function verifyCommand(backupId: string, options: CommonOptions): Promise<void> {
-  const ctx = await openLocalContext(repositoryPath(options.repo), { create: false });
+  const ctx = await openLocalContext(repositoryPath(options.repo), { create: false, catalog: options.catalog });
   const record = await findCommittedBackup(ctx.catalog, backupId, ctx.storage.location);
   const progress = createProgress('verify', !options.json);
   const started = performance.now();

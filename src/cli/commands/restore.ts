@@ -7,6 +7,7 @@ import { createProgress } from '../progress.ts';
 import { formatBytes, formatCount, printJson, say } from '../output.ts';
 
 export interface RestoreOptions {
+  catalog?: string;
   target?: string;
   repo?: string;
   json?: boolean;
@@ -18,7 +19,7 @@ export async function restoreCommand(backup: string, options: RestoreOptions): P
   if (!target) throw new UsageError('Missing --target <postgres-url> (or $TIDEMARK_TARGET): the database to restore into (created when missing; must be empty).');
   const repo = repositoryPath(options.repo);
   const progress = createProgress('restore', !options.json);
-  const ctx = await openLocalContext(repo, { create: false, progress: (e) => progress.onEvent(e) });
+  const ctx = await openLocalContext(repo, { create: false, catalog: options.catalog, progress: (e) => progress.onEvent(e) });
   ctx.credentials.register('target', target);
   const started = performance.now();
   let output: CompleteOutput;
