@@ -43,16 +43,18 @@ function textRowEnd(buf: Buffer, pos: number): number {
 
 /** End of the binary row that starts at `pos`; -1 when it is incomplete or `pos` is the trailer. */
 function binaryRowEnd(buf: Buffer, pos: number): number {
-  if (pos + 2 > buf.length) return -1;
-  const fields = buf.readInt16BE(pos);
-  if (fields === -1) return -1;
+  // Plain byte arithmetic: readInt32BE's argument checks cost more than the walk itself.
+  const length = buf.length;
+  if (pos + 2 > length) return -1;
+  const fields = (buf[pos]! << 8) | buf[pos + 1]!;
+  if (fields === 0xffff) return -1;
   let p = pos + 2;
   for (let f = 0; f < fields; f++) {
-    if (p + 4 > buf.length) return -1;
-    const len = buf.readInt32BE(p);
-    p += 4 + (len > 0 ? len : 0);
+    if (p + 4 > length) return -1;
+    const len = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!;
+    p += len > 0 ? 4 + len : 4;
   }
-  return p <= buf.length ? p : -1;
+  return p <= length ? p : -1;
 }
 
 function binaryHeaderLength(buf: Buffer): number {
