@@ -1,6 +1,7 @@
 // SqlSession over node-postgres and pg-copy-streams.
 import pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom } from 'pg-copy-streams';
+import { fastCopyTo } from './copy-out.ts';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { SqlSession } from '#core/ports/database.ts';
@@ -56,7 +57,7 @@ export class PgSession implements SqlSession {
 
   async *copyOut(sql: string): AsyncIterable<Buffer> {
     try {
-      yield* this.client.query(copyTo(sql));
+      yield* this.client.query(fastCopyTo(sql));
     } catch (err) {
       throw classify(err);
     }
