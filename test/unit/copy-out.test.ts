@@ -4,7 +4,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { fastCopyTo } from '#adapters/postgres/copy-out.ts';
+import { fastCopyTo, fastCopyToChunks } from '#adapters/postgres/copy-out.ts';
+import { copyOptions, cutIntoChunks } from '#core/copy-format.ts';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
 
 async function drain(stream: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -52,5 +53,57 @@ describe('fast COPY TO', () => {
   it('an empty result is an empty stream', async () => {
     expect((await drain(client.query(fastCopyTo('COPY (SELECT 1 WHERE false) TO STDOUT')))).length).toBe(0);
     expect((await client.query('SELECT 1 AS n')).rows[0].n).toBe(1);
+  });
+});
+
+describe('COPY TO in whole-row chunks', () => {
+  let server: PostgresServer;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    server = await startPostgres({ major: 15 });
+    await server.sql(`CREATE TABLE t (id int, v text, b bytea);
+      INSERT INTO t SELECT i, repeat(md5(i::text), i % 30), decode(md5(i::text), 'hex') FROM generate_series(1, 30000) i;
+      INSERT INTO t VALUES (0, repeat('y', 500000), NULL);
+      CREATE TABLE empty (a int);`);
+    client = new pg.Client({ connectionString: server.url() });
+    await client.connect();
+  });
+
+  afterAll(async () => {
+    await client?.end();
+    await server?.stop();
+  });
+
+  async function chunks(stream: AsyncIterable<Buffer>, slow = false): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for await (const c of stream) {
+      out.push(Buffer.from(c));
+      // A slow consumer lets chunks queue up in the stream: they must still come out one by one.
+      if (slow) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return out;
+  }
+
+  for (const format of ['text', 'binary'] as const) {
+    it(`equals cutIntoChunks over the plain stream (${format}), and the session goes on`, async () => {
+      const sql = `COPY t TO STDOUT${copyOptions(format)}`;
+      const reference = await chunks(cutIntoChunks(client.query(copyTo(sql)), 64 * 1024, format));
+      const fast = await chunks(client.query(fastCopyToChunks(sql, 64 * 1024)), true);
+      expect(reference.length).toBeGreaterThan(20);
+      expect(fast.length).toBe(reference.length);
+      fast.forEach((c, i) => expect(c.equals(reference[i]!), `chunk ${i}`).toBe(true));
+      expect((await client.query('SELECT 3 AS n')).rows[0].n).toBe(3);
+    });
+
+    it(`an empty table gives no chunk (${format})`, async () => {
+      expect(await chunks(client.query(fastCopyToChunks(`COPY empty TO STDOUT${copyOptions(format)}`, 1024)))).toEqual([]);
+    });
+  }
+
+  it('an error in mid-copy reaches the caller and leaves the session usable', async () => {
+    await expect(chunks(client.query(fastCopyToChunks('COPY (SELECT 1 / (i - 5000) FROM generate_series(1, 10000) i) TO STDOUT', 1024))))
+      .rejects.toThrow(/division by zero/);
+    expect((await client.query('SELECT 7 AS n')).rows[0].n).toBe(7);
   });
 });

@@ -1,7 +1,7 @@
 // SqlSession over node-postgres and pg-copy-streams.
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { fastCopyTo } from './copy-out.ts';
+import { fastCopyTo, fastCopyToChunks } from './copy-out.ts';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { SqlSession } from '#core/ports/database.ts';
@@ -58,6 +58,14 @@ export class PgSession implements SqlSession {
   async *copyOut(sql: string): AsyncIterable<Buffer> {
     try {
       yield* this.client.query(fastCopyTo(sql));
+    } catch (err) {
+      throw classify(err);
+    }
+  }
+
+  async *copyOutChunks(sql: string, chunkBytes: number): AsyncIterable<Buffer> {
+    try {
+      yield* this.client.query(fastCopyToChunks(sql, chunkBytes));
     } catch (err) {
       throw classify(err);
     }

@@ -10,7 +10,7 @@ import { layout } from '../repository/layout.ts';
 import { openDocument, sealDocument } from '../repository/sealed-document.ts';
 import { encodeChunk } from '../repository/chunk-codec.ts';
 import { ContentChecksum } from '../content-checksum.ts';
-import { copyOptions, cutIntoChunks, type CopyFormat } from '../copy-format.ts';
+import { copyOptions, type CopyFormat } from '../copy-format.ts';
 import { openSnapshotSession } from './snapshot-session.ts';
 import { readPlanBatch, readPlanHeader } from './plan.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
@@ -85,7 +85,7 @@ async function exportRange(session: SqlSession, schema: SchemaSnapshot, task: Ex
     ctx.progress({ phase: 'export', table: label, rows, bytes: content.length, storedBytes: wrote ? encoded.stored.byteLength : 0, chunks: 1 });
   };
   let index = 0;
-  for await (const content of cutIntoChunks(session.copyOut(copyOutSql(table, task, format)), chunkBytes, format)) {
+  for await (const content of session.copyOutChunks(copyOutSql(table, task, format), chunkBytes)) {
     const before = checksum.rows;
     checksum.addRows(content, format);
     bytesRead += content.length;

@@ -15,6 +15,13 @@ export interface SqlSession {
   query<Row = Record<string, any>>(sql: string, params?: unknown[]): Promise<Row[]>;
   /** Streams `COPY … TO STDOUT` output with backpressure. */
   copyOut(sql: string): AsyncIterable<Buffer>;
+  /**
+   * Streams `COPY … TO STDOUT` as chunks of whole rows, with backpressure: each chunk ends at the
+   * first row end at or after `chunkBytes` from its start (a larger row makes a larger chunk);
+   * binary chunks carry no header or trailer. The same output as
+   * `cutIntoChunks(copyOut(sql), chunkBytes, format)` (src/core/copy-format.ts), made cheaper.
+   */
+  copyOutChunks(sql: string, chunkBytes: number): AsyncIterable<Buffer>;
   /** Runs `COPY … FROM STDIN` with `data` as its whole input. */
   copyIn(sql: string, data: Uint8Array): Promise<void>;
   /** Closes the session; safe to call twice. */

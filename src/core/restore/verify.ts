@@ -8,7 +8,7 @@ import { ContentChecksum } from '../content-checksum.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
 import { cachedManifest } from './manifest-cache.ts';
 import { verifyBatches } from './load-plan.ts';
-import { copyOptions, cutIntoChunks } from '../copy-format.ts';
+import { copyOptions } from '../copy-format.ts';
 
 const READ_BYTES = 1024 * 1024;
 
@@ -33,7 +33,7 @@ export async function verifyBatch(input: VerifyBatchInput, ctx: TaskContext): Pr
       const columns = table.columns.map(quoteIdent).join(', ');
       // The same COPY as the export, so the rows come back byte for byte as they were hashed.
       const copy = `COPY ${name} (${columns}) TO STDOUT${copyOptions(table.format)}`;
-      for await (const rows of cutIntoChunks(session.copyOut(copy), READ_BYTES, table.format)) checksum.addRows(rows, table.format);
+      for await (const rows of session.copyOutChunks(copy, READ_BYTES)) checksum.addRows(rows, table.format);
       if (checksum.rows !== table.rows || checksum.digest !== table.checksum) {
         throw new VerificationError(
           `Restored table ${name} does not match backup ${input.backupId}: ${checksum.rows} rows (checksum ${checksum.digest}), the backup recorded ${table.rows} rows (checksum ${table.checksum}). The restore is not usable; report this with both figures.`,
