@@ -40,8 +40,8 @@ class FastCopyToStream extends (CopyStreamQuery as unknown as new (text: string,
   /** `chunkBytes` > 0: push whole-row chunks (see copyOutChunks); 0: push what each read brings. */
   constructor(text: string, private readonly chunkBytes = 0) {
     // Rows mode pushes whole chunks as objects: a byte stream would let one read() merge two.
-    // Two buffered chunks are enough to keep the socket busy while one is compressed.
-    super(text, chunkBytes > 0 ? { objectMode: true, highWaterMark: 2 } : undefined);
+    // One buffered chunk keeps the socket busy while the consumer hashes and compresses.
+    super(text, chunkBytes > 0 ? { objectMode: true, highWaterMark: 1 } : undefined);
   }
 
   override _parse(chunk: Buffer): boolean | undefined {
