@@ -3,9 +3,6 @@
 // TIDEMARK_CATALOG, the SDK's AWS_ENDPOINT_URL_* variables). Fidelity: the fixture database
 // round-trips exactly (pg_dump, rows, sequences). Consistency: a backup taken while writers move
 // money restores to one instant. Then the CLI in a child process reads the same stores.
-import { readdir, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCatalogTable } from '#adapters/dynamodb-catalog.ts';
@@ -14,11 +11,10 @@ import { runStateMachine } from '#local/state-machine-runner.ts';
 import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
 import { startS3rver, S3RVER_CREDENTIALS, type LocalS3 } from './support/s3rver.ts';
 import { startDynalite, type LocalDynamoDb } from './support/dynalite.ts';
-import { schemaDump, sequenceStates, tableContents } from './support/database-state.ts';
+import { loadFidelityFixture, schemaDump, sequenceStates, tableContents } from './support/database-state.ts';
 import { listKeys } from './contract/storage-contract.ts';
 import { runCli, describeResult } from './support/cli.ts';
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'fidelity');
 
 let server: PostgresServer;
 let s3: LocalS3;
@@ -55,9 +51,7 @@ describe('fidelity through S3 and DynamoDB', () => {
 
   beforeAll(async () => {
     await server.createDatabase('fidelity_source');
-    for (const file of (await readdir(fixtures)).filter((f) => f.endsWith('.sql')).sort()) {
-      await server.sql(await readFile(join(fixtures, file), 'utf8'), 'fidelity_source');
-    }
+    await loadFidelityFixture(server, 'fidelity_source');
     const ctx = await awsContext('fidelity', true);
     ctx.credentials.register('source', server.url('fidelity_source'));
     ctx.credentials.register('target', server.url('fidelity_restored'));

@@ -3,14 +3,12 @@
 // database are identical (owners and privileges included), every table's rows are identical as
 // multisets, and sequences hold the same state. PostgreSQL 15, because pg_dump here is 15.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
 import { runBackup, runRestore, tempRepository } from './support/pipeline.ts';
-import { schemaDump, sequenceStates, tableContents } from './support/database-state.ts';
+import { loadFidelityFixture, schemaDump, sequenceStates, tableContents } from './support/database-state.ts';
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'fidelity');
 
 describe('fidelity: backup → restore reproduces the database exactly', () => {
   let server: PostgresServer;
@@ -20,9 +18,7 @@ describe('fidelity: backup → restore reproduces the database exactly', () => {
   beforeAll(async () => {
     server = await startPostgres({ major: 15 });
     await server.createDatabase('fidelity_source');
-    for (const file of (await readdir(fixtures)).filter((f) => f.endsWith('.sql')).sort()) {
-      await server.sql(await readFile(join(fixtures, file), 'utf8'), 'fidelity_source');
-    }
+    await loadFidelityFixture(server, 'fidelity_source');
     repo = await tempRepository();
     // Small chunks and ranges so that tables span several chunks and export tasks.
     const { output } = await runBackup(repo, server.url('fidelity_source'), { chunkBytes: 256 * 1024, rangeBytes: 256 * 1024, workers: 3 });

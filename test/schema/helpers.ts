@@ -1,20 +1,17 @@
 // Shared steps of the schema tests: load the fixture, capture a database, apply a snapshot to
 // another one, and dump a schema with pg_dump (the oracle).
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { applyStatements, applyWaves, listRoles } from '#core/schema/apply.ts';
 import { captureSchema } from '#core/schema/capture.ts';
 import type { CatalogQuery, SchemaSnapshot } from '#core/schema/model.ts';
-import { SUPERUSER, SUPERUSER_PASSWORD, type PostgresServer } from '#test/support/postgres-server.ts';
+import type { PostgresServer } from '#test/support/postgres-server.ts';
+import { schemaDump } from '#test/support/database-state.ts';
 
 const FIXTURE_DIR = new URL('../fixtures/fidelity/', import.meta.url).pathname;
-const PG_DUMP_15 = '/usr/lib/postgresql/15/bin/pg_dump';
 
 export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
@@ -84,16 +81,7 @@ export async function applySnapshot(
 
 /** pg_dump (--schema-only unless `withData`), minus the lines that differ between any two runs. */
 export async function dumpSchema(server: PostgresServer, database: string, withData = false): Promise<string> {
-  const bin = existsSync(PG_DUMP_15) ? PG_DUMP_15 : 'pg_dump';
-  const { stdout } = await promisify(execFile)(
-    bin,
-    [...(withData ? [] : ['--schema-only']), '-h', '127.0.0.1', '-p', String(server.port), '-U', SUPERUSER, '-d', database],
-    { env: { ...process.env, PGPASSWORD: SUPERUSER_PASSWORD }, maxBuffer: 64 * 1024 * 1024 },
-  );
-  return stdout
-    .split('\n')
-    .filter((line) => !/^\\(un)?restrict /.test(line) && !/^-- Dumped (from|by) /.test(line))
-    .join('\n');
+  return schemaDump(server, database, { withData });
 }
 
 const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;

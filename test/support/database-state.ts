@@ -3,6 +3,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { PostgresServer } from './postgres-server.ts';
 import { SUPERUSER, SUPERUSER_PASSWORD } from './postgres-server.ts';
 
@@ -13,17 +16,29 @@ export function pgDumpPath(): string {
   return existsSync(debian) ? debian : 'pg_dump';
 }
 
-/** `pg_dump --schema-only`, minus the lines that differ on every run (\restrict keys). */
-export async function schemaDump(server: PostgresServer, database: string): Promise<string> {
+/**
+ * `pg_dump --schema-only` (or the whole dump, `withData`), minus the lines that differ on every
+ * run or server: the \restrict keys and the "Dumped from/by" header.
+ */
+export async function schemaDump(server: PostgresServer, database: string, options: { withData?: boolean } = {}): Promise<string> {
   const { stdout } = await run(
     pgDumpPath(),
-    ['--schema-only', '--host', '127.0.0.1', '--port', String(server.port), '--username', SUPERUSER, '--dbname', database],
+    [...(options.withData ? [] : ['--schema-only']), '--host', '127.0.0.1', '--port', String(server.port), '--username', SUPERUSER, '--dbname', database],
     { env: { ...process.env, PGPASSWORD: SUPERUSER_PASSWORD }, maxBuffer: 256 * 1024 * 1024 },
   );
   return stdout
     .split('\n')
-    .filter((line) => !/^\\(un)?restrict /.test(line))
+    .filter((line) => !/^\\(un)?restrict /.test(line) && !/^-- Dumped (from|by) /.test(line))
     .join('\n');
+}
+
+const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/fidelity/', import.meta.url));
+
+/** Runs the fidelity fixture files (every object kind, awkward values) in name order. */
+export async function loadFidelityFixture(server: PostgresServer, database: string): Promise<void> {
+  for (const file of (await readdir(FIXTURE_DIR)).filter((f) => f.endsWith('.sql')).sort()) {
+    await server.sql(await readFile(join(FIXTURE_DIR, file), 'utf8'), database);
+  }
 }
 
 /** Per table (every ordinary table and leaf partition): row count and a digest of its sorted rows. */
