@@ -1,10 +1,10 @@
-// COPY TO STDOUT with one Buffer per socket read instead of one per row. pg-copy-streams'
-// CopyStreamQuery owns the hard part (taking the connection's data from pg and handing it back
-// after CopyDone or an error); this subclass replaces only its message parser, which sliced every
-// CopyData payload into its own Buffer: at ~10 million rows per GB that allocation and the
-// garbage it leaves cost about a third of the export's main thread. Pinned to pg-copy-streams
-// 7.0.0's internals (`_parse`, `_buffer`, `_detach`, `_cleanup`), which test/unit/copy-out.test.ts
-// and every backup test exercise.
+// COPY TO STDOUT as chunks of whole rows. pg-copy-streams' CopyStreamQuery owns the hard part
+// (taking the connection's data from pg and handing it back after CopyDone or an error); this
+// subclass replaces only its message parser, which sliced every CopyData payload into its own
+// Buffer: at ~10 million rows per GB that allocation and its garbage, plus re-joining and
+// re-scanning the rows to cut chunks, cost about a third of the export's main thread.
+// Pinned to pg-copy-streams 7.0.0's internals (`_parse`, `_buffer`, `_detach`, `_cleanup`),
+// which test/unit/copy-out.test.ts and every backup test exercise.
 import { to as copyTo } from 'pg-copy-streams';
 
 const COPY_DATA = 0x64;
@@ -31,23 +31,19 @@ class FastCopyToStream extends (CopyStreamQuery as unknown as new (text: string,
   private code = 0;
   /** Bytes of the current message's body still to come; -1 between messages. */
   private remaining = -1;
-  /** Rows-mode: the chunk being filled, its used bytes, where the current row began. */
+  /** The chunk being filled, its used bytes, where the current row began. */
   private chunk: Buffer | undefined;
   private used = 0;
   private rowStart = 0;
   private firstRow = true;
 
-  /** `chunkBytes` > 0: push whole-row chunks (see copyOutChunks); 0: push what each read brings. */
-  constructor(text: string, private readonly chunkBytes = 0) {
-    // Rows mode pushes whole chunks as objects: a byte stream would let one read() merge two.
+  constructor(text: string, private readonly chunkBytes: number) {
+    // Whole chunks are pushed as objects: a byte stream would let one read() merge two.
     // One buffered chunk keeps the socket busy while the consumer hashes and compresses.
-    super(text, chunkBytes > 0 ? { objectMode: true, highWaterMark: 1 } : undefined);
+    super(text, { objectMode: true, highWaterMark: 1 });
   }
 
   override _parse(chunk: Buffer): boolean | undefined {
-    const rows = this.chunkBytes > 0;
-    const out = rows ? undefined : Buffer.allocUnsafe(chunk.length);
-    let written = 0;
     let drained = true;
     let pos = 0;
     let done = false;
@@ -59,33 +55,28 @@ class FastCopyToStream extends (CopyStreamQuery as unknown as new (text: string,
         if (this.code === ERROR_RESPONSE) {
           // pg parses the error itself: give it back everything from the error's first byte.
           this.giveBack(Buffer.concat([this.header, chunk.subarray(pos)]));
-          if (written > 0) this.push(out!.subarray(0, written));
           this._detach();
           return;
         }
         this.remaining = this.header.readUInt32BE(1) - 4;
         this.headerBytes = 0;
-        if (rows && this.code === COPY_DATA) this.startRow(this.remaining);
+        if (this.code === COPY_DATA) this.startRow(this.remaining);
       }
       const n = Math.min(this.remaining, chunk.length - pos);
-      if (this.code === COPY_DATA) {
-        if (rows) this.used = copyBytes(chunk, pos, pos + n, this.chunk!, this.used);
-        else written += chunk.copy(out!, written, pos, pos + n);
-      }
+      if (this.code === COPY_DATA) this.used = copyBytes(chunk, pos, pos + n, this.chunk!, this.used);
       pos += n;
       this.remaining -= n;
       if (this.remaining === 0) {
         this.remaining = -1;
-        if (rows && this.code === COPY_DATA && !this.endRow()) drained = false;
+        if (this.code === COPY_DATA && !this.endRow()) drained = false;
         if (!DURING_COPY.has(this.code)) {
           done = true;
           break;
         }
       }
     }
-    if (written > 0) drained = this.push(out!.subarray(0, written));
     if (done) {
-      if (rows && this.used > 0) this.push(this.chunk!.subarray(0, this.used));
+      if (this.used > 0) this.push(this.chunk!.subarray(0, this.used));
       this.giveBack(chunk.subarray(pos));
       this._detach();
       this.push(null);
@@ -142,10 +133,6 @@ class FastCopyToStream extends (CopyStreamQuery as unknown as new (text: string,
 function copyBytes(source: Buffer, from: number, to: number, target: Buffer, at: number): number {
   target.set(source.subarray(from, to), at);
   return at + (to - from);
-}
-
-export function fastCopyTo(sql: string): CopyToStream {
-  return new FastCopyToStream(sql);
 }
 
 /**

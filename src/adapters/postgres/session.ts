@@ -1,7 +1,7 @@
 // SqlSession over node-postgres and pg-copy-streams.
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { fastCopyTo, fastCopyToChunks } from './copy-out.ts';
+import { fastCopyToChunks } from './copy-out.ts';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { SqlSession } from '#core/ports/database.ts';
@@ -53,14 +53,6 @@ export class PgSession implements SqlSession {
     // A multi-statement text returns one result per statement; callers want the last.
     const last = Array.isArray(result) ? result[result.length - 1] : result;
     return (last?.rows ?? []) as Row[];
-  }
-
-  async *copyOut(sql: string): AsyncIterable<Buffer> {
-    try {
-      yield* this.client.query(fastCopyTo(sql));
-    } catch (err) {
-      throw classify(err);
-    }
   }
 
   async *copyOutChunks(sql: string, chunkBytes: number): AsyncIterable<Buffer> {

@@ -13,13 +13,11 @@ export interface DatabaseRef {
 export interface SqlSession {
   /** Runs one statement. Errors carry PostgreSQL's message; the caller adds context. */
   query<Row = Record<string, any>>(sql: string, params?: unknown[]): Promise<Row[]>;
-  /** Streams `COPY … TO STDOUT` output with backpressure. */
-  copyOut(sql: string): AsyncIterable<Buffer>;
   /**
    * Streams `COPY … TO STDOUT` as chunks of whole rows, with backpressure: each chunk ends at the
-   * first row end at or after `chunkBytes` from its start (a larger row makes a larger chunk);
-   * binary chunks carry no header or trailer. The same output as
-   * `cutIntoChunks(copyOut(sql), chunkBytes, format)` (src/core/copy-format.ts), made cheaper.
+   * first row end at or after `chunkBytes` from its start (a larger row makes a larger chunk), so
+   * the cuts depend on the rows alone; binary chunks carry no header or trailer. The rule is
+   * `cutIntoChunks` in src/core/copy-format.ts, which the adapter's tests hold it to.
    */
   copyOutChunks(sql: string, chunkBytes: number): AsyncIterable<Buffer>;
   /** Runs `COPY … FROM STDIN` with `data` as its whole input. */
