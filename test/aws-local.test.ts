@@ -11,7 +11,7 @@ import { runStateMachine } from '#local/state-machine-runner.ts';
 import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
 import { startS3rver, S3RVER_CREDENTIALS, type LocalS3 } from './support/s3rver.ts';
 import { startDynalite, type LocalDynamoDb } from './support/dynalite.ts';
-import { loadFidelityFixture, schemaDump, sequenceStates, tableContents } from './support/database-state.ts';
+import { itRestoresIdentically, loadFidelityFixture, tableContents } from './support/database-state.ts';
 import { listKeys } from './contract/storage-contract.ts';
 import { runCli, describeResult } from './support/cli.ts';
 
@@ -71,23 +71,7 @@ describe('fidelity through S3 and DynamoDB', () => {
     expect(await ctx.catalog.listBackups()).toMatchObject([{ backupId, state: 'committed', manifestKey: `backups/${backupId}/manifest.json` }]);
   });
 
-  it('pg_dump --schema-only of source and restored database are identical', async () => {
-    const [source, restored] = await Promise.all([schemaDump(server, 'fidelity_source'), schemaDump(server, 'fidelity_restored')]);
-    expect(source.length).toBeGreaterThan(1000);
-    expect(restored).toEqual(source);
-  });
-
-  it('every table holds the same rows, as multisets', async () => {
-    const source = await tableContents(server, 'fidelity_source');
-    expect(Object.keys(source).length).toBeGreaterThan(5);
-    expect(await tableContents(server, 'fidelity_restored')).toEqual(source);
-  });
-
-  it('sequences hold the same state', async () => {
-    const source = await sequenceStates(server, 'fidelity_source');
-    expect(Object.keys(source).length).toBeGreaterThan(0);
-    expect(await sequenceStates(server, 'fidelity_restored')).toEqual(source);
-  });
+  itRestoresIdentically(() => server, 'fidelity_source', 'fidelity_restored');
 
   it('the CLI lists, verifies and restores "latest" from the same S3 repository and DynamoDB catalog', async () => {
     // Only the CLI's child needs the legacy provider (s3rver's ListObjectsV2 paging; vitest sets it for itself).

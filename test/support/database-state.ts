@@ -1,5 +1,6 @@
 // Oracles for "the restored database equals the source": pg_dump --schema-only text, every
 // table's rows as a multiset, and every sequence's state.
+import { it, expect } from 'vitest';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -77,4 +78,28 @@ export async function sequenceStates(server: PostgresServer, database: string): 
     result[seq] = rows[0].state;
   }
   return result;
+}
+
+/**
+ * The three oracles as tests: schema dump, rows of every table, sequence states. `server` is a
+ * getter because the suite's server starts in beforeAll, after the tests are declared.
+ */
+export function itRestoresIdentically(server: () => PostgresServer, source: string, restored: string): void {
+  it('pg_dump --schema-only of source and restored database are identical', async () => {
+    const [before, after] = await Promise.all([schemaDump(server(), source), schemaDump(server(), restored)]);
+    expect(before.length).toBeGreaterThan(1000);
+    expect(after).toEqual(before);
+  });
+
+  it('every table holds the same rows, as multisets', async () => {
+    const before = await tableContents(server(), source);
+    expect(Object.keys(before).length).toBeGreaterThan(5);
+    expect(await tableContents(server(), restored)).toEqual(before);
+  });
+
+  it('sequences hold the same state', async () => {
+    const before = await sequenceStates(server(), source);
+    expect(Object.keys(before).length).toBeGreaterThan(0);
+    expect(await sequenceStates(server(), restored)).toEqual(before);
+  });
 }
