@@ -28,6 +28,8 @@ export async function openRepository(storage: RepositoryStorage, options: { crea
     if (!(err instanceof ObjectNotFoundError)) throw err;
   }
   const hasObjects = await firstObject(storage);
+  // Another process may have created the repository between our two reads: its marker wins.
+  if (hasObjects && (await storage.head(key))) return openDocument(REPOSITORY_FORMAT, await storage.get(key), key) as RepositoryMarker;
   if (!options.create || hasObjects) {
     throw new RepositoryError(
       hasObjects
