@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionEntries, functionHandlers } from '#functions/index.ts';
-import { definitionPath, PAYLOAD_LIMIT_BYTES, PayloadTooLargeError, runStateMachine, walkStates, type StateEvent } from '#local/state-machine-runner.ts';
+import { definitionPath, loadDefinition, PAYLOAD_LIMIT_BYTES, PayloadTooLargeError, runStateMachine, walkStates, type StateEvent } from '#local/state-machine-runner.ts';
 import { openLocalContext } from '#local/local-context.ts';
 import { readPlanHeader } from '#core/backup/plan.ts';
 import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
@@ -92,6 +92,17 @@ describe('the local runner', () => {
     scratch = await mkdtemp(join(tmpdir(), 'tidemark-sm-'));
   });
   afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+  // aws-local-stepfunctions times a Task out after 60 s unless it says otherwise; a snapshot
+  // hold or an export batch on a slow machine takes longer (CI failed on States.Timeout once).
+  it.each(MACHINES)('gives every %s Task at least the 1-day local snapshot window, not the library default of 60 s', async (name) => {
+    const tasks: [string, number][] = [];
+    walkStates((await loadDefinition(name)).definition.States, (stateName, state) => {
+      if (state.Type === 'Task') tasks.push([stateName, state.TimeoutSeconds]);
+    });
+    expect(tasks.length).toBeGreaterThan(3);
+    for (const [stateName, seconds] of tasks) expect(seconds, stateName).toBeGreaterThanOrEqual(86_400);
+  });
 
   it('rejects a state payload over 256 KB, naming the state', async () => {
     const ctx = await openLocalContext(join(scratch, 'oversized-repo'), { create: true });

@@ -35,6 +35,14 @@ const PUT_EVENTS = 'arn:aws:states:::events:putEvents';
 /** What the local run substitutes for `${EventBusName}`. */
 export const LOCAL_EVENT_BUS = 'tidemark-local';
 
+/**
+ * Step Functions gives a Task with no TimeoutSeconds no timeout of its own (in AWS the Lambda's
+ * timeout bounds it); aws-local-stepfunctions gives it 60 s, which fails a local snapshot hold
+ * or a large export batch on a slow machine. Locally nothing bounds a task, so give it the
+ * longest time setTimeout can wait (~24 days), well past the 1-day local snapshot window.
+ */
+export const LOCAL_TASK_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
 export async function loadDefinition(name: StateMachineName): Promise<{ definition: any; taskFunctions: Map<string, string>; eventTasks: Set<string> }> {
   const raw = (await readFile(definitionPath(name), 'utf8')).replaceAll('${EventBusName}', LOCAL_EVENT_BUS);
   const taskFunctions = new Map<string, string>();
@@ -42,6 +50,9 @@ export async function loadDefinition(name: StateMachineName): Promise<{ definiti
   const definition = JSON.parse(raw);
   walkStates(definition.States, (stateName, state) => {
     const fn = state.Parameters?.FunctionName;
+    if (state.Type === 'Task' && state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
+      state.TimeoutSeconds = LOCAL_TASK_TIMEOUT_SECONDS;
+    }
     if (state.Type === 'Task' && state.Resource === PUT_EVENTS) {
       eventTasks.add(stateName);
     } else if (state.Type === 'Task' && typeof fn === 'string') {
