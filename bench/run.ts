@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres, SUPERUSER, SUPERUSER_PASSWORD, type PostgresServer } from '../test/support/postgres-server.ts';
 import { countRows, generateDatabase } from './generate.ts';
+import { benchIncremental, type IncrementalResult } from './incremental.ts';
 import { cpuDelta, cpuSnapshot, dirSize, fmtMB, fmtS, parseJsonOutput, pgBin, printTable, runCommand, type RunResult } from './measure.ts';
 
 const benchStarted = performance.now();
@@ -120,6 +121,17 @@ async function bench(server: PostgresServer): Promise<void> {
     if (!same) failures++;
   }
 
+  // 3b. A collection: full backup, 1% churn, incremental backup (changes the source: runs last
+  // among the steps that read it).
+  let incremental: IncrementalResult | undefined;
+  try {
+    incremental = await benchIncremental(server, SOURCE_DB, dir('repo-collection'), (name, args) =>
+      measure(name, process.execPath, [join(ROOT, 'bin', 'tidemark.mjs'), ...args], { rss: args[0] === 'backup' }));
+  } catch (err) {
+    failures++;
+    log(`incremental bench failed: ${redact(String(err))}`);
+  }
+
   // 4. Sizes.
   const repoSize = async (name: string) => {
     if (!runs[`tidemark backup --workers ${name.slice(-1)}`]?.ok) return { chunksAndBackupsBytes: undefined, totalBytes: undefined, totalDiskBytes: undefined, files: 0 };
@@ -171,6 +183,20 @@ async function bench(server: PostgresServer): Promise<void> {
   rows.push(['pg_restore -j2', fmtS(sec('pg_restore -j2')), '', '1.00x', 'reference', '', '', '', ...cpuCols('pg_restore -j2')]);
   const tr = 'tidemark restore --workers 2';
   rows.push([`${tr} (incl. verify)${tmSec(runs[tr])}`, fmtS(sec(tr)), '', x(ratio(sec(tr), sec('pg_restore -j2'))), 'pg_restore -j2', '<= 1.00x', verdictOf('restore time / pg_restore -j2'), rss(tr), ...cpuCols(tr)]);
+  if (incremental) {
+    const inc = incremental;
+    const pct = (a: number | undefined, b: number | undefined) => { const r = ratio(a, b); return r === undefined ? '-' : `${(100 * r).toFixed(2)} %`; };
+    const timeShare = ratio(inc.incremental.seconds, inc.full.seconds);
+    const byteShare = ratio(inc.incremental.bytesStored, inc.full.bytesStored);
+    targets.push(
+      { name: 'incremental backup time / full backup time', value: timeShare, max: 0.25, result: verdict(timeShare, 0.25) },
+      { name: 'incremental bytes uploaded / full backup bytes', value: byteShare, max: 0.03, result: verdict(byteShare, 0.03) },
+    );
+    rows.push([`tidemark backup --collection (full)`, fmtS(inc.full.seconds), fmtMB(inc.full.bytesStored), '1.00x', 'reference', '', '', rss('tidemark backup --collection (full)'), ...cpuCols('tidemark backup --collection (full)')]);
+    rows.push([`  after 1% churn of ${inc.table} (${inc.rowsChanged} rows)`, fmtS(inc.incremental.seconds), fmtMB(inc.incremental.bytesStored), pct(inc.incremental.seconds, inc.full.seconds), 'full, time', '< 25 %', verdict(timeShare, 0.25), rss('tidemark backup --collection (after 1% churn)'), ...cpuCols('tidemark backup --collection (after 1% churn)')]);
+    rows.push(['', '', '', pct(inc.incremental.bytesStored, inc.full.bytesStored), 'full, bytes uploaded', '< 3 %', verdict(byteShare, 0.03), '']);
+    rows.push(['', '', fmtMB(inc.repositoryGrowthBytes), pct(inc.repositoryGrowthBytes, inc.repositoryBytesAfterFull), 'repository growth', '< 3 %', verdict(ratio(inc.repositoryGrowthBytes, inc.repositoryBytesAfterFull), 0.03), '']);
+  }
   const totalSeconds = (performance.now() - benchStarted) / 1000;
   const noisy = Object.entries(runs).filter(([, m]) => m.otherCpuShare > 0.1).map(([n]) => n);
   process.stdout.write('\n' + printTable(rows) + `\nRSS targets: < 300 MB (${Object.values(runs).find((m) => m.rssMethod)?.rssMethod ?? 'n/a'}). ` +
@@ -182,7 +208,7 @@ async function bench(server: PostgresServer): Promise<void> {
   await mkdir(dirname(RESULTS), { recursive: true });
   const result = {
     date: new Date().toISOString(), sizeMB: SIZE_MB, cpus: availableParallelism(), node: process.version,
-    generation: gen, sourceRows, restoredRows: restored, runs, sizes, targets, totalSeconds,
+    generation: gen, sourceRows, restoredRows: restored, runs, sizes, incremental, targets, totalSeconds,
   };
   await writeFile(RESULTS, JSON.stringify(result, null, 2) + '\n');
   log(`results written to ${RESULTS}`);

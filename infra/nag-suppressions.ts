@@ -38,11 +38,11 @@ export function nagAcknowledgements(stack: TidemarkStack): Acknowledgement[] {
       reason: 'Added by CDK for execution logging and X-Ray tracing: CloudWatch Logs vended log delivery (logs:*LogDelivery, PutResourcePolicy, Describe*) and xray:PutTraceSegments etc. have no resource-level permissions.',
     });
   }
-  for (const area of ['runs', 'chunks', 'backups']) {
+  for (const area of ['runs', 'chunks', 'backups', 'collections']) {
     acks.push({
       construct: tasks,
       id: `AwsSolutions-IAM5[Resource::<${logicalId(repository.bucket)}.Arn>/${repository.prefix}${area}/*]`,
-      reason: `Objects under ${repository.prefix}${area}/ of the repository bucket: their keys are content hashes and run ids made at run time. Each task role gets only the areas its task reads or writes (infra/task-profiles.ts).`,
+      reason: `Objects under ${repository.prefix}${area}/ of the repository bucket: their keys are content hashes, run ids and collection names made at run time. Each task role gets only the areas its task reads or writes (infra/task-profiles.ts).`,
     });
   }
   for (const subnet of stack.node.findAll().filter((c) => c.node.id.startsWith('Subnet-'))) {

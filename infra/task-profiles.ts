@@ -17,7 +17,7 @@
 //    function) are DB-bound: 512 MB; Finish gets 15 min because index builds on big tables are
 //    long, Prepare 5 min.
 //  - Resolve and Complete read the manifest (a few MB): 512 MB, 2 min.
-//  - Catalog-only steps (start, fail, await/release snapshot): 256 MB, 1 min.
+//  - Catalog-only steps (fail, await/release snapshot): 256 MB, 1 min; start waits for gc: 5 min.
 import { Duration } from 'aws-cdk-lib';
 
 /**
@@ -25,7 +25,7 @@ import { Duration } from 'aws-cdk-lib';
  * repository marker (tidemark.json): functions/runtime/aws-context.ts does not call
  * openRepository, so no role may read or write it.
  */
-export type RepositoryArea = 'runs' | 'chunks' | 'backups';
+export type RepositoryArea = 'runs' | 'chunks' | 'backups' | 'collections';
 /** Catalog operations, by the DynamoDB action behind each port method. */
 export type CatalogAction = 'GetItem' | 'Query' | 'PutItem' | 'UpdateItem';
 
@@ -52,16 +52,21 @@ const small = { memoryMb: 256, timeout: Duration.minutes(1) };
 const batch = (memoryMb: number) => ({ memoryMb, timeout: Duration.minutes(15) });
 
 export const TASK_PROFILES: Record<string, TaskProfile> = {
-  // backup/start.ts: getBackup + createBackup (a conditional PutItem, GetItem on conflict).
-  BackupStart: { ...small, access: { catalog: ['GetItem', 'PutItem'] } },
+  // backup/start.ts: getBackup, getCollection (creating the scheduled collection on its first
+  // run: collections/<name>.json, then PutItem), listBackups (the collection's latest: the byKind
+  // index), createBackup, getLease (waits up to 4 min while gc holds the repository), and
+  // finishBackup(failed) when it gives up. 5 min.
+  BackupStart: { memoryMb: 256, timeout: Duration.minutes(5), access: { read: ['collections'], write: ['collections'], catalog: ['GetItem', 'Query', 'PutItem', 'UpdateItem'] } },
   // backup/hold-snapshot.ts holdSnapshot: writes runs/<id>/snapshot.json, polls snapshot-released.json.
   BackupHoldSnapshot: { memoryMb: 256, timeout: Duration.minutes(15), access: { databases: 'sources', read: ['runs'], write: ['runs'] } },
   // awaitSnapshot: reads runs/<id>/snapshot.json (a miss is SnapshotNotReadyError, retried).
   BackupAwaitSnapshot: { ...small, access: { read: ['runs'] } },
-  // plan.ts: captures the schema inside the snapshot, writes the plan header and task batches.
-  BackupPlan: { memoryMb: 1024, timeout: Duration.minutes(5), access: { databases: 'sources', read: ['runs'], write: ['runs'] } },
-  // export.ts: reads a plan batch, writes chunks and the batch result (head first: idempotent).
-  BackupExportBatch: { ...batch(3008), access: { databases: 'sources', read: ['runs', 'chunks'], write: ['runs', 'chunks'] } },
+  // plan.ts: captures the schema inside the snapshot, getBackup (the parent), reads the parent's
+  // manifest, writes the plan header and task batches.
+  BackupPlan: { memoryMb: 1024, timeout: Duration.minutes(5), access: { databases: 'sources', read: ['runs', 'backups'], write: ['runs'], catalog: ['GetItem'] } },
+  // export.ts: reads a plan batch (and, for incremental tasks, the parent's manifest and key
+  // index chunks), writes chunks and the batch result (head first: idempotent).
+  BackupExportBatch: { ...batch(3008), access: { databases: 'sources', read: ['runs', 'chunks', 'backups'], write: ['runs', 'chunks'] } },
   // releaseSnapshot: writes runs/<id>/snapshot-released.json.
   BackupReleaseSnapshot: { ...small, access: { read: ['runs'], write: ['runs'] } },
   // commit.ts: reads the plan and batch results, writes the manifest, finishBackup.
@@ -74,8 +79,8 @@ export const TASK_PROFILES: Record<string, TaskProfile> = {
   RestorePrepare: { memoryMb: 512, timeout: Duration.minutes(5), access: { databases: 'restoreTargets', read: ['backups'] } },
   // load.ts: reads the manifest and chunks, COPY FROM into the target.
   RestoreLoadBatch: { ...batch(1769), access: { databases: 'restoreTargets', read: ['backups', 'chunks'] } },
-  // finish.ts: post-data DDL, sequences.
-  RestoreFinish: { memoryMb: 512, timeout: Duration.minutes(15), access: { databases: 'restoreTargets', read: ['backups'] } },
+  // finish.ts: incremental layers (reads their chunks), post-data DDL, sequences.
+  RestoreFinish: { memoryMb: 512, timeout: Duration.minutes(15), access: { databases: 'restoreTargets', read: ['backups', 'chunks'] } },
   // verify.ts: COPY TO from the target, checksums against the manifest.
   RestoreVerifyBatch: { ...batch(1769), access: { databases: 'restoreTargets', read: ['backups'] } },
   // complete.ts: drops progress tables, getRestore + finishRestore(committed).

@@ -19,6 +19,11 @@ export function backupRunInput(collection: CollectionConfig, source: SourceConfi
   return {
     source: { credentials: source.secretArn, database: source.database },
     collection: collection.name,
+    // The first run creates the collection in the catalog and the repository (backup/start.ts).
+    collectionDefinition: {
+      schedule: collection.schedule.expression,
+      retention: Object.fromEntries(Object.entries(collection.retention).filter(([rule]) => rule.startsWith('keep'))),
+    },
     options: {
       workers: collection.workers,
       snapshotHoldSeconds: SNAPSHOT_HOLD_SECONDS,

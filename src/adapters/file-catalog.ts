@@ -2,31 +2,42 @@
 // conditional writes. On disk:
 //   <dir>/backups/<backupId>/000001.json, 000002.json, ...
 //   <dir>/restores/<restoreId>/000001.json, ...
+//   <dir>/collections/<name>/000001.json, ...
+//   <dir>/leases/<name>/000001.json, ...
 // An item is a series of write-once versions; the highest-numbered one is the current record.
 // Each version is written to a temp file, fsynced and hard-linked to its name (writeFileOnce),
 // so a reader never sees a half-written version and exactly one writer can create version N+1:
-// that is the compare-and-swap. create = write version 1; finish = read version N, check it is
-// `running`, write N+1. A writer that loses the race (EEXIST) re-reads and re-checks. Older
-// versions stay as the item's history; temp files of crashed writers are ignored.
+// that is the compare-and-swap. Every write reads version N, decides, and writes N+1 (create:
+// version 1 when there is none; finish: only from `running`; expire: only from `committed`;
+// acquire a lease: only when it is free). A writer that loses the race (EEXIST) re-reads and
+// decides again. A released lease is a last version marked `released` (files are never
+// deleted). Older versions stay as the item's history; temp files of crashed writers are ignored.
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BackupNotFoundError, CatalogConflictError, IntegrityError, InvalidKeyError } from '#core/errors.ts';
-import type { BackupCatalog, BackupRecord, RestoreRecord, RunState } from '#core/ports/catalog.ts';
+import type { BackupCatalog, BackupRecord, CollectionRecord, Lease, RestoreRecord } from '#core/ports/catalog.ts';
 import { writeFileOnce } from '#adapters/fs-storage.ts';
 
 type Finish<T> = Partial<T> & { state: 'committed' | 'failed' };
+type Stateful = { state: string };
+/** A lease version; the holder's release writes one more version with `released` set. */
+type LeaseVersion = Lease & { released?: true };
 
 export class FileCatalog implements BackupCatalog {
   readonly location: string;
   private readonly backups: VersionedItems<BackupRecord>;
   private readonly restores: VersionedItems<RestoreRecord>;
+  private readonly collections: VersionedItems<CollectionRecord>;
+  private readonly leases: VersionedItems<LeaseVersion>;
 
   constructor(dir: string) {
     this.location = resolve(dir);
-    this.backups = new VersionedItems(join(this.location, 'backups'), 'backup', (r) => r.backupId, (id) =>
-      new BackupNotFoundError(`Backup ${id} is not in the catalog at ${this.location}.`));
-    this.restores = new VersionedItems(join(this.location, 'restores'), 'restore', (r) => r.restoreId, (id) =>
-      new CatalogConflictError(`Restore ${id} is not in the catalog at ${this.location}; create it first.`));
+    const items = <T>(kind: string, idOf: (record: T) => string) =>
+      new VersionedItems<T>(join(this.location, `${kind}s`), kind, idOf);
+    this.backups = items('backup', (r) => r.backupId);
+    this.restores = items('restore', (r) => r.restoreId);
+    this.collections = items('collection', (r) => r.name);
+    this.leases = items('lease', (r) => r.name);
   }
 
   createBackup(record: BackupRecord): Promise<void> {
@@ -34,15 +45,20 @@ export class FileCatalog implements BackupCatalog {
   }
 
   finishBackup(backupId: string, changes: Finish<BackupRecord>): Promise<BackupRecord> {
-    return this.backups.finish(backupId, { ...changes, backupId });
+    return transition(this.backups, backupId, 'running', { ...changes, backupId }, this.backupNotFound);
   }
 
   getBackup(backupId: string): Promise<BackupRecord | undefined> {
     return this.backups.get(backupId);
   }
 
-  listBackups(): Promise<BackupRecord[]> {
-    return this.backups.list();
+  async listBackups(): Promise<BackupRecord[]> {
+    return (await this.backups.list()).sort(
+      (a, b) =>
+        Date.parse(a.startedAt) - Date.parse(b.startedAt) ||
+        compare(a.startedAt, b.startedAt) ||
+        compare(a.backupId, b.backupId),
+    );
   }
 
   createRestore(record: RestoreRecord): Promise<void> {
@@ -50,75 +66,133 @@ export class FileCatalog implements BackupCatalog {
   }
 
   finishRestore(restoreId: string, changes: Finish<RestoreRecord>): Promise<RestoreRecord> {
-    return this.restores.finish(restoreId, { ...changes, restoreId });
+    return transition(this.restores, restoreId, 'running', { ...changes, restoreId }, (id) =>
+      new CatalogConflictError(`Restore ${id} is not in the catalog at ${this.location}; create it first.`));
   }
 
   getRestore(restoreId: string): Promise<RestoreRecord | undefined> {
     return this.restores.get(restoreId);
   }
-}
 
-/** One kind of catalog item (backups or restores) kept as write-once version files. */
-class VersionedItems<T extends { state: RunState; startedAt: string }> {
-  constructor(
-    private readonly dir: string,
-    private readonly kind: string,
-    private readonly idOf: (record: T) => string,
-    private readonly notFound: (id: string) => Error,
-  ) {}
+  expireBackup(backupId: string, expiredAt: string): Promise<BackupRecord> {
+    return transition(this.backups, backupId, 'committed', { state: 'expired', expiredAt }, this.backupNotFound);
+  }
 
-  async create(record: T): Promise<void> {
-    const id = this.idOf(record);
-    const itemDir = this.itemDir(id);
-    await mkdir(itemDir, { recursive: true });
-    if (await writeFileOnce(join(itemDir, versionName(1)), encode(record))) return;
-    const current = await this.current(id);
-    if (current && encode(current.record) === encode(record)) return; // retry of the same create
-    throw new CatalogConflictError(
-      `Cannot create ${this.kind} ${id}: it already exists with different content ` +
-        `(state ${current?.record.state}). Use a new id.`,
+  importBackup(record: BackupRecord): Promise<void> {
+    // create already writes the record in whatever state it has.
+    return this.backups.create(record);
+  }
+
+  createCollection(record: CollectionRecord): Promise<void> {
+    return this.collections.create(record);
+  }
+
+  getCollection(name: string): Promise<CollectionRecord | undefined> {
+    return this.collections.get(name);
+  }
+
+  async listCollections(): Promise<CollectionRecord[]> {
+    return (await this.collections.list()).sort((a, b) => compare(a.name, b.name));
+  }
+
+  async acquireLease(lease: Lease, now: Date): Promise<Lease | undefined> {
+    const { record, written } = await this.leases.update(lease.name, (current) =>
+      !current || current.released || current.owner === lease.owner || Date.parse(current.expiresAt) <= now.getTime()
+        ? lease
+        : undefined,
+    );
+    return written ? undefined : record;
+  }
+
+  async getLease(name: string): Promise<Lease | undefined> {
+    const current = await this.leases.get(name);
+    return current?.released ? undefined : current;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.leases.update(name, (current) =>
+      current && !current.released && current.owner === owner ? { ...current, released: true } : undefined,
     );
   }
 
-  async finish(id: string, changes: Finish<T>): Promise<T> {
-    // At most two rounds: a lost race means another writer moved the item out of `running`.
+  private readonly backupNotFound = (id: string) =>
+    new BackupNotFoundError(`Backup ${id} is not in the catalog at ${this.location}.`);
+}
+
+/**
+ * Moves item `id` from state `from` to `changes.state`, merging `changes`. A repeat of the same
+ * transition is a no-op that returns the stored record (the first writer's fields stay).
+ */
+async function transition<T extends Stateful>(
+  items: VersionedItems<T>,
+  id: string,
+  from: string,
+  changes: Partial<T> & Stateful,
+  notFound: (id: string) => Error,
+): Promise<T> {
+  const { record } = await items.update(id, (current) => {
+    if (!current) throw notFound(id);
+    if (current.state === from) return { ...current, ...changes };
+    if (current.state === changes.state) return undefined;
+    throw new CatalogConflictError(
+      `Cannot mark ${items.kind} ${id} ${changes.state}: it is ${current.state}, and only a ${from} ` +
+        `${items.kind} can become ${changes.state}.`,
+    );
+  });
+  return record!;
+}
+
+/** One kind of catalog item kept as write-once version files. */
+class VersionedItems<T> {
+  constructor(
+    private readonly dir: string,
+    readonly kind: string,
+    private readonly idOf: (record: T) => string,
+  ) {}
+
+  /** Writes version 1; a retry with the identical record is a no-op, any other record a conflict. */
+  async create(record: T): Promise<void> {
+    const id = this.idOf(record);
+    await this.update(id, (current) => {
+      if (!current) return record;
+      if (encode(current) === encode(record)) return undefined; // retry of the same create
+      throw new CatalogConflictError(
+        `Cannot create ${this.kind} ${id}: it already exists with different content. Use a new id.`,
+      );
+    });
+  }
+
+  /**
+   * The compare-and-swap: `next` sees the current record and returns the next one, or undefined
+   * to leave it. When another writer got there first, `next` runs again on what that writer wrote.
+   * Returns the record now current and whether this call wrote it.
+   */
+  async update(id: string, next: (current: T | undefined) => T | undefined): Promise<{ record: T | undefined; written: boolean }> {
+    const itemDir = this.itemDir(id);
     for (;;) {
-      const current = await this.current(id);
-      if (!current) throw this.notFound(id);
-      const { version, record } = current;
-      if (record.state !== 'running') {
-        // Same target state = a retry of the same transition; the first writer's fields stay.
-        if (record.state === changes.state) return record;
-        throw new CatalogConflictError(
-          `Cannot mark ${this.kind} ${id} ${changes.state}: it is already ${record.state}.`,
-        );
-      }
-      const body = encode({ ...record, ...changes });
-      if (await writeFileOnce(join(this.itemDir(id), versionName(version + 1)), body)) {
-        return JSON.parse(body) as T;
+      const current = await this.current(itemDir);
+      const record = next(current?.record);
+      if (record === undefined) return { record: current?.record, written: false };
+      const body = encode(record);
+      await mkdir(itemDir, { recursive: true });
+      if (await writeFileOnce(join(itemDir, versionName((current?.version ?? 0) + 1)), body)) {
+        return { record: JSON.parse(body) as T, written: true };
       }
     }
   }
 
   async get(id: string): Promise<T | undefined> {
-    return (await this.current(id))?.record;
+    return (await this.current(this.itemDir(id)))?.record;
   }
 
-  /** Oldest first: by startedAt as an instant, then by id. */
+  /** Every item, in no particular order. */
   async list(): Promise<T[]> {
     const ids = (await readdirIfExists(this.dir)).filter((name) => ID.test(name));
-    const records = (await Promise.all(ids.map((id) => this.get(id)))).filter((r) => r !== undefined);
-    return records.sort(
-      (a, b) =>
-        Date.parse(a.startedAt) - Date.parse(b.startedAt) ||
-        compare(a.startedAt, b.startedAt) ||
-        compare(this.idOf(a), this.idOf(b)),
-    );
+    return (await Promise.all(ids.map((id) => this.get(id)))).filter((r) => r !== undefined);
   }
 
   /** The highest complete version, or undefined when the item has none (yet). */
-  private async current(id: string): Promise<{ version: number; record: T } | undefined> {
-    const itemDir = this.itemDir(id);
+  private async current(itemDir: string): Promise<{ version: number; record: T } | undefined> {
     const version = Math.max(0, ...(await readdirIfExists(itemDir)).map(versionNumber));
     if (version === 0) return undefined;
     const path = join(itemDir, versionName(version));

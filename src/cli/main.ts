@@ -3,12 +3,20 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { backupCommand } from './commands/backup.ts';
 import { restoreCommand } from './commands/restore.ts';
 import { listCommand, showCommand, verifyCommand } from './commands/inspect.ts';
+import { collectionCreateCommand, collectionListCommand, collectionShowCommand } from './commands/collection.ts';
+import { catalogRebuildCommand, expireCommand, gcCommand } from './commands/maintenance.ts';
 import { reportFailure } from './output.ts';
 import { addCloudOptions, routeToCloud } from './cloud/route.ts';
 
 const positiveInt = (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`"${value}" is not a positive whole number.`);
+  return n;
+};
+
+const wholeNumber = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`"${value}" is not a whole number of seconds.`);
   return n;
 };
 
@@ -33,7 +41,8 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('backup')
     .description('take a consistent backup of a database into the repository; prints the backup id')
-    .option('--source <postgres-url>', 'database to back up (default: $TIDEMARK_SOURCE)')
+    .option('--source <postgres-url>', 'database to back up (default: the collection\'s source, else $TIDEMARK_SOURCE)')
+    .option('--collection <name>', 'back up into this collection: incremental on its latest backup')
     .addOption(repoOption())
     .addOption(catalogOption())
     .addOption(jsonOption())
@@ -74,6 +83,65 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(catalogOption())
     .addOption(jsonOption())
     .action(run((id, opts) => verifyCommand(id, opts)));
+
+  // Collections and maintenance (expire, gc, catalog rebuild): local mode only for now.
+  const collection = program.command('collection').description('named series of backups of one database, with retention');
+  collection
+    .command('create')
+    .description('define a collection: its source and retention (the password is not stored)')
+    .argument('<name>', 'lowercase letters, digits, "-" and "_"')
+    .option('--source <postgres-url>', 'database the collection backs up (default: $TIDEMARK_SOURCE)')
+    .option('--schedule <cron>', 'cron expression of its schedule (used by the AWS deployment)')
+    .option('--keep-last <n>', 'keep the n most recent backups', positiveInt)
+    .option('--keep-daily <n>', 'keep the newest backup of each of the last n days that have one', positiveInt)
+    .option('--keep-weekly <n>', 'keep the newest backup of each of the last n ISO weeks that have one', positiveInt)
+    .option('--keep-monthly <n>', 'keep the newest backup of each of the last n months that have one', positiveInt)
+    .addOption(repoOption())
+    .addOption(catalogOption())
+    .addOption(jsonOption())
+    .action(run((name, opts) => collectionCreateCommand(name, opts)));
+  collection.command('list').description('list the collections').addOption(repoOption()).addOption(catalogOption())
+    .addOption(jsonOption()).action(run((opts) => collectionListCommand(opts)));
+  collection
+    .command('show')
+    .description('show a collection: source, retention, and its backups with their sizes')
+    .argument('<name>', 'the collection')
+    .addOption(repoOption())
+    .addOption(catalogOption())
+    .addOption(jsonOption())
+    .action(run((name, opts) => collectionShowCommand(name, opts)));
+
+  const waitOption = () => new Option('--wait <seconds>', 'wait this long for another maintenance task (or running backups) to finish').argParser(wholeNumber).default(0);
+  const dryRunOption = () => new Option('--dry-run', 'report what would change; change nothing');
+  program
+    .command('expire')
+    .description("apply each collection's retention: mark the backups it drops as expired (gc frees their space)")
+    .option('--collection <name>', 'only this collection')
+    .addOption(dryRunOption())
+    .addOption(waitOption())
+    .addOption(repoOption())
+    .addOption(catalogOption())
+    .addOption(jsonOption())
+    .action(run((opts) => expireCommand(opts)));
+  program
+    .command('gc')
+    .description('delete chunks no kept backup needs, manifests of expired backups and files of finished runs')
+    .addOption(dryRunOption())
+    .addOption(waitOption())
+    .addOption(repoOption())
+    .addOption(catalogOption())
+    .addOption(jsonOption())
+    .action(run((opts) => gcCommand(opts)));
+  program
+    .command('catalog')
+    .description('the catalog, the index of the repository')
+    .command('rebuild')
+    .description('rebuild the catalog from the repository alone (collections and backups)')
+    .addOption(waitOption())
+    .addOption(repoOption())
+    .addOption(catalogOption())
+    .addOption(jsonOption())
+    .action(run((opts) => catalogRebuildCommand(opts)));
 
   addCloudOptions(program);
 

@@ -39,7 +39,7 @@ export function reportCommittedBackup(record: BackupRecord, seconds: number, opt
 
 export function printBackupList(backups: BackupRecord[], options: { json?: boolean; where: string }): void {
   if (options.json) {
-    printJson(backups.map((b) => ({ ...b, bytesStored: b.stats?.bytesStored, bytesReferenced: b.stats?.bytesReferenced })));
+    printJson(backups.map((b) => ({ ...b, collection: b.collection ?? null, parent: b.parent ?? null, bytesStored: b.stats?.bytesStored, bytesReferenced: b.stats?.bytesReferenced })));
     return;
   }
   if (backups.length === 0) {
@@ -47,11 +47,13 @@ export function printBackupList(backups: BackupRecord[], options: { json?: boole
     return;
   }
   printTable(
-    ['BACKUP', 'STATE', 'STARTED', 'TABLES', 'ROWS', 'STORED', 'REFERENCED', 'SOURCE'],
+    ['BACKUP', 'STATE', 'STARTED', 'COLLECTION', 'PARENT', 'TABLES', 'ROWS', 'STORED', 'REFERENCED', 'SOURCE'],
     backups.map((b) => [
       b.backupId,
       b.state,
       b.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+      b.collection ?? '-',
+      b.parent ?? '-',
       b.stats ? formatCount(b.stats.tables) : '',
       b.stats ? formatCount(b.stats.rows) : '',
       b.stats ? formatBytes(b.stats.bytesStored) : '',
@@ -72,12 +74,14 @@ export function printBackupDetails(record: BackupRecord, manifest: Manifest | un
     storedBytes: t.chunks.reduce((s, c) => s + c.storedSize, 0),
   }));
   if (options.json) {
-    printJson({ ...record, bytesStored: record.stats?.bytesStored, bytesReferenced: record.stats?.bytesReferenced, snapshot: manifest?.snapshot, repository: options.repository, tables });
+    printJson({ ...record, collection: record.collection ?? null, parent: record.parent ?? null, bytesStored: record.stats?.bytesStored, bytesReferenced: record.stats?.bytesReferenced, snapshot: manifest?.snapshot, repository: options.repository, tables });
     return;
   }
   const lines = [
     `Backup      ${record.backupId}`,
-    `State       ${record.state}${record.error ? ` (${record.error})` : ''}`,
+    `State       ${record.state}${record.error ? ` (${record.error})` : ''}${record.expiredAt ? ` at ${record.expiredAt} (no restore point; gc frees what it alone used)` : ''}`,
+    `Collection  ${record.collection ?? '-'}`,
+    `Parent      ${record.parent ?? '- (full backup)'}`,
     `Source      ${record.source}${record.serverVersion ? ` (PostgreSQL ${record.serverVersion})` : ''}`,
     `Started     ${record.startedAt}`,
     `Finished    ${record.finishedAt ?? '-'}`,

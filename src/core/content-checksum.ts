@@ -44,6 +44,13 @@ export class ContentChecksum {
     this.sumB = (this.sumB + other.sumB) >>> 0;
   }
 
+  /** Takes rows out again (the sums are modulo 2^32, so this undoes `merge`). */
+  subtract(other: ContentChecksum): void {
+    this.rows -= other.rows;
+    this.sumA = (this.sumA - other.sumA) >>> 0;
+    this.sumB = (this.sumB - other.sumB) >>> 0;
+  }
+
   /** `<hexA><hexB>`: 16 hex characters. Row counts are recorded separately. */
   get digest(): string {
     return this.sumA.toString(16).padStart(8, '0') + this.sumB.toString(16).padStart(8, '0');

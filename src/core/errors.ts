@@ -77,3 +77,21 @@ export class SqlError extends TidemarkError {
     super(message, options);
   }
 }
+
+/** A collection name that the catalog does not know. */
+export class CollectionNotFoundError extends TidemarkError {}
+
+/** Another maintenance task (gc, expire, catalog rebuild) holds the repository's `maintenance` lease. */
+export class LeaseHeldError extends TidemarkError {}
+
+/** Our own lease ran out (or was taken) while we worked: stop before changing anything more. */
+export class LeaseLostError extends TidemarkError {}
+
+/** Garbage collection refused because backups are running (they may reuse existing chunks). */
+export class BackupsRunningError extends TidemarkError {}
+
+/** A backup run is past its deadline: garbage collection no longer waits for it, so it may not commit. */
+export class RunDeadlineError extends TidemarkError {}
+
+/** A backup could not start: garbage collection held the repository for longer than it waits. */
+export class MaintenanceInProgressError extends TidemarkError {}

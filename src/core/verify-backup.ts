@@ -2,7 +2,7 @@
 // reports each damaged or missing object by name. Reads only; changes nothing.
 import type { RepositoryStorage } from './ports/storage.ts';
 import type { ProgressEvent } from './task-context.ts';
-import { readManifest } from './repository/manifest.ts';
+import { readManifest, tableChunkRefs } from './repository/manifest.ts';
 import { layout } from './repository/layout.ts';
 import { decodeChunk } from './repository/chunk-codec.ts';
 import { qualifiedName } from './sql.ts';
@@ -26,7 +26,7 @@ export async function verifyBackup(storage: RepositoryStorage, backupId: string,
   const work: { id: string; table: string }[] = [];
   const seen = new Set<string>();
   for (const t of manifest.tables) {
-    for (const c of t.chunks) {
+    for (const c of tableChunkRefs(t)) {
       if (seen.has(c.id)) continue;
       seen.add(c.id);
       work.push({ id: c.id, table: qualifiedName(t.schema, t.name) });

@@ -2,7 +2,7 @@
 // Each test gets a fresh, empty catalog.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackupNotFoundError, CatalogConflictError } from '#core/errors.ts';
-import type { BackupCatalog, BackupRecord, RestoreRecord } from '#core/ports/catalog.ts';
+import type { BackupCatalog, BackupRecord, CollectionRecord, Lease, RestoreRecord } from '#core/ports/catalog.ts';
 
 export interface CatalogFixture {
   catalog: BackupCatalog;
@@ -23,6 +23,27 @@ export const restoreRecord = (restoreId: string, more: Partial<RestoreRecord> = 
   state: 'running',
   startedAt: '2025-03-02T10:00:00.000Z',
   target: 'localhost:5432/app_restored',
+  ...more,
+});
+
+export const collectionRecord = (name: string, more: Partial<CollectionRecord> = {}): CollectionRecord => ({
+  name,
+  createdAt: '2025-03-01T09:00:00.000Z',
+  source: 'app-db-credentials',
+  sourceDescription: 'db.example.com:5432/app',
+  retention: { keepLast: 3, keepDaily: 7 },
+  ...more,
+});
+
+/** Leases in these tests run from T0 to T0 + 5 min unless said otherwise. */
+const T0 = new Date('2025-03-01T10:00:00.000Z');
+const at = (minutes: number) => new Date(T0.getTime() + minutes * 60_000);
+const lease = (owner: string, more: Partial<Lease> = {}): Lease => ({
+  name: 'gc',
+  owner,
+  purpose: 'gc',
+  acquiredAt: T0.toISOString(),
+  expiresAt: at(5).toISOString(),
   ...more,
 });
 
@@ -109,6 +130,133 @@ export function catalogContract(name: string, make: () => Promise<CatalogFixture
           i % 2 ? { state: 'failed', error: `caller ${i}` } : { state: 'committed', manifestKey: `caller ${i}` },
         );
       await expectOneWinner(finish, async () => (await catalog.getBackup('b1'))!);
+    });
+
+    it('createBackup keeps the collection, parent (null too) and deadline fields', async () => {
+      const full = backupRecord('b1', { collection: 'nightly', parent: null, deadline: '2025-03-01T11:00:00.000Z' });
+      const incremental = backupRecord('b2', { collection: 'nightly', parent: 'b1' });
+      await catalog.createBackup(full);
+      await catalog.createBackup(incremental);
+      expect(await catalog.getBackup('b1')).toEqual(full);
+      expect(await catalog.getBackup('b2')).toEqual(incremental);
+    });
+
+    it('expireBackup moves committed to expired with expiredAt; a repeat returns the stored record', async () => {
+      await catalog.createBackup(backupRecord('b1'));
+      const committed = await catalog.finishBackup('b1', { state: 'committed', manifestKey: 'manifests/b1' });
+      const expired = await catalog.expireBackup('b1', '2025-04-01T00:00:00.000Z');
+      expect(expired).toEqual({ ...committed, state: 'expired', expiredAt: '2025-04-01T00:00:00.000Z' });
+      expect(await catalog.getBackup('b1')).toEqual(expired);
+      // A retried expire (with a later clock) changes nothing: the first expiredAt stays.
+      expect(await catalog.expireBackup('b1', '2025-04-02T00:00:00.000Z')).toEqual(expired);
+      expect(await catalog.getBackup('b1')).toEqual(expired);
+      await expect(catalog.finishBackup('b1', { state: 'committed' })).rejects.toBeInstanceOf(CatalogConflictError);
+    });
+
+    it('expireBackup refuses running and failed backups, and names an unknown one', async () => {
+      await catalog.createBackup(backupRecord('running'));
+      await catalog.createBackup(backupRecord('failed'));
+      const failed = await catalog.finishBackup('failed', { state: 'failed', error: 'boom' });
+      await expect(catalog.expireBackup('running', '2025-04-01T00:00:00.000Z')).rejects.toBeInstanceOf(CatalogConflictError);
+      await expect(catalog.expireBackup('failed', '2025-04-01T00:00:00.000Z')).rejects.toBeInstanceOf(CatalogConflictError);
+      expect(await catalog.getBackup('running')).toEqual(backupRecord('running'));
+      expect(await catalog.getBackup('failed')).toEqual(failed);
+      await expect(catalog.expireBackup('nope', '2025-04-01T00:00:00.000Z')).rejects.toBeInstanceOf(BackupNotFoundError);
+    });
+
+    it('listBackups includes expired backups, in state expired', async () => {
+      await catalog.createBackup(backupRecord('b1', { startedAt: '2025-03-01T09:00:00.000Z' }));
+      await catalog.createBackup(backupRecord('b2'));
+      await catalog.finishBackup('b1', { state: 'committed' });
+      await catalog.expireBackup('b1', '2025-04-01T00:00:00.000Z');
+      const listed = await catalog.listBackups();
+      expect(listed.map((b) => [b.backupId, b.state])).toEqual([['b1', 'expired'], ['b2', 'running']]);
+      expect(listed[0]!.expiredAt).toBe('2025-04-01T00:00:00.000Z');
+    });
+
+    it('importBackup writes a record as given in any state; identical again is a no-op, different a conflict', async () => {
+      const committed = backupRecord('b1', { state: 'committed', manifestKey: 'manifests/b1', collection: 'nightly', parent: null });
+      const expired = backupRecord('b2', { state: 'expired', expiredAt: '2025-04-01T00:00:00.000Z' });
+      await catalog.importBackup(committed);
+      await catalog.importBackup(expired);
+      await catalog.importBackup({ ...committed }); // a rerun of the rebuild
+      expect(await catalog.listBackups()).toEqual([committed, expired]);
+      await expect(catalog.importBackup({ ...committed, state: 'failed' })).rejects.toBeInstanceOf(CatalogConflictError);
+      expect(await catalog.getBackup('b1')).toEqual(committed);
+      // An imported committed backup takes part in transitions like any other.
+      expect((await catalog.expireBackup('b1', '2025-04-01T00:00:00.000Z')).state).toBe('expired');
+    });
+
+    it('collections: create, get, list by name, idempotent create, conflicting create', async () => {
+      expect(await catalog.listCollections()).toEqual([]);
+      const nightly = collectionRecord('nightly', { schedule: 'cron(0 3 * * ? *)' });
+      // Created later but sorted first: the list is by name, not by creation time.
+      const billing = collectionRecord('billing', { createdAt: '2025-03-02T09:00:00.000Z', retention: { keepLast: 1 } });
+      await catalog.createCollection(nightly);
+      await catalog.createCollection(billing);
+      await catalog.createCollection({ ...nightly });
+      expect(await catalog.getCollection('nightly')).toEqual(nightly);
+      expect(await catalog.getCollection('weekly')).toBeUndefined();
+      expect(await catalog.listCollections()).toEqual([billing, nightly]);
+      await expect(catalog.createCollection({ ...nightly, retention: { keepLast: 9 } })).rejects.toBeInstanceOf(
+        CatalogConflictError,
+      );
+      expect(await catalog.getCollection('nightly')).toEqual(nightly);
+      expect(await catalog.listBackups()).toEqual([]);
+    });
+
+    it('leases: the first owner takes it; a second owner gets the holder back and changes nothing', async () => {
+      expect(await catalog.getLease('gc')).toBeUndefined();
+      expect(await catalog.acquireLease(lease('a'), T0)).toBeUndefined();
+      expect(await catalog.getLease('gc')).toEqual(lease('a'));
+      expect(await catalog.acquireLease(lease('b', { expiresAt: at(10).toISOString() }), at(1))).toEqual(lease('a'));
+      expect(await catalog.getLease('gc')).toEqual(lease('a'));
+      // Another name is another lease.
+      expect(await catalog.acquireLease(lease('b', { name: 'expire' }), at(1))).toBeUndefined();
+    });
+
+    it('leases: free for another owner once expired (expiresAt <= now), and still readable until then', async () => {
+      await catalog.acquireLease(lease('a'), T0);
+      const b = lease('b', { acquiredAt: at(5).toISOString(), expiresAt: at(10).toISOString() });
+      expect(await catalog.acquireLease(b, new Date(at(5).getTime() - 1))).toEqual(lease('a'));
+      expect(await catalog.getLease('gc')).toEqual(lease('a')); // expired or not, getLease shows it
+      expect(await catalog.acquireLease(b, at(5))).toBeUndefined();
+      expect(await catalog.getLease('gc')).toEqual(b);
+    });
+
+    it('leases: the holder renews by acquiring again, before or after expiry', async () => {
+      await catalog.acquireLease(lease('a'), T0);
+      const renewed = lease('a', { expiresAt: at(15).toISOString() });
+      expect(await catalog.acquireLease(renewed, at(4))).toBeUndefined();
+      expect(await catalog.getLease('gc')).toEqual(renewed);
+      expect(await catalog.acquireLease(lease('b'), at(10))).toEqual(renewed);
+      const late = lease('a', { expiresAt: at(30).toISOString() });
+      expect(await catalog.acquireLease(late, at(20))).toBeUndefined();
+      expect(await catalog.getLease('gc')).toEqual(late);
+    });
+
+    it('leases: release by another owner is a no-op; release by the holder frees it', async () => {
+      await catalog.releaseLease('gc', 'a'); // nothing to release: no error
+      await catalog.acquireLease(lease('a'), T0);
+      await catalog.releaseLease('gc', 'b');
+      expect(await catalog.getLease('gc')).toEqual(lease('a'));
+      expect(await catalog.acquireLease(lease('b'), at(1))).toEqual(lease('a'));
+      await catalog.releaseLease('gc', 'a');
+      expect(await catalog.getLease('gc')).toBeUndefined();
+      expect(await catalog.acquireLease(lease('b'), at(1))).toBeUndefined();
+      // A late second release by the old holder must not free the new holder's lease.
+      await catalog.releaseLease('gc', 'a');
+      expect(await catalog.getLease('gc')).toEqual(lease('b'));
+    });
+
+    it('leases: of 5 owners acquiring at once, exactly one gets it and the others see that one', async () => {
+      const owners = ['o1', 'o2', 'o3', 'o4', 'o5'];
+      const results = await Promise.all(owners.map((owner) => catalog.acquireLease(lease(owner), T0)));
+      const winners = owners.filter((_, i) => results[i] === undefined);
+      expect(winners).toHaveLength(1);
+      const held = lease(winners[0]!);
+      expect(await catalog.getLease('gc')).toEqual(held);
+      expect(results.filter((r) => r !== undefined)).toEqual(Array(4).fill(held));
     });
 
     it('restores: create, get, idempotent create, conflicting create', async () => {

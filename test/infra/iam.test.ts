@@ -39,7 +39,7 @@ const ALLOWED_WILDCARDS: Array<{ policy: RegExp; actions: string[]; resource: Re
   {
     policy: /^Tasks\w+RoleDefaultPolicy/,
     actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
-    resource: /^<RepositoryBucket\w+\.Arn>\/(runs|chunks|backups)\/\*$/,
+    resource: /^<RepositoryBucket\w+\.Arn>\/(runs|chunks|backups|collections)\/\*$/,
     reason: 'objects of one repository area: keys are content hashes and run ids made at run time',
   },
 ];

@@ -40,6 +40,7 @@ describe('backup schedules', () => {
     expect(input(nightly!.name)).toEqual({
       source: { credentials: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tidemark/orders-backup-Ab12Cd', database: 'orders' },
       collection: 'orders-nightly',
+      collectionDefinition: { schedule: 'cron(30 2 * * ? *)', retention: { keepLast: 7, keepDaily: 14, keepMonthly: 12 } },
       options: { workers: 8, snapshotHoldSeconds: 840, plan: { chunkBytes: DEFAULT_PLAN_OPTIONS.chunkBytes, rangeBytes: DEFAULT_PLAN_OPTIONS.rangeBytes } },
     });
     expect(input(sixHourly!.name)).toMatchObject({ source: { credentials: s.config.sources[1]!.secretArn, database: 'billing' }, collection: 'billing-6h', options: { workers: 4 } });

@@ -22,7 +22,7 @@ export interface BackupRun {
 export async function runBackup(
   repo: string,
   sourceUrl: string,
-  options: { workers?: number; chunkBytes?: number; rangeBytes?: number; holdSeconds?: number } & RunOptions = {},
+  options: { workers?: number; chunkBytes?: number; rangeBytes?: number; holdSeconds?: number; collection?: string } & RunOptions = {},
 ): Promise<BackupRun> {
   const ctx = await openLocalContext(repo, { create: true });
   ctx.credentials.register('source', sourceUrl);
@@ -30,6 +30,7 @@ export async function runBackup(
     'backup',
     {
       source: { credentials: 'source' },
+      ...(options.collection ? { collection: options.collection } : {}),
       options: {
         workers: options.workers ?? 4,
         snapshotHoldSeconds: options.holdSeconds ?? 3600,

@@ -6,10 +6,10 @@ import type { BackupRecord, BackupStats } from '../ports/catalog.ts';
 import type { ExportBatchResult, ExportTaskResult } from './plan-model.ts';
 import { layout } from '../repository/layout.ts';
 import { openDocument } from '../repository/sealed-document.ts';
-import { encodeManifest, readManifest, type Manifest, type ManifestTable } from '../repository/manifest.ts';
+import { encodeManifest, manifestChunkRefs, readManifest, tableRowsAfter, type Manifest, type ManifestTable } from '../repository/manifest.ts';
 import { CHUNK_CODEC } from '../repository/chunk-codec.ts';
 import { ContentChecksum } from '../content-checksum.ts';
-import { IntegrityError } from '../errors.ts';
+import { IntegrityError, RunDeadlineError } from '../errors.ts';
 import { readPlanHeader } from './plan.ts';
 import { RESULT_FORMAT } from './export.ts';
 
@@ -36,6 +36,7 @@ export async function commitBackup(input: { backupId: string; startedAt: string 
 
 async function writeManifest(input: { backupId: string; startedAt: string }, ctx: TaskContext): Promise<Manifest> {
   const header = await readPlanHeader(ctx, input.backupId);
+  await checkDeadline(input.backupId, ctx);
   const results: ExportTaskResult[] = [];
   for (let batch = 0; batch < header.batchCount; batch++) {
     const key = layout.exportResult(input.backupId, batch);
@@ -48,43 +49,84 @@ async function writeManifest(input: { backupId: string; startedAt: string }, ctx
     throw new IntegrityError(`Backup ${input.backupId} cannot commit: ${results.length} export results for ${header.taskCount} planned tasks.`);
   }
   results.sort((a, b) => a.table - b.table || a.range - b.range);
-  const tables: ManifestTable[] = header.schema.tables.map((t, i) => ({ schema: t.schema, name: t.name, columns: t.columns, format: header.formats[i] ?? 'text', rows: 0, checksum: '', bytes: 0, chunks: [] }));
+  const parent = header.parent ? await readManifest(ctx.storage, header.parent.backupId) : undefined;
+  const tables: ManifestTable[] = header.schema.tables.map((t, i) => ({
+    schema: t.schema,
+    name: t.name,
+    columns: t.columns,
+    format: header.formats[i] ?? 'text',
+    ...(header.rowTypes ? { rowType: header.rowTypes[i] } : {}),
+    rows: 0,
+    checksum: '',
+    bytes: 0,
+    chunks: [],
+  }));
   const checksums = tables.map(() => new ContentChecksum());
-  const stats: BackupStats = { tables: tables.length, rows: 0, bytesRead: 0, bytesStored: 0, bytesReferenced: 0, chunks: 0 };
-  const referenced = new Set<string>();
+  /** Tables whose entry is the parent's, with or without a new layer. */
+  const carried = new Set<number>();
+  let bytesRead = 0;
+  let bytesStored = 0;
   for (const r of results) {
+    bytesRead += r.bytesRead;
+    bytesStored += r.bytesWritten;
     const t = tables[r.table]!;
-    t.rows += r.rows;
-    t.bytes += r.bytesRead;
-    t.chunks.push(...r.chunks);
-    checksums[r.table]!.merge(ContentChecksum.fromParts(r.rows, r.checksum));
-    stats.rows += r.rows;
-    stats.bytesRead += r.bytesRead;
-    stats.bytesStored += r.bytesWritten;
-    for (const c of r.chunks) {
-      stats.chunks++;
-      if (!referenced.has(c.id)) {
-        referenced.add(c.id);
-        stats.bytesReferenced += c.storedSize;
-      }
+    if (r.kind === 'keys') {
+      t.keyIndex = r.keyIndex;
+    } else if (r.outcome === 'unchanged' || r.outcome === 'layer') {
+      const before = parent?.tables.find((p) => p.schema === t.schema && p.name === t.name);
+      if (!before) throw new IntegrityError(`Backup ${input.backupId} cannot commit: ${t.schema}.${t.name} has changes against backup ${header.parent?.backupId}, whose manifest lacks the table.`);
+      carried.add(r.table);
+      tables[r.table] = r.outcome === 'unchanged'
+        ? before
+        : {
+            ...before,
+            layers: [...(before.layers ?? []), { backupId: input.backupId, ...r.layer!, chunks: r.chunks, rows: r.rows, checksum: r.checksum, bytes: r.bytesRead }],
+            keyIndex: r.keyIndex,
+          };
+    } else {
+      t.rows += r.rows;
+      t.bytes += r.bytesRead;
+      t.chunks.push(...r.chunks);
+      checksums[r.table]!.merge(ContentChecksum.fromParts(r.rows, r.checksum));
     }
   }
-  tables.forEach((t, i) => (t.checksum = checksums[i]!.digest));
+  tables.forEach((t, i) => {
+    if (!carried.has(i)) t.checksum = checksums[i]!.digest;
+  });
   const manifest: Manifest = {
     backupId: input.backupId,
-    parent: null,
+    parent: header.parent?.backupId ?? null,
+    ...(header.collection ? { collection: header.collection } : {}),
     startedAt: input.startedAt,
     committedAt: new Date().toISOString(),
     source: header.source,
-    snapshot: header.snapshot,
+    snapshot: { ...header.snapshot, ...(header.snapshotXmin ? { xmin: header.snapshotXmin } : {}) },
     codec: CHUNK_CODEC,
     schema: header.schema,
     tables,
-    stats,
+    stats: { tables: tables.length, rows: 0, bytesRead, bytesStored, bytesReferenced: 0, chunks: 0 },
     warnings: header.schema.warnings,
   };
+  const refs = manifestChunkRefs(manifest);
+  manifest.stats.rows = tables.reduce((sum, t) => sum + tableRowsAfter(t), 0);
+  manifest.stats.chunks = refs.length;
+  manifest.stats.bytesReferenced = refs.reduce((sum, c) => sum + c.storedSize, 0);
   // Written after every chunk it lists (they were written by the export tasks). Two racing
   // commits may both write where storage has no exclusive create: the stored one is the truth.
   await ctx.storage.putIfAbsent(layout.manifest(input.backupId), encodeManifest(manifest));
   return readManifest(ctx.storage, input.backupId);
+}
+
+/** Time a commit needs to write its manifest before the deadline. */
+const COMMIT_MARGIN_MS = 5 * 60 * 1000;
+
+/**
+ * Garbage collection stops waiting for a running backup at its deadline (FORMAT.md, "Garbage
+ * collection"), and may then remove chunks this run reused: past it, the run must not commit.
+ */
+async function checkDeadline(backupId: string, ctx: TaskContext): Promise<void> {
+  const deadline = (await ctx.catalog.getBackup(backupId))?.deadline;
+  if (deadline && Date.now() > Date.parse(deadline) - COMMIT_MARGIN_MS) {
+    throw new RunDeadlineError(`Backup ${backupId} cannot commit: it ran past its deadline (${deadline}), after which garbage collection no longer protects its chunks. Run the backup again.`);
+  }
 }

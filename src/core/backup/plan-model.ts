@@ -2,6 +2,7 @@
 import type { SchemaSnapshot } from '../schema/model.ts';
 import type { ChunkId } from '../ids.ts';
 import type { CopyFormat } from '../copy-format.ts';
+import type { KeyIndex } from '../repository/manifest.ts';
 
 export interface ExportTask {
   /** Index into PlanHeader.schema.tables. */
@@ -14,6 +15,19 @@ export interface ExportTask {
    */
   fromBlock: number | null;
   toBlock: number | null;
+  /**
+   * `rows` (default): export the range. `keys`: write the table's key index. `changes`: the
+   * table against the parent backup — nothing when unchanged, the changed rows (a layer) when it
+   * has an integer key, the whole table otherwise (FORMAT.md, "Incremental backups").
+   */
+  kind?: 'rows' | 'keys' | 'changes';
+}
+
+/** What an incremental run needs of its parent. */
+export interface ParentRef {
+  backupId: string;
+  /** The parent snapshot's xmin (64-bit txid, decimal). */
+  xmin: string;
 }
 
 export interface PlanHeader {
@@ -27,6 +41,15 @@ export interface PlanHeader {
   chunkBytes: number;
   /** COPY format of each table's chunks, parallel to schema.tables. */
   formats: CopyFormat[];
+  /** Column types of each table (`format_type`, comma-separated), parallel to schema.tables. */
+  rowTypes?: string[];
+  /** The single integer primary-key column of each table, or null; parallel to schema.tables. */
+  keys?: (string | null)[];
+  /** Set for a backup in a collection that has a committed parent to be incremental on. */
+  parent?: ParentRef;
+  collection?: string;
+  /** This snapshot's xmin (64-bit txid, decimal). */
+  snapshotXmin?: string;
 }
 
 export interface ChunkRef {
@@ -48,6 +71,15 @@ export interface ExportTaskResult {
   chunks: ChunkRef[];
   /** Compressed bytes this task wrote that were not already in the repository. */
   bytesWritten: number;
+  kind?: ExportTask['kind'];
+  /** `changes` tasks: what was found. `full`: the whole table is in `chunks`. */
+  outcome?: 'unchanged' | 'layer' | 'full';
+  layer?: {
+    removedRows: number;
+    removedKeys: ChunkRef[];
+    rowsAfter: number;
+  };
+  keyIndex?: KeyIndex;
 }
 
 export interface ExportBatchResult {

@@ -10,6 +10,8 @@ import { sealDocument, openDocument } from '../repository/sealed-document.ts';
 import { openSnapshotSession } from './snapshot-session.ts';
 import { packBatches, splitIntoRanges } from './ranges.ts';
 import { readTableFacts } from './table-facts.ts';
+import { parentTableFor, parentUsable } from './incremental-plan.ts';
+import { readManifest } from '../repository/manifest.ts';
 
 export const PLAN_FORMAT = 'tidemark-plan';
 export const TASKS_FORMAT = 'tidemark-plan-tasks';
@@ -56,14 +58,33 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
               CASE WHEN pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
                    THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END AS sysid`,
     );
+    const [xids] = await session.query<{ xmin: string; xmax: string }>(
+      `SELECT pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text AS xmin,
+              pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS xmax`,
+    );
     ctx.progress({ phase: 'schema' });
     const schema = await captureSchema((sql, params) => session.query(sql, params));
     const facts = await readTableFacts((sql, params) => session.query(sql, params), schema.tables);
     const sizes = new Map(facts.map((f, i) => [i, f.bytes]));
-    const tasks = splitIntoRanges(
-      [...sizes].map(([table, bytes]) => ({ table, bytes })),
-      { rangeBytes: options.rangeBytes, blockSize: info!.block, serverVersionNum: info!.num },
-    );
+    const record = await ctx.catalog.getBackup(input.backupId);
+    const parent = record?.parent ? await readManifest(ctx.storage, record.parent) : undefined;
+    const usable = parent && parentUsable(parent, xids!.xmax) ? parent : undefined;
+    const changes: ExportTask[] = [];
+    const whole: number[] = [];
+    facts.forEach((f, table) => {
+      if (parentTableFor(usable, schema.tables[table]!, f, f.format)) changes.push({ table, range: 0, fromBlock: null, toBlock: null, kind: 'changes' });
+      else whole.push(table);
+    });
+    const tasks = [
+      ...changes,
+      ...splitIntoRanges(
+        whole.map((table) => ({ table, bytes: sizes.get(table)! })),
+        { rangeBytes: options.rangeBytes, blockSize: info!.block, serverVersionNum: info!.num },
+      ),
+      // The next backup of the collection finds deleted rows by merging this key index with the
+      // table's keys then.
+      ...(record?.collection ? whole.filter((t) => facts[t]!.key).map((table): ExportTask => ({ table, range: 0, fromBlock: null, toBlock: null, kind: 'keys' })) : []),
+    ];
     const batches = packBatches(tasks, sizes, { batchBytes: options.batchBytes, maxBatches: 1000, rangeBytes: options.rangeBytes });
     const header: PlanHeader = {
       backupId: input.backupId,
@@ -81,6 +102,11 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
       batchCount: batches.length,
       chunkBytes: options.chunkBytes,
       formats: facts.map((f) => f.format),
+      rowTypes: facts.map((f) => f.rowType),
+      keys: facts.map((f) => f.key),
+      ...(usable ? { parent: { backupId: usable.backupId, xmin: usable.snapshot.xmin! } } : {}),
+      ...(record?.collection ? { collection: record.collection } : {}),
+      snapshotXmin: xids!.xmin,
     };
     // Batches first, header last: a header's presence means the whole plan is there.
     await Promise.all(batches.map((batch, i) => ctx.storage.putIfAbsent(layout.planBatch(input.backupId, i), sealDocument(TASKS_FORMAT, batch))));

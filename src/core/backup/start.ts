@@ -1,20 +1,52 @@
-// Step "StartBackup": record the run in the catalog as `running`. Nothing about it looks
-// committed until "Commit" succeeds.
+// Step "StartBackup": record the run in the catalog as `running`, with the deadline past which it
+// may no longer commit, and — in a collection — the parent it is incremental on. Nothing about it
+// looks committed until "Commit" succeeds. Then wait while garbage collection holds the
+// repository (FORMAT.md, "Garbage collection"): registering first and checking second is what
+// makes gc and backups see each other.
 import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
+import type { BackupCatalog, BackupRecord, RetentionPolicy } from '../ports/catalog.ts';
+import { createCollection } from '../maintenance/collections.ts';
+import { MAINTENANCE_LEASE } from '../maintenance/lease.ts';
 import { newRunId } from '../ids.ts';
-import { redactSecrets } from '../errors.ts';
+import { CollectionNotFoundError, MaintenanceInProgressError, redactSecrets } from '../errors.ts';
 
 export interface StartBackupInput {
   source: DatabaseRef;
   /** Supplied by the caller for idempotent retries; generated otherwise. */
   backupId?: string;
+  /** The collection this backup belongs to: it is incremental on the collection's latest backup. */
+  collection?: string;
+  /** Scheduled runs (AWS) carry their collection's definition: the first run creates it. */
+  collectionDefinition?: { schedule?: string; retention: RetentionPolicy };
+  options?: { snapshotHoldSeconds?: number; maintenanceWaitSeconds?: number };
 }
+
+/** After its snapshot window, a run still commits (Commit's retries): this long at most. */
+const COMMIT_WINDOW_SECONDS = 30 * 60;
+const DEFAULT_HOLD_SECONDS = 86_400;
+/** In AWS the StartBackup function's timeout (5 min) bounds this. */
+const DEFAULT_MAINTENANCE_WAIT_SECONDS = 240;
+const POLL_MS = 1000;
 
 export async function startBackup(input: StartBackupInput, ctx: TaskContext): Promise<{ backupId: string; startedAt: string }> {
   const backupId = input.backupId ?? newRunId();
   const existing = await ctx.catalog.getBackup(backupId);
-  if (existing) return { backupId, startedAt: existing.startedAt };
+  if (existing) {
+    if (existing.state === 'running') await awaitMaintenance(ctx.catalog, backupId, input);
+    return { backupId, startedAt: existing.startedAt };
+  }
+  if (input.collection && !(await ctx.catalog.getCollection(input.collection))) {
+    if (!input.collectionDefinition) {
+      throw new CollectionNotFoundError(`Collection ${input.collection} does not exist in the catalog at ${ctx.storage.location}. Create it with \`tidemark collection create ${input.collection} --source …\`, or see \`tidemark collection list\`.`);
+    }
+    await createCollection(ctx, {
+      name: input.collection,
+      source: input.source.credentials,
+      sourceDescription: ctx.databases.describe(input.source),
+      ...input.collectionDefinition,
+    });
+  }
   // Connecting first fails fast on a wrong URL or password, and resolves the credentials, so
   // the catalog describes the source as host:port/database (not a secret's name).
   let unreachable: unknown;
@@ -23,13 +55,51 @@ export async function startBackup(input: StartBackupInput, ctx: TaskContext): Pr
   } catch (err) {
     unreachable = err;
   }
-  const startedAt = new Date().toISOString();
-  await ctx.catalog.createBackup({ backupId, state: 'running', startedAt, source: ctx.databases.describe(input.source) });
+  const started = new Date();
+  const holdSeconds = input.options?.snapshotHoldSeconds ?? DEFAULT_HOLD_SECONDS;
+  const record: BackupRecord = {
+    backupId,
+    state: 'running',
+    startedAt: started.toISOString(),
+    source: ctx.databases.describe(input.source),
+    deadline: new Date(started.getTime() + (holdSeconds + COMMIT_WINDOW_SECONDS) * 1000).toISOString(),
+  };
+  if (input.collection) {
+    record.collection = input.collection;
+    record.parent = (await latestCommitted(ctx.catalog, input.collection))?.backupId ?? null;
+  }
+  await ctx.catalog.createBackup(record);
   if (unreachable) {
     // This step has no failure handler of its own in the ASL (no run id exists before it), so it
     // records the failure itself: `list` shows it, and nothing looks committed.
-    await ctx.catalog.finishBackup(backupId, { state: 'failed', finishedAt: new Date().toISOString(), error: redactSecrets((unreachable as Error).message) });
+    await fail(ctx.catalog, backupId, unreachable);
     throw unreachable;
   }
-  return { backupId, startedAt };
+  await awaitMaintenance(ctx.catalog, backupId, input);
+  return { backupId, startedAt: record.startedAt };
+}
+
+/** The collection's newest committed backup: the parent of the next one. */
+export async function latestCommitted(catalog: BackupCatalog, collection: string): Promise<BackupRecord | undefined> {
+  const committed = (await catalog.listBackups()).filter((b) => b.collection === collection && b.state === 'committed');
+  return committed[committed.length - 1];
+}
+
+async function awaitMaintenance(catalog: BackupCatalog, backupId: string, input: StartBackupInput): Promise<void> {
+  const waitMs = (input.options?.maintenanceWaitSeconds ?? DEFAULT_MAINTENANCE_WAIT_SECONDS) * 1000;
+  const until = Date.now() + waitMs;
+  for (;;) {
+    const lease = await catalog.getLease(MAINTENANCE_LEASE);
+    if (!lease || lease.purpose !== 'gc' || Date.parse(lease.expiresAt) <= Date.now()) return;
+    if (Date.now() >= until) {
+      const error = new MaintenanceInProgressError(`Backup ${backupId} did not start: garbage collection holds the repository (lease until ${lease.expiresAt}) and did not finish within ${Math.round(waitMs / 1000)} s. Run the backup again when it has finished.`);
+      await fail(catalog, backupId, error);
+      throw error;
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+async function fail(catalog: BackupCatalog, backupId: string, err: unknown): Promise<void> {
+  await catalog.finishBackup(backupId, { state: 'failed', finishedAt: new Date().toISOString(), error: redactSecrets((err as Error).message) });
 }

@@ -1,5 +1,6 @@
 // What the plan needs to know about each table beyond its schema: its heap size (to split it
-// into ranges) and the COPY format its rows travel in.
+// into ranges), the COPY format its rows travel in, its row type, and its integer primary key
+// (which makes row-level incremental backups possible).
 //
 // Binary COPY is used only when every exported column's binary form is portable to other
 // databases and newer majors: built-in base types (stable OIDs, stable send/receive formats;
@@ -13,6 +14,10 @@ type Query = (sql: string, params?: unknown[]) => Promise<Array<Record<string, a
 export interface TableFacts {
   bytes: number;
   format: CopyFormat;
+  /** Column types, comma-separated, in COPY column order. */
+  rowType: string;
+  /** The primary key's column when the key is one smallint, integer or bigint column. */
+  key: string | null;
 }
 
 const PORTABLE_BINARY = `(
@@ -30,13 +35,21 @@ export async function readTableFacts(query: Query, tables: { schema: string; nam
                         FROM pg_catalog.pg_attribute a
                         JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
                         JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
-                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), true) AS binary
+                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), true) AS binary,
+            (SELECT pg_catalog.string_agg(pg_catalog.format_type(a.atttypid, a.atttypmod), ',' ORDER BY a.attnum)
+               FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') AS row_type,
+            (SELECT a.attname
+               FROM pg_catalog.pg_index i
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+              WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnkeyatts = 1
+                AND a.atttypid IN ('pg_catalog.int2'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype, 'pg_catalog.int8'::pg_catalog.regtype)) AS key
        FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) WITH ORDINALITY AS t(nspname, relname, ord)
        JOIN pg_catalog.pg_namespace n ON n.nspname = t.nspname
        JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.relname`,
     [tables.map((t) => t.schema), tables.map((t) => t.name)],
   );
-  const facts: TableFacts[] = tables.map(() => ({ bytes: 0, format: 'text' }));
-  for (const r of rows) facts[Number(r.idx)] = { bytes: Number(r.bytes), format: r.binary ? 'binary' : 'text' };
+  const facts: TableFacts[] = tables.map(() => ({ bytes: 0, format: 'text', rowType: '', key: null }));
+  for (const r of rows) facts[Number(r.idx)] = { bytes: Number(r.bytes), format: r.binary ? 'binary' : 'text', rowType: r.row_type ?? '', key: r.key ?? null };
   return facts;
 }

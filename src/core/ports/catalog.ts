@@ -5,6 +5,49 @@
 
 export type RunState = 'running' | 'committed' | 'failed';
 
+/** A backup's state: a run state, or `expired` once retention removed a committed backup. */
+export type BackupState = RunState | 'expired';
+
+/** Retention of a collection (FORMAT.md, "Retention"): keep-last plus grandfather-father-son. */
+export interface RetentionPolicy {
+  keepLast?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+}
+
+/** A named series of backups of one database (FORMAT.md, "Collections"). */
+export interface CollectionRecord {
+  name: string;
+  /** ISO-8601. */
+  createdAt: string;
+  /**
+   * How tasks reach the source: a credentials name (resolved by the task context: a Secrets
+   * Manager secret in AWS) or, locally, a connection URL with the password removed.
+   */
+  source: string;
+  /** Where the source is, without credentials: `host:port/database`. */
+  sourceDescription: string;
+  /** Cron expression of the schedule (informational locally; EventBridge Scheduler in AWS). */
+  schedule?: string;
+  retention: RetentionPolicy;
+}
+
+/**
+ * A lease: exclusive, time-bounded ownership of a named activity (FORMAT.md, "Garbage
+ * collection"). Taken and released with single-item conditional writes.
+ */
+export interface Lease {
+  name: string;
+  /** Random id of the holder; only the holder renews or releases. */
+  owner: string;
+  /** What holds it, for messages: e.g. `gc`, `expire`, `catalog rebuild`. */
+  purpose: string;
+  acquiredAt: string;
+  /** ISO-8601; past this instant the lease is free for anyone to take. */
+  expiresAt: string;
+}
+
 export interface BackupStats {
   tables: number;
   rows: number;
@@ -19,7 +62,18 @@ export interface BackupStats {
 
 export interface BackupRecord {
   backupId: string;
-  state: RunState;
+  state: BackupState;
+  /** The collection the backup belongs to, if any. */
+  collection?: string;
+  /** The backup this one is incremental on (FORMAT.md, "Incremental backups"); null for a full one. */
+  parent?: string | null;
+  /**
+   * Latest instant the run may still commit (ISO-8601): a `running` backup past it is dead and
+   * holds nothing back (gc stops waiting for it).
+   */
+  deadline?: string;
+  /** ISO-8601, set when retention expired the backup. */
+  expiredAt?: string;
   /** ISO-8601 times. */
   startedAt: string;
   finishedAt?: string;
@@ -76,4 +130,36 @@ export interface BackupCatalog {
   finishRestore(restoreId: string, changes: Partial<RestoreRecord> & { state: 'committed' | 'failed' }): Promise<RestoreRecord>;
 
   getRestore(restoreId: string): Promise<RestoreRecord | undefined>;
+
+  /**
+   * Moves a committed backup to `expired` (setting `expiredAt`). Conditional on `committed`;
+   * repeating it on an expired backup is a no-op. Any other state throws `CatalogConflictError`.
+   */
+  expireBackup(backupId: string, expiredAt: string): Promise<BackupRecord>;
+
+  /**
+   * Writes a record exactly as given, in any state, unless one exists (then: no-op when
+   * identical, `CatalogConflictError` otherwise). Used by `catalog rebuild` only.
+   */
+  importBackup(record: BackupRecord): Promise<void>;
+
+  /** Creates a collection; idempotent for an identical record, `CatalogConflictError` otherwise. */
+  createCollection(record: CollectionRecord): Promise<void>;
+
+  getCollection(name: string): Promise<CollectionRecord | undefined>;
+
+  /** All collections, by name. */
+  listCollections(): Promise<CollectionRecord[]>;
+
+  /**
+   * Takes the lease `lease.name` if nobody holds it or its holder's lease expired (at `now`).
+   * Returns `undefined` on success, else the current holder's lease.
+   */
+  acquireLease(lease: Lease, now: Date): Promise<Lease | undefined>;
+
+  /** The current lease, or `undefined`; an expired lease is returned too (compare expiresAt). */
+  getLease(name: string): Promise<Lease | undefined>;
+
+  /** Frees the lease if `owner` holds it; a no-op otherwise (it expired and was taken, or is gone). */
+  releaseLease(name: string, owner: string): Promise<void>;
 }

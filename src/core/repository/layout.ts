@@ -10,6 +10,11 @@ export const layout = {
   chunksPrefix: () => 'chunks/',
   manifest: (backupId: string) => `backups/${backupId}/manifest.json`,
   backupsPrefix: () => 'backups/',
+  /** Written once by `expire`; a backup with this marker is no restore point (gc removes it). */
+  backupExpired: (backupId: string) => `backups/${backupId}/expired.json`,
+  /** A collection's definition, written once at `collection create` (for `catalog rebuild`). */
+  collection: (name: string) => `collections/${name}.json`,
+  collectionsPrefix: () => 'collections/',
   /** The plan of one backup run: header, then task batches addressed by index. */
   planHeader: (runId: string) => `runs/${runId}/plan.json`,
   planBatch: (runId: string, batch: number) => `runs/${runId}/tasks/${String(batch).padStart(6, '0')}.json`,

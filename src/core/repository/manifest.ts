@@ -17,6 +17,8 @@ export interface ManifestTable {
   columns: string[];
   /** COPY format of the chunks (FORMAT.md, "Chunks"). */
   format: CopyFormat;
+  /** Column types (`format_type`, comma-separated): layers apply only on the same row type. */
+  rowType?: string;
   rows: number;
   /** ContentChecksum digest over all rows (order-independent). */
   checksum: string;
@@ -24,16 +26,73 @@ export interface ManifestTable {
   bytes: number;
   /** In export order: ranges in order, chunks in order within a range. */
   chunks: ChunkRef[];
+  /**
+   * Incremental backups (FORMAT.md, "Incremental backups"): changes applied in order on top of
+   * `chunks`. With layers, `rows`/`checksum`/`bytes` describe `chunks` only; the restored table
+   * holds `rowsAfter` of the last layer.
+   */
+  layers?: ManifestLayer[];
+  /** The sorted primary-key values of the table at the snapshot, for the next incremental. */
+  keyIndex?: KeyIndex;
+}
+
+/** The changes of one table between a backup's parent and the backup itself. */
+export interface ManifestLayer {
+  /** The backup that read these changes from the source. */
+  backupId: string;
+  /** Rows of the table as it was before this layer that the layer removes (deleted or replaced). */
+  removedRows: number;
+  /** Key values of the rows to remove before loading `chunks`: text, one per line. */
+  removedKeys: ChunkRef[];
+  /** Rows inserted or updated since the parent, in the table's COPY format. */
+  chunks: ChunkRef[];
+  rows: number;
+  /** ContentChecksum digest of `chunks`' rows. */
+  checksum: string;
+  bytes: number;
+  /** Rows of the table once this layer is applied. */
+  rowsAfter: number;
+}
+
+/** Primary-key values, ascending, delta-encoded text lines, cut where the key's hash says so. */
+export interface KeyIndex {
+  /** The single integer primary-key column. */
+  column: string;
+  count: number;
+  chunks: ChunkRef[];
+}
+
+/** Rows the restored table holds. */
+export function tableRowsAfter(table: ManifestTable): number {
+  return table.layers?.length ? table.layers[table.layers.length - 1]!.rowsAfter : table.rows;
+}
+
+/** Every chunk one table needs: its rows, its layers with their removed keys, its key index. */
+export function tableChunkRefs(table: ManifestTable): ChunkRef[] {
+  return [table.chunks, table.keyIndex?.chunks ?? [], ...(table.layers ?? []).flatMap((l) => [l.chunks, l.removedKeys])].flat();
+}
+
+/** Every chunk a backup needs, each id once. */
+export function manifestChunkRefs(manifest: Manifest): ChunkRef[] {
+  const refs = new Map<string, ChunkRef>();
+  for (const table of manifest.tables) for (const c of tableChunkRefs(table)) refs.set(c.id, c);
+  return [...refs.values()];
 }
 
 export interface Manifest {
   backupId: string;
-  /** Full backups have no parent (incremental backups arrive with collections). */
+  /** The backup this one is incremental on; null for a full backup. */
   parent: string | null;
+  /** The collection it belongs to (absent for backups outside collections). */
+  collection?: string;
   startedAt: string;
   committedAt: string;
   source: { description: string; serverVersion: string; serverVersionNum: number; systemIdentifier: string; database: string };
-  snapshot: { time: string; lsn: string | null };
+  /**
+   * `xmin`: the oldest transaction (64-bit txid, decimal) still running at the snapshot; rows
+   * written by it or later are changes for the next incremental backup.
+   */
+  snapshot: { time: string; lsn: string | null; xmin?: string };
   codec: string;
   schema: SchemaSnapshot;
   tables: ManifestTable[];

@@ -50,7 +50,8 @@ export async function completeRestore(input: CompleteInput, ctx: TaskContext): P
     target: ctx.databases.describe(input.target),
     tables: manifest.tables.length,
     rows: manifest.stats.rows,
-    bytes: manifest.stats.bytesRead,
+    // COPY bytes loaded: every table's rows and layers (an incremental backup read fewer).
+    bytes: manifest.tables.reduce((sum, t) => sum + t.bytes + (t.layers ?? []).reduce((s, l) => s + l.bytes, 0), 0),
     warnings: warnings.slice(0, WARNINGS_IN_OUTPUT),
     warningCount: warnings.length,
   };

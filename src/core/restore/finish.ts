@@ -1,4 +1,4 @@
-// Step "Finish": post-data DDL (indexes and constraints, each wave in parallel sessions),
+// Step "Finish": the layers of an incremental backup (apply-layers.ts), post-data DDL (indexes and constraints, each wave in parallel sessions),
 // sequence values, materialized view refreshes. Every statement is recorded in the progress
 // table in its own transaction, so a retry resumes where the last run stopped.
 import type { DatabaseRef, SqlSession } from '../ports/database.ts';
@@ -9,6 +9,7 @@ import { applyStatements, listRoles } from '../schema/apply.ts';
 import { qualifiedName, quoteLiteral } from '../sql.ts';
 import { addWarnings, doneSteps, runStepOnce } from './progress-table.ts';
 import { cachedManifest } from './manifest-cache.ts';
+import { applyLayers } from './apply-layers.ts';
 
 export interface FinishInput {
   restoreId: string;
@@ -34,6 +35,7 @@ export async function finishRestore(input: FinishInput, ctx: TaskContext): Promi
     }
     const main = sessions[0]!;
     const roles = await listRoles((sql, params) => main.query(sql, params));
+    await applyLayers(main, manifest, ctx);
     const done = await doneSteps(main, '');
     let count = 0;
     for (const [w, wave] of schema.postData.entries()) {

@@ -11,6 +11,8 @@ export async function createProgressTables(session: SqlSession, restoreId: strin
   await session.query(`CREATE TABLE ${PROGRESS_SCHEMA}.restore (restore_id text PRIMARY KEY, backup_id text NOT NULL)`);
   await session.query(`CREATE TABLE ${PROGRESS_SCHEMA}.done (step text PRIMARY KEY)`);
   await session.query(`CREATE TABLE ${PROGRESS_SCHEMA}.warnings (seq bigserial PRIMARY KEY, message text NOT NULL)`);
+  // Rows each incremental layer removed, for verification (apply-layers.ts).
+  await session.query(`CREATE TABLE ${PROGRESS_SCHEMA}.removed (table_index int, layer int, rows bigint NOT NULL, digest text NOT NULL, PRIMARY KEY (table_index, layer))`);
   await session.query(`INSERT INTO ${PROGRESS_SCHEMA}.restore VALUES ($1, '')`, [restoreId]);
 }
 

@@ -7,6 +7,8 @@ import { VerificationError } from '../errors.ts';
 import { ContentChecksum } from '../content-checksum.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
 import { cachedManifest } from './manifest-cache.ts';
+import { expectedContent } from './apply-layers.ts';
+import { tableRowsAfter } from '../repository/manifest.ts';
 import { verifyBatches } from './load-plan.ts';
 import { copyOptions } from '../copy-format.ts';
 
@@ -34,9 +36,10 @@ export async function verifyBatch(input: VerifyBatchInput, ctx: TaskContext): Pr
       // The same COPY as the export, so the rows come back byte for byte as they were hashed.
       const copy = `COPY ${name} (${columns}) TO STDOUT${copyOptions(table.format)}`;
       for await (const rows of session.copyOutChunks(copy, READ_BYTES)) checksum.addRows(rows, table.format);
-      if (checksum.rows !== table.rows || checksum.digest !== table.checksum) {
+      const expected = await expectedContent(session, index, table);
+      if (checksum.rows !== expected.rows || checksum.digest !== expected.digest || checksum.rows !== tableRowsAfter(table)) {
         throw new VerificationError(
-          `Restored table ${name} does not match backup ${input.backupId}: ${checksum.rows} rows (checksum ${checksum.digest}), the backup recorded ${table.rows} rows (checksum ${table.checksum}). The restore is not usable; report this with both figures.`,
+          `Restored table ${name} does not match backup ${input.backupId}: ${checksum.rows} rows (checksum ${checksum.digest}), the backup recorded ${tableRowsAfter(table)} rows (checksum ${expected.digest}). The restore is not usable; report this with both figures.`,
         );
       }
       rows += checksum.rows;

@@ -1,0 +1,127 @@
+// Export tasks of collection backups (FORMAT.md, "Incremental backups"):
+// - `changes`: a table against the parent backup. Rows whose xmin the parent's snapshot did not
+//   see are the inserted and updated rows; the parent's rows that are gone (deleted, or replaced
+//   by an update) are counted by comparing counts, and found by merging the parent's key index
+//   with the current keys. Unchanged: nothing is read or written. Keyless and changed: the whole
+//   table, once.
+// - `keys`: the key index of a table exported whole, for the next backup.
+import type { SqlSession } from '../ports/database.ts';
+import type { TaskContext } from '../task-context.ts';
+import type { ChunkRef, ExportTask, ExportTaskResult, PlanHeader } from './plan-model.ts';
+import type { KeyIndex } from '../repository/manifest.ts';
+import { tableRowsAfter } from '../repository/manifest.ts';
+import { layout } from '../repository/layout.ts';
+import { decodeChunk } from '../repository/chunk-codec.ts';
+import { cachedManifest } from '../restore/manifest-cache.ts';
+import { IntegrityError } from '../errors.ts';
+import { copyOptions } from '../copy-format.ts';
+import { qualifiedName, quoteIdent } from '../sql.ts';
+import { changedSince } from './incremental-plan.ts';
+import { decodeKeyChunk, KeyIndexWriter, missingKeys, parseKeyLines, type Key } from './key-index.ts';
+import { copyOutSql, exportCopy } from './copy-export.ts';
+import { storeChunk } from './store-chunk.ts';
+
+const KEY_READ_BYTES = 1024 * 1024;
+
+export async function exportChanges(session: SqlSession, header: PlanHeader, task: ExportTask, ctx: TaskContext): Promise<ExportTaskResult> {
+  const table = header.schema.tables[task.table]!;
+  const name = qualifiedName(table.schema, table.name);
+  const format = header.formats[task.table]!;
+  const key = header.keys?.[task.table] ?? null;
+  const parent = await cachedManifest(ctx.storage, header.parent!.backupId);
+  const before = parent.tables.find((t) => t.schema === table.schema && t.name === table.name);
+  if (!before) throw new IntegrityError(`Backup ${header.backupId}: the plan reads ${name} against backup ${parent.backupId}, whose manifest has no such table.`);
+  const changed = changedSince(header.parent!.xmin);
+  const [counts] = await session.query<{ total: string; changed: string }>(
+    `SELECT pg_catalog.count(*)::text AS total, pg_catalog.count(*) FILTER (WHERE ${changed})::text AS changed FROM ONLY ${name}`,
+  );
+  const total = Number(counts!.total);
+  const changedRows = Number(counts!.changed);
+  // Every row the parent saw and that is still here has an xmin older than the parent's.
+  const removedRows = tableRowsAfter(before) - (total - changedRows);
+  const base = { table: task.table, range: task.range, kind: 'changes' as const };
+  if (removedRows < 0) {
+    throw new IntegrityError(`Backup ${header.backupId}: ${name} holds ${total - changedRows} rows older than backup ${parent.backupId}, which recorded only ${tableRowsAfter(before)}. Take a full backup (a backup outside the collection, or a new collection).`);
+  }
+  if (changedRows === 0 && removedRows === 0) {
+    return { ...base, outcome: 'unchanged', rows: total, bytesRead: 0, checksum: '', chunks: [], bytesWritten: 0 };
+  }
+  if (!key) {
+    const whole = await exportCopy(session, copyOutSql(table, { ...task, fromBlock: null, toBlock: null }, format), name, format, header.chunkBytes, ctx);
+    return { ...base, outcome: 'full', ...whole };
+  }
+  const columns = table.columns.map(quoteIdent).join(', ');
+  const rows = await exportCopy(session, `COPY (SELECT ${columns} FROM ONLY ${name} WHERE ${changed}) TO STDOUT${copyOptions(format)}`, name, format, header.chunkBytes, ctx);
+  let bytesWritten = rows.bytesWritten;
+  const store = async (content: Buffer, keys: number) => {
+    const stored = await storeChunk(ctx, content, keys);
+    bytesWritten += stored.bytesWritten;
+    return stored.ref;
+  };
+  const index = new KeyIndexWriter(key, store);
+  const removed = new KeyIndexWriter(key, store);
+  const current = indexing(keysOf(session, name, key), index);
+  // No row of the parent is gone: nothing to find, only the new key index to write.
+  const deleted = removedRows > 0
+    ? await missingKeys(readKeyIndex(ctx, before.keyIndex!, name), current, (keys) => removed.add(keys))
+    : await drain(current);
+  const keyIndex = await index.finish();
+  const removedKeys = await removed.finish();
+  if (keyIndex.count !== total || deleted > removedRows) {
+    throw new IntegrityError(`Backup ${header.backupId}: ${name} has ${total} rows and ${keyIndex.count} keys, ${deleted} deleted of ${removedRows} gone; the table changed under the snapshot or its key is not unique.`);
+  }
+  return {
+    ...base,
+    outcome: 'layer',
+    ...rows,
+    bytesWritten,
+    layer: { removedRows, removedKeys: removedKeys.chunks, rowsAfter: total },
+    keyIndex,
+  };
+}
+
+export async function exportKeyIndex(session: SqlSession, header: PlanHeader, task: ExportTask, ctx: TaskContext): Promise<ExportTaskResult> {
+  const table = header.schema.tables[task.table]!;
+  const name = qualifiedName(table.schema, table.name);
+  let bytesWritten = 0;
+  const writer = new KeyIndexWriter(header.keys![task.table]!, async (content, keys) => {
+    const stored = await storeChunk(ctx, content, keys);
+    bytesWritten += stored.bytesWritten;
+    return stored.ref;
+  });
+  await drain(indexing(keysOf(session, name, header.keys![task.table]!), writer));
+  const keyIndex = await writer.finish();
+  return { table: task.table, range: task.range, kind: 'keys', rows: 0, bytesRead: 0, checksum: '', chunks: [], bytesWritten, keyIndex };
+}
+
+async function* keysOf(session: SqlSession, name: string, key: string): AsyncIterable<Key[]> {
+  const column = quoteIdent(key);
+  for await (const text of session.copyOutChunks(`COPY (SELECT ${column} FROM ONLY ${name} ORDER BY ${column}) TO STDOUT`, KEY_READ_BYTES)) {
+    yield parseKeyLines(text, `keys of ${name}`);
+  }
+}
+
+/** Passes the keys on, writing each batch into `index` first. */
+async function* indexing(keys: AsyncIterable<Key[]>, index: KeyIndexWriter): AsyncIterable<Key[]> {
+  for await (const batch of keys) {
+    await index.add(batch);
+    yield batch;
+  }
+}
+
+async function drain(keys: AsyncIterable<Key[]>): Promise<number> {
+  for await (const _ of keys);
+  return 0;
+}
+
+/** The keys of an index, chunk by chunk, fetching the next chunk while one is merged. */
+export async function* readKeyIndex(ctx: TaskContext, index: KeyIndex | { chunks: ChunkRef[] }, label: string): AsyncIterable<Key[]> {
+  const fetch = async (ref: ChunkRef) => decodeKeyChunk(await decodeChunk(ref.id, await ctx.storage.get(layout.chunk(ref.id)), `keys of ${label}`), `key chunk ${ref.id}`);
+  let next = index.chunks[0] ? fetch(index.chunks[0]) : undefined;
+  for (let i = 0; i < index.chunks.length; i++) {
+    const keys = await next!;
+    next = index.chunks[i + 1] ? fetch(index.chunks[i + 1]!) : undefined;
+    next?.catch(() => undefined);
+    yield keys;
+  }
+}

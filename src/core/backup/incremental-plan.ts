@@ -1,0 +1,45 @@
+// Which tables of a collection backup are read against the parent backup (FORMAT.md,
+// "Incremental backups"), and which are exported whole.
+import type { Manifest, ManifestTable } from '../repository/manifest.ts';
+import type { TableData } from '../schema/model.ts';
+import type { TableFacts } from './table-facts.ts';
+
+/** A table is exported whole again once its changes pile up, so restores stay short. */
+export const MAX_LAYERS = 8;
+
+/**
+ * Transaction ids are compared modulo 2^32 (a row's xmin is 32 bits): valid while fewer than
+ * 2^31 transactions separate the parent's snapshot from this one. Well before that, the backup
+ * is full.
+ */
+const MAX_XID_DISTANCE = 2n ** 31n - 2n ** 26n;
+
+export function parentUsable(parent: Manifest, snapshotXmax: string): boolean {
+  if (!parent.snapshot.xmin) return false;
+  return BigInt(snapshotXmax) - BigInt(parent.snapshot.xmin) < MAX_XID_DISTANCE;
+}
+
+/** The parent's entry for `table` when it can be the base of this backup's entry, else undefined. */
+export function parentTableFor(parent: Manifest | undefined, table: TableData, facts: TableFacts, format: string): ManifestTable | undefined {
+  const entry = parent?.tables.find((t) => t.schema === table.schema && t.name === table.name);
+  if (!entry || entry.format !== format || entry.rowType !== facts.rowType) return undefined;
+  if (entry.columns.join('\0') !== table.columns.join('\0')) return undefined;
+  // A keyed table needs the parent's key index on the same column; a keyless one is only ever
+  // kept whole, so it has neither.
+  if ((entry.keyIndex?.column ?? null) !== facts.key) return undefined;
+  const layers = entry.layers ?? [];
+  if (layers.length >= MAX_LAYERS) return undefined;
+  if (layers.reduce((s, l) => s + l.bytes, 0) > entry.bytes) return undefined;
+  return entry;
+}
+
+/**
+ * SQL condition true for rows written (inserted or updated) by a transaction that the parent's
+ * snapshot did not see: xmin at or after the parent snapshot's xmin, modulo 2^32. Transactions
+ * between that xmin and the snapshot's xmax that had committed count as changes too: a few rows
+ * more, never fewer.
+ */
+export function changedSince(parentXmin: string): string {
+  const low = BigInt(parentXmin) & 0xffffffffn;
+  return `((xmin::text::int8 - ${low}) & 4294967295) < 2147483648`;
+}

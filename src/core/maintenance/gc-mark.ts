@@ -1,0 +1,49 @@
+// gc, phase "mark": every chunk some restore point still needs. The repository decides, not the
+// catalog: every `backups/<id>/manifest.json` without a tombstone is a restore point. A manifest
+// or tombstone that cannot be read stops gc before it deletes anything: a chunk that only a
+// damaged manifest lists would otherwise look unreferenced.
+import type { RepositoryStorage } from '../ports/storage.ts';
+import type { ChunkId } from '../ids.ts';
+import { layout } from '../repository/layout.ts';
+import { manifestChunkRefs, readManifest } from '../repository/manifest.ts';
+import { IntegrityError, TidemarkError } from '../errors.ts';
+import { listRepositoryBackups } from './repository-backups.ts';
+import { readTombstone } from './tombstone.ts';
+import { forEachInParallel } from './parallel.ts';
+
+export interface MarkResult {
+  /** Chunk keys (`chunks/<aa>/<id>`) needed by a restore point. */
+  referenced: Set<string>;
+  /** Backups that are restore points. */
+  live: string[];
+  /** Tombstoned backups still holding a manifest and/or their tombstone. */
+  expired: { backupId: string; hasManifest: boolean }[];
+}
+
+export async function markReferencedChunks(storage: RepositoryStorage): Promise<MarkResult> {
+  const backups = await listRepositoryBackups(storage);
+  const result: MarkResult = { referenced: new Set(), live: [], expired: [] };
+  await forEachInParallel(backups, 8, async (backup) => {
+    try {
+      if (backup.expired) {
+        await readTombstone(storage, backup.backupId);
+        result.expired.push({ backupId: backup.backupId, hasManifest: backup.hasManifest });
+      } else if (backup.hasManifest) {
+        const manifest = await readManifest(storage, backup.backupId);
+        for (const ref of manifestChunkRefs(manifest)) result.referenced.add(layout.chunk(ref.id as ChunkId));
+        result.live.push(backup.backupId);
+      }
+    } catch (err) {
+      if (!(err instanceof TidemarkError)) throw err;
+      throw new IntegrityError(
+        `gc refuses to delete anything: it cannot read what backup ${backup.backupId} needs (${err.message}) ` +
+          'Run `tidemark verify` on it; repair the object from a copy of the repository, or remove the whole backups/' +
+          `${backup.backupId}/ directory by hand if the backup is beyond repair, then run gc again.`,
+        { cause: err },
+      );
+    }
+  });
+  result.live.sort();
+  result.expired.sort((a, b) => (a.backupId < b.backupId ? -1 : 1));
+  return result;
+}

@@ -1,0 +1,100 @@
+// `gc` (FORMAT.md, "Garbage collection"): take the maintenance lease → make sure no backup is
+// running → mark the chunks every restore point needs → sweep the rest, expired manifests and
+// finished runs. Why "no backup running" is enough: a backup registers as running and THEN
+// checks the lease (waiting while gc holds it); gc takes the lease and THEN looks for running
+// backups. Whichever comes second sees the other, so gc never deletes a chunk that a backup
+// found present and decided not to write again.
+import type { BackupCatalog, BackupRecord } from '../ports/catalog.ts';
+import type { RepositoryStorage } from '../ports/storage.ts';
+import { BackupsRunningError } from '../errors.ts';
+import { acquireMaintenanceLease, sleep, type HeldLease } from './lease.ts';
+import { markReferencedChunks } from './gc-mark.ts';
+import { executeSweep, planSweep } from './gc-sweep.ts';
+
+export interface GcOptions {
+  /** Report what would be deleted; delete nothing. */
+  dryRun?: boolean;
+  /** How long to wait for the lease and for running backups to finish (default 0: refuse at once). */
+  waitSeconds?: number;
+  /** Poll interval while waiting (default 1 s). */
+  pollMs?: number;
+}
+
+/** Test seams to force interleavings; not reachable from the command line. */
+export interface GcHooks {
+  afterLease?: () => Promise<void>;
+  beforeSweep?: () => Promise<void>;
+}
+
+export interface GcReport {
+  dryRun: boolean;
+  /** Backups whose manifests were marked (restore points). */
+  backupsKept: number;
+  chunksScanned: number;
+  chunksDeleted: number;
+  bytesFreed: number;
+  chunksKept: number;
+  bytesKept: number;
+  /** Chunks a kept manifest lists that are not in the repository (run `verify`). */
+  chunksMissing: string[];
+  /** Expired backups whose manifest (and tombstone) gc removed. */
+  manifestsRemoved: string[];
+  /** Runs whose scratch files under `runs/<id>/` gc removed. */
+  runsRemoved: string[];
+}
+
+const LEASE_SECONDS = 900;
+
+export async function collectGarbage(
+  ports: { storage: RepositoryStorage; catalog: BackupCatalog },
+  options: GcOptions = {},
+  hooks: GcHooks = {},
+): Promise<GcReport> {
+  const giveUpAt = Date.now() + (options.waitSeconds ?? 0) * 1000;
+  const remaining = () => Math.max(0, (giveUpAt - Date.now()) / 1000);
+  for (;;) {
+    const lease = await acquireMaintenanceLease(ports.catalog, { purpose: 'gc', ttlSeconds: LEASE_SECONDS, waitSeconds: remaining(), pollMs: options.pollMs });
+    try {
+      await hooks.afterLease?.();
+      const running = await liveRunningBackups(ports.catalog, new Date());
+      if (running.length === 0) return await markAndSweep(ports, lease, options, hooks);
+      if (remaining() <= 0) throw runningError(running);
+    } finally {
+      await lease.release();
+    }
+    // Wait without the lease: a backup that registered after us is waiting for it to go.
+    await sleep(Math.min(options.pollMs ?? 1000, Math.max(remaining() * 1000, 1)));
+  }
+}
+
+async function markAndSweep(ports: { storage: RepositoryStorage; catalog: BackupCatalog }, lease: HeldLease, options: GcOptions, hooks: GcHooks): Promise<GcReport> {
+  const mark = await markReferencedChunks(ports.storage);
+  await hooks.beforeSweep?.();
+  const plan = await planSweep(ports.storage, ports.catalog, mark, new Date());
+  if (!options.dryRun) await executeSweep(ports.storage, plan, lease);
+  return {
+    dryRun: Boolean(options.dryRun),
+    backupsKept: mark.live.length,
+    chunksScanned: plan.chunksScanned,
+    chunksDeleted: plan.chunks.length,
+    bytesFreed: plan.chunks.reduce((sum, c) => sum + c.size, 0),
+    chunksKept: plan.chunksScanned - plan.chunks.length,
+    bytesKept: plan.bytesKept,
+    chunksMissing: plan.missingChunks,
+    manifestsRemoved: plan.expiredBackups.filter((b) => b.hasManifest).map((b) => b.backupId),
+    runsRemoved: plan.runs.map((r) => r.runId),
+  };
+}
+
+/** Backups that may still commit: `running`, with no deadline or one still ahead. */
+export async function liveRunningBackups(catalog: BackupCatalog, now: Date): Promise<BackupRecord[]> {
+  return (await catalog.listBackups()).filter((b) => b.state === 'running' && (b.deadline === undefined || Date.parse(b.deadline) >= now.getTime()));
+}
+
+function runningError(running: BackupRecord[]): BackupsRunningError {
+  const list = running.map((b) => `${b.backupId} (${b.source}, ${b.deadline ? `may commit until ${b.deadline}` : 'no deadline'})`).join(', ');
+  return new BackupsRunningError(
+    `gc deleted nothing: ${running.length} backup(s) are running and may reuse chunks gc would delete: ${list}. ` +
+      'Run gc when they have finished, or pass --wait <seconds> to wait for them.',
+  );
+}
