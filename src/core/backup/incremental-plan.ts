@@ -14,9 +14,18 @@ export const MAX_LAYERS = 8;
  */
 const MAX_XID_DISTANCE = 2n ** 31n - 2n ** 26n;
 
-export function parentUsable(parent: Manifest, snapshotXmax: string): boolean {
-  if (!parent.snapshot.xmin) return false;
-  return BigInt(snapshotXmax) - BigInt(parent.snapshot.xmin) < MAX_XID_DISTANCE;
+/**
+ * Transaction ids mean something only on the server (cluster) that assigned them: the parent
+ * must come from the same cluster — same system identifier where both are known (reading it
+ * needs pg_control_system(), which managed services may not grant), same database — and
+ * transaction ids must not have gone backwards. YugabyteDB's xmin is not PostgreSQL's.
+ */
+export function parentUsable(parent: Manifest, current: { snapshotXmax: string; systemIdentifier: string; database: string; serverVersion: string }): boolean {
+  if (!parent.snapshot.xmin || /-YB-/.test(current.serverVersion)) return false;
+  if (parent.source.database !== current.database) return false;
+  if (parent.source.systemIdentifier && current.systemIdentifier && parent.source.systemIdentifier !== current.systemIdentifier) return false;
+  const distance = BigInt(current.snapshotXmax) - BigInt(parent.snapshot.xmin);
+  return distance >= 0n && distance < MAX_XID_DISTANCE;
 }
 
 /** The parent's entry for `table` when it can be the base of this backup's entry, else undefined. */
@@ -39,7 +48,7 @@ export function parentTableFor(parent: Manifest | undefined, table: TableData, f
  * between that xmin and the snapshot's xmax that had committed count as changes too: a few rows
  * more, never fewer.
  */
-export function changedSince(parentXmin: string): string {
+export function changedSince(parentXmin: string, xmin = 'xmin'): string {
   const low = BigInt(parentXmin) & 0xffffffffn;
-  return `((xmin::text::int8 - ${low}) & 4294967295) < 2147483648`;
+  return `((${xmin}::text::int8 - ${low}) & 4294967295) < 2147483648`;
 }

@@ -68,7 +68,7 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
     const sizes = new Map(facts.map((f, i) => [i, f.bytes]));
     const record = await ctx.catalog.getBackup(input.backupId);
     const parent = record?.parent ? await readManifest(ctx.storage, record.parent) : undefined;
-    const usable = parent && parentUsable(parent, xids!.xmax) ? parent : undefined;
+    const usable = parent && parentUsable(parent, { snapshotXmax: xids!.xmax, systemIdentifier: info!.sysid ?? '', database: info!.db, serverVersion: info!.version }) ? parent : undefined;
     const changes: ExportTask[] = [];
     const whole: number[] = [];
     facts.forEach((f, table) => {
