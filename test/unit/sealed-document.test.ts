@@ -21,7 +21,13 @@ describe('sealed documents', () => {
 
   it('another format or a newer version is refused', () => {
     expect(() => openDocument('tidemark-plan', sealed, 'm')).toThrow(/expected "tidemark-plan"/);
-    const newer = Buffer.from(sealed.toString('utf8').replace('"formatVersion":1', '"formatVersion":9'));
+    const newer = Buffer.from(sealed.toString('utf8').replace(/"formatVersion":\d+/, '"formatVersion":9'));
     expect(() => openDocument('tidemark-manifest', newer, 'm')).toThrow(/format version 9.*Upgrade Tidemark/);
+  });
+
+  it('writes version 2 and still reads version-1 documents', () => {
+    expect(sealed.toString('utf8')).toMatch(/^\{"format":"tidemark-manifest","formatVersion":2,/);
+    const older = Buffer.from(sealed.toString('utf8').replace(/"formatVersion":\d+/, '"formatVersion":1'));
+    expect(openDocument('tidemark-manifest', older, 'm')).toEqual(openDocument('tidemark-manifest', sealed, 'm'));
   });
 });

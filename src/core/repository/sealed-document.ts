@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { IntegrityError } from '../errors.ts';
 
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 interface Header {
   format: string;
