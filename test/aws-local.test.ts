@@ -14,6 +14,11 @@ import { startDynalite, type LocalDynamoDb } from './support/dynalite.ts';
 import { itRestoresIdentically, loadFidelityFixture, tableContents } from './support/database-state.ts';
 import { listKeys } from './contract/storage-contract.ts';
 import { runCli, describeResult } from './support/cli.ts';
+import { createCollection } from '#core/maintenance/collections.ts';
+import { expireBackups } from '#core/maintenance/expire.ts';
+import { collectGarbage } from '#core/maintenance/gc.ts';
+import { readManifest } from '#core/repository/manifest.ts';
+import { describeUrl } from '#adapters/postgres/connector.ts';
 
 
 let server: PostgresServer;
@@ -34,7 +39,7 @@ beforeAll(async () => {
   for (const [name, value] of Object.entries(awsEnv)) vi.stubEnv(name, value);
   const client = dynamo.client();
   // One catalog table per repository, as one stack has one of each.
-  await Promise.all(['fidelity', 'bank'].map((name) => createCatalogTable(client, `tidemark-${name}`)));
+  await Promise.all(['fidelity', 'bank', 'collection'].map((name) => createCatalogTable(client, `tidemark-${name}`)));
 });
 
 afterAll(async () => {
@@ -178,5 +183,35 @@ describe('consistency through S3 and DynamoDB', () => {
       stopping = true;
       await Promise.allSettled(writers);
     }
+  });
+});
+
+describe('a collection through S3 and DynamoDB', () => {
+  it('an incremental backup, expire and gc keep the newest restorable and identical', async () => {
+    await server.createDatabase('coll_source');
+    await server.sql(
+      `CREATE TABLE items (id bigint PRIMARY KEY, v text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 20000) g;`,
+      'coll_source',
+    );
+    const ctx = await awsContext('collection', true);
+    const url = server.url('coll_source');
+    await createCollection(ctx, { name: 'items', source: 'source', sourceDescription: describeUrl(url), retention: { keepLast: 1 } });
+    ctx.credentials.register('source', url);
+    const backup = () => runStateMachine('backup', { source: { credentials: 'source' }, collection: 'items', options: { workers: 2, snapshotHoldSeconds: 600, plan: { chunkBytes: 64 * 1024, rangeBytes: 256 * 1024 } } }, ctx);
+    const full = await backup();
+    await server.sql(`UPDATE items SET v = 'changed' WHERE id % 100 = 1; DELETE FROM items WHERE id % 1000 = 2`, 'coll_source');
+    const next = await backup();
+    expect(next.bytesStored).toBeLessThan(0.05 * full.bytesStored);
+    expect((await readManifest(ctx.storage, next.backupId)).parent).toBe(full.backupId);
+
+    const expiry = await expireBackups(ctx, { collection: 'items' });
+    expect(expiry.collections[0]!.expired).toEqual([full.backupId]);
+    const gc = await collectGarbage(ctx);
+    expect(gc.manifestsRemoved).toEqual([full.backupId]);
+    expect(gc.chunksMissing).toEqual([]);
+
+    ctx.credentials.register('target', server.url('coll_restored'));
+    await runStateMachine('restore', { backup: 'latest', target: { credentials: 'target' }, options: { workers: 2 } }, ctx);
+    expect(await tableContents(server, 'coll_restored')).toEqual(await tableContents(server, 'coll_source'));
   });
 });

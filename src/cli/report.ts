@@ -1,7 +1,7 @@
 // What the backup commands print, shared by local and cloud mode: one shape of JSON and one
 // human layout, whichever runtime did the work.
 import type { BackupRecord } from '#core/ports/catalog.ts';
-import type { Manifest } from '#core/repository/manifest.ts';
+import { tableChunkRefs, tableRowsAfter, type Manifest } from '#core/repository/manifest.ts';
 import { qualifiedName } from '#core/sql.ts';
 import { formatBytes, formatCount, printJson, say } from './output.ts';
 
@@ -65,14 +65,19 @@ export function printBackupList(backups: BackupRecord[], options: { json?: boole
 
 /** One backup: the catalog record, and the manifest's tables when it could be read. */
 export function printBackupDetails(record: BackupRecord, manifest: Manifest | undefined, options: { json?: boolean; repository: string }): void {
-  const tables = manifest?.tables.map((t) => ({
-    table: qualifiedName(t.schema, t.name),
-    format: t.format,
-    rows: t.rows,
-    bytes: t.bytes,
-    chunks: t.chunks.length,
-    storedBytes: t.chunks.reduce((s, c) => s + c.storedSize, 0),
-  }));
+  const tables = manifest?.tables.map((t) => {
+    // Everything the table needs: its rows, its incremental layers, its key index.
+    const refs = [...new Map(tableChunkRefs(t).map((c) => [c.id, c])).values()];
+    return {
+      table: qualifiedName(t.schema, t.name),
+      format: t.format,
+      rows: tableRowsAfter(t),
+      bytes: t.bytes + (t.layers ?? []).reduce((s, l) => s + l.bytes, 0),
+      layers: t.layers?.length ?? 0,
+      chunks: refs.length,
+      storedBytes: refs.reduce((s, c) => s + c.storedSize, 0),
+    };
+  });
   if (options.json) {
     printJson({ ...record, collection: record.collection ?? null, parent: record.parent ?? null, bytesStored: record.stats?.bytesStored, bytesReferenced: record.stats?.bytesReferenced, snapshot: manifest?.snapshot, repository: options.repository, tables });
     return;
@@ -89,7 +94,7 @@ export function printBackupDetails(record: BackupRecord, manifest: Manifest | un
   if (record.snapshotTime) lines.push(`Snapshot    ${record.snapshotTime} at LSN ${record.snapshotLsn ?? '-'}`);
   const stats = record.stats;
   if (stats) {
-    lines.push(`Contents    ${formatCount(stats.tables)} tables, ${formatCount(stats.rows)} rows, ${formatBytes(stats.bytesRead)} of COPY data`);
+    lines.push(`Contents    ${formatCount(stats.tables)} tables, ${formatCount(stats.rows)} rows; ${formatBytes(stats.bytesRead)} of COPY data read from the source${record.parent ? ' (incremental: changed rows only)' : ''}`);
     lines.push(`Stored      ${formatBytes(stats.bytesStored)} new, ${formatBytes(stats.bytesReferenced)} referenced, ${formatCount(stats.chunks)} chunks`);
   }
   lines.push(`Repository  ${options.repository}`);
@@ -97,8 +102,8 @@ export function printBackupDetails(record: BackupRecord, manifest: Manifest | un
   if (tables && tables.length > 0) {
     process.stdout.write('\n');
     printTable(
-      ['TABLE', 'FORMAT', 'ROWS', 'SIZE', 'CHUNKS', 'STORED'],
-      tables.map((t) => [t.table, t.format, formatCount(t.rows), formatBytes(t.bytes), String(t.chunks), formatBytes(t.storedBytes)]),
+      ['TABLE', 'FORMAT', 'ROWS', 'SIZE', 'LAYERS', 'CHUNKS', 'STORED'],
+      tables.map((t) => [t.table, t.format, formatCount(t.rows), formatBytes(t.bytes), String(t.layers), String(t.chunks), formatBytes(t.storedBytes)]),
     );
   }
   for (const warning of record.warnings ?? []) say(`warning: ${warning}`);
