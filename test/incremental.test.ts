@@ -51,7 +51,14 @@ describe('incremental backups in a collection', () => {
        CREATE TABLE notes (line text);
        INSERT INTO notes SELECT 'note ' || g FROM generate_series(1, 1000) g;
        CREATE TABLE labels (code text PRIMARY KEY, name text);
-       INSERT INTO labels SELECT 'L' || g, 'label ' || g FROM generate_series(1, 500) g;`,
+       INSERT INTO labels SELECT 'L' || g, 'label ' || g FROM generate_series(1, 500) g;
+       CREATE TABLE left_side (id int PRIMARY KEY, v text);
+       CREATE TABLE right_side (id int PRIMARY KEY, v text);
+       INSERT INTO left_side SELECT g, 'left ' || g FROM generate_series(1, 300) g;
+       INSERT INTO right_side SELECT g, 'right ' || g FROM generate_series(1, 300) g;
+       CREATE TYPE mood AS ENUM ('sad', 'happy');
+       CREATE TABLE moods (id int PRIMARY KEY, m mood);
+       INSERT INTO moods SELECT g, (ARRAY['sad', 'happy']::mood[])[1 + g % 2] FROM generate_series(1, 100) g;`,
       'shop',
     );
     await pg.sql('VACUUM ANALYZE', 'shop');
@@ -86,7 +93,7 @@ describe('incremental backups in a collection', () => {
     expect(table(manifest, 'items').layers![0]!.rows).toBe(Math.ceil(ROWS / 167) + 480);
     // Untouched tables are the parent's entries, byte for byte.
     const parent = await readManifest(ctx.storage, full.backupId);
-    for (const name of ['events', 'notes', 'labels']) expect(table(manifest, name)).toEqual(table(parent, name));
+    for (const name of ['events', 'notes', 'labels', 'left_side', 'moods']) expect(table(manifest, name)).toEqual(table(parent, name));
     expect((await ctx.catalog.getBackup(next.backupId))).toMatchObject({ collection: 'shop', parent: full.backupId, state: 'committed' });
   });
 
@@ -101,8 +108,17 @@ describe('incremental backups in a collection', () => {
       'shop',
     );
     await backup();
-    // A delete-only round: rows vanish and nothing is new.
-    await pg.sql(`DELETE FROM items WHERE id BETWEEN 50000 AND 50100`, 'shop');
+    // A delete-only round: rows vanish and nothing is new. And changes that give no row a new
+    // xmin yet change what the old rows mean: a column dropped and added again (now NULL), two
+    // tables swapping names, an enum label renamed. Those tables must be read whole.
+    await pg.sql(
+      `DELETE FROM items WHERE id BETWEEN 50000 AND 50100;
+       ALTER TABLE labels DROP COLUMN name; ALTER TABLE labels ADD COLUMN name text;
+       ALTER TABLE left_side RENAME TO swap; ALTER TABLE right_side RENAME TO left_side; ALTER TABLE swap RENAME TO right_side;
+       ALTER TYPE mood RENAME VALUE 'sad' TO 'blue';
+       UPDATE events SET body = body || '!';`,
+      'shop',
+    );
     const last = await backup();
     const ctx = await openLocalContext(repo, { create: false });
     const manifest = await readManifest(ctx.storage, last.backupId);
@@ -110,6 +126,11 @@ describe('incremental backups in a collection', () => {
     // 101 ids, less 50003 (deleted before) and 50007 (its key changed before).
     expect(table(manifest, 'items').layers![2]).toMatchObject({ rows: 0, removedRows: 99 });
     expect(table(manifest, 'notes').layers).toBeUndefined();
+    // Every row of events changed: stored whole again (a layer would be the table), with a new key index.
+    expect(table(manifest, 'events').layers).toBeUndefined();
+    expect(table(manifest, 'events').keyIndex?.count).toBe(5001);
+    const before = await readManifest(ctx.storage, states[states.length - 2]!.backupId);
+    for (const name of ['labels', 'left_side', 'right_side', 'moods']) expect(table(manifest, name).chunks, name).not.toEqual(table(before, name).chunks);
 
     for (const [i, state] of states.entries()) {
       const target = `shop_restored_${i}`;

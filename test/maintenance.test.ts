@@ -17,6 +17,7 @@ import { layout } from '#core/repository/layout.ts';
 import { verifyBackup } from '#core/verify-backup.ts';
 import { collectGarbage } from '#core/maintenance/gc.ts';
 import { MAINTENANCE_LEASE } from '#core/maintenance/lease.ts';
+import { writeTombstone } from '#core/maintenance/tombstone.ts';
 import { newRunId, type ChunkId } from '#core/ids.ts';
 
 let pg: PostgresServer;
@@ -255,6 +256,44 @@ describe('gc', () => {
     const again = await collectGarbage(ctx);
     expect(again).toEqual(expect.objectContaining({ chunksDeleted: 0, manifestsRemoved: [], runsRemoved: [late] }));
     expect(await filesUnder(join(repo, 'runs'))).toEqual([]);
+  });
+
+  it('completes in the catalog an expire that died between its tombstone and its catalog write (in a copy)', async () => {
+    const copy = join(repo, '..', 'interrupted-expire');
+    await cp(repo, copy, { recursive: true });
+    const copied = await openLocalContext(copy, { create: false });
+    const victim = backups[2]!;
+    // Simulates the crash: `expire` writes the tombstone first (the repository is the truth), then
+    // dies before catalog.expireBackup, so the catalog still says `committed`.
+    const tombstone = await writeTombstone(copied.storage, { backupId: victim, collection: 'nightly', expiredAt: '2025-06-01T00:00:00.000Z' });
+    expect((await copied.catalog.getBackup(victim))!.state).toBe('committed');
+    const result = await runCli(['gc', '--repo', copy, '--json']);
+    expect(result.code, describeResult(result)).toBe(0);
+    expect(result.json).toEqual(expect.objectContaining({ manifestsRemoved: [victim], catalogExpired: [victim], catalogConflicts: [] }));
+    // The catalog no longer names a committed backup whose manifest is gone.
+    expect(await copied.catalog.getBackup(victim)).toEqual(expect.objectContaining({ state: 'expired', expiredAt: tombstone.expiredAt }));
+    expect(await filesUnder(join(copy, 'backups', victim))).toEqual([]);
+    expect((await copied.catalog.getBackup(backups[3]!))!.state).toBe('committed');
+    const again = await runCli(['gc', '--repo', copy, '--json']);
+    expect(again.json).toEqual(expect.objectContaining({ chunksDeleted: 0, manifestsRemoved: [], catalogExpired: [] }));
+  });
+
+  it('keeps, and reports, a tombstoned backup that the catalog holds as failed (in a copy)', async () => {
+    const copy = join(repo, '..', 'contradicting-catalog');
+    await cp(repo, copy, { recursive: true });
+    const copied = await openLocalContext(copy, { create: false });
+    const backupId = newRunId();
+    await copied.catalog.createBackup({ backupId, state: 'running', startedAt: new Date().toISOString(), source: 'simulated:5432/shop' });
+    await copied.catalog.finishBackup(backupId, { state: 'failed', finishedAt: new Date().toISOString(), error: 'simulated' });
+    // A repository that contradicts the catalog: no expire leads from `failed` to a tombstone.
+    // (gc reads only the tombstone of a tombstoned backup, so the manifest's content is irrelevant.)
+    await copied.storage.putIfAbsent(layout.manifest(backupId), new TextEncoder().encode('manifest of a backup the catalog says failed'));
+    await writeTombstone(copied.storage, { backupId, expiredAt: new Date().toISOString() });
+    const result = await runCli(['gc', '--repo', copy, '--json']);
+    expect(result.code, describeResult(result)).toBe(0);
+    expect(result.json).toEqual(expect.objectContaining({ manifestsRemoved: [], catalogExpired: [], catalogConflicts: [{ backupId, state: 'failed' }] }));
+    expect(await filesUnder(join(copy, 'backups', backupId))).toEqual(['expired.json', 'manifest.json']);
+    expect((await copied.catalog.getBackup(backupId))!.state).toBe('failed');
   });
 
   it('kept backups still verify, and the newest restores to the source as it is', async () => {

@@ -7,13 +7,15 @@
 // Record fields are top-level attributes, so a state change is one UpdateItem that SETs the
 // changes. create = PutItem if attribute_not_exists(pk); finish = UpdateItem if state = running;
 // expire = UpdateItem if state = committed. The GSI `byKind` (kind, startedAt) lists one kind
-// without a Scan; a collection copies its createdAt into startedAt, the index's sort key.
+// without a Scan; a collection copies its createdAt into startedAt, the index's sort key. The
+// index is eventually consistent, so the one list that must not miss a recent write, gc's list
+// of running backups, is a Scan of the table with ConsistentRead instead.
 // Leases have no kind (nothing lists them). A lease's expiry is stored as leaseExpiresAt because
 // `expiresAt` is the table's TTL attribute (epoch seconds) and an expired lease must stay
 // readable; leaseExpiresAtMs is the same instant as a number, so the condition compares instants,
 // not text. acquire = PutItem if absent, expired or ours; release = DeleteItem if ours.
 import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CATALOG_TABLE as T } from '#adapters/aws-resources.ts';
 import { BackupNotFoundError, CatalogConflictError, InvalidKeyError, TidemarkError, TransientError, redactSecrets } from '#core/errors.ts';
 import type { BackupCatalog, BackupRecord, CollectionRecord, Lease, RestoreRecord } from '#core/ports/catalog.ts';
@@ -49,9 +51,15 @@ export class DynamoDbCatalog implements BackupCatalog {
   getBackup(backupId: string): Promise<BackupRecord | undefined> { return this.backups.get(backupId); }
   async listBackups(): Promise<BackupRecord[]> {
     // The index orders by startedAt text only; ties and mixed UTC offsets need the full order.
-    return (await this.backups.list()).sort(
-      (a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt) || compare(a.startedAt, b.startedAt) || compare(a.backupId, b.backupId),
-    );
+    return (await this.backups.list()).sort(byStartTime);
+  }
+  /**
+   * Not through the index (eventually consistent: a backup that registered a moment ago may be
+   * missing), but a strongly consistent Scan of the table itself, for gc (FORMAT.md, "Garbage
+   * collection"). It reads every item, so it costs more than a Query; gc is the only caller.
+   */
+  async listRunningBackups(): Promise<BackupRecord[]> {
+    return (await this.backups.scanConsistent('state', 'running')).sort(byStartTime);
   }
   createRestore(record: RestoreRecord): Promise<void> { return this.restores.create(record); }
   finishRestore(restoreId: string, changes: Finish<RestoreRecord>): Promise<RestoreRecord> { return this.restores.transition(restoreId, 'running', { ...changes, restoreId }); }
@@ -235,24 +243,53 @@ class CatalogItems<R extends object> {
 
   /** Every item of this kind, in index order. */
   async list(): Promise<R[]> {
+    return this.allPages((ExclusiveStartKey) =>
+      this.table.client.send(
+        new QueryCommand({
+          TableName: this.table.tableName,
+          IndexName: T.listIndex,
+          KeyConditionExpression: '#kind = :kind',
+          ExpressionAttributeNames: { '#kind': T.listIndexPartitionKey },
+          ExpressionAttributeValues: { ':kind': this.kind },
+          ExclusiveStartKey,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Every item of this kind whose `field` equals `value`, by a strongly consistent Scan of the
+   * base table (sees every write completed before it began), in no particular order.
+   */
+  async scanConsistent(field: string, value: string): Promise<R[]> {
+    return this.allPages((ExclusiveStartKey) =>
+      this.table.client.send(
+        new ScanCommand({
+          TableName: this.table.tableName,
+          ConsistentRead: true,
+          FilterExpression: '#kind = :kind AND #field = :value',
+          ExpressionAttributeNames: { '#kind': T.listIndexPartitionKey, '#field': field },
+          ExpressionAttributeValues: { ':kind': this.kind, ':value': value },
+          ExclusiveStartKey,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * The records of every page of a Query or Scan. A page can hold no item (a Scan filters after
+   * reading) and still not be the last: only LastEvaluatedKey says.
+   */
+  private async allPages(
+    page: (ExclusiveStartKey: Record<string, unknown> | undefined) => Promise<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> }>,
+  ): Promise<R[]> {
     const records: R[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    let start: Record<string, unknown> | undefined;
     do {
-      const page = await this.table.send(this.kind, () =>
-        this.table.client.send(
-          new QueryCommand({
-            TableName: this.table.tableName,
-            IndexName: T.listIndex,
-            KeyConditionExpression: '#kind = :kind',
-            ExpressionAttributeNames: { '#kind': T.listIndexPartitionKey },
-            ExpressionAttributeValues: { ':kind': this.kind },
-            ExclusiveStartKey,
-          }),
-        ),
-      );
-      records.push(...(page.Items ?? []).map((item) => this.record(item)));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
+      const out = await this.table.send(this.kind, () => page(start));
+      records.push(...(out.Items ?? []).map((item) => this.record(item)));
+      start = out.LastEvaluatedKey;
+    } while (start);
     return records;
   }
 
@@ -310,6 +347,11 @@ function encode(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => compare(a, b))) : v,
   );
+}
+
+/** Oldest first: by instant, then startedAt text, then id (the file catalog's order). */
+function byStartTime(a: BackupRecord, b: BackupRecord): number {
+  return Date.parse(a.startedAt) - Date.parse(b.startedAt) || compare(a.startedAt, b.startedAt) || compare(a.backupId, b.backupId);
 }
 
 function compare(a: string, b: string): number {

@@ -61,6 +61,11 @@ export class FileCatalog implements BackupCatalog {
     );
   }
 
+  /** Reads every item's current version from disk, so it is as current as getBackup. */
+  async listRunningBackups(): Promise<BackupRecord[]> {
+    return (await this.listBackups()).filter((b) => b.state === 'running');
+  }
+
   createRestore(record: RestoreRecord): Promise<void> {
     return this.restores.create(record);
   }

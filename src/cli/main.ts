@@ -43,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('take a consistent backup of a database into the repository; prints the backup id')
     .option('--source <postgres-url>', 'database to back up (default: the collection\'s source, else $TIDEMARK_SOURCE)')
     .option('--collection <name>', 'back up into this collection: incremental on its latest backup')
+    .option('--full', 'in a collection: a full backup, not incremental (e.g. after a point-in-time recovery of the source)')
     .addOption(repoOption())
     .addOption(catalogOption())
     .addOption(jsonOption())

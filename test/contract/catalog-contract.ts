@@ -57,6 +57,31 @@ export function catalogContract(name: string, make: () => Promise<CatalogFixture
     });
     afterEach(() => fixture.cleanup());
 
+    it('listRunningBackups sees a backup created a moment before, at once (a strongly consistent read)', async () => {
+      expect(await catalog.listRunningBackups()).toEqual([]);
+      const record = backupRecord('b1', { deadline: '2025-03-01T11:00:00.000Z', collection: 'nightly', parent: null });
+      await catalog.createBackup(record);
+      // No wait, no retry: gc's safety rests on seeing every createBackup that completed before it looked.
+      expect(await catalog.listRunningBackups()).toEqual([record]);
+    });
+
+    it('listRunningBackups lists only running backups, oldest first; finished and expired ones, restores and collections are not listed', async () => {
+      await catalog.createBackup(backupRecord('late', { startedAt: '2025-03-01T12:00:00.000Z' }));
+      await catalog.createBackup(backupRecord('early', { startedAt: '2025-03-01T08:00:00.000Z' }));
+      for (const id of ['committed', 'failed', 'expired']) await catalog.createBackup(backupRecord(id));
+      await catalog.finishBackup('committed', { state: 'committed' });
+      await catalog.finishBackup('failed', { state: 'failed', error: 'boom' });
+      await catalog.finishBackup('expired', { state: 'committed' });
+      await catalog.expireBackup('expired', '2025-04-01T00:00:00.000Z');
+      await catalog.importBackup(backupRecord('imported', { state: 'committed' }));
+      await catalog.createRestore(restoreRecord('r1'));
+      await catalog.createCollection(collectionRecord('nightly'));
+      expect((await catalog.listRunningBackups()).map((b) => b.backupId)).toEqual(['early', 'late']);
+      // A finish is seen at once as well.
+      await catalog.finishBackup('early', { state: 'committed' });
+      expect(await catalog.listRunningBackups()).toEqual([backupRecord('late', { startedAt: '2025-03-01T12:00:00.000Z' })]);
+    });
+
     it('createBackup then getBackup returns the record; an unknown id gives undefined', async () => {
       const record = backupRecord('b1', { serverVersion: '15.8', warnings: ['w'] });
       await catalog.createBackup(record);

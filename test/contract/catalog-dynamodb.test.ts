@@ -1,8 +1,8 @@
 // The catalog contract on DynamoDbCatalog against a real local DynamoDB (dynalite). Each test
 // gets its own table, created with the same key schema and GSI as the CDK app's.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbCatalog, createCatalogTable } from '#adapters/dynamodb-catalog.ts';
 import { InvalidKeyError } from '#core/errors.ts';
 import { startDynalite, type LocalDynamoDb } from '../support/dynalite.ts';
@@ -45,6 +45,40 @@ describe('DynamoDbCatalog items', () => {
     const ids = Array.from({ length: 25 }, (_, i) => `b${String(i).padStart(2, '0')}`);
     await Promise.all(ids.map((id, i) => catalog.createBackup(backupRecord(id, { warnings, startedAt: new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString() }))));
     expect((await catalog.listBackups()).map((b) => b.backupId)).toEqual(ids);
+    client.destroy();
+  });
+
+  it('lists running backups across more than one Scan page, finished ones mixed in', async () => {
+    const { catalog, tableName, client } = await freshCatalog();
+    // ~100 KB of warnings per record: a Scan page (1 MB read) holds about 10 of them, and the
+    // filter drops the finished ones from a page after reading it, so pages can even come back empty.
+    const warnings = Array.from({ length: 100 }, (_, i) => `warning ${i} `.padEnd(1000, '.'));
+    const ids = Array.from({ length: 30 }, (_, i) => `b${String(i).padStart(2, '0')}`);
+    await Promise.all(ids.map((id, i) => catalog.createBackup(backupRecord(id, { warnings, startedAt: new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString() }))));
+    const finished = ids.filter((_, i) => i % 3 === 0);
+    await Promise.all(finished.map((id) => catalog.finishBackup(id, { state: 'committed' })));
+    // The table really is more than one page: otherwise this test would not test paging.
+    const firstPage = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
+    expect(firstPage.LastEvaluatedKey).toBeDefined();
+    expect((await catalog.listRunningBackups()).map((b) => b.backupId)).toEqual(ids.filter((id) => !finished.includes(id)));
+    client.destroy();
+  });
+
+  it('listRunningBackups reads the table with ConsistentRead, never the (eventually consistent) index', async () => {
+    // dynalite is always consistent, so the contract test cannot show the index lagging; this
+    // pins down the request that makes the real DynamoDB consistent.
+    const { catalog, client } = await freshCatalog();
+    await catalog.createBackup(backupRecord('b1'));
+    const send = vi.spyOn(client, 'send');
+    await catalog.listRunningBackups();
+    const inputs = send.mock.calls.map(([command]) => command.input as Record<string, unknown>);
+    expect(inputs.length).toBeGreaterThan(0);
+    for (const input of inputs) {
+      expect(input).toMatchObject({ ConsistentRead: true });
+      expect(input.IndexName).toBeUndefined();
+    }
+    expect(send.mock.calls.every(([command]) => command instanceof ScanCommand)).toBe(true);
+    send.mockRestore();
     client.destroy();
   });
 

@@ -12,6 +12,7 @@ export interface BackupOptions {
   catalog?: string;
   source?: string;
   collection?: string;
+  full?: boolean;
   repo?: string;
   json?: boolean;
   workers: number;
@@ -21,6 +22,7 @@ export interface BackupOptions {
 }
 
 export async function backupCommand(options: BackupOptions): Promise<void> {
+  if (options.full && !options.collection) throw new UsageError('--full applies to a backup in a collection (--collection <name>); a backup outside a collection is always full.');
   const repo = repositoryPath(options.repo);
   const progress = createProgress('backup', !options.json);
   const ctx = await openLocalContext(repo, { create: !options.collection, catalog: options.catalog, progress: (e) => progress.onEvent(e) });
@@ -30,6 +32,7 @@ export async function backupCommand(options: BackupOptions): Promise<void> {
   const input = {
     source: { credentials: 'source' },
     ...(options.collection ? { collection: options.collection } : {}),
+    ...(options.full ? { full: true } : {}),
     options: {
       workers: options.workers,
       snapshotHoldSeconds: options.snapshotHoldSeconds,

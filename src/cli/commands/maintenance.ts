@@ -42,6 +42,10 @@ export async function gcCommand(options: CommonOptions & { dryRun?: boolean }): 
   if (report.chunksMissing.length > 0) {
     say(`warning: ${report.chunksMissing.length} chunks that kept backups need are missing (first: ${report.chunksMissing[0]}); run \`tidemark verify\` on each backup.`);
   }
+  for (const id of report.catalogExpired) say(`${id}: marked expired in the catalog (an earlier expire stopped after its tombstone).`);
+  for (const c of report.catalogConflicts) {
+    say(`warning: ${c.backupId} has an expiry tombstone but is ${c.state} in the catalog; gc kept it. Check it with \`tidemark show ${c.backupId}\`.`);
+  }
 }
 
 export async function catalogRebuildCommand(options: CommonOptions): Promise<void> {

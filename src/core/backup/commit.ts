@@ -56,6 +56,7 @@ async function writeManifest(input: { backupId: string; startedAt: string }, ctx
     columns: t.columns,
     format: header.formats[i] ?? 'text',
     ...(header.rowTypes ? { rowType: header.rowTypes[i] } : {}),
+    ...(header.identities ? { identity: header.identities[i] } : {}),
     rows: 0,
     checksum: '',
     bytes: 0,
@@ -84,6 +85,7 @@ async function writeManifest(input: { backupId: string; startedAt: string }, ctx
             keyIndex: r.keyIndex,
           };
     } else {
+      if (r.keyIndex) t.keyIndex = r.keyIndex;
       t.rows += r.rows;
       t.bytes += r.bytesRead;
       t.chunks.push(...r.chunks);
@@ -125,7 +127,11 @@ const COMMIT_MARGIN_MS = 5 * 60 * 1000;
  * collection"), and may then remove chunks this run reused: past it, the run must not commit.
  */
 async function checkDeadline(backupId: string, ctx: TaskContext): Promise<void> {
-  const deadline = (await ctx.catalog.getBackup(backupId))?.deadline;
+  const record = await ctx.catalog.getBackup(backupId);
+  if (record && record.state !== 'running') {
+    throw new RunDeadlineError(`Backup ${backupId} cannot commit: it is ${record.state}, and gc does not protect the chunks of a run that ended. Run the backup again.`);
+  }
+  const deadline = record?.deadline;
   if (deadline && Date.now() > Date.parse(deadline) - COMMIT_MARGIN_MS) {
     throw new RunDeadlineError(`Backup ${backupId} cannot commit: it ran past its deadline (${deadline}), after which garbage collection no longer protects its chunks. Run the backup again.`);
   }

@@ -46,9 +46,13 @@ export async function exportChanges(session: SqlSession, header: PlanHeader, tas
   if (changedRows === 0 && removedRows === 0) {
     return { ...base, outcome: 'unchanged', rows: total, bytesRead: 0, checksum: '', chunks: [], bytesWritten: 0 };
   }
-  if (!key) {
+  // Keyless, or changed so much that a layer would be about as big as the table (and slower to
+  // apply): the whole table, and for a keyed one a new key index.
+  if (!key || changedRows + removedRows > total / 2) {
     const whole = await exportCopy(session, copyOutSql(table, { ...task, fromBlock: null, toBlock: null }, format), name, format, header.chunkBytes, ctx);
-    return { ...base, outcome: 'full', ...whole };
+    if (!key) return { ...base, outcome: 'full', ...whole };
+    const keys = await exportKeyIndex(session, header, task, ctx);
+    return { ...base, outcome: 'full', ...whole, bytesWritten: whole.bytesWritten + keys.bytesWritten, keyIndex: keys.keyIndex };
   }
   const columns = table.columns.map(quoteIdent).join(', ');
   const rows = await exportCopy(session, `COPY (SELECT ${columns} FROM ONLY ${name} WHERE ${changed}) TO STDOUT${copyOptions(format)}`, name, format, header.chunkBytes, ctx);

@@ -20,18 +20,40 @@ const MAX_XID_DISTANCE = 2n ** 31n - 2n ** 26n;
  * needs pg_control_system(), which managed services may not grant), same database — and
  * transaction ids must not have gone backwards. YugabyteDB's xmin is not PostgreSQL's.
  */
-export function parentUsable(parent: Manifest, current: { snapshotXmax: string; systemIdentifier: string; database: string; serverVersion: string }): boolean {
+export interface SourcePoint {
+  snapshotXmax: string;
+  systemIdentifier: string;
+  database: string;
+  serverVersion: string;
+  /** WAL timeline (8 hex digits), when known: a point-in-time recovery or promotion starts a new one. */
+  timeline?: string;
+  lsn: string | null;
+}
+
+export function parentUsable(parent: Manifest, current: SourcePoint): boolean {
   if (!parent.snapshot.xmin || /-YB-/.test(current.serverVersion)) return false;
   if (parent.source.database !== current.database) return false;
   if (parent.source.systemIdentifier && current.systemIdentifier && parent.source.systemIdentifier !== current.systemIdentifier) return false;
+  // A point-in-time recovery keeps the system identifier but reuses transaction ids on a new
+  // timeline; the WAL position of one history only moves forward.
+  if (parent.source.timeline && current.timeline && parent.source.timeline !== current.timeline) return false;
+  if (parent.snapshot.lsn && current.lsn && lsnValue(current.lsn) < lsnValue(parent.snapshot.lsn)) return false;
   const distance = BigInt(current.snapshotXmax) - BigInt(parent.snapshot.xmin);
   return distance >= 0n && distance < MAX_XID_DISTANCE;
+}
+
+function lsnValue(lsn: string): bigint {
+  const [high, low] = lsn.split('/');
+  return (BigInt(`0x${high}`) << 32n) + BigInt(`0x${low}`);
 }
 
 /** The parent's entry for `table` when it can be the base of this backup's entry, else undefined. */
 export function parentTableFor(parent: Manifest | undefined, table: TableData, facts: TableFacts, format: string): ManifestTable | undefined {
   const entry = parent?.tables.find((t) => t.schema === table.schema && t.name === table.name);
   if (!entry || entry.format !== format || entry.rowType !== facts.rowType) return undefined;
+  // Same name and columns is not the same table: renamed tables, a column dropped and added
+  // again, a renamed enum label all change what the old rows mean without a new xmin.
+  if (!entry.identity || entry.identity !== facts.identity) return undefined;
   if (entry.columns.join('\0') !== table.columns.join('\0')) return undefined;
   // A keyed table needs the parent's key index on the same column; a keyless one is only ever
   // kept whole, so it has neither.

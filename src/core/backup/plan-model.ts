@@ -33,7 +33,7 @@ export interface ParentRef {
 export interface PlanHeader {
   backupId: string;
   createdAt: string;
-  source: { description: string; serverVersion: string; serverVersionNum: number; systemIdentifier: string; database: string };
+  source: { description: string; serverVersion: string; serverVersionNum: number; systemIdentifier: string; database: string; timeline?: string };
   snapshot: { time: string; lsn: string | null };
   schema: SchemaSnapshot;
   taskCount: number;
@@ -45,6 +45,8 @@ export interface PlanHeader {
   rowTypes?: string[];
   /** The single integer primary-key column of each table, or null; parallel to schema.tables. */
   keys?: (string | null)[];
+  /** Table fingerprints (TableFacts.identity), parallel to schema.tables. */
+  identities?: string[];
   /** Set for a backup in a collection that has a committed parent to be incremental on. */
   parent?: ParentRef;
   collection?: string;

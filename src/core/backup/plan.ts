@@ -50,13 +50,15 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
   const options = { ...DEFAULT_PLAN_OPTIONS, ...input.options };
   const session = await openSnapshotSession(ctx, input.source, input.snapshot.snapshotId, 'plan');
   try {
-    const [info] = await session.query<{ version: string; num: number; db: string; block: number; sysid: string | null }>(
+    const [info] = await session.query<{ version: string; num: number; db: string; block: number; sysid: string | null; timeline: string | null }>(
       `SELECT pg_catalog.current_setting('server_version') AS version,
               pg_catalog.current_setting('server_version_num')::int AS num,
               pg_catalog.current_database() AS db,
               pg_catalog.current_setting('block_size')::int AS block,
               CASE WHEN pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
-                   THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END AS sysid`,
+                   THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END AS sysid,
+              CASE WHEN NOT pg_catalog.pg_is_in_recovery()
+                   THEN pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8) END AS timeline`,
     );
     const [xids] = await session.query<{ xmin: string; xmax: string }>(
       `SELECT pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text AS xmin,
@@ -68,7 +70,8 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
     const sizes = new Map(facts.map((f, i) => [i, f.bytes]));
     const record = await ctx.catalog.getBackup(input.backupId);
     const parent = record?.parent ? await readManifest(ctx.storage, record.parent) : undefined;
-    const usable = parent && parentUsable(parent, { snapshotXmax: xids!.xmax, systemIdentifier: info!.sysid ?? '', database: info!.db, serverVersion: info!.version }) ? parent : undefined;
+    const here = { snapshotXmax: xids!.xmax, systemIdentifier: info!.sysid ?? '', database: info!.db, serverVersion: info!.version, timeline: info!.timeline ?? undefined, lsn: input.snapshot.lsn };
+    const usable = parent && parentUsable(parent, here) ? parent : undefined;
     const changes: ExportTask[] = [];
     const whole: number[] = [];
     facts.forEach((f, table) => {
@@ -95,6 +98,7 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
         serverVersionNum: info!.num,
         systemIdentifier: info!.sysid ?? '',
         database: info!.db,
+        ...(info!.timeline ? { timeline: info!.timeline } : {}),
       },
       snapshot: { time: input.snapshot.time, lsn: input.snapshot.lsn },
       schema,
@@ -104,6 +108,7 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
       formats: facts.map((f) => f.format),
       rowTypes: facts.map((f) => f.rowType),
       keys: facts.map((f) => f.key),
+      identities: facts.map((f) => f.identity),
       ...(usable ? { parent: { backupId: usable.backupId, xmin: usable.snapshot.xmin! } } : {}),
       ...(record?.collection ? { collection: record.collection } : {}),
       snapshotXmin: xids!.xmin,

@@ -9,7 +9,7 @@ import type { BackupCatalog, BackupRecord, RetentionPolicy } from '../ports/cata
 import { createCollection } from '../maintenance/collections.ts';
 import { MAINTENANCE_LEASE } from '../maintenance/lease.ts';
 import { newRunId } from '../ids.ts';
-import { CollectionNotFoundError, MaintenanceInProgressError, redactSecrets } from '../errors.ts';
+import { CollectionNotFoundError, MaintenanceInProgressError, RunDeadlineError, redactSecrets } from '../errors.ts';
 
 export interface StartBackupInput {
   source: DatabaseRef;
@@ -17,6 +17,8 @@ export interface StartBackupInput {
   backupId?: string;
   /** The collection this backup belongs to: it is incremental on the collection's latest backup. */
   collection?: string;
+  /** A full backup in the collection (no parent), e.g. after a point-in-time recovery of the source. */
+  full?: boolean;
   /** Scheduled runs (AWS) carry their collection's definition: the first run creates it. */
   collectionDefinition?: { schedule?: string; retention: RetentionPolicy };
   options?: { snapshotHoldSeconds?: number; maintenanceWaitSeconds?: number };
@@ -33,7 +35,11 @@ export async function startBackup(input: StartBackupInput, ctx: TaskContext): Pr
   const backupId = input.backupId ?? newRunId();
   const existing = await ctx.catalog.getBackup(backupId);
   if (existing) {
-    if (existing.state === 'running') await awaitMaintenance(ctx.catalog, backupId, input);
+    // A retry of this step. A run that already ended must not go on: gc no longer protects it.
+    if (existing.state !== 'running') {
+      throw new RunDeadlineError(`Backup ${backupId} is ${existing.state}; a run that ended cannot continue. Start a new backup.`);
+    }
+    await awaitMaintenance(ctx.catalog, backupId, input);
     return { backupId, startedAt: existing.startedAt };
   }
   if (input.collection && !(await ctx.catalog.getCollection(input.collection))) {
@@ -66,7 +72,7 @@ export async function startBackup(input: StartBackupInput, ctx: TaskContext): Pr
   };
   if (input.collection) {
     record.collection = input.collection;
-    record.parent = (await latestCommitted(ctx.catalog, input.collection))?.backupId ?? null;
+    record.parent = input.full ? null : ((await latestCommitted(ctx.catalog, input.collection))?.backupId ?? null);
   }
   await ctx.catalog.createBackup(record);
   if (unreachable) {

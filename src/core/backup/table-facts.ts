@@ -18,7 +18,22 @@ export interface TableFacts {
   rowType: string;
   /** The primary key's column when the key is one smallint, integer or bigint column. */
   key: string | null;
+  /**
+   * What must not change under a table for its old rows to stay valid (incremental-plan.ts):
+   * its oid, every attribute (dropped ones too: a column dropped and added again has a new
+   * attnum), and the enum labels and composite attributes of the types its columns use.
+   */
+  identity: string;
 }
+
+/** Type oids a column depends on for its values: itself, its domain's base, array elements. */
+const COLUMN_TYPES = `(
+  SELECT DISTINCT x.oid FROM pg_catalog.pg_attribute a
+    JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+    CROSS JOIN LATERAL (VALUES (t.oid), (t.typbasetype), (t.typelem),
+      ((SELECT b.typelem FROM pg_catalog.pg_type b WHERE b.oid = t.typbasetype))) x(oid)
+   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND x.oid <> 0
+)`;
 
 const PORTABLE_BINARY = `(
   t.typtype = 'e'
@@ -43,13 +58,21 @@ export async function readTableFacts(query: Query, tables: { schema: string; nam
                FROM pg_catalog.pg_index i
                JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
               WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnkeyatts = 1
-                AND a.atttypid IN ('pg_catalog.int2'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype, 'pg_catalog.int8'::pg_catalog.regtype)) AS key
+                AND a.atttypid IN ('pg_catalog.int2'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype, 'pg_catalog.int8'::pg_catalog.regtype)) AS key,
+            pg_catalog.md5(pg_catalog.concat_ws('|', c.oid, c.relnatts,
+              (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(':', a.attnum, a.attname, a.atttypid, a.atttypmod, a.attisdropped, a.attcollation), ',' ORDER BY a.attnum)
+                 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0),
+              (SELECT pg_catalog.string_agg(e.enumtypid || ':' || e.enumlabel, ',' ORDER BY e.enumtypid, e.enumsortorder)
+                 FROM pg_catalog.pg_enum e WHERE e.enumtypid IN ${COLUMN_TYPES}),
+              (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(':', t.oid, ca.attnum, ca.attname, ca.atttypid, ca.atttypmod, ca.attisdropped), ',' ORDER BY t.oid, ca.attnum)
+                 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_attribute ca ON ca.attrelid = t.typrelid AND ca.attnum > 0
+                WHERE t.typtype = 'c' AND t.oid IN ${COLUMN_TYPES}))) AS identity
        FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) WITH ORDINALITY AS t(nspname, relname, ord)
        JOIN pg_catalog.pg_namespace n ON n.nspname = t.nspname
        JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.relname`,
     [tables.map((t) => t.schema), tables.map((t) => t.name)],
   );
-  const facts: TableFacts[] = tables.map(() => ({ bytes: 0, format: 'text', rowType: '', key: null }));
-  for (const r of rows) facts[Number(r.idx)] = { bytes: Number(r.bytes), format: r.binary ? 'binary' : 'text', rowType: r.row_type ?? '', key: r.key ?? null };
+  const facts: TableFacts[] = tables.map(() => ({ bytes: 0, format: 'text', rowType: '', key: null, identity: '' }));
+  for (const r of rows) facts[Number(r.idx)] = { bytes: Number(r.bytes), format: r.binary ? 'binary' : 'text', rowType: r.row_type ?? '', key: r.key ?? null, identity: r.identity };
   return facts;
 }

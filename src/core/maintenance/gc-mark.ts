@@ -16,8 +16,8 @@ export interface MarkResult {
   referenced: Set<string>;
   /** Backups that are restore points. */
   live: string[];
-  /** Tombstoned backups still holding a manifest and/or their tombstone. */
-  expired: { backupId: string; hasManifest: boolean }[];
+  /** Tombstoned backups still holding a manifest and/or their tombstone, with the tombstone's expiredAt. */
+  expired: { backupId: string; hasManifest: boolean; expiredAt: string }[];
 }
 
 export async function markReferencedChunks(storage: RepositoryStorage): Promise<MarkResult> {
@@ -26,8 +26,8 @@ export async function markReferencedChunks(storage: RepositoryStorage): Promise<
   await forEachInParallel(backups, 8, async (backup) => {
     try {
       if (backup.expired) {
-        await readTombstone(storage, backup.backupId);
-        result.expired.push({ backupId: backup.backupId, hasManifest: backup.hasManifest });
+        const tombstone = await readTombstone(storage, backup.backupId);
+        result.expired.push({ backupId: backup.backupId, hasManifest: backup.hasManifest, expiredAt: tombstone.expiredAt });
       } else if (backup.hasManifest) {
         const manifest = await readManifest(storage, backup.backupId);
         for (const ref of manifestChunkRefs(manifest)) result.referenced.add(layout.chunk(ref.id as ChunkId));

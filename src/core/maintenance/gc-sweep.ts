@@ -1,10 +1,11 @@
 // gc, phase "sweep": what to delete, then deleting it in batches, each batch only while the
 // maintenance lease is still safely ours. Every step is idempotent: a gc that stops halfway
 // (crash, lost lease) leaves a repository the next gc finishes.
-import type { BackupCatalog, BackupRecord } from '../ports/catalog.ts';
+import type { BackupCatalog, BackupRecord, BackupState } from '../ports/catalog.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { layout } from '../repository/layout.ts';
 import { isRunId } from '../ids.ts';
+import { BackupNotFoundError } from '../errors.ts';
 import type { MarkResult } from './gc-mark.ts';
 import type { HeldLease } from './lease.ts';
 import { forEachInParallel } from './parallel.ts';
@@ -25,12 +26,22 @@ export interface SweepPlan {
   missingChunks: string[];
   /** Expired backups whose manifest and tombstone go. */
   expiredBackups: MarkResult['expired'];
+  /**
+   * Tombstoned backups the catalog still shows `committed`: an `expire` died between its
+   * tombstone and its catalog write. gc completes the transition before deleting anything.
+   */
+  catalogToExpire: MarkResult['expired'];
+  /**
+   * Tombstoned backups the catalog holds in a state no expire leads to (`running`, `failed`):
+   * the repository and the catalog disagree, so gc keeps their manifest and tombstone.
+   */
+  catalogConflicts: { backupId: string; state: BackupState }[];
   /** Finished or abandoned runs, with every key under `runs/<id>/`. */
   runs: { runId: string; keys: string[] }[];
 }
 
 export async function planSweep(storage: RepositoryStorage, catalog: BackupCatalog, mark: MarkResult, now: Date): Promise<SweepPlan> {
-  const plan: SweepPlan = { chunksScanned: 0, bytesKept: 0, chunks: [], missingChunks: [], expiredBackups: mark.expired, runs: [] };
+  const plan: SweepPlan = { chunksScanned: 0, bytesKept: 0, chunks: [], missingChunks: [], expiredBackups: [], catalogToExpire: [], catalogConflicts: [], runs: [] };
   const present = new Set<string>();
   for await (const object of storage.list(layout.chunksPrefix())) {
     plan.chunksScanned++;
@@ -39,21 +50,51 @@ export async function planSweep(storage: RepositoryStorage, catalog: BackupCatal
     else plan.chunks.push({ key: object.key, size: object.size });
   }
   plan.missingChunks = [...mark.referenced].filter((key) => !present.has(key)).sort();
+  await planExpiredBackups(catalog, mark.expired, plan);
   // Read the catalog now, after marking: a run registered since is seen as running and kept.
-  const records = new Map((await catalog.listBackups()).map((b) => [b.backupId, b]));
+  // Whether a run may still commit comes from the strongly consistent list of running backups;
+  // listBackups (on DynamoDB an eventually consistent index) only adds runs that have finished.
+  // States only move forward, so a stale entry there can make gc keep files, never delete them.
+  const running = await catalog.listRunningBackups();
+  const records = new Map([...(await catalog.listBackups()), ...running].map((b) => [b.backupId, b]));
   for (const [runId, keys] of await listRuns(storage)) {
     if (runIsOver(runId, records.get(runId), now)) plan.runs.push({ runId, keys });
   }
   return plan;
 }
 
-export async function executeSweep(storage: RepositoryStorage, plan: SweepPlan, lease: HeldLease): Promise<void> {
+/** Sorts tombstoned backups by what the catalog (read strongly, item by item) says of them. */
+async function planExpiredBackups(catalog: BackupCatalog, expired: MarkResult['expired'], plan: SweepPlan): Promise<void> {
+  const states = new Map<string, BackupState | undefined>();
+  await forEachInParallel(expired, LANES, async (b) => void states.set(b.backupId, (await catalog.getBackup(b.backupId))?.state));
+  for (const b of expired) {
+    const state = states.get(b.backupId);
+    if (state === 'running' || state === 'failed') {
+      plan.catalogConflicts.push({ backupId: b.backupId, state });
+      continue;
+    }
+    // `expired` is done; absent from the catalog is fine too (the repository is the truth).
+    if (state === 'committed') plan.catalogToExpire.push(b);
+    plan.expiredBackups.push(b);
+  }
+}
+
+export async function executeSweep(storage: RepositoryStorage, catalog: BackupCatalog, plan: SweepPlan, lease: HeldLease): Promise<void> {
   const deleteAll = async (keys: string[], what: string) => {
     for (let i = 0; i < keys.length; i += BATCH) {
       await lease.assertHeld(`deleting ${what}`);
       await forEachInParallel(keys.slice(i, i + BATCH), LANES, (key) => storage.delete(key));
     }
   };
+  // Finish interrupted expires first: once the manifest is gone, nothing would tell a catalog
+  // that still says `committed` that the backup no longer exists. Idempotent, like the deletes;
+  // a state other than committed/expired (CatalogConflictError) stops gc before it deletes.
+  for (const b of plan.catalogToExpire) {
+    await lease.assertHeld(`completing the expiry of backup ${b.backupId} in the catalog`);
+    await catalog.expireBackup(b.backupId, b.expiredAt).catch((err: unknown) => {
+      if (!(err instanceof BackupNotFoundError)) throw err;
+    });
+  }
   await deleteAll(plan.chunks.map((c) => c.key), 'unreferenced chunks');
   // Manifest before tombstone: a crash in between leaves a tombstone alone (harmless), never a
   // manifest without its tombstone, which would come back as a restore point whose chunks are gone.

@@ -39,6 +39,16 @@ export interface GcReport {
   chunksMissing: string[];
   /** Expired backups whose manifest (and tombstone) gc removed. */
   manifestsRemoved: string[];
+  /**
+   * Tombstoned backups the catalog still showed `committed` (an `expire` that died before its
+   * catalog write), which gc moved to `expired` before removing them.
+   */
+  catalogExpired: string[];
+  /**
+   * Tombstoned backups the catalog holds as `running` or `failed`: repository and catalog
+   * disagree, so gc kept their manifest and tombstone. Look at them (`tidemark show <id>`).
+   */
+  catalogConflicts: { backupId: string; state: string }[];
   /** Runs whose scratch files under `runs/<id>/` gc removed. */
   runsRemoved: string[];
 }
@@ -71,7 +81,7 @@ async function markAndSweep(ports: { storage: RepositoryStorage; catalog: Backup
   const mark = await markReferencedChunks(ports.storage);
   await hooks.beforeSweep?.();
   const plan = await planSweep(ports.storage, ports.catalog, mark, new Date());
-  if (!options.dryRun) await executeSweep(ports.storage, plan, lease);
+  if (!options.dryRun) await executeSweep(ports.storage, ports.catalog, plan, lease);
   return {
     dryRun: Boolean(options.dryRun),
     backupsKept: mark.live.length,
@@ -82,13 +92,19 @@ async function markAndSweep(ports: { storage: RepositoryStorage; catalog: Backup
     bytesKept: plan.bytesKept,
     chunksMissing: plan.missingChunks,
     manifestsRemoved: plan.expiredBackups.filter((b) => b.hasManifest).map((b) => b.backupId),
+    catalogExpired: plan.catalogToExpire.map((b) => b.backupId),
+    catalogConflicts: plan.catalogConflicts,
     runsRemoved: plan.runs.map((r) => r.runId),
   };
 }
 
-/** Backups that may still commit: `running`, with no deadline or one still ahead. */
+/**
+ * Backups that may still commit: `running`, with no deadline or one still ahead. A strongly
+ * consistent read: a backup that registered before this call must be seen (an eventually
+ * consistent list could miss it and let gc delete chunks it is about to reference).
+ */
 export async function liveRunningBackups(catalog: BackupCatalog, now: Date): Promise<BackupRecord[]> {
-  return (await catalog.listBackups()).filter((b) => b.state === 'running' && (b.deadline === undefined || Date.parse(b.deadline) >= now.getTime()));
+  return (await catalog.listRunningBackups()).filter((b) => b.state === 'running' && (b.deadline === undefined || Date.parse(b.deadline) >= now.getTime()));
 }
 
 function runningError(running: BackupRecord[]): BackupsRunningError {

@@ -123,6 +123,15 @@ export interface BackupCatalog {
   /** All backups, oldest first. */
   listBackups(): Promise<BackupRecord[]>;
 
+  /**
+   * Every backup in state `running`, oldest first (as listBackups), read with a strongly consistent
+   * read: it sees every createBackup (and every finish) that completed before the call began.
+   * gc relies on this (FORMAT.md, "Garbage collection"): a backup that registered before gc
+   * looked must be seen, or gc could delete chunks the backup is about to reference.
+   * (`listBackups` may lag: on DynamoDB it reads an eventually consistent index.)
+   */
+  listRunningBackups(): Promise<BackupRecord[]>;
+
   /** Same semantics as createBackup, for restores. */
   createRestore(record: RestoreRecord): Promise<void>;
 

@@ -19,6 +19,8 @@ export interface ManifestTable {
   format: CopyFormat;
   /** Column types (`format_type`, comma-separated): layers apply only on the same row type. */
   rowType?: string;
+  /** Fingerprint of the table's oid, attributes and column types' labels (table-facts.ts). */
+  identity?: string;
   rows: number;
   /** ContentChecksum digest over all rows (order-independent). */
   checksum: string;
@@ -87,7 +89,7 @@ export interface Manifest {
   collection?: string;
   startedAt: string;
   committedAt: string;
-  source: { description: string; serverVersion: string; serverVersionNum: number; systemIdentifier: string; database: string };
+  source: { description: string; serverVersion: string; serverVersionNum: number; systemIdentifier: string; database: string; timeline?: string };
   /**
    * `xmin`: the oldest transaction (64-bit txid, decimal) still running at the snapshot; rows
    * written by it or later are changes for the next incremental backup.
