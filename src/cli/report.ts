@@ -17,6 +17,7 @@ export function reportCommittedBackup(record: BackupRecord, seconds: number, opt
       serverVersion: record.serverVersion,
       snapshotTime: record.snapshotTime,
       snapshotLsn: record.snapshotLsn,
+      ...(record.collection ? { collection: record.collection, parent: record.parent ?? null } : {}),
       tables: stats.tables,
       rows: stats.rows,
       chunks: stats.chunks,
@@ -29,9 +30,10 @@ export function reportCommittedBackup(record: BackupRecord, seconds: number, opt
     return;
   }
   process.stdout.write(record.backupId + '\n');
+  const kind = record.collection ? (record.parent ? ` (collection ${record.collection}, incremental on ${record.parent})` : ` (collection ${record.collection}, full)`) : '';
   say(
-    `Backup ${record.backupId} committed: ${formatCount(stats.tables)} tables, ${formatCount(stats.rows)} rows, ` +
-      `${formatBytes(stats.bytesRead)} read, ${formatBytes(stats.bytesStored)} stored, in ${seconds.toFixed(1)} s ` +
+    `Backup ${record.backupId} committed${kind}: ${formatCount(stats.tables)} tables, ${formatCount(stats.rows)} rows, ` +
+      `${formatBytes(stats.bytesRead)} read, ${formatBytes(stats.bytesStored)} stored new, ${formatBytes(stats.bytesReferenced)} referenced, in ${seconds.toFixed(1)} s ` +
       `(${formatBytes(stats.bytesRead / Math.max(seconds, 0.001))}/s).`,
   );
   for (const warning of record.warnings ?? []) say(`warning: ${warning}`);
