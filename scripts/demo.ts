@@ -1,6 +1,7 @@
 // `npm run demo`: a real backup and restore on an embedded PostgreSQL, start to finish.
 // Starts a server, creates a sample shop database, backs it up with the tidemark CLI into a
-// fresh local repository, restores it into a new database, verifies, and prints a summary.
+// collection in a fresh local repository (full), changes 1% of the orders, backs it up again
+// (incremental), restores the second backup into a new database, verifies, and prints a summary.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -47,11 +48,23 @@ async function main(): Promise<number> {
     await server.sql(SAMPLE, 'shop');
     console.log('Created database "shop": 20,000 customers, 2,000 products, 100,000 orders, 300,000 order lines.');
 
-    console.log(`\n$ tidemark backup --source postgres://…/shop --repo ${repo}`);
-    const backup = await tidemark(['backup', '--source', source, '--repo', repo, '--json']);
+    console.log(`\n$ tidemark collection create shop --source postgres://…/shop --keep-last 7 --repo ${repo}`);
+    const create = await tidemark(['collection', 'create', 'shop', '--source', source.replace(/:[^:@/]*@/, '@'), '--keep-last', '7', '--repo', repo]);
+    if (create.code !== 0) return create.code;
+
+    console.log(`\n$ tidemark backup --collection shop --source postgres://…/shop`);
+    const full = await tidemark(['backup', '--collection', 'shop', '--source', source, '--repo', repo, '--json']);
+    if (full.code !== 0) return full.code;
+    const f = JSON.parse(full.stdout);
+    console.log(`backup ${f.backupId} (full): ${f.tables} tables, ${f.rows} rows, ${f.bytesRead} bytes read, ${f.bytesStored} bytes stored (${(f.bytesRead / Math.max(1, f.bytesStored)).toFixed(1)}× smaller), ${f.seconds} s`);
+
+    await server.sql(`UPDATE orders SET status = 'shipped' WHERE id % 100 = 7; INSERT INTO orders (customer_id, placed_at) SELECT 1 + i, now() FROM generate_series(1, 500) i;`, 'shop');
+    console.log('\nChanged 1% of the orders: 1,000 shipped, 500 new.');
+    console.log(`$ tidemark backup --collection shop --source postgres://…/shop`);
+    const backup = await tidemark(['backup', '--collection', 'shop', '--source', source, '--repo', repo, '--json']);
     if (backup.code !== 0) return backup.code;
     const b = JSON.parse(backup.stdout);
-    console.log(`backup ${b.backupId}: ${b.tables} tables, ${b.rows} rows, ${b.bytesRead} bytes read, ${b.bytesStored} bytes stored (${(b.bytesRead / Math.max(1, b.bytesStored)).toFixed(1)}× smaller), ${b.seconds} s`);
+    console.log(`backup ${b.backupId} (incremental on ${b.parent}): ${b.rows} rows, ${b.bytesRead} bytes read, ${b.bytesStored} bytes stored (${((100 * b.bytesStored) / Math.max(1, f.bytesStored)).toFixed(2)}% of the full backup), ${b.bytesReferenced} bytes referenced, ${b.seconds} s`);
 
     console.log(`\n$ tidemark verify ${b.backupId}`);
     const verify = await tidemark(['verify', b.backupId, '--repo', repo]);
