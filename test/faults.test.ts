@@ -386,6 +386,17 @@ describe('a killed backup', () => {
     const states = Object.fromEntries(after.json.map((b: any) => [b.backupId, b.state]));
     expect(states[again.json.backupId]).toBe('committed');
     expect(states[killedId]).not.toBe('committed');
+
+    // gc does not wait for the killed run (its process is gone, whatever its deadline): it marks
+    // it failed, removes its chunks and files, and the committed backup still verifies.
+    const gc = await runCli(['gc', '--repo', repo, '--json']);
+    expect(gc.code, describeResult(gc)).toBe(0);
+    expect(gc.json.runsMarkedFailed).toEqual([killedId]);
+    expect(gc.json.runsRemoved).toContain(killedId);
+    const verify = await runCli(['verify', again.json.backupId, '--repo', repo]);
+    expect(verify.code, describeResult(verify)).toBe(0);
+    const final = await runCli(['show', killedId, '--repo', repo, '--json']);
+    expect(final.json).toMatchObject({ state: 'failed', error: expect.stringMatching(/process .* is gone/) });
   });
 });
 

@@ -21,4 +21,9 @@ export interface TaskContext {
   databases: DatabaseConnector;
   /** Called often during long work; must be cheap. A no-op in AWS. */
   progress(event: ProgressEvent): void;
+  /**
+   * Local mode: the one process that runs every task of a run. Recorded with the backup, so gc
+   * knows a run whose process is gone can never commit. Absent in AWS.
+   */
+  runner?: { host: string; pid: number };
 }

@@ -14,6 +14,7 @@ import { PostgresConnector } from '#adapters/postgres/connector.ts';
 import { openRepository } from '#core/repository/repository.ts';
 import { RepositoryError, UsageError } from '#core/errors.ts';
 import { InProcessCredentials } from './credentials.ts';
+import { thisProcess } from '#core/maintenance/run-liveness.ts';
 
 export const DEFAULT_REPOSITORY = './tidemark-repo';
 /** `dynamodb://<table>` or a directory; required for an s3:// repository. */
@@ -49,6 +50,7 @@ export async function openLocalContext(repo: string, options: LocalContextOption
     databases: new PostgresConnector(credentials),
     credentials,
     progress: options.progress ?? (() => {}),
+    runner: thisProcess(),
   };
 }
 

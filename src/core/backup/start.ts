@@ -69,6 +69,7 @@ export async function startBackup(input: StartBackupInput, ctx: TaskContext): Pr
     startedAt: started.toISOString(),
     source: ctx.databases.describe(input.source),
     deadline: new Date(started.getTime() + (holdSeconds + COMMIT_WINDOW_SECONDS) * 1000).toISOString(),
+    ...(ctx.runner ? { runner: ctx.runner } : {}),
   };
   if (input.collection) {
     record.collection = input.collection;

@@ -2,6 +2,7 @@
 // maintenance lease is still safely ours. Every step is idempotent: a gc that stops halfway
 // (crash, lost lease) leaves a repository the next gc finishes.
 import type { BackupCatalog, BackupRecord, BackupState } from '../ports/catalog.ts';
+import { mayStillCommit } from './run-liveness.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { layout } from '../repository/layout.ts';
 import { isRunId } from '../ids.ts';
@@ -105,10 +106,7 @@ export async function executeSweep(storage: RepositoryStorage, catalog: BackupCa
 
 /** A run's files are scratch (plan, results, snapshot hand-off) once it can no longer commit. */
 function runIsOver(runId: string, record: BackupRecord | undefined, now: Date): boolean {
-  if (record) {
-    if (record.state !== 'running') return true;
-    return record.deadline !== undefined && Date.parse(record.deadline) < now.getTime();
-  }
+  if (record) return !mayStillCommit(record, now);
   // Unknown to the catalog: maybe a run that has not registered yet, maybe a lost catalog entry.
   // Only its age, from its id, tells it is long dead.
   if (!isRunId(runId)) return false;

@@ -6,10 +6,11 @@
 // found present and decided not to write again.
 import type { BackupCatalog, BackupRecord } from '../ports/catalog.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
-import { BackupsRunningError } from '../errors.ts';
+import { BackupsRunningError, CatalogConflictError } from '../errors.ts';
 import { acquireMaintenanceLease, sleep, type HeldLease } from './lease.ts';
 import { markReferencedChunks } from './gc-mark.ts';
 import { executeSweep, planSweep } from './gc-sweep.ts';
+import { mayStillCommit } from './run-liveness.ts';
 
 export interface GcOptions {
   /** Report what would be deleted; delete nothing. */
@@ -51,6 +52,8 @@ export interface GcReport {
   catalogConflicts: { backupId: string; state: string }[];
   /** Runs whose scratch files under `runs/<id>/` gc removed. */
   runsRemoved: string[];
+  /** Backups left `running` by a run that can never commit, now marked `failed`. */
+  runsMarkedFailed: string[];
 }
 
 const LEASE_SECONDS = 900;
@@ -78,6 +81,7 @@ export async function collectGarbage(
 }
 
 async function markAndSweep(ports: { storage: RepositoryStorage; catalog: BackupCatalog }, lease: HeldLease, options: GcOptions, hooks: GcHooks): Promise<GcReport> {
+  const deadRuns = options.dryRun ? [] : await failDeadRuns(ports.catalog, new Date());
   const mark = await markReferencedChunks(ports.storage);
   await hooks.beforeSweep?.();
   const plan = await planSweep(ports.storage, ports.catalog, mark, new Date());
@@ -95,16 +99,34 @@ async function markAndSweep(ports: { storage: RepositoryStorage; catalog: Backup
     catalogExpired: plan.catalogToExpire.map((b) => b.backupId),
     catalogConflicts: plan.catalogConflicts,
     runsRemoved: plan.runs.map((r) => r.runId),
+    runsMarkedFailed: deadRuns,
   };
 }
 
 /**
- * Backups that may still commit: `running`, with no deadline or one still ahead. A strongly
+ * `running` records that can never commit (past their deadline, or their local process gone)
+ * become `failed`, so `list` stops showing them as running. Conditional on `running`: a run
+ * that commits meanwhile keeps its state (and it cannot, being dead).
+ */
+async function failDeadRuns(catalog: BackupCatalog, now: Date): Promise<string[]> {
+  const dead = (await catalog.listRunningBackups()).filter((b) => !mayStillCommit(b, now));
+  for (const b of dead) {
+    const why = b.deadline && Date.parse(b.deadline) < now.getTime() ? `it ran past its deadline (${b.deadline})` : `its process (pid ${b.runner?.pid} on ${b.runner?.host}) is gone`;
+    await catalog.finishBackup(b.backupId, { state: 'failed', finishedAt: now.toISOString(), error: `Abandoned: ${why}; marked failed by gc.` }).catch((err: unknown) => {
+      if (!(err instanceof CatalogConflictError)) throw err;
+    });
+  }
+  return dead.map((b) => b.backupId);
+}
+
+/**
+ * Backups that may still commit (run-liveness.ts): `running`, before their deadline, and — for
+ * local runs — with their process alive. A strongly
  * consistent read: a backup that registered before this call must be seen (an eventually
  * consistent list could miss it and let gc delete chunks it is about to reference).
  */
 export async function liveRunningBackups(catalog: BackupCatalog, now: Date): Promise<BackupRecord[]> {
-  return (await catalog.listRunningBackups()).filter((b) => b.state === 'running' && (b.deadline === undefined || Date.parse(b.deadline) >= now.getTime()));
+  return (await catalog.listRunningBackups()).filter((b) => mayStillCommit(b, now));
 }
 
 function runningError(running: BackupRecord[]): BackupsRunningError {

@@ -74,6 +74,8 @@ export interface BackupRecord {
   deadline?: string;
   /** ISO-8601, set when retention expired the backup. */
   expiredAt?: string;
+  /** Local runs: the process running every task (host and pid); gone = the run is dead. */
+  runner?: { host: string; pid: number };
   /** ISO-8601 times. */
   startedAt: string;
   finishedAt?: string;
