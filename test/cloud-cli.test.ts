@@ -10,6 +10,7 @@ import { S3Storage } from '#adapters/s3-storage.ts';
 import { PostgresConnector } from '#adapters/postgres/connector.ts';
 import { InProcessCredentials } from '#local/credentials.ts';
 import { openRepository } from '#core/repository/repository.ts';
+import { createCollection } from '#core/maintenance/collections.ts';
 import { describeProgress, emptyProgress, foldHistory } from '#cli/cloud/history.ts';
 import { startPostgres, SUPERUSER_PASSWORD, type PostgresServer } from './support/postgres-server.ts';
 import { startDynalite, type LocalDynamoDb } from './support/dynalite.ts';
@@ -124,6 +125,21 @@ describe('tidemark --stack (cloud mode)', () => {
     expect(progress.maps.get('ExportBatches')?.done).toBeGreaterThanOrEqual(1);
     expect(progress.maps.get('ExportBatches')?.failed).toBe(0);
     expect(progress.state).toBe('EmitBackupCommitted');
+  });
+
+  it('backup --collection runs the collection incrementally: the second run has the first as parent', async () => {
+    const catalog = new DynamoDbCatalog({ client: dynamo.client(), tableName: TABLE });
+    const storage = new S3Storage({ client: s3.client(), bucket: s3.bucket, prefix: '' });
+    // What the collection's first scheduled run does in AWS (backup/start.ts).
+    await createCollection({ storage, catalog }, { name: 'app-nightly', source: SECRET, sourceDescription: `127.0.0.1:${pg.port}/app`, retention: { keepLast: 7 } });
+    const first = await tidemark(['backup', '--source-secret', SECRET, '--collection', 'app-nightly', '--json']);
+    expectOk(first);
+    await pg.sql(`UPDATE customer SET name = name || '!' WHERE id % 100 = 0`, 'app');
+    const second = await tidemark(['backup', '--source-secret', SECRET, '--collection', 'app-nightly', '--json']);
+    expectOk(second);
+    expect(second.json).toMatchObject({ collection: 'app-nightly', parent: first.json.backupId });
+    expect(second.json.bytesStored).toBeLessThan(first.json.bytesStored / 10);
+    expect(await catalog.getBackup(second.json.backupId)).toMatchObject({ state: 'committed', collection: 'app-nightly', parent: first.json.backupId });
   });
 
   it('restore latest into a new database: the rows match the source', async () => {

@@ -45,6 +45,9 @@ export async function cloudBackup(stackName: string, options: BackupOptions & Cl
   const input = {
     backupId,
     source: { credentials, ...(options.database ? { database: options.database } : {}) },
+    // An on-demand run of a collection (its first scheduled run created it in the catalog).
+    ...(options.collection ? { collection: options.collection } : {}),
+    ...(options.full ? { full: true } : {}),
     options: {
       workers: options.workers,
       snapshotHoldSeconds,
