@@ -41,7 +41,7 @@ export async function exportChanges(session: SqlSession, header: PlanHeader, tas
   const removedRows = tableRowsAfter(before) - (total - changedRows);
   const base = { table: task.table, range: task.range, kind: 'changes' as const };
   if (removedRows < 0) {
-    throw new IntegrityError(`Backup ${header.backupId}: ${name} holds ${total - changedRows} rows older than backup ${parent.backupId}, which recorded only ${tableRowsAfter(before)}. Take a full backup (a backup outside the collection, or a new collection).`);
+    throw new IntegrityError(`Backup ${header.backupId}: ${name} holds ${total - changedRows} rows older than backup ${parent.backupId}, which recorded only ${tableRowsAfter(before)}: this source is not the one that backup read (a restored or promoted server?). Take a full backup: \`tidemark backup --collection ${header.collection ?? '<name>'} --full\`.`);
   }
   if (changedRows === 0 && removedRows === 0) {
     return { ...base, outcome: 'unchanged', rows: total, bytesRead: 0, checksum: '', chunks: [], bytesWritten: 0 };
