@@ -1,7 +1,8 @@
 // The incremental part of `npm run bench` (issue 4): a full backup into a collection, 1% churn
 // on the largest table (updates and inserts spread over it), then the next backup of the
 // collection — its time and the bytes it uploaded, as fractions of the full backup's.
-import { SUPERUSER_PASSWORD, type PostgresServer } from '../test/support/postgres-server.ts';
+import type { PostgresServer } from '../test/support/postgres-server.ts';
+import { withoutPassword } from '../src/adapters/postgres/connector.ts';
 import { dirSize } from './measure.ts';
 
 interface Run {
@@ -27,7 +28,7 @@ export async function benchIncremental(
 ): Promise<IncrementalResult> {
   const sourceUrl = server.url(sourceDb);
   // The collection stores the source without its password; --source supplies it at backup time.
-  const stored = sourceUrl.replace(`:${encodeURIComponent(SUPERUSER_PASSWORD)}@`, '@').replace(`:${SUPERUSER_PASSWORD}@`, '@');
+  const stored = withoutPassword(sourceUrl);
   const create = await tidemark('tidemark collection create', ['collection', 'create', 'bench', '--source', stored, '--keep-last', '3', '--repo', repo, '--json']);
   if (!create.ok) throw new Error('tidemark collection create failed');
   const backup = (name: string) => tidemark(name, ['backup', '--collection', 'bench', '--source', sourceUrl, '--repo', repo, '--json', '--workers', '2']);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres } from '../test/support/postgres-server.ts';
+import { withoutPassword } from '../src/adapters/postgres/connector.ts';
 
 const cli = fileURLToPath(new URL('../bin/tidemark.mjs', import.meta.url));
 
@@ -49,7 +50,7 @@ async function main(): Promise<number> {
     console.log('Created database "shop": 20,000 customers, 2,000 products, 100,000 orders, 300,000 order lines.');
 
     console.log(`\n$ tidemark collection create shop --source postgres://…/shop --keep-last 7 --repo ${repo}`);
-    const create = await tidemark(['collection', 'create', 'shop', '--source', source.replace(/:[^:@/]*@/, '@'), '--keep-last', '7', '--repo', repo]);
+    const create = await tidemark(['collection', 'create', 'shop', '--source', withoutPassword(source), '--keep-last', '7', '--repo', repo]);
     if (create.code !== 0) return create.code;
 
     console.log(`\n$ tidemark backup --collection shop --source postgres://…/shop`);

@@ -18,7 +18,7 @@ import { manifestChunkRefs, readManifest } from '#core/repository/manifest.ts';
 import { layout } from '#core/repository/layout.ts';
 import { verifyBackup } from '#core/verify-backup.ts';
 import type { RepositoryStorage } from '#core/ports/storage.ts';
-import { describeUrl } from '#adapters/postgres/connector.ts';
+import { describeUrl, withoutPassword } from '#adapters/postgres/connector.ts';
 
 const ROWS = 40_000;
 
@@ -64,7 +64,7 @@ describe('a collection over ten backups', () => {
     );
     ctx = await openLocalContext(repo, { create: true });
     const url = pg.url('app');
-    await createCollection(ctx, { name: 'app', source: url.replace(/:[^:@/]*@/, '@'), sourceDescription: describeUrl(url), retention: { keepLast: 3 } });
+    await createCollection(ctx, { name: 'app', source: withoutPassword(url), sourceDescription: describeUrl(url), retention: { keepLast: 3 } });
   });
   afterAll(async () => {
     await pg?.stop();

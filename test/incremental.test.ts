@@ -10,7 +10,7 @@ import { tableContents } from './support/database-state.ts';
 import { openLocalContext } from '#local/local-context.ts';
 import { createCollection } from '#core/maintenance/collections.ts';
 import { readManifest, type Manifest } from '#core/repository/manifest.ts';
-import { describeUrl } from '#adapters/postgres/connector.ts';
+import { describeUrl, withoutPassword } from '#adapters/postgres/connector.ts';
 
 const ROWS = 120_000;
 
@@ -63,7 +63,7 @@ describe('incremental backups in a collection', () => {
     );
     await pg.sql('VACUUM ANALYZE', 'shop');
     const ctx = await openLocalContext(repo, { create: true });
-    await createCollection(ctx, { name: 'shop', source: pg.url('shop').replace(/:[^:@/]*@/, '@'), sourceDescription: describeUrl(pg.url('shop')), retention: { keepLast: 3 } });
+    await createCollection(ctx, { name: 'shop', source: withoutPassword(pg.url('shop')), sourceDescription: describeUrl(pg.url('shop')), retention: { keepLast: 3 } });
   });
   afterAll(async () => {
     await pg?.stop();

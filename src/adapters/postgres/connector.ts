@@ -91,6 +91,17 @@ export function describeUrl(url: string, database?: string): string {
   }
 }
 
+/** The URL with its password removed (userinfo and a `password` parameter): it is stored in the repository. */
+export function withoutPassword(url: string): string {
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (!parsed || !/^postgres(ql)?:$/.test(parsed.protocol)) {
+    throw new UsageError(`"${redactSecrets(url)}" is not a PostgreSQL URL. Use postgres://user:password@host:port/database.`);
+  }
+  parsed.password = '';
+  parsed.searchParams.delete('password');
+  return parsed.toString();
+}
+
 function connectionError(err: unknown, where: string, user: string, database: string): DatabaseConnectionError {
   const e = err as { code?: string; message?: string };
   const detail = redactSecrets(e.message ?? String(err));

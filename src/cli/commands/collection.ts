@@ -1,7 +1,7 @@
 // `tidemark collection create | list | show`: define a series of backups of one database with its
 // retention, and look at it. The password of --source is never stored or printed.
 import { openLocalContext, repositoryPath } from '#local/local-context.ts';
-import { describeUrl } from '#adapters/postgres/connector.ts';
+import { describeUrl, withoutPassword } from '#adapters/postgres/connector.ts';
 import type { CollectionRecord, RetentionPolicy } from '#core/ports/catalog.ts';
 import { checkCollectionName, createCollection, describeCollection, describeRetention } from '#core/maintenance/collections.ts';
 import { UsageError, redactSecrets } from '#core/errors.ts';
@@ -97,15 +97,4 @@ const fmt = (bytes: number | undefined) => (bytes === undefined ? '' : formatByt
 function publicView(c: CollectionRecord) {
   const { source: _source, ...rest } = c;
   return rest;
-}
-
-/** The URL with its password removed (userinfo and a `password` parameter): it is stored in the repository. */
-function withoutPassword(url: string): string {
-  const parsed = URL.canParse(url) ? new URL(url) : undefined;
-  if (!parsed || !/^postgres(ql)?:$/.test(parsed.protocol)) {
-    throw new UsageError(`"${redactSecrets(url)}" is not a PostgreSQL URL. Use postgres://user:password@host:port/database.`);
-  }
-  parsed.password = '';
-  parsed.searchParams.delete('password');
-  return parsed.toString();
 }

@@ -8,16 +8,13 @@
 import type { SqlSession } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { ChunkRef, ExportTask, ExportTaskResult, PlanHeader } from './plan-model.ts';
-import type { KeyIndex } from '../repository/manifest.ts';
 import { tableRowsAfter } from '../repository/manifest.ts';
-import { layout } from '../repository/layout.ts';
-import { decodeChunk } from '../repository/chunk-codec.ts';
-import { cachedManifest } from '../restore/manifest-cache.ts';
+import { cachedManifest } from '../repository/manifest-cache.ts';
 import { IntegrityError } from '../errors.ts';
 import { copyOptions } from '../copy-format.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
 import { changedSince } from './incremental-plan.ts';
-import { decodeKeyChunk, KeyIndexWriter, missingKeys, parseKeyLines, type Key } from './key-index.ts';
+import { KeyIndexWriter, missingKeys, parseKeyLines, readKeyIndex, type Key } from './key-index.ts';
 import { copyOutSql, exportCopy } from './copy-export.ts';
 import { storeChunk } from './store-chunk.ts';
 
@@ -56,14 +53,9 @@ export async function exportChanges(session: SqlSession, header: PlanHeader, tas
   }
   const columns = table.columns.map(quoteIdent).join(', ');
   const rows = await exportCopy(session, `COPY (SELECT ${columns} FROM ONLY ${name} WHERE ${changed}) TO STDOUT${copyOptions(format)}`, name, format, header.chunkBytes, ctx);
-  let bytesWritten = rows.bytesWritten;
-  const store = async (content: Buffer, keys: number) => {
-    const stored = await storeChunk(ctx, content, keys);
-    bytesWritten += stored.bytesWritten;
-    return stored.ref;
-  };
-  const index = new KeyIndexWriter(key, store);
-  const removed = new KeyIndexWriter(key, store);
+  const store = countingStore(ctx);
+  const index = new KeyIndexWriter(key, store.put);
+  const removed = new KeyIndexWriter(key, store.put);
   const current = indexing(keysOf(session, name, key), index);
   // No row of the parent is gone: nothing to find, only the new key index to write.
   const deleted = removedRows > 0
@@ -78,7 +70,7 @@ export async function exportChanges(session: SqlSession, header: PlanHeader, tas
     ...base,
     outcome: 'layer',
     ...rows,
-    bytesWritten,
+    bytesWritten: rows.bytesWritten + store.bytesWritten(),
     layer: { removedRows, removedKeys: removedKeys.chunks, rowsAfter: total },
     keyIndex,
   };
@@ -87,15 +79,11 @@ export async function exportChanges(session: SqlSession, header: PlanHeader, tas
 export async function exportKeyIndex(session: SqlSession, header: PlanHeader, task: ExportTask, ctx: TaskContext): Promise<ExportTaskResult> {
   const table = header.schema.tables[task.table]!;
   const name = qualifiedName(table.schema, table.name);
-  let bytesWritten = 0;
-  const writer = new KeyIndexWriter(header.keys![task.table]!, async (content, keys) => {
-    const stored = await storeChunk(ctx, content, keys);
-    bytesWritten += stored.bytesWritten;
-    return stored.ref;
-  });
+  const store = countingStore(ctx);
+  const writer = new KeyIndexWriter(header.keys![task.table]!, store.put);
   await drain(indexing(keysOf(session, name, header.keys![task.table]!), writer));
   const keyIndex = await writer.finish();
-  return { table: task.table, range: task.range, kind: 'keys', rows: 0, bytesRead: 0, checksum: '', chunks: [], bytesWritten, keyIndex };
+  return { table: task.table, range: task.range, kind: 'keys', rows: 0, bytesRead: 0, checksum: '', chunks: [], bytesWritten: store.bytesWritten(), keyIndex };
 }
 
 async function* keysOf(session: SqlSession, name: string, key: string): AsyncIterable<Key[]> {
@@ -113,19 +101,20 @@ async function* indexing(keys: AsyncIterable<Key[]>, index: KeyIndexWriter): Asy
   }
 }
 
+/** Stores key chunks, counting the bytes newly written. */
+function countingStore(ctx: TaskContext): { put: (content: Buffer, keys: number) => Promise<ChunkRef>; bytesWritten: () => number } {
+  let written = 0;
+  return {
+    put: async (content, keys) => {
+      const stored = await storeChunk(ctx, content, keys);
+      written += stored.bytesWritten;
+      return stored.ref;
+    },
+    bytesWritten: () => written,
+  };
+}
+
 async function drain(keys: AsyncIterable<Key[]>): Promise<number> {
   for await (const _ of keys);
   return 0;
-}
-
-/** The keys of an index, chunk by chunk, fetching the next chunk while one is merged. */
-export async function* readKeyIndex(ctx: TaskContext, index: KeyIndex | { chunks: ChunkRef[] }, label: string): AsyncIterable<Key[]> {
-  const fetch = async (ref: ChunkRef) => decodeKeyChunk(await decodeChunk(ref.id, await ctx.storage.get(layout.chunk(ref.id)), `keys of ${label}`), `key chunk ${ref.id}`);
-  let next = index.chunks[0] ? fetch(index.chunks[0]) : undefined;
-  for (let i = 0; i < index.chunks.length; i++) {
-    const keys = await next!;
-    next = index.chunks[i + 1] ? fetch(index.chunks[i + 1]!) : undefined;
-    next?.catch(() => undefined);
-    yield keys;
-  }
 }

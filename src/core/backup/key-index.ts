@@ -5,7 +5,10 @@
 // other chunks keep their ids and are not stored again; sequential ids compress to almost nothing.
 import type { ChunkRef } from './plan-model.ts';
 import type { KeyIndex } from '../repository/manifest.ts';
+import type { TaskContext } from '../task-context.ts';
 import { IntegrityError } from '../errors.ts';
+import { layout } from '../repository/layout.ts';
+import { decodeChunk } from '../repository/chunk-codec.ts';
 
 /** An integer key: a number when it is a safe integer, a bigint otherwise (so `===` compares). */
 export type Key = number | bigint;
@@ -157,4 +160,16 @@ export async function missingKeys(before: AsyncIterable<Key[]>, after: AsyncIter
   // Read `after` to its end, so its producer (a COPY stream) completes.
   while (!exhausted) exhausted = (await next.next()).done === true;
   return total;
+}
+
+/** The keys of an index, chunk by chunk, fetching the next chunk while one is merged. */
+export async function* readKeyIndex(ctx: TaskContext, index: { chunks: ChunkRef[] }, label: string): AsyncIterable<Key[]> {
+  const fetch = async (ref: ChunkRef) => decodeKeyChunk(await decodeChunk(ref.id, await ctx.storage.get(layout.chunk(ref.id)), `keys of ${label}`), `key chunk ${ref.id}`);
+  let next = index.chunks[0] ? fetch(index.chunks[0]) : undefined;
+  for (let i = 0; i < index.chunks.length; i++) {
+    const keys = await next!;
+    next = index.chunks[i + 1] ? fetch(index.chunks[i + 1]!) : undefined;
+    next?.catch(() => undefined);
+    yield keys;
+  }
 }

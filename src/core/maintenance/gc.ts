@@ -69,8 +69,12 @@ export async function collectGarbage(
     const lease = await acquireMaintenanceLease(ports.catalog, { purpose: 'gc', ttlSeconds: LEASE_SECONDS, waitSeconds: remaining(), pollMs: options.pollMs });
     try {
       await hooks.afterLease?.();
-      const running = await liveRunningBackups(ports.catalog, new Date());
-      if (running.length === 0) return await markAndSweep(ports, lease, options, hooks);
+      // A strongly consistent read: a backup that registered before it must be seen. Those that
+      // can never commit (run-liveness.ts) hold nothing back; gc marks them failed.
+      const now = new Date();
+      const registered = await ports.catalog.listRunningBackups();
+      const running = registered.filter((b) => mayStillCommit(b, now));
+      if (running.length === 0) return await markAndSweep(ports, lease, options, hooks, registered);
       if (remaining() <= 0) throw runningError(running);
     } finally {
       await lease.release();
@@ -80,8 +84,8 @@ export async function collectGarbage(
   }
 }
 
-async function markAndSweep(ports: { storage: RepositoryStorage; catalog: BackupCatalog }, lease: HeldLease, options: GcOptions, hooks: GcHooks): Promise<GcReport> {
-  const deadRuns = options.dryRun ? [] : await failDeadRuns(ports.catalog, new Date());
+async function markAndSweep(ports: { storage: RepositoryStorage; catalog: BackupCatalog }, lease: HeldLease, options: GcOptions, hooks: GcHooks, dead: BackupRecord[]): Promise<GcReport> {
+  const deadRuns = options.dryRun ? [] : await failDeadRuns(ports.catalog, dead, new Date());
   const mark = await markReferencedChunks(ports.storage);
   await hooks.beforeSweep?.();
   const plan = await planSweep(ports.storage, ports.catalog, mark, new Date());
@@ -108,8 +112,7 @@ async function markAndSweep(ports: { storage: RepositoryStorage; catalog: Backup
  * become `failed`, so `list` stops showing them as running. Conditional on `running`: a run
  * that commits meanwhile keeps its state (and it cannot, being dead).
  */
-async function failDeadRuns(catalog: BackupCatalog, now: Date): Promise<string[]> {
-  const dead = (await catalog.listRunningBackups()).filter((b) => !mayStillCommit(b, now));
+async function failDeadRuns(catalog: BackupCatalog, dead: BackupRecord[], now: Date): Promise<string[]> {
   for (const b of dead) {
     const why = b.deadline && Date.parse(b.deadline) < now.getTime() ? `it ran past its deadline (${b.deadline})` : `its process (pid ${b.runner?.pid} on ${b.runner?.host}) is gone`;
     await catalog.finishBackup(b.backupId, { state: 'failed', finishedAt: now.toISOString(), error: `Abandoned: ${why}; marked failed by gc.` }).catch((err: unknown) => {
@@ -119,15 +122,6 @@ async function failDeadRuns(catalog: BackupCatalog, now: Date): Promise<string[]
   return dead.map((b) => b.backupId);
 }
 
-/**
- * Backups that may still commit (run-liveness.ts): `running`, before their deadline, and — for
- * local runs — with their process alive. A strongly
- * consistent read: a backup that registered before this call must be seen (an eventually
- * consistent list could miss it and let gc delete chunks it is about to reference).
- */
-export async function liveRunningBackups(catalog: BackupCatalog, now: Date): Promise<BackupRecord[]> {
-  return (await catalog.listRunningBackups()).filter((b) => mayStillCommit(b, now));
-}
 
 function runningError(running: BackupRecord[]): BackupsRunningError {
   const list = running.map((b) => `${b.backupId} (${b.source}, ${b.deadline ? `may commit until ${b.deadline}` : 'no deadline'})`).join(', ');

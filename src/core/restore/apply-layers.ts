@@ -13,7 +13,7 @@ import { copyInput, copyOptions } from '../copy-format.ts';
 import { ContentChecksum } from '../content-checksum.ts';
 import { IntegrityError } from '../errors.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
-import { readKeyIndex } from '../backup/export-changes.ts';
+import { readKeyIndex } from '../backup/key-index.ts';
 import { PROGRESS_SCHEMA, doneSteps, runStepOnce } from './progress-table.ts';
 
 const READ_BYTES = 1024 * 1024;

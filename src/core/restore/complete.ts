@@ -3,7 +3,7 @@
 import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import { dropProgressTables, listWarnings, progressOwner } from './progress-table.ts';
-import { cachedManifest } from './manifest-cache.ts';
+import { cachedManifest } from '../repository/manifest-cache.ts';
 
 export interface CompleteInput {
   restoreId: string;

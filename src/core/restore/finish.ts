@@ -8,7 +8,7 @@ import { TidemarkError, TransientError } from '../errors.ts';
 import { applyStatements, listRoles } from '../schema/apply.ts';
 import { qualifiedName, quoteLiteral } from '../sql.ts';
 import { addWarnings, doneSteps, runStepOnce } from './progress-table.ts';
-import { cachedManifest } from './manifest-cache.ts';
+import { cachedManifest } from '../repository/manifest-cache.ts';
 import { applyLayers } from './apply-layers.ts';
 
 export interface FinishInput {

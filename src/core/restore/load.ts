@@ -9,7 +9,7 @@ import { copyInput, copyOptions } from '../copy-format.ts';
 import { decodeChunk } from '../repository/chunk-codec.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
 import { doneSteps, runStepOnce } from './progress-table.ts';
-import { cachedManifest } from './manifest-cache.ts';
+import { cachedManifest } from '../repository/manifest-cache.ts';
 import { loadBatches, type LoadItem } from './load-plan.ts';
 
 export interface LoadBatchInput {

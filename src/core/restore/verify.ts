@@ -6,7 +6,7 @@ import type { TaskContext } from '../task-context.ts';
 import { VerificationError } from '../errors.ts';
 import { ContentChecksum } from '../content-checksum.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
-import { cachedManifest } from './manifest-cache.ts';
+import { cachedManifest } from '../repository/manifest-cache.ts';
 import { expectedContent } from './apply-layers.ts';
 import { tableRowsAfter } from '../repository/manifest.ts';
 import { verifyBatches } from './load-plan.ts';

@@ -1,7 +1,7 @@
-// Load and verify tasks of one restore all need the same manifest; in one process (a warm
-// Lambda, or the local runner) it is read and verified once.
+// Tasks of one run (a restore's loads and verifies, a backup's incremental exports) need the
+// same manifest; in one process (a warm Lambda, or the local runner) it is read and verified once.
 import type { RepositoryStorage } from '../ports/storage.ts';
-import { readManifest, type Manifest } from '../repository/manifest.ts';
+import { readManifest, type Manifest } from './manifest.ts';
 
 const cache = new Map<string, Promise<Manifest>>();
 const MAX_ENTRIES = 4;
