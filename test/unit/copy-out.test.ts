@@ -5,7 +5,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { fastCopyToChunks } from '#adapters/postgres/copy-out.ts';
-import { copyOptions, cutIntoChunks } from '#core/copy-format.ts';
+import { copyOptions, cutIntoChunks, walkRows } from '#core/copy-format.ts';
+import type { CopiedRows } from '#core/ports/database.ts';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
 
 describe('COPY TO in whole-row chunks', () => {
@@ -37,24 +38,53 @@ describe('COPY TO in whole-row chunks', () => {
     return out;
   }
 
+  async function copiedRows(stream: AsyncIterable<CopiedRows>, slow = false): Promise<CopiedRows[]> {
+    const out: CopiedRows[] = [];
+    for await (const c of stream) {
+      out.push({ data: Buffer.from(c.data), rowEnds: c.rowEnds });
+      if (slow) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return out;
+  }
+
+  /** Row ends as walkRows finds them (text rows end past their newline). */
+  function walkedEnds(data: Buffer, format: 'text' | 'binary'): number[] {
+    const ends: number[] = [];
+    walkRows(data, format, (_start, end) => ends.push(format === 'text' ? end + 1 : end));
+    return ends;
+  }
+
   for (const format of ['text', 'binary'] as const) {
     it(`equals cutIntoChunks over the plain stream (${format}), and the session goes on`, async () => {
       const sql = `COPY t TO STDOUT${copyOptions(format)}`;
       const reference = await chunks(cutIntoChunks(client.query(copyTo(sql)), 64 * 1024, format));
-      const fast = await chunks(client.query(fastCopyToChunks(sql, 64 * 1024)), true);
+      const copied = await copiedRows(client.query(fastCopyToChunks(sql, 64 * 1024)), true);
+      const fast = copied.map((c) => c.data);
       expect(reference.length).toBeGreaterThan(20);
       expect(fast.length).toBe(reference.length);
       fast.forEach((c, i) => expect(c.equals(reference[i]!), `chunk ${i}`).toBe(true));
+      copied.forEach((c, i) => expect([...c.rowEnds], `row ends of chunk ${i}`).toEqual(walkedEnds(c.data, format)));
       expect((await client.query('SELECT 3 AS n')).rows[0].n).toBe(3);
     });
 
+    it(`tiny rows in big chunks: the gaps left by message headers are closed, not grown into (${format})`, async () => {
+      // 200,000 rows of a few bytes: their headers add up to more than a chunk's slack.
+      const sql = `COPY (SELECT i FROM generate_series(1, 200000) i) TO STDOUT${copyOptions(format)}`;
+      const reference = await chunks(cutIntoChunks(client.query(copyTo(sql)), 1024 * 1024, format));
+      const copied = await copiedRows(client.query(fastCopyToChunks(sql, 1024 * 1024)));
+      expect(copied.length).toBe(reference.length);
+      copied.forEach((c, i) => expect(c.data.equals(reference[i]!), `chunk ${i}`).toBe(true));
+      expect(copied.reduce((n, c) => n + c.rowEnds.length, 0)).toBe(200000);
+      for (const c of copied) expect(c.data.buffer.byteLength).toBeLessThan(2 * 1024 * 1024);
+    });
+
     it(`an empty table gives no chunk (${format})`, async () => {
-      expect(await chunks(client.query(fastCopyToChunks(`COPY empty TO STDOUT${copyOptions(format)}`, 1024)))).toEqual([]);
+      expect(await copiedRows(client.query(fastCopyToChunks(`COPY empty TO STDOUT${copyOptions(format)}`, 1024)))).toEqual([]);
     });
   }
 
   it('an error in mid-copy reaches the caller and leaves the session usable', async () => {
-    await expect(chunks(client.query(fastCopyToChunks('COPY (SELECT 1 / (i - 5000) FROM generate_series(1, 10000) i) TO STDOUT', 1024))))
+    await expect(copiedRows(client.query(fastCopyToChunks('COPY (SELECT 1 / (i - 5000) FROM generate_series(1, 10000) i) TO STDOUT', 1024))))
       .rejects.toThrow(/division by zero/);
     expect((await client.query('SELECT 7 AS n')).rows[0].n).toBe(7);
   });

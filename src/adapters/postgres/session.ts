@@ -4,7 +4,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { fastCopyToChunks } from './copy-out.ts';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import type { SqlSession } from '#core/ports/database.ts';
+import type { CopiedRows, SqlSession } from '#core/ports/database.ts';
 import { SqlError, TransientError, redactSecrets } from '#core/errors.ts';
 
 /** SQLSTATEs and socket errors worth retrying: connection loss, shutdown, overload, conflicts. */
@@ -55,7 +55,7 @@ export class PgSession implements SqlSession {
     return (last?.rows ?? []) as Row[];
   }
 
-  async *copyOutChunks(sql: string, chunkBytes: number): AsyncIterable<Buffer> {
+  async *copyOutChunks(sql: string, chunkBytes: number): AsyncIterable<CopiedRows> {
     try {
       yield* this.client.query(fastCopyToChunks(sql, chunkBytes));
     } catch (err) {

@@ -1,6 +1,6 @@
 // One `COPY … TO STDOUT` inside the snapshot, stored as chunks: cut (whole rows), compressed,
 // hashed and written when absent, with the rows' content checksum.
-import type { SqlSession } from '../ports/database.ts';
+import type { CopiedRows, SqlSession } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { TableData } from '../schema/model.ts';
 import type { ChunkRef, ExportTask, ExportTaskResult } from './plan-model.ts';
@@ -33,18 +33,18 @@ export async function exportCopy(session: SqlSession, sql: string, label: string
   let bytesRead = 0;
   let bytesWritten = 0;
   const inFlight: Promise<void>[] = [];
-  const store = async (content: Buffer, index: number, rows: number) => {
+  const store = async ({ data: content, release }: CopiedRows, index: number, rows: number) => {
     const stored = await storeChunk(ctx, content, rows);
+    release?.(); // compressed and hashed: the adapter may reuse the memory
     bytesWritten += stored.bytesWritten;
     chunks[index] = stored.ref;
     ctx.progress({ phase: 'export', table: label, rows, bytes: content.length, storedBytes: stored.bytesWritten, chunks: 1 });
   };
   let index = 0;
-  for await (const content of session.copyOutChunks(sql, chunkBytes)) {
-    const before = checksum.rows;
-    checksum.addRows(content, format);
-    bytesRead += content.length;
-    const stored = store(content, index++, checksum.rows - before);
+  for await (const copied of session.copyOutChunks(sql, chunkBytes)) {
+    checksum.addCopied(copied, format);
+    bytesRead += copied.data.length;
+    const stored = store(copied, index++, copied.rowEnds.length);
     stored.catch(() => undefined); // awaited below; this only stops an early unhandled rejection
     inFlight.push(stored);
     if (inFlight.length >= CHUNKS_IN_FLIGHT) await inFlight.shift();

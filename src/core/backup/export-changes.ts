@@ -88,8 +88,10 @@ export async function exportKeyIndex(session: SqlSession, header: PlanHeader, ta
 
 async function* keysOf(session: SqlSession, name: string, key: string): AsyncIterable<Key[]> {
   const column = quoteIdent(key);
-  for await (const text of session.copyOutChunks(`COPY (SELECT ${column} FROM ONLY ${name} ORDER BY ${column}) TO STDOUT`, KEY_READ_BYTES)) {
-    yield parseKeyLines(text, `keys of ${name}`);
+  for await (const { data, release } of session.copyOutChunks(`COPY (SELECT ${column} FROM ONLY ${name} ORDER BY ${column}) TO STDOUT`, KEY_READ_BYTES)) {
+    const keys = parseKeyLines(data, `keys of ${name}`);
+    release?.();
+    yield keys;
   }
 }
 

@@ -10,6 +10,18 @@ export interface DatabaseRef {
   database?: string;
 }
 
+/** Whole rows from a `COPY … TO STDOUT`, and where each one ends. */
+export interface CopiedRows {
+  data: Buffer;
+  /** Offset just past each row (past its newline, in text format); one entry per row. */
+  rowEnds: Uint32Array;
+  /**
+   * Lets the adapter reuse `data`'s memory for a later chunk. Call it only once nothing reads
+   * `data` any more (compression and hashing done); not calling it is always safe.
+   */
+  release?: () => void;
+}
+
 export interface SqlSession {
   /** Runs one statement. Errors carry PostgreSQL's message; the caller adds context. */
   query<Row = Record<string, any>>(sql: string, params?: unknown[]): Promise<Row[]>;
@@ -19,7 +31,7 @@ export interface SqlSession {
    * the cuts depend on the rows alone; binary chunks carry no header or trailer. The rule is
    * `cutIntoChunks` in src/core/copy-format.ts, which the adapter's tests hold it to.
    */
-  copyOutChunks(sql: string, chunkBytes: number): AsyncIterable<Buffer>;
+  copyOutChunks(sql: string, chunkBytes: number): AsyncIterable<CopiedRows>;
   /** Runs `COPY … FROM STDIN` with `data` as its whole input. */
   copyIn(sql: string, data: Uint8Array): Promise<void>;
   /** Closes the session; safe to call twice. */

@@ -50,7 +50,8 @@ async function applyLayer(session: SqlSession, index: number, ordinal: number, t
   // The rows about to go, read as the export reads them, so their checksum is comparable.
   const removed = new ContentChecksum();
   for await (const rows of session.copyOutChunks(`COPY (SELECT ${columns} FROM ONLY ${name} WHERE ${gone}) TO STDOUT${copyOptions(table.format)}`, READ_BYTES)) {
-    removed.addRows(rows, table.format);
+    removed.addCopied(rows, table.format);
+    rows.release?.();
   }
   const [deleted] = await session.query<{ n: string }>(`WITH d AS (DELETE FROM ONLY ${name} WHERE ${gone} RETURNING 1) SELECT pg_catalog.count(*)::text AS n FROM d`);
   if (Number(deleted!.n) !== layer.removedRows || removed.rows !== layer.removedRows) {

@@ -35,7 +35,10 @@ export async function verifyBatch(input: VerifyBatchInput, ctx: TaskContext): Pr
       const columns = table.columns.map(quoteIdent).join(', ');
       // The same COPY as the export, so the rows come back byte for byte as they were hashed.
       const copy = `COPY ${name} (${columns}) TO STDOUT${copyOptions(table.format)}`;
-      for await (const rows of session.copyOutChunks(copy, READ_BYTES)) checksum.addRows(rows, table.format);
+      for await (const rows of session.copyOutChunks(copy, READ_BYTES)) {
+        checksum.addCopied(rows, table.format);
+        rows.release?.();
+      }
       const expected = await expectedContent(session, index, table);
       if (checksum.rows !== expected.rows || checksum.digest !== expected.digest || checksum.rows !== tableRowsAfter(table)) {
         throw new VerificationError(
