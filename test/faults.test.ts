@@ -408,7 +408,7 @@ describe('a killed restore', () => {
     const done = collect(child);
     const loadedChunks = async () => {
       try {
-        return (await pg.sql(`SELECT count(*)::int AS n FROM _tidemark_restore.done WHERE step LIKE 'chunk:%'`, target)).rows[0].n as number;
+        return (await pg.sql(`SELECT count(*)::int AS n FROM _tidemark_restore.done WHERE step LIKE 'chunk:%' OR step LIKE 'table:%'`, target)).rows[0].n as number;
       } catch {
         return 0; // the database or the progress table is not there yet
       }

@@ -18,6 +18,7 @@ import { finishRestore } from '#core/restore/finish.ts';
 import { verifyBatch } from '#core/restore/verify.ts';
 import { completeRestore } from '#core/restore/complete.ts';
 import { layout } from '#core/repository/layout.ts';
+import { cachedManifest } from '#core/repository/manifest-cache.ts';
 import { openDocument } from '#core/repository/sealed-document.ts';
 import type { ExportBatchResult } from '#core/backup/plan-model.ts';
 import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
@@ -165,6 +166,22 @@ describe('task functions run twice', () => {
     // Counted before post-data: no primary key yet, so a duplicate would show here.
     const { rows: loaded } = await pg.sql(`SELECT (SELECT count(*)::int FROM items) AS items, (SELECT count(*)::int FROM notes) AS notes`, 'store_restored');
     expect(loaded[0]).toEqual({ items: 60000, notes: 20000 });
+    // `notes` (a quarter of the data) loaded whole with COPY FREEZE: every page all-frozen;
+    // `items` (more than half) loaded chunk by chunk in parallel transactions.
+    const { rows: steps } = await pg.sql(`SELECT step FROM _tidemark_restore.done WHERE step ~ '^(table|chunk):' ORDER BY step`, 'store_restored');
+    const manifestTables = (await cachedManifest(ctx.storage, backupId!)).tables.map((t) => t.name);
+    const stepTables = (kind: string) => [...new Set(steps.filter((r) => r.step.startsWith(kind)).map((r) => manifestTables[Number(r.step.split(':')[1])]))];
+    expect(stepTables('table:')).toEqual(['notes']);
+    expect(stepTables('chunk:')).toEqual(['items']);
+    await pg.sql('CREATE EXTENSION pg_visibility', 'store_restored');
+    const { rows: vm } = await pg.sql(
+      `SELECT (pg_relation_size('notes') / 8192)::int AS pages, (SELECT all_frozen::int FROM pg_visibility_map_summary('notes')) AS frozen,
+              (SELECT all_frozen::int FROM pg_visibility_map_summary('items')) AS items_frozen`,
+      'store_restored',
+    );
+    await pg.sql('DROP EXTENSION pg_visibility', 'store_restored');
+    expect(vm[0].pages).toBeGreaterThan(10);
+    expect(vm[0]).toMatchObject({ frozen: vm[0].pages, items_frozen: 0 });
 
     await finishRestore(input, ctx);
     await finishRestore(input, ctx);

@@ -12,13 +12,15 @@ export type CopyFormat = 'text' | 'binary';
 export const BINARY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
 export const BINARY_TRAILER = Buffer.from([0xff, 0xff]);
 
-export function copyOptions(format: CopyFormat): string {
-  return format === 'binary' ? ' (FORMAT binary)' : '';
+/** COPY's option list; FREEZE (loads only) needs the table created or truncated in the transaction. */
+export function copyOptions(format: CopyFormat, freeze = false): string {
+  const options = [...(format === 'binary' ? ['FORMAT binary'] : []), ...(freeze ? ['FREEZE'] : [])];
+  return options.length ? ` (${options.join(', ')})` : '';
 }
 
-/** Complete COPY FROM input for one chunk. */
-export function copyInput(format: CopyFormat, chunk: Buffer): Buffer {
-  return format === 'binary' ? Buffer.concat([BINARY_HEADER, chunk, BINARY_TRAILER]) : chunk;
+/** Complete COPY FROM input for one chunk, in parts (sent one after the other, never joined). */
+export function copyInput(format: CopyFormat, chunk: Buffer): Uint8Array[] {
+  return format === 'binary' ? [BINARY_HEADER, chunk, BINARY_TRAILER] : [chunk];
 }
 
 /**

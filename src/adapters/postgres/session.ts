@@ -63,9 +63,9 @@ export class PgSession implements SqlSession {
     }
   }
 
-  async copyIn(sql: string, data: Uint8Array): Promise<void> {
+  async copyIn(sql: string, data: Uint8Array | Uint8Array[]): Promise<void> {
     const sink = this.client.query(copyFrom(sql));
-    await pipeline(Readable.from([data]), sink).catch((err) => {
+    await pipeline(Readable.from(Array.isArray(data) ? data : [data]), sink).catch((err) => {
       throw classify(err);
     });
   }

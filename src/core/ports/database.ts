@@ -32,8 +32,8 @@ export interface SqlSession {
    * `cutIntoChunks` in src/core/copy-format.ts, which the adapter's tests hold it to.
    */
   copyOutChunks(sql: string, chunkBytes: number): AsyncIterable<CopiedRows>;
-  /** Runs `COPY … FROM STDIN` with `data` as its whole input. */
-  copyIn(sql: string, data: Uint8Array): Promise<void>;
+  /** Runs `COPY … FROM STDIN` with `data` (its parts in order) as its whole input. */
+  copyIn(sql: string, data: Uint8Array | Uint8Array[]): Promise<void>;
   /** Closes the session; safe to call twice. */
   close(): Promise<void>;
 }

@@ -1,8 +1,10 @@
-// Step "LoadBatch": for each chunk of the batch: get → verify hash → decompress → COPY FROM,
-// recorded in the target's progress table in the same transaction (so a retry loads nothing
-// twice). The next chunk is fetched while the current one loads.
-import type { DatabaseRef } from '../ports/database.ts';
+// Step "LoadBatch": for each item of the batch (load-plan.ts), get each chunk → verify its hash
+// → decompress → COPY FROM, recorded in the target's progress table in the same transaction (so
+// a retry loads nothing twice). The next chunk is fetched while the current one loads.
+import type { DatabaseRef, SqlSession } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
+import type { Manifest } from '../repository/manifest.ts';
+import type { ChunkRef } from '../backup/plan-model.ts';
 import { layout } from '../repository/layout.ts';
 import { TidemarkError } from '../errors.ts';
 import { copyInput, copyOptions } from '../copy-format.ts';
@@ -19,6 +21,13 @@ export interface LoadBatchInput {
   batch: number;
 }
 
+/** One chunk to load, in the order of the batch. */
+interface Pending {
+  table: number;
+  chunk: number;
+  ref: ChunkRef;
+}
+
 export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promise<{ batch: number; chunks: number; rows: number }> {
   const manifest = await cachedManifest(ctx.storage, input.backupId);
   const items = loadBatches(manifest)[input.batch] ?? [];
@@ -30,32 +39,42 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
     // together, so a crash loses both and the retry loads the chunk again. Complete's final
     // commit is synchronous and flushes everything before it.
     await session.query('SET synchronous_commit = off');
-    const done = await doneSteps(session, 'chunk:');
-    const pending = items.filter((i) => !done.has(stepOf(i)));
-    const fetch = async (item: LoadItem) => {
+    const done = await doneSteps(session, '');
+    // YugabyteDB has neither FREEZE nor a transactional TRUNCATE: its tables load chunk by chunk.
+    const [version] = await session.query<{ server_version: string }>('SHOW server_version');
+    const units = /-YB-/.test(version?.server_version ?? '') ? items.flatMap((i): LoadItem[] => chunksOf(manifest, i).map((c) => ({ kind: 'chunk', ...c }))) : items;
+    const pending = units.filter((i) => !done.has(stepOf(i)));
+    const chunks = new Prefetch(manifest, pending.flatMap((i) => chunksOf(manifest, i)), ctx);
+    for (const item of pending) {
       const table = manifest.tables[item.table]!;
-      const where = `table ${qualifiedName(table.schema, table.name)}, chunk ${item.chunk}`;
-      return decodeChunk(item.ref.id, await ctx.storage.get(layout.chunk(item.ref.id)), where);
-    };
-    let next = pending[0] ? fetch(pending[0]) : undefined;
-    for (let i = 0; i < pending.length; i++) {
-      const item = pending[i]!;
-      const content = await next!;
-      next = pending[i + 1] ? fetch(pending[i + 1]!) : undefined;
-      next?.catch(() => undefined); // awaited on the next turn
-      const table = manifest.tables[item.table]!;
-      const copy = `COPY ${qualifiedName(table.schema, table.name)} (${table.columns.map(quoteIdent).join(', ')}) FROM STDIN${copyOptions(table.format)}`;
-      let didLoad: boolean;
-      try {
-        didLoad = await runStepOnce(session, stepOf(item), () => session.copyIn(copy, copyInput(table.format, content)));
-      } catch (err) {
-        throw new TidemarkError(`Loading chunk ${item.ref.id.slice(0, 12)} into ${qualifiedName(table.schema, table.name)} failed: ${(err as Error).message}`, { cause: err });
-      }
+      const name = qualifiedName(table.schema, table.name);
+      const members = chunksOf(manifest, item);
+      const copy = (freeze: boolean) =>
+        `COPY ${name} (${table.columns.map(quoteIdent).join(', ')}) FROM STDIN${copyOptions(table.format, freeze)}`;
+      const loadChunk = async (freeze: boolean) => {
+        const content = await chunks.next();
+        try {
+          await session.copyIn(copy(freeze), copyInput(table.format, content.data));
+        } catch (err) {
+          throw new TidemarkError(`Loading chunk ${content.ref.id.slice(0, 12)} into ${name} failed: ${(err as Error).message}`, { cause: err });
+        }
+      };
+      const didLoad = await runStepOnce(session, stepOf(item), async () => {
+        if (item.kind === 'chunk') return loadChunk(false);
+        // FREEZE needs the table created or truncated in this transaction; it is empty anyway.
+        await session.query(`TRUNCATE ONLY ${name}`);
+        for (let i = 0; i < members.length; i++) await loadChunk(true);
+      });
       // A concurrent attempt of this batch loaded it first: count it once, there.
-      if (!didLoad) continue;
-      loaded++;
-      rows += item.ref.rows;
-      ctx.progress({ phase: 'load', table: qualifiedName(table.schema, table.name), rows: item.ref.rows, bytes: item.ref.size, chunks: 1 });
+      if (!didLoad) {
+        chunks.skip(members.length);
+        continue;
+      }
+      for (const ref of members.map((m) => m.ref)) {
+        loaded++;
+        rows += ref.rows;
+        ctx.progress({ phase: 'load', table: name, rows: ref.rows, bytes: ref.size, chunks: 1 });
+      }
     }
   } finally {
     await session.close();
@@ -63,6 +82,47 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
   return { batch: input.batch, chunks: loaded, rows };
 }
 
+function chunksOf(manifest: Manifest, item: LoadItem): Pending[] {
+  if (item.kind === 'chunk') return [item];
+  return manifest.tables[item.table]!.chunks.map((ref, chunk) => ({ table: item.table, chunk, ref }));
+}
+
 function stepOf(item: LoadItem): string {
-  return `chunk:${item.table}:${item.chunk}`;
+  return item.kind === 'chunk' ? `chunk:${item.table}:${item.chunk}` : `table:${item.table}`;
+}
+
+/** Fetches, checks and decompresses the chunks in order, one ahead of the one being loaded. */
+class Prefetch {
+  private position = 0;
+  private ahead: Promise<Buffer> | undefined;
+
+  constructor(
+    private readonly manifest: Manifest,
+    private readonly queue: Pending[],
+    private readonly ctx: TaskContext,
+  ) {
+    this.ahead = queue[0] ? this.fetch(queue[0]) : undefined;
+    this.ahead?.catch(() => undefined);
+  }
+
+  async next(): Promise<{ ref: ChunkRef; data: Buffer }> {
+    const item = this.queue[this.position]!;
+    const data = await (this.ahead ?? this.fetch(item));
+    this.position++;
+    this.ahead = this.queue[this.position] ? this.fetch(this.queue[this.position]!) : undefined;
+    this.ahead?.catch(() => undefined); // awaited on the next turn
+    return { ref: item.ref, data };
+  }
+
+  /** Passes over the chunks of an item another attempt loaded (a prefetch of them is dropped). */
+  skip(count: number): void {
+    this.position += count;
+    this.ahead = undefined;
+  }
+
+  private async fetch(item: Pending): Promise<Buffer> {
+    const table = this.manifest.tables[item.table]!;
+    const where = `table ${qualifiedName(table.schema, table.name)}, chunk ${item.chunk}`;
+    return decodeChunk(item.ref.id, await this.ctx.storage.get(layout.chunk(item.ref.id)), where);
+  }
 }
