@@ -4,6 +4,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from 'pg';
 import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
 import { runRestore, tempRepository } from './support/pipeline.ts';
 import { tableContents } from './support/database-state.ts';
@@ -70,18 +71,32 @@ describe('a collection over ten backups', () => {
     await pg?.stop();
   });
 
-  it('compares transaction ids modulo 2^32, across the wraparound', async () => {
-    // The parent's xmin is 4294967290 + 2^32 (epoch 1): 5 below the wrap of the 32-bit counter.
-    const condition = changedSince(String(4294967290n + 2n ** 32n), 'x');
-    const { rows } = await pg.sql(`SELECT x::text, ${condition} AS changed FROM (VALUES ('4294967289'::xid), ('4294967290'::xid), ('4294967295'::xid), ('3'::xid), ('2000000000'::xid), ('2147483650'::xid)) v(x)`, 'app');
-    expect(Object.fromEntries(rows.map((r) => [r.x, r.changed]))).toEqual({
-      '4294967289': false, // before the parent's xmin: the parent saw it
-      '4294967290': true,
-      '4294967295': true,
-      '3': true, // after the wrap
-      '2000000000': true,
-      '2147483650': false, // more than 2^31 after: read as the past (the plan never lets it come to that)
-    });
+  it('compares transaction ids across the 2^32 wraparound', async () => {
+    // "now" is this transaction's own xid N (small on a test server); the parent's xmin is 2,000
+    // before it, so just below the wrap of the 32-bit counter.
+    const client = new Client({ connectionString: pg.url('app') });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      const n = BigInt((await client.query(`SELECT (pg_catalog.txid_current() & 4294967295)::text AS n`)).rows[0].n);
+      const wrap = (v: bigint) => ((v % 2n ** 32n) + 2n ** 32n) % 2n ** 32n;
+      const parent = wrap(n - 2000n);
+      const values = { before: wrap(parent - 1n), parent, top: 4294967295n, afterWrap: 3n, now: n, ancient: wrap(n - 2n ** 31n - 5n) };
+      const { rows } = await client.query(
+        `SELECT k, ${changedSince(String(parent), 'x')} AS changed FROM (VALUES ${Object.entries(values).map(([k, v]) => `('${k}', '${v}'::xid)`).join(', ')}) v(k, x)`,
+      );
+      await client.query('COMMIT');
+      expect(Object.fromEntries(rows.map((r) => [r.k, r.changed]))).toEqual({
+        before: false, // the parent saw it
+        parent: true,
+        top: true, // 4294967295, the last xid before the wrap
+        afterWrap: true, // 3, the first normal xid after it
+        now: true,
+        ancient: true, // a raw xmin over 2^31 back (a frozen row): exported again, never lost
+      });
+    } finally {
+      await client.end();
+    }
   });
 
   it('ten backups with 1% churn each; expire to keep-last 3 and gc: the kept three restore identical and nothing unreferenced is left', async () => {

@@ -3,6 +3,7 @@
 // state whose input or output exceeds 256 KB (DESIGN.md invariant 4).
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { TaskContext } from '#core/task-context.ts';
 import { TidemarkError } from '#core/errors.ts';
@@ -25,7 +26,9 @@ export class ExecutionFailedError extends TidemarkError {
 }
 
 export function definitionPath(name: StateMachineName): string {
-  return fileURLToPath(new URL(`../../state-machines/${name}.asl.json`, import.meta.url));
+  // From src/local/ when run from source, from dist/ when run from the CLI bundle.
+  const candidates = [`../../state-machines/${name}.asl.json`, `../state-machines/${name}.asl.json`].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
 }
 
 /** `${BackupPlanFunctionArn}` → the handler registered as `BackupPlan`. */

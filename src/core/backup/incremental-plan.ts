@@ -66,11 +66,18 @@ export function parentTableFor(parent: Manifest | undefined, table: TableData, f
 
 /**
  * SQL condition true for rows written (inserted or updated) by a transaction that the parent's
- * snapshot did not see: xmin at or after the parent snapshot's xmin, modulo 2^32. Transactions
- * between that xmin and the snapshot's xmax that had committed count as changes too: a few rows
- * more, never fewer.
+ * snapshot did not see: xmin at or after the parent snapshot's xmin. Transactions between that
+ * xmin and the snapshot's xmax that had committed count as changes too: a few rows more, never
+ * fewer.
+ *
+ * Compared as ages (int32 distances back from the transaction's own "now", the same for every
+ * statement of the export transaction), which handles the 2^32 wraparound without converting
+ * each row's xmin to text and back (that cost ~0.2 s of server CPU per million rows). The plan
+ * keeps the parent within 2^31 - 2^26 transactions of now. A frozen row whose raw xmin lies more
+ * than 2^31 in the past reads as changed: exported again, never lost. Count and export of a
+ * table use this same condition in one transaction, so they agree.
  */
 export function changedSince(parentXmin: string, xmin = 'xmin'): string {
   const low = BigInt(parentXmin) & 0xffffffffn;
-  return `((${xmin}::text::int8 - ${low}) & 4294967295) < 2147483648`;
+  return `pg_catalog.age(${xmin}) <= (SELECT pg_catalog.age('${low}'::pg_catalog.xid))`;
 }
