@@ -1,6 +1,7 @@
 // `npm run bench`: Tidemark backup/restore against pg_dump/pg_restore on one PostgreSQL 15 server.
 // See bench/README.md. BENCH_SIZE_MB (default 1024) sets the generated database size.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +66,8 @@ const tidemark = (args: string[]) => measure(args[0] === 'backup' ? `tidemark ba
 async function main(): Promise<void> {
   await rm(WORK, { recursive: true, force: true });
   await mkdir(WORK, { recursive: true });
+  // Measure the CLI as users run it after `npm ci`: from its bundle, rebuilt from the current sources.
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-cli.mjs')], { stdio: 'inherit' });
   log(`starting PostgreSQL 15 (size ${SIZE_MB} MB, ${availableParallelism()} CPUs)`);
   const server = await startPostgres({ major: 15 });
   try {
