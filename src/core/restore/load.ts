@@ -1,7 +1,7 @@
 // Step "LoadBatch": for each item of the batch (load-plan.ts), get each chunk → verify its hash
 // → decompress → COPY FROM, recorded in the target's progress table in the same transaction (so
 // a retry loads nothing twice). The next chunk is fetched while the current one loads.
-import type { DatabaseRef, SqlSession } from '../ports/database.ts';
+import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import type { ChunkRef } from '../backup/plan-model.ts';
