@@ -86,11 +86,30 @@ async function restoredState(database: string): Promise<{ accounts: number; tota
   return rows[0];
 }
 
+/**
+ * WRITERS writers moving money in `bank` until stopped. `stop` waits for them and fails with the
+ * first writer's error; `abandon` (for `finally`) only waits.
+ */
+function startWriters(): { commits: Commit[]; stop: () => Promise<void>; abandon: () => Promise<void> } {
+  const commits: Commit[] = [];
+  let stopping = false;
+  const writers = Array.from({ length: WRITERS }, () => writer(server.url('bank'), () => stopping, commits));
+  return {
+    commits,
+    stop: async () => {
+      stopping = true;
+      await Promise.all(writers);
+    },
+    abandon: async () => {
+      stopping = true;
+      await Promise.allSettled(writers);
+    },
+  };
+}
+
 describe('a backup taken while writers run', () => {
   it('restores one instant: money is conserved and balances match the ledger', async () => {
-    const commits: Commit[] = [];
-    let stopping = false;
-    const writers = Array.from({ length: WRITERS }, () => writer(server.url('bank'), () => stopping, commits));
+    const { commits, stop, abandon } = startWriters();
     try {
       await new Promise((r) => setTimeout(r, 500));
       const backupStarted = Date.now();
@@ -117,8 +136,7 @@ describe('a backup taken while writers run', () => {
       expect(snapshotAt).toBeGreaterThan(backupStarted);
       expect(snapshotAt).toBeLessThan(backupEnded);
       await new Promise((r) => setTimeout(r, 300));
-      stopping = true;
-      await Promise.all(writers);
+      await stop();
 
       const firstRead = Math.min(...batchStarts);
       const lastRead = Math.max(...batchStarts);
@@ -150,8 +168,7 @@ describe('a backup taken while writers run', () => {
       const [source] = (await server.sql(`SELECT sum(balance)::bigint AS total FROM accounts`, 'bank')).rows;
       expect(source.total).toBe(String(ACCOUNTS * INITIAL_BALANCE));
     } finally {
-      stopping = true;
-      await Promise.allSettled(writers);
+      await abandon();
     }
   });
 });
@@ -160,9 +177,7 @@ describe('incremental backups taken while writers run', () => {
   // Transactions still running at the parent's snapshot commit afterwards: their rows must be in
   // the next backup's layer even though their xids are older than that backup's snapshot.
   it('each restores one instant: money is conserved and balances match the ledger', async () => {
-    const commits: Commit[] = [];
-    let stopping = false;
-    const writers = Array.from({ length: WRITERS }, () => writer(server.url('bank'), () => stopping, commits));
+    const { commits, stop, abandon } = startWriters();
     try {
       const ctx = await openLocalContext(join(scratch, 'collection-repo'), { create: true });
       const url = server.url('bank');
@@ -175,8 +190,7 @@ describe('incremental backups taken while writers run', () => {
         ids.push((await runStateMachine('backup', input, ctx)).backupId);
       }
       await new Promise((r) => setTimeout(r, 300));
-      stopping = true;
-      await Promise.all(writers);
+      await stop();
       expect((await readManifest(ctx.storage, ids[2]!)).tables.find((t) => t.name === 'accounts')!.layers).toHaveLength(2);
       let previousTransfers = -1;
       for (const [i, backupId] of ids.entries()) {
@@ -193,8 +207,7 @@ describe('incremental backups taken while writers run', () => {
       expect(previousTransfers).toBeLessThan(source.n);
       expect(commits.length).toBeGreaterThan(0);
     } finally {
-      stopping = true;
-      await Promise.allSettled(writers);
+      await abandon();
     }
   });
 });

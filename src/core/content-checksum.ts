@@ -6,7 +6,7 @@
 // changes it. Not cryptographic: chunk SHA-256 ids guard the stored bytes; this guards the
 // database content after the load.
 import { walkRows, type CopyFormat } from './copy-format.ts';
-import type { CopiedRows } from './ports/database.ts';
+import type { CopiedRows, SqlSession } from './ports/database.ts';
 
 export class ContentChecksum {
   rows = 0;
@@ -87,4 +87,17 @@ function fmix32(h: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** Bytes per read when a table is read back only to be checksummed. */
+const READ_BACK_BYTES = 1024 * 1024;
+
+/** Runs a `COPY … TO STDOUT` and returns the checksum of the rows it reads (nothing is kept). */
+export async function checksumOfCopy(session: SqlSession, sql: string, format: CopyFormat): Promise<ContentChecksum> {
+  const checksum = new ContentChecksum();
+  for await (const rows of session.copyOutChunks(sql, READ_BACK_BYTES)) {
+    checksum.addCopied(rows, format);
+    rows.release?.();
+  }
+  return checksum;
 }

@@ -11,3 +11,8 @@ export function qualifiedName(schema: string, name: string): string {
 export function quoteLiteral(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
 }
+
+/** YugabyteDB reports a PostgreSQL version with `-YB-` in it (`11.2-YB-2.20.1.0-b0`). */
+export function isYugabyte(serverVersion: string): boolean {
+  return /-YB-/.test(serverVersion);
+}

@@ -49,14 +49,18 @@ function takeBuffer(size: number): Buffer {
   return spare.get(size)?.pop() ?? Buffer.allocUnsafe(size);
 }
 
+function toPool(buf: Buffer): void {
+  const list = spare.get(buf.length) ?? [];
+  if (list.length < SPARE_PER_SIZE) list.push(buf);
+  spare.set(buf.length, list);
+}
+
+/** CopiedRows.release for a handed-out buffer: pools it once, however often it is called. */
 function releaser(buf: Buffer): () => void {
   let released = false;
   return () => {
-    if (released) return;
+    if (!released) toPool(buf);
     released = true;
-    const list = spare.get(buf.length) ?? [];
-    if (list.length < SPARE_PER_SIZE) list.push(buf);
-    spare.set(buf.length, list);
   };
 }
 
@@ -178,7 +182,7 @@ class FastCopyToStream extends (CopyStreamQuery as unknown as new (text: string,
     const next = Buffer.allocUnsafe(Math.max(this.capacityFor(this.used + unparsed), this.buf.length * 2));
     this.buf.copy(next, 0, 0, this.used);
     this.buf.copy(next, this.used, this.scan, this.filled);
-    releaser(this.buf)(); // never handed out
+    toPool(this.buf); // never handed out
     this.filled = this.used + (this.filled - this.scan);
     this.scan = this.used;
     this.buf = next;

@@ -3,6 +3,7 @@
 import type { Manifest, ManifestTable } from '../repository/manifest.ts';
 import type { TableData } from '../schema/model.ts';
 import type { TableFacts } from './table-facts.ts';
+import { isYugabyte } from '../sql.ts';
 
 /** A table is exported whole again once its changes pile up, so restores stay short. */
 export const MAX_LAYERS = 8;
@@ -31,7 +32,7 @@ export interface SourcePoint {
 }
 
 export function parentUsable(parent: Manifest, current: SourcePoint): boolean {
-  if (!parent.snapshot.xmin || /-YB-/.test(current.serverVersion)) return false;
+  if (!parent.snapshot.xmin || isYugabyte(current.serverVersion)) return false;
   if (parent.source.database !== current.database) return false;
   if (parent.source.systemIdentifier && current.systemIdentifier && parent.source.systemIdentifier !== current.systemIdentifier) return false;
   // A point-in-time recovery keeps the system identifier but reuses transaction ids on a new

@@ -10,13 +10,12 @@ import type { Manifest, ManifestLayer, ManifestTable } from '../repository/manif
 import { layout } from '../repository/layout.ts';
 import { decodeChunk } from '../repository/chunk-codec.ts';
 import { copyInput, copyOptions } from '../copy-format.ts';
-import { ContentChecksum } from '../content-checksum.ts';
+import { ContentChecksum, checksumOfCopy } from '../content-checksum.ts';
 import { IntegrityError } from '../errors.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
 import { readKeyIndex } from '../backup/key-index.ts';
 import { PROGRESS_SCHEMA, doneSteps, runStepOnce } from './progress-table.ts';
 
-const READ_BYTES = 1024 * 1024;
 
 export async function applyLayers(session: SqlSession, manifest: Manifest, ctx: TaskContext): Promise<number> {
   const done = await doneSteps(session, 'layer:');
@@ -48,11 +47,7 @@ async function applyLayer(session: SqlSession, index: number, ordinal: number, t
   }
   const gone = `${key} IN (SELECT ${key} FROM _tidemark_layer UNION SELECT ${key} FROM _tidemark_removed)`;
   // The rows about to go, read as the export reads them, so their checksum is comparable.
-  const removed = new ContentChecksum();
-  for await (const rows of session.copyOutChunks(`COPY (SELECT ${columns} FROM ONLY ${name} WHERE ${gone}) TO STDOUT${copyOptions(table.format)}`, READ_BYTES)) {
-    removed.addCopied(rows, table.format);
-    rows.release?.();
-  }
+  const removed = await checksumOfCopy(session, `COPY (SELECT ${columns} FROM ONLY ${name} WHERE ${gone}) TO STDOUT${copyOptions(table.format)}`, table.format);
   const [deleted] = await session.query<{ n: string }>(`WITH d AS (DELETE FROM ONLY ${name} WHERE ${gone} RETURNING 1) SELECT pg_catalog.count(*)::text AS n FROM d`);
   if (Number(deleted!.n) !== layer.removedRows || removed.rows !== layer.removedRows) {
     throw new IntegrityError(`Applying ${where} removed ${deleted!.n} rows where the backup recorded ${layer.removedRows} rows gone since its parent. The backup chain is inconsistent; restore an older backup of the collection and report this.`);

@@ -9,23 +9,16 @@ import { layout } from '../repository/layout.ts';
 import { TidemarkError } from '../errors.ts';
 import { copyInput, copyOptions } from '../copy-format.ts';
 import { decodeChunk } from '../repository/chunk-codec.ts';
-import { qualifiedName, quoteIdent } from '../sql.ts';
+import { isYugabyte, qualifiedName, quoteIdent } from '../sql.ts';
 import { doneSteps, runStepOnce } from './progress-table.ts';
 import { cachedManifest } from '../repository/manifest-cache.ts';
-import { loadBatches, type LoadItem } from './load-plan.ts';
+import { loadBatches, type ChunkLoad, type LoadItem } from './load-plan.ts';
 
 export interface LoadBatchInput {
   restoreId: string;
   backupId: string;
   target: DatabaseRef;
   batch: number;
-}
-
-/** One chunk to load, in the order of the batch. */
-interface Pending {
-  table: number;
-  chunk: number;
-  ref: ChunkRef;
 }
 
 export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promise<{ batch: number; chunks: number; rows: number }> {
@@ -42,13 +35,12 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
     const done = await doneSteps(session, '');
     // YugabyteDB has neither FREEZE nor a transactional TRUNCATE: its tables load chunk by chunk.
     const [version] = await session.query<{ server_version: string }>('SHOW server_version');
-    const units = /-YB-/.test(version?.server_version ?? '') ? items.flatMap((i): LoadItem[] => chunksOf(manifest, i).map((c) => ({ kind: 'chunk', ...c }))) : items;
-    const pending = units.filter((i) => !done.has(stepOf(i)));
-    const chunks = new Prefetch(manifest, pending.flatMap((i) => chunksOf(manifest, i)), ctx);
-    for (const item of pending) {
+    const units = isYugabyte(version?.server_version ?? '') ? items.flatMap((i) => chunksOf(manifest, i)) : items;
+    const pending = units.filter((i) => !done.has(stepOf(i))).map((item) => ({ item, members: chunksOf(manifest, item) }));
+    const chunks = new Prefetch(manifest, pending.flatMap((p) => p.members), ctx);
+    for (const { item, members } of pending) {
       const table = manifest.tables[item.table]!;
       const name = qualifiedName(table.schema, table.name);
-      const members = chunksOf(manifest, item);
       const copy = (freeze: boolean) =>
         `COPY ${name} (${table.columns.map(quoteIdent).join(', ')}) FROM STDIN${copyOptions(table.format, freeze)}`;
       const loadChunk = async (freeze: boolean) => {
@@ -82,9 +74,10 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
   return { batch: input.batch, chunks: loaded, rows };
 }
 
-function chunksOf(manifest: Manifest, item: LoadItem): Pending[] {
+/** The chunks an item loads: itself, or every chunk of its table. */
+function chunksOf(manifest: Manifest, item: LoadItem): ChunkLoad[] {
   if (item.kind === 'chunk') return [item];
-  return manifest.tables[item.table]!.chunks.map((ref, chunk) => ({ table: item.table, chunk, ref }));
+  return manifest.tables[item.table]!.chunks.map((ref, chunk) => ({ kind: 'chunk', table: item.table, chunk, ref }));
 }
 
 function stepOf(item: LoadItem): string {
@@ -98,7 +91,7 @@ class Prefetch {
 
   constructor(
     private readonly manifest: Manifest,
-    private readonly queue: Pending[],
+    private readonly queue: ChunkLoad[],
     private readonly ctx: TaskContext,
   ) {
     this.ahead = queue[0] ? this.fetch(queue[0]) : undefined;
@@ -120,7 +113,7 @@ class Prefetch {
     this.ahead = undefined;
   }
 
-  private async fetch(item: Pending): Promise<Buffer> {
+  private async fetch(item: ChunkLoad): Promise<Buffer> {
     const table = this.manifest.tables[item.table]!;
     const where = `table ${qualifiedName(table.schema, table.name)}, chunk ${item.chunk}`;
     return decodeChunk(item.ref.id, await this.ctx.storage.get(layout.chunk(item.ref.id)), where);

@@ -4,15 +4,13 @@
 import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import { VerificationError } from '../errors.ts';
-import { ContentChecksum } from '../content-checksum.ts';
+import { checksumOfCopy } from '../content-checksum.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
 import { cachedManifest } from '../repository/manifest-cache.ts';
 import { expectedContent } from './apply-layers.ts';
 import { tableRowsAfter } from '../repository/manifest.ts';
 import { verifyBatches } from './load-plan.ts';
 import { copyOptions } from '../copy-format.ts';
-
-const READ_BYTES = 1024 * 1024;
 
 export interface VerifyBatchInput {
   restoreId: string;
@@ -31,14 +29,10 @@ export async function verifyBatch(input: VerifyBatchInput, ctx: TaskContext): Pr
     for (const index of tables) {
       const table = manifest.tables[index]!;
       const name = qualifiedName(table.schema, table.name);
-      const checksum = new ContentChecksum();
       const columns = table.columns.map(quoteIdent).join(', ');
       // The same COPY as the export, so the rows come back byte for byte as they were hashed.
       const copy = `COPY ${name} (${columns}) TO STDOUT${copyOptions(table.format)}`;
-      for await (const rows of session.copyOutChunks(copy, READ_BYTES)) {
-        checksum.addCopied(rows, table.format);
-        rows.release?.();
-      }
+      const checksum = await checksumOfCopy(session, copy, table.format);
       const expected = await expectedContent(session, index, table);
       if (checksum.rows !== expected.rows || checksum.digest !== expected.digest || checksum.rows !== tableRowsAfter(table)) {
         throw new VerificationError(
