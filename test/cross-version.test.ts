@@ -148,7 +148,7 @@ describe('PostgreSQL 15 → 18', () => {
 
     const restore = await runCli(['restore', backup.json.backupId, '--repo', repo, '--target', pg18.url('shop'), '--json']);
     expect(restore.code, describeResult(restore)).toBe(0);
-    expect(restore.json).toMatchObject({ ok: true, backupId: backup.json.backupId, tables: 3, rows: 28000 });
+    expect(restore.json).toMatchObject({ ok: true, backupId: backup.json.backupId, tables: 3, rows: 28000, verified: true });
     expect(restore.json.warnings).toEqual([]);
     const [{ v }] = (await pg18.sql(`SELECT current_setting('server_version_num')::int AS v`, 'shop')).rows;
     expect(v).toBeGreaterThanOrEqual(180000);

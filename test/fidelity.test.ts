@@ -7,6 +7,8 @@ import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
 import { runBackup, runRestore, tempRepository } from './support/pipeline.ts';
+import { describeResult, runCli } from './support/cli.ts';
+import { openLocalContext } from '#local/local-context.ts';
 import { itRestoresIdentically, loadFidelityFixture, tableContents } from './support/database-state.ts';
 
 
@@ -34,8 +36,22 @@ describe('fidelity: backup → restore reproduces the database exactly', () => {
   itRestoresIdentically(() => server, 'fidelity_source', 'fidelity_restored');
 
   it('a second restore of "latest" into another database matches too', async () => {
-    const done = await runRestore(repo, 'latest', server.url('fidelity_restored_2'), { workers: 2 });
-    expect(done.backupId).toBe(backupId);
+    const states: string[] = [];
+    const done = await runRestore(repo, 'latest', server.url('fidelity_restored_2'), { workers: 2, verify: true, onState: (e) => states.push(e.state ?? '') });
+    expect(done).toMatchObject({ backupId, verified: true });
+    expect(states).toContain('VerifyBatch');
     expect(await tableContents(server, 'fidelity_restored_2')).toEqual(await tableContents(server, 'fidelity_source'));
+  });
+
+  it('restore --no-verify skips the read-back, says so in its result and record, and still restores every row', async () => {
+    const result = await runCli(['restore', backupId, '--repo', repo, '--target', server.url('fidelity_unverified'), '--no-verify', '--json']);
+    expect(result.code, describeResult(result)).toBe(0);
+    expect(result.json).toMatchObject({ ok: true, backupId, verified: false });
+    expect(result.json.warnings[0]).toMatch(/verification was skipped/);
+    const ctx = await openLocalContext(repo, { create: false });
+    const record = await ctx.catalog.getRestore(result.json.restoreId);
+    expect(record).toMatchObject({ state: 'committed' });
+    expect(record?.warnings?.[0]).toMatch(/verification was skipped/);
+    expect(await tableContents(server, 'fidelity_unverified')).toEqual(await tableContents(server, 'fidelity_source'));
   });
 });

@@ -189,8 +189,9 @@ describe('task functions run twice', () => {
       await verifyBatch({ ...input, batch }, ctx);
       await verifyBatch({ ...input, batch }, ctx);
     }
-    const done = await completeRestore(input, ctx);
-    expect(await completeRestore(input, ctx)).toEqual(done);
+    const done = await completeRestore({ ...input, verified: true }, ctx);
+    expect(await completeRestore({ ...input, verified: true }, ctx)).toEqual(done);
+    expect(done).toMatchObject({ verified: true });
     expect((await ctx.catalog.getRestore(restoreId))?.state).toBe('committed');
 
     // The target equals the source as of the snapshot: everything but the later row.

@@ -1,6 +1,7 @@
 // What the backup commands print, shared by local and cloud mode: one shape of JSON and one
 // human layout, whichever runtime did the work.
 import type { BackupRecord } from '#core/ports/catalog.ts';
+import type { CompleteOutput } from '#core/restore/complete.ts';
 import { tableChunkRefs, tableRowsAfter, type Manifest } from '#core/repository/manifest.ts';
 import { qualifiedName } from '#core/sql.ts';
 import { formatBytes, formatCount, printJson, say } from './output.ts';
@@ -115,4 +116,18 @@ export function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   process.stdout.write([line(header), ...rows.map(line)].join('\n') + '\n');
+}
+
+/** The result of a finished restore: JSON on stdout, or a summary on stderr. */
+export function reportRestore(output: CompleteOutput, seconds: number, options: { json?: boolean; extra?: Record<string, unknown> }): void {
+  if (options.json) {
+    printJson({ ok: true, ...output, ...options.extra, seconds: Number(seconds.toFixed(3)) });
+    return;
+  }
+  const how = output.verified ? 'done and verified' : 'done, NOT verified (--no-verify)';
+  say(
+    `Restore ${output.restoreId} of backup ${output.backupId} into ${output.target} ${how}: ` +
+      `${formatCount(output.tables)} tables, ${formatCount(output.rows)} rows, ${formatBytes(output.bytes)} in ${seconds.toFixed(1)} s.`,
+  );
+  for (const warning of output.warnings) say(`warning: ${warning}`);
 }

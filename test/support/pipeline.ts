@@ -43,8 +43,9 @@ export async function runBackup(
   return { output, ctx };
 }
 
-export async function runRestore(repo: string, backup: string, targetUrl: string, options: { workers?: number } & RunOptions = {}): Promise<CompleteOutput> {
+export async function runRestore(repo: string, backup: string, targetUrl: string, options: { workers?: number; verify?: boolean } & RunOptions = {}): Promise<CompleteOutput> {
   const ctx = await openLocalContext(repo, { create: false });
   ctx.credentials.register('target', targetUrl);
-  return runStateMachine('restore', { backup, target: { credentials: 'target' }, options: { workers: options.workers ?? 4 } }, ctx, options);
+  const run = { workers: options.workers ?? 4, ...(options.verify === undefined ? {} : { verify: options.verify }) };
+  return runStateMachine('restore', { backup, target: { credentials: 'target' }, options: run }, ctx, options);
 }

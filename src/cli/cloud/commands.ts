@@ -6,9 +6,9 @@ import { newRunId } from '#core/ids.ts';
 import { DEFAULT_PLAN_OPTIONS } from '#core/backup/plan.ts';
 import type { CompleteOutput } from '#core/restore/complete.ts';
 import type { BackupOptions } from '../commands/backup.ts';
-import type { RestoreOptions } from '../commands/restore.ts';
+import { restoreRunOptions, type RestoreOptions } from '../commands/restore.ts';
 import { formatBytes, formatCount, printJson, say } from '../output.ts';
-import { reportCommittedBackup } from '../report.ts';
+import { reportCommittedBackup, reportRestore } from '../report.ts';
 import { resolveStack } from './stack.ts';
 import { followExecution, startExecution } from './executions.ts';
 import { describeProgress } from './history.ts';
@@ -75,7 +75,7 @@ export async function cloudRestore(stackName: string, backup: string, options: R
     throw new UsageError('Missing --database <name>: the database to restore into (created when missing; must be empty).');
   }
   const stack = await resolveStack(stackName);
-  const input = { backup, target: { credentials, database: options.database }, options: { workers: options.workers } };
+  const input = { backup, target: { credentials, database: options.database }, options: restoreRunOptions(options) };
   const sfn = new SFNClient({ region: stack.region });
   const name = newRunId();
   const started = performance.now();
@@ -85,16 +85,7 @@ export async function cloudRestore(stackName: string, backup: string, options: R
   if (!options.json) say(`Restore of backup ${backup} into ${options.database} started on stack ${stackName}: ${executionArn}`);
   const execution = await follow(sfn, executionArn, 'restore', options.json);
   const output = JSON.parse(execution.output ?? '{}') as CompleteOutput;
-  const seconds = (performance.now() - started) / 1000;
-  if (options.json) {
-    printJson({ ok: true, ...output, executionArn, seconds: Number(seconds.toFixed(3)) });
-    return;
-  }
-  say(
-    `Restore ${output.restoreId} of backup ${output.backupId} into ${output.target} done and verified: ` +
-      `${formatCount(output.tables)} tables, ${formatCount(output.rows)} rows, ${formatBytes(output.bytes)} in ${seconds.toFixed(1)} s.`,
-  );
-  for (const warning of output.warnings) say(`warning: ${warning}`);
+  reportRestore(output, (performance.now() - started) / 1000, { json: options.json, extra: { executionArn } });
 }
 
 function reportStarted(run: { executionArn: string; runId: string; json?: boolean; what: string; stack: string }): void {

@@ -4,7 +4,7 @@ import { runStateMachine } from '#local/state-machine-runner.ts';
 import { UsageError } from '#core/errors.ts';
 import type { CompleteOutput } from '#core/restore/complete.ts';
 import { createProgress } from '../progress.ts';
-import { formatBytes, formatCount, printJson, say } from '../output.ts';
+import { reportRestore } from '../report.ts';
 
 export interface RestoreOptions {
   catalog?: string;
@@ -12,7 +12,12 @@ export interface RestoreOptions {
   repo?: string;
   json?: boolean;
   workers: number;
+  /** false with --no-verify: skip reading the restored tables back. */
+  verify: boolean;
 }
+
+/** The state machine's input options; `verify` is sent only when false, so the default needs no field. */
+export const restoreRunOptions = (options: RestoreOptions) => ({ workers: options.workers, ...(options.verify === false ? { verify: false } : {}) });
 
 export async function restoreCommand(backup: string, options: RestoreOptions): Promise<void> {
   const target = options.target ?? process.env.TIDEMARK_TARGET;
@@ -24,18 +29,9 @@ export async function restoreCommand(backup: string, options: RestoreOptions): P
   const started = performance.now();
   let output: CompleteOutput;
   try {
-    output = await runStateMachine('restore', { backup, target: { credentials: 'target' }, options: { workers: options.workers } }, ctx);
+    output = await runStateMachine('restore', { backup, target: { credentials: 'target' }, options: restoreRunOptions(options) }, ctx);
   } finally {
     progress.stop();
   }
-  const seconds = (performance.now() - started) / 1000;
-  if (options.json) {
-    printJson({ ok: true, ...output, seconds: Number(seconds.toFixed(3)) });
-    return;
-  }
-  say(
-    `Restore ${output.restoreId} of backup ${output.backupId} into ${output.target} done and verified: ` +
-      `${formatCount(output.tables)} tables, ${formatCount(output.rows)} rows, ${formatBytes(output.bytes)} in ${seconds.toFixed(1)} s.`,
-  );
-  for (const warning of output.warnings) say(`warning: ${warning}`);
+  reportRestore(output, (performance.now() - started) / 1000, { json: options.json });
 }

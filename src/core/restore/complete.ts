@@ -9,6 +9,8 @@ export interface CompleteInput {
   restoreId: string;
   backupId: string;
   target: DatabaseRef;
+  /** True once the Verify step compared every table with the backup; false when it was skipped. */
+  verified?: boolean;
 }
 
 export interface CompleteOutput {
@@ -18,6 +20,8 @@ export interface CompleteOutput {
   tables: number;
   rows: number;
   bytes: number;
+  /** Row counts and content checksums were read back and matched (not skipped with --no-verify). */
+  verified: boolean;
   /** The first warnings (all of them are in the catalog record); keeps the payload small. */
   warnings: string[];
   warningCount: number;
@@ -25,13 +29,18 @@ export interface CompleteOutput {
 
 const WARNINGS_IN_OUTPUT = 50;
 
+/** Recorded with a restore whose read-back verification was skipped, so its record says so. */
+export const NOT_VERIFIED_WARNING =
+  'Read-back verification was skipped (--no-verify): row counts and content checksums of the restored tables were not compared with the backup. Chunk hashes were checked while loading.';
+
 export async function completeRestore(input: CompleteInput, ctx: TaskContext): Promise<CompleteOutput> {
   const manifest = await cachedManifest(ctx.storage, input.backupId);
+  const verified = input.verified === true;
   const session = await ctx.databases.connect(input.target, { applicationName: 'tidemark complete' });
   let warnings: string[];
   try {
     if ((await progressOwner(session)) === input.restoreId) {
-      warnings = [...manifest.warnings, ...(await listWarnings(session))];
+      warnings = [...(verified ? [] : [NOT_VERIFIED_WARNING]), ...manifest.warnings, ...(await listWarnings(session))];
       await dropProgressTables(session);
     } else {
       // A retry after the drop: the catalog already has the warnings.
@@ -52,6 +61,7 @@ export async function completeRestore(input: CompleteInput, ctx: TaskContext): P
     rows: manifest.stats.rows,
     // COPY bytes loaded: every table's rows and layers (an incremental backup read fewer).
     bytes: manifest.tables.reduce((sum, t) => sum + t.bytes + (t.layers ?? []).reduce((s, l) => s + l.bytes, 0), 0),
+    verified,
     warnings: warnings.slice(0, WARNINGS_IN_OUTPUT),
     warningCount: warnings.length,
   };
