@@ -60,8 +60,8 @@ async function waitForQuiet(name: string): Promise<void> {
   }
 }
 
-const tidemark = (args: string[]) => measure(args[0] === 'backup' ? `tidemark backup --workers ${args.at(-1)}` : `tidemark restore --workers ${args.at(-1)}`,
-  process.execPath, [join(ROOT, 'bin', 'tidemark.mjs'), ...args], { rss: true });
+const tidemark = (args: string[]) =>
+  measure(`tidemark ${args[0]}${args.includes('--no-verify') ? ' --no-verify' : ''} --workers ${args.at(-1)}`, process.execPath, [join(ROOT, 'bin', 'tidemark.mjs'), ...args], { rss: true });
 
 async function main(): Promise<void> {
   await rm(WORK, { recursive: true, force: true });
@@ -118,6 +118,14 @@ async function bench(server: PostgresServer): Promise<void> {
     restored.pg_restore = r.ok ? await countRows(server.url('bench_restore_pg')) : 'failed';
     await server.sql('DROP DATABASE bench_restore_pg');
   }
+  // Like for like with pg_restore, which reads nothing back: the same restore without the Verify step.
+  if (tm2.ok && backupId) {
+    const target = await server.createDatabase('bench_restore_unverified');
+    await checkpoint();
+    const r = await tidemark(['restore', backupId, '--target', target, '--repo', dir('repo-w2'), '--json', '--no-verify', '--workers', '2']);
+    restored['tidemark --no-verify'] = r.ok ? await countRows(target) : 'failed';
+    await server.sql('DROP DATABASE bench_restore_unverified');
+  }
   for (const [tool, counts] of Object.entries(restored)) {
     const same = typeof counts === 'object' && Object.entries(sourceRows).every(([t, n]) => counts[t] === n);
     log(`row counts after ${tool}: ${same ? 'match the source' : `MISMATCH ${JSON.stringify(counts)}`}`);
@@ -162,6 +170,8 @@ async function bench(server: PostgresServer): Promise<void> {
     // Less sensitive to other load on the machine than wall clock: CPU seconds of tool + server.
     { name: 'info: backup CPU / pg_dump -j2 CPU (workers 2)', value: ratio(runs['tidemark backup --workers 2']?.treeCpuSeconds, runs['pg_dump -Fd -j2']?.treeCpuSeconds), max: Infinity },
     { name: 'info: restore CPU / pg_restore -j2 CPU', value: ratio(runs['tidemark restore --workers 2']?.treeCpuSeconds, runs['pg_restore -j2']?.treeCpuSeconds), max: Infinity },
+    { name: 'info: restore --no-verify time / pg_restore -j2', value: ratio(sec('tidemark restore --no-verify --workers 2'), sec('pg_restore -j2')), max: Infinity },
+    { name: 'info: restore --no-verify CPU / pg_restore -j2 CPU', value: ratio(runs['tidemark restore --no-verify --workers 2']?.treeCpuSeconds, runs['pg_restore -j2']?.treeCpuSeconds), max: Infinity },
     ...Object.entries(runs).filter(([, m]) => m.peakRssMB !== undefined).map(([n, m]) => ({ name: `${n} peak RSS (MB)`, value: m.peakRssMB, max: 300, strict: true })),
   ].map((t) => ({ ...t, result: t.max === Infinity ? 'info' : verdict(t.value, t.max, 'strict' in t) }));
   const verdictOf = (name: string) => targets.find((t) => t.name === name)?.result ?? '';
@@ -186,6 +196,8 @@ async function bench(server: PostgresServer): Promise<void> {
   rows.push(['pg_restore -j2', fmtS(sec('pg_restore -j2')), '', '1.00x', 'reference', '', '', '', ...cpuCols('pg_restore -j2')]);
   const tr = 'tidemark restore --workers 2';
   rows.push([`${tr} (incl. verify)${tmSec(runs[tr])}`, fmtS(sec(tr)), '', x(ratio(sec(tr), sec('pg_restore -j2'))), 'pg_restore -j2', '<= 1.00x', verdictOf('restore time / pg_restore -j2'), rss(tr), ...cpuCols(tr)]);
+  const tn = 'tidemark restore --no-verify --workers 2';
+  rows.push([`${tn}${tmSec(runs[tn])}`, fmtS(sec(tn)), '', x(ratio(sec(tn), sec('pg_restore -j2'))), 'pg_restore -j2', '', 'info', rss(tn), ...cpuCols(tn)]);
   if (incremental) {
     const inc = incremental;
     const pct = (a: number | undefined, b: number | undefined) => { const r = ratio(a, b); return r === undefined ? '-' : `${(100 * r).toFixed(2)} %`; };
@@ -204,7 +216,7 @@ async function bench(server: PostgresServer): Promise<void> {
   const noisy = Object.entries(runs).filter(([, m]) => m.otherCpuShare > 0.1).map(([n]) => n);
   process.stdout.write('\n' + printTable(rows) + `\nRSS targets: < 300 MB (${Object.values(runs).find((m) => m.rssMethod)?.rssMethod ?? 'n/a'}). ` +
     `CPU s: CPU seconds of the command plus the server; others: share of all CPUs used by unrelated processes meanwhile. Whole bench: ${fmtS(totalSeconds)}.\n` +
-    `CPU-second ratios (less sensitive to other load): ${targets.filter((t) => t.result === 'info').map((t) => `${t.name.slice(6)} ${x(t.value)}`).join('; ')}.\n` +
+    `CPU-second ratios (less sensitive to other load): ${targets.filter((t) => t.result === 'info' && t.name.includes(' CPU')).map((t) => `${t.name.slice(6)} ${x(t.value)}`).join('; ')}.\n` +
     (noisy.length ? `WARNING: other processes used > 10 % of the machine during: ${noisy.join(', ')}; timings are not reliable.\n` : ''));
   for (const [n, m] of Object.entries(runs)) if (!m.ok) process.stdout.write(`\n${n} FAILED: ${m.error}\n`);
 
