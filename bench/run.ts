@@ -15,6 +15,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const WORK = join(ROOT, 'bench', '.work');
 const RESULTS = join(ROOT, 'bench', 'results', 'latest.json');
 const SIZE_MB = Number(process.env.BENCH_SIZE_MB ?? 1024);
+/** Rounds of the timed pairs (Tidemark and the pg tool side by side); targets use the median ratio. */
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const SOURCE_DB = 'bench_source';
 const log = (line: string) => process.stderr.write(`[bench ${((performance.now() - benchStarted) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 const redact = (s: string) => s.replaceAll(SUPERUSER_PASSWORD, '***').replaceAll(encodeURIComponent(SUPERUSER_PASSWORD), '***');
@@ -60,8 +62,10 @@ async function waitForQuiet(name: string): Promise<void> {
   }
 }
 
-const tidemark = (args: string[]) =>
-  measure(`tidemark ${args[0]}${args.includes('--no-verify') ? ' --no-verify' : ''} --workers ${args.at(-1)}`, process.execPath, [join(ROOT, 'bin', 'tidemark.mjs'), ...args], { rss: true });
+const tidemark = (args: string[], suffix = '') =>
+  measure(`tidemark ${args[0]}${args.includes('--no-verify') ? ' --no-verify' : ''} --workers ${args.at(-1)}${suffix}`, process.execPath, [join(ROOT, 'bin', 'tidemark.mjs'), ...args], { rss: true });
+/** Names of the measurements of rounds after the first. */
+const inRound = (name: string, round: number) => (round === 1 ? name : `${name} (round ${round})`);
 
 async function main(): Promise<void> {
   await rm(WORK, { recursive: true, force: true });
@@ -92,10 +96,16 @@ async function bench(server: PostgresServer): Promise<void> {
   const dir = (name: string) => join(WORK, name);
 
   // 2. Backups: Tidemark (2 and 4 workers, separate repositories so nothing dedups) and pg_dump.
-  await checkpoint();
-  const tm2 = await tidemark(['backup', '--source', sourceUrl, '--repo', dir('repo-w2'), '--json', '--workers', '2']);
-  await checkpoint();
-  await measure('pg_dump -Fd -j2', pgBin('pg_dump'), ['-Fd', '-j2', '-f', dir('dump-default'), ...conn(SOURCE_DB)], { env: pgEnv });
+  const backupTidemark = async (round: number) => {
+    await checkpoint();
+    return tidemark(['backup', '--source', sourceUrl, '--repo', dir(inRound('repo-w2', round).replace(/\W+/g, '-')), '--json', '--workers', '2'], inRound('', round));
+  };
+  const backupPgDump = async (round: number) => {
+    await checkpoint();
+    return measure(inRound('pg_dump -Fd -j2', round), pgBin('pg_dump'), ['-Fd', '-j2', '-f', dir(inRound('dump-default', round).replace(/\W+/g, '-')), ...conn(SOURCE_DB)], { env: pgEnv });
+  };
+  const tm2 = await backupTidemark(1);
+  await backupPgDump(1);
   await checkpoint();
   await measure('pg_dump -Fd -j2 -Z0', pgBin('pg_dump'), ['-Fd', '-j2', '-Z0', '-f', dir('dump-z0'), ...conn(SOURCE_DB)], { env: pgEnv });
   await checkpoint();
@@ -104,27 +114,36 @@ async function bench(server: PostgresServer): Promise<void> {
   // 3. Restores into fresh databases, checked by row counts.
   const restored: Record<string, Record<string, number> | string> = {};
   const backupId = tm2.json?.backupId as string | undefined;
-  if (tm2.ok && backupId) {
+  const restoreTidemark = async (round: number, verify: boolean) => {
+    if (!tm2.ok || !backupId) return;
     const target = await server.createDatabase('bench_restore_tidemark');
     await checkpoint();
-    const r = await tidemark(['restore', backupId, '--target', target, '--repo', dir('repo-w2'), '--json', '--workers', '2']);
-    restored.tidemark = r.ok ? await countRows(target) : 'failed';
+    // --no-verify is like for like with pg_restore, which reads nothing back.
+    const r = await tidemark(['restore', backupId, '--target', target, '--repo', dir('repo-w2'), '--json', ...(verify ? [] : ['--no-verify']), '--workers', '2'], inRound('', round));
+    restored[inRound(verify ? 'tidemark' : 'tidemark --no-verify', round)] = r.ok ? await countRows(target) : 'failed';
     await server.sql('DROP DATABASE bench_restore_tidemark');
-  }
-  if (runs['pg_dump -Fd -j2']?.ok) {
+  };
+  const restorePg = async (round: number) => {
+    if (!runs['pg_dump -Fd -j2']?.ok) return;
     await server.createDatabase('bench_restore_pg');
     await checkpoint();
-    const r = await measure('pg_restore -j2', pgBin('pg_restore'), ['-j2', ...conn('bench_restore_pg'), dir('dump-default')], { env: pgEnv });
-    restored.pg_restore = r.ok ? await countRows(server.url('bench_restore_pg')) : 'failed';
+    const r = await measure(inRound('pg_restore -j2', round), pgBin('pg_restore'), ['-j2', ...conn('bench_restore_pg'), dir('dump-default')], { env: pgEnv });
+    restored[inRound('pg_restore', round)] = r.ok ? await countRows(server.url('bench_restore_pg')) : 'failed';
     await server.sql('DROP DATABASE bench_restore_pg');
-  }
-  // Like for like with pg_restore, which reads nothing back: the same restore without the Verify step.
-  if (tm2.ok && backupId) {
-    const target = await server.createDatabase('bench_restore_unverified');
-    await checkpoint();
-    const r = await tidemark(['restore', backupId, '--target', target, '--repo', dir('repo-w2'), '--json', '--no-verify', '--workers', '2']);
-    restored['tidemark --no-verify'] = r.ok ? await countRows(target) : 'failed';
-    await server.sql('DROP DATABASE bench_restore_unverified');
+  };
+  await restoreTidemark(1, true);
+  await restorePg(1);
+  await restoreTidemark(1, false);
+
+  // 3a. More rounds of the timed pairs, in alternating order, because this kind of machine drifts
+  // in speed by tens of percent from one minute to the next (bench/README.md, "Caveats").
+  for (let round = 2; round <= ROUNDS; round++) {
+    const backups = [() => backupTidemark(round), () => backupPgDump(round)];
+    for (const step of round % 2 ? backups : backups.reverse()) await step();
+    await rm(dir(inRound('repo-w2', round).replace(/\W+/g, '-')), { recursive: true, force: true });
+    await rm(dir(inRound('dump-default', round).replace(/\W+/g, '-')), { recursive: true, force: true });
+    const restores = [() => restoreTidemark(round, true), () => restorePg(round), () => restoreTidemark(round, false)];
+    for (const step of round % 2 ? restores : restores.reverse()) await step();
   }
   for (const [tool, counts] of Object.entries(restored)) {
     const same = typeof counts === 'object' && Object.entries(sourceRows).every(([t, n]) => counts[t] === n);
@@ -162,19 +181,30 @@ async function bench(server: PostgresServer): Promise<void> {
   const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
   const verdict = (v: number | undefined, max: number, strict = false) => (v === undefined ? 'n/a' : (strict ? v < max : v <= max) ? 'PASS' : 'MISS');
   const dumpBytes = sizes.dumpDefault.bytes;
+  // Timed pairs are judged on the median over rounds of each round's own ratio.
+  const byRound = (ours: string, theirs: string, of: (name: string) => number | undefined) => {
+    const values = Array.from({ length: ROUNDS }, (_, i) => ratio(of(inRound(ours, i + 1)), of(inRound(theirs, i + 1))));
+    const known = values.filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+    const mid = known.length >> 1;
+    const median = known.length === 0 ? undefined : known.length % 2 ? known[mid] : (known[mid - 1]! + known[mid]!) / 2;
+    return { value: median, rounds: values };
+  };
+  const cpu = (name: string) => runs[name]?.treeCpuSeconds;
   const targets = [
-    { name: 'backup time / pg_dump -j2 (workers 2)', value: ratio(sec('tidemark backup --workers 2'), sec('pg_dump -Fd -j2')), max: 0.5 },
+    { name: 'backup time / pg_dump -j2 (workers 2)', ...byRound('tidemark backup --workers 2', 'pg_dump -Fd -j2', sec), max: 0.5 },
     { name: 'backup time / pg_dump -j2 (workers 4)', value: ratio(sec('tidemark backup --workers 4'), sec('pg_dump -Fd -j2')), max: 0.5 },
     { name: 'repository size / dump size', value: ratio(sizes.tidemarkRepoW2.chunksAndBackupsBytes, dumpBytes), max: 1.1 },
-    { name: 'restore time / pg_restore -j2', value: ratio(sec('tidemark restore --workers 2'), sec('pg_restore -j2')), max: 1.0 },
+    { name: 'restore time / pg_restore -j2', ...byRound('tidemark restore --workers 2', 'pg_restore -j2', sec), max: 1.0 },
     // Less sensitive to other load on the machine than wall clock: CPU seconds of tool + server.
-    { name: 'info: backup CPU / pg_dump -j2 CPU (workers 2)', value: ratio(runs['tidemark backup --workers 2']?.treeCpuSeconds, runs['pg_dump -Fd -j2']?.treeCpuSeconds), max: Infinity },
-    { name: 'info: restore CPU / pg_restore -j2 CPU', value: ratio(runs['tidemark restore --workers 2']?.treeCpuSeconds, runs['pg_restore -j2']?.treeCpuSeconds), max: Infinity },
-    { name: 'info: restore --no-verify time / pg_restore -j2', value: ratio(sec('tidemark restore --no-verify --workers 2'), sec('pg_restore -j2')), max: Infinity },
-    { name: 'info: restore --no-verify CPU / pg_restore -j2 CPU', value: ratio(runs['tidemark restore --no-verify --workers 2']?.treeCpuSeconds, runs['pg_restore -j2']?.treeCpuSeconds), max: Infinity },
+    { name: 'info: backup CPU / pg_dump -j2 CPU (workers 2)', ...byRound('tidemark backup --workers 2', 'pg_dump -Fd -j2', cpu), max: Infinity },
+    { name: 'info: restore CPU / pg_restore -j2 CPU', ...byRound('tidemark restore --workers 2', 'pg_restore -j2', cpu), max: Infinity },
+    { name: 'info: restore --no-verify time / pg_restore -j2', ...byRound('tidemark restore --no-verify --workers 2', 'pg_restore -j2', sec), max: Infinity },
+    { name: 'info: restore --no-verify CPU / pg_restore -j2 CPU', ...byRound('tidemark restore --no-verify --workers 2', 'pg_restore -j2', cpu), max: Infinity },
     ...Object.entries(runs).filter(([, m]) => m.peakRssMB !== undefined).map(([n, m]) => ({ name: `${n} peak RSS (MB)`, value: m.peakRssMB, max: 300, strict: true })),
   ].map((t) => ({ ...t, result: t.max === Infinity ? 'info' : verdict(t.value, t.max, 'strict' in t) }));
   const verdictOf = (name: string) => targets.find((t) => t.name === name)?.result ?? '';
+  const targetValue = (name: string) => targets.find((t) => t.name === name)?.value;
+  const vsMedian = (tool: string) => (ROUNDS > 1 ? `${tool}, median of ${ROUNDS}` : tool);
   const rss = (n: string) => (runs[n]?.peakRssMB === undefined ? '' : `${runs[n]!.peakRssMB!.toFixed(0)} MB ${verdictOf(`${n} peak RSS (MB)`)}`);
   const x = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(2)}x`);
   const tmSec = (m: Measured | undefined) => (m?.json?.seconds !== undefined ? ` (own ${Number(m.json.seconds).toFixed(2)} s)` : '');
@@ -188,16 +218,17 @@ async function bench(server: PostgresServer): Promise<void> {
   for (const w of [2, 4]) {
     const n = `tidemark backup --workers ${w}`;
     const repo = w === 2 ? sizes.tidemarkRepoW2 : sizes.tidemarkRepoW4;
-    rows.push([n + tmSec(runs[n]), fmtS(sec(n)), fmtMB(repo.chunksAndBackupsBytes), x(ratio(sec(n), sec('pg_dump -Fd -j2'))), 'pg_dump -j2', '<= 0.50x', verdictOf(`backup time / pg_dump -j2 (workers ${w})`), rss(n), ...cpuCols(n)]);
+    const judged = targetValue(`backup time / pg_dump -j2 (workers ${w})`);
+    rows.push([n + tmSec(runs[n]), fmtS(sec(n)), fmtMB(repo.chunksAndBackupsBytes), x(judged), w === 2 ? vsMedian('pg_dump -j2') : 'pg_dump -j2', '<= 0.50x', verdictOf(`backup time / pg_dump -j2 (workers ${w})`), rss(n), ...cpuCols(n)]);
     rows.push(['', '', '', x(ratio(sec(n), sec('pg_dump -Fd -j2 -Z0'))), 'pg_dump -j2 -Z0', '', 'info', '']);
   }
   rows.push(['repository (chunks+backups, workers 2)', '', fmtMB(sizes.tidemarkRepoW2.chunksAndBackupsBytes), x(ratio(sizes.tidemarkRepoW2.chunksAndBackupsBytes, dumpBytes)), 'dump -j2 size', '<= 1.10x', verdictOf('repository size / dump size'), '']);
   rows.push(['repository (du, all files)', '', fmtMB(sizes.tidemarkRepoW2.totalDiskBytes), x(ratio(sizes.tidemarkRepoW2.totalDiskBytes, sizes.dumpDefault.diskBytes)), 'dump du', '', 'info', '']);
   rows.push(['pg_restore -j2', fmtS(sec('pg_restore -j2')), '', '1.00x', 'reference', '', '', '', ...cpuCols('pg_restore -j2')]);
   const tr = 'tidemark restore --workers 2';
-  rows.push([`${tr} (incl. verify)${tmSec(runs[tr])}`, fmtS(sec(tr)), '', x(ratio(sec(tr), sec('pg_restore -j2'))), 'pg_restore -j2', '<= 1.00x', verdictOf('restore time / pg_restore -j2'), rss(tr), ...cpuCols(tr)]);
+  rows.push([`${tr} (incl. verify)${tmSec(runs[tr])}`, fmtS(sec(tr)), '', x(targetValue('restore time / pg_restore -j2')), vsMedian('pg_restore -j2'), '<= 1.00x', verdictOf('restore time / pg_restore -j2'), rss(tr), ...cpuCols(tr)]);
   const tn = 'tidemark restore --no-verify --workers 2';
-  rows.push([`${tn}${tmSec(runs[tn])}`, fmtS(sec(tn)), '', x(ratio(sec(tn), sec('pg_restore -j2'))), 'pg_restore -j2', '', 'info', rss(tn), ...cpuCols(tn)]);
+  rows.push([`${tn}${tmSec(runs[tn])}`, fmtS(sec(tn)), '', x(targetValue('info: restore --no-verify time / pg_restore -j2')), vsMedian('pg_restore -j2'), '', 'info', rss(tn), ...cpuCols(tn)]);
   if (incremental) {
     const inc = incremental;
     const pct = (a: number | undefined, b: number | undefined) => { const r = ratio(a, b); return r === undefined ? '-' : `${(100 * r).toFixed(2)} %`; };
@@ -217,6 +248,8 @@ async function bench(server: PostgresServer): Promise<void> {
   process.stdout.write('\n' + printTable(rows) + `\nRSS targets: < 300 MB (${Object.values(runs).find((m) => m.rssMethod)?.rssMethod ?? 'n/a'}). ` +
     `CPU s: CPU seconds of the command plus the server; others: share of all CPUs used by unrelated processes meanwhile. Whole bench: ${fmtS(totalSeconds)}.\n` +
     `CPU-second ratios (less sensitive to other load): ${targets.filter((t) => t.result === 'info' && t.name.includes(' CPU')).map((t) => `${t.name.slice(6)} ${x(t.value)}`).join('; ')}.\n` +
+    (ROUNDS > 1 ? `Medians over ${ROUNDS} rounds (each round's own ratio in parentheses):\n` +
+      targets.filter((t) => 'rounds' in t).map((t) => `  ${t.name.replace(/^info: /, '')}: ${x(t.value)} (${(t as { rounds: (number | undefined)[] }).rounds.map(x).join(', ')})\n`).join('') : '') +
     (noisy.length ? `WARNING: other processes used > 10 % of the machine during: ${noisy.join(', ')}; timings are not reliable.\n` : ''));
   for (const [n, m] of Object.entries(runs)) if (!m.ok) process.stdout.write(`\n${n} FAILED: ${m.error}\n`);
 

@@ -7,7 +7,7 @@ import { DEFAULT_PLAN_OPTIONS } from '#core/backup/plan.ts';
 import type { CompleteOutput } from '#core/restore/complete.ts';
 import type { BackupOptions } from '../commands/backup.ts';
 import { restoreRunOptions, type RestoreOptions } from '../commands/restore.ts';
-import { formatBytes, formatCount, printJson, say } from '../output.ts';
+import { printJson, say } from '../output.ts';
 import { reportCommittedBackup, reportRestore } from '../report.ts';
 import { resolveStack } from './stack.ts';
 import { followExecution, startExecution } from './executions.ts';
