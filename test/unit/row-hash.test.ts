@@ -3,6 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { ContentChecksum } from '#core/content-checksum.ts';
+import { rowHashMemoryBytes } from '#core/row-hash.ts';
 import { compileRowHash, generatedSource } from '../../scripts/build-row-hash.mjs';
 
 /** A deterministic generator, so a failure reproduces. */
@@ -86,6 +87,22 @@ describe('row hashes in WebAssembly', () => {
     const after = new ContentChecksum();
     after.addCopied({ data, rowEnds: ends }, 'text');
     expect(after.digest).not.toBe(before.digest);
+  });
+
+  it('a chunk over 64 MB is hashed, then its memory is let go; the next call starts small again', () => {
+    const rows = [Buffer.alloc(40 * 1024 * 1024, 0x61), Buffer.alloc(30 * 1024 * 1024, 0x62)].map((r) => Buffer.concat([r, Buffer.from('\n')]));
+    const data = Buffer.concat(rows);
+    const reference = new ContentChecksum();
+    reference.addRows(data, 'text');
+    const fast = new ContentChecksum();
+    fast.addCopied({ data, rowEnds: endsOf(rows) }, 'text');
+    expect(fast.digest).toBe(reference.digest);
+    expect(rowHashMemoryBytes()).toBe(0);
+    const small = new ContentChecksum();
+    small.addCopied({ data: Buffer.from('x\n'), rowEnds: Uint32Array.from([2]) }, 'text');
+    expect(rowHashMemoryBytes()).toBeGreaterThan(0);
+    expect(rowHashMemoryBytes()).toBeLessThan(1024 * 1024);
+    expect(small.rows).toBe(1);
   });
 
   it('the committed module is row-hash.wat compiled (run scripts/build-row-hash.mjs after editing it)', async () => {
