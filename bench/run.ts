@@ -16,7 +16,11 @@ const WORK = join(ROOT, 'bench', '.work');
 const RESULTS = join(ROOT, 'bench', 'results', 'latest.json');
 const SIZE_MB = Number(process.env.BENCH_SIZE_MB ?? 1024);
 /** Rounds of the timed pairs (Tidemark and the pg tool side by side); targets use the median ratio. */
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  process.stderr.write(`BENCH_ROUNDS must be a whole number of at least 1, not "${process.env.BENCH_ROUNDS}".\n`);
+  process.exit(2);
+}
 const SOURCE_DB = 'bench_source';
 const log = (line: string) => process.stderr.write(`[bench ${((performance.now() - benchStarted) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 const redact = (s: string) => s.replaceAll(SUPERUSER_PASSWORD, '***').replaceAll(encodeURIComponent(SUPERUSER_PASSWORD), '***');
@@ -246,7 +250,7 @@ async function bench(server: PostgresServer): Promise<void> {
   const totalSeconds = (performance.now() - benchStarted) / 1000;
   const noisy = Object.entries(runs).filter(([, m]) => m.otherCpuShare > 0.1).map(([n]) => n);
   process.stdout.write('\n' + printTable(rows) + `\nRSS targets: < 300 MB (${Object.values(runs).find((m) => m.rssMethod)?.rssMethod ?? 'n/a'}). ` +
-    `CPU s: CPU seconds of the command plus the server; others: share of all CPUs used by unrelated processes meanwhile. Whole bench: ${fmtS(totalSeconds)}.\n` +
+    `${ROUNDS > 1 ? `ratio of a timed pair: median of the ${ROUNDS} rounds' ratios (seconds and CPU s are round 1's). ` : ''}CPU s: CPU seconds of the command plus the server; others: share of all CPUs used by unrelated processes meanwhile. Whole bench: ${fmtS(totalSeconds)}.\n` +
     `CPU-second ratios (less sensitive to other load): ${targets.filter((t) => t.result === 'info' && t.name.includes(' CPU')).map((t) => `${t.name.slice(6)} ${x(t.value)}`).join('; ')}.\n` +
     (ROUNDS > 1 ? `Medians over ${ROUNDS} rounds (each round's own ratio in parentheses):\n` +
       targets.filter((t) => 'rounds' in t).map((t) => `  ${t.name.replace(/^info: /, '')}: ${x(t.value)} (${(t as { rounds: (number | undefined)[] }).rounds.map(x).join(', ')})\n`).join('') : '') +

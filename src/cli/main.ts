@@ -55,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('restore')
-    .description('restore a backup into a new or empty database, then verify it')
+    .description('restore a backup into a new or empty database, then verify it (unless --no-verify)')
     .argument('<backup-id>', 'a backup id, or "latest"')
     .option('--target <postgres-url>', 'database to restore into; created when missing (default: $TIDEMARK_TARGET)')
     .addOption(repoOption())

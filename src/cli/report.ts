@@ -124,7 +124,8 @@ export function reportRestore(output: CompleteOutput, seconds: number, options: 
     printJson({ ok: true, ...output, ...options.extra, seconds: Number(seconds.toFixed(3)) });
     return;
   }
-  const how = output.verified ? 'done and verified' : 'done, NOT verified (--no-verify)';
+  // A stack deployed before `verified` existed reports none: say so rather than guess.
+  const how = output.verified === true ? 'done and verified' : output.verified === false ? 'done, NOT verified (--no-verify)' : 'done (the state machine did not report whether it verified)';
   say(
     `Restore ${output.restoreId} of backup ${output.backupId} into ${output.target} ${how}: ` +
       `${formatCount(output.tables)} tables, ${formatCount(output.rows)} rows, ${formatBytes(output.bytes)} in ${seconds.toFixed(1)} s.`,

@@ -1,6 +1,6 @@
 // Runs row-hash.wat's hashRows over rows whose ends are known. The rows and their ends are
 // copied into the module's memory (about a tenth of the hashing's cost), which grows to the
-// largest chunk seen, up to KEEP_BYTES. One instance per thread; calls are synchronous, so
+// largest chunk seen, up to MAX_BYTES. One instance per thread; calls are synchronous, so
 // nothing interleaves.
 import { ROW_HASH_WASM } from './row-hash-wasm.ts';
 
@@ -21,14 +21,12 @@ function rowHash(): RowHashExports {
   return instance;
 }
 
-/** wasm32 addresses: data plus ends must stay well below 4 GiB. Larger inputs return undefined. */
-const MAX_BYTES = 1024 * 1024 * 1024;
 /**
- * A module's memory never shrinks: after a call that needed more than this (a chunk holding a
- * huge row), the instance is dropped so the memory goes back with it, instead of staying pinned
- * for the life of the process (a warm Lambda).
+ * Larger inputs return undefined and are hashed in TypeScript: copying them in would hold them
+ * twice, and a module's memory never shrinks, so it would stay that big for the life of the
+ * process (a warm Lambda). Chunks are 4 MB unless a row is huge.
  */
-const KEEP_BYTES = 64 * 1024 * 1024;
+const MAX_BYTES = 64 * 1024 * 1024;
 
 /**
  * The sums of the per-row hashes A and B (modulo 2^32) of `data`'s rows, ending at `rowEnds`,
@@ -47,11 +45,10 @@ export function hashRowSums(data: Uint8Array, rowEnds: Uint32Array, trim: number
   new Uint8Array(memory.buffer, 0, data.byteLength).set(data);
   new Uint32Array(memory.buffer, endsAt, rowEnds.length).set(rowEnds);
   const sums = BigInt.asUintN(64, hashRows(0, endsAt, rowEnds.length, trim));
-  if (need > KEEP_BYTES) instance = undefined;
   return { sumA: Number(sums & 0xffffffffn), sumB: Number(sums >> 32n) };
 }
 
-/** Bytes of module memory held now (0 without an instance); for tests. */
+/** Bytes of module memory held now (0 before the first call); for tests. */
 export function rowHashMemoryBytes(): number {
   return instance?.memory.buffer.byteLength ?? 0;
 }

@@ -6,6 +6,8 @@
 ;; hashRows(data, ends, count, trim): rows lie back to back from `data`; `ends` holds `count`
 ;; u32 offsets (relative to `data`) just past each row; `trim` bytes are dropped from each row's
 ;; end (1 for text COPY's newline). Returns sumB << 32 | sumA, both sums modulo 2^32.
+;; Addresses stay below 2^31 (row-hash.ts limits the input), so the loops compare signed, as the
+;; TypeScript's number comparisons do, even for a row shorter than `trim`.
 (module
   (memory (export "memory") 1)
   (func $fmix (param $h i32) (result i32)
@@ -29,7 +31,7 @@
         ;; 4-byte little-endian words
         (block $wdone
           (loop $words
-            (br_if $wdone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $last)))
+            (br_if $wdone (i32.gt_s (i32.add (local.get $i) (i32.const 4)) (local.get $last)))
             (local.set $w (i32.load align=1 (local.get $i)))
             (local.set $a (i32.mul (i32.xor (local.get $a) (local.get $w)) (i32.const 0x01000193)))
             (local.set $a (i32.xor (local.get $a) (i32.shr_u (local.get $a) (i32.const 15))))
@@ -40,7 +42,7 @@
         ;; the 0-3 tail bytes
         (block $tdone
           (loop $tail
-            (br_if $tdone (i32.ge_u (local.get $i) (local.get $last)))
+            (br_if $tdone (i32.ge_s (local.get $i) (local.get $last)))
             (local.set $w (i32.load8_u (local.get $i)))
             (local.set $a (i32.mul (i32.xor (local.get $a) (local.get $w)) (i32.const 0x01000193)))
             (local.set $b (i32.mul (i32.add (local.get $b) (local.get $w)) (i32.const 0x5bd1e995)))

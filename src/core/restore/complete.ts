@@ -43,8 +43,9 @@ export async function completeRestore(input: CompleteInput, ctx: TaskContext): P
       warnings = [...(verified ? [] : [NOT_VERIFIED_WARNING]), ...manifest.warnings, ...(await listWarnings(session))];
       await dropProgressTables(session);
     } else {
-      // A retry after the drop: the catalog already has the warnings.
-      warnings = (await ctx.catalog.getRestore(input.restoreId))?.warnings ?? manifest.warnings;
+      // A retry after the drop: the catalog has the warnings if the first attempt got that far.
+      const recorded = (await ctx.catalog.getRestore(input.restoreId))?.warnings ?? manifest.warnings;
+      warnings = verified || recorded.includes(NOT_VERIFIED_WARNING) ? recorded : [NOT_VERIFIED_WARNING, ...recorded];
     }
   } finally {
     await session.close();
