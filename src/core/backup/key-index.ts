@@ -9,6 +9,7 @@ import type { TaskContext } from '../task-context.ts';
 import { IntegrityError } from '../errors.ts';
 import { layout } from '../repository/layout.ts';
 import { decodeChunk } from '../repository/chunk-codec.ts';
+import { Prefetch } from '../prefetch.ts';
 
 /** An integer key: a number when it is a safe integer, a bigint otherwise (so `===` compares). */
 export type Key = number | bigint;
@@ -164,12 +165,7 @@ export async function missingKeys(before: AsyncIterable<Key[]>, after: AsyncIter
 
 /** The keys of an index, chunk by chunk, fetching the next chunk while one is merged. */
 export async function* readKeyIndex(ctx: TaskContext, index: { chunks: ChunkRef[] }, label: string): AsyncIterable<Key[]> {
-  const fetch = async (ref: ChunkRef) => decodeKeyChunk(await decodeChunk(ref.id, await ctx.storage.get(layout.chunk(ref.id)), `keys of ${label}`), `key chunk ${ref.id}`);
-  let next = index.chunks[0] ? fetch(index.chunks[0]) : undefined;
-  for (let i = 0; i < index.chunks.length; i++) {
-    const keys = await next!;
-    next = index.chunks[i + 1] ? fetch(index.chunks[i + 1]!) : undefined;
-    next?.catch(() => undefined);
-    yield keys;
-  }
+  const chunks = new Prefetch(index.chunks, async (ref: ChunkRef) =>
+    decodeKeyChunk(await decodeChunk(ref.id, await ctx.storage.get(layout.chunk(ref.id)), `keys of ${label}`), `key chunk ${ref.id}`));
+  for (let i = 0; i < index.chunks.length; i++) yield (await chunks.next()).value;
 }

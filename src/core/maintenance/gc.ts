@@ -122,7 +122,6 @@ async function failDeadRuns(catalog: BackupCatalog, dead: BackupRecord[], now: D
   return dead.map((b) => b.backupId);
 }
 
-
 function runningError(running: BackupRecord[]): BackupsRunningError {
   const list = running.map((b) => `${b.backupId} (${b.source}, ${b.deadline ? `may commit until ${b.deadline}` : 'no deadline'})`).join(', ');
   return new BackupsRunningError(

@@ -16,7 +16,6 @@ import { qualifiedName, quoteIdent } from '../sql.ts';
 import { readKeyIndex } from '../backup/key-index.ts';
 import { PROGRESS_SCHEMA, doneSteps, runStepOnce } from './progress-table.ts';
 
-
 export async function applyLayers(session: SqlSession, manifest: Manifest, ctx: TaskContext): Promise<number> {
   const done = await doneSteps(session, 'layer:');
   let applied = 0;

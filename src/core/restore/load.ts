@@ -1,16 +1,16 @@
 // Step "LoadBatch": for each item of the batch (load-plan.ts), get each chunk → verify its hash
 // → decompress → COPY FROM, recorded in the target's progress table in the same transaction (so
-// a retry loads nothing twice). The next chunk is fetched while the current one loads.
+// a retry loads nothing twice). The next chunk is fetched while the current one loads (prefetch.ts).
 import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { Manifest } from '../repository/manifest.ts';
-import type { ChunkRef } from '../backup/plan-model.ts';
 import { layout } from '../repository/layout.ts';
 import { TidemarkError } from '../errors.ts';
 import { copyInput, copyOptions } from '../copy-format.ts';
 import { decodeChunk } from '../repository/chunk-codec.ts';
 import { isYugabyte, qualifiedName, quoteIdent } from '../sql.ts';
 import { doneSteps, runStepOnce } from './progress-table.ts';
+import { Prefetch } from '../prefetch.ts';
 import { cachedManifest } from '../repository/manifest-cache.ts';
 import { loadBatches, type ChunkLoad, type LoadItem } from './load-plan.ts';
 
@@ -37,18 +37,18 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
     const [version] = await session.query<{ server_version: string }>('SHOW server_version');
     const units = isYugabyte(version?.server_version ?? '') ? items.flatMap((i) => chunksOf(manifest, i)) : items;
     const pending = units.filter((i) => !done.has(stepOf(i))).map((item) => ({ item, members: chunksOf(manifest, item) }));
-    const chunks = new Prefetch(manifest, pending.flatMap((p) => p.members), ctx);
+    const chunks = new Prefetch(pending.flatMap((p) => p.members), (item: ChunkLoad) => fetchChunk(manifest, item, ctx));
     for (const { item, members } of pending) {
       const table = manifest.tables[item.table]!;
       const name = qualifiedName(table.schema, table.name);
       const copy = (freeze: boolean) =>
         `COPY ${name} (${table.columns.map(quoteIdent).join(', ')}) FROM STDIN${copyOptions(table.format, freeze)}`;
       const loadChunk = async (freeze: boolean) => {
-        const content = await chunks.next();
+        const { item: chunk, value: data } = await chunks.next();
         try {
-          await session.copyIn(copy(freeze), copyInput(table.format, content.data));
+          await session.copyIn(copy(freeze), copyInput(table.format, data));
         } catch (err) {
-          throw new TidemarkError(`Loading chunk ${content.ref.id.slice(0, 12)} into ${name} failed: ${(err as Error).message}`, { cause: err });
+          throw new TidemarkError(`Loading chunk ${chunk.ref.id.slice(0, 12)} into ${name} failed: ${(err as Error).message}`, { cause: err });
         }
       };
       const didLoad = await runStepOnce(session, stepOf(item), async () => {
@@ -84,38 +84,9 @@ function stepOf(item: LoadItem): string {
   return item.kind === 'chunk' ? `chunk:${item.table}:${item.chunk}` : `table:${item.table}`;
 }
 
-/** Fetches, checks and decompresses the chunks in order, one ahead of the one being loaded. */
-class Prefetch {
-  private position = 0;
-  private ahead: Promise<Buffer> | undefined;
-
-  constructor(
-    private readonly manifest: Manifest,
-    private readonly queue: ChunkLoad[],
-    private readonly ctx: TaskContext,
-  ) {
-    this.ahead = queue[0] ? this.fetch(queue[0]) : undefined;
-    this.ahead?.catch(() => undefined);
-  }
-
-  async next(): Promise<{ ref: ChunkRef; data: Buffer }> {
-    const item = this.queue[this.position]!;
-    const data = await (this.ahead ?? this.fetch(item));
-    this.position++;
-    this.ahead = this.queue[this.position] ? this.fetch(this.queue[this.position]!) : undefined;
-    this.ahead?.catch(() => undefined); // awaited on the next turn
-    return { ref: item.ref, data };
-  }
-
-  /** Passes over the chunks of an item another attempt loaded (a prefetch of them is dropped). */
-  skip(count: number): void {
-    this.position += count;
-    this.ahead = undefined;
-  }
-
-  private async fetch(item: ChunkLoad): Promise<Buffer> {
-    const table = this.manifest.tables[item.table]!;
-    const where = `table ${qualifiedName(table.schema, table.name)}, chunk ${item.chunk}`;
-    return decodeChunk(item.ref.id, await this.ctx.storage.get(layout.chunk(item.ref.id)), where);
-  }
+/** Reads, checks and decompresses one chunk. */
+async function fetchChunk(manifest: Manifest, item: ChunkLoad, ctx: TaskContext): Promise<Buffer> {
+  const table = manifest.tables[item.table]!;
+  const where = `table ${qualifiedName(table.schema, table.name)}, chunk ${item.chunk}`;
+  return decodeChunk(item.ref.id, await ctx.storage.get(layout.chunk(item.ref.id)), where);
 }
