@@ -7,6 +7,7 @@ import { createCatalogTable } from '#adapters/dynamodb-catalog.ts';
 import { buildAwsTaskContext } from '#functions/runtime/aws-context.ts';
 import { currentTaskContext, isLocalRun } from '#functions/runtime/context.ts';
 import { handler as failBackup } from '#functions/backup-fail.ts';
+import { handler as startBackup } from '#functions/backup-start.ts';
 import { startS3rver, S3RVER_CREDENTIALS, type LocalS3 } from './support/s3rver.ts';
 import { startDynalite, type LocalDynamoDb } from './support/dynalite.ts';
 
@@ -61,5 +62,21 @@ describe('the AWS task context', () => {
     // Storage works through the same context (path-style to an IP endpoint).
     expect(await ctx.storage.putIfAbsent('probe', new Uint8Array([7]))).toBe(true);
     expect(Array.from(await ctx.storage.get('probe'))).toEqual([7]);
+  });
+
+  it('StartBackup refuses an export window a Lambda cannot hold, before it records or connects to anything', async () => {
+    const ctx = await currentTaskContext();
+    expect(ctx.maxSnapshotHoldSeconds).toBe(840);
+    const source = { credentials: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:app' };
+    for (const [value, words] of [
+      [3600, /snapshotHoldSeconds 3600 .* at most 840 s/],
+      [0, /must be a positive number of seconds, not 0/],
+      ['600', /must be a positive number of seconds, not "600"/],
+    ] as const) {
+      const backupId = `20261122T00000${String(value).length}Z-0abcde`;
+      const attempt = startBackup({ backupId, source, options: { snapshotHoldSeconds: value as number } });
+      await expect(attempt, String(value)).rejects.toMatchObject({ name: 'UsageError', message: expect.stringMatching(words) });
+      expect(await ctx.catalog.getBackup(backupId)).toBeUndefined();
+    }
   });
 });

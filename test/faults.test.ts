@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, SUPERUSER_PASSWORD, type PostgresServer } from './support/postgres-server.ts';
 import { collect, describeResult, runCli, spawnCli, type CliResult } from './support/cli.ts';
+import { sealDocument } from '#core/repository/sealed-document.ts';
 
 const BOGUS_PASSWORD = 'Hunter2-not-the-password';
 const SECRETS = [SUPERUSER_PASSWORD, encodeURIComponent(SUPERUSER_PASSWORD), BOGUS_PASSWORD];
@@ -81,6 +82,17 @@ async function copyOfBase(name: string): Promise<string> {
 async function manifestOf(repo: string, backupId: string): Promise<any> {
   const text = await readFile(join(repo, 'backups', backupId, 'manifest.json'), 'utf8');
   return JSON.parse(text.slice(text.indexOf('\n') + 1));
+}
+
+/** The latest version of every restore record in a repository's file catalog. */
+async function restoreRecords(repo: string): Promise<any[]> {
+  const restoresDir = join(repo, 'catalog', 'restores');
+  const records = [];
+  for (const id of await readdir(restoresDir)) {
+    const versions = (await readdir(join(restoresDir, id))).filter((v) => /^\d+\.json$/.test(v)).sort((a, b) => parseInt(a) - parseInt(b));
+    records.push(JSON.parse(await readFile(join(restoresDir, id, versions[versions.length - 1]!), 'utf8')));
+  }
+  return records;
 }
 
 async function databaseExists(name: string): Promise<boolean> {
@@ -288,6 +300,27 @@ describe('damaged repositories', () => {
   });
 });
 
+describe('restores that fail their verification', () => {
+  it('a table whose rows do not match the recorded checksum: exit 1, names the table and both figures, the restore is recorded failed', async () => {
+    // A correct server stores what it is sent, so the mismatch is made on the other side: the
+    // manifest, re-sealed so that it passes its own checksum, records a different one for orders.
+    const repo = await copyOfBase('verify-mismatch');
+    const manifest = await manifestOf(repo, baseBackupId);
+    const orders = manifest.tables.find((t: any) => t.name === 'orders');
+    const recorded: string = orders.checksum;
+    orders.checksum = (recorded[0] === '0' ? '1' : '0') + recorded.slice(1);
+    await writeFile(join(repo, 'backups', baseBackupId, 'manifest.json'), sealDocument('tidemark-manifest', manifest));
+
+    const target = 'verify_mismatch_target';
+    const result = await runCli(['restore', baseBackupId, '--repo', repo, '--target', pg.url(target), '--json']);
+    expectFailure(result, ['orders', /does not match/, orders.checksum, recorded, '20000 rows']);
+    expect(result.stdout).not.toMatch(/"ok":\s*true/);
+    const record = (await restoreRecords(repo)).find((r) => r.target.endsWith(`/${target}`));
+    expect(record, 'the restore has a catalog record').toBeDefined();
+    expect(record.state).toBe('failed');
+  });
+});
+
 describe('restore targets', () => {
   it('a non-empty target is refused and left as it was', async () => {
     await pg.createDatabase('occupied');
@@ -425,13 +458,7 @@ describe('a killed restore', () => {
     expect(killed && result.signal === 'SIGKILL', `the restore ended before it could be killed: ${describeResult(result)}`).toBe(true);
 
     // The catalog's restore record is still running: success is recorded last.
-    const restoresDir = join(repo, 'catalog', 'restores');
-    const records = [];
-    for (const id of await readdir(restoresDir)) {
-      const versions = (await readdir(join(restoresDir, id))).filter((v) => /^\d+\.json$/.test(v)).sort();
-      records.push(JSON.parse(await readFile(join(restoresDir, id, versions[versions.length - 1]!), 'utf8')));
-    }
-    const record = records.find((r) => r.target.endsWith(`/${target}`));
+    const record = (await restoreRecords(repo)).find((r) => r.target.endsWith(`/${target}`));
     expect(record?.state).toBe('running');
 
     const [again, fresh] = await Promise.all([

@@ -7,6 +7,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { TaskContext } from '#core/task-context.ts';
 import { TidemarkError } from '#core/errors.ts';
+import { LAMBDA_SNAPSHOT_HOLD_SECONDS } from '#core/backup/hold-snapshot.ts';
 import { FUNCTION_ENV } from '#adapters/aws-resources.ts';
 import { S3Storage, createS3Client } from '#adapters/s3-storage.ts';
 import { DynamoDbCatalog } from '#adapters/dynamodb-catalog.ts';
@@ -37,6 +38,7 @@ export function buildAwsTaskContext(env: NodeJS.ProcessEnv): TaskContext {
       new SecretsManagerCredentials({ client: new SecretsManagerClient({ maxAttempts: AWS_MAX_ATTEMPTS, retryMode: 'standard' }) }),
     ),
     progress: () => {}, // nobody watches a Lambda's progress; Step Functions shows the states
+    maxSnapshotHoldSeconds: LAMBDA_SNAPSHOT_HOLD_SECONDS,
   };
 }
 

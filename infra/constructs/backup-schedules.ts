@@ -6,13 +6,8 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { DEFAULT_PLAN_OPTIONS } from '../../src/core/backup/plan.ts';
+import { LAMBDA_SNAPSHOT_HOLD_SECONDS } from '../../src/core/backup/hold-snapshot.ts';
 import type { CollectionConfig, SourceConfig } from '../config.ts';
-
-/**
- * The export window in AWS: the snapshot holder is a Lambda (15 min at most) and must outlive
- * it, with a minute to connect and to notice the release (FORMAT.md, "Snapshot").
- */
-export const SNAPSHOT_HOLD_SECONDS = 840;
 
 /** Execution input of one scheduled backup of `collection`. */
 export function backupRunInput(collection: CollectionConfig, source: SourceConfig) {
@@ -26,7 +21,8 @@ export function backupRunInput(collection: CollectionConfig, source: SourceConfi
     },
     options: {
       workers: collection.workers,
-      snapshotHoldSeconds: SNAPSHOT_HOLD_SECONDS,
+      // The export window in AWS: the holder is a Lambda (FORMAT.md, "Snapshot").
+      snapshotHoldSeconds: LAMBDA_SNAPSHOT_HOLD_SECONDS,
       plan: { chunkBytes: DEFAULT_PLAN_OPTIONS.chunkBytes, rangeBytes: DEFAULT_PLAN_OPTIONS.rangeBytes },
     },
   };

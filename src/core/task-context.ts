@@ -26,4 +26,9 @@ export interface TaskContext {
    * knows a run whose process is gone can never commit. Absent in AWS.
    */
   runner?: { host: string; pid: number };
+  /**
+   * The longest this runtime can hold a snapshot open, in seconds: in AWS the Lambda limit less
+   * a minute (LAMBDA_SNAPSHOT_HOLD_SECONDS). Absent locally, where nothing bounds it.
+   */
+  maxSnapshotHoldSeconds?: number;
 }

@@ -4,9 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SchemaSnapshot } from '#core/schema/model.ts';
 import { startPostgres, type PostgresServer } from '#test/support/postgres-server.ts';
 import { capture } from './helpers.ts';
+import { describeResult, runCli } from '#test/support/cli.ts';
+import { tempRepository } from '#test/support/pipeline.ts';
+import { readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 const UNSUPPORTED = `
   CREATE TABLE public.t (id integer PRIMARY KEY, body text);
+  INSERT INTO public.t VALUES (1, 'one'), (2, 'two');
   CREATE PUBLICATION tidemark_pub FOR TABLE public.t;
   CREATE FUNCTION public.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
   CREATE EVENT TRIGGER tidemark_evt ON ddl_command_start EXECUTE FUNCTION public.on_ddl();
@@ -66,5 +71,31 @@ describe('unsupported object kinds', () => {
   it('still captures the supported objects around them', () => {
     expect(snapshot.preData.some((s) => s.sql.startsWith('CREATE TABLE public.t '))).toBe(true);
     expect(snapshot.preData.some((s) => s.sql === 'CREATE EXTENSION IF NOT EXISTS postgres_fdw WITH SCHEMA public')).toBe(true);
+  });
+
+  it('a backup through the CLI carries every warning in its --json result, its human output and its manifest; the rest restores', async () => {
+    const repo = await tempRepository();
+    try {
+      const [json, human] = await Promise.all([
+        runCli(['backup', '--source', server.url('odd'), '--repo', repo, '--json']),
+        runCli(['backup', '--source', server.url('odd'), '--repo', `${repo}-human`]),
+      ]);
+      expect(json.code, describeResult(json)).toBe(0);
+      expect(json.json.warnings).toEqual(snapshot.warnings);
+      expect(json.json.warnings.length).toBeGreaterThanOrEqual(11);
+      expect(human.code, describeResult(human)).toBe(0);
+      for (const kind of ['publication', 'foreign table', 'large object']) expect(human.stderr).toContain(`unsupported object kind "${kind}"`);
+
+      const manifestText = await readFile(join(repo, 'backups', json.json.backupId, 'manifest.json'), 'utf8');
+      const manifest = JSON.parse(manifestText.slice(manifestText.indexOf('\n') + 1));
+      expect(manifest.warnings).toEqual(json.json.warnings);
+      for (const text of [json.stdout, json.stderr, human.stdout, human.stderr, manifestText]) expect(text).not.toContain('not-a-real-secret');
+
+      const restore = await runCli(['restore', json.json.backupId, '--repo', repo, '--target', server.url('odd_restored'), '--json']);
+      expect(restore.code, describeResult(restore)).toBe(0);
+      expect((await server.sql('SELECT id, body FROM public.t ORDER BY id', 'odd_restored')).rows).toEqual([{ id: 1, body: 'one' }, { id: 2, body: 'two' }]);
+    } finally {
+      await rm(dirname(repo), { recursive: true, force: true }); // holds repo-human too
+    }
   });
 });

@@ -2,6 +2,7 @@
 // database is named there by a Secrets Manager secret, never by a URL (DESIGN.md invariant 8:
 // credentials never travel in execution input, which Step Functions keeps in its history).
 import { UsageError } from '#core/errors.ts';
+import { LAMBDA_SNAPSHOT_HOLD_SECONDS } from '#core/backup/hold-snapshot.ts';
 
 const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 
@@ -41,8 +42,6 @@ export function refuseLocalOnly(options: { repo?: string }, stack: string): void
   }
 }
 
-/** A Lambda runs at most 15 minutes; the snapshot holder stops a minute before (infra/ uses the same). */
-export const LAMBDA_SNAPSHOT_HOLD_SECONDS = 840;
 
 /** The export window to send: the Lambda limit unless the user chose a shorter one. */
 export function cloudHoldSeconds(value: number, given: boolean): number {

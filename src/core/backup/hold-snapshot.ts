@@ -22,6 +22,9 @@ export interface HoldSnapshotInput {
   holdSeconds: number;
 }
 
+/** A Lambda runs at most 15 minutes; the snapshot holder stops a minute before (infra/ and the cloud CLI use this too). */
+export const LAMBDA_SNAPSHOT_HOLD_SECONDS = 840;
+
 const SNAPSHOT_FORMAT = 'tidemark-snapshot';
 const POLL_MS = 100;
 /** Keeps the session alive through proxies and NATs that drop idle connections. */

@@ -9,7 +9,7 @@ import type { BackupCatalog, BackupRecord, RetentionPolicy } from '../ports/cata
 import { createCollection } from '../maintenance/collections.ts';
 import { MAINTENANCE_LEASE } from '../maintenance/lease.ts';
 import { newRunId } from '../ids.ts';
-import { CollectionNotFoundError, MaintenanceInProgressError, RunDeadlineError, redactSecrets } from '../errors.ts';
+import { CollectionNotFoundError, MaintenanceInProgressError, RunDeadlineError, UsageError, redactSecrets } from '../errors.ts';
 
 export interface StartBackupInput {
   source: DatabaseRef;
@@ -32,6 +32,7 @@ const DEFAULT_MAINTENANCE_WAIT_SECONDS = 240;
 const POLL_MS = 1000;
 
 export async function startBackup(input: StartBackupInput, ctx: TaskContext): Promise<{ backupId: string; startedAt: string }> {
+  const holdSeconds = snapshotWindow(input, ctx);
   const backupId = input.backupId ?? newRunId();
   const existing = await ctx.catalog.getBackup(backupId);
   if (existing) {
@@ -62,7 +63,6 @@ export async function startBackup(input: StartBackupInput, ctx: TaskContext): Pr
     unreachable = err;
   }
   const started = new Date();
-  const holdSeconds = input.options?.snapshotHoldSeconds ?? DEFAULT_HOLD_SECONDS;
   const record: BackupRecord = {
     backupId,
     state: 'running',
@@ -90,6 +90,26 @@ export async function startBackup(input: StartBackupInput, ctx: TaskContext): Pr
 export async function latestCommitted(catalog: BackupCatalog, collection: string): Promise<BackupRecord | undefined> {
   const committed = (await catalog.listBackups()).filter((b) => b.collection === collection && b.state === 'committed');
   return committed[committed.length - 1];
+}
+
+/**
+ * The export window, checked before anything is recorded. An execution started in AWS by hand
+ * or by a rule carries whatever its input says; a window the runtime cannot hold (a Lambda
+ * stops at 15 minutes) would end in a timeout instead of SnapshotExpiredError, so it is refused.
+ */
+function snapshotWindow(input: StartBackupInput, ctx: TaskContext): number {
+  const max = ctx.maxSnapshotHoldSeconds;
+  const value: unknown = input.options?.snapshotHoldSeconds ?? Math.min(DEFAULT_HOLD_SECONDS, max ?? Infinity);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new UsageError(`options.snapshotHoldSeconds must be a positive number of seconds, not ${JSON.stringify(value)}. Start the backup with a valid export window.`);
+  }
+  if (max !== undefined && value > max) {
+    throw new UsageError(
+      `options.snapshotHoldSeconds ${value} is longer than a snapshot can be held here: at most ${max} s (a Lambda runs at most 15 minutes, and the holder stops a minute before). ` +
+        `Start the backup with options.snapshotHoldSeconds of ${max} or less, and more workers if the export needs longer.`,
+    );
+  }
+  return value;
 }
 
 async function awaitMaintenance(catalog: BackupCatalog, backupId: string, input: StartBackupInput): Promise<void> {
