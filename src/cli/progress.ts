@@ -1,27 +1,34 @@
-// Progress on stderr for long work: a live bar on a terminal, a line every few seconds
-// otherwise, nothing with --json.
+// Progress on stderr for long work: a live bar on a terminal; otherwise a line every few seconds
+// and one when each phase ends (logs and CI show where a run got to); nothing with --json.
 import cliProgress from 'cli-progress';
 import type { ProgressEvent } from '#core/task-context.ts';
 import { formatBytes, formatCount } from './output.ts';
 
 export interface ProgressDisplay {
   onEvent(event: ProgressEvent): void;
-  /** Sets the total for the bar (bytes expected), when known. */
-  setTotal(bytes: number): void;
   stop(): void;
 }
 
+const LINE_EVERY_MS = 5000;
+
 export function createProgress(label: string, enabled: boolean): ProgressDisplay {
-  if (!enabled) return { onEvent() {}, setTotal() {}, stop() {} };
-  const started = Date.now();
+  if (!enabled) return { onEvent() {}, stop() {} };
+  let phase = '';
+  let phaseStarted = Date.now();
   let bytes = 0;
   let rows = 0;
   let chunks = 0;
   let tables = 0;
-  let phase = '';
-  let total = 0;
-  const rate = () => formatBytes(bytes / Math.max(0.001, (Date.now() - started) / 1000)) + '/s';
-  const payload = () => ({ phase, rows: formatCount(rows), done: formatBytes(bytes), rate: rate(), chunks, tables });
+  // From the `expected` event: bytes ahead (an estimate in a backup), and units left per table.
+  let expectedBytes = 0;
+  let tableCount = 0;
+  const unitsLeft = new Map<string, number>();
+
+  const rate = () => formatBytes(bytes / Math.max(0.001, (Date.now() - phaseStarted) / 1000)) + '/s';
+  const tablesText = () => (tableCount > 0 ? `${tables}/${tableCount}` : String(tables));
+  const summary = (ended: boolean) =>
+    `${label} ${phase}: ${tablesText()} tables, ${formatBytes(bytes)}${!ended && expectedBytes > bytes ? ` of ~${formatBytes(expectedBytes)}` : ''}, ` +
+    `${formatCount(rows)} rows, ${chunks} chunks, ${rate()}`;
   const tty = process.stderr.isTTY;
   const bar = tty
     ? new cliProgress.SingleBar(
@@ -29,32 +36,54 @@ export function createProgress(label: string, enabled: boolean): ProgressDisplay
         cliProgress.Presets.shades_classic,
       )
     : undefined;
+  const payload = () => ({ phase, rows: formatCount(rows), done: formatBytes(bytes), rate: rate(), chunks, tables: tablesText() });
   bar?.start(1, 0, payload());
   let lastLine = Date.now();
+  /** Without a terminal: the line of a phase that did something, when it ends. */
+  const endPhase = () => {
+    if (!bar && phase && (bytes > 0 || tables > 0)) process.stderr.write(summary(true) + '\n');
+  };
+
   return {
     onEvent(event) {
       if (event.phase !== phase) {
+        endPhase();
         phase = event.phase;
+        phaseStarted = Date.now();
         bytes = 0;
         rows = 0;
         chunks = 0;
+        tables = 0; // the table count (tableCount) carries over: a restore verifies what it loaded
+      }
+      if (event.expected) {
+        expectedBytes = event.expected.bytes;
+        unitsLeft.clear();
+        for (const [table, units] of Object.entries(event.expected.unitsPerTable)) unitsLeft.set(table, units);
+        tableCount = unitsLeft.size;
+        tables = [...unitsLeft.values()].filter((n) => n === 0).length; // empty tables: nothing to wait for
       }
       bytes += event.bytes ?? 0;
       rows += event.rows ?? 0;
       chunks += event.chunks ?? 0;
       tables += event.tablesDone ?? 0;
+      if (event.table !== undefined && event.unitsDone) {
+        const before = unitsLeft.get(event.table);
+        if (before !== undefined && before > 0) {
+          unitsLeft.set(event.table, before - event.unitsDone);
+          if (before - event.unitsDone <= 0) tables++;
+        }
+      }
       if (bar) {
-        bar.setTotal(Math.max(total, bytes, 1));
+        bar.setTotal(Math.max(expectedBytes, bytes, 1));
         bar.update(bytes, payload());
-      } else if (Date.now() - lastLine > 5000) {
+      } else if (Date.now() - lastLine > LINE_EVERY_MS) {
         lastLine = Date.now();
-        process.stderr.write(`${label} ${phase}: ${formatBytes(bytes)}, ${formatCount(rows)} rows, ${chunks} chunks, ${rate()}\n`);
+        process.stderr.write(summary(false) + '\n');
       }
     },
-    setTotal(bytesTotal) {
-      total = bytesTotal;
-    },
     stop() {
+      endPhase();
+      phase = '';
       bar?.stop();
     },
   };

@@ -12,7 +12,22 @@ export interface ProgressEvent {
   /** Compressed bytes written since the previous event. */
   storedBytes?: number;
   chunks?: number;
+  /** Tables finished (verify reports each table once). */
   tablesDone?: number;
+  /**
+   * Sent once the work ahead is known (backup: by Plan; restore: by Prepare): the bytes to move
+   * (an estimate for a backup: heap sizes) and, per table, how many units of work it takes.
+   */
+  expected?: { bytes: number; unitsPerTable: Record<string, number> };
+  /** Units of `table`'s work finished: export tasks in a backup, chunks and layers in a restore. */
+  unitsDone?: number;
+}
+
+/** `expected.unitsPerTable` from one table name per unit of work. */
+export function unitsPerTable(names: Iterable<string>): Record<string, number> {
+  const units: Record<string, number> = {};
+  for (const name of names) units[name] = (units[name] ?? 0) + 1;
+  return units;
 }
 
 export interface TaskContext {

@@ -21,6 +21,8 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   /** Kills the child with SIGKILL after this long and fails (default 170 s). */
   timeoutMs?: number;
+  /** Working directory of the child (default: this process's). */
+  cwd?: string;
 }
 
 function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
@@ -35,7 +37,7 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
 
 /** Starts the CLI and returns the child; the caller owns it (see `collect`). */
 export function spawnCli(args: string[], options: CliOptions = {}): ChildProcess {
-  return spawn(process.execPath, [CLI_PATH, ...args], { env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [CLI_PATH, ...args], { env: childEnv(options.env), cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Waits for a child started by `spawnCli` to end and gathers its output. */

@@ -1,7 +1,7 @@
 // Step "Plan": inside the run's snapshot, capture the schema, size the tables, split them into
 // export tasks, and store the plan in the repository. The output carries only batch indices.
 import type { DatabaseRef } from '../ports/database.ts';
-import type { TaskContext } from '../task-context.ts';
+import { unitsPerTable, type TaskContext } from '../task-context.ts';
 import type { SnapshotPoint } from './hold-snapshot.ts';
 import type { ExportTask, PlanHeader } from './plan-model.ts';
 import { captureSchema } from '../schema/capture.ts';
@@ -12,6 +12,7 @@ import { packBatches, splitIntoRanges } from './ranges.ts';
 import { readTableFacts } from './table-facts.ts';
 import { parentTableFor, parentUsable } from './incremental-plan.ts';
 import { readManifest } from '../repository/manifest.ts';
+import { qualifiedName } from '../sql.ts';
 
 export const PLAN_FORMAT = 'tidemark-plan';
 export const TASKS_FORMAT = 'tidemark-plan-tasks';
@@ -88,6 +89,9 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
       // table's keys then.
       ...(record?.collection ? whole.filter((t) => facts[t]!.key).map((table): ExportTask => ({ table, range: 0, fromBlock: null, toBlock: null, kind: 'keys' })) : []),
     ];
+    // Heap sizes of the tables read whole: an estimate of the COPY bytes, for the progress bar.
+    const bytes = whole.reduce((sum, t) => sum + sizes.get(t)!, 0);
+    ctx.progress({ phase: 'export', expected: { bytes, unitsPerTable: unitsPerTable(tasks.map((t) => qualifiedName(schema.tables[t.table]!.schema, schema.tables[t.table]!.name))) } });
     const batches = packBatches(tasks, sizes, { batchBytes: options.batchBytes, maxBatches: 1000, rangeBytes: options.rangeBytes });
     const header: PlanHeader = {
       backupId: input.backupId,

@@ -53,7 +53,7 @@ async function applyLayer(session: SqlSession, index: number, ordinal: number, t
   }
   await session.query(`INSERT INTO ${name} (${columns}) OVERRIDING SYSTEM VALUE SELECT ${columns} FROM _tidemark_layer`);
   await session.query(`INSERT INTO ${PROGRESS_SCHEMA}.removed VALUES ($1, $2, $3, $4)`, [index, ordinal, removed.rows, removed.digest]);
-  ctx.progress({ phase: 'load', table: name, rows: layer.rows, bytes: layer.bytes, chunks: layer.chunks.length });
+  ctx.progress({ phase: 'load', table: name, rows: layer.rows, bytes: layer.bytes, chunks: layer.chunks.length, unitsDone: 1 });
 }
 
 /**

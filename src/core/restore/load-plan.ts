@@ -14,6 +14,8 @@
 import type { Manifest } from '../repository/manifest.ts';
 import type { ChunkRef } from '../backup/plan-model.ts';
 import { packBySize } from '../batching.ts';
+import type { ProgressEvent } from '../task-context.ts';
+import { qualifiedName } from '../sql.ts';
 
 export interface ChunkLoad {
   kind: 'chunk';
@@ -35,6 +37,17 @@ export type LoadItem = ChunkLoad | TableLoad;
 export const WHOLE_TABLE_MAX_BYTES = 1024 * 1024 * 1024;
 
 const POLICY = { targetBytes: 64 * 1024 * 1024, maxBatches: 1000 };
+
+/** The progress display's view of a restore: every chunk and every layer is a unit of its table. */
+export function expectedLoad(manifest: Manifest): NonNullable<ProgressEvent['expected']> {
+  const unitsPerTable: Record<string, number> = {};
+  let bytes = 0;
+  for (const table of manifest.tables) {
+    unitsPerTable[qualifiedName(table.schema, table.name)] = table.chunks.length + (table.layers?.length ?? 0);
+    bytes += table.bytes + (table.layers ?? []).reduce((sum, l) => sum + l.bytes, 0);
+  }
+  return { bytes, unitsPerTable };
+}
 
 export function loadBatches(manifest: Manifest): LoadItem[][] {
   const total = manifest.tables.reduce((sum, t) => sum + t.bytes, 0);

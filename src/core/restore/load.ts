@@ -65,7 +65,7 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
       for (const ref of members.map((m) => m.ref)) {
         loaded++;
         rows += ref.rows;
-        ctx.progress({ phase: 'load', table: name, rows: ref.rows, bytes: ref.size, chunks: 1 });
+        ctx.progress({ phase: 'load', table: name, rows: ref.rows, bytes: ref.size, chunks: 1, unitsDone: 1 });
       }
     }
   } finally {

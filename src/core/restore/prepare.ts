@@ -5,6 +5,7 @@ import type { DatabaseRef, SqlSession } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import { DatabaseMissingError, RestoreTargetError } from '../errors.ts';
 import { readManifest } from '../repository/manifest.ts';
+import { expectedLoad } from './load-plan.ts';
 import { applyStatements, listRoles } from '../schema/apply.ts';
 import { quoteIdent } from '../sql.ts';
 import { PROGRESS_SCHEMA, addWarnings, createProgressTables, progressOwner } from './progress-table.ts';
@@ -44,6 +45,7 @@ export async function prepareTarget(input: PrepareInput, ctx: TaskContext): Prom
   } finally {
     await session.close();
   }
+  ctx.progress({ phase: 'load', expected: expectedLoad(manifest) });
   return { created, preDataStatements: manifest.schema.preData.length };
 }
 
