@@ -54,4 +54,32 @@ describe('fidelity: backup → restore reproduces the database exactly', () => {
     expect(record?.warnings?.[0]).toMatch(/verification was skipped/);
     expect(await tableContents(server, 'fidelity_unverified')).toEqual(await tableContents(server, 'fidelity_source'));
   });
+
+  it('onto another server without the owning and granted roles, into an existing empty database: owners and grants are skipped, each named in a warning, and every row restores', async () => {
+    const other = await startPostgres({ major: 15 });
+    try {
+      await other.createDatabase('landing');
+      expect((await other.sql(`SELECT count(*)::int AS n FROM pg_roles WHERE rolname IN ('tidemark_owner', 'tidemark_reader')`)).rows[0].n).toBe(0);
+      const result = await runCli(['restore', backupId, '--repo', repo, '--target', other.url('landing'), '--json']);
+      expect(result.code, describeResult(result)).toBe(0);
+      expect(result.json).toMatchObject({ ok: true, backupId, verified: true });
+      const warnings: string[] = result.json.warnings;
+      expect(warnings.some((w) => /^skipped owner statement for schema app: role "tidemark_owner" does not exist on the target$/.test(w)), warnings.join('\n')).toBe(true);
+      expect(warnings.some((w) => /: role "tidemark_reader" does not exist on the target$/.test(w)), warnings.join('\n')).toBe(true);
+      expect(warnings.every((w) => / does not exist on the target$/.test(w)), warnings.join('\n')).toBe(true);
+      expect(await tableContents(other, 'landing')).toEqual(await tableContents(server, 'fidelity_source'));
+      // What the roles owned belongs to the restoring user instead.
+      const { rows } = await other.sql(`SELECT DISTINCT pg_catalog.pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'app'`, 'landing');
+      expect(rows).toEqual([{ owner: 'postgres' }]);
+      // Privileges the source took from PUBLIC stay taken; a grant to PUBLIC made by a role the
+      // target lacks (tidemark_reader, on e.granted) is not replayed.
+      await other.sql('CREATE ROLE someone NOLOGIN');
+      const privileges = `SELECT pg_catalog.has_function_privilege('someone', 'app."Quoted Fn"(text, text[])', 'EXECUTE') AS quoted_fn,
+                                 pg_catalog.has_type_privilege('someone', 'app.mood', 'USAGE') AS mood,
+                                 pg_catalog.has_table_privilege('someone', 'e.granted', 'SELECT') AS granted`;
+      expect((await other.sql(privileges, 'landing')).rows).toEqual([{ quoted_fn: false, mood: false, granted: false }]);
+    } finally {
+      await other.stop();
+    }
+  });
 });

@@ -1,7 +1,7 @@
 // applyStatements: skips statements whose roles are missing (with a warning), and names the
 // object and PostgreSQL's message when a statement fails.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyStatements, applyWaves, listRoles } from '#core/schema/apply.ts';
+import { applyStatements, applyWaves, rolesOnTarget, statementForTarget, targetRoles } from '#core/schema/apply.ts';
 import { captureSchema } from '#core/schema/capture.ts';
 import type { DdlStatement } from '#core/schema/model.ts';
 import { startPostgres, type PostgresServer } from '#test/support/postgres-server.ts';
@@ -24,15 +24,67 @@ describe("applyStatements (and captureSchema preconditions)", () => {
       { object: 'table public.t', kind: 'table', sql: 'CREATE TABLE public.t (id integer)' },
       { object: 'table public.t', kind: 'owner', sql: 'ALTER TABLE public.t OWNER TO ghost', roles: ['ghost'] },
     ];
-    const warnings = await withClient(url, async (c) => applyStatements(queryOf(c), statements, await listRoles(queryOf(c))));
+    const warnings = await withClient(url, async (c) => applyStatements(queryOf(c), statements, await targetRoles(queryOf(c), statements)));
     expect(warnings).toEqual(['skipped owner statement for table public.t: role "ghost" does not exist on the target']);
     const [row] = (await server.sql(`SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = 'public.t'::regclass`, 'target')).rows;
     expect(row.owner).toBe('postgres');
   });
 
+  it('a policy keeps the roles the target has; one for none of them is not created, and its comment is skipped with it', async () => {
+    await server.sql(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'present') THEN CREATE ROLE present NOLOGIN; CREATE ROLE present2 NOLOGIN; END IF; END $$`);
+    const policy = (name: string, roles: (string | null)[]): DdlStatement[] => {
+      const head = `CREATE POLICY ${name} ON public.p AS RESTRICTIVE FOR SELECT TO `;
+      const tail = ' USING (id > 0)';
+      const object = `policy ${name} on public.p`;
+      const named = roles.filter((r): r is string => r !== null);
+      return [
+        { object, kind: 'policy', sql: head + roles.map((r) => r ?? 'PUBLIC').join(', ') + tail, roles: named, appliesTo: { head, tail, roles } },
+        { object, kind: 'comment', sql: `COMMENT ON POLICY ${name} ON public.p IS 'about ${name}'` },
+      ];
+    };
+    const statements: DdlStatement[] = [
+      { object: 'table public.p', kind: 'table', sql: 'CREATE TABLE public.p (id integer)' },
+      ...policy('for_all', ['present']),
+      ...policy('partly', ['present', 'ghost', 'present2']),
+      ...policy('public', [null, 'ghost']),
+      ...policy('nobody', ['ghost', 'phantom']),
+    ];
+    const warnings = await withClient(url, async (c) => applyStatements(queryOf(c), statements, await targetRoles(queryOf(c), statements)));
+    expect(warnings).toEqual([
+      'policy partly on public.p applies to present, present2 only: role "ghost" does not exist on the target',
+      'policy public on public.p applies to PUBLIC only: role "ghost" does not exist on the target',
+      'skipped policy statement for policy nobody on public.p: role "ghost", "phantom" does not exist on the target',
+      'skipped comment statement for policy nobody on public.p: it was not created, as role "ghost", "phantom" does not exist on the target',
+    ]);
+    const { rows } = await server.sql(
+      `SELECT polname, array_to_string(ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r) END FROM unnest(polroles) r ORDER BY 1), ',') AS roles,
+              obj_description(p.oid, 'pg_policy') AS comment
+         FROM pg_policy p WHERE polrelid = 'public.p'::regclass ORDER BY 1`,
+      'target',
+    );
+    expect(rows).toEqual([
+      { polname: 'for_all', roles: 'present', comment: 'about for_all' },
+      { polname: 'partly', roles: 'present,present2', comment: 'about partly' },
+      { polname: 'public', roles: 'PUBLIC', comment: 'about public' },
+    ]);
+  });
+
+  it('a policy written before appliesTo is skipped whole when a role is missing, and so is its comment', () => {
+    const object = 'policy old on public.p';
+    const statements: DdlStatement[] = [
+      { object, kind: 'policy', sql: 'CREATE POLICY old ON public.p TO PUBLIC, ghost', roles: ['ghost'] },
+      { object, kind: 'comment', sql: `COMMENT ON POLICY old ON public.p IS 'x'` },
+    ];
+    const target = rolesOnTarget(new Set(['postgres']), statements);
+    expect(statements.map((s) => statementForTarget(s, target))).toEqual([
+      { warning: 'skipped policy statement for policy old on public.p: role "ghost" does not exist on the target' },
+      { warning: 'skipped comment statement for policy old on public.p: it was not created, as role "ghost" does not exist on the target' },
+    ]);
+  });
+
   it('names the object and includes the PostgreSQL message when a statement fails', async () => {
     const bad: DdlStatement = { object: 'index public.t_idx', kind: 'index', sql: 'CREATE INDEX t_idx ON public.t (missing_column)' };
-    await expect(withClient(url, async (c) => applyStatements(queryOf(c), [bad], new Set())))
+    await expect(withClient(url, async (c) => applyStatements(queryOf(c), [bad], rolesOnTarget(new Set(), []))))
       .rejects.toThrow('Restoring index public.t_idx failed: column "missing_column" does not exist');
   });
 
@@ -44,7 +96,7 @@ describe("applyStatements (and captureSchema preconditions)", () => {
     const seen: string[] = [];
     const warnings = await applyWaves(waves, (stmts) => withClient(url, async (c) => {
       seen.push(...stmts.map((s) => s.object));
-      return applyStatements(queryOf(c), stmts, new Set());
+      return applyStatements(queryOf(c), stmts, rolesOnTarget(new Set(), []));
     }), 2);
     expect(warnings).toEqual([]);
     expect(seen.slice(0, 3).every((o) => o.startsWith('table'))).toBe(true);

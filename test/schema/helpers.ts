@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { applyStatements, applyWaves, listRoles } from '#core/schema/apply.ts';
+import { applyStatements, applyWaves, targetRoles } from '#core/schema/apply.ts';
 import { captureSchema } from '#core/schema/capture.ts';
 import type { CatalogQuery, SchemaSnapshot } from '#core/schema/model.ts';
 import type { PostgresServer } from '#test/support/postgres-server.ts';
@@ -61,7 +61,7 @@ export async function applySnapshot(
     return c;
   }));
   try {
-    const roles = await listRoles(queryOf(clients[0]));
+    const roles = await targetRoles(queryOf(clients[0]), [...snapshot.preData, ...snapshot.postData.flat()]);
     const warnings = await applyStatements(queryOf(clients[0]), snapshot.preData, roles);
     await options.load?.();
     const idle = [...clients];

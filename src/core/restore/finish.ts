@@ -5,7 +5,7 @@ import type { DatabaseRef, SqlSession } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { DdlStatement } from '../schema/model.ts';
 import { TidemarkError, TransientError } from '../errors.ts';
-import { applyStatements, listRoles } from '../schema/apply.ts';
+import { applyStatements, targetRoles, type TargetRoles } from '../schema/apply.ts';
 import { qualifiedName, quoteLiteral } from '../sql.ts';
 import { addWarnings, doneSteps, runStepOnce } from './progress-table.ts';
 import { cachedManifest } from '../repository/manifest-cache.ts';
@@ -34,7 +34,7 @@ export async function finishRestore(input: FinishInput, ctx: TaskContext): Promi
       await session.query('SET synchronous_commit = off');
     }
     const main = sessions[0]!;
-    const roles = await listRoles((sql, params) => main.query(sql, params));
+    const roles = await targetRoles((sql, params) => main.query(sql, params), schema.postData.flat());
     await applyLayers(main, manifest, ctx);
     const done = await doneSteps(main, '');
     let count = 0;
@@ -72,7 +72,7 @@ export async function finishRestore(input: FinishInput, ctx: TaskContext): Promi
 /** Statements of one wave can deadlock (two foreign keys between the same tables): retry those. */
 const DEADLOCK_ATTEMPTS = 5;
 
-async function applyOnce(session: SqlSession, step: string, statement: DdlStatement, roles: ReadonlySet<string>): Promise<void> {
+async function applyOnce(session: SqlSession, step: string, statement: DdlStatement, roles: TargetRoles): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await runStepOnce(session, step, async () => {

@@ -6,7 +6,7 @@ import type { TaskContext } from '../task-context.ts';
 import { DatabaseMissingError, RestoreTargetError } from '../errors.ts';
 import { readManifest } from '../repository/manifest.ts';
 import { expectedLoad } from './load-plan.ts';
-import { applyStatements, listRoles } from '../schema/apply.ts';
+import { applyStatements, targetRoles } from '../schema/apply.ts';
 import { quoteIdent } from '../sql.ts';
 import { PROGRESS_SCHEMA, addWarnings, createProgressTables, progressOwner } from './progress-table.ts';
 
@@ -30,7 +30,7 @@ export async function prepareTarget(input: PrepareInput, ctx: TaskContext): Prom
     if (contents.length > 0) {
       throw new RestoreTargetError(`Target ${where} is not empty (it has ${contents.join(', ')}). Tidemark restores only into a new or empty database: pick another name, or drop this one.`);
     }
-    const roles = await listRoles((sql, params) => session.query(sql, params));
+    const roles = await targetRoles((sql, params) => session.query(sql, params), manifest.schema.preData);
     await session.query('BEGIN');
     try {
       await createProgressTables(session, input.restoreId);

@@ -83,7 +83,10 @@ export function privilegeStatements(
     if (c.grantor !== owner && c.verb.startsWith('GRANT')) {
       sql = `SET SESSION AUTHORIZATION ${quoteIdent(c.grantor)}; ${sql}; RESET SESSION AUTHORIZATION`;
     }
-    const roles = [...new Set([owner, c.grantor, ...(c.grantee === null ? [] : [c.grantee])])];
-    return { object, kind: 'acl', sql, roles };
+    // Only the roles the statement names must exist. Not the owner: where it is missing, the
+    // restoring user owns the object, and its REVOKE … FROM PUBLIC must still run, or PUBLIC
+    // would keep a privilege the source took away.
+    const roles = [...new Set([...(c.grantee === null ? [] : [c.grantee]), ...(sql.startsWith('SET SESSION') ? [c.grantor] : [])])];
+    return { object, kind: 'acl', sql, ...(roles.length ? { roles } : {}) };
   });
 }

@@ -1,13 +1,60 @@
 // Applying captured statements to a restore target. Statements needing a role the target lacks
-// are skipped with a warning (the rest of the schema still restores); any other failure stops
-// the restore with the object's name and PostgreSQL's message.
+// are skipped with a warning (the rest of the schema still restores); a statement that applies to
+// a list of roles (a policy's TO) keeps the roles the target has, and when it has none of them
+// the object is not created and the statements on it (its comment) are skipped too. Any other
+// failure stops the restore with the object's name and PostgreSQL's message.
 import { RestoreTargetError, TransientError } from '../errors.ts';
 import type { CatalogQuery, DdlStatement } from './model.ts';
+import { roleList } from './quote.ts';
 
-/** Names of the roles that exist on the target (the cluster), for `applyStatements`. */
-export async function listRoles(query: CatalogQuery): Promise<ReadonlySet<string>> {
+/** What the target's roles mean for a set of statements (`rolesOnTarget`). */
+export interface TargetRoles {
+  existing: ReadonlySet<string>;
+  /** Objects whose creating statement applies to no role the target has, with the roles it lacks. */
+  notCreated: ReadonlyMap<string, string[]>;
+}
+
+/** The roles of the target (the cluster) and what they leave out of `statements`. */
+export async function targetRoles(query: CatalogQuery, statements: readonly DdlStatement[]): Promise<TargetRoles> {
   const rows = await query<{ rolname: string }>('SELECT rolname FROM pg_catalog.pg_roles');
-  return new Set(rows.map((r) => r.rolname));
+  return rolesOnTarget(new Set(rows.map((r) => r.rolname)), statements);
+}
+
+export function rolesOnTarget(existing: ReadonlySet<string>, statements: readonly DdlStatement[]): TargetRoles {
+  const notCreated = new Map<string, string[]>();
+  for (const statement of statements) {
+    if (statement.appliesTo) {
+      const missing = statement.appliesTo.roles.filter((r): r is string => r !== null && !existing.has(r));
+      if (missing.length === statement.appliesTo.roles.length) notCreated.set(statement.object, missing);
+    } else if (statement.kind === 'policy') {
+      // Written before `appliesTo`: the whole policy is skipped when one of its roles is missing.
+      const missing = (statement.roles ?? []).filter((r) => !existing.has(r));
+      if (missing.length > 0) notCreated.set(statement.object, missing);
+    }
+  }
+  return { existing, notCreated };
+}
+
+/** The SQL to run for `statement` on this target (none: skip it), and the warning to report. */
+export function statementForTarget(statement: DdlStatement, target: TargetRoles): { sql?: string; warning?: string } {
+  const quoted = (roles: string[]) => roles.map((r) => `"${r}"`).join(', ');
+  const skipped = (why: string) => ({ warning: `skipped ${statement.kind} statement for ${statement.object}: ${why}` });
+  if (statement.appliesTo) {
+    const { head, tail, roles } = statement.appliesTo;
+    const kept = roles.filter((r) => r === null || target.existing.has(r));
+    const missing = roles.filter((r): r is string => r !== null && !target.existing.has(r));
+    if (kept.length === 0) return skipped(`role ${quoted(missing)} does not exist on the target`);
+    if (missing.length === 0) return { sql: statement.sql };
+    return {
+      sql: head + roleList(kept) + tail,
+      warning: `${statement.object} applies to ${roleList(kept)} only: role ${quoted(missing)} does not exist on the target`,
+    };
+  }
+  const lacking = statement.kind === 'policy' ? undefined : target.notCreated.get(statement.object);
+  if (lacking) return skipped(`it was not created, as role ${quoted(lacking)} does not exist on the target`);
+  const missing = (statement.roles ?? []).filter((role) => !target.existing.has(role));
+  if (missing.length > 0) return skipped(`role ${quoted(missing)} does not exist on the target`);
+  return { sql: statement.sql };
 }
 
 // Deadlocks can happen between statements of one post-data wave run concurrently (two foreign
@@ -18,27 +65,24 @@ const RETRYABLE = new Set(['40P01', '40001', '55P03']);
  * Runs `statements` in order on one session. Works inside or outside a transaction; it sets
  * check_function_bodies off for the session first when functions are among the statements
  * (bodies may reference objects created later, as in pg_dump's output).
- * Returns one warning per statement skipped for a missing role.
+ * Returns one warning per statement skipped or changed for a missing role.
  * Throws RestoreTargetError (TransientError for deadlocks) naming the object on failure.
  */
 export async function applyStatements(
   query: CatalogQuery,
   statements: readonly DdlStatement[],
-  existingRoles: ReadonlySet<string>,
+  target: TargetRoles,
 ): Promise<string[]> {
   const warnings: string[] = [];
   if (statements.some((s) => s.kind === 'function' || s.kind === 'procedure')) {
     await query('SET check_function_bodies = false');
   }
   for (const statement of statements) {
-    const missing = (statement.roles ?? []).filter((role) => !existingRoles.has(role));
-    if (missing.length > 0) {
-      const list = missing.map((r) => `"${r}"`).join(', ');
-      warnings.push(`skipped ${statement.kind} statement for ${statement.object}: role ${list} does not exist on the target`);
-      continue;
-    }
+    const { sql, warning } = statementForTarget(statement, target);
+    if (warning) warnings.push(warning);
+    if (sql === undefined) continue;
     try {
-      await query(statement.sql);
+      await query(sql);
     } catch (err) {
       const { message, code } = err as { message?: string; code?: string };
       const text = `Restoring ${statement.object} failed: ${message ?? String(err)}`;

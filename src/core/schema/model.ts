@@ -14,6 +14,12 @@ export interface DdlStatement {
    * When one is missing, restore skips the statement and reports a warning naming it.
    */
   roles?: string[];
+  /**
+   * A statement that applies to a list of roles (a policy's TO list; null = PUBLIC): `sql` is
+   * head + the list + tail. Restore keeps the roles the target has; when it has none, the object
+   * is not created and later statements on the same `object` are skipped.
+   */
+  appliesTo?: { head: string; tail: string; roles: (string | null)[] };
 }
 
 /** A table whose rows are exported: an ordinary table or a leaf partition. */

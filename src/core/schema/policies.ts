@@ -1,6 +1,6 @@
 // Row-level security policies (enablement is in tables.ts). After the data, like pg_dump.
 import { Capture, key, notExtensionMember, USER_SCHEMA, Wave } from './context.ts';
-import { quoteIdent } from './quote.ts';
+import { roleList } from './quote.ts';
 
 interface PolicyRow {
   oid: number;
@@ -33,11 +33,20 @@ export async function capturePolicies(capture: Capture): Promise<void> {
   for (const row of rows) {
     const object = `policy ${row.name} on ${row.table}`;
     const roles = row.roles.filter((r): r is string => r !== null);
-    const to = row.roles.map((r) => (r === null ? 'PUBLIC' : quoteIdent(r))).join(', ');
-    let sql = `CREATE POLICY ${row.name} ON ${row.table} AS ${row.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${COMMAND[row.cmd]} TO ${to}`;
-    if (row.qual !== null) sql += ` USING (${row.qual})`;
-    if (row.withcheck !== null) sql += ` WITH CHECK (${row.withcheck})`;
-    capture.addPost(Wave.dependents, { object, kind: 'policy', sql, ...(roles.length ? { roles } : {}) });
+    const head = `CREATE POLICY ${row.name} ON ${row.table} AS ${row.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${COMMAND[row.cmd]} TO `;
+    let tail = '';
+    if (row.qual !== null) tail += ` USING (${row.qual})`;
+    if (row.withcheck !== null) tail += ` WITH CHECK (${row.withcheck})`;
+    // A role the target lacks is left out of the policy, not the policy out of the database: the
+    // role cannot log in there, and PUBLIC and the other roles keep their rule (schema/apply.ts).
+    // `roles` is for readers before `appliesTo`, which skip the policy instead.
+    capture.addPost(Wave.dependents, {
+      object,
+      kind: 'policy',
+      sql: head + roleList(row.roles) + tail,
+      ...(roles.length ? { roles } : {}),
+      appliesTo: { head, tail, roles: row.roles },
+    });
     capture.comments.set(key('pg_policy', row.oid), { target: `POLICY ${row.name} ON ${row.table}`, object, wave: Wave.finishing });
   }
 }
