@@ -10,7 +10,7 @@ import { qualifiedName, quoteIdent } from '../sql.ts';
 import { storeChunk } from './store-chunk.ts';
 
 /** Chunks compressed and uploaded while the next one is being read. */
-const CHUNKS_IN_FLIGHT = 2;
+export const CHUNKS_IN_FLIGHT = 2;
 
 export function copyOutSql(table: TableData, task: ExportTask, format: CopyFormat): string {
   const columns = table.columns.map(quoteIdent).join(', ');
