@@ -8,6 +8,7 @@ import { buildAwsTaskContext } from '#functions/runtime/aws-context.ts';
 import { currentTaskContext, isLocalRun } from '#functions/runtime/context.ts';
 import { handler as failBackup } from '#functions/backup-fail.ts';
 import { handler as startBackup } from '#functions/backup-start.ts';
+import { spawnSync } from 'node:child_process';
 import { startS3rver, S3RVER_CREDENTIALS, type LocalS3 } from './support/s3rver.ts';
 import { startDynalite, type LocalDynamoDb } from './support/dynalite.ts';
 
@@ -62,6 +63,25 @@ describe('the AWS task context', () => {
     // Storage works through the same context (path-style to an IP endpoint).
     expect(await ctx.storage.putIfAbsent('probe', new Uint8Array([7]))).toBe(true);
     expect(Array.from(await ctx.storage.get('probe'))).toEqual([7]);
+  });
+
+  it('a failing task logs its error type and message for CloudWatch, with any password in it redacted', async () => {
+    // The failure is made up: real ones never carry a password (the error classes describe a
+    // server as host:port/database), and this checks the last line of defence, the log itself.
+    // In a child process, as in a Lambda: the logger writes JSON lines to its stdout or stderr.
+    const script = `
+      import { taskHandler } from '#functions/runtime/task-handler.ts';
+      const failing = taskHandler('RestoreLoadBatch', async () => {
+        throw new Error('could not connect to postgres://app:Pw-SeCrEt-42@db.example:5432/shop (password=Pw-SeCrEt-42)');
+      });
+      await failing({}).then(() => process.exit(3), (err) => process.exit(String(err.message).includes('Pw-SeCrEt-42') ? 0 : 4));`;
+    const env = { ...process.env, [FUNCTION_ENV.bucket]: 'b', [FUNCTION_ENV.prefix]: '', [FUNCTION_ENV.catalogTable]: 't' };
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, encoding: 'utf8' });
+    expect(child.status, child.stderr).toBe(0);
+    const text = child.stdout + child.stderr;
+    expect(text).toContain('RestoreLoadBatch failed');
+    expect(text).toContain('db.example:5432/shop');
+    expect(text).not.toContain('Pw-SeCrEt-42');
   });
 
   it('StartBackup refuses an export window a Lambda cannot hold, before it records or connects to anything', async () => {

@@ -86,7 +86,7 @@ describe('bounded memory', () => {
     expect(yielded).toBeGreaterThanOrEqual(60);
     expect(maxHeld).toBeGreaterThan(0);
     expect(maxHeld, `chunks held at once while ${yielded} went through`).toBeLessThanOrEqual(CHUNKS_IN_FLIGHT);
-    const blocked = waits.filter((w) => w === "ClientWrite").length;
+    const blocked = waits.filter((w) => w === 'ClientWrite').length;
     // Had the client read ahead, the server would have sent everything in a fraction of a second
     // and then waited for the next command (ClientRead). Measured: ClientWrite in ~75 % of samples.
     expect(blocked, `wait events sampled: ${waits.join(' ')}`).toBeGreaterThan(waits.length / 4);

@@ -5,11 +5,13 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } 
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, SUPERUSER_PASSWORD, type PostgresServer } from './support/postgres-server.ts';
 import { collect, describeResult, runCli, spawnCli, type CliResult } from './support/cli.ts';
 import { sealDocument } from '#core/repository/sealed-document.ts';
+import type { PublishedEvent, StateEvent } from '#local/state-machine-runner.ts';
+import { runBackup, runRestore, tempRepository } from './support/pipeline.ts';
 
 const BOGUS_PASSWORD = 'Hunter2-not-the-password';
 const SECRETS = [SUPERUSER_PASSWORD, encodeURIComponent(SUPERUSER_PASSWORD), BOGUS_PASSWORD];
@@ -491,5 +493,18 @@ describe('secrets', () => {
       if (/\/chunks\//.test(file)) continue; // compressed table data, not ours to scan
       expectNoSecrets(await readFile(file, 'latin1'), file);
     }
+  });
+
+  it('no state input or output, and no published event, of a backup and a restore holds a password', async () => {
+    const repo = await tempRepository();
+    const travelled: string[] = [];
+    const onState = (e: StateEvent) => e.json !== undefined && travelled.push(e.json);
+    const onEvent = (e: PublishedEvent) => travelled.push(JSON.stringify(e));
+    const { output } = await runBackup(repo, pg.url('shop'), { workers: 2, onState, onEvent });
+    await runRestore(repo, output.backupId, pg.url('secrets_restored'), { workers: 2, onState, onEvent });
+    expect(travelled.length).toBeGreaterThan(20);
+    expect(travelled.some((j) => j.includes(output.backupId))).toBe(true);
+    for (const json of travelled) expectNoSecrets(json, 'a state payload or event');
+    await rm(dirname(repo), { recursive: true, force: true });
   });
 });

@@ -82,6 +82,8 @@ export interface StateEvent {
   state?: string;
   /** Size of the state's input (StateEntered) or output (StateExited) as JSON, in bytes. */
   bytes?: number;
+  /** That input or output as JSON (tests check what travels between states). */
+  json?: string;
 }
 
 export interface PublishedEvent {
@@ -127,8 +129,9 @@ export async function runStateMachine(name: StateMachineName, input: unknown, ct
     for await (const event of execution.eventLogs) {
       const e = event as any;
       const sized = e.state && (e.type === 'StateEntered' || e.type === 'StateExited');
-      const size = sized ? Buffer.byteLength(JSON.stringify((e.type === 'StateEntered' ? e.state.input : e.state.output) ?? null)) : undefined;
-      options.onState?.({ type: e.type, state: e.state?.name, bytes: size });
+      const json = sized ? JSON.stringify((e.type === 'StateEntered' ? e.state.input : e.state.output) ?? null) : undefined;
+      const size = json === undefined ? undefined : Buffer.byteLength(json);
+      options.onState?.({ type: e.type, state: e.state?.name, bytes: size, json });
       if (size !== undefined) {
         if (size > PAYLOAD_LIMIT_BYTES && !oversized) {
           oversized = `State ${e.state.name} ${e.type === 'StateEntered' ? 'input' : 'output'} is ${size} bytes, over the 256 KB Step Functions limit.`;
