@@ -1,6 +1,7 @@
 // Portability (DESIGN.md invariant 9): a backup taken from PostgreSQL 15 restores into
-// PostgreSQL 18 with every row, sequence value, index, constraint and view intact.
-import { mkdtemp, rm } from 'node:fs/promises';
+// PostgreSQL 18, and one taken from PostgreSQL 13 (the oldest supported major, which has no TID
+// range scans) into 15, with every row, sequence value, index, constraint and view intact.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { startPostgres, type PostgresServer } from './support/postgres-server.ts
 import { describeResult, runCli } from './support/cli.ts';
 import { compareDatabases, compareTable, withClient } from './support/compare.ts';
 
+let pg13: PostgresServer;
 let pg15: PostgresServer;
 let pg18: PostgresServer;
 let scratch: string;
@@ -92,17 +94,20 @@ SELECT nextval('sales.invoice_no') FROM generate_series(1, 5);
 `;
 
 beforeAll(async () => {
-  [pg15, pg18, scratch] = await Promise.all([
+  [pg13, pg15, pg18, scratch] = await Promise.all([
+    startPostgres({ major: 13 }),
     startPostgres({ major: 15 }),
     startPostgres({ major: 18 }),
     mkdtemp(join(tmpdir(), 'tidemark-cross-')),
   ]);
-  await pg15.createDatabase('shop');
-  await pg15.sql(SCHEMA, 'shop');
+  await Promise.all([pg13, pg15].map(async (server) => {
+    await server.createDatabase('shop');
+    await server.sql(SCHEMA, 'shop');
+  }));
 });
 
 afterAll(async () => {
-  await Promise.all([pg15?.stop(), pg18?.stop()]);
+  await Promise.all([pg13?.stop(), pg15?.stop(), pg18?.stop()]);
   await rm(scratch, { recursive: true, force: true });
 });
 
@@ -137,49 +142,66 @@ async function sequenceStates(url: string) {
   });
 }
 
+/** Backs up `shop` of `from` with the CLI, restores it into `target` of `to`, and compares the two. */
+async function roundTrip(from: PostgresServer, to: PostgresServer, target: string): Promise<{ exportTasks: number }> {
+  const repo = join(scratch, `repo-${from.major}`);
+  // Small chunks and ranges: several chunks per table, and on 14+ several export tasks.
+  const backup = await runCli(['backup', '--source', from.url('shop'), '--repo', repo, '--json', '--chunk-bytes', '65536', '--range-bytes', '262144']);
+  expect(backup.code, describeResult(backup)).toBe(0);
+  expect(backup.json.serverVersion).toMatch(new RegExp(`^${from.major}\\.`));
+  expect(backup.json.tables).toBe(3);
+  expect(backup.json.warnings).toEqual([]);
+
+  const restore = await runCli(['restore', backup.json.backupId, '--repo', repo, '--target', to.url(target), '--json']);
+  expect(restore.code, describeResult(restore)).toBe(0);
+  expect(restore.json).toMatchObject({ ok: true, backupId: backup.json.backupId, tables: 3, rows: 28000, verified: true });
+  expect(restore.json.warnings).toEqual([]);
+  const [{ v }] = (await to.sql(`SELECT current_setting('server_version_num')::int AS v`, target)).rows;
+  expect(Math.floor(v / 10000)).toBe(to.major);
+
+  // Rows: every table, as multisets of their text form.
+  const { tables, differences } = await compareDatabases(from.url('shop'), to.url(target));
+  expect(tables).toEqual(['public.events', 'sales.customers', 'sales.orders']);
+  expect(differences).toEqual([]);
+
+  // Sequences: the standalone one, the serial's and the identity's.
+  const before = await sequenceStates(from.url('shop'));
+  expect(Object.keys(before)).toHaveLength(3);
+  expect(await sequenceStates(to.url(target))).toEqual(before);
+
+  // Schema: indexes, constraints (FK, unique, check, domain), views, enum, columns.
+  const factsFrom = await schemaFacts(from.url('shop'));
+  const factsTo = await schemaFacts(to.url(target));
+  expect(factsFrom.constraints.some((c: any) => c.contype === 'f')).toBe(true);
+  expect(factsTo).toEqual(factsFrom);
+  // The view works and agrees; the FK is enforced; the next ids continue where the source left off.
+  const viewQuery = `SELECT id, name, orders, total::text FROM sales.customer_totals ORDER BY id`;
+  expect((await to.sql(viewQuery, target)).rows).toEqual((await from.sql(viewQuery, 'shop')).rows);
+  expect(await to.sql(`INSERT INTO sales.customers (name) VALUES ('new') RETURNING id::text`, target).then((r) => r.rows[0].id)).toBe('3001');
+  expect(await to.sql(`SELECT nextval('sales.invoice_no')::text AS n`, target).then((r) => r.rows[0].n)).toBe(
+    await from.sql(`SELECT nextval('sales.invoice_no')::text AS n`, 'shop').then((r) => r.rows[0].n),
+  );
+  await expect(to.sql(`INSERT INTO sales.orders (customer_id) VALUES (999999)`, target)).rejects.toThrow(/foreign key/);
+
+  // The comparison can see a difference (a guard against a vacuous pass).
+  await to.sql(`UPDATE sales.orders SET note = 'changed' WHERE id = 1`, target);
+  const changed = await compareTable(from.url('shop'), to.url(target), 'sales.orders');
+  expect([changed.missing.length, changed.extra.length]).toEqual([1, 1]);
+
+  const plan = await readFile(join(repo, 'runs', backup.json.backupId, 'plan.json'), 'utf8');
+  return { exportTasks: JSON.parse(plan.slice(plan.indexOf('\n') + 1)).taskCount };
+}
+
 describe('PostgreSQL 15 → 18', () => {
   it('restores every row, sequence, index, constraint and view', async () => {
-    const repo = join(scratch, 'repo');
-    const backup = await runCli(['backup', '--source', pg15.url('shop'), '--repo', repo, '--json', '--chunk-bytes', '65536']);
-    expect(backup.code, describeResult(backup)).toBe(0);
-    expect(backup.json.serverVersion).toMatch(/^15\./);
-    expect(backup.json.tables).toBe(3);
-    expect(backup.json.warnings).toEqual([]);
+    const { exportTasks } = await roundTrip(pg15, pg18, 'shop');
+    expect(exportTasks).toBeGreaterThan(3); // orders (~2.5 MB) in 256 KB ranges
+  });
+});
 
-    const restore = await runCli(['restore', backup.json.backupId, '--repo', repo, '--target', pg18.url('shop'), '--json']);
-    expect(restore.code, describeResult(restore)).toBe(0);
-    expect(restore.json).toMatchObject({ ok: true, backupId: backup.json.backupId, tables: 3, rows: 28000, verified: true });
-    expect(restore.json.warnings).toEqual([]);
-    const [{ v }] = (await pg18.sql(`SELECT current_setting('server_version_num')::int AS v`, 'shop')).rows;
-    expect(v).toBeGreaterThanOrEqual(180000);
-
-    // Rows: every table, as multisets of their text form.
-    const { tables, differences } = await compareDatabases(pg15.url('shop'), pg18.url('shop'));
-    expect(tables).toEqual(['public.events', 'sales.customers', 'sales.orders']);
-    expect(differences).toEqual([]);
-
-    // Sequences: the standalone one, the serial's and the identity's.
-    const sequences15 = await sequenceStates(pg15.url('shop'));
-    expect(Object.keys(sequences15)).toHaveLength(3);
-    expect(await sequenceStates(pg18.url('shop'))).toEqual(sequences15);
-
-    // Schema: indexes, constraints (FK, unique, check, domain), views, enum, columns.
-    const facts15 = await schemaFacts(pg15.url('shop'));
-    const facts18 = await schemaFacts(pg18.url('shop'));
-    expect(facts15.constraints.some((c: any) => c.contype === 'f')).toBe(true);
-    expect(facts18).toEqual(facts15);
-    // The view works and agrees; the FK is enforced; the next ids continue where the source left off.
-    const viewQuery = `SELECT id, name, orders, total::text FROM sales.customer_totals ORDER BY id`;
-    expect((await pg18.sql(viewQuery, 'shop')).rows).toEqual((await pg15.sql(viewQuery, 'shop')).rows);
-    expect(await pg18.sql(`INSERT INTO sales.customers (name) VALUES ('new') RETURNING id::text`, 'shop').then((r) => r.rows[0].id)).toBe('3001');
-    expect(await pg18.sql(`SELECT nextval('sales.invoice_no')::text AS n`, 'shop').then((r) => r.rows[0].n)).toBe(
-      await pg15.sql(`SELECT nextval('sales.invoice_no')::text AS n`, 'shop').then((r) => r.rows[0].n),
-    );
-    await expect(pg18.sql(`INSERT INTO sales.orders (customer_id) VALUES (999999)`, 'shop')).rejects.toThrow(/foreign key/);
-
-    // The comparison can see a difference (a guard against a vacuous pass).
-    await pg18.sql(`UPDATE sales.orders SET note = 'changed' WHERE id = 1`, 'shop');
-    const changed = await compareTable(pg15.url('shop'), pg18.url('shop'), 'sales.orders');
-    expect([changed.missing.length, changed.extra.length]).toEqual([1, 1]);
+describe('PostgreSQL 13 → 15', () => {
+  it('backs up the oldest supported major (one export task per table: no TID range scans) and restores it into 15', async () => {
+    const { exportTasks } = await roundTrip(pg13, pg15, 'shop_from_13');
+    expect(exportTasks).toBe(3);
   });
 });

