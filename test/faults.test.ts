@@ -143,6 +143,31 @@ describe('unreachable or refusing servers', () => {
     expectFailure(restore, [`127.0.0.1:${port}`, /connection refused/i]);
   });
 
+  it('a server that accepts and never answers: exit 1 after connect_timeout (URL or PGCONNECT_TIMEOUT), naming host:port', async () => {
+    const silent = createServer((socket) => socket.on('error', () => undefined)); // reads nothing, says nothing
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      const started = Date.now();
+      const [viaUrl, viaEnv, bad] = await Promise.all([
+        runCli(['backup', '--source', `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:${port}/shop?connect_timeout=1`, '--repo', join(scratch, 'silent-url'), '--json']),
+        runCli(['backup', '--source', `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:${port}/shop`, '--repo', join(scratch, 'silent-env')], { env: { PGCONNECT_TIMEOUT: '2' } }),
+        runCli(['backup', '--source', `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:${port}/shop?connect_timeout=soon`, '--repo', join(scratch, 'silent-bad')]),
+      ]);
+      expectFailure(viaUrl, [`127.0.0.1:${port}`, 'no answer within 1 s']);
+      expectFailure(viaEnv, [`127.0.0.1:${port}`, 'no answer within 2 s']);
+      expectFailure(bad, ['connect_timeout "soon"', 'whole number of seconds'], 2); // a usage error
+      expect(Date.now() - started, 'the default 15 s limit was not used').toBeLessThan(12_000);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('a host name that does not resolve: exit 1, says so', async () => {
+    const result = await runCli(['backup', '--source', `postgres://postgres:${BOGUS_PASSWORD}@no-such-host.invalid:5432/shop`, '--repo', join(scratch, 'no-host')]);
+    expectFailure(result, ['no-such-host.invalid:5432', /does not resolve/]);
+  });
+
   it('a wrong password: exit 1, says "password", names the server and user, never echoes it', async () => {
     const url = `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:${pg.port}/shop`;
     const result = await runCli(['backup', '--source', url, '--repo', join(scratch, 'wrong-password')]);

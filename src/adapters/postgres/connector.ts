@@ -41,11 +41,12 @@ export class PostgresConnector implements DatabaseConnector {
     const config = parseUrl(url);
     if (ref.database) config.database = ref.database;
     const where = describeUrl(url, ref.database);
+    const timeoutSeconds = connectTimeoutSeconds(url);
     const client = new pg.Client({
       ...config,
       application_name: options.applicationName ?? 'tidemark',
       options: startupOptions(),
-      connectionTimeoutMillis: 15_000,
+      connectionTimeoutMillis: timeoutSeconds * 1000,
       keepAlive: true,
     });
     // An idle session's socket error must not crash the process; the next query reports it.
@@ -54,10 +55,28 @@ export class PostgresConnector implements DatabaseConnector {
       await client.connect();
     } catch (err) {
       await client.end().catch(() => undefined);
-      throw connectionError(err, where, config.user ?? '', config.database ?? '');
+      throw connectionError(err, where, config.user ?? '', config.database ?? '', timeoutSeconds);
     }
     return new PgSession(client);
   }
+}
+
+const DEFAULT_CONNECT_TIMEOUT_SECONDS = 15;
+
+/**
+ * How long a connection attempt may take, as libpq reads it: the URL's `connect_timeout`, else
+ * $PGCONNECT_TIMEOUT, in seconds. A silent host (a dropped SYN, a proxy that never answers) fails
+ * after this long instead of hanging a backup.
+ */
+function connectTimeoutSeconds(url: string): number {
+  const fromUrl = URL.canParse(url) ? new URL(url).searchParams.get('connect_timeout') : null;
+  const text = fromUrl ?? process.env.PGCONNECT_TIMEOUT;
+  if (text === undefined || text === '') return DEFAULT_CONNECT_TIMEOUT_SECONDS;
+  const seconds = Number(text);
+  if (!Number.isInteger(seconds) || seconds < 1) {
+    throw new UsageError(`connect_timeout ${JSON.stringify(text)} (${fromUrl !== null ? 'in the URL' : 'from PGCONNECT_TIMEOUT'}) is not a whole number of seconds ≥ 1.`);
+  }
+  return seconds;
 }
 
 function parseUrl(url: string): pg.ClientConfig {
@@ -102,9 +121,16 @@ export function withoutPassword(url: string): string {
   return parsed.toString();
 }
 
-function connectionError(err: unknown, where: string, user: string, database: string): DatabaseConnectionError {
+function connectionError(err: unknown, where: string, user: string, database: string, timeoutSeconds: number): DatabaseConnectionError {
   const e = err as { code?: string; message?: string };
   const detail = redactSecrets(e.message ?? String(err));
+  // pg's own timer: the server accepted the connection (or nothing answered) but never finished the handshake.
+  if (!e.code && /connection timeout|timeout expired/i.test(detail)) {
+    return new DatabaseConnectionError(
+      `Cannot reach PostgreSQL at ${where}: no answer within ${timeoutSeconds} s. Check the host and port, and the network path (VPC, security group, firewall, proxy); connect_timeout in the URL or PGCONNECT_TIMEOUT sets the limit.`,
+      { cause: err },
+    );
+  }
   switch (e.code) {
     case 'ECONNREFUSED':
       return new DatabaseConnectionError(`Cannot reach PostgreSQL at ${where}: connection refused. Check the host and port, and that the server is running.`, { cause: err });
