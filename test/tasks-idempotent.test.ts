@@ -122,6 +122,17 @@ describe('task functions run twice', () => {
     await releaseSnapshot({ backupId }, ctx);
     await holding;
 
+    // Commit dies between its two writes: the manifest is written, the catalog transition is not.
+    // (The one fake here: a catalog whose commit throws, for a process killed at an instant no
+    // test can time.) The backup must not look committed, and the retry must commit it.
+    const dying = { ...ctx, catalog: Object.assign(Object.create(ctx.catalog), { finishBackup: async () => { throw new Error('killed before the catalog commit'); } }) };
+    await expect(commitBackup({ backupId, startedAt: started.startedAt }, dying)).rejects.toThrow('killed before the catalog commit');
+    expect(await ctx.storage.head(layout.manifest(backupId))).toBeDefined();
+    expect((await ctx.catalog.getBackup(backupId))?.state).toBe('running');
+    expect((await ctx.catalog.listBackups()).filter((b) => b.state === 'committed')).toEqual([]);
+    await expect(resolveRestore({ backup: 'latest', target }, ctx)).rejects.toThrow(/no committed backup/);
+    await expect(resolveRestore({ backup: backupId, target }, ctx)).rejects.toThrow(/is running, not committed/);
+
     const committed = await commitBackup({ backupId, startedAt: started.startedAt }, ctx);
     expect(committed.rows).toBe(80000);
     expect(await commitBackup({ backupId, startedAt: started.startedAt }, ctx)).toEqual(committed);
