@@ -55,29 +55,41 @@ describe('fidelity: backup → restore reproduces the database exactly', () => {
     expect(await tableContents(server, 'fidelity_unverified')).toEqual(await tableContents(server, 'fidelity_source'));
   });
 
-  it('onto another server without the owning and granted roles, into an existing empty database: owners and grants are skipped, each named in a warning, and every row restores', async () => {
+  it('onto another server that lacks the owning role, into an existing empty database: owners, and grants that need them, are skipped with a warning each; nothing gains a privilege; every row restores', async () => {
     const other = await startPostgres({ major: 15 });
     try {
       await other.createDatabase('landing');
-      expect((await other.sql(`SELECT count(*)::int AS n FROM pg_roles WHERE rolname IN ('tidemark_owner', 'tidemark_reader')`)).rows[0].n).toBe(0);
+      await other.sql('CREATE ROLE tidemark_reader NOLOGIN; CREATE ROLE someone NOLOGIN');
       const result = await runCli(['restore', backupId, '--repo', repo, '--target', other.url('landing'), '--json']);
       expect(result.code, describeResult(result)).toBe(0);
       expect(result.json).toMatchObject({ ok: true, backupId, verified: true });
       const warnings: string[] = result.json.warnings;
-      expect(warnings.some((w) => /^skipped owner statement for schema app: role "tidemark_owner" does not exist on the target$/.test(w)), warnings.join('\n')).toBe(true);
-      expect(warnings.some((w) => /: role "tidemark_reader" does not exist on the target$/.test(w)), warnings.join('\n')).toBe(true);
-      expect(warnings.every((w) => / does not exist on the target$/.test(w)), warnings.join('\n')).toBe(true);
+      const all = warnings.join('\n');
+      expect(warnings).toContain('skipped owner statement for schema app: role "tidemark_owner" does not exist on the target');
+      expect(all).toMatch(/^skipped owner statement for function app\.owner_only\(\): role "tidemark_owner" does not exist on the target; it is SECURITY DEFINER .* EXECUTE was revoked from PUBLIC/m);
+      expect(all).toMatch(/^skipped acl statement for view app\.customer_names: role "tidemark_owner" does not exist on the target$/m);
+      expect(all).toMatch(/^skipped policy statement for policy invoice_owner on app\.invoice: role "tidemark_owner" does not exist on the target$/m);
+      expect(all, 'no warning about the role that exists').not.toContain('tidemark_reader');
+      expect(warnings.every((w) => w.includes(' does not exist on the target')), all).toBe(true);
       expect(await tableContents(other, 'landing')).toEqual(await tableContents(server, 'fidelity_source'));
-      // What the roles owned belongs to the restoring user instead.
-      const { rows } = await other.sql(`SELECT DISTINCT pg_catalog.pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'app'`, 'landing');
+      // What the missing role owned belongs to the restoring user instead.
+      const { rows } = await other.sql(`SELECT pg_catalog.pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'app'`, 'landing');
       expect(rows).toEqual([{ owner: 'postgres' }]);
-      // Privileges the source took from PUBLIC stay taken; a grant to PUBLIC made by a role the
-      // target lacks (tidemark_reader, on e.granted) is not replayed.
-      await other.sql('CREATE ROLE someone NOLOGIN');
-      const privileges = `SELECT pg_catalog.has_function_privilege('someone', 'app."Quoted Fn"(text, text[])', 'EXECUTE') AS quoted_fn,
-                                 pg_catalog.has_type_privilege('someone', 'app.mood', 'USAGE') AS mood,
-                                 pg_catalog.has_table_privilege('someone', 'e.granted', 'SELECT') AS granted`;
-      expect((await other.sql(privileges, 'landing')).rows).toEqual([{ quoted_fn: false, mood: false, granted: false }]);
+      // Nobody gains a privilege: revokes from PUBLIC ran; the SECURITY DEFINER function, which
+      // would now run as the restoring user, is not executable by PUBLIC; a grant on a view
+      // (read with its owner's rights) is not given by the restoring user. Grants whose owner
+      // exists apply, and so does the policy for the role that exists.
+      const privileges = `SELECT pg_catalog.has_function_privilege('someone', 'app."Quoted Fn"(text, text[])', 'EXECUTE') AS quoted_fn_public,
+                                 pg_catalog.has_function_privilege('tidemark_reader', 'app."Quoted Fn"(text, text[])', 'EXECUTE') AS quoted_fn_reader,
+                                 pg_catalog.has_function_privilege('someone', 'app.owner_only()', 'EXECUTE') AS owner_only_public,
+                                 pg_catalog.has_type_privilege('someone', 'app.mood', 'USAGE') AS mood_public,
+                                 pg_catalog.has_table_privilege('tidemark_reader', 'app.customer_names', 'SELECT') AS view_reader,
+                                 (SELECT pg_catalog.string_agg(polname, ',' ORDER BY polname) FROM pg_catalog.pg_policy WHERE polrelid = 'app.invoice'::regclass) AS policies`;
+      expect((await other.sql(privileges, 'landing')).rows).toEqual([
+        { quoted_fn_public: false, quoted_fn_reader: true, owner_only_public: false, mood_public: false, view_reader: false, policies: 'invoice_all,invoice_reader' },
+      ]);
+      // On the source, with its owner, the function is PUBLIC's to run: the guard is only for the target.
+      expect((await server.sql(`SELECT pg_catalog.has_function_privilege('tidemark_reader', 'app.owner_only()', 'EXECUTE') AS x`, 'fidelity_source')).rows).toEqual([{ x: true }]);
     } finally {
       await other.stop();
     }

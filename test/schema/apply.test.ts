@@ -82,6 +82,23 @@ describe("applyStatements (and captureSchema preconditions)", () => {
     ]);
   });
 
+  it('a revoke from PUBLIC runs whatever roles it lists; an owner statement with a fallback runs that instead', () => {
+    const target = rolesOnTarget(new Set(['postgres']), []);
+    const revoke: DdlStatement = { object: 'function public.f()', kind: 'acl', sql: 'REVOKE ALL ON FUNCTION public.f() FROM PUBLIC', roles: ['ghost'] };
+    const revokeFromGhost: DdlStatement = { ...revoke, sql: 'REVOKE ALL ON FUNCTION public.f() FROM ghost' };
+    const owner: DdlStatement = {
+      object: 'function public.f()', kind: 'owner', sql: 'ALTER FUNCTION public.f() OWNER TO ghost', roles: ['ghost'],
+      insteadIfRolesMissing: { sql: 'REVOKE EXECUTE ON FUNCTION public.f() FROM PUBLIC', why: 'it is SECURITY DEFINER' },
+    };
+    expect(statementForTarget(revoke, target)).toEqual({ sql: revoke.sql });
+    expect(statementForTarget(revokeFromGhost, target)).toEqual({ warning: 'skipped acl statement for function public.f(): role "ghost" does not exist on the target' });
+    expect(statementForTarget(owner, target)).toEqual({
+      sql: 'REVOKE EXECUTE ON FUNCTION public.f() FROM PUBLIC',
+      warning: 'skipped owner statement for function public.f(): role "ghost" does not exist on the target; it is SECURITY DEFINER',
+    });
+    expect(statementForTarget(owner, rolesOnTarget(new Set(['ghost']), []))).toEqual({ sql: owner.sql });
+  });
+
   it('names the object and includes the PostgreSQL message when a statement fails', async () => {
     const bad: DdlStatement = { object: 'index public.t_idx', kind: 'index', sql: 'CREATE INDEX t_idx ON public.t (missing_column)' };
     await expect(withClient(url, async (c) => applyStatements(queryOf(c), [bad], rolesOnTarget(new Set(), []))))

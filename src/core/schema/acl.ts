@@ -2,7 +2,7 @@
 // is compared with the default the server gives a new object (acldefault), and only the
 // difference becomes REVOKE / GRANT statements.
 import type { DdlStatement } from './model.ts';
-import { quoteIdent } from './quote.ts';
+import { quoteIdent, roleList } from './quote.ts';
 
 /** [grantor, grantee (null = PUBLIC), privilege, grantable] as aclexplode() reports them. */
 type AclItem = [string, string | null, string, boolean];
@@ -27,8 +27,8 @@ export function aclSql(aclExpr: string, kind: string | null, ownerExpr: string):
     ELSE pg_catalog.json_build_object('actual', ${explode(aclExpr)}, 'default', ${defaults}) END`;
 }
 
-export function ownerStatement(target: string, object: string, owner: string): DdlStatement {
-  return { object, kind: 'owner', sql: `ALTER ${target} OWNER TO ${quoteIdent(owner)}`, roles: [owner] };
+export function ownerStatement(target: string, object: string, owner: string, insteadIfRolesMissing?: DdlStatement['insteadIfRolesMissing']): DdlStatement {
+  return { object, kind: 'owner', sql: `ALTER ${target} OWNER TO ${quoteIdent(owner)}`, roles: [owner], ...(insteadIfRolesMissing ? { insteadIfRolesMissing } : {}) };
 }
 
 interface Change {
@@ -73,20 +73,20 @@ export function privilegeStatements(
   // Revokes first, so a re-grant with a different option is not undone.
   const ordered = [...changes.values()].sort((a, b) => Number(a.verb.startsWith('GRANT')) - Number(b.verb.startsWith('GRANT')));
   return ordered.map((c) => {
-    const who = c.grantee === null ? 'PUBLIC' : quoteIdent(c.grantee);
+    const who = roleList([c.grantee]);
     const privs = c.privileges.join(',');
-    let sql =
-      c.verb === 'REVOKE' ? `REVOKE ${privs} ON ${target} FROM ${who}`
-      : c.verb === 'REVOKE_OPTION' ? `REVOKE GRANT OPTION FOR ${privs} ON ${target} FROM ${who}`
-      : `GRANT ${privs} ON ${target} TO ${who}${c.verb === 'GRANT_OPTION' ? ' WITH GRANT OPTION' : ''}`;
-    // A grant made by someone other than the owner is replayed as that role, as pg_dump does.
-    if (c.grantor !== owner && c.verb.startsWith('GRANT')) {
-      sql = `SET SESSION AUTHORIZATION ${quoteIdent(c.grantor)}; ${sql}; RESET SESSION AUTHORIZATION`;
+    if (c.verb === 'REVOKE' || c.verb === 'REVOKE_OPTION') {
+      // A revoke needs only its grantee. Not the owner: where the owner is missing the restoring
+      // user owns the object, and its REVOKE … FROM PUBLIC must still run, or PUBLIC would keep
+      // a privilege the source took away.
+      const sql = c.verb === 'REVOKE' ? `REVOKE ${privs} ON ${target} FROM ${who}` : `REVOKE GRANT OPTION FOR ${privs} ON ${target} FROM ${who}`;
+      return { object, kind: 'acl', sql, ...(c.grantee === null ? {} : { roles: [c.grantee] }) };
     }
-    // Only the roles the statement names must exist. Not the owner: where it is missing, the
-    // restoring user owns the object, and its REVOKE … FROM PUBLIC must still run, or PUBLIC
-    // would keep a privilege the source took away.
-    const roles = [...new Set([...(c.grantee === null ? [] : [c.grantee]), ...(sql.startsWith('SET SESSION') ? [c.grantor] : [])])];
-    return { object, kind: 'acl', sql, ...(roles.length ? { roles } : {}) };
+    let sql = `GRANT ${privs} ON ${target} TO ${who}${c.verb === 'GRANT_OPTION' ? ' WITH GRANT OPTION' : ''}`;
+    // A grant made by someone other than the owner is replayed as that role, as pg_dump does.
+    if (c.grantor !== owner) sql = `SET SESSION AUTHORIZATION ${quoteIdent(c.grantor)}; ${sql}; RESET SESSION AUTHORIZATION`;
+    // A grant needs the owner too: given by the restoring user instead, it would let the grantee
+    // into a view or a SECURITY DEFINER function that now runs with that user's rights.
+    return { object, kind: 'acl', sql, roles: [...new Set([owner, c.grantor, ...(c.grantee === null ? [] : [c.grantee])])] };
   });
 }

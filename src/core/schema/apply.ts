@@ -52,8 +52,15 @@ export function statementForTarget(statement: DdlStatement, target: TargetRoles)
   }
   const lacking = statement.kind === 'policy' ? undefined : target.notCreated.get(statement.object);
   if (lacking) return skipped(`it was not created, as role ${quoted(lacking)} does not exist on the target`);
+  // A revoke from PUBLIC always runs. (Manifests written before this rule list the owner in its
+  // `roles`; skipping it would leave PUBLIC a privilege the source took away.)
+  if (statement.kind === 'acl' && /^REVOKE .* FROM PUBLIC$/.test(statement.sql)) return { sql: statement.sql };
   const missing = (statement.roles ?? []).filter((role) => !target.existing.has(role));
-  if (missing.length > 0) return skipped(`role ${quoted(missing)} does not exist on the target`);
+  if (missing.length > 0) {
+    const why = `role ${quoted(missing)} does not exist on the target`;
+    const instead = statement.insteadIfRolesMissing;
+    return instead ? { sql: instead.sql, ...skipped(`${why}; ${instead.why}`) } : skipped(why);
+  }
   return { sql: statement.sql };
 }
 

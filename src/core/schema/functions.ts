@@ -12,6 +12,7 @@ interface FunctionRow extends AggregateRow {
   owner: string;
   acl: AclJson | null;
   def: string | null;
+  secdef: boolean;
 }
 
 const KEYWORD = { f: 'FUNCTION', w: 'FUNCTION', p: 'PROCEDURE', a: 'AGGREGATE' } as const;
@@ -20,7 +21,7 @@ export async function captureFunctions(capture: Capture): Promise<void> {
   const rows = await capture.query<FunctionRow>(`
     SELECT p.oid, p.prokind, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname) AS name,
       pg_catalog.pg_get_function_identity_arguments(p.oid) AS identity_args,
-      pg_catalog.pg_get_userbyid(p.proowner) AS owner, ${aclSql('p.proacl', 'f', 'p.proowner')} AS acl,
+      pg_catalog.pg_get_userbyid(p.proowner) AS owner, ${aclSql('p.proacl', 'f', 'p.proowner')} AS acl, p.prosecdef AS secdef,
       CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END AS def,
       ${AGGREGATE_COLUMNS}
     FROM pg_catalog.pg_proc p
@@ -43,7 +44,10 @@ export async function captureFunctions(capture: Capture): Promise<void> {
       identity: signature,
       statements: [
         { object, kind: keyword.toLowerCase(), sql: create },
-        ownerStatement(`${keyword} ${signature}`, object, row.owner),
+        ownerStatement(`${keyword} ${signature}`, object, row.owner, row.secdef ? {
+          sql: `REVOKE EXECUTE ON ${keyword} ${signature} FROM PUBLIC`,
+          why: 'it is SECURITY DEFINER and would run as the restoring user, so EXECUTE was revoked from PUBLIC; grant it to whom it is meant for',
+        } : undefined),
         // GRANT has no AGGREGATE form; aggregates are granted as functions.
         ...privilegeStatements(
           `${row.prokind === 'p' ? 'PROCEDURE' : 'FUNCTION'} ${signature}`, object, row.owner, row.acl),

@@ -20,6 +20,12 @@ export interface DdlStatement {
    * is not created and later statements on the same `object` are skipped.
    */
   appliesTo?: { head: string; tail: string; roles: (string | null)[] };
+  /**
+   * What to run instead when a role of `roles` is missing, and why (added to the warning): the
+   * owner statement of a SECURITY DEFINER function revokes EXECUTE from PUBLIC, since the
+   * function would otherwise run as the restoring user.
+   */
+  insteadIfRolesMissing?: { sql: string; why: string };
 }
 
 /** A table whose rows are exported: an ordinary table or a leaf partition. */

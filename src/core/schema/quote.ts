@@ -15,12 +15,12 @@ const RESERVED = new Set(
     .split(' '),
 );
 
-/** Quotes an identifier the way quote_ident() does for role names (non-reserved words stay bare). */
 /** A role list as in GRANT … TO or CREATE POLICY … TO; null is PUBLIC. */
 export function roleList(roles: readonly (string | null)[]): string {
   return roles.map((r) => (r === null ? 'PUBLIC' : quoteIdent(r))).join(', ');
 }
 
+/** Quotes an identifier the way quote_ident() does for role names (non-reserved words stay bare). */
 export function quoteIdent(name: string): string {
   if (/^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED.has(name)) return name;
   return `"${name.replaceAll('"', '""')}"`;
