@@ -65,7 +65,7 @@ describe('the AWS task context', () => {
     expect(Array.from(await ctx.storage.get('probe'))).toEqual([7]);
   });
 
-  it('a failing task logs its error type and message for CloudWatch, with any password in it redacted', async () => {
+  it('a failing task logs its error type and message for CloudWatch, and rethrows it (errorMessage, trace, Cause), with any password redacted', async () => {
     // The failure is made up: real ones never carry a password (the error classes describe a
     // server as host:port/database), and this checks the last line of defence, the log itself.
     // In a child process, as in a Lambda: the logger writes JSON lines to its stdout or stderr.
@@ -74,7 +74,7 @@ describe('the AWS task context', () => {
       const failing = taskHandler('RestoreLoadBatch', async () => {
         throw new Error('could not connect to postgres://app:Pw-SeCrEt-42@db.example:5432/shop (password=Pw-SeCrEt-42)');
       });
-      await failing({}).then(() => process.exit(3), (err) => process.exit(String(err.message).includes('Pw-SeCrEt-42') ? 0 : 4));`;
+      await failing({}).then(() => process.exit(3), (err) => process.exit(err.name === 'Error' && err.message.includes('db.example:5432') && !(err.message + err.stack).includes('Pw-SeCrEt-42') ? 0 : 4));`;
     const env = { ...process.env, [FUNCTION_ENV.bucket]: 'b', [FUNCTION_ENV.prefix]: '', [FUNCTION_ENV.catalogTable]: 't' };
     const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, encoding: 'utf8' });
     expect(child.status, child.stderr).toBe(0);

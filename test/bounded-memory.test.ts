@@ -1,7 +1,7 @@
 // Bounded memory (DESIGN.md invariant 6): an export holds at most CHUNKS_IN_FLIGHT chunks,
 // whatever the table's size, and when storing falls behind it stops reading, so the server waits
 // (wait event ClientWrite) instead of the client buffering the table. Memory is then chunk size ×
-// chunks in flight × workers. The one fake: a 40 ms delay in front of the real filesystem store,
+// (chunks in flight + the one being filled) × workers. The one fake: a 40 ms delay in front of the real filesystem store,
 // because a local disk never makes the reader wait.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rm } from 'node:fs/promises';

@@ -13,6 +13,12 @@ export function taskHandler<I, O>(task: string, run: (input: I, ctx: TaskContext
     try {
       return await run(event, ctx);
     } catch (err) {
+      // The message and stack become the Lambda's errorMessage and trace, then the Cause in the
+      // execution history and the run's catalog record: no password may reach them.
+      if (err instanceof Error) {
+        err.message = redactSecrets(err.message);
+        if (err.stack) err.stack = redactSecrets(err.stack);
+      }
       if (!isLocalRun()) logger.error(`${task} failed`, { error: redactSecrets(String((err as Error).message)), errorType: (err as Error).name });
       throw err;
     }

@@ -19,16 +19,23 @@ export function createProgress(label: string, enabled: boolean): ProgressDisplay
   let rows = 0;
   let chunks = 0;
   let tables = 0;
-  // From the `expected` event: bytes ahead (an estimate in a backup), and units left per table.
+  // From the `expected` event: bytes ahead (an estimate in a backup), units per table, and the
+  // units seen done (a set: a retried task reports its units again).
   let expectedBytes = 0;
   let tableCount = 0;
-  const unitsLeft = new Map<string, number>();
+  const unitsExpected = new Map<string, number>();
+  const unitsSeen = new Map<string, Set<string>>();
 
   const rate = () => formatBytes(bytes / Math.max(0.001, (Date.now() - phaseStarted) / 1000)) + '/s';
   const tablesText = () => (tableCount > 0 ? `${tables}/${tableCount}` : String(tables));
   const summary = (ended: boolean) =>
-    `${label} ${phase}: ${tablesText()} tables, ${formatBytes(bytes)}${!ended && expectedBytes > bytes ? ` of ~${formatBytes(expectedBytes)}` : ''}, ` +
-    `${formatCount(rows)} rows, ${chunks} chunks, ${rate()}`;
+    [
+      `${label} ${phase}: ` + (tableCount > 0 || tables > 0 ? `${tablesText()} tables, ` : '') +
+        formatBytes(bytes) + (!ended && expectedBytes > bytes ? ` of ~${formatBytes(expectedBytes)}` : ''),
+      ...(rows > 0 ? [`${formatCount(rows)} rows`] : []),
+      ...(chunks > 0 ? [`${chunks} chunks`] : []),
+      rate(),
+    ].join(', ');
   const tty = process.stderr.isTTY;
   const bar = tty
     ? new cliProgress.SingleBar(
@@ -54,23 +61,27 @@ export function createProgress(label: string, enabled: boolean): ProgressDisplay
         rows = 0;
         chunks = 0;
         tables = 0; // the table count (tableCount) carries over: a restore verifies what it loaded
+        expectedBytes = 0; // the bytes ahead were the last phase's
       }
       if (event.expected) {
         expectedBytes = event.expected.bytes;
-        unitsLeft.clear();
-        for (const [table, units] of Object.entries(event.expected.unitsPerTable)) unitsLeft.set(table, units);
-        tableCount = unitsLeft.size;
-        tables = [...unitsLeft.values()].filter((n) => n === 0).length; // empty tables: nothing to wait for
+        unitsExpected.clear();
+        unitsSeen.clear();
+        for (const [table, units] of Object.entries(event.expected.unitsPerTable)) unitsExpected.set(table, units);
+        tableCount = unitsExpected.size;
+        tables = [...unitsExpected.values()].filter((n) => n === 0).length; // empty tables: nothing to wait for
       }
       bytes += event.bytes ?? 0;
       rows += event.rows ?? 0;
       chunks += event.chunks ?? 0;
       tables += event.tablesDone ?? 0;
-      if (event.table !== undefined && event.unitsDone) {
-        const before = unitsLeft.get(event.table);
-        if (before !== undefined && before > 0) {
-          unitsLeft.set(event.table, before - event.unitsDone);
-          if (before - event.unitsDone <= 0) tables++;
+      const expectedUnits = event.table === undefined ? undefined : unitsExpected.get(event.table);
+      if (event.unitDone !== undefined && expectedUnits !== undefined) {
+        const seen = unitsSeen.get(event.table!) ?? new Set<string>();
+        unitsSeen.set(event.table!, seen);
+        if (!seen.has(event.unitDone)) {
+          seen.add(event.unitDone);
+          if (seen.size === expectedUnits) tables++;
         }
       }
       if (bar) {

@@ -19,8 +19,11 @@ export interface ProgressEvent {
    * (an estimate for a backup: heap sizes) and, per table, how many units of work it takes.
    */
   expected?: { bytes: number; unitsPerTable: Record<string, number> };
-  /** Units of `table`'s work finished: export tasks in a backup, chunks and layers in a restore. */
-  unitsDone?: number;
+  /**
+   * One unit of `table`'s work finished (export task in a backup; chunk or layer in a restore),
+   * named so that a retry reporting it again counts once.
+   */
+  unitDone?: string;
 }
 
 /** `expected.unitsPerTable` from one table name per unit of work. */

@@ -64,19 +64,19 @@ export class PostgresConnector implements DatabaseConnector {
 const DEFAULT_CONNECT_TIMEOUT_SECONDS = 15;
 
 /**
- * How long a connection attempt may take, as libpq reads it: the URL's `connect_timeout`, else
- * $PGCONNECT_TIMEOUT, in seconds. A silent host (a dropped SYN, a proxy that never answers) fails
- * after this long instead of hanging a backup.
+ * How long a connection attempt may take, in seconds, from where libpq reads it: the URL's
+ * `connect_timeout`, else $PGCONNECT_TIMEOUT; 0 or less waits forever, as in libpq. A silent
+ * host (a dropped SYN, a proxy that never answers) fails after this long instead of hanging a run.
  */
-function connectTimeoutSeconds(url: string): number {
-  const fromUrl = URL.canParse(url) ? new URL(url).searchParams.get('connect_timeout') : null;
-  const text = fromUrl ?? process.env.PGCONNECT_TIMEOUT;
-  if (text === undefined || text === '') return DEFAULT_CONNECT_TIMEOUT_SECONDS;
+export function connectTimeoutSeconds(url: string, env: NodeJS.ProcessEnv = process.env): number {
+  const fromUrl = URL.canParse(url) ? new URL(url).searchParams.get('connect_timeout') || undefined : undefined;
+  const text = fromUrl ?? (env.PGCONNECT_TIMEOUT || undefined);
+  if (text === undefined) return DEFAULT_CONNECT_TIMEOUT_SECONDS;
   const seconds = Number(text);
-  if (!Number.isInteger(seconds) || seconds < 1) {
-    throw new UsageError(`connect_timeout ${JSON.stringify(text)} (${fromUrl !== null ? 'in the URL' : 'from PGCONNECT_TIMEOUT'}) is not a whole number of seconds ≥ 1.`);
+  if (!Number.isInteger(seconds)) {
+    throw new UsageError(`connect_timeout ${JSON.stringify(text)} (${fromUrl !== undefined ? 'in the URL' : 'from PGCONNECT_TIMEOUT'}) is not a whole number of seconds.`);
   }
-  return seconds;
+  return Math.max(0, seconds);
 }
 
 function parseUrl(url: string): pg.ClientConfig {

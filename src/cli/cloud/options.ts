@@ -42,7 +42,6 @@ export function refuseLocalOnly(options: { repo?: string }, stack: string): void
   }
 }
 
-
 /** The export window to send: the Lambda limit unless the user chose a shorter one. */
 export function cloudHoldSeconds(value: number, given: boolean): number {
   if (!given) return LAMBDA_SNAPSHOT_HOLD_SECONDS;

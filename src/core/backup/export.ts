@@ -46,7 +46,7 @@ export async function exportBatch(input: ExportBatchInput, ctx: TaskContext): Pr
       if (task.kind === 'changes') results.push(await exportChanges(session, header, task, ctx));
       else if (task.kind === 'keys') results.push(await exportKeyIndex(session, header, task, ctx));
       else results.push({ table: task.table, range: task.range, ...(await exportCopy(session, copyOutSql(table, task, format), qualifiedName(table.schema, table.name), format, header.chunkBytes, ctx)) });
-      ctx.progress({ phase: 'export', table: qualifiedName(table.schema, table.name), unitsDone: 1 });
+      ctx.progress({ phase: 'export', table: qualifiedName(table.schema, table.name), unitDone: `${task.kind ?? 'rows'}:${task.range}` });
     }
     await session.query('COMMIT');
   } finally {

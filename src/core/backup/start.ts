@@ -60,6 +60,7 @@ export async function startBackup(input: StartBackupInput, ctx: TaskContext): Pr
   try {
     await (await ctx.databases.connect(input.source, { applicationName: 'tidemark start' })).close();
   } catch (err) {
+    if (err instanceof UsageError) throw err; // a malformed URL or option: nothing to record
     unreachable = err;
   }
   const started = new Date();

@@ -22,7 +22,10 @@ export async function applyLayers(session: SqlSession, manifest: Manifest, ctx: 
   for (const [index, table] of manifest.tables.entries()) {
     for (const [ordinal, layer] of (table.layers ?? []).entries()) {
       const step = `layer:${index}:${ordinal}`;
-      if (done.has(step)) continue;
+      if (done.has(step)) {
+        ctx.progress({ phase: 'load', table: qualifiedName(table.schema, table.name), unitDone: `layer:${ordinal}` }); // applied by an earlier attempt
+        continue;
+      }
       await runStepOnce(session, step, () => applyLayer(session, index, ordinal, table, layer, ctx));
       applied++;
     }
@@ -53,7 +56,7 @@ async function applyLayer(session: SqlSession, index: number, ordinal: number, t
   }
   await session.query(`INSERT INTO ${name} (${columns}) OVERRIDING SYSTEM VALUE SELECT ${columns} FROM _tidemark_layer`);
   await session.query(`INSERT INTO ${PROGRESS_SCHEMA}.removed VALUES ($1, $2, $3, $4)`, [index, ordinal, removed.rows, removed.digest]);
-  ctx.progress({ phase: 'load', table: name, rows: layer.rows, bytes: layer.bytes, chunks: layer.chunks.length, unitsDone: 1 });
+  ctx.progress({ phase: 'load', table: name, rows: layer.rows, bytes: layer.bytes, chunks: layer.chunks.length, unitDone: `layer:${ordinal}` });
 }
 
 /**

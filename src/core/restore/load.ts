@@ -37,6 +37,11 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
     const [version] = await session.query<{ server_version: string }>('SHOW server_version');
     const units = isYugabyte(version?.server_version ?? '') ? items.flatMap((i) => chunksOf(manifest, i)) : items;
     const pending = units.filter((i) => !done.has(stepOf(i))).map((item) => ({ item, members: chunksOf(manifest, item) }));
+    // Loaded by an earlier attempt: counted for the progress display, not in this batch's result.
+    for (const item of units.filter((i) => done.has(stepOf(i)))) {
+      const table = manifest.tables[item.table]!;
+      for (const { chunk } of chunksOf(manifest, item)) ctx.progress({ phase: 'load', table: qualifiedName(table.schema, table.name), unitDone: `chunk:${chunk}` });
+    }
     const chunks = new Prefetch(pending.flatMap((p) => p.members), (item: ChunkLoad) => fetchChunk(manifest, item, ctx));
     for (const { item, members } of pending) {
       const table = manifest.tables[item.table]!;
@@ -62,10 +67,10 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
         chunks.skip(members.length);
         continue;
       }
-      for (const ref of members.map((m) => m.ref)) {
+      for (const { chunk, ref } of members) {
         loaded++;
         rows += ref.rows;
-        ctx.progress({ phase: 'load', table: name, rows: ref.rows, bytes: ref.size, chunks: 1, unitsDone: 1 });
+        ctx.progress({ phase: 'load', table: name, rows: ref.rows, bytes: ref.size, chunks: 1, unitDone: `chunk:${chunk}` });
       }
     }
   } finally {
