@@ -30,7 +30,7 @@ export function createProgress(label: string, enabled: boolean): ProgressDisplay
   const tablesText = () => (tableCount > 0 ? `${tables}/${tableCount}` : String(tables));
   const summary = (ended: boolean) =>
     [
-      `${label} ${phase}: ` + (tableCount > 0 || tables > 0 ? `${tablesText()} tables, ` : '') +
+      `${label === phase ? label : `${label} ${phase}`}: ` + (tableCount > 0 || tables > 0 ? `${tablesText()} tables, ` : '') +
         formatBytes(bytes) + (!ended && expectedBytes > bytes ? ` of ~${formatBytes(expectedBytes)}` : ''),
       ...(rows > 0 ? [`${formatCount(rows)} rows`] : []),
       ...(chunks > 0 ? [`${chunks} chunks`] : []),
