@@ -366,6 +366,13 @@ describe('restore targets', () => {
     );
     expect(rows[0]).toEqual({ kept: 2, relations: 1 });
   });
+
+  it('a target with nothing in it but default privileges is not empty either: they would grant on every restored object', async () => {
+    await pg.createDatabase('defaults_only');
+    await pg.sql(`CREATE ROLE tidemark_spy NOLOGIN; ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO tidemark_spy;`, 'defaults_only');
+    const result = await runCli(['restore', 'latest', '--repo', baseRepo, '--target', pg.url('defaults_only'), '--json']);
+    expectFailure(result, ['not empty', 'defaults_only', 'default privileges']);
+  });
 });
 
 describe('concurrent use', () => {

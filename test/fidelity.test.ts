@@ -68,7 +68,7 @@ describe('fidelity: backup → restore reproduces the database exactly', () => {
       expect(warnings).toContain('skipped owner statement for schema app: role "tidemark_owner" does not exist on the target');
       expect(all).toMatch(/^skipped owner statement for function app\.owner_only\(\): role "tidemark_owner" does not exist on the target; it is SECURITY DEFINER .* EXECUTE was revoked from PUBLIC/m);
       expect(all).toMatch(/^skipped acl statement for view app\.customer_names: role "tidemark_owner" does not exist on the target$/m);
-      expect(all).toMatch(/^skipped policy statement for policy invoice_owner on app\.invoice: role "tidemark_owner" does not exist on the target$/m);
+      expect(all).toMatch(/^policy invoice_owner on app\.invoice is RESTRICTIVE and role "tidemark_owner" does not exist on the target: it now restricts PUBLIC$/m);
       expect(all, 'no warning about the role that exists').not.toContain('tidemark_reader');
       expect(warnings.every((w) => w.includes(' does not exist on the target')), all).toBe(true);
       expect(await tableContents(other, 'landing')).toEqual(await tableContents(server, 'fidelity_source'));
@@ -78,7 +78,8 @@ describe('fidelity: backup → restore reproduces the database exactly', () => {
       // Nobody gains a privilege: revokes from PUBLIC ran; the SECURITY DEFINER function, which
       // would now run as the restoring user, is not executable by PUBLIC; a grant on a view
       // (read with its owner's rights) is not given by the restoring user. Grants whose owner
-      // exists apply, and so does the policy for the role that exists.
+      // exists apply, and so does the policy for the role that exists; the restrictive policy for
+      // the missing role restricts everyone.
       const privileges = `SELECT pg_catalog.has_function_privilege('someone', 'app."Quoted Fn"(text, text[])', 'EXECUTE') AS quoted_fn_public,
                                  pg_catalog.has_function_privilege('tidemark_reader', 'app."Quoted Fn"(text, text[])', 'EXECUTE') AS quoted_fn_reader,
                                  pg_catalog.has_function_privilege('someone', 'app.owner_only()', 'EXECUTE') AS owner_only_public,
@@ -86,7 +87,7 @@ describe('fidelity: backup → restore reproduces the database exactly', () => {
                                  pg_catalog.has_table_privilege('tidemark_reader', 'app.customer_names', 'SELECT') AS view_reader,
                                  (SELECT pg_catalog.string_agg(polname, ',' ORDER BY polname) FROM pg_catalog.pg_policy WHERE polrelid = 'app.invoice'::regclass) AS policies`;
       expect((await other.sql(privileges, 'landing')).rows).toEqual([
-        { quoted_fn_public: false, quoted_fn_reader: true, owner_only_public: false, mood_public: false, view_reader: false, policies: 'invoice_all,invoice_reader' },
+        { quoted_fn_public: false, quoted_fn_reader: true, owner_only_public: false, mood_public: false, view_reader: false, policies: 'invoice_all,invoice_owner,invoice_reader' },
       ]);
       // On the source, with its owner, the function is PUBLIC's to run: the guard is only for the target.
       expect((await server.sql(`SELECT pg_catalog.has_function_privilege('tidemark_reader', 'app.owner_only()', 'EXECUTE') AS x`, 'fidelity_source')).rows).toEqual([{ x: true }]);

@@ -15,12 +15,30 @@ export function taskHandler<I, O>(task: string, run: (input: I, ctx: TaskContext
     } catch (err) {
       // The message and stack become the Lambda's errorMessage and trace, then the Cause in the
       // execution history and the run's catalog record: no password may reach them.
-      if (err instanceof Error) {
-        err.message = redactSecrets(err.message);
-        if (err.stack) err.stack = redactSecrets(err.stack);
-      }
-      if (!isLocalRun()) logger.error(`${task} failed`, { error: redactSecrets(String((err as Error).message)), errorType: (err as Error).name });
-      throw err;
+      const redacted = withoutSecrets(err);
+      if (!isLocalRun()) logger.error(`${task} failed`, { error: redacted.message, errorType: redacted.name });
+      throw redacted;
     }
   };
+}
+
+/**
+ * The error with passwords redacted from its message and stack, its class and `name` kept (the
+ * ASL's Retry and Catch match the name). Something thrown that is not an Error, or whose message
+ * cannot be changed, becomes a new Error of the same name.
+ */
+function withoutSecrets(err: unknown): Error {
+  if (err instanceof Error) {
+    try {
+      err.message = redactSecrets(err.message);
+      if (typeof err.stack === 'string') err.stack = redactSecrets(err.stack);
+      return err;
+    } catch {
+      // frozen, or a read-only message: fall through to a copy
+    }
+  }
+  const e = err as { name?: unknown; message?: unknown } | null | undefined;
+  const copy = new Error(redactSecrets(String(e?.message ?? err)));
+  copy.name = typeof e?.name === 'string' ? e.name : 'Error';
+  return copy;
 }

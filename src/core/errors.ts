@@ -48,9 +48,13 @@ export class UnsupportedObjectError extends TidemarkError {}
 
 /** Removes credentials from any text before it is shown, logged or stored. */
 export function redactSecrets(text: string): string {
-  return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)[^@\s]*@/gi, '$1***@')
-    .replace(/(password\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi, '$1***');
+  return (
+    text
+      // userinfo up to the last '@' before the host, so a password holding '@' goes whole
+      .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)\S*?@(?=[^@\s]*(?:[\s/?#]|$))/gi, '$1***@')
+      .replace(/("password"\s*:\s*)"(?:[^"\\]|\\.)*"/gi, '$1"***"')
+      .replace(/(password\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi, '$1***')
+  );
 }
 
 /** A repository object that does not exist. */

@@ -30,10 +30,10 @@ describe("applyStatements (and captureSchema preconditions)", () => {
     expect(row.owner).toBe('postgres');
   });
 
-  it('a policy keeps the roles the target has; one for none of them is not created, and its comment is skipped with it', async () => {
+  it('a permissive policy keeps the roles the target has, one for none of them is not created (nor its comment); a restrictive one restricts PUBLIC instead', async () => {
     await server.sql(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'present') THEN CREATE ROLE present NOLOGIN; CREATE ROLE present2 NOLOGIN; END IF; END $$`);
-    const policy = (name: string, roles: (string | null)[]): DdlStatement[] => {
-      const head = `CREATE POLICY ${name} ON public.p AS RESTRICTIVE FOR SELECT TO `;
+    const policy = (name: string, roles: (string | null)[], as = 'PERMISSIVE'): DdlStatement[] => {
+      const head = `CREATE POLICY ${name} ON public.p AS ${as} FOR SELECT TO `;
       const tail = ' USING (id > 0)';
       const object = `policy ${name} on public.p`;
       const named = roles.filter((r): r is string => r !== null);
@@ -48,6 +48,7 @@ describe("applyStatements (and captureSchema preconditions)", () => {
       ...policy('partly', ['present', 'ghost', 'present2']),
       ...policy('public', [null, 'ghost']),
       ...policy('nobody', ['ghost', 'phantom']),
+      ...policy('limits', ['present', 'ghost'], 'RESTRICTIVE'),
     ];
     const warnings = await withClient(url, async (c) => applyStatements(queryOf(c), statements, await targetRoles(queryOf(c), statements)));
     expect(warnings).toEqual([
@@ -55,6 +56,7 @@ describe("applyStatements (and captureSchema preconditions)", () => {
       'policy public on public.p applies to PUBLIC only: role "ghost" does not exist on the target',
       'skipped policy statement for policy nobody on public.p: role "ghost", "phantom" does not exist on the target',
       'skipped comment statement for policy nobody on public.p: it was not created, as role "ghost", "phantom" does not exist on the target',
+      'policy limits on public.p is RESTRICTIVE and role "ghost" does not exist on the target: it now restricts PUBLIC',
     ]);
     const { rows } = await server.sql(
       `SELECT polname, array_to_string(ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r) END FROM unnest(polroles) r ORDER BY 1), ',') AS roles,
@@ -64,6 +66,7 @@ describe("applyStatements (and captureSchema preconditions)", () => {
     );
     expect(rows).toEqual([
       { polname: 'for_all', roles: 'present', comment: 'about for_all' },
+      { polname: 'limits', roles: 'PUBLIC', comment: 'about limits' },
       { polname: 'partly', roles: 'present,present2', comment: 'about partly' },
       { polname: 'public', roles: 'PUBLIC', comment: 'about public' },
     ]);

@@ -72,7 +72,7 @@ async function openOrCreate(target: DatabaseRef, ctx: TaskContext): Promise<{ se
 
 /** What a database holds beyond a fresh CREATE DATABASE: user schemas, relations, functions, types, extensions. */
 async function describeContents(session: SqlSession): Promise<string[]> {
-  const [row] = await session.query<{ relations: number; functions: number; types: number; schemas: number; extensions: number }>(
+  const [row] = await session.query<{ relations: number; functions: number; types: number; schemas: number; extensions: number; defaultAcls: number }>(
     `SELECT
        (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%')::int AS relations,
@@ -82,7 +82,9 @@ async function describeContents(session: SqlSession): Promise<string[]> {
          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%')::int AS types,
        (SELECT count(*) FROM pg_catalog.pg_namespace n
          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND n.nspname NOT LIKE 'pg\\_%')::int AS schemas,
-       (SELECT count(*) FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql')::int AS extensions`,
+       (SELECT count(*) FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql')::int AS extensions,
+       -- ALTER DEFAULT PRIVILEGES would grant on every restored object what the source never granted.
+       (SELECT count(*) FROM pg_catalog.pg_default_acl)::int AS "defaultAcls"`,
   );
   const parts: string[] = [];
   const add = (n: number, what: string) => n > 0 && parts.push(`${n} ${what}`);
@@ -91,5 +93,6 @@ async function describeContents(session: SqlSession): Promise<string[]> {
   add(row!.types, 'types');
   add(row!.schemas, 'schemas besides public');
   add(row!.extensions, 'extensions besides plpgsql');
+  add(row!.defaultAcls, 'default privileges (ALTER DEFAULT PRIVILEGES)');
   return parts;
 }

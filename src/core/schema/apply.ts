@@ -25,7 +25,7 @@ export function rolesOnTarget(existing: ReadonlySet<string>, statements: readonl
   for (const statement of statements) {
     if (statement.appliesTo) {
       const missing = statement.appliesTo.roles.filter((r): r is string => r !== null && !existing.has(r));
-      if (missing.length === statement.appliesTo.roles.length) notCreated.set(statement.object, missing);
+      if (missing.length === statement.appliesTo.roles.length && !isRestrictive(statement.appliesTo)) notCreated.set(statement.object, missing);
     } else if (statement.kind === 'policy') {
       // Written before `appliesTo`: the whole policy is skipped when one of its roles is missing.
       const missing = (statement.roles ?? []).filter((r) => !existing.has(r));
@@ -33,6 +33,11 @@ export function rolesOnTarget(existing: ReadonlySet<string>, statements: readonl
     }
   }
   return { existing, notCreated };
+}
+
+/** A restrictive policy's `appliesTo` (policies.ts writes "… AS RESTRICTIVE FOR <command> TO "). */
+function isRestrictive(appliesTo: NonNullable<DdlStatement['appliesTo']>): boolean {
+  return / AS RESTRICTIVE FOR [A-Z]+ TO $/.test(appliesTo.head);
 }
 
 /** The SQL to run for `statement` on this target (none: skip it), and the warning to report. */
@@ -43,8 +48,16 @@ export function statementForTarget(statement: DdlStatement, target: TargetRoles)
     const { head, tail, roles } = statement.appliesTo;
     const kept = roles.filter((r) => r === null || target.existing.has(r));
     const missing = roles.filter((r): r is string => r !== null && !target.existing.has(r));
-    if (kept.length === 0) return skipped(`role ${quoted(missing)} does not exist on the target`);
     if (missing.length === 0) return { sql: statement.sql };
+    // A restrictive policy limits its roles' members, who may exist here without the role:
+    // dropping it would widen access, so it limits everyone instead.
+    if (isRestrictive(statement.appliesTo)) {
+      return {
+        sql: head + 'PUBLIC' + tail,
+        warning: `${statement.object} is RESTRICTIVE and role ${quoted(missing)} does not exist on the target: it now restricts PUBLIC`,
+      };
+    }
+    if (kept.length === 0) return skipped(`role ${quoted(missing)} does not exist on the target`);
     return {
       sql: head + roleList(kept) + tail,
       warning: `${statement.object} applies to ${roleList(kept)} only: role ${quoted(missing)} does not exist on the target`,
