@@ -9,6 +9,8 @@ interface FunctionRow extends AggregateRow {
   prokind: 'f' | 'p' | 'a' | 'w';
   name: string;
   identity_args: string;
+  /** Argument types alone: what GRANT takes for an aggregate, which has no (*) or ORDER BY form there. */
+  arg_types: string;
   owner: string;
   acl: AclJson | null;
   def: string | null;
@@ -21,6 +23,7 @@ export async function captureFunctions(capture: Capture): Promise<void> {
   const rows = await capture.query<FunctionRow>(`
     SELECT p.oid, p.prokind, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname) AS name,
       pg_catalog.pg_get_function_identity_arguments(p.oid) AS identity_args,
+      pg_catalog.oidvectortypes(p.proargtypes) AS arg_types,
       pg_catalog.pg_get_userbyid(p.proowner) AS owner, ${aclSql('p.proacl', 'f', 'p.proowner')} AS acl, p.prosecdef AS secdef,
       CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END AS def,
       ${AGGREGATE_COLUMNS}
@@ -48,9 +51,10 @@ export async function captureFunctions(capture: Capture): Promise<void> {
           sql: `REVOKE EXECUTE ON ${keyword} ${signature} FROM PUBLIC`,
           why: 'it is SECURITY DEFINER and would run as the restoring user, so EXECUTE was revoked from PUBLIC; grant it to whom it is meant for',
         } : undefined),
-        // GRANT has no AGGREGATE form; aggregates are granted as functions.
+        // GRANT has no AGGREGATE form; aggregates are granted as functions, by argument types.
         ...privilegeStatements(
-          `${row.prokind === 'p' ? 'PROCEDURE' : 'FUNCTION'} ${signature}`, object, row.owner, row.acl),
+          row.prokind === 'p' ? `PROCEDURE ${signature}` : row.prokind === 'a' ? `FUNCTION ${row.name}(${row.arg_types})` : `FUNCTION ${signature}`,
+          object, row.owner, row.acl),
       ],
     });
     capture.comments.set(nodeKey, { target: `${keyword} ${signature}`, object, node: nodeKey });
