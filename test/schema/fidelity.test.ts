@@ -38,6 +38,26 @@ describe('schema capture on PostgreSQL 15 (pg_dump as oracle)', () => {
     expect(restored).toBe(source);
   }, 60_000);
 
+  it('grants come after the data, row-level security and policies, one grant per object per wave, a grant option before its use', () => {
+    const grant = (s: { kind: string; sql: string }) => s.kind === 'acl' && /^(GRANT|SET SESSION AUTHORIZATION) /.test(s.sql);
+    expect(snapshot.preData.filter(grant)).toEqual([]);
+    expect(snapshot.preData.some((s) => s.kind === 'acl' && s.sql.startsWith('REVOKE '))).toBe(true); // revokes stay with their object
+    const waveOf = (match: (s: { kind: string; sql: string }) => boolean) => snapshot.postData.findIndex((wave) => wave.some(match));
+    const firstGrantWave = waveOf(grant);
+    expect(firstGrantWave).toBeGreaterThan(waveOf((s) => s.kind === 'policy'));
+    expect(firstGrantWave).toBeGreaterThan(waveOf((s) => /ROW LEVEL SECURITY/.test(s.sql)));
+    for (const wave of snapshot.postData.slice(firstGrantWave)) {
+      expect(wave.every(grant)).toBe(true);
+      const objects = wave.map((s) => s.object);
+      expect(new Set(objects).size, objects.join(', ')).toBe(objects.length);
+    }
+    // e.granted: the owner gives tidemark_reader SELECT WITH GRANT OPTION, which then grants it to PUBLIC.
+    const withOption = waveOf((s) => s.object === 'table e.granted' && /GRANT SELECT ON TABLE e\.granted TO tidemark_reader WITH GRANT OPTION/.test(s.sql));
+    const byReader = waveOf((s) => s.object === 'table e.granted' && s.sql.startsWith('SET SESSION AUTHORIZATION tidemark_reader; GRANT SELECT'));
+    expect(withOption).toBeGreaterThanOrEqual(firstGrantWave);
+    expect(byReader).toBeGreaterThan(withOption);
+  });
+
   it('lists the tables with rows, without dropped and generated columns', () => {
     const invoice = snapshot.tables.find((t) => t.schema === 'app' && t.name === 'invoice');
     expect(invoice?.columns).toEqual(['invoice_no', 'customer_id', 'amount', 'during', 'note', 'lines', 'added_later']);

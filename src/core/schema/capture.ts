@@ -9,7 +9,7 @@ import { readDependencies } from './dependencies.ts';
 import { captureExtensions } from './extensions.ts';
 import { captureFunctions } from './functions.ts';
 import { captureIndexes } from './indexes.ts';
-import type { CatalogQuery, SchemaSnapshot } from './model.ts';
+import type { CatalogQuery, DdlStatement, SchemaSnapshot } from './model.ts';
 import { orderObjects } from './ordering.ts';
 import { capturePolicies } from './policies.ts';
 import { readColumns, readConstraints, readRelations } from './relations.ts';
@@ -94,12 +94,14 @@ function toSnapshot(capture: Capture, dependencies: Awaited<ReturnType<typeof re
   const position = new Map(ordered.map((o, i) => [o.key, i]));
   const byPosition = (a: { key: string }, b: { key: string }) => (position.get(a.key) ?? 0) - (position.get(b.key) ?? 0);
   const strip = <T extends { key: string }>({ key: _key, ...rest }: T) => rest;
+  const preData = ordered.flatMap((o) => o.statements);
   return {
     serverVersionNum: capture.version,
-    preData: ordered.flatMap((o) => o.statements),
-    postData: capture.post
-      .map((wave) => wave.filter((s) => !promoted.has(s)).sort((a, b) => cmp(a.object, b.object) || cmp(a.sql, b.sql)))
-      .filter((wave) => wave.length > 0),
+    preData: preData.filter((s) => !isGrant(s)),
+    postData: [
+      ...capture.post.map((wave) => wave.filter((s) => !promoted.has(s)).sort((a, b) => cmp(a.object, b.object) || cmp(a.sql, b.sql))),
+      ...grantWaves(preData.filter(isGrant)),
+    ].filter((wave) => wave.length > 0),
     tables: [...capture.tables].sort(byPosition).map(strip),
     sequences: [...capture.sequences].sort((a, b) => cmp(a.schema, b.schema) || cmp(a.name, b.name)).map(strip),
     materializedViews: [...capture.populatedMatviews].sort(byPosition).map(strip),
@@ -108,3 +110,26 @@ function toSnapshot(capture: Capture, dependencies: Awaited<ReturnType<typeof re
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** A GRANT (acl.ts writes one made by a role other than the owner inside SET SESSION AUTHORIZATION). */
+function isGrant(statement: DdlStatement): boolean {
+  return statement.kind === 'acl' && (statement.sql.startsWith('GRANT ') || statement.sql.startsWith('SET SESSION AUTHORIZATION '));
+}
+
+/**
+ * Grants go last, after the data, row-level security and policies, as pg_restore's ACL pass
+ * does: until then nobody but the owners can read or write a half-restored table. One object's
+ * grants keep their captured order, one per wave: a grant made by a grantee holding GRANT OPTION
+ * needs that option given first, and two GRANTs on one object at once fail ("tuple concurrently
+ * updated"). Grants on different objects run side by side.
+ */
+function grantWaves(grants: DdlStatement[]): DdlStatement[][] {
+  const waves: DdlStatement[][] = [];
+  const seen = new Map<string, number>();
+  for (const grant of grants) {
+    const level = seen.get(grant.object) ?? 0;
+    seen.set(grant.object, level + 1);
+    (waves[level] ??= []).push(grant);
+  }
+  return waves;
+}
