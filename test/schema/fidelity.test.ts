@@ -38,10 +38,13 @@ describe('schema capture on PostgreSQL 15 (pg_dump as oracle)', () => {
     expect(restored).toBe(source);
   }, 60_000);
 
-  it('grants come after the data, row-level security and policies, one grant per object per wave, a grant option before its use', () => {
-    const grant = (s: { kind: string; sql: string }) => s.kind === 'acl' && /^(GRANT|SET SESSION AUTHORIZATION) /.test(s.sql);
+  it('grants on relations come after the data, row-level security and policies, one per object per wave, a grant option before its use', () => {
+    const anyGrant = (s: { kind: string; sql: string }) => s.kind === 'acl' && /^(GRANT|SET SESSION AUTHORIZATION) /.test(s.sql);
+    const grant = (s: { kind: string; sql: string; object: string }) => anyGrant(s) && /^(table|view|materialized view|sequence) /.test(s.object);
     expect(snapshot.preData.filter(grant)).toEqual([]);
-    expect(snapshot.preData.some((s) => s.kind === 'acl' && s.sql.startsWith('REVOKE '))).toBe(true); // revokes stay with their object
+    // Revokes, and grants on schemas, types and functions (index expressions may need them), stay with their object.
+    expect(snapshot.preData.some((s) => s.kind === 'acl' && s.sql.startsWith('REVOKE '))).toBe(true);
+    expect(snapshot.preData.some((s) => anyGrant(s) && s.object === 'schema app')).toBe(true);
     const waveOf = (match: (s: { kind: string; sql: string }) => boolean) => snapshot.postData.findIndex((wave) => wave.some(match));
     const firstGrantWave = waveOf(grant);
     expect(firstGrantWave).toBeGreaterThan(waveOf((s) => s.kind === 'policy'));

@@ -111,14 +111,19 @@ function toSnapshot(capture: Capture, dependencies: Awaited<ReturnType<typeof re
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** A GRANT (acl.ts writes one made by a role other than the owner inside SET SESSION AUTHORIZATION). */
+/**
+ * A GRANT on a table, view or sequence (acl.ts writes one made by a role other than the owner
+ * inside SET SESSION AUTHORIZATION). Grants on schemas, types and functions stay with their
+ * objects: index expressions and constraints run as the table's owner and may need them.
+ */
 function isGrant(statement: DdlStatement): boolean {
-  return statement.kind === 'acl' && (statement.sql.startsWith('GRANT ') || statement.sql.startsWith('SET SESSION AUTHORIZATION '));
+  return statement.kind === 'acl' && /^(table|view|materialized view|sequence) /.test(statement.object) &&
+    (statement.sql.startsWith('GRANT ') || statement.sql.startsWith('SET SESSION AUTHORIZATION '));
 }
 
 /**
- * Grants go last, after the data, row-level security and policies, as pg_restore's ACL pass
- * does: until then nobody but the owners can read or write a half-restored table. One object's
+ * Grants on relations go last, after the data, row-level security and policies, as pg_restore's
+ * ACL pass does: until then no grantee can read or write a half-restored table. One object's
  * grants keep their captured order, one per wave: a grant made by a grantee holding GRANT OPTION
  * needs that option given first, and two GRANTs on one object at once fail ("tuple concurrently
  * updated"). Grants on different objects run side by side.
