@@ -1,6 +1,6 @@
 // The oracle test: a database rebuilt from the captured schema dumps exactly like the source.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SchemaSnapshot } from '#core/schema/model.ts';
+import type { DdlStatement, SchemaSnapshot } from '#core/schema/model.ts';
 import { startPostgres, type PostgresServer } from '#test/support/postgres-server.ts';
 import { applySnapshot, capture, copyTables, dumpSchema, finishData, loadFixture } from './helpers.ts';
 
@@ -39,13 +39,13 @@ describe('schema capture on PostgreSQL 15 (pg_dump as oracle)', () => {
   }, 60_000);
 
   it('grants on relations come after the data, row-level security and policies, one per object per wave, a grant option before its use', () => {
-    const anyGrant = (s: { kind: string; sql: string }) => s.kind === 'acl' && /^(GRANT|SET SESSION AUTHORIZATION) /.test(s.sql);
-    const grant = (s: { kind: string; sql: string; object: string }) => anyGrant(s) && /^(table|view|materialized view|sequence) /.test(s.object);
+    const anyGrant = (s: DdlStatement) => s.kind === 'acl' && /^(GRANT|SET SESSION AUTHORIZATION) /.test(s.sql);
+    const grant = (s: DdlStatement) => anyGrant(s) && /^(table|view|materialized view|sequence) /.test(s.object);
     expect(snapshot.preData.filter(grant)).toEqual([]);
     // Revokes, and grants on schemas, types and functions (index expressions may need them), stay with their object.
     expect(snapshot.preData.some((s) => s.kind === 'acl' && s.sql.startsWith('REVOKE '))).toBe(true);
     expect(snapshot.preData.some((s) => anyGrant(s) && s.object === 'schema app')).toBe(true);
-    const waveOf = (match: (s: { kind: string; sql: string }) => boolean) => snapshot.postData.findIndex((wave) => wave.some(match));
+    const waveOf = (match: (s: DdlStatement) => boolean) => snapshot.postData.findIndex((wave) => wave.some(match));
     const firstGrantWave = waveOf(grant);
     expect(firstGrantWave).toBeGreaterThan(waveOf((s) => s.kind === 'policy'));
     expect(firstGrantWave).toBeGreaterThan(waveOf((s) => /ROW LEVEL SECURITY/.test(s.sql)));
