@@ -218,6 +218,16 @@ describe('PostgreSQL 15 → 18', () => {
   });
 });
 
+describe('PostgreSQL 15 → 13, an older major', () => {
+  it('is refused before anything is created, naming both versions', async () => {
+    const repo = join(scratch, 'repo-15'); // the backup of the 15 → 18 test
+    const result = await runCli(['restore', 'latest', '--repo', repo, '--target', pg13.url('shop_from_15'), '--json']);
+    expect(result.code, describeResult(result)).toBe(1);
+    expect(result.json.error.message).toMatch(/is of PostgreSQL 15\.\d+; target 127\.0\.0\.1:\d+\/shop_from_15 runs 13\.\d+, an older major\. Tidemark restores into PostgreSQL 15 or newer/);
+    expect((await pg13.sql(`SELECT count(*)::int AS n FROM pg_database WHERE datname = 'shop_from_15'`)).rows[0].n).toBe(0);
+  });
+});
+
 describe('PostgreSQL 13 → 15', () => {
   it('backs up the oldest supported major (one export task per table: no TID range scans) and restores it into 15', async () => {
     const tasks = await roundTrip(pg13, pg15, 'shop_from_13');

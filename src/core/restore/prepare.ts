@@ -4,10 +4,10 @@
 import type { DatabaseRef, SqlSession } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import { DatabaseMissingError, RestoreTargetError } from '../errors.ts';
-import { readManifest } from '../repository/manifest.ts';
+import { readManifest, type Manifest } from '../repository/manifest.ts';
 import { expectedLoad } from './load-plan.ts';
 import { applyStatements, targetRoles } from '../schema/apply.ts';
-import { quoteIdent } from '../sql.ts';
+import { isYugabyte, quoteIdent } from '../sql.ts';
 import { PROGRESS_SCHEMA, addWarnings, createProgressTables, progressOwner } from './progress-table.ts';
 
 export interface PrepareInput {
@@ -19,7 +19,7 @@ export interface PrepareInput {
 export async function prepareTarget(input: PrepareInput, ctx: TaskContext): Promise<{ created: boolean; preDataStatements: number }> {
   const where = ctx.databases.describe(input.target);
   const manifest = await readManifest(ctx.storage, input.backupId);
-  const { session, created } = await openOrCreate(input.target, ctx);
+  const { session, created } = await openOrCreate(input.target, ctx, (s) => refuseOlderServer(s, manifest, input.backupId, where));
   try {
     const owner = await progressOwner(session);
     if (owner === input.restoreId) return { created, preDataStatements: manifest.schema.preData.length };
@@ -49,13 +49,16 @@ export async function prepareTarget(input: PrepareInput, ctx: TaskContext): Prom
   return { created, preDataStatements: manifest.schema.preData.length };
 }
 
-async function openOrCreate(target: DatabaseRef, ctx: TaskContext): Promise<{ session: SqlSession; created: boolean }> {
+/** Opens the target, creating it when missing; `check` runs on the server first (before any CREATE DATABASE). */
+async function openOrCreate(target: DatabaseRef, ctx: TaskContext, check: (session: SqlSession) => Promise<void>): Promise<{ session: SqlSession; created: boolean }> {
+  let existing: SqlSession;
   try {
-    return { session: await ctx.databases.connect(target, { applicationName: 'tidemark restore' }), created: false };
+    existing = await ctx.databases.connect(target, { applicationName: 'tidemark restore' });
   } catch (err) {
     if (!(err instanceof DatabaseMissingError) || !err.database) throw err;
     const admin = await ctx.databases.connect({ ...target, database: 'postgres' }, { applicationName: 'tidemark restore' });
     try {
+      await check(admin);
       // template0 + UTF8: a clean database whatever template1 holds on this server.
       await admin.query(`CREATE DATABASE ${quoteIdent(err.database)} TEMPLATE template0 ENCODING 'UTF8'`);
     } catch (createErr) {
@@ -67,6 +70,33 @@ async function openOrCreate(target: DatabaseRef, ctx: TaskContext): Promise<{ se
       await admin.close();
     }
     return { session: await ctx.databases.connect(target, { applicationName: 'tidemark restore' }), created: true };
+  }
+  try {
+    await check(existing);
+  } catch (err) {
+    await existing.close();
+    throw err;
+  }
+  return { session: existing, created: false };
+}
+
+/**
+ * A backup restores into its own major or a newer one (DESIGN.md invariant 9). An older server
+ * may lack what the schema uses (NULLS NOT DISTINCT, newer syntax) and would fail halfway.
+ */
+async function refuseOlderServer(session: SqlSession, manifest: Manifest, backupId: string, where: string): Promise<void> {
+  const [row] = await session.query<{ num: number; version: string }>(
+    `SELECT pg_catalog.current_setting('server_version_num')::int AS num, pg_catalog.current_setting('server_version') AS version`,
+  );
+  const target = Math.floor(row!.num / 10000);
+  const source = Math.floor(manifest.source.serverVersionNum / 10000);
+  // YugabyteDB reports the PostgreSQL release its YSQL layer derives from (11.2 for years), not
+  // what it accepts; there the restore itself tells.
+  if (target < source && !isYugabyte(row!.version)) {
+    throw new RestoreTargetError(
+      `Backup ${backupId} is of PostgreSQL ${manifest.source.serverVersion}; target ${where} runs ${row!.version}, an older major. ` +
+        `Tidemark restores into PostgreSQL ${source} or newer: pick a target server of that version.`,
+    );
   }
 }
 
