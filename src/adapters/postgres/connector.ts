@@ -41,12 +41,10 @@ export class PostgresConnector implements DatabaseConnector {
     const config = parseUrl(url);
     if (ref.database) config.database = ref.database;
     const where = describeUrl(url, ref.database);
-    const timeoutSeconds = connectTimeoutSeconds(url);
     const client = new pg.Client({
       ...config,
       application_name: options.applicationName ?? 'tidemark',
       options: startupOptions(),
-      connectionTimeoutMillis: timeoutSeconds * 1000,
       keepAlive: true,
     });
     // An idle session's socket error must not crash the process; the next query reports it.
@@ -55,7 +53,7 @@ export class PostgresConnector implements DatabaseConnector {
       await client.connect();
     } catch (err) {
       await client.end().catch(() => undefined);
-      throw connectionError(err, where, config.user ?? '', config.database ?? '', timeoutSeconds);
+      throw connectionError(err, where, config.user ?? '', config.database ?? '', (config.connectionTimeoutMillis ?? 0) / 1000);
     }
     return new PgSession(client);
   }
@@ -68,9 +66,9 @@ const DEFAULT_CONNECT_TIMEOUT_SECONDS = 15;
  * `connect_timeout`, else $PGCONNECT_TIMEOUT; 0 or less waits forever, as in libpq. A silent
  * host (a dropped SYN, a proxy that never answers) fails after this long instead of hanging a run.
  */
-export function connectTimeoutSeconds(url: string, env: NodeJS.ProcessEnv = process.env): number {
-  const fromUrl = URL.canParse(url) ? new URL(url).searchParams.get('connect_timeout') || undefined : undefined;
-  const text = fromUrl ?? (env.PGCONNECT_TIMEOUT || undefined);
+function connectTimeoutSeconds(url: URL): number {
+  const fromUrl = url.searchParams.get('connect_timeout') || undefined;
+  const text = fromUrl ?? (process.env.PGCONNECT_TIMEOUT || undefined);
   if (text === undefined) return DEFAULT_CONNECT_TIMEOUT_SECONDS;
   const seconds = Number(text);
   if (!Number.isInteger(seconds)) {
@@ -97,6 +95,7 @@ function parseUrl(url: string): pg.ClientConfig {
     password: decodeURIComponent(parsed.password) || undefined,
     database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || undefined,
     ssl: sslmode && sslmode !== 'disable' ? { rejectUnauthorized: sslmode === 'verify-full' } : undefined,
+    connectionTimeoutMillis: connectTimeoutSeconds(parsed) * 1000,
   };
 }
 

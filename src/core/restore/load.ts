@@ -40,7 +40,7 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
     // Loaded by an earlier attempt: counted for the progress display, not in this batch's result.
     for (const item of units.filter((i) => done.has(stepOf(i)))) {
       const table = manifest.tables[item.table]!;
-      for (const { chunk } of chunksOf(manifest, item)) ctx.progress({ phase: 'load', table: qualifiedName(table.schema, table.name), unitDone: `chunk:${chunk}` });
+      for (const chunk of chunksOf(manifest, item)) ctx.progress({ phase: 'load', table: qualifiedName(table.schema, table.name), unitDone: unitOf(chunk) });
     }
     const chunks = new Prefetch(pending.flatMap((p) => p.members), (item: ChunkLoad) => fetchChunk(manifest, item, ctx));
     for (const { item, members } of pending) {
@@ -67,10 +67,10 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
         chunks.skip(members.length);
         continue;
       }
-      for (const { chunk, ref } of members) {
+      for (const member of members) {
         loaded++;
-        rows += ref.rows;
-        ctx.progress({ phase: 'load', table: name, rows: ref.rows, bytes: ref.size, chunks: 1, unitDone: `chunk:${chunk}` });
+        rows += member.ref.rows;
+        ctx.progress({ phase: 'load', table: name, rows: member.ref.rows, bytes: member.ref.size, chunks: 1, unitDone: unitOf(member) });
       }
     }
   } finally {
@@ -83,6 +83,11 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
 function chunksOf(manifest: Manifest, item: LoadItem): ChunkLoad[] {
   if (item.kind === 'chunk') return [item];
   return manifest.tables[item.table]!.chunks.map((ref, chunk) => ({ kind: 'chunk', table: item.table, chunk, ref }));
+}
+
+/** A chunk's name as a unit of its table's progress (expectedLoad counts them). */
+function unitOf(chunk: ChunkLoad): string {
+  return `chunk:${chunk.chunk}`;
 }
 
 function stepOf(item: LoadItem): string {

@@ -22,17 +22,21 @@ export async function targetRoles(query: CatalogQuery, statements: readonly DdlS
 
 export function rolesOnTarget(existing: ReadonlySet<string>, statements: readonly DdlStatement[]): TargetRoles {
   const notCreated = new Map<string, string[]>();
+  const target = { existing, notCreated };
+  // A policy is the one creating statement that can be skipped for its roles; statementForTarget
+  // decides, and statements on a skipped policy's object follow it.
   for (const statement of statements) {
-    if (statement.appliesTo) {
-      const missing = statement.appliesTo.roles.filter((r): r is string => r !== null && !existing.has(r));
-      if (missing.length === statement.appliesTo.roles.length && !isRestrictive(statement.appliesTo)) notCreated.set(statement.object, missing);
-    } else if (statement.kind === 'policy') {
-      // Written before `appliesTo`: the whole policy is skipped when one of its roles is missing.
-      const missing = (statement.roles ?? []).filter((r) => !existing.has(r));
-      if (missing.length > 0) notCreated.set(statement.object, missing);
+    if (statement.kind === 'policy' && statementForTarget(statement, target).sql === undefined) {
+      notCreated.set(statement.object, missingRoles(statement, existing));
     }
   }
-  return { existing, notCreated };
+  return target;
+}
+
+/** The roles a statement names (its `roles`, or its `appliesTo` list) that the target lacks. */
+function missingRoles(statement: DdlStatement, existing: ReadonlySet<string>): string[] {
+  const named = statement.appliesTo ? statement.appliesTo.roles.filter((r): r is string => r !== null) : (statement.roles ?? []);
+  return named.filter((role) => !existing.has(role));
 }
 
 /** A restrictive policy's `appliesTo` (policies.ts writes "… AS RESTRICTIVE FOR <command> TO "). */
@@ -44,10 +48,10 @@ function isRestrictive(appliesTo: NonNullable<DdlStatement['appliesTo']>): boole
 export function statementForTarget(statement: DdlStatement, target: TargetRoles): { sql?: string; warning?: string } {
   const quoted = (roles: string[]) => roles.map((r) => `"${r}"`).join(', ');
   const skipped = (why: string) => ({ warning: `skipped ${statement.kind} statement for ${statement.object}: ${why}` });
+  const missing = missingRoles(statement, target.existing);
   if (statement.appliesTo) {
     const { head, tail, roles } = statement.appliesTo;
     const kept = roles.filter((r) => r === null || target.existing.has(r));
-    const missing = roles.filter((r): r is string => r !== null && !target.existing.has(r));
     if (missing.length === 0) return { sql: statement.sql };
     // A restrictive policy limits its roles' members, who may exist here without the role:
     // dropping it would widen access, so it limits everyone instead.
@@ -68,7 +72,6 @@ export function statementForTarget(statement: DdlStatement, target: TargetRoles)
   // A revoke from PUBLIC always runs. (Manifests written before this rule list the owner in its
   // `roles`; skipping it would leave PUBLIC a privilege the source took away.)
   if (statement.kind === 'acl' && /^REVOKE .* FROM PUBLIC$/.test(statement.sql)) return { sql: statement.sql };
-  const missing = (statement.roles ?? []).filter((role) => !target.existing.has(role));
   if (missing.length > 0) {
     const why = `role ${quoted(missing)} does not exist on the target`;
     const instead = statement.insteadIfRolesMissing;
