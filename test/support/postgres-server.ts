@@ -5,7 +5,8 @@
 // The registry this project installs from has only the linux-x64 build of 13.23.0-beta.16, so
 // `npm install` leaves 13's other platform packages out of package-lock.json and `npm ci` then
 // refuses the lock; their entries (optional, os/cpu-bound, never fetched on linux-x64) were added
-// by hand. After an `npm install` that drops them, add them back, or `npm ci` fails.
+// by hand. After an `npm install` that drops them, add them back, or `npm ci` fails;
+// test/unit/package-lock.test.ts names any that are missing.
 import { mkdtemp, chmod, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
