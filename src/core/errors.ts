@@ -43,6 +43,9 @@ export class VerificationError extends TidemarkError {}
 /** The exported snapshot is gone or past the export window (see FORMAT.md, "Consistency"). */
 export class SnapshotExpiredError extends TidemarkError {}
 
+/** The backup's role cannot read every row of the source (no SELECT, or row-level security applies to it). */
+export class SourceAccessError extends TidemarkError {}
+
 /** Something in the source that Tidemark cannot back up faithfully. */
 export class UnsupportedObjectError extends TidemarkError {}
 

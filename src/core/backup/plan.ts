@@ -10,6 +10,7 @@ import { sealDocument, openDocument } from '../repository/sealed-document.ts';
 import { openSnapshotSession } from './snapshot-session.ts';
 import { packBatches, splitIntoRanges } from './ranges.ts';
 import { readTableFacts } from './table-facts.ts';
+import { checkReadAccess } from './read-access.ts';
 import { parentTableFor, parentUsable } from './incremental-plan.ts';
 import { readManifest } from '../repository/manifest.ts';
 import { qualifiedName } from '../sql.ts';
@@ -67,6 +68,7 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
     );
     ctx.progress({ phase: 'schema' });
     const schema = await captureSchema((sql, params) => session.query(sql, params));
+    await checkReadAccess((sql, params) => session.query(sql, params), schema.tables);
     const facts = await readTableFacts((sql, params) => session.query(sql, params), schema.tables);
     const sizes = new Map(facts.map((f, i) => [i, f.bytes]));
     const record = await ctx.catalog.getBackup(input.backupId);

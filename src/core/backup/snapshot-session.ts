@@ -1,4 +1,6 @@
-// Opens a session that reads inside the run's exported snapshot (DESIGN.md, "Consistency").
+// Opens a session that reads inside the run's exported snapshot (DESIGN.md, "Consistency"),
+// with row_security off: a read that row-level security would filter fails instead (as under
+// pg_dump), so an export never takes a subset of a table's rows for the whole.
 import type { DatabaseRef, SqlSession } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import { SnapshotExpiredError } from '../errors.ts';
@@ -6,6 +8,7 @@ import { SnapshotExpiredError } from '../errors.ts';
 export async function openSnapshotSession(ctx: TaskContext, source: DatabaseRef, snapshotId: string, purpose: string): Promise<SqlSession> {
   const session = await ctx.databases.connect(source, { applicationName: `tidemark ${purpose}` });
   try {
+    await session.query('SET row_security = off');
     await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await session.query(`SET TRANSACTION SNAPSHOT '${snapshotId.replace(/'/g, "''")}'`);
   } catch (err) {

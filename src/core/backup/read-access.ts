@@ -1,0 +1,43 @@
+// Before any row is exported: can the backup's role read every row of every table? A role
+// without SELECT would fail halfway through the export; a role that row-level security applies
+// to would read only the rows its policies let through, and the backup would look complete. The
+// sessions also run with row_security off (adapters/postgres/session.ts), so a policy that comes
+// into force later still fails the export instead of filtering it, as pg_dump does.
+import { SourceAccessError } from '../errors.ts';
+import { qualifiedName, quoteIdent } from '../sql.ts';
+
+type Query = (sql: string, params?: unknown[]) => Promise<Array<Record<string, any>>>;
+
+/** Throws SourceAccessError naming every table the role cannot read whole, and why. */
+export async function checkReadAccess(query: Query, tables: readonly { schema: string; name: string }[]): Promise<void> {
+  if (tables.length === 0) return;
+  const rows = await query(
+    `SELECT t.name,
+            NOT (pg_catalog.has_table_privilege(c.oid, 'SELECT')
+                 OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                                   AND NOT pg_catalog.has_column_privilege(c.oid, a.attnum, 'SELECT'))) AS no_select,
+            pg_catalog.row_security_active(c.oid) AS filtered
+       FROM pg_catalog.unnest($1::text[]) AS t(name)
+       JOIN pg_catalog.pg_class c ON c.oid = t.name::pg_catalog.regclass`,
+    [tables.map((t) => qualifiedName(t.schema, t.name))],
+  );
+  const noSelect = rows.filter((r) => r.no_select).map((r) => r.name as string);
+  const filtered = rows.filter((r) => !r.no_select && r.filtered).map((r) => r.name as string);
+  const [role] = await query('SELECT CURRENT_USER AS name');
+  const problems: string[] = [];
+  if (noSelect.length) {
+    problems.push(`it has no SELECT privilege on ${list(noSelect)} (or on some of their columns): grant it (GRANT SELECT ON … TO ${quoteIdent(role!.name)}) or back up as the tables' owner`);
+  }
+  if (filtered.length) {
+    problems.push(
+      `row-level security applies to it on ${list(filtered)}, so only the rows its policies allow would be saved: ` +
+        'back up as a superuser, a role with BYPASSRLS, or the table owner (for tables without FORCE ROW LEVEL SECURITY)',
+    );
+  }
+  if (problems.length) {
+    throw new SourceAccessError(`Role "${role!.name}" cannot read every row of the database, so nothing was exported: ${problems.join('; ')}.`);
+  }
+}
+
+const list = (names: string[]) => (names.length <= 10 ? names.join(', ') : `${names.slice(0, 10).join(', ')} and ${names.length - 10} more`);
