@@ -102,6 +102,38 @@ describe("applyStatements (and captureSchema preconditions)", () => {
     expect(statementForTarget(owner, rolesOnTarget(new Set(['ghost']), []))).toEqual({ sql: owner.sql });
   });
 
+  it('a restoring role that is not a superuser: owners and grantors it cannot act as are skipped, grants by another role use SET ROLE; manifests before actsAs too', () => {
+    const existing = new Set(['restorer', 'owner', 'admin', 'reader', 'outsider']);
+    const restorer = { name: 'restorer', superuser: false, actAs: new Set(['restorer', 'owner', 'admin', 'reader']) };
+    const target = rolesOnTarget(existing, [], restorer);
+    const object = 'table public.t';
+    const byAdmin = 'SET SESSION AUTHORIZATION admin; GRANT SELECT ON TABLE public.t TO reader; RESET SESSION AUTHORIZATION';
+    const current: DdlStatement[] = [
+      { object, kind: 'owner', sql: 'ALTER TABLE public.t OWNER TO owner', roles: ['owner'], actsAs: ['owner'] },
+      { object, kind: 'acl', sql: byAdmin, roles: ['owner', 'admin', 'reader'], actsAs: ['owner', 'admin'] },
+      { object, kind: 'owner', sql: 'ALTER TABLE public.t OWNER TO outsider', roles: ['outsider'], actsAs: ['outsider'] },
+      { object, kind: 'acl', sql: 'GRANT SELECT ON TABLE public.t TO reader', roles: ['outsider', 'reader'], actsAs: ['outsider'] },
+      // A grantee needs only to exist.
+      { object, kind: 'acl', sql: 'GRANT SELECT ON TABLE public.t TO outsider', roles: ['owner', 'outsider'], actsAs: ['owner'] },
+    ];
+    const cannot = 'the restoring role "restorer" cannot act as role "outsider"; to restore it, grant the membership first (GRANT outsider TO restorer) or restore as a superuser';
+    const expected = [
+      { sql: 'ALTER TABLE public.t OWNER TO owner' },
+      { sql: 'SET ROLE admin; GRANT SELECT ON TABLE public.t TO reader; RESET ROLE' },
+      { warning: `skipped owner statement for table public.t: ${cannot}` },
+      { warning: `skipped acl statement for table public.t: ${cannot}` },
+      { sql: 'GRANT SELECT ON TABLE public.t TO outsider' },
+    ];
+    expect(current.map((s) => statementForTarget(s, target))).toEqual(expected);
+    // Written before actsAs: the owner is first in a grant's roles, the grantor in its SET SESSION AUTHORIZATION.
+    const older = current.map(({ actsAs: _, ...rest }) => rest);
+    expect(older.map((s) => statementForTarget(s, target))).toEqual(expected);
+    const grantedByOutsider = { object, kind: 'acl', sql: byAdmin.replace('admin', '"outsider"'), roles: ['owner', 'outsider', 'reader'] };
+    expect(statementForTarget(grantedByOutsider, target)).toEqual({ warning: `skipped acl statement for table public.t: ${cannot}` });
+    // A superuser keeps SET SESSION AUTHORIZATION, as pg_dump writes it.
+    expect(statementForTarget(current[1]!, rolesOnTarget(existing, []))).toEqual({ sql: byAdmin });
+  });
+
   it('names the object and includes the PostgreSQL message when a statement fails', async () => {
     const bad: DdlStatement = { object: 'index public.t_idx', kind: 'index', sql: 'CREATE INDEX t_idx ON public.t (missing_column)' };
     await expect(withClient(url, async (c) => applyStatements(queryOf(c), [bad], rolesOnTarget(new Set(), []))))

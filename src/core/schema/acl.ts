@@ -28,7 +28,14 @@ export function aclSql(aclExpr: string, kind: string | null, ownerExpr: string):
 }
 
 export function ownerStatement(target: string, object: string, owner: string, insteadIfRolesMissing?: DdlStatement['insteadIfRolesMissing']): DdlStatement {
-  return { object, kind: 'owner', sql: `ALTER ${target} OWNER TO ${quoteIdent(owner)}`, roles: [owner], ...(insteadIfRolesMissing ? { insteadIfRolesMissing } : {}) };
+  return {
+    object,
+    kind: 'owner',
+    sql: `ALTER ${target} OWNER TO ${quoteIdent(owner)}`,
+    roles: [owner],
+    actsAs: [owner],
+    ...(insteadIfRolesMissing ? { insteadIfRolesMissing } : {}),
+  };
 }
 
 interface Change {
@@ -87,6 +94,12 @@ export function privilegeStatements(
     if (c.grantor !== owner) sql = `SET SESSION AUTHORIZATION ${quoteIdent(c.grantor)}; ${sql}; RESET SESSION AUTHORIZATION`;
     // A grant needs the owner too: given by the restoring user instead, it would let the grantee
     // into a view or a SECURITY DEFINER function that now runs with that user's rights.
-    return { object, kind: 'acl', sql, roles: [...new Set([owner, c.grantor, ...(c.grantee === null ? [] : [c.grantee])])] };
+    return {
+      object,
+      kind: 'acl',
+      sql,
+      roles: [...new Set([owner, c.grantor, ...(c.grantee === null ? [] : [c.grantee])])],
+      actsAs: [...new Set([owner, c.grantor])],
+    };
   });
 }

@@ -3,26 +3,52 @@
 // a list of roles (a policy's TO) keeps the roles the target has, and when it has none of them
 // the object is not created and the statements on it (its comment) are skipped too. Any other
 // failure stops the restore with the object's name and PostgreSQL's message.
+//
+// The restoring role need not be a superuser (RDS and Aurora have none). Giving an object to an
+// owner and replaying a grant as its grantor then need the restoring role to be able to act as
+// that role (a member with its privileges; from PostgreSQL 16 also with SET). Where it cannot,
+// the statement is skipped like one for a missing role, and the object stays the restoring
+// role's — so its grants are skipped too: a view or a SECURITY DEFINER function owned by the
+// restoring role would let grantees act with that role's rights.
 import { RestoreTargetError, TransientError } from '../errors.ts';
 import type { CatalogQuery, DdlStatement } from './model.ts';
 import { roleList } from './quote.ts';
+
+/** The role a restore runs as, and the roles it can act as. */
+export interface Restorer {
+  name: string;
+  superuser: boolean;
+  /** Roles whose privileges it has and that it may SET ROLE to; every role, for a superuser. */
+  actAs: ReadonlySet<string>;
+}
 
 /** What the target's roles mean for a set of statements (`rolesOnTarget`). */
 export interface TargetRoles {
   existing: ReadonlySet<string>;
   /** Objects whose creating statement applies to no role the target has, with the roles it lacks. */
   notCreated: ReadonlyMap<string, string[]>;
+  restorer: Restorer;
 }
 
-/** The roles of the target (the cluster) and what they leave out of `statements`. */
+/** The roles of the target (the cluster), the restoring role's, and what they leave out of `statements`. */
 export async function targetRoles(query: CatalogQuery, statements: readonly DdlStatement[]): Promise<TargetRoles> {
-  const rows = await query<{ rolname: string }>('SELECT rolname FROM pg_catalog.pg_roles');
-  return rolesOnTarget(new Set(rows.map((r) => r.rolname)), statements);
+  const [server] = await query<{ num: number }>(`SELECT pg_catalog.current_setting('server_version_num')::int AS num`);
+  // Before PostgreSQL 16 membership alone allows SET ROLE; from 16 it is an option of its own.
+  const canSet = server!.num >= 160000 ? ` AND pg_catalog.pg_has_role(r.oid, 'SET')` : '';
+  const rows = await query<{ rolname: string; act_as: boolean }>(
+    `SELECT r.rolname, pg_catalog.pg_has_role(r.oid, 'USAGE')${canSet} AS act_as FROM pg_catalog.pg_roles r`,
+  );
+  const [me] = await query<{ name: string; superuser: boolean }>(
+    'SELECT r.rolname AS name, r.rolsuper AS superuser FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER',
+  );
+  const restorer = { name: me!.name, superuser: me!.superuser, actAs: new Set(rows.filter((r) => r.act_as).map((r) => r.rolname)) };
+  return rolesOnTarget(new Set(rows.map((r) => r.rolname)), statements, restorer);
 }
 
-export function rolesOnTarget(existing: ReadonlySet<string>, statements: readonly DdlStatement[]): TargetRoles {
+/** `restorer` defaults to a superuser, who can act as every role. */
+export function rolesOnTarget(existing: ReadonlySet<string>, statements: readonly DdlStatement[], restorer?: Restorer): TargetRoles {
   const notCreated = new Map<string, string[]>();
-  const target = { existing, notCreated };
+  const target = { existing, notCreated, restorer: restorer ?? { name: 'postgres', superuser: true, actAs: existing } };
   // A policy is the one creating statement that can be skipped for its roles; statementForTarget
   // decides, and statements on a skipped policy's object follow it.
   for (const statement of statements) {
@@ -38,6 +64,24 @@ function missingRoles(statement: DdlStatement, existing: ReadonlySet<string>): s
   const named = statement.appliesTo ? statement.appliesTo.roles.filter((r): r is string => r !== null) : (statement.roles ?? []);
   return named.filter((role) => !existing.has(role));
 }
+
+/**
+ * The roles a statement acts as: an owner statement its owner, a grant the object's owner and the
+ * grantor. Manifests written before `actsAs` give the owner first in a grant's `roles`, and the
+ * grantor, when another role, in its SET SESSION AUTHORIZATION.
+ */
+function actingRoles(statement: DdlStatement): string[] {
+  if (statement.actsAs) return statement.actsAs;
+  if (statement.kind === 'owner') return statement.roles ?? [];
+  if (statement.kind !== 'acl' || !isGrant(statement.sql)) return [];
+  const grantor = SESSION_AUTHORIZATION.exec(statement.sql)?.[1];
+  return [...new Set([statement.roles?.[0], grantor === undefined ? undefined : unquote(grantor)])].filter((r): r is string => r !== undefined);
+}
+
+/** acl.ts writes a grant by a role other than the owner as `SET SESSION AUTHORIZATION g; GRANT …; RESET SESSION AUTHORIZATION`. */
+const SESSION_AUTHORIZATION = /^SET SESSION AUTHORIZATION ("(?:[^"]|"")*"|[^\s;]+); ([\s\S]*); RESET SESSION AUTHORIZATION$/;
+const isGrant = (sql: string) => sql.startsWith('GRANT ') || SESSION_AUTHORIZATION.test(sql);
+const unquote = (ident: string) => (ident.startsWith('"') ? ident.slice(1, -1).replaceAll('""', '"') : ident);
 
 /** A restrictive policy's `appliesTo` (policies.ts writes "… AS RESTRICTIVE FOR <command> TO "). */
 function isRestrictive(appliesTo: NonNullable<DdlStatement['appliesTo']>): boolean {
@@ -72,10 +116,22 @@ export function statementForTarget(statement: DdlStatement, target: TargetRoles)
   // A revoke from PUBLIC always runs. (Manifests written before this rule list the owner in its
   // `roles`; skipping it would leave PUBLIC a privilege the source took away.)
   if (statement.kind === 'acl' && /^REVOKE .* FROM PUBLIC$/.test(statement.sql)) return { sql: statement.sql };
-  if (missing.length > 0) {
-    const why = `role ${quoted(missing)} does not exist on the target`;
+  const { restorer } = target;
+  const cannotAct = actingRoles(statement).filter((r) => target.existing.has(r) && !restorer.actAs.has(r));
+  if (missing.length > 0 || cannotAct.length > 0) {
+    const why =
+      missing.length > 0
+        ? `role ${quoted(missing)} does not exist on the target`
+        : `the restoring role "${restorer.name}" cannot act as role ${quoted(cannotAct)}; ` +
+          `to restore it, grant the membership first (GRANT ${roleList(cannotAct)} TO ${roleList([restorer.name])}) or restore as a superuser`;
     const instead = statement.insteadIfRolesMissing;
     return instead ? { sql: instead.sql, ...skipped(`${why}; ${instead.why}`) } : skipped(why);
+  }
+  // Only a superuser may SET SESSION AUTHORIZATION; a member of the grantor may SET ROLE to it,
+  // which is all a GRANT looks at.
+  if (!restorer.superuser) {
+    const asGrantor = SESSION_AUTHORIZATION.exec(statement.sql);
+    if (asGrantor) return { sql: `SET ROLE ${asGrantor[1]}; ${asGrantor[2]}; RESET ROLE` };
   }
   return { sql: statement.sql };
 }
@@ -108,7 +164,12 @@ export async function applyStatements(
       await query(sql);
     } catch (err) {
       const { message, code } = err as { message?: string; code?: string };
-      const text = `Restoring ${statement.object} failed: ${message ?? String(err)}`;
+      let text = `Restoring ${statement.object} failed: ${message ?? String(err)}`;
+      if (code === '42501' && !target.restorer.superuser) {
+        text +=
+          ` (the restoring role "${target.restorer.name}" is not a superuser: grant it what the statement needs on the target` +
+          `${statement.kind === 'owner' ? ' — a new owner also needs CREATE on the object\'s schema —' : ''} or restore as a superuser)`;
+      }
       if (code && RETRYABLE.has(code)) throw new TransientError(text, { cause: err });
       throw new RestoreTargetError(text, { cause: err });
     }

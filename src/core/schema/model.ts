@@ -21,6 +21,12 @@ export interface DdlStatement {
    */
   appliesTo?: { head: string; tail: string; roles: (string | null)[] };
   /**
+   * Roles the restoring role must be able to act as for this statement: the owner an object is
+   * given to, and a grant's owner and grantor. A superuser can act as any role; another role only
+   * as those it is a member of. When it cannot, restore skips the statement as for a missing role.
+   */
+  actsAs?: string[];
+  /**
    * What to run instead when a role of `roles` is missing, and why (added to the warning): the
    * owner statement of a SECURITY DEFINER function revokes EXECUTE from PUBLIC, since the
    * function would otherwise run as the restoring user.
