@@ -209,6 +209,35 @@ describe('restore by a role that is not a superuser (CREATEDB, CREATEROLE, membe
     expect(warnings).toMatch(/skipped acl statement for table shop\.audit: the restoring role "restorer" cannot act as role "outsider"/);
   });
 
+  it('onto PostgreSQL 18, where membership without the SET option does not let a role act as another: skipped there too', async () => {
+    const newer = await startPostgres({ major: 18 });
+    try {
+      await newer.sql(
+        `CREATE ROLE app_owner NOLOGIN; CREATE ROLE app_admin NOLOGIN; CREATE ROLE app_reader NOLOGIN; CREATE ROLE outsider NOLOGIN;
+         CREATE ROLE restorer LOGIN CREATEDB PASSWORD '${PASSWORD}';
+         GRANT app_owner, app_admin, app_reader TO restorer;
+         GRANT outsider TO restorer WITH INHERIT TRUE, SET FALSE;`,
+      );
+      const url = new URL(newer.url('app_copy'));
+      url.username = 'restorer';
+      url.password = PASSWORD;
+      const result = await runRestore(repo, backupId, url.toString());
+      expect(result.verified).toBe(true);
+      expect(await tableContents(newer, 'app_copy')).toEqual(await tableContents(server, 'app'));
+      const owners = await newer.sql(
+        `SELECT format('%s %s', c.relname, pg_get_userbyid(c.relowner)) AS o FROM pg_class c
+          WHERE c.relnamespace = 'shop'::regnamespace AND c.relkind = 'r' ORDER BY 1`,
+        'app_copy',
+      );
+      expect(owners.rows.map((r) => r.o)).toEqual(['audit restorer', 'items app_owner']);
+      const [items] = (await newer.sql(`SELECT relacl::text AS acl FROM pg_class WHERE oid = 'shop.items'::regclass`, 'app_copy')).rows;
+      expect(items.acl).toContain('app_reader=r/app_admin');
+      expect(result.warnings.join('\n')).toContain('cannot act as role "outsider"');
+    } finally {
+      await newer.stop();
+    }
+  });
+
   it('an object only a superuser may create: the restore stops naming it, and says the restoring role is not a superuser', async () => {
     await server.createDatabase('leaky');
     await server.sql(`CREATE FUNCTION public.positive(x int) RETURNS boolean LANGUAGE sql IMMUTABLE LEAKPROOF AS $$ SELECT x > 0 $$`, 'leaky');
