@@ -35,7 +35,8 @@ beforeAll(async () => {
   await server.sql(
     `CREATE ROLE shop_owner LOGIN PASSWORD '${PASSWORD}';
      CREATE ROLE filtered_reader LOGIN PASSWORD '${PASSWORD}';
-     CREATE ROLE partial_reader LOGIN PASSWORD '${PASSWORD}';`,
+     CREATE ROLE partial_reader LOGIN PASSWORD '${PASSWORD}';
+     CREATE ROLE schema_outsider LOGIN PASSWORD '${PASSWORD}';`,
   );
   await server.sql(
     `CREATE TABLE orders (id int PRIMARY KEY, seller text NOT NULL);
@@ -54,7 +55,13 @@ beforeAll(async () => {
      CREATE TABLE columns_only (id int PRIMARY KEY, label text);
      INSERT INTO columns_only VALUES (1, 'one');
      ALTER TABLE columns_only OWNER TO shop_owner;
-     GRANT SELECT (id, label) ON columns_only TO filtered_reader, partial_reader;`,
+     GRANT SELECT (id, label) ON columns_only TO filtered_reader, partial_reader;
+     CREATE SCHEMA "Back Office" AUTHORIZATION shop_owner;
+     CREATE TABLE "Back Office".ledger (id int PRIMARY KEY);
+     ALTER TABLE "Back Office".ledger OWNER TO shop_owner;
+     GRANT SELECT ON ALL TABLES IN SCHEMA public, "Back Office" TO schema_outsider;
+     GRANT USAGE ON SCHEMA "Back Office" TO filtered_reader, partial_reader;
+     GRANT SELECT ON "Back Office".ledger TO filtered_reader, partial_reader;`,
     'shop',
   );
 }, 120_000);
@@ -103,11 +110,21 @@ describe('backup by a role that cannot read every row', () => {
     expect(await chunkFiles(repo)).toEqual([]);
   });
 
+  it('no USAGE on a schema: the error names the schema and the GRANT to run', async () => {
+    const repo = await tempRepository();
+    const result = await runCli(['backup', '--source', urlAs('schema_outsider', 'shop'), '--repo', repo]);
+    const context = describeResult(result);
+    expect(result.code, context).toBe(1);
+    expect(result.stderr, context).toContain('it has no USAGE privilege on schema "Back Office": grant it (GRANT USAGE ON SCHEMA … TO "schema_outsider")');
+    expect(result.stderr, context).not.toContain('ledger');
+    expect(await chunkFiles(repo)).toEqual([]);
+  });
+
   it('the owner of the tables, which RLS does not apply to, backs up every row', async () => {
     const repo = await tempRepository();
     const result = await runCli(['backup', '--source', urlAs('shop_owner', 'shop'), '--repo', repo, '--json']);
     expect(result.code, describeResult(result)).toBe(0);
-    expect(result.json.rows).toBe(2051);
+    expect(result.json.rows).toBe(2051); // the ledger is empty
   });
 
   it('an export session never reads a subset: a query that a policy would filter fails with the reason and the way out', async () => {

@@ -12,20 +12,27 @@ type Query = (sql: string, params?: unknown[]) => Promise<Array<Record<string, a
 export async function checkReadAccess(query: Query, tables: readonly { schema: string; name: string }[]): Promise<void> {
   if (tables.length === 0) return;
   const rows = await query(
-    `SELECT t.name,
+    `SELECT t.name, pg_catalog.quote_ident(n.nspname) AS schema,
+            NOT pg_catalog.has_schema_privilege(c.relnamespace, 'USAGE') AS no_usage,
             NOT (pg_catalog.has_table_privilege(c.oid, 'SELECT')
                  OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
                                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
                                    AND NOT pg_catalog.has_column_privilege(c.oid, a.attnum, 'SELECT'))) AS no_select,
             pg_catalog.row_security_active(c.oid) AS filtered
-       FROM pg_catalog.unnest($1::text[]) AS t(name)
-       JOIN pg_catalog.pg_class c ON c.oid = t.name::pg_catalog.regclass`,
-    [tables.map((t) => qualifiedName(t.schema, t.name))],
+       FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[])) AS t(name, nspname, relname)
+       JOIN pg_catalog.pg_namespace n ON n.nspname = t.nspname
+       JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.relname`,
+    // By name, not ::regclass, which itself needs USAGE on the schema.
+    [tables.map((t) => qualifiedName(t.schema, t.name)), tables.map((t) => t.schema), tables.map((t) => t.name)],
   );
-  const noSelect = rows.filter((r) => r.no_select).map((r) => r.name as string);
-  const filtered = rows.filter((r) => !r.no_select && r.filtered).map((r) => r.name as string);
+  const noUsage = [...new Set(rows.filter((r) => r.no_usage).map((r) => r.schema as string))];
+  const noSelect = rows.filter((r) => !r.no_usage && r.no_select).map((r) => r.name as string);
+  const filtered = rows.filter((r) => !r.no_usage && !r.no_select && r.filtered).map((r) => r.name as string);
   const [role] = await query('SELECT CURRENT_USER AS name');
   const problems: string[] = [];
+  if (noUsage.length) {
+    problems.push(`it has no USAGE privilege on schema ${list(noUsage)}: grant it (GRANT USAGE ON SCHEMA … TO ${quoteIdent(role!.name)})`);
+  }
   if (noSelect.length) {
     problems.push(`it has no SELECT privilege on ${list(noSelect)} (or on some of their columns): grant it (GRANT SELECT ON … TO ${quoteIdent(role!.name)}) or back up as the tables' owner`);
   }
