@@ -55,7 +55,8 @@ beforeAll(async () => {
      CREATE TABLE columns_only (id int PRIMARY KEY, label text);
      INSERT INTO columns_only VALUES (1, 'one');
      ALTER TABLE columns_only OWNER TO shop_owner;
-     GRANT SELECT (id, label) ON columns_only TO filtered_reader, partial_reader;
+     GRANT SELECT (id, label) ON columns_only TO partial_reader;
+     GRANT SELECT ON columns_only TO filtered_reader;
      CREATE SCHEMA "Back Office" AUTHORIZATION shop_owner;
      CREATE TABLE "Back Office".ledger (id int PRIMARY KEY);
      ALTER TABLE "Back Office".ledger OWNER TO shop_owner;
@@ -89,7 +90,7 @@ describe('backup by a role that cannot read every row', () => {
     expect(result.stderr, context).toContain('Role "filtered_reader" cannot read every row');
     expect(result.stderr, context).toContain('row-level security applies to it on "public"."orders"');
     expect(result.stderr, context).toContain('BYPASSRLS');
-    expect(result.stderr, context).not.toContain('notes');
+    expect(result.stderr, context).not.toMatch(/"notes"|"secrets"/);
     expect(result.stderr + result.stdout, context).not.toContain(PASSWORD);
     expect(await chunkFiles(repo)).toEqual([]);
     const list = await runCli(['list', '--repo', repo, '--json']);
@@ -102,9 +103,8 @@ describe('backup by a role that cannot read every row', () => {
     const result = await runCli(['backup', '--source', urlAs('partial_reader', 'shop'), '--repo', repo]);
     const context = describeResult(result);
     expect(result.code, context).toBe(1);
-    // SELECT on secrets' id column alone is not enough; on every column of columns_only it is.
-    expect(result.stderr, context).toMatch(/no SELECT privilege on "public"\."notes", "public"\."secrets" \(or on some of their columns\)/);
-    expect(result.stderr, context).not.toContain('columns_only');
+    // SELECT on columns is not enough, even on all of them: ranged and incremental exports read ctid and xmin.
+    expect(result.stderr, context).toMatch(/no SELECT privilege on "public"\."notes", "public"\."secrets", "public"\."columns_only":/);
     // orders is readable but filtered for this role too.
     expect(result.stderr, context).toContain('row-level security applies to it on "public"."orders"');
     expect(await chunkFiles(repo)).toEqual([]);

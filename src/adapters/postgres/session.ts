@@ -15,7 +15,7 @@ export function classify(err: unknown): Error {
   const e = err as { code?: string; message?: string };
   const message = redactSecrets(e.message ?? String(err));
   if (e.code && TRANSIENT.test(e.code)) return new TransientError(`${message} (SQLSTATE ${e.code}; retryable)`, { cause: err });
-  if (e.code === '42501' && /row-level security/.test(message)) {
+  if (e.code === '42501' && /would be affected by row-level security/.test(message)) {
     return new SqlError(
       `${message}: the connecting role would see only the rows its policies allow, so Tidemark stops rather than save or check a part of the table. ` +
         'Connect as a superuser, a role with BYPASSRLS, or the table owner (for tables without FORCE ROW LEVEL SECURITY).',

@@ -1,7 +1,7 @@
 // Before any row is exported: can the backup's role read every row of every table? A role
 // without SELECT would fail halfway through the export; a role that row-level security applies
 // to would read only the rows its policies let through, and the backup would look complete. The
-// sessions also run with row_security off (adapters/postgres/session.ts), so a policy that comes
+// sessions also run with row_security off (snapshot-session.ts), so a policy that comes
 // into force later still fails the export instead of filtering it, as pg_dump does.
 import { SourceAccessError } from '../errors.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
@@ -14,10 +14,9 @@ export async function checkReadAccess(query: Query, tables: readonly { schema: s
   const rows = await query(
     `SELECT t.name, pg_catalog.quote_ident(n.nspname) AS schema,
             NOT pg_catalog.has_schema_privilege(c.relnamespace, 'USAGE') AS no_usage,
-            NOT (pg_catalog.has_table_privilege(c.oid, 'SELECT')
-                 OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-                                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-                                   AND NOT pg_catalog.has_column_privilege(c.oid, a.attnum, 'SELECT'))) AS no_select,
+            -- Table-level SELECT: grants on the columns alone do not cover the system columns
+            -- that ranged (ctid) and incremental (xmin) exports read.
+            NOT pg_catalog.has_table_privilege(c.oid, 'SELECT') AS no_select,
             pg_catalog.row_security_active(c.oid) AS filtered
        FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[])) AS t(name, nspname, relname)
        JOIN pg_catalog.pg_namespace n ON n.nspname = t.nspname
@@ -34,7 +33,7 @@ export async function checkReadAccess(query: Query, tables: readonly { schema: s
     problems.push(`it has no USAGE privilege on schema ${list(noUsage)}: grant it (GRANT USAGE ON SCHEMA … TO ${quoteIdent(role!.name)})`);
   }
   if (noSelect.length) {
-    problems.push(`it has no SELECT privilege on ${list(noSelect)} (or on some of their columns): grant it (GRANT SELECT ON … TO ${quoteIdent(role!.name)}) or back up as the tables' owner`);
+    problems.push(`it has no SELECT privilege on ${list(noSelect)}: grant it (GRANT SELECT ON … TO ${quoteIdent(role!.name)}) or back up as the tables' owner`);
   }
   if (filtered.length) {
     problems.push(
