@@ -255,6 +255,30 @@ describe('restore by a role that is not a superuser (CREATEDB, CREATEROLE, membe
     }
   });
 
+  it('a REVOKE the restoring role cannot carry out (public schema of a PostgreSQL 13 target, owned by the bootstrap superuser) is a warning, not silence', async () => {
+    const old = await startPostgres({ major: 13 });
+    try {
+      await old.sql(`CREATE ROLE restorer LOGIN CREATEDB PASSWORD '${PASSWORD}'`);
+      await old.createDatabase('hardened');
+      await old.sql(`REVOKE CREATE ON SCHEMA public FROM PUBLIC; CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1), (2)`, 'hardened');
+      const oldRepo = await tempRepository();
+      const { output } = await runBackup(oldRepo, old.url('hardened'));
+      const url = new URL(old.url('hardened_copy'));
+      url.username = 'restorer';
+      url.password = PASSWORD;
+      const result = await runRestore(oldRepo, output.backupId, url.toString());
+      // PostgreSQL only warns; PUBLIC keeps CREATE on the target's public schema, and the restore says so.
+      const [publicSchema] = (await old.sql(`SELECT has_schema_privilege('restorer', 'public', 'CREATE') AS open`, 'hardened_copy')).rows;
+      expect(publicSchema.open).toBe(true);
+      const warning = result.warnings.find((w) => w.includes('no privileges could be revoked'));
+      expect(warning, result.warnings.join('\n')).toMatch(/^schema public: no privileges could be revoked for "public" \(running REVOKE CREATE ON SCHEMA public FROM PUBLIC\): the privilege stays where the source had revoked it\. The restoring role "restorer"/);
+      expect(warning).toContain('or restore as a superuser');
+      expect((await old.sql('SELECT count(*)::int AS n FROM public.t', 'hardened_copy')).rows[0].n).toBe(2);
+    } finally {
+      await old.stop();
+    }
+  });
+
   it('an object only a superuser may create: the restore stops naming it, and says the restoring role is not a superuser', async () => {
     await server.createDatabase('leaky');
     await server.sql(`CREATE FUNCTION public.positive(x int) RETURNS boolean LANGUAGE sql IMMUTABLE LEAKPROOF AS $$ SELECT x > 0 $$`, 'leaky');

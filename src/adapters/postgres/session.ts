@@ -52,7 +52,21 @@ export function startupOptions(): string {
 
 export class PgSession implements SqlSession {
   private closed = false;
-  constructor(private readonly client: pg.Client) {}
+  private warnings: Array<{ code: string; message: string }> = [];
+  constructor(private readonly client: pg.Client) {
+    client.on('notice', (notice) => {
+      // Class 01 is "warning"; notices and the like are not kept.
+      if (!notice.code?.startsWith('01')) return;
+      this.warnings.push({ code: notice.code, message: redactSecrets(notice.message ?? '') });
+      if (this.warnings.length > 100) this.warnings.shift();
+    });
+  }
+
+  takeWarnings(): Array<{ code: string; message: string }> {
+    const taken = this.warnings;
+    this.warnings = [];
+    return taken;
+  }
 
   async query<Row = Record<string, any>>(sql: string, params?: unknown[]): Promise<Row[]> {
     const result = await this.client.query(sql, params as unknown[] | undefined).catch((err) => {

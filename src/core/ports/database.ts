@@ -34,6 +34,11 @@ export interface SqlSession {
   copyOutChunks(sql: string, chunkBytes: number): AsyncIterable<CopiedRows>;
   /** Runs `COPY … FROM STDIN` with `data` (its parts in order) as its whole input. */
   copyIn(sql: string, data: Uint8Array | Uint8Array[]): Promise<void>;
+  /**
+   * The warnings the server sent since the last call (`SQLSTATE` code and message), oldest
+   * first: a REVOKE that revoked nothing only warns (01006, 01007). Only the latest 100 are kept.
+   */
+  takeWarnings(): Array<{ code: string; message: string }>;
   /** Closes the session; safe to call twice. */
   close(): Promise<void>;
 }

@@ -76,7 +76,7 @@ async function applyOnce(session: SqlSession, step: string, statement: DdlStatem
   for (let attempt = 1; ; attempt++) {
     try {
       await runStepOnce(session, step, async () => {
-        const warnings = await applyStatements((sql, params) => session.query(sql, params), [statement], roles);
+        const warnings = await applyStatements((sql, params) => session.query(sql, params), [statement], roles, () => session.takeWarnings());
         await addWarnings(session, warnings);
       });
       return;

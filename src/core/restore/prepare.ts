@@ -35,7 +35,7 @@ export async function prepareTarget(input: PrepareInput, ctx: TaskContext): Prom
     try {
       await createProgressTables(session, input.restoreId);
       await session.query(`UPDATE ${PROGRESS_SCHEMA}.restore SET backup_id = $1`, [input.backupId]);
-      const warnings = await applyStatements((sql, params) => session.query(sql, params), manifest.schema.preData, roles);
+      const warnings = await applyStatements((sql, params) => session.query(sql, params), manifest.schema.preData, roles, () => session.takeWarnings());
       await addWarnings(session, warnings);
       await session.query('COMMIT');
     } catch (err) {

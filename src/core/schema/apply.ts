@@ -136,6 +136,9 @@ export function statementForTarget(statement: DdlStatement, target: TargetRoles)
   return { sql: statement.sql };
 }
 
+const PRIVILEGE_NOT_REVOKED = '01006';
+const PRIVILEGE_NOT_GRANTED = '01007';
+
 // Deadlocks can happen between statements of one post-data wave run concurrently (two foreign
 // keys between the same tables lock them in opposite orders); they are worth a retry.
 const RETRYABLE = new Set(['40P01', '40001', '55P03']);
@@ -151,8 +154,10 @@ export async function applyStatements(
   query: CatalogQuery,
   statements: readonly DdlStatement[],
   target: TargetRoles,
+  serverWarnings: () => Array<{ code: string; message: string }> = () => [],
 ): Promise<string[]> {
   const warnings: string[] = [];
+  serverWarnings();
   if (statements.some((s) => s.kind === 'function' || s.kind === 'procedure')) {
     await query('SET check_function_bodies = false');
   }
@@ -162,6 +167,15 @@ export async function applyStatements(
     if (sql === undefined) continue;
     try {
       await query(sql);
+      for (const w of serverWarnings()) {
+        // A GRANT or REVOKE by a role without the grant options succeeds with only a warning.
+        if (w.code !== PRIVILEGE_NOT_REVOKED && w.code !== PRIVILEGE_NOT_GRANTED) continue;
+        const left = w.code === PRIVILEGE_NOT_REVOKED ? 'the privilege stays where the source had revoked it' : 'the grantee lacks a privilege it had';
+        warnings.push(
+          `${statement.object}: ${w.message} (running ${sql}): ${left}. The restoring role "${target.restorer.name}" may not change this object's privileges; ` +
+            `run the statement as its owner${target.restorer.superuser ? '' : ', or restore as a superuser'}`,
+        );
+      }
     } catch (err) {
       const { message, code } = err as { message?: string; code?: string };
       let text = `Restoring ${statement.object} failed: ${message ?? String(err)}`;
