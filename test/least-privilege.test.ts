@@ -12,7 +12,7 @@ import pg from 'pg';
 import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
 import { describeResult, runCli } from './support/cli.ts';
 import { runBackup, runRestore, tempRepository } from './support/pipeline.ts';
-import { tableContents } from './support/database-state.ts';
+import { loadFidelityFixture, schemaDump, tableContents } from './support/database-state.ts';
 import { PostgresConnector } from '#adapters/postgres/connector.ts';
 import { InProcessCredentials } from '#local/credentials.ts';
 import { openSnapshotSession } from '#core/backup/snapshot-session.ts';
@@ -125,6 +125,18 @@ describe('backup by a role that cannot read every row', () => {
     const result = await runCli(['backup', '--source', urlAs('shop_owner', 'shop'), '--repo', repo, '--json']);
     expect(result.code, describeResult(result)).toBe(0);
     expect(result.json.rows).toBe(2051); // the ledger is empty
+  });
+
+  it('a role with pg_read_all_data and BYPASSRLS, the usual managed-service backup role, backs up the fidelity fixture exactly', async () => {
+    await server.createDatabase('everything');
+    await loadFidelityFixture(server, 'everything');
+    await server.sql(`CREATE ROLE backup_role LOGIN BYPASSRLS PASSWORD '${PASSWORD}'; GRANT pg_read_all_data TO backup_role`);
+    const repo = await tempRepository();
+    const { output } = await runBackup(repo, urlAs('backup_role', 'everything'));
+    expect(output.warnings).toBe(0);
+    await runRestore(repo, output.backupId, server.url('everything_copy'));
+    expect(await tableContents(server, 'everything_copy')).toEqual(await tableContents(server, 'everything'));
+    expect(await schemaDump(server, 'everything_copy')).toBe(await schemaDump(server, 'everything'));
   });
 
   it('an export session never reads a subset: a query that a policy would filter fails with the reason and the way out', async () => {
