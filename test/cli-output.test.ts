@@ -58,6 +58,12 @@ describe('human output, with the repository from $TIDEMARK_REPO', () => {
     expect(await tableContents(pg, 'shop_restored')).toEqual(await tableContents(pg, 'shop'));
   });
 
+  it('verify: progress counts the tables whose chunks are all read, the empty one too', async () => {
+    const result = await runCli(['verify', backupId], { env: env() });
+    expect(result.code, describeResult(result)).toBe(0);
+    expect(result.stderr).toMatch(/^verify: 3\/3 tables, [\d.]+ [KM]i?B, \d+ chunks, [\d.]+ [KM]?i?B\/s$/m);
+  });
+
   it('--repo wins over $TIDEMARK_REPO', async () => {
     const result = await runCli(['list', '--repo', join(scratch, 'nowhere'), '--json'], { env: env() });
     expect(result.code, describeResult(result)).not.toBe(0);

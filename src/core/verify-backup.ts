@@ -23,15 +23,22 @@ export interface VerifyReport {
 
 export async function verifyBackup(storage: RepositoryStorage, backupId: string, progress: (e: ProgressEvent) => void, concurrency = 4): Promise<VerifyReport> {
   const manifest = await readManifest(storage, backupId);
-  const work: { id: string; table: string }[] = [];
+  // Each chunk is read once, for the first table that lists it; a table is done when its last
+  // is. A table with none (no rows, or chunks another table listed first) counts as done at once.
+  const work: { id: string; table: string; size: number }[] = [];
+  const units: Record<string, number> = {};
   const seen = new Set<string>();
   for (const t of manifest.tables) {
+    const table = qualifiedName(t.schema, t.name);
+    units[table] = 0;
     for (const c of tableChunkRefs(t)) {
       if (seen.has(c.id)) continue;
       seen.add(c.id);
-      work.push({ id: c.id, table: qualifiedName(t.schema, t.name) });
+      work.push({ id: c.id, table, size: c.size });
+      units[table]++;
     }
   }
+  progress({ phase: 'verify', expected: { bytes: work.reduce((sum, w) => sum + w.size, 0), unitsPerTable: units } });
   const problems: VerifyProblem[] = [];
   let bytes = 0;
   const next = work.entries();
@@ -42,7 +49,7 @@ export async function verifyBackup(storage: RepositoryStorage, backupId: string,
         try {
           const content = await decodeChunk(item.id as never, await storage.get(key), `table ${item.table}`);
           bytes += content.length;
-          progress({ phase: 'verify', bytes: content.length, chunks: 1 });
+          progress({ phase: 'verify', table: item.table, unitDone: item.id, bytes: content.length, chunks: 1 });
         } catch (err) {
           if (!(err instanceof TidemarkError)) throw err;
           problems.push({ object: key, table: item.table, problem: err.message });
