@@ -42,6 +42,9 @@ export const SESSION_SETTINGS: Record<string, string> = {
   statement_timeout: '0',
   lock_timeout: '0',
   idle_in_transaction_session_timeout: '0',
+  // Warnings reach us whatever the role or database sets: a GRANT or REVOKE that did nothing
+  // only warns (schema/apply.ts turns it into a restore warning).
+  client_min_messages: 'warning',
 };
 
 export function startupOptions(): string {

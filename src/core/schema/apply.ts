@@ -157,10 +157,10 @@ export async function applyStatements(
   serverWarnings: () => Array<{ code: string; message: string }> = () => [],
 ): Promise<string[]> {
   const warnings: string[] = [];
-  serverWarnings();
   if (statements.some((s) => s.kind === 'function' || s.kind === 'procedure')) {
     await query('SET check_function_bodies = false');
   }
+  serverWarnings(); // none of them are the statements'
   for (const statement of statements) {
     const { sql, warning } = statementForTarget(statement, target);
     if (warning) warnings.push(warning);
@@ -171,10 +171,12 @@ export async function applyStatements(
         // A GRANT or REVOKE by a role without the grant options succeeds with only a warning.
         if (w.code !== PRIVILEGE_NOT_REVOKED && w.code !== PRIVILEGE_NOT_GRANTED) continue;
         const left = w.code === PRIVILEGE_NOT_REVOKED ? 'the privilege stays where the source had revoked it' : 'the grantee lacks a privilege it had';
-        warnings.push(
-          `${statement.object}: ${w.message} (running ${sql}): ${left}. The restoring role "${target.restorer.name}" may not change this object's privileges; ` +
-            `run the statement as its owner${target.restorer.superuser ? '' : ', or restore as a superuser'}`,
-        );
+        const grantor = SESSION_AUTHORIZATION.exec(statement.sql)?.[1];
+        const who = grantor
+          ? `The grantor ${grantor} lacks the grant option on this object here (a grant to it was skipped or failed)`
+          : `The restoring role "${target.restorer.name}" may not change this object's privileges; run the statement as its owner` +
+            (target.restorer.superuser ? '' : ', or restore as a superuser');
+        warnings.push(`${statement.object}: ${w.message} (running ${sql}): ${left}. ${who}`);
       }
     } catch (err) {
       const { message, code } = err as { message?: string; code?: string };
