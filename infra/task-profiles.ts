@@ -14,9 +14,9 @@
 //  - Plan (schema capture, table sizes) and Commit (reads every batch result, writes a
 //    manifest of tens of thousands of chunk refs): 1024 MB, 5 min.
 //  - Prepare (pre-data DDL) and Finish (post-data DDL: index builds, waited on by this
-//    function) are DB-bound: 512 MB; Finish gets 15 min because index builds on big tables are
-//    long, Prepare 5 min.
-//  - Resolve and Complete read the manifest (a few MB): 512 MB, 2 min.
+//    function) are DB-bound; Finish gets 15 min because index builds on big tables are long,
+//    Prepare 5 min. Resolve and Complete take 2 min.
+//  - All four read the whole manifest, ~120 bytes per chunk: 1024 MB (see below).
 //  - Catalog-only steps (fail, await/release snapshot): 256 MB, 1 min; start waits for gc: 5 min.
 import { Duration } from 'aws-cdk-lib';
 
@@ -73,18 +73,21 @@ export const TASK_PROFILES: Record<string, TaskProfile> = {
   BackupCommit: { memoryMb: 1024, timeout: Duration.minutes(5), access: { read: ['runs', 'backups'], write: ['backups'], catalog: ['GetItem', 'UpdateItem'] } },
   // failure.ts failBackup: releases the snapshot if needed, finishBackup(failed).
   BackupFail: { ...small, access: { read: ['runs'], write: ['runs'], catalog: ['GetItem', 'UpdateItem'] } },
+  // The restore tasks that read a whole manifest get 1024 MB: opening one of a million chunks
+  // (~4 TB at the default 4 MiB chunks; 117 MiB of JSON) takes 1.3–2.0 s and ~500 MB of RSS,
+  // one of 250,000 chunks 0.3–0.44 s and ~220 MB (bench/manifest-scale.ts; README, "Limits").
   // resolve.ts: listBackups (the byKind index) / getBackup, reads the manifest, createRestore.
-  RestoreResolve: { memoryMb: 512, timeout: Duration.minutes(2), access: { read: ['backups'], catalog: ['GetItem', 'Query', 'PutItem'] } },
+  RestoreResolve: { memoryMb: 1024, timeout: Duration.minutes(2), access: { read: ['backups'], catalog: ['GetItem', 'Query', 'PutItem'] } },
   // prepare.ts: reads the manifest, creates the target database, applies pre-data DDL.
-  RestorePrepare: { memoryMb: 512, timeout: Duration.minutes(5), access: { databases: 'restoreTargets', read: ['backups'] } },
+  RestorePrepare: { memoryMb: 1024, timeout: Duration.minutes(5), access: { databases: 'restoreTargets', read: ['backups'] } },
   // load.ts: reads the manifest and chunks, COPY FROM into the target.
   RestoreLoadBatch: { ...batch(1769), access: { databases: 'restoreTargets', read: ['backups', 'chunks'] } },
   // finish.ts: incremental layers (reads their chunks), post-data DDL, sequences.
-  RestoreFinish: { memoryMb: 512, timeout: Duration.minutes(15), access: { databases: 'restoreTargets', read: ['backups', 'chunks'] } },
+  RestoreFinish: { memoryMb: 1024, timeout: Duration.minutes(15), access: { databases: 'restoreTargets', read: ['backups', 'chunks'] } },
   // verify.ts: COPY TO from the target, checksums against the manifest.
   RestoreVerifyBatch: { ...batch(1769), access: { databases: 'restoreTargets', read: ['backups'] } },
   // complete.ts: drops progress tables, getRestore + finishRestore(committed).
-  RestoreComplete: { memoryMb: 512, timeout: Duration.minutes(2), access: { databases: 'restoreTargets', read: ['backups'], catalog: ['GetItem', 'UpdateItem'] } },
+  RestoreComplete: { memoryMb: 1024, timeout: Duration.minutes(2), access: { databases: 'restoreTargets', read: ['backups'], catalog: ['GetItem', 'UpdateItem'] } },
   // failure.ts failRestore: getRestore + finishRestore(failed).
   RestoreFail: { ...small, access: { catalog: ['GetItem', 'UpdateItem'] } },
 };

@@ -49,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(jsonOption())
     .option('--workers <n>', 'parallel export workers', positiveInt, 4)
     .option('--snapshot-hold-seconds <n>', 'longest export window; in AWS the Lambda limit caps it at 840', positiveInt, 86_400)
-    .addOption(new Option('--chunk-bytes <n>', 'target uncompressed chunk size').argParser(positiveInt).hideHelp())
+    .addOption(new Option('--chunk-bytes <n>', 'target uncompressed chunk size (default 4 MiB; raise it for databases over ~4 TB, see README "Limits")').argParser(positiveInt))
     .addOption(new Option('--range-bytes <n>', 'target table bytes per export task').argParser(positiveInt).hideHelp())
     .action(run((opts) => backupCommand(opts)));
 
