@@ -120,6 +120,28 @@ describe('backup by a role that cannot read every row', () => {
     expect(await chunkFiles(repo)).toEqual([]);
   });
 
+  it('no SELECT on sequences: one error naming each, with the GRANT to run, before any chunk', async () => {
+    await server.createDatabase('counters');
+    await server.sql(
+      `CREATE TABLE counted (id serial PRIMARY KEY, n int); INSERT INTO counted (n) VALUES (1), (2);
+       CREATE SEQUENCE spare; GRANT SELECT ON counted TO partial_reader;`,
+      'counters',
+    );
+    const repo = await tempRepository();
+    const result = await runCli(['backup', '--source', urlAs('partial_reader', 'counters'), '--repo', repo]);
+    const context = describeResult(result);
+    expect(result.code, context).toBe(1);
+    expect(result.stderr, context).toContain(
+      'Role "partial_reader" cannot read the state of sequence public.counted_id_seq, public.spare, so nothing was exported: ' +
+        'grant it SELECT on them and USAGE on their schemas (GRANT SELECT ON SEQUENCE … TO partial_reader)',
+    );
+    expect(await chunkFiles(repo)).toEqual([]);
+    await server.sql('GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO partial_reader', 'counters');
+    const again = await runCli(['backup', '--source', urlAs('partial_reader', 'counters'), '--repo', repo, '--json']);
+    expect(again.code, describeResult(again)).toBe(0);
+    expect(again.json.rows).toBe(2);
+  });
+
   it('the owner of the tables, which RLS does not apply to, backs up every row', async () => {
     const repo = await tempRepository();
     const result = await runCli(['backup', '--source', urlAs('shop_owner', 'shop'), '--repo', repo, '--json']);

@@ -2,6 +2,8 @@
 // pg_dump does) and the current value. Identity sequences are created with their column.
 import { aclSql, ownerStatement, privilegeStatements, type AclJson } from './acl.ts';
 import { Capture, key, notExtensionMember, USER_SCHEMA } from './context.ts';
+import { SourceAccessError } from '../errors.ts';
+import { quoteIdent } from './quote.ts';
 
 interface SequenceRow {
   oid: number;
@@ -99,6 +101,7 @@ export async function captureSequences(capture: Capture): Promise<void> {
  */
 async function readSequenceStates(capture: Capture, rows: SequenceRow[]): Promise<void> {
   if (rows.length === 0) return;
+  await checkSequenceAccess(capture, rows);
   const byKey = new Map(capture.sequences.map((s) => [s.key, s]));
   const record = (state: { oid: number; last_value: string | null; is_called: boolean | null }) => {
     const sequence = byKey.get(key('pg_class', state.oid));
@@ -125,4 +128,26 @@ async function readSequenceStates(capture: Capture, rows: SequenceRow[]): Promis
       .join('\nUNION ALL\n');
     for (const state of await capture.query<{ oid: number; last_value: string; is_called: boolean }>(sql)) record(state);
   }
+}
+
+/**
+ * Reading a sequence's state needs SELECT on it (and, for one never called, USAGE on its
+ * schema): a role without them gets one error naming every such sequence and the GRANT to run,
+ * instead of PostgreSQL's "permission denied" for the first.
+ */
+async function checkSequenceAccess(capture: Capture, rows: SequenceRow[]): Promise<void> {
+  const denied = await capture.query<{ name: string; role: string }>(
+    `SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS name, CURRENT_USER AS role
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.oid IN (${rows.map((r) => r.oid).join(',')})
+        AND NOT (pg_catalog.has_sequence_privilege(c.oid, 'SELECT') AND pg_catalog.has_schema_privilege(n.oid, 'USAGE'))
+      ORDER BY 1`,
+  );
+  if (denied.length === 0) return;
+  const names = denied.map((d) => d.name);
+  const shown = names.length <= 10 ? names.join(', ') : `${names.slice(0, 10).join(', ')} and ${names.length - 10} more`;
+  throw new SourceAccessError(
+    `Role "${denied[0]!.role}" cannot read the state of sequence ${shown}, so nothing was exported: ` +
+      `grant it SELECT on them and USAGE on their schemas (GRANT SELECT ON SEQUENCE … TO ${quoteIdent(denied[0]!.role)}), or back up as their owner.`,
+  );
 }
