@@ -49,6 +49,12 @@ export class SourceAccessError extends TidemarkError {}
 /** Something in the source that Tidemark cannot back up faithfully. */
 export class UnsupportedObjectError extends TidemarkError {}
 
+/** Names for a message: the first `max`, then how many more ("a, b and 3 more"). */
+export function listNames(names: readonly string[], max: number): string {
+  const shown = names.slice(0, max).join(', ');
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}
+
 /** Removes credentials from any text before it is shown, logged or stored. */
 export function redactSecrets(text: string): string {
   return (

@@ -3,7 +3,7 @@
 // to would read only the rows its policies let through, and the backup would look complete. The
 // sessions also run with row_security off (snapshot-session.ts), so a policy that comes
 // into force later still fails the export instead of filtering it, as pg_dump does.
-import { SourceAccessError } from '../errors.ts';
+import { SourceAccessError, listNames } from '../errors.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
 
 type Query = (sql: string, params?: unknown[]) => Promise<Array<Record<string, any>>>;
@@ -46,4 +46,4 @@ export async function checkReadAccess(query: Query, tables: readonly { schema: s
   }
 }
 
-const list = (names: string[]) => (names.length <= 10 ? names.join(', ') : `${names.slice(0, 10).join(', ')} and ${names.length - 10} more`);
+const list = (names: string[]) => listNames(names, 10);

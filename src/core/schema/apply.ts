@@ -35,13 +35,12 @@ export async function targetRoles(query: CatalogQuery, statements: readonly DdlS
   const [server] = await query<{ num: number }>(`SELECT pg_catalog.current_setting('server_version_num')::int AS num`);
   // Before PostgreSQL 16 membership alone allows SET ROLE; from 16 it is an option of its own.
   const canSet = server!.num >= 160000 ? ` AND pg_catalog.pg_has_role(r.oid, 'SET')` : '';
-  const rows = await query<{ rolname: string; act_as: boolean }>(
-    `SELECT r.rolname, pg_catalog.pg_has_role(r.oid, 'USAGE')${canSet} AS act_as FROM pg_catalog.pg_roles r`,
+  const rows = await query<{ rolname: string; act_as: boolean; me: boolean; rolsuper: boolean }>(
+    `SELECT r.rolname, pg_catalog.pg_has_role(r.oid, 'USAGE')${canSet} AS act_as, r.rolname = CURRENT_USER AS me, r.rolsuper
+       FROM pg_catalog.pg_roles r`,
   );
-  const [me] = await query<{ name: string; superuser: boolean }>(
-    'SELECT r.rolname AS name, r.rolsuper AS superuser FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER',
-  );
-  const restorer = { name: me!.name, superuser: me!.superuser, actAs: new Set(rows.filter((r) => r.act_as).map((r) => r.rolname)) };
+  const me = rows.find((r) => r.me)!;
+  const restorer = { name: me.rolname, superuser: me.rolsuper, actAs: new Set(rows.filter((r) => r.act_as).map((r) => r.rolname)) };
   return rolesOnTarget(new Set(rows.map((r) => r.rolname)), statements, restorer);
 }
 

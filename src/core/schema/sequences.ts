@@ -2,7 +2,7 @@
 // pg_dump does) and the current value. Identity sequences are created with their column.
 import { aclSql, ownerStatement, privilegeStatements, type AclJson } from './acl.ts';
 import { Capture, key, notExtensionMember, USER_SCHEMA } from './context.ts';
-import { SourceAccessError } from '../errors.ts';
+import { SourceAccessError, listNames } from '../errors.ts';
 import { quoteIdent } from './quote.ts';
 
 interface SequenceRow {
@@ -144,10 +144,8 @@ async function checkSequenceAccess(capture: Capture, rows: SequenceRow[]): Promi
       ORDER BY 1`,
   );
   if (denied.length === 0) return;
-  const names = denied.map((d) => d.name);
-  const shown = names.length <= 10 ? names.join(', ') : `${names.slice(0, 10).join(', ')} and ${names.length - 10} more`;
   throw new SourceAccessError(
-    `Role "${denied[0]!.role}" cannot read the state of sequence ${shown}, so nothing was exported: ` +
+    `Role "${denied[0]!.role}" cannot read the state of sequence ${listNames(denied.map((d) => d.name), 10)}, so nothing was exported: ` +
       `grant it SELECT on them and USAGE on their schemas (GRANT SELECT ON SEQUENCE … TO ${quoteIdent(denied[0]!.role)}), or back up as their owner.`,
   );
 }

@@ -1,6 +1,7 @@
 // Object kinds Tidemark does not capture. Each one found is reported by name, never dropped
 // silently; extension members are skipped (CREATE EXTENSION recreates them).
 import { Capture, notExtensionMember } from './context.ts';
+import { listNames } from '../errors.ts';
 
 const qualified = (schema: string, name: string) =>
   `pg_catalog.quote_ident(${schema}) || '.' || pg_catalog.quote_ident(${name})`;
@@ -59,8 +60,6 @@ export async function reportUnsupported(capture: Capture): Promise<void> {
   const byKind = new Map<number, string[]>();
   for (const row of rows) byKind.set(row.kind, [...(byKind.get(row.kind) ?? []), row.name]);
   for (const [kind, names] of byKind) {
-    const shown = names.slice(0, MAX_NAMES).join(', ');
-    const more = names.length > MAX_NAMES ? ` and ${names.length - MAX_NAMES} more` : '';
-    capture.warnings.push(`unsupported object kind "${KINDS[kind][0]}" not backed up: ${shown}${more}`);
+    capture.warnings.push(`unsupported object kind "${KINDS[kind][0]}" not backed up: ${listNames(names, MAX_NAMES)}`);
   }
 }
