@@ -5,13 +5,13 @@ import type { TaskContext } from '../task-context.ts';
 import type { BackupRecord, BackupStats } from '../ports/catalog.ts';
 import type { ExportBatchResult, ExportTaskResult } from './plan-model.ts';
 import { layout } from '../repository/layout.ts';
-import { openDocument } from '../repository/sealed-document.ts';
+import { readDocument } from '../repository/documents.ts';
+import { exportResultKind } from '../repository/document-formats.ts';
 import { encodeManifest, manifestChunkRefs, readManifest, tableRowsAfter, type Manifest, type ManifestTable } from '../repository/manifest.ts';
 import { CHUNK_CODEC } from '../repository/chunk-codec.ts';
 import { ContentChecksum } from '../content-checksum.ts';
 import { IntegrityError, RunDeadlineError } from '../errors.ts';
 import { readPlanHeader } from './plan.ts';
-import { RESULT_FORMAT } from './export.ts';
 
 export type CommitOutput = BackupStats & { backupId: string; warnings: number };
 
@@ -43,7 +43,7 @@ async function writeManifest(input: { backupId: string; startedAt: string }, ctx
     if (!(await ctx.storage.head(key))) {
       throw new IntegrityError(`Backup ${input.backupId} cannot commit: export batch ${batch} has no result (${key}). The export did not finish; nothing was committed.`);
     }
-    results.push(...(openDocument(RESULT_FORMAT, await ctx.storage.get(key), key) as ExportBatchResult).tasks);
+    results.push(...(await readDocument(ctx.storage, exportResultKind, { runId: input.backupId, batch })).tasks);
   }
   if (results.length !== header.taskCount) {
     throw new IntegrityError(`Backup ${input.backupId} cannot commit: ${results.length} export results for ${header.taskCount} planned tasks.`);

@@ -6,14 +6,15 @@ import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { ExportBatchResult, ExportTaskResult } from './plan-model.ts';
 import { layout } from '../repository/layout.ts';
-import { openDocument, sealDocument } from '../repository/sealed-document.ts';
+import { readDocument, writeDocument } from '../repository/documents.ts';
+import { exportResultKind } from '../repository/document-formats.ts';
 import { openSnapshotSession } from './snapshot-session.ts';
 import { readPlanBatch, readPlanHeader } from './plan.ts';
 import { qualifiedName } from '../sql.ts';
 import { exportChanges, exportKeyIndex } from './export-changes.ts';
 import { copyOutSql, exportCopy } from './copy-export.ts';
 
-export const RESULT_FORMAT = 'tidemark-export-result';
+export const RESULT_FORMAT = exportResultKind.format;
 
 export interface ExportBatchInput {
   backupId: string;
@@ -29,11 +30,9 @@ export interface ExportBatchOutput {
 }
 
 export async function exportBatch(input: ExportBatchInput, ctx: TaskContext): Promise<ExportBatchOutput> {
-  const resultKey = layout.exportResult(input.backupId, input.batch);
-  const existing = await ctx.storage.head(resultKey);
-  if (existing) {
-    const done = openDocument(RESULT_FORMAT, await ctx.storage.get(resultKey), resultKey) as ExportBatchResult;
-    return summarize(done);
+  const place = { runId: input.backupId, batch: input.batch };
+  if (await ctx.storage.head(layout.exportResult(input.backupId, input.batch))) {
+    return summarize(await readDocument(ctx.storage, exportResultKind, place));
   }
   const header = await readPlanHeader(ctx, input.backupId);
   const tasks = await readPlanBatch(ctx, input.backupId, input.batch);
@@ -53,7 +52,7 @@ export async function exportBatch(input: ExportBatchInput, ctx: TaskContext): Pr
     await session.close();
   }
   const result: ExportBatchResult = { batch: input.batch, tasks: results };
-  await ctx.storage.putIfAbsent(resultKey, sealDocument(RESULT_FORMAT, result));
+  await writeDocument(ctx.storage, exportResultKind, place, result);
   return summarize(result);
 }
 

@@ -54,14 +54,8 @@ export interface PlanHeader {
   snapshotXmin?: string;
 }
 
-export interface ChunkRef {
-  id: ChunkId;
-  /** Uncompressed bytes. */
-  size: number;
-  /** Compressed bytes in the repository. */
-  storedSize: number;
-  rows: number;
-}
+export type { ChunkRef } from '../repository/chunk-ref.ts';
+import type { ChunkRef } from '../repository/chunk-ref.ts';
 
 export interface ExportTaskResult {
   table: number;

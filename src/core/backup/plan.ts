@@ -6,7 +6,8 @@ import type { SnapshotPoint } from './hold-snapshot.ts';
 import type { ExportTask, PlanHeader } from './plan-model.ts';
 import { captureSchema } from '../schema/capture.ts';
 import { layout } from '../repository/layout.ts';
-import { sealDocument, openDocument } from '../repository/sealed-document.ts';
+import { readDocument, writeDocument } from '../repository/documents.ts';
+import { planHeaderKind, planTasksKind } from '../repository/document-formats.ts';
 import { openSnapshotSession } from './snapshot-session.ts';
 import { packBatches, splitIntoRanges } from './ranges.ts';
 import { readTableFacts } from './table-facts.ts';
@@ -15,8 +16,8 @@ import { parentTableFor, parentUsable } from './incremental-plan.ts';
 import { readManifest } from '../repository/manifest.ts';
 import { qualifiedName } from '../sql.ts';
 
-export const PLAN_FORMAT = 'tidemark-plan';
-export const TASKS_FORMAT = 'tidemark-plan-tasks';
+export const PLAN_FORMAT = planHeaderKind.format;
+export const TASKS_FORMAT = planTasksKind.format;
 
 export interface PlanOptions {
   /** Target heap bytes per export task. */
@@ -120,8 +121,8 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
       snapshotXmin: xids!.xmin,
     };
     // Batches first, header last: a header's presence means the whole plan is there.
-    await Promise.all(batches.map((batch, i) => ctx.storage.putIfAbsent(layout.planBatch(input.backupId, i), sealDocument(TASKS_FORMAT, batch))));
-    await ctx.storage.putIfAbsent(layout.planHeader(input.backupId), sealDocument(PLAN_FORMAT, header));
+    await Promise.all(batches.map((batch, i) => writeDocument(ctx.storage, planTasksKind, { runId: input.backupId, batch: i }, batch)));
+    await writeDocument(ctx.storage, planHeaderKind, { runId: input.backupId }, header);
     await session.query('COMMIT');
     return { tables: schema.tables.length, tasks: tasks.length, batches: batches.map((_, i) => i), warnings: schema.warnings.length };
   } finally {
@@ -130,11 +131,9 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
 }
 
 export async function readPlanHeader(ctx: TaskContext, backupId: string): Promise<PlanHeader> {
-  const key = layout.planHeader(backupId);
-  return openDocument(PLAN_FORMAT, await ctx.storage.get(key), key) as PlanHeader;
+  return readDocument(ctx.storage, planHeaderKind, { runId: backupId });
 }
 
 export async function readPlanBatch(ctx: TaskContext, backupId: string, batch: number): Promise<ExportTask[]> {
-  const key = layout.planBatch(backupId, batch);
-  return openDocument(TASKS_FORMAT, await ctx.storage.get(key), key) as ExportTask[];
+  return readDocument(ctx.storage, planTasksKind, { runId: backupId, batch });
 }

@@ -4,10 +4,11 @@
 import type { BackupCatalog, BackupRecord, CollectionRecord, RetentionPolicy } from '../ports/catalog.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { layout } from '../repository/layout.ts';
-import { openDocument, sealDocument } from '../repository/sealed-document.ts';
+import { readDocument, writeDocument } from '../repository/documents.ts';
+import { collectionKind } from '../repository/document-formats.ts';
 import { CatalogConflictError, CollectionNotFoundError, UsageError } from '../errors.ts';
 
-export const COLLECTION_FORMAT = 'tidemark-collection';
+export const COLLECTION_FORMAT = collectionKind.format;
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 interface Ports {
@@ -43,8 +44,8 @@ export async function createCollection(ports: Ports, definition: Omit<Collection
   }
   // Only the fields that are set: the document and the catalog item then compare equal after a round trip.
   const record = JSON.parse(JSON.stringify({ ...definition, createdAt: now.toISOString() })) as CollectionRecord;
-  const key = layout.collection(definition.name);
-  const stored = (await ports.storage.putIfAbsent(key, sealDocument(COLLECTION_FORMAT, record))) ? record : await readCollectionDocument(ports.storage, definition.name);
+  const place = { name: definition.name };
+  const stored = (await writeDocument(ports.storage, collectionKind, place, record)) ? record : await readCollectionDocument(ports.storage, definition.name);
   if (definitionOf(stored) !== definitionOf(record)) {
     throw new CatalogConflictError(
       `Collection ${definition.name} already exists in ${ports.storage.location} with another definition ` +
@@ -57,8 +58,7 @@ export async function createCollection(ports: Ports, definition: Omit<Collection
 }
 
 export async function readCollectionDocument(storage: RepositoryStorage, name: string): Promise<CollectionRecord> {
-  const key = layout.collection(name);
-  return openDocument(COLLECTION_FORMAT, await storage.get(key), `Collection ${key}`) as CollectionRecord;
+  return readDocument(storage, collectionKind, { name });
 }
 
 /** The collection and its backups (oldest first), or `CollectionNotFoundError`. */

@@ -3,26 +3,19 @@
 // and gc may delete its manifest and every chunk no other backup needs.
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { layout } from '../repository/layout.ts';
-import { openDocument, sealDocument } from '../repository/sealed-document.ts';
+import { readDocument, writeDocument } from '../repository/documents.ts';
+import { tombstoneKind, type Tombstone } from '../repository/document-formats.ts';
 
-export const TOMBSTONE_FORMAT = 'tidemark-expired';
-
-export interface Tombstone {
-  backupId: string;
-  collection?: string;
-  /** ISO-8601. */
-  expiredAt: string;
-}
+export type { Tombstone } from '../repository/document-formats.ts';
+export const TOMBSTONE_FORMAT = tombstoneKind.format;
 
 /** Writes the tombstone unless one exists; returns the one stored (a retry keeps the first). */
 export async function writeTombstone(storage: RepositoryStorage, tombstone: Tombstone): Promise<Tombstone> {
-  const key = layout.backupExpired(tombstone.backupId);
-  if (await storage.putIfAbsent(key, sealDocument(TOMBSTONE_FORMAT, tombstone))) return tombstone;
+  if (await writeDocument(storage, tombstoneKind, { backupId: tombstone.backupId }, tombstone)) return tombstone;
   return readTombstone(storage, tombstone.backupId);
 }
 
-/** Reads and verifies a tombstone; throws `IntegrityError` naming it when damaged. */
+/** Reads and verifies a tombstone; throws `IntegrityError` naming it when damaged or not this backup's. */
 export async function readTombstone(storage: RepositoryStorage, backupId: string): Promise<Tombstone> {
-  const key = layout.backupExpired(backupId);
-  return openDocument(TOMBSTONE_FORMAT, await storage.get(key), `Tombstone ${key}`) as Tombstone;
+  return readDocument(storage, tombstoneKind, { backupId });
 }

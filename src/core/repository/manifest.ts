@@ -2,14 +2,15 @@
 // every chunk it lists, and before the catalog commit.
 import type { SchemaSnapshot } from '../schema/model.ts';
 import type { BackupStats } from '../ports/catalog.ts';
-import type { ChunkRef } from '../backup/plan-model.ts';
+import type { ChunkRef } from './chunk-ref.ts';
 import type { CopyFormat } from '../copy-format.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { layout } from './layout.ts';
-import { openDocument, sealDocument } from './sealed-document.ts';
+import { encodeDocument, readDocument } from './documents.ts';
+import { manifestKind } from './document-formats.ts';
 import { ObjectNotFoundError, BackupNotFoundError } from '../errors.ts';
 
-export const MANIFEST_FORMAT = 'tidemark-manifest';
+export const MANIFEST_FORMAT = manifestKind.format;
 
 export interface ManifestTable {
   schema: string;
@@ -103,19 +104,17 @@ export interface Manifest {
 }
 
 export function encodeManifest(manifest: Manifest): Uint8Array {
-  return sealDocument(MANIFEST_FORMAT, manifest);
+  return encodeDocument(manifestKind, { backupId: manifest.backupId }, manifest);
 }
 
 export async function readManifest(storage: RepositoryStorage, backupId: string): Promise<Manifest> {
   const key = layout.manifest(backupId);
-  let bytes: Uint8Array;
   try {
-    bytes = await storage.get(key);
+    return await readDocument(storage, manifestKind, { backupId });
   } catch (err) {
     if (err instanceof ObjectNotFoundError) {
       throw new BackupNotFoundError(`Backup ${backupId} has no manifest in the repository at ${storage.location} (${key}). It was never committed, or the repository is damaged; run \`tidemark list\` to see the committed backups.`);
     }
     throw err;
   }
-  return openDocument(MANIFEST_FORMAT, bytes, `Manifest ${key}`) as Manifest;
 }

@@ -2,16 +2,14 @@
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { RepositoryError, ObjectNotFoundError, IntegrityError } from '../errors.ts';
 import { layout } from './layout.ts';
-import { openDocument, sealDocument, FORMAT_VERSION } from './sealed-document.ts';
+import { FORMAT_VERSION } from './sealed-document.ts';
+import { decodeDocument, encodeDocument } from './documents.ts';
+import { repositoryMarkerKind, type RepositoryMarker } from './document-formats.ts';
 import { randomUUID } from 'node:crypto';
 
-export const REPOSITORY_FORMAT = 'tidemark-repository';
-
-export interface RepositoryMarker {
-  repositoryId: string;
-  createdAt: string;
-  formatVersion: number;
-}
+export const REPOSITORY_FORMAT = repositoryMarkerKind.format;
+export type { RepositoryMarker } from './document-formats.ts';
+const marker = (bytes: Uint8Array) => decodeDocument(repositoryMarkerKind, {}, bytes);
 
 /**
  * Returns the repository's marker. With `create`, an empty location becomes a new repository;
@@ -20,7 +18,7 @@ export interface RepositoryMarker {
 export async function openRepository(storage: RepositoryStorage, options: { create: boolean }): Promise<RepositoryMarker> {
   const key = layout.marker();
   try {
-    return openDocument(REPOSITORY_FORMAT, await storage.get(key), key) as RepositoryMarker;
+    return marker(await storage.get(key));
   } catch (err) {
     if (err instanceof IntegrityError) {
       throw new RepositoryError(`${storage.location} is not a usable Tidemark repository: ${err.message}`, { cause: err });
@@ -29,7 +27,7 @@ export async function openRepository(storage: RepositoryStorage, options: { crea
   }
   const hasObjects = await firstObject(storage);
   // Another process may have created the repository between our two reads: its marker wins.
-  if (hasObjects && (await storage.head(key))) return openDocument(REPOSITORY_FORMAT, await storage.get(key), key) as RepositoryMarker;
+  if (hasObjects && (await storage.head(key))) return marker(await storage.get(key));
   if (!options.create || hasObjects) {
     throw new RepositoryError(
       hasObjects
@@ -37,10 +35,10 @@ export async function openRepository(storage: RepositoryStorage, options: { crea
         : `${storage.location} is not a Tidemark repository (no ${key}). Pass an existing repository with --repo (default: $TIDEMARK_REPO, else ./tidemark-repo), or run \`tidemark backup\` to create one.`,
     );
   }
-  const marker: RepositoryMarker = { repositoryId: randomUUID(), createdAt: new Date().toISOString(), formatVersion: FORMAT_VERSION };
-  await storage.putIfAbsent(key, sealDocument(REPOSITORY_FORMAT, marker));
+  const created: RepositoryMarker = { repositoryId: randomUUID(), createdAt: new Date().toISOString(), formatVersion: FORMAT_VERSION };
+  await storage.putIfAbsent(key, encodeDocument(repositoryMarkerKind, {}, created));
   // Two creators may race: the marker that won is the repository's.
-  return openDocument(REPOSITORY_FORMAT, await storage.get(key), key) as RepositoryMarker;
+  return marker(await storage.get(key));
 }
 
 async function firstObject(storage: RepositoryStorage): Promise<string | undefined> {

@@ -1,25 +1,30 @@
 // JSON documents that carry their own format version and checksum (manifests, plans, results,
 // the repository marker). Layout: one header line, then the body:
-//   {"format":"tidemark-manifest","formatVersion":1,"bodySha256":"…","bodyBytes":1234}\n<body JSON>
+//   {"format":"tidemark-manifest","formatVersion":2,"key":"backups/<id>/manifest.json","bodySha256":"…","bodyBytes":1234}\n<body JSON>
 // The checksum covers the body bytes exactly as stored, so verification needs no re-serialisation,
-// and bodyBytes tells a truncated file from a corrupted one.
+// and bodyBytes tells a truncated file from a corrupted one. `key` (written since the document
+// registry, documents.ts) is where the document belongs: a copy found under another key is refused.
+// Typed reads and writes go through documents.ts; this module only frames and checks bytes.
 import { createHash } from 'node:crypto';
 import { IntegrityError } from '../errors.ts';
 
 export const FORMAT_VERSION = 2;
 
-interface Header {
+export interface Header {
   format: string;
   formatVersion: number;
+  /** The repository key the document was written under; absent in documents written before. */
+  key?: string;
   bodySha256: string;
   bodyBytes: number;
 }
 
-export function sealDocument(format: string, body: unknown): Uint8Array {
+export function sealDocument(format: string, body: unknown, key?: string): Uint8Array {
   const bodyBytes = Buffer.from(JSON.stringify(body), 'utf8');
   const header: Header = {
     format,
     formatVersion: FORMAT_VERSION,
+    ...(key === undefined ? {} : { key }),
     bodySha256: createHash('sha256').update(bodyBytes).digest('hex'),
     bodyBytes: bodyBytes.length,
   };
@@ -28,6 +33,11 @@ export function sealDocument(format: string, body: unknown): Uint8Array {
 
 /** Parses and verifies a sealed document; `what` names the object in errors (e.g. its key). */
 export function openDocument(format: string, bytes: Uint8Array, what: string): unknown {
+  return openSealed(format, bytes, what).body;
+}
+
+/** Like openDocument, with the verified header (documents.ts checks its `key`). */
+export function openSealed(format: string, bytes: Uint8Array, what: string): { header: Header; body: unknown } {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const newline = buf.indexOf(10);
   let header: Header;
@@ -51,5 +61,9 @@ export function openDocument(format: string, bytes: Uint8Array, what: string): u
   if (digest !== header.bodySha256) {
     throw new IntegrityError(`${what} fails its checksum (sha256 ${digest.slice(0, 12)}…, expected ${header.bodySha256.slice(0, 12)}…). The object is damaged; use another backup.`);
   }
-  return JSON.parse(body.toString('utf8'));
+  try {
+    return { header, body: JSON.parse(body.toString('utf8')) as unknown };
+  } catch {
+    throw new IntegrityError(`${what} passes its checksum but its body is not JSON: it was written damaged or forged. Use another backup.`);
+  }
 }

@@ -1,0 +1,91 @@
+// The registry of repository documents (FORMAT.md, "Documents"): every JSON document Tidemark
+// writes to a repository is read and written here, and only here. A kind says where its
+// documents live (`keyOf`), what they must hold (a zod schema, checked on every read instead of
+// trusting a cast) and what they say they are (`placeOf`: backup id, collection, batch …).
+// A document is bound to its key twice: its header names the key it was written under, and its
+// body's identity must be the one its key implies. A manifest copied to another backup's
+// directory, or a tombstone copied next to the newest backup, is refused by name.
+//
+// Authentication (a MAC with a key the repository does not hold) belongs here too: `sealFor`
+// and `openFor` are the only places a document is framed, so a keyed seal can be added without
+// touching a call site.
+import type { z } from 'zod';
+import type { RepositoryStorage } from '../ports/storage.ts';
+import { IntegrityError } from '../errors.ts';
+import { openSealed, sealDocument } from './sealed-document.ts';
+
+/** Where a document belongs: the fields its key is built from. */
+export type Place = Record<string, string | number>;
+
+export interface DocumentKind<T, P extends Place> {
+  /** The header's `format`; also what messages call the document. */
+  readonly format: string;
+  /** A human name for messages: `Manifest`, `Tombstone` … */
+  readonly title: string;
+  readonly schema: z.ZodType;
+  keyOf(place: P): string;
+  /** The identity the body claims, as the place fields it must match (only those it holds). */
+  placeOf(body: T): Partial<P>;
+  /** Typing only: the body type of this kind. */
+  readonly _body?: T;
+}
+
+export function documentKind<T, P extends Place>(kind: Omit<DocumentKind<T, P>, '_body'>): DocumentKind<T, P> {
+  return kind;
+}
+
+/** The bytes to store for `body` at `place`; refuses (a bug) a body that claims another place. */
+export function encodeDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: T): Uint8Array {
+  const key = kind.keyOf(place);
+  const mismatch = placeMismatch(kind, place, body);
+  if (mismatch) throw new IntegrityError(`Refusing to write ${kind.title} ${key}: its body says ${mismatch}. This is a bug in the caller.`);
+  return sealDocument(kind.format, body, key);
+}
+
+/** Writes the document unless its key holds one; `true` when this call wrote it. */
+export async function writeDocument<T, P extends Place>(storage: RepositoryStorage, kind: DocumentKind<T, P>, place: P, body: T): Promise<boolean> {
+  return storage.putIfAbsent(kind.keyOf(place), encodeDocument(kind, place, body));
+}
+
+/** Reads, verifies, validates and checks the binding; `ObjectNotFoundError` when absent. */
+export async function readDocument<T, P extends Place>(storage: RepositoryStorage, kind: DocumentKind<T, P>, place: P): Promise<T> {
+  return decodeDocument(kind, place, await storage.get(kind.keyOf(place)));
+}
+
+/** The checks of readDocument on bytes already read from `kind.keyOf(place)`. */
+export function decodeDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array): T {
+  const key = kind.keyOf(place);
+  const what = `${kind.title} ${key}`;
+  const { header, body } = openSealed(kind.format, bytes, what);
+  if (header.key !== undefined && header.key !== key) {
+    throw new IntegrityError(
+      `${what} was written as ${header.key}: a document moved or copied from where it belongs is never used. ` +
+        `Remove ${key} (or put the right document back from a copy of the repository).`,
+    );
+  }
+  const parsed = kind.schema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new IntegrityError(
+      `${what} is not a valid ${kind.format}: ${issue.path.join('.') || '(top level)'}: ${issue.message}. ` +
+        'It passes its checksum, so it was written that way (a bug or a forgery); use another backup.',
+    );
+  }
+  // The schema accepted the body, so it has this kind's shape: the one cast of a document.
+  const document = parsed.data as T;
+  const mismatch = placeMismatch(kind, place, document);
+  if (mismatch) {
+    throw new IntegrityError(
+      `${what} says ${mismatch}: a document moved or copied from where it belongs is never used. ` +
+        `Remove ${key} (or put the right document back from a copy of the repository).`,
+    );
+  }
+  return document;
+}
+
+function placeMismatch<T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: T): string | undefined {
+  const claimed = kind.placeOf(body);
+  const wrong = Object.entries(claimed).filter(([field, value]) => value !== place[field]);
+  if (wrong.length === 0) return undefined;
+  return wrong.map(([field, value]) => `${field} ${JSON.stringify(value)} (its key says ${JSON.stringify(place[field])})`).join(' and ');
+}
