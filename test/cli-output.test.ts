@@ -91,3 +91,22 @@ describe('--json, with the repository in ./tidemark-repo', () => {
     expect(list.json).toMatchObject([{ backupId: result.json.backupId, state: 'committed' }]);
   });
 });
+
+describe('--json usage errors (issue 11, finding 12)', () => {
+  it('an unknown option or an out-of-bounds --chunk-bytes prints one JSON document {ok: false}, exit 2, and registers nothing', async () => {
+    const repo = join(scratch, 'usage-errors');
+    const [unknown, huge, workers] = await Promise.all([
+      runCli(['list', '--bogus', '--json', '--repo', repo]),
+      runCli(['backup', '--source', pg.url('shop'), '--chunk-bytes', '99999999999999', '--json', '--repo', repo]),
+      runCli(['restore', 'latest', '--workers', '0', '--json', '--repo', repo]),
+    ]);
+    for (const r of [unknown, huge, workers]) {
+      expect(r.code, describeResult(r)).toBe(2);
+      expect(r.json, describeResult(r)).toMatchObject({ ok: false, error: { type: 'UsageError' } });
+    }
+    expect(unknown.json.error.message).toContain('--bogus');
+    expect(huge.json.error.message).toMatch(/--chunk-bytes must be a whole number from 1,024 to 1,073,741,824 bytes/);
+    expect(workers.json.error.message).toContain('--workers');
+    expect(existsSync(repo), 'nothing was created or registered').toBe(false);
+  });
+});

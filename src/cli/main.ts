@@ -5,7 +5,7 @@ import { restoreCommand } from './commands/restore.ts';
 import { listCommand, showCommand, verifyCommand } from './commands/inspect.ts';
 import { collectionCreateCommand, collectionListCommand, collectionShowCommand } from './commands/collection.ts';
 import { catalogRebuildCommand, expireCommand, gcCommand } from './commands/maintenance.ts';
-import { reportFailure } from './output.ts';
+import { printJson, reportFailure } from './output.ts';
 import { addCloudOptions, routeToCloud } from './cloud/route.ts';
 
 const positiveInt = (value: string) => {
@@ -13,6 +13,21 @@ const positiveInt = (value: string) => {
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`"${value}" is not a positive whole number.`);
   return n;
 };
+
+/** A whole number within bounds, checked while the command line is parsed, naming the option. */
+const boundedInt = (option: string, min: number, max: number, unit = '') => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new InvalidArgumentError(`${option} must be a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}${unit}, not "${value}".`);
+  }
+  return n;
+};
+/** Chunks are held in memory, several per worker (DESIGN.md invariant 6): 1 KiB to 1 GiB. */
+const CHUNK_BYTES = boundedInt('--chunk-bytes', 1024, 1024 ** 3, ' bytes');
+/** Export task ranges: 64 KiB to 1 TiB of table. */
+const RANGE_BYTES = boundedInt('--range-bytes', 64 * 1024, 1024 ** 4, ' bytes');
+const WORKERS = boundedInt('--workers', 1, 256);
+const HOLD_SECONDS = boundedInt('--snapshot-hold-seconds', 1, 7 * 86_400, ' seconds');
 
 const wholeNumber = (value: string) => {
   const n = Number(value);
@@ -47,10 +62,10 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(repoOption())
     .addOption(catalogOption())
     .addOption(jsonOption())
-    .option('--workers <n>', 'parallel export workers', positiveInt, 4)
-    .option('--snapshot-hold-seconds <n>', 'longest export window; in AWS the Lambda limit caps it at 840', positiveInt, 86_400)
-    .addOption(new Option('--chunk-bytes <n>', 'target uncompressed chunk size (default 4 MiB; raise it for databases over ~4 TB, see README "Limits")').argParser(positiveInt))
-    .addOption(new Option('--range-bytes <n>', 'target table bytes per export task').argParser(positiveInt).hideHelp())
+    .option('--workers <n>', 'parallel export workers', WORKERS, 4)
+    .option('--snapshot-hold-seconds <n>', 'longest export window; in AWS the Lambda limit caps it at 840', HOLD_SECONDS, 86_400)
+    .addOption(new Option('--chunk-bytes <n>', 'target uncompressed chunk size (default 4 MiB; raise it for databases over ~4 TB, see README "Limits")').argParser(CHUNK_BYTES))
+    .addOption(new Option('--range-bytes <n>', 'target table bytes per export task').argParser(RANGE_BYTES).hideHelp())
     .action(run((opts) => backupCommand(opts)));
 
   program
@@ -61,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(repoOption())
     .addOption(catalogOption())
     .addOption(jsonOption())
-    .option('--workers <n>', 'parallel load workers', positiveInt, 4)
+    .option('--workers <n>', 'parallel load workers', WORKERS, 4)
     .option('--no-verify', 'skip reading the restored tables back to compare row counts and content checksums with the backup (faster; chunk hashes are still checked; the result says "not verified")')
     .action(run((backup, opts) => restoreCommand(backup, opts)));
 
@@ -153,7 +168,10 @@ export async function main(argv: string[]): Promise<number> {
     const e = err as { code?: string; exitCode?: number };
     if (e.code?.startsWith('commander.')) {
       // Help and version are successes; usage errors were already printed by commander.
-      return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version' ? 0 : 2;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
+      // With --json, stdout still gets its one JSON document (README: `{"ok": false, …}`).
+      if (argv.includes('--json')) printJson({ ok: false, error: { type: 'UsageError', message: (err as Error).message.replace(/^error: /, '') } });
+      return 2;
     }
     // Already reported as JSON on stdout: only the stderr line is left to print.
     if ((err as { reported?: boolean }).reported) return reportFailure(err, { json: false });
