@@ -13,6 +13,7 @@ import { TaskFunctions } from './constructs/task-functions.ts';
 import { aslPath, TidemarkStateMachines } from './constructs/state-machines.ts';
 import { BackupSchedules } from './constructs/backup-schedules.ts';
 import { Monitoring } from './constructs/monitoring.ts';
+import type { TaskProfile } from './task-profiles.ts';
 
 export const STACK_OUTPUTS = ['BackupStateMachineArn', 'RestoreStateMachineArn', 'CatalogTableName', 'RepositoryBucketName', 'EventBusName'] as const;
 
@@ -20,6 +21,8 @@ export interface TidemarkStackProps extends StackProps {
   readonly config: TidemarkConfig;
   /** functions/index.ts `functionEntries`. */
   readonly functionEntries: Readonly<Record<string, string>>;
+  /** What each task is granted (infra/task-profiles.ts TASK_PROFILES by default). */
+  readonly profiles?: Readonly<Record<string, TaskProfile>>;
 }
 
 export class TidemarkStack extends Stack {
@@ -46,6 +49,7 @@ export class TidemarkStack extends Stack {
 
     this.tasks = new TaskFunctions(this, 'Tasks', {
       entries: props.functionEntries,
+      profiles: props.profiles,
       network: {
         vpc,
         subnets: subnets.map((s) => ec2.Subnet.fromSubnetAttributes(this, `Subnet-${s.id}`, { subnetId: s.id, availabilityZone: s.availabilityZone })),

@@ -26,11 +26,14 @@ export function areaObjects(bucket: s3.IBucket, prefix: string, area: Repository
 export function taskStatements(access: TaskAccess, r: TaskResources): iam.PolicyStatement[] {
   const statements: iam.PolicyStatement[] = [];
   const read = access.read ?? [];
+  const check = access.check ?? [];
   const write = access.write ?? [];
   const catalog = access.catalog ?? [];
-  if (read.length > 0) {
+  const readable = [...new Set([...read, ...check])];
+  if (readable.length > 0) {
     statements.push(
-      new iam.PolicyStatement({ sid: 'RepositoryRead', actions: ['s3:GetObject'], resources: read.map((a) => areaObjects(r.bucket, r.prefix, a)) }),
+      // HEAD is authorized by s3:GetObject too; only a GET of a body needs the key (below).
+      new iam.PolicyStatement({ sid: 'RepositoryRead', actions: ['s3:GetObject'], resources: readable.map((a) => areaObjects(r.bucket, r.prefix, a)) }),
       // Without ListBucket, S3 answers a missing key with 403 instead of 404, and "not found"
       // is how the tasks learn a snapshot or a batch result does not exist yet.
       new iam.PolicyStatement({ sid: 'RepositoryList', actions: ['s3:ListBucket'], resources: [r.bucket.bucketArn] }),
@@ -50,8 +53,9 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
   const region = Stack.of(r.table).region;
   if (read.length > 0 || write.length > 0) {
     services.push(`s3.${region}.amazonaws.com`);
-    kmsActions.add('kms:Decrypt');
-    if (write.length > 0) kmsActions.add('kms:GenerateDataKey');
+    if (read.length > 0) kmsActions.add('kms:Decrypt');
+    // A multipart upload's completion decrypts its parts' data keys.
+    if (write.length > 0) kmsActions.add('kms:GenerateDataKey').add('kms:Decrypt');
   }
   if (catalog.length > 0) {
     services.push(`dynamodb.${region}.amazonaws.com`);

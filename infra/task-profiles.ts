@@ -34,6 +34,8 @@ export interface TaskAccess {
   readonly databases?: 'sources' | 'restoreTargets';
   /** Gets and heads objects under these areas (and lists the bucket, so a miss is a 404). */
   readonly read?: readonly RepositoryArea[];
+  /** Only heads objects under these areas (whether they exist): no decryption. */
+  readonly check?: readonly RepositoryArea[];
   /**
    * Puts objects under these areas (S3Storage.putIfAbsent: HeadObject, then PutObject or a
    * multipart upload). Nothing may delete: only garbage collection will.
@@ -53,22 +55,23 @@ const batch = (memoryMb: number) => ({ memoryMb, timeout: Duration.minutes(15) }
 
 export const TASK_PROFILES: Record<string, TaskProfile> = {
   // backup/start.ts: getBackup, getCollection (creating the scheduled collection on its first
-  // run: collections/<name>.json, then PutItem), listBackups (the collection's latest: the byKind
+  // run: collections/<name>.json, then PutItem), connects to the source (its secret) to fail fast, listBackups (the collection's latest: the byKind
   // index), createBackup, getLease (waits up to 4 min while gc holds the repository), and
   // finishBackup(failed) when it gives up. 5 min.
-  BackupStart: { memoryMb: 256, timeout: Duration.minutes(5), access: { read: ['collections'], write: ['collections'], catalog: ['GetItem', 'Query', 'PutItem', 'UpdateItem'] } },
+  BackupStart: { memoryMb: 256, timeout: Duration.minutes(5), access: { databases: 'sources', read: ['collections'], write: ['collections'], catalog: ['GetItem', 'Query', 'PutItem', 'UpdateItem'] } },
   // backup/hold-snapshot.ts holdSnapshot: writes runs/<id>/snapshot.json, polls snapshot-released.json.
-  BackupHoldSnapshot: { memoryMb: 256, timeout: Duration.minutes(15), access: { databases: 'sources', read: ['runs'], write: ['runs'] } },
+  BackupHoldSnapshot: { memoryMb: 256, timeout: Duration.minutes(15), access: { databases: 'sources', check: ['runs'], write: ['runs'] } },
   // awaitSnapshot: reads runs/<id>/snapshot.json (a miss is SnapshotNotReadyError, retried).
   BackupAwaitSnapshot: { ...small, access: { read: ['runs'] } },
   // plan.ts: captures the schema inside the snapshot, getBackup (the parent), reads the parent's
-  // manifest, writes the plan header and task batches.
-  BackupPlan: { memoryMb: 1024, timeout: Duration.minutes(5), access: { databases: 'sources', read: ['runs', 'backups'], write: ['runs'], catalog: ['GetItem'] } },
+  // manifest and heads its chunks (an incremental backup refuses a parent it cannot fully read),
+  // writes the plan header and task batches.
+  BackupPlan: { memoryMb: 1024, timeout: Duration.minutes(5), access: { databases: 'sources', read: ['runs', 'backups', 'chunks'], write: ['runs'], catalog: ['GetItem'] } },
   // export.ts: reads a plan batch (and, for incremental tasks, the parent's manifest and key
   // index chunks), writes chunks and the batch result (head first: idempotent).
   BackupExportBatch: { ...batch(3008), access: { databases: 'sources', read: ['runs', 'chunks', 'backups'], write: ['runs', 'chunks'] } },
   // releaseSnapshot: writes runs/<id>/snapshot-released.json.
-  BackupReleaseSnapshot: { ...small, access: { read: ['runs'], write: ['runs'] } },
+  BackupReleaseSnapshot: { ...small, access: { check: ['runs'], write: ['runs'] } },
   // commit.ts: reads the plan and batch results, writes the manifest, finishBackup.
   BackupCommit: { memoryMb: 1024, timeout: Duration.minutes(5), access: { read: ['runs', 'backups'], write: ['backups'], catalog: ['GetItem', 'UpdateItem'] } },
   // failure.ts failBackup: releases the snapshot if needed, finishBackup(failed).
@@ -93,8 +96,8 @@ export const TASK_PROFILES: Record<string, TaskProfile> = {
 };
 
 /** Fails synth when functions/index.ts and this table disagree. */
-export function profileOf(name: string): TaskProfile {
-  const profile = TASK_PROFILES[name];
+export function profileOf(name: string, profiles: Readonly<Record<string, TaskProfile>> = TASK_PROFILES): TaskProfile {
+  const profile = profiles[name];
   if (!profile) throw new Error(`functions/index.ts defines ${name}, which infra/task-profiles.ts has no profile for: add its memory, timeout and access.`);
   return profile;
 }

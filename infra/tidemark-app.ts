@@ -6,6 +6,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { functionEntries } from '../functions/index.ts';
 import { loadConfig, type TidemarkConfig } from './config.ts';
 import { TidemarkStack } from './stack.ts';
+import type { TaskProfile } from './task-profiles.ts';
 import { applyNagSuppressions } from './nag-suppressions.ts';
 
 /** Configuration used when `-c config=<file>` is not given: a fresh clone synthesizes. */
@@ -29,6 +30,8 @@ export interface TidemarkAppOptions {
    */
   readonly cloudFormationValidation?: boolean;
   readonly outdir?: string;
+  /** What each task is granted; TASK_PROFILES by default (the grants test removes one to see it fail). */
+  readonly profiles?: Readonly<Record<string, TaskProfile>>;
 }
 
 export function createTidemarkApp(options: TidemarkAppOptions = {}): { app: App; stack: TidemarkStack; config: TidemarkConfig } {
@@ -43,6 +46,7 @@ export function createTidemarkApp(options: TidemarkAppOptions = {}): { app: App;
     description: 'Tidemark: consistent, verifiable logical backups of PostgreSQL (Step Functions, Lambda, S3, DynamoDB)',
     config,
     functionEntries,
+    profiles: options.profiles,
   });
   // Acknowledged with the checks' reasons (nag-suppressions.ts); tests build a bare stack to see
   // that each acknowledgement still matches a finding.

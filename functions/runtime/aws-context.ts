@@ -3,6 +3,7 @@
 // invocations reuse clients, sockets and cached secrets; nothing touches AWS at import time.
 // Region and credentials come from the Lambda environment (AWS_REGION, the execution role).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { TaskContext } from '#core/task-context.ts';
@@ -24,19 +25,32 @@ export function awsTaskContext(env: NodeJS.ProcessEnv = process.env): TaskContex
   return context;
 }
 
-export function buildAwsTaskContext(env: NodeJS.ProcessEnv): TaskContext {
+/** The SDK clients of one container, built with the retry settings every task uses. */
+export interface AwsClients {
+  s3: S3Client;
+  dynamodb: DynamoDBClient;
+  secretsManager: SecretsManagerClient;
+}
+
+export function createAwsClients(): AwsClients {
+  return {
+    s3: createS3Client({ maxAttempts: AWS_MAX_ATTEMPTS }),
+    dynamodb: new DynamoDBClient({ maxAttempts: AWS_MAX_ATTEMPTS, retryMode: 'standard' }),
+    secretsManager: new SecretsManagerClient({ maxAttempts: AWS_MAX_ATTEMPTS, retryMode: 'standard' }),
+  };
+}
+
+/** `clients` are injected by the grants test (test/aws-grants.test.ts), which records their calls. */
+export function buildAwsTaskContext(env: NodeJS.ProcessEnv, clients: AwsClients = createAwsClients()): TaskContext {
   const bucket = required(env, FUNCTION_ENV.bucket);
   const tableName = required(env, FUNCTION_ENV.catalogTable);
   // The prefix may be empty (repository at the bucket root) but must be set, so a typo shows.
   const prefix = env[FUNCTION_ENV.prefix];
   if (prefix === undefined) throw missing(FUNCTION_ENV.prefix);
-  const dynamo = new DynamoDBClient({ maxAttempts: AWS_MAX_ATTEMPTS, retryMode: 'standard' });
   return {
-    storage: new S3Storage({ client: createS3Client({ maxAttempts: AWS_MAX_ATTEMPTS }), bucket, prefix }),
-    catalog: new DynamoDbCatalog({ client: DynamoDBDocumentClient.from(dynamo), tableName }),
-    databases: new PostgresConnector(
-      new SecretsManagerCredentials({ client: new SecretsManagerClient({ maxAttempts: AWS_MAX_ATTEMPTS, retryMode: 'standard' }) }),
-    ),
+    storage: new S3Storage({ client: clients.s3, bucket, prefix }),
+    catalog: new DynamoDbCatalog({ client: DynamoDBDocumentClient.from(clients.dynamodb), tableName }),
+    databases: new PostgresConnector(new SecretsManagerCredentials({ client: clients.secretsManager })),
     progress: () => {}, // nobody watches a Lambda's progress; Step Functions shows the states
     maxSnapshotHoldSeconds: LAMBDA_SNAPSHOT_HOLD_SECONDS,
   };

@@ -10,7 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FUNCTION_ENV } from '../../src/adapters/aws-resources.ts';
 import { TASK_BUNDLING } from '../task-bundling.ts';
-import { profileOf } from '../task-profiles.ts';
+import { profileOf, TASK_PROFILES, type TaskProfile } from '../task-profiles.ts';
 import { taskStatements, type TaskResources } from '../task-policy.ts';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -25,6 +25,8 @@ export interface TaskFunctionsProps extends TaskResources {
   /** functions/index.ts `functionEntries`: function name → file under functions/. */
   readonly entries: Readonly<Record<string, string>>;
   readonly network: TaskNetwork;
+  /** TASK_PROFILES unless given. */
+  readonly profiles?: Readonly<Record<string, TaskProfile>>;
   readonly logRetention?: logs.RetentionDays;
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
@@ -57,7 +59,7 @@ export class TaskFunctions extends Construct {
 
     const functions: Record<string, nodejs.NodejsFunction> = {};
     for (const [name, file] of Object.entries(props.entries)) {
-      const profile = profileOf(name);
+      const profile = profileOf(name, props.profiles ?? TASK_PROFILES);
       const role = new iam.Role(this, `${name}Role`, {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `Tidemark ${name} task`,

@@ -98,6 +98,11 @@ export interface RunOptions {
   onEvent?: (event: PublishedEvent) => void;
   /** `$$.Execution.Name`; a new run id by default, as the CLI names executions in AWS. */
   executionName?: string;
+  /**
+   * Runs around every task invocation, with the function's name (`BackupPlan` …): the grants
+   * test (test/aws-grants.test.ts) attributes each AWS call to the function that made it.
+   */
+  aroundTask?: <T>(functionName: string, run: () => Promise<T>) => Promise<T>;
 }
 
 export async function runStateMachine(name: StateMachineName, input: unknown, ctx: TaskContext, options: RunOptions = {}): Promise<any> {
@@ -114,7 +119,8 @@ export async function runStateMachine(name: StateMachineName, input: unknown, ct
     if (!handler) throw new TidemarkError(`State ${stateName} of ${name}.asl.json needs function ${fn}, which functions/index.ts does not define.`);
     taskResourceLocalHandlers[stateName] = async (request: { Payload: unknown }) => {
       checkPayload(`${stateName} input`, request.Payload);
-      const output = await withTaskContext(ctx, () => handler(request.Payload));
+      const invoke = () => withTaskContext(ctx, () => handler(request.Payload));
+      const output = await (options.aroundTask ? options.aroundTask(fn, invoke) : invoke());
       checkPayload(`${stateName} output`, output);
       return { Payload: output };
     };

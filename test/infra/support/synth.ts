@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { loadConfig, type TidemarkConfig } from '../../../infra/config.ts';
-import { createTidemarkApp } from '../../../infra/tidemark-app.ts';
+import { createTidemarkApp, type TidemarkAppOptions } from '../../../infra/tidemark-app.ts';
 import type { TidemarkStack } from '../../../infra/stack.ts';
 
 export const EXAMPLE_CONFIG = 'tidemark.config.example.json';
@@ -22,9 +22,9 @@ export function exampleConfig(): TidemarkConfig {
   return loadConfig(EXAMPLE_CONFIG);
 }
 
-export function synthesize(config: TidemarkConfig = exampleConfig()): Synthesized {
+export function synthesize(config: TidemarkConfig = exampleConfig(), options: Pick<TidemarkAppOptions, 'profiles'> = {}): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'tidemark-cdk-'));
-  const { stack } = createTidemarkApp({ config, context: { 'aws:cdk:bundling-stacks': [] }, nag: false, cloudFormationValidation: false, outdir });
+  const { stack } = createTidemarkApp({ config, context: { 'aws:cdk:bundling-stacks': [] }, nag: false, cloudFormationValidation: false, outdir, ...options });
   return { stack, template: Template.fromStack(stack), config, outdir };
 }
 
