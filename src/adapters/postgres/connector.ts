@@ -1,9 +1,14 @@
 // Resolves a DatabaseRef to a connection URL and opens sessions, turning driver errors into
-// messages that name the server and database and say what to do — never the password.
+// messages that name the server, the database and the TLS in force, and say what to do — never
+// the password. The URL is read as pg reads it (connection-url.ts); TLS as libpq reads it (tls.ts).
 import pg from 'pg';
 import type { DatabaseConnector, DatabaseRef, SqlSession } from '#core/ports/database.ts';
 import { DatabaseConnectionError, DatabaseMissingError, UsageError, redactSecrets } from '#core/errors.ts';
 import { PgSession, startupOptions } from './session.ts';
+import { connectionFields, describeUrl } from './connection-url.ts';
+import { describeTls, isNoTlsAnswer, planTls, tlsRefusal, type TlsDefaults, type TlsPlan } from './tls.ts';
+
+export { describeUrl, withoutPassword } from './connection-url.ts';
 
 /** Where connection URLs come from: an in-process registry locally, Secrets Manager in AWS. */
 export interface CredentialSource {
@@ -13,15 +18,37 @@ export interface CredentialSource {
   peek(name: string): string | undefined;
   /** Drops a cached URL, so the next urlFor reads it again (a rotated password). */
   forget?(name: string): void;
+  /** TLS for URLs that name no sslmode / sslrootcert (and no PGSSLMODE / PGSSLROOTCERT); libpq's defaults otherwise. */
+  readonly tlsDefaults?: TlsDefaults;
+}
+
+interface Target {
+  config: pg.ClientConfig;
+  tls: TlsPlan;
+  /** `host:port/db`, what `describe` says. */
+  identity: string;
 }
 
 export class PostgresConnector implements DatabaseConnector {
   constructor(private readonly credentials: CredentialSource) {}
 
+  /** `host:port/database`: the catalog's and the manifest's name for a database, so no TLS in it. */
   describe(ref: DatabaseRef): string {
     const url = this.credentials.peek(ref.credentials);
     if (!url) return ref.database ? `${ref.credentials}/${ref.database}` : ref.credentials;
     return describeUrl(url, ref.database);
+  }
+
+  /** `host:port/database (TLS verify-full)`: where and how a session connects, for `show` and logs. */
+  describeConnection(ref: DatabaseRef): string {
+    const url = this.credentials.peek(ref.credentials);
+    if (!url) return this.describe(ref);
+    try {
+      const { identity, tls } = this.target(url, ref.database);
+      return `${identity} (${describeTls(tls)})`;
+    } catch {
+      return this.describe(ref); // a bad sslmode is reported when connecting
+    }
   }
 
   async connect(ref: DatabaseRef, options: { applicationName?: string } = {}): Promise<SqlSession> {
@@ -36,27 +63,49 @@ export class PostgresConnector implements DatabaseConnector {
     }
   }
 
-  private async open(ref: DatabaseRef, options: { applicationName?: string }): Promise<SqlSession> {
-    const url = await this.credentials.urlFor(ref.credentials);
+  private target(url: string, database: string | undefined): Target {
     const config = parseUrl(url);
-    if (ref.database) config.database = ref.database;
-    const where = describeUrl(url, ref.database);
-    const client = new pg.Client({
-      ...config,
-      application_name: options.applicationName ?? 'tidemark',
-      options: startupOptions(),
-      keepAlive: true,
-    });
-    // An idle session's socket error must not crash the process; the next query reports it.
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-    } catch (err) {
-      await client.end().catch(() => undefined);
-      throw connectionError(err, where, config.user ?? '', config.database ?? '', (config.connectionTimeoutMillis ?? 0) / 1000);
-    }
-    return new PgSession(client);
+    if (database) config.database = database;
+    const identity = describeUrl(url, database);
+    const tls = planTls(connectionFields(url).params, identity, this.credentials.tlsDefaults);
+    return { config: { ...config, ssl: tls.ssl }, tls, identity };
   }
+
+  private async open(ref: DatabaseRef, options: { applicationName?: string }): Promise<SqlSession> {
+    const { config, tls, identity } = this.target(await this.credentials.urlFor(ref.credentials), ref.database);
+    const where = `${identity} (${describeTls(tls)})`;
+    try {
+      return await attempt(config, options);
+    } catch (err) {
+      // prefer / allow: a server without TLS is reached in plain text, as libpq does.
+      if (tls.plainFallback && isNoTlsAnswer(err)) {
+        try {
+          return await attempt({ ...config, ssl: false }, options);
+        } catch (plainErr) {
+          throw connectionError(plainErr, `${identity} (no TLS: the server offers none)`, config, tls);
+        }
+      }
+      throw connectionError(err, where, config, tls);
+    }
+  }
+}
+
+async function attempt(config: pg.ClientConfig, options: { applicationName?: string }): Promise<SqlSession> {
+  const client = new pg.Client({
+    ...config,
+    application_name: options.applicationName ?? 'tidemark',
+    options: startupOptions(),
+    keepAlive: true,
+  });
+  // An idle session's socket error must not crash the process; the next query reports it.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+  return new PgSession(client);
 }
 
 const DEFAULT_CONNECT_TIMEOUT_SECONDS = 15;
@@ -66,8 +115,8 @@ const DEFAULT_CONNECT_TIMEOUT_SECONDS = 15;
  * `connect_timeout`, else $PGCONNECT_TIMEOUT; 0 or less waits forever, as in libpq. A silent
  * host (a dropped SYN, a proxy that never answers) fails after this long instead of hanging a run.
  */
-function connectTimeoutSeconds(url: URL): number {
-  const fromUrl = url.searchParams.get('connect_timeout') || undefined;
+function connectTimeoutSeconds(params: URLSearchParams): number {
+  const fromUrl = params.get('connect_timeout') || undefined;
   const text = fromUrl ?? (process.env.PGCONNECT_TIMEOUT || undefined);
   if (text === undefined) return DEFAULT_CONNECT_TIMEOUT_SECONDS;
   const seconds = Number(text);
@@ -78,51 +127,24 @@ function connectTimeoutSeconds(url: URL): number {
 }
 
 function parseUrl(url: string): pg.ClientConfig {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError(`"${redactSecrets(url)}" is not a PostgreSQL URL. Use postgres://user:password@host:port/database.`);
-  }
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    throw new UsageError(`"${redactSecrets(url)}" is not a PostgreSQL URL (scheme ${parsed.protocol}). Use postgres://user:password@host:port/database.`);
-  }
-  const sslmode = parsed.searchParams.get('sslmode');
+  const f = connectionFields(url);
   return {
-    host: decodeURIComponent(parsed.hostname) || 'localhost',
-    port: parsed.port ? Number(parsed.port) : 5432,
-    user: decodeURIComponent(parsed.username) || undefined,
-    password: decodeURIComponent(parsed.password) || undefined,
-    database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || undefined,
-    ssl: sslmode && sslmode !== 'disable' ? { rejectUnauthorized: sslmode === 'verify-full' } : undefined,
-    connectionTimeoutMillis: connectTimeoutSeconds(parsed) * 1000,
+    host: f.host,
+    port: f.port,
+    user: f.user,
+    password: f.password,
+    database: f.database,
+    connectionTimeoutMillis: connectTimeoutSeconds(f.params) * 1000,
   };
 }
 
-export function describeUrl(url: string, database?: string): string {
-  try {
-    const p = new URL(url);
-    const db = database ?? (decodeURIComponent(p.pathname.replace(/^\//, '')) || decodeURIComponent(p.username) || 'postgres');
-    return `${p.hostname || 'localhost'}:${p.port || 5432}/${db}`;
-  } catch {
-    return '(unparsable URL)';
-  }
-}
-
-/** The URL with its password removed (userinfo and a `password` parameter): it is stored in the repository. */
-export function withoutPassword(url: string): string {
-  const parsed = URL.canParse(url) ? new URL(url) : undefined;
-  if (!parsed || !/^postgres(ql)?:$/.test(parsed.protocol)) {
-    throw new UsageError(`"${redactSecrets(url)}" is not a PostgreSQL URL. Use postgres://user:password@host:port/database.`);
-  }
-  parsed.password = '';
-  parsed.searchParams.delete('password');
-  return parsed.toString();
-}
-
-function connectionError(err: unknown, where: string, user: string, database: string, timeoutSeconds: number): DatabaseConnectionError {
+function connectionError(err: unknown, where: string, config: pg.ClientConfig, tls: TlsPlan): DatabaseConnectionError {
   const e = err as { code?: string; message?: string };
   const detail = redactSecrets(e.message ?? String(err));
+  const user = config.user ?? '';
+  const timeoutSeconds = (config.connectionTimeoutMillis ?? 0) / 1000;
+  const refused = tlsRefusal(err, where, tls);
+  if (refused) return refused;
   // pg's own timer: the server accepted the connection (or nothing answered) but never finished the handshake.
   if (!e.code && /connection timeout|timeout expired/i.test(detail)) {
     return new DatabaseConnectionError(
@@ -142,7 +164,7 @@ function connectionError(err: unknown, where: string, user: string, database: st
     case '28000':
       return new DatabaseConnectionError(`PostgreSQL at ${where} rejected the credentials of user "${user}" (${detail}). Check the user name and password.`, { cause: err });
     case '3D000':
-      return new DatabaseMissingError(`Database missing at ${where}: ${detail}. Check the database name in the URL.`, database, { cause: err });
+      return new DatabaseMissingError(`Database missing at ${where}: ${detail}. Check the database name in the URL.`, config.database ?? '', { cause: err });
     default:
       return new DatabaseConnectionError(`Cannot connect to PostgreSQL at ${where}: ${detail}.`, { cause: err });
   }
