@@ -7,6 +7,7 @@ import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { applyStatements, applyWaves, targetRoles } from '#core/schema/apply.ts';
 import { captureSchema } from '#core/schema/capture.ts';
+import { partitionParents } from '#core/schema/post-data-units.ts';
 import type { CatalogQuery, SchemaSnapshot } from '#core/schema/model.ts';
 import type { PostgresServer } from '#test/support/postgres-server.ts';
 import { schemaDump } from '#test/support/database-state.ts';
@@ -72,7 +73,7 @@ export async function applySnapshot(
       } finally {
         idle.push(client);
       }
-    }, concurrency)));
+    }, concurrency, partitionParents(snapshot.preData))));
     return warnings;
   } finally {
     await Promise.all(clients.map((c) => c.end()));

@@ -4,8 +4,9 @@
 import type { DatabaseRef, SqlSession } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { DdlStatement } from '../schema/model.ts';
-import { TidemarkError, TransientError } from '../errors.ts';
+import { TidemarkError } from '../errors.ts';
 import { applyStatements, targetRoles, type TargetRoles } from '../schema/apply.ts';
+import { partitionParents, postDataUnits, retryRetryable } from '../schema/post-data-units.ts';
 import { qualifiedName, quoteLiteral } from '../sql.ts';
 import { addWarnings, doneSteps, runStepOnce } from './progress-table.ts';
 import { cachedManifest } from '../repository/manifest-cache.ts';
@@ -38,13 +39,19 @@ export async function finishRestore(input: FinishInput, ctx: TaskContext): Promi
     await applyLayers(main, manifest, ctx);
     const done = await doneSteps(main, '');
     let count = 0;
+    // Units of one wave run side by side; the statements of a unit in order on one session
+    // (post-data-units.ts: index attaches of one tree deepest first, a tree's foreign keys together).
+    const tableParents = partitionParents(schema.preData);
     for (const [w, wave] of schema.postData.entries()) {
-      const queue = wave.map((statement, i) => ({ statement, step: `post:${w}:${i}` })).filter((s) => !done.has(s.step));
+      const items = wave.map((statement, i) => ({ statement, step: `post:${w}:${i}` }));
       count += wave.length;
+      const queue = postDataUnits(items, (item) => item.statement, tableParents)
+        .map((unit) => unit.filter((item) => !done.has(item.step)))
+        .filter((unit) => unit.length > 0);
       await Promise.all(
         sessions.map(async (session) => {
-          for (let item = queue.shift(); item; item = queue.shift()) {
-            await applyOnce(session, item.step, item.statement, roles);
+          for (let unit = queue.shift(); unit; unit = queue.shift()) {
+            for (const item of unit) await applyOnce(session, item.step, item.statement, roles);
           }
         }),
       );
@@ -69,21 +76,17 @@ export async function finishRestore(input: FinishInput, ctx: TaskContext): Promi
   }
 }
 
-/** Statements of one wave can deadlock (two foreign keys between the same tables): retry those. */
-const DEADLOCK_ATTEMPTS = 5;
-
+/** Statements of one wave can still deadlock (foreign keys referencing one tree): retried with backoff. */
 async function applyOnce(session: SqlSession, step: string, statement: DdlStatement, roles: TargetRoles): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await runStepOnce(session, step, async () => {
+  try {
+    await retryRetryable(() =>
+      runStepOnce(session, step, async () => {
         const warnings = await applyStatements((sql, params) => session.query(sql, params), [statement], roles, () => session.takeWarnings());
         await addWarnings(session, warnings);
-      });
-      return;
-    } catch (err) {
-      if (err instanceof TransientError && attempt < DEADLOCK_ATTEMPTS) continue;
-      if (err instanceof TidemarkError) throw err;
-      throw new TidemarkError(`Restoring ${statement.object} failed: ${(err as Error).message}`, { cause: err });
-    }
+      }),
+    );
+  } catch (err) {
+    if (err instanceof TidemarkError) throw err;
+    throw new TidemarkError(`Restoring ${statement.object} failed: ${(err as Error).message}`, { cause: err });
   }
 }

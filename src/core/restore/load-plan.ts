@@ -64,8 +64,12 @@ export function loadBatches(manifest: Manifest): LoadItem[][] {
   return packBySize(items, (i) => (i.kind === 'chunk' ? i.ref.size : i.bytes), { ...POLICY, maxItems: 256 });
 }
 
-/** Tables grouped for verification, by bytes, like the load. */
+/**
+ * Tables grouped for verification, by bytes, like the load. Always at least one batch: batch 0
+ * also checks the catalog state (verify-catalog.ts), which a database without tables has too.
+ */
 export function verifyBatches(manifest: Manifest): number[][] {
   const order = manifest.tables.map((_, i) => i).sort((a, b) => manifest.tables[b]!.bytes - manifest.tables[a]!.bytes || a - b);
-  return packBySize(order, (t) => manifest.tables[t]!.bytes, { ...POLICY, maxItems: 200 });
+  const batches = packBySize(order, (t) => manifest.tables[t]!.bytes, { ...POLICY, maxItems: 200 });
+  return batches.length > 0 ? batches : [[]];
 }

@@ -1,6 +1,6 @@
 // Step "VerifyBatch": read each restored table back with COPY and compare its row count and
-// content checksum with the ones recorded at backup time. Any difference fails the restore,
-// naming the table.
+// content checksum with the ones recorded at backup time; the first batch also compares the
+// catalog state (verify-catalog.ts). Any difference fails the restore, naming the object.
 import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import { VerificationError } from '../errors.ts';
@@ -11,6 +11,7 @@ import { expectedContent } from './apply-layers.ts';
 import { tableRowsAfter } from '../repository/manifest.ts';
 import { verifyBatches } from './load-plan.ts';
 import { copyOptions } from '../copy-format.ts';
+import { verifyCatalog } from './verify-catalog.ts';
 
 export interface VerifyBatchInput {
   restoreId: string;
@@ -19,15 +20,30 @@ export interface VerifyBatchInput {
   batch: number;
 }
 
-export async function verifyBatch(input: VerifyBatchInput, ctx: TaskContext): Promise<{ batch: number; tables: number; rows: number }> {
+export interface VerifyBatchOutput {
+  batch: number;
+  tables: number;
+  rows: number;
+  /** Batch 0: the catalog check; `matched` false when the backup recorded no catalog state (older manifests). */
+  catalog?: { matched: boolean; ms: number };
+}
+
+export async function verifyBatch(input: VerifyBatchInput, ctx: TaskContext): Promise<VerifyBatchOutput> {
   const manifest = await cachedManifest(ctx.storage, input.backupId);
   const tables = verifyBatches(manifest)[input.batch] ?? [];
   const session = await ctx.databases.connect(input.target, { applicationName: `tidemark verify batch ${input.batch}` });
   let rows = 0;
+  let catalog: VerifyBatchOutput['catalog'];
   try {
     // A read-back that row-level security would filter fails instead of reporting a mismatch.
     await session.query('SET row_security = off');
     await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // Once per restore, in the first batch (load-plan.ts keeps one even without tables).
+    if (input.batch === 0) {
+      const started = Date.now();
+      const matched = await verifyCatalog((sql, params) => session.query(sql, params), manifest.schema.catalogState, input.backupId);
+      catalog = { matched, ms: Date.now() - started };
+    }
     for (const index of tables) {
       const table = manifest.tables[index]!;
       const name = qualifiedName(table.schema, table.name);
@@ -48,5 +64,5 @@ export async function verifyBatch(input: VerifyBatchInput, ctx: TaskContext): Pr
   } finally {
     await session.close();
   }
-  return { batch: input.batch, tables: tables.length, rows };
+  return { batch: input.batch, tables: tables.length, rows, ...(catalog ? { catalog } : {}) };
 }

@@ -12,6 +12,7 @@
 // restoring role would let grantees act with that role's rights.
 import { RestoreTargetError, TransientError } from '../errors.ts';
 import type { CatalogQuery, DdlStatement } from './model.ts';
+import { postDataUnits, retryRetryable, sqlState } from './post-data-units.ts';
 import { roleList } from './quote.ts';
 
 /** The role a restore runs as, and the roles it can act as. */
@@ -139,7 +140,8 @@ const PRIVILEGE_NOT_REVOKED = '01006';
 const PRIVILEGE_NOT_GRANTED = '01007';
 
 // Deadlocks can happen between statements of one post-data wave run concurrently (two foreign
-// keys between the same tables lock them in opposite orders); they are worth a retry.
+// keys between the same tables lock them in opposite orders); they are worth a retry
+// (post-data-units.ts retries them).
 const RETRYABLE = new Set(['40P01', '40001', '55P03']);
 
 /**
@@ -178,7 +180,9 @@ export async function applyStatements(
         warnings.push(`${statement.object}: ${w.message} (running ${sql}): ${left}. ${who}`);
       }
     } catch (err) {
-      const { message, code } = err as { message?: string; code?: string };
+      // The session adapter wraps driver errors: the SQLSTATE may be on the cause.
+      const { message } = err as { message?: string };
+      const code = sqlState(err);
       let text = `Restoring ${statement.object} failed: ${message ?? String(err)}`;
       if (code === '42501' && !target.restorer.superuser) {
         text +=
@@ -193,38 +197,31 @@ export async function applyStatements(
 }
 
 /**
- * Applies post-data waves in order, running the statements of one wave on up to `concurrency`
- * sessions at once. `run` applies a list of statements on one session (usually by opening or
- * borrowing a session and calling applyStatements) and returns its warnings.
+ * Applies post-data waves in order, running the units of one wave (post-data-units.ts) on up to
+ * `concurrency` sessions at once; a statement that deadlocks is retried with backoff. `run`
+ * applies a list of statements on one session (usually by opening or borrowing a session and
+ * calling applyStatements) and returns its warnings. `tableParents`: partitionParents(preData).
  */
 export async function applyWaves(
   waves: readonly DdlStatement[][],
   run: (statements: DdlStatement[]) => Promise<string[]>,
   concurrency: number,
+  tableParents: ReadonlyMap<string, string> = new Map(),
 ): Promise<string[]> {
   const warnings: string[] = [];
   const lanes = Math.max(1, Math.floor(concurrency));
   for (const wave of waves) {
-    const queue = [...wave];
+    const queue = postDataUnits(wave, (s) => s, tableParents);
     const results = await Promise.all(
       Array.from({ length: Math.min(lanes, queue.length) }, async () => {
         const out: string[] = [];
-        for (let next = queue.shift(); next; next = queue.shift()) out.push(...(await runWithRetry(run, next)));
+        for (let unit = queue.shift(); unit; unit = queue.shift()) {
+          for (const statement of unit) out.push(...(await retryRetryable(() => run([statement]))));
+        }
         return out;
       }),
     );
     warnings.push(...results.flat());
   }
   return warnings;
-}
-
-async function runWithRetry(run: (statements: DdlStatement[]) => Promise<string[]>, statement: DdlStatement): Promise<string[]> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await run([statement]);
-    } catch (err) {
-      if (!(err instanceof TransientError) || attempt >= 5) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
-    }
-  }
 }

@@ -2,6 +2,7 @@
 // statements (see model.ts). Runs inside the caller's REPEATABLE READ transaction and only reads;
 // search_path is emptied for the duration so every pg_get_*def output is schema-qualified.
 import { UnsupportedObjectError } from '../errors.ts';
+import { readCatalogState } from './catalog-state.ts';
 import { captureComments } from './comments.ts';
 import { addConstraint } from './constraints.ts';
 import { Capture } from './context.ts';
@@ -52,6 +53,7 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await captureComments(capture); // last: appends to the objects above
   await reportUnsupported(capture);
   const snapshot = toSnapshot(capture, await readDependencies(capture));
+  snapshot.catalogState = await readCatalogState(query, { source: true });
   // Not in a finally: after a failed query the transaction is aborted and this would mask it.
   await query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [settings.search_path]);
   return snapshot;

@@ -1,5 +1,6 @@
 // What schema capture produces and restore consumes. Everything here is plain JSON: it is
 // stored in the manifest (FORMAT.md, "schema").
+import type { CatalogState } from './catalog-state.ts';
 
 /** One SQL statement that recreates (part of) one database object. */
 export interface DdlStatement {
@@ -73,6 +74,11 @@ export interface SchemaSnapshot {
   materializedViews: RelationName[];
   /** Object kinds found in the source that are not captured; each names the objects. */
   warnings: string[];
+  /**
+   * The source's catalog state that verification compares the restored database with
+   * (catalog-state.ts). Absent from manifests written before it: those restores check rows only.
+   */
+  catalogState?: CatalogState;
 }
 
 /** Reads the system catalogs. The caller decides the transaction and snapshot. */

@@ -1,0 +1,105 @@
+// How the statements of one post-data wave may run side by side. Two kinds of statement race
+// when run concurrently on one partition tree:
+// - `ALTER INDEX p ATTACH PARTITION c`: PostgreSQL marks p valid when the last of its partitions
+//   is attached *and valid*. Attaching c to p while another session still attaches c's own
+//   partitions to c leaves p INVALID for good (neither session sees the other's work). So the
+//   attaches of one index tree run in one session, deepest first.
+// - A foreign key of a partitioned table recurses into every partition, and a foreign key
+//   declared on one of its partitions locks that partition first: two sessions deadlock. So the
+//   foreign keys (and other recursing ALTER TABLEs) of one partition tree run in one session.
+// Everything else stays a unit of its own. Derived from the statements alone (the partition
+// attachments of pre-data name every parent), so manifests written before this rule benefit too.
+import type { DdlStatement } from './model.ts';
+
+/** A quoted identifier as quote_ident writes it, and a qualified name of two. */
+const IDENT = String.raw`(?:"(?:[^"]|"")*"|[^\s".(),;]+)`;
+const QNAME = String.raw`${IDENT}\.${IDENT}`;
+const INDEX_ATTACH = new RegExp(String.raw`^ALTER INDEX (${QNAME}) ATTACH PARTITION (${QNAME})$`);
+const TABLE_ATTACH = new RegExp(String.raw`^ALTER TABLE (?:ONLY )?(${QNAME}) ATTACH PARTITION (${QNAME}) `);
+const ALTER_TABLE = new RegExp(String.raw`^ALTER TABLE (ONLY )?(${QNAME}) `);
+
+/** Parent of each partition (child → parent), from pre-data's `ALTER TABLE … ATTACH PARTITION`. */
+export function partitionParents(preData: readonly DdlStatement[]): Map<string, string> {
+  const parents = new Map<string, string>();
+  for (const statement of preData) {
+    const m = TABLE_ATTACH.exec(statement.sql);
+    if (m) parents.set(m[2]!, m[1]!);
+  }
+  return parents;
+}
+
+function rootOf(name: string, parents: ReadonlyMap<string, string>): { root: string; depth: number } {
+  let root = name;
+  let depth = 0;
+  // Bounded: a malformed map cannot loop forever.
+  for (let parent = parents.get(root); parent !== undefined && depth < 1000; parent = parents.get(root)) {
+    root = parent;
+    depth++;
+  }
+  return { root, depth };
+}
+
+/**
+ * Splits one wave into units: the items of one unit run in order on one session, units run
+ * concurrently. `tableParents` comes from partitionParents(preData). Unit order and the order
+ * inside a unit follow the wave, except index attaches, which go deepest first.
+ */
+export function postDataUnits<T>(wave: readonly T[], statementOf: (item: T) => DdlStatement, tableParents: ReadonlyMap<string, string>): T[][] {
+  const indexParents = new Map<string, string>();
+  for (const item of wave) {
+    const m = INDEX_ATTACH.exec(statementOf(item).sql);
+    if (m) indexParents.set(m[2]!, m[1]!);
+  }
+  const units = new Map<string, { item: T; depth: number }[]>();
+  wave.forEach((item, i) => {
+    const statement = statementOf(item);
+    let unit = `#${i}`;
+    let depth = 0;
+    const attach = INDEX_ATTACH.exec(statement.sql);
+    const alter = ALTER_TABLE.exec(statement.sql);
+    if (attach) {
+      const tree = rootOf(attach[2]!, indexParents);
+      unit = `index ${tree.root}`;
+      depth = tree.depth;
+    } else if (alter && (statement.kind === 'foreign key' || !alter[1])) {
+      unit = `table ${rootOf(alter[2]!, tableParents).root}`;
+    }
+    const list = units.get(unit);
+    if (list) list.push({ item, depth });
+    else units.set(unit, [{ item, depth }]);
+  });
+  // Array.prototype.sort is stable: equal depths keep the wave's order.
+  return [...units.values()].map((list) => list.sort((a, b) => b.depth - a.depth).map((u) => u.item));
+}
+
+/** SQLSTATEs PostgreSQL documents as "retry the transaction": deadlock and serialization failure. */
+const RETRYABLE_STATES = new Set(['40P01', '40001']);
+
+/** The SQLSTATE of a driver error, or of the error it wraps. */
+export function sqlState(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
+  }
+  return undefined;
+}
+
+export const isRetryableState = (err: unknown): boolean => RETRYABLE_STATES.has(sqlState(err) ?? '');
+
+/**
+ * Runs `work` again while it fails with a deadlock or serialization failure, waiting longer
+ * each time with jitter (so two sessions that deadlocked do not collide again in step).
+ * Gives up after `attempts` and rethrows the last error.
+ */
+export async function retryRetryable<R>(work: () => Promise<R>, options: { attempts?: number; baseMs?: number } = {}): Promise<R> {
+  const attempts = options.attempts ?? 8;
+  const base = options.baseMs ?? 50;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (attempt >= attempts || !isRetryableState(err)) throw err;
+      const wait = Math.min(2000, base * 2 ** (attempt - 1));
+      await new Promise((resolve) => setTimeout(resolve, wait / 2 + Math.random() * wait));
+    }
+  }
+}
