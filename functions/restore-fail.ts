@@ -1,4 +1,4 @@
-import { failRestore } from '#core/failure.ts';
+import { failRestore } from '#core/restore/fail.ts';
 import { taskHandler } from './runtime/task-handler.ts';
 
 export const handler = taskHandler('RestoreFail', failRestore);

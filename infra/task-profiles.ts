@@ -74,7 +74,8 @@ export const TASK_PROFILES: Record<string, TaskProfile> = {
   BackupReleaseSnapshot: { ...small, access: { check: ['runs'], write: ['runs'] } },
   // commit.ts: reads the plan and batch results, writes the manifest, finishBackup.
   BackupCommit: { memoryMb: 1024, timeout: Duration.minutes(5), access: { read: ['runs', 'backups'], write: ['backups'], catalog: ['GetItem', 'UpdateItem'] } },
-  // failure.ts failBackup: releases the snapshot if needed, finishBackup(failed).
+  // failure.ts failBackup: releases the snapshot if needed, finishBackup(failed); builds the
+  // BackupFailed detail (collection, source, execution, error) from the execution input.
   BackupFail: { ...small, access: { read: ['runs'], write: ['runs'], catalog: ['GetItem', 'UpdateItem'] } },
   // The restore tasks that read a whole manifest get 1024 MB: opening one of a million chunks
   // (~4 TB at the default 4 MiB chunks; 117 MiB of JSON) takes 1.3–2.0 s and ~500 MB of RSS,
@@ -91,8 +92,9 @@ export const TASK_PROFILES: Record<string, TaskProfile> = {
   RestoreVerifyBatch: { ...batch(1769), access: { databases: 'restoreTargets', read: ['backups'] } },
   // complete.ts: drops progress tables, getRestore + finishRestore(committed).
   RestoreComplete: { memoryMb: 1024, timeout: Duration.minutes(2), access: { databases: 'restoreTargets', read: ['backups'], catalog: ['GetItem', 'UpdateItem'] } },
-  // failure.ts failRestore: getRestore + finishRestore(failed).
-  RestoreFail: { ...small, access: { catalog: ['GetItem', 'UpdateItem'] } },
+  // restore/fail.ts failRestore: getRestore (+ createRestore when Resolve never did) +
+  // finishRestore(failed), then connects to the target to say what it holds (resume or drop).
+  RestoreFail: { ...small, access: { databases: 'restoreTargets', catalog: ['GetItem', 'PutItem', 'UpdateItem'] } },
 };
 
 /** Fails synth when functions/index.ts and this table disagree. */

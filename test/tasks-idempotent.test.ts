@@ -12,6 +12,7 @@ import { planBackup, readPlanHeader } from '#core/backup/plan.ts';
 import { exportBatch, RESULT_FORMAT } from '#core/backup/export.ts';
 import { commitBackup } from '#core/backup/commit.ts';
 import { resolveRestore } from '#core/restore/resolve.ts';
+import { newRunId } from '#core/ids.ts';
 import { prepareTarget } from '#core/restore/prepare.ts';
 import { loadBatch } from '#core/restore/load.ts';
 import { finishRestore } from '#core/restore/finish.ts';
@@ -130,8 +131,8 @@ describe('task functions run twice', () => {
     expect(await ctx.storage.head(layout.manifest(backupId))).toBeDefined();
     expect((await ctx.catalog.getBackup(backupId))?.state).toBe('running');
     expect((await ctx.catalog.listBackups()).filter((b) => b.state === 'committed')).toEqual([]);
-    await expect(resolveRestore({ backup: 'latest', target }, ctx)).rejects.toThrow(/no committed backup/);
-    await expect(resolveRestore({ backup: backupId, target }, ctx)).rejects.toThrow(/is running, not committed/);
+    await expect(resolveRestore({ input: { backup: 'latest', target }, executionName: 'r-latest' }, ctx)).rejects.toThrow(/no committed backup/);
+    await expect(resolveRestore({ input: { backup: backupId, target }, executionName: 'r-running' }, ctx)).rejects.toThrow(/is running, not committed/);
 
     const committed = await commitBackup({ backupId, startedAt: started.startedAt }, ctx);
     expect(committed.rows).toBe(80000);
@@ -158,8 +159,8 @@ describe('task functions run twice', () => {
 
   it('restore: prepare, load, finish, verify and complete repeat without loading anything twice', async () => {
     expect(backupId).toBeDefined();
-    const resolved = await resolveRestore({ backup: backupId, target }, ctx);
-    expect(await resolveRestore({ backup: backupId, target, restoreId: resolved.restoreId }, ctx)).toEqual(resolved);
+    const resolved = await resolveRestore({ input: { backup: backupId, target }, executionName: newRunId() }, ctx);
+    expect(await resolveRestore({ input: { backup: backupId, target }, executionName: resolved.restoreId }, ctx)).toEqual(resolved);
     const { restoreId } = resolved;
     const input = { restoreId, backupId, target };
 

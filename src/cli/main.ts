@@ -71,8 +71,9 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('restore')
     .description('restore a backup into a new or empty database, then verify it (unless --no-verify)')
-    .argument('<backup-id>', 'a backup id, or "latest"')
+    .argument('[backup-id]', 'a backup id, or "latest" (not needed with --resume)')
     .option('--target <postgres-url>', 'database to restore into; created when missing (default: $TIDEMARK_TARGET)')
+    .option('--resume <restore-id>', 'carry on with a failed restore in the same target database: what it loaded is kept, the rest is done')
     .addOption(repoOption())
     .addOption(catalogOption())
     .addOption(jsonOption())

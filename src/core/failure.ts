@@ -1,5 +1,5 @@
-// Steps "MarkBackupFailed" / "MarkRestoreFailed": the ASL Catch hands over `{Error, Cause}`;
-// the catalog records the failure (credentials redacted) so nothing looks committed.
+// Step "MarkBackupFailed" (the restore's is restore/fail.ts): the ASL Catch hands over
+// `{Error, Cause}`; the catalog records the failure (credentials redacted) so nothing looks committed.
 import type { TaskContext } from './task-context.ts';
 import { redactSecrets } from './errors.ts';
 import { layout } from './repository/layout.ts';
@@ -23,24 +23,49 @@ export function describeFailure(failure: StepFailure | undefined): string {
   return redactSecrets(`${failure.Error ?? 'Error'}: ${message}`.trim());
 }
 
-export async function failBackup(input: { backupId: string; failure?: StepFailure }, ctx: TaskContext): Promise<{ backupId: string; error: string }> {
-  const error = describeFailure(input.failure);
-  // Let the snapshot holder end if it is still waiting.
-  if (!(await ctx.storage.head(layout.snapshotReleased(input.backupId)))) await releaseSnapshot({ backupId: input.backupId }, ctx);
-  const record = await ctx.catalog.getBackup(input.backupId);
-  if (record?.state === 'running') {
-    await ctx.catalog.finishBackup(input.backupId, { state: 'failed', finishedAt: new Date().toISOString(), error });
-  }
-  return { backupId: input.backupId, error };
+export interface FailBackupInput {
+  /** Null when StartBackup itself failed (it records a run it had registered). */
+  backupId: string | null;
+  /** `$$.Execution.Id` and `$$.Execution.Input` (unchecked), for the event. */
+  executionArn?: string;
+  input?: unknown;
+  failure?: StepFailure;
 }
 
-export async function failRestore(input: { restoreId: string; failure?: StepFailure }, ctx: TaskContext): Promise<{ restoreId: string; error: string }> {
+/** The BackupFailed event's detail. */
+export interface BackupFailure {
+  backupId: string | null;
+  collection: string | null;
+  /** `host:port/database` once resolved, else the credentials' name (a secret ARN): never a password. */
+  source: string | null;
+  executionArn: string | null;
+  errorType: string;
+  error: string;
+}
+
+export async function failBackup(input: FailBackupInput, ctx: TaskContext): Promise<BackupFailure> {
   const error = describeFailure(input.failure);
-  const record = await ctx.catalog.getRestore(input.restoreId);
-  if (record?.state === 'running') {
-    await ctx.catalog.finishRestore(input.restoreId, { state: 'failed', finishedAt: new Date().toISOString(), error });
+  const { backupId } = input;
+  const run = (input.input ?? {}) as { collection?: unknown; source?: { credentials?: unknown; database?: unknown } };
+  const credentials = run.source?.credentials;
+  let source = typeof credentials === 'string' ? ctx.databases.describe({ credentials, ...(typeof run.source?.database === 'string' ? { database: run.source.database } : {}) }) : null;
+  if (backupId) {
+    // Let the snapshot holder end if it is still waiting.
+    if (!(await ctx.storage.head(layout.snapshotReleased(backupId)))) await releaseSnapshot({ backupId }, ctx);
+    const record = await ctx.catalog.getBackup(backupId);
+    if (record?.state === 'running') {
+      await ctx.catalog.finishBackup(backupId, { state: 'failed', finishedAt: new Date().toISOString(), error });
+    }
+    source = record?.source ?? source;
   }
-  return { restoreId: input.restoreId, error };
+  return {
+    backupId,
+    collection: typeof run.collection === 'string' ? run.collection : null,
+    source: source === null ? null : redactSecrets(source),
+    executionArn: input.executionArn ?? null,
+    errorType: input.failure?.Error ?? 'Error',
+    error,
+  };
 }
 
 /** Raises a Step Functions failure again with its original error name and message. */

@@ -128,7 +128,10 @@ export async function runStateMachine(name: StateMachineName, input: unknown, ct
   // The ASL files are validated by asl-validator in the tests; validating again costs ~0.6 s a run.
   const machine = new StateMachine(definition, { validationOptions: { noValidate: true } });
   // Step Functions names every execution; the ASL uses the name as the restore id.
-  const context = { Execution: { Name: options.executionName ?? newRunId(), Input: input as any, StartTime: new Date().toISOString() } };
+  const executionName = options.executionName ?? newRunId();
+  const context = {
+    Execution: { Id: `arn:aws:states:local:000000000000:execution:tidemark-${name}:${executionName}`, Name: executionName, Input: input as any, StartTime: new Date().toISOString() },
+  };
   const execution = machine.run(input as any, { overrides: { taskResourceLocalHandlers }, context });
   let oversized: string | undefined;
   const watch = (async () => {

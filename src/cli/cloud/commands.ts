@@ -6,7 +6,8 @@ import { newRunId } from '#core/ids.ts';
 import { DEFAULT_PLAN_OPTIONS } from '#core/backup/plan.ts';
 import type { CompleteOutput } from '#core/restore/complete.ts';
 import type { BackupOptions } from '../commands/backup.ts';
-import { restoreRunOptions, type RestoreOptions } from '../commands/restore.ts';
+import type { RestoreOptions } from '../commands/restore.ts';
+import { restoreRunInput } from '#core/restore/run-input.ts';
 import { printJson, say } from '../output.ts';
 import { reportCommittedBackup, reportRestore } from '../report.ts';
 import { resolveStack } from './stack.ts';
@@ -68,21 +69,22 @@ export async function cloudBackup(stackName: string, options: BackupOptions & Cl
   reportCommittedBackup(record, seconds, { json: options.json, extra: { repository: repositoryUrl(stack), executionArn } });
 }
 
-export async function cloudRestore(stackName: string, backup: string, options: RestoreOptions & CloudFlags & { targetSecret?: string }): Promise<void> {
+export async function cloudRestore(stackName: string, backup: string | undefined, options: RestoreOptions & CloudFlags & { targetSecret?: string }): Promise<void> {
   refuseLocalOnly(options, stackName);
   const credentials = secretOption('target', options.targetSecret, options.target);
   if (!options.database) {
     throw new UsageError('Missing --database <name>: the database to restore into (created when missing; must be empty).');
   }
   const stack = await resolveStack(stackName);
-  const input = { backup, target: { credentials, database: options.database }, options: restoreRunOptions(options) };
+  if (!backup && !options.resume) throw new UsageError('Name the backup to restore (an id, or "latest"), or --resume <restore-id> to carry on with a failed restore.');
+  const input = restoreRunInput({ backup, target: { credentials, database: options.database }, workers: options.workers, verify: options.verify, resume: options.resume });
   const sfn = new SFNClient({ region: stack.region });
   const name = newRunId();
   const started = performance.now();
   const { executionArn } = await startExecution(sfn, stack.restoreStateMachineArn, name, input);
   // The restore state machine takes its execution name as the restore id.
-  if (!options.wait) return reportStarted({ executionArn, runId: name, json: options.json, what: `Restore ${name} of ${backup}`, stack: stackName });
-  if (!options.json) say(`Restore of backup ${backup} into ${options.database} started on stack ${stackName}: ${executionArn}`);
+  if (!options.wait) return reportStarted({ executionArn, runId: name, json: options.json, what: `Restore ${name} of ${backup ?? `restore ${options.resume}`}`, stack: stackName });
+  if (!options.json) say(`Restore of ${backup ? `backup ${backup}` : `restore ${options.resume}`} into ${options.database} started on stack ${stackName}: ${executionArn}`);
   const execution = await follow(sfn, executionArn, 'restore', options.json);
   const output = JSON.parse(execution.output ?? '{}') as CompleteOutput;
   reportRestore(output, (performance.now() - started) / 1000, { json: options.json, extra: { executionArn } });

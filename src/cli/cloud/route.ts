@@ -42,7 +42,7 @@ export function routeToCloud(program: Command, args: unknown[]): Promise<void> |
       options.snapshotHoldSecondsGiven = command!.getOptionValueSource('snapshotHoldSeconds') !== 'default';
       return cloud().then((m) => m.cloudBackup(stack, options as any));
     case 'restore':
-      return cloud().then((m) => m.cloudRestore(stack, positional[0]!, options as any));
+      return cloud().then((m) => m.cloudRestore(stack, positional[0], options as any));
     case 'list':
       return cloud().then((m) => m.cloudList(stack, options));
     case 'show':

@@ -2,6 +2,7 @@
 import { openLocalContext, repositoryPath } from '#local/local-context.ts';
 import { runStateMachine } from '#local/state-machine-runner.ts';
 import { UsageError } from '#core/errors.ts';
+import { restoreRunInput } from '#core/restore/run-input.ts';
 import type { CompleteOutput } from '#core/restore/complete.ts';
 import { createProgress } from '../progress.ts';
 import { reportRestore } from '../report.ts';
@@ -14,12 +15,13 @@ export interface RestoreOptions {
   workers: number;
   /** false with --no-verify: skip reading the restored tables back. */
   verify: boolean;
+  /** A failed restore's id: carry on with it in the same target database. */
+  resume?: string;
 }
 
-/** The state machine's input options; `verify` is sent only when false, so the default needs no field. */
-export const restoreRunOptions = (options: RestoreOptions) => ({ workers: options.workers, ...(options.verify === false ? { verify: false } : {}) });
 
-export async function restoreCommand(backup: string, options: RestoreOptions): Promise<void> {
+export async function restoreCommand(backup: string | undefined, options: RestoreOptions): Promise<void> {
+  if (!backup && !options.resume) throw new UsageError('Name the backup to restore (an id, or "latest"), or --resume <restore-id> to carry on with a failed restore.');
   const target = options.target ?? process.env.TIDEMARK_TARGET;
   if (!target) throw new UsageError('Missing --target <postgres-url> (or $TIDEMARK_TARGET): the database to restore into (created when missing; must be empty).');
   const repo = repositoryPath(options.repo);
@@ -29,7 +31,8 @@ export async function restoreCommand(backup: string, options: RestoreOptions): P
   const started = performance.now();
   let output: CompleteOutput;
   try {
-    output = await runStateMachine('restore', { backup, target: { credentials: 'target' }, options: restoreRunOptions(options) }, ctx);
+    const input = restoreRunInput({ backup, target: { credentials: 'target' }, workers: options.workers, verify: options.verify, resume: options.resume });
+    output = await runStateMachine('restore', input, ctx);
   } finally {
     progress.stop();
   }

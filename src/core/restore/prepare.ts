@@ -14,6 +14,8 @@ export interface PrepareInput {
   restoreId: string;
   backupId: string;
   target: DatabaseRef;
+  /** A failed restore this one carries on with: its progress tables are taken over. */
+  resumes?: string | null;
 }
 
 export async function prepareTarget(input: PrepareInput, ctx: TaskContext): Promise<{ created: boolean; preDataStatements: number }> {
@@ -23,8 +25,13 @@ export async function prepareTarget(input: PrepareInput, ctx: TaskContext): Prom
   try {
     const owner = await progressOwner(session);
     if (owner === input.restoreId) return { created, preDataStatements: manifest.schema.preData.length };
+    if (owner !== undefined && owner === input.resumes) {
+      // Its pre-data and every chunk it loaded committed with their progress rows: keep them.
+      await session.query(`UPDATE ${PROGRESS_SCHEMA}.restore SET restore_id = $1 WHERE restore_id = $2`, [input.restoreId, owner]);
+      return { created, preDataStatements: manifest.schema.preData.length };
+    }
     if (owner !== undefined) {
-      throw new RestoreTargetError(`Target ${where} holds an unfinished restore ${owner}. Drop the database, or restore into another one.`);
+      throw new RestoreTargetError(`Target ${where} holds an unfinished restore ${owner}. Resume it (tidemark restore --resume ${owner}, or "resume": "${owner}" in the execution input), drop the database, or restore into another one.`);
     }
     const contents = await describeContents(session);
     if (contents.length > 0) {

@@ -1,23 +1,28 @@
-// Step "Resolve": turn `latest` or a backup id into a committed backup, verify its manifest,
-// and record the restore as running.
+// Step "Resolve": check the execution input, turn `latest` or a backup id (or the restore to
+// resume) into a committed backup, verify its manifest, and record the restore as running. Its
+// output is everything the later states read (DESIGN.md invariant 4: ids and indices only).
 import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { BackupCatalog, BackupRecord } from '../ports/catalog.ts';
-import { BackupNotFoundError } from '../errors.ts';
-import { newRunId } from '../ids.ts';
+import { BackupNotFoundError, UsageError } from '../errors.ts';
 import { readManifest } from '../repository/manifest.ts';
 import { loadBatches, verifyBatches } from './load-plan.ts';
+import { parseRestoreRunInput } from './run-input.ts';
 
 export interface ResolveInput {
-  /** A backup id or `latest`. */
-  backup: string;
-  target: DatabaseRef;
-  restoreId?: string;
+  /** The execution input, unchecked (the console passes whatever was pasted). */
+  input: unknown;
+  /** `$$.Execution.Name`: the restore id of this attempt. */
+  executionName: string;
 }
 
-export interface ResolveOutput {
+export interface RestoreRunState {
   restoreId: string;
   backupId: string;
+  target: DatabaseRef;
+  options: { workers: number; verify: boolean };
+  /** The failed restore this one carries on with, in the same database; null for a new one. */
+  resumes: string | null;
   loadBatches: number[];
   verifyBatches: number[];
 }
@@ -37,24 +42,42 @@ export async function findCommittedBackup(catalog: BackupCatalog, backup: string
   return record;
 }
 
-export async function resolveRestore(input: ResolveInput, ctx: TaskContext): Promise<ResolveOutput> {
-  const record = await findCommittedBackup(ctx.catalog, input.backup, ctx.storage.location);
+export async function resolveRestore(input: ResolveInput, ctx: TaskContext): Promise<RestoreRunState> {
+  const run = parseRestoreRunInput(input.input);
+  const restoreId = input.executionName;
+  const backup = run.resume ? await resumedBackup(ctx, run.resume, run.backup) : run.backup!;
+  const record = await findCommittedBackup(ctx.catalog, backup, ctx.storage.location);
   const manifest = await readManifest(ctx.storage, record.backupId);
-  const restoreId = input.restoreId ?? newRunId();
   if (!(await ctx.catalog.getRestore(restoreId))) {
     await ctx.catalog.createRestore({
       restoreId,
       backupId: record.backupId,
       state: 'running',
       startedAt: new Date().toISOString(),
-      target: ctx.databases.describe(input.target),
+      target: ctx.databases.describe(run.target),
     });
   }
   const indices = (n: number) => Array.from({ length: n }, (_, i) => i);
   return {
     restoreId,
     backupId: record.backupId,
+    target: run.target,
+    options: run.options,
+    resumes: run.resume ?? null,
     loadBatches: indices(loadBatches(manifest).length),
     verifyBatches: indices(verifyBatches(manifest).length),
   };
+}
+
+/** The backup of a failed restore: only a failed one may be resumed, and only with its own backup. */
+async function resumedBackup(ctx: TaskContext, restoreId: string, backup: string | undefined): Promise<string> {
+  const prior = await ctx.catalog.getRestore(restoreId);
+  if (!prior) throw new UsageError(`Restore ${restoreId} is not in the catalog of ${ctx.storage.location}: there is nothing to resume. Check the id in the RestoreFailed event or \`tidemark show\`.`);
+  if (prior.state !== 'failed') {
+    throw new UsageError(`Restore ${restoreId} is ${prior.state}; only a failed restore can be resumed.${prior.state === 'running' ? ' Wait for it to end (or stop its execution), then resume it.' : ''}`);
+  }
+  if (backup !== undefined && backup !== 'latest' && backup !== prior.backupId) {
+    throw new UsageError(`Restore ${restoreId} restored backup ${prior.backupId}, not ${backup}: a resumed restore carries on with the same backup. Leave "backup" out, or start a new restore.`);
+  }
+  return prior.backupId;
 }

@@ -1,0 +1,51 @@
+// The restore state machine's execution input: the one schema the first step (Resolve) checks,
+// and the one builder the CLI, the cloud CLI and the documented console input go through. Every
+// path a later state reads comes from Resolve's output, not from this input, so a missing field
+// is a clear error here and never a States.Runtime failure that no Catch can handle.
+import { z } from 'zod';
+import type { DatabaseRef } from '../ports/database.ts';
+import { UsageError } from '../errors.ts';
+
+export const DEFAULT_RESTORE_WORKERS = 4;
+/** An inline Map runs at most 40 iterations at once. */
+export const MAX_RESTORE_WORKERS = 40;
+
+const RestoreRunInputSchema = z
+  .object({
+    /** A backup id or `latest`; with `resume`, optional (the resumed restore's backup). */
+    backup: z.string().min(1).optional(),
+    target: z.object({ credentials: z.string().min(1), database: z.string().min(1).max(63).optional() }).strict(),
+    options: z
+      .object({
+        workers: z.number().int().min(1).max(MAX_RESTORE_WORKERS).default(DEFAULT_RESTORE_WORKERS),
+        verify: z.boolean().default(true),
+      })
+      .strict()
+      .default({ workers: DEFAULT_RESTORE_WORKERS, verify: true }),
+    /** The id of a failed restore to carry on with, in the same target database. */
+    resume: z.string().regex(/^[\w.-]{1,80}$/, 'a restore id (from `tidemark restores` or the RestoreFailed event)').optional(),
+  })
+  .strict()
+  .refine((input) => input.backup !== undefined || input.resume !== undefined, { message: 'name the backup to restore ("latest" or a backup id), or the restore to resume ("resume")', path: ['backup'] });
+
+export type RestoreRunInput = z.input<typeof RestoreRunInputSchema>;
+export type RestoreRun = z.output<typeof RestoreRunInputSchema>;
+
+export function parseRestoreRunInput(input: unknown): RestoreRun {
+  const parsed = RestoreRunInputSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+  throw new UsageError(
+    `The restore input is not valid: ${problems}. Expected {"backup": "latest" | "<backup id>", "target": {"credentials": "<secret ARN or name>", "database": "<new database>"}, "options": {"workers": 4, "verify": true}} (options optional; "resume": "<restore id>" carries on with a failed restore).`,
+  );
+}
+
+/** The execution input for a restore, as every caller builds it. */
+export function restoreRunInput(args: { backup?: string; target: DatabaseRef; workers?: number; verify?: boolean; resume?: string }): RestoreRunInput {
+  return {
+    ...(args.backup !== undefined ? { backup: args.backup } : {}),
+    target: { credentials: args.target.credentials, ...(args.target.database !== undefined ? { database: args.target.database } : {}) },
+    options: { workers: args.workers ?? DEFAULT_RESTORE_WORKERS, verify: args.verify ?? true },
+    ...(args.resume !== undefined ? { resume: args.resume } : {}),
+  };
+}
