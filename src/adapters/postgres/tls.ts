@@ -84,7 +84,7 @@ export function planTls(params: URLSearchParams, where: string, defaults?: TlsDe
   return { mode, check: 'unverified', ssl: { rejectUnauthorized: false }, plainFallback };
 }
 
-/** "TLS verify-full", "TLS require, not verified", "no TLS" … for messages and `show`. */
+/** "TLS verify-full", "TLS require, certificate not verified", "no TLS" … for messages and `show`. */
 export function describeTls(plan: TlsPlan): string {
   switch (plan.check) {
     case 'plain':
