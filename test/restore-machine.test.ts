@@ -136,3 +136,18 @@ describe('the restore state machine', () => {
     await expect((await restore({ resume: failed.restoreId, target: { credentials: SECRET, database: 'done_once' } })).run).rejects.toThrow(/not empty/);
   });
 });
+
+describe('the backup state machine, failing in its first step', () => {
+  it('publishes BackupFailed with the collection, the source, the execution and the error type', async () => {
+    ctx.credentials.register('down', 'postgres://u:secret-pw@127.0.0.1:9/shop');
+    const events: PublishedEvent[] = [];
+    const executionName = newRunId();
+    await expect(runStateMachine('backup', { source: { credentials: 'down' }, collection: 'nightly' }, ctx, { executionName, onEvent: (e) => events.push(e) })).rejects.toThrow(/Collection nightly does not exist/);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      detailType: 'BackupFailed',
+      detail: { backupId: null, collection: 'nightly', source: '127.0.0.1:9/shop', executionArn: expect.stringContaining(executionName), errorType: 'CollectionNotFoundError' },
+    });
+    expect(JSON.stringify(events)).not.toContain('secret-pw');
+  });
+});
