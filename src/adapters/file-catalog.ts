@@ -12,6 +12,10 @@
 // acquire a lease: only when it is free). A writer that loses the race (EEXIST) re-reads and
 // decides again. A released lease is a last version marked `released` (files are never
 // deleted). Older versions stay as the item's history; temp files of crashed writers are ignored.
+// A damaged current version (bit rot, a hand edit: writes themselves are atomic) makes that one
+// item unreadable — `get` names the file — but never the others: lists skip it, and a create of
+// the same item (`catalog rebuild` importing it again from the repository) writes the next version
+// over it.
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BackupNotFoundError, CatalogConflictError, IntegrityError, InvalidKeyError } from '#core/errors.ts';
@@ -101,7 +105,8 @@ export class FileCatalog implements BackupCatalog {
   }
 
   async acquireLease(lease: Lease, now: Date): Promise<Lease | undefined> {
-    const { record, written } = await this.leases.update(lease.name, (current) =>
+    // A damaged lease version names no holder that could ever release it: it counts as free.
+    const { record, written } = await this.leases.update(lease.name, { overDamaged: true }, (current) =>
       !current || current.released || current.owner === lease.owner || Date.parse(current.expiresAt) <= now.getTime()
         ? lease
         : undefined,
@@ -115,7 +120,7 @@ export class FileCatalog implements BackupCatalog {
   }
 
   async releaseLease(name: string, owner: string): Promise<void> {
-    await this.leases.update(name, (current) =>
+    await this.leases.update(name, {}, (current) =>
       current && !current.released && current.owner === owner ? { ...current, released: true } : undefined,
     );
   }
@@ -135,7 +140,7 @@ async function transition<T extends Stateful>(
   changes: Partial<T> & Stateful,
   notFound: (id: string) => Error,
 ): Promise<T> {
-  const { record } = await items.update(id, (current) => {
+  const { record } = await items.update(id, {}, (current) => {
     if (!current) throw notFound(id);
     if (current.state === from) return { ...current, ...changes };
     if (current.state === changes.state) return undefined;
@@ -155,10 +160,13 @@ class VersionedItems<T> {
     private readonly idOf: (record: T) => string,
   ) {}
 
-  /** Writes version 1; a retry with the identical record is a no-op, any other record a conflict. */
+  /**
+   * Writes version 1; a retry with the identical record is a no-op, any other record a conflict.
+   * Over a damaged current version, writes the next one (the repair `catalog rebuild` makes).
+   */
   async create(record: T): Promise<void> {
     const id = this.idOf(record);
-    await this.update(id, (current) => {
+    await this.update(id, { overDamaged: true }, (current) => {
       if (!current) return record;
       if (encode(current) === encode(record)) return undefined; // retry of the same create
       throw new CatalogConflictError(
@@ -172,10 +180,11 @@ class VersionedItems<T> {
    * to leave it. When another writer got there first, `next` runs again on what that writer wrote.
    * Returns the record now current and whether this call wrote it.
    */
-  async update(id: string, next: (current: T | undefined) => T | undefined): Promise<{ record: T | undefined; written: boolean }> {
+  async update(id: string, options: { overDamaged?: boolean }, next: (current: T | undefined) => T | undefined): Promise<{ record: T | undefined; written: boolean }> {
     const itemDir = this.itemDir(id);
     for (;;) {
       const current = await this.current(itemDir);
+      if (current?.damaged && !options.overDamaged) throw current.damaged;
       const record = next(current?.record);
       if (record === undefined) return { record: current?.record, written: false };
       const body = encode(record);
@@ -186,28 +195,36 @@ class VersionedItems<T> {
     }
   }
 
+  /** The current record; `IntegrityError` naming the file when it is damaged. */
   async get(id: string): Promise<T | undefined> {
-    return (await this.current(this.itemDir(id)))?.record;
+    const current = await this.current(this.itemDir(id));
+    if (current?.damaged) throw current.damaged;
+    return current?.record;
   }
 
-  /** Every item, in no particular order. */
+  /** Every readable item, in no particular order; a damaged one is left out (`get` names it). */
   async list(): Promise<T[]> {
     const ids = (await readdirIfExists(this.dir)).filter((name) => ID.test(name));
-    return (await Promise.all(ids.map((id) => this.get(id)))).filter((r) => r !== undefined);
+    const items = await Promise.all(ids.map((id) => this.current(this.itemDir(id))));
+    return items.flatMap((item) => (item && !item.damaged ? [item.record!] : []));
   }
 
   /** The highest complete version, or undefined when the item has none (yet). */
-  private async current(itemDir: string): Promise<{ version: number; record: T } | undefined> {
+  private async current(itemDir: string): Promise<{ version: number; record?: T; damaged?: IntegrityError } | undefined> {
     const version = Math.max(0, ...(await readdirIfExists(itemDir)).map(versionNumber));
     if (version === 0) return undefined;
     const path = join(itemDir, versionName(version));
     const text = await readFile(path, 'utf8');
     try {
-      return { version, record: JSON.parse(text) as T };
+      const record = JSON.parse(text) as T;
+      if (!record || typeof record !== 'object' || Array.isArray(record)) throw new Error('not an object');
+      return { version, record };
     } catch (err) {
-      throw new IntegrityError(`Catalog file ${path} is not valid JSON; restore it or rebuild the catalog.`, {
-        cause: err,
-      });
+      const damaged = new IntegrityError(
+        `Catalog file ${path} is damaged (not a JSON record). Run \`tidemark catalog rebuild\`: it rewrites the item from the repository.`,
+        { cause: err },
+      );
+      return { version, damaged };
     }
   }
 

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { relative } from 'node:path';
 import { dirname, join, resolve } from 'node:path';
 import { InvalidKeyError, ObjectNotFoundError } from '#core/errors.ts';
 import type { RepositoryStorage, StoredObjectInfo } from '#core/ports/storage.ts';
@@ -95,6 +96,35 @@ export class FileSystemStorage implements RepositoryStorage {
     } catch (err) {
       if (!isMissing(err)) throw err;
     }
+  }
+
+  async removeAbandonedWrites(olderThan: Date): Promise<{ removed: string[]; bytes: number }> {
+    const removed: string[] = [];
+    let bytes = 0;
+    const visit = async (dir: string): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (isMissing(err)) return;
+        throw err;
+      }
+      for (const e of entries) {
+        const path = join(dir, e.name);
+        if (e.isDirectory()) await visit(path);
+        else if (e.isFile() && e.name.startsWith(TEMP_PREFIX)) {
+          const info = await stat(path).catch(() => undefined);
+          if (!info || info.mtimeMs >= olderThan.getTime()) continue;
+          await unlink(path).catch((err: unknown) => {
+            if (!isMissing(err)) throw err;
+          });
+          removed.push(relative(this.location, path));
+          bytes += info.size;
+        }
+      }
+    };
+    await visit(this.location);
+    return { removed: removed.sort(), bytes };
   }
 
   private async *walk(dirKey: string, namePrefix: string): AsyncGenerator<StoredObjectInfo> {

@@ -1,11 +1,11 @@
 // RepositoryStorage on an S3 prefix: the object `key` is `s3://<bucket>/<prefix>/<key>`.
-// putIfAbsent is HEAD then PUT. It does not use conditional writes (If-None-Match): local S3
-// servers ignore them, and correctness does not need them — chunk keys are content-addressed,
-// so two writers racing on one key write the same bytes, and every other document is either
-// written by one task (idempotent retries write equal content) or arbitrated by the catalog's
-// conditional commit. The cost of the race: both writers may return `true`, and a versioned
-// bucket keeps two identical versions. A PUT (or CompleteMultipartUpload) is atomic: readers see
-// the old state or the whole object, never part of it.
+// putIfAbsent is a conditional write: PutObject (or CompleteMultipartUpload) with
+// `If-None-Match: *`, which S3 refuses with 412 when the key holds an object — that answer means
+// "present", and nothing was written. So no task can overwrite a committed object, and the bucket
+// policy can deny any PutObject on repository prefixes that lacks the condition (issue 14).
+// A 409 (another conditional write of the key in flight) is retried. A PUT (or
+// CompleteMultipartUpload) is atomic: readers see the old state or the whole object, never part
+// of it. Callers that often find objects present (chunks) HEAD first to skip sending the body.
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -24,6 +24,8 @@ export const MULTIPART_THRESHOLD_BYTES = 8 * 1024 * 1024;
 /** Memory of one multipart upload is bounded by PART_SIZE × PART_QUEUE (the body itself aside). */
 const PART_SIZE = 8 * 1024 * 1024;
 const PART_QUEUE = 4;
+/** Tries of a conditional write that S3 answers 409 (a concurrent conditional write of the key). */
+const CONFLICT_ATTEMPTS = 6;
 
 export interface S3ClientOptions {
   /** Defaults to the SDK's resolution ($AWS_REGION, profile). */
@@ -87,19 +89,28 @@ export class S3Storage implements RepositoryStorage {
   }
 
   async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
-    if (await this.head(key)) return false;
     const Key = this.objectKey(key);
-    try {
-      if (body.length > MULTIPART_THRESHOLD_BYTES) {
-        const params = { Bucket: this.bucket, Key, Body: body };
-        await new Upload({ client: this.client, params, partSize: PART_SIZE, queueSize: PART_QUEUE }).done();
-      } else {
-        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: body.length }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (body.length > MULTIPART_THRESHOLD_BYTES) {
+          // lib-storage sends these params with CompleteMultipartUpload too: the condition holds there.
+          const params = { Bucket: this.bucket, Key, Body: body, IfNoneMatch: '*' };
+          await new Upload({ client: this.client, params, partSize: PART_SIZE, queueSize: PART_QUEUE }).done();
+        } else {
+          await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: body.length, IfNoneMatch: '*' }));
+        }
+        return true;
+      } catch (err) {
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 412 || (err as Error).name === 'PreconditionFailed') return false;
+        // ConditionalRequestConflict: another conditional write of this key is in flight.
+        if (status === 409 && attempt < CONFLICT_ATTEMPTS) {
+          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+          continue;
+        }
+        throw this.failure(err, 'write', key);
       }
-    } catch (err) {
-      throw this.failure(err, 'write', key);
     }
-    return true;
   }
 
   async get(key: string): Promise<Uint8Array> {
@@ -154,6 +165,11 @@ export class S3Storage implements RepositoryStorage {
     } catch (err) {
       throw this.failure(err, 'delete', key);
     }
+  }
+
+  /** A PUT leaves nothing behind; abandoned multipart uploads are the bucket lifecycle rule's. */
+  async removeAbandonedWrites(): Promise<{ removed: string[]; bytes: number }> {
+    return { removed: [], bytes: 0 };
   }
 
   private objectKey(key: string): string {

@@ -1,17 +1,23 @@
 // `verify`: re-reads the manifest (checksum, format) and every chunk it lists (hash), and
-// reports each damaged or missing object by name. Reads only; changes nothing.
+// reports each damaged or missing object by name. A chunk that is there but damaged is moved to
+// the quarantine (chunk-store.ts), so the next backup holding its rows writes it again; nothing
+// else is changed.
 import type { RepositoryStorage } from './ports/storage.ts';
 import type { ProgressEvent } from './task-context.ts';
 import { readManifest, tableChunkRefs } from './repository/manifest.ts';
 import { layout } from './repository/layout.ts';
 import { decodeChunk } from './repository/chunk-codec.ts';
 import { qualifiedName } from './sql.ts';
-import { TidemarkError } from './errors.ts';
+import { IntegrityError, TidemarkError } from './errors.ts';
+import { quarantineChunk } from './repository/chunk-store.ts';
+import type { ChunkId } from './ids.ts';
 
 export interface VerifyProblem {
   object: string;
   table?: string;
   problem: string;
+  /** Where a damaged chunk's bytes were moved. */
+  quarantined?: string;
 }
 
 export interface VerifyReport {
@@ -52,7 +58,13 @@ export async function verifyBackup(storage: RepositoryStorage, backupId: string,
           progress({ phase: 'verify', table: item.table, unitDone: item.id, bytes: content.length, chunks: 1 });
         } catch (err) {
           if (!(err instanceof TidemarkError)) throw err;
-          problems.push({ object: key, table: item.table, problem: err.message });
+          const quarantined = err instanceof IntegrityError ? await quarantineChunk(storage, item.id as ChunkId) : undefined;
+          problems.push({
+            object: key,
+            table: item.table,
+            problem: quarantined ? `${err.message} Moved to ${quarantined}: the next backup of these rows writes it again.` : err.message,
+            ...(quarantined ? { quarantined } : {}),
+          });
         }
       }
     }),

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Storage, createS3Client } from '#adapters/s3-storage.ts';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { InvalidKeyError, RepositoryError, TransientError } from '#core/errors.ts';
 import { startS3rver, type LocalS3 } from '../support/s3rver.ts';
 import { listKeys, storageContract } from './storage-contract.ts';
@@ -23,8 +24,8 @@ const storageAt = (prefix: string, endpoint?: string) => new S3Storage({ client:
 storageContract(
   'S3Storage on s3rver',
   async () => ({ storage: storageAt(`repos/${randomUUID()}`), cleanup: async () => {} }),
-  // HEAD then PUT: racing writers of one key may all report a write (see s3-storage.ts).
-  { exclusiveCreate: false },
+  // Conditional writes (If-None-Match: *): of racing writers of one key exactly one wins.
+  { exclusiveCreate: true },
 );
 
 /**
@@ -84,6 +85,34 @@ describe('S3Storage on s3rver', () => {
     }
   });
 
+  it('the test server answers a PUT with If-None-Match: * on an existing key with 412 PreconditionFailed, as S3 does', async () => {
+    const client = s3.client();
+    const Key = `conditional/${randomUUID()}/k`;
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: 'first', IfNoneMatch: '*' }));
+    const refused = await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: 'second', IfNoneMatch: '*' })).catch((err: any) => err);
+    expect(refused.$metadata?.httpStatusCode).toBe(412);
+    expect(refused.name).toBe('PreconditionFailed');
+  });
+
+  it('a second write of an existing key (PUT or multipart) is conditional and treated as present: false, no HEAD, the first body stays', async () => {
+    const proxy = await faultProxy(() => false);
+    try {
+      const storage = storageAt(`conditional/${randomUUID()}`, proxy.endpoint);
+      expect(await storage.putIfAbsent('collections/c.json', new TextEncoder().encode('first'))).toBe(true);
+      expect(await storage.putIfAbsent('collections/c.json', new TextEncoder().encode('second body'))).toBe(false);
+      const big = new Uint8Array(randomBytes(9 * 1024 * 1024));
+      expect(await storage.putIfAbsent('chunks/cc/9mb', big)).toBe(true);
+      expect(await storage.putIfAbsent('chunks/cc/9mb', new Uint8Array(randomBytes(9 * 1024 * 1024)))).toBe(false);
+      expect(new TextDecoder().decode(await storage.get('collections/c.json'))).toBe('first');
+      expect(sha256(await storage.get('chunks/cc/9mb'))).toBe(sha256(big));
+      expect(proxy.seen.filter((r) => r.startsWith('HEAD'))).toEqual([]);
+      // The multipart completion carried the condition: its second POST ?uploadId= was refused.
+      expect(proxy.seen.filter((r) => r.startsWith('POST') && r.includes('uploadId='))).toHaveLength(2);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('503 SlowDown twice, then success: put, head and get are retried transparently', async () => {
     const failures = new Map<string, number>();
     const proxy = await faultProxy((line) => {
@@ -95,7 +124,7 @@ describe('S3Storage on s3rver', () => {
       const prefix = `retry/${randomUUID()}`;
       const storage = storageAt(prefix, proxy.endpoint);
       const body = new TextEncoder().encode('survives throttling');
-      expect(await storage.putIfAbsent('manifests/m1', body)).toBe(true); // HEAD ×3 (404 the 3rd time), PUT ×3
+      expect(await storage.putIfAbsent('manifests/m1', body)).toBe(true); // conditional PUT ×3
       expect(new TextDecoder().decode(await storage.get('manifests/m1'))).toBe('survives throttling'); // GET ×3
       expect(proxy.seen.filter((r) => r.startsWith('PUT'))).toHaveLength(3);
       expect(proxy.seen.filter((r) => r.startsWith('GET'))).toHaveLength(3);

@@ -8,10 +8,16 @@
 // S3 guarantees a PUT is atomic — readers see the old object or the whole new one — and the
 // adapters rely on that, so `atomicPuts` writes each body to a temporary file, renames it over
 // the object, and replies after that, one PUT of a key at a time.
+//
+// s3rver also ignores `If-None-Match: *` (it overwrites). S3 refuses such a PutObject or
+// CompleteMultipartUpload with 412 PreconditionFailed when the key holds an object, and the
+// adapters rely on it for write-once objects, so the store does the same here: the condition is
+// checked inside the per-key queue, so of racing conditional writers exactly one wins.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -26,6 +32,8 @@ interface S3rverInstance {
   close(): Promise<void>;
   /** Its FilesystemStore; the Koa context holds the same object. */
   store: FilesystemStore;
+  /** Koa's middleware stack, composed when the server starts listening. */
+  middleware: ((ctx: { get(header: string): string }, next: () => Promise<void>) => Promise<void>)[];
 }
 interface StoredObject {
   bucket: string;
@@ -40,6 +48,9 @@ interface FilesystemStore {
 }
 type S3rverClass = new (options: Record<string, unknown>) => S3rverInstance;
 const S3rver = createRequire(import.meta.url)('s3rver') as S3rverClass;
+const S3Error = createRequire(import.meta.url)('s3rver/lib/models/error') as new (code: string, message: string, detail?: Record<string, string>) => Error;
+/** Set while a request carrying `If-None-Match: *` is handled. */
+const ifNoneMatch = new AsyncLocalStorage<boolean>();
 
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
@@ -64,6 +75,8 @@ export async function startS3rver(bucket = 'tidemark-test'): Promise<LocalS3> {
     configureBuckets: [{ name: bucket, configs: [] }],
   });
   atomicPuts(server.store);
+  // Outermost, so the store's putObject runs inside it (s3rver composes middleware on listen).
+  server.middleware.unshift((ctx, next) => (ctx.get('if-none-match') === '*' ? ifNoneMatch.run(true, next) : next()));
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   const clients: S3Client[] = [];
@@ -87,8 +100,12 @@ export async function startS3rver(bucket = 'tidemark-test'): Promise<LocalS3> {
 /** Replaces the store's putObject (also used to complete multipart uploads) by an atomic one. */
 function atomicPuts(store: FilesystemStore): void {
   const pending = new Map<string, Promise<unknown>>();
-  const write = async (object: StoredObject) => {
+  const write = async (object: StoredObject, conditional: boolean) => {
     const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+    if (conditional && (await access(objectPath).then(() => true, () => false))) {
+      if (!Buffer.isBuffer(object.content)) object.content.resume(); // drain the body it will not store
+      throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
+    }
     // Not ending in s3rver's object suffix, so a listing never shows it.
     const partial = `${objectPath}.${randomUUID()}.partial`;
     await mkdir(dirname(objectPath), { recursive: true });
@@ -113,7 +130,8 @@ function atomicPuts(store: FilesystemStore): void {
   };
   store.putObject = (object) => {
     const id = `${object.bucket}/${object.key}`;
-    const done = (pending.get(id) ?? Promise.resolve()).catch(() => undefined).then(() => write(object));
+    const conditional = ifNoneMatch.getStore() === true;
+    const done = (pending.get(id) ?? Promise.resolve()).catch(() => undefined).then(() => write(object, conditional));
     pending.set(id, done);
     void done.finally(() => {
       if (pending.get(id) === done) pending.delete(id);

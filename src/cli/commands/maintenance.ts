@@ -42,6 +42,8 @@ export async function gcCommand(options: CommonOptions & { dryRun?: boolean }): 
   if (report.chunksMissing.length > 0) {
     say(`warning: ${report.chunksMissing.length} chunks that kept backups need are missing (first: ${report.chunksMissing[0]}); run \`tidemark verify\` on each backup.`);
   }
+  if (report.abandonedWritesRemoved.length > 0) say(`removed ${report.abandonedWritesRemoved.length} temp file(s) of writes that died (first: ${report.abandonedWritesRemoved[0]}).`);
+  for (const id of report.orphanManifestsRemoved) say(`${id}: ${report.dryRun ? 'would remove' : 'removed'} the manifest of a run that never committed.`);
   for (const id of report.catalogExpired) say(`${id}: marked expired in the catalog (an earlier expire stopped after its tombstone).`);
   for (const c of report.catalogConflicts) {
     say(`warning: ${c.backupId} has an expiry tombstone but is ${c.state} in the catalog; gc kept it. Check it with \`tidemark show ${c.backupId}\`.`);
@@ -59,6 +61,8 @@ export async function catalogRebuildCommand(options: CommonOptions): Promise<voi
     printJson({ ok: !error, ...(error && { error: { type: error.name, message: error.message } }), ...report });
   } else {
     for (const d of report.damaged) say(`damaged: ${d.object}: ${d.problem}`);
+    for (const id of report.repaired) say(`repaired ${id}: its catalog item was damaged and was written again from the repository.`);
+    for (const id of report.uncommitted) say(`skipped ${id}: its manifest has no commit marker, the run never committed (gc removes it).`);
     say(
       `Catalog rebuilt from ${ctx.storage.location}: ${report.collectionsImported.length} collections and ` +
         `${report.backupsImported.length} backups imported, ${report.alreadyPresent} already present.`,

@@ -5,8 +5,8 @@ import type { TaskContext } from '../task-context.ts';
 import type { BackupRecord, BackupStats } from '../ports/catalog.ts';
 import type { ExportBatchResult, ExportTaskResult } from './plan-model.ts';
 import { layout } from '../repository/layout.ts';
-import { readDocument } from '../repository/documents.ts';
-import { exportResultKind } from '../repository/document-formats.ts';
+import { readDocument, writeDocument } from '../repository/documents.ts';
+import { commitMarkerKind, exportResultKind } from '../repository/document-formats.ts';
 import { encodeManifest, manifestChunkRefs, readManifest, tableRowsAfter, type Manifest, type ManifestTable } from '../repository/manifest.ts';
 import { CHUNK_CODEC } from '../repository/chunk-codec.ts';
 import { ContentChecksum } from '../content-checksum.ts';
@@ -31,6 +31,9 @@ export async function commitBackup(input: { backupId: string; startedAt: string 
     snapshotLsn: manifest.snapshot.lsn ?? undefined,
   };
   await ctx.catalog.finishBackup(input.backupId, changes);
+  // The repository's own record of the commit, for `catalog rebuild` and gc (a manifest without
+  // it never committed). Last: a crash before it leaves a committed backup that gc marks again.
+  await writeDocument(ctx.storage, commitMarkerKind, { backupId: input.backupId }, { backupId: input.backupId, committedAt: manifest.committedAt });
   return { backupId: input.backupId, ...manifest.stats, warnings: manifest.warnings.length };
 }
 

@@ -15,6 +15,7 @@ import { checkReadAccess } from './read-access.ts';
 import { parentTableFor, parentUsable } from './incremental-plan.ts';
 import { readManifest } from '../repository/manifest.ts';
 import { qualifiedName } from '../sql.ts';
+import { untrustedParentTables } from './parent-chunks.ts';
 
 export const PLAN_FORMAT = planHeaderKind.format;
 export const TASKS_FORMAT = planTasksKind.format;
@@ -78,8 +79,13 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
     const usable = parent && parentUsable(parent, here) ? parent : undefined;
     const changes: ExportTask[] = [];
     const whole: number[] = [];
+    const untrusted = usable ? await untrustedParentTables(ctx.storage, usable) : new Map<string, string>();
     facts.forEach((f, table) => {
-      if (parentTableFor(usable, schema.tables[table]!, f, f.format)) changes.push({ table, range: 0, fromBlock: null, toBlock: null, kind: 'changes' });
+      const t = schema.tables[table]!;
+      const base = parentTableFor(usable, t, f, f.format);
+      const damage = base && untrusted.get(qualifiedName(t.schema, t.name));
+      if (damage) schema.warnings.push(damage);
+      if (base && !damage) changes.push({ table, range: 0, fromBlock: null, toBlock: null, kind: 'changes' });
       else whole.push(table);
     });
     const tasks = [

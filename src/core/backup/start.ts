@@ -7,7 +7,7 @@ import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { BackupCatalog, BackupRecord, RetentionPolicy } from '../ports/catalog.ts';
 import { createCollection } from '../maintenance/collections.ts';
-import { MAINTENANCE_LEASE } from '../maintenance/lease.ts';
+import { MAINTENANCE_LEASE, leaseHolderMayBeAlive } from '../maintenance/lease.ts';
 import { newRunId } from '../ids.ts';
 import { CollectionNotFoundError, MaintenanceInProgressError, RunDeadlineError, UsageError, redactSecrets } from '../errors.ts';
 
@@ -118,7 +118,7 @@ async function awaitMaintenance(catalog: BackupCatalog, backupId: string, input:
   const until = Date.now() + waitMs;
   for (;;) {
     const lease = await catalog.getLease(MAINTENANCE_LEASE);
-    if (!lease || lease.purpose !== 'gc' || Date.parse(lease.expiresAt) <= Date.now()) return;
+    if (!lease || lease.purpose !== 'gc' || !leaseHolderMayBeAlive(lease, new Date())) return;
     if (Date.now() >= until) {
       const error = new MaintenanceInProgressError(`Backup ${backupId} did not start: garbage collection holds the repository (lease until ${lease.expiresAt}) and did not finish within ${Math.round(waitMs / 1000)} s. Run the backup again when it has finished.`);
       await fail(catalog, backupId, error);

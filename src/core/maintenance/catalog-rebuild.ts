@@ -1,12 +1,14 @@
 // `catalog rebuild` (FORMAT.md, "Catalog rebuild"): the catalog is an index of the repository,
 // so a lost or damaged catalog is rebuilt from the repository alone — collections from their
-// definitions, backups from their manifests (expired where a tombstone says so). Items already
+// definitions, backups from their committed manifests (expired where a tombstone says so): a
+// manifest without its commit marker is a run that never committed, skipped and named (gc removes
+// it), unless it was written before commit markers existed. Items already
 // in the catalog are left as they are; a damaged object is reported and skipped, never guessed.
 import type { BackupCatalog, BackupRecord } from '../ports/catalog.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { layout } from '../repository/layout.ts';
-import { readManifest, type Manifest } from '../repository/manifest.ts';
-import { TidemarkError } from '../errors.ts';
+import { readManifestEntry, type Manifest } from '../repository/manifest.ts';
+import { IntegrityError, TidemarkError } from '../errors.ts';
 import { readCollectionDocument } from './collections.ts';
 import { listRepositoryBackups } from './repository-backups.ts';
 import { readTombstone } from './tombstone.ts';
@@ -17,13 +19,17 @@ export interface CatalogRebuildReport {
   backupsImported: string[];
   /** Ids (backups and collections) the catalog already had. */
   alreadyPresent: number;
+  /** Manifests of runs that never committed (no commit marker): not backups, gc removes them. */
+  uncommitted: string[];
+  /** Catalog items that were damaged, written again from the repository. */
+  repaired: string[];
   /** Objects that could not be read: what and why. */
   damaged: { object: string; problem: string }[];
 }
 
 export async function rebuildCatalog(ports: { storage: RepositoryStorage; catalog: BackupCatalog }, options: { waitSeconds?: number } = {}): Promise<CatalogRebuildReport> {
-  return withMaintenanceLease(ports.catalog, { purpose: 'catalog rebuild', ttlSeconds: 900, waitSeconds: options.waitSeconds }, async (lease) => {
-    const report: CatalogRebuildReport = { collectionsImported: [], backupsImported: [], alreadyPresent: 0, damaged: [] };
+  return withMaintenanceLease(ports.catalog, { purpose: 'catalog rebuild', waitSeconds: options.waitSeconds }, async (lease) => {
+    const report: CatalogRebuildReport = { collectionsImported: [], backupsImported: [], alreadyPresent: 0, uncommitted: [], repaired: [], damaged: [] };
     // A damaged object is recorded and skipped: one bad manifest must not hide every other backup.
     const attempt = async (object: string, work: () => Promise<void>) => {
       try {
@@ -37,24 +43,37 @@ export async function rebuildCatalog(ports: { storage: RepositoryStorage; catalo
       const name = key.slice(layout.collectionsPrefix().length).replace(/\.json$/, '');
       if (key !== layout.collection(name)) continue;
       await attempt(key, async () => {
-        if (await ports.catalog.getCollection(name)) return void report.alreadyPresent++;
+        const state = await catalogState(() => ports.catalog.getCollection(name));
+        if (state === 'present') return void report.alreadyPresent++;
         await ports.catalog.createCollection(await readCollectionDocument(ports.storage, name));
-        report.collectionsImported.push(name);
+        (state === 'damaged' ? report.repaired : report.collectionsImported).push(name);
       });
     }
     for (const backup of await listRepositoryBackups(ports.storage)) {
       if (!backup.hasManifest) continue; // a tombstone alone: gc was removing it, nothing to restore
       await attempt(layout.manifest(backup.backupId), async () => {
-        if (await ports.catalog.getBackup(backup.backupId)) return void report.alreadyPresent++;
+        const state = await catalogState(() => ports.catalog.getBackup(backup.backupId));
+        if (state === 'present') return void report.alreadyPresent++;
         await lease.assertHeld(`importing backup ${backup.backupId}`);
-        const manifest = await readManifest(ports.storage, backup.backupId);
+        const { manifest, marksCommits } = await readManifestEntry(ports.storage, backup.backupId);
+        if (marksCommits && !backup.committed && !backup.expired) return void report.uncommitted.push(backup.backupId);
         const expiredAt = backup.expired ? (await readTombstone(ports.storage, backup.backupId)).expiredAt : undefined;
         await ports.catalog.importBackup(recordFromManifest(manifest, expiredAt));
-        report.backupsImported.push(backup.backupId);
+        (state === 'damaged' ? report.repaired : report.backupsImported).push(backup.backupId);
       });
     }
     return report;
   });
+}
+
+/** Whether the catalog has the item; a damaged one is imported again (the repository is the truth). */
+async function catalogState(get: () => Promise<unknown>): Promise<'present' | 'absent' | 'damaged'> {
+  try {
+    return (await get()) ? 'present' : 'absent';
+  } catch (err) {
+    if (err instanceof IntegrityError) return 'damaged';
+    throw err;
+  }
 }
 
 /** The catalog record a commit (and, with `expiredAt`, an expire) would have left. */

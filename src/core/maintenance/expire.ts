@@ -33,11 +33,10 @@ export interface ExpireReport {
   collections: CollectionExpiry[];
 }
 
-const LEASE_SECONDS = 600;
 
 export async function expireBackups(ports: { storage: RepositoryStorage; catalog: BackupCatalog }, options: ExpireOptions = {}): Promise<ExpireReport> {
   const collections = options.collection ? [await findCollection(ports, options.collection)] : await ports.catalog.listCollections();
-  return withMaintenanceLease(ports.catalog, { purpose: 'expire', ttlSeconds: LEASE_SECONDS, waitSeconds: options.waitSeconds }, async (lease) => {
+  return withMaintenanceLease(ports.catalog, { purpose: 'expire', waitSeconds: options.waitSeconds }, async (lease) => {
     const backups = await ports.catalog.listBackups();
     const report: ExpireReport = { dryRun: Boolean(options.dryRun), collections: [] };
     for (const collection of collections) {

@@ -1,8 +1,14 @@
 // gc, phase "mark": every chunk some restore point still needs. The repository decides, not the
-// catalog: every `backups/<id>/manifest.json` without a tombstone is a restore point. A manifest
+// catalog: every `backups/<id>/manifest.json` without a tombstone is a restore point — except the
+// manifest of a run that never committed (no commit marker, and the catalog says `failed`), an
+// orphan gc removes. A committed backup whose marker is missing (its commit died just before
+// writing it) gets it back here. A manifest
 // or tombstone that cannot be read stops gc before it deletes anything: a chunk that only a
 // damaged manifest lists would otherwise look unreferenced.
 import type { RepositoryStorage } from '../ports/storage.ts';
+import type { BackupCatalog } from '../ports/catalog.ts';
+import { writeDocument } from '../repository/documents.ts';
+import { commitMarkerKind } from '../repository/document-formats.ts';
 import type { ChunkId } from '../ids.ts';
 import { layout } from '../repository/layout.ts';
 import { manifestChunkRefs, readManifest } from '../repository/manifest.ts';
@@ -18,17 +24,28 @@ export interface MarkResult {
   live: string[];
   /** Tombstoned backups still holding a manifest and/or their tombstone, with the tombstone's expiredAt. */
   expired: { backupId: string; hasManifest: boolean; expiredAt: string }[];
+  /** Manifests of runs that never committed: no restore point, removed by the sweep. */
+  orphans: string[];
 }
 
-export async function markReferencedChunks(storage: RepositoryStorage): Promise<MarkResult> {
+export async function markReferencedChunks(storage: RepositoryStorage, catalog: BackupCatalog, options: { repair: boolean }): Promise<MarkResult> {
   const backups = await listRepositoryBackups(storage);
-  const result: MarkResult = { referenced: new Set(), live: [], expired: [] };
+  const result: MarkResult = { referenced: new Set(), live: [], expired: [], orphans: [] };
   await forEachInParallel(backups, 8, async (backup) => {
     try {
       if (backup.expired) {
         const tombstone = await readTombstone(storage, backup.backupId);
         result.expired.push({ backupId: backup.backupId, hasManifest: backup.hasManifest, expiredAt: tombstone.expiredAt });
       } else if (backup.hasManifest) {
+        if (!backup.committed) {
+          // Strongly consistent, and states only move forward: `failed` never becomes committed.
+          const record = await catalog.getBackup(backup.backupId);
+          if (record?.state === 'failed') return void result.orphans.push(backup.backupId);
+          if (record?.state === 'committed' && options.repair) {
+            const marker = { backupId: backup.backupId, committedAt: record.finishedAt ?? new Date().toISOString() };
+            await writeDocument(storage, commitMarkerKind, { backupId: backup.backupId }, marker);
+          }
+        }
         const manifest = await readManifest(storage, backup.backupId);
         for (const ref of manifestChunkRefs(manifest)) result.referenced.add(layout.chunk(ref.id as ChunkId));
         result.live.push(backup.backupId);
@@ -44,6 +61,7 @@ export async function markReferencedChunks(storage: RepositoryStorage): Promise<
     }
   });
   result.live.sort();
+  result.orphans.sort();
   result.expired.sort((a, b) => (a.backupId < b.backupId ? -1 : 1));
   return result;
 }

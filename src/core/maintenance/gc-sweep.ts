@@ -37,12 +37,14 @@ export interface SweepPlan {
    * the repository and the catalog disagree, so gc keeps their manifest and tombstone.
    */
   catalogConflicts: { backupId: string; state: BackupState }[];
+  /** Manifest keys of runs that never committed. */
+  orphanManifests: string[];
   /** Finished or abandoned runs, with every key under `runs/<id>/`. */
   runs: { runId: string; keys: string[] }[];
 }
 
 export async function planSweep(storage: RepositoryStorage, catalog: BackupCatalog, mark: MarkResult, now: Date): Promise<SweepPlan> {
-  const plan: SweepPlan = { chunksScanned: 0, bytesKept: 0, chunks: [], missingChunks: [], expiredBackups: [], catalogToExpire: [], catalogConflicts: [], runs: [] };
+  const plan: SweepPlan = { chunksScanned: 0, bytesKept: 0, chunks: [], missingChunks: [], expiredBackups: [], catalogToExpire: [], catalogConflicts: [], runs: [], orphanManifests: mark.orphans.map((id) => layout.manifest(id)) };
   const present = new Set<string>();
   for await (const object of storage.list(layout.chunksPrefix())) {
     plan.chunksScanned++;
@@ -96,10 +98,14 @@ export async function executeSweep(storage: RepositoryStorage, catalog: BackupCa
       if (!(err instanceof BackupNotFoundError)) throw err;
     });
   }
+  // Orphan manifests first: they are no restore point, and once gone nothing can take them for one.
+  await deleteAll(plan.orphanManifests, 'manifests of runs that never committed');
   await deleteAll(plan.chunks.map((c) => c.key), 'unreferenced chunks');
-  // Manifest before tombstone: a crash in between leaves a tombstone alone (harmless), never a
-  // manifest without its tombstone, which would come back as a restore point whose chunks are gone.
+  // Manifest, then commit marker, then tombstone: a crash in between leaves a tombstone alone
+  // (harmless), never a manifest without its tombstone, which would come back as a restore point
+  // whose chunks are gone.
   await deleteAll(plan.expiredBackups.filter((b) => b.hasManifest).map((b) => layout.manifest(b.backupId)), 'manifests of expired backups');
+  await deleteAll(plan.expiredBackups.map((b) => layout.backupCommitted(b.backupId)), 'commit markers of expired backups');
   await deleteAll(plan.expiredBackups.map((b) => layout.backupExpired(b.backupId)), 'tombstones of expired backups');
   await deleteAll(plan.runs.flatMap((r) => r.keys), 'run files of finished backups');
 }

@@ -50,13 +50,18 @@ export interface GcReport {
    * disagree, so gc kept their manifest and tombstone. Look at them (`tidemark show <id>`).
    */
   catalogConflicts: { backupId: string; state: string }[];
+  /** Manifests of runs that never committed (the catalog says failed, no commit marker), removed. */
+  orphanManifestsRemoved: string[];
+  /** Files of writes that died (`chunks/<aa>/.tmp-*` …), older than any live writer, removed. */
+  abandonedWritesRemoved: string[];
   /** Runs whose scratch files under `runs/<id>/` gc removed. */
   runsRemoved: string[];
   /** Backups left `running` by a run that can never commit, now marked `failed`. */
   runsMarkedFailed: string[];
 }
 
-const LEASE_SECONDS = 900;
+/** A temp file older than this has no live writer (FORMAT.md, "Garbage collection"). */
+export const ABANDONED_WRITE_AGE_MS = 3600 * 1000;
 
 export async function collectGarbage(
   ports: { storage: RepositoryStorage; catalog: BackupCatalog },
@@ -66,7 +71,7 @@ export async function collectGarbage(
   const giveUpAt = Date.now() + (options.waitSeconds ?? 0) * 1000;
   const remaining = () => Math.max(0, (giveUpAt - Date.now()) / 1000);
   for (;;) {
-    const lease = await acquireMaintenanceLease(ports.catalog, { purpose: 'gc', ttlSeconds: LEASE_SECONDS, waitSeconds: remaining(), pollMs: options.pollMs });
+    const lease = await acquireMaintenanceLease(ports.catalog, { purpose: 'gc', waitSeconds: remaining(), pollMs: options.pollMs });
     try {
       await hooks.afterLease?.();
       // A strongly consistent read: a backup that registered before it must be seen. Those that
@@ -86,10 +91,13 @@ export async function collectGarbage(
 
 async function markAndSweep(ports: { storage: RepositoryStorage; catalog: BackupCatalog }, lease: HeldLease, options: GcOptions, hooks: GcHooks, dead: BackupRecord[]): Promise<GcReport> {
   const deadRuns = options.dryRun ? [] : await failDeadRuns(ports.catalog, dead, new Date());
-  const mark = await markReferencedChunks(ports.storage);
+  const mark = await markReferencedChunks(ports.storage, ports.catalog, { repair: !options.dryRun });
   await hooks.beforeSweep?.();
   const plan = await planSweep(ports.storage, ports.catalog, mark, new Date());
   if (!options.dryRun) await executeSweep(ports.storage, ports.catalog, plan, lease);
+  // No backup runs now (checked under the lease), and every other writer finishes a write in far
+  // less than an hour: a temp file that old belongs to a writer that died.
+  const abandoned = options.dryRun ? [] : (await ports.storage.removeAbandonedWrites(new Date(Date.now() - ABANDONED_WRITE_AGE_MS))).removed;
   return {
     dryRun: Boolean(options.dryRun),
     backupsKept: mark.live.length,
@@ -102,6 +110,8 @@ async function markAndSweep(ports: { storage: RepositoryStorage; catalog: Backup
     manifestsRemoved: plan.expiredBackups.filter((b) => b.hasManifest).map((b) => b.backupId),
     catalogExpired: plan.catalogToExpire.map((b) => b.backupId),
     catalogConflicts: plan.catalogConflicts,
+    orphanManifestsRemoved: mark.orphans,
+    abandonedWritesRemoved: abandoned,
     runsRemoved: plan.runs.map((r) => r.runId),
     runsMarkedFailed: deadRuns,
   };

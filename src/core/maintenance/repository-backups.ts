@@ -6,6 +6,8 @@ import { layout } from '../repository/layout.ts';
 export interface RepositoryBackup {
   backupId: string;
   hasManifest: boolean;
+  /** Has its commit marker (written after the catalog commit). */
+  committed: boolean;
   expired: boolean;
 }
 
@@ -14,9 +16,10 @@ export async function listRepositoryBackups(storage: RepositoryStorage): Promise
   const byId = new Map<string, RepositoryBackup>();
   for await (const { key } of storage.list(layout.backupsPrefix())) {
     const backupId = key.slice(layout.backupsPrefix().length).split('/')[0]!;
-    const entry = byId.get(backupId) ?? { backupId, hasManifest: false, expired: false };
+    const entry = byId.get(backupId) ?? { backupId, hasManifest: false, committed: false, expired: false };
     if (key === layout.manifest(backupId)) entry.hasManifest = true;
     if (key === layout.backupExpired(backupId)) entry.expired = true;
+    if (key === layout.backupCommitted(backupId)) entry.committed = true;
     byId.set(backupId, entry);
   }
   return [...byId.values()].sort((a, b) => (a.backupId < b.backupId ? -1 : a.backupId > b.backupId ? 1 : 0));

@@ -18,7 +18,12 @@ export function thisProcess(): RunnerProcess {
 export function mayStillCommit(record: BackupRecord, now: Date): boolean {
   if (record.state !== 'running') return false;
   if (record.deadline !== undefined && Date.parse(record.deadline) < now.getTime()) return false;
-  return !(record.runner && record.runner.host === hostname() && !processAlive(record.runner.pid));
+  return !(record.runner && processGone(record.runner));
+}
+
+/** True when `runner` ran on this host and its process no longer exists. */
+export function processGone(runner: RunnerProcess): boolean {
+  return runner.host === hostname() && !processAlive(runner.pid);
 }
 
 function processAlive(pid: number): boolean {

@@ -44,8 +44,10 @@ export interface Lease {
   /** What holds it, for messages: e.g. `gc`, `expire`, `catalog rebuild`. */
   purpose: string;
   acquiredAt: string;
-  /** ISO-8601; past this instant the lease is free for anyone to take. */
+  /** ISO-8601; past this instant the lease is free for anyone to take. Holders renew it (heartbeat). */
   expiresAt: string;
+  /** The local process holding it: once that process is gone (same host), the lease is free. */
+  holder?: { host: string; pid: number };
 }
 
 export interface BackupStats {

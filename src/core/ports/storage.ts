@@ -31,6 +31,17 @@ export interface RepositoryStorage {
   /** Every object whose key starts with `prefix`, in lexicographic key order. */
   list(prefix: string): AsyncIterable<StoredObjectInfo>;
 
-  /** Removes the object; succeeds when it is already gone. Only garbage collection deletes. */
+  /**
+   * Removes the object; succeeds when it is already gone. Only garbage collection deletes, and
+   * the quarantine of a damaged chunk (repository/chunk-store.ts) moves one out of its key.
+   */
   delete(key: string): Promise<void>;
+
+  /**
+   * Removes what writers that died left behind and no listing shows (the filesystem's
+   * `.tmp-*` files) when last touched before `olderThan`; the caller makes sure no writer alive
+   * started before then. Idempotent. Backends whose writes leave nothing behind return nothing
+   * (an S3 PUT is atomic; abandoned multipart uploads go by the bucket's lifecycle rule).
+   */
+  removeAbandonedWrites(olderThan: Date): Promise<{ removed: string[]; bytes: number }>;
 }

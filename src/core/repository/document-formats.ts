@@ -94,6 +94,20 @@ export const manifestKind = documentKind<Manifest, { backupId: string }>({
   }),
 });
 
+export interface CommitMarker {
+  backupId: string;
+  /** ISO-8601, the catalog's finishedAt. */
+  committedAt: string;
+}
+
+export const commitMarkerKind = documentKind<CommitMarker, { backupId: string }>({
+  format: 'tidemark-committed',
+  title: 'Commit marker',
+  keyOf: ({ backupId }) => layout.backupCommitted(backupId),
+  placeOf: (c) => ({ backupId: c.backupId }),
+  schema: z.looseObject({ backupId: runId, committedAt: instant }),
+});
+
 export interface Tombstone {
   backupId: string;
   collection?: string;

@@ -54,6 +54,15 @@ export async function readDocument<T, P extends Place>(storage: RepositoryStorag
 
 /** The checks of readDocument on bytes already read from `kind.keyOf(place)`. */
 export function decodeDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array): T {
+  return decodeEntry(kind, place, bytes).document;
+}
+
+/** readDocument, also saying whether the writer bound the header to its key (all writers since the registry do). */
+export async function readDocumentEntry<T, P extends Place>(storage: RepositoryStorage, kind: DocumentKind<T, P>, place: P): Promise<{ document: T; keyed: boolean }> {
+  return decodeEntry(kind, place, await storage.get(kind.keyOf(place)));
+}
+
+function decodeEntry<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array): { document: T; keyed: boolean } {
   const key = kind.keyOf(place);
   const what = `${kind.title} ${key}`;
   const { header, body } = openSealed(kind.format, bytes, what);
@@ -80,7 +89,7 @@ export function decodeDocument<T, P extends Place>(kind: DocumentKind<T, P>, pla
         `Remove ${key} (or put the right document back from a copy of the repository).`,
     );
   }
-  return document;
+  return { document, keyed: header.key !== undefined };
 }
 
 function placeMismatch<T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: T): string | undefined {

@@ -8,8 +8,20 @@ export const layout = {
   /** Two-level fan-out keeps directories and S3 prefixes small. */
   chunk: (id: ChunkId) => `chunks/${id.slice(0, 2)}/${id}`,
   chunksPrefix: () => 'chunks/',
+  /**
+   * Where a damaged chunk's bytes are moved (chunk-store.ts), so that its key is free for the
+   * next backup to write it again; one key per quarantine, kept for inspection.
+   */
+  quarantinedChunk: (id: ChunkId, stamp: string) => `quarantine/chunks/${id}/${stamp}`,
+  quarantinePrefix: () => 'quarantine/',
   manifest: (backupId: string) => `backups/${backupId}/manifest.json`,
   backupsPrefix: () => 'backups/',
+  /**
+   * Written once after the catalog commit: the repository's own record that the backup
+   * committed. A manifest without it is a run that never committed (an orphan for gc), unless its
+   * header names no key (written before commit markers existed).
+   */
+  backupCommitted: (backupId: string) => `backups/${backupId}/committed.json`,
   /** Written once by `expire`; a backup with this marker is no restore point (gc removes it). */
   backupExpired: (backupId: string) => `backups/${backupId}/expired.json`,
   /** A collection's definition, written once at `collection create` (for `catalog rebuild`). */

@@ -6,7 +6,7 @@ import type { ChunkRef } from './chunk-ref.ts';
 import type { CopyFormat } from '../copy-format.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { layout } from './layout.ts';
-import { encodeDocument, readDocument } from './documents.ts';
+import { encodeDocument, readDocument, readDocumentEntry } from './documents.ts';
 import { manifestKind } from './document-formats.ts';
 import { ObjectNotFoundError, BackupNotFoundError } from '../errors.ts';
 
@@ -105,6 +105,15 @@ export interface Manifest {
 
 export function encodeManifest(manifest: Manifest): Uint8Array {
   return encodeDocument(manifestKind, { backupId: manifest.backupId }, manifest);
+}
+
+/**
+ * The manifest, and whether its writer also writes commit markers (it bound the header to its
+ * key): for such a manifest, no marker means the run never committed.
+ */
+export async function readManifestEntry(storage: RepositoryStorage, backupId: string): Promise<{ manifest: Manifest; marksCommits: boolean }> {
+  const { document, keyed } = await readDocumentEntry(storage, manifestKind, { backupId });
+  return { manifest: document, marksCommits: keyed };
 }
 
 export async function readManifest(storage: RepositoryStorage, backupId: string): Promise<Manifest> {

@@ -1,0 +1,101 @@
+// The chunk store (FORMAT.md, "Chunks" and "Damaged chunks"): chunks go in encoded, hashed and
+// checked, and "present" means present and intact. A stored chunk is write-once, so a damaged one
+// is never overwritten in place: it is quarantined — its bytes copied to
+// `quarantine/chunks/<id>/<stamp>`, then its key deleted — and the next writer of the same
+// content writes it again under the same key.
+import { randomBytes } from 'node:crypto';
+import type { RepositoryStorage } from '../ports/storage.ts';
+import type { ChunkId } from '../ids.ts';
+import type { ChunkRef } from './chunk-ref.ts';
+import { IntegrityError } from '../errors.ts';
+import { layout } from './layout.ts';
+import { decodeChunk, encodeChunk } from './chunk-codec.ts';
+
+export interface StoredChunk {
+  ref: ChunkRef;
+  /** Compressed bytes this call wrote (0 when an intact copy was there). */
+  bytesWritten: number;
+  /** Set when a damaged copy was found and quarantined before writing this one. */
+  quarantined?: string;
+}
+
+/** Encodes `content` and stores it unless an intact copy is there. */
+export async function putChunk(storage: RepositoryStorage, content: Uint8Array, rows: number): Promise<StoredChunk> {
+  const encoded = await encodeChunk(content);
+  const key = layout.chunk(encoded.id);
+  const ref = (storedSize: number): ChunkRef => ({ id: encoded.id, size: encoded.size, storedSize, rows });
+  const found = await storage.head(key);
+  let quarantined: string | undefined;
+  if (found) {
+    if (found.size === encoded.stored.byteLength) return { ref: ref(found.size), bytesWritten: 0 };
+    // Another size: truncated, padded — or an intact copy compressed by another zstd build. Only
+    // reading it tells; this is rare, so the read is affordable.
+    const problem = await chunkProblem(storage, encoded.id);
+    if (problem === undefined) return { ref: ref(found.size), bytesWritten: 0 };
+    quarantined = await quarantineChunk(storage, encoded.id);
+  }
+  const wrote = await storage.putIfAbsent(key, encoded.stored);
+  if (wrote) return { ref: ref(encoded.stored.byteLength), bytesWritten: encoded.stored.byteLength, ...(quarantined ? { quarantined } : {}) };
+  // Another writer stored it meanwhile: use what is stored.
+  const now = await storage.head(key);
+  return { ref: ref(now?.size ?? encoded.stored.byteLength), bytesWritten: 0, ...(quarantined ? { quarantined } : {}) };
+}
+
+/** Reads and checks a stored chunk; `undefined` when intact, else what is wrong (missing, corrupt). */
+export async function chunkProblem(storage: RepositoryStorage, id: ChunkId): Promise<string | undefined> {
+  const key = layout.chunk(id);
+  let stored: Uint8Array;
+  try {
+    stored = await storage.get(key);
+  } catch (err) {
+    if (err instanceof IntegrityError || (err as Error).name === 'ObjectNotFoundError') return (err as Error).message;
+    throw err;
+  }
+  try {
+    await decodeChunk(id, stored, key);
+    return undefined;
+  } catch (err) {
+    if (err instanceof IntegrityError) return err.message;
+    throw err;
+  }
+}
+
+/**
+ * Moves a damaged chunk out of its key: copies its bytes to the quarantine, then deletes the key
+ * (on a versioned bucket the damaged version stays as a noncurrent version too). Returns the
+ * quarantine key. Callers quarantine only what they found damaged: the content is lost anyway,
+ * and a free key lets the next backup of those rows restore the repository's health.
+ */
+export async function quarantineChunk(storage: RepositoryStorage, id: ChunkId, now = new Date()): Promise<string> {
+  const key = layout.chunk(id);
+  const stamp = `${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+  const target = layout.quarantinedChunk(id, stamp);
+  const bytes = await storage.get(key).catch((err: Error) => {
+    if (err.name === 'ObjectNotFoundError') return undefined;
+    throw err;
+  });
+  if (bytes === undefined) return target; // already moved by someone else
+  await storage.putIfAbsent(target, bytes);
+  await storage.delete(key);
+  return target;
+}
+
+/**
+ * Of `refs`, those whose chunk is missing or not of the recorded stored size — what a backup
+ * cannot build on without reading it again. Heads only (one request per chunk, `lanes` at once).
+ */
+export async function unusableChunks(storage: RepositoryStorage, refs: ChunkRef[], lanes = 16): Promise<{ key: string; problem: string }[]> {
+  const bad: { key: string; problem: string }[] = [];
+  const next = refs.values();
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      for (const ref of next) {
+        const key = layout.chunk(ref.id);
+        const info = await storage.head(key);
+        if (!info) bad.push({ key, problem: 'missing' });
+        else if (info.size !== ref.storedSize) bad.push({ key, problem: `${info.size} bytes stored, ${ref.storedSize} recorded` });
+      }
+    }),
+  );
+  return bad.sort((a, b) => (a.key < b.key ? -1 : 1));
+}
