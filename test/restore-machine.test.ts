@@ -137,7 +137,19 @@ describe('the restore state machine', () => {
   });
 });
 
-describe('the backup state machine, failing in its first step', () => {
+describe('the backup state machine, started by hand', () => {
+  it('commits from an input that names only its source (default workers, window and plan)', async () => {
+    const output = await runStateMachine('backup', { source: { credentials: 'source' } }, ctx);
+    expect((await ctx.catalog.getBackup(output.backupId))?.state).toBe('committed');
+  });
+
+  it('refuses options.workers out of bounds in its first step, with a BackupFailed event', async () => {
+    const events: PublishedEvent[] = [];
+    await expect(runStateMachine('backup', { source: { credentials: 'source' }, options: { workers: 0 } }, ctx, { onEvent: (e) => events.push(e) })).rejects.toThrow(/options.workers must be a whole number from 1 to 40/);
+    expect(events.map((e) => e.detailType)).toEqual(['BackupFailed']);
+  });
+
+
   it('publishes BackupFailed with the collection, the source, the execution and the error type', async () => {
     ctx.credentials.register('down', 'postgres://u:secret-pw@127.0.0.1:9/shop');
     const events: PublishedEvent[] = [];

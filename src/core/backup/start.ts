@@ -4,6 +4,7 @@
 // repository (FORMAT.md, "Garbage collection"): registering first and checking second is what
 // makes gc and backups see each other.
 import type { DatabaseRef } from '../ports/database.ts';
+import type { PlanOptions } from './plan.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { BackupCatalog, BackupRecord, RetentionPolicy } from '../ports/catalog.ts';
 import { createCollection } from '../maintenance/collections.ts';
@@ -21,8 +22,24 @@ export interface StartBackupInput {
   full?: boolean;
   /** Scheduled runs (AWS) carry their collection's definition: the first run creates it. */
   collectionDefinition?: { schedule?: string; retention: RetentionPolicy };
-  options?: { snapshotHoldSeconds?: number; maintenanceWaitSeconds?: number };
+  options?: { workers?: number; snapshotHoldSeconds?: number; maintenanceWaitSeconds?: number; plan?: Partial<PlanOptions> };
 }
+
+/**
+ * What the later states read ($.run): the ids, the source, and the options with their defaults,
+ * so that an execution started by hand with a partial input cannot fail on a missing path
+ * (a States.Runtime error, which no Catch handles).
+ */
+export interface BackupRunState {
+  backupId: string;
+  startedAt: string;
+  source: DatabaseRef;
+  options: { workers: number; snapshotHoldSeconds: number; plan: Partial<PlanOptions> };
+}
+
+export const DEFAULT_BACKUP_WORKERS = 4;
+/** An inline Map runs at most 40 iterations at once. */
+export const MAX_BACKUP_WORKERS = 40;
 
 /** After its snapshot window, a run still commits (Commit's retries): this long at most. */
 const COMMIT_WINDOW_SECONDS = 30 * 60;
@@ -31,8 +48,21 @@ const DEFAULT_HOLD_SECONDS = 86_400;
 const DEFAULT_MAINTENANCE_WAIT_SECONDS = 240;
 const POLL_MS = 1000;
 
-export async function startBackup(input: StartBackupInput, ctx: TaskContext): Promise<{ backupId: string; startedAt: string }> {
+export async function startBackup(input: StartBackupInput, ctx: TaskContext): Promise<BackupRunState> {
   const holdSeconds = snapshotWindow(input, ctx);
+  const workers = input.options?.workers ?? DEFAULT_BACKUP_WORKERS;
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_BACKUP_WORKERS) {
+    throw new UsageError(`options.workers must be a whole number from 1 to ${MAX_BACKUP_WORKERS}, not ${JSON.stringify(workers)}.`);
+  }
+  if (!input.source || typeof input.source.credentials !== 'string' || input.source.credentials === '') {
+    throw new UsageError('The backup input names no source: give {"source": {"credentials": "<secret ARN or name>", "database": "<name>"}}.');
+  }
+  const state = (backupId: string, startedAt: string): BackupRunState => ({
+    backupId,
+    startedAt,
+    source: input.source,
+    options: { workers, snapshotHoldSeconds: holdSeconds, plan: input.options?.plan ?? {} },
+  });
   const backupId = input.backupId ?? newRunId();
   const existing = await ctx.catalog.getBackup(backupId);
   if (existing) {
@@ -41,7 +71,7 @@ export async function startBackup(input: StartBackupInput, ctx: TaskContext): Pr
       throw new RunDeadlineError(`Backup ${backupId} is ${existing.state}; a run that ended cannot continue. Start a new backup.`);
     }
     await awaitMaintenance(ctx.catalog, backupId, input);
-    return { backupId, startedAt: existing.startedAt };
+    return state(backupId, existing.startedAt);
   }
   if (input.collection && !(await ctx.catalog.getCollection(input.collection))) {
     if (!input.collectionDefinition) {
@@ -84,7 +114,7 @@ export async function startBackup(input: StartBackupInput, ctx: TaskContext): Pr
     throw unreachable;
   }
   await awaitMaintenance(ctx.catalog, backupId, input);
-  return { backupId, startedAt: record.startedAt };
+  return state(backupId, record.startedAt);
 }
 
 /** The collection's newest committed backup: the parent of the next one. */
