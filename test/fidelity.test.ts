@@ -35,6 +35,11 @@ describe('fidelity: backup → restore reproduces the database exactly', () => {
 
   itRestoresIdentically(() => server, 'fidelity_source', 'fidelity_restored');
 
+  it('tables without columns (created so, or every column dropped) restore their exact row counts', async () => {
+    const counts = `SELECT (SELECT count(*) FROM e.no_columns)::int AS no_columns, (SELECT count(*) FROM e.all_dropped)::int AS all_dropped`;
+    expect((await server.sql(counts, 'fidelity_restored')).rows).toEqual([{ no_columns: 7, all_dropped: 4 }]);
+  });
+
   it('a second restore of "latest" into another database matches too', async () => {
     const states: string[] = [];
     const done = await runRestore(repo, 'latest', server.url('fidelity_restored_2'), { workers: 2, verify: true, onState: (e) => states.push(e.state ?? '') });

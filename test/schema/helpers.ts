@@ -92,10 +92,11 @@ export async function copyTables(sourceUrl: string, targetUrl: string, snapshot:
   await withClient(sourceUrl, (source) => withClient(targetUrl, async (target) => {
     for (const table of snapshot.tables) {
       const name = `${ident(table.schema)}.${ident(table.name)}`;
-      const columns = table.columns.map(ident).join(', ');
+      // A table without columns takes no column list.
+      const columns = table.columns.length ? ` (${table.columns.map(ident).join(', ')})` : '';
       await pipeline(
-        source.query(copyTo(`COPY ${name} (${columns}) TO STDOUT`)),
-        target.query(copyFrom(`COPY ${name} (${columns}) FROM STDIN`)),
+        source.query(copyTo(`COPY ${name}${columns} TO STDOUT`)),
+        target.query(copyFrom(`COPY ${name}${columns} FROM STDIN`)),
       );
     }
   }));

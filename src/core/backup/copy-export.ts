@@ -20,7 +20,8 @@ export function copyOutSql(table: TableData, task: ExportTask, format: CopyForma
   if (task.toBlock !== null) conditions.push(`ctid < '(${task.toBlock},0)'::pg_catalog.tid`);
   // COPY of a table reads only that table (not inheritance children, exported on their own) and
   // is cheaper for the server than COPY of a query, so ranges alone use the query form.
-  if (conditions.length === 0) return `COPY ${name} (${columns}) TO STDOUT${copyOptions(format)}`;
+  // A table without columns (they hold rows) takes no column list: `()` is a syntax error.
+  if (conditions.length === 0) return `COPY ${name}${columns ? ` (${columns})` : ''} TO STDOUT${copyOptions(format)}`;
   return `COPY (SELECT ${columns} FROM ONLY ${name} WHERE ${conditions.join(' AND ')}) TO STDOUT${copyOptions(format)}`;
 }
 

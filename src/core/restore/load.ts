@@ -47,7 +47,7 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
       const table = manifest.tables[item.table]!;
       const name = qualifiedName(table.schema, table.name);
       const copy = (freeze: boolean) =>
-        `COPY ${name} (${table.columns.map(quoteIdent).join(', ')}) FROM STDIN${copyOptions(table.format, freeze)}`;
+        `COPY ${name}${table.columns.length ? ` (${table.columns.map(quoteIdent).join(', ')})` : ''} FROM STDIN${copyOptions(table.format, freeze)}`;
       const loadChunk = async (freeze: boolean) => {
         const { item: chunk, value: data } = await chunks.next();
         try {

@@ -49,7 +49,8 @@ export async function verifyBatch(input: VerifyBatchInput, ctx: TaskContext): Pr
       const name = qualifiedName(table.schema, table.name);
       const columns = table.columns.map(quoteIdent).join(', ');
       // The same COPY as the export, so the rows come back byte for byte as they were hashed.
-      const copy = `COPY ${name} (${columns}) TO STDOUT${copyOptions(table.format)}`;
+      // A table without columns takes no column list (see copy-export.ts).
+      const copy = `COPY ${name}${columns ? ` (${columns})` : ''} TO STDOUT${copyOptions(table.format)}`;
       const checksum = await checksumOfCopy(session, copy, table.format);
       const expected = await expectedContent(session, index, table);
       if (checksum.rows !== expected.rows || checksum.digest !== expected.digest || checksum.rows !== tableRowsAfter(table)) {
