@@ -24,9 +24,15 @@ export function addTable(
   const listed = rel.oftype ? [] : inherits.length ? columns.filter((c) => c.islocal) : columns;
   // From PostgreSQL 17 a partition shares its parent's identity column; ATTACH brings it back.
   const sharedIdentity = rel.ispartition && capture.version >= 170000;
-  const elements = listed.map((c) =>
-    columnDefinition(sharedIdentity ? { ...c, identity: '' } : c, capture.identityOptions.get(`${rel.oid}:${c.attnum}`)),
-  );
+  // A child's own column that a parent's generated column merges into inherits its generation
+  // expression: repeating it is refused ("child column specifies generation expression"), so it
+  // is written without one, as pg_dump does.
+  const parentGenerated = new Set(inherits.flatMap(([oid]) => columnsOf(oid).filter((p) => p.generated).map((p) => p.name)));
+  const elements = listed.map((c) => {
+    let col = sharedIdentity ? { ...c, identity: '' as const } : c;
+    if (col.generated && parentGenerated.has(col.name)) col = { ...col, generated: '', default_expr: null };
+    return columnDefinition(col, capture.identityOptions.get(`${rel.oid}:${c.attnum}`));
+  });
   for (const check of checks) {
     capture.alias(key('pg_constraint', check.oid), nodeKey);
     capture.comments.set(key('pg_constraint', check.oid), {
