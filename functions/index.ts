@@ -16,6 +16,8 @@ import { handler as restoreFinish } from './restore-finish.ts';
 import { handler as restoreVerifyBatch } from './restore-verify-batch.ts';
 import { handler as restoreComplete } from './restore-complete.ts';
 import { handler as restoreFail } from './restore-fail.ts';
+import { handler as maintenanceExpire } from './maintenance-expire.ts';
+import { handler as maintenanceGc } from './maintenance-gc.ts';
 
 export type TaskHandler = (event: any) => Promise<unknown>;
 
@@ -35,6 +37,8 @@ export const functionHandlers: Record<string, TaskHandler> = {
   RestoreVerifyBatch: restoreVerifyBatch,
   RestoreComplete: restoreComplete,
   RestoreFail: restoreFail,
+  MaintenanceExpire: maintenanceExpire,
+  MaintenanceGc: maintenanceGc,
 };
 
 /** Source file of each function, for bundling. */
@@ -54,4 +58,6 @@ export const functionEntries: Record<string, string> = {
   RestoreVerifyBatch: 'restore-verify-batch.ts',
   RestoreComplete: 'restore-complete.ts',
   RestoreFail: 'restore-fail.ts',
+  MaintenanceExpire: 'maintenance-expire.ts',
+  MaintenanceGc: 'maintenance-gc.ts',
 };

@@ -43,6 +43,11 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
     // PutObject covers multipart uploads; Abort lets a failed upload clean up after itself.
     statements.push(new iam.PolicyStatement({ sid: 'RepositoryWrite', actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: write.map((a) => areaObjects(r.bucket, r.prefix, a)) }));
   }
+  const deletable = access.delete ?? [];
+  if (deletable.length > 0) {
+    // Versioned bucket: a delete leaves a noncurrent version, kept past the longest retention.
+    statements.push(new iam.PolicyStatement({ sid: 'RepositoryDelete', actions: ['s3:DeleteObject'], resources: deletable.map((a) => areaObjects(r.bucket, r.prefix, a)) }));
+  }
   if (catalog.length > 0) {
     const tableArn = r.table.tableArn;
     const resources = catalog.includes('Query') ? [tableArn, `${tableArn}/index/${CATALOG_TABLE.listIndex}`] : [tableArn];

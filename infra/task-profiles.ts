@@ -27,7 +27,7 @@ import { Duration } from 'aws-cdk-lib';
  */
 export type RepositoryArea = 'runs' | 'chunks' | 'backups' | 'collections';
 /** Catalog operations, by the DynamoDB action behind each port method. */
-export type CatalogAction = 'GetItem' | 'Query' | 'PutItem' | 'UpdateItem';
+export type CatalogAction = 'GetItem' | 'Query' | 'Scan' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
 
 export interface TaskAccess {
   /** Connects to the configured sources (backup) or to restore targets (restore). */
@@ -42,6 +42,8 @@ export interface TaskAccess {
    */
   readonly write?: readonly RepositoryArea[];
   readonly catalog?: readonly CatalogAction[];
+  /** Deletes objects under these areas: garbage collection only. */
+  readonly delete?: readonly RepositoryArea[];
 }
 
 export interface TaskProfile {
@@ -71,7 +73,7 @@ export const TASK_PROFILES: Record<string, TaskProfile> = {
   // index chunks), writes chunks and the batch result (head first: idempotent).
   BackupExportBatch: { ...batch(3008), access: { databases: 'sources', read: ['runs', 'chunks', 'backups'], write: ['runs', 'chunks'] } },
   // releaseSnapshot: writes runs/<id>/snapshot-released.json.
-  BackupReleaseSnapshot: { ...small, access: { check: ['runs'], write: ['runs'] } },
+  BackupReleaseSnapshot: { ...small, access: { write: ['runs'] } },
   // commit.ts: reads the plan and batch results, writes the manifest, finishBackup.
   BackupCommit: { memoryMb: 1024, timeout: Duration.minutes(5), access: { read: ['runs', 'backups'], write: ['backups'], catalog: ['GetItem', 'UpdateItem'] } },
   // failure.ts failBackup: releases the snapshot if needed, finishBackup(failed); builds the
@@ -95,6 +97,15 @@ export const TASK_PROFILES: Record<string, TaskProfile> = {
   // restore/fail.ts failRestore: getRestore (+ createRestore when Resolve never did) +
   // finishRestore(failed), then connects to the target to say what it holds (resume or drop).
   RestoreFail: { ...small, access: { databases: 'restoreTargets', catalog: ['GetItem', 'PutItem', 'UpdateItem'] } },
+  // The maintenance machine. Both hold the repository's maintenance lease (PutItem, DeleteItem)
+  // and wait up to 4 min for another holder: 15 min.
+  // maintenance/expire-step.ts: the collection (catalog, collections/<name>.json), its backups,
+  // their tombstones (head, then put backups/<id>/expired.json), expireBackup.
+  MaintenanceExpire: { memoryMb: 256, timeout: Duration.minutes(15), access: { read: ['collections', 'backups'], write: ['backups'], catalog: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'] } },
+  // maintenance/gc-step.ts: lists and reads every manifest and tombstone, lists the chunks,
+  // deletes what no restore point needs (chunks, expired manifests, orphans, runs/ scratch),
+  // marks dead runs failed. Holds every manifest's chunk ids in memory (~70 bytes each): 1024 MB.
+  MaintenanceGc: { memoryMb: 1024, timeout: Duration.minutes(15), access: { read: ['backups', 'chunks', 'runs', 'collections'], delete: ['backups', 'chunks', 'runs'], catalog: ['GetItem', 'Query', 'Scan', 'PutItem', 'UpdateItem', 'DeleteItem'] } },
 };
 
 /** Fails synth when functions/index.ts and this table disagree. */

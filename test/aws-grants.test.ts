@@ -40,6 +40,7 @@ const UNUSED_GRANTS: Array<{ roles: RegExp; actions: string[]; reason: string }>
     reason: 'the Lambda service attaches VPC functions with the execution role; the function code never calls EC2',
   },
   { roles: /^Tasks/, actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], reason: 'the Lambda runtime writes the function log group' },
+  { roles: /^Tasks/, actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], reason: 'the Lambda runtime sends the traces' },
   { roles: /^Tasks/, actions: ['s3:AbortMultipartUpload'], reason: 'S3Storage aborts a multipart upload whose part failed; a successful run never does' },
   {
     roles: /^Tasks/,
@@ -47,6 +48,12 @@ const UNUSED_GRANTS: Array<{ roles: RegExp; actions: string[]; reason: string }>
     reason: 'without it S3 answers a read of a missing object with 403, not 404: the task could not tell "missing" (ObjectNotFoundError, naming the object) from "denied"',
   },
   { roles: /^Tasks/, actions: ['kms:Decrypt'], reason: 'a document over 8 MiB (a manifest of ~70,000 chunks) is uploaded in parts, and completing the upload decrypts their data keys' },
+  { roles: /^TasksBackupStart/, actions: ['s3:GetObject'], reason: 'reads the collection document back when a concurrent first run wrote it first (its put finds it present)' },
+  {
+    roles: /^TasksMaintenanceGc/,
+    actions: ['dynamodb:UpdateItem'],
+    reason: 'marks runs that can never commit failed, and completes in the catalog an expire that died after its tombstone',
+  },
   { roles: /^TasksBackupFail/, actions: ['s3:PutObject', 'kms:GenerateDataKey'], reason: 'releases the snapshot when the run failed before ReleaseAfterFailure could (the hold itself failed)' },
   {
     roles: /^StateMachines/,
@@ -73,7 +80,8 @@ const containers = new Map<string, TaskContext>();
 function testConfig(): TidemarkConfig {
   const base = exampleConfig();
   const down = { ...base.sources[1]!, id: 'down', secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tidemark/down-Mn78Op' };
-  return { ...base, repository: { ...base.repository, prefix: PREFIX }, sources: [...base.sources, down] };
+  const collections = base.collections.map((c, i) => (i === 0 ? { ...c, retention: { keepLast: 1 } } : c));
+  return { ...base, repository: { ...base.repository, prefix: PREFIX }, sources: [...base.sources, down], collections };
 }
 
 function rdsSecret(database: string, port = server.port, user = SUPERUSER, password = SUPERUSER_PASSWORD): string {
@@ -146,6 +154,13 @@ beforeAll(async () => {
   await expect(run('backup', { source: { credentials: down!.secretArn, database: 'down' } })).rejects.toThrow(/connection refused/);
   await expect(run('backup', { source: { credentials: billing!.secretArn, database: 'billing' }, options: { snapshotHoldSeconds: 600, workers: 2, plan: {} } })).rejects.toThrow(/SELECT/);
   await expect(run('restore', { backup: 'latest', target, options: { workers: 2 } })).rejects.toThrow(/not empty/);
+  // A malformed restore input: Resolve refuses it before any record exists; the fail step creates one.
+  await expect(run('restore', { backup: 'latest', target, options: { workers: 'four' } })).rejects.toThrow(/options.workers/);
+  // Maintenance of the collection (keep the last backup: the first one expires and gc removes
+  // what only it needed), then one that fails (no such collection).
+  const maintained = await run('maintenance', { collection: config.collections[0]!.name });
+  expect(maintained).toMatchObject({ expired: 1, gc: { manifestsRemoved: 1 } });
+  await expect(run('maintenance', { collection: 'nope' })).rejects.toThrow(/nope/);
 }, 300_000);
 
 afterAll(async () => {
@@ -153,7 +168,7 @@ afterAll(async () => {
   await Promise.allSettled([server?.stop(), s3?.stop(), dynamo?.stop(), secrets?.stop()]);
 });
 
-const MACHINE_IDS: Record<StateMachineName, string> = { backup: 'Backup', restore: 'Restore' };
+const MACHINE_IDS: Record<StateMachineName, string> = { backup: 'Backup', restore: 'Restore', maintenance: 'Maintenance' };
 
 /** Runs a state machine, recording each function's calls and the machine's own calls. */
 async function run(machine: StateMachineName, input: unknown): Promise<any> {
@@ -234,6 +249,8 @@ describe('every AWS call a task makes is allowed by its synthesized role', () =>
     for (const name of Object.keys(functionEntries)) expect(callers, `${name} made no AWS call`).toContain(name);
     expect(callers).toContain('StateMachine:Backup');
     expect(callers).toContain('StateMachine:Restore');
+    expect(callers).toContain('StateMachine:Maintenance');
+    for (const op of ['S3.DeleteObject', 'S3.ListObjectsV2', 'DynamoDB.DeleteItem']) expect(new Set(recorder.calls.map((c) => c.operation)), op).toContain(op);
     const operations = new Set(recorder.calls.map((c) => c.operation));
     for (const op of ['S3.GetObject', 'S3.HeadObject', 'S3.PutObject', 'DynamoDB.GetItem', 'DynamoDB.Query', 'DynamoDB.PutItem', 'DynamoDB.UpdateItem', 'SecretsManager.GetSecretValue', 'EventBridge.PutEvents']) {
       expect(operations, op).toContain(op);
@@ -247,7 +264,7 @@ describe('every AWS call a task makes is allowed by its synthesized role', () =>
   });
 
   it('every granted action is used by some call, or listed with its reason', () => {
-    const roles = [...Object.keys(functionEntries).map((name) => [name, policies.functionRole(name)]), ...['Backup', 'Restore'].map((id) => [`StateMachine:${id}`, policies.stateMachineRole(id)])];
+    const roles = [...Object.keys(functionEntries).map((name) => [name, policies.functionRole(name)]), ...Object.values(MACHINE_IDS).map((id) => [`StateMachine:${id}`, policies.stateMachineRole(id)])];
     const unexplained: string[] = [];
     const reasonsUsed = new Set<number>();
     for (const [callerName, roleId] of roles) {

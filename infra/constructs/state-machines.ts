@@ -9,7 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
-export type StateMachineName = 'backup' | 'restore';
+export type StateMachineName = 'backup' | 'restore' | 'maintenance';
 
 /** `state-machines/<name>.asl.json`: the path `src/local/state-machine-runner.ts` definitionPath() returns. */
 export function aslPath(name: StateMachineName): string {
@@ -31,12 +31,15 @@ export class TidemarkStateMachines extends Construct {
   public readonly eventBus: events.EventBus;
   public readonly backup: sfn.StateMachine;
   public readonly restore: sfn.StateMachine;
+  /** Retention and garbage collection of one collection per execution (maintenance.asl.json). */
+  public readonly maintenance: sfn.StateMachine;
 
   constructor(scope: Construct, id: string, props: TidemarkStateMachinesProps) {
     super(scope, id);
-    this.eventBus = new events.EventBus(this, 'Events', { description: 'Tidemark BackupCommitted / BackupFailed / RestoreCompleted / RestoreFailed' });
+    this.eventBus = new events.EventBus(this, 'Events', { description: 'Tidemark BackupCommitted / BackupFailed / RestoreCompleted / RestoreFailed / MaintenanceCompleted / MaintenanceFailed' });
     this.backup = this.machine('backup', 'Backup', props);
     this.restore = this.machine('restore', 'Restore', props);
+    this.maintenance = this.machine('maintenance', 'Maintenance', props);
   }
 
   private machine(name: StateMachineName, id: string, props: TidemarkStateMachinesProps): sfn.StateMachine {
