@@ -1,8 +1,12 @@
 // Issue 11: the repository never reports a success it has not earned. Each test plants one of
 // the trial's findings in a copy of one small repository (a collection of two backups, the
 // second incremental) and runs the command line on it as a user would.
-import { cp, readdir, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -243,5 +247,67 @@ describe('leases with liveness (finding 8)', () => {
     expect((await ctx.catalog.getLease(MAINTENANCE_LEASE))!.owner).toBe(held.lease.owner);
     await held.release();
     expect(await ctx.catalog.getLease(MAINTENANCE_LEASE)).toBeUndefined();
+  });
+});
+
+/**
+ * A real full disk: a small tmpfs. Mounting needs root (CAP_SYS_ADMIN); where it is not allowed
+ * the test is skipped, saying so — a fake ENOSPC would test only our own fake.
+ */
+function canMountTmpfs(): boolean {
+  const probe = mkdtempSync(join(tmpdir(), 'tidemark-mount-probe-'));
+  try {
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe]).status !== 0) return false;
+    spawnSync('umount', [probe]);
+    return true;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+const tmpfsAllowed = canMountTmpfs();
+
+/** Writes until the filesystem holding `path` is full. */
+async function fillDisk(path: string): Promise<void> {
+  const handle = await open(path, 'w');
+  try {
+    const block = Buffer.alloc(64 * 1024, 7);
+    for (;;) await handle.write(block);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+describe('a full disk (finding 10)', () => {
+  it.skipIf(!tmpfsAllowed)('a backup fails naming the object and what to do, leaving nothing committed; gc still frees space (its lease uses the reserve)', async () => {
+    const disk = join(scratch, 'small-disk');
+    mkdirSync(disk);
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', disk]).status).toBe(0);
+    try {
+      const repo = join(disk, 'repo');
+      await cp(base, repo, { recursive: true });
+      // An unreferenced chunk for gc to free.
+      const junk = randomBytes(32).toString('hex');
+      await mkdir(join(repo, 'chunks', junk.slice(0, 2)), { recursive: true });
+      await writeFile(join(repo, 'chunks', junk.slice(0, 2), junk), randomBytes(1024 * 1024));
+      await fillDisk(join(disk, 'filler'));
+
+      const backup = await runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json']);
+      expect(backup.code, describeResult(backup)).toBe(1);
+      expect(backup.json.error.message).toMatch(/disk is full \(ENOSPC\)/);
+      expect(backup.json.error.message).toContain(repo);
+      expect(backup.json.error.message).toContain('tidemark gc');
+      const list = await runCli(['list', '--repo', repo, '--json']);
+      expect(list.json.filter((b: any) => b.state === 'committed').map((b: any) => b.backupId)).toEqual(ids);
+
+      const gc = await runCli(['gc', '--repo', repo, '--json']);
+      expect(gc.code, describeResult(gc)).toBe(0);
+      expect(gc.json.bytesFreed).toBeGreaterThanOrEqual(1024 * 1024);
+      const again = await runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json']);
+      expect(again.code, describeResult(again)).toBe(0);
+    } finally {
+      spawnSync('umount', [disk]);
+    }
   });
 });

@@ -16,11 +16,18 @@
 // item unreadable — `get` names the file — but never the others: lists skip it, and a create of
 // the same item (`catalog rebuild` importing it again from the repository) writes the next version
 // over it.
-import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+// A full disk: gc must be able to take its lease to free space, so the catalog keeps a reserve
+// file (`leases/.reserve`, 1 MiB) that a lease write deletes when the disk is full, and that is
+// made again once there is room.
+import { mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { BackupNotFoundError, CatalogConflictError, IntegrityError, InvalidKeyError } from '#core/errors.ts';
 import type { BackupCatalog, BackupRecord, CollectionRecord, Lease, RestoreRecord } from '#core/ports/catalog.ts';
 import { writeFileOnce } from '#adapters/fs-storage.ts';
+import { isDiskFull, osFailure } from '#adapters/os-errors.ts';
+
+/** Space kept for lease writes on a full disk: 256 versions of 4 KiB blocks. */
+const RESERVE_BYTES = 1024 * 1024;
 
 type Finish<T> = Partial<T> & { state: 'committed' | 'failed' };
 type Stateful = { state: string };
@@ -33,6 +40,8 @@ export class FileCatalog implements BackupCatalog {
   private readonly restores: VersionedItems<RestoreRecord>;
   private readonly collections: VersionedItems<CollectionRecord>;
   private readonly leases: VersionedItems<LeaseVersion>;
+  private readonly reservePath: string;
+  private reserveChecked = false;
 
   constructor(dir: string) {
     this.location = resolve(dir);
@@ -42,10 +51,29 @@ export class FileCatalog implements BackupCatalog {
     this.restores = items('restore', (r) => r.restoreId);
     this.collections = items('collection', (r) => r.name);
     this.leases = items('lease', (r) => r.name);
+    this.reservePath = join(this.location, 'leases', '.reserve');
+    this.leases.onDiskFull = () => this.useReserve();
   }
 
-  createBackup(record: BackupRecord): Promise<void> {
-    return this.backups.create(record);
+  /** Makes the reserve if it is missing; best effort (a full disk simply has none yet). */
+  private async keepReserve(): Promise<void> {
+    if (await stat(this.reservePath).then(() => true, () => false)) return;
+    await mkdir(dirname(this.reservePath), { recursive: true }).then(() => writeFile(this.reservePath, Buffer.alloc(RESERVE_BYTES), { flag: 'wx' })).catch(async () => {
+      await unlink(this.reservePath).catch(() => undefined); // never leave a partial reserve that looks whole
+    });
+  }
+
+  /** Frees the reserve for a lease write; false when there is none left. */
+  private async useReserve(): Promise<boolean> {
+    return unlink(this.reservePath).then(() => true, () => false);
+  }
+
+  async createBackup(record: BackupRecord): Promise<void> {
+    await this.backups.create(record);
+    if (!this.reserveChecked) {
+      this.reserveChecked = true;
+      await this.keepReserve();
+    }
   }
 
   finishBackup(backupId: string, changes: Finish<BackupRecord>): Promise<BackupRecord> {
@@ -111,6 +139,7 @@ export class FileCatalog implements BackupCatalog {
         ? lease
         : undefined,
     );
+    if (written) await this.keepReserve();
     return written ? undefined : record;
   }
 
@@ -123,6 +152,7 @@ export class FileCatalog implements BackupCatalog {
     await this.leases.update(name, {}, (current) =>
       current && !current.released && current.owner === owner ? { ...current, released: true } : undefined,
     );
+    await this.keepReserve();
   }
 
   private readonly backupNotFound = (id: string) =>
@@ -154,6 +184,9 @@ async function transition<T extends Stateful>(
 
 /** One kind of catalog item kept as write-once version files. */
 class VersionedItems<T> {
+  /** Set for items that may use the disk reserve: frees it, false when none is left. */
+  onDiskFull?: () => Promise<boolean>;
+
   constructor(
     private readonly dir: string,
     readonly kind: string,
@@ -188,9 +221,13 @@ class VersionedItems<T> {
       const record = next(current?.record);
       if (record === undefined) return { record: current?.record, written: false };
       const body = encode(record);
-      await mkdir(itemDir, { recursive: true });
-      if (await writeFileOnce(join(itemDir, versionName((current?.version ?? 0) + 1)), body)) {
-        return { record: JSON.parse(body) as T, written: true };
+      const path = join(itemDir, versionName((current?.version ?? 0) + 1));
+      try {
+        await mkdir(itemDir, { recursive: true });
+        if (await writeFileOnce(path, body)) return { record: JSON.parse(body) as T, written: true };
+      } catch (err) {
+        if (isDiskFull(err) && this.onDiskFull && (await this.onDiskFull())) continue;
+        throw osFailure(err, 'write', `the catalog's ${this.kind} ${id} (${path})`);
       }
     }
   }

@@ -12,6 +12,7 @@ import { relative } from 'node:path';
 import { dirname, join, resolve } from 'node:path';
 import { InvalidKeyError, ObjectNotFoundError } from '#core/errors.ts';
 import type { RepositoryStorage, StoredObjectInfo } from '#core/ports/storage.ts';
+import { osFailure } from './os-errors.ts';
 
 /** Name prefix of in-flight (or crashed) writes; never a valid key segment, never listed. */
 export const TEMP_PREFIX = '.tmp-';
@@ -53,8 +54,12 @@ export class FileSystemStorage implements RepositoryStorage {
     const path = this.pathOf(key);
     // Content-addressed chunks are often present already: skip writing the body then.
     if (await this.head(key)) return false;
-    await mkdir(dirname(path), { recursive: true });
-    if (await writeFileOnce(path, body)) return true;
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      if (await writeFileOnce(path, body)) return true;
+    } catch (err) {
+      throw osFailure(err, 'write', `${key} in ${this.location}`);
+    }
     if (await this.head(key)) return false;
     throw new InvalidKeyError(
       `Cannot write ${key} in ${this.location}: a directory of other objects has that name. ` +
@@ -67,7 +72,7 @@ export class FileSystemStorage implements RepositoryStorage {
       return await readFile(this.pathOf(key));
     } catch (err) {
       if (isMissing(err) || hasCode(err, 'EISDIR')) throw new ObjectNotFoundError(key, this.location);
-      throw err;
+      throw osFailure(err, 'read', `${key} in ${this.location}`);
     }
   }
 
@@ -94,7 +99,7 @@ export class FileSystemStorage implements RepositoryStorage {
     try {
       await unlink(this.pathOf(key));
     } catch (err) {
-      if (!isMissing(err)) throw err;
+      if (!isMissing(err)) throw osFailure(err, 'delete', `${key} in ${this.location}`);
     }
   }
 

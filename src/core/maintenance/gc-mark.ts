@@ -43,7 +43,10 @@ export async function markReferencedChunks(storage: RepositoryStorage, catalog: 
           if (record?.state === 'failed') return void result.orphans.push(backup.backupId);
           if (record?.state === 'committed' && options.repair) {
             const marker = { backupId: backup.backupId, committedAt: record.finishedAt ?? new Date().toISOString() };
-            await writeDocument(storage, commitMarkerKind, { backupId: backup.backupId }, marker);
+            // A repair, best effort: a full disk must not stop gc from freeing space.
+            await writeDocument(storage, commitMarkerKind, { backupId: backup.backupId }, marker).catch((err: unknown) => {
+              if (!(err instanceof TidemarkError)) throw err;
+            });
           }
         }
         const manifest = await readManifest(storage, backup.backupId);

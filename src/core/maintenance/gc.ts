@@ -6,7 +6,7 @@
 // found present and decided not to write again.
 import type { BackupCatalog, BackupRecord } from '../ports/catalog.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
-import { BackupsRunningError, CatalogConflictError } from '../errors.ts';
+import { BackupsRunningError, CatalogConflictError, TidemarkError } from '../errors.ts';
 import { acquireMaintenanceLease, sleep, type HeldLease } from './lease.ts';
 import { markReferencedChunks } from './gc-mark.ts';
 import { executeSweep, planSweep } from './gc-sweep.ts';
@@ -123,13 +123,19 @@ async function markAndSweep(ports: { storage: RepositoryStorage; catalog: Backup
  * that commits meanwhile keeps its state (and it cannot, being dead).
  */
 async function failDeadRuns(catalog: BackupCatalog, dead: BackupRecord[], now: Date): Promise<string[]> {
+  const marked: string[] = [];
   for (const b of dead) {
     const why = b.deadline && Date.parse(b.deadline) < now.getTime() ? `it ran past its deadline (${b.deadline})` : `its process (pid ${b.runner?.pid} on ${b.runner?.host}) is gone`;
-    await catalog.finishBackup(b.backupId, { state: 'failed', finishedAt: now.toISOString(), error: `Abandoned: ${why}; marked failed by gc.` }).catch((err: unknown) => {
-      if (!(err instanceof CatalogConflictError)) throw err;
-    });
+    try {
+      await catalog.finishBackup(b.backupId, { state: 'failed', finishedAt: now.toISOString(), error: `Abandoned: ${why}; marked failed by gc.` });
+      marked.push(b.backupId);
+    } catch (err) {
+      if (err instanceof CatalogConflictError) continue;
+      // Best effort (e.g. a full disk): the run is dead either way, and gc must go on to free space.
+      if (!(err instanceof TidemarkError)) throw err;
+    }
   }
-  return dead.map((b) => b.backupId);
+  return marked;
 }
 
 function runningError(running: BackupRecord[]): BackupsRunningError {
