@@ -84,6 +84,23 @@ describe('the AWS task context', () => {
     expect(text).not.toContain('Pw-SeCrEt-42');
   });
 
+  it('a task that ends logs one line keyed by the task and the run ids, and publishes its seconds, rows and bytes as EMF metrics', () => {
+    const script = `
+      import { taskHandler } from '#functions/runtime/task-handler.ts';
+      const done = taskHandler('BackupCommit', async () => ({ backupId: '20261122T000000Z-0abcde', rows: 1234, bytesRead: 56789 }));
+      await done({ backupId: '20261122T000000Z-0abcde', collection: 'nightly' });`;
+    const env = { ...process.env, [FUNCTION_ENV.bucket]: 'b', [FUNCTION_ENV.prefix]: '', [FUNCTION_ENV.catalogTable]: 't' };
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, encoding: 'utf8' });
+    expect(child.status, child.stderr).toBe(0);
+    const lines = (child.stdout + child.stderr).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const log = lines.find((l) => l.message === 'BackupCommit done');
+    expect(log).toMatchObject({ level: 'INFO', task: 'BackupCommit', backupId: '20261122T000000Z-0abcde', collection: 'nightly', rows: 1234, bytes: 56789 });
+    const emf = lines.find((l) => l._aws?.CloudWatchMetrics);
+    expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Tidemark', Dimensions: [expect.arrayContaining(['task'])] });
+    expect(emf).toMatchObject({ task: 'BackupCommit', Rows: 1234, Bytes: 56789, Succeeded: 1 });
+    expect(typeof emf.Seconds).toBe('number');
+  });
+
   it('StartBackup refuses an export window a Lambda cannot hold, before it records or connects to anything', async () => {
     const ctx = await currentTaskContext();
     expect(ctx.maxSnapshotHoldSeconds).toBe(840);
