@@ -11,6 +11,9 @@ const idMessage = 'lower-case letters, digits and "-", starting with a letter, a
 /** Shortest schedule interval: one run's export window (15 min) must fit between two runs. */
 export const MIN_INTERVAL_MINUTES = 15;
 
+const securityGroupId = z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id (sg-…)');
+const port = z.number().int().min(1).max(65535).default(5432);
+
 const secretArn = z
   .string()
   .regex(SECRET_ARN, 'a complete Secrets Manager secret ARN, including the 6-character suffix (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)');
@@ -24,12 +27,15 @@ const Network = z
           .object({
             id: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id (subnet-…)'),
             availabilityZone: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, 'an availability zone name, e.g. eu-west-1a'),
+            /** The stack adds its S3 and DynamoDB gateway endpoints to this route table. */
+            routeTableId: z.string().regex(/^rtb-[0-9a-f]{8,17}$/, 'the id of the route table of this subnet (rtb-…): the S3 and DynamoDB gateway endpoints are added to it'),
           })
           .strict(),
       )
       .min(1)
       .max(16),
-    securityGroupId: z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group id (sg-…)'),
+    /** The database's security group: the functions' own group may reach it on `port`, nothing else. */
+    securityGroupId,
   })
   .strict();
 
@@ -37,7 +43,7 @@ const Source = z
   .object({
     id: z.string().regex(ID, idMessage),
     host: z.string().min(1),
-    port: z.number().int().min(1).max(65535).default(5432),
+    port,
     database: z.string().min(1).max(63),
     secretArn,
     network: Network,
@@ -64,10 +70,18 @@ const Schedule = z
 
 const count = z.number().int().min(1);
 const Retention = z
-  .object({ keepLast: count, keepDaily: count, keepWeekly: count, keepMonthly: count, maxAgeDays: count })
+  .object({
+    keepLast: count,
+    keepDaily: count,
+    keepWeekly: count,
+    keepMonthly: count,
+    // Refused, not dropped: src/core/maintenance/retention.ts applies the keep* rules only, so an
+    // accepted maxAgeDays would promise an expiry nothing performs.
+    maxAgeDays: z.unknown().refine(() => false, 'is not enforced by retention (only keepLast, keepDaily, keepWeekly and keepMonthly are): remove it, or express the age with keepDaily / keepWeekly / keepMonthly'),
+  })
   .partial()
   .strict()
-  .refine((r) => Object.keys(r).length > 0, 'name at least one of keepLast, keepDaily, keepWeekly, keepMonthly, maxAgeDays');
+  .refine((r) => Object.keys(r).length > 0, 'name at least one of keepLast, keepDaily, keepWeekly, keepMonthly');
 
 const Collection = z
   .object({
@@ -83,7 +97,13 @@ const Collection = z
   })
   .strict();
 
-const RestoreTarget = z.object({ id: z.string().regex(ID, idMessage), secretArn }).strict();
+/**
+ * A database a restore may write into: the restore roles read only these secrets, and the
+ * functions' security group reaches only these groups and ports (with the sources').
+ */
+const RestoreTarget = z.object({ id: z.string().regex(ID, idMessage), secretArn, port, securityGroupId }).strict();
+
+const IAM_ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/[\w+=,.@\/-]{1,512}$/;
 
 export const TidemarkConfigSchema = z
   .object({
@@ -95,13 +115,31 @@ export const TidemarkConfigSchema = z
         prefix: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'empty, or key segments each ending in "/" (e.g. "tidemark/")').default(''),
         /** Move chunks to Standard-IA, then Glacier Instant Retrieval (docs/deploy.md, "Cost"). */
         tierChunks: z.boolean().default(true),
+        /**
+         * How often the repository is verified (`tidemark verify`): noncurrent object versions are
+         * kept for the longest retention plus this, so a deletion is noticed while it can be undone.
+         */
+        verifyIntervalDays: z.number().int().min(1).max(365).default(7),
       })
       .strict()
-      .default({ prefix: '', tierChunks: true }),
+      .default({ prefix: '', tierChunks: true, verifyIntervalDays: 7 }),
+    /**
+     * The only principal that may delete object versions, change the bucket's lifecycle,
+     * versioning, policy or Object Lock, or disable, delete or re-policy the repository key.
+     * Required: a default name nobody created would leave only the account root able to.
+     */
+    breakGlassRoleArn: z.string().regex(IAM_ROLE_ARN, 'an IAM role ARN (arn:aws:iam::<account>:role/<name>)'),
+    /**
+     * An existing Secrets Manager interface endpoint in the VPC, by its security group (the
+     * functions' group may reach it on 443). Without it the stack creates one.
+     */
+    secretsManagerEndpoint: z.object({ securityGroupId }).strict().optional(),
     alarmEmail: z.email().optional(),
     sources: z.array(Source).min(1),
-    /** Extra databases a restore may write to; the sources' own credentials are always allowed. */
-    restoreTargets: z.array(RestoreTarget).default([]),
+    /** The only databases a restore may write to; a source's server only when listed here too. */
+    restoreTargets: z
+      .array(RestoreTarget)
+      .min(1, 'name at least one database a restore may write into (for a disaster-recovery restore into a source\'s own server, list that server\'s secret here too): the restore roles can read no other secret'),
     collections: z.array(Collection),
   })
   .strict()
@@ -115,9 +153,11 @@ export const TidemarkConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['sources', i, 'network', 'vpcId'], message: `${s.network.vpcId} differs from sources[0]'s ${vpc}: one stack's functions run in one VPC; deploy one stack per VPC` });
       }
     });
-    // Lambda takes at most 5 security groups and 16 subnets; the functions get the union.
-    const groups = [...new Set(config.sources.map((s) => s.network.securityGroupId))];
-    if (groups.length > 5) ctx.addIssue({ code: 'custom', path: ['sources', config.sources.findIndex((s) => s.network.securityGroupId === groups[5]), 'network', 'securityGroupId'], message: 'more than 5 distinct security groups across sources; Lambda accepts 5' });
+    const breakGlassAccount = IAM_ROLE_ARN.exec(config.breakGlassRoleArn)?.[1];
+    if (breakGlassAccount && breakGlassAccount !== config.env.account) ctx.addIssue({ code: 'custom', path: ['breakGlassRoleArn'], message: `is a role of account ${breakGlassAccount}, not of the stack's account ${config.env.account}` });
+    // One egress rule per database group and port, plus the endpoints', within a security group's 60.
+    if (databaseEndpoints(config).length > 50) ctx.addIssue({ code: 'custom', path: ['sources'], message: 'more than 50 distinct (security group, port) pairs across sources and restoreTargets; a security group holds 60 egress rules' });
+    // Lambda takes at most 16 subnets; the functions get the union.
     if (new Set(config.sources.flatMap((s) => s.network.subnets.map((n) => n.id))).size > 16) ctx.addIssue({ code: 'custom', path: ['sources'], message: 'more than 16 distinct subnets across sources; Lambda accepts 16' });
     const ids = new Set(config.sources.map((s) => s.id));
     config.collections.forEach((c, i) => {
@@ -127,6 +167,13 @@ export const TidemarkConfigSchema = z
   });
 
 export type TidemarkConfig = z.output<typeof TidemarkConfigSchema>;
+
+/** Each database security group and port the functions must reach: sources and restore targets. */
+export function databaseEndpoints(config: Pick<TidemarkConfig, 'sources' | 'restoreTargets'>): Array<{ securityGroupId: string; port: number }> {
+  const all = [...config.sources.map((s) => ({ securityGroupId: s.network.securityGroupId, port: s.port })), ...config.restoreTargets];
+  const unique = new Map(all.map((d) => [`${d.securityGroupId}:${d.port}`, { securityGroupId: d.securityGroupId, port: d.port }]));
+  return [...unique.values()];
+}
 export type SourceConfig = TidemarkConfig['sources'][number];
 export type CollectionConfig = TidemarkConfig['collections'][number];
 

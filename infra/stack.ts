@@ -3,11 +3,13 @@
 // cloud-mode CLI by these exact keys.
 import { readFileSync } from 'node:fs';
 import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
-import type { TidemarkConfig } from './config.ts';
+import { databaseEndpoints, type TidemarkConfig } from './config.ts';
 import { longestIntervalMinutes } from './schedule-expression.ts';
 import { RepositoryStorage } from './constructs/repository-storage.ts';
+import { noncurrentVersionDays } from './constructs/repository-protection.ts';
+import { TaskNetwork } from './constructs/network.ts';
+import { TamperAlerts } from './constructs/tamper-alerts.ts';
 import { CatalogTable } from './constructs/catalog-table.ts';
 import { TaskFunctions } from './constructs/task-functions.ts';
 import { aslPath, TidemarkStateMachines } from './constructs/state-machines.ts';
@@ -28,40 +30,48 @@ export interface TidemarkStackProps extends StackProps {
 export class TidemarkStack extends Stack {
   public readonly repository: RepositoryStorage;
   public readonly catalog: CatalogTable;
+  public readonly network: TaskNetwork;
   public readonly tasks: TaskFunctions;
   public readonly stateMachines: TidemarkStateMachines;
   public readonly schedules: BackupSchedules;
   public readonly monitoring: Monitoring;
+  public readonly tamperAlerts: TamperAlerts;
 
   constructor(scope: Construct, id: string, props: TidemarkStackProps) {
     super(scope, id, props);
     const { config } = props;
 
-    this.repository = new RepositoryStorage(this, 'Repository', { prefix: config.repository.prefix, tierChunks: config.repository.tierChunks });
+    this.repository = new RepositoryStorage(this, 'Repository', {
+      prefix: config.repository.prefix,
+      tierChunks: config.repository.tierChunks,
+      noncurrentVersionDays: noncurrentVersionDays(config.collections, config.repository.verifyIntervalDays),
+      breakGlassRoleArn: config.breakGlassRoleArn,
+    });
     this.catalog = new CatalogTable(this, 'Catalog', { encryptionKey: this.repository.key });
 
-    // Imported, never looked up: synth stays offline.
-    const network = config.sources[0]!.network;
-    const subnets = uniqueBy(config.sources.flatMap((s) => s.network.subnets), (s) => s.id);
-    const securityGroupIds = [...new Set(config.sources.map((s) => s.network.securityGroupId))];
-    const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: network.vpcId, availabilityZones: [...new Set(subnets.map((s) => s.availabilityZone))] });
     const sourceSecretArns = config.sources.map((s) => s.secretArn);
+    // Only the configured restore targets: a restore into a source's server needs it listed there.
+    const restoreTargetSecretArns = [...new Set(config.restoreTargets.map((t) => t.secretArn))];
+    this.network = new TaskNetwork(this, 'Network', {
+      vpcId: config.sources[0]!.network.vpcId,
+      subnets: uniqueBy(config.sources.flatMap((s) => s.network.subnets), (s) => s.id),
+      databases: databaseEndpoints(config),
+      bucket: this.repository.bucket,
+      table: this.catalog.table,
+      secretArns: [...sourceSecretArns, ...restoreTargetSecretArns],
+      secretsManagerEndpoint: config.secretsManagerEndpoint,
+    });
 
     this.tasks = new TaskFunctions(this, 'Tasks', {
       entries: props.functionEntries,
       profiles: props.profiles,
-      network: {
-        vpc,
-        subnets: subnets.map((s) => ec2.Subnet.fromSubnetAttributes(this, `Subnet-${s.id}`, { subnetId: s.id, availabilityZone: s.availabilityZone })),
-        securityGroups: securityGroupIds.map((sg) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup-${sg}`, sg, { mutable: false })),
-      },
+      network: { vpc: this.network.vpc, subnets: this.network.subnets, securityGroup: this.network.securityGroup },
       bucket: this.repository.bucket,
       prefix: this.repository.prefix,
       table: this.catalog.table,
       key: this.repository.key,
       sourceSecretArns,
-      // A disaster-recovery restore often goes back into the source's own server.
-      restoreTargetSecretArns: [...new Set([...sourceSecretArns, ...config.restoreTargets.map((t) => t.secretArn)])],
+      restoreTargetSecretArns,
     });
 
     this.stateMachines = new TidemarkStateMachines(this, 'StateMachines', {
@@ -75,14 +85,16 @@ export class TidemarkStack extends Stack {
       backupStateMachine: this.stateMachines.backup,
     });
 
+
     this.monitoring = new Monitoring(this, 'Monitoring', {
       eventBus: this.stateMachines.eventBus,
-      backup: this.stateMachines.backup,
-      restore: this.stateMachines.restore,
+      machines: { backup: this.stateMachines.backup, restore: this.stateMachines.restore },
       functions: this.tasks.functions,
+      schedules: this.schedules,
       staleness: config.collections.map((c) => ({ collection: c.name, intervalMinutes: longestIntervalMinutes(c.schedule.expression) })),
       alarmEmail: config.alarmEmail,
     });
+    this.tamperAlerts = new TamperAlerts(this, 'TamperAlerts', { bucket: this.repository.bucket, key: this.repository.key, monitoring: this.monitoring });
     for (const c of config.collections) {
       if (!this.monitoring.stalenessAlarms[c.name]) {
         Annotations.of(this).addWarningV2('tidemark:noStalenessAlarm', `collections: ${c.name} runs less often than every 3.5 days; CloudWatch cannot watch a window of twice that, so it has no staleness alarm.`);
@@ -100,6 +112,7 @@ export class TidemarkStack extends Stack {
     // CloudFormation outputs cannot be empty: no RepositoryPrefix output means the bucket root.
     if (config.repository.prefix) new CfnOutput(this, 'RepositoryPrefix', { value: config.repository.prefix, description: 'Key prefix of the repository inside RepositoryBucketName' });
     new CfnOutput(this, 'AlertTopicArn', { value: this.monitoring.topic.topicArn });
+    new CfnOutput(this, 'TaskSecurityGroupId', { value: this.network.securityGroup.securityGroupId, description: 'Allow ingress from this group on each database\'s security group (docs/deploy.md, "Network")' });
 
   }
 }

@@ -1,10 +1,10 @@
-// Who hears about failures: an SNS topic fed by the BackupFailed / RestoreFailed events and by
-// CloudWatch alarms, plus a dashboard.
-import { Duration, Stack } from 'aws-cdk-lib';
+// Who hears about failures: an SNS topic fed by the BackupFailed / RestoreFailed events, by
+// CloudWatch alarms (executions, task functions, schedules, staleness per collection) and by
+// any other rule given to publishEventsFrom(), plus a dashboard.
+import { ArnFormat, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -12,10 +12,20 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { CommitMetrics } from './commit-metrics.ts';
+import type { BackupSchedules } from './backup-schedules.ts';
 
 /** CloudWatch evaluates at most 7 days of periods (1 day when periods are under an hour). */
 const MAX_EVALUATION_SECONDS = 7 * 86_400;
 const MAX_PERIOD_SECONDS = 86_400;
+
+/**
+ * Task functions whose errors are part of their protocol, so an Errors alarm would fire on
+ * every run. A real failure of theirs ends the execution, which the failed-execution alarm reports.
+ */
+export const EXPECTED_ERRORS: Readonly<Record<string, string>> = {
+  BackupAwaitSnapshot: 'throws SnapshotNotReadyError until the holder has written the snapshot; the ASL retries it up to 60 times',
+};
 
 /**
  * How to alarm when a schedule produced no successful backup for twice its interval:
@@ -37,9 +47,10 @@ export interface StalenessCheck {
 
 export interface MonitoringProps {
   readonly eventBus: events.IEventBus;
-  readonly backup: sfn.StateMachine;
-  readonly restore: sfn.StateMachine;
+  /** Each state machine by name (`backup`, `restore`, …): alarms on failed, timed-out and aborted executions. */
+  readonly machines: Readonly<Record<string, sfn.StateMachine>>;
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
+  readonly schedules: BackupSchedules;
   readonly staleness: readonly StalenessCheck[];
   readonly alarmEmail?: string;
 }
@@ -48,80 +59,116 @@ export class Monitoring extends Construct {
   public readonly alertKey: kms.Key;
   public readonly topic: sns.Topic;
   public readonly failureRule: events.Rule;
-  public readonly failedExecutionAlarms: Readonly<Record<'backup' | 'restore', cloudwatch.Alarm>>;
+  /** By machine name, then `failed` / `timedOut` / `aborted`. */
+  public readonly executionAlarms: Readonly<Record<string, Readonly<Record<'failed' | 'timedOut' | 'aborted', cloudwatch.Alarm>>>>;
+  /** By function name, then `errors` / `throttles` (no `errors` for EXPECTED_ERRORS functions). */
+  public readonly functionAlarms: Readonly<Record<string, { errors?: cloudwatch.Alarm; throttles: cloudwatch.Alarm }>>;
+  public readonly scheduleAlarms: Readonly<Record<'targetErrors' | 'dropped' | 'deadLetters', cloudwatch.Alarm>>;
+  /** Committed backups per collection (the staleness alarms' metrics). */
+  public readonly commits: CommitMetrics;
   /** By collection name; collections too rare for CloudWatch to watch have none. */
   public readonly stalenessAlarms: Readonly<Record<string, cloudwatch.Alarm>>;
   public readonly dashboard: cloudwatch.Dashboard;
+  private readonly publishingRules: events.IRule[] = [];
+  private readonly notify: actions.SnsAction;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
+    const stack = Stack.of(this);
     // Its own key: EventBridge and CloudWatch must be able to use it, and they have no
-    // business with the key that protects backup data. (The SnsTopic rule target below adds
-    // EventBridge's statement to this key policy itself.)
+    // business with the key that protects backup data.
     this.alertKey = new kms.Key(this, 'AlertKey', { description: 'Tidemark alert notifications (SNS)', enableKeyRotation: true });
-    this.alertKey.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AlarmsPublishEncrypted',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-      }),
-    );
     this.topic = new sns.Topic(this, 'Alerts', { displayName: 'Tidemark alerts', masterKey: this.alertKey, enforceSSL: true });
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    this.notify = new actions.SnsAction(this.topic);
+
+    // Services publish only for this stack's alarms and rules (aws:SourceArn): no other
+    // account's or stack's alarm or rule can use the topic or its key (confused deputy).
+    const alarmArns = stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${stack.stackName}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const ruleArns = Lazy.list({ produce: () => this.publishingRules.map((r) => r.ruleArn) });
+    const fromAlarms = { ArnLike: { 'aws:SourceArn': alarmArns }, StringEquals: { 'aws:SourceAccount': stack.account } };
+    const fromRules = { ArnEquals: { 'aws:SourceArn': ruleArns } };
+    const cloudwatchService = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    const eventsService = new iam.ServicePrincipal('events.amazonaws.com');
+    this.topic.addToResourcePolicy(new iam.PolicyStatement({ sid: 'AlarmsPublish', principals: [cloudwatchService], actions: ['sns:Publish'], resources: [this.topic.topicArn], conditions: fromAlarms }));
+    this.topic.addToResourcePolicy(new iam.PolicyStatement({ sid: 'RulesPublish', principals: [eventsService], actions: ['sns:Publish'], resources: [this.topic.topicArn], conditions: fromRules }));
+    // The key only serves this topic, and SNS uses it only for a publish the topic policy
+    // allowed: the topic policy is where the binding lives. (A key statement naming the rules
+    // would make the key depend on rules that depend on the topic, which depends on the key.)
+    const encrypt = ['kms:Decrypt', 'kms:GenerateDataKey'];
+    this.alertKey.addToResourcePolicy(
+      new iam.PolicyStatement({ sid: 'AlarmsPublishEncrypted', principals: [cloudwatchService], actions: encrypt, resources: ['*'], conditions: { StringEquals: { 'aws:SourceAccount': stack.account } } }),
+    );
+    this.alertKey.addToResourcePolicy(new iam.PolicyStatement({ sid: 'RulesPublishEncrypted', principals: [eventsService], actions: encrypt, resources: ['*'] }));
 
     this.failureRule = new events.Rule(this, 'Failures', {
       description: 'Tidemark BackupFailed and RestoreFailed events to the alert topic',
       eventBus: props.eventBus,
       eventPattern: { source: ['tidemark'], detailType: ['BackupFailed', 'RestoreFailed'] },
-      targets: [new eventTargets.SnsTopic(this.topic)],
     });
+    this.publishEventsFrom(this.failureRule);
 
-    const notify = new actions.SnsAction(this.topic);
-    const failed = (name: 'backup' | 'restore', machine: sfn.StateMachine) => {
-      const alarm = machine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }).createAlarm(this, `${name}Failed`, {
-        alarmDescription: `A Tidemark ${name} execution failed (its ${name === 'backup' ? 'BackupFailed' : 'RestoreFailed'} event names the run and the error).`,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      alarm.addAlarmAction(notify);
-      return alarm;
+    const period = Duration.minutes(5);
+    const executionAlarms: Record<string, Record<'failed' | 'timedOut' | 'aborted', cloudwatch.Alarm>> = {};
+    for (const [name, machine] of Object.entries(props.machines)) {
+      const what = name === 'backup' ? 'BackupFailed' : name === 'restore' ? 'RestoreFailed' : undefined;
+      executionAlarms[name] = {
+        failed: this.atLeastOnce(`${name}Failed`, machine.metricFailed({ period }), `A Tidemark ${name} execution failed${what ? ` (its ${what} event names the run and the error)` : ''}.`),
+        timedOut: this.atLeastOnce(`${name}TimedOut`, machine.metricTimedOut({ period }), `A Tidemark ${name} execution timed out: it published no failure event. Open the execution in the Step Functions console.`),
+        aborted: this.atLeastOnce(`${name}Aborted`, machine.metricAborted({ period }), `A Tidemark ${name} execution was aborted (stopped by someone): it published no failure event.`),
+      };
+    }
+    this.executionAlarms = executionAlarms;
+
+    const functionAlarms: Record<string, { errors?: cloudwatch.Alarm; throttles: cloudwatch.Alarm }> = {};
+    for (const [name, fn] of Object.entries(props.functions)) {
+      functionAlarms[name] = {
+        ...(EXPECTED_ERRORS[name] ? {} : { errors: this.atLeastOnce(`${name}Errors`, fn.metricErrors({ period }), `The Tidemark ${name} task failed (its state may have retried it): see its log group.`) }),
+        throttles: this.atLeastOnce(`${name}Throttles`, fn.metricThrottles({ period }), `Lambda throttled the Tidemark ${name} task: the account's or the function's concurrency is exhausted.`),
+      };
+    }
+    this.functionAlarms = functionAlarms;
+
+    const { group, deadLetterQueue } = props.schedules;
+    this.scheduleAlarms = {
+      targetErrors: this.atLeastOnce('ScheduleTargetErrors', group.metricTargetErrors({ period }), 'EventBridge Scheduler could not start a Tidemark backup (StartExecution failed); it retries, then sends the event to the dead-letter queue.'),
+      dropped: this.atLeastOnce('ScheduleDropped', group.metricDropped({ period }), 'EventBridge Scheduler dropped a Tidemark backup start (retries or its hour used up): that backup did not run.'),
+      deadLetters: this.atLeastOnce(
+        'ScheduleDeadLetters',
+        deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+        'A Tidemark backup start is in the schedules\' dead-letter queue: that backup did not run; the message attributes say why.',
+      ),
     };
-    this.failedExecutionAlarms = { backup: failed('backup', props.backup), restore: failed('restore', props.restore) };
 
-    // "No committed backup within twice the schedule interval": every period of the window saw
-    // no successful backup execution, and no data at all counts as none (BREACHING). The
-    // metric is the state machine's, shared by all collections: with several collections, any
-    // collection's success satisfies every alarm (docs/deploy.md, "Alarms").
+    // "No committed backup of this collection within twice its schedule interval": every period
+    // of the window saw none, and no data at all counts as none (BREACHING).
+    this.commits = new CommitMetrics(this, 'Commits', { eventBus: props.eventBus });
     const stalenessAlarms: Record<string, cloudwatch.Alarm> = {};
     for (const check of props.staleness) {
       const window = stalenessWindow(check.intervalMinutes);
       if (!window) continue;
-      const alarm = props.backup.metricSucceeded({ period: Duration.seconds(window.periodSeconds), statistic: 'Sum' }).createAlarm(this, `${check.collection}Stale`, {
-        alarmDescription: `No successful Tidemark backup for ${(2 * check.intervalMinutes) / 60} h, twice the schedule interval of collection ${check.collection}.`,
+      const alarm = this.commits.committed(check.collection, Duration.seconds(window.periodSeconds)).createAlarm(this, `${check.collection}Stale`, {
+        alarmDescription: `No committed Tidemark backup of collection ${check.collection} for ${(2 * check.intervalMinutes) / 60} h, twice its schedule interval.`,
         threshold: 1,
         evaluationPeriods: window.evaluationPeriods,
         datapointsToAlarm: window.evaluationPeriods,
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       });
-      alarm.addAlarmAction(notify);
+      alarm.addAlarmAction(this.notify);
       stalenessAlarms[check.collection] = alarm;
     }
     this.stalenessAlarms = stalenessAlarms;
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.days(7) });
-    const executions = (title: string, machine: sfn.StateMachine) =>
+    const executions = (name: string, machine: sfn.StateMachine) =>
       new cloudwatch.GraphWidget({
-        title,
+        title: `${name[0]!.toUpperCase()}${name.slice(1)} executions`,
         left: [machine.metricStarted(), machine.metricSucceeded(), machine.metricFailed()].map((m) => m.with({ period: Duration.hours(1), statistic: 'Sum' })),
         width: 12,
       });
     const fn = (name: string) => props.functions[name]!;
-    this.dashboard.addWidgets(executions('Backup executions', props.backup), executions('Restore executions', props.restore));
+    this.dashboard.addWidgets(...Object.entries(props.machines).map(([name, machine]) => executions(name, machine)));
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Batch duration (max, ms)',
@@ -134,8 +181,30 @@ export class Monitoring extends Construct {
         width: 12,
       }),
     );
-    this.dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [...Object.values(this.failedExecutionAlarms), ...Object.values(stalenessAlarms)], width: 24 }),
-    );
+    const alarms = [
+      ...Object.values(executionAlarms).flatMap((a) => Object.values(a)),
+      ...Object.values(this.scheduleAlarms),
+      ...Object.values(stalenessAlarms),
+    ];
+    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms, width: 24 }));
+  }
+
+  /** Sends the rule's events to the alert topic; the topic and its key admit this rule by ARN. */
+  publishEventsFrom(rule: events.Rule): void {
+    rule.addTarget({ bind: () => ({ arn: this.topic.topicArn }) });
+    this.publishingRules.push(rule);
+  }
+
+  /** An alarm to the topic when the metric's Sum is ≥ 1 in a period; no data is fine. */
+  private atLeastOnce(id: string, metric: cloudwatch.Metric, description: string): cloudwatch.Alarm {
+    const alarm = metric.with({ statistic: metric.statistic === 'Maximum' ? 'Maximum' : 'Sum' }).createAlarm(this, id, {
+      alarmDescription: description,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(this.notify);
+    return alarm;
   }
 }

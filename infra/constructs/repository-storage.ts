@@ -1,9 +1,11 @@
 // The repository bucket, its access-log bucket, and the key that encrypts repository data
-// (the bucket here; the catalog table uses it too).
+// (the bucket here; the catalog table uses it too). What their policies deny is in
+// repository-protection.ts.
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { protectRepository } from './repository-protection.ts';
 
 export interface RepositoryStorageProps {
   /** Key prefix of the repository inside the bucket ('' or ending in '/'). */
@@ -13,6 +15,10 @@ export interface RepositoryStorageProps {
    * writes, and HEAD is billed at the colder class's request price: see docs/deploy.md, "Cost".
    */
   readonly tierChunks?: boolean;
+  /** Days an overwritten or deleted object's old version is kept (noncurrentVersionDays()). */
+  readonly noncurrentVersionDays: number;
+  /** The only principal that may erase history or change the protection (repository-protection.ts). */
+  readonly breakGlassRoleArn: string;
 }
 
 /** Lifecycle of repository objects, in days. */
@@ -26,8 +32,6 @@ export const REPOSITORY_LIFECYCLE = {
    */
   chunksToInfrequentAccess: 30,
   chunksToGlacierInstantRetrieval: 90,
-  /** Overwrites and deletes only happen by mistake or by GC: keep old versions a month. */
-  noncurrentVersionsExpireAfter: 30,
   /** runs/<id>/… are hand-offs inside one run (plan, results, snapshot); the manifest holds the rest. */
   runDocumentsExpireAfter: 30,
   /** Access logs, for audits. */
@@ -89,9 +93,11 @@ export class RepositoryStorage extends Construct {
             ]
           : []),
         { id: 'expire-run-documents', prefix: `${props.prefix}runs/`, expiration: Duration.days(days.runDocumentsExpireAfter) },
-        { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: Duration.days(days.noncurrentVersionsExpireAfter), expiredObjectDeleteMarker: true },
+        // Deletes happen by mistake, by an intruder, or by gc: old versions outlive retention.
+        { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: Duration.days(props.noncurrentVersionDays), expiredObjectDeleteMarker: true },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    protectRepository({ bucket: this.bucket, key: this.key, prefix: this.prefix, breakGlassRoleArn: props.breakGlassRoleArn });
   }
 }

@@ -18,7 +18,8 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export interface TaskNetwork {
   readonly vpc: ec2.IVpc;
   readonly subnets: ec2.ISubnet[];
-  readonly securityGroups: ec2.ISecurityGroup[];
+  /** The functions' own group (network.ts); ENIs may be created with this group only. */
+  readonly securityGroup: ec2.ISecurityGroup;
 }
 
 export interface TaskFunctionsProps extends TaskResources {
@@ -36,25 +37,42 @@ export class TaskFunctions extends Construct {
   public readonly functions: Readonly<Record<string, nodejs.NodejsFunction>>;
   /** ENI management every VPC function needs; shared by all task roles. */
   public readonly networkInterfacePolicy: iam.ManagedPolicy;
+  /** X-Ray segments of the Lambda runtime; shared by all task roles. */
+  public readonly tracingPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: TaskFunctionsProps) {
     super(scope, id);
     const stack = Stack.of(this);
+    const ec2Arn = (resource: string, resourceName: string) => stack.formatArn({ service: 'ec2', resource, resourceName });
     this.networkInterfacePolicy = new iam.ManagedPolicy(this, 'NetworkInterfaces', {
-      description: 'Lets Lambda attach Tidemark task functions to the VPC (what AWSLambdaVPCAccessExecutionRole grants, without its logs:* on *)',
+      description: 'Lets Lambda attach Tidemark task functions to the VPC: ENIs in the configured subnets with the task security group only',
       statements: [
-        // Lambda checks these at function creation; EC2 supports no resource scoping for them.
+        // EC2 authorizes CreateNetworkInterface on the new interface (its id unknown until then),
+        // the subnet and the security group (EC2 service authorization reference): an ENI in
+        // another subnet or with another group is refused.
         new iam.PolicyStatement({
-          sid: 'CreateAndDescribe',
-          actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
-          resources: ['*'],
+          sid: 'CreateInConfiguredSubnets',
+          actions: ['ec2:CreateNetworkInterface'],
+          resources: [
+            ec2Arn('network-interface', '*'),
+            ...props.network.subnets.map((s) => ec2Arn('subnet', s.subnetId)),
+            ec2Arn('security-group', props.network.securityGroup.securityGroupId),
+          ],
         }),
+        // Describe actions support no resource-level permissions.
+        new iam.PolicyStatement({ sid: 'Describe', actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], resources: ['*'] }),
         new iam.PolicyStatement({
           sid: 'ManageOwnInterfaces',
           actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
-          resources: [stack.formatArn({ service: 'ec2', resource: 'network-interface', resourceName: '*' })],
+          resources: [ec2Arn('network-interface', '*')],
         }),
       ],
+    });
+    // Tracing is switched on below on the L1 function rather than with `tracing: ACTIVE`, which
+    // would put these "*" grants into each role's own policy, next to the task's grants.
+    this.tracingPolicy = new iam.ManagedPolicy(this, 'Tracing', {
+      description: 'Lets the Lambda runtime send the Tidemark task functions\' X-Ray segments',
+      statements: [new iam.PolicyStatement({ sid: 'SendTraces', actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] })],
     });
 
     const functions: Record<string, nodejs.NodejsFunction> = {};
@@ -63,7 +81,7 @@ export class TaskFunctions extends Construct {
       const role = new iam.Role(this, `${name}Role`, {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `Tidemark ${name} task`,
-        managedPolicies: [this.networkInterfacePolicy],
+        managedPolicies: [this.networkInterfacePolicy, this.tracingPolicy],
       });
       for (const statement of taskStatements(profile.access, props)) role.addToPrincipalPolicy(statement);
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS });
@@ -81,7 +99,7 @@ export class TaskFunctions extends Construct {
         logGroup,
         vpc: props.network.vpc,
         vpcSubnets: { subnets: props.network.subnets },
-        securityGroups: props.network.securityGroups,
+        securityGroups: [props.network.securityGroup],
         environment: {
           [FUNCTION_ENV.bucket]: props.bucket.bucketName,
           [FUNCTION_ENV.prefix]: props.prefix,
@@ -92,6 +110,7 @@ export class TaskFunctions extends Construct {
         },
         bundling: TASK_BUNDLING,
       });
+      (functions[name].node.defaultChild as lambda.CfnFunction).tracingConfig = { mode: lambda.Tracing.ACTIVE };
       // The role's logs permissions cover only this function's log group.
       logGroup.grantWrite(role);
     }

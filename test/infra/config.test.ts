@@ -43,6 +43,14 @@ describe('the example configuration', () => {
       ['orders-nightly', 'orders', 8],
       ['billing-6h', 'billing', 4],
     ]);
+    // The orders server is a restore target too (a disaster-recovery restore in place), by a
+    // secret of its own, and the break-glass role is named.
+    expect(config.restoreTargets.map((t) => [t.id, t.securityGroupId])).toEqual([
+      ['dr-sandbox', 'sg-0c1d2e3f4a5b60720'],
+      ['orders-dr', config.sources[0]!.network.securityGroupId],
+    ]);
+    expect(config.breakGlassRoleArn).toBe('arn:aws:iam::123456789012:role/TidemarkBreakGlass');
+    expect(config.repository.verifyIntervalDays).toBe(7);
   });
 });
 
@@ -63,6 +71,14 @@ describe('a bad configuration fails, naming the field', () => {
     ['too many workers', (c) => (c.collections[0].workers = 64), /collections\[0\]\.workers: /],
     ['an unknown field', (c) => (c.collections[0].scheduel = {}), /collections\[0\]: Unrecognized key: "scheduel"/],
     ['no env', (c) => delete c.env, /^tidemark\.config\.json: env: /],
+    ['maxAgeDays, which retention does not enforce', (c) => (c.collections[1].retention = { keepLast: 28, maxAgeDays: 30 }), /collections\[1\]\.retention\.maxAgeDays: is not enforced by retention \(only keepLast, keepDaily, keepWeekly and keepMonthly are\)/],
+    ['no restore target', (c) => (c.restoreTargets = []), /^tidemark\.config\.json: restoreTargets: name at least one database a restore may write into .*list that server's secret here too/m],
+    ['a restore target without its security group', (c) => delete c.restoreTargets[0].securityGroupId, /restoreTargets\[0\]\.securityGroupId: /],
+    ['no break-glass role', (c) => delete c.breakGlassRoleArn, /^tidemark\.config\.json: breakGlassRoleArn: /m],
+    ['a break-glass user, not a role', (c) => (c.breakGlassRoleArn = 'arn:aws:iam::123456789012:user/admin'), /breakGlassRoleArn: an IAM role ARN/],
+    ['a break-glass role of another account', (c) => (c.breakGlassRoleArn = 'arn:aws:iam::210987654321:role/BreakGlass'), /breakGlassRoleArn: is a role of account 210987654321, not of the stack's account 123456789012/],
+    ['a subnet without its route table', (c) => delete c.sources[0].network.subnets[1].routeTableId, /sources\[0\]\.network\.subnets\[1\]\.routeTableId: /],
+    ['a verify interval of 0 days', (c) => (c.repository.verifyIntervalDays = 0), /repository\.verifyIntervalDays: /],
   ];
   for (const [what, change, message] of cases) {
     it(what, () => {

@@ -22,7 +22,8 @@ beforeAll(() => {
 
 describe('task functions', () => {
   it('exist once per functions/index.ts entry, each with a profile', () => {
-    s.template.resourceCountIs('AWS::Lambda::Function', Object.keys(functionEntries).length);
+    const tasks = Object.keys(s.template.findResources('AWS::Lambda::Function')).filter((id) => id.startsWith('Tasks'));
+    expect(tasks).toHaveLength(Object.keys(functionEntries).length);
     expect(Object.keys(TASK_PROFILES).sort()).toEqual(Object.keys(functionEntries).sort());
     for (const name of Object.keys(functionEntries)) expect(fn(name).Properties.Description).toBe(`Tidemark ${name} task (functions/${functionEntries[name]})`);
   });
@@ -57,11 +58,24 @@ describe('task functions', () => {
     expect(fn('BackupHoldSnapshot').Properties.Timeout).toBeGreaterThan(840);
   });
 
-  it("run in the sources' VPC subnets with the configured security group", () => {
+  it("run in the sources' VPC subnets with the stack's own task security group, not the databases' groups", () => {
     const network = s.config.sources[0]!.network;
+    const group = logicalIdOf(s.template, 'AWS::EC2::SecurityGroup', 'NetworkTasks');
     for (const name of Object.keys(functionEntries)) {
-      expect(fn(name).Properties.VpcConfig, name).toEqual({ SubnetIds: network.subnets.map((n) => n.id), SecurityGroupIds: [network.securityGroupId] });
+      expect(fn(name).Properties.VpcConfig, name).toEqual({ SubnetIds: network.subnets.map((n) => n.id), SecurityGroupIds: [{ 'Fn::GetAtt': [group, 'GroupId'] }] });
     }
+  });
+
+  it('are traced with X-Ray (active), through one shared policy rather than each role\'s own', () => {
+    const tracing = logicalIdOf(s.template, 'AWS::IAM::ManagedPolicy', 'TasksTracing');
+    for (const name of Object.keys(functionEntries)) {
+      expect(fn(name).Properties.TracingConfig, name).toEqual({ Mode: 'Active' });
+      expect(statementsOfRole(s.template, roleId(name)).flatMap((x) => x.Action).filter((a) => a.startsWith('xray:')), name).toEqual([]);
+    }
+    s.template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      PolicyDocument: { Statement: [{ Sid: 'SendTraces', Effect: 'Allow', Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Resource: '*' }] },
+    });
+    expect(s.template.toJSON().Resources[tracing].Properties.PolicyDocument.Statement).toHaveLength(1);
   });
 
   it('get the repository, catalog and logging environment', () => {
@@ -86,13 +100,14 @@ describe('task functions', () => {
     }
   });
 
-  it('have one role each, assumable by Lambda only, with the shared VPC-interface policy and no AWS managed policy', () => {
+  it('have one role each, assumable by Lambda only, with the shared VPC-interface and tracing policies and no AWS managed policy', () => {
     const policy = logicalIdOf(s.template, 'AWS::IAM::ManagedPolicy', 'TasksNetworkInterfaces');
+    const tracing = logicalIdOf(s.template, 'AWS::IAM::ManagedPolicy', 'TasksTracing');
     for (const name of Object.keys(functionEntries)) {
       expect(fn(name).Properties.Role).toEqual({ 'Fn::GetAtt': [roleId(name), 'Arn'] });
       expect(s.template.toJSON().Resources[roleId(name)].Properties).toMatchObject({
         AssumeRolePolicyDocument: { Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }] },
-        ManagedPolicyArns: [{ Ref: policy }],
+        ManagedPolicyArns: [{ Ref: policy }, { Ref: tracing }],
       });
     }
   });
@@ -101,31 +116,62 @@ describe('task functions', () => {
 // What each function is granted is proven by simulation in test/aws-grants.test.ts: every AWS
 // call its task makes is allowed, and every grant is used. Here: properties of all grants.
 describe('what each function is granted', () => {
-  const targets = () => [...s.config.sources.map((x) => x.secretArn), ...s.config.restoreTargets.map((t) => t.secretArn)].sort();
+  const backupRoles = () => Object.keys(functionEntries).filter((n) => n.startsWith('Backup'));
+  const restoreRoles = () => Object.keys(functionEntries).filter((n) => n.startsWith('Restore'));
+  const secretsOf = (names: string[]) => new Set(names.flatMap((name) => statementsOfRole(s.template, roleId(name)).filter((x) => x.Sid === 'DatabaseCredentials').flatMap((x) => x.Resource)));
 
-  it('no function may delete from the repository', () => {
+  it('no function may delete a version or change the bucket; only those with delete access (gc) may delete an object', () => {
     for (const name of Object.keys(functionEntries)) {
       const actions = statementsOfRole(s.template, roleId(name)).flatMap((x) => x.Action);
-      expect(actions.filter((a) => /^s3:Delete|^s3:PutLifecycle|^s3:PutBucket/.test(a)), name).toEqual([]);
+      expect(actions.filter((a) => /^s3:DeleteObjectVersion|^s3:PutLifecycle|^s3:PutBucket|^s3:PutEncryption/.test(a)), name).toEqual([]);
+      // In a versioned bucket DeleteObject only adds a delete marker; the old version stays.
+      const deletes = Boolean((TASK_PROFILES[name]!.access as { delete?: readonly string[] }).delete?.length);
+      expect(actions.includes('s3:DeleteObject'), name).toBe(deletes);
     }
   });
 
-  it('the database credentials are only the configured secrets, never a pattern', () => {
-    const all = new Set(Object.keys(functionEntries).flatMap((name) => statementsOfRole(s.template, roleId(name)).filter((x) => x.Sid === 'DatabaseCredentials').flatMap((x) => x.Resource)));
-    expect([...all].sort()).toEqual(targets());
-    for (const arn of all) expect(render(arn)).not.toContain('*');
+  it("the restore roles read only the restore targets' secrets, never a source's", () => {
+    // GIVEN the example, whose "orders-dr" target is the orders server (its own secret)
+    // THEN the restore functions can read exactly the restoreTargets secrets
+    expect([...secretsOf(restoreRoles())].sort()).toEqual(s.config.restoreTargets.map((t) => t.secretArn).sort());
+    for (const source of s.config.sources) expect(secretsOf(restoreRoles()), source.id).not.toContain(source.secretArn);
+  });
+
+  it("the backup roles read only the sources' secrets", () => {
+    expect([...secretsOf(backupRoles())].sort()).toEqual(s.config.sources.map((x) => x.secretArn).sort());
+    for (const arn of [...secretsOf(backupRoles()), ...secretsOf(restoreRoles())]) expect(render(arn)).not.toContain('*');
+  });
+
+  it("a source's secret listed as a restore target becomes readable by the restore roles, and only then", () => {
+    // GIVEN a configuration whose restore target is the orders source's own secret
+    const config = structuredClone(s.config);
+    config.restoreTargets = [{ id: 'orders-in-place', secretArn: config.sources[0]!.secretArn, port: 5432, securityGroupId: config.sources[0]!.network.securityGroupId }];
+    // WHEN synthesized
+    const inPlace = synthesize(config);
+    const roleOf = (name: string) => logicalIdOf(inPlace.template, 'AWS::IAM::Role', `Tasks${name}Role`);
+    // THEN the restore roles read that one secret, and not billing's
+    const secrets = new Set(restoreRoles().flatMap((name) => statementsOfRole(inPlace.template, roleOf(name)).filter((x) => x.Sid === 'DatabaseCredentials').flatMap((x) => x.Resource)));
+    expect([...secrets]).toEqual([config.sources[0]!.secretArn]);
   });
 });
 
 describe('the VPC-interface policy', () => {
-  it('is what Lambda needs for ENIs, with the mutating actions scoped to this account and region', () => {
-    s.template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
-      PolicyDocument: {
-        Statement: [
-          { Sid: 'CreateAndDescribe', Effect: 'Allow', Action: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], Resource: '*' },
-          { Sid: 'ManageOwnInterfaces', Effect: 'Allow', Action: ['ec2:AssignPrivateIpAddresses', 'ec2:DeleteNetworkInterface', 'ec2:UnassignPrivateIpAddresses'], Resource: 'arn:aws:ec2:eu-west-1:123456789012:network-interface/*' },
+  it('creates ENIs only in the configured subnets with the task security group; describes on "*"; manages ENIs of this account and region', () => {
+    const group = logicalIdOf(s.template, 'AWS::EC2::SecurityGroup', 'NetworkTasks');
+    const statements = s.template.toJSON().Resources[logicalIdOf(s.template, 'AWS::IAM::ManagedPolicy', 'TasksNetworkInterfaces')].Properties.PolicyDocument.Statement;
+    expect(statements.map((x: any) => ({ ...x, Resource: [x.Resource].flat().map(render) }))).toEqual([
+      {
+        Sid: 'CreateInConfiguredSubnets',
+        Effect: 'Allow',
+        Action: 'ec2:CreateNetworkInterface',
+        Resource: [
+          'arn:aws:ec2:eu-west-1:123456789012:network-interface/*',
+          ...s.config.sources[0]!.network.subnets.map((n) => `arn:aws:ec2:eu-west-1:123456789012:subnet/${n.id}`),
+          `arn:aws:ec2:eu-west-1:123456789012:security-group/<${group}.GroupId>`,
         ],
       },
-    });
+      { Sid: 'Describe', Effect: 'Allow', Action: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], Resource: ['*'] },
+      { Sid: 'ManageOwnInterfaces', Effect: 'Allow', Action: ['ec2:AssignPrivateIpAddresses', 'ec2:DeleteNetworkInterface', 'ec2:UnassignPrivateIpAddresses'], Resource: ['arn:aws:ec2:eu-west-1:123456789012:network-interface/*'] },
+    ]);
   });
 });

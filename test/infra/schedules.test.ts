@@ -10,6 +10,8 @@ let s: Synthesized;
 let backup: string;
 let restore: string;
 let topic: string;
+let dlq: string;
+let group: string;
 const resource = (id: string) => s.template.toJSON().Resources[id];
 
 beforeAll(() => {
@@ -17,6 +19,8 @@ beforeAll(() => {
   backup = logicalIdOf(s.template, 'AWS::StepFunctions::StateMachine', 'StateMachinesBackup');
   restore = logicalIdOf(s.template, 'AWS::StepFunctions::StateMachine', 'StateMachinesRestore');
   topic = logicalIdOf(s.template, 'AWS::SNS::Topic', 'MonitoringAlerts');
+  dlq = logicalIdOf(s.template, 'AWS::SQS::Queue', 'SchedulesDeadLetters');
+  group = logicalIdOf(s.template, 'AWS::Scheduler::ScheduleGroup', 'SchedulesGroup');
 });
 
 describe('backup schedules', () => {
@@ -30,9 +34,18 @@ describe('backup schedules', () => {
         ScheduleExpressionTimezone: c.schedule.timeZone,
         State: 'ENABLED',
         FlexibleTimeWindow: { Mode: 'OFF' },
-        Target: { Arn: { Ref: backup }, RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 3 } },
+        GroupName: resource(group).Properties.Name,
+        Target: { Arn: { Ref: backup }, RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 3 }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq, 'Arn'] } } },
       });
     }
+  });
+
+  it('dead-letter into one queue, encrypted (SSE-SQS), TLS-only, kept 14 days', () => {
+    expect(resource(dlq).Properties).toEqual({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 });
+    s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: dlq }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
   });
 
   it("send the collection's run input, shaped like `tidemark backup`'s, with the secret and the 840 s window", () => {
@@ -47,12 +60,15 @@ describe('backup schedules', () => {
     expect(input(sixHourly!.name)).toMatchObject({ source: { credentials: s.config.sources[1]!.secretArn, database: 'billing' }, collection: 'billing-6h', options: { workers: 4 } });
   });
 
-  it('start executions through one role that may start only the backup machine, assumed only by this account\'s Scheduler', () => {
+  it('start executions through one role that may start only the backup machine and dead-letter to its queue, assumed only by this account\'s Scheduler', () => {
     const backupSchedules = Object.entries(s.template.findResources('AWS::Scheduler::Schedule')).filter(([id]) => id.startsWith('Schedules'));
     const roles = new Set(backupSchedules.map(([, x]) => render(x.Properties.Target.RoleArn)));
     expect(roles.size).toBe(1);
     const role = [...roles][0]!.slice(1, -5);
-    expect(statementsOfRole(s.template, role)).toEqual([{ Effect: 'Allow', Action: ['states:StartExecution'], Resource: [`<${backup}>`] }]);
+    expect(statementsOfRole(s.template, role)).toEqual([
+      { Effect: 'Allow', Action: ['states:StartExecution'], Resource: [`<${backup}>`] },
+      { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [`<${dlq}.Arn>`] },
+    ]);
     expect(resource(role).Properties.AssumeRolePolicyDocument.Statement).toEqual([
       expect.objectContaining({ Principal: { Service: 'scheduler.amazonaws.com' }, Condition: { StringEquals: expect.objectContaining({ 'aws:SourceAccount': '123456789012' }) } }),
     ]);
@@ -84,9 +100,30 @@ describe('alerts', () => {
         Resource: '*',
         Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
       },
-      // Added by the SnsTopic rule target for an encrypted topic.
-      { Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: '*' },
+      // SNS uses the key only for a publish the topic policy (bound to the rules) allowed.
+      { Sid: 'RulesPublishEncrypted', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*' },
     ]);
+  });
+
+  it("the topic admits CloudWatch for this stack's alarms and EventBridge for this stack's rules only (aws:SourceArn)", () => {
+    const policy = Object.values(s.template.findResources('AWS::SNS::TopicPolicy')).find((x) => render(x.Properties.Topics[0]) === `<${topic}>`)!;
+    const allows = (policy.Properties.PolicyDocument.Statement as any[]).filter((x) => x.Effect === 'Allow');
+    const byId = (a: any, b: any) => a['Fn::GetAtt'][0].localeCompare(b['Fn::GetAtt'][0]);
+    const rules = ['MonitoringFailures', 'TamperAlertsBucketSettings', 'TamperAlertsVersionDeletions', 'TamperAlertsKeyChanges'].map((id) => ({ 'Fn::GetAtt': [logicalIdOf(s.template, 'AWS::Events::Rule', id), 'Arn'] }));
+    expect(allows).toEqual([
+      {
+        Sid: 'AlarmsPublish',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: { Ref: topic },
+        Condition: { ArnLike: { 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:Tidemark-*' }, StringEquals: { 'aws:SourceAccount': '123456789012' } },
+      },
+      { Sid: 'RulesPublish', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sns:Publish', Resource: { Ref: topic }, Condition: { ArnEquals: { 'aws:SourceArn': rules } } },
+    ]);
+    // AND every rule that targets the topic is one of those
+    const targeting = Object.entries(s.template.findResources('AWS::Events::Rule')).filter(([, r]) => (r.Properties.Targets ?? []).some((t: any) => render(t.Arn) === `<${topic}>`));
+    expect(targeting.map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] })).sort(byId)).toEqual([...rules].sort(byId));
   });
 
   it('BackupFailed and RestoreFailed events on the Tidemark bus reach the topic', () => {
@@ -114,13 +151,13 @@ describe('alerts', () => {
   });
 
   it.each([
-    ['ordersnightly', 86_400, 2],
-    ['billing6h', 43_200, 1],
-  ])('collection %s alarms when no backup succeeded for twice its interval (%i s × %i)', (collection, period, periods) => {
-    expect(resource(logicalIdOf(s.template, 'AWS::CloudWatch::Alarm', `Monitoring${collection}Stale`)).Properties).toMatchObject({
-      Namespace: 'AWS/States',
-      MetricName: 'ExecutionsSucceeded',
-      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: backup } }],
+    ['ordersnightly', 'orders-nightly', 86_400, 2],
+    ['billing6h', 'billing-6h', 43_200, 1],
+  ])('collection %s alarms when none of its backups committed for twice its interval (%s: %i s × %i)', (id, collection, period, periods) => {
+    expect(resource(logicalIdOf(s.template, 'AWS::CloudWatch::Alarm', `Monitoring${id}Stale`)).Properties).toMatchObject({
+      Namespace: 'Tidemark/Tidemark',
+      MetricName: 'BackupsCommitted',
+      Dimensions: [{ Name: 'Collection', Value: collection }],
       Statistic: 'Sum',
       Period: period,
       EvaluationPeriods: periods,
@@ -132,11 +169,40 @@ describe('alerts', () => {
     });
   });
 
+  it("two collections get two staleness alarms on two different metrics: one collection's success cannot silence the other's", () => {
+    // GIVEN the example's two collections / WHEN synthesized
+    const alarms = Object.values(s.template.findResources('AWS::CloudWatch::Alarm'));
+    const stale = alarms.filter((a) => a.Properties.MetricName === 'BackupsCommitted');
+    // THEN two alarms, each on the metric of its own collection
+    expect(stale).toHaveLength(2);
+    expect(new Set(stale.map((a) => JSON.stringify([a.Properties.Namespace, a.Properties.MetricName, a.Properties.Dimensions]))).size).toBe(2);
+    // AND no alarm watches the state machine's global success count any more
+    expect(alarms.filter((a) => a.Properties.MetricName === 'ExecutionsSucceeded')).toEqual([]);
+  });
+
+  it('the per-collection metric counts BackupCommitted events by detail.collection: bus rule → log group (admitting only that rule) → metric filter', () => {
+    const log = logicalIdOf(s.template, 'AWS::Logs::LogGroup', 'MonitoringCommitsLog');
+    const rule = logicalIdOf(s.template, 'AWS::Events::Rule', 'MonitoringCommitsToLog');
+    expect(resource(rule).Properties).toMatchObject({
+      EventBusName: { Ref: logicalIdOf(s.template, 'AWS::Events::EventBus', 'StateMachinesEvents') },
+      EventPattern: { source: ['tidemark'], 'detail-type': ['BackupCommitted'] },
+    });
+    expect(render(resource(rule).Properties.Targets[0].Arn)).toBe(`arn:aws:logs:eu-west-1:123456789012:log-group:<${log}>`);
+    s.template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: { Ref: log },
+      FilterPattern: '{ $.detail.collection = "*" }',
+      MetricTransformations: [{ MetricNamespace: 'Tidemark/Tidemark', MetricName: 'BackupsCommitted', MetricValue: '1', Dimensions: [{ Key: 'Collection', Value: '$.detail.collection' }] }],
+    });
+    const document = JSON.stringify(Object.values(s.template.findResources('AWS::Logs::ResourcePolicy'))[0]!.Properties.PolicyDocument);
+    for (const part of ['events.amazonaws.com', 'logs:CreateLogStream', 'logs:PutLogEvents', 'aws:SourceArn', rule, log]) expect(document).toContain(part);
+    expect(resource(log).Properties.RetentionInDays).toBe(365);
+  });
+
   it('a weekly collection gets no staleness alarm (14 days is past CloudWatch\'s limit) and a synth warning', () => {
     const config = structuredClone(s.config);
     config.collections[0]!.schedule.expression = 'cron(0 3 ? * SUN *)';
     const weekly = synthesize(config);
-    expect(Object.keys(weekly.template.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.includes('Stale'))).toEqual([expect.stringMatching(/^Monitoringbilling6hStale/)]);
+    expect(Object.keys(weekly.template.findResources('AWS::CloudWatch::Alarm')).filter((id) => /Stale[0-9A-F]{8}$/.test(id))).toEqual([expect.stringMatching(/^Monitoringbilling6hStale/)]);
     expect(Object.keys(weekly.stack.monitoring.stalenessAlarms)).toEqual(['billing-6h']);
     Annotations.fromStack(weekly.stack).hasWarning('/Tidemark', Match.stringLikeRegexp('collections: orders-nightly runs less often than every 3.5 days'));
   });

@@ -21,8 +21,8 @@ const MACHINES = [
 let s: Synthesized;
 let bus: string;
 const machine = (id: string) => s.template.toJSON().Resources[logicalIdOf(s.template, 'AWS::StepFunctions::StateMachine', `StateMachines${id}`)];
-/** Lambda functions of the stack, by logical id. */
-const functionIds = () => new Set(Object.keys(s.template.findResources('AWS::Lambda::Function')));
+/** Task functions of the stack, by logical id (not CDK's custom-resource provider). */
+const functionIds = () => new Set(Object.keys(s.template.findResources('AWS::Lambda::Function')).filter((id) => id.startsWith('Tasks')));
 
 /** What CloudFormation does at deploy time, with the template's own substitutions. */
 function deployedDefinition(name: string, id: string): any {

@@ -56,10 +56,19 @@ function requestsOf(service: string, command: string, input: Input, outcome: Out
   const s3 = (action: string, resource: string, extra: Record<string, string> = {}): IamRequest => ({ action, resource, context: { 'aws:SecureTransport': 'true', ...extra } });
   const missed = outcome.status === 404;
   const listForMiss = (bucket: string, key: string) => (missed ? [s3('s3:ListBucket', bucketArn(bucket), { 's3:prefix': key })] : []);
-  const conditional = (extra: Input): Record<string, string> => ({
-    ...(input.IfNoneMatch ? { 's3:if-none-match': String(input.IfNoneMatch) } : {}),
-    ...(extra.ServerSideEncryption ? { 's3:x-amz-server-side-encryption': String(extra.ServerSideEncryption) } : {}),
-  });
+  // S3 authorizes PutObject, CreateMultipartUpload, UploadPart and CompleteMultipartUpload all
+  // as s3:PutObject. Only PutObject and CompleteMultipartUpload create the object
+  // (s3:ObjectCreationOperation true) and only they carry If-None-Match; CreateMultipartUpload
+  // is the one with neither a body nor an upload id. Encryption headers go with PUT and create.
+  const conditional = (extra: Input): Record<string, string> => {
+    const creates = extra.Body !== undefined || extra.UploadId !== undefined;
+    return {
+      's3:ObjectCreationOperation': String(creates),
+      ...(creates && extra.IfNoneMatch ? { 's3:if-none-match': String(extra.IfNoneMatch) } : {}),
+      ...(extra.ServerSideEncryption ? { 's3:x-amz-server-side-encryption': String(extra.ServerSideEncryption) } : {}),
+      ...(extra.SSEKMSKeyId ? { 's3:x-amz-server-side-encryption-aws-kms-key-id': String(extra.SSEKMSKeyId) } : {}),
+    };
+  };
   if (service === 'S3') {
     switch (command) {
       case 'GetObject':

@@ -86,6 +86,8 @@ export function stackPolicies(template: Template, names: DeployedNames): StackPo
       const [id, attribute] = v['Fn::GetAtt'] as [string, string];
       if (attribute === 'Arn') return physical(id).arn;
       if (attribute === 'Name' || attribute === 'TopicName') return physical(id).ref;
+      // The task security group, which ec2:CreateNetworkInterface is scoped to.
+      if (attribute === 'GroupId') return `sg-${id.toLowerCase()}`;
       throw new Error(`stack-policies.ts cannot resolve ${id}.${attribute}`);
     }
     if ('Fn::Join' in v) return (resolve(v['Fn::Join'][1]) as string[]).join(v['Fn::Join'][0]);
