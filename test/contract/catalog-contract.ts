@@ -260,6 +260,16 @@ export function catalogContract(name: string, make: () => Promise<CatalogFixture
       expect(await catalog.getLease('gc')).toEqual(late);
     });
 
+    it('leases: the holder process is kept, and a dead holder is freed by releasing it as its owner', async () => {
+      const held = lease('a', { holder: { host: 'host-1', pid: 4242 } });
+      expect(await catalog.acquireLease(held, T0)).toBeUndefined();
+      expect(await catalog.getLease('gc')).toEqual(held);
+      // What a taker does once it knows the holder's process is gone (lease.ts): release as that owner, then take.
+      await catalog.releaseLease('gc', held.owner);
+      expect(await catalog.acquireLease(lease('b'), at(1))).toBeUndefined();
+      expect((await catalog.getLease('gc'))!.owner).toBe('b');
+    });
+
     it('leases: release by another owner is a no-op; release by the holder frees it', async () => {
       await catalog.releaseLease('gc', 'a'); // nothing to release: no error
       await catalog.acquireLease(lease('a'), T0);

@@ -140,6 +140,14 @@ export function storageContract(
       expect(await listKeys(storage, '')).toEqual(['chunks/dd/same']);
     });
 
+    it('removeAbandonedWrites removes no object, however old the cut-off', async () => {
+      await storage.putIfAbsent('chunks/ab/1', bytes('one'));
+      await storage.putIfAbsent('backups/b1/manifest.json', bytes('two'));
+      const removed = await storage.removeAbandonedWrites(new Date(Date.now() + 3600_000));
+      expect(removed.removed).toEqual([]);
+      expect(await listKeys(storage, '')).toEqual(['backups/b1/manifest.json', 'chunks/ab/1']);
+    });
+
     it('binary content with every byte value round-trips', async () => {
       const body = Uint8Array.from({ length: 512 }, (_, i) => i % 256);
       await storage.putIfAbsent('binary', body);

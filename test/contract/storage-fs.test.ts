@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -37,6 +37,19 @@ describe('FileSystemStorage on disk', () => {
     expect(await storage.head('chunks/ab/lost')).toBeUndefined();
     await expect(storage.head('chunks/ab/.tmp-0123456789abcdef')).rejects.toBeInstanceOf(InvalidKeyError);
     expect(await storage.putIfAbsent('chunks/ab/lost', new Uint8Array([2]))).toBe(true); // the retry
+  });
+
+  it('removeAbandonedWrites removes temp files older than the cut-off, anywhere under the root, and keeps younger ones', async () => {
+    await storage.putIfAbsent('chunks/ab/keep', new Uint8Array([1]));
+    await mkdir(join(root, 'catalog', 'backups', 'x'), { recursive: true });
+    await writeFile(join(root, 'chunks/ab/.tmp-old'), 'half a chu');
+    await writeFile(join(root, 'catalog/backups/x/.tmp-old'), '{"half');
+    const cutOff = new Date(Date.now() + 1000);
+    await writeFile(join(root, 'chunks/ab/.tmp-young'), 'written after the cut-off');
+    const later = new Date(Date.now() + 5000);
+    await utimes(join(root, 'chunks/ab/.tmp-young'), later, later);
+    expect(await storage.removeAbandonedWrites(cutOff)).toEqual({ removed: ['catalog/backups/x/.tmp-old', 'chunks/ab/.tmp-old'], bytes: 16 });
+    expect((await readdir(join(root, 'chunks/ab'))).sort()).toEqual(['.tmp-young', 'keep']);
   });
 
   it('leaves no temp files behind after puts that won or lost', async () => {
