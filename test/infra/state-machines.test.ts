@@ -115,7 +115,8 @@ describe('the two machines', () => {
     const backup = fns('Backup');
     expect(backup.every((f) => f.startsWith('Backup'))).toBe(true);
     expect(fns('Restore').every((f) => f.startsWith('Restore'))).toBe(true);
-    expect(backup.length + fns('Restore').length).toBe(functionIds().size);
+    expect(fns('Maintenance').every((f) => f.startsWith('Maintenance'))).toBe(true);
+    expect(backup.length + fns('Restore').length + fns('Maintenance').length).toBe(functionIds().size);
   });
 
   it('publish on one custom event bus, named in the EventBusName output', () => {
