@@ -34,7 +34,7 @@ export interface PlanHeader {
   backupId: string;
   createdAt: string;
   source: { description: string; serverVersion: string; serverVersionNum: number; systemIdentifier: string; database: string; timeline?: string };
-  snapshot: { time: string; lsn: string | null };
+  snapshot: { time: string; lsn: string | null; txidSnapshot?: string };
   schema: SchemaSnapshot;
   taskCount: number;
   batchCount: number;

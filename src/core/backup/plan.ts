@@ -64,9 +64,11 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
               CASE WHEN NOT pg_catalog.pg_is_in_recovery()
                    THEN pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8) END AS timeline`,
     );
-    const [xids] = await session.query<{ xmin: string; xmax: string }>(
+    // Inside the imported snapshot, txid_current_snapshot() is the backup's snapshot itself.
+    const [xids] = await session.query<{ xmin: string; xmax: string; snapshot: string }>(
       `SELECT pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())::text AS xmin,
-              pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS xmax`,
+              pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS xmax,
+              pg_catalog.txid_current_snapshot()::text AS snapshot`,
     );
     ctx.progress({ phase: 'schema' });
     const schema = await captureSchema((sql, params) => session.query(sql, params));
@@ -113,7 +115,7 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
         database: info!.db,
         ...(info!.timeline ? { timeline: info!.timeline } : {}),
       },
-      snapshot: { time: input.snapshot.time, lsn: input.snapshot.lsn },
+      snapshot: { time: input.snapshot.time, lsn: input.snapshot.lsn, txidSnapshot: xids!.snapshot },
       schema,
       taskCount: tasks.length,
       batchCount: batches.length,

@@ -85,7 +85,7 @@ export const manifestKind = documentKind<Manifest, { backupId: string }>({
     startedAt: instant,
     committedAt: instant,
     source: sourceSchema,
-    snapshot: z.looseObject({ time: instant, lsn: text.nullable(), xmin: text.optional() }),
+    snapshot: z.looseObject({ time: instant, lsn: text.nullable(), xmin: text.optional(), txidSnapshot: text.optional() }),
     codec: text,
     schema: databaseSchemaSchema,
     tables: z.array(tableSchema),

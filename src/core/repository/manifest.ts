@@ -94,8 +94,10 @@ export interface Manifest {
   /**
    * `xmin`: the oldest transaction (64-bit txid, decimal) still running at the snapshot; rows
    * written by it or later are changes for the next incremental backup.
+   * `txidSnapshot`: the whole snapshot, `xmin:xmax:xip,…` as `txid_current_snapshot()` prints it;
+   * point-in-time replay applies exactly the archived transactions it does not see.
    */
-  snapshot: { time: string; lsn: string | null; xmin?: string };
+  snapshot: { time: string; lsn: string | null; xmin?: string; txidSnapshot?: string };
   codec: string;
   schema: SchemaSnapshot;
   tables: ManifestTable[];
