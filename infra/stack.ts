@@ -14,6 +14,7 @@ import { CatalogTable } from './constructs/catalog-table.ts';
 import { TaskFunctions } from './constructs/task-functions.ts';
 import { aslPath, TidemarkStateMachines } from './constructs/state-machines.ts';
 import { BackupSchedules } from './constructs/backup-schedules.ts';
+import { MaintenanceSchedules } from './constructs/maintenance-schedules.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import type { TaskProfile } from './task-profiles.ts';
 
@@ -34,6 +35,7 @@ export class TidemarkStack extends Stack {
   public readonly tasks: TaskFunctions;
   public readonly stateMachines: TidemarkStateMachines;
   public readonly schedules: BackupSchedules;
+  public readonly maintenanceSchedules: MaintenanceSchedules;
   public readonly monitoring: Monitoring;
   public readonly tamperAlerts: TamperAlerts;
 
@@ -76,7 +78,7 @@ export class TidemarkStack extends Stack {
 
     this.stateMachines = new TidemarkStateMachines(this, 'StateMachines', {
       functions: this.tasks.functions,
-      definitions: { backup: readFileSync(aslPath('backup'), 'utf8'), restore: readFileSync(aslPath('restore'), 'utf8') },
+      definitions: { backup: readFileSync(aslPath('backup'), 'utf8'), restore: readFileSync(aslPath('restore'), 'utf8'), maintenance: readFileSync(aslPath('maintenance'), 'utf8') },
     });
 
     this.schedules = new BackupSchedules(this, 'Schedules', {
@@ -85,6 +87,8 @@ export class TidemarkStack extends Stack {
       backupStateMachine: this.stateMachines.backup,
     });
 
+    this.maintenanceSchedules = new MaintenanceSchedules(this, 'Maintenance', { collections: config.collections, maintenanceStateMachine: this.stateMachines.maintenance });
+    new CfnOutput(this, 'MaintenanceStateMachineArn', { value: this.stateMachines.maintenance.stateMachineArn, description: 'Retention and gc of one collection: input {"collection": "<name>"}' });
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       eventBus: this.stateMachines.eventBus,
