@@ -43,11 +43,11 @@ describe('the example configuration', () => {
       ['orders-nightly', 'orders', 8],
       ['billing-6h', 'billing', 4],
     ]);
-    // The orders server is a restore target too (a disaster-recovery restore in place), by a
-    // secret of its own, and the break-glass role is named.
-    expect(config.restoreTargets.map((t) => [t.id, t.securityGroupId])).toEqual([
-      ['dr-sandbox', 'sg-0c1d2e3f4a5b60720'],
-      ['orders-dr', config.sources[0]!.network.securityGroupId],
+    // The orders server is a restore target too (a disaster-recovery restore into its own
+    // server must be listed), billing's is not; the break-glass role is named.
+    expect(config.restoreTargets.map((t) => [t.id, t.secretArn, t.securityGroupId])).toEqual([
+      ['dr-sandbox', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tidemark/dr-sandbox-Ij56Kl', 'sg-0c1d2e3f4a5b60720'],
+      ['orders-in-place', config.sources[0]!.secretArn, config.sources[0]!.network.securityGroupId],
     ]);
     expect(config.breakGlassRoleArn).toBe('arn:aws:iam::123456789012:role/TidemarkBreakGlass');
     expect(config.repository.verifyIntervalDays).toBe(7);

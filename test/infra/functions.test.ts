@@ -130,11 +130,11 @@ describe('what each function is granted', () => {
     }
   });
 
-  it("the restore roles read only the restore targets' secrets, never a source's", () => {
-    // GIVEN the example, whose "orders-dr" target is the orders server (its own secret)
-    // THEN the restore functions can read exactly the restoreTargets secrets
+  it("the restore roles read only the restore targets' secrets: a source's only when it is listed there", () => {
+    // GIVEN the example, whose "orders-in-place" target is the orders source's own secret
+    // THEN the restore functions read exactly the restoreTargets secrets: billing's source secret is not one
     expect([...secretsOf(restoreRoles())].sort()).toEqual(s.config.restoreTargets.map((t) => t.secretArn).sort());
-    for (const source of s.config.sources) expect(secretsOf(restoreRoles()), source.id).not.toContain(source.secretArn);
+    expect(secretsOf(restoreRoles())).not.toContain(s.config.sources[1]!.secretArn);
   });
 
   it("the backup roles read only the sources' secrets", () => {
@@ -142,16 +142,16 @@ describe('what each function is granted', () => {
     for (const arn of [...secretsOf(backupRoles()), ...secretsOf(restoreRoles())]) expect(render(arn)).not.toContain('*');
   });
 
-  it("a source's secret listed as a restore target becomes readable by the restore roles, and only then", () => {
-    // GIVEN a configuration whose restore target is the orders source's own secret
+  it("without the in-place target, the restore roles cannot read the orders source's secret", () => {
+    // GIVEN the example without "orders-in-place"
     const config = structuredClone(s.config);
-    config.restoreTargets = [{ id: 'orders-in-place', secretArn: config.sources[0]!.secretArn, port: 5432, securityGroupId: config.sources[0]!.network.securityGroupId }];
+    config.restoreTargets = config.restoreTargets.filter((t) => t.id !== 'orders-in-place');
     // WHEN synthesized
-    const inPlace = synthesize(config);
-    const roleOf = (name: string) => logicalIdOf(inPlace.template, 'AWS::IAM::Role', `Tasks${name}Role`);
-    // THEN the restore roles read that one secret, and not billing's
-    const secrets = new Set(restoreRoles().flatMap((name) => statementsOfRole(inPlace.template, roleOf(name)).filter((x) => x.Sid === 'DatabaseCredentials').flatMap((x) => x.Resource)));
-    expect([...secrets]).toEqual([config.sources[0]!.secretArn]);
+    const other = synthesize(config);
+    const roleOf = (name: string) => logicalIdOf(other.template, 'AWS::IAM::Role', `Tasks${name}Role`);
+    // THEN the restore roles read the sandbox's secret only
+    const secrets = new Set(restoreRoles().flatMap((name) => statementsOfRole(other.template, roleOf(name)).filter((x) => x.Sid === 'DatabaseCredentials').flatMap((x) => x.Resource)));
+    expect([...secrets]).toEqual([config.restoreTargets[0]!.secretArn]);
   });
 });
 

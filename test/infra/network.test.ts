@@ -85,7 +85,7 @@ describe('the VPC endpoints', () => {
     const endpoint = resource(logicalIdOf(s.template, 'AWS::EC2::VPCEndpoint', 'NetworkSecretsManager')).Properties;
     expect(endpoint).toMatchObject({ VpcEndpointType: 'Interface', PrivateDnsEnabled: true, SecurityGroupIds: [{ 'Fn::GetAtt': [endpointGroup, 'GroupId'] }] });
     expect(endpoint.SubnetIds).toEqual(['subnet-0a1b2c3d4e5f60001', 'subnet-0a1b2c3d4e5f60002']);
-    const secrets = [...s.config.sources.map((x) => x.secretArn), ...s.config.restoreTargets.map((t) => t.secretArn)].sort();
+    const secrets = [...new Set([...s.config.sources.map((x) => x.secretArn), ...s.config.restoreTargets.map((t) => t.secretArn)])].sort();
     expect(endpoint.PolicyDocument.Statement).toEqual([{ Sid: 'ConfiguredSecretsOnly', Effect: 'Allow', Principal: { AWS: '*' }, Action: 'secretsmanager:GetSecretValue', Resource: secrets }]);
     const ingress = Object.values(s.template.findResources('AWS::EC2::SecurityGroupIngress')).filter((r) => render(r.Properties.GroupId) === `<${endpointGroup}.GroupId>`);
     expect(ingress.map((r) => ({ from: render(r.Properties.SourceSecurityGroupId), port: r.Properties.FromPort }))).toEqual([{ from: `<${group}.GroupId>`, port: 443 }]);
