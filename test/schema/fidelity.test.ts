@@ -79,6 +79,7 @@ describe('schema capture on PostgreSQL 15 (pg_dump as oracle)', () => {
       { schema: 'app', name: 'invoice_totals' },
       { schema: 'e', name: 'mv1' },
       { schema: 'e', name: 'mv2' },
+      { schema: 'e', name: 'other_am_mv' },
     ]);
   });
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PostgresServer } from './postgres-server.ts';
 import { SUPERUSER, SUPERUSER_PASSWORD } from './postgres-server.ts';
+import { readCatalogState, type CatalogState } from '#core/schema/catalog-state.ts';
 
 const run = promisify(execFile);
 
@@ -107,6 +108,11 @@ export async function sequenceStates(server: PostgresServer, database: string): 
   return result;
 }
 
+/** What the restore's catalog check compares (index validity, constraints, triggers, access methods, persistence). */
+export async function catalogState(server: PostgresServer, database: string): Promise<CatalogState> {
+  return readCatalogState(async (sql) => (await server.sql(sql, database)).rows, { source: false });
+}
+
 /**
  * The three oracles as tests: schema dump, rows of every table, sequence states. `server` is a
  * getter because the suite's server starts in beforeAll, after the tests are declared.
@@ -129,6 +135,12 @@ export function itRestoresIdentically(server: () => PostgresServer, source: stri
     expect(Object.values(before)).toContain('unpopulated');
     expect(Object.values(before).some((v) => /^[1-9]\d*:/.test(v))).toBe(true);
     expect(await materializedViewContents(server(), restored)).toEqual(before);
+  });
+
+  it('the catalog state is identical: every index valid as at the source, constraints validated and inherited alike, trigger enable states, access methods, persistence', async () => {
+    const before = await catalogState(server(), source);
+    expect(before.triggers.some((t) => t.enabled !== 'O')).toBe(true);
+    expect(await catalogState(server(), restored)).toEqual(before);
   });
 
   it('sequences hold the same state', async () => {

@@ -2,6 +2,8 @@
 // statements (see model.ts). Runs inside the caller's REPEATABLE READ transaction and only reads;
 // search_path is emptied for the duration so every pg_get_*def output is schema-qualified.
 import { UnsupportedObjectError } from '../errors.ts';
+import { captureAccessMethods } from './access-methods.ts';
+import { captureCatalogGrants } from './catalog-grants.ts';
 import { readCatalogState } from './catalog-state.ts';
 import { captureComments } from './comments.ts';
 import { addConstraint } from './constraints.ts';
@@ -43,6 +45,7 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await captureExtensions(capture);
   await captureTypes(capture);
   await captureFunctions(capture);
+  await captureAccessMethods(capture); // after their handler functions, before the tables using them
   await captureSequences(capture); // before tables: identity columns need their sequence options
   await captureRelations(capture);
   await captureIndexes(capture);
@@ -50,6 +53,7 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await captureTriggers(capture);
   await captureRules(capture);
   await capturePolicies(capture);
+  await captureCatalogGrants(capture);
   await captureComments(capture); // last: appends to the objects above
   await reportUnsupported(capture);
   const snapshot = toSnapshot(capture, await readDependencies(capture));

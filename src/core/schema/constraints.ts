@@ -9,6 +9,9 @@ export function addConstraint(capture: Capture, rel: RelationRow, con: Constrain
   const conKey = key('pg_constraint', con.oid);
   if (con.contype === 'c') {
     if (con.validated) return;
+    // An inherited copy (conislocal false) comes from the parent's ADD, which recurses; adding it
+    // on the child too would make it the child's own.
+    if (!con.islocal) return;
     // Added to a parent without ONLY so the children get their inherited copies.
     const only = hasChildren ? '' : 'ONLY ';
     capture.addPost(Wave.indexes, { object, kind: 'constraint', sql: `ALTER TABLE ${only}${rel.ident} ADD CONSTRAINT ${con.name} ${con.def}` });

@@ -11,6 +11,7 @@ const PRIORITY: Record<string, number> = {
   type: 3,
   domain: 3,
   function: 4,
+  'access method': 4.5,
   aggregate: 5,
   sequence: 6,
   table: 7,

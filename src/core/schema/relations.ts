@@ -16,6 +16,9 @@ export interface RelationRow {
   owner: string;
   acl: AclJson | null;
   unlogged: boolean;
+  /** A table access method other than heap (quoted), and its oid when user-defined: `USING`. */
+  access_method: string | null;
+  access_method_oid: number | null;
   reloptions: string[] | null;
   toast_options: string[] | null;
   ispartition: boolean;
@@ -75,6 +78,8 @@ export async function readRelations(capture: Capture): Promise<RelationRow[]> {
     SELECT c.oid, c.reltype, CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END AS oftype, c.relkind, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS ident,
       n.nspname AS schema, c.relname AS name, pg_catalog.pg_get_userbyid(c.relowner) AS owner,
       ${aclSql('c.relacl', 'r', 'c.relowner')} AS acl, c.relpersistence = 'u' AS unlogged, c.reloptions,
+      (SELECT pg_catalog.quote_ident(am.amname) FROM pg_catalog.pg_am am WHERE am.oid = c.relam AND am.amname <> 'heap') AS access_method,
+      CASE WHEN c.relam >= 16384 THEN c.relam END AS access_method_oid,
       (SELECT t.reloptions FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid) AS toast_options,
       c.relispartition AS ispartition,
       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS bound,

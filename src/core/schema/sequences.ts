@@ -20,8 +20,8 @@ interface SequenceRow {
   cache: string;
   cycle: boolean;
   unlogged: boolean;
-  /** [quoted table, quoted column, deptype, table oid, attnum] */
-  owned_by: [string, string, 'a' | 'i', number, number] | null;
+  /** [quoted table, quoted column, deptype, table oid, attnum, table is unlogged] */
+  owned_by: [string, string, 'a' | 'i', number, number, boolean] | null;
 }
 
 export async function captureSequences(capture: Capture): Promise<void> {
@@ -34,7 +34,7 @@ export async function captureSequences(capture: Capture): Promise<void> {
       s.seqcycle AS cycle, c.relpersistence = 'u' AS unlogged,
       (SELECT pg_catalog.json_build_array(
           pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.relname),
-          pg_catalog.quote_ident(a.attname), d.deptype, t.oid::pg_catalog.int8, a.attnum)
+          pg_catalog.quote_ident(a.attname), d.deptype, t.oid::pg_catalog.int8, a.attnum, t.relpersistence = 'u')
         FROM pg_catalog.pg_depend d
         JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
         JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
@@ -63,7 +63,7 @@ export async function captureSequences(capture: Capture): Promise<void> {
         kind: 'sequence owned by',
         identity: row.ident,
         after: [tableKey],
-        statements: privilegeStatements(`SEQUENCE ${row.ident}`, object, row.owner, row.acl),
+        statements: [...identityPersistence(capture, row, object), ...privilegeStatements(`SEQUENCE ${row.ident}`, object, row.owner, row.acl)],
       });
       capture.comments.set(nodeKey, { target: `SEQUENCE ${row.ident}`, object, node: extrasKey });
       continue;
@@ -91,6 +91,23 @@ export async function captureSequences(capture: Capture): Promise<void> {
     }
   }
   await readSequenceStates(capture, rows);
+}
+
+/**
+ * An identity sequence is created with its table's persistence; from PostgreSQL 15 it can differ
+ * (ALTER SEQUENCE … SET LOGGED). Before 15 sequences were always logged, but a newer target
+ * makes an UNLOGGED table's identity sequence unlogged: set it back there only.
+ */
+function identityPersistence(capture: Capture, row: SequenceRow, object: string): { object: string; kind: string; sql: string }[] {
+  const tableUnlogged = row.owned_by?.[5] ?? false;
+  if (row.unlogged === tableUnlogged) return [];
+  const alter = `ALTER SEQUENCE ${row.ident} SET ${row.unlogged ? 'UNLOGGED' : 'LOGGED'}`;
+  if (capture.version >= 150000) return [{ object, kind: 'sequence persistence', sql: alter }];
+  return [{
+    object,
+    kind: 'sequence persistence',
+    sql: `DO $tidemark$ BEGIN IF pg_catalog.current_setting('server_version_num')::pg_catalog.int4 >= 150000 THEN ${alter}; END IF; END $tidemark$`,
+  }];
 }
 
 /**

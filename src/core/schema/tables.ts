@@ -50,6 +50,7 @@ export function addTable(
   let sql = `CREATE ${rel.unlogged ? 'UNLOGGED ' : ''}TABLE ${rel.ident} ${rel.oftype ? `OF ${rel.oftype} ` : ''}${body}`.trimEnd();
   if (inherits.length) sql += ` INHERITS (${inherits.map(([, name]) => name).join(', ')})`;
   if (rel.partkey) sql += ` PARTITION BY ${rel.partkey}`;
+  if (rel.access_method) sql += ` USING ${rel.access_method}`;
   const options = [
     ...(rel.reloptions?.length ? [renderOptions(rel.reloptions)] : []),
     ...(rel.toast_options?.length ? [renderOptions(rel.toast_options, 'toast.')] : []),
@@ -76,7 +77,9 @@ export function addTable(
   for (const col of columns) {
     statements.push(...privilegeStatements(`TABLE ${rel.ident}`, object, rel.owner, col.acl, col.ident));
   }
-  capture.add({ key: nodeKey, kind: 'table', identity: rel.ident, statements, after: inherits.map(([oid]) => key('pg_class', oid)) });
+  const after = inherits.map(([oid]) => key('pg_class', oid));
+  if (rel.access_method_oid !== null) after.push(key('pg_am', rel.access_method_oid));
+  capture.add({ key: nodeKey, kind: 'table', identity: rel.ident, statements, after });
   capture.alias(key('pg_type', rel.reltype), nodeKey);
   capture.comments.set(nodeKey, {
     target: `TABLE ${rel.ident}`,

@@ -28,9 +28,30 @@ export async function captureTriggers(capture: Capture): Promise<void> {
   for (const row of rows) {
     const object = `trigger ${row.name} on ${row.table}`;
     capture.addPost(Wave.dependents, { object, kind: 'trigger', sql: row.def });
+    // ONLY: on a partitioned table the state would recurse to the clones, which keep their own
+    // (set below), and the two would race in one wave.
     const state = ENABLE[row.enabled];
-    if (state) capture.addPost(Wave.finishing, { object, kind: 'trigger', sql: `ALTER TABLE ${row.table} ${state} TRIGGER ${row.name}` });
+    if (state) capture.addPost(Wave.finishing, { object, kind: 'trigger', sql: `ALTER TABLE ONLY ${row.table} ${state} TRIGGER ${row.name}` });
     capture.comments.set(key('pg_trigger', row.oid), { target: `TRIGGER ${row.name} ON ${row.table}`, object, wave: Wave.finishing });
+  }
+  await captureCloneStates(capture);
+}
+
+/**
+ * A trigger of a partitioned table is cloned onto each partition when the parent's is created;
+ * a clone's own enable state (ALTER TABLE partition DISABLE TRIGGER …) is set here.
+ */
+async function captureCloneStates(capture: Capture): Promise<void> {
+  const rows = await capture.query<TriggerRow>(`
+    SELECT t.oid, pg_catalog.quote_ident(t.tgname) AS name,
+      pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS table,
+      '' AS def, t.tgenabled AS enabled
+    FROM pg_catalog.pg_trigger t
+    ${ON_USER_RELATION.replace('REL', 't.tgrelid')} AND NOT t.tgisinternal AND t.tgparentid <> 0 AND t.tgenabled <> 'O'
+    ORDER BY 3, 2`);
+  for (const row of rows) {
+    const object = `trigger ${row.name} on ${row.table}`;
+    capture.addPost(Wave.finishing, { object, kind: 'trigger', sql: `ALTER TABLE ONLY ${row.table} ${ENABLE[row.enabled]} TRIGGER ${row.name}` });
   }
 }
 

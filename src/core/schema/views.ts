@@ -15,7 +15,11 @@ export function addView(capture: Capture, rel: RelationRow, columns: ColumnRow[]
   const body = (rel.viewdef ?? '').trim().replace(/;$/, '');
   const options = rel.reloptions?.length ? ` WITH (${renderOptions(rel.reloptions)})` : '';
   const statements: DdlStatement[] = [
-    { object, kind: materialized ? 'materialized view' : 'view', sql: `CREATE ${keyword} ${rel.ident}${options} AS\n${body}${materialized ? '\nWITH NO DATA' : ''}` },
+    {
+      object,
+      kind: materialized ? 'materialized view' : 'view',
+      sql: `CREATE ${keyword} ${rel.ident}${rel.access_method ? ` USING ${rel.access_method}` : ''}${options} AS\n${body}${materialized ? '\nWITH NO DATA' : ''}`,
+    },
   ];
   for (const col of columns) {
     if (materialized) statements.push(...columnSettings(rel.ident, object, col));
@@ -29,7 +33,8 @@ export function addView(capture: Capture, rel: RelationRow, columns: ColumnRow[]
   for (const col of columns) {
     statements.push(...privilegeStatements(`TABLE ${rel.ident}`, object, rel.owner, col.acl, col.ident));
   }
-  capture.add({ key: nodeKey, kind: materialized ? 'materialized view' : 'view', identity: rel.ident, statements });
+  const after = rel.access_method_oid !== null ? [key('pg_am', rel.access_method_oid)] : [];
+  capture.add({ key: nodeKey, kind: materialized ? 'materialized view' : 'view', identity: rel.ident, statements, after });
   capture.alias(key('pg_type', rel.reltype), nodeKey);
   if (rel.return_rule !== null) capture.alias(key('pg_rewrite', rel.return_rule), nodeKey);
   capture.comments.set(nodeKey, {
