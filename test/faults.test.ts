@@ -264,12 +264,12 @@ describe('damaged repositories', () => {
     bytes[bytes.length >> 1] ^= 0x5a;
     await writeFile(path, bytes);
 
-    const [restore, verify, human] = await Promise.all([
-      runCli(['restore', baseBackupId, '--repo', repo, '--target', pg.url('flip_target'), '--json']),
-      runCli(['verify', baseBackupId, '--repo', repo, '--json']),
-      runCli(['verify', baseBackupId, '--repo', repo]),
-    ]);
+    // In turn: verify moves the damaged chunk to the quarantine (FORMAT.md, "Damaged chunks").
+    const restore = await runCli(['restore', baseBackupId, '--repo', repo, '--target', pg.url('flip_target'), '--json']);
+    const verify = await runCli(['verify', baseBackupId, '--repo', repo, '--json']);
+    const human = await runCli(['verify', baseBackupId, '--repo', repo]);
     expectFailure(restore, [chunkId.slice(0, 12), /corrupt/i, 'orders']);
+    expect(verify.json.problems[0].quarantined).toContain(`quarantine/chunks/${chunkId}/`);
 
     expect(verify.code, describeResult(verify)).toBe(1);
     expect(verify.json.ok).toBe(false);
