@@ -18,7 +18,7 @@ const aslValidator = createRequire(import.meta.url)('asl-validator') as (
   options?: { checkPaths?: boolean; checkArn?: boolean },
 ) => { isValid: boolean; errors: unknown[]; errorsText: (separator?: string) => string };
 
-const MACHINES = ['backup', 'restore'] as const;
+const MACHINES = ['backup', 'restore', 'maintenance'] as const;
 const PLACEHOLDER = /\$\{(\w+)FunctionArn\}/g;
 
 async function definitionText(name: (typeof MACHINES)[number]): Promise<string> {
@@ -80,8 +80,10 @@ describe('ASL definitions', () => {
     for (const fn of defined) expect(typeof functionHandlers[fn], fn).toBe('function');
     // The bundling entry list names the same functions, each an existing file.
     expect(Object.keys(functionEntries).sort()).toEqual(defined);
-    for (const file of Object.values(functionEntries)) {
+    for (const [name, file] of Object.entries(functionEntries)) {
       expect((await stat(new URL(`../functions/${file}`, import.meta.url))).isFile(), file).toBe(true);
+      // Its logs and metrics name the task as the registry does.
+      expect(await readFile(new URL(`../functions/${file}`, import.meta.url), 'utf8'), file).toContain(`taskHandler('${name}',`);
     }
   });
 });

@@ -1,7 +1,7 @@
 // One Lambda function per entry of functions/index.ts, each with its own role holding exactly
 // its task's access (task-profiles.ts), in the databases' VPC.
 import { fileURLToPath } from 'node:url';
-import { Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -94,7 +94,7 @@ export class TaskFunctions extends Construct {
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: profile.memoryMb,
-        timeout: profile.timeout,
+        timeout: Duration.seconds(profile.timeoutSeconds),
         role,
         logGroup,
         vpc: props.network.vpc,

@@ -1,0 +1,40 @@
+// What a task is given, as plain data (no CDK types: the CLI bundle imports the registry).
+// functions/index.ts holds one TaskDefinition per task; infra/task-policy.ts reads `access`.
+
+/**
+ * Top-level areas of the repository (src/core/repository/layout.ts). No task opens the
+ * repository marker (tidemark.json): functions/runtime/aws-context.ts does not call
+ * openRepository, so no role may read or write it.
+ */
+export type RepositoryArea = 'runs' | 'chunks' | 'backups' | 'collections';
+/** Catalog operations, by the DynamoDB action behind each port method. */
+export type CatalogAction = 'GetItem' | 'Query' | 'Scan' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
+
+export interface TaskAccess {
+  /** Connects to the configured sources (backup) or to restore targets (restore). */
+  readonly databases?: 'sources' | 'restoreTargets';
+  /** Gets and heads objects under these areas (and lists the bucket, so a miss is a 404). */
+  readonly read?: readonly RepositoryArea[];
+  /** Only heads objects under these areas (whether they exist): no decryption. */
+  readonly check?: readonly RepositoryArea[];
+  /**
+   * Puts objects under these areas (S3Storage.putIfAbsent: HeadObject, then PutObject or a
+   * multipart upload). Nothing may delete: only garbage collection will.
+   */
+  readonly write?: readonly RepositoryArea[];
+  readonly catalog?: readonly CatalogAction[];
+  /** Deletes objects under these areas: garbage collection only. */
+  readonly delete?: readonly RepositoryArea[];
+}
+
+export interface TaskProfile {
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  readonly access: TaskAccess;
+}
+
+export interface TaskDefinition extends TaskProfile {
+  readonly handler: (event: any) => Promise<unknown>;
+  /** Source file under functions/. */
+  readonly file: string;
+}
