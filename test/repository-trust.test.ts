@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -309,5 +309,49 @@ describe('a full disk (finding 10)', () => {
     } finally {
       spawnSync('umount', [disk]);
     }
+  });
+});
+
+describe('authenticated documents (finding 1)', () => {
+  const key = 'ab'.repeat(32);
+  it('with a repository key, a manifest whose DDL was edited and re-sealed is refused by verify, show and restore; without the key the repository does not open', async () => {
+    const repo = join(scratch, 'keyed');
+    const env = { TIDEMARK_KEY: key };
+    const backup = await runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', String(16 * 1024)], { env });
+    expect(backup.code, describeResult(backup)).toBe(0);
+    const id = backup.json.backupId;
+    const [control, restored] = await Promise.all([
+      runCli(['verify', id, '--repo', repo, '--json'], { env }),
+      runCli(['restore', id, '--repo', repo, '--target', pg.url('keyed_target'), '--json'], { env }),
+    ]);
+    expect(control.code, describeResult(control)).toBe(0);
+    expect(restored.code, describeResult(restored)).toBe(0);
+
+    // The trial's forgery: append a statement to the DDL, recompute bodySha256 and bodyBytes.
+    const path = join(repo, 'backups', id, 'manifest.json');
+    const text = await readFile(path, 'utf8');
+    const header = JSON.parse(text.slice(0, text.indexOf('\n')));
+    const body = JSON.parse(text.slice(text.indexOf('\n') + 1));
+    body.schema.preData.push({ object: 'x', kind: 'table', sql: 'CREATE TABLE public.planted (id int)' });
+    const forged = JSON.stringify(body);
+    header.bodySha256 = createHash('sha256').update(forged).digest('hex');
+    header.bodyBytes = Buffer.byteLength(forged);
+    await writeFile(path, `${JSON.stringify(header)}\n${forged}`);
+
+    const [verify, show, restore, noKey] = await Promise.all([
+      runCli(['verify', id, '--repo', repo, '--json'], { env }),
+      runCli(['show', id, '--repo', repo, '--json'], { env }),
+      runCli(['restore', id, '--repo', repo, '--target', pg.url('forged_target'), '--json'], { env }),
+      runCli(['verify', id, '--repo', repo, '--json']),
+    ]);
+    for (const r of [verify, show, restore]) {
+      expect(r.code, describeResult(r)).toBe(1);
+      expect(r.json.error.message).toContain(`Manifest backups/${id}/manifest.json does not authenticate`);
+    }
+    expect(noKey.code, describeResult(noKey)).toBe(1);
+    expect(noKey.json.error.message).toMatch(/authenticates its documents with a repository key .* no key was given/);
+    // Nothing of the forged DDL ran: the target was not even created.
+    const target = await pg.sql(`SELECT count(*)::int AS n FROM pg_database WHERE datname = 'forged_target'`);
+    expect(target.rows[0].n).toBe(0);
   });
 });

@@ -15,6 +15,8 @@ import { openRepository } from '#core/repository/repository.ts';
 import { RepositoryError, UsageError } from '#core/errors.ts';
 import { InProcessCredentials } from './credentials.ts';
 import { thisProcess } from '#core/maintenance/run-liveness.ts';
+import { authenticateWith } from '#core/repository/repository-key.ts';
+import { loadRepositoryKey } from './repository-key-file.ts';
 
 export const DEFAULT_REPOSITORY = './tidemark-repo';
 /** `dynamodb://<table>` or a directory; required for an s3:// repository. */
@@ -42,6 +44,8 @@ export async function openLocalContext(repo: string, options: LocalContextOption
   // The catalog first: a bad catalog option must fail before a repository is created.
   const catalog = await openCatalog(options.catalog ?? (process.env[CATALOG_ENV] || undefined), repo);
   const storage = repo.startsWith('s3://') ? await s3Storage(repo) : await directoryStorage(repo, options.create);
+  const key = await loadRepositoryKey({ create: options.create });
+  if (key) authenticateWith(storage, key);
   await openRepository(storage, { create: options.create });
   const credentials = new InProcessCredentials();
   return {

@@ -11,6 +11,8 @@ import { encodeManifest, readManifest, type Manifest } from '#core/repository/ma
 import { readTombstone, writeTombstone } from '#core/maintenance/tombstone.ts';
 import { sealDocument } from '#core/repository/sealed-document.ts';
 import { layout } from '#core/repository/layout.ts';
+import { RepositoryKey, authenticateWith } from '#core/repository/repository-key.ts';
+import { createHash } from 'node:crypto';
 
 const A = '20261201T000000Z-aaaaaa';
 const B = '20261202T000000Z-bbbbbb';
@@ -75,5 +77,54 @@ describe('document registry', () => {
   it('a writer cannot put a document where its body says it does not belong', async () => {
     await expect(writeDocument(storage, collectionKind, { name: 'other' }, { name: 'nightly', createdAt: 'x', source: 's', sourceDescription: 's', retention: {} })).rejects.toThrow(/bug in the caller/);
     await expect(readDocument(storage, tombstoneKind, { backupId: '20261209T000000Z-000000' })).rejects.toThrow(/missing/);
+  });
+});
+
+describe('authenticated documents (repository key)', () => {
+  const key = RepositoryKey.parse('11'.repeat(32), 'test key');
+  const other = RepositoryKey.parse('22'.repeat(32), 'other key');
+  const E = '20261205T000000Z-eeeeee';
+  let keyed: FileSystemStorage;
+  beforeAll(async () => {
+    keyed = new FileSystemStorage(join(dir, 'keyed'));
+    authenticateWith(keyed, key);
+    await writeDocument(keyed, manifestKind, { backupId: E }, manifest(E));
+  });
+
+  it('a document written with the key reads back with it', async () => {
+    expect((await readManifest(keyed, E)).backupId).toBe(E);
+  });
+
+  it('edited and re-sealed (checksum recomputed, as FORMAT.md describes), it does not authenticate', async () => {
+    const text = Buffer.from(await keyed.get(layout.manifest(E))).toString('utf8');
+    const header = JSON.parse(text.slice(0, text.indexOf('\n')));
+    const forgedBody = JSON.stringify({ ...manifest(E), warnings: ['forged'] });
+    header.bodySha256 = createHash('sha256').update(forgedBody).digest('hex');
+    header.bodyBytes = Buffer.byteLength(forgedBody);
+    const forged = new FileSystemStorage(join(dir, 'forged'));
+    authenticateWith(forged, key);
+    await forged.putIfAbsent(layout.manifest(E), Buffer.from(`${JSON.stringify(header)}\n${forgedBody}`));
+    await expect(readManifest(forged, E)).rejects.toThrow(/Manifest backups\/20261205T000000Z-eeeeee\/manifest\.json does not authenticate/);
+  });
+
+  it('written without the key, or with another key, it is refused', async () => {
+    const unkeyed = new FileSystemStorage(join(dir, 'unkeyed'));
+    await unkeyed.putIfAbsent(layout.manifest(E), encodeManifest(manifest(E)));
+    authenticateWith(unkeyed, key);
+    await expect(readManifest(unkeyed, E)).rejects.toThrow(/carries no authentication/);
+    const foreign = new FileSystemStorage(join(dir, 'foreign'));
+    authenticateWith(foreign, other);
+    await writeDocument(foreign, manifestKind, { backupId: E }, manifest(E));
+    authenticateWith(foreign, key);
+    await expect(readManifest(foreign, E)).rejects.toThrow(new RegExp(`authenticated with another key \\(key id ${other.id}; this repository's key is ${key.id}\\)`));
+  });
+
+  it('the MAC covers the place: a document moved to another key does not authenticate there either', async () => {
+    const moved = new FileSystemStorage(join(dir, 'moved'));
+    authenticateWith(moved, key);
+    const F = '20261206T000000Z-ffffff';
+    const bytes = Buffer.from(await keyed.get(layout.manifest(E))).toString('utf8').replace(`"key":"${layout.manifest(E)}"`, `"key":"${layout.manifest(F)}"`);
+    await moved.putIfAbsent(layout.manifest(F), Buffer.from(bytes));
+    await expect(readManifest(moved, F)).rejects.toThrow(/does not authenticate/);
   });
 });

@@ -6,8 +6,8 @@ import type { BackupRecord, BackupStats } from '../ports/catalog.ts';
 import type { ExportBatchResult, ExportTaskResult } from './plan-model.ts';
 import { layout } from '../repository/layout.ts';
 import { readDocument, writeDocument } from '../repository/documents.ts';
-import { commitMarkerKind, exportResultKind } from '../repository/document-formats.ts';
-import { encodeManifest, manifestChunkRefs, readManifest, tableRowsAfter, type Manifest, type ManifestTable } from '../repository/manifest.ts';
+import { commitMarkerKind, exportResultKind, manifestKind } from '../repository/document-formats.ts';
+import { manifestChunkRefs, readManifest, tableRowsAfter, type Manifest, type ManifestTable } from '../repository/manifest.ts';
 import { CHUNK_CODEC } from '../repository/chunk-codec.ts';
 import { ContentChecksum } from '../content-checksum.ts';
 import { IntegrityError, RunDeadlineError } from '../errors.ts';
@@ -118,7 +118,7 @@ async function writeManifest(input: { backupId: string; startedAt: string }, ctx
   manifest.stats.bytesReferenced = refs.reduce((sum, c) => sum + c.storedSize, 0);
   // Written after every chunk it lists (they were written by the export tasks). Two racing
   // commits may both write where storage has no exclusive create: the stored one is the truth.
-  await ctx.storage.putIfAbsent(layout.manifest(input.backupId), encodeManifest(manifest));
+  await writeDocument(ctx.storage, manifestKind, { backupId: input.backupId }, manifest);
   return readManifest(ctx.storage, input.backupId);
 }
 

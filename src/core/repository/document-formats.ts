@@ -210,6 +210,8 @@ export interface RepositoryMarker {
   repositoryId: string;
   createdAt: string;
   formatVersion: number;
+  /** Set when the repository was created with a repository key: its documents carry MACs by it. */
+  keyId?: string;
 }
 
 export const repositoryMarkerKind = documentKind<RepositoryMarker, Record<string, never>>({
@@ -217,5 +219,5 @@ export const repositoryMarkerKind = documentKind<RepositoryMarker, Record<string
   title: 'Repository marker',
   keyOf: () => layout.marker(),
   placeOf: () => ({}),
-  schema: z.looseObject({ repositoryId: text, createdAt: instant, formatVersion: count }),
+  schema: z.looseObject({ repositoryId: text, createdAt: instant, formatVersion: count, keyId: text.optional() }),
 });

@@ -12,7 +12,8 @@
 import type { z } from 'zod';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { IntegrityError } from '../errors.ts';
-import { openSealed, sealDocument } from './sealed-document.ts';
+import { macMessage, openSealed, sealDocument, type Header } from './sealed-document.ts';
+import { repositoryKeyOf, type RepositoryKey } from './repository-key.ts';
 
 /** Where a document belongs: the fields its key is built from. */
 export type Place = Record<string, string | number>;
@@ -34,38 +35,43 @@ export function documentKind<T, P extends Place>(kind: Omit<DocumentKind<T, P>, 
   return kind;
 }
 
-/** The bytes to store for `body` at `place`; refuses (a bug) a body that claims another place. */
-export function encodeDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: T): Uint8Array {
+/**
+ * The bytes to store for `body` at `place`, authenticated with `repositoryKey` when given;
+ * refuses (a bug) a body that claims another place.
+ */
+export function encodeDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: T, repositoryKey?: RepositoryKey): Uint8Array {
   const key = kind.keyOf(place);
   const mismatch = placeMismatch(kind, place, body);
   if (mismatch) throw new IntegrityError(`Refusing to write ${kind.title} ${key}: its body says ${mismatch}. This is a bug in the caller.`);
-  return sealDocument(kind.format, body, key);
+  const sign = repositoryKey && ((header: Header) => ({ keyId: repositoryKey.id, mac: repositoryKey.mac(macMessage(header)) }));
+  return sealDocument(kind.format, body, key, sign);
 }
 
 /** Writes the document unless its key holds one; `true` when this call wrote it. */
 export async function writeDocument<T, P extends Place>(storage: RepositoryStorage, kind: DocumentKind<T, P>, place: P, body: T): Promise<boolean> {
-  return storage.putIfAbsent(kind.keyOf(place), encodeDocument(kind, place, body));
+  return storage.putIfAbsent(kind.keyOf(place), encodeDocument(kind, place, body, repositoryKeyOf(storage)));
 }
 
-/** Reads, verifies, validates and checks the binding; `ObjectNotFoundError` when absent. */
+/** Reads, verifies, authenticates, validates and checks the binding; `ObjectNotFoundError` when absent. */
 export async function readDocument<T, P extends Place>(storage: RepositoryStorage, kind: DocumentKind<T, P>, place: P): Promise<T> {
-  return decodeDocument(kind, place, await storage.get(kind.keyOf(place)));
+  return decodeDocument(kind, place, await storage.get(kind.keyOf(place)), repositoryKeyOf(storage));
 }
 
 /** The checks of readDocument on bytes already read from `kind.keyOf(place)`. */
-export function decodeDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array): T {
-  return decodeEntry(kind, place, bytes).document;
+export function decodeDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array, repositoryKey?: RepositoryKey): T {
+  return decodeEntry(kind, place, bytes, repositoryKey).document;
 }
 
 /** readDocument, also saying whether the writer bound the header to its key (all writers since the registry do). */
 export async function readDocumentEntry<T, P extends Place>(storage: RepositoryStorage, kind: DocumentKind<T, P>, place: P): Promise<{ document: T; keyed: boolean }> {
-  return decodeEntry(kind, place, await storage.get(kind.keyOf(place)));
+  return decodeEntry(kind, place, await storage.get(kind.keyOf(place)), repositoryKeyOf(storage));
 }
 
-function decodeEntry<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array): { document: T; keyed: boolean } {
+function decodeEntry<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array, repositoryKey: RepositoryKey | undefined): { document: T; keyed: boolean } {
   const key = kind.keyOf(place);
   const what = `${kind.title} ${key}`;
   const { header, body } = openSealed(kind.format, bytes, what);
+  if (repositoryKey) authenticate(header, repositoryKey, what);
   if (header.key !== undefined && header.key !== key) {
     throw new IntegrityError(
       `${what} was written as ${header.key}: a document moved or copied from where it belongs is never used. ` +
@@ -90,6 +96,23 @@ function decodeEntry<T, P extends Place>(kind: DocumentKind<T, P>, place: P, byt
     );
   }
   return { document, keyed: header.key !== undefined };
+}
+
+/** With a repository key, only a document it authenticates is used; the message names why not. */
+function authenticate(header: Header, repositoryKey: RepositoryKey, what: string): void {
+  const problem = !header.mac
+    ? 'carries no authentication (written without the repository key, or forged)'
+    : header.keyId !== repositoryKey.id
+      ? `was authenticated with another key (key id ${header.keyId}; this repository's key is ${repositoryKey.id})`
+      : !repositoryKey.verify(macMessage(header), header.mac)
+        ? 'does not authenticate: it was changed after it was written (edited and re-sealed, or forged)'
+        : undefined;
+  if (problem) {
+    throw new IntegrityError(
+      `${what} ${problem}. Tidemark does not act on it. Restore the object from a copy of the repository, or use another backup; ` +
+        'if the repository may have been written by someone without the key, audit it.',
+    );
+  }
 }
 
 function placeMismatch<T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: T): string | undefined {

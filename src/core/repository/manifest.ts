@@ -105,6 +105,7 @@ export interface Manifest {
   warnings: string[];
 }
 
+/** The stored bytes of a manifest without authentication (tests; writers use writeDocument). */
 export function encodeManifest(manifest: Manifest): Uint8Array {
   return encodeDocument(manifestKind, { backupId: manifest.backupId }, manifest);
 }

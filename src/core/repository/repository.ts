@@ -6,10 +6,32 @@ import { FORMAT_VERSION } from './sealed-document.ts';
 import { decodeDocument, encodeDocument } from './documents.ts';
 import { repositoryMarkerKind, type RepositoryMarker } from './document-formats.ts';
 import { randomUUID } from 'node:crypto';
+import { repositoryKeyOf } from './repository-key.ts';
 
 export const REPOSITORY_FORMAT = repositoryMarkerKind.format;
 export type { RepositoryMarker } from './document-formats.ts';
-const marker = (bytes: Uint8Array) => decodeDocument(repositoryMarkerKind, {}, bytes);
+
+/**
+ * Reads the marker; a repository created with a key (the marker names its id) is opened only with
+ * that key, and one created without is not opened with one (its documents carry no MAC).
+ */
+function openMarker(storage: RepositoryStorage, bytes: Uint8Array): RepositoryMarker {
+  const given = repositoryKeyOf(storage);
+  const unchecked = decodeDocument(repositoryMarkerKind, {}, bytes);
+  if (unchecked.keyId && !given) {
+    throw new RepositoryError(
+      `${storage.location} authenticates its documents with a repository key (key id ${unchecked.keyId}) and no key was given. ` +
+        'Set $TIDEMARK_KEY (64 hex digits) or $TIDEMARK_KEY_FILE (a file holding them).',
+    );
+  }
+  if (given && !unchecked.keyId) {
+    throw new RepositoryError(
+      `${storage.location} was created without a repository key, so its documents cannot be authenticated with key ${given.id}. ` +
+        'Unset $TIDEMARK_KEY and $TIDEMARK_KEY_FILE for it, or back up into a new repository created with the key.',
+    );
+  }
+  return given ? decodeDocument(repositoryMarkerKind, {}, bytes, given) : unchecked;
+}
 
 /**
  * Returns the repository's marker. With `create`, an empty location becomes a new repository;
@@ -18,7 +40,7 @@ const marker = (bytes: Uint8Array) => decodeDocument(repositoryMarkerKind, {}, b
 export async function openRepository(storage: RepositoryStorage, options: { create: boolean }): Promise<RepositoryMarker> {
   const key = layout.marker();
   try {
-    return marker(await storage.get(key));
+    return openMarker(storage, await storage.get(key));
   } catch (err) {
     if (err instanceof IntegrityError) {
       throw new RepositoryError(`${storage.location} is not a usable Tidemark repository: ${err.message}`, { cause: err });
@@ -27,7 +49,7 @@ export async function openRepository(storage: RepositoryStorage, options: { crea
   }
   const hasObjects = await firstObject(storage);
   // Another process may have created the repository between our two reads: its marker wins.
-  if (hasObjects && (await storage.head(key))) return marker(await storage.get(key));
+  if (hasObjects && (await storage.head(key))) return openMarker(storage, await storage.get(key));
   if (!options.create || hasObjects) {
     throw new RepositoryError(
       hasObjects
@@ -35,10 +57,16 @@ export async function openRepository(storage: RepositoryStorage, options: { crea
         : `${storage.location} is not a Tidemark repository (no ${key}). Pass an existing repository with --repo (default: $TIDEMARK_REPO, else ./tidemark-repo), or run \`tidemark backup\` to create one.`,
     );
   }
-  const created: RepositoryMarker = { repositoryId: randomUUID(), createdAt: new Date().toISOString(), formatVersion: FORMAT_VERSION };
-  await storage.putIfAbsent(key, encodeDocument(repositoryMarkerKind, {}, created));
+  const repositoryKey = repositoryKeyOf(storage);
+  const created: RepositoryMarker = {
+    repositoryId: randomUUID(),
+    createdAt: new Date().toISOString(),
+    formatVersion: FORMAT_VERSION,
+    ...(repositoryKey ? { keyId: repositoryKey.id } : {}),
+  };
+  await storage.putIfAbsent(key, encodeDocument(repositoryMarkerKind, {}, created, repositoryKey));
   // Two creators may race: the marker that won is the repository's.
-  return marker(await storage.get(key));
+  return openMarker(storage, await storage.get(key));
 }
 
 async function firstObject(storage: RepositoryStorage): Promise<string | undefined> {

@@ -17,9 +17,17 @@ export interface Header {
   key?: string;
   bodySha256: string;
   bodyBytes: number;
+  /** Which repository key authenticated it (repository-key.ts), and the HMAC over `macMessage`. */
+  keyId?: string;
+  mac?: string;
 }
 
-export function sealDocument(format: string, body: unknown, key?: string): Uint8Array {
+/** What a document's MAC covers: its kind, version, place and body (through its hash). */
+export function macMessage(header: Header): string {
+  return JSON.stringify([header.format, header.formatVersion, header.key ?? null, header.bodySha256, header.bodyBytes]);
+}
+
+export function sealDocument(format: string, body: unknown, key?: string, sign?: (header: Header) => { keyId: string; mac: string }): Uint8Array {
   const bodyBytes = Buffer.from(JSON.stringify(body), 'utf8');
   const header: Header = {
     format,
@@ -28,6 +36,7 @@ export function sealDocument(format: string, body: unknown, key?: string): Uint8
     bodySha256: createHash('sha256').update(bodyBytes).digest('hex'),
     bodyBytes: bodyBytes.length,
   };
+  if (sign) Object.assign(header, sign(header));
   return Buffer.concat([Buffer.from(JSON.stringify(header) + '\n', 'utf8'), bodyBytes]);
 }
 

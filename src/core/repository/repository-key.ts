@@ -1,0 +1,55 @@
+// The repository key (DESIGN.md invariant 10): a secret the repository does not hold, with which
+// every document Tidemark acts on is authenticated (HMAC-SHA256 in the document's header, see
+// documents.ts). Whoever can write the repository but has no key cannot make a document a reader
+// with the key accepts: not by editing and re-sealing it, nor by copying one from elsewhere (the
+// MAC covers the key the document belongs at). Locally the key is `$TIDEMARK_KEY` (64 hex digits)
+// or a key file; in AWS it will be a KMS HMAC key (kms:GenerateMac / kms:VerifyMac).
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { RepositoryStorage } from '../ports/storage.ts';
+import { UsageError } from '../errors.ts';
+
+export class RepositoryKey {
+  /** Names the key in messages and headers without revealing it. */
+  readonly id: string;
+
+  private constructor(private readonly secret: Buffer) {
+    this.id = createHmac('sha256', secret).update('tidemark repository key id').digest('hex').slice(0, 16);
+  }
+
+  /** A key from its text form (64 hex digits); `origin` names where it came from, for errors. */
+  static parse(text: string, origin: string): RepositoryKey {
+    const hex = text.trim();
+    if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
+      throw new UsageError(`${origin} is not a Tidemark repository key: it must be 64 hexadecimal digits (256 bits). Create one with \`openssl rand -hex 32\`.`);
+    }
+    return new RepositoryKey(Buffer.from(hex, 'hex'));
+  }
+
+  /** A new random key and its text form (to store in a key file). */
+  static generate(): { key: RepositoryKey; text: string } {
+    const text = randomBytes(32).toString('hex');
+    return { key: RepositoryKey.parse(text, 'a new key'), text };
+  }
+
+  mac(message: string): string {
+    return createHmac('sha256', this.secret).update(message).digest('hex');
+  }
+
+  verify(message: string, mac: string): boolean {
+    const expected = Buffer.from(this.mac(message), 'hex');
+    const given = Buffer.from(/^[0-9a-f]{64}$/.test(mac) ? mac : '', 'hex');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+}
+
+// The key travels with the storage it authenticates, so that no call site of the registry
+// passes it: the context that opens a repository sets it once.
+const keys = new WeakMap<RepositoryStorage, RepositoryKey>();
+
+export function authenticateWith(storage: RepositoryStorage, key: RepositoryKey): void {
+  keys.set(storage, key);
+}
+
+export function repositoryKeyOf(storage: RepositoryStorage): RepositoryKey | undefined {
+  return keys.get(storage);
+}
