@@ -8,13 +8,13 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { DEFAULT_PLAN_OPTIONS } from '../../src/core/backup/plan.ts';
+import { backupRunInput as buildBackupRunInput } from '../../src/core/backup/run-input.ts';
 import { LAMBDA_SNAPSHOT_HOLD_SECONDS } from '../../src/core/backup/hold-snapshot.ts';
 import type { CollectionConfig, SourceConfig } from '../config.ts';
 
 /** Execution input of one scheduled backup of `collection`. */
 export function backupRunInput(collection: CollectionConfig, source: SourceConfig) {
-  return {
+  return buildBackupRunInput({
     source: { credentials: source.secretArn, database: source.database },
     collection: collection.name,
     // The first run creates the collection in the catalog and the repository (backup/start.ts).
@@ -22,13 +22,10 @@ export function backupRunInput(collection: CollectionConfig, source: SourceConfi
       schedule: collection.schedule.expression,
       retention: Object.fromEntries(Object.entries(collection.retention).filter(([rule]) => rule.startsWith('keep'))),
     },
-    options: {
-      workers: collection.workers,
-      // The export window in AWS: the holder is a Lambda (FORMAT.md, "Snapshot").
-      snapshotHoldSeconds: LAMBDA_SNAPSHOT_HOLD_SECONDS,
-      plan: { chunkBytes: DEFAULT_PLAN_OPTIONS.chunkBytes, rangeBytes: DEFAULT_PLAN_OPTIONS.rangeBytes },
-    },
-  };
+    workers: collection.workers,
+    // The export window in AWS: the holder is a Lambda (FORMAT.md, "Snapshot").
+    snapshotHoldSeconds: LAMBDA_SNAPSHOT_HOLD_SECONDS,
+  });
 }
 
 export interface BackupSchedulesProps {

@@ -3,7 +3,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { UsageError } from '#core/errors.ts';
 import { newRunId } from '#core/ids.ts';
-import { DEFAULT_PLAN_OPTIONS } from '#core/backup/plan.ts';
+import { backupRunInput } from '#core/backup/run-input.ts';
 import type { CompleteOutput } from '#core/restore/complete.ts';
 import type { BackupOptions } from '../commands/backup.ts';
 import type { RestoreOptions } from '../commands/restore.ts';
@@ -43,21 +43,16 @@ export async function cloudBackup(stackName: string, options: BackupOptions & Cl
   // The run id is chosen here and is also the execution name: --no-wait can report it, and a
   // repeated StartExecution with the same name and input is idempotent in Step Functions.
   const backupId = newRunId();
-  const input = {
+  // An on-demand run of a collection: its first scheduled run created it in the catalog.
+  const input = backupRunInput({
     backupId,
     source: { credentials, ...(options.database ? { database: options.database } : {}) },
-    // An on-demand run of a collection (its first scheduled run created it in the catalog).
-    ...(options.collection ? { collection: options.collection } : {}),
-    ...(options.full ? { full: true } : {}),
-    options: {
-      workers: options.workers,
-      snapshotHoldSeconds,
-      plan: {
-        chunkBytes: options.chunkBytes ?? DEFAULT_PLAN_OPTIONS.chunkBytes,
-        rangeBytes: options.rangeBytes ?? DEFAULT_PLAN_OPTIONS.rangeBytes,
-      },
-    },
-  };
+    collection: options.collection,
+    full: options.full,
+    workers: options.workers,
+    snapshotHoldSeconds,
+    plan: { chunkBytes: options.chunkBytes, rangeBytes: options.rangeBytes },
+  });
   const sfn = new SFNClient({ region: stack.region });
   const started = performance.now();
   const { executionArn } = await startExecution(sfn, stack.backupStateMachineArn, backupId, input);

@@ -4,7 +4,7 @@ import { runStateMachine } from '#local/state-machine-runner.ts';
 import { CollectionNotFoundError, UsageError } from '#core/errors.ts';
 import type { BackupCatalog } from '#core/ports/catalog.ts';
 import { describeUrl } from '#adapters/postgres/connector.ts';
-import { DEFAULT_PLAN_OPTIONS } from '#core/backup/plan.ts';
+import { backupRunInput } from '#core/backup/run-input.ts';
 import { createProgress } from '../progress.ts';
 import { reportCommittedBackup } from '../report.ts';
 
@@ -29,19 +29,14 @@ export async function backupCommand(options: BackupOptions): Promise<void> {
   const source = await sourceOf(options, ctx.catalog, repo);
   ctx.credentials.register('source', source);
   const started = performance.now();
-  const input = {
+  const input = backupRunInput({
     source: { credentials: 'source' },
-    ...(options.collection ? { collection: options.collection } : {}),
-    ...(options.full ? { full: true } : {}),
-    options: {
-      workers: options.workers,
-      snapshotHoldSeconds: options.snapshotHoldSeconds,
-      plan: {
-        chunkBytes: options.chunkBytes ?? DEFAULT_PLAN_OPTIONS.chunkBytes,
-        rangeBytes: options.rangeBytes ?? DEFAULT_PLAN_OPTIONS.rangeBytes,
-      },
-    },
-  };
+    collection: options.collection,
+    full: options.full,
+    workers: options.workers,
+    snapshotHoldSeconds: options.snapshotHoldSeconds,
+    plan: { chunkBytes: options.chunkBytes, rangeBytes: options.rangeBytes },
+  });
   let output: { backupId: string };
   try {
     output = await runStateMachine('backup', input, ctx);
