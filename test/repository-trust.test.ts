@@ -314,7 +314,7 @@ describe('a full disk (finding 10)', () => {
 
 describe('authenticated documents (finding 1)', () => {
   const key = 'ab'.repeat(32);
-  it('with a repository key, a manifest whose DDL was edited and re-sealed is refused by verify, show and restore; without the key the repository does not open', async () => {
+  it('with a repository key, a manifest whose DDL was edited and re-sealed is refused by verify, show, restore, gc and catalog rebuild; without the key the repository does not open', async () => {
     const repo = join(scratch, 'keyed');
     const env = { TIDEMARK_KEY: key };
     const backup = await runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', String(16 * 1024)], { env });
@@ -338,13 +338,18 @@ describe('authenticated documents (finding 1)', () => {
     header.bodyBytes = Buffer.byteLength(forged);
     await writeFile(path, `${JSON.stringify(header)}\n${forged}`);
 
-    const [verify, show, restore, noKey] = await Promise.all([
+    const [verify, show, restore, noKey, gc, rebuild] = await Promise.all([
       runCli(['verify', id, '--repo', repo, '--json'], { env }),
       runCli(['show', id, '--repo', repo, '--json'], { env }),
       runCli(['restore', id, '--repo', repo, '--target', pg.url('forged_target'), '--json'], { env }),
       runCli(['verify', id, '--repo', repo, '--json']),
+      runCli(['gc', '--dry-run', '--repo', repo, '--json'], { env }),
+      runCli(['catalog', 'rebuild', '--repo', repo, '--catalog', join(repo, 'catalog-rebuilt'), '--json'], { env }),
     ]);
-    for (const r of [verify, show, restore]) {
+    expect(rebuild.code, describeResult(rebuild)).toBe(1);
+    expect(rebuild.json.backupsImported).toEqual([]);
+    expect(rebuild.json.damaged).toEqual([expect.objectContaining({ object: `backups/${id}/manifest.json`, problem: expect.stringContaining('does not authenticate') })]);
+    for (const r of [verify, show, restore, gc]) {
       expect(r.code, describeResult(r)).toBe(1);
       expect(r.json.error.message).toContain(`Manifest backups/${id}/manifest.json does not authenticate`);
     }
