@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { CollectionRecord } from '../ports/catalog.ts';
 import type { Manifest } from './manifest.ts';
 import type { ExportBatchResult, ExportTask, PlanHeader } from '../backup/plan-model.ts';
+import type { ChangeSegment } from '../pitr/segment.ts';
 import { layout } from './layout.ts';
 import { documentKind } from './documents.ts';
 
@@ -220,4 +221,30 @@ export const repositoryMarkerKind = documentKind<RepositoryMarker, Record<string
   keyOf: () => layout.marker(),
   placeOf: () => ({}),
   schema: z.looseObject({ repositoryId: text, createdAt: instant, formatVersion: count, keyId: text.optional() }),
+});
+
+const lsn = z.string().regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i, 'not an LSN');
+const commitPoint = z.looseObject({ xid: z.string().regex(/^\d+$/), lsn, time: instant });
+
+/** A change segment of a collection's change archive (FORMAT.md, "Point-in-time recovery"). */
+export const segmentKind = documentKind<ChangeSegment, { collection: string; chain: string; afterLsn: string; part: number }>({
+  format: 'tidemark-segment',
+  title: 'Change segment',
+  keyOf: ({ collection, chain, afterLsn, part }) => layout.segment(collection, chain, afterLsn, part),
+  placeOf: (s) => ({ collection: s.collection, chain: s.chain, afterLsn: s.afterLsn, part: s.part }),
+  schema: z.looseObject({
+    collection: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'not a collection name'),
+    chain: z.string().regex(/^[0-9A-F]{16}$/, 'not a chain id'),
+    afterLsn: lsn,
+    part: count,
+    slot: text,
+    source: z.looseObject({ systemIdentifier: text, database: text, serverVersionNum: count }),
+    endLsn: lsn,
+    openAtEnd: z.boolean(),
+    transactions: count,
+    changes: count,
+    firstCommit: commitPoint.optional(),
+    lastCommit: commitPoint.optional(),
+    payload: z.looseObject({ codec: z.literal('zstd'), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: count, data: text }),
+  }),
 });

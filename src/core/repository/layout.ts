@@ -35,4 +35,17 @@ export const layout = {
   /** Snapshot hand-off between the snapshot holder and the exporters. */
   snapshot: (runId: string) => `runs/${runId}/snapshot.json`,
   snapshotReleased: (runId: string) => `runs/${runId}/snapshot-released.json`,
+  /**
+   * A change segment (FORMAT.md, "Point-in-time recovery"): the LSN as 16 hex digits and the
+   * part as 4 digits, so that key order within a chain is commit order.
+   */
+  segment: (collection: string, chain: string, afterLsn: string, part: number) =>
+    `segments/${collection}/${chain}/${lsnKey(afterLsn)}-${String(part).padStart(4, '0')}.json`,
+  segmentsPrefix: (collection: string) => `segments/${collection}/`,
 } as const;
+
+/** `X/Y` as 16 upper-case hex digits: sorts as the LSN does. */
+export function lsnKey(lsn: string): string {
+  const [hi, lo] = lsn.split('/');
+  return `${hi!.toUpperCase().padStart(8, '0')}${lo!.toUpperCase().padStart(8, '0')}`;
+}

@@ -1,0 +1,160 @@
+// `pitr archive`: drains the collection's slot into change segments until it has caught up
+// (FORMAT.md, "Point-in-time recovery"). The repository is the source of truth for where the
+// archive ends: the slot is first moved there, so a run that died after writing a segment and
+// before advancing the slot writes nothing twice, and a transaction a dead run had begun to
+// spill continues in the next part. Write order: segment, then the slot's advance.
+import type { ChangeRecord, ChangeStream } from '../ports/change-stream.ts';
+import type { RepositoryStorage } from '../ports/storage.ts';
+import { IntegrityError, TidemarkError } from '../errors.ts';
+import { DDL_MESSAGE_PREFIX, pitrNames } from './names.ts';
+import { listChains, readChain } from './chain.ts';
+import { compareLsn } from './lsn.ts';
+import { sealSegment, segmentRecords, writeSegment, type ChangeSegment, type CommitPoint } from './segment.ts';
+
+/** The archive cannot continue its chain: the slot is gone or lost. */
+export class ChangeArchiveGapError extends TidemarkError {}
+/** The collection has no change archive. */
+export class PitrNotEnabledError extends TidemarkError {}
+
+export interface ArchiveOptions {
+  /** Uncompressed record bytes after which a segment is closed, even inside a transaction. */
+  segmentBytes?: number;
+  /** Drain passes at most: a source that writes faster than this drains is left for the next run. */
+  maxPasses?: number;
+}
+
+export interface ArchiveResult {
+  chain: string;
+  segments: number;
+  transactions: number;
+  changes: number;
+  /** Commit end of the last archived transaction. */
+  endLsn: string;
+  lastCommit?: CommitPoint;
+}
+
+export const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
+
+export async function archiveChanges(stream: ChangeStream, storage: RepositoryStorage, collection: string, options: ArchiveOptions = {}): Promise<ArchiveResult> {
+  const names = pitrNames(collection);
+  const chains = await listChains(storage, collection);
+  const [chain, places] = [...chains.entries()].at(-1) ?? [];
+  if (!chain) throw new PitrNotEnabledError(`Collection ${collection} has no change archive in the repository. Run \`tidemark pitr enable --collection ${collection}\` first.`);
+  const tail = await chainTail(storage, places!);
+  const slot = await stream.slotState(names.slot);
+  if (!slot || slot.walStatus === 'lost') {
+    throw new ChangeArchiveGapError(
+      `Collection ${collection}: slot ${names.slot} is ${slot ? 'lost (its WAL was removed)' : 'gone'}, so the change archive cannot continue past ${tail.last.endLsn} ` +
+        `(${tail.last.lastCommit?.time ?? 'its start'}). Run \`tidemark pitr disable\` and \`tidemark pitr enable\` to start a new chain, then take a backup.`,
+    );
+  }
+  const writer = new SegmentWriter(stream, storage, tail.last, options.segmentBytes ?? DEFAULT_SEGMENT_BYTES);
+  // Whatever the slot still holds at or before the archive's end is in the repository already.
+  await stream.advance(names.slot, tail.last.endLsn);
+  let skip = tail.openRecords;
+  const result: ArchiveResult = { chain, segments: 0, transactions: 0, changes: 0, endLsn: tail.last.endLsn, ...(tail.last.lastCommit ? { lastCommit: tail.last.lastCommit } : {}) };
+  for (let pass = 0; pass < (options.maxPasses ?? 10); pass++) {
+    const before = writer.totals.transactions;
+    for await (const record of stream.peek(names.slot)) {
+      if (skip > 0) {
+        if (skip === tail.openRecords && (record.k !== 'B' || record.xid !== tail.openXid)) {
+          throw new IntegrityError(`Collection ${collection}: the archive ends inside transaction ${tail.openXid}, but the slot resumes with ${record.k === 'B' ? `transaction ${record.xid}` : 'a change'}. The chain cannot be continued exactly; start a new one (pitr disable, pitr enable).`);
+        }
+        skip--;
+        writer.resume(record);
+        continue;
+      }
+      if (record.k === 'M' && record.prefix !== DDL_MESSAGE_PREFIX) continue;
+      await writer.add(record);
+    }
+    await writer.flush();
+    if (writer.totals.transactions === before) break;
+  }
+  return { ...result, ...writer.totals, ...(writer.lastCommit ? { lastCommit: writer.lastCommit, endLsn: writer.lastCommit.lsn } : {}) };
+}
+
+/** The chain's last segment, and how many records of an unfinished transaction it ends with. */
+async function chainTail(storage: RepositoryStorage, places: Parameters<typeof readChain>[1]) {
+  // The last segment, with the ones before it that its open transaction continues from.
+  let segments: ChangeSegment[] = [];
+  for await (const s of readChain(storage, places)) {
+    if (segments.at(-1)?.openAtEnd) segments.push(s);
+    else segments = [s];
+  }
+  const last = segments.at(-1)!;
+  let openRecords = 0;
+  let openXid: string | undefined;
+  if (last.openAtEnd) {
+    for (const s of segments) {
+      const records = await segmentRecords(s);
+      const lastCommit = records.map((r) => r.k).lastIndexOf('C');
+      const open = records.slice(lastCommit + 1);
+      if (lastCommit >= 0 || s === segments[0]) openRecords = 0;
+      if (open[0]?.k === 'B') openXid = open[0].xid;
+      openRecords += open.length;
+    }
+  }
+  return { last, openRecords, openXid };
+}
+
+class SegmentWriter {
+  totals = { segments: 0, transactions: 0, changes: 0 };
+  lastCommit?: CommitPoint;
+  private records: string[] = [];
+  private bytes = 0;
+  private inTransaction = false;
+  private afterLsn: string;
+  private part: number;
+  private endLsn: string;
+  private segment = { transactions: 0, changes: 0, first: undefined as CommitPoint | undefined, last: undefined as CommitPoint | undefined };
+
+  constructor(private readonly stream: ChangeStream, private readonly storage: RepositoryStorage, private readonly previous: ChangeSegment, private readonly segmentBytes: number) {
+    this.afterLsn = previous.endLsn;
+    this.part = previous.afterLsn === previous.endLsn ? previous.part + 1 : 0;
+    this.endLsn = previous.endLsn;
+    this.inTransaction = previous.openAtEnd;
+  }
+
+  /** A record an earlier run archived already (the start of a spilled transaction). */
+  resume(record: ChangeRecord): void {
+    if (record.k === 'B') this.inTransaction = true;
+  }
+
+  async add(record: ChangeRecord): Promise<void> {
+    const line = JSON.stringify(record);
+    this.records.push(line);
+    this.bytes += line.length + 1;
+    if (record.k === 'B') this.inTransaction = true;
+    else if (record.k === 'C') {
+      this.inTransaction = false;
+      const point = { xid: record.xid, lsn: record.lsn, time: record.time };
+      this.segment.first ??= point;
+      this.segment.last = point;
+      this.segment.transactions++;
+      this.endLsn = record.lsn;
+    } else if (record.k !== 'M') this.segment.changes++;
+    if (this.bytes >= this.segmentBytes) await this.flush();
+  }
+
+  /** Seals and writes the records so far, then confirms the slot up to the last whole transaction. */
+  async flush(): Promise<void> {
+    if (!this.records.length) return;
+    const { collection, chain, slot, source } = this.previous;
+    const { first, last, transactions, changes } = this.segment;
+    const segment = await sealSegment(
+      { collection, chain, afterLsn: this.afterLsn, part: this.part, slot, source, endLsn: this.endLsn, openAtEnd: this.inTransaction, transactions, changes, ...(first ? { firstCommit: first } : {}), ...(last ? { lastCommit: last } : {}) },
+      this.records,
+    );
+    await writeSegment(this.storage, segment);
+    if (compareLsn(this.endLsn, this.afterLsn) > 0) await this.stream.advance(slot, this.endLsn);
+    this.totals.segments++;
+    this.totals.transactions += transactions;
+    this.totals.changes += changes;
+    if (last) this.lastCommit = last;
+    this.part = this.afterLsn === this.endLsn ? this.part + 1 : 0;
+    this.afterLsn = this.endLsn;
+    this.records = [];
+    this.bytes = 0;
+    this.segment = { transactions: 0, changes: 0, first: undefined, last: undefined };
+  }
+}

@@ -1,0 +1,88 @@
+// Change segments: sealed, compressed pieces of a collection's change archive (FORMAT.md,
+// "Point-in-time recovery"). Records are newline-separated JSON, compressed with zstd, carried
+// base64 inside a sealed `tidemark-segment` document so the document registry checks it like
+// every other document (and garbage collection, which sweeps chunks/, never touches it).
+import { createHash } from 'node:crypto';
+import type { ChangeRecord } from '../ports/change-stream.ts';
+import type { RepositoryStorage } from '../ports/storage.ts';
+import { segmentKind } from '../repository/document-formats.ts';
+import { readDocument, writeDocument } from '../repository/documents.ts';
+import { zstd } from '../repository/zstd.ts';
+import { IntegrityError } from '../errors.ts';
+
+export interface CommitPoint {
+  /** 64-bit txid, decimal. */
+  xid: string;
+  /** End of the commit record. */
+  lsn: string;
+  /** ISO-8601 UTC with microseconds. */
+  time: string;
+}
+
+export interface SegmentSource {
+  systemIdentifier: string;
+  database: string;
+  serverVersionNum: number;
+}
+
+export interface ChangeSegment {
+  collection: string;
+  /** The slot's consistent point when the chain began, as 16 hex digits. */
+  chain: string;
+  /** Commit end of the last whole transaction before this segment's first record (or the chain start). */
+  afterLsn: string;
+  /** Counts the segments that share `afterLsn` (a large transaction spills into parts). */
+  part: number;
+  slot: string;
+  source: SegmentSource;
+  /** Commit end of this segment's last whole transaction, else `afterLsn`. */
+  endLsn: string;
+  /** Its last transaction continues in the next segment. */
+  openAtEnd: boolean;
+  transactions: number;
+  changes: number;
+  firstCommit?: CommitPoint;
+  lastCommit?: CommitPoint;
+  payload: { codec: 'zstd'; sha256: string; bytes: number; data: string };
+}
+
+export type SegmentHeader = Omit<ChangeSegment, 'payload'>;
+
+const ZSTD_LEVEL = 3;
+
+export async function sealSegment(header: SegmentHeader, records: string[]): Promise<ChangeSegment> {
+  const raw = Buffer.from(records.length ? records.join('\n') + '\n' : '', 'utf8');
+  const compressed = await zstd().compress(raw, ZSTD_LEVEL);
+  return {
+    ...header,
+    payload: { codec: 'zstd', sha256: createHash('sha256').update(raw).digest('hex'), bytes: raw.length, data: compressed.toString('base64') },
+  };
+}
+
+/** Writes the segment unless its key holds one; a rerun writes the same bytes (write-once). */
+export async function writeSegment(storage: RepositoryStorage, segment: ChangeSegment): Promise<void> {
+  await writeDocument(storage, segmentKind, placeOf(segment), segment);
+}
+
+export async function readSegment(storage: RepositoryStorage, place: { collection: string; chain: string; afterLsn: string; part: number }): Promise<ChangeSegment> {
+  return readDocument(storage, segmentKind, place);
+}
+
+/** The segment's records, checked against its payload hash. */
+export async function segmentRecords(segment: ChangeSegment): Promise<ChangeRecord[]> {
+  const raw = await zstd().decompress(Buffer.from(segment.payload.data, 'base64'));
+  const digest = createHash('sha256').update(raw).digest('hex');
+  if (raw.length !== segment.payload.bytes || digest !== segment.payload.sha256) {
+    throw new IntegrityError(`Change segment ${describeSegment(segment)}: its records fail their checksum. The segment is damaged; the archive cannot be replayed past ${segment.afterLsn}.`);
+  }
+  const text = raw.toString('utf8');
+  return text ? text.slice(0, -1).split('\n').map((line) => JSON.parse(line) as ChangeRecord) : [];
+}
+
+export function placeOf(s: Pick<ChangeSegment, 'collection' | 'chain' | 'afterLsn' | 'part'>) {
+  return { collection: s.collection, chain: s.chain, afterLsn: s.afterLsn, part: s.part };
+}
+
+export function describeSegment(s: Pick<ChangeSegment, 'collection' | 'chain' | 'afterLsn' | 'part'>): string {
+  return `${s.collection}/${s.chain} after ${s.afterLsn} part ${s.part}`;
+}
