@@ -92,7 +92,7 @@ export class TidemarkStack extends Stack {
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       eventBus: this.stateMachines.eventBus,
-      machines: { backup: this.stateMachines.backup, restore: this.stateMachines.restore },
+      machines: { backup: this.stateMachines.backup, restore: this.stateMachines.restore, maintenance: this.stateMachines.maintenance },
       functions: this.tasks.functions,
       schedules: this.schedules,
       staleness: config.collections.map((c) => ({ collection: c.name, intervalMinutes: longestIntervalMinutes(c.schedule.expression) })),

@@ -27,6 +27,9 @@ describe('execution alarms', () => {
     ['restore', 'Restore', 'Failed', 'ExecutionsFailed'],
     ['restore', 'Restore', 'TimedOut', 'ExecutionsTimedOut'],
     ['restore', 'Restore', 'Aborted', 'ExecutionsAborted'],
+    ['maintenance', 'Maintenance', 'Failed', 'ExecutionsFailed'],
+    ['maintenance', 'Maintenance', 'TimedOut', 'ExecutionsTimedOut'],
+    ['maintenance', 'Maintenance', 'Aborted', 'ExecutionsAborted'],
   ])('%s: %s executions (%s) raise an alarm within 5 minutes', (name, id, what, metric) => {
     expect(alarm(`${name}${what}`)).toMatchObject({
       Namespace: 'AWS/States',
