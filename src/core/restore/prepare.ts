@@ -1,14 +1,15 @@
 // Step "Prepare": create the target database when missing, refuse one that holds anything,
-// then apply the pre-data schema in one transaction together with the progress tables, so a
-// retry either finds everything or nothing.
+// then the progress tables, then the pre-data schema in transactions of bounded size
+// (pre-data.ts), each recorded in the progress tables, so a retry finishes what is missing.
 import type { DatabaseRef, SqlSession } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import { DatabaseMissingError, RestoreTargetError } from '../errors.ts';
 import { readManifest, type Manifest } from '../repository/manifest.ts';
 import { expectedLoad } from './load-plan.ts';
-import { applyStatements, targetRoles } from '../schema/apply.ts';
+import { targetRoles } from '../schema/apply.ts';
+import { applyPreData } from './pre-data.ts';
 import { isYugabyte, quoteIdent } from '../sql.ts';
-import { PROGRESS_SCHEMA, addWarnings, createProgressTables, progressOwner } from './progress-table.ts';
+import { PROGRESS_SCHEMA, createProgressTables, progressOwner } from './progress-table.ts';
 
 export interface PrepareInput {
   restoreId: string;
@@ -24,10 +25,16 @@ export async function prepareTarget(input: PrepareInput, ctx: TaskContext): Prom
   const { session, created } = await openOrCreate(input.target, ctx, (s) => refuseOlderServer(s, manifest, input.backupId, where));
   try {
     const owner = await progressOwner(session);
-    if (owner === input.restoreId) return { created, preDataStatements: manifest.schema.preData.length };
+    // Pre-data commits in batches (pre-data.ts): a retry, or a resumed restore, finishes it.
+    const finishPreData = async () => applyPreData(session, manifest.schema.preData, await targetRoles((sql, params) => session.query(sql, params), manifest.schema.preData));
+    if (owner === input.restoreId) {
+      await finishPreData();
+      return { created, preDataStatements: manifest.schema.preData.length };
+    }
     if (owner !== undefined && owner === input.resumes) {
       // Its pre-data and every chunk it loaded committed with their progress rows: keep them.
       await session.query(`UPDATE ${PROGRESS_SCHEMA}.restore SET restore_id = $1 WHERE restore_id = $2`, [input.restoreId, owner]);
+      await finishPreData();
       return { created, preDataStatements: manifest.schema.preData.length };
     }
     if (owner !== undefined) {
@@ -37,18 +44,16 @@ export async function prepareTarget(input: PrepareInput, ctx: TaskContext): Prom
     if (contents.length > 0) {
       throw new RestoreTargetError(`Target ${where} is not empty (it has ${contents.join(', ')}). Tidemark restores only into a new or empty database: pick another name, or drop this one.`);
     }
-    const roles = await targetRoles((sql, params) => session.query(sql, params), manifest.schema.preData);
     await session.query('BEGIN');
     try {
       await createProgressTables(session, input.restoreId);
       await session.query(`UPDATE ${PROGRESS_SCHEMA}.restore SET backup_id = $1`, [input.backupId]);
-      const warnings = await applyStatements((sql, params) => session.query(sql, params), manifest.schema.preData, roles, () => session.takeWarnings());
-      await addWarnings(session, warnings);
       await session.query('COMMIT');
     } catch (err) {
       await session.query('ROLLBACK').catch(() => undefined);
       throw err;
     }
+    await finishPreData();
   } finally {
     await session.close();
   }

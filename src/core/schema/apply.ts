@@ -137,6 +137,7 @@ export function statementForTarget(statement: DdlStatement, target: TargetRoles)
 }
 
 const PRIVILEGE_NOT_REVOKED = '01006';
+const OUT_OF_MEMORY = '53200';
 const PRIVILEGE_NOT_GRANTED = '01007';
 
 // Deadlocks can happen between statements of one post-data wave run concurrently (two foreign
@@ -188,6 +189,13 @@ export async function applyStatements(
         text +=
           ` (the restoring role "${target.restorer.name}" is not a superuser: grant it what the statement needs on the target` +
           `${statement.kind === 'owner' ? ' — a new owner also needs CREATE on the object\'s schema —' : ''} or restore as a superuser)`;
+      }
+      if (code === OUT_OF_MEMORY && /shared memory/i.test(message ?? '')) {
+        // The lock table (max_locks_per_transaction × connections) is full: one statement that
+        // locks a whole partition tree, or a server sized below PostgreSQL's defaults.
+        text +=
+          '. The target server ran out of lock table space: raise max_locks_per_transaction on it ' +
+          '(ALTER SYSTEM SET max_locks_per_transaction = 256, then restart the server) and resume the restore';
       }
       if (code && RETRYABLE.has(code)) throw new TransientError(text, { cause: err });
       throw new RestoreTargetError(text, { cause: err });
