@@ -7,7 +7,7 @@ import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import { layout } from '../repository/layout.ts';
 import { openDocument, sealDocument } from '../repository/sealed-document.ts';
-import { IntegrityError, ObjectNotFoundError, SnapshotExpiredError, TransientError } from '../errors.ts';
+import { ObjectNotFoundError, SnapshotExpiredError, TransientError } from '../errors.ts';
 import { reraise, type StepFailure } from '../failure.ts';
 
 export interface SnapshotPoint {
@@ -79,14 +79,10 @@ export async function awaitSnapshot(input: { backupId: string }, ctx: TaskContex
     try {
       return openDocument(SNAPSHOT_FORMAT, await ctx.storage.get(key), key) as SnapshotPoint;
     } catch (err) {
-      // Not there yet; or, on a store whose writes are not atomic (s3rver writes in place), there
-      // only in part: a partial document fails its checks and is read again, never used.
-      const partial = err instanceof IntegrityError;
-      if (!(err instanceof ObjectNotFoundError) && !partial) throw err;
-      if (Date.now() >= deadline) {
-        if (partial) throw err;
-        throw new SnapshotNotReadyError(`Backup ${input.backupId}: the snapshot holder has not published its snapshot yet.`);
-      }
+      // Not there yet. A document that is there but fails its checks is damaged, not partial
+      // (puts are atomic on every store, test servers included): that is an error, at once.
+      if (!(err instanceof ObjectNotFoundError)) throw err;
+      if (Date.now() >= deadline) throw new SnapshotNotReadyError(`Backup ${input.backupId}: the snapshot holder has not published its snapshot yet.`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
