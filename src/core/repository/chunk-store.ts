@@ -63,10 +63,12 @@ export async function chunkProblem(storage: RepositoryStorage, id: ChunkId): Pro
 /**
  * Moves a damaged chunk out of its key: copies its bytes to the quarantine, then deletes the key
  * (on a versioned bucket the damaged version stays as a noncurrent version too). Returns the
- * quarantine key. Callers quarantine only what they found damaged: the content is lost anyway,
- * and a free key lets the next backup of those rows restore the repository's health.
+ * quarantine key, or undefined when the key holds no damaged chunk (any more): the bytes are
+ * checked again first, so a writer that found the chunk damaged never deletes the intact copy
+ * another writer put there since. The content of a damaged chunk is lost anyway, and a free key
+ * lets the next backup of those rows restore the repository's health.
  */
-export async function quarantineChunk(storage: RepositoryStorage, id: ChunkId, now = new Date()): Promise<string> {
+export async function quarantineChunk(storage: RepositoryStorage, id: ChunkId, now = new Date()): Promise<string | undefined> {
   const key = layout.chunk(id);
   const stamp = `${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
   const target = layout.quarantinedChunk(id, stamp);
@@ -74,7 +76,15 @@ export async function quarantineChunk(storage: RepositoryStorage, id: ChunkId, n
     if (err.name === 'ObjectNotFoundError') return undefined;
     throw err;
   });
-  if (bytes === undefined) return target; // already moved by someone else
+  if (bytes === undefined) return undefined; // already moved by someone else
+  const intact = await decodeChunk(id, bytes, key).then(
+    () => true,
+    (err: unknown) => {
+      if (err instanceof IntegrityError) return false;
+      throw err;
+    },
+  );
+  if (intact) return undefined;
   await storage.putIfAbsent(target, bytes);
   await storage.delete(key);
   return target;
