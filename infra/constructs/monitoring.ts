@@ -1,7 +1,7 @@
 // Who hears about failures: an SNS topic fed by the BackupFailed / RestoreFailed events, by
 // CloudWatch alarms (executions, task functions, schedules, staleness per collection) and by
 // any other rule given to publishEventsFrom(), plus a dashboard.
-import { ArnFormat, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';

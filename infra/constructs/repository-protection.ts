@@ -65,6 +65,7 @@ export function protectRepository({ bucket, key, prefix, breakGlassRoleArn }: Re
       resources: [bucket.arnForObjects('*')],
       conditions: { Null: { 's3:x-amz-server-side-encryption': 'false' }, StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
     }),
+    // The condition key holds a key ARN (IAM type ARN): name the key by its ARN if at all.
     new iam.PolicyStatement({
       sid: 'DenyUploadsUnderOtherKeys',
       effect: iam.Effect.DENY,
