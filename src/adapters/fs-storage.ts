@@ -13,9 +13,10 @@ import { dirname, join, resolve } from 'node:path';
 import { InvalidKeyError, ObjectNotFoundError } from '#core/errors.ts';
 import type { RepositoryStorage, StoredObjectInfo } from '#core/ports/storage.ts';
 import { osFailure } from './os-errors.ts';
+import { TEMP_PREFIX, checkRepositoryKey } from '#core/repository/key-rules.ts';
 
 /** Name prefix of in-flight (or crashed) writes; never a valid key segment, never listed. */
-export const TEMP_PREFIX = '.tmp-';
+export { TEMP_PREFIX } from '#core/repository/key-rules.ts';
 
 /**
  * Creates the file `path` with `body` unless a file of that name exists; `true` when this call
@@ -91,7 +92,7 @@ export class FileSystemStorage implements RepositoryStorage {
     // only entries starting with the rest of the prefix.
     const cut = prefix.lastIndexOf('/');
     const dirKey = prefix.slice(0, Math.max(cut, 0));
-    if (cut >= 0) checkKey(dirKey);
+    if (cut >= 0) checkRepositoryKey(dirKey);
     yield* this.walk(dirKey, prefix.slice(cut + 1));
   }
 
@@ -159,23 +160,8 @@ export class FileSystemStorage implements RepositoryStorage {
   }
 
   private pathOf(key: string): string {
-    checkKey(key);
+    checkRepositoryKey(key);
     return join(this.location, key);
-  }
-}
-
-/** Keys are relative '/'-separated paths; anything that could escape the root or hide is refused. */
-function checkKey(key: string): void {
-  const bad =
-    key === '' ||
-    key.includes('\\') ||
-    key.includes('\0') ||
-    key.split('/').some((s) => s === '' || s === '.' || s === '..' || s.startsWith(TEMP_PREFIX));
-  if (bad) {
-    throw new InvalidKeyError(
-      `Invalid repository key ${JSON.stringify(key)}: keys are relative '/'-separated paths without ` +
-        `empty, '.', '..' or '${TEMP_PREFIX}*' segments and without backslashes. This is a bug in the caller.`,
-    );
   }
 }
 

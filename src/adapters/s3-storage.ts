@@ -16,8 +16,9 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { InvalidKeyError, ObjectNotFoundError, RepositoryError, TidemarkError, TransientError, redactSecrets } from '#core/errors.ts';
+import { ObjectNotFoundError, RepositoryError, TidemarkError, TransientError, redactSecrets } from '#core/errors.ts';
 import type { RepositoryStorage, StoredObjectInfo } from '#core/ports/storage.ts';
+import { checkRepositoryKey } from '#core/repository/key-rules.ts';
 
 /** Bodies above this go through multipart upload (one PUT must be ≤ 5 GB; parts parallelize). */
 export const MULTIPART_THRESHOLD_BYTES = 8 * 1024 * 1024;
@@ -83,7 +84,7 @@ export class S3Storage implements RepositoryStorage {
     this.pageSize = options.listPageSize;
     this.bucket = options.bucket;
     const prefix = options.prefix.replace(/^\/+|\/+$/g, '');
-    if (prefix !== '') checkKey(prefix);
+    if (prefix !== '') checkRepositoryKey(prefix);
     this.root = prefix === '' ? '' : `${prefix}/`;
     this.location = `s3://${this.bucket}${prefix === '' ? '' : `/${prefix}`}`;
   }
@@ -139,7 +140,7 @@ export class S3Storage implements RepositoryStorage {
   }
 
   async *list(prefix: string): AsyncIterable<StoredObjectInfo> {
-    if (prefix !== '') checkKey(prefix.replace(/\/$/, ''));
+    if (prefix !== '') checkRepositoryKey(prefix.replace(/\/$/, ''));
     let ContinuationToken: string | undefined;
     do {
       let page;
@@ -173,7 +174,7 @@ export class S3Storage implements RepositoryStorage {
   }
 
   private objectKey(key: string): string {
-    checkKey(key);
+    checkRepositoryKey(key);
     return this.root + key;
   }
 
@@ -205,17 +206,6 @@ function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   // HEAD responses have no body, so a missing object shows only as HTTP 404 ("NotFound").
   return e.name === 'NoSuchKey' || e.name === 'NotFound' || (e.$metadata?.httpStatusCode === 404 && e.name !== 'NoSuchBucket');
-}
-
-/** Same rule as the filesystem storage, so a key valid on one backend is valid on the other. */
-function checkKey(key: string): void {
-  const bad = key === '' || key.includes('\\') || key.includes('\0') || key.split('/').some((s) => s === '' || s === '.' || s === '..');
-  if (bad) {
-    throw new InvalidKeyError(
-      `Invalid repository key ${JSON.stringify(key)}: keys are relative '/'-separated paths without empty, '.' or '..' ` +
-        'segments and without backslashes. This is a bug in the caller.',
-    );
-  }
 }
 
 /** `s3://bucket/some/prefix` → its parts; undefined when `url` is not an s3:// URL. */
