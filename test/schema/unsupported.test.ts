@@ -61,6 +61,31 @@ describe('unsupported object kinds', () => {
     expect(warning).toContain(name);
   });
 
+  it('refuses a backup whose restore would fail: objects that need an object of an unsupported kind are named with it', async () => {
+    await server.createDatabase('blocked');
+    await server.sql(
+      `CREATE TYPE public.myint;
+       CREATE FUNCTION public.myint_in(cstring) RETURNS public.myint LANGUAGE internal IMMUTABLE STRICT AS 'int4in';
+       CREATE FUNCTION public.myint_out(public.myint) RETURNS cstring LANGUAGE internal IMMUTABLE STRICT AS 'int4out';
+       CREATE TYPE public.myint (INPUT = public.myint_in, OUTPUT = public.myint_out, LIKE = integer);
+       CREATE TABLE public.uses_base (v public.myint, vs public.myint[]);
+       CREATE COLLATION public.coll_c (provider = libc, locale = 'C');
+       CREATE TABLE public.uses_coll (t text COLLATE public.coll_c);
+       CREATE TABLE public.fine (id int);`,
+      'blocked',
+    );
+    const failure = await capture(server.url('blocked')).catch((err: Error) => err);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).name).toBe('UnsupportedObjectError');
+    const message = (failure as Error).message;
+    expect(message).toContain('column v of table public.uses_base needs type public.myint');
+    expect(message).toContain('column vs of table public.uses_base needs type public.myint');
+    expect(message).toContain('column t of table public.uses_coll needs collation public.coll_c');
+    expect(message).toContain('function public.myint_in(cstring) needs type public.myint');
+    expect(message).not.toContain('public.fine');
+    expect(message).toMatch(/the backup is not taken.*pg_dump/);
+  });
+
   it('does not report extension members, and keeps secrets out of warnings and statements', () => {
     expect(snapshot.warnings.join('\n')).not.toMatch(/foreign-data wrapper|postgres_fdw_handler/);
     const everything = JSON.stringify(snapshot);

@@ -22,7 +22,7 @@ import { captureStatistics } from './statistics.ts';
 import { addTable } from './tables.ts';
 import { captureRules, captureTriggers } from './triggers-rules.ts';
 import { captureTypes } from './types.ts';
-import { reportUnsupported } from './unsupported.ts';
+import { refuseUnrestorableDependents, reportUnsupported } from './unsupported.ts';
 import { addView } from './views.ts';
 
 export const MIN_SERVER_VERSION = 130000;
@@ -56,6 +56,7 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await captureCatalogGrants(capture);
   await captureComments(capture); // last: appends to the objects above
   await reportUnsupported(capture);
+  await refuseUnrestorableDependents(capture);
   const snapshot = toSnapshot(capture, await readDependencies(capture));
   snapshot.catalogState = await readCatalogState(query, { source: true });
   // Not in a finally: after a failed query the transaction is aborted and this would mask it.

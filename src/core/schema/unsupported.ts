@@ -1,7 +1,7 @@
 // Object kinds Tidemark does not capture. Each one found is reported by name, never dropped
 // silently; extension members are skipped (CREATE EXTENSION recreates them).
 import { Capture, notExtensionMember } from './context.ts';
-import { listNames } from '../errors.ts';
+import { UnsupportedObjectError, listNames } from '../errors.ts';
 
 const qualified = (schema: string, name: string) =>
   `pg_catalog.quote_ident(${schema}) || '.' || pg_catalog.quote_ident(${name})`;
@@ -61,4 +61,44 @@ export async function reportUnsupported(capture: Capture): Promise<void> {
   for (const [kind, names] of byKind) {
     capture.warnings.push(`unsupported object kind "${KINDS[kind][0]}" not backed up: ${listNames(names, MAX_NAMES)}`);
   }
+}
+
+/** Catalogs whose user objects are all of unsupported kinds (see KINDS). */
+const UNSUPPORTED_CATALOGS = ['pg_ts_config', 'pg_ts_dict', 'pg_ts_parser', 'pg_ts_template', 'pg_foreign_data_wrapper',
+  'pg_foreign_server', 'pg_conversion', 'pg_operator', 'pg_opclass', 'pg_opfamily', 'pg_cast', 'pg_transform', 'pg_language', 'pg_collation'];
+
+/**
+ * A captured object that needs an object of an unsupported kind (a function or a column of a
+ * user-defined base type, an index with a user operator class, a view over a foreign table) would
+ * make the whole restore fail. Such a backup is refused, naming both, rather than committed as if
+ * it could be restored. Runs after every capture, when `capture.aliases` knows what was captured.
+ */
+export async function refuseUnrestorableDependents(capture: Capture): Promise<void> {
+  const rows = await capture.query<{ catalog: string; objid: number; dependent: string; needed: string }>(`
+    SELECT d.classid::pg_catalog.regclass::pg_catalog.text AS catalog, d.objid,
+      pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS dependent,
+      pg_catalog.pg_describe_object(d.refclassid, r.oid, 0) AS needed
+    FROM pg_catalog.pg_depend d
+    -- A dependency on an array type is one on its element type.
+    CROSS JOIN LATERAL (SELECT CASE WHEN d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass
+        THEN COALESCE((SELECT e.oid FROM pg_catalog.pg_type e WHERE e.typarray = d.refobjid), d.refobjid)
+        ELSE d.refobjid END AS oid) r
+    WHERE d.deptype = 'n' AND d.objid >= 16384 AND r.oid >= 16384
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+        AND x.classid = d.refclassid AND x.objid = r.oid AND x.deptype = 'e')
+      AND (d.refclassid IN (${UNSUPPORTED_CATALOGS.map((c) => `'pg_catalog.${c}'::pg_catalog.regclass`).join(', ')})
+        OR (d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_type t
+          WHERE t.oid = r.oid AND t.typtype IN ('b', 'p') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)
+            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
+              AND i.objid = t.oid AND i.deptype = 'i')))
+        OR (d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_class f
+          WHERE f.oid = r.oid AND f.relkind = 'f')))
+    ORDER BY 3, 4`);
+  const problems = rows.filter((r) => capture.aliases.has(`${r.catalog}:${r.objid}`)).map((r) => `${r.dependent} needs ${r.needed}`);
+  if (problems.length === 0) return;
+  throw new UnsupportedObjectError(
+    `This database cannot be backed up faithfully yet: ${listNames([...new Set(problems)], 20)}, of a kind Tidemark does not back up ` +
+      '(see the backup warnings), so a restore of it would fail: the backup is not taken. Until that kind is supported, ' +
+      'back this database up with pg_dump, or drop or change the objects named.',
+  );
 }
