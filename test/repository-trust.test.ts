@@ -82,15 +82,18 @@ describe('documents are bound to where they are found (findings 4 and 5)', () =>
     }
   });
 
-  it("a tombstone copied next to the newest backup: gc refuses to delete anything, naming it; the newest still verifies", async () => {
+  it("a tombstone copied next to the newest backup: gc and expire refuse, naming it; the newest stays committed and verifies", async () => {
     const repo = await copyOfBase();
     const ctx = await openLocalContext(repo, { create: false });
     await writeTombstone(ctx.storage, { backupId: ids[0]!, collection: 'nightly', expiredAt: new Date().toISOString() });
     await ctx.catalog.expireBackup(ids[0]!, new Date().toISOString());
     await cp(join(repo, 'backups', ids[0]!, 'expired.json'), join(repo, 'backups', ids[1]!, 'expired.json'));
-    const gc = await runCli(['gc', '--repo', repo, '--json']);
-    expect(gc.code, describeResult(gc)).toBe(1);
-    expect(gc.json.error.message).toContain(`Tombstone backups/${ids[1]}/expired.json was written as backups/${ids[0]}/expired.json`);
+    const [gc, expire] = await Promise.all([runCli(['gc', '--repo', repo, '--json']), runCli(['expire', '--repo', repo, '--json', '--wait', '30'])]);
+    for (const r of [gc, expire]) {
+      expect(r.code, describeResult(r)).toBe(1);
+      expect(r.json.error.message).toContain(`Tombstone backups/${ids[1]}/expired.json was written as backups/${ids[0]}/expired.json`);
+    }
+    expect((await ctx.catalog.getBackup(ids[1]!))!.state).toBe('committed');
     await rm(join(repo, 'backups', ids[1]!, 'expired.json'));
     const verify = await runCli(['verify', ids[1]!, '--repo', repo, '--json']);
     expect(verify.code, describeResult(verify)).toBe(0);
