@@ -208,6 +208,7 @@ describe('a damaged catalog file (finding 9)', () => {
     ]);
     for (const r of [list, show, gc]) expect(r.code, describeResult(r)).toBe(0);
     expect(list.json.map((b: any) => b.backupId)).toEqual([ids[1]]);
+    expect(list.stderr).toContain(`warning: Catalog file ${join(itemDir, versions[versions.length - 1]!)} is damaged`);
     const damagedShow = await runCli(['show', ids[0]!, '--repo', repo, '--json']);
     expect(damagedShow.code).toBe(1);
     expect(damagedShow.json.error.message).toContain(join(itemDir, versions[versions.length - 1]!));

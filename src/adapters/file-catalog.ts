@@ -93,6 +93,11 @@ export class FileCatalog implements BackupCatalog {
     );
   }
 
+  async unreadableItems(): Promise<string[]> {
+    const all = await Promise.all([this.backups, this.collections, this.restores].map((items) => items.unreadable()));
+    return all.flat();
+  }
+
   /** Reads every item's current version from disk, so it is as current as getBackup. */
   async listRunningBackups(): Promise<BackupRecord[]> {
     return (await this.listBackups()).filter((b) => b.state === 'running');
@@ -244,6 +249,13 @@ class VersionedItems<T> {
     const ids = (await readdirIfExists(this.dir)).filter((name) => ID.test(name));
     const items = await Promise.all(ids.map((id) => this.current(this.itemDir(id))));
     return items.flatMap((item) => (item && !item.damaged ? [item.record!] : []));
+  }
+
+  /** What `list` leaves out: each damaged item's message. */
+  async unreadable(): Promise<string[]> {
+    const ids = (await readdirIfExists(this.dir)).filter((name) => ID.test(name));
+    const items = await Promise.all(ids.map((id) => this.current(this.itemDir(id))));
+    return items.flatMap((item) => (item?.damaged ? [item.damaged.message] : []));
   }
 
   /** The highest complete version, or undefined when the item has none (yet). */

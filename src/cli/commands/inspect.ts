@@ -17,6 +17,8 @@ interface CommonOptions {
 export async function listCommand(options: CommonOptions): Promise<void> {
   const ctx = await openLocalContext(repositoryPath(options.repo), { create: false, catalog: options.catalog });
   printBackupList(await ctx.catalog.listBackups(), { json: options.json, where: ctx.storage.location });
+  // Left out of the list, not hidden: each is named on stderr.
+  for (const problem of (await ctx.catalog.unreadableItems?.()) ?? []) say(`warning: ${problem}`);
 }
 
 export async function showCommand(backupId: string, options: CommonOptions): Promise<void> {

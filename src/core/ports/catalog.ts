@@ -128,6 +128,13 @@ export interface BackupCatalog {
   listBackups(): Promise<BackupRecord[]>;
 
   /**
+   * Items the lists left out because they cannot be read (a damaged file of the file catalog),
+   * each naming its file and what to do. Optional: stores whose items cannot be damaged alone
+   * do not implement it.
+   */
+  unreadableItems?(): Promise<string[]>;
+
+  /**
    * Every backup in state `running`, oldest first (as listBackups), read with a strongly consistent
    * read: it sees every createBackup (and every finish) that completed before the call began.
    * gc relies on this (FORMAT.md, "Garbage collection"): a backup that registered before gc
