@@ -12,8 +12,8 @@
 import type { z } from 'zod';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { IntegrityError } from '../errors.ts';
-import { macMessage, openSealed, sealDocument, type Header } from './sealed-document.ts';
-import { repositoryKeyOf, type RepositoryKey } from './repository-key.ts';
+import { macMessage, openSealed, sealDocument, sealSignedDocument, type Header } from './sealed-document.ts';
+import { repositoryKeyOf, type DocumentAuthenticator } from './repository-key.ts';
 
 /** Where a document belongs: the fields its key is built from. */
 export type Place = Record<string, string | number>;
@@ -36,20 +36,29 @@ export function documentKind<T, P extends Place>(kind: Omit<DocumentKind<T, P>, 
 }
 
 /**
- * The bytes to store for `body` at `place`, authenticated with `repositoryKey` when given;
+ * The bytes to store for `body` at `place`, authenticated by `authenticator` when given;
  * refuses (a bug) a body that claims another place.
  */
-export function encodeDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: T, repositoryKey?: RepositoryKey): Uint8Array {
-  const key = kind.keyOf(place);
+export async function encodeDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: T, authenticator?: DocumentAuthenticator): Promise<Uint8Array> {
+  if (!authenticator) return encodeUnauthenticated(kind, place, body);
+  checkPlace(kind, place, body);
+  return sealSignedDocument(kind.format, body, kind.keyOf(place), async (header: Header) => ({ keyId: authenticator.id, mac: await authenticator.mac(macMessage(header)) }));
+}
+
+/** The bytes of a document without a MAC (repositories without a key; tests). */
+export function encodeUnauthenticated<T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: T): Uint8Array {
+  checkPlace(kind, place, body);
+  return sealDocument(kind.format, body, kind.keyOf(place));
+}
+
+function checkPlace<T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: T): void {
   const mismatch = placeMismatch(kind, place, body);
-  if (mismatch) throw new IntegrityError(`Refusing to write ${kind.title} ${key}: its body says ${mismatch}. This is a bug in the caller.`);
-  const sign = repositoryKey && ((header: Header) => ({ keyId: repositoryKey.id, mac: repositoryKey.mac(macMessage(header)) }));
-  return sealDocument(kind.format, body, key, sign);
+  if (mismatch) throw new IntegrityError(`Refusing to write ${kind.title} ${kind.keyOf(place)}: its body says ${mismatch}. This is a bug in the caller.`);
 }
 
 /** Writes the document unless its key holds one; `true` when this call wrote it. */
 export async function writeDocument<T, P extends Place>(storage: RepositoryStorage, kind: DocumentKind<T, P>, place: P, body: T): Promise<boolean> {
-  return storage.putIfAbsent(kind.keyOf(place), encodeDocument(kind, place, body, repositoryKeyOf(storage)));
+  return storage.putIfAbsent(kind.keyOf(place), await encodeDocument(kind, place, body, repositoryKeyOf(storage)));
 }
 
 /** Reads, verifies, authenticates, validates and checks the binding; `ObjectNotFoundError` when absent. */
@@ -58,8 +67,8 @@ export async function readDocument<T, P extends Place>(storage: RepositoryStorag
 }
 
 /** The checks of readDocument on bytes already read from `kind.keyOf(place)`. */
-export function decodeDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array, repositoryKey?: RepositoryKey): T {
-  return decodeEntry(kind, place, bytes, repositoryKey).document;
+export async function decodeDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array, authenticator?: DocumentAuthenticator): Promise<T> {
+  return (await decodeEntry(kind, place, bytes, authenticator)).document;
 }
 
 /** readDocument, also saying whether the writer bound the header to its key (all writers since the registry do). */
@@ -67,11 +76,11 @@ export async function readDocumentEntry<T, P extends Place>(storage: RepositoryS
   return decodeEntry(kind, place, await storage.get(kind.keyOf(place)), repositoryKeyOf(storage));
 }
 
-function decodeEntry<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array, repositoryKey: RepositoryKey | undefined): { document: T; keyed: boolean } {
+async function decodeEntry<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array, authenticator: DocumentAuthenticator | undefined): Promise<{ document: T; keyed: boolean }> {
   const key = kind.keyOf(place);
   const what = `${kind.title} ${key}`;
   const { header, body } = openSealed(kind.format, bytes, what);
-  if (repositoryKey) authenticate(header, repositoryKey, what);
+  if (authenticator) await authenticate(header, authenticator, what);
   if (header.key !== undefined && header.key !== key) {
     throw new IntegrityError(
       `${what} was written as ${header.key}: a document moved or copied from where it belongs is never used. ` +
@@ -99,12 +108,12 @@ function decodeEntry<T, P extends Place>(kind: DocumentKind<T, P>, place: P, byt
 }
 
 /** With a repository key, only a document it authenticates is used; the message names why not. */
-function authenticate(header: Header, repositoryKey: RepositoryKey, what: string): void {
+async function authenticate(header: Header, authenticator: DocumentAuthenticator, what: string): Promise<void> {
   const problem = !header.mac
     ? 'carries no authentication (written without the repository key, or forged)'
-    : header.keyId !== repositoryKey.id
-      ? `was authenticated with another key (key id ${header.keyId}; this repository's key is ${repositoryKey.id})`
-      : !repositoryKey.verify(macMessage(header), header.mac)
+    : header.keyId !== authenticator.id
+      ? `was authenticated with another key (key id ${header.keyId}; this repository's key is ${authenticator.id})`
+      : !(await authenticator.verify(macMessage(header), header.mac))
         ? 'does not authenticate: it was changed after it was written (edited and re-sealed, or forged)'
         : undefined;
   if (problem) {

@@ -6,7 +6,7 @@ import type { ChunkRef } from './chunk-ref.ts';
 import type { CopyFormat } from '../copy-format.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { layout } from './layout.ts';
-import { encodeDocument, readDocument, readDocumentEntry } from './documents.ts';
+import { encodeUnauthenticated, readDocument, readDocumentEntry } from './documents.ts';
 import { manifestKind } from './document-formats.ts';
 import { ObjectNotFoundError, BackupNotFoundError } from '../errors.ts';
 
@@ -107,7 +107,7 @@ export interface Manifest {
 
 /** The stored bytes of a manifest without authentication (tests; writers use writeDocument). */
 export function encodeManifest(manifest: Manifest): Uint8Array {
-  return encodeDocument(manifestKind, { backupId: manifest.backupId }, manifest);
+  return encodeUnauthenticated(manifestKind, { backupId: manifest.backupId }, manifest);
 }
 
 /**

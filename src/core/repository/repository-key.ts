@@ -8,7 +8,19 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { UsageError } from '../errors.ts';
 
-export class RepositoryKey {
+/**
+ * What authenticates documents: a MAC over a message, and its check. Asynchronous, so a key held
+ * by a service (KMS GenerateMac / VerifyMac in AWS) implements it as well as a local key.
+ */
+export interface DocumentAuthenticator {
+  /** Names the key in headers and messages without revealing it. */
+  readonly id: string;
+  mac(message: string): Promise<string>;
+  verify(message: string, mac: string): Promise<boolean>;
+}
+
+/** A local key: HMAC-SHA256 with 256 secret bits. */
+export class RepositoryKey implements DocumentAuthenticator {
   /** Names the key in messages and headers without revealing it. */
   readonly id: string;
 
@@ -31,25 +43,29 @@ export class RepositoryKey {
     return { key: RepositoryKey.parse(text, 'a new key'), text };
   }
 
-  mac(message: string): string {
-    return createHmac('sha256', this.secret).update(message).digest('hex');
+  async mac(message: string): Promise<string> {
+    return this.macNow(message);
   }
 
-  verify(message: string, mac: string): boolean {
-    const expected = Buffer.from(this.mac(message), 'hex');
+  async verify(message: string, mac: string): Promise<boolean> {
+    const expected = Buffer.from(this.macNow(message), 'hex');
     const given = Buffer.from(/^[0-9a-f]{64}$/.test(mac) ? mac : '', 'hex');
     return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  private macNow(message: string): string {
+    return createHmac('sha256', this.secret).update(message).digest('hex');
   }
 }
 
 // The key travels with the storage it authenticates, so that no call site of the registry
 // passes it: the context that opens a repository sets it once.
-const keys = new WeakMap<RepositoryStorage, RepositoryKey>();
+const keys = new WeakMap<RepositoryStorage, DocumentAuthenticator>();
 
-export function authenticateWith(storage: RepositoryStorage, key: RepositoryKey): void {
+export function authenticateWith(storage: RepositoryStorage, key: DocumentAuthenticator): void {
   keys.set(storage, key);
 }
 
-export function repositoryKeyOf(storage: RepositoryStorage): RepositoryKey | undefined {
+export function repositoryKeyOf(storage: RepositoryStorage): DocumentAuthenticator | undefined {
   return keys.get(storage);
 }

@@ -15,9 +15,9 @@ export type { RepositoryMarker } from './document-formats.ts';
  * Reads the marker; a repository created with a key (the marker names its id) is opened only with
  * that key, and one created without is not opened with one (its documents carry no MAC).
  */
-function openMarker(storage: RepositoryStorage, bytes: Uint8Array): RepositoryMarker {
+async function openMarker(storage: RepositoryStorage, bytes: Uint8Array): Promise<RepositoryMarker> {
   const given = repositoryKeyOf(storage);
-  const unchecked = decodeDocument(repositoryMarkerKind, {}, bytes);
+  const unchecked = await decodeDocument(repositoryMarkerKind, {}, bytes);
   if (unchecked.keyId && !given) {
     throw new RepositoryError(
       `${storage.location} authenticates its documents with a repository key (key id ${unchecked.keyId}) and no key was given. ` +
@@ -40,7 +40,7 @@ function openMarker(storage: RepositoryStorage, bytes: Uint8Array): RepositoryMa
 export async function openRepository(storage: RepositoryStorage, options: { create: boolean }): Promise<RepositoryMarker> {
   const key = layout.marker();
   try {
-    return openMarker(storage, await storage.get(key));
+    return await openMarker(storage, await storage.get(key));
   } catch (err) {
     if (err instanceof IntegrityError) {
       throw new RepositoryError(`${storage.location} is not a usable Tidemark repository: ${err.message}`, { cause: err });
@@ -64,7 +64,7 @@ export async function openRepository(storage: RepositoryStorage, options: { crea
     formatVersion: FORMAT_VERSION,
     ...(repositoryKey ? { keyId: repositoryKey.id } : {}),
   };
-  await storage.putIfAbsent(key, encodeDocument(repositoryMarkerKind, {}, created, repositoryKey));
+  await storage.putIfAbsent(key, await encodeDocument(repositoryMarkerKind, {}, created, repositoryKey));
   // Two creators may race: the marker that won is the repository's.
   return openMarker(storage, await storage.get(key));
 }

@@ -27,7 +27,18 @@ export function macMessage(header: Header): string {
   return JSON.stringify([header.format, header.formatVersion, header.key ?? null, header.bodySha256, header.bodyBytes]);
 }
 
-export function sealDocument(format: string, body: unknown, key?: string, sign?: (header: Header) => { keyId: string; mac: string }): Uint8Array {
+export function sealDocument(format: string, body: unknown, key?: string): Uint8Array {
+  const { header, bodyBytes } = headerFor(format, body, key);
+  return frame(header, bodyBytes);
+}
+
+/** sealDocument with `keyId` and `mac` from `sign` (an HMAC, locally or by KMS) in the header. */
+export async function sealSignedDocument(format: string, body: unknown, key: string, sign: (header: Header) => Promise<{ keyId: string; mac: string }>): Promise<Uint8Array> {
+  const { header, bodyBytes } = headerFor(format, body, key);
+  return frame({ ...header, ...(await sign(header)) }, bodyBytes);
+}
+
+function headerFor(format: string, body: unknown, key: string | undefined): { header: Header; bodyBytes: Buffer } {
   const bodyBytes = Buffer.from(JSON.stringify(body), 'utf8');
   const header: Header = {
     format,
@@ -36,7 +47,10 @@ export function sealDocument(format: string, body: unknown, key?: string, sign?:
     bodySha256: createHash('sha256').update(bodyBytes).digest('hex'),
     bodyBytes: bodyBytes.length,
   };
-  if (sign) Object.assign(header, sign(header));
+  return { header, bodyBytes };
+}
+
+function frame(header: Header, bodyBytes: Buffer): Uint8Array {
   return Buffer.concat([Buffer.from(JSON.stringify(header) + '\n', 'utf8'), bodyBytes]);
 }
 
