@@ -87,7 +87,12 @@ export class TidemarkStack extends Stack {
       backupStateMachine: this.stateMachines.backup,
     });
 
-    this.maintenanceSchedules = new MaintenanceSchedules(this, 'Maintenance', { collections: config.collections, maintenanceStateMachine: this.stateMachines.maintenance });
+    this.maintenanceSchedules = new MaintenanceSchedules(this, 'Maintenance', {
+      collections: config.collections,
+      maintenanceStateMachine: this.stateMachines.maintenance,
+      group: this.schedules.group,
+      deadLetterQueue: this.schedules.deadLetterQueue,
+    });
     new CfnOutput(this, 'MaintenanceStateMachineArn', { value: this.stateMachines.maintenance.stateMachineArn, description: 'Retention and gc of one collection: input {"collection": "<name>"}' });
 
     this.monitoring = new Monitoring(this, 'Monitoring', {

@@ -14,6 +14,8 @@ import { newRunId } from '#core/ids.ts';
 import type { ProgressEvent } from '#core/task-context.ts';
 import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
 import { tableContents } from './support/database-state.ts';
+import { createCollection } from '#core/maintenance/collections.ts';
+import { describeUrl } from '#adapters/postgres/connector.ts';
 
 let server: PostgresServer;
 let ctx: LocalContext;
@@ -141,6 +143,13 @@ describe('the backup state machine, started by hand', () => {
   it('commits from an input that names only its source (default workers, window and plan)', async () => {
     const output = await runStateMachine('backup', { source: { credentials: 'source' } }, ctx);
     expect((await ctx.catalog.getBackup(output.backupId))?.state).toBe('committed');
+  });
+
+  it("publishes BackupCommitted with its collection (each collection's staleness metric counts these)", async () => {
+    await createCollection(ctx, { name: 'hourly', source: 'source', sourceDescription: describeUrl(server.url('orders')), retention: { keepLast: 3 } });
+    const events: PublishedEvent[] = [];
+    const output = await runStateMachine('backup', { source: { credentials: 'source' }, collection: 'hourly' }, ctx, { onEvent: (e) => events.push(e) });
+    expect(events).toEqual([{ detailType: 'BackupCommitted', detail: expect.objectContaining({ backupId: output.backupId, collection: 'hourly', source: expect.stringContaining('/orders') }) }]);
   });
 
   it('refuses options.workers out of bounds in its first step, with a BackupFailed event', async () => {

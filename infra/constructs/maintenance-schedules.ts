@@ -5,6 +5,7 @@ import { Duration, TimeZone } from 'aws-cdk-lib';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 /**
@@ -16,6 +17,9 @@ export const MAINTENANCE_SCHEDULE = 'cron(15 5 * * ? *)';
 export interface MaintenanceSchedulesProps {
   readonly collections: readonly { readonly name: string; readonly schedule: { readonly timeZone: string } }[];
   readonly maintenanceStateMachine: sfn.IStateMachine;
+  /** The backup schedules' group and dead-letter queue: the schedule alarms watch both. */
+  readonly group: scheduler.IScheduleGroup;
+  readonly deadLetterQueue: sqs.IQueue;
 }
 
 /** Execution input of one collection's maintenance. */
@@ -34,11 +38,13 @@ export class MaintenanceSchedules extends Construct {
       schedules[collection.name] = new scheduler.Schedule(this, collection.name, {
         description: `Tidemark retention and garbage collection of collection ${collection.name}`,
         schedule: scheduler.ScheduleExpression.expression(MAINTENANCE_SCHEDULE, TimeZone.of(collection.schedule.timeZone)),
+        scheduleGroup: props.group,
         target: new targets.StepFunctionsStartExecution(props.maintenanceStateMachine, {
           input: scheduler.ScheduleTargetInput.fromObject(maintenanceRunInput(collection.name)),
           // A day late, the next run does the same work.
           maxEventAge: Duration.hours(6),
           retryAttempts: 3,
+          deadLetterQueue: props.deadLetterQueue,
         }),
       });
     }

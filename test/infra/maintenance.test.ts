@@ -19,23 +19,28 @@ beforeAll(() => {
 });
 
 describe('maintenance', () => {
-  it('one schedule per collection, daily in its time zone, starting the maintenance machine with {collection}', () => {
+  it('one schedule per collection, daily in its time zone, in the schedules group with its dead-letter queue, starting the maintenance machine with {collection}', () => {
     for (const c of s.config.collections) {
       const schedule = resource(logicalIdOf(s.template, 'AWS::Scheduler::Schedule', `Maintenance${c.name.replaceAll('-', '')}`));
       expect(schedule.Properties, c.name).toMatchObject({
         ScheduleExpression: MAINTENANCE_SCHEDULE,
         ScheduleExpressionTimezone: c.schedule.timeZone,
-        Target: { Arn: { Ref: machine }, RetryPolicy: { MaximumRetryAttempts: 3 } },
+        GroupName: resource(logicalIdOf(s.template, 'AWS::Scheduler::Schedule', `Schedules${c.name.replaceAll('-', '')}`)).Properties.GroupName,
+        Target: { Arn: { Ref: machine }, RetryPolicy: { MaximumRetryAttempts: 3 }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalIdOf(s.template, 'AWS::SQS::Queue', 'SchedulesDeadLetters'), 'Arn'] } } },
       });
       expect(JSON.parse(schedule.Properties.Target.Input)).toEqual({ collection: c.name });
     }
   });
 
-  it('its schedules start executions through a role that may start only the maintenance machine', () => {
+  it('its schedules start executions through a role that may start only the maintenance machine (and dead-letter what fails)', () => {
     const schedules = Object.entries(s.template.findResources('AWS::Scheduler::Schedule')).filter(([id]) => id.startsWith('Maintenance'));
     const roles = new Set(schedules.map(([, x]) => x.Properties.Target.RoleArn['Fn::GetAtt'][0] as string));
     expect(roles.size).toBe(1);
-    expect(statementsOfRole(s.template, [...roles][0]!)).toEqual([{ Effect: 'Allow', Action: ['states:StartExecution'], Resource: [`<${machine}>`] }]);
+    const dlq = logicalIdOf(s.template, 'AWS::SQS::Queue', 'SchedulesDeadLetters');
+    expect(statementsOfRole(s.template, [...roles][0]!)).toEqual([
+      { Effect: 'Allow', Action: ['states:StartExecution'], Resource: [`<${machine}>`] },
+      { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [`<${dlq}.Arn>`] },
+    ]);
   });
 
   it('the machine is the maintenance ASL file, and its role invokes only its two functions', () => {

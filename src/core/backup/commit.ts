@@ -13,7 +13,8 @@ import { ContentChecksum } from '../content-checksum.ts';
 import { IntegrityError, RunDeadlineError } from '../errors.ts';
 import { readPlanHeader } from './plan.ts';
 
-export type CommitOutput = BackupStats & { backupId: string; warnings: number };
+/** Also the BackupCommitted event's detail: `collection` feeds its per-collection staleness metric. */
+export type CommitOutput = BackupStats & { backupId: string; warnings: number; collection: string | null; source: string };
 
 export async function commitBackup(input: { backupId: string; startedAt: string }, ctx: TaskContext): Promise<CommitOutput> {
   const manifestKey = layout.manifest(input.backupId);
@@ -30,11 +31,11 @@ export async function commitBackup(input: { backupId: string; startedAt: string 
     snapshotTime: manifest.snapshot.time,
     snapshotLsn: manifest.snapshot.lsn ?? undefined,
   };
-  await ctx.catalog.finishBackup(input.backupId, changes);
+  const record = await ctx.catalog.finishBackup(input.backupId, changes);
   // The repository's own record of the commit, for `catalog rebuild` and gc (a manifest without
   // it never committed). Last: a crash before it leaves a committed backup that gc marks again.
   await writeDocument(ctx.storage, commitMarkerKind, { backupId: input.backupId }, { backupId: input.backupId, committedAt: manifest.committedAt });
-  return { backupId: input.backupId, ...manifest.stats, warnings: manifest.warnings.length };
+  return { backupId: input.backupId, collection: record.collection ?? null, source: record.source, ...manifest.stats, warnings: manifest.warnings.length };
 }
 
 async function writeManifest(input: { backupId: string; startedAt: string }, ctx: TaskContext): Promise<Manifest> {
