@@ -1,0 +1,75 @@
+// `restore --collection <name> --to <target>`: Resolve (the archived commit the target ends at)
+// → the newest backup of the collection whose snapshot does not hold it → restore that backup
+// (the restore state machine, as it is) → Replay → remove Tidemark's own objects from the target
+// (FORMAT.md, "Point-in-time recovery").
+import type { TaskContext } from '../task-context.ts';
+import type { DatabaseRef } from '../ports/database.ts';
+import { RestoreTargetError } from '../errors.ts';
+import { readManifest, type Manifest } from '../repository/manifest.ts';
+import { quoteIdent } from '../sql.ts';
+import { listChains, chainLsn, readChain } from './chain.ts';
+import { compareLsn } from './lsn.ts';
+import { pitrNames } from './names.ts';
+import { replayChain, type ReplayResult } from './replay.ts';
+import { describeTarget, resolvePoint } from './resolve-point.ts';
+import type { CommitPoint } from './segment.ts';
+import { TxidSnapshot, type PitrTarget } from './target.ts';
+
+export interface PointRestoreInput {
+  collection: string;
+  target: PitrTarget;
+  /** The database to restore into (the restore state machine prepares it). */
+  into: DatabaseRef;
+  /** Restores one backup into `into`: the restore state machine, run by the caller's runtime. */
+  restoreBackup(backupId: string): Promise<void>;
+}
+
+export interface PointRestoreResult {
+  backupId: string;
+  /** The exact point reached: the last transaction the target includes. */
+  reached: CommitPoint;
+  replay: ReplayResult;
+}
+
+export async function restoreToPoint(input: PointRestoreInput, ctx: TaskContext): Promise<PointRestoreResult> {
+  const chains = await listChains(ctx.storage, input.collection);
+  const [chain, places] = [...chains.entries()].at(-1) ?? [];
+  if (!chain) throw new RestoreTargetError(`Collection ${input.collection} has no change archive: it can be restored to its backups only. Enable it with \`tidemark pitr enable --collection ${input.collection}\`.`);
+  const { point } = await resolvePoint(ctx.storage, places!, input.target);
+  const { manifest, snapshot } = await chooseBackup(ctx, input.collection, chain, places!, point, input.target);
+  await input.restoreBackup(manifest.backupId);
+  const session = await ctx.databases.connect(input.into, { applicationName: 'tidemark replay' });
+  try {
+    const replay = await replayChain(ctx.storage, places!, snapshot, point, session);
+    // Schema capture copied the DDL capture's function from the source; it is Tidemark's, not the database's.
+    await session.query(`DROP FUNCTION IF EXISTS public.${quoteIdent(pitrNames(input.collection).ddlCapture)}()`);
+    return { backupId: manifest.backupId, reached: point, replay };
+  } finally {
+    await session.close();
+  }
+}
+
+/** The newest committed backup of the collection taken within the chain whose snapshot does not hold `point`. */
+async function chooseBackup(ctx: TaskContext, collection: string, chain: string, places: Parameters<typeof readChain>[1], point: CommitPoint, target: PitrTarget) {
+  const opening = await readChain(ctx.storage, places.slice(0, 1))[Symbol.asyncIterator]().next();
+  const source = opening.value!.source;
+  const records = (await ctx.catalog.listBackups())
+    .filter((b) => b.collection === collection && b.state === 'committed')
+    .sort((a, b) => (b.snapshotTime ?? '').localeCompare(a.snapshotTime ?? ''));
+  const tooNew: Manifest[] = [];
+  for (const record of records) {
+    const manifest = await readManifest(ctx.storage, record.backupId);
+    const txids = manifest.snapshot.txidSnapshot;
+    const inChain = manifest.snapshot.lsn !== null && compareLsn(chainLsn(chain), manifest.snapshot.lsn) < 0;
+    const sameSource = manifest.source.systemIdentifier === source.systemIdentifier && manifest.source.database === source.database;
+    if (!txids || !inChain || !sameSource) continue;
+    const snapshot = new TxidSnapshot(txids);
+    if (!snapshot.sees(point.xid)) return { manifest, snapshot };
+    tooNew.push(manifest);
+  }
+  const oldest = tooNew.at(-1);
+  throw new RestoreTargetError(
+    `${describeTarget(target)} (the commit of xid ${point.xid} at ${point.time}) is before the first backup of collection ${collection} taken since its change archive began` +
+      (oldest ? ` (${oldest.backupId}, snapshot at ${oldest.snapshot.time}): restore to a point after it.` : ': there is none yet; take one with `tidemark backup --collection ' + collection + '`.'),
+  );
+}
