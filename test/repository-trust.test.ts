@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { describeResult, runCli } from './support/cli.ts';
+import { collect, describeResult, runCli, spawnCli } from './support/cli.ts';
 import { runBackup, tempRepository } from './support/pipeline.ts';
 import { openLocalContext } from '#local/local-context.ts';
 import { encodeManifest, readManifest } from '#core/repository/manifest.ts';
@@ -238,6 +238,20 @@ describe('leases with liveness (finding 8)', () => {
     expect(Date.now() - started, 'no wait for the dead holder').toBeLessThan(60_000);
     const gc = await runCli(['gc', '--repo', repo, '--json']);
     expect(gc.code, describeResult(gc)).toBe(0);
+  });
+
+  it('gc and expire killed at random moments: the next one is never blocked by the dead lease, and every committed backup still verifies', async () => {
+    const repo = await copyOfBase();
+    for (let round = 0; round < 6; round++) {
+      const child = spawnCli([round % 2 ? 'expire' : 'gc', '--repo', repo, '--json']);
+      const done = collect(child);
+      setTimeout(() => child.kill('SIGKILL'), 100 + Math.floor(Math.random() * 1200));
+      await done;
+    }
+    const gc = await runCli(['gc', '--repo', repo, '--json']);
+    expect(gc.code, describeResult(gc)).toBe(0);
+    expect(gc.json.backupsKept).toBe(2);
+    for (const id of ids) expect((await runCli(['verify', id, '--repo', repo, '--json'])).code).toBe(0);
   });
 
   it('a live holder renews its lease (heartbeat) and keeps it past its lifetime; released, it is free', async () => {
