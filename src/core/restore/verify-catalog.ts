@@ -3,7 +3,7 @@
 // index is left INVALID by a race, a NOT VALID constraint came back validated, or a trigger came
 // back enabled; each such difference fails verification, naming the object.
 import type { CatalogQuery } from '../schema/model.ts';
-import { readCatalogState, type CatalogState } from '../schema/catalog-state.ts';
+import { constraintKey, readCatalogState, type CatalogState } from '../schema/catalog-state.ts';
 import { VerificationError } from '../errors.ts';
 
 const TRIGGER_STATE: Record<string, string> = { O: 'enabled', D: 'disabled', R: 'enabled for replica only', A: 'enabled always' };
@@ -32,10 +32,10 @@ export function catalogDifferences(expected: CatalogState, actual: CatalogState)
       if (got.ready !== want.ready) out.push(`index ${want.name} is ${got.ready ? 'ready' : 'not ready'} (${want.ready ? 'ready' : 'not ready'} at the source)`);
     }
   }
-  const constraints = byKey(actual.constraints, (c) => c.key);
+  const constraints = byKey(actual.constraints, constraintKey);
   for (const want of expected.constraints) {
     const name = `constraint ${want.name} on ${want.table}`;
-    const got = constraints.get(want.key);
+    const got = constraints.get(constraintKey(want));
     if (!got) out.push(`${name} is missing`);
     else {
       if (got.validated !== want.validated) out.push(`${name} is ${got.validated ? 'validated' : 'NOT VALID'} (${want.validated ? 'validated' : 'NOT VALID'} at the source)`);

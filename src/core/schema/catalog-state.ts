@@ -13,10 +13,10 @@ export interface CatalogState {
   indexes: { name: string; valid: boolean; ready: boolean }[];
   /**
    * Keys, foreign keys, checks and exclusion constraints (not PostgreSQL 18's NOT NULL ones).
-   * `key` identifies it across databases: table and name, or for a partition's clone of a
-   * parent's constraint, table, referenced table and root constraint.
+   * A partition's clone of a parent's constraint has a `key` that identifies it across databases
+   * instead of its name (constraintKey).
    */
-  constraints: { table: string; name: string; key: string; validated: boolean; local: boolean }[];
+  constraints: { table: string; name: string; key?: string; validated: boolean; local: boolean }[];
   /** User triggers, clones on partitions included; `enabled` is pg_trigger.tgenabled (O, D, R, A). */
   triggers: { table: string; name: string; enabled: string }[];
 }
@@ -52,15 +52,14 @@ export async function readCatalogState(query: CatalogQuery, options: { source: b
   // partition's own equal foreign key, merged into the parent's at the source, keeps its own name
   // there but not in pg_dump's output or ours). So a clone is known by its root constraint and
   // the table it references, not by its name.
-  const constraints = await query<{ table: string; name: string; key: string; validated: boolean; local: boolean }>(`
+  const constraints = await query<{ table: string; name: string; key: string | null; validated: boolean; local: boolean }>(`
     WITH RECURSIVE tree(oid, root) AS (
       SELECT oid, oid FROM pg_catalog.pg_constraint WHERE conparentid = 0 AND conrelid <> 0
       UNION ALL
       SELECT co.oid, tree.root FROM pg_catalog.pg_constraint co JOIN tree ON co.conparentid = tree.oid
     )
     SELECT ${QUALIFIED} AS table, pg_catalog.quote_ident(co.conname) AS name,
-      CASE WHEN co.conparentid = 0 THEN ${QUALIFIED} || ' ' || pg_catalog.quote_ident(co.conname)
-        ELSE ${QUALIFIED} || ' references ' || COALESCE((SELECT pg_catalog.quote_ident(fn.nspname) || '.' || pg_catalog.quote_ident(f.relname)
+      CASE WHEN co.conparentid <> 0 THEN ${QUALIFIED} || ' references ' || COALESCE((SELECT pg_catalog.quote_ident(fn.nspname) || '.' || pg_catalog.quote_ident(f.relname)
             FROM pg_catalog.pg_class f JOIN pg_catalog.pg_namespace fn ON fn.oid = f.relnamespace WHERE f.oid = co.confrelid), '-')
           || ' as part of ' || (SELECT pg_catalog.quote_ident(rn.nspname) || '.' || pg_catalog.quote_ident(rc.relname) || ' ' || pg_catalog.quote_ident(r.conname)
             FROM pg_catalog.pg_constraint r JOIN pg_catalog.pg_class rc ON rc.oid = r.conrelid
@@ -72,7 +71,7 @@ export async function readCatalogState(query: CatalogQuery, options: { source: b
     JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE co.contype IN ('c', 'p', 'u', 'x', 'f') AND c.relkind IN ('r', 'p', 'm') AND ${USER_RELATION}
-    ORDER BY 3`);
+    ORDER BY 1, 2`);
   const triggers = await query<{ table: string; name: string; enabled: string }>(`
     SELECT ${QUALIFIED} AS table, pg_catalog.quote_ident(t.tgname) AS name, t.tgenabled::text AS enabled
     FROM pg_catalog.pg_trigger t
@@ -83,7 +82,10 @@ export async function readCatalogState(query: CatalogQuery, options: { source: b
   return {
     relations: relations.map((r) => ({ name: r.name, persistence: r.persistence, accessMethod: r.access_method })),
     indexes,
-    constraints,
+    constraints: constraints.map(({ key, ...rest }) => (key === null ? rest : { ...rest, key })),
     triggers,
   };
 }
+
+/** How a constraint is matched between source and restore: by table and name unless it is a clone. */
+export const constraintKey = (c: CatalogState['constraints'][number]): string => c.key ?? `${c.table} ${c.name}`;
