@@ -12,6 +12,8 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { InvalidKeyError, RepositoryError, TransientError } from '#core/errors.ts';
 import { startS3rver, type LocalS3 } from '../support/s3rver.ts';
 import { listKeys, storageContract } from './storage-contract.ts';
+import { chunkProblem, putChunk } from '#core/repository/chunk-store.ts';
+import { layout } from '#core/repository/layout.ts';
 
 let s3: LocalS3;
 beforeAll(async () => {
@@ -111,6 +113,19 @@ describe('S3Storage on s3rver', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('a damaged chunk (overwritten short, as a writer without the condition could) is quarantined and written again under its key', async () => {
+    const storage = storageAt(`quarantine/${randomUUID()}`);
+    const content = new TextEncoder().encode('1\tone\n2\ttwo\n'.repeat(500));
+    const first = await putChunk(storage, content, 1000);
+    const Key = `${storage.location.replace(`s3://${s3.bucket}/`, '')}/${layout.chunk(first.ref.id)}`;
+    await s3.client().send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: 'short' }));
+    expect(await chunkProblem(storage, first.ref.id)).toMatch(/corrupt/);
+    const again = await putChunk(storage, content, 1000);
+    expect(again.bytesWritten).toBe(first.ref.storedSize);
+    expect(again.quarantined).toMatch(new RegExp(`^quarantine/chunks/${first.ref.id}/`));
+    expect(await chunkProblem(storage, first.ref.id)).toBeUndefined();
   });
 
   it('503 SlowDown twice, then success: put, head and get are retried transparently', async () => {
