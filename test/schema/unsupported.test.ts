@@ -71,6 +71,9 @@ describe('unsupported object kinds', () => {
        CREATE TABLE public.uses_base (v public.myint, vs public.myint[]);
        CREATE COLLATION public.coll_c (provider = libc, locale = 'C');
        CREATE TABLE public.uses_coll (t text COLLATE public.coll_c);
+       CREATE TABLE public.guarded (id int);
+       CREATE POLICY guard ON public.guarded USING (id::text::public.myint IS NOT NULL);
+       CREATE INDEX guarded_coll ON public.guarded ((id::text) COLLATE public.coll_c);
        CREATE TABLE public.fine (id int);`,
       'blocked',
     );
@@ -82,6 +85,8 @@ describe('unsupported object kinds', () => {
     expect(message).toContain('column vs of table public.uses_base needs type public.myint');
     expect(message).toContain('column t of table public.uses_coll needs collation public.coll_c');
     expect(message).toContain('function public.myint_in(cstring) needs type public.myint');
+    expect(message).toContain('policy guard on table public.guarded needs type public.myint');
+    expect(message).toContain('index public.guarded_coll needs collation public.coll_c');
     expect(message).not.toContain('public.fine');
     expect(message).toMatch(/the backup is not taken.*pg_dump/);
   });

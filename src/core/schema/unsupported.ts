@@ -67,6 +67,8 @@ export async function reportUnsupported(capture: Capture): Promise<void> {
 const UNSUPPORTED_CATALOGS = ['pg_ts_config', 'pg_ts_dict', 'pg_ts_parser', 'pg_ts_template', 'pg_foreign_data_wrapper',
   'pg_foreign_server', 'pg_conversion', 'pg_operator', 'pg_opclass', 'pg_opfamily', 'pg_cast', 'pg_transform', 'pg_language', 'pg_collation'];
 
+const POST_DATA_CATALOGS = new Set(['pg_constraint', 'pg_trigger', 'pg_rewrite', 'pg_policy', 'pg_statistic_ext']);
+
 /**
  * A captured object that needs an object of an unsupported kind (a function or a column of a
  * user-defined base type, an index with a user operator class, a view over a foreign table) would
@@ -74,8 +76,9 @@ const UNSUPPORTED_CATALOGS = ['pg_ts_config', 'pg_ts_dict', 'pg_ts_parser', 'pg_
  * it could be restored. Runs after every capture, when `capture.aliases` knows what was captured.
  */
 export async function refuseUnrestorableDependents(capture: Capture): Promise<void> {
-  const rows = await capture.query<{ catalog: string; objid: number; dependent: string; needed: string }>(`
+  const rows = await capture.query<{ catalog: string; objid: number; relkind: string | null; dependent: string; needed: string }>(`
     SELECT d.classid::pg_catalog.regclass::pg_catalog.text AS catalog, d.objid,
+      (SELECT c.relkind FROM pg_catalog.pg_class c WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = d.objid) AS relkind,
       pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS dependent,
       pg_catalog.pg_describe_object(d.refclassid, r.oid, 0) AS needed
     FROM pg_catalog.pg_depend d
@@ -94,7 +97,11 @@ export async function refuseUnrestorableDependents(capture: Capture): Promise<vo
         OR (d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_class f
           WHERE f.oid = r.oid AND f.relkind = 'f')))
     ORDER BY 3, 4`);
-  const problems = rows.filter((r) => capture.aliases.has(`${r.catalog}:${r.objid}`)).map((r) => `${r.dependent} needs ${r.needed}`);
+  // Pre-data objects are known by their catalog key; post-data ones (indexes, constraints,
+  // triggers, rules, policies, statistics) are not nodes, but are captured with their table.
+  const captured = (r: (typeof rows)[number]) =>
+    capture.aliases.has(`${r.catalog}:${r.objid}`) || POST_DATA_CATALOGS.has(r.catalog) || (r.catalog === 'pg_class' && (r.relkind === 'i' || r.relkind === 'I'));
+  const problems = rows.filter(captured).map((r) => `${r.dependent} needs ${r.needed}`);
   if (problems.length === 0) return;
   throw new UnsupportedObjectError(
     `This database cannot be backed up faithfully yet: ${listNames([...new Set(problems)], 20)}, of a kind Tidemark does not back up ` +
