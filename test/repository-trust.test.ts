@@ -179,6 +179,32 @@ describe('a run that never committed is no backup (finding 6)', () => {
     for (const id of ids) expect((await runCli(['verify', id, '--repo', repo, '--json'])).code).toBe(0);
   });
 
+  it('backups killed at random moments leave, after gc, nothing uncommitted that looks committed, no orphan manifest and no temp file', async () => {
+    const repo = await copyOfBase();
+    for (let round = 0; round < 5; round++) {
+      const child = spawnCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', String(16 * 1024), '--workers', '2']);
+      const done = collect(child);
+      setTimeout(() => child.kill('SIGKILL'), 300 + Math.floor(Math.random() * 2500));
+      await done;
+    }
+    const gc = await runCli(['gc', '--repo', repo, '--json']);
+    expect(gc.code, describeResult(gc)).toBe(0);
+    const list = await runCli(['list', '--repo', repo, '--json']);
+    expect(list.json.filter((b: any) => b.state === 'running'), 'no run left running').toEqual([]);
+    const committed = list.json.filter((b: any) => b.state === 'committed').map((b: any) => b.backupId);
+    expect(committed).toEqual(expect.arrayContaining(ids));
+    for (const id of await readdir(join(repo, 'backups'))) {
+      const files = await readdir(join(repo, 'backups', id));
+      if (files.includes('manifest.json')) expect(files, `${id}: a manifest without its commit marker`).toContain('committed.json');
+    }
+    const everything = await readdir(repo, { recursive: true });
+    expect(everything.filter((f) => !f.startsWith('catalog') && f.split('/').pop()!.startsWith('.tmp-'))).toEqual([]);
+    // Run files of runs that can never commit are gone (directories stay: the storage never removes them).
+    const runFiles = await readdir(join(repo, 'runs'), { recursive: true, withFileTypes: true }).catch(() => []);
+    expect(runFiles.filter((e) => e.isFile()).map((e) => e.name)).toEqual([]);
+    for (const id of committed) expect((await runCli(['verify', id, '--repo', repo, '--json'])).code, id).toBe(0);
+  });
+
   it('gc removes temp files of writes that died, once older than any live writer (finding 7)', async () => {
     const repo = await copyOfBase();
     const someChunkDir = join(repo, 'chunks', (await readdir(join(repo, 'chunks')))[0]!);

@@ -104,7 +104,8 @@ export class FileSystemStorage implements RepositoryStorage {
     }
   }
 
-  async removeAbandonedWrites(olderThan: Date): Promise<{ removed: string[]; bytes: number }> {
+  async removeAbandonedWrites(olderThan: Date, prefix = ''): Promise<{ removed: string[]; bytes: number }> {
+    if (prefix !== '') checkRepositoryKey(prefix.replace(/\/$/, ''));
     const removed: string[] = [];
     let bytes = 0;
     const visit = async (dir: string): Promise<void> => {
@@ -129,7 +130,7 @@ export class FileSystemStorage implements RepositoryStorage {
         }
       }
     };
-    await visit(this.location);
+    await visit(join(this.location, prefix));
     return { removed: removed.sort(), bytes };
   }
 

@@ -11,6 +11,7 @@ import { acquireMaintenanceLease, sleep, type HeldLease } from './lease.ts';
 import { markReferencedChunks } from './gc-mark.ts';
 import { executeSweep, planSweep } from './gc-sweep.ts';
 import { mayStillCommit } from './run-liveness.ts';
+import { layout } from '../repository/layout.ts';
 
 export interface GcOptions {
   /** Report what would be deleted; delete nothing. */
@@ -95,9 +96,7 @@ async function markAndSweep(ports: { storage: RepositoryStorage; catalog: Backup
   await hooks.beforeSweep?.();
   const plan = await planSweep(ports.storage, ports.catalog, mark, new Date());
   if (!options.dryRun) await executeSweep(ports.storage, ports.catalog, plan, lease);
-  // No backup runs now (checked under the lease), and every other writer finishes a write in far
-  // less than an hour: a temp file that old belongs to a writer that died.
-  const abandoned = options.dryRun ? [] : (await ports.storage.removeAbandonedWrites(new Date(Date.now() - ABANDONED_WRITE_AGE_MS))).removed;
+  const abandoned = options.dryRun ? [] : await removeAbandonedWrites(ports.storage);
   return {
     dryRun: Boolean(options.dryRun),
     backupsKept: mark.live.length,
@@ -115,6 +114,22 @@ async function markAndSweep(ports: { storage: RepositoryStorage; catalog: Backup
     runsRemoved: plan.runs.map((r) => r.runId),
     runsMarkedFailed: deadRuns,
   };
+}
+
+/**
+ * Temp files of writes that died. Under chunks/, runs/ and backups/ only backups write (and gc
+ * itself), and none may still commit now (checked under the lease): anything there older than a
+ * minute (mtime granularity, clocks) is dead. Elsewhere (collections, the local catalog's
+ * restores) writers run beside gc, and finish a write in far less than an hour.
+ */
+async function removeAbandonedWrites(storage: RepositoryStorage): Promise<string[]> {
+  const now = Date.now();
+  const removed: string[] = [];
+  for (const prefix of [layout.chunksPrefix(), 'runs/', layout.backupsPrefix()]) {
+    removed.push(...(await storage.removeAbandonedWrites(new Date(now - 60_000), prefix)).removed);
+  }
+  removed.push(...(await storage.removeAbandonedWrites(new Date(now - ABANDONED_WRITE_AGE_MS))).removed);
+  return removed.sort();
 }
 
 /**

@@ -39,9 +39,10 @@ export interface RepositoryStorage {
 
   /**
    * Removes what writers that died left behind and no listing shows (the filesystem's
-   * `.tmp-*` files) when last touched before `olderThan`; the caller makes sure no writer alive
-   * started before then. Idempotent. Backends whose writes leave nothing behind return nothing
-   * (an S3 PUT is atomic; abandoned multipart uploads go by the bucket's lifecycle rule).
+   * `.tmp-*` files) when last touched before `olderThan`, under `prefix` (default: everywhere);
+   * the caller makes sure no writer alive there started before then. Idempotent. Backends whose
+   * writes leave nothing behind return nothing (an S3 PUT is atomic; abandoned multipart uploads
+   * go by the bucket's lifecycle rule).
    */
-  removeAbandonedWrites(olderThan: Date): Promise<{ removed: string[]; bytes: number }>;
+  removeAbandonedWrites(olderThan: Date, prefix?: string): Promise<{ removed: string[]; bytes: number }>;
 }
