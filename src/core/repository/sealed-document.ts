@@ -6,6 +6,7 @@
 // registry, documents.ts) is where the document belongs: a copy found under another key is refused.
 // Typed reads and writes go through documents.ts; this module only frames and checks bytes.
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import { IntegrityError } from '../errors.ts';
 
 export const FORMAT_VERSION = 2;
@@ -21,6 +22,16 @@ export interface Header {
   keyId?: string;
   mac?: string;
 }
+
+const headerSchema = z.looseObject({
+  format: z.string(),
+  formatVersion: z.number().int().positive(),
+  key: z.string().optional(),
+  bodySha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bodyBytes: z.number().int().nonnegative(),
+  keyId: z.string().optional(),
+  mac: z.string().optional(),
+});
 
 /** What a document's MAC covers: its kind, version, place and body (through its hash). */
 export function macMessage(header: Header): string {
@@ -66,7 +77,9 @@ export function openSealed(format: string, bytes: Uint8Array, what: string): { h
   let header: Header;
   try {
     if (newline < 0) throw new Error('no header line');
-    header = JSON.parse(buf.subarray(0, newline).toString('utf8')) as Header;
+    const parsed = headerSchema.safeParse(JSON.parse(buf.subarray(0, newline).toString('utf8')));
+    if (!parsed.success) throw new Error('bad header fields');
+    header = parsed.data;
   } catch {
     throw new IntegrityError(`${what} is not a readable Tidemark ${format} (bad header). The object is damaged; restore it from a copy of the repository or use another backup.`);
   }
