@@ -5,6 +5,7 @@ import { UnsupportedObjectError } from '../errors.ts';
 import { captureAccessMethods } from './access-methods.ts';
 import { captureCatalogGrants } from './catalog-grants.ts';
 import { readCatalogState } from './catalog-state.ts';
+import { captureCollations } from './collations.ts';
 import { captureComments } from './comments.ts';
 import { addConstraint } from './constraints.ts';
 import { Capture } from './context.ts';
@@ -43,6 +44,7 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   const capture = new Capture(query, settings.version);
   await captureSchemas(capture);
   await captureExtensions(capture);
+  await captureCollations(capture); // before the types and columns using them
   await captureTypes(capture);
   await captureFunctions(capture);
   await captureAccessMethods(capture); // after their handler functions, before the tables using them

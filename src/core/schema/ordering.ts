@@ -8,6 +8,7 @@ import type { Dependency } from './dependencies.ts';
 const PRIORITY: Record<string, number> = {
   schema: 1,
   extension: 2,
+  collation: 2.5,
   type: 3,
   domain: 3,
   function: 4,

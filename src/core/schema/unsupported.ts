@@ -32,7 +32,6 @@ const KINDS: [string, string][] = [
   ['cast', `SELECT '(' || pg_catalog.format_type(o.castsource, NULL) || ' AS ' || pg_catalog.format_type(o.casttarget, NULL) || ')' FROM pg_catalog.pg_cast o WHERE ${userObject('pg_cast', 'o')}`],
   ['transform', `SELECT 'FOR ' || pg_catalog.format_type(o.trftype, NULL) || ' LANGUAGE ' || (SELECT pg_catalog.quote_ident(lanname) FROM pg_catalog.pg_language WHERE oid = o.trflang) FROM pg_catalog.pg_transform o WHERE ${userObject('pg_transform', 'o')}`],
   ['procedural language', `SELECT pg_catalog.quote_ident(o.lanname) FROM pg_catalog.pg_language o WHERE ${userObject('pg_language', 'o')}`],
-  ['collation', `SELECT ${qualified(nsp('o.collnamespace'), 'o.collname')} FROM pg_catalog.pg_collation o WHERE ${userObject('pg_collation', 'o')}`],
   ['base or shell type', `SELECT ${qualified(nsp('o.typnamespace'), 'o.typname')} FROM pg_catalog.pg_type o WHERE o.typtype IN ('b', 'p') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = o.oid) AND ${userObject('pg_type', 'o')}`],
   ['default privileges', `SELECT 'for role ' || pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(o.defaclrole)) || COALESCE(' in schema ' || pg_catalog.quote_ident(${nsp('o.defaclnamespace')}), '') || ' on ' || o.defaclobjtype::pg_catalog.text FROM pg_catalog.pg_default_acl o`],
   // pg_dump replays these against pg_init_privs; CREATE EXTENSION alone restores the originals.
@@ -65,7 +64,7 @@ export async function reportUnsupported(capture: Capture): Promise<void> {
 
 /** Catalogs whose user objects are all of unsupported kinds (see KINDS). */
 const UNSUPPORTED_CATALOGS = ['pg_ts_config', 'pg_ts_dict', 'pg_ts_parser', 'pg_ts_template', 'pg_foreign_data_wrapper',
-  'pg_foreign_server', 'pg_conversion', 'pg_operator', 'pg_opclass', 'pg_opfamily', 'pg_cast', 'pg_transform', 'pg_language', 'pg_collation'];
+  'pg_foreign_server', 'pg_conversion', 'pg_operator', 'pg_opclass', 'pg_opfamily', 'pg_cast', 'pg_transform', 'pg_language'];
 
 const POST_DATA_CATALOGS = new Set(['pg_constraint', 'pg_trigger', 'pg_rewrite', 'pg_policy', 'pg_statistic_ext']);
 
