@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { backupCommand } from './commands/backup.ts';
 import { restoreCommand } from './commands/restore.ts';
+import { pitrRestoreCommand, registerPitrCommands } from './commands/pitr.ts';
 import { listCommand, showCommand, verifyCommand } from './commands/inspect.ts';
 import { collectionCreateCommand, collectionListCommand, collectionShowCommand } from './commands/collection.ts';
 import { catalogRebuildCommand, expireCommand, gcCommand } from './commands/maintenance.ts';
@@ -74,12 +75,15 @@ export async function main(argv: string[]): Promise<number> {
     .argument('[backup-id]', 'a backup id, or "latest" (not needed with --resume)')
     .option('--target <postgres-url>', 'database to restore into; created when missing (default: $TIDEMARK_TARGET)')
     .option('--resume <restore-id>', 'carry on with a failed restore in the same target database: what it loaded is kept, the rest is done')
+    .option('--collection <name>', 'with --to: the collection whose backups and change archive to restore from')
+    .option('--to <target>', 'restore to a point: an ISO-8601 time with zone, lsn:X/Y, xid:N or latest (needs --collection; see `tidemark pitr`)')
     .addOption(repoOption())
     .addOption(catalogOption())
     .addOption(jsonOption())
     .option('--workers <n>', 'parallel load workers', WORKERS, 4)
     .option('--no-verify', 'skip reading the restored tables back to compare row counts and content checksums with the backup (faster; chunk hashes are still checked; the result says "not verified")')
-    .action(run((backup, opts) => restoreCommand(backup, opts)));
+    .action(run((backup, opts) => (opts.to || opts.collection ? pitrRestoreCommand(backup, opts) : restoreCommand(backup, opts))));
+  registerPitrCommands(program, { repoOption, catalogOption, jsonOption, run });
 
   program.command('list').description('list the backups in the repository').addOption(repoOption())
     .addOption(catalogOption()).addOption(jsonOption()).action(run((opts) => listCommand(opts)));

@@ -142,7 +142,7 @@ class SegmentWriter {
     const { collection, chain, slot, source } = this.previous;
     const { first, last, transactions, changes } = this.segment;
     const segment = await sealSegment(
-      { collection, chain, afterLsn: this.afterLsn, part: this.part, slot, source, endLsn: this.endLsn, openAtEnd: this.inTransaction, transactions, changes, ...(first ? { firstCommit: first } : {}), ...(last ? { lastCommit: last } : {}) },
+      { collection, chain, afterLsn: this.afterLsn, part: this.part, slot, source, endLsn: this.endLsn, openAtEnd: this.inTransaction, transactions, changes, sealedAt: new Date().toISOString(), ...(first ? { firstCommit: first } : {}), ...(last ? { lastCommit: last } : {}) },
       this.records,
     );
     await writeSegment(this.storage, segment);

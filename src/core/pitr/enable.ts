@@ -35,9 +35,12 @@ export async function enablePitr(session: SqlSession, stream: ChangeStream, stor
   const source = await sourceIdentity(session);
   await installDdlCapture(session, names.ddlCapture);
   const { lsn } = await stream.createSlot(names.slot);
+  // The server's clock once the slot exists: a backup whose snapshot is later has every
+  // transaction it does not see in this chain (restore-to-point.ts).
+  const [created] = await session.query<{ at: Date }>('SELECT pg_catalog.clock_timestamp() AS at');
   const chain = chainId(lsn);
   const opening = await sealSegment(
-    { collection, chain, afterLsn: lsn, part: 0, slot: names.slot, source, endLsn: lsn, openAtEnd: false, transactions: 0, changes: 0 },
+    { collection, chain, afterLsn: lsn, part: 0, slot: names.slot, source, endLsn: lsn, openAtEnd: false, transactions: 0, changes: 0, sealedAt: new Date(created!.at).toISOString() },
     [],
   );
   await writeSegment(storage, opening);

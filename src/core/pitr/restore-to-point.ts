@@ -7,8 +7,7 @@ import type { DatabaseRef } from '../ports/database.ts';
 import { RestoreTargetError } from '../errors.ts';
 import { readManifest, type Manifest } from '../repository/manifest.ts';
 import { quoteIdent } from '../sql.ts';
-import { listChains, chainLsn, readChain } from './chain.ts';
-import { compareLsn } from './lsn.ts';
+import { listChains, readChain } from './chain.ts';
 import { pitrNames } from './names.ts';
 import { replayChain, type ReplayResult } from './replay.ts';
 import { describeTarget, resolvePoint } from './resolve-point.ts';
@@ -36,7 +35,7 @@ export async function restoreToPoint(input: PointRestoreInput, ctx: TaskContext)
   const [chain, places] = [...chains.entries()].at(-1) ?? [];
   if (!chain) throw new RestoreTargetError(`Collection ${input.collection} has no change archive: it can be restored to its backups only. Enable it with \`tidemark pitr enable --collection ${input.collection}\`.`);
   const { point } = await resolvePoint(ctx.storage, places!, input.target);
-  const { manifest, snapshot } = await chooseBackup(ctx, input.collection, chain, places!, point, input.target);
+  const { manifest, snapshot } = await chooseBackup(ctx, input.collection, places!, point, input.target);
   await input.restoreBackup(manifest.backupId);
   const session = await ctx.databases.connect(input.into, { applicationName: 'tidemark replay' });
   try {
@@ -50,9 +49,9 @@ export async function restoreToPoint(input: PointRestoreInput, ctx: TaskContext)
 }
 
 /** The newest committed backup of the collection taken within the chain whose snapshot does not hold `point`. */
-async function chooseBackup(ctx: TaskContext, collection: string, chain: string, places: Parameters<typeof readChain>[1], point: CommitPoint, target: PitrTarget) {
+async function chooseBackup(ctx: TaskContext, collection: string, places: Parameters<typeof readChain>[1], point: CommitPoint, target: PitrTarget) {
   const opening = await readChain(ctx.storage, places.slice(0, 1))[Symbol.asyncIterator]().next();
-  const source = opening.value!.source;
+  const { source, sealedAt: chainStart } = opening.value!;
   const records = (await ctx.catalog.listBackups())
     .filter((b) => b.collection === collection && b.state === 'committed')
     .sort((a, b) => (b.snapshotTime ?? '').localeCompare(a.snapshotTime ?? ''));
@@ -60,7 +59,9 @@ async function chooseBackup(ctx: TaskContext, collection: string, chain: string,
   for (const record of records) {
     const manifest = await readManifest(ctx.storage, record.backupId);
     const txids = manifest.snapshot.txidSnapshot;
-    const inChain = manifest.snapshot.lsn !== null && compareLsn(chainLsn(chain), manifest.snapshot.lsn) < 0;
+    // Taken after the slot existed (both times are the server's): every transaction its
+    // snapshot does not see commits after the chain's start, so the chain holds it.
+    const inChain = chainStart !== undefined && Date.parse(manifest.snapshot.time) > Date.parse(chainStart);
     const sameSource = manifest.source.systemIdentifier === source.systemIdentifier && manifest.source.database === source.database;
     if (!txids || !inChain || !sameSource) continue;
     const snapshot = new TxidSnapshot(txids);

@@ -43,6 +43,8 @@ export interface ChangeSegment {
   changes: number;
   firstCommit?: CommitPoint;
   lastCommit?: CommitPoint;
+  /** When the archiver sealed it (ISO-8601), for the archive's age in `pitr status`. */
+  sealedAt?: string;
   payload: { codec: 'zstd'; sha256: string; bytes: number; data: string };
 }
 

@@ -1,0 +1,150 @@
+// `tidemark pitr enable|disable|status|archive --collection <name>` and
+// `tidemark restore --collection <name> --to <target> --target <url>` (FORMAT.md,
+// "Point-in-time recovery"). Local runtime: the restore of the base backup runs the restore
+// state machine in-process, as `tidemark restore` does.
+import { Command, Option } from 'commander';
+import { openLocalContext, repositoryPath, type LocalContext } from '#local/local-context.ts';
+import { runStateMachine } from '#local/state-machine-runner.ts';
+import { CollectionNotFoundError, UsageError } from '#core/errors.ts';
+import { backupRunInput } from '#core/backup/run-input.ts';
+import { restoreRunInput } from '#core/restore/run-input.ts';
+import type { SqlSession } from '#core/ports/database.ts';
+import { LogicalSlotStream } from '#adapters/postgres/logical-stream.ts';
+import { enablePitr, disablePitr } from '#core/pitr/enable.ts';
+import { archiveChanges } from '#core/pitr/archive.ts';
+import { pitrStatus } from '#core/pitr/status.ts';
+import { restoreToPoint } from '#core/pitr/restore-to-point.ts';
+import { parseTarget } from '#core/pitr/target.ts';
+import { formatBytes, formatCount, printJson, say } from '../output.ts';
+
+interface PitrOptions {
+  collection: string;
+  repo?: string;
+  catalog?: string;
+  json?: boolean;
+  backup?: boolean;
+  segmentBytes?: number;
+}
+
+interface Helpers {
+  repoOption(): Option;
+  catalogOption(): Option;
+  jsonOption(): Option;
+  run(fn: (...args: any[]) => Promise<void>): (...args: any[]) => Promise<void>;
+}
+
+export function registerPitrCommands(program: Command, h: Helpers): void {
+  const pitr = program.command('pitr').description("point-in-time recovery: archive a collection's committed changes, restore with `restore --to`");
+  const common = (c: Command) => c.requiredOption('--collection <name>', 'the collection').addOption(h.repoOption()).addOption(h.catalogOption()).addOption(h.jsonOption());
+  common(pitr.command('enable').description('check the source, create its slot and DDL capture (tidemark_*), start a chain, take its base backup'))
+    .option('--no-backup', 'do not take the base backup now (a point-in-time restore needs one taken after enable)')
+    .action(h.run((opts) => pitrEnableCommand(opts)));
+  common(pitr.command('disable').description("drop the slot, the event trigger and its function from the source (the archive stays)")).action(h.run((opts) => pitrDisableCommand(opts)));
+  common(pitr.command('status').description('what Tidemark has in the source, the slot\'s retained WAL, and the recoverable window of each chain')).action(h.run((opts) => pitrStatusCommand(opts)));
+  common(pitr.command('archive').description('drain the slot into change segments until caught up, then exit (what a scheduler runs)'))
+    .addOption(new Option('--segment-bytes <n>', 'uncompressed record bytes per segment').argParser((v) => Number(v)).hideHelp())
+    .action(h.run((opts) => pitrArchiveCommand(opts)));
+}
+
+async function withSource<T>(options: PitrOptions, fn: (ctx: LocalContext, session: SqlSession, stream: LogicalSlotStream) => Promise<T>): Promise<T> {
+  const repo = repositoryPath(options.repo);
+  const ctx = await openLocalContext(repo, { create: false, catalog: options.catalog });
+  const collection = await ctx.catalog.getCollection(options.collection);
+  if (!collection) throw new CollectionNotFoundError(`Collection ${options.collection} does not exist in the repository at ${repo}. Create it with \`tidemark collection create ${options.collection} --source <postgres-url>\`.`);
+  ctx.credentials.register('source', collection.source);
+  const session = await ctx.databases.connect({ credentials: 'source' }, { applicationName: 'tidemark pitr' });
+  const streamSession = await ctx.databases.connect({ credentials: 'source' }, { applicationName: 'tidemark archiver' }).catch(async (err) => {
+    await session.close();
+    throw err;
+  });
+  try {
+    return await fn(ctx, session, new LogicalSlotStream(streamSession));
+  } finally {
+    await streamSession.close();
+    await session.close();
+  }
+}
+
+export async function pitrEnableCommand(options: PitrOptions): Promise<void> {
+  const result = await withSource(options, async (ctx, session, stream) => {
+    const enabled = await enablePitr(session, stream, ctx.storage, options.collection);
+    if (!options.json) {
+      for (const w of enabled.warnings) say(`warning: ${w}`);
+      say(`Point-in-time recovery enabled for ${options.collection}: slot ${enabled.slot}, chain ${enabled.chain} from ${enabled.startLsn}.`);
+    }
+    let backupId: string | undefined;
+    if (options.backup !== false) {
+      const input = backupRunInput({ source: { credentials: 'source' }, collection: options.collection, workers: 4, snapshotHoldSeconds: 86_400, plan: {} });
+      backupId = ((await runStateMachine('backup', input, ctx)) as { backupId: string }).backupId;
+      if (!options.json) say(`Base backup ${backupId} committed: the collection can be restored to any point from its snapshot on.`);
+    } else if (!options.json) say(`Take a base backup now: tidemark backup --collection ${options.collection}`);
+    return { ...enabled, ...(backupId ? { backupId } : {}) };
+  });
+  if (options.json) printJson({ ok: true, ...result });
+}
+
+export async function pitrDisableCommand(options: PitrOptions): Promise<void> {
+  const { dropped } = await withSource(options, (_ctx, session, stream) => disablePitr(session, stream, options.collection));
+  if (options.json) printJson({ ok: true, dropped });
+  else say(dropped.length ? `Dropped from the source: ${dropped.join(', ')}. The change archive stays in the repository.` : 'Nothing of Tidemark\'s was left in the source.');
+}
+
+export async function pitrStatusCommand(options: PitrOptions): Promise<void> {
+  const status = await withSource(options, (ctx, session, stream) => pitrStatus(session, stream, ctx.storage, options.collection));
+  if (options.json) return printJson({ ok: true, ...status });
+  say(`Collection ${status.collection}`);
+  say(`  in the source: ${status.objects.join(', ') || 'nothing (point-in-time recovery is not enabled)'}`);
+  if (status.slot) say(`  slot: confirmed ${status.slot.confirmedLsn}, retains ${formatBytes(status.slot.retainedBytes)} of WAL, wal_status ${status.slot.walStatus ?? 'unknown'}${status.slot.active ? ', in use' : ''}`);
+  for (const c of status.chains) {
+    const window = c.firstCommit ? `${c.firstCommit.time} (xid:${c.firstCommit.xid}) to ${c.lastCommit!.time} (xid:${c.lastCommit!.xid}, lsn:${c.lastCommit!.lsn})` : 'no transactions yet';
+    say(`  chain ${c.chain}: ${formatCount(c.segments)} segments, ${formatCount(c.transactions)} transactions, ${window}${c.lastSealedAt ? `; last segment sealed ${c.lastSealedAt}` : ''}`);
+  }
+  for (const g of status.gaps) say(`  gap: nothing restorable after ${g.after} until ${g.until}`);
+}
+
+export async function pitrArchiveCommand(options: PitrOptions): Promise<void> {
+  const started = performance.now();
+  const result = await withSource(options, (ctx, _session, stream) => archiveChanges(stream, ctx.storage, options.collection, options.segmentBytes ? { segmentBytes: options.segmentBytes } : {}));
+  const seconds = (performance.now() - started) / 1000;
+  if (options.json) return printJson({ ok: true, ...result, seconds: Number(seconds.toFixed(3)) });
+  say(`Archived ${formatCount(result.transactions)} transactions (${formatCount(result.changes)} row changes) in ${formatCount(result.segments)} segments in ${seconds.toFixed(1)} s; the archive ends at ${result.lastCommit ? `${result.lastCommit.time} (xid:${result.lastCommit.xid}, lsn:${result.endLsn})` : result.endLsn}.`);
+}
+
+export interface PointRestoreOptions {
+  collection?: string;
+  to?: string;
+  target?: string;
+  repo?: string;
+  catalog?: string;
+  json?: boolean;
+  workers: number;
+  verify: boolean;
+}
+
+/** `restore --collection <name> --to <target>`: the newest backup before the target, then the archived transactions after it. */
+export async function pitrRestoreCommand(backup: string | undefined, options: PointRestoreOptions): Promise<void> {
+  if (backup) throw new UsageError(`Give either a backup id (${backup}) or --to <target>, not both: --to picks the backup itself.`);
+  if (!options.to) throw new UsageError('restore --collection restores to a point: add --to <time|lsn:X/Y|xid:N|latest>, or name a backup id without --collection.');
+  if (!options.collection) throw new UsageError('--to needs --collection <name>: the collection whose backups and change archive to restore from.');
+  const target = options.target ?? process.env.TIDEMARK_TARGET;
+  if (!target) throw new UsageError('Missing --target <postgres-url> (or $TIDEMARK_TARGET): the database to restore into (created when missing; must be empty).');
+  const to = parseTarget(options.to);
+  const ctx = await openLocalContext(repositoryPath(options.repo), { create: false, catalog: options.catalog });
+  ctx.credentials.register('target', target);
+  const started = performance.now();
+  const result = await restoreToPoint(
+    {
+      collection: options.collection,
+      target: to,
+      into: { credentials: 'target' },
+      restoreBackup: async (backupId) => {
+        await runStateMachine('restore', restoreRunInput({ backup: backupId, target: { credentials: 'target' }, workers: options.workers, verify: options.verify }), ctx);
+      },
+    },
+    ctx,
+  );
+  const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
+  if (options.json) return printJson({ ok: true, ...result, seconds });
+  say(`Restored backup ${result.backupId} and replayed ${formatCount(result.replay.transactions)} transactions (${formatCount(result.replay.changes)} row changes) in ${seconds} s.`);
+  say(`Reached: the commit of xid ${result.reached.xid} at ${result.reached.time} (lsn:${result.reached.lsn}).`);
+}
