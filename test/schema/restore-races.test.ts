@@ -51,6 +51,16 @@ describe('post-data units: what may run side by side', () => {
     expect(postDataUnits(wave, (s) => s, parents)[0]!.map((s) => s.sql)).toEqual([wave[0]!.sql, wave[2]!.sql]);
   });
 
+  it('serializes the statements of one default privileges entry (one pg_default_acl row)', () => {
+    const entry = (object: string, sql: string): DdlStatement => ({ object, kind: 'default privileges', sql });
+    const wave = [
+      entry('default privileges for role a on tables', 'ALTER DEFAULT PRIVILEGES FOR ROLE a REVOKE SELECT ON TABLES FROM a'),
+      entry('default privileges for role a on tables', 'ALTER DEFAULT PRIVILEGES FOR ROLE a GRANT SELECT ON TABLES TO b'),
+      entry('default privileges for role a on types', 'ALTER DEFAULT PRIVILEGES FOR ROLE a GRANT USAGE ON TYPES TO b'),
+    ];
+    expect(postDataUnits(wave, (s) => s, new Map()).map((u) => u.length)).toEqual([2, 1]);
+  });
+
   it('retries deadlocks and serialization failures, also when wrapped, and nothing else', async () => {
     let calls = 0;
     const deadlock = Object.assign(new Error('wrapped'), { cause: Object.assign(new Error('deadlock detected'), { code: '40P01' }) });

@@ -17,6 +17,11 @@ const explode = (acl: string) =>
       CASE WHEN e.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(e.grantee) END,
       e.privilege_type, e.is_grantable)), '[]') FROM pg_catalog.aclexplode(${acl}) e)`;
 
+/** SQL select-list expression giving an AclJson from an ACL and the default it is compared with. */
+export function aclJsonSql(aclExpr: string, defaultExpr: string): string {
+  return `pg_catalog.json_build_object('actual', ${explode(aclExpr)}, 'default', ${explode(defaultExpr)})`;
+}
+
 /**
  * SQL select-list expression giving an AclJson (NULL when the ACL was never changed).
  * `kind` is acldefault()'s object type letter; omit it for columns, whose default is empty.

@@ -7,6 +7,7 @@ import { captureCatalogGrants } from './catalog-grants.ts';
 import { readCatalogState } from './catalog-state.ts';
 import { captureCollations } from './collations.ts';
 import { captureComments } from './comments.ts';
+import { captureDefaultPrivileges } from './default-privileges.ts';
 import { addConstraint } from './constraints.ts';
 import { Capture } from './context.ts';
 import { readDependencies } from './dependencies.ts';
@@ -56,6 +57,7 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await captureRules(capture);
   await capturePolicies(capture);
   await captureCatalogGrants(capture);
+  await captureDefaultPrivileges(capture);
   await captureComments(capture); // last: appends to the objects above
   await reportUnsupported(capture);
   await refuseUnrestorableDependents(capture);

@@ -57,7 +57,10 @@ export function postDataUnits<T>(wave: readonly T[], statementOf: (item: T) => D
     let depth = 0;
     const attach = INDEX_ATTACH.exec(statement.sql);
     const alter = ALTER_TABLE.exec(statement.sql);
-    if (attach) {
+    if (statement.kind === 'default privileges') {
+      // One pg_default_acl row: two sessions changing it at once fail ("tuple concurrently updated").
+      unit = `default privileges ${statement.object}`;
+    } else if (attach) {
       const tree = rootOf(attach[2]!, indexParents);
       unit = `index ${tree.root}`;
       depth = tree.depth;

@@ -33,7 +33,6 @@ const KINDS: [string, string][] = [
   ['transform', `SELECT 'FOR ' || pg_catalog.format_type(o.trftype, NULL) || ' LANGUAGE ' || (SELECT pg_catalog.quote_ident(lanname) FROM pg_catalog.pg_language WHERE oid = o.trflang) FROM pg_catalog.pg_transform o WHERE ${userObject('pg_transform', 'o')}`],
   ['procedural language', `SELECT pg_catalog.quote_ident(o.lanname) FROM pg_catalog.pg_language o WHERE ${userObject('pg_language', 'o')}`],
   ['base or shell type', `SELECT ${qualified(nsp('o.typnamespace'), 'o.typname')} FROM pg_catalog.pg_type o WHERE o.typtype IN ('b', 'p') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = o.oid) AND ${userObject('pg_type', 'o')}`],
-  ['default privileges', `SELECT 'for role ' || pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(o.defaclrole)) || COALESCE(' in schema ' || pg_catalog.quote_ident(${nsp('o.defaclnamespace')}), '') || ' on ' || o.defaclobjtype::pg_catalog.text FROM pg_catalog.pg_default_acl o`],
   // pg_dump replays these against pg_init_privs; CREATE EXTENSION alone restores the originals.
   ['privileges changed on extension members', `SELECT pg_catalog.pg_describe_object(d.classid, d.objid, 0)
     FROM pg_catalog.pg_depend d
