@@ -67,7 +67,7 @@ afterAll(async () => {
 });
 
 describe('documents are bound to where they are found (findings 4 and 5)', () => {
-  it("the first backup's manifest copied over the newest's: verify, show and restore latest refuse it by name", async () => {
+  it("the first backup's manifest copied over the newest's: verify and restore latest refuse it by name, and the next incremental backup is full", async () => {
     const repo = await copyOfBase();
     const newest = join(repo, 'backups', ids[1]!, 'manifest.json');
     await writeFile(newest, await readFile(join(repo, 'backups', ids[0]!, 'manifest.json')));
@@ -80,6 +80,11 @@ describe('documents are bound to where they are found (findings 4 and 5)', () =>
       expect(r.json.error.type).toBe('IntegrityError');
       expect(r.json.error.message).toContain(`backups/${ids[1]}/manifest.json was written as backups/${ids[0]}/manifest.json`);
     }
+    // The next incremental backup of the collection does not build on it: it is full, and says why.
+    const next = await runCli(['backup', '--collection', 'nightly', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', String(16 * 1024)]);
+    expect(next.code, describeResult(next)).toBe(0);
+    expect(next.json.warnings.join('\n')).toContain(`This backup is full: its parent backup ${ids[1]} cannot be used: Manifest backups/${ids[1]}/manifest.json was written as`);
+    expect((await manifestJson(repo, next.json.backupId)).parent).toBeNull();
   });
 
   it("a tombstone copied next to the newest backup: gc and expire refuse, naming it; the newest stays committed and verifies", async () => {

@@ -3,10 +3,26 @@
 // missing or damaged chunk is exported whole instead (issue 11, finding 3), so damage is not
 // inherited by every later backup of the collection.
 import type { RepositoryStorage } from '../ports/storage.ts';
-import { tableChunkRefs, type Manifest } from '../repository/manifest.ts';
+import { readManifest, tableChunkRefs, type Manifest } from '../repository/manifest.ts';
+import { BackupNotFoundError, IntegrityError } from '../errors.ts';
 import { unusableChunks } from '../repository/chunk-store.ts';
 import { qualifiedName } from '../sql.ts';
 import { layout } from '../repository/layout.ts';
+
+/**
+ * The parent's manifest, or undefined — and a warning naming it and why — when it cannot be
+ * trusted (damaged, misplaced, not authenticated, gone): the backup is then full. Transient read
+ * failures are thrown, to be retried.
+ */
+export async function readTrustedParent(storage: RepositoryStorage, parentId: string, warnings: string[]): Promise<Manifest | undefined> {
+  try {
+    return await readManifest(storage, parentId);
+  } catch (err) {
+    if (!(err instanceof IntegrityError || err instanceof BackupNotFoundError)) throw err;
+    warnings.push(`This backup is full: its parent backup ${parentId} cannot be used: ${err.message}`);
+    return undefined;
+  }
+}
 
 /** Tables (qualified name) of `parent` that cannot be built on, each with a warning naming why. */
 export async function untrustedParentTables(storage: RepositoryStorage, parent: Manifest): Promise<Map<string, string>> {

@@ -13,9 +13,8 @@ import { packBatches, splitIntoRanges } from './ranges.ts';
 import { readTableFacts } from './table-facts.ts';
 import { checkReadAccess } from './read-access.ts';
 import { parentTableFor, parentUsable } from './incremental-plan.ts';
-import { readManifest } from '../repository/manifest.ts';
 import { qualifiedName } from '../sql.ts';
-import { untrustedParentTables } from './parent-chunks.ts';
+import { readTrustedParent, untrustedParentTables } from './parent-chunks.ts';
 
 export const PLAN_FORMAT = planHeaderKind.format;
 export const TASKS_FORMAT = planTasksKind.format;
@@ -76,7 +75,7 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
     const facts = await readTableFacts((sql, params) => session.query(sql, params), schema.tables);
     const sizes = new Map(facts.map((f, i) => [i, f.bytes]));
     const record = await ctx.catalog.getBackup(input.backupId);
-    const parent = record?.parent ? await readManifest(ctx.storage, record.parent) : undefined;
+    const parent = record?.parent ? await readTrustedParent(ctx.storage, record.parent, schema.warnings) : undefined;
     const here = { snapshotXmax: xids!.xmax, systemIdentifier: info!.sysid ?? '', database: info!.db, serverVersion: info!.version, timeline: info!.timeline ?? undefined, lsn: input.snapshot.lsn };
     const usable = parent && parentUsable(parent, here) ? parent : undefined;
     const changes: ExportTask[] = [];
