@@ -137,6 +137,9 @@ test('Tidemark restores to each target exactly what PostgreSQL recovers to it', 
     const actual = await tableContents((q) => targets.sql(q, `at_${i}`));
     expect(Object.keys(actual), point.name).toEqual(Object.keys(expected));
     for (const table of Object.keys(expected)) expect(actual[table], `${point.name}: ${table}`).toEqual(expected[table]);
+    // The ledger's sequence hands out ids above every replayed row's.
+    const ids = await targets.sql("SELECT nextval('ledger_id_seq') > (SELECT max(id) FROM ledger) AS above", `at_${i}`);
+    expect(ids.rows[0].above, point.name).toBe(true);
     // Tidemark's own objects never reach a target.
     const { rows } = await targets.sql("SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'tidemark%'", `at_${i}`);
     expect(rows[0].n).toBe(0);

@@ -18,13 +18,13 @@ export class ChangeApplier {
 
   constructor(private readonly session: SqlSession) {}
 
+  /** Consecutive inserts into one table with the same columns go as one multi-row INSERT. */
+  private pending: { key: string; rel: string; columns: string[]; rows: (string | null)[][] } | undefined;
+
   async apply(record: ChangeRecord, xid: string): Promise<void> {
+    if (record.k === 'I') return this.queueInsert(record.rel, record.new);
+    await this.flush();
     switch (record.k) {
-      case 'I': {
-        const cols = record.new;
-        await this.session.query(`INSERT INTO ${record.rel} (${cols.map((c) => c[0]).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map((c) => c[2]));
-        return;
-      }
       case 'U': {
         const where = await this.rowCondition(record.rel, record.old ?? record.new, !record.old, xid, 'UPDATE');
         const set = record.new.map((c, i) => `${c[0]} = $${i + 1}`).join(', ');
@@ -50,6 +50,31 @@ export class ChangeApplier {
         return;
       }
     }
+  }
+
+  private async queueInsert(rel: string, cols: DecodedColumn[]): Promise<void> {
+    const columns = cols.map((c) => c[0]);
+    const key = `${rel}\u0000${columns.join(',')}`;
+    if (this.pending && this.pending.key !== key) await this.flush();
+    this.pending ??= { key, rel, columns, rows: [] };
+    this.pending.rows.push(cols.map((c) => c[2]));
+    // A statement takes at most 65,535 parameters.
+    if ((this.pending.rows.length + 1) * Math.max(1, columns.length) > 60_000 || this.pending.rows.length >= 2000) await this.flush();
+  }
+
+  /** Sends queued inserts; call before the transaction commits. */
+  async flush(): Promise<void> {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    const width = p.columns.length;
+    if (width === 0) {
+      // A table without columns (CREATE TABLE t ()): its rows have nothing but their number.
+      for (const _ of p.rows) await this.session.query(`INSERT INTO ${p.rel} DEFAULT VALUES`);
+      return;
+    }
+    const values = p.rows.map((_, r) => `(${p.columns.map((_, c) => `$${r * width + c + 1}`).join(', ')})`).join(', ');
+    await this.session.query(`INSERT INTO ${p.rel} (${p.columns.join(', ')}) VALUES ${values}`, p.rows.flat());
   }
 
   /** A new transaction: DDL messages match statements of their query string afresh. */

@@ -51,6 +51,7 @@ export async function replayChain(storage: RepositoryStorage, places: SegmentPla
         else result.skipped++;
       } else if (record.k === 'C') {
         if (applying) {
+          await applier.flush();
           await target.query('COMMIT');
           result.transactions++;
         }

@@ -10,6 +10,7 @@ import { quoteIdent } from '../sql.ts';
 import { listChains, readChain } from './chain.ts';
 import { pitrNames } from './names.ts';
 import { replayChain, type ReplayResult } from './replay.ts';
+import { raiseOwnedSequences } from './sequences.ts';
 import { describeTarget, resolvePoint } from './resolve-point.ts';
 import type { CommitPoint } from './segment.ts';
 import { TxidSnapshot, type PitrTarget } from './target.ts';
@@ -40,6 +41,7 @@ export async function restoreToPoint(input: PointRestoreInput, ctx: TaskContext)
   const session = await ctx.databases.connect(input.into, { applicationName: 'tidemark replay' });
   try {
     const replay = await replayChain(ctx.storage, places!, snapshot, point, session);
+    await raiseOwnedSequences(session);
     // Schema capture copied the DDL capture's function from the source; it is Tidemark's, not the database's.
     await session.query(`DROP FUNCTION IF EXISTS public.${quoteIdent(pitrNames(input.collection).ddlCapture)}()`);
     return { backupId: manifest.backupId, reached: point, replay };
