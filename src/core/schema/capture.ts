@@ -6,6 +6,7 @@ import { captureAccessMethods } from './access-methods.ts';
 import { captureCatalogGrants } from './catalog-grants.ts';
 import { readCatalogState } from './catalog-state.ts';
 import { captureCollations } from './collations.ts';
+import { captureCasts, captureOperators } from './operators.ts';
 import { captureComments } from './comments.ts';
 import { captureDefaultPrivileges } from './default-privileges.ts';
 import { addConstraint } from './constraints.ts';
@@ -49,6 +50,8 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await captureTypes(capture);
   await captureFunctions(capture);
   await captureAccessMethods(capture); // after their handler functions, before the tables using them
+  await captureOperators(capture);
+  await captureCasts(capture);
   await captureSequences(capture); // before tables: identity columns need their sequence options
   await captureRelations(capture);
   await captureIndexes(capture);

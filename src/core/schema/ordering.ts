@@ -14,6 +14,8 @@ const PRIORITY: Record<string, number> = {
   function: 4,
   'access method': 4.5,
   aggregate: 5,
+  operator: 5.5,
+  cast: 5.5,
   sequence: 6,
   table: 7,
   default: 8,

@@ -26,10 +26,8 @@ const KINDS: [string, string][] = [
   ['subscription', `SELECT pg_catalog.quote_ident(o.subname) FROM pg_catalog.pg_subscription o WHERE o.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`],
   ['event trigger', `SELECT pg_catalog.quote_ident(o.evtname) FROM pg_catalog.pg_event_trigger o WHERE ${userObject('pg_event_trigger', 'o')}`],
   ['conversion', `SELECT ${qualified(nsp('o.connamespace'), 'o.conname')} FROM pg_catalog.pg_conversion o WHERE ${userObject('pg_conversion', 'o')}`],
-  ['operator', `SELECT o.oid::pg_catalog.regoperator::pg_catalog.text FROM pg_catalog.pg_operator o WHERE ${userObject('pg_operator', 'o')}`],
   ['operator class', `SELECT ${qualified(nsp('o.opcnamespace'), 'o.opcname')} FROM pg_catalog.pg_opclass o WHERE ${userObject('pg_opclass', 'o')}`],
   ['operator family', `SELECT ${qualified(nsp('o.opfnamespace'), 'o.opfname')} FROM pg_catalog.pg_opfamily o WHERE ${userObject('pg_opfamily', 'o')}`],
-  ['cast', `SELECT '(' || pg_catalog.format_type(o.castsource, NULL) || ' AS ' || pg_catalog.format_type(o.casttarget, NULL) || ')' FROM pg_catalog.pg_cast o WHERE ${userObject('pg_cast', 'o')}`],
   ['transform', `SELECT 'FOR ' || pg_catalog.format_type(o.trftype, NULL) || ' LANGUAGE ' || (SELECT pg_catalog.quote_ident(lanname) FROM pg_catalog.pg_language WHERE oid = o.trflang) FROM pg_catalog.pg_transform o WHERE ${userObject('pg_transform', 'o')}`],
   ['procedural language', `SELECT pg_catalog.quote_ident(o.lanname) FROM pg_catalog.pg_language o WHERE ${userObject('pg_language', 'o')}`],
   ['base or shell type', `SELECT ${qualified(nsp('o.typnamespace'), 'o.typname')} FROM pg_catalog.pg_type o WHERE o.typtype IN ('b', 'p') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = o.oid) AND ${userObject('pg_type', 'o')}`],
@@ -63,7 +61,7 @@ export async function reportUnsupported(capture: Capture): Promise<void> {
 
 /** Catalogs whose user objects are all of unsupported kinds (see KINDS). */
 const UNSUPPORTED_CATALOGS = ['pg_ts_config', 'pg_ts_dict', 'pg_ts_parser', 'pg_ts_template', 'pg_foreign_data_wrapper',
-  'pg_foreign_server', 'pg_conversion', 'pg_operator', 'pg_opclass', 'pg_opfamily', 'pg_cast', 'pg_transform', 'pg_language'];
+  'pg_foreign_server', 'pg_conversion', 'pg_opclass', 'pg_opfamily', 'pg_transform', 'pg_language'];
 
 const POST_DATA_CATALOGS = new Set(['pg_constraint', 'pg_trigger', 'pg_rewrite', 'pg_policy', 'pg_statistic_ext']);
 
