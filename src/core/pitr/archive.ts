@@ -48,6 +48,13 @@ export async function archiveChanges(stream: ChangeStream, storage: RepositorySt
         `(${tail.last.lastCommit?.time ?? 'its start'}). Run \`tidemark pitr disable\` and \`tidemark pitr enable\` to start a new chain, then take a backup.`,
     );
   }
+  if (compareLsn(slot.confirmedLsn, tail.last.endLsn) > 0) {
+    // Only this archiver advances the slot, and never past what the repository holds.
+    throw new ChangeArchiveGapError(
+      `Collection ${collection}: slot ${names.slot} is confirmed up to ${slot.confirmedLsn}, past the archive's end at ${tail.last.endLsn}: it was recreated or read by something else, so commits in between may be missing. ` +
+        'Run `tidemark pitr disable` and `tidemark pitr enable` to start a new chain, then take a backup.',
+    );
+  }
   const writer = new SegmentWriter(stream, storage, tail.last, options.segmentBytes ?? DEFAULT_SEGMENT_BYTES);
   // Whatever the slot still holds at or before the archive's end is in the repository already.
   await stream.advance(names.slot, tail.last.endLsn);

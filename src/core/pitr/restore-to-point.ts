@@ -7,7 +7,7 @@ import type { DatabaseRef } from '../ports/database.ts';
 import { RestoreTargetError } from '../errors.ts';
 import { readManifest, type Manifest } from '../repository/manifest.ts';
 import { quoteIdent } from '../sql.ts';
-import { listChains, readChain } from './chain.ts';
+import { listChains, readChain, type SegmentPlace } from './chain.ts';
 import { pitrNames } from './names.ts';
 import { replayChain, type ReplayResult } from './replay.ts';
 import { raiseOwnedSequences } from './sequences.ts';
@@ -32,15 +32,12 @@ export interface PointRestoreResult {
 }
 
 export async function restoreToPoint(input: PointRestoreInput, ctx: TaskContext): Promise<PointRestoreResult> {
-  const chains = await listChains(ctx.storage, input.collection);
-  const [chain, places] = [...chains.entries()].at(-1) ?? [];
-  if (!chain) throw new RestoreTargetError(`Collection ${input.collection} has no change archive: it can be restored to its backups only. Enable it with \`tidemark pitr enable --collection ${input.collection}\`.`);
-  const { point } = await resolvePoint(ctx.storage, places!, input.target);
-  const { manifest, snapshot } = await chooseBackup(ctx, input.collection, places!, point, input.target);
+  const { places, point } = await chainOf(ctx, input.collection, input.target);
+  const { manifest, snapshot } = await chooseBackup(ctx, input.collection, places, point, input.target);
   await input.restoreBackup(manifest.backupId);
   const session = await ctx.databases.connect(input.into, { applicationName: 'tidemark replay' });
   try {
-    const replay = await replayChain(ctx.storage, places!, snapshot, point, session);
+    const replay = await replayChain(ctx.storage, places, snapshot, point, session);
     await raiseOwnedSequences(session);
     // Schema capture copied the DDL capture's function from the source; it is Tidemark's, not the database's.
     await session.query(`DROP FUNCTION IF EXISTS public.${quoteIdent(pitrNames(input.collection).ddlCapture)}()`);
@@ -48,6 +45,28 @@ export async function restoreToPoint(input: PointRestoreInput, ctx: TaskContext)
   } finally {
     await session.close();
   }
+}
+
+/**
+ * The chain that holds the target, newest first. Chains are separated by gaps (a slot dropped or
+ * lost, then a new enable): a target in a gap is refused with every chain's window.
+ */
+async function chainOf(ctx: TaskContext, collection: string, target: PitrTarget): Promise<{ places: SegmentPlace[]; point: CommitPoint }> {
+  const chains = [...(await listChains(ctx.storage, collection)).values()].reverse();
+  if (!chains.length) throw new RestoreTargetError(`Collection ${collection} has no change archive: it can be restored to its backups only. Enable it with \`tidemark pitr enable --collection ${collection}\`.`);
+  const refusals: string[] = [];
+  for (const places of chains) {
+    try {
+      return { places, point: (await resolvePoint(ctx.storage, places, target)).point };
+    } catch (err) {
+      if (!(err instanceof RestoreTargetError) || chains.length === 1) throw err;
+      refusals.push(`chain ${places[0]!.chain}: ${err.message}`);
+    }
+  }
+  throw new RestoreTargetError(
+    `${describeTarget(target)} is in no chain of collection ${collection}'s change archive: it lies in a gap (the slot was dropped or lost, and a new chain began later), or outside the archive. ` +
+      `Per chain, newest first:\n  ${refusals.join('\n  ')}`,
+  );
 }
 
 /** The newest committed backup of the collection taken within the chain whose snapshot does not hold `point`. */
