@@ -7,6 +7,7 @@ import { captureCatalogGrants } from './catalog-grants.ts';
 import { readCatalogState } from './catalog-state.ts';
 import { captureCollations } from './collations.ts';
 import { captureCasts, captureOperators } from './operators.ts';
+import { captureTextSearch } from './text-search.ts';
 import { captureComments } from './comments.ts';
 import { captureDefaultPrivileges } from './default-privileges.ts';
 import { addConstraint } from './constraints.ts';
@@ -52,6 +53,7 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await captureAccessMethods(capture); // after their handler functions, before the tables using them
   await captureOperators(capture);
   await captureCasts(capture);
+  await captureTextSearch(capture);
   await captureSequences(capture); // before tables: identity columns need their sequence options
   await captureRelations(capture);
   await captureIndexes(capture);

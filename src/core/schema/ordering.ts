@@ -16,6 +16,8 @@ const PRIORITY: Record<string, number> = {
   aggregate: 5,
   operator: 5.5,
   cast: 5.5,
+  'text search dictionary': 5.6,
+  'text search configuration': 5.7,
   sequence: 6,
   table: 7,
   default: 8,

@@ -13,8 +13,6 @@ const userObject = (catalog: string, alias: string) => `${alias}.oid >= 16384 AN
 
 /** [kind, SQL returning one `name` column] */
 const KINDS: [string, string][] = [
-  ['text search configuration', `SELECT ${qualified(nsp('o.cfgnamespace'), 'o.cfgname')} FROM pg_catalog.pg_ts_config o WHERE ${userObject('pg_ts_config', 'o')}`],
-  ['text search dictionary', `SELECT ${qualified(nsp('o.dictnamespace'), 'o.dictname')} FROM pg_catalog.pg_ts_dict o WHERE ${userObject('pg_ts_dict', 'o')}`],
   ['text search parser', `SELECT ${qualified(nsp('o.prsnamespace'), 'o.prsname')} FROM pg_catalog.pg_ts_parser o WHERE ${userObject('pg_ts_parser', 'o')}`],
   ['text search template', `SELECT ${qualified(nsp('o.tmplnamespace'), 'o.tmplname')} FROM pg_catalog.pg_ts_template o WHERE ${userObject('pg_ts_template', 'o')}`],
   ['foreign-data wrapper', `SELECT pg_catalog.quote_ident(o.fdwname) FROM pg_catalog.pg_foreign_data_wrapper o WHERE ${userObject('pg_foreign_data_wrapper', 'o')}`],
@@ -60,7 +58,7 @@ export async function reportUnsupported(capture: Capture): Promise<void> {
 }
 
 /** Catalogs whose user objects are all of unsupported kinds (see KINDS). */
-const UNSUPPORTED_CATALOGS = ['pg_ts_config', 'pg_ts_dict', 'pg_ts_parser', 'pg_ts_template', 'pg_foreign_data_wrapper',
+const UNSUPPORTED_CATALOGS = ['pg_ts_parser', 'pg_ts_template', 'pg_foreign_data_wrapper',
   'pg_foreign_server', 'pg_conversion', 'pg_opclass', 'pg_opfamily', 'pg_transform', 'pg_language'];
 
 const POST_DATA_CATALOGS = new Set(['pg_constraint', 'pg_trigger', 'pg_rewrite', 'pg_policy', 'pg_statistic_ext']);
