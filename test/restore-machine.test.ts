@@ -92,22 +92,43 @@ describe('the restore state machine', () => {
     expect(events[0]).toMatchObject({ detailType: 'RestoreFailed', detail: { restoreId, errorType: 'UsageError', recorded: true, targetDatabase: 'absent' } });
   });
 
-  for (const [fn, holds] of [
-    ['RestoreResolve', 'absent'],
-    ['RestorePrepare', 'absent'],
-    ['RestoreLoadBatch', 'partial'],
-    ['RestoreFinish', 'partial'],
-    ['RestoreVerifyBatch', 'partial'],
-    ['RestoreComplete', 'partial'],
+  /** Chunks a clean restore loads, by unit name. */
+  let cleanLoads: string[];
+  const loadedUnits = () => loads.map((e) => e.unitDone!).filter(Boolean);
+
+  for (const [fn, holds, after] of [
+    ['RestoreResolve', 'absent', true],
+    ['RestorePrepare', 'partial', true],
+    ['RestoreLoadBatch', 'partial', true],
+    ['RestoreFinish', 'partial', true],
+    ['RestoreVerifyBatch', 'partial', true],
+    // Killed after Complete, the restore has committed: nothing to resume.
+    ['RestoreComplete', 'partial', false],
   ] as const) {
-    it(`a failure in ${fn} records the restore failed and says the target is ${holds}`, async () => {
-      const database = `killed_${fn.toLowerCase()}`;
-      const { run, events, restoreId } = await restore({ backup: 'latest', target: { credentials: SECRET, database }, options: { workers: 2 } }, { fn });
+    it(`killed ${after ? 'after' : 'before'} ${fn}: recorded failed, the target said ${holds}; resumed, it completes verified without loading a chunk twice`, async () => {
+      if (!cleanLoads) {
+        loads = [];
+        await (await restore({ backup: 'latest', target: { credentials: SECRET, database: 'clean_count' }, options: { workers: 2 } })).run;
+        cleanLoads = loadedUnits();
+        expect(cleanLoads.length).toBeGreaterThan(2);
+      }
+      const target = { credentials: SECRET, database: `killed_${fn.toLowerCase()}` };
+      loads = [];
+      const { run, events, restoreId } = await restore({ backup: 'latest', target, options: { workers: 2 } }, { fn, after });
       await expect(run).rejects.toThrow(ExecutionFailedError);
+      const before = loadedUnits();
       const record = await ctx.catalog.getRestore(restoreId);
       expect(record).toMatchObject({ state: 'failed', error: expect.stringContaining(`${fn} was killed`) });
       expect(events.map((e) => e.detailType)).toEqual(['RestoreFailed']);
       expect(events[0]!.detail).toMatchObject({ restoreId, errorType: 'TaskKilled', recorded: true, targetDatabase: holds, executionArn: expect.stringContaining(restoreId) });
+
+      loads = [];
+      const resumed = await restore({ resume: restoreId, target, options: { workers: 2 } });
+      expect(await resumed.run).toMatchObject({ verified: true });
+      const again = loadedUnits();
+      expect(again.filter((u) => before.includes(u))).toEqual([]);
+      expect([...before, ...again].sort()).toEqual([...cleanLoads].sort());
+      expect(await tableContents(server, target.database)).toEqual(await tableContents(server, 'orders'));
     });
   }
 

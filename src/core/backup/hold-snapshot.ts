@@ -6,7 +6,8 @@
 import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import { layout } from '../repository/layout.ts';
-import { openDocument, sealDocument } from '../repository/sealed-document.ts';
+import { readDocument, writeDocument } from '../repository/documents.ts';
+import { snapshotKind, snapshotReleaseKind } from '../repository/document-formats.ts';
 import { ObjectNotFoundError, SnapshotExpiredError, TransientError } from '../errors.ts';
 import { reraise, type StepFailure } from '../failure.ts';
 
@@ -25,7 +26,6 @@ export interface HoldSnapshotInput {
 /** A Lambda runs at most 15 minutes; the snapshot holder stops a minute before (infra/ and the cloud CLI use this too). */
 export const LAMBDA_SNAPSHOT_HOLD_SECONDS = 840;
 
-const SNAPSHOT_FORMAT = 'tidemark-snapshot';
 const POLL_MS = 100;
 /** Keeps the session alive through proxies and NATs that drop idle connections. */
 const KEEPALIVE_MS = 30_000;
@@ -41,7 +41,7 @@ export async function holdSnapshot(input: HoldSnapshotInput, ctx: TaskContext): 
                    ELSE pg_catalog.pg_current_wal_lsn() END::text AS lsn`,
     );
     const point: SnapshotPoint = { snapshotId: row!.snapshot_id, time: new Date(row!.time).toISOString(), lsn: row!.lsn };
-    await ctx.storage.putIfAbsent(layout.snapshot(input.backupId), sealDocument(SNAPSHOT_FORMAT, point));
+    await writeDocument(ctx.storage, snapshotKind, { runId: input.backupId }, point);
     const deadline = started + input.holdSeconds * 1000;
     let lastKeepalive = Date.now();
     for (;;) {
@@ -77,7 +77,7 @@ export async function awaitSnapshot(input: { backupId: string }, ctx: TaskContex
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
-      return openDocument(SNAPSHOT_FORMAT, await ctx.storage.get(key), key) as SnapshotPoint;
+      return await readDocument(ctx.storage, snapshotKind, { runId: input.backupId });
     } catch (err) {
       // Not there yet. A document that is there but fails its checks is damaged, not partial
       // (puts are atomic on every store, test servers included): that is an error, at once.
@@ -93,7 +93,7 @@ export async function awaitSnapshot(input: { backupId: string }, ctx: TaskContex
  * export ("ReleaseAfterFailure"), it raises that failure again once the snapshot is released.
  */
 export async function releaseSnapshot(input: { backupId: string; failure?: StepFailure }, ctx: TaskContext): Promise<{ released: true }> {
-  await ctx.storage.putIfAbsent(layout.snapshotReleased(input.backupId), sealDocument('tidemark-snapshot-release', { at: new Date().toISOString() }));
+  await writeDocument(ctx.storage, snapshotReleaseKind, { runId: input.backupId }, { at: new Date().toISOString() });
   if (input.failure) reraise(input.failure);
   return { released: true };
 }

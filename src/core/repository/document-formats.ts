@@ -207,10 +207,7 @@ export const exportResultKind = documentKind<ExportBatchResult, { runId: string;
   }),
 });
 
-/**
- * The snapshot hand-off of a run (written by the snapshot holder, hold-snapshot.ts, which still
- * frames it itself: routing it here is a three-line change there, for the module's owner).
- */
+/** The snapshot hand-off of a run, written by the snapshot holder (hold-snapshot.ts). */
 export interface SnapshotHandOff {
   snapshotId: string;
   time: string;
