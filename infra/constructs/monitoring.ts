@@ -12,6 +12,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { LAMBDA_SNAPSHOT_HOLD_SECONDS } from '../../src/core/backup/hold-snapshot.ts';
 import { CommitMetrics } from './commit-metrics.ts';
 import type { BackupSchedules } from './backup-schedules.ts';
 
@@ -64,6 +65,8 @@ export class Monitoring extends Construct {
   /** By function name, then `errors` / `throttles` (no `errors` for EXPECTED_ERRORS functions). */
   public readonly functionAlarms: Readonly<Record<string, { errors?: cloudwatch.Alarm; throttles: cloudwatch.Alarm }>>;
   public readonly scheduleAlarms: Readonly<Record<'targetErrors' | 'dropped' | 'deadLetters', cloudwatch.Alarm>>;
+  /** The snapshot holder ran for more than SNAPSHOT_HOLD_WARNING of its window: exports near the limit. */
+  public readonly snapshotHoldAlarm: cloudwatch.Alarm;
   /** Committed backups per collection (the staleness alarms' metrics). */
   public readonly commits: CommitMetrics;
   /** By collection name; collections too rare for CloudWatch to watch have none. */
@@ -140,6 +143,19 @@ export class Monitoring extends Construct {
       ),
     };
 
+    // The holder lives as long as the export: a hold past 80 % of its window is the last warning
+    // before backups fail with SnapshotExpiredError (add workers, or split the collection).
+    this.snapshotHoldAlarm = taskFunction(props.functions, 'BackupHoldSnapshot')
+      .metricDuration({ period, statistic: 'Maximum' })
+      .createAlarm(this, 'SnapshotHoldNearWindow', {
+        alarmDescription: `A Tidemark backup held its snapshot for more than ${Math.round(SNAPSHOT_HOLD_WARNING * 100)} % of the ${LAMBDA_SNAPSHOT_HOLD_SECONDS} s export window: its export is close to failing with SnapshotExpiredError. Raise the collection's workers.`,
+        threshold: SNAPSHOT_HOLD_WARNING * LAMBDA_SNAPSHOT_HOLD_SECONDS * 1000,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    this.snapshotHoldAlarm.addAlarmAction(this.notify);
+
     // "No committed backup of this collection within twice its schedule interval": every period
     // of the window saw none, and no data at all counts as none (BREACHING).
     this.commits = new CommitMetrics(this, 'Commits', { eventBus: props.eventBus });
@@ -184,6 +200,7 @@ export class Monitoring extends Construct {
     const alarms = [
       ...Object.values(executionAlarms).flatMap((a) => Object.values(a)),
       ...Object.values(this.scheduleAlarms),
+      this.snapshotHoldAlarm,
       ...Object.values(stalenessAlarms),
     ];
     this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms, width: 24 }));
@@ -207,4 +224,13 @@ export class Monitoring extends Construct {
     alarm.addAlarmAction(this.notify);
     return alarm;
   }
+}
+
+/** Share of the export window past which a snapshot hold alarms. */
+export const SNAPSHOT_HOLD_WARNING = 0.8;
+
+function taskFunction(functions: Readonly<Record<string, lambda.IFunction>>, name: string): lambda.IFunction {
+  const f = functions[name];
+  if (!f) throw new Error(`Monitoring needs the ${name} function, which functions/index.ts does not define.`);
+  return f;
 }

@@ -1,6 +1,7 @@
 // The alarms an SRE expects (issue 14, item 7) and the tamper alerts (item 2): executions that
 // time out or are aborted, task errors and throttles, schedules that cannot start a backup, and
 // any attempt on the repository's protection — each to the alert topic.
+import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { functionEntries } from '../../functions/index.ts';
 import { EXPECTED_ERRORS } from '../../infra/constructs/monitoring.ts';
@@ -109,5 +110,23 @@ describe('tamper alerts (CloudTrail through the default bus)', () => {
       detail: { eventSource: ['kms.amazonaws.com'], eventName: ['ScheduleKeyDeletion', 'DisableKey', 'PutKeyPolicy'], requestParameters: { keyId: [{ Ref: key() }, { 'Fn::GetAtt': [key(), 'Arn'] }] } },
     });
     expect(render(r.Targets[0].Arn)).toBe(`<${topic}>`);
+  });
+});
+
+describe('the snapshot hold', () => {
+  it('GIVEN the holder function, WHEN a hold lasts past 80 % of the 840 s window, THEN an alarm tells the topic to raise workers', () => {
+    const t = s.template;
+    const holder = logicalIdOf(t, 'AWS::Lambda::Function', 'TasksBackupHoldSnapshot');
+    const topicId = logicalIdOf(t, 'AWS::SNS::Topic', 'MonitoringAlerts');
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Duration',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: holder } }],
+      Statistic: 'Maximum',
+      Threshold: 0.8 * 840 * 1000,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [{ Ref: topicId }],
+      AlarmDescription: Match.stringLikeRegexp('Raise the collection'),
+    });
   });
 });
