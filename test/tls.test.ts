@@ -117,6 +117,9 @@ describe('sslmode as libpq means it', () => {
     try {
       expect(connectorFor(url('localhost', {})).describeConnection({ credentials: 'db' })).toBe(`localhost:${pg.port}/postgres (TLS verify-full)`);
       expect(await sessionSsl(url('localhost', {}))).toBe(true);
+      const told: string[] = [];
+      await (await new PostgresConnector({ urlFor: async () => url('localhost', {}), peek: () => undefined }, { onConnected: (w) => told.push(w) }).connect({ credentials: 'db' })).close();
+      expect(told).toEqual([`localhost:${pg.port}/postgres (TLS verify-full)`]);
     } finally {
       vi.stubEnv('PGSSLMODE', '');
       vi.stubEnv('PGSSLROOTCERT', '');
@@ -174,6 +177,10 @@ describe('a server without TLS', () => {
   it('prefer falls back to plain text; require is refused with what to do', async () => {
     await setServerSsl('off');
     expect(await sessionSsl(url('127.0.0.1', { sslmode: 'prefer' }))).toBe(false);
+    // The Lambda context logs every session with the mode in force (aws-context.ts onConnected).
+    const told: string[] = [];
+    await (await new PostgresConnector({ urlFor: async () => url('127.0.0.1', { sslmode: 'prefer' }), peek: () => undefined }, { onConnected: (w) => told.push(w) }).connect({ credentials: 'db' })).close();
+    expect(told).toEqual([`127.0.0.1:${pg.port}/postgres (no TLS: the server offers none)`]);
     const err = await refusal(url('127.0.0.1', { sslmode: 'require' }));
     expect(err.message).toBe(
       `PostgreSQL at 127.0.0.1:${pg.port}/postgres (TLS require, certificate not verified) offers no TLS, and sslmode=require needs it. ` +

@@ -14,6 +14,10 @@ import { S3Storage, createS3Client } from '#adapters/s3-storage.ts';
 import { DynamoDbCatalog } from '#adapters/dynamodb-catalog.ts';
 import { SecretsManagerCredentials } from '#adapters/secrets-manager-credentials.ts';
 import { PostgresConnector } from '#adapters/postgres/connector.ts';
+import { Logger } from '@aws-lambda-powertools/logger';
+
+/** One line per database session a task opens: where, and with which TLS mode. */
+const connectionLog = new Logger({ serviceName: 'tidemark' });
 
 /** Like the S3 client: ride out throttling and 5xx with backoff before failing the task. */
 const AWS_MAX_ATTEMPTS = 6;
@@ -50,7 +54,9 @@ export function buildAwsTaskContext(env: NodeJS.ProcessEnv, clients: AwsClients 
   return {
     storage: new S3Storage({ client: clients.s3, bucket, prefix }),
     catalog: new DynamoDbCatalog({ client: DynamoDBDocumentClient.from(clients.dynamodb), tableName }),
-    databases: new PostgresConnector(new SecretsManagerCredentials({ client: clients.secretsManager })),
+    databases: new PostgresConnector(new SecretsManagerCredentials({ client: clients.secretsManager }), {
+      onConnected: (where) => connectionLog.info('connected', { database: where }),
+    }),
     progress: () => {}, // nobody watches a Lambda's progress; Step Functions shows the states
     maxSnapshotHoldSeconds: LAMBDA_SNAPSHOT_HOLD_SECONDS,
   };

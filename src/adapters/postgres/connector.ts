@@ -29,8 +29,19 @@ interface Target {
   identity: string;
 }
 
+export interface ConnectorOptions {
+  /**
+   * Told of every session opened, as `host:port/db (TLS verify-full)` or `(no TLS …)`: the
+   * Lambda context logs it, so the logs say which TLS mode was in force for each connection.
+   */
+  onConnected?: (where: string) => void;
+}
+
 export class PostgresConnector implements DatabaseConnector {
-  constructor(private readonly credentials: CredentialSource) {}
+  constructor(
+    private readonly credentials: CredentialSource,
+    private readonly options: ConnectorOptions = {},
+  ) {}
 
   /** `host:port/database`: the catalog's and the manifest's name for a database, so no TLS in it. */
   describe(ref: DatabaseRef): string {
@@ -75,12 +86,16 @@ export class PostgresConnector implements DatabaseConnector {
     const { config, tls, identity } = this.target(await this.credentials.urlFor(ref.credentials), ref.database);
     const where = `${identity} (${describeTls(tls)})`;
     try {
-      return await attempt(config, options);
+      const session = await attempt(config, options);
+      this.options.onConnected?.(where);
+      return session;
     } catch (err) {
       // prefer / allow: a server without TLS is reached in plain text, as libpq does.
       if (tls.plainFallback && isNoTlsAnswer(err)) {
         try {
-          return await attempt({ ...config, ssl: false }, options);
+          const session = await attempt({ ...config, ssl: false }, options);
+          this.options.onConnected?.(`${identity} (no TLS: the server offers none)`);
+          return session;
         } catch (plainErr) {
           throw connectionError(plainErr, `${identity} (no TLS: the server offers none)`, config, tls);
         }
