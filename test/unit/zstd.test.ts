@@ -1,12 +1,18 @@
-// Both zstd implementations read each other's frames (Lambda's Node 22 zlib vs the addon here).
+// The chunk codec, and zstd frames that other implementations read: the reference `zstd` CLI
+// (Debian's package; .ci/run installs it) decodes what each implementation here writes, and each
+// decodes what the CLI writes. Where node:zlib has zstd too (Node 22.15+, the Lambda runtime),
+// the addon and node:zlib read each other's frames — chunks written on a laptop restore in AWS.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it, expect } from 'vitest';
-import * as zlib from 'node:zlib';
-import { zstd } from '#core/repository/zstd.ts';
+import { zstd, zstdImplementations } from '#core/repository/zstd.ts';
 import { decodeChunk, encodeChunk } from '#core/repository/chunk-codec.ts';
 
-describe('chunk codec', () => {
-  const content = Buffer.from(Array.from({ length: 20_000 }, (_, i) => `${i}\tvalue ${i % 97}\n`).join(''));
+const content = Buffer.from(Array.from({ length: 20_000 }, (_, i) => `${i}\tvalue ${i % 97}\n`).join(''));
 
+describe('chunk codec', () => {
   it('round-trips and checks the id', async () => {
     const encoded = await encodeChunk(content);
     expect(encoded.stored.byteLength).toBeLessThan(content.length / 3);
@@ -24,11 +30,34 @@ describe('chunk codec', () => {
     const stored = await zstd().compress(content, 3);
     expect(stored.subarray(0, 4).toString('hex')).toBe('28b52ffd');
   });
+});
 
-  // Runs where node:zlib has zstd (Node 22.15+, the Lambda runtime); on Node 20 there is no second
-  // implementation to compare with, and vitest reports the test as skipped.
-  it.runIf(typeof (zlib as any).zstdDecompressSync === 'function')('node:zlib reads what the active implementation wrote', async () => {
-    const stored = await zstd().compress(content, 3);
-    expect((zlib as any).zstdDecompressSync(stored).equals(content)).toBe(true);
+describe('zstd frames across implementations', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tidemark-zstd-'));
+  const cli = (args: string[]) => execFileSync('zstd', ['-q', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const available = Object.entries(zstdImplementations()).filter((e): e is [string, NonNullable<(typeof e)[1]>] => e[1] !== undefined);
+
+  it('the addon is always there (node:zlib only on Node 22.15+)', () => {
+    expect(available.map(([name]) => name)).toContain('addon');
+  });
+
+  for (const [name, impl] of available) {
+    it(`the reference CLI reads what ${name} writes, and ${name} reads what the CLI writes`, async () => {
+      const ours = join(dir, `${name}.zst`);
+      writeFileSync(ours, await impl.compress(content, 3));
+      cli(['-d', '-f', ours, '-o', join(dir, `${name}.out`)]);
+      expect(readFileSync(join(dir, `${name}.out`)).equals(content)).toBe(true);
+
+      writeFileSync(join(dir, 'plain'), content);
+      cli(['-19', '-f', join(dir, 'plain'), '-o', join(dir, 'reference.zst')]);
+      expect((await impl.decompress(readFileSync(join(dir, 'reference.zst')))).equals(content)).toBe(true);
+    });
+  }
+
+  it('every implementation here reads every other one\'s frames', async () => {
+    for (const [writer, w] of available) {
+      const frame = await w.compress(content, 3);
+      for (const [reader, r] of available) expect((await r.decompress(frame)).equals(content), `${reader} reads ${writer}`).toBe(true);
+    }
   });
 });

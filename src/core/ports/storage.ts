@@ -1,6 +1,7 @@
 // The repository's blob storage: the one layer that knows where bytes live (a directory or
 // an S3 prefix). Keys are relative, '/'-separated, built only by `repository/layout.ts`.
-// Implementations: `src/adapters/fs-storage.ts` (a directory); S3 comes next.
+// Implementations: `src/adapters/fs-storage.ts` (a directory) and `src/adapters/s3-storage.ts`
+// (an S3 prefix); both pass test/contract/storage-contract.ts.
 
 export interface StoredObjectInfo {
   key: string;

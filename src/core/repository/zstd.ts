@@ -24,6 +24,11 @@ export function zstd(): Zstd {
   return selected;
 }
 
+/** Every implementation this process can load, by name (tests check they read each other). */
+export function zstdImplementations(): Record<'node:zlib' | 'addon', Zstd | undefined> {
+  return { 'node:zlib': fromNodeZlib(zlib as ZlibWithZstd), addon: fromAddon() };
+}
+
 function fromNodeZlib(z: ZlibWithZstd): Zstd | undefined {
   if (typeof z.zstdCompress !== 'function' || typeof z.zstdDecompress !== 'function') return undefined;
   const compress = promisify(z.zstdCompress) as (data: Uint8Array, options: object) => Promise<Buffer>;
