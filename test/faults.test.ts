@@ -148,7 +148,8 @@ describe('unreachable or refusing servers', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as { port: number };
     try {
-      const started = Date.now();
+      // The messages name the limit in force (1 s, 2 s): the default 15 s was not used. (A wall-clock
+      // bound here failed under load: three CLIs start through tsx at once.)
       const [viaUrl, viaEnv, bad] = await Promise.all([
         runCli(['backup', '--source', `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:${port}/shop?connect_timeout=1`, '--repo', join(scratch, 'silent-url'), '--json']),
         runCli(['backup', '--source', `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:${port}/shop`, '--repo', join(scratch, 'silent-env')], { env: { PGCONNECT_TIMEOUT: '2' } }),
@@ -160,15 +161,15 @@ describe('unreachable or refusing servers', () => {
       const [listTimedOut, listBad] = await Promise.all(['silent-url', 'silent-bad'].map((r) => runCli(['list', '--repo', join(scratch, r), '--json'])));
       expect(listTimedOut.json.map((b: any) => b.state), describeResult(listTimedOut)).toEqual(['failed']);
       expect(listBad.code === 0 ? listBad.json : [], describeResult(listBad)).toEqual([]);
-      expect(Date.now() - started, 'the default 15 s limit was not used').toBeLessThan(14_000);
     } finally {
       silent.close();
     }
   });
 
   it('a host name that does not resolve: exit 1, says so', async () => {
-    const result = await runCli(['backup', '--source', `postgres://postgres:${BOGUS_PASSWORD}@no-such-host.invalid:5432/shop`, '--repo', join(scratch, 'no-host')]);
-    // A resolver that cannot answer at all (no DNS) ends in the connect timeout instead: both name the host.
+    const result = await runCli(['backup', '--source', `postgres://postgres:${BOGUS_PASSWORD}@no-such-host.invalid:5432/shop?connect_timeout=2`, '--repo', join(scratch, 'no-host')]);
+    // A resolver that cannot answer at all (no DNS) ends in the connect timeout instead (bounded to
+    // 2 s here, not the default 15): both name the host.
     expectFailure(result, ['no-such-host.invalid:5432', /does not resolve|no answer within/]);
   });
 
