@@ -14,6 +14,7 @@ import { addConstraint } from './constraints.ts';
 import { Capture } from './context.ts';
 import { readDependencies } from './dependencies.ts';
 import { captureExtensions } from './extensions.ts';
+import { captureForeignServers } from './foreign-data.ts';
 import { captureFunctions } from './functions.ts';
 import { captureIndexes } from './indexes.ts';
 import type { CatalogQuery, DdlStatement, SchemaSnapshot } from './model.ts';
@@ -54,6 +55,7 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await captureOperators(capture);
   await captureCasts(capture);
   await captureTextSearch(capture);
+  await captureForeignServers(capture);
   await captureSequences(capture); // before tables: identity columns need their sequence options
   await captureRelations(capture);
   await captureIndexes(capture);

@@ -1,14 +1,15 @@
 // Column definitions and the per-column settings CREATE TABLE cannot carry.
 import type { DdlStatement } from './model.ts';
 import type { ColumnRow } from './relations.ts';
-import { renderOptions } from './quote.ts';
+import { fdwOptions, renderOptions } from './quote.ts';
 
 const STORAGE: Record<string, string> = { p: 'PLAIN', e: 'EXTERNAL', m: 'MAIN', x: 'EXTENDED' };
 const COMPRESSION: Record<string, string> = { p: 'pglz', l: 'lz4' };
 
 /** One column of CREATE TABLE. `identityOptions` are the identity sequence's options. */
 export function columnDefinition(col: ColumnRow, identityOptions: string | undefined): string {
-  let sql = `${col.ident} ${col.type}`;
+  // A foreign table column's options come right after its type.
+  let sql = `${col.ident} ${col.type}${fdwOptions(col.fdw_options)}`;
   if (col.collation) sql += ` COLLATE ${col.collation}`;
   if (col.generated) {
     sql += ` GENERATED ALWAYS AS (${col.default_expr}) ${col.generated === 'v' ? 'VIRTUAL' : 'STORED'}`;

@@ -18,6 +18,8 @@ const PRIORITY: Record<string, number> = {
   cast: 5.5,
   'text search dictionary': 5.6,
   'text search configuration': 5.7,
+  'foreign server': 5.8,
+  'user mapping': 5.9,
   sequence: 6,
   table: 7,
   default: 8,

@@ -32,6 +32,16 @@ export function quoteLiteral(value: string): string {
   return value.includes('\\') ? `E'${body.replaceAll('\\', '\\\\')}'` : `'${body}'`;
 }
 
+/** ` OPTIONS (…)` of a foreign server, mapping, table or column, from the catalog's `name=value` form. */
+export function fdwOptions(options: readonly string[] | null | undefined): string {
+  if (!options?.length) return '';
+  const items = options.map((option) => {
+    const eq = option.indexOf('=');
+    return `${quoteIdent(option.slice(0, eq))} ${quoteLiteral(option.slice(eq + 1))}`;
+  });
+  return ` OPTIONS (${items.join(', ')})`;
+}
+
 /** Renders a reloptions array (`{fillfactor=70}`) as a WITH list body. */
 export function renderOptions(options: readonly string[], prefix = ''): string {
   return options

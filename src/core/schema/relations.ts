@@ -9,7 +9,10 @@ export interface RelationRow {
   reltype: number;
   /** For a typed table (CREATE TABLE ... OF type): the type. */
   oftype: string | null;
-  relkind: 'r' | 'p' | 'v' | 'm';
+  relkind: 'r' | 'p' | 'v' | 'm' | 'f';
+  /** A foreign table's server (quoted) and options. */
+  server: string | null;
+  ftoptions: string[] | null;
   ident: string;
   schema: string;
   name: string;
@@ -54,6 +57,8 @@ export interface ColumnRow {
   stattarget: number | null;
   compression: string | null;
   options: string[] | null;
+  /** A foreign table column's options. */
+  fdw_options: string[] | null;
   acl: AclJson | null;
 }
 
@@ -71,7 +76,7 @@ export interface ConstraintRow {
 }
 
 const RELATION_FILTER = `${USER_SCHEMA} AND ${notExtensionMember('pg_class', 'c.oid')}
-  AND c.relkind IN ('r', 'p', 'v', 'm')`;
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`;
 
 export async function readRelations(capture: Capture): Promise<RelationRow[]> {
   return capture.query<RelationRow>(`
@@ -82,6 +87,9 @@ export async function readRelations(capture: Capture): Promise<RelationRow[]> {
       CASE WHEN c.relam >= 16384 THEN c.relam END AS access_method_oid,
       (SELECT t.reloptions FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid) AS toast_options,
       c.relispartition AS ispartition,
+      (SELECT pg_catalog.quote_ident(s.srvname) FROM pg_catalog.pg_foreign_table ft JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver
+        WHERE ft.ftrelid = c.oid) AS server,
+      (SELECT ft.ftoptions FROM pg_catalog.pg_foreign_table ft WHERE ft.ftrelid = c.oid) AS ftoptions,
       CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS bound,
       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS partkey,
       (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(p.oid::pg_catalog.int8,
@@ -115,7 +123,7 @@ export async function readColumns(capture: Capture): Promise<ColumnRow[]> {
       CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage END AS storage,
       CASE WHEN a.attstattarget >= 0 THEN a.attstattarget END AS stattarget,
       ${v >= 140000 ? `CASE WHEN a.attcompression <> '' THEN a.attcompression END` : 'NULL'} AS compression,
-      a.attoptions AS options, ${aclSql('a.attacl', null, 'c.relowner')} AS acl
+      a.attoptions AS options, a.attfdwoptions AS fdw_options, ${aclSql('a.attacl', null, 'c.relowner')} AS acl
     FROM pg_catalog.pg_attribute a
     JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

@@ -5,7 +5,7 @@ import { columnDefinition, columnSettings, inheritedColumnChanges } from './colu
 import { Capture, key, Wave } from './context.ts';
 import type { DdlStatement } from './model.ts';
 import { addPartitionAttachment } from './partitions.ts';
-import { renderOptions } from './quote.ts';
+import { fdwOptions, renderOptions } from './quote.ts';
 import type { ColumnRow, ConstraintRow, RelationRow } from './relations.ts';
 
 export function addTable(
@@ -47,8 +47,10 @@ export function addTable(
   }
 
   const body = elements.length ? `(\n    ${elements.join(',\n    ')}\n)` : rel.oftype ? '' : '()';
-  let sql = `CREATE ${rel.unlogged ? 'UNLOGGED ' : ''}TABLE ${rel.ident} ${rel.oftype ? `OF ${rel.oftype} ` : ''}${body}`.trimEnd();
+  const foreign = rel.relkind === 'f';
+  let sql = `CREATE ${rel.unlogged ? 'UNLOGGED ' : ''}${foreign ? 'FOREIGN ' : ''}TABLE ${rel.ident} ${rel.oftype ? `OF ${rel.oftype} ` : ''}${body}`.trimEnd();
   if (inherits.length) sql += ` INHERITS (${inherits.map(([, name]) => name).join(', ')})`;
+  if (foreign) sql += ` SERVER ${rel.server}${fdwOptions(rel.ftoptions)}`;
   if (rel.partkey) sql += ` PARTITION BY ${rel.partkey}`;
   if (rel.access_method) sql += ` USING ${rel.access_method}`;
   const options = [
@@ -68,11 +70,11 @@ export function addTable(
     }
     if (col.default_oid !== null) addDefault(capture, rel, col, nodeKey, object);
   }
-  if (rel.replident === 'f' || rel.replident === 'n') {
+  if (!foreign && (rel.replident === 'f' || rel.replident === 'n')) {
     const identity = rel.replident === 'f' ? 'FULL' : 'NOTHING';
     statements.push({ object, kind: 'replica identity', sql: `ALTER TABLE ONLY ${rel.ident} REPLICA IDENTITY ${identity}` });
   }
-  statements.push(ownerStatement(`TABLE ${rel.ident}`, object, rel.owner));
+  statements.push(ownerStatement(`${foreign ? 'FOREIGN ' : ''}TABLE ${rel.ident}`, object, rel.owner));
   statements.push(...privilegeStatements(`TABLE ${rel.ident}`, object, rel.owner, rel.acl));
   for (const col of columns) {
     statements.push(...privilegeStatements(`TABLE ${rel.ident}`, object, rel.owner, col.acl, col.ident));
@@ -82,7 +84,7 @@ export function addTable(
   capture.add({ key: nodeKey, kind: 'table', identity: rel.ident, statements, after });
   capture.alias(key('pg_type', rel.reltype), nodeKey);
   capture.comments.set(nodeKey, {
-    target: `TABLE ${rel.ident}`,
+    target: `${foreign ? 'FOREIGN ' : ''}TABLE ${rel.ident}`,
     object,
     node: nodeKey,
     columns: new Map(columns.map((c) => [c.attnum, `${rel.ident}.${c.ident}`])),

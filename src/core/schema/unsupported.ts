@@ -16,9 +16,6 @@ const KINDS: [string, string][] = [
   ['text search parser', `SELECT ${qualified(nsp('o.prsnamespace'), 'o.prsname')} FROM pg_catalog.pg_ts_parser o WHERE ${userObject('pg_ts_parser', 'o')}`],
   ['text search template', `SELECT ${qualified(nsp('o.tmplnamespace'), 'o.tmplname')} FROM pg_catalog.pg_ts_template o WHERE ${userObject('pg_ts_template', 'o')}`],
   ['foreign-data wrapper', `SELECT pg_catalog.quote_ident(o.fdwname) FROM pg_catalog.pg_foreign_data_wrapper o WHERE ${userObject('pg_foreign_data_wrapper', 'o')}`],
-  ['foreign server', `SELECT pg_catalog.quote_ident(o.srvname) FROM pg_catalog.pg_foreign_server o WHERE ${userObject('pg_foreign_server', 'o')}`],
-  ['user mapping', `SELECT pg_catalog.quote_ident(o.usename) || ' for server ' || pg_catalog.quote_ident(o.srvname) FROM pg_catalog.pg_user_mappings o`],
-  ['foreign table', `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} FROM pg_catalog.pg_class o WHERE o.relkind = 'f' AND ${userObject('pg_class', 'o')}`],
   ['table in a non-default tablespace', `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} || ' (' || (SELECT pg_catalog.quote_ident(spcname) FROM pg_catalog.pg_tablespace WHERE oid = o.reltablespace) || ')' FROM pg_catalog.pg_class o WHERE o.reltablespace <> 0 AND o.relkind IN ('r', 'p', 'm', 'i', 'I') AND ${userObject('pg_class', 'o')}`],
   ['publication', `SELECT pg_catalog.quote_ident(o.pubname) FROM pg_catalog.pg_publication o WHERE ${userObject('pg_publication', 'o')}`],
   ['subscription', `SELECT pg_catalog.quote_ident(o.subname) FROM pg_catalog.pg_subscription o WHERE o.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`],
@@ -59,7 +56,7 @@ export async function reportUnsupported(capture: Capture): Promise<void> {
 
 /** Catalogs whose user objects are all of unsupported kinds (see KINDS). */
 const UNSUPPORTED_CATALOGS = ['pg_ts_parser', 'pg_ts_template', 'pg_foreign_data_wrapper',
-  'pg_foreign_server', 'pg_conversion', 'pg_opclass', 'pg_opfamily', 'pg_transform', 'pg_language'];
+  'pg_conversion', 'pg_opclass', 'pg_opfamily', 'pg_transform', 'pg_language'];
 
 const POST_DATA_CATALOGS = new Set(['pg_constraint', 'pg_trigger', 'pg_rewrite', 'pg_policy', 'pg_statistic_ext']);
 
@@ -88,8 +85,7 @@ export async function refuseUnrestorableDependents(capture: Capture): Promise<vo
           WHERE t.oid = r.oid AND t.typtype IN ('b', 'p') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)
             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
               AND i.objid = t.oid AND i.deptype = 'i')))
-        OR (d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_class f
-          WHERE f.oid = r.oid AND f.relkind = 'f')))
+        )
     ORDER BY 3, 4`);
   // Pre-data objects are known by their catalog key; post-data ones (indexes, constraints,
   // triggers, rules, policies, statistics) are not nodes, but are captured with their table.
