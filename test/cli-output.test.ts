@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { describeResult, runCli } from './support/cli.ts';
+import { describeResult, runCli, runCliInProcess } from './support/cli.ts';
 import { tableContents } from './support/database-state.ts';
 
 let pg: PostgresServer;
@@ -95,11 +95,9 @@ describe('--json, with the repository in ./tidemark-repo', () => {
 describe('--json usage errors (issue 11, finding 12)', () => {
   it('an unknown option or an out-of-bounds --chunk-bytes prints one JSON document {ok: false}, exit 2, and registers nothing', async () => {
     const repo = join(scratch, 'usage-errors');
-    const [unknown, huge, workers] = await Promise.all([
-      runCli(['list', '--bogus', '--json', '--repo', repo]),
-      runCli(['backup', '--source', pg.url('shop'), '--chunk-bytes', '99999999999999', '--json', '--repo', repo]),
-      runCli(['restore', 'latest', '--workers', '0', '--json', '--repo', repo]),
-    ]);
+    const unknown = await runCliInProcess(['list', '--bogus', '--json', '--repo', repo]);
+    const huge = await runCliInProcess(['backup', '--source', pg.url('shop'), '--chunk-bytes', '99999999999999', '--json', '--repo', repo]);
+    const workers = await runCliInProcess(['restore', 'latest', '--workers', '0', '--json', '--repo', repo]);
     for (const r of [unknown, huge, workers]) {
       expect(r.code, describeResult(r)).toBe(2);
       expect(r.json, describeResult(r)).toMatchObject({ ok: false, error: { type: 'UsageError' } });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, SUPERUSER_PASSWORD, type PostgresServer } from './support/postgres-server.ts';
-import { collect, describeResult, runCli, spawnCli, type CliResult } from './support/cli.ts';
+import { collect, describeResult, runCli, spawnCli, type CliResult, runCliInProcess } from './support/cli.ts';
 import { sealDocument } from '#core/repository/sealed-document.ts';
 import type { PublishedEvent, StateEvent } from '#local/state-machine-runner.ts';
 import { runBackup, runRestore, tempRepository } from './support/pipeline.ts';
@@ -189,13 +189,14 @@ describe('unreachable or refusing servers', () => {
       `mysql://postgres:${BOGUS_PASSWORD}@127.0.0.1:${pg.port}/shop`,
       `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:notaport/shop`,
     ];
-    const results = await Promise.all(urls.map((url) => runCli(['backup', '--source', url, '--repo', join(scratch, 'bad-url'), '--json'])));
+    const results = [];
+    for (const url of urls) results.push(await runCliInProcess(['backup', '--source', url, '--repo', join(scratch, 'bad-url'), '--json']));
     expectFailure(results[0]!, ['not a PostgreSQL URL', 'mysql:'], 2);
     expectFailure(results[1]!, ['not a PostgreSQL URL', 'notaport'], 2);
   });
 
   it('no --source at all is a usage error (exit 2)', async () => {
-    const result = await runCli(['backup', '--repo', join(scratch, 'no-source')]);
+    const result = await runCliInProcess(['backup', '--repo', join(scratch, 'no-source')]);
     expectFailure(result, ['--source'], 2);
   });
 });

@@ -80,3 +80,33 @@ function parseJson(text: string): any {
 export function describeResult(result: CliResult): string {
   return `exit ${result.code ?? result.signal}\n--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`;
 }
+
+/**
+ * Runs the command line's `main` in this process, capturing what it writes: for usage errors,
+ * which end before any work (a child process costs ~1.3 s of start-up each). Not concurrent:
+ * stdout and stderr are captured process-wide for the call.
+ */
+export async function runCliInProcess(args: string[]): Promise<CliResult> {
+  const { main } = await import('../../src/cli/main.ts');
+  const out: string[] = [];
+  const err: string[] = [];
+  const capture = (sink: string[]) => ((chunk: string | Uint8Array) => (sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')), true)) as typeof process.stdout.write;
+  const [stdoutWrite, stderrWrite] = [process.stdout.write, process.stderr.write];
+  process.stdout.write = capture(out);
+  process.stderr.write = capture(err);
+  let code: number;
+  try {
+    code = await main(args);
+  } finally {
+    process.stdout.write = stdoutWrite;
+    process.stderr.write = stderrWrite;
+  }
+  const stdout = out.join('');
+  let json: unknown;
+  try {
+    json = stdout.trim() ? JSON.parse(stdout) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { code, signal: null, stdout, stderr: err.join(''), json };
+}
