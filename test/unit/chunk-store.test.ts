@@ -36,6 +36,20 @@ describe('chunk store', () => {
     expect((await storage.get(again.quarantined!)).length).toBe(5);
   });
 
+  it('where the credentials may not delete chunks (a task role in AWS), a damaged chunk fails the write naming it and what to do', async () => {
+    // The one fake here: a store that denies deletes as the task roles' IAM and bucket policy do
+    // in AWS (no local S3 server enforces IAM).
+    const denying = Object.assign(Object.create(storage), {
+      delete: async (key: string) => {
+        throw new Error(`Cannot delete ${key} in ${storage.location}: access denied (AccessDenied (HTTP 403)).`);
+      },
+    }) as FileSystemStorage;
+    const first = await putChunk(storage, rows(400), 400);
+    await truncate(join(dir, layout.chunk(first.ref.id)), 7);
+    await expect(putChunk(denying, rows(400), 400)).rejects.toThrow(new RegExp(`Chunk ${first.ref.id} .* is damaged.*tidemark verify`));
+    expect((await storage.head(layout.chunk(first.ref.id)))?.size).toBe(7);
+  });
+
   it('quarantine leaves an intact chunk where it is (a writer that found it damaged may be late)', async () => {
     const stored = await putChunk(storage, rows(300), 300);
     expect(await quarantineChunk(storage, stored.ref.id)).toBeUndefined();

@@ -85,8 +85,19 @@ export async function quarantineChunk(storage: RepositoryStorage, id: ChunkId, n
     },
   );
   if (intact) return undefined;
-  await storage.putIfAbsent(target, bytes);
-  await storage.delete(key);
+  try {
+    await storage.putIfAbsent(target, bytes);
+    await storage.delete(key);
+  } catch (err) {
+    // In AWS the task roles may not delete from chunks/ (write-once, enforced by IAM and the
+    // bucket policy): the damaged chunk stays, and the run fails naming it and what to do.
+    if (!/access denied/i.test((err as Error).message)) throw err;
+    throw new IntegrityError(
+      `Chunk ${id} at ${key} in ${storage.location} is damaged, and these credentials may not move it aside (${(err as Error).message}). ` +
+        `Run \`tidemark verify <backup> --repo ${storage.location}\` with credentials that may write quarantine/ and delete chunks (an operator's, not a task role): it quarantines the chunk, and the next backup writes it again.`,
+      { cause: err },
+    );
+  }
   return target;
 }
 
