@@ -3,7 +3,7 @@
 // (FORMAT.md, "Point-in-time recovery": why test_decoding, why peek then advance).
 import type { ChangeRecord, ChangeStream, SlotState } from '#core/ports/change-stream.ts';
 import type { SqlSession } from '#core/ports/database.ts';
-import { IntegrityError } from '#core/errors.ts';
+import { IntegrityError, TransientError } from '#core/errors.ts';
 import { DecodingParseError, parseDecodedLine } from './logical-text.ts';
 
 export const DECODING_PLUGIN = 'test_decoding';
@@ -11,6 +11,11 @@ export const DECODING_PLUGIN = 'test_decoding';
 const FETCH_ROWS = 2000;
 const LSN = /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i;
 const SLOT = /^[a-z0-9_]{1,63}$/;
+/** How long a dead reader's session may keep the slot before we call it a live one. */
+const SLOT_WAIT_MS = 30_000;
+
+/** Another session reads the slot; retry later (the ASL may retry on it). */
+export class SlotInUseError extends TransientError {}
 
 export class LogicalSlotStream implements ChangeStream {
   /** `session` is this stream's own: peek holds a transaction open on it while it yields. */
@@ -48,12 +53,12 @@ export class LogicalSlotStream implements ChangeStream {
 
   async *peek(slot: string): AsyncIterable<ChangeRecord> {
     const s = this.session;
-    await s.query('BEGIN');
+    await this.awaitSlotFree(slot);
+    // Read committed, so that the query for the next xid below sees the xids of what was decoded.
+    await s.query('BEGIN ISOLATION LEVEL READ COMMITTED');
     let ok = false;
     try {
-      // Decoded xids are 32 bits; every one of them is below the next xid, which gives the epoch.
-      const [next] = await s.query<{ xmax: string }>('SELECT pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS xmax');
-      const fullXid = widenXid(BigInt(next!.xmax));
+      let fullXid: ((xid32: string) => string) | undefined;
       // The function materialises its whole output server-side (spilling to disk past
       // work_mem); the cursor hands it over in batches.
       await s.query(
@@ -63,6 +68,13 @@ export class LogicalSlotStream implements ChangeStream {
       );
       for (;;) {
         const rows = await s.query<{ lsn: string; data: string }>(`FETCH ${FETCH_ROWS} FROM tidemark_changes`);
+        if (!fullXid) {
+          // Decoded xids are 32 bits. The first FETCH decoded everything this call returns, so
+          // each of those xids is below the next xid read now (read committed: a new snapshot),
+          // which gives the epoch.
+          const [next] = await s.query<{ xmax: string }>('SELECT pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS xmax');
+          fullXid = widenXid(BigInt(next!.xmax));
+        }
         for (const row of rows) {
           let record: ChangeRecord | undefined;
           try {
@@ -88,7 +100,30 @@ export class LogicalSlotStream implements ChangeStream {
       'SELECT confirmed_flush_lsn < $2::pg_lsn AS behind FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
       [checkSlot(slot), lsn],
     );
-    if (state?.behind) await this.session.query('SELECT pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)', [slot, lsn]);
+    if (state?.behind) {
+      await this.awaitSlotFree(slot);
+      await this.session.query('SELECT pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)', [slot, lsn]);
+    }
+  }
+
+  /**
+   * A slot serves one session at a time. When an archiver dies in the middle of a read, its
+   * server session holds the slot until the server notices the client is gone: wait for that,
+   * briefly; a slot still held after that belongs to a live reader.
+   */
+  private async awaitSlotFree(slot: string): Promise<void> {
+    const deadline = Date.now() + SLOT_WAIT_MS;
+    for (;;) {
+      const [row] = await this.session.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slot]);
+      if (!row?.pid) return;
+      if (Date.now() >= deadline) {
+        throw new SlotInUseError(
+          `Slot ${slot} is in use by server process ${row.pid}: another \`tidemark pitr archive\` of this collection is running, or something else reads the slot. ` +
+            'Only one archiver runs per slot; retry when it has finished.',
+        );
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 }
 
@@ -102,6 +137,7 @@ export function widenXid(next: bigint): (xid32: string) => string {
   return (xid32) => {
     let full = (next & ~0xffffffffn) | BigInt(xid32);
     if (full >= next) full -= 0x100000000n;
+    if (full < 0n) throw new IntegrityError(`Decoded transaction ${xid32} is not below the next transaction id ${next}: its epoch cannot be told. This is a bug in Tidemark's decoding.`);
     return full.toString();
   };
 }
