@@ -7,9 +7,9 @@ import type { ChangeRecord, ChangeStream } from '../ports/change-stream.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { IntegrityError, TidemarkError } from '../errors.ts';
 import { DDL_MESSAGE_PREFIX, pitrNames } from './names.ts';
-import { listChains, readChain } from './chain.ts';
+import { listChains, type SegmentPlace } from './chain.ts';
 import { compareLsn } from './lsn.ts';
-import { sealSegment, segmentRecords, writeSegment, type ChangeSegment, type CommitPoint } from './segment.ts';
+import { readSegment, sealSegment, segmentRecords, writeSegment, type ChangeSegment, type CommitPoint } from './segment.ts';
 
 /** The archive cannot continue its chain: the slot is gone or lost. */
 export class ChangeArchiveGapError extends TidemarkError {}
@@ -40,7 +40,7 @@ export async function archiveChanges(stream: ChangeStream, storage: RepositorySt
   const chains = await listChains(storage, collection);
   const [chain, places] = [...chains.entries()].at(-1) ?? [];
   if (!chain) throw new PitrNotEnabledError(`Collection ${collection} has no change archive in the repository. Run \`tidemark pitr enable --collection ${collection}\` first.`);
-  const tail = await chainTail(storage, places!);
+  const tail = await chainTail(storage, collection, places!);
   const slot = await stream.slotState(names.slot);
   if (!slot || slot.walStatus === 'lost') {
     throw new ChangeArchiveGapError(
@@ -81,13 +81,16 @@ export async function archiveChanges(stream: ChangeStream, storage: RepositorySt
 }
 
 /** The chain's last segment, and how many records of an unfinished transaction it ends with. */
-async function chainTail(storage: RepositoryStorage, places: Parameters<typeof readChain>[1]) {
-  // The last segment, with the ones before it that its open transaction continues from.
-  let segments: ChangeSegment[] = [];
-  for await (const s of readChain(storage, places)) {
-    if (segments.at(-1)?.openAtEnd) segments.push(s);
-    else segments = [s];
+async function chainTail(storage: RepositoryStorage, collection: string, places: SegmentPlace[]) {
+  // The last segment, with the ones before it that its open transaction continues from: read
+  // from the end, so a run costs the same however long the chain is.
+  const segments: ChangeSegment[] = [await readSegment(storage, places.at(-1)!)];
+  for (let i = places.length - 2; i >= 0 && segments[0]!.openAtEnd; i--) {
+    const before = await readSegment(storage, places[i]!);
+    if (!before.openAtEnd) break;
+    segments.unshift(before);
   }
+  if (places.length === 1 && segments[0]!.part !== 0) throw new IntegrityError(`Chain ${collection}/${places[0]!.chain} does not begin with its opening segment; start a new chain (pitr disable, pitr enable).`);
   const last = segments.at(-1)!;
   let openRecords = 0;
   let openXid: string | undefined;
