@@ -20,6 +20,7 @@ import { captureIndexes } from './indexes.ts';
 import type { CatalogQuery, DdlStatement, SchemaSnapshot } from './model.ts';
 import { orderObjects } from './ordering.ts';
 import { capturePolicies } from './policies.ts';
+import { capturePublications } from './publications.ts';
 import { readColumns, readConstraints, readRelations } from './relations.ts';
 import { captureSchemas } from './schemas.ts';
 import { captureSequences } from './sequences.ts';
@@ -65,6 +66,7 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await capturePolicies(capture);
   await captureCatalogGrants(capture);
   await captureDefaultPrivileges(capture);
+  await capturePublications(capture);
   await captureComments(capture); // last: appends to the objects above
   await reportUnsupported(capture);
   await refuseUnrestorableDependents(capture);

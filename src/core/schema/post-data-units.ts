@@ -57,9 +57,11 @@ export function postDataUnits<T>(wave: readonly T[], statementOf: (item: T) => D
     let depth = 0;
     const attach = INDEX_ATTACH.exec(statement.sql);
     const alter = ALTER_TABLE.exec(statement.sql);
-    if (statement.kind === 'default privileges') {
-      // One pg_default_acl row: two sessions changing it at once fail ("tuple concurrently updated").
-      unit = `default privileges ${statement.object}`;
+    if (statement.kind === 'default privileges' || statement.object.startsWith('publication ')) {
+      // One catalog row changed by several statements (a pg_default_acl entry; a publication,
+      // created, then given its owner, tables and comment): two sessions at once fail
+      // ("tuple concurrently updated"), and the publication must exist first.
+      unit = `object ${statement.object}`;
     } else if (attach) {
       const tree = rootOf(attach[2]!, indexParents);
       unit = `index ${tree.root}`;

@@ -17,7 +17,6 @@ const KINDS: [string, string][] = [
   ['text search template', `SELECT ${qualified(nsp('o.tmplnamespace'), 'o.tmplname')} FROM pg_catalog.pg_ts_template o WHERE ${userObject('pg_ts_template', 'o')}`],
   ['foreign-data wrapper', `SELECT pg_catalog.quote_ident(o.fdwname) FROM pg_catalog.pg_foreign_data_wrapper o WHERE ${userObject('pg_foreign_data_wrapper', 'o')}`],
   ['table in a non-default tablespace', `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} || ' (' || (SELECT pg_catalog.quote_ident(spcname) FROM pg_catalog.pg_tablespace WHERE oid = o.reltablespace) || ')' FROM pg_catalog.pg_class o WHERE o.reltablespace <> 0 AND o.relkind IN ('r', 'p', 'm', 'i', 'I') AND ${userObject('pg_class', 'o')}`],
-  ['publication', `SELECT pg_catalog.quote_ident(o.pubname) FROM pg_catalog.pg_publication o WHERE ${userObject('pg_publication', 'o')}`],
   ['subscription', `SELECT pg_catalog.quote_ident(o.subname) FROM pg_catalog.pg_subscription o WHERE o.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`],
   ['event trigger', `SELECT pg_catalog.quote_ident(o.evtname) FROM pg_catalog.pg_event_trigger o WHERE ${userObject('pg_event_trigger', 'o')}`],
   ['conversion', `SELECT ${qualified(nsp('o.connamespace'), 'o.conname')} FROM pg_catalog.pg_conversion o WHERE ${userObject('pg_conversion', 'o')}`],
