@@ -65,9 +65,10 @@ export const TASKS = {
   BackupReleaseSnapshot: { handler: backupReleaseSnapshot, file: 'backup-release-snapshot.ts', ...small, access: { write: ['runs'] } },
   // commit.ts: reads the plan and batch results, writes the manifest, finishBackup.
   BackupCommit: { handler: backupCommit, file: 'backup-commit.ts', memoryMb: 1024, timeoutSeconds: 300, access: { read: ['runs', 'backups'], write: ['backups'], catalog: ['GetItem', 'UpdateItem'] } },
-  // failure.ts failBackup: releases the snapshot if needed, finishBackup(failed); builds the
-  // BackupFailed detail (collection, source, execution, error) from the execution input.
-  BackupFail: { handler: backupFail, file: 'backup-fail.ts', ...small, access: { read: ['runs'], write: ['runs'], catalog: ['GetItem', 'UpdateItem'] } },
+  // failure.ts failBackup: releases the snapshot if needed (heads snapshot-released.json, reads
+  // no document), finishBackup(failed); builds the BackupFailed detail (collection, source,
+  // execution, error) from the execution input.
+  BackupFail: { handler: backupFail, file: 'backup-fail.ts', ...small, access: { check: ['runs'], write: ['runs'], catalog: ['GetItem', 'UpdateItem'] } },
   // The restore tasks that read a whole manifest get 1024 MB: opening one of a million chunks
   // (~4 TB at the default 4 MiB chunks; 117 MiB of JSON) takes 1.3–2.0 s and ~500 MB of RSS,
   // one of 250,000 chunks 0.3–0.44 s and ~220 MB (bench/manifest-scale.ts; README, "Limits").

@@ -72,6 +72,7 @@ export class TidemarkStack extends Stack {
       prefix: this.repository.prefix,
       table: this.catalog.table,
       key: this.repository.key,
+      macKey: this.repository.macKey,
       sourceSecretArns,
       restoreTargetSecretArns,
     });

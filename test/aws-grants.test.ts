@@ -1,9 +1,9 @@
 // Grants proven by simulation (issue 14, item 1). The backup and restore state machines run
 // locally on the very adapters a Lambda uses (S3 on s3rver, DynamoDB on dynalite, Secrets
-// Manager on a local stand-in), with the input the EventBridge schedule sends; SDK middleware
+// Manager and KMS on local stand-ins), with the input the EventBridge schedule sends; SDK middleware
 // records every AWS call each task function makes. Each call is then evaluated by an IAM policy
 // simulator against the synthesized role of the function that made it (with the bucket and key
-// policies as resource policies): every call must be allowed, and every granted action must be
+// policies as resource policies; the repository key's own policy for its GenerateMac / VerifyMac): every call must be allowed, and every granted action must be
 // used by some call or be listed below with its reason. The state machine roles likewise, for
 // the functions and integrations their ASL calls. Nothing here asserts a grant by hand.
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
@@ -20,6 +20,7 @@ import { exampleConfig, synthesize } from './infra/support/synth.ts';
 import { AwsCallRecorder, asCaller, currentCaller, type IamRequest, type RecordedCall } from './support/aws-calls.ts';
 import { stackPolicies, type StackPolicies } from './support/stack-policies.ts';
 import { startSecretsManager, type LocalSecretsManager } from './support/local-secrets-manager.ts';
+import { startKms, type LocalKms } from './support/local-kms.ts';
 import { startPostgres, SUPERUSER, SUPERUSER_PASSWORD, type PostgresServer } from './support/postgres-server.ts';
 import { startS3rver, S3RVER_CREDENTIALS, type LocalS3 } from './support/s3rver.ts';
 import { startDynalite, type LocalDynamoDb } from './support/dynalite.ts';
@@ -48,13 +49,18 @@ const UNUSED_GRANTS: Array<{ roles: RegExp; actions: string[]; reason: string }>
     reason: 'without it S3 answers a read of a missing object with 403, not 404: the task could not tell "missing" (ObjectNotFoundError, naming the object) from "denied"',
   },
   { roles: /^Tasks/, actions: ['kms:Decrypt'], reason: 'a document over 8 MiB (a manifest of ~70,000 chunks) is uploaded in parts, and completing the upload decrypts their data keys' },
-  { roles: /^TasksBackupStart/, actions: ['s3:GetObject'], reason: 'reads the collection document back when a concurrent first run wrote it first (its put finds it present)' },
+  { roles: /^TasksBackupStart/, actions: ['s3:GetObject', 'kms:VerifyMac'], reason: 'reads the collection document back when a concurrent first run wrote it first (its put finds it present)' },
   {
     roles: /^TasksMaintenanceGc/,
     actions: ['dynamodb:UpdateItem'],
     reason: 'marks runs that can never commit failed, and completes in the catalog an expire that died after its tombstone',
   },
-  { roles: /^TasksBackupFail/, actions: ['s3:PutObject', 'kms:GenerateDataKey'], reason: 'releases the snapshot when the run failed before ReleaseAfterFailure could (the hold itself failed)' },
+  {
+    roles: /^TasksMaintenanceExpire/,
+    actions: ['kms:VerifyMac'],
+    reason: 'reads back the tombstone a retried expire finds already written, and a collection document the catalog lacks; a first run heads tombstones only',
+  },
+  { roles: /^TasksBackupFail/, actions: ['s3:PutObject', 'kms:GenerateDataKey', 'kms:GenerateMac'], reason: 'releases the snapshot when the run failed before ReleaseAfterFailure could (the hold itself failed)' },
   {
     roles: /^StateMachines/,
     actions: [
@@ -69,6 +75,7 @@ let server: PostgresServer;
 let s3: LocalS3;
 let dynamo: LocalDynamoDb;
 let secrets: LocalSecretsManager;
+let kms: LocalKms;
 let config: TidemarkConfig;
 let policies: StackPolicies;
 let recorder: AwsCallRecorder;
@@ -89,11 +96,13 @@ function rdsSecret(database: string, port = server.port, user = SUPERUSER, passw
 }
 
 beforeAll(async () => {
-  [server, s3, dynamo, secrets] = await Promise.all([startPostgres({ major: 15 }), startS3rver(), startDynalite(), startSecretsManager()]);
+  [server, s3, dynamo, secrets, kms] = await Promise.all([startPostgres({ major: 15 }), startS3rver(), startDynalite(), startSecretsManager(), startKms()]);
   config = testConfig();
   const synthesized = synthesize(config);
   policies = stackPolicies(synthesized.template, { bucket: s3.bucket, table: TABLE, account: { partition: 'aws', region: config.env.region, accountId: config.env.account } });
   await createCatalogTable(dynamo.client(), TABLE);
+  // The synthesized repository key, by the ARN it will have once deployed.
+  kms.addKey(policies.account.macKeyArn);
 
   await server.createDatabase('orders');
   await server.sql(
@@ -116,9 +125,11 @@ beforeAll(async () => {
     [FUNCTION_ENV.bucket]: s3.bucket,
     [FUNCTION_ENV.prefix]: PREFIX,
     [FUNCTION_ENV.catalogTable]: TABLE,
+    [FUNCTION_ENV.macKeyArn]: policies.account.macKeyArn,
     AWS_ENDPOINT_URL_S3: s3.endpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+    AWS_ENDPOINT_URL_KMS: kms.endpoint,
     AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
     AWS_REGION: config.env.region,
@@ -165,7 +176,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   vi.unstubAllEnvs();
-  await Promise.allSettled([server?.stop(), s3?.stop(), dynamo?.stop(), secrets?.stop()]);
+  await Promise.allSettled([server?.stop(), s3?.stop(), dynamo?.stop(), secrets?.stop(), kms?.stop()]);
 });
 
 const MACHINE_IDS: Record<StateMachineName, string> = { backup: 'Backup', restore: 'Restore', maintenance: 'Maintenance' };
@@ -203,7 +214,11 @@ async function evaluate(p: StackPolicies, calls: RecordedCall[]): Promise<Decisi
       let allowed = seen.get(key);
       if (allowed === undefined) {
         const roleId = roleOf(p, call.caller);
-        const resourcePolicy = request.action.startsWith('s3:') ? p.bucketPolicy : request.action.startsWith('kms:') ? p.keyPolicy : undefined;
+        const resourcePolicy = request.action.startsWith('s3:')
+          ? p.bucketPolicy
+          : request.action.startsWith('kms:')
+            ? request.resource === p.account.macKeyArn ? p.macKeyPolicy : p.keyPolicy
+            : undefined;
         const simulation: Simulation = {
           identityPolicies: p.rolePolicies(roleId).map((x) => ({ name: x.name, policy: x.policy as any })),
           serviceControlPolicies: [],
@@ -244,7 +259,7 @@ describe('every AWS call a task makes is allowed by its synthesized role', () =>
     decisions = await evaluate(policies, recorder.calls);
   });
 
-  it('the runs reached every task function and both machines, through S3, DynamoDB and Secrets Manager', () => {
+  it('the runs reached every task function and both machines, through S3, DynamoDB, Secrets Manager and KMS', () => {
     const callers = new Set(recorder.calls.map((c) => c.caller));
     for (const name of Object.keys(functionEntries)) expect(callers, `${name} made no AWS call`).toContain(name);
     expect(callers).toContain('StateMachine:Backup');
@@ -252,7 +267,7 @@ describe('every AWS call a task makes is allowed by its synthesized role', () =>
     expect(callers).toContain('StateMachine:Maintenance');
     for (const op of ['S3.DeleteObject', 'S3.ListObjectsV2', 'DynamoDB.DeleteItem']) expect(new Set(recorder.calls.map((c) => c.operation)), op).toContain(op);
     const operations = new Set(recorder.calls.map((c) => c.operation));
-    for (const op of ['S3.GetObject', 'S3.HeadObject', 'S3.PutObject', 'DynamoDB.GetItem', 'DynamoDB.Query', 'DynamoDB.PutItem', 'DynamoDB.UpdateItem', 'SecretsManager.GetSecretValue', 'EventBridge.PutEvents']) {
+    for (const op of ['S3.GetObject', 'S3.HeadObject', 'S3.PutObject', 'DynamoDB.GetItem', 'DynamoDB.Query', 'DynamoDB.PutItem', 'DynamoDB.UpdateItem', 'SecretsManager.GetSecretValue', 'KMS.GenerateMac', 'KMS.VerifyMac', 'EventBridge.PutEvents']) {
       expect(operations, op).toContain(op);
     }
     // The scheduled backup needed its source's secret in StartBackup (the grant that was missing).
@@ -289,5 +304,27 @@ describe('every AWS call a task makes is allowed by its synthesized role', () =>
     const denied = (await evaluate(p, recorder.calls.filter((c) => c.caller === 'BackupCommit'))).filter((d) => !d.allowed);
     expect(denied.length).toBeGreaterThan(0);
     expect(new Set(denied.map((d) => `${d.caller} ${d.request.action}`))).toEqual(new Set(['BackupCommit dynamodb:GetItem']));
+  });
+
+  it('has teeth for the repository key: a reading task without kms:VerifyMac is denied exactly that, on the key', async () => {
+    // Every document a restore acts on is verified with the repository key (DESIGN.md invariant 10).
+    const loadRole = policies.functionRole('RestoreLoadBatch');
+    const weakened: StackPolicies = {
+      ...policies,
+      rolePolicies: (roleId) =>
+        policies.rolePolicies(roleId).map((x) =>
+          roleId !== loadRole ? x : { ...x, policy: { ...x.policy, Statement: x.policy.Statement.filter((st) => st.Sid !== 'DocumentAuthentication') } },
+        ),
+    };
+    expect(grantedActions(policies, loadRole)).toContain('kms:VerifyMac');
+    expect(grantedActions(weakened, loadRole)).not.toContain('kms:VerifyMac');
+    const denied = (await evaluate(weakened, recorder.calls.filter((c) => c.caller === 'RestoreLoadBatch'))).filter((d) => !d.allowed);
+    expect(new Set(denied.map((d) => `${d.caller} ${d.request.action} ${d.request.resource}`))).toEqual(new Set([`RestoreLoadBatch kms:VerifyMac ${policies.account.macKeyArn}`]));
+  });
+
+  it('no task function MACs or verifies with the data key, or uses the repository key for anything else', () => {
+    const onMacKey = decisions.filter((d) => d.request.resource === policies.account.macKeyArn).map((d) => d.request.action);
+    expect(new Set(onMacKey)).toEqual(new Set(['kms:GenerateMac', 'kms:VerifyMac']));
+    expect(decisions.filter((d) => /Mac$/.test(d.request.action) && d.request.resource !== policies.account.macKeyArn)).toEqual([]);
   });
 });

@@ -1,17 +1,20 @@
-// The TaskContext of a Lambda container: S3 repository, DynamoDB catalog, databases reached
-// through Secrets Manager. Built on first use and kept for the container's life, so warm
+// The TaskContext of a Lambda container: S3 repository authenticated with the KMS HMAC key,
+// DynamoDB catalog, databases reached through Secrets Manager. Built on first use and kept for the container's life, so warm
 // invocations reuse clients, sockets and cached secrets; nothing touches AWS at import time.
 // Region and credentials come from the Lambda environment (AWS_REGION, the execution role).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { KMSClient } from '@aws-sdk/client-kms';
 import type { TaskContext } from '#core/task-context.ts';
 import { TidemarkError } from '#core/errors.ts';
 import { LAMBDA_SNAPSHOT_HOLD_SECONDS } from '#core/backup/hold-snapshot.ts';
 import { FUNCTION_ENV } from '#adapters/aws-resources.ts';
 import { S3Storage, createS3Client } from '#adapters/s3-storage.ts';
-import { DynamoDbCatalog } from '#adapters/dynamodb-catalog.ts';
+import { DynamoDbCatalog, createDynamoDbClient } from '#adapters/dynamodb-catalog.ts';
+import { KmsDocumentKey } from '#adapters/kms-document-key.ts';
+import { authenticateWith } from '#core/repository/repository-key.ts';
 import { SecretsManagerCredentials } from '#adapters/secrets-manager-credentials.ts';
 import { PostgresConnector } from '#adapters/postgres/connector.ts';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -34,13 +37,16 @@ export interface AwsClients {
   s3: S3Client;
   dynamodb: DynamoDBClient;
   secretsManager: SecretsManagerClient;
+  /** GenerateMac / VerifyMac on the repository key. */
+  kms: KMSClient;
 }
 
 export function createAwsClients(): AwsClients {
   return {
     s3: createS3Client({ maxAttempts: AWS_MAX_ATTEMPTS }),
-    dynamodb: new DynamoDBClient({ maxAttempts: AWS_MAX_ATTEMPTS, retryMode: 'standard' }),
+    dynamodb: createDynamoDbClient(),
     secretsManager: new SecretsManagerClient({ maxAttempts: AWS_MAX_ATTEMPTS, retryMode: 'standard' }),
+    kms: new KMSClient({ maxAttempts: AWS_MAX_ATTEMPTS, retryMode: 'standard' }),
   };
 }
 
@@ -48,11 +54,17 @@ export function createAwsClients(): AwsClients {
 export function buildAwsTaskContext(env: NodeJS.ProcessEnv, clients: AwsClients = createAwsClients()): TaskContext {
   const bucket = required(env, FUNCTION_ENV.bucket);
   const tableName = required(env, FUNCTION_ENV.catalogTable);
+  // Required, not optional: a task without the key would accept unauthenticated documents
+  // (DESIGN.md invariant 10), and the stack always sets it.
+  const macKeyArn = required(env, FUNCTION_ENV.macKeyArn);
   // The prefix may be empty (repository at the bucket root) but must be set, so a typo shows.
   const prefix = env[FUNCTION_ENV.prefix];
   if (prefix === undefined) throw missing(FUNCTION_ENV.prefix);
+  // As local-context.ts attaches the local key: the document registry finds it on the storage.
+  const storage = new S3Storage({ client: clients.s3, bucket, prefix });
+  authenticateWith(storage, new KmsDocumentKey({ client: clients.kms, keyArn: macKeyArn }));
   return {
-    storage: new S3Storage({ client: clients.s3, bucket, prefix }),
+    storage,
     catalog: new DynamoDbCatalog({ client: DynamoDBDocumentClient.from(clients.dynamodb), tableName }),
     databases: new PostgresConnector(new SecretsManagerCredentials({ client: clients.secretsManager }), {
       onConnected: (where) => connectionLog.info('connected', { database: where }),
@@ -78,5 +90,6 @@ function missing(name: string): TidemarkError {
 function describe(name: string): string {
   if (name === FUNCTION_ENV.bucket) return 'repository bucket';
   if (name === FUNCTION_ENV.prefix) return 'repository prefix';
+  if (name === FUNCTION_ENV.macKeyArn) return 'repository key (the KMS HMAC key that authenticates documents)';
   return 'catalog table';
 }

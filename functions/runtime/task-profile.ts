@@ -7,19 +7,30 @@
  * openRepository, so no role may read or write it.
  */
 export type RepositoryArea = 'runs' | 'chunks' | 'backups' | 'collections';
+/**
+ * The areas that hold registry documents (src/core/repository/document-formats.ts), each
+ * authenticated with the repository key: putting one needs kms:GenerateMac, reading one
+ * kms:VerifyMac (infra/task-policy.ts). chunks/ holds none: chunks are content-addressed and
+ * the authenticated manifest names their hashes.
+ */
+export const DOCUMENT_AREAS: readonly RepositoryArea[] = ['runs', 'backups', 'collections'];
 /** Catalog operations, by the DynamoDB action behind each port method. */
 export type CatalogAction = 'GetItem' | 'Query' | 'Scan' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
 
 export interface TaskAccess {
   /** Connects to the configured sources (backup) or to restore targets (restore). */
   readonly databases?: 'sources' | 'restoreTargets';
-  /** Gets and heads objects under these areas (and lists the bucket, so a miss is a 404). */
+  /**
+   * Gets and heads objects under these areas (and lists the bucket, so a miss is a 404);
+   * with a document area (DOCUMENT_AREAS), verifies documents' MACs (kms:VerifyMac).
+   */
   readonly read?: readonly RepositoryArea[];
   /** Only heads objects under these areas (whether they exist): no decryption. */
   readonly check?: readonly RepositoryArea[];
   /**
    * Puts objects under these areas (S3Storage.putIfAbsent: HeadObject, then PutObject or a
-   * multipart upload). Nothing may delete: only garbage collection will.
+   * multipart upload). Nothing may delete: only garbage collection will. With a document area,
+   * MACs the documents it writes (kms:GenerateMac).
    */
   readonly write?: readonly RepositoryArea[];
   readonly catalog?: readonly CatalogAction[];

@@ -1,7 +1,7 @@
 // What AWS itself enforces on the repository, whatever a role is granted (issue 14, item 2):
 // committed objects are written once, every upload is encrypted with the repository key, and
 // only the break-glass role may erase history (object versions, lifecycle, versioning, the
-// bucket policy) or disable, delete or re-policy the key.
+// bucket policy) or disable, delete or re-policy the data key or the repository (MAC) key.
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -103,6 +103,11 @@ export function protectRepository({ bucket, key, prefix, breakGlassRoleArn }: Re
   ];
   for (const statement of statements) bucket.addToResourcePolicy(statement);
 
+  protectKey(key, breakGlassRoleArn);
+}
+
+/** Only the break-glass role may disable, schedule the deletion of, or re-policy `key`. */
+export function protectKey(key: kms.Key, breakGlassRoleArn: string): void {
   key.addToResourcePolicy(
     new iam.PolicyStatement({
       sid: 'BreakGlassOnlyDisablesOrDeletes',
@@ -110,7 +115,7 @@ export function protectRepository({ bucket, key, prefix, breakGlassRoleArn }: Re
       principals: everyone,
       actions: BREAK_GLASS_KEY_ACTIONS,
       resources: ['*'],
-      conditions: notBreakGlass,
+      conditions: { ArnNotEquals: { 'aws:PrincipalArn': breakGlassRoleArn } },
     }),
   );
 }

@@ -1,11 +1,12 @@
-// The repository bucket, its access-log bucket, and the key that encrypts repository data
-// (the bucket here; the catalog table uses it too). What their policies deny is in
+// The repository bucket, its access-log bucket, the key that encrypts repository data (the
+// bucket here; the catalog table uses it too) and the repository key that authenticates its
+// documents (a KMS HMAC key: DESIGN.md invariant 10). What their policies deny is in
 // repository-protection.ts.
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { protectRepository } from './repository-protection.ts';
+import { protectKey, protectRepository } from './repository-protection.ts';
 
 export interface RepositoryStorageProps {
   /** Key prefix of the repository inside the bucket ('' or ending in '/'). */
@@ -40,6 +41,11 @@ export const REPOSITORY_LIFECYCLE = {
 
 export class RepositoryStorage extends Construct {
   public readonly key: kms.Key;
+  /**
+   * The repository key: HMAC-SHA256 over every document Tidemark acts on (kms:GenerateMac for
+   * tasks that write documents, kms:VerifyMac for those that read them). It never leaves KMS.
+   */
+  public readonly macKey: kms.Key;
   public readonly bucket: s3.Bucket;
   public readonly accessLogBucket: s3.Bucket;
   public readonly prefix: string;
@@ -54,6 +60,15 @@ export class RepositoryStorage extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+
+    // KMS rotates no HMAC key automatically; a new key would make every document unreadable.
+    this.macKey = new kms.Key(this, 'MacKey', {
+      description: 'Tidemark repository key: authenticates repository documents (HMAC-SHA256, kms:GenerateMac / kms:VerifyMac)',
+      keySpec: kms.KeySpec.HMAC_256,
+      keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    protectKey(this.macKey, props.breakGlassRoleArn);
 
     // Server access logs cannot be delivered to an SSE-KMS bucket: this one uses SSE-S3.
     this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {

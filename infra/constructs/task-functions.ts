@@ -104,6 +104,7 @@ export class TaskFunctions extends Construct {
           [FUNCTION_ENV.bucket]: props.bucket.bucketName,
           [FUNCTION_ENV.prefix]: props.prefix,
           [FUNCTION_ENV.catalogTable]: props.table.tableName,
+          [FUNCTION_ENV.macKeyArn]: props.macKey.keyArn,
           POWERTOOLS_SERVICE_NAME: 'tidemark',
           POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
           NODE_OPTIONS: '--enable-source-maps',

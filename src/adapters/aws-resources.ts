@@ -9,6 +9,8 @@ export const FUNCTION_ENV = {
   prefix: 'TIDEMARK_PREFIX',
   /** DynamoDB catalog table name. */
   catalogTable: 'TIDEMARK_CATALOG_TABLE',
+  /** ARN of the KMS HMAC key that authenticates repository documents (the repository key). */
+  macKeyArn: 'TIDEMARK_KMS_MAC_KEY_ARN',
 } as const;
 
 /** DynamoDB catalog: one table, single-item conditional writes only (no transactions). */

@@ -9,6 +9,7 @@ let s: Synthesized;
 let bucket: string;
 let table: string;
 let key: string;
+let macKey: string;
 const functionId = (name: string) => logicalIdOf(s.template, 'AWS::Lambda::Function', `Tasks${name}`);
 const roleId = (name: string) => logicalIdOf(s.template, 'AWS::IAM::Role', `Tasks${name}Role`);
 const fn = (name: string) => s.template.toJSON().Resources[functionId(name)];
@@ -18,6 +19,7 @@ beforeAll(() => {
   bucket = logicalIdOf(s.template, 'AWS::S3::Bucket', 'RepositoryBucket');
   table = logicalIdOf(s.template, 'AWS::DynamoDB::Table', 'CatalogTable');
   key = logicalIdOf(s.template, 'AWS::KMS::Key', 'RepositoryKey');
+  macKey = logicalIdOf(s.template, 'AWS::KMS::Key', 'RepositoryMacKey');
 });
 
 describe('task functions', () => {
@@ -78,12 +80,13 @@ describe('task functions', () => {
     expect(s.template.toJSON().Resources[tracing].Properties.PolicyDocument.Statement).toHaveLength(1);
   });
 
-  it('get the repository, catalog and logging environment', () => {
+  it('get the repository, repository key, catalog and logging environment', () => {
     for (const name of Object.keys(functionEntries)) {
       expect(fn(name).Properties.Environment.Variables, name).toEqual({
         TIDEMARK_BUCKET: { Ref: bucket },
         TIDEMARK_PREFIX: '',
         TIDEMARK_CATALOG_TABLE: { Ref: table },
+        TIDEMARK_KMS_MAC_KEY_ARN: { 'Fn::GetAtt': [macKey, 'Arn'] },
         POWERTOOLS_SERVICE_NAME: 'tidemark',
         POWERTOOLS_LOG_LEVEL: 'INFO',
         NODE_OPTIONS: '--enable-source-maps',

@@ -30,6 +30,8 @@ export interface Account {
   accountId: string;
   /** ARN of the key that encrypts the bucket and the catalog table. */
   keyArn: string;
+  /** ARN of the repository key (the HMAC key that authenticates documents). */
+  macKeyArn: string;
 }
 
 const caller = new AsyncLocalStorage<string>();
@@ -113,6 +115,10 @@ function requestsOf(service: string, command: string, input: Input, outcome: Out
   if (service === 'SecretsManager' && command === 'GetSecretValue') {
     return [{ action: 'secretsmanager:GetSecretValue', resource: input.SecretId, context: {} }];
   }
+  if (service === 'KMS' && (command === 'GenerateMac' || command === 'VerifyMac')) {
+    // The task's own call (no kms:ViaService), on the key named by ARN.
+    return [{ action: `kms:${command}`, resource: input.KeyId, context: { 'kms:CallerAccount': a.accountId } }];
+  }
   throw new Error(`aws-calls.ts does not know what IAM checks for ${service} ${command}: add it to requestsOf.`);
 }
 
@@ -128,6 +134,7 @@ export class AwsCallRecorder {
     this.attach(clients.s3, 'S3');
     this.attach(clients.dynamodb, 'DynamoDB');
     this.attach(clients.secretsManager, 'SecretsManager');
+    this.attach(clients.kms, 'KMS');
     return clients;
   }
 

@@ -17,7 +17,7 @@ export interface NamedPolicy {
 export interface DeployedNames {
   bucket: string;
   table: string;
-  account: Omit<Account, 'keyArn'>;
+  account: Omit<Account, 'keyArn' | 'macKeyArn'>;
 }
 
 export interface StackPolicies {
@@ -30,6 +30,8 @@ export interface StackPolicies {
   stateMachineRole(id: string): string;
   bucketPolicy: PolicyDocument | undefined;
   keyPolicy: PolicyDocument | undefined;
+  /** The repository key's (the HMAC key that authenticates documents). */
+  macKeyPolicy: PolicyDocument;
   /** ARN of a resource by logical id prefix: functions, buses, topics. */
   arnOf(type: string, logicalIdPrefix: string): string;
 }
@@ -39,6 +41,8 @@ export function stackPolicies(template: Template, names: DeployedNames): StackPo
   const { partition, region, accountId } = names.account;
   const keyId = logicalId(resources, 'AWS::KMS::Key', 'RepositoryKey');
   const keyArn = `arn:${partition}:kms:${region}:${accountId}:key/${keyId.toLowerCase()}`;
+  const macKeyId = logicalId(resources, 'AWS::KMS::Key', 'RepositoryMacKey');
+  const macKeyArn = `arn:${partition}:kms:${region}:${accountId}:key/${macKeyId.toLowerCase()}`;
   const pseudo: Record<string, string> = { 'AWS::Partition': partition, 'AWS::Region': region, 'AWS::AccountId': accountId, 'AWS::URLSuffix': 'amazonaws.com', 'AWS::StackName': 'Tidemark' };
 
   /** [Ref, Arn] of a resource once deployed. */
@@ -55,7 +59,7 @@ export function stackPolicies(template: Template, names: DeployedNames): StackPo
       case 'AWS::DynamoDB::GlobalTable':
         return { ref: names.table, arn: `arn:${partition}:dynamodb:${region}:${accountId}:table/${names.table}` };
       case 'AWS::KMS::Key':
-        return { ref: name, arn: id === keyId ? keyArn : `arn:${partition}:kms:${region}:${accountId}:key/${name}` };
+        return { ref: name, arn: id === keyId ? keyArn : id === macKeyId ? macKeyArn : `arn:${partition}:kms:${region}:${accountId}:key/${name}` };
       case 'AWS::Lambda::Function':
         return { ref: name, arn: `arn:${partition}:lambda:${region}:${accountId}:function:${name}` };
       case 'AWS::Logs::LogGroup':
@@ -98,7 +102,7 @@ export function stackPolicies(template: Template, names: DeployedNames): StackPo
   const policy = (doc: unknown): PolicyDocument => resolve(doc) as PolicyDocument;
 
   return {
-    account: { ...names.account, keyArn },
+    account: { ...names.account, keyArn, macKeyArn },
     rolePolicies(roleId: string): NamedPolicy[] {
       const attached: NamedPolicy[] = [];
       for (const [id, r] of Object.entries(resources)) {
@@ -120,6 +124,7 @@ export function stackPolicies(template: Template, names: DeployedNames): StackPo
       return id ? policy(resources[id]!.Properties.PolicyDocument) : undefined;
     })(),
     keyPolicy: policy(resources[keyId]!.Properties.KeyPolicy),
+    macKeyPolicy: policy(resources[macKeyId]!.Properties.KeyPolicy),
     arnOf: (type, prefix) => physical(logicalId(resources, type, prefix)).arn,
   };
 }
