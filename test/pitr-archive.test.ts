@@ -8,6 +8,7 @@ import { tempRepository } from './support/pipeline.ts';
 import { archivedSegments, openPitrSource } from './support/pitr-source.ts';
 import { enablePitr, disablePitr, PitrPreflightError } from '#core/pitr/enable.ts';
 import { archiveChanges } from '#core/pitr/archive.ts';
+import { compareLsn } from '#core/pitr/lsn.ts';
 import type { ChangeStream } from '#core/ports/change-stream.ts';
 
 let server: PostgresServer;
@@ -58,6 +59,7 @@ test('archive holds each committed transaction once, whole, with its DDL; a keyl
       dropSlot: (s) => src.stream.dropSlot(s),
       slotState: (s) => src.stream.slotState(s),
       peek: (s) => src.stream.peek(s),
+      heartbeat: () => src.stream.heartbeat(),
       advance: async (s, lsn) => {
         if (advances++ >= 1) throw new Error('archiver killed');
         return src.stream.advance(s, lsn);
@@ -81,14 +83,42 @@ test('archive holds each committed transaction once, whole, with its DDL; a keyl
     const deleted = records.find((r) => r.k === 'D' && r.rel === 'public.notes');
     expect(deleted).toEqual({ k: 'D', rel: 'public.notes', old: null });
     expect(segments.some((s) => s.segment.openAtEnd)).toBe(true);
-    // Commit order is LSN order, and the slot is confirmed up to the archive's end.
+    // The slot is confirmed up to the archive's end: past the last commit, at the run's heartbeat.
     const slot = await src.stream.slotState('tidemark_bank');
-    expect(slot!.confirmedLsn).toBe(commits.at(-1)!.k === 'C' && commits.at(-1)!.lsn);
-    // Nothing new: a third run writes nothing.
-    expect((await archiveChanges(src.stream, src.ctx.storage, 'bank')).segments).toBe(0);
+    expect(slot!.confirmedLsn).toBe(second.endLsn);
+    expect(compareLsn(second.endLsn, second.lastCommit!.lsn)).toBe(1);
+    // Nothing new: a third run archives no transaction.
+    expect((await archiveChanges(src.stream, src.ctx.storage, 'bank')).transactions).toBe(0);
 
     const { dropped } = await disablePitr(src.session, src.stream, 'bank');
     expect(dropped).toEqual(['event trigger tidemark_ddl_bank', 'function public.tidemark_ddl_bank()', 'replication slot tidemark_bank']);
+  } finally {
+    await src.close();
+  }
+});
+
+test('an idle database still moves its slot on (heartbeat), so the WAL other databases write is recycled', async () => {
+  const url = await server.createDatabase('idle');
+  await server.sql('CREATE TABLE t (id int PRIMARY KEY)', 'idle');
+  await server.createDatabase('busy');
+  const src = await openPitrSource(await tempRepository(), url);
+  try {
+    await enablePitr(src.session, src.stream, src.ctx.storage, 'idle');
+    await server.sql("CREATE TABLE w AS SELECT g, repeat('w', 200) AS pad FROM generate_series(1, 40000) g", 'busy');
+    // The slot's restart point moves at a snapshot record of running transactions, which the
+    // server writes every 15 s while busy, and at each checkpoint.
+    await server.sql('CHECKPOINT');
+    const before = await src.stream.slotState('tidemark_idle');
+    expect(before!.retainedBytes).toBeGreaterThan(5_000_000);
+    const result = await archiveChanges(src.stream, src.ctx.storage, 'idle');
+    expect(result.transactions).toBe(0);
+    const after = await src.stream.slotState('tidemark_idle');
+    expect(after!.confirmedLsn).toBe(result.endLsn);
+    expect(after!.retainedBytes).toBeLessThan(before!.retainedBytes / 4);
+    // The chain stays whole: a later commit archives after the heartbeat's segment.
+    await server.sql('INSERT INTO t VALUES (1)', 'idle');
+    expect((await archiveChanges(src.stream, src.ctx.storage, 'idle')).transactions).toBe(1);
+    expect((await archivedSegments(src.ctx.storage, 'idle')).flatMap((s) => s.records).filter((r) => r.k === 'I')).toHaveLength(1);
   } finally {
     await src.close();
   }

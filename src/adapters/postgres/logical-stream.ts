@@ -4,7 +4,7 @@
 import type { ChangeRecord, ChangeStream, SlotState } from '#core/ports/change-stream.ts';
 import type { SqlSession } from '#core/ports/database.ts';
 import { IntegrityError, TransientError } from '#core/errors.ts';
-import { DecodingParseError, parseDecodedLine } from './logical-text.ts';
+import { DecodingParseError, HEARTBEAT_PREFIX, parseDecodedLine } from './logical-text.ts';
 
 export const DECODING_PLUGIN = 'test_decoding';
 /** Rows per FETCH: the records in memory at once, whatever the size of a transaction. */
@@ -83,7 +83,7 @@ export class LogicalSlotStream implements ChangeStream {
             if (!(err instanceof DecodingParseError)) throw err;
             throw new IntegrityError(`Slot ${slot}: the change at ${row.lsn} could not be read (${err.message}). This is a bug in Tidemark's decoding of ${DECODING_PLUGIN} output; report it with that line.`);
           }
-          if (record?.k === 'C') record.lsn = row.lsn;
+          if (record?.k === 'C' || record?.k === 'H') record.lsn = row.lsn;
           if (record) yield record;
         }
         if (rows.length < FETCH_ROWS) break;
@@ -104,6 +104,10 @@ export class LogicalSlotStream implements ChangeStream {
       await this.awaitSlotFree(slot);
       await this.session.query('SELECT pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)', [slot, lsn]);
     }
+  }
+
+  async heartbeat(): Promise<void> {
+    await this.session.query('SELECT pg_catalog.pg_logical_emit_message(false, $1, $2)', [HEARTBEAT_PREFIX, '']);
   }
 
   /**

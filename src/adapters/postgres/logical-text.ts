@@ -12,6 +12,9 @@ import type { ChangeRecord, DecodedColumn } from '#core/ports/change-stream.ts';
 
 export class DecodingParseError extends Error {}
 
+/** The prefix of the non-transactional messages `ChangeStream.heartbeat` writes. */
+export const HEARTBEAT_PREFIX = 'tidemark_heartbeat';
+
 /** One decoded line; `fullXid` widens the plugin's 32-bit xid to the 64-bit txid. */
 export function parseDecodedLine(line: string, fullXid: (xid32: string) => string): ChangeRecord | undefined {
   if (line.startsWith('BEGIN ')) return { k: 'B', xid: fullXid(line.slice(6).trim()) };
@@ -23,8 +26,9 @@ export function parseDecodedLine(line: string, fullXid: (xid32: string) => strin
   if (line.startsWith('message: ')) {
     const m = /^message: transactional: (\d) prefix: (.*?), sz: (\d+) content:([\s\S]*)$/.exec(line);
     if (!m) throw new DecodingParseError(`unreadable message line: ${line.slice(0, 200)}`);
-    // Non-transactional messages are outside any transaction: nothing to replay.
-    return m[1] === '1' ? { k: 'M', prefix: m[2]!, content: m[4]! } : undefined;
+    if (m[1] === '1') return { k: 'M', prefix: m[2]!, content: m[4]! };
+    // Other non-transactional messages are outside any transaction: nothing to replay.
+    return m[2] === HEARTBEAT_PREFIX ? { k: 'H', lsn: '' } : undefined;
   }
   if (line.startsWith('table ')) return parseTableLine(line);
   throw new DecodingParseError(`unknown decoded line: ${line.slice(0, 200)}`);

@@ -34,6 +34,8 @@ export interface ArchiveResult {
 }
 
 export const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
+const HEARTBEAT_POLLS = 10;
+const HEARTBEAT_POLL_MS = 150;
 
 export async function archiveChanges(stream: ChangeStream, storage: RepositoryStorage, collection: string, options: ArchiveOptions = {}): Promise<ArchiveResult> {
   const names = pitrNames(collection);
@@ -60,9 +62,14 @@ export async function archiveChanges(stream: ChangeStream, storage: RepositorySt
   await stream.advance(names.slot, tail.last.endLsn);
   let skip = tail.openRecords;
   const result: ArchiveResult = { chain, segments: 0, transactions: 0, changes: 0, endLsn: tail.last.endLsn, ...(tail.last.lastCommit ? { lastCommit: tail.last.lastCommit } : {}) };
-  for (let pass = 0; pass < (options.maxPasses ?? 10); pass++) {
-    const before = writer.totals.transactions;
+  const drain = async (): Promise<{ heartbeats: number }> => {
+    let heartbeats = 0;
     for await (const record of stream.peek(names.slot)) {
+      if (record.k === 'H') {
+        heartbeats++;
+        writer.position(record.lsn);
+        continue;
+      }
       if (skip > 0) {
         if (skip === tail.openRecords && (record.k !== 'B' || record.xid !== tail.openXid)) {
           throw new IntegrityError(`Collection ${collection}: the archive ends inside transaction ${tail.openXid}, but the slot resumes with ${record.k === 'B' ? `transaction ${record.xid}` : 'a change'}. The chain cannot be continued exactly; start a new one (pitr disable, pitr enable).`);
@@ -75,9 +82,22 @@ export async function archiveChanges(stream: ChangeStream, storage: RepositorySt
       await writer.add(record);
     }
     await writer.flush();
+    return { heartbeats };
+  };
+  for (let pass = 0; pass < (options.maxPasses ?? 10); pass++) {
+    const before = writer.totals.transactions;
+    await drain();
     if (writer.totals.transactions === before) break;
   }
-  return { ...result, ...writer.totals, ...(writer.lastCommit ? { lastCommit: writer.lastCommit, endLsn: writer.lastCommit.lsn } : {}) };
+  // A heartbeat lets the slot move on while this database is idle (other databases' WAL is then
+  // recycled). It reaches the stream once the WAL writer has flushed it: wait for it briefly; a
+  // later run picks up one that came too late.
+  await stream.heartbeat();
+  for (let wait = 0; wait < HEARTBEAT_POLLS; wait++) {
+    if ((await drain()).heartbeats > 0) break;
+    await new Promise((r) => setTimeout(r, HEARTBEAT_POLL_MS));
+  }
+  return { ...result, ...writer.totals, endLsn: writer.endLsn, ...(writer.lastCommit ? { lastCommit: writer.lastCommit } : {}) };
 }
 
 /** The chain's last segment, and how many records of an unfinished transaction it ends with. */
@@ -115,7 +135,8 @@ class SegmentWriter {
   private inTransaction = false;
   private afterLsn: string;
   private part: number;
-  private endLsn: string;
+  /** Where the archive ends: the last whole transaction's commit end, or a later heartbeat. */
+  endLsn: string;
   private segment = { transactions: 0, changes: 0, first: undefined as CommitPoint | undefined, last: undefined as CommitPoint | undefined };
 
   constructor(private readonly stream: ChangeStream, private readonly storage: RepositoryStorage, private readonly previous: ChangeSegment, private readonly segmentBytes: number) {
@@ -123,6 +144,11 @@ class SegmentWriter {
     this.part = previous.afterLsn === previous.endLsn ? previous.part + 1 : 0;
     this.endLsn = previous.endLsn;
     this.inTransaction = previous.openAtEnd;
+  }
+
+  /** A heartbeat: no transaction commits between the archive's end and `lsn`. */
+  position(lsn: string): void {
+    if (!this.inTransaction && compareLsn(lsn, this.endLsn) > 0) this.endLsn = lsn;
   }
 
   /** A record an earlier run archived already (the start of a spilled transaction). */
@@ -148,7 +174,8 @@ class SegmentWriter {
 
   /** Seals and writes the records so far, then confirms the slot up to the last whole transaction. */
   async flush(): Promise<void> {
-    if (!this.records.length) return;
+    // A segment without records still moves the archive's end after a heartbeat.
+    if (!this.records.length && this.endLsn === this.afterLsn) return;
     const { collection, chain, slot, source } = this.previous;
     const { first, last, transactions, changes } = this.segment;
     const segment = await sealSegment(

@@ -35,7 +35,7 @@ export interface ChangeSegment {
   part: number;
   slot: string;
   source: SegmentSource;
-  /** Commit end of this segment's last whole transaction, else `afterLsn`. */
+  /** The archive's end after this segment: its last whole transaction's commit end or a later heartbeat, else `afterLsn`. */
   endLsn: string;
   /** Its last transaction continues in the next segment. */
   openAtEnd: boolean;

@@ -20,7 +20,12 @@ export type ChangeRecord =
   /** A transactional logical message (`pg_logical_emit_message(true, prefix, content)`). */
   | { k: 'M'; prefix: string; content: string }
   /** `xid` 64-bit, decimal; `lsn` the end of the commit record; `time` ISO-8601 UTC with microseconds. */
-  | { k: 'C'; xid: string; lsn: string; time: string };
+  | { k: 'C'; xid: string; lsn: string; time: string }
+  /**
+   * A heartbeat (see `heartbeat`), never inside a transaction: every transaction whose commit
+   * record starts before `lsn` came before it, so the slot may be confirmed up to `lsn`.
+   */
+  | { k: 'H'; lsn: string };
 
 export interface SlotState {
   slot: string;
@@ -57,4 +62,9 @@ export interface ChangeStream {
    * the confirmed position changes nothing.
    */
   advance(slot: string, lsn: string): Promise<void>;
+  /**
+   * Writes a heartbeat into the source's WAL; a later `peek` yields it as an `H` record. It lets
+   * an idle database's slot move on, so the server can recycle the WAL other databases write.
+   */
+  heartbeat(): Promise<void>;
 }
