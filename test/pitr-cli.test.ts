@@ -27,10 +27,11 @@ test('enable, archive, status, restore --to latest and an xid, disable', async (
   expect(refused.code).toBe(2);
   expect(refused.json.error.message).toContain('table tags has no primary key and no replica identity index: its updates and deletes cannot be replayed exactly: ALTER TABLE tags ADD PRIMARY KEY (…); or ALTER TABLE tags REPLICA IDENTITY FULL;');
 
-  await server.sql('ALTER TABLE tags REPLICA IDENTITY FULL', 'shop');
-  const enabled = await cli('pitr', 'enable', '--collection', 'shop');
+  expect(refused.json.error.message).toContain('--replica-identity-full sets REPLICA IDENTITY FULL on those tables');
+  const enabled = await cli('pitr', 'enable', '--collection', 'shop', '--replica-identity-full');
   expect(enabled.code, describeResult(enabled)).toBe(0);
-  expect(enabled.json).toMatchObject({ ok: true, slot: 'tidemark_shop' });
+  expect(enabled.json).toMatchObject({ ok: true, slot: 'tidemark_shop', replicaIdentityFull: ['tags'] });
+  expect((await server.sql("SELECT relreplident FROM pg_class WHERE relname = 'tags'", 'shop')).rows[0].relreplident).toBe('f');
   expect(enabled.json.backupId).toMatch(/^\d{8}T\d{6}Z-/);
 
   await server.sql("INSERT INTO orders SELECT g, g * 1.5, 'o' || g FROM generate_series(1, 300) g; INSERT INTO tags VALUES ('a'), ('b')", 'shop');

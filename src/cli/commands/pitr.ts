@@ -23,6 +23,7 @@ interface PitrOptions {
   catalog?: string;
   json?: boolean;
   backup?: boolean;
+  replicaIdentityFull?: boolean;
   segmentBytes?: number;
 }
 
@@ -38,6 +39,7 @@ export function registerPitrCommands(program: Command, h: Helpers): void {
   const common = (c: Command) => c.requiredOption('--collection <name>', 'the collection').addOption(h.repoOption()).addOption(h.catalogOption()).addOption(h.jsonOption());
   common(pitr.command('enable').description('check the source, create its slot and DDL capture (tidemark_*), start a chain, take its base backup'))
     .option('--no-backup', 'do not take the base backup now (a point-in-time restore needs one taken after enable)')
+    .option('--replica-identity-full', 'set REPLICA IDENTITY FULL on the tables that have no primary key or replica identity index, instead of refusing them')
     .action(h.run((opts) => pitrEnableCommand(opts)));
   common(pitr.command('disable').description("drop the slot, the event trigger and its function from the source (the archive stays)")).action(h.run((opts) => pitrDisableCommand(opts)));
   common(pitr.command('status').description('what Tidemark has in the source, the slot\'s retained WAL, and the recoverable window of each chain')).action(h.run((opts) => pitrStatusCommand(opts)));
@@ -67,8 +69,9 @@ async function withSource<T>(options: PitrOptions, fn: (ctx: LocalContext, sessi
 
 export async function pitrEnableCommand(options: PitrOptions): Promise<void> {
   const result = await withSource(options, async (ctx, session, stream) => {
-    const enabled = await enablePitr(session, stream, ctx.storage, options.collection);
+    const enabled = await enablePitr(session, stream, ctx.storage, options.collection, { replicaIdentityFull: options.replicaIdentityFull });
     if (!options.json) {
+      if (enabled.replicaIdentityFull.length) say(`REPLICA IDENTITY FULL set on: ${enabled.replicaIdentityFull.join(', ')}`);
       for (const w of enabled.warnings) say(`warning: ${w}`);
       say(`Point-in-time recovery enabled for ${options.collection}: slot ${enabled.slot}, chain ${enabled.chain} from ${enabled.startLsn}.`);
     }

@@ -21,16 +21,32 @@ export interface EnableResult {
   chain: string;
   startLsn: string;
   warnings: string[];
+  /** Tables set to REPLICA IDENTITY FULL (--replica-identity-full). */
+  replicaIdentityFull: string[];
 }
 
-export async function enablePitr(session: SqlSession, stream: ChangeStream, storage: RepositoryStorage, collection: string): Promise<EnableResult> {
+export interface EnableOptions {
+  /** Sets REPLICA IDENTITY FULL on exactly the tables that have no key to replay by, instead of refusing them. */
+  replicaIdentityFull?: boolean;
+}
+
+export async function enablePitr(session: SqlSession, stream: ChangeStream, storage: RepositoryStorage, collection: string, options: EnableOptions = {}): Promise<EnableResult> {
   const names = pitrNames(collection);
   const check = await preflight(session, names);
-  if (check.problems.length) {
+  const blocking = options.replicaIdentityFull ? check.problems.filter((p) => !p.table) : check.problems;
+  if (blocking.length) {
+    const hint = !options.replicaIdentityFull && check.problems.some((p) => p.table) ? '\n(--replica-identity-full sets REPLICA IDENTITY FULL on those tables.)' : '';
     throw new PitrPreflightError(
       `Point-in-time recovery cannot be enabled for collection ${collection}; nothing was changed. Fix:\n` +
-        check.problems.map((p) => `  - ${p.what}: ${p.fix}`).join('\n'),
+        blocking.map((p) => `  - ${p.what}: ${p.fix}`).join('\n') + hint,
     );
+  }
+  const identityFull = check.problems.flatMap((p) => (p.table ? [p.table] : []));
+  if (identityFull.length) {
+    // ALTER TABLE takes an exclusive lock: give up rather than queue the source's own statements behind it.
+    await session.query("SELECT pg_catalog.set_config('lock_timeout', '5s', false)");
+    for (const table of identityFull) await session.query(`ALTER TABLE ${table} REPLICA IDENTITY FULL`);
+    await session.query("SELECT pg_catalog.set_config('lock_timeout', '0', false)");
   }
   const source = await sourceIdentity(session);
   await installDdlCapture(session, names.ddlCapture);
@@ -44,7 +60,7 @@ export async function enablePitr(session: SqlSession, stream: ChangeStream, stor
     [],
   );
   await writeSegment(storage, opening);
-  return { slot: names.slot, chain, startLsn: lsn, warnings: check.warnings };
+  return { slot: names.slot, chain, startLsn: lsn, warnings: check.warnings, replicaIdentityFull: identityFull };
 }
 
 /** Drops the slot, the event trigger and its function; what was there is named. */

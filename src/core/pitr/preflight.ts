@@ -5,8 +5,8 @@ import { quoteIdent, quoteLiteral } from '../sql.ts';
 import type { PitrNames } from './names.ts';
 
 export interface PreflightResult {
-  /** Each one blocks enable: what is wrong, and the statement that fixes it. */
-  problems: { what: string; fix: string }[];
+  /** Each one blocks enable: what is wrong, and the statement that fixes it; `table` for a table without a replica identity. */
+  problems: { what: string; fix: string; table?: string }[];
   /** Risks that do not block (WAL retention). */
   warnings: string[];
 }
@@ -51,6 +51,7 @@ export async function preflight(session: SqlSession, names: PitrNames): Promise<
   }
   for (const t of await unreplayableTables(session)) {
     problems.push({
+      table: t.name,
       what: `table ${t.name} has ${t.identity === 'n' ? 'REPLICA IDENTITY NOTHING' : 'no primary key and no replica identity index'}: its updates and deletes cannot be replayed exactly`,
       fix: `ALTER TABLE ${t.name} ADD PRIMARY KEY (…); or ALTER TABLE ${t.name} REPLICA IDENTITY FULL;`,
     });
