@@ -19,6 +19,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ObjectNotFoundError, RepositoryError, TidemarkError, TransientError, redactSecrets } from '#core/errors.ts';
 import type { RepositoryStorage, StoredObjectInfo } from '#core/ports/storage.ts';
 import { checkRepositoryKey } from '#core/repository/key-rules.ts';
+import { sleep } from '#core/retry.ts';
 
 /** Bodies above this go through multipart upload (one PUT must be ≤ 5 GB; parts parallelize). */
 export const MULTIPART_THRESHOLD_BYTES = 8 * 1024 * 1024;
@@ -106,7 +107,7 @@ export class S3Storage implements RepositoryStorage {
         if (status === 412 || (err as Error).name === 'PreconditionFailed') return false;
         // ConditionalRequestConflict: another conditional write of this key is in flight.
         if (status === 409 && attempt < CONFLICT_ATTEMPTS) {
-          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+          await sleep(100 * attempt);
           continue;
         }
         throw this.failure(err, 'write', key);

@@ -12,6 +12,7 @@ import { redactSecrets } from '#core/errors.ts';
 import { ExecutionFailedError } from '#local/state-machine-runner.ts';
 import { emptyProgress, foldHistory, type RunProgress } from './history.ts';
 import { StackError } from './stack.ts';
+import { sleep } from '#core/retry.ts';
 
 export interface StartedExecution {
   executionArn: string;
@@ -53,7 +54,7 @@ export async function followExecution(client: SFNClient, executionArn: string, o
       if (execution.status === 'SUCCEEDED') return execution;
       throw executionFailure(execution);
     }
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 2000));
+    await sleep(options.intervalMs ?? 2000);
   }
 }
 

@@ -10,6 +10,7 @@ import { readDocument, writeDocument } from '../repository/documents.ts';
 import { snapshotKind, snapshotReleaseKind } from '../repository/document-formats.ts';
 import { ObjectNotFoundError, SnapshotExpiredError, TransientError } from '../errors.ts';
 import { reraise, type StepFailure } from '../failure.ts';
+import { sleep } from '../retry.ts';
 
 export interface SnapshotPoint {
   snapshotId: string;
@@ -56,7 +57,7 @@ export async function holdSnapshot(input: HoldSnapshotInput, ctx: TaskContext): 
         await session.query('SELECT 1');
         lastKeepalive = Date.now();
       }
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await sleep(POLL_MS);
     }
     await session.query('COMMIT');
   } finally {
@@ -83,7 +84,7 @@ export async function awaitSnapshot(input: { backupId: string }, ctx: TaskContex
       // (puts are atomic on every store, test servers included): that is an error, at once.
       if (!(err instanceof ObjectNotFoundError)) throw err;
       if (Date.now() >= deadline) throw new SnapshotNotReadyError(`Backup ${input.backupId}: the snapshot holder has not published its snapshot yet.`);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
 }

@@ -11,6 +11,7 @@ import { createCollection } from '../maintenance/collections.ts';
 import { MAINTENANCE_LEASE, leaseHolderMayBeAlive } from '../maintenance/lease.ts';
 import { newRunId } from '../ids.ts';
 import { CollectionNotFoundError, MaintenanceInProgressError, RunDeadlineError, UsageError, redactSecrets } from '../errors.ts';
+import { sleep } from '../retry.ts';
 
 export interface StartBackupInput {
   source: DatabaseRef;
@@ -154,7 +155,7 @@ async function awaitMaintenance(catalog: BackupCatalog, backupId: string, input:
       await fail(catalog, backupId, error);
       throw error;
     }
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await sleep(POLL_MS);
   }
 }
 
