@@ -1,77 +1,116 @@
-// BackupCatalog in one DynamoDB table, with single-item conditional writes only (no
-// transactions), so it keeps the file catalog's semantics. Items (key names in aws-resources.ts):
-//   pk `BACKUP#<backupId>`   sk `BACKUP`     kind `backup`      startedAt …  + every BackupRecord field
-//   pk `RESTORE#<restoreId>` sk `RESTORE`    kind `restore`     startedAt …  + every RestoreRecord field
-//   pk `COLLECTION#<name>`   sk `COLLECTION` kind `collection`  startedAt = createdAt + every CollectionRecord field
-//   pk `LEASE#<name>`        sk `LEASE`      name owner purpose acquiredAt leaseExpiresAt leaseExpiresAtMs
-// Records: dynamodb-catalog/items.ts; leases: leases.ts; keys, paging and SDK errors: table.ts.
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BackupNotFoundError, CatalogConflictError } from '#core/errors.ts';
-import type { BackupCatalog, BackupRecord, CollectionRecord, Lease, RestoreRecord } from '#core/ports/catalog.ts';
-import { CatalogItems, compare } from '#adapters/dynamodb-catalog/items.ts';
-import { CatalogLeases } from '#adapters/dynamodb-catalog/leases.ts';
+// BackupCatalog in one DynamoDB table: the rules are the catalog core's (src/core/catalog/); this
+// backend gives it the primitives, each one DynamoDB request (after the SDK's own retries) with
+// single-item conditional writes only, no transactions: create and lease writes are a
+// conditional PutItem, a state change one conditional UpdateItem, a release a conditional
+// DeleteItem. Its own strengths: lists are a Query of the byKind index (no Scan), and running
+// backups a strongly consistent Scan of the table, for gc. Item layout: dynamodb-catalog/items.ts;
+// conditions: conditions.ts; paging and SDK errors: table.ts; the client: client.ts.
+import { DeleteCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { CATALOG_TABLE as T } from '#adapters/aws-resources.ts';
+import { CatalogCore } from '#core/catalog/catalog-core.ts';
+import type { Condition } from '#core/catalog/conditions.ts';
+import type { ItemId, ItemKind, ItemOf } from '#core/catalog/items.ts';
+import { plain } from '#core/catalog/order.ts';
+import { conditionExpression } from '#adapters/dynamodb-catalog/conditions.ts';
+import { attributeOf, fromItem, itemKey, toItem } from '#adapters/dynamodb-catalog/items.ts';
 import { CatalogTable } from '#adapters/dynamodb-catalog/table.ts';
 
 export { createCatalogTable } from '#adapters/dynamodb-catalog/table.ts';
-
-type Finish<T> = Partial<T> & { state: 'committed' | 'failed' };
+export { createDynamoDbClient } from '#adapters/dynamodb-catalog/client.ts';
 
 export interface DynamoDbCatalogOptions {
+  /** Over a client from createDynamoDbClient (dynamodb-catalog/client.ts), which sets the retries. */
   client: DynamoDBDocumentClient;
   tableName: string;
 }
 
-export class DynamoDbCatalog implements BackupCatalog {
+export class DynamoDbCatalog extends CatalogCore {
   readonly location: string;
-  private readonly backups: CatalogItems<BackupRecord>;
-  private readonly restores: CatalogItems<RestoreRecord>;
-  private readonly collections: CatalogItems<CollectionRecord>;
-  private readonly leases: CatalogLeases;
+  private readonly table: CatalogTable;
 
   constructor(options: DynamoDbCatalogOptions) {
+    super();
     this.location = `dynamodb://${options.tableName}`;
-    const table = new CatalogTable(options.client, options.tableName, this.location);
-    this.backups = new CatalogItems(table, 'backup', (r) => r.backupId, (id) =>
-      new BackupNotFoundError(`Backup ${id} is not in the catalog at ${this.location}.`));
-    this.restores = new CatalogItems(table, 'restore', (r) => r.restoreId, (id) =>
-      new CatalogConflictError(`Restore ${id} is not in the catalog at ${this.location}; create it first.`));
-    // A collection has no startedAt, the index's sort key: it is listed by its createdAt.
-    this.collections = new CatalogItems(table, 'collection', (r) => r.name, (id) =>
-      new CatalogConflictError(`Collection ${id} is not in the catalog at ${this.location}.`), (r) => r.createdAt);
-    this.leases = new CatalogLeases(table);
+    this.table = new CatalogTable(options.client, options.tableName, this.location);
   }
 
-  createBackup(record: BackupRecord): Promise<void> { return this.backups.create(record); }
-  finishBackup(backupId: string, changes: Finish<BackupRecord>): Promise<BackupRecord> { return this.backups.transition(backupId, 'running', { ...changes, backupId }); }
-  getBackup(backupId: string): Promise<BackupRecord | undefined> { return this.backups.get(backupId); }
-  async listBackups(): Promise<BackupRecord[]> {
-    // The index orders by startedAt text only; ties and mixed UTC offsets need the full order.
-    return (await this.backups.list()).sort(byStartTime);
+  protected override async readItem<K extends ItemKind>(kind: K, id: ItemId): Promise<ItemOf<K> | undefined> {
+    const item = await this.table.get(kind, id);
+    return item ? fromItem(kind, item) : undefined;
   }
+
+  protected override async putItem<K extends ItemKind>(kind: K, id: ItemId, record: ItemOf<K>, condition: Condition): Promise<boolean> {
+    const written = await this.table.conditional(kind, () =>
+      this.table.client.send(new PutCommand({ TableName: this.table.tableName, Item: toItem(kind, id, record), ...conditionExpression(kind, condition) })),
+    );
+    return written !== undefined;
+  }
+
+  /** One UpdateItem: SET for each change, REMOVE for each undefined one (leases are only put whole). */
+  protected override async updateItem<K extends ItemKind>(kind: K, id: ItemId, changes: Partial<ItemOf<K>>, condition: Condition): Promise<ItemOf<K> | undefined> {
+    const { ConditionExpression, ExpressionAttributeNames: names, ExpressionAttributeValues } = conditionExpression(kind, condition);
+    const values: Record<string, unknown> = { ...ExpressionAttributeValues };
+    const set: string[] = [];
+    const remove: string[] = [];
+    Object.entries(changes).forEach(([field, value], i) => {
+      names[`#f${i}`] = attributeOf(kind, field);
+      if (value === undefined) remove.push(`#f${i}`);
+      else {
+        values[`:v${i}`] = plain(value);
+        set.push(`#f${i} = :v${i}`);
+      }
+    });
+    const out = await this.table.conditional(kind, () =>
+      this.table.client.send(new UpdateCommand({
+        TableName: this.table.tableName,
+        Key: itemKey(kind, id),
+        UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
+        ConditionExpression,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      })),
+    );
+    return out ? fromItem(kind, out.Attributes!) : undefined;
+  }
+
+  protected override async deleteItem(kind: ItemKind, id: ItemId, condition: Condition): Promise<void> {
+    await this.table.conditional(kind, () =>
+      this.table.client.send(new DeleteCommand({ TableName: this.table.tableName, Key: itemKey(kind, id), ...conditionExpression(kind, condition) })),
+    );
+  }
+
+  /** A Query of the byKind index: eventually consistent, whole records (projection ALL). */
+  protected override async listItems<K extends ItemKind>(kind: K): Promise<ItemOf<K>[]> {
+    const items = await this.table.allPages(kind, (ExclusiveStartKey) =>
+      this.table.client.send(new QueryCommand({
+        TableName: this.table.tableName,
+        IndexName: T.listIndex,
+        KeyConditionExpression: '#kind = :kind',
+        ExpressionAttributeNames: { '#kind': T.listIndexPartitionKey },
+        ExpressionAttributeValues: { ':kind': kind },
+        ExclusiveStartKey,
+      })),
+    );
+    return items.map((item) => fromItem(kind, item));
+  }
+
   /**
-   * Not through the index (eventually consistent: a backup that registered a moment ago may be
-   * missing), but a strongly consistent Scan of the table itself, for gc (FORMAT.md, "Garbage
-   * collection"). It reads every item, so it costs more than a Query; gc is the only caller.
+   * Not through the index (eventually consistent: an item written a moment ago may be missing),
+   * but a strongly consistent Scan of the table itself. It reads every item, so it costs more
+   * than a Query; gc's look at running backups is the only caller.
    */
-  async listRunningBackups(): Promise<BackupRecord[]> {
-    return (await this.backups.scanConsistent('state', 'running')).sort(byStartTime);
+  protected override async listItemsConsistently<K extends ItemKind>(kind: K, field: string, value: string): Promise<ItemOf<K>[]> {
+    const items = await this.table.allPages(kind, (ExclusiveStartKey) =>
+      this.table.client.send(new ScanCommand({
+        TableName: this.table.tableName,
+        ConsistentRead: true,
+        FilterExpression: '#kind = :kind AND #field = :value',
+        ExpressionAttributeNames: { '#kind': T.listIndexPartitionKey, '#field': attributeOf(kind, field) },
+        ExpressionAttributeValues: { ':kind': kind, ':value': value },
+        ExclusiveStartKey,
+      })),
+    );
+    return items.map((item) => fromItem(kind, item));
   }
-  createRestore(record: RestoreRecord): Promise<void> { return this.restores.create(record); }
-  finishRestore(restoreId: string, changes: Finish<RestoreRecord>): Promise<RestoreRecord> { return this.restores.transition(restoreId, 'running', { ...changes, restoreId }); }
-  getRestore(restoreId: string): Promise<RestoreRecord | undefined> { return this.restores.get(restoreId); }
-  expireBackup(backupId: string, expiredAt: string): Promise<BackupRecord> { return this.backups.transition(backupId, 'committed', { state: 'expired', expiredAt }); }
-  /** create already writes the record in whatever state it has. */
-  importBackup(record: BackupRecord): Promise<void> { return this.backups.create(record); }
-  createCollection(record: CollectionRecord): Promise<void> { return this.collections.create(record); }
-  getCollection(name: string): Promise<CollectionRecord | undefined> { return this.collections.get(name); }
-  async listCollections(): Promise<CollectionRecord[]> { return (await this.collections.list()).sort((a, b) => compare(a.name, b.name)); }
-
-  acquireLease(lease: Lease, now: Date): Promise<Lease | undefined> { return this.leases.acquire(lease, now); }
-  getLease(name: string): Promise<Lease | undefined> { return this.leases.get(name); }
-  releaseLease(name: string, owner: string): Promise<void> { return this.leases.release(name, owner); }
-}
-
-/** Oldest first: by instant, then startedAt text, then id (the file catalog's order). */
-function byStartTime(a: BackupRecord, b: BackupRecord): number {
-  return Date.parse(a.startedAt) - Date.parse(b.startedAt) || compare(a.startedAt, b.startedAt) || compare(a.backupId, b.backupId);
 }

@@ -6,6 +6,7 @@ import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbCatalog, createCatalogTable } from '#adapters/dynamodb-catalog.ts';
 import { InvalidKeyError } from '#core/errors.ts';
 import { startDynalite, type LocalDynamoDb } from '../support/dynalite.ts';
+import { catalogRulesContract } from './catalog-contract-rules.ts';
 import { backupRecord, catalogContract, restoreRecord } from './catalog-contract.ts';
 
 let dynamo: LocalDynamoDb;
@@ -22,6 +23,11 @@ async function freshCatalog(): Promise<{ catalog: DynamoDbCatalog; tableName: st
 }
 
 catalogContract('DynamoDbCatalog on dynalite', async () => {
+  const { catalog, client } = await freshCatalog();
+  return { catalog, cleanup: async () => client.destroy() };
+});
+
+catalogRulesContract('DynamoDbCatalog on dynalite', async () => {
   const { catalog, client } = await freshCatalog();
   return { catalog, cleanup: async () => client.destroy() };
 });
@@ -87,6 +93,43 @@ describe('DynamoDbCatalog items', () => {
     for (const id of ['', '..', 'a/b', '.hidden', 'a#b']) {
       await expect(catalog.createBackup(backupRecord(id)), id).rejects.toBeInstanceOf(InvalidKeyError);
     }
+    client.destroy();
+  });
+
+  it('each method sends the one request IAM grants it (no read before a write): Put, Update, Delete, Query, Scan, Get', async () => {
+    // test/aws-grants.test.ts evaluates tasks' requests against their policies; this pins which
+    // requests each catalog method makes, so the core's rules cannot add one unseen.
+    const { catalog, client } = await freshCatalog();
+    const send = vi.spyOn(client, 'send');
+    const requests = async (call: () => Promise<unknown>) => {
+      send.mockClear();
+      await call();
+      return send.mock.calls.map(([command]) => command.constructor.name);
+    };
+    const lease = { name: 'maintenance', owner: 'a', purpose: 'gc', acquiredAt: '2025-03-01T10:00:00.000Z', expiresAt: '2025-03-01T10:05:00.000Z' };
+    expect(await requests(() => catalog.createBackup(backupRecord('b1')))).toEqual(['PutCommand']);
+    expect(await requests(() => catalog.createBackup(backupRecord('b1')))).toEqual(['PutCommand', 'GetCommand']);
+    expect(await requests(() => catalog.finishBackup('b1', { state: 'committed' }))).toEqual(['UpdateCommand']);
+    expect(await requests(() => catalog.expireBackup('b1', '2025-04-01T00:00:00.000Z'))).toEqual(['UpdateCommand']);
+    expect(await requests(() => catalog.getBackup('b1'))).toEqual(['GetCommand']);
+    expect(await requests(() => catalog.listBackups())).toEqual(['QueryCommand']);
+    expect(await requests(() => catalog.listRunningBackups())).toEqual(['ScanCommand']);
+    expect(await requests(() => catalog.acquireLease(lease, new Date('2025-03-01T10:00:00.000Z')))).toEqual(['PutCommand']);
+    expect(await requests(() => catalog.releaseLease('maintenance', 'a'))).toEqual(['DeleteCommand']);
+    send.mockRestore();
+    client.destroy();
+  });
+
+  it('stores a lease with its expiry as leaseExpiresAt and leaseExpiresAtMs, not the TTL attribute, and no kind', async () => {
+    const { catalog, tableName, client } = await freshCatalog();
+    const lease = { name: 'maintenance', owner: 'a', purpose: 'gc', acquiredAt: '2025-03-01T10:00:00.000Z', expiresAt: '2025-03-01T10:05:00.000Z', holder: { host: 'h', pid: 7 } };
+    await catalog.acquireLease(lease, new Date('2025-03-01T10:00:00.000Z'));
+    const { Item } = await client.send(new GetCommand({ TableName: tableName, Key: { pk: 'LEASE#maintenance', sk: 'LEASE' } }));
+    expect(Item).toEqual({
+      pk: 'LEASE#maintenance', sk: 'LEASE', name: 'maintenance', owner: 'a', purpose: 'gc', acquiredAt: lease.acquiredAt,
+      holder: { host: 'h', pid: 7 }, leaseExpiresAt: lease.expiresAt, leaseExpiresAtMs: Date.parse(lease.expiresAt),
+    });
+    expect(await catalog.getLease('maintenance')).toEqual(lease);
     client.destroy();
   });
 });

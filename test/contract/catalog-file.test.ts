@@ -3,10 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileCatalog } from '#adapters/file-catalog.ts';
-import { CatalogConflictError, InvalidKeyError } from '#core/errors.ts';
+import { CatalogConflictError, IntegrityError, InvalidKeyError } from '#core/errors.ts';
+import { catalogRulesContract } from './catalog-contract-rules.ts';
 import { backupRecord, catalogContract } from './catalog-contract.ts';
 
 catalogContract('FileCatalog', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tidemark-file-catalog-'));
+  return { catalog: new FileCatalog(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+});
+
+catalogRulesContract('FileCatalog', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tidemark-file-catalog-'));
   return { catalog: new FileCatalog(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
 });
@@ -63,5 +69,43 @@ describe('FileCatalog on disk', () => {
       await expect(catalog.getBackup(id), id).rejects.toBeInstanceOf(InvalidKeyError);
     }
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a damaged item is unreadable alone, named by its file; a create writes the next version over it', async () => {
+    await catalog.createBackup(backupRecord('b1'));
+    await catalog.createBackup(backupRecord('b2'));
+    const file = join(dir, 'backups', 'b1', '000001.json');
+    await writeFile(file, '{"backupId":"b1","sta');
+    await expect(catalog.getBackup('b1')).rejects.toThrow(`Catalog file ${file} is damaged`);
+    await expect(catalog.getBackup('b1')).rejects.toBeInstanceOf(IntegrityError);
+    // A move needs the current state: it refuses to guess.
+    await expect(catalog.finishBackup('b1', { state: 'failed' })).rejects.toBeInstanceOf(IntegrityError);
+    expect((await catalog.listBackups()).map((b) => b.backupId)).toEqual(['b2']);
+    expect(await catalog.unreadableItems()).toEqual([expect.stringContaining(file)]);
+    // What `catalog rebuild` does: create it again from the repository.
+    await catalog.importBackup(backupRecord('b1', { state: 'committed' }));
+    expect(await readdir(join(dir, 'backups', 'b1'))).toEqual(['000001.json', '000002.json']);
+    expect((await catalog.getBackup('b1'))?.state).toBe('committed');
+    expect(await catalog.unreadableItems()).toEqual([]);
+  });
+
+  it('a damaged lease names no holder that could release it: it is free to take', async () => {
+    const lease = { name: 'maintenance', owner: 'a', purpose: 'gc', acquiredAt: '2025-03-01T10:00:00.000Z', expiresAt: '2025-03-01T10:05:00.000Z' };
+    await catalog.acquireLease(lease, new Date('2025-03-01T10:00:00.000Z'));
+    await writeFile(join(dir, 'leases', 'maintenance', '000001.json'), '');
+    expect(await catalog.acquireLease({ ...lease, owner: 'b' }, new Date('2025-03-01T10:01:00.000Z'))).toBeUndefined();
+    expect((await catalog.getLease('maintenance'))?.owner).toBe('b');
+  });
+
+  it('a release writes a last version marked released (files are never deleted), as catalogs written before read it', async () => {
+    const lease = { name: 'maintenance', owner: 'a', purpose: 'gc', acquiredAt: '2025-03-01T10:00:00.000Z', expiresAt: '2025-03-01T10:05:00.000Z' };
+    await catalog.acquireLease(lease, new Date('2025-03-01T10:00:00.000Z'));
+    await catalog.releaseLease('maintenance', 'a');
+    const leaseDir = join(dir, 'leases', 'maintenance');
+    expect(await readdir(leaseDir)).toEqual(['000001.json', '000002.json']);
+    expect(JSON.parse(await readFile(join(leaseDir, '000002.json'), 'utf8'))).toEqual({ ...lease, released: true });
+    expect(await catalog.getLease('maintenance')).toBeUndefined();
+    // The reserve for lease writes on a full disk is in place.
+    expect((await readdir(join(dir, 'leases'))).sort()).toEqual(['.reserve', 'maintenance']);
   });
 });

@@ -1,16 +1,16 @@
-// The one place that builds item keys and reads the SDK's errors, so every kind of item gets the
-// same id rule and the same errors, named for the ASL's Retry and Catch.
+// The table's reads and the SDK's errors, so every kind of item gets the same errors, named for
+// the ASL's Retry and Catch. (Ids are checked by the catalog core; keys are built in items.ts.)
 import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CATALOG_TABLE as T } from '#adapters/aws-resources.ts';
-import { InvalidKeyError, TidemarkError, TransientError, redactSecrets } from '#core/errors.ts';
-
-export type Item = Record<string, unknown>;
+import { TidemarkError, TransientError, redactSecrets } from '#core/errors.ts';
+import type { ItemId, ItemKind } from '#core/catalog/items.ts';
+import { itemKey, type Item } from './items.ts';
 
 /** One page of a Query or Scan. */
 type Page = { Items?: Item[]; LastEvaluatedKey?: Item };
 
-/** The table: item keys, reads, and SDK failures as Tidemark errors. */
+/** The table: reads, paging, and SDK failures as Tidemark errors. */
 export class CatalogTable {
   constructor(
     readonly client: DynamoDBDocumentClient,
@@ -18,19 +18,10 @@ export class CatalogTable {
     readonly location: string,
   ) {}
 
-  key(kind: string, id: string): Record<string, string> {
-    if (!ID.test(id)) {
-      throw new InvalidKeyError(
-        `Invalid ${kind} id ${JSON.stringify(id)}: use letters, digits and . _ : - (not first), at most 200 characters.`,
-      );
-    }
-    const sk = kind.toUpperCase();
-    return { [T.partitionKey]: `${sk}#${id}`, [T.sortKey]: sk };
-  }
-
-  async get(kind: string, id: string): Promise<Item | undefined> {
+  /** The item, read with a strongly consistent GetItem. */
+  async get(kind: ItemKind, id: ItemId): Promise<Item | undefined> {
     const out = await this.send(kind, () =>
-      this.client.send(new GetCommand({ TableName: this.tableName, Key: this.key(kind, id), ConsistentRead: true })),
+      this.client.send(new GetCommand({ TableName: this.tableName, Key: itemKey(kind, id), ConsistentRead: true })),
     );
     return out.Item;
   }
@@ -110,5 +101,3 @@ export async function createCatalogTable(anyClient: DynamoDBClient | DynamoDBDoc
   throw new TidemarkError(`The catalog table ${tableName} did not become ACTIVE within 10 s.`);
 }
 
-/** Ids become key parts; the same rule as the file catalog, so an id valid on one is valid on both. */
-const ID = /^[A-Za-z0-9_][A-Za-z0-9._:-]{0,199}$/;

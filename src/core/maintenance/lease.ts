@@ -6,6 +6,7 @@
 // that process is gone on this host the lease is free at once (run-liveness.ts).
 import { randomBytes } from 'node:crypto';
 import type { BackupCatalog, Lease } from '../ports/catalog.ts';
+import { leaseExpired } from '../catalog/leases.ts';
 import { processGone, thisProcess } from './run-liveness.ts';
 import { LeaseHeldError, LeaseLostError } from '../errors.ts';
 
@@ -36,7 +37,7 @@ export const LEASE_TTL_SECONDS = 60;
 
 /** False once the lease can no longer protect anything: expired, or its local process is gone. */
 export function leaseHolderMayBeAlive(lease: Lease, now: Date): boolean {
-  if (Date.parse(lease.expiresAt) <= now.getTime()) return false;
+  if (leaseExpired(lease, now)) return false;
   return !(lease.holder && processGone(lease.holder));
 }
 

@@ -1,6 +1,8 @@
 // The catalog: the index of backups and restores. A file-backed implementation locally
 // (`src/adapters/file-catalog.ts`), DynamoDB in AWS. Every write is a single-item conditional
 // write (no transactions), so DynamoDB can implement it with ConditionExpression alone.
+// The rules below are implemented once, in `src/core/catalog/` (CatalogCore); a backend supplies
+// only its reads and conditional writes. test/contract/catalog-*.ts pins them on every backend.
 // The repository is the source of truth; the catalog can be rebuilt by scanning it.
 
 export type RunState = 'running' | 'committed' | 'failed';
@@ -110,14 +112,19 @@ export interface RestoreRecord {
 export interface BackupCatalog {
   /**
    * Records a new backup in state `running`. Fails with `CatalogConflictError` if the id exists
-   * with different content; succeeds (idempotent) when the identical record is already there.
+   * with different content; succeeds (idempotent) when the identical record is already there
+   * (compared as JSON: key order and undefined fields do not count). Every method refuses an id
+   * that is not letters, digits and `. _ : -` (not first), at most 200 characters, with
+   * `InvalidKeyError`, before touching the store.
    */
   createBackup(record: BackupRecord): Promise<void>;
 
   /**
-   * Moves a backup from `running` to `committed` or `failed`, merging `changes`.
-   * Conditional on the current state being `running`; a repeat of the same transition is a
-   * no-op (idempotent retry). Any other current state throws `CatalogConflictError`.
+   * Moves a backup from `running` to `committed` or `failed`, merging `changes` (a change whose
+   * value is undefined removes the field; the id never changes). Conditional on the current state
+   * being `running`; a repeat of the same transition is a no-op (idempotent retry) that returns
+   * the stored record. Any other current state, or another target state, throws
+   * `CatalogConflictError`; an unknown backup `BackupNotFoundError`.
    */
   finishBackup(backupId: string, changes: Partial<BackupRecord> & { state: 'committed' | 'failed' }): Promise<BackupRecord>;
 
@@ -146,7 +153,7 @@ export interface BackupCatalog {
   /** Same semantics as createBackup, for restores. */
   createRestore(record: RestoreRecord): Promise<void>;
 
-  /** Same semantics as finishBackup, for restores. */
+  /** Same semantics as finishBackup, for restores; an unknown restore is a `CatalogConflictError`. */
   finishRestore(restoreId: string, changes: Partial<RestoreRecord> & { state: 'committed' | 'failed' }): Promise<RestoreRecord>;
 
   getRestore(restoreId: string): Promise<RestoreRecord | undefined>;
