@@ -134,6 +134,12 @@ export const TidemarkConfigSchema = z
      * functions' group may reach it on 443). Without it the stack creates one.
      */
     secretsManagerEndpoint: z.object({ securityGroupId }).strict().optional(),
+    /**
+     * An existing KMS interface endpoint in the VPC, by its security group (the functions' group
+     * may reach it on 443; its policy must allow kms:GenerateMac / kms:VerifyMac on the repository
+     * key). Without it the stack creates one.
+     */
+    kmsEndpoint: z.object({ securityGroupId }).strict().optional(),
     alarmEmail: z.email().optional(),
     sources: z.array(Source).min(1),
     /** The only databases a restore may write to; a source's server only when listed here too. */

@@ -62,6 +62,8 @@ export class TidemarkStack extends Stack {
       table: this.catalog.table,
       secretArns: [...sourceSecretArns, ...restoreTargetSecretArns],
       secretsManagerEndpoint: config.secretsManagerEndpoint,
+      macKey: this.repository.macKey,
+      kmsEndpoint: config.kmsEndpoint,
     });
 
     this.tasks = new TaskFunctions(this, 'Tasks', {
@@ -104,7 +106,7 @@ export class TidemarkStack extends Stack {
       staleness: config.collections.map((c) => ({ collection: c.name, intervalMinutes: longestIntervalMinutes(c.schedule.expression) })),
       alarmEmail: config.alarmEmail,
     });
-    this.tamperAlerts = new TamperAlerts(this, 'TamperAlerts', { bucket: this.repository.bucket, key: this.repository.key, monitoring: this.monitoring });
+    this.tamperAlerts = new TamperAlerts(this, 'TamperAlerts', { bucket: this.repository.bucket, key: this.repository.key, macKey: this.repository.macKey, monitoring: this.monitoring });
     for (const c of config.collections) {
       if (!this.monitoring.stalenessAlarms[c.name]) {
         Annotations.of(this).addWarningV2('tidemark:noStalenessAlarm', `collections: ${c.name} runs less often than every 3.5 days; CloudWatch cannot watch a window of twice that, so it has no staleness alarm.`);

@@ -1,12 +1,14 @@
 // Where the task functions sit and what they can reach (issue 14, item 5): a security group of
 // the stack's own whose egress goes only to the databases' groups on their ports and to the VPC
 // endpoints; S3 and DynamoDB gateway endpoints whose policies name only the repository bucket
-// and the catalog table; a Secrets Manager interface endpoint (the stack's, or one the
-// configuration names). The VPC and subnets are imported, never looked up: synth stays offline.
+// and the catalog table; Secrets Manager and KMS interface endpoints (the stack's, or ones the
+// configuration names; the KMS one for the repository key, which the tasks call themselves).
+// The VPC and subnets are imported, never looked up: synth stays offline.
 import { Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -30,6 +32,10 @@ export interface TaskNetworkProps {
   readonly secretArns: readonly string[];
   /** An existing Secrets Manager interface endpoint, by its security group; else the stack makes one. */
   readonly secretsManagerEndpoint?: { readonly securityGroupId: string };
+  /** The repository key (HMAC): the stack's KMS endpoint serves GenerateMac / VerifyMac on it only. */
+  readonly macKey: kms.IKey;
+  /** An existing KMS interface endpoint in the VPC, by its security group; else the stack makes one. */
+  readonly kmsEndpoint?: { readonly securityGroupId: string };
 }
 
 export class TaskNetwork extends Construct {
@@ -41,6 +47,8 @@ export class TaskNetwork extends Construct {
   public readonly dynamoDbEndpoint: ec2.GatewayVpcEndpoint;
   /** Undefined when the configuration names an existing endpoint. */
   public readonly secretsManagerEndpoint?: ec2.InterfaceVpcEndpoint;
+  /** Undefined when the configuration names an existing endpoint. */
+  public readonly kmsEndpoint?: ec2.InterfaceVpcEndpoint;
   /** Deploy-time lookups of the gateway endpoints' prefix lists. */
   public readonly prefixListLookups: cr.AwsCustomResource[] = [];
 
@@ -87,34 +95,57 @@ export class TaskNetwork extends Construct {
       this.securityGroup.addEgressRule(ec2.Peer.prefixList(this.managedPrefixList(service)), HTTPS, `${service} gateway endpoint`);
     }
 
-    if (props.secretsManagerEndpoint) {
-      this.securityGroup.addEgressRule(ec2.Peer.securityGroupId(props.secretsManagerEndpoint.securityGroupId), HTTPS, 'Secrets Manager interface endpoint (configured)');
-    } else {
-      const endpointGroup = new ec2.SecurityGroup(this, 'SecretsManagerEndpointGroup', {
-        vpc: this.vpc,
-        description: 'Tidemark Secrets Manager endpoint: HTTPS from the task functions only',
-        allowAllOutbound: false,
-      });
-      // An interface endpoint takes one subnet per availability zone.
-      const onePerZone = zones.map((zone) => this.subnets.find((s) => s.availabilityZone === zone)!);
-      this.secretsManagerEndpoint = new ec2.InterfaceVpcEndpoint(this, 'SecretsManager', {
-        vpc: this.vpc,
-        service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-        subnets: { subnets: onePerZone },
-        securityGroups: [endpointGroup],
-        open: false,
-        privateDnsEnabled: true,
-      });
-      this.secretsManagerEndpoint.addToPolicy(
-        new iam.PolicyStatement({
-          sid: 'ConfiguredSecretsOnly',
-          principals: [new iam.AnyPrincipal()],
-          actions: ['secretsmanager:GetSecretValue'],
-          resources: [...new Set(props.secretArns)],
-        }),
-      );
-      this.securityGroup.connections.allowTo(endpointGroup, HTTPS, 'Secrets Manager interface endpoint');
+    // An interface endpoint takes one subnet per availability zone.
+    const onePerZone = zones.map((zone) => this.subnets.find((s) => s.availabilityZone === zone)!);
+    this.secretsManagerEndpoint = this.interfaceEndpoint('SecretsManager', 'Secrets Manager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, onePerZone, props.secretsManagerEndpoint,
+      new iam.PolicyStatement({
+        sid: 'ConfiguredSecretsOnly',
+        principals: [new iam.AnyPrincipal()],
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [...new Set(props.secretArns)],
+      }),
+    );
+    // Private DNS sends every KMS call in the VPC through this endpoint: it serves the repository
+    // key's MAC operations only (S3 and DynamoDB reach the data key from inside AWS, not through it).
+    this.kmsEndpoint = this.interfaceEndpoint('Kms', 'KMS', ec2.InterfaceVpcEndpointAwsService.KMS, onePerZone, props.kmsEndpoint,
+      new iam.PolicyStatement({
+        sid: 'RepositoryKeyMacsOnly',
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:GenerateMac', 'kms:VerifyMac'],
+        resources: [props.macKey.keyArn],
+      }),
+    );
+  }
+
+  /** An interface endpoint reachable on 443 from the task group only, serving `statement` only; or the configured one's group. */
+  private interfaceEndpoint(
+    id: string,
+    title: string,
+    service: ec2.IInterfaceVpcEndpointService,
+    subnets: ec2.ISubnet[],
+    existing: { readonly securityGroupId: string } | undefined,
+    statement: iam.PolicyStatement,
+  ): ec2.InterfaceVpcEndpoint | undefined {
+    if (existing) {
+      this.securityGroup.addEgressRule(ec2.Peer.securityGroupId(existing.securityGroupId), HTTPS, `${title} interface endpoint (configured)`);
+      return undefined;
     }
+    const endpointGroup = new ec2.SecurityGroup(this, `${id}EndpointGroup`, {
+      vpc: this.vpc,
+      description: `Tidemark ${title} endpoint: HTTPS from the task functions only`,
+      allowAllOutbound: false,
+    });
+    const endpoint = new ec2.InterfaceVpcEndpoint(this, id, {
+      vpc: this.vpc,
+      service,
+      subnets: { subnets },
+      securityGroups: [endpointGroup],
+      open: false,
+      privateDnsEnabled: true,
+    });
+    endpoint.addToPolicy(statement);
+    this.securityGroup.connections.allowTo(endpointGroup, HTTPS, `${title} interface endpoint`);
+    return endpoint;
   }
 
   /** Id of the AWS-managed prefix list `com.amazonaws.<region>.<service>`, found at deploy time. */

@@ -22,6 +22,8 @@ const API_CALL = 'AWS API Call via CloudTrail';
 export interface TamperAlertsProps {
   readonly bucket: s3.IBucket;
   readonly key: kms.IKey;
+  /** The repository key (HMAC): disabling or deleting it would make every document unreadable. */
+  readonly macKey: kms.IKey;
   readonly monitoring: Monitoring;
 }
 
@@ -51,11 +53,11 @@ export class TamperAlerts extends Construct {
     });
     // These three KMS operations take the key id or its ARN, never an alias.
     this.keyRule = new events.Rule(this, 'KeyChanges', {
-      description: 'Tidemark: an attempt to disable, schedule the deletion of, or re-policy the repository key',
+      description: 'Tidemark: an attempt to disable, schedule the deletion of, or re-policy the data key or the repository (MAC) key',
       eventPattern: {
         source: ['aws.kms'],
         detailType: [API_CALL],
-        detail: { eventSource: ['kms.amazonaws.com'], eventName: [...TAMPER_EVENTS.key], requestParameters: { keyId: [props.key.keyId, props.key.keyArn] } },
+        detail: { eventSource: ['kms.amazonaws.com'], eventName: [...TAMPER_EVENTS.key], requestParameters: { keyId: [props.key.keyId, props.key.keyArn, props.macKey.keyId, props.macKey.keyArn] } },
       },
     });
     for (const rule of [this.bucketRule, this.versionDeletionRule, this.keyRule]) props.monitoring.publishEventsFrom(rule);

@@ -84,6 +84,7 @@ describe('tamper alerts (CloudTrail through the default bus)', () => {
   const rule = (id: string) => resource(logicalIdOf(s.template, 'AWS::Events::Rule', `TamperAlerts${id}`)).Properties;
   const bucket = () => logicalIdOf(s.template, 'AWS::S3::Bucket', 'RepositoryBucket');
   const key = () => logicalIdOf(s.template, 'AWS::KMS::Key', 'RepositoryKey');
+  const macKey = () => logicalIdOf(s.template, 'AWS::KMS::Key', 'RepositoryMacKey');
 
   it('an attempt on the bucket\'s lifecycle, versioning, policy, Object Lock or encryption reaches the topic', () => {
     const r = rule('BucketSettings');
@@ -102,12 +103,12 @@ describe('tamper alerts (CloudTrail through the default bus)', () => {
     expect(r.Targets).toEqual([{ Arn: { Ref: topic }, Id: 'Target0' }]);
   });
 
-  it('an attempt to disable, delete or re-policy the repository key, by id or ARN, reaches the topic', () => {
+  it('an attempt to disable, delete or re-policy the data key or the repository (MAC) key, by id or ARN, reaches the topic', () => {
     const r = rule('KeyChanges');
     expect(r.EventPattern).toEqual({
       source: ['aws.kms'],
       'detail-type': ['AWS API Call via CloudTrail'],
-      detail: { eventSource: ['kms.amazonaws.com'], eventName: ['ScheduleKeyDeletion', 'DisableKey', 'PutKeyPolicy'], requestParameters: { keyId: [{ Ref: key() }, { 'Fn::GetAtt': [key(), 'Arn'] }] } },
+      detail: { eventSource: ['kms.amazonaws.com'], eventName: ['ScheduleKeyDeletion', 'DisableKey', 'PutKeyPolicy'], requestParameters: { keyId: [{ Ref: key() }, { 'Fn::GetAtt': [key(), 'Arn'] }, { Ref: macKey() }, { 'Fn::GetAtt': [macKey(), 'Arn'] }] } },
     });
     expect(render(r.Targets[0].Arn)).toBe(`<${topic}>`);
   });

@@ -1,6 +1,6 @@
 // Network least privilege (issue 14, item 5): the task functions' own security group reaches
 // only the databases' groups on their ports and the VPC endpoints; the endpoints serve only the
-// repository bucket, the catalog table and the configured secrets; ENIs may be created only in
+// repository bucket, the catalog table, the configured secrets and the repository key's MACs; ENIs may be created only in
 // the configured subnets with that group.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT, decide, deployedPolicies } from './support/simulate.ts';
@@ -9,6 +9,7 @@ import { logicalIdOf, render, synthesize, type Synthesized } from './support/syn
 let s: Synthesized;
 let group: string;
 let endpointGroup: string;
+let kmsGroup: string;
 const resource = (id: string) => s.template.toJSON().Resources[id];
 const egressOf = (synthesized: Synthesized, groupId: string) => [
   ...(synthesized.template.toJSON().Resources[groupId].Properties.SecurityGroupEgress ?? []),
@@ -22,10 +23,11 @@ beforeAll(() => {
   s = synthesize();
   group = logicalIdOf(s.template, 'AWS::EC2::SecurityGroup', 'NetworkTasks');
   endpointGroup = logicalIdOf(s.template, 'AWS::EC2::SecurityGroup', 'NetworkSecretsManagerEndpointGroup');
+  kmsGroup = logicalIdOf(s.template, 'AWS::EC2::SecurityGroup', 'NetworkKmsEndpointGroup');
 });
 
 describe('the task security group', () => {
-  it("is the stack's own, and its egress reaches only the databases' groups on their ports and the three endpoints on 443", () => {
+  it("is the stack's own, and its egress reaches only the databases' groups on their ports and the four endpoints on 443", () => {
     const rules = egressOf(s, group).map((r: any) => ({ ...r, ...(r.DestinationPrefixListId ? { DestinationPrefixListId: render(r.DestinationPrefixListId) } : {}), ...(r.DestinationSecurityGroupId?.['Fn::GetAtt'] ? { DestinationSecurityGroupId: render(r.DestinationSecurityGroupId) } : {}) }));
     const tcp = (from: number) => ({ IpProtocol: 'tcp', FromPort: from, ToPort: from });
     expect(rules).toEqual([
@@ -35,6 +37,7 @@ describe('the task security group', () => {
       { ...tcp(443), DestinationPrefixListId: `<${logicalIdOf(s.template, 'Custom::AWS', 'Networks3PrefixList')}.PrefixLists.0.PrefixListId>`, Description: 's3 gateway endpoint' },
       { ...tcp(443), DestinationPrefixListId: `<${logicalIdOf(s.template, 'Custom::AWS', 'NetworkdynamodbPrefixList')}.PrefixLists.0.PrefixListId>`, Description: 'dynamodb gateway endpoint' },
       { ...tcp(443), DestinationSecurityGroupId: `<${endpointGroup}.GroupId>`, Description: 'Secrets Manager interface endpoint' },
+      { ...tcp(443), DestinationSecurityGroupId: `<${kmsGroup}.GroupId>`, Description: 'KMS interface endpoint' },
     ]);
     // No CIDR anywhere: nothing outside these groups and prefix lists, so no database outside the VPC.
     expect(JSON.stringify(rules)).not.toContain('CidrIp');
@@ -92,15 +95,27 @@ describe('the VPC endpoints', () => {
     expect(resource(endpointGroup).Properties.SecurityGroupIngress).toBeUndefined();
   });
 
+  it('the KMS interface endpoint: one subnet per zone, private DNS, HTTPS from the task group only, MACs with the repository key only', () => {
+    const endpoint = resource(logicalIdOf(s.template, 'AWS::EC2::VPCEndpoint', 'NetworkKms')).Properties;
+    expect(endpoint).toMatchObject({ VpcEndpointType: 'Interface', PrivateDnsEnabled: true, SecurityGroupIds: [{ 'Fn::GetAtt': [kmsGroup, 'GroupId'] }] });
+    expect(render(endpoint.ServiceName)).toContain('.kms');
+    expect(endpoint.SubnetIds).toEqual(['subnet-0a1b2c3d4e5f60001', 'subnet-0a1b2c3d4e5f60002']);
+    const macKey = logicalIdOf(s.template, 'AWS::KMS::Key', 'RepositoryMacKey');
+    expect(endpoint.PolicyDocument.Statement).toEqual([{ Sid: 'RepositoryKeyMacsOnly', Effect: 'Allow', Principal: { AWS: '*' }, Action: ['kms:GenerateMac', 'kms:VerifyMac'], Resource: { 'Fn::GetAtt': [macKey, 'Arn'] } }]);
+    const ingress = Object.values(s.template.findResources('AWS::EC2::SecurityGroupIngress')).filter((r) => render(r.Properties.GroupId) === `<${kmsGroup}.GroupId>`);
+    expect(ingress.map((r) => ({ from: render(r.Properties.SourceSecurityGroupId), port: r.Properties.FromPort }))).toEqual([{ from: `<${group}.GroupId>`, port: 443 }]);
+  });
+
   it('an endpoint named in the configuration is used, not duplicated: egress to its group on 443', () => {
     // GIVEN a VPC that has its own Secrets Manager endpoint
-    const config = { ...s.config, secretsManagerEndpoint: { securityGroupId: 'sg-0d1e2f3a4b5c60721' } };
+    const config = { ...s.config, secretsManagerEndpoint: { securityGroupId: 'sg-0d1e2f3a4b5c60721' }, kmsEndpoint: { securityGroupId: 'sg-0e1f2a3b4c5d60722' } };
     // WHEN synthesized
     const existing = synthesize(config);
     // THEN the stack creates no interface endpoint, and the task group may reach that one
     expect(Object.values(existing.template.findResources('AWS::EC2::VPCEndpoint')).map((e) => e.Properties.VpcEndpointType)).toEqual(['Gateway', 'Gateway']);
     const rules = egressOf(existing, logicalIdOf(existing.template, 'AWS::EC2::SecurityGroup', 'NetworkTasks'));
     expect(rules).toContainEqual({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, DestinationSecurityGroupId: 'sg-0d1e2f3a4b5c60721', Description: 'Secrets Manager interface endpoint (configured)' });
+    expect(rules).toContainEqual({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, DestinationSecurityGroupId: 'sg-0e1f2a3b4c5d60722', Description: 'KMS interface endpoint (configured)' });
   });
 });
 
