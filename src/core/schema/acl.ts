@@ -2,7 +2,8 @@
 // is compared with the default the server gives a new object (acldefault), and only the
 // difference becomes REVOKE / GRANT statements.
 import type { DdlStatement } from './model.ts';
-import { quoteIdent, roleList } from './quote.ts';
+import { roleList } from './quote.ts';
+import { quoteIdentLikeServer } from '../sql.ts';
 
 /** [grantor, grantee (null = PUBLIC), privilege, grantable] as aclexplode() reports them. */
 type AclItem = [string, string | null, string, boolean];
@@ -36,7 +37,7 @@ export function ownerStatement(target: string, object: string, owner: string, in
   return {
     object,
     kind: 'owner',
-    sql: `ALTER ${target} OWNER TO ${quoteIdent(owner)}`,
+    sql: `ALTER ${target} OWNER TO ${quoteIdentLikeServer(owner)}`,
     roles: [owner],
     actsAs: [owner],
     ...(insteadIfRolesMissing ? { insteadIfRolesMissing } : {}),
@@ -96,7 +97,7 @@ export function privilegeStatements(
     }
     let sql = `GRANT ${privs} ON ${target} TO ${who}${c.verb === 'GRANT_OPTION' ? ' WITH GRANT OPTION' : ''}`;
     // A grant made by someone other than the owner is replayed as that role, as pg_dump does.
-    if (c.grantor !== owner) sql = `SET SESSION AUTHORIZATION ${quoteIdent(c.grantor)}; ${sql}; RESET SESSION AUTHORIZATION`;
+    if (c.grantor !== owner) sql = `SET SESSION AUTHORIZATION ${quoteIdentLikeServer(c.grantor)}; ${sql}; RESET SESSION AUTHORIZATION`;
     // A grant needs the owner too: given by the restoring user instead, it would let the grantee
     // into a view or a SECURITY DEFINER function that now runs with that user's rights.
     return {

@@ -1,5 +1,5 @@
 // CREATE AGGREGATE from pg_aggregate. Options equal to the server's defaults are left out.
-import { quoteLiteral } from './quote.ts';
+import { quoteLiteral } from '../sql.ts';
 
 export interface AggregateRow {
   args: string | null;

@@ -4,7 +4,7 @@
 // row is read whole as JSON and each version's columns are used where present.
 import { ownerStatement } from './acl.ts';
 import { Capture, key, notExtensionMember, USER_SCHEMA } from './context.ts';
-import { quoteLiteral } from './quote.ts';
+import { quoteLiteral } from '../sql.ts';
 
 interface CollationRow {
   oid: number;

@@ -2,7 +2,7 @@
 // placed with its object (pre-data node or post-data wave). Comments on objects that are not
 // captured (extension members, unsupported kinds) are left out with them.
 import { Capture, key } from './context.ts';
-import { quoteLiteral } from './quote.ts';
+import { quoteLiteral } from '../sql.ts';
 
 interface CommentRow {
   catalog: string;

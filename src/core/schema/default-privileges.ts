@@ -4,7 +4,7 @@
 // restore creates afterwards. The statements of one entry form one unit (post-data-units.ts).
 import { aclJsonSql, privilegeStatements, type AclJson } from './acl.ts';
 import { Capture, Wave } from './context.ts';
-import { quoteIdent } from './quote.ts';
+import { quoteIdentLikeServer } from '../sql.ts';
 
 interface DefaultAclRow {
   role: string;
@@ -25,8 +25,8 @@ export async function captureDefaultPrivileges(capture: Capture): Promise<void> 
     FROM pg_catalog.pg_default_acl d LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
     ORDER BY 1, 2 NULLS FIRST, 3`);
   for (const row of rows) {
-    const scope = `FOR ROLE ${quoteIdent(row.role)}${row.schema === null ? '' : ` IN SCHEMA ${quoteIdent(row.schema)}`}`;
-    const object = `default privileges for role ${quoteIdent(row.role)}${row.schema === null ? '' : ` in schema ${quoteIdent(row.schema)}`} on ${OBJECTS[row.objtype].toLowerCase()}`;
+    const scope = `FOR ROLE ${quoteIdentLikeServer(row.role)}${row.schema === null ? '' : ` IN SCHEMA ${quoteIdentLikeServer(row.schema)}`}`;
+    const object = `default privileges for role ${quoteIdentLikeServer(row.role)}${row.schema === null ? '' : ` in schema ${quoteIdentLikeServer(row.schema)}`} on ${OBJECTS[row.objtype].toLowerCase()}`;
     for (const statement of privilegeStatements(OBJECTS[row.objtype], object, row.role, row.acl)) {
       capture.addPost(Wave.finishing, {
         ...statement,

@@ -4,7 +4,8 @@
 // mapping is restored without it, and the backup says how to set it again.
 import { aclSql, ownerStatement, privilegeStatements, type AclJson } from './acl.ts';
 import { Capture, key, notExtensionMember } from './context.ts';
-import { fdwOptions, quoteIdent, quoteLiteral } from './quote.ts';
+import { fdwOptions } from './quote.ts';
+import { quoteIdentLikeServer, quoteLiteral } from '../sql.ts';
 
 interface ServerRow {
   oid: number;
@@ -67,7 +68,7 @@ export async function captureForeignServers(capture: Capture): Promise<void> {
     WHERE m.srvid >= 16384 AND ${notExtensionMember('pg_foreign_server', 'm.srvid')}
     ORDER BY 3, 4`);
   for (const row of mappings) {
-    const who = row.role === null ? 'PUBLIC' : quoteIdent(row.role);
+    const who = row.role === null ? 'PUBLIC' : quoteIdentLikeServer(row.role);
     const object = `user mapping for ${who} on server ${row.server}`;
     const kept = (row.options ?? []).filter((o) => !SECRET.test(o.slice(0, o.indexOf('='))));
     const left = (row.options ?? []).filter((o) => SECRET.test(o.slice(0, o.indexOf('=')))).map((o) => o.slice(0, o.indexOf('=')));

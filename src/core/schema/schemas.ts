@@ -2,7 +2,7 @@
 // the same server version has (owner, ACL, comment).
 import { aclSql, ownerStatement, privilegeStatements, type AclJson } from './acl.ts';
 import { Capture, key, notExtensionMember, USER_SCHEMA } from './context.ts';
-import { quoteLiteral } from './quote.ts';
+import { quoteLiteral } from '../sql.ts';
 
 interface SchemaRow {
   oid: number;

@@ -3,7 +3,7 @@
 import { aclSql, ownerStatement, privilegeStatements, type AclJson } from './acl.ts';
 import { Capture, key, notExtensionMember, USER_SCHEMA } from './context.ts';
 import { SourceAccessError, listNames } from '../errors.ts';
-import { quoteIdent } from './quote.ts';
+import { quoteIdentLikeServer } from '../sql.ts';
 
 interface SequenceRow {
   oid: number;
@@ -163,6 +163,6 @@ async function checkSequenceAccess(capture: Capture, rows: SequenceRow[]): Promi
   if (denied.length === 0) return;
   throw new SourceAccessError(
     `Role "${denied[0]!.role}" cannot read the state of sequence ${listNames(denied.map((d) => d.name), 10)}, so nothing was exported: ` +
-      `grant it SELECT on them and USAGE on their schemas (GRANT SELECT ON SEQUENCE … TO ${quoteIdent(denied[0]!.role)}), or back up as their owner.`,
+      `grant it SELECT on them and USAGE on their schemas (GRANT SELECT ON SEQUENCE … TO ${quoteIdentLikeServer(denied[0]!.role)}), or back up as their owner.`,
   );
 }

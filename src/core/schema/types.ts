@@ -3,7 +3,7 @@
 import { aclSql, ownerStatement, privilegeStatements, type AclJson } from './acl.ts';
 import { Capture, key, notExtensionMember, USER_SCHEMA } from './context.ts';
 import type { DdlStatement } from './model.ts';
-import { quoteLiteral } from './quote.ts';
+import { quoteLiteral } from '../sql.ts';
 
 interface TypeRow {
   oid: number;
