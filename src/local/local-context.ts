@@ -91,12 +91,11 @@ async function openCatalog(option: string | undefined, repo: string): Promise<Ba
     const table = DYNAMODB_URL.exec(option)?.[1];
     if (!table) throw new UsageError(`"${option}" is not a DynamoDB catalog URL. Use dynamodb://<table-name>.`);
     const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB || process.env.AWS_ENDPOINT_URL || undefined;
-    const [{ DynamoDBClient }, { DynamoDBDocumentClient }, { DynamoDbCatalog }] = await Promise.all([
-      import('@aws-sdk/client-dynamodb'),
+    const [{ DynamoDBDocumentClient }, { DynamoDbCatalog, createDynamoDbClient }] = await Promise.all([
       import('@aws-sdk/lib-dynamodb'),
       import('#adapters/dynamodb-catalog.ts'),
     ]);
-    const client = new DynamoDBClient({ region: region(), endpoint, maxAttempts: 6, retryMode: 'standard' });
+    const client = createDynamoDbClient({ region: region(), endpoint });
     return new DynamoDbCatalog({ client: DynamoDBDocumentClient.from(client), tableName: table });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(option)) {

@@ -3,8 +3,9 @@
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDynamoDbClient } from '#adapters/dynamodb-catalog/client.ts';
 
 type Dynalite = (options: Record<string, unknown>) => Server;
 const dynalite = createRequire(import.meta.url)('dynalite') as Dynalite;
@@ -29,7 +30,7 @@ export async function startDynalite(): Promise<LocalDynamoDb> {
   return {
     endpoint,
     client() {
-      const base = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      const base = createDynamoDbClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
       clients.push(base);
       return DynamoDBDocumentClient.from(base);
     },

@@ -1,9 +1,8 @@
 // Cloud mode's `list` and `show`: the stack's DynamoDB catalog, read through the same adapter the
 // Lambda functions write with. `show` adds the per-table detail from the manifest in S3 (checked
 // on read like everywhere else); without S3 access it shows the catalog record and says why.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoDbCatalog } from '#adapters/dynamodb-catalog.ts';
+import { DynamoDbCatalog, createDynamoDbClient } from '#adapters/dynamodb-catalog.ts';
 import type { BackupCatalog, BackupRecord } from '#core/ports/catalog.ts';
 import { BackupNotFoundError, CatalogConflictError } from '#core/errors.ts';
 import { findCommittedBackup } from '#core/restore/resolve.ts';
@@ -14,7 +13,7 @@ import { printBackupDetails, printBackupList } from '../report.ts';
 import type { TidemarkStack } from './stack.ts';
 
 export function openCatalog(stack: TidemarkStack): BackupCatalog {
-  const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: stack.region }));
+  const client = DynamoDBDocumentClient.from(createDynamoDbClient({ region: stack.region }));
   return new DynamoDbCatalog({ client, tableName: stack.catalogTableName });
 }
 
