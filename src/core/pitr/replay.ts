@@ -26,6 +26,7 @@ export async function* chainRecords(storage: RepositoryStorage, places: SegmentP
 }
 
 export async function replayChain(storage: RepositoryStorage, places: SegmentPlace[], snapshot: TxidSnapshot, through: CommitPoint, target: SqlSession): Promise<ReplayResult> {
+  await withoutTriggers(target);
   const applier = new ChangeApplier(target);
   const result: ReplayResult = { transactions: 0, changes: 0, skipped: 0 };
   let xid: string | undefined;
@@ -67,4 +68,25 @@ export async function replayChain(storage: RepositoryStorage, places: SegmentPla
     throw err;
   }
   return result;
+}
+
+/**
+ * The archive holds every row the source's triggers wrote, so the target's triggers must not
+ * fire again on replay (an audit trigger would log each change twice): replay runs with
+ * session_replication_role = replica, as PostgreSQL's own logical replication applies changes.
+ */
+async function withoutTriggers(target: SqlSession): Promise<void> {
+  try {
+    await target.query("SELECT pg_catalog.set_config('session_replication_role', 'replica', false)");
+  } catch (err) {
+    const [{ n }] = await target.query<{ n: number }>(
+      `SELECT pg_catalog.count(*)::int AS n FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+        WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND c.relnamespace <> 'pg_catalog'::pg_catalog.regnamespace`,
+    );
+    if (n === 0) return; // nothing would fire twice
+    throw new RestoreTargetError(
+      `Replay must keep the target's ${n} triggers from firing again (their rows are in the archive), but setting session_replication_role failed: ${(err as Error).message}. ` +
+        'Restore as a superuser (RDS/Aurora: a member of rds_superuser).',
+    );
+  }
 }
