@@ -40,3 +40,21 @@ export function quoteIdentLikeServer(name: string): string {
 export function isYugabyte(serverVersion: string): boolean {
   return /-YB-/.test(serverVersion);
 }
+
+export interface ServerVersion {
+  /** server_version_num, e.g. 150004. */
+  num: number;
+  /** server_version, e.g. `15.4` or `11.2-YB-2.20.1.0-b0`. */
+  text: string;
+  major: number;
+  yugabyte: boolean;
+}
+
+/** The server's version: the one probe every step uses. */
+export async function serverVersion(query: <Row>(sql: string) => Promise<Row[]>): Promise<ServerVersion> {
+  const [row] = await query<{ num: number; text: string }>(
+    `SELECT pg_catalog.current_setting('server_version_num')::pg_catalog.int4 AS num, pg_catalog.current_setting('server_version') AS text`,
+  );
+  return { num: row!.num, text: row!.text, major: Math.floor(row!.num / 10000), yugabyte: isYugabyte(row!.text) };
+}
+

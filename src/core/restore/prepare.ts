@@ -8,7 +8,7 @@ import { readManifest, type Manifest } from '../repository/manifest.ts';
 import { expectedLoad } from './load-plan.ts';
 import { targetRoles } from '../schema/apply.ts';
 import { applyPreData } from './pre-data.ts';
-import { isYugabyte, quoteIdent } from '../sql.ts';
+import { quoteIdent, serverVersion } from '../sql.ts';
 import { PROGRESS_SCHEMA, createProgressTables, progressOwner } from './progress-table.ts';
 
 export interface PrepareInput {
@@ -97,16 +97,14 @@ async function openOrCreate(target: DatabaseRef, ctx: TaskContext, check: (sessi
  * may lack what the schema uses (NULLS NOT DISTINCT, newer syntax) and would fail halfway.
  */
 async function refuseOlderServer(session: SqlSession, manifest: Manifest, backupId: string, where: string): Promise<void> {
-  const [row] = await session.query<{ num: number; version: string }>(
-    `SELECT pg_catalog.current_setting('server_version_num')::int AS num, pg_catalog.current_setting('server_version') AS version`,
-  );
-  const target = Math.floor(row!.num / 10000);
+  const server = await serverVersion((sql) => session.query(sql));
+  const target = server.major;
   const source = Math.floor(manifest.source.serverVersionNum / 10000);
   // YugabyteDB reports the PostgreSQL release its YSQL layer derives from (11.2 for years), not
   // what it accepts; there the restore itself tells.
-  if (target < source && !isYugabyte(row!.version)) {
+  if (target < source && !server.yugabyte) {
     throw new RestoreTargetError(
-      `Backup ${backupId} is of PostgreSQL ${manifest.source.serverVersion}; target ${where} runs ${row!.version}, an older major. ` +
+      `Backup ${backupId} is of PostgreSQL ${manifest.source.serverVersion}; target ${where} runs ${server.text}, an older major. ` +
         `Tidemark restores into PostgreSQL ${source} or newer: pick a target server of that version.`,
     );
   }

@@ -14,6 +14,7 @@ import { RestoreTargetError, TransientError } from '../errors.ts';
 import type { CatalogQuery, DdlStatement } from './model.ts';
 import { postDataUnits, retryRetryable, sqlState } from './post-data-units.ts';
 import { roleList } from './quote.ts';
+import { serverVersion } from '../sql.ts';
 
 /** The role a restore runs as, and the roles it can act as. */
 export interface Restorer {
@@ -33,9 +34,9 @@ export interface TargetRoles {
 
 /** The roles of the target (the cluster), the restoring role's, and what they leave out of `statements`. */
 export async function targetRoles(query: CatalogQuery, statements: readonly DdlStatement[]): Promise<TargetRoles> {
-  const [server] = await query<{ num: number }>(`SELECT pg_catalog.current_setting('server_version_num')::int AS num`);
+  const server = await serverVersion(query);
   // Before PostgreSQL 16 membership alone allows SET ROLE; from 16 it is an option of its own.
-  const canSet = server!.num >= 160000 ? ` AND pg_catalog.pg_has_role(r.oid, 'SET')` : '';
+  const canSet = server.num >= 160000 ? ` AND pg_catalog.pg_has_role(r.oid, 'SET')` : '';
   const rows = await query<{ rolname: string; act_as: boolean; me: boolean; rolsuper: boolean }>(
     `SELECT r.rolname, pg_catalog.pg_has_role(r.oid, 'USAGE')${canSet} AS act_as, r.rolname = CURRENT_USER AS me, r.rolsuper
        FROM pg_catalog.pg_roles r`,
