@@ -11,6 +11,10 @@ import { matchesTag, splitStatements } from './ddl-statements.ts';
 interface RowIdentity {
   key: string[] | null;
   columns: string[];
+  /** Generated columns: computed by the target, never written. */
+  generated: Set<string>;
+  /** GENERATED ALWAYS AS IDENTITY columns: written on INSERT with OVERRIDING SYSTEM VALUE, never updated. */
+  identityAlways: Set<string>;
 }
 
 export class ChangeApplier {
@@ -19,7 +23,7 @@ export class ChangeApplier {
   constructor(private readonly session: SqlSession) {}
 
   /** Consecutive inserts into one table with the same columns go as one multi-row INSERT. */
-  private pending: { key: string; rel: string; columns: string[]; rows: (string | null)[][] } | undefined;
+  private pending: { key: string; rel: string; columns: string[]; rows: (string | null)[][]; overriding: boolean } | undefined;
 
   async apply(record: ChangeRecord, xid: string): Promise<void> {
     if (record.k === 'I') return this.queueInsert(record.rel, record.new);
@@ -27,9 +31,12 @@ export class ChangeApplier {
     switch (record.k) {
       case 'U': {
         const where = await this.rowCondition(record.rel, record.old ?? record.new, !record.old, xid, 'UPDATE');
-        const set = record.new.map((c, i) => `${c[0]} = $${i + 1}`).join(', ');
-        const params = [...record.new.map((c) => c[2]), ...where.params];
-        const cond = shift(where.sql, record.new.length);
+        const { generated, identityAlways } = await this.identity(record.rel);
+        const written = record.new.filter((c) => !generated.has(c[0]) && !identityAlways.has(c[0]));
+        if (!written.length) return; // only computed columns changed: the target computes them too
+        const set = written.map((c, i) => `${c[0]} = $${i + 1}`).join(', ');
+        const params = [...written.map((c) => c[2]), ...where.params];
+        const cond = shift(where.sql, written.length);
         return this.exactlyOne(`UPDATE ${record.rel} SET ${set} WHERE ${cond} RETURNING 1`, params, record.rel, xid, 'UPDATE');
       }
       case 'D': {
@@ -52,11 +59,13 @@ export class ChangeApplier {
     }
   }
 
-  private async queueInsert(rel: string, cols: DecodedColumn[]): Promise<void> {
+  private async queueInsert(rel: string, decoded: DecodedColumn[]): Promise<void> {
+    const { generated, identityAlways } = await this.identity(rel);
+    const cols = decoded.filter((c) => !generated.has(c[0]));
     const columns = cols.map((c) => c[0]);
     const key = `${rel}\u0000${columns.join(',')}`;
     if (this.pending && this.pending.key !== key) await this.flush();
-    this.pending ??= { key, rel, columns, rows: [] };
+    this.pending ??= { key, rel, columns, rows: [], overriding: columns.some((c) => identityAlways.has(c)) };
     this.pending.rows.push(cols.map((c) => c[2]));
     // A statement takes at most 65,535 parameters.
     if ((this.pending.rows.length + 1) * Math.max(1, columns.length) > 60_000 || this.pending.rows.length >= 2000) await this.flush();
@@ -74,7 +83,7 @@ export class ChangeApplier {
       return;
     }
     const values = p.rows.map((_, r) => `(${p.columns.map((_, c) => `$${r * width + c + 1}`).join(', ')})`).join(', ');
-    await this.session.query(`INSERT INTO ${p.rel} (${p.columns.join(', ')}) VALUES ${values}`, p.rows.flat());
+    await this.session.query(`INSERT INTO ${p.rel} (${p.columns.join(', ')})${p.overriding ? ' OVERRIDING SYSTEM VALUE' : ''} VALUES ${values}`, p.rows.flat());
   }
 
   /** A new transaction: DDL messages match statements of their query string afresh. */
@@ -130,8 +139,8 @@ export class ChangeApplier {
   private async identity(rel: string): Promise<RowIdentity> {
     let found = this.identities.get(rel);
     if (!found) {
-      const rows = await this.session.query<{ name: string; key: boolean }>(
-        `SELECT pg_catalog.quote_ident(a.attname) AS name,
+      const rows = await this.session.query<{ name: string; key: boolean; generated: boolean; always: boolean }>(
+        `SELECT pg_catalog.quote_ident(a.attname) AS name, a.attgenerated <> '' AS generated, a.attidentity = 'a' AS always,
                 COALESCE(a.attnum = ANY ((SELECT i.indkey FROM pg_catalog.pg_index i WHERE i.indrelid = a.attrelid
                    AND (i.indisreplident OR (i.indisprimary AND c.relreplident = 'd')) LIMIT 1)::int2[]), false) AS key
            FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
@@ -139,7 +148,12 @@ export class ChangeApplier {
         [rel],
       );
       const key = rows.filter((r) => r.key).map((r) => r.name);
-      found = { key: key.length ? key : null, columns: rows.map((r) => r.name) };
+      found = {
+        key: key.length ? key : null,
+        columns: rows.map((r) => r.name),
+        generated: new Set(rows.filter((r) => r.generated).map((r) => r.name)),
+        identityAlways: new Set(rows.filter((r) => r.always).map((r) => r.name)),
+      };
       this.identities.set(rel, found);
     }
     return found;
