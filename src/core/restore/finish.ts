@@ -6,7 +6,7 @@ import type { TaskContext } from '../task-context.ts';
 import type { DdlStatement } from '../schema/model.ts';
 import { TidemarkError } from '../errors.ts';
 import { applyStatements, targetRoles, type TargetRoles } from '../schema/apply.ts';
-import { partitionParents, postDataUnits, retryRetryable } from '../schema/post-data-units.ts';
+import { partitionParents, retryRetryable, runWaves } from '../schema/post-data-units.ts';
 import { qualifiedName, quoteLiteral } from '../sql.ts';
 import { addWarnings, doneSteps, runStepOnce } from './progress-table.ts';
 import { cachedManifest } from '../repository/manifest-cache.ts';
@@ -42,20 +42,9 @@ export async function finishRestore(input: FinishInput, ctx: TaskContext): Promi
     // Units of one wave run side by side; the statements of a unit in order on one session
     // (post-data-units.ts: index attaches of one tree deepest first, a tree's foreign keys together).
     const tableParents = partitionParents(schema.preData);
-    for (const [w, wave] of schema.postData.entries()) {
-      const items = wave.map((statement, i) => ({ statement, step: `post:${w}:${i}` }));
-      count += wave.length;
-      const queue = postDataUnits(items, (item) => item.statement, tableParents)
-        .map((unit) => unit.filter((item) => !done.has(item.step)))
-        .filter((unit) => unit.length > 0);
-      await Promise.all(
-        sessions.map(async (session) => {
-          for (let unit = queue.shift(); unit; unit = queue.shift()) {
-            for (const item of unit) await applyOnce(session, item.step, item.statement, roles);
-          }
-        }),
-      );
-    }
+    const waves = schema.postData.map((wave, w) => wave.map((statement, i) => ({ statement, step: `post:${w}:${i}` })));
+    count += waves.reduce((n, wave) => n + wave.length, 0);
+    await runWaves(waves, sessions, (item) => item.statement, tableParents, (session, item) => applyOnce(session, item.step, item.statement, roles), (item) => done.has(item.step));
     for (const seq of schema.sequences) {
       const step = `sequence:${seq.schema}.${seq.name}`;
       if (done.has(step)) continue;

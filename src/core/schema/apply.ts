@@ -12,7 +12,7 @@
 // restoring role would let grantees act with that role's rights.
 import { RestoreTargetError, TransientError } from '../errors.ts';
 import type { CatalogQuery, DdlStatement } from './model.ts';
-import { postDataUnits, retryRetryable, sqlState } from './post-data-units.ts';
+import { retryRetryable, runWaves, sqlState } from './post-data-units.ts';
 import { roleList } from './quote.ts';
 import { serverVersion } from '../sql.ts';
 
@@ -218,19 +218,9 @@ export async function applyWaves(
   tableParents: ReadonlyMap<string, string> = new Map(),
 ): Promise<string[]> {
   const warnings: string[] = [];
-  const lanes = Math.max(1, Math.floor(concurrency));
-  for (const wave of waves) {
-    const queue = postDataUnits(wave, (s) => s, tableParents);
-    const results = await Promise.all(
-      Array.from({ length: Math.min(lanes, queue.length) }, async () => {
-        const out: string[] = [];
-        for (let unit = queue.shift(); unit; unit = queue.shift()) {
-          for (const statement of unit) out.push(...(await retryRetryable(() => run([statement]))));
-        }
-        return out;
-      }),
-    );
-    warnings.push(...results.flat());
-  }
+  const lanes = Array.from({ length: Math.max(1, Math.floor(concurrency)) }, (_, i) => i);
+  await runWaves(waves, lanes, (s) => s, tableParents, async (_lane, statement) => {
+    warnings.push(...(await retryRetryable(() => run([statement]))));
+  });
   return warnings;
 }

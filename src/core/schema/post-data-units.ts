@@ -79,3 +79,30 @@ export function postDataUnits<T>(wave: readonly T[], statementOf: (item: T) => D
 
 // Retrying what PostgreSQL says is retryable lives in ../retry.ts, shared by every step.
 export { isRetryableState, retryRetryable, sqlState } from '../retry.ts';
+
+/**
+ * The post-data scheduler, the one production and the tests use: waves in order; in a wave, its
+ * units (above) are taken from one queue by `lanes` workers (a lane is typically a session), a
+ * unit's items in order on one lane. `skip` leaves out items already done (a resumed restore).
+ */
+export async function runWaves<T, L>(
+  waves: readonly (readonly T[])[],
+  lanes: readonly L[],
+  statementOf: (item: T) => DdlStatement,
+  tableParents: ReadonlyMap<string, string>,
+  apply: (lane: L, item: T) => Promise<void>,
+  skip: (item: T) => boolean = () => false,
+): Promise<void> {
+  for (const wave of waves) {
+    const queue = postDataUnits(wave, statementOf, tableParents)
+      .map((unit) => unit.filter((item) => !skip(item)))
+      .filter((unit) => unit.length > 0);
+    await Promise.all(
+      lanes.slice(0, Math.max(1, queue.length)).map(async (lane) => {
+        for (let unit = queue.shift(); unit; unit = queue.shift()) {
+          for (const item of unit) await apply(lane, item);
+        }
+      }),
+    );
+  }
+}
