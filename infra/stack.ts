@@ -124,6 +124,7 @@ export class TidemarkStack extends Stack {
     // CloudFormation outputs cannot be empty: no RepositoryPrefix output means the bucket root.
     if (config.repository.prefix) new CfnOutput(this, 'RepositoryPrefix', { value: config.repository.prefix, description: 'Key prefix of the repository inside RepositoryBucketName' });
     new CfnOutput(this, 'AlertTopicArn', { value: this.monitoring.topic.topicArn });
+    new CfnOutput(this, 'RepositoryMacKeyArn', { value: this.repository.macKey.keyArn, description: 'The repository key: the KMS HMAC key that authenticates repository documents (a configured kmsEndpoint must allow GenerateMac / VerifyMac on it)' });
     new CfnOutput(this, 'TaskSecurityGroupId', { value: this.network.securityGroup.securityGroupId, description: 'Allow ingress from this group on each database\'s security group (docs/deploy.md, "Network")' });
 
   }

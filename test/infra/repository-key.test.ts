@@ -60,6 +60,10 @@ describe('the repository key', () => {
     expect(await call('kms:VerifyMac', administrator)).toBe('Allowed');
   });
 
+  it('is an output, for a configured KMS endpoint\'s policy', () => {
+    expect(s.template.findOutputs('RepositoryMacKeyArn').RepositoryMacKeyArn.Value).toEqual({ 'Fn::GetAtt': [macKeyId, 'Arn'] });
+  });
+
   it('is named to every task function', () => {
     for (const name of Object.keys(functionEntries)) {
       const fn = s.template.toJSON().Resources[logicalIdOf(s.template, 'AWS::Lambda::Function', `Tasks${name}`)];
