@@ -2,7 +2,7 @@
 // and splitting a recorded multi-statement query string.
 import { expect, test } from 'vitest';
 import { parseTarget, TxidSnapshot } from '#core/pitr/target.ts';
-import { splitStatements, matchesTag } from '#core/pitr/ddl-statements.ts';
+import { splitStatements, matchesTag, withoutConcurrently } from '#core/pitr/ddl-statements.ts';
 import { parseDecodedLine } from '#adapters/postgres/logical-text.ts';
 import { widenXid } from '#adapters/postgres/logical-stream.ts';
 
@@ -43,4 +43,11 @@ test('a recorded query string splits into its statements, each DDL message takin
   expect(parts).toHaveLength(4);
   expect(parts[1]).toBe('-- c;\n    INSERT INTO a VALUES ($$;$$)');
   expect(parts.map((p) => ['CREATE TABLE', 'CREATE INDEX', 'ALTER TABLE'].find((t) => matchesTag(p, t)))).toEqual(['CREATE TABLE', undefined, 'CREATE INDEX', 'ALTER TABLE']);
+});
+
+test('concurrent index commands replay in their plain form, inside the replayed transaction', () => {
+  expect(withoutConcurrently('CREATE UNIQUE INDEX CONCURRENTLY i ON t (a)')).toBe('CREATE UNIQUE INDEX i ON t (a)');
+  expect(withoutConcurrently('drop index concurrently if exists i')).toBe('drop index if exists i');
+  expect(withoutConcurrently('ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY')).toBe('ALTER TABLE p DETACH PARTITION p1');
+  expect(withoutConcurrently("CREATE INDEX i ON t (a) WHERE b = 'CONCURRENTLY'")).toBe("CREATE INDEX i ON t (a) WHERE b = 'CONCURRENTLY'");
 });

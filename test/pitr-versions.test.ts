@@ -38,6 +38,7 @@ describe.each([13, 18] as PostgresMajor[])('PostgreSQL %i', (major) => {
       const atXid = await tableContents((q) => client.query(q));
       await client.query('DELETE FROM kinds WHERE id = 2');
       await client.query('ALTER TABLE kinds DROP COLUMN r');
+      await client.query('CREATE INDEX CONCURRENTLY kinds_t ON kinds (t)');
       await client.query("INSERT INTO kinds (id, t) SELECT g, 'bulk' FROM generate_series(3, 500) g");
       await archiveChanges(src.stream, src.ctx.storage, 'v');
       for (const [name, target, expected] of [['xid', `xid:${rows[0].xid}`, atXid], ['latest', 'latest', undefined]] as const) {
@@ -46,6 +47,8 @@ describe.each([13, 18] as PostgresMajor[])('PostgreSQL %i', (major) => {
         await restoreToPoint({ collection: 'v', target: parseTarget(target), into: { credentials: name }, restoreBackup: async (id) => void (await runRestore(repo, id, into)) }, src.ctx);
         const actual = await tableContents((q) => server.sql(q, `v_${name}`));
         expect(actual, `${name} on ${major}`).toEqual(expected ?? (await tableContents((q) => client.query(q))));
+        const index = await server.sql("SELECT to_regclass('kinds_t') IS NOT NULL AS there", `v_${name}`);
+        expect(index.rows[0].there, `index built concurrently at the source, on ${major}`).toBe(name === 'latest');
       }
     } finally {
       await client.end();

@@ -5,7 +5,7 @@
 import type { ChangeRecord, DecodedColumn } from '../ports/change-stream.ts';
 import type { SqlSession } from '../ports/database.ts';
 import { VerificationError } from '../errors.ts';
-import { matchesTag, splitStatements } from './ddl-statements.ts';
+import { matchesTag, splitStatements, withoutConcurrently } from './ddl-statements.ts';
 
 /** How the target finds a row of a table again: its key columns, or every column (REPLICA IDENTITY FULL). */
 interface RowIdentity {
@@ -50,7 +50,7 @@ export class ChangeApplier {
       case 'M': {
         const ddl = JSON.parse(record.content) as { query: string; searchPath: string; tag: string };
         await this.session.query('SELECT pg_catalog.set_config($1, $2, true)', ['search_path', ddl.searchPath]);
-        await this.session.query(this.statementOf(ddl, xid));
+        await this.session.query(withoutConcurrently(this.statementOf(ddl, xid)));
         // Row changes name their relations fully, but their user-defined types as the archiver's session saw them.
         await this.session.query('SELECT pg_catalog.set_config($1, $2, true)', ['search_path', '"$user", public']);
         this.identities.clear();

@@ -68,3 +68,12 @@ export function matchesTag(statement: string, tag: string): boolean {
   const rest = words.slice(1).join(' ');
   return object.length === 0 || rest.includes(object.join(' ')) || rest.includes(object.at(-1)!);
 }
+
+/**
+ * CREATE INDEX CONCURRENTLY and its kin cannot run inside a transaction block, and replay runs
+ * each archived transaction in one; nobody else uses the target yet, so the plain form is the same.
+ */
+export function withoutConcurrently(statement: string): string {
+  const head = /^\s*(CREATE\s+(UNIQUE\s+)?INDEX|DROP\s+INDEX|REINDEX\s+\(?[^;]*?\b(INDEX|TABLE|SCHEMA|DATABASE)|ALTER\s+TABLE\b[\s\S]*?\bDETACH\s+PARTITION\b[\s\S]*?)\s+CONCURRENTLY\b/i;
+  return statement.replace(head, (m) => m.replace(/\s+CONCURRENTLY\b$/i, ''));
+}
