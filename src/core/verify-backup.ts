@@ -11,6 +11,7 @@ import { qualifiedName } from './sql.ts';
 import { IntegrityError, TidemarkError } from './errors.ts';
 import { quarantineChunk } from './repository/chunk-store.ts';
 import type { ChunkId } from './ids.ts';
+import { forEachInParallel } from './parallel.ts';
 
 export interface VerifyProblem {
   object: string;
@@ -47,27 +48,22 @@ export async function verifyBackup(storage: RepositoryStorage, backupId: string,
   progress({ phase: 'verify', expected: { bytes: work.reduce((sum, w) => sum + w.size, 0), unitsPerTable: units } });
   const problems: VerifyProblem[] = [];
   let bytes = 0;
-  const next = work.entries();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (const [, item] of next) {
-        const key = layout.chunk(item.id as never);
-        try {
-          const content = await decodeChunk(item.id as never, await storage.get(key), `table ${item.table}`);
-          bytes += content.length;
-          progress({ phase: 'verify', table: item.table, unitDone: item.id, bytes: content.length, chunks: 1 });
-        } catch (err) {
-          if (!(err instanceof TidemarkError)) throw err;
-          const quarantined = err instanceof IntegrityError ? await quarantineChunk(storage, item.id as ChunkId) : undefined;
-          problems.push({
-            object: key,
-            table: item.table,
-            problem: quarantined ? `${err.message} Moved to ${quarantined}: the next backup of these rows writes it again.` : err.message,
-            ...(quarantined ? { quarantined } : {}),
-          });
-        }
-      }
-    }),
-  );
+  await forEachInParallel(work, concurrency, async (item) => {
+    const key = layout.chunk(item.id as never);
+    try {
+      const content = await decodeChunk(item.id as never, await storage.get(key), `table ${item.table}`);
+      bytes += content.length;
+      progress({ phase: 'verify', table: item.table, unitDone: item.id, bytes: content.length, chunks: 1 });
+    } catch (err) {
+      if (!(err instanceof TidemarkError)) throw err;
+      const quarantined = err instanceof IntegrityError ? await quarantineChunk(storage, item.id as ChunkId) : undefined;
+      problems.push({
+        object: key,
+        table: item.table,
+        problem: quarantined ? `${err.message} Moved to ${quarantined}: the next backup of these rows writes it again.` : err.message,
+        ...(quarantined ? { quarantined } : {}),
+      });
+    }
+  });
   return { backupId, chunks: work.length, bytes, problems };
 }

@@ -15,7 +15,7 @@ import { manifestChunkRefs, readManifest } from '../repository/manifest.ts';
 import { IntegrityError, TidemarkError } from '../errors.ts';
 import { listRepositoryBackups } from './repository-backups.ts';
 import { readTombstone } from './tombstone.ts';
-import { forEachInParallel } from './parallel.ts';
+import { forEachInParallel } from '../parallel.ts';
 
 export interface MarkResult {
   /** Chunk keys (`chunks/<aa>/<id>`) needed by a restore point. */

@@ -9,7 +9,7 @@ import { isRunId } from '../ids.ts';
 import { BackupNotFoundError } from '../errors.ts';
 import type { MarkResult } from './gc-mark.ts';
 import type { HeldLease } from './lease.ts';
-import { forEachInParallel } from './parallel.ts';
+import { forEachInParallel } from '../parallel.ts';
 
 /** A run unknown to the catalog is left alone this long after it started (by its id). */
 export const ORPHAN_RUN_AGE_MS = 24 * 3600 * 1000;

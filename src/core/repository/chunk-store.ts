@@ -10,6 +10,7 @@ import type { ChunkRef } from './chunk-ref.ts';
 import { IntegrityError } from '../errors.ts';
 import { layout } from './layout.ts';
 import { decodeChunk, encodeChunk } from './chunk-codec.ts';
+import { forEachInParallel } from '../parallel.ts';
 
 export interface StoredChunk {
   ref: ChunkRef;
@@ -107,16 +108,11 @@ export async function quarantineChunk(storage: RepositoryStorage, id: ChunkId, n
  */
 export async function unusableChunks(storage: RepositoryStorage, refs: ChunkRef[], lanes = 16): Promise<{ key: string; problem: string }[]> {
   const bad: { key: string; problem: string }[] = [];
-  const next = refs.values();
-  await Promise.all(
-    Array.from({ length: lanes }, async () => {
-      for (const ref of next) {
-        const key = layout.chunk(ref.id);
-        const info = await storage.head(key);
-        if (!info) bad.push({ key, problem: 'missing' });
-        else if (info.size !== ref.storedSize) bad.push({ key, problem: `${info.size} bytes stored, ${ref.storedSize} recorded` });
-      }
-    }),
-  );
+  await forEachInParallel(refs, lanes, async (ref) => {
+    const key = layout.chunk(ref.id);
+    const info = await storage.head(key);
+    if (!info) bad.push({ key, problem: 'missing' });
+    else if (info.size !== ref.storedSize) bad.push({ key, problem: `${info.size} bytes stored, ${ref.storedSize} recorded` });
+  });
   return bad.sort((a, b) => (a.key < b.key ? -1 : 1));
 }
