@@ -6,7 +6,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { CATALOG_TABLE } from '../src/adapters/aws-resources.ts';
 import type { RepositoryArea, TaskAccess } from './task-profiles.ts';
-import { DOCUMENT_AREAS } from '../functions/runtime/task-profile.ts';
+import { readsDocuments, writesDocuments } from '../functions/runtime/task-profile.ts';
 
 export interface TaskResources {
   readonly bucket: s3.IBucket;
@@ -84,8 +84,8 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
   // The tasks call KMS themselves for these (no kms:ViaService): a writer of documents MACs
   // them, a reader verifies them; neither gets the other.
   const macActions = [
-    ...(write.some((a) => DOCUMENT_AREAS.includes(a)) ? ['kms:GenerateMac'] : []),
-    ...(read.some((a) => DOCUMENT_AREAS.includes(a)) ? ['kms:VerifyMac'] : []),
+    ...(writesDocuments(access) ? ['kms:GenerateMac'] : []),
+    ...(readsDocuments(access) ? ['kms:VerifyMac'] : []),
   ];
   if (macActions.length > 0) {
     statements.push(new iam.PolicyStatement({ sid: 'DocumentAuthentication', actions: macActions, resources: [r.macKey.keyArn] }));

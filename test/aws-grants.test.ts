@@ -214,6 +214,7 @@ async function evaluate(p: StackPolicies, calls: RecordedCall[]): Promise<Decisi
       let allowed = seen.get(key);
       if (allowed === undefined) {
         const roleId = roleOf(p, call.caller);
+        const principal = `arn:aws:iam::${p.account.accountId}:role/${roleId.toLowerCase()}`;
         const resourcePolicy = request.action.startsWith('s3:')
           ? p.bucketPolicy
           : request.action.startsWith('kms:')
@@ -226,9 +227,10 @@ async function evaluate(p: StackPolicies, calls: RecordedCall[]): Promise<Decisi
           ...(resourcePolicy ? { resourcePolicy: resourcePolicy as any } : {}),
           request: {
             action: request.action,
-            principal: `arn:aws:iam::${p.account.accountId}:role/${roleId.toLowerCase()}`,
+            principal,
             resource: { accountId: p.account.accountId, resource: request.resource },
-            contextVariables: request.context,
+            // AWS sets it to the role's ARN; the key policy's GenerateMac deny tests it.
+            contextVariables: { 'aws:PrincipalArn': principal, ...request.context },
           },
         };
         const result = await runSimulation(simulation, {});

@@ -14,6 +14,16 @@ export type RepositoryArea = 'runs' | 'chunks' | 'backups' | 'collections';
  * the authenticated manifest names their hashes.
  */
 export const DOCUMENT_AREAS: readonly RepositoryArea[] = ['runs', 'backups', 'collections'];
+
+/** Whether a task puts documents, so MACs them with the repository key. */
+export function writesDocuments(access: TaskAccess): boolean {
+  return (access.write ?? []).some((a) => DOCUMENT_AREAS.includes(a));
+}
+
+/** Whether a task reads documents, so verifies their MACs. */
+export function readsDocuments(access: TaskAccess): boolean {
+  return (access.read ?? []).some((a) => DOCUMENT_AREAS.includes(a));
+}
 /** Catalog operations, by the DynamoDB action behind each port method. */
 export type CatalogAction = 'GetItem' | 'Query' | 'Scan' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
 

@@ -12,6 +12,7 @@ import { FUNCTION_ENV } from '../../src/adapters/aws-resources.ts';
 import { TASK_BUNDLING } from '../task-bundling.ts';
 import { profileOf, TASK_PROFILES, type TaskProfile } from '../task-profiles.ts';
 import { taskStatements, type TaskResources } from '../task-policy.ts';
+import { writesDocuments } from '../../functions/runtime/task-profile.ts';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -76,6 +77,8 @@ export class TaskFunctions extends Construct {
     });
 
     const functions: Record<string, nodejs.NodejsFunction> = {};
+    /** The roles that may MAC documents: the key policy denies it to every other principal. */
+    const macWriters: iam.Role[] = [];
     for (const [name, file] of Object.entries(props.entries)) {
       const profile = profileOf(name, props.profiles ?? TASK_PROFILES);
       const role = new iam.Role(this, `${name}Role`, {
@@ -84,6 +87,7 @@ export class TaskFunctions extends Construct {
         managedPolicies: [this.networkInterfacePolicy, this.tracingPolicy],
       });
       for (const statement of taskStatements(profile.access, props)) role.addToPrincipalPolicy(statement);
+      if (writesDocuments(profile.access)) macWriters.push(role);
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS });
       functions[name] = new nodejs.NodejsFunction(this, name, {
         description: `Tidemark ${name} task (functions/${file})`,
@@ -116,5 +120,18 @@ export class TaskFunctions extends Construct {
       logGroup.grantWrite(role);
     }
     this.functions = functions;
+    // Whoever can make a MAC can make a document every task accepts (DESIGN.md invariant 10):
+    // not an administrator through the key policy's account statement either. Only the
+    // break-glass role may change this policy (repository-protection.ts).
+    props.macKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyDocumentWritersMac',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:GenerateMac'],
+        resources: ['*'],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': macWriters.map((r) => r.roleArn) } },
+      }),
+    );
   }
 }

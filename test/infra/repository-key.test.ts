@@ -56,8 +56,20 @@ describe('the repository key', () => {
       expect(await call(action, administrator), action).toBe('ExplicitlyDenied');
       expect(await call(action, s.config.breakGlassRoleArn), action).toBe('Allowed');
     }
-    // AND its use stays with IAM: a role granted VerifyMac may verify
+    // AND verifying stays with IAM: a principal granted VerifyMac may verify
     expect(await call('kms:VerifyMac', administrator)).toBe('Allowed');
+  });
+
+  it('no principal but the tasks that write documents may make a MAC with it: not an administrator, not the break-glass role', async () => {
+    const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT.accountId}:role/${roleId(name).toLowerCase()}`;
+    const statement = s.template.toJSON().Resources[macKeyId].Properties.KeyPolicy.Statement.find((x: any) => x.Sid === 'OnlyDocumentWritersMac');
+    expect(statement).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 'kms:GenerateMac', Resource: '*' });
+    expect(statement.Condition.ArnNotEquals['aws:PrincipalArn'].map((x: any) => x['Fn::GetAtt'][0]).sort()).toEqual(WRITERS.map(roleId).sort());
+    const mac = (principal: string) => decide({ principal, action: 'kms:GenerateMac', resource: p.account.macKeyArn, resourcePolicy: p.macKeyPolicy });
+    expect(await mac(administrator)).toBe('ExplicitlyDenied');
+    expect(await mac(s.config.breakGlassRoleArn)).toBe('ExplicitlyDenied');
+    expect(await mac(roleArn('RestoreLoadBatch'))).toBe('ExplicitlyDenied');
+    for (const writer of WRITERS) expect(await mac(roleArn(writer)), writer).toBe('Allowed');
   });
 
   it('is an output, for a configured KMS endpoint\'s policy', () => {
@@ -85,12 +97,13 @@ describe('the repository key', () => {
     // AND, simulated: a restore task may verify but not forge; the backup commit may seal a manifest
     const identity = (name: string) => p.rolePolicies(roleId(name))[0]!.policy;
     const use = (name: string, action: string) =>
-      decide({ principal: `arn:aws:iam::${ACCOUNT.accountId}:role/${name}`, identity: identity(name), action, resource: p.account.macKeyArn, resourcePolicy: p.macKeyPolicy });
+      decide({ principal: `arn:aws:iam::${ACCOUNT.accountId}:role/${roleId(name).toLowerCase()}`, identity: identity(name), action, resource: p.account.macKeyArn, resourcePolicy: p.macKeyPolicy });
     expect(await use('RestoreLoadBatch', 'kms:VerifyMac')).toBe('Allowed');
-    expect(await use('RestoreLoadBatch', 'kms:GenerateMac')).toBe('ImplicitlyDenied');
+    // (no grant, and the key policy's OnlyDocumentWritersMac denies it outright)
+    expect(await use('RestoreLoadBatch', 'kms:GenerateMac')).toBe('ExplicitlyDenied');
     expect(await use('BackupCommit', 'kms:GenerateMac')).toBe('Allowed');
     expect(await use('RestoreFail', 'kms:VerifyMac')).toBe('ImplicitlyDenied');
     // AND no task may MAC with the data key
-    expect(await decide({ principal: `arn:aws:iam::${ACCOUNT.accountId}:role/BackupCommit`, identity: identity('BackupCommit'), action: 'kms:GenerateMac', resource: p.account.keyArn, resourcePolicy: p.keyPolicy })).toBe('ImplicitlyDenied');
+    expect(await decide({ principal: `arn:aws:iam::${ACCOUNT.accountId}:role/${roleId('BackupCommit').toLowerCase()}`, identity: identity('BackupCommit'), action: 'kms:GenerateMac', resource: p.account.keyArn, resourcePolicy: p.keyPolicy })).toBe('ImplicitlyDenied');
   });
 });
