@@ -1,8 +1,8 @@
 // BackupCatalog's rules, written once (the Powertools idempotency model: an abstract base with the
 // shared logic over a few primitives per backend). Here: id validation, idempotent create, the
 // lifecycle moves and their errors, list order, and leases. A backend (file-catalog.ts,
-// dynamodb-catalog.ts) implements only the six storage primitives below, each a single-item
-// read or conditional write (no transactions), and keeps its own strengths behind them.
+// dynamodb-catalog.ts) implements only the six storage primitives below — reads, and writes that
+// are single-item and conditional (no transactions) — and keeps its own strengths behind them.
 import { BackupNotFoundError, CatalogConflictError } from '../errors.ts';
 import type { BackupCatalog, BackupRecord, CollectionRecord, Lease, RestoreRecord } from '../ports/catalog.ts';
 import { ABSENT, fieldIs, type Condition } from './conditions.ts';
