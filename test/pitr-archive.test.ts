@@ -10,6 +10,7 @@ import { enablePitr, disablePitr, PitrPreflightError } from '#core/pitr/enable.t
 import { archiveChanges } from '#core/pitr/archive.ts';
 import { compareLsn } from '#core/pitr/lsn.ts';
 import type { ChangeStream } from '#core/ports/change-stream.ts';
+import { ConcurrentArchiverError, sealSegment, writeSegment } from '#core/pitr/segment.ts';
 
 let server: PostgresServer;
 beforeAll(async () => {
@@ -119,6 +120,33 @@ test('an idle database still moves its slot on (heartbeat), so the WAL other dat
     await server.sql('INSERT INTO t VALUES (1)', 'idle');
     expect((await archiveChanges(src.stream, src.ctx.storage, 'idle')).transactions).toBe(1);
     expect((await archivedSegments(src.ctx.storage, 'idle')).flatMap((s) => s.records).filter((r) => r.k === 'I')).toHaveLength(1);
+  } finally {
+    await src.close();
+  }
+});
+
+test('an archiver that finds another one\'s segment with other records stops before moving the slot', async () => {
+  const url = await server.createDatabase('twice');
+  await server.sql('CREATE TABLE t (id int PRIMARY KEY)', 'twice');
+  const src = await openPitrSource(await tempRepository(), url);
+  try {
+    await enablePitr(src.session, src.stream, src.ctx.storage, 'twice');
+    await server.sql('INSERT INTO t VALUES (1)', 'twice');
+    const [{ segment: opening }] = await archivedSegments(src.ctx.storage, 'twice');
+    // Another archiver, started from the same tail, writes its next segment while this one reads.
+    const racing: ChangeStream = {
+      createSlot: (s) => src.stream.createSlot(s),
+      dropSlot: (s) => src.stream.dropSlot(s),
+      slotState: (s) => src.stream.slotState(s),
+      heartbeat: () => src.stream.heartbeat(),
+      advance: (s, lsn) => src.stream.advance(s, lsn),
+      async *peek(s) {
+        await writeSegment(src.ctx.storage, await sealSegment({ ...opening!, part: 1 }, [JSON.stringify({ k: 'M', prefix: 'tidemark_ddl', content: '{}' })]));
+        yield* src.stream.peek(s);
+      },
+    };
+    await expect(archiveChanges(racing, src.ctx.storage, 'twice')).rejects.toThrow(ConcurrentArchiverError);
+    expect((await src.stream.slotState('tidemark_twice'))!.confirmedLsn).toBe(opening!.endLsn);
   } finally {
     await src.close();
   }

@@ -61,10 +61,24 @@ export async function sealSegment(header: SegmentHeader, records: string[]): Pro
   };
 }
 
-/** Writes the segment unless its key holds one; a rerun writes the same bytes (write-once). */
+/**
+ * Writes the segment unless its key holds one. A rerun from the same point writes the same
+ * records, so a segment already there with other records means another archiver is writing
+ * this chain: refused, before the slot moves, so the chain stays whole.
+ */
 export async function writeSegment(storage: RepositoryStorage, segment: ChangeSegment): Promise<void> {
-  await writeDocument(storage, segmentKind, placeOf(segment), segment);
+  if (await writeDocument(storage, segmentKind, placeOf(segment), segment)) return;
+  const stored = await readSegment(storage, placeOf(segment));
+  if (stored.payload.sha256 !== segment.payload.sha256 || stored.endLsn !== segment.endLsn || stored.openAtEnd !== segment.openAtEnd) {
+    throw new ConcurrentArchiverError(
+      `Change segment ${describeSegment(segment)} exists with other records: another archiver of collection ${segment.collection} is writing this chain. ` +
+        'This run stopped without moving the slot; run one archiver per collection at a time.',
+    );
+  }
 }
+
+/** Two archivers drained one chain at once; the one that finds the other's segment stops. */
+export class ConcurrentArchiverError extends IntegrityError {}
 
 export async function readSegment(storage: RepositoryStorage, place: { collection: string; chain: string; afterLsn: string; part: number }): Promise<ChangeSegment> {
   return readDocument(storage, segmentKind, place);
