@@ -18,6 +18,8 @@ import { snapshotReleaseKind } from '#core/repository/document-formats.ts';
 import { layout } from '#core/repository/layout.ts';
 import { repositoryKeyOf } from '#core/repository/repository-key.ts';
 import { startKms, type LocalKms } from './support/local-kms.ts';
+import { openLocalContext } from '#local/local-context.ts';
+import { S3Storage, createS3Client } from '#adapters/s3-storage.ts';
 import { startS3rver, S3RVER_CREDENTIALS, type LocalS3 } from './support/s3rver.ts';
 import { startDynalite, type LocalDynamoDb } from './support/dynalite.ts';
 
@@ -163,6 +165,18 @@ describe('documents in AWS are authenticated with the KMS repository key', () =>
     expect(header.keyId).not.toContain('000000000000');
     expect(await readDocument(ctx.storage, snapshotReleaseKind, { runId: runId(1) })).toEqual({ at });
     expect(kms.requests.slice(before)).toEqual([`GenerateMac ${MAC_KEY}`, `VerifyMac ${MAC_KEY}`]);
+  });
+
+  it("the CLI checks documents with the stack's KMS key from $TIDEMARK_KMS_MAC_KEY_ARN; without a key it refuses them, saying what to set", async () => {
+    const repo = `s3://${s3.bucket}/cli`;
+    const catalog = 'dynamodb://tidemark-catalog';
+    const created = await openLocalContext(repo, { create: true, catalog });
+    expect(repositoryKeyOf(created.storage)?.id).toBe(repositoryKeyOf((await currentTaskContext()).storage)!.id);
+    await writeDocument(created.storage, snapshotReleaseKind, { runId: runId(7) }, { at });
+    const cli = await openLocalContext(repo, { create: false, catalog });
+    expect(await readDocument(cli.storage, snapshotReleaseKind, { runId: runId(7) })).toEqual({ at });
+    const unkeyed = new S3Storage({ client: createS3Client({}), bucket: s3.bucket, prefix: 'cli' });
+    await expect(readDocument(unkeyed, snapshotReleaseKind, { runId: runId(7) })).rejects.toThrow(/no key is set here.*TIDEMARK_KMS_MAC_KEY_ARN/);
   });
 
   it('refuses, by name, a document edited and re-sealed without the key, one written without a MAC, and one MACed by another KMS key', async () => {

@@ -17,6 +17,7 @@ import { InProcessCredentials } from './credentials.ts';
 import { thisProcess } from '#core/maintenance/run-liveness.ts';
 import { authenticateWith } from '#core/repository/repository-key.ts';
 import { loadRepositoryKey } from './repository-key-file.ts';
+import type { DocumentAuthenticator } from '#core/repository/repository-key.ts';
 
 export const DEFAULT_REPOSITORY = './tidemark-repo';
 /** `dynamodb://<table>` or a directory; required for an s3:// repository. */
@@ -44,7 +45,7 @@ export async function openLocalContext(repo: string, options: LocalContextOption
   // The catalog first: a bad catalog option must fail before a repository is created.
   const catalog = await openCatalog(options.catalog ?? (process.env[CATALOG_ENV] || undefined), repo);
   const storage = repo.startsWith('s3://') ? await s3Storage(repo) : await directoryStorage(repo, options.create);
-  const key = await loadRepositoryKey({ create: options.create });
+  const key = (await loadRepositoryKey({ create: options.create })) ?? (await kmsKeyFromEnvironment());
   if (key) authenticateWith(storage, key);
   await openRepository(storage, { create: options.create });
   const credentials = new InProcessCredentials();
@@ -108,3 +109,16 @@ async function openCatalog(option: string | undefined, repo: string): Promise<Ba
 function region(): string {
   return process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1';
 }
+
+/**
+ * A repository written in AWS is authenticated with the stack's KMS HMAC key: with
+ * $TIDEMARK_KMS_MAC_KEY_ARN (the stack output RepositoryMacKeyArn) the CLI checks its documents
+ * with it (the SDK loads only then).
+ */
+async function kmsKeyFromEnvironment(): Promise<DocumentAuthenticator | undefined> {
+  const keyArn = process.env.TIDEMARK_KMS_MAC_KEY_ARN;
+  if (!keyArn) return undefined;
+  const [{ KMSClient }, { KmsDocumentKey }] = await Promise.all([import('@aws-sdk/client-kms'), import('#adapters/kms-document-key.ts')]);
+  return new KmsDocumentKey({ client: new KMSClient({}), keyArn });
+}
+

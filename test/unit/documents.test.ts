@@ -119,6 +119,11 @@ describe('authenticated documents (repository key)', () => {
     await expect(readManifest(foreign, E)).rejects.toThrow(new RegExp(`authenticated with another key \\(key id ${other.id}; this repository's key is ${key.id}\\)`));
   });
 
+  it('read where no key is set, an authenticated document is refused, saying which key to set (never used unchecked)', async () => {
+    const plain = new FileSystemStorage(join(dir, 'keyed'));
+    await expect(readManifest(plain, E)).rejects.toThrow(new RegExp(`authenticated with repository key ${key.id}, and no key is set here.*TIDEMARK_KMS_MAC_KEY_ARN`));
+  });
+
   it('the MAC covers the place: a document moved to another key does not authenticate there either', async () => {
     const moved = new FileSystemStorage(join(dir, 'moved'));
     authenticateWith(moved, key);

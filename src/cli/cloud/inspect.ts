@@ -8,6 +8,9 @@ import { BackupNotFoundError, CatalogConflictError } from '#core/errors.ts';
 import { findCommittedBackup } from '#core/restore/resolve.ts';
 import { readManifest, type Manifest } from '#core/repository/manifest.ts';
 import { S3Storage, createS3Client } from '#adapters/s3-storage.ts';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { KmsDocumentKey } from '#adapters/kms-document-key.ts';
+import { authenticateWith } from '#core/repository/repository-key.ts';
 import { say } from '../output.ts';
 import { printBackupDetails, printBackupList } from '../report.ts';
 import type { TidemarkStack } from './stack.ts';
@@ -24,7 +27,10 @@ export function repositoryUrl(stack: TidemarkStack): string {
 function openRepository(stack: TidemarkStack): S3Storage {
   // createS3Client turns on path-style addressing only for an explicit endpoint (local servers).
   const endpoint = process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined;
-  return new S3Storage({ client: createS3Client({ region: stack.region, endpoint }), bucket: stack.repositoryBucketName, prefix: stack.repositoryPrefix });
+  const storage = new S3Storage({ client: createS3Client({ region: stack.region, endpoint }), bucket: stack.repositoryBucketName, prefix: stack.repositoryPrefix });
+  // The manifests the tasks wrote carry MACs by the stack's key: `show` checks them with it.
+  if (stack.repositoryMacKeyArn) authenticateWith(storage, new KmsDocumentKey({ client: new KMSClient({ region: stack.region }), keyArn: stack.repositoryMacKeyArn }));
+  return storage;
 }
 
 /**

@@ -13,6 +13,8 @@ export interface TidemarkStack {
   /** Key prefix of the repository in the bucket: '' (the output is absent) or ending in '/'. */
   repositoryPrefix: string;
   eventBusName: string;
+  /** The KMS HMAC key that authenticates repository documents (absent on stacks deployed before it). */
+  repositoryMacKeyArn?: string;
 }
 
 /** The CloudFormation outputs the CDK app declares, by the field they fill (RepositoryPrefix is optional). */
@@ -61,5 +63,6 @@ export async function resolveStack(name: string, client = new CloudFormationClie
     repositoryBucketName: get('repositoryBucketName'),
     repositoryPrefix: values.get('RepositoryPrefix') ?? '',
     eventBusName: get('eventBusName'),
+    ...(values.get('RepositoryMacKeyArn') ? { repositoryMacKeyArn: values.get('RepositoryMacKeyArn')! } : {}),
   };
 }

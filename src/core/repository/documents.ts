@@ -11,7 +11,7 @@
 // touching a call site.
 import type { z } from 'zod';
 import type { RepositoryStorage } from '../ports/storage.ts';
-import { IntegrityError } from '../errors.ts';
+import { IntegrityError, UsageError } from '../errors.ts';
 import { macMessage, openSealed, sealDocument, sealSignedDocument, type Header } from './sealed-document.ts';
 import { repositoryKeyOf, type DocumentAuthenticator } from './repository-key.ts';
 
@@ -71,16 +71,33 @@ export async function decodeDocument<T, P extends Place>(kind: DocumentKind<T, P
   return (await decodeEntry(kind, place, bytes, authenticator)).document;
 }
 
+/**
+ * The checks of decodeDocument but the MAC's, to learn what a document says before any key is
+ * at hand — only for the repository marker, which names the key its repository needs. Nothing
+ * may act on what this returns but the choice of key.
+ */
+export async function peekDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array): Promise<T> {
+  return (await decodeEntry(kind, place, bytes, undefined, true)).document;
+}
+
 /** readDocument, also saying whether the writer bound the header to its key (all writers since the registry do). */
 export async function readDocumentEntry<T, P extends Place>(storage: RepositoryStorage, kind: DocumentKind<T, P>, place: P): Promise<{ document: T; keyed: boolean }> {
   return decodeEntry(kind, place, await storage.get(kind.keyOf(place)), repositoryKeyOf(storage));
 }
 
-async function decodeEntry<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array, authenticator: DocumentAuthenticator | undefined): Promise<{ document: T; keyed: boolean }> {
+async function decodeEntry<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array, authenticator: DocumentAuthenticator | undefined, peek = false): Promise<{ document: T; keyed: boolean }> {
   const key = kind.keyOf(place);
   const what = `${kind.title} ${key}`;
   const { header, body } = openSealed(kind.format, bytes, what);
   if (authenticator) await authenticate(header, authenticator, what);
+  else if (header.mac && !peek) {
+    // Read without the key it was written with, it could not be checked: refuse rather than act
+    // on it unauthenticated (the key is missing, not the document's fault: say which to set).
+    throw new UsageError(
+      `${what} is authenticated with repository key ${header.keyId ?? '(unnamed)'}, and no key is set here to check it. ` +
+        'Set TIDEMARK_KMS_MAC_KEY_ARN (the stack output RepositoryMacKeyArn) for a repository written in AWS, or TIDEMARK_KEY / TIDEMARK_KEY_FILE for a local one.',
+    );
+  }
   if (header.key !== undefined && header.key !== key) {
     throw new IntegrityError(
       `${what} was written as ${header.key}: a document moved or copied from where it belongs is never used. ` +

@@ -3,7 +3,7 @@ import type { RepositoryStorage } from '../ports/storage.ts';
 import { RepositoryError, ObjectNotFoundError, IntegrityError } from '../errors.ts';
 import { layout } from './layout.ts';
 import { FORMAT_VERSION } from './sealed-document.ts';
-import { decodeDocument, encodeDocument } from './documents.ts';
+import { decodeDocument, peekDocument, encodeDocument } from './documents.ts';
 import { repositoryMarkerKind, type RepositoryMarker } from './document-formats.ts';
 import { randomUUID } from 'node:crypto';
 import { repositoryKeyOf } from './repository-key.ts';
@@ -17,7 +17,7 @@ export type { RepositoryMarker } from './document-formats.ts';
  */
 async function openMarker(storage: RepositoryStorage, bytes: Uint8Array): Promise<RepositoryMarker> {
   const given = repositoryKeyOf(storage);
-  const unchecked = await decodeDocument(repositoryMarkerKind, {}, bytes);
+  const unchecked = await peekDocument(repositoryMarkerKind, {}, bytes);
   if (unchecked.keyId && !given) {
     throw new RepositoryError(
       `${storage.location} authenticates its documents with a repository key (key id ${unchecked.keyId}) and no key was given. ` +
