@@ -99,7 +99,7 @@ export async function sourceIdentity(session: SqlSession): Promise<SegmentSource
  * DEFINER, so the user needs no right to emit messages; no fixed search_path, since it records the
  * caller's, so every name in it is qualified) and turns its own errors into warnings.
  */
-async function installDdlCapture(session: SqlSession, name: string): Promise<void> {
+export async function installDdlCapture(session: SqlSession, name: string): Promise<void> {
   const fn = `public.${quoteIdent(name)}`;
   await session.query(`CREATE OR REPLACE FUNCTION ${fn}() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER AS $tidemark$
 DECLARE

@@ -39,7 +39,7 @@ export async function restoreToPoint(input: PointRestoreInput, ctx: TaskContext)
   try {
     const replay = await replayChain(ctx.storage, places, snapshot, point, session);
     await raiseOwnedSequences(session);
-    // Schema capture copied the DDL capture's function from the source; it is Tidemark's, not the database's.
+    // Backups captured before schema capture skipped it carry the DDL capture's function: Tidemark's, not the database's.
     await session.query(`DROP FUNCTION IF EXISTS public.${quoteIdent(pitrNames(input.collection).ddlCapture)}()`);
     return { backupId: manifest.backupId, reached: point, replay };
   } finally {

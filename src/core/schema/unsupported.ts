@@ -18,7 +18,8 @@ const KINDS: [string, string][] = [
   ['foreign-data wrapper', `SELECT pg_catalog.quote_ident(o.fdwname) FROM pg_catalog.pg_foreign_data_wrapper o WHERE ${userObject('pg_foreign_data_wrapper', 'o')}`],
   ['table in a non-default tablespace', `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} || ' (' || (SELECT pg_catalog.quote_ident(spcname) FROM pg_catalog.pg_tablespace WHERE oid = o.reltablespace) || ')' FROM pg_catalog.pg_class o WHERE o.reltablespace <> 0 AND o.relkind IN ('r', 'p', 'm', 'i', 'I') AND ${userObject('pg_class', 'o')}`],
   ['subscription', `SELECT pg_catalog.quote_ident(o.subname) FROM pg_catalog.pg_subscription o WHERE o.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`],
-  ['event trigger', `SELECT pg_catalog.quote_ident(o.evtname) FROM pg_catalog.pg_event_trigger o WHERE ${userObject('pg_event_trigger', 'o')}`],
+  // Tidemark's own (point-in-time recovery's DDL capture) is no object of the user's.
+  ['event trigger', `SELECT pg_catalog.quote_ident(o.evtname) FROM pg_catalog.pg_event_trigger o WHERE o.evtname NOT LIKE 'tidemark\\_ddl\\_%' AND ${userObject('pg_event_trigger', 'o')}`],
   ['conversion', `SELECT ${qualified(nsp('o.connamespace'), 'o.conname')} FROM pg_catalog.pg_conversion o WHERE ${userObject('pg_conversion', 'o')}`],
   ['operator class', `SELECT ${qualified(nsp('o.opcnamespace'), 'o.opcname')} FROM pg_catalog.pg_opclass o WHERE ${userObject('pg_opclass', 'o')}`],
   ['operator family', `SELECT ${qualified(nsp('o.opfnamespace'), 'o.opfname')} FROM pg_catalog.pg_opfamily o WHERE ${userObject('pg_opfamily', 'o')}`],
