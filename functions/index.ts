@@ -2,7 +2,7 @@
 // bundles one function per entry; the local runner maps each ASL Task to the same handler, by
 // the name its `${<Name>FunctionArn}` placeholder uses), and what it is given: memory, timeout
 // and exactly the access its task function in src/core uses (infra/task-policy.ts turns the
-// access into IAM statements; test/aws-grants.test.ts proves them sufficient and used). Read
+// access into IAM statements; test/e2e/aws-grants.test.ts proves them sufficient and used). Read
 // the core function before widening any of this.
 //
 // Sizing. Lambda CPU is proportional to memory: 1769 MB is one full vCPU, 3008 MB about 1.7.

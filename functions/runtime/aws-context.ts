@@ -50,7 +50,7 @@ export function createAwsClients(): AwsClients {
   };
 }
 
-/** `clients` are injected by the grants test (test/aws-grants.test.ts), which records their calls. */
+/** `clients` are injected by the grants test (test/e2e/aws-grants.test.ts), which records their calls. */
 export function buildAwsTaskContext(env: NodeJS.ProcessEnv, clients: AwsClients = createAwsClients()): TaskContext {
   const bucket = required(env, FUNCTION_ENV.bucket);
   const tableName = required(env, FUNCTION_ENV.catalogTable);

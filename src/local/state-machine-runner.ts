@@ -100,7 +100,7 @@ export interface RunOptions {
   executionName?: string;
   /**
    * Runs around every task invocation, with the function's name (`BackupPlan` …): the grants
-   * test (test/aws-grants.test.ts) attributes each AWS call to the function that made it.
+   * test (test/e2e/aws-grants.test.ts) attributes each AWS call to the function that made it.
    */
   aroundTask?: <T>(functionName: string, run: () => Promise<T>) => Promise<T>;
 }

@@ -97,7 +97,7 @@ describe('DynamoDbCatalog items', () => {
   });
 
   it('each method sends the one request IAM grants it (no read before a write): Put, Update, Delete, Query, Scan, Get', async () => {
-    // test/aws-grants.test.ts evaluates tasks' requests against their policies; this pins which
+    // test/e2e/aws-grants.test.ts evaluates tasks' requests against their policies; this pins which
     // requests each catalog method makes, so the core's rules cannot add one unseen.
     const { catalog, client } = await freshCatalog();
     const send = vi.spyOn(client, 'send');

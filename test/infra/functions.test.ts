@@ -116,7 +116,7 @@ describe('task functions', () => {
   });
 });
 
-// What each function is granted is proven by simulation in test/aws-grants.test.ts: every AWS
+// What each function is granted is proven by simulation in test/e2e/aws-grants.test.ts: every AWS
 // call its task makes is allowed, and every grant is used. Here: properties of all grants.
 describe('what each function is granted', () => {
   const backupRoles = () => Object.keys(functionEntries).filter((n) => n.startsWith('Backup'));

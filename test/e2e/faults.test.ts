@@ -7,11 +7,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, SUPERUSER_PASSWORD, type PostgresServer } from './support/postgres-server.ts';
-import { collect, describeResult, runCli, spawnCli, type CliResult, runCliInProcess } from './support/cli.ts';
+import { startPostgres, SUPERUSER_PASSWORD, type PostgresServer } from '../support/postgres-server.ts';
+import { collect, describeResult, runCli, spawnCli, type CliResult, runCliInProcess } from '../support/cli.ts';
 import { sealDocument } from '#core/repository/sealed-document.ts';
 import type { PublishedEvent, StateEvent } from '#local/state-machine-runner.ts';
-import { runBackup, runRestore, tempRepository } from './support/pipeline.ts';
+import { runBackup, runRestore, tempRepository } from '../support/pipeline.ts';
 
 const BOGUS_PASSWORD = 'Hunter2-not-the-password';
 const SECRETS = [SUPERUSER_PASSWORD, encodeURIComponent(SUPERUSER_PASSWORD), BOGUS_PASSWORD];

@@ -5,8 +5,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pg from 'pg';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { runBackup, tempRepository } from './support/pipeline.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { runBackup, tempRepository } from '../support/pipeline.ts';
 import { openLocalContext } from '#local/local-context.ts';
 import type { PublishedEvent } from '#local/state-machine-runner.ts';
 

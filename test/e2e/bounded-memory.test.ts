@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { tempRepository } from './support/pipeline.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { tempRepository } from '../support/pipeline.ts';
 import { openLocalContext } from '#local/local-context.ts';
 import { CHUNKS_IN_FLIGHT, exportCopy } from '#core/backup/copy-export.ts';
 import type { RepositoryStorage } from '#core/ports/storage.ts';

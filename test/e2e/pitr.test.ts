@@ -6,10 +6,10 @@
 // and the database Tidemark restores with --to the same target hold the same tables and rows.
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import pg from 'pg';
-import { startArchivingSource, tableContents, type ArchivingSource } from './support/pitr-physical.ts';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { runBackup, runRestore, tempRepository } from './support/pipeline.ts';
-import { openPitrSource, type PitrSource } from './support/pitr-source.ts';
+import { startArchivingSource, tableContents, type ArchivingSource } from '../support/pitr-physical.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { runBackup, runRestore, tempRepository } from '../support/pipeline.ts';
+import { openPitrSource, type PitrSource } from '../support/pitr-source.ts';
 import { createCollection } from '#core/maintenance/collections.ts';
 import { describeUrl, withoutPassword } from '#adapters/postgres/connector.ts';
 import { enablePitr } from '#core/pitr/enable.ts';

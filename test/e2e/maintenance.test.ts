@@ -5,10 +5,10 @@
 import { cp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, SUPERUSER_PASSWORD, type PostgresServer } from './support/postgres-server.ts';
-import { runRestore, tempRepository } from './support/pipeline.ts';
-import { describeResult, runCli } from './support/cli.ts';
-import { compareDatabases } from './support/compare.ts';
+import { startPostgres, SUPERUSER_PASSWORD, type PostgresServer } from '../support/postgres-server.ts';
+import { runRestore, tempRepository } from '../support/pipeline.ts';
+import { describeResult, runCli } from '../support/cli.ts';
+import { compareDatabases } from '../support/compare.ts';
 import { openLocalContext, type LocalContext } from '#local/local-context.ts';
 import { runStateMachine } from '#local/state-machine-runner.ts';
 import type { BackupCatalog, BackupRecord } from '#core/ports/catalog.ts';

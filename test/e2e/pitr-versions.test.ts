@@ -3,10 +3,10 @@
 // source itself, read right after the target's commit (one writer, so nothing else commits).
 import { describe, expect, test } from 'vitest';
 import pg from 'pg';
-import { startPostgres, type PostgresMajor } from './support/postgres-server.ts';
-import { runBackup, runRestore, tempRepository } from './support/pipeline.ts';
-import { openPitrSource } from './support/pitr-source.ts';
-import { tableContents } from './support/pitr-physical.ts';
+import { startPostgres, type PostgresMajor } from '../support/postgres-server.ts';
+import { runBackup, runRestore, tempRepository } from '../support/pipeline.ts';
+import { openPitrSource } from '../support/pitr-source.ts';
+import { tableContents } from '../support/pitr-physical.ts';
 import { createCollection } from '#core/maintenance/collections.ts';
 import { describeUrl, withoutPassword } from '#adapters/postgres/connector.ts';
 import { enablePitr } from '#core/pitr/enable.ts';

@@ -22,8 +22,8 @@ import { layout } from '#core/repository/layout.ts';
 import { cachedManifest } from '#core/repository/manifest-cache.ts';
 import { openDocument } from '#core/repository/sealed-document.ts';
 import type { ExportBatchResult } from '#core/backup/plan-model.ts';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { compareDatabases } from './support/compare.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { compareDatabases } from '../support/compare.ts';
 
 let pg: PostgresServer;
 let scratch: string;

@@ -1,10 +1,10 @@
 // Replay applies what the source's triggers wrote from the archive, so the target's own triggers
 // must not fire again: an audit trigger's log is restored as it was, not doubled.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { runBackup, runRestore, tempRepository } from './support/pipeline.ts';
-import { openPitrSource } from './support/pitr-source.ts';
-import { tableContents } from './support/pitr-physical.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { runBackup, runRestore, tempRepository } from '../support/pipeline.ts';
+import { openPitrSource } from '../support/pitr-source.ts';
+import { tableContents } from '../support/pitr-physical.ts';
 import { createCollection } from '#core/maintenance/collections.ts';
 import { describeUrl, withoutPassword } from '#adapters/postgres/connector.ts';
 import { enablePitr } from '#core/pitr/enable.ts';

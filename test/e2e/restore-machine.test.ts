@@ -12,8 +12,8 @@ import { openLocalContext, type LocalContext } from '#local/local-context.ts';
 import { ExecutionFailedError, runStateMachine, type PublishedEvent } from '#local/state-machine-runner.ts';
 import { newRunId } from '#core/ids.ts';
 import type { ProgressEvent } from '#core/task-context.ts';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { tableContents } from './support/database-state.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { tableContents } from '../support/database-state.ts';
 import { createCollection } from '#core/maintenance/collections.ts';
 import { describeUrl } from '#adapters/postgres/connector.ts';
 
@@ -68,7 +68,7 @@ async function restore(input: unknown, kill?: { fn: string; after?: boolean }) {
 
 describe('the restore state machine', () => {
   it('runs the console input of docs/deploy.md verbatim', async () => {
-    const doc = await readFile(new URL('../docs/deploy.md', import.meta.url), 'utf8');
+    const doc = await readFile(new URL('../../docs/deploy.md', import.meta.url), 'utf8');
     const section = doc.slice(doc.indexOf('## Disaster recovery'));
     const input = JSON.parse(/```json\n([\s\S]*?)```/.exec(section)![1]!);
     expect(input.target.credentials).toBe(SECRET);

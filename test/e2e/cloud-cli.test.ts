@@ -12,12 +12,12 @@ import { InProcessCredentials } from '#local/credentials.ts';
 import { openRepository } from '#core/repository/repository.ts';
 import { createCollection } from '#core/maintenance/collections.ts';
 import { describeProgress, emptyProgress, foldHistory } from '#cli/cloud/history.ts';
-import { startPostgres, SUPERUSER_PASSWORD, type PostgresServer } from './support/postgres-server.ts';
-import { startDynalite, type LocalDynamoDb } from './support/dynalite.ts';
-import { startS3rver, S3RVER_CREDENTIALS, type LocalS3 } from './support/s3rver.ts';
-import { startLocalAws, type LocalAwsEndpoint } from './support/local-aws-endpoint.ts';
-import { compareDatabases } from './support/compare.ts';
-import { describeResult, runCli, type CliResult } from './support/cli.ts';
+import { startPostgres, SUPERUSER_PASSWORD, type PostgresServer } from '../support/postgres-server.ts';
+import { startDynalite, type LocalDynamoDb } from '../support/dynalite.ts';
+import { startS3rver, S3RVER_CREDENTIALS, type LocalS3 } from '../support/s3rver.ts';
+import { startLocalAws, type LocalAwsEndpoint } from '../support/local-aws-endpoint.ts';
+import { compareDatabases } from '../support/compare.ts';
+import { describeResult, runCli, type CliResult } from '../support/cli.ts';
 
 const SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tidemark-db-AbCdEf';
 const SM = 'arn:aws:states:us-east-1:123456789012:stateMachine:';

@@ -1,10 +1,10 @@
 // The point-in-time recovery commands as a user runs them: pitr enable (preflight, then slot,
 // DDL capture and base backup), archive, status, restore --collection --to, disable.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { tempRepository } from './support/pipeline.ts';
-import { runCli, describeResult } from './support/cli.ts';
-import { tableContents } from './support/pitr-physical.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { tempRepository } from '../support/pipeline.ts';
+import { runCli, describeResult } from '../support/cli.ts';
+import { tableContents } from '../support/pitr-physical.ts';
 
 let server: PostgresServer;
 beforeAll(async () => {

@@ -10,7 +10,7 @@ import { functionEntries, functionHandlers } from '#functions/index.ts';
 import { definitionPath, loadDefinition, PAYLOAD_LIMIT_BYTES, PayloadTooLargeError, runStateMachine, walkStates, type StateEvent } from '#local/state-machine-runner.ts';
 import { openLocalContext } from '#local/local-context.ts';
 import { readPlanHeader } from '#core/backup/plan.ts';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
 
 // asl-validator is CommonJS without type declarations.
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (
@@ -81,9 +81,9 @@ describe('ASL definitions', () => {
     // The bundling entry list names the same functions, each an existing file.
     expect(Object.keys(functionEntries).sort()).toEqual(defined);
     for (const [name, file] of Object.entries(functionEntries)) {
-      expect((await stat(new URL(`../functions/${file}`, import.meta.url))).isFile(), file).toBe(true);
+      expect((await stat(new URL(`../../functions/${file}`, import.meta.url))).isFile(), file).toBe(true);
       // Its logs and metrics name the task as the registry does.
-      expect(await readFile(new URL(`../functions/${file}`, import.meta.url), 'utf8'), file).toContain(`taskHandler('${name}',`);
+      expect(await readFile(new URL(`../../functions/${file}`, import.meta.url), 'utf8'), file).toContain(`taskHandler('${name}',`);
     }
   });
 });

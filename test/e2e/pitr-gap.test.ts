@@ -3,9 +3,9 @@
 // naming each chain's window, and targets in either chain restore exactly.
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import pg from 'pg';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { runBackup, runRestore, tempRepository } from './support/pipeline.ts';
-import { openPitrSource } from './support/pitr-source.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { runBackup, runRestore, tempRepository } from '../support/pipeline.ts';
+import { openPitrSource } from '../support/pitr-source.ts';
 import { createCollection } from '#core/maintenance/collections.ts';
 import { describeUrl, withoutPassword } from '#adapters/postgres/connector.ts';
 import { enablePitr, disablePitr } from '#core/pitr/enable.ts';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
 import { openLocalContext } from '#local/local-context.ts';
 import { runStateMachine } from '#local/state-machine-runner.ts';
 import { createCollection } from '#core/maintenance/collections.ts';

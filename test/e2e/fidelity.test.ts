@@ -5,11 +5,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { runBackup, runRestore, tempRepository } from './support/pipeline.ts';
-import { describeResult, runCli } from './support/cli.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { runBackup, runRestore, tempRepository } from '../support/pipeline.ts';
+import { describeResult, runCli } from '../support/cli.ts';
 import { openLocalContext } from '#local/local-context.ts';
-import { itRestoresIdentically, loadFidelityFixture, tableContents } from './support/database-state.ts';
+import { itRestoresIdentically, loadFidelityFixture, tableContents } from '../support/database-state.ts';
 
 
 describe('fidelity: backup → restore reproduces the database exactly', () => {

@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { describeResult, runCli, runCliInProcess } from './support/cli.ts';
-import { tableContents } from './support/database-state.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { describeResult, runCli, runCliInProcess } from '../support/cli.ts';
+import { tableContents } from '../support/database-state.ts';
 
 let pg: PostgresServer;
 let scratch: string;

@@ -3,8 +3,8 @@
 // "Point-in-time recovery").
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import pg from 'pg';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { runBackup, tempRepository } from './support/pipeline.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { runBackup, tempRepository } from '../support/pipeline.ts';
 import { readManifest } from '#core/repository/manifest.ts';
 
 let server: PostgresServer;

@@ -3,11 +3,11 @@
 // chain in the repository; the oracle is the source itself, restored to `latest` once writes stop.
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import pg from 'pg';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { runBackup, runRestore, tempRepository } from './support/pipeline.ts';
-import { archivedSegments, openPitrSource } from './support/pitr-source.ts';
-import { spawnCli, collect, runCli, describeResult } from './support/cli.ts';
-import { tableContents } from './support/pitr-physical.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { runBackup, runRestore, tempRepository } from '../support/pipeline.ts';
+import { archivedSegments, openPitrSource } from '../support/pitr-source.ts';
+import { spawnCli, collect, runCli, describeResult } from '../support/cli.ts';
+import { tableContents } from '../support/pitr-physical.ts';
 import { createCollection } from '#core/maintenance/collections.ts';
 import { describeUrl, withoutPassword } from '#adapters/postgres/connector.ts';
 import { enablePitr } from '#core/pitr/enable.ts';

@@ -3,9 +3,9 @@
 // writes never fail because of Tidemark; the archive holds every committed transaction once,
 // whole, in commit order, also when a run dies between writing a segment and advancing the slot.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { tempRepository } from './support/pipeline.ts';
-import { archivedSegments, openPitrSource } from './support/pitr-source.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { tempRepository } from '../support/pipeline.ts';
+import { archivedSegments, openPitrSource } from '../support/pitr-source.ts';
 import { enablePitr, disablePitr, PitrPreflightError } from '#core/pitr/enable.ts';
 import { archiveChanges } from '#core/pitr/archive.ts';
 import { compareLsn } from '#core/pitr/lsn.ts';

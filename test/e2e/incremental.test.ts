@@ -4,9 +4,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { runBackup, runRestore, tempRepository } from './support/pipeline.ts';
-import { tableContents } from './support/database-state.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { runBackup, runRestore, tempRepository } from '../support/pipeline.ts';
+import { tableContents } from '../support/database-state.ts';
 import { openLocalContext } from '#local/local-context.ts';
 import { createCollection } from '#core/maintenance/collections.ts';
 import { readManifest, type Manifest } from '#core/repository/manifest.ts';

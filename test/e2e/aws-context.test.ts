@@ -17,11 +17,11 @@ import { encodeDocument, encodeUnauthenticated, readDocument, writeDocument } fr
 import { snapshotReleaseKind } from '#core/repository/document-formats.ts';
 import { layout } from '#core/repository/layout.ts';
 import { repositoryKeyOf } from '#core/repository/repository-key.ts';
-import { startKms, type LocalKms } from './support/local-kms.ts';
+import { startKms, type LocalKms } from '../support/local-kms.ts';
 import { openLocalContext } from '#local/local-context.ts';
 import { S3Storage, createS3Client } from '#adapters/s3-storage.ts';
-import { startS3rver, S3RVER_CREDENTIALS, type LocalS3 } from './support/s3rver.ts';
-import { startDynalite, type LocalDynamoDb } from './support/dynalite.ts';
+import { startS3rver, S3RVER_CREDENTIALS, type LocalS3 } from '../support/s3rver.ts';
+import { startDynalite, type LocalDynamoDb } from '../support/dynalite.ts';
 
 let s3: LocalS3;
 let dynamo: LocalDynamoDb;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PostgresConnector, type CredentialSource } from '#adapters/postgres/connector.ts';
 import { SecretsManagerCredentials } from '#adapters/secrets-manager-credentials.ts';
 import { DatabaseConnectionError, UsageError } from '#core/errors.ts';
-import { startPostgres, SUPERUSER, SUPERUSER_PASSWORD, type PostgresServer } from './support/postgres-server.ts';
+import { startPostgres, SUPERUSER, SUPERUSER_PASSWORD, type PostgresServer } from '../support/postgres-server.ts';
 
 let pg: PostgresServer;
 let dir: string;

@@ -5,9 +5,9 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
-import { describeResult, runCli } from './support/cli.ts';
-import { compareDatabases, compareTable, withClient } from './support/compare.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { describeResult, runCli } from '../support/cli.ts';
+import { compareDatabases, compareTable, withClient } from '../support/compare.ts';
 
 let pg13: PostgresServer;
 let pg15: PostgresServer;
