@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FUNCTION_ENV } from '#adapters/aws-resources.ts';
 import { createCatalogTable } from '#adapters/dynamodb-catalog.ts';
 import { buildAwsTaskContext, createAwsClients } from '#functions/runtime/aws-context.ts';
-import { ExecutionFailedError, runStateMachine, type StateMachineName } from '#local/state-machine-runner.ts';
+import { runStateMachine, type StateMachineName } from '#local/state-machine-runner.ts';
 import type { TaskContext } from '#core/task-context.ts';
 import { backupRunInput } from '../../infra/constructs/backup-schedules.ts';
 import { TASK_PROFILES, type TaskProfile } from '../../infra/task-profiles.ts';

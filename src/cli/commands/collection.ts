@@ -4,7 +4,7 @@ import { openLocalContext, repositoryPath } from '#local/local-context.ts';
 import { describeUrl, withoutPassword } from '#adapters/postgres/connector.ts';
 import type { CollectionRecord, RetentionPolicy } from '#core/ports/catalog.ts';
 import { checkCollectionName, createCollection, describeCollection, describeRetention } from '#core/maintenance/collections.ts';
-import { UsageError, redactSecrets } from '#core/errors.ts';
+import { UsageError, } from '#core/errors.ts';
 import { formatBytes, printJson, say } from '../output.ts';
 import { printTable } from '../report.ts';
 

@@ -3,7 +3,7 @@
 // already written and only repeats the idempotent catalog transition.
 import type { TaskContext } from '../task-context.ts';
 import type { BackupRecord, BackupStats } from '../ports/catalog.ts';
-import type { ExportBatchResult, ExportTaskResult } from './plan-model.ts';
+import type { ExportTaskResult } from './plan-model.ts';
 import { layout } from '../repository/layout.ts';
 import { readDocument, writeDocument } from '../repository/documents.ts';
 import { commitMarkerKind, exportResultKind, manifestKind } from '../repository/document-formats.ts';

@@ -1,6 +1,5 @@
 // The plan of one backup run, stored in the repository (payloads carry only its batch indices).
 import type { SchemaSnapshot } from '../schema/model.ts';
-import type { ChunkId } from '../ids.ts';
 import type { CopyFormat } from '../copy-format.ts';
 import type { KeyIndex } from '../repository/manifest.ts';
 

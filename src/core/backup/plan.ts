@@ -5,7 +5,6 @@ import { unitsPerTable, type TaskContext } from '../task-context.ts';
 import type { SnapshotPoint } from './hold-snapshot.ts';
 import type { ExportTask, PlanHeader } from './plan-model.ts';
 import { captureSchema } from '../schema/capture.ts';
-import { layout } from '../repository/layout.ts';
 import { readDocument, writeDocument } from '../repository/documents.ts';
 import { planHeaderKind, planTasksKind } from '../repository/document-formats.ts';
 import { openSnapshotSession } from './snapshot-session.ts';

@@ -3,7 +3,6 @@
 // can restore it) and then indexed in the catalog.
 import type { BackupCatalog, BackupRecord, CollectionRecord, RetentionPolicy } from '../ports/catalog.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
-import { layout } from '../repository/layout.ts';
 import { readDocument, writeDocument } from '../repository/documents.ts';
 import { collectionKind } from '../repository/document-formats.ts';
 import { CatalogConflictError, CollectionNotFoundError, UsageError } from '../errors.ts';

@@ -2,7 +2,6 @@
 // before the catalog moves the backup to `expired`. From then on the backup is no restore point,
 // and gc may delete its manifest and every chunk no other backup needs.
 import type { RepositoryStorage } from '../ports/storage.ts';
-import { layout } from '../repository/layout.ts';
 import { readDocument, writeDocument } from '../repository/documents.ts';
 import { tombstoneKind, type Tombstone } from '../repository/document-formats.ts';
 
