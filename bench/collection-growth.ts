@@ -46,7 +46,12 @@ async function main(): Promise<void> {
     const ctx = await openLocalContext(join(WORK, 'repo'), { create: true });
     const url = server.url('growth');
     ctx.credentials.register('source', url);
-    await createCollection(ctx, { name: 'daily', source: 'source', sourceDescription: describeUrl(url), retention: { keepLast: 30 } });
+    await createCollection(ctx, {
+      name: 'daily',
+      source: 'source',
+      sourceDescription: describeUrl(url),
+      retention: { keepLast: 30 },
+    });
     const days: Day[] = [];
     let next = ROWS + 1;
     for (let day = 0; day <= DAYS; day++) {
@@ -62,12 +67,29 @@ async function main(): Promise<void> {
         next += added;
       }
       const started = performance.now();
-      const out = await runStateMachine('backup', { source: { credentials: 'source' }, collection: 'daily', options: { workers: 2 } }, ctx);
+      const out = await runStateMachine(
+        'backup',
+        { source: { credentials: 'source' }, collection: 'daily', options: { workers: 2 } },
+        ctx,
+      );
       const manifest = await readManifest(ctx.storage, out.backupId);
       const layers = Object.fromEntries(manifest.tables.map((t) => [`${t.schema}.${t.name}`, t.layers?.length ?? 0]));
-      days.push({ day, kind: manifest.parent ? 'incremental' : 'full', bytesStored: out.bytesStored, bytesReferenced: out.bytesReferenced, layers, seconds: (performance.now() - started) / 1000 });
+      days.push({
+        day,
+        kind: manifest.parent ? 'incremental' : 'full',
+        bytesStored: out.bytesStored,
+        bytesReferenced: out.bytesReferenced,
+        layers,
+        seconds: (performance.now() - started) / 1000,
+      });
       const d = days.at(-1)!;
-      process.stderr.write(`day ${String(day).padStart(2)} ${d.kind.padEnd(11)} stored ${(d.bytesStored / 1e6).toFixed(2).padStart(7)} MB  references ${(d.bytesReferenced / 1e6).toFixed(1)} MB  layers: ${Object.entries(d.layers).map(([t, n]) => `${t} ${n}`).join(', ')}\n`);
+      process.stderr.write(
+        `day ${String(day).padStart(2)} ${d.kind.padEnd(11)} stored ${(d.bytesStored / 1e6).toFixed(2).padStart(7)} MB  references ${(d.bytesReferenced / 1e6).toFixed(1)} MB  layers: ${Object.entries(
+          d.layers,
+        )
+          .map(([t, n]) => `${t} ${n}`)
+          .join(', ')}\n`,
+      );
     }
     const full = days[0]!.bytesStored;
     const incrementals = days.slice(1);

@@ -5,12 +5,70 @@
 import pg from 'pg';
 
 const WORDS = [
-  'alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima',
-  'mike', 'november', 'oscar', 'papa', 'quebec', 'romeo', 'sierra', 'tango', 'uniform', 'victor', 'whiskey',
-  'xray', 'yankee', 'zulu', 'order', 'invoice', 'payment', 'refund', 'shipment', 'customer', 'account', 'login',
-  'logout', 'search', 'cart', 'checkout', 'review', 'rating', 'coupon', 'discount', 'warehouse', 'stock', 'price',
-  'update', 'delete', 'create', 'error', 'timeout', 'retry', 'success', 'pending', 'failed', 'mobile', 'desktop',
-  'linux', 'android', 'ios', 'windows', 'berlin', 'paris', 'tokyo', 'lisbon',
+  'alpha',
+  'bravo',
+  'charlie',
+  'delta',
+  'echo',
+  'foxtrot',
+  'golf',
+  'hotel',
+  'india',
+  'juliet',
+  'kilo',
+  'lima',
+  'mike',
+  'november',
+  'oscar',
+  'papa',
+  'quebec',
+  'romeo',
+  'sierra',
+  'tango',
+  'uniform',
+  'victor',
+  'whiskey',
+  'xray',
+  'yankee',
+  'zulu',
+  'order',
+  'invoice',
+  'payment',
+  'refund',
+  'shipment',
+  'customer',
+  'account',
+  'login',
+  'logout',
+  'search',
+  'cart',
+  'checkout',
+  'review',
+  'rating',
+  'coupon',
+  'discount',
+  'warehouse',
+  'stock',
+  'price',
+  'update',
+  'delete',
+  'create',
+  'error',
+  'timeout',
+  'retry',
+  'success',
+  'pending',
+  'failed',
+  'mobile',
+  'desktop',
+  'linux',
+  'android',
+  'ios',
+  'windows',
+  'berlin',
+  'paris',
+  'tokyo',
+  'lisbon',
 ];
 const VOCAB = `ARRAY[${WORDS.map((w) => `'${w}'`).join(',')}]::text[]`;
 /** A random word from the vocabulary (the `v` CTE must be in scope). Inside an aggregate it must
@@ -31,7 +89,9 @@ interface TableSpec {
 
 const TABLES: TableSpec[] = [
   {
-    name: 'customers', share: 0.1, rowBytes: 150,
+    name: 'customers',
+    share: 0.1,
+    rowBytes: 150,
     create: `CREATE TABLE customers (id bigint NOT NULL, name text NOT NULL, email text NOT NULL, country text,
       signup_at timestamptz NOT NULL, balance numeric(14,2), is_active boolean NOT NULL, api_token text, notes text)`,
     select: `SELECT g, initcap(${W}) || ' ' || initcap(${W}), 'user' || g || '@' || ${W} || '.example.com',
@@ -41,7 +101,9 @@ const TABLES: TableSpec[] = [
     keys: ['ALTER TABLE customers ADD PRIMARY KEY (id)', 'CREATE INDEX customers_email_idx ON customers (email)'],
   },
   {
-    name: 'orders', share: 0.2, rowBytes: 110,
+    name: 'orders',
+    share: 0.2,
+    rowBytes: 110,
     create: `CREATE TABLE orders (id bigint NOT NULL, customer_id bigint NOT NULL, status text NOT NULL, total numeric(12,2) NOT NULL,
       currency text NOT NULL, placed_at timestamptz NOT NULL, shipped_at timestamptz, item_count integer NOT NULL, discount numeric(5,2))`,
     select: `SELECT g, 1 + floor(random() * 1000000)::bigint, (ARRAY['new','paid','shipped','delivered','cancelled'])[1 + floor(random() * 5)::int],
@@ -51,7 +113,9 @@ const TABLES: TableSpec[] = [
     keys: ['ALTER TABLE orders ADD PRIMARY KEY (id)', 'CREATE INDEX orders_customer_idx ON orders (customer_id)'],
   },
   {
-    name: 'events', share: 0.3, rowBytes: 330,
+    name: 'events',
+    share: 0.3,
+    rowBytes: 330,
     create: `CREATE TABLE events (id bigint NOT NULL, occurred_at timestamptz NOT NULL, kind text NOT NULL, payload jsonb NOT NULL)`,
     select: `SELECT g, timestamptz '2023-01-01 UTC' + g * interval '250 milliseconds', ${W},
       jsonb_build_object('v', 2, 'user_id', floor(random() * 100000)::int, 'action', ${W}, 'session', md5((g / 20)::text))
@@ -65,7 +129,9 @@ const TABLES: TableSpec[] = [
     keys: ['ALTER TABLE events ADD PRIMARY KEY (id)', 'CREATE INDEX events_occurred_idx ON events (occurred_at)'],
   },
   {
-    name: 'documents', share: 0.25, rowBytes: 1250,
+    name: 'documents',
+    share: 0.25,
+    rowBytes: 1250,
     create: `CREATE TABLE documents (id integer NOT NULL, title text NOT NULL, body text NOT NULL, checksum bytea NOT NULL,
       thumbnail bytea, version integer NOT NULL, updated_at timestamptz NOT NULL)`,
     select: `SELECT g, initcap(${W}) || ' ' || ${W} || ' ' || substr(md5(g::text), 1, 8),
@@ -76,7 +142,9 @@ const TABLES: TableSpec[] = [
     keys: ['ALTER TABLE documents ADD PRIMARY KEY (id)'],
   },
   {
-    name: 'audit_log', share: 0.15, rowBytes: 120,
+    name: 'audit_log',
+    share: 0.15,
+    rowBytes: 120,
     create: `CREATE TABLE audit_log (logged_at timestamptz NOT NULL, actor text NOT NULL, action text NOT NULL, target_id bigint, detail text)`,
     select: `SELECT timestamptz '2024-01-01 UTC' + g * interval '3 seconds', 'svc-' || ${W}, ${W} || '.' || ${W},
       CASE WHEN random() < 0.1 THEN NULL ELSE floor(random() * 1e9)::bigint END,
@@ -94,7 +162,11 @@ export interface GenerateResult {
   tables: { name: string; rows: number; bytes: number }[];
 }
 
-export async function generateDatabase(url: string, sizeMB: number, log: (line: string) => void): Promise<GenerateResult> {
+export async function generateDatabase(
+  url: string,
+  sizeMB: number,
+  log: (line: string) => void,
+): Promise<GenerateResult> {
   const started = performance.now();
   const clients = [new pg.Client({ connectionString: url }), new pg.Client({ connectionString: url })];
   await Promise.all(clients.map((c) => c.connect()));
@@ -128,13 +200,18 @@ export async function generateDatabase(url: string, sizeMB: number, log: (line: 
     await Promise.all(clients.map(worker));
     log(`  rows loaded in ${((performance.now() - started) / 1000).toFixed(1)} s; building keys and indexes`);
     const ddl = TABLES.flatMap((t) => t.keys);
-    await Promise.all(clients.map(async (c) => {
-      for (let q = ddl.shift(); q !== undefined; q = ddl.shift()) await c.query(q);
-    }));
+    await Promise.all(
+      clients.map(async (c) => {
+        for (let q = ddl.shift(); q !== undefined; q = ddl.shift()) await c.query(q);
+      }),
+    );
     const vacuum = TABLES.map((t) => t.name);
-    await Promise.all(clients.map(async (c) => {
-      for (let t = vacuum.shift(); t !== undefined; t = vacuum.shift()) await c.query(`VACUUM (FREEZE, ANALYZE) ${t}`);
-    }));
+    await Promise.all(
+      clients.map(async (c) => {
+        for (let t = vacuum.shift(); t !== undefined; t = vacuum.shift())
+          await c.query(`VACUUM (FREEZE, ANALYZE) ${t}`);
+      }),
+    );
     await main!.query('CHECKPOINT');
     const tables: GenerateResult['tables'] = [];
     for (const t of TABLES) {

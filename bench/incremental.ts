@@ -29,13 +29,37 @@ export async function benchIncremental(
   const sourceUrl = server.url(sourceDb);
   // The collection stores the source without its password; --source supplies it at backup time.
   const stored = withoutPassword(sourceUrl);
-  const create = await tidemark('tidemark collection create', ['collection', 'create', 'bench', '--source', stored, '--keep-last', '3', '--repo', repo, '--json']);
+  const create = await tidemark('tidemark collection create', [
+    'collection',
+    'create',
+    'bench',
+    '--source',
+    stored,
+    '--keep-last',
+    '3',
+    '--repo',
+    repo,
+    '--json',
+  ]);
   if (!create.ok) throw new Error('tidemark collection create failed');
-  const backup = (name: string) => tidemark(name, ['backup', '--collection', 'bench', '--source', sourceUrl, '--repo', repo, '--json', '--workers', '2']);
+  const backup = (name: string) =>
+    tidemark(name, [
+      'backup',
+      '--collection',
+      'bench',
+      '--source',
+      sourceUrl,
+      '--repo',
+      repo,
+      '--json',
+      '--workers',
+      '2',
+    ]);
   await server.sql('CHECKPOINT');
   const full = await backup('tidemark backup --collection (full)');
   const afterFull = await dirSize(`${repo}/chunks`);
-  const [{ n, max }] = (await server.sql('SELECT count(*)::int AS n, max(id)::bigint AS max FROM events', sourceDb)).rows;
+  const [{ n, max }] = (await server.sql('SELECT count(*)::int AS n, max(id)::bigint AS max FROM events', sourceDb))
+    .rows;
   // 0.5% updated, spread over the table, and 0.5% inserted: 1% of the rows.
   const inserts = Math.round(n * 0.005);
   await server.sql(
@@ -46,12 +70,17 @@ export async function benchIncremental(
   await server.sql('CHECKPOINT');
   const incremental = await backup('tidemark backup --collection (after 1% churn)');
   const afterIncremental = await dirSize(`${repo}/chunks`);
-  const num = (run: Run, key: string) => (run.ok && typeof run.json?.[key] === 'number' ? (run.json[key] as number) : undefined);
+  const num = (run: Run, key: string) =>
+    run.ok && typeof run.json?.[key] === 'number' ? (run.json[key] as number) : undefined;
   return {
     table: 'events',
     rowsChanged: Math.round(n / 200) + inserts,
     full: { seconds: full.ok ? full.seconds : undefined, bytesStored: num(full, 'bytesStored') },
-    incremental: { seconds: incremental.ok ? incremental.seconds : undefined, bytesStored: num(incremental, 'bytesStored'), bytesReferenced: num(incremental, 'bytesReferenced') },
+    incremental: {
+      seconds: incremental.ok ? incremental.seconds : undefined,
+      bytesStored: num(incremental, 'bytesStored'),
+      bytesReferenced: num(incremental, 'bytesReferenced'),
+    },
     repositoryGrowthBytes: afterIncremental.bytes - afterFull.bytes,
     repositoryBytesAfterFull: afterFull.bytes,
   };

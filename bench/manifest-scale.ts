@@ -25,13 +25,20 @@ const tables = Array.from({ length: Math.ceil(count / 1000) }, (_, t) => ({
     rows: 40_000 + Math.floor(Math.random() * 100),
   })),
 }));
-const manifest = { backupId: 'bench', tables, schema: { preData: [], postData: [], tables: [] }, warnings: [] } as unknown as Manifest;
+const manifest = {
+  backupId: 'bench',
+  tables,
+  schema: { preData: [], postData: [], tables: [] },
+  warnings: [],
+} as unknown as Manifest;
 gc();
 console.log(`${count.toLocaleString('en')} chunks in memory: RSS ${rssMb()} MB`);
 
 let started = performance.now();
 const bytes = encodeManifest(manifest);
-console.log(`write: ${(performance.now() - started).toFixed(0)} ms, ${(bytes.length / 2 ** 20).toFixed(1)} MiB, RSS ${rssMb()} MB`);
+console.log(
+  `write: ${(performance.now() - started).toFixed(0)} ms, ${(bytes.length / 2 ** 20).toFixed(1)} MiB, RSS ${rssMb()} MB`,
+);
 tables.length = 0;
 gc();
 started = performance.now();

@@ -58,7 +58,11 @@ export async function runCommand(
   const timeFile = join(options.workDir ?? '/tmp', `rss-${process.pid}-${Date.now()}.txt`);
   const [file, argv] = useTime ? ['/usr/bin/time', ['-f', '%M', '-o', timeFile, cmd, ...args]] : [cmd, args];
   const started = performance.now();
-  const child = spawn(file, argv, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(file, argv, {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -126,7 +130,12 @@ export async function dirSize(path: string): Promise<DirSize> {
   return total;
 }
 
-export interface CpuSnapshot { at: number; busy: number; total: number; tree: number }
+export interface CpuSnapshot {
+  at: number;
+  busy: number;
+  total: number;
+  tree: number;
+}
 const TICK = 100; // USER_HZ, in /proc/stat and /proc/<pid>/stat
 
 /**
@@ -137,14 +146,27 @@ const TICK = 100; // USER_HZ, in /proc/stat and /proc/<pid>/stat
  */
 export async function cpuSnapshot(): Promise<CpuSnapshot> {
   const cpu = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = cpu as [number, number, number, number, number, number, number, number];
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = cpu as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const busy = user + nice + system + irq + softirq + steal;
   const procs = new Map<number, { ppid: number; ticks: number }>();
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (f.length > 14) procs.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) });
+    if (f.length > 14)
+      procs.set(Number(name), {
+        ppid: Number(f[1]),
+        ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]),
+      });
   }
   let tree = 0;
   const stack = [process.pid];
@@ -181,6 +203,10 @@ export function parseJsonOutput(stdout: string): Record<string, unknown> | undef
 /** Left-aligned text table; the first row is the header. */
 export function printTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n') + '\n';
 }

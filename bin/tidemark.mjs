@@ -20,7 +20,11 @@ function newestSource(dir) {
 function bundleIsFresh() {
   try {
     const built = statSync(bundle).mtimeMs;
-    const sources = Math.max(newestSource(`${root}src`), newestSource(`${root}functions`), statSync(`${root}package-lock.json`).mtimeMs);
+    const sources = Math.max(
+      newestSource(`${root}src`),
+      newestSource(`${root}functions`),
+      statSync(`${root}package-lock.json`).mtimeMs,
+    );
     return built >= sources;
   } catch {
     return false;

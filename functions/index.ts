@@ -49,60 +49,172 @@ export const TASKS = {
   // run: collections/<name>.json, then PutItem), connects to the source (its secret) to fail fast, listBackups (the collection's latest: the byKind
   // index), createBackup, getLease (waits up to 4 min while gc holds the repository), and
   // finishBackup(failed) when it gives up. 5 min.
-  BackupStart: { handler: backupStart, file: 'backup-start.ts', memoryMb: 256, timeoutSeconds: 300, access: { databases: 'sources', read: ['collections'], write: ['collections'], catalog: ['GetItem', 'Query', 'PutItem', 'UpdateItem'] } },
+  BackupStart: {
+    handler: backupStart,
+    file: 'backup-start.ts',
+    memoryMb: 256,
+    timeoutSeconds: 300,
+    access: {
+      databases: 'sources',
+      read: ['collections'],
+      write: ['collections'],
+      catalog: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
+    },
+  },
   // backup/hold-snapshot.ts holdSnapshot: writes runs/<id>/snapshot.json, polls snapshot-released.json.
-  BackupHoldSnapshot: { handler: backupHoldSnapshot, file: 'backup-hold-snapshot.ts', memoryMb: 256, timeoutSeconds: 900, access: { databases: 'sources', check: ['runs'], write: ['runs'] } },
+  BackupHoldSnapshot: {
+    handler: backupHoldSnapshot,
+    file: 'backup-hold-snapshot.ts',
+    memoryMb: 256,
+    timeoutSeconds: 900,
+    access: { databases: 'sources', check: ['runs'], write: ['runs'] },
+  },
   // awaitSnapshot: reads runs/<id>/snapshot.json (a miss is SnapshotNotReadyError, retried).
-  BackupAwaitSnapshot: { handler: backupAwaitSnapshot, file: 'backup-await-snapshot.ts', ...small, access: { read: ['runs'] } },
+  BackupAwaitSnapshot: {
+    handler: backupAwaitSnapshot,
+    file: 'backup-await-snapshot.ts',
+    ...small,
+    access: { read: ['runs'] },
+  },
   // plan.ts: captures the schema inside the snapshot, getBackup (the parent), reads the parent's
   // manifest and heads its chunks (an incremental backup refuses a parent it cannot fully read),
   // writes the plan header and task batches.
-  BackupPlan: { handler: backupPlan, file: 'backup-plan.ts', memoryMb: 1024, timeoutSeconds: 300, access: { databases: 'sources', read: ['runs', 'backups', 'chunks'], write: ['runs'], catalog: ['GetItem'] } },
+  BackupPlan: {
+    handler: backupPlan,
+    file: 'backup-plan.ts',
+    memoryMb: 1024,
+    timeoutSeconds: 300,
+    access: { databases: 'sources', read: ['runs', 'backups', 'chunks'], write: ['runs'], catalog: ['GetItem'] },
+  },
   // export.ts: reads a plan batch (and, for incremental tasks, the parent's manifest and key
   // index chunks), writes chunks and the batch result (head first: idempotent).
-  BackupExportBatch: { handler: backupExportBatch, file: 'backup-export-batch.ts', ...batch(3008), access: { databases: 'sources', read: ['runs', 'chunks', 'backups'], write: ['runs', 'chunks'] } },
+  BackupExportBatch: {
+    handler: backupExportBatch,
+    file: 'backup-export-batch.ts',
+    ...batch(3008),
+    access: { databases: 'sources', read: ['runs', 'chunks', 'backups'], write: ['runs', 'chunks'] },
+  },
   // releaseSnapshot: writes runs/<id>/snapshot-released.json.
-  BackupReleaseSnapshot: { handler: backupReleaseSnapshot, file: 'backup-release-snapshot.ts', ...small, access: { write: ['runs'] } },
+  BackupReleaseSnapshot: {
+    handler: backupReleaseSnapshot,
+    file: 'backup-release-snapshot.ts',
+    ...small,
+    access: { write: ['runs'] },
+  },
   // commit.ts: reads the plan and batch results, writes the manifest, finishBackup.
-  BackupCommit: { handler: backupCommit, file: 'backup-commit.ts', memoryMb: 1024, timeoutSeconds: 300, access: { read: ['runs', 'backups'], write: ['backups'], catalog: ['GetItem', 'UpdateItem'] } },
+  BackupCommit: {
+    handler: backupCommit,
+    file: 'backup-commit.ts',
+    memoryMb: 1024,
+    timeoutSeconds: 300,
+    access: { read: ['runs', 'backups'], write: ['backups'], catalog: ['GetItem', 'UpdateItem'] },
+  },
   // failure.ts failBackup: releases the snapshot if needed (heads snapshot-released.json, reads
   // no document), finishBackup(failed); builds the BackupFailed detail (collection, source,
   // execution, error) from the execution input.
-  BackupFail: { handler: backupFail, file: 'backup-fail.ts', ...small, access: { check: ['runs'], write: ['runs'], catalog: ['GetItem', 'UpdateItem'] } },
+  BackupFail: {
+    handler: backupFail,
+    file: 'backup-fail.ts',
+    ...small,
+    access: { check: ['runs'], write: ['runs'], catalog: ['GetItem', 'UpdateItem'] },
+  },
   // The restore tasks that read a whole manifest get 1024 MB: opening one of a million chunks
   // (~4 TB at the default 4 MiB chunks; 117 MiB of JSON) takes 1.3–2.0 s and ~500 MB of RSS,
   // one of 250,000 chunks 0.3–0.44 s and ~220 MB (bench/manifest-scale.ts; README, "Limits").
   // resolve.ts: listBackups (the byKind index) / getBackup, reads the manifest, createRestore.
-  RestoreResolve: { handler: restoreResolve, file: 'restore-resolve.ts', memoryMb: 1024, timeoutSeconds: 120, access: { read: ['backups'], catalog: ['GetItem', 'Query', 'PutItem'] } },
+  RestoreResolve: {
+    handler: restoreResolve,
+    file: 'restore-resolve.ts',
+    memoryMb: 1024,
+    timeoutSeconds: 120,
+    access: { read: ['backups'], catalog: ['GetItem', 'Query', 'PutItem'] },
+  },
   // prepare.ts: reads the manifest, creates the target database, applies pre-data DDL.
-  RestorePrepare: { handler: restorePrepare, file: 'restore-prepare.ts', memoryMb: 1024, timeoutSeconds: 300, access: { databases: 'restoreTargets', read: ['backups'] } },
+  RestorePrepare: {
+    handler: restorePrepare,
+    file: 'restore-prepare.ts',
+    memoryMb: 1024,
+    timeoutSeconds: 300,
+    access: { databases: 'restoreTargets', read: ['backups'] },
+  },
   // load.ts: reads the manifest and chunks, COPY FROM into the target.
-  RestoreLoadBatch: { handler: restoreLoadBatch, file: 'restore-load-batch.ts', ...batch(1769), access: { databases: 'restoreTargets', read: ['backups', 'chunks'] } },
+  RestoreLoadBatch: {
+    handler: restoreLoadBatch,
+    file: 'restore-load-batch.ts',
+    ...batch(1769),
+    access: { databases: 'restoreTargets', read: ['backups', 'chunks'] },
+  },
   // finish.ts: incremental layers (reads their chunks), post-data DDL, sequences.
-  RestoreFinish: { handler: restoreFinish, file: 'restore-finish.ts', memoryMb: 1024, timeoutSeconds: 900, access: { databases: 'restoreTargets', read: ['backups', 'chunks'] } },
+  RestoreFinish: {
+    handler: restoreFinish,
+    file: 'restore-finish.ts',
+    memoryMb: 1024,
+    timeoutSeconds: 900,
+    access: { databases: 'restoreTargets', read: ['backups', 'chunks'] },
+  },
   // verify.ts: COPY TO from the target, checksums against the manifest.
-  RestoreVerifyBatch: { handler: restoreVerifyBatch, file: 'restore-verify-batch.ts', ...batch(1769), access: { databases: 'restoreTargets', read: ['backups'] } },
+  RestoreVerifyBatch: {
+    handler: restoreVerifyBatch,
+    file: 'restore-verify-batch.ts',
+    ...batch(1769),
+    access: { databases: 'restoreTargets', read: ['backups'] },
+  },
   // complete.ts: drops progress tables, getRestore + finishRestore(committed).
-  RestoreComplete: { handler: restoreComplete, file: 'restore-complete.ts', memoryMb: 1024, timeoutSeconds: 120, access: { databases: 'restoreTargets', read: ['backups'], catalog: ['GetItem', 'UpdateItem'] } },
+  RestoreComplete: {
+    handler: restoreComplete,
+    file: 'restore-complete.ts',
+    memoryMb: 1024,
+    timeoutSeconds: 120,
+    access: { databases: 'restoreTargets', read: ['backups'], catalog: ['GetItem', 'UpdateItem'] },
+  },
   // restore/fail.ts failRestore: getRestore (+ createRestore when Resolve never did) +
   // finishRestore(failed), then connects to the target to say what it holds (resume or drop).
-  RestoreFail: { handler: restoreFail, file: 'restore-fail.ts', ...small, access: { databases: 'restoreTargets', catalog: ['GetItem', 'PutItem', 'UpdateItem'] } },
+  RestoreFail: {
+    handler: restoreFail,
+    file: 'restore-fail.ts',
+    ...small,
+    access: { databases: 'restoreTargets', catalog: ['GetItem', 'PutItem', 'UpdateItem'] },
+  },
   // The maintenance machine. Both hold the repository's maintenance lease (PutItem, DeleteItem)
   // and wait up to 4 min for another holder: 15 min.
   // maintenance/expire-step.ts: the collection (catalog, collections/<name>.json), its backups,
   // their tombstones (head, then put backups/<id>/expired.json), expireBackup.
-  MaintenanceExpire: { handler: maintenanceExpire, file: 'maintenance-expire.ts', memoryMb: 256, timeoutSeconds: 900, access: { read: ['collections', 'backups'], write: ['backups'], catalog: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'] } },
+  MaintenanceExpire: {
+    handler: maintenanceExpire,
+    file: 'maintenance-expire.ts',
+    memoryMb: 256,
+    timeoutSeconds: 900,
+    access: {
+      read: ['collections', 'backups'],
+      write: ['backups'],
+      catalog: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
+    },
+  },
   // maintenance/gc-step.ts: lists and reads every manifest and tombstone, lists the chunks,
   // deletes what no restore point needs (chunks, expired manifests, orphans, runs/ scratch),
   // marks dead runs failed. Holds every manifest's chunk ids in memory (~70 bytes each): 1024 MB.
-  MaintenanceGc: { handler: maintenanceGc, file: 'maintenance-gc.ts', memoryMb: 1024, timeoutSeconds: 900, access: { read: ['backups', 'chunks', 'runs', 'collections'], delete: ['backups', 'chunks', 'runs'], catalog: ['GetItem', 'Query', 'Scan', 'PutItem', 'UpdateItem', 'DeleteItem'] } },
+  MaintenanceGc: {
+    handler: maintenanceGc,
+    file: 'maintenance-gc.ts',
+    memoryMb: 1024,
+    timeoutSeconds: 900,
+    access: {
+      read: ['backups', 'chunks', 'runs', 'collections'],
+      delete: ['backups', 'chunks', 'runs'],
+      catalog: ['GetItem', 'Query', 'Scan', 'PutItem', 'UpdateItem', 'DeleteItem'],
+    },
+  },
 } satisfies Record<string, TaskDefinition>;
 
 export type TaskName = keyof typeof TASKS;
 export type TaskHandler = (event: any) => Promise<unknown>;
 
 /** Handler of each task, by name (the local runner). */
-export const functionHandlers: Readonly<Record<string, TaskHandler>> = Object.fromEntries(Object.entries(TASKS).map(([name, t]) => [name, t.handler as TaskHandler]));
+export const functionHandlers: Readonly<Record<string, TaskHandler>> = Object.fromEntries(
+  Object.entries(TASKS).map(([name, t]) => [name, t.handler as TaskHandler]),
+);
 
 /** Source file of each task under functions/, by name (CDK bundling). */
-export const functionEntries: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(TASKS).map(([name, t]) => [name, t.file]));
+export const functionEntries: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(TASKS).map(([name, t]) => [name, t.file]),
+);

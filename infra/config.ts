@@ -16,7 +16,10 @@ const port = z.number().int().min(1).max(65535).default(5432);
 
 const secretArn = z
   .string()
-  .regex(SECRET_ARN, 'a complete Secrets Manager secret ARN, including the 6-character suffix (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)');
+  .regex(
+    SECRET_ARN,
+    'a complete Secrets Manager secret ARN, including the 6-character suffix (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)',
+  );
 
 const Network = z
   .object({
@@ -26,9 +29,16 @@ const Network = z
         z
           .object({
             id: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id (subnet-…)'),
-            availabilityZone: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, 'an availability zone name, e.g. eu-west-1a'),
+            availabilityZone: z
+              .string()
+              .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, 'an availability zone name, e.g. eu-west-1a'),
             /** The stack adds its S3 and DynamoDB gateway endpoints to this route table. */
-            routeTableId: z.string().regex(/^rtb-[0-9a-f]{8,17}$/, 'the id of the route table of this subnet (rtb-…): the S3 and DynamoDB gateway endpoints are added to it'),
+            routeTableId: z
+              .string()
+              .regex(
+                /^rtb-[0-9a-f]{8,17}$/,
+                'the id of the route table of this subnet (rtb-…): the S3 and DynamoDB gateway endpoints are added to it',
+              ),
           })
           .strict(),
       )
@@ -56,7 +66,11 @@ const Schedule = z
       try {
         parseScheduleExpression(expression);
         const minutes = longestIntervalMinutes(expression);
-        if (minutes < MIN_INTERVAL_MINUTES) ctx.addIssue({ code: 'custom', message: `"${expression}" runs every ${minutes} min; backups need at least ${MIN_INTERVAL_MINUTES} min apart (one export window)` });
+        if (minutes < MIN_INTERVAL_MINUTES)
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${expression}" runs every ${minutes} min; backups need at least ${MIN_INTERVAL_MINUTES} min apart (one export window)`,
+          });
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: (err as Error).message });
       }
@@ -64,7 +78,9 @@ const Schedule = z
     timeZone: z
       .string()
       .default('UTC')
-      .refine(isTimeZone, { error: (issue) => `"${String(issue.input)}" is not an IANA time zone (e.g. Europe/Paris, UTC)` }),
+      .refine(isTimeZone, {
+        error: (issue) => `"${String(issue.input)}" is not an IANA time zone (e.g. Europe/Paris, UTC)`,
+      }),
   })
   .strict();
 
@@ -77,7 +93,12 @@ const Retention = z
     keepMonthly: count,
     // Refused, not dropped: src/core/maintenance/retention.ts applies the keep* rules only, so an
     // accepted maxAgeDays would promise an expiry nothing performs.
-    maxAgeDays: z.unknown().refine(() => false, 'is not enforced by retention (only keepLast, keepDaily, keepWeekly and keepMonthly are): remove it, or express the age with keepDaily / keepWeekly / keepMonthly'),
+    maxAgeDays: z
+      .unknown()
+      .refine(
+        () => false,
+        'is not enforced by retention (only keepLast, keepDaily, keepWeekly and keepMonthly are): remove it, or express the age with keepDaily / keepWeekly / keepMonthly',
+      ),
   })
   .partial()
   .strict()
@@ -108,11 +129,22 @@ const IAM_ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/[\w+=,.@\/-]{1,512}$/;
 export const TidemarkConfigSchema = z
   .object({
     $schema: z.string().optional(),
-    stackName: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'a CloudFormation stack name').default('Tidemark'),
-    env: z.object({ account: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id'), region: z.string().regex(REGION, 'an AWS region, e.g. eu-west-1') }).strict(),
+    stackName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'a CloudFormation stack name')
+      .default('Tidemark'),
+    env: z
+      .object({
+        account: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id'),
+        region: z.string().regex(REGION, 'an AWS region, e.g. eu-west-1'),
+      })
+      .strict(),
     repository: z
       .object({
-        prefix: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'empty, or key segments each ending in "/" (e.g. "tidemark/")').default(''),
+        prefix: z
+          .string()
+          .regex(/^([A-Za-z0-9._-]+\/)*$/, 'empty, or key segments each ending in "/" (e.g. "tidemark/")')
+          .default(''),
         /** Move chunks to Standard-IA, then Glacier Instant Retrieval (docs/deploy.md, "Cost"). */
         tierChunks: z.boolean().default(true),
         /**
@@ -145,39 +177,94 @@ export const TidemarkConfigSchema = z
     /** The only databases a restore may write to; a source's server only when listed here too. */
     restoreTargets: z
       .array(RestoreTarget)
-      .min(1, 'name at least one database a restore may write into (for a disaster-recovery restore into a source\'s own server, list that server\'s secret here too): the restore roles can read no other secret'),
+      .min(
+        1,
+        "name at least one database a restore may write into (for a disaster-recovery restore into a source's own server, list that server's secret here too): the restore roles can read no other secret",
+      ),
     collections: z.array(Collection),
   })
   .strict()
   .superRefine((config, ctx) => {
-    unique(config.sources.map((s) => s.id), 'sources', 'id', ctx);
-    unique(config.restoreTargets.map((t) => t.id), 'restoreTargets', 'id', ctx);
-    unique(config.collections.map((c) => c.name), 'collections', 'name', ctx);
+    unique(
+      config.sources.map((s) => s.id),
+      'sources',
+      'id',
+      ctx,
+    );
+    unique(
+      config.restoreTargets.map((t) => t.id),
+      'restoreTargets',
+      'id',
+      ctx,
+    );
+    unique(
+      config.collections.map((c) => c.name),
+      'collections',
+      'name',
+      ctx,
+    );
     const vpc = config.sources[0]!.network.vpcId;
     config.sources.forEach((s, i) => {
       if (s.network.vpcId !== vpc) {
-        ctx.addIssue({ code: 'custom', path: ['sources', i, 'network', 'vpcId'], message: `${s.network.vpcId} differs from sources[0]'s ${vpc}: one stack's functions run in one VPC; deploy one stack per VPC` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sources', i, 'network', 'vpcId'],
+          message: `${s.network.vpcId} differs from sources[0]'s ${vpc}: one stack's functions run in one VPC; deploy one stack per VPC`,
+        });
       }
     });
     const breakGlassAccount = IAM_ROLE_ARN.exec(config.breakGlassRoleArn)?.[1];
-    if (breakGlassAccount && breakGlassAccount !== config.env.account) ctx.addIssue({ code: 'custom', path: ['breakGlassRoleArn'], message: `is a role of account ${breakGlassAccount}, not of the stack's account ${config.env.account}` });
+    if (breakGlassAccount && breakGlassAccount !== config.env.account)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['breakGlassRoleArn'],
+        message: `is a role of account ${breakGlassAccount}, not of the stack's account ${config.env.account}`,
+      });
     // One egress rule per database group and port, plus the endpoints', within a security group's 60.
-    if (databaseEndpoints(config).length > 50) ctx.addIssue({ code: 'custom', path: ['sources'], message: 'more than 50 distinct (security group, port) pairs across sources and restoreTargets; a security group holds 60 egress rules' });
+    if (databaseEndpoints(config).length > 50)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sources'],
+        message:
+          'more than 50 distinct (security group, port) pairs across sources and restoreTargets; a security group holds 60 egress rules',
+      });
     // Lambda takes at most 16 subnets; the functions get the union.
-    if (new Set(config.sources.flatMap((s) => s.network.subnets.map((n) => n.id))).size > 16) ctx.addIssue({ code: 'custom', path: ['sources'], message: 'more than 16 distinct subnets across sources; Lambda accepts 16' });
+    if (new Set(config.sources.flatMap((s) => s.network.subnets.map((n) => n.id))).size > 16)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sources'],
+        message: 'more than 16 distinct subnets across sources; Lambda accepts 16',
+      });
     const ids = new Set(config.sources.map((s) => s.id));
     config.collections.forEach((c, i) => {
-      if (!ids.has(c.source)) ctx.addIssue({ code: 'custom', path: ['collections', i, 'source'], message: `"${c.source}" is not the id of an entry of sources (${[...ids].join(', ')})` });
-      if (c.archiveRegion === config.env.region) ctx.addIssue({ code: 'custom', path: ['collections', i, 'archiveRegion'], message: `is the stack's own region (${c.archiveRegion}); an archive copy belongs in another region` });
+      if (!ids.has(c.source))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['collections', i, 'source'],
+          message: `"${c.source}" is not the id of an entry of sources (${[...ids].join(', ')})`,
+        });
+      if (c.archiveRegion === config.env.region)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['collections', i, 'archiveRegion'],
+          message: `is the stack's own region (${c.archiveRegion}); an archive copy belongs in another region`,
+        });
     });
   });
 
 export type TidemarkConfig = z.output<typeof TidemarkConfigSchema>;
 
 /** Each database security group and port the functions must reach: sources and restore targets. */
-export function databaseEndpoints(config: Pick<TidemarkConfig, 'sources' | 'restoreTargets'>): Array<{ securityGroupId: string; port: number }> {
-  const all = [...config.sources.map((s) => ({ securityGroupId: s.network.securityGroupId, port: s.port })), ...config.restoreTargets];
-  const unique = new Map(all.map((d) => [`${d.securityGroupId}:${d.port}`, { securityGroupId: d.securityGroupId, port: d.port }]));
+export function databaseEndpoints(
+  config: Pick<TidemarkConfig, 'sources' | 'restoreTargets'>,
+): Array<{ securityGroupId: string; port: number }> {
+  const all = [
+    ...config.sources.map((s) => ({ securityGroupId: s.network.securityGroupId, port: s.port })),
+    ...config.restoreTargets,
+  ];
+  const unique = new Map(
+    all.map((d) => [`${d.securityGroupId}:${d.port}`, { securityGroupId: d.securityGroupId, port: d.port }]),
+  );
   return [...unique.values()];
 }
 export type SourceConfig = TidemarkConfig['sources'][number];
@@ -197,7 +284,11 @@ export function parseConfig(text: string, file: string): TidemarkConfig {
   }
   const result = TidemarkConfigSchema.safeParse(json);
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((issue) => `${file}: ${formatPath(issue.path) || '(top level)'}: ${issue.message}`).join('\n'));
+    throw new ConfigError(
+      result.error.issues
+        .map((issue) => `${file}: ${formatPath(issue.path) || '(top level)'}: ${issue.message}`)
+        .join('\n'),
+    );
   }
   return result.data;
 }
@@ -207,7 +298,9 @@ export function loadConfig(file: string): TidemarkConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`${file}: cannot read the configuration file: ${(err as Error).message}. Pass another with -c config=<file>.`);
+    throw new ConfigError(
+      `${file}: cannot read the configuration file: ${(err as Error).message}. Pass another with -c config=<file>.`,
+    );
   }
   return parseConfig(text, file);
 }
@@ -219,7 +312,12 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 function unique(values: string[], list: string, field: string, ctx: z.RefinementCtx): void {
   values.forEach((v, i) => {
-    if (values.indexOf(v) !== i) ctx.addIssue({ code: 'custom', path: [list, i, field], message: `"${v}" is used twice; each ${field} must be unique` });
+    if (values.indexOf(v) !== i)
+      ctx.addIssue({
+        code: 'custom',
+        path: [list, i, field],
+        message: `"${v}" is used twice; each ${field} must be unique`,
+      });
   });
 }
 

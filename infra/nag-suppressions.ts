@@ -19,34 +19,42 @@ export function nagAcknowledgements(stack: TidemarkStack): Acknowledgement[] {
     {
       construct: tasks,
       id: 'AwsSolutions-L1',
-      reason: 'DESIGN.md fixes the Lambda runtime at Node.js 22 (the version the bundles target and the local tests run the same code with); moving to a newer runtime is a deliberate, tested change.',
+      reason:
+        'DESIGN.md fixes the Lambda runtime at Node.js 22 (the version the bundles target and the local tests run the same code with); moving to a newer runtime is a deliberate, tested change.',
     },
     {
       construct: tasks.networkInterfacePolicy,
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ec2:DescribeNetworkInterfaces / DescribeSubnets, which Lambda calls to attach the functions to the VPC: EC2 Describe actions support no resource-level permissions. CreateNetworkInterface is scoped to the configured subnets and the task security group.',
+      reason:
+        'ec2:DescribeNetworkInterfaces / DescribeSubnets, which Lambda calls to attach the functions to the VPC: EC2 Describe actions support no resource-level permissions. CreateNetworkInterface is scoped to the configured subnets and the task security group.',
     },
     {
       construct: tasks.networkInterfacePolicy,
       id: `AwsSolutions-IAM5[Resource::arn:aws:ec2:${stack.region}:${stack.account}:network-interface/*]`,
-      reason: 'Create / delete / assign / unassign addresses on the ENIs Lambda creates for the functions: their ids are made at run time, so only "network-interface/*" in this account and region can name them (creation is further bound to the configured subnets and the task security group).',
+      reason:
+        'Create / delete / assign / unassign addresses on the ENIs Lambda creates for the functions: their ids are made at run time, so only "network-interface/*" in this account and region can name them (creation is further bound to the configured subnets and the task security group).',
     },
     {
       construct: tasks.tracingPolicy,
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'xray:PutTraceSegments / PutTelemetryRecords, with which the Lambda runtime sends the functions\' traces: X-Ray supports no resource-level permissions for them.',
+      reason:
+        "xray:PutTraceSegments / PutTelemetryRecords, with which the Lambda runtime sends the functions' traces: X-Ray supports no resource-level permissions for them.",
     },
     {
       construct: schedules.deadLetterQueue,
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the backup schedules (EventBridge Scheduler\'s DeadLetterConfig, which cdk-nag does not see); a dead-letter queue for it would only move the question.',
+      reason:
+        "This queue is itself the dead-letter queue of the backup schedules (EventBridge Scheduler's DeadLetterConfig, which cdk-nag does not see); a dead-letter queue for it would only move the question.",
     },
   ];
-  for (const machine of stateMachines.node.children.filter((c): c is sfn.StateMachine => c instanceof sfn.StateMachine)) {
+  for (const machine of stateMachines.node.children.filter(
+    (c): c is sfn.StateMachine => c instanceof sfn.StateMachine,
+  )) {
     acks.push({
       construct: machine.role,
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'Added by CDK for execution logging and X-Ray tracing: CloudWatch Logs vended log delivery (logs:*LogDelivery, PutResourcePolicy, Describe*) and xray:PutTraceSegments etc. have no resource-level permissions.',
+      reason:
+        'Added by CDK for execution logging and X-Ray tracing: CloudWatch Logs vended log delivery (logs:*LogDelivery, PutResourcePolicy, Describe*) and xray:PutTraceSegments etc. have no resource-level permissions.',
     });
   }
   for (const area of ['runs', 'chunks', 'backups', 'collections']) {
@@ -60,7 +68,8 @@ export function nagAcknowledgements(stack: TidemarkStack): Acknowledgement[] {
     acks.push({
       construct: lookup,
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ec2:DescribeManagedPrefixLists, called once per deployment to find the id of the region\'s S3 / DynamoDB prefix list for the task security group\'s egress: it supports no resource-level permissions.',
+      reason:
+        "ec2:DescribeManagedPrefixLists, called once per deployment to find the id of the region's S3 / DynamoDB prefix list for the task security group's egress: it supports no resource-level permissions.",
     });
   }
   // CDK's one provider function behind every AwsCustomResource of the stack (the prefix-list lookups).
@@ -69,7 +78,8 @@ export function nagAcknowledgements(stack: TidemarkStack): Acknowledgement[] {
     acks.push({
       construct: provider,
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: 'CDK\'s AwsCustomResource provider function (the prefix-list lookups, run during deployments only) writes its own logs with this AWS managed policy (logs:CreateLogGroup / CreateLogStream / PutLogEvents); its only other grant is DescribeManagedPrefixLists.',
+      reason:
+        "CDK's AwsCustomResource provider function (the prefix-list lookups, run during deployments only) writes its own logs with this AWS managed policy (logs:CreateLogGroup / CreateLogStream / PutLogEvents); its only other grant is DescribeManagedPrefixLists.",
     });
   }
   return acks;
@@ -79,7 +89,8 @@ export function nagAcknowledgements(stack: TidemarkStack): Acknowledgement[] {
 const AWS_CUSTOM_RESOURCE_PROVIDER = 'AWS679f53fac002430cb0da5b7982bd2287';
 
 export function applyNagSuppressions(stack: TidemarkStack): void {
-  for (const ack of nagAcknowledgements(stack)) Validations.of(ack.construct).acknowledge({ id: ack.id, reason: ack.reason });
+  for (const ack of nagAcknowledgements(stack))
+    Validations.of(ack.construct).acknowledge({ id: ack.id, reason: ack.reason });
 }
 
 function logicalId(bucket: s3.Bucket): string {

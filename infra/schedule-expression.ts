@@ -34,19 +34,27 @@ const FIELDS: FieldSpec[] = [
 type CronSets = (Set<number> | undefined)[];
 
 /** Parses and checks an expression; throws an Error whose message says what is wrong. */
-export function parseScheduleExpression(expression: string): { kind: 'rate'; minutes: number } | { kind: 'cron'; fields: CronSets } {
+export function parseScheduleExpression(
+  expression: string,
+): { kind: 'rate'; minutes: number } | { kind: 'cron'; fields: CronSets } {
   const rate = RATE.exec(expression);
   if (rate) {
     const n = Number(rate[1]);
     const unit = rate[2]!;
     if (n < 1) throw new Error(`"${expression}": the rate must be at least 1`);
-    if ((n === 1) !== !unit.endsWith('s')) throw new Error(`"${expression}": write "rate(1 ${unit.replace(/s$/, '')})" or "rate(${n > 1 ? n : 2} ${unit.replace(/s?$/, 's')})" (singular unit for 1 only)`);
+    if ((n === 1) !== !unit.endsWith('s'))
+      throw new Error(
+        `"${expression}": write "rate(1 ${unit.replace(/s$/, '')})" or "rate(${n > 1 ? n : 2} ${unit.replace(/s?$/, 's')})" (singular unit for 1 only)`,
+      );
     return { kind: 'rate', minutes: n * UNIT_MINUTES[unit.replace(/s$/, '')]! };
   }
   const cron = CRON.exec(expression);
   if (!cron) throw new Error(`"${expression}" is neither rate(<n> <unit>) nor cron(<6 fields>)`);
   const parts = cron[1]!.trim().split(/\s+/);
-  if (parts.length !== 6) throw new Error(`"${expression}": a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), found ${parts.length}`);
+  if (parts.length !== 6)
+    throw new Error(
+      `"${expression}": a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), found ${parts.length}`,
+    );
   const fields = parts.map((part, i) => parseField(part, FIELDS[i]!, expression));
   if ((fields[2] === undefined) === (fields[4] === undefined)) {
     throw new Error(`"${expression}": exactly one of day-of-month and day-of-week must be "?"`);
@@ -58,10 +66,14 @@ function parseField(text: string, spec: FieldSpec, expression: string): Set<numb
   const fail = (why: string): never => {
     throw new Error(`"${expression}": ${spec.name} field "${text}": ${why}`);
   };
-  if (text === '?') return spec.name === 'day-of-month' || spec.name === 'day-of-week' ? undefined : fail('"?" is only allowed in day-of-month or day-of-week');
+  if (text === '?')
+    return spec.name === 'day-of-month' || spec.name === 'day-of-week'
+      ? undefined
+      : fail('"?" is only allowed in day-of-month or day-of-week');
   const values = new Set<number>();
   for (const item of text.split(',')) {
-    if (/#|^\d*L$|^LW$|^\d+W$/i.test(item)) fail('L, W and # are not supported by Tidemark; use lists, ranges and steps');
+    if (/#|^\d*L$|^LW$|^\d+W$/i.test(item))
+      fail('L, W and # are not supported by Tidemark; use lists, ranges and steps');
     const [range, stepText] = item.split('/');
     const step = stepText === undefined ? 1 : Number(stepText);
     if (!Number.isInteger(step) || step < 1) fail(`step "${stepText}" is not a positive whole number`);
@@ -82,7 +94,10 @@ function parseField(text: string, spec: FieldSpec, expression: string): Set<numb
 function value(text: string, spec: FieldSpec, fail: (why: string) => never): number {
   const named = spec.names?.indexOf(text.toUpperCase()) ?? -1;
   const n = named >= 0 ? named + 1 : /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!(n >= spec.min && n <= spec.max)) fail(`"${text}" is not a value of ${spec.min}-${spec.max}${spec.names ? ` or ${spec.names[0]}-${spec.names.at(-1)}` : ''}`);
+  if (!(n >= spec.min && n <= spec.max))
+    fail(
+      `"${text}" is not a value of ${spec.min}-${spec.max}${spec.names ? ` or ${spec.names[0]}-${spec.names.at(-1)}` : ''}`,
+    );
   return n;
 }
 
@@ -96,7 +111,8 @@ export function longestIntervalMinutes(expression: string): number {
   if (parsed.kind === 'rate') return parsed.minutes;
   const [minutes, hours, dom, months, dow] = parsed.fields;
   const times: number[] = [];
-  for (const h of [...hours!].sort((a, b) => a - b)) for (const m of [...minutes!].sort((a, b) => a - b)) times.push(h * 60 + m);
+  for (const h of [...hours!].sort((a, b) => a - b))
+    for (const m of [...minutes!].sort((a, b) => a - b)) times.push(h * 60 + m);
   const runs: number[] = [];
   const start = Date.UTC(2025, 0, 1);
   for (let day = 0; day < 730; day++) {

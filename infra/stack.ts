@@ -18,7 +18,13 @@ import { MaintenanceSchedules } from './constructs/maintenance-schedules.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import type { TaskProfile } from './task-profiles.ts';
 
-export const STACK_OUTPUTS = ['BackupStateMachineArn', 'RestoreStateMachineArn', 'CatalogTableName', 'RepositoryBucketName', 'EventBusName'] as const;
+export const STACK_OUTPUTS = [
+  'BackupStateMachineArn',
+  'RestoreStateMachineArn',
+  'CatalogTableName',
+  'RepositoryBucketName',
+  'EventBusName',
+] as const;
 
 export interface TidemarkStackProps extends StackProps {
   readonly config: TidemarkConfig;
@@ -56,7 +62,10 @@ export class TidemarkStack extends Stack {
     const restoreTargetSecretArns = [...new Set(config.restoreTargets.map((t) => t.secretArn))];
     this.network = new TaskNetwork(this, 'Network', {
       vpcId: config.sources[0]!.network.vpcId,
-      subnets: uniqueBy(config.sources.flatMap((s) => s.network.subnets), (s) => s.id),
+      subnets: uniqueBy(
+        config.sources.flatMap((s) => s.network.subnets),
+        (s) => s.id,
+      ),
       databases: databaseEndpoints(config),
       bucket: this.repository.bucket,
       table: this.catalog.table,
@@ -81,7 +90,11 @@ export class TidemarkStack extends Stack {
 
     this.stateMachines = new TidemarkStateMachines(this, 'StateMachines', {
       functions: this.tasks.functions,
-      definitions: { backup: readFileSync(aslPath('backup'), 'utf8'), restore: readFileSync(aslPath('restore'), 'utf8'), maintenance: readFileSync(aslPath('maintenance'), 'utf8') },
+      definitions: {
+        backup: readFileSync(aslPath('backup'), 'utf8'),
+        restore: readFileSync(aslPath('restore'), 'utf8'),
+        maintenance: readFileSync(aslPath('maintenance'), 'utf8'),
+      },
     });
 
     this.schedules = new BackupSchedules(this, 'Schedules', {
@@ -96,20 +109,38 @@ export class TidemarkStack extends Stack {
       group: this.schedules.group,
       deadLetterQueue: this.schedules.deadLetterQueue,
     });
-    new CfnOutput(this, 'MaintenanceStateMachineArn', { value: this.stateMachines.maintenance.stateMachineArn, description: 'Retention and gc of one collection: input {"collection": "<name>"}' });
+    new CfnOutput(this, 'MaintenanceStateMachineArn', {
+      value: this.stateMachines.maintenance.stateMachineArn,
+      description: 'Retention and gc of one collection: input {"collection": "<name>"}',
+    });
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       eventBus: this.stateMachines.eventBus,
-      machines: { backup: this.stateMachines.backup, restore: this.stateMachines.restore, maintenance: this.stateMachines.maintenance },
+      machines: {
+        backup: this.stateMachines.backup,
+        restore: this.stateMachines.restore,
+        maintenance: this.stateMachines.maintenance,
+      },
       functions: this.tasks.functions,
       schedules: this.schedules,
-      staleness: config.collections.map((c) => ({ collection: c.name, intervalMinutes: longestIntervalMinutes(c.schedule.expression) })),
+      staleness: config.collections.map((c) => ({
+        collection: c.name,
+        intervalMinutes: longestIntervalMinutes(c.schedule.expression),
+      })),
       alarmEmail: config.alarmEmail,
     });
-    this.tamperAlerts = new TamperAlerts(this, 'TamperAlerts', { bucket: this.repository.bucket, key: this.repository.key, macKey: this.repository.macKey, monitoring: this.monitoring });
+    this.tamperAlerts = new TamperAlerts(this, 'TamperAlerts', {
+      bucket: this.repository.bucket,
+      key: this.repository.key,
+      macKey: this.repository.macKey,
+      monitoring: this.monitoring,
+    });
     for (const c of config.collections) {
       if (!this.monitoring.stalenessAlarms[c.name]) {
-        Annotations.of(this).addWarningV2('tidemark:noStalenessAlarm', `collections: ${c.name} runs less often than every 3.5 days; CloudWatch cannot watch a window of twice that, so it has no staleness alarm.`);
+        Annotations.of(this).addWarningV2(
+          'tidemark:noStalenessAlarm',
+          `collections: ${c.name} runs less often than every 3.5 days; CloudWatch cannot watch a window of twice that, so it has no staleness alarm.`,
+        );
       }
     }
 
@@ -122,11 +153,21 @@ export class TidemarkStack extends Stack {
     };
     for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, key, { value });
     // CloudFormation outputs cannot be empty: no RepositoryPrefix output means the bucket root.
-    if (config.repository.prefix) new CfnOutput(this, 'RepositoryPrefix', { value: config.repository.prefix, description: 'Key prefix of the repository inside RepositoryBucketName' });
+    if (config.repository.prefix)
+      new CfnOutput(this, 'RepositoryPrefix', {
+        value: config.repository.prefix,
+        description: 'Key prefix of the repository inside RepositoryBucketName',
+      });
     new CfnOutput(this, 'AlertTopicArn', { value: this.monitoring.topic.topicArn });
-    new CfnOutput(this, 'RepositoryMacKeyArn', { value: this.repository.macKey.keyArn, description: 'The repository key: the KMS HMAC key that authenticates repository documents (a configured kmsEndpoint must allow GenerateMac / VerifyMac on it)' });
-    new CfnOutput(this, 'TaskSecurityGroupId', { value: this.network.securityGroup.securityGroupId, description: 'Allow ingress from this group on each database\'s security group (docs/deploy.md, "Network")' });
-
+    new CfnOutput(this, 'RepositoryMacKeyArn', {
+      value: this.repository.macKey.keyArn,
+      description:
+        'The repository key: the KMS HMAC key that authenticates repository documents (a configured kmsEndpoint must allow GenerateMac / VerifyMac on it)',
+    });
+    new CfnOutput(this, 'TaskSecurityGroupId', {
+      value: this.network.securityGroup.securityGroupId,
+      description: 'Allow ingress from this group on each database\'s security group (docs/deploy.md, "Network")',
+    });
   }
 }
 

@@ -10,7 +10,8 @@ export const NODE_TARGET = 'node22';
  * ESM bundles of CommonJS dependencies (pg, pg-copy-streams) need a real `require` for Node
  * built-ins; esbuild's shim throws "Dynamic require … is not supported" without it.
  */
-const REQUIRE_SHIM = "import { createRequire as __tidemarkCreateRequire } from 'node:module'; const require = __tidemarkCreateRequire(import.meta.url);";
+const REQUIRE_SHIM =
+  "import { createRequire as __tidemarkCreateRequire } from 'node:module'; const require = __tidemarkCreateRequire(import.meta.url);";
 
 export const TASK_BUNDLING = {
   format: OutputFormat.ESM,

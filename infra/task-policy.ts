@@ -36,7 +36,11 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
   if (readable.length > 0) {
     statements.push(
       // HEAD is authorized by s3:GetObject too; only a GET of a body needs the key (below).
-      new iam.PolicyStatement({ sid: 'RepositoryRead', actions: ['s3:GetObject'], resources: readable.map((a) => areaObjects(r.bucket, r.prefix, a)) }),
+      new iam.PolicyStatement({
+        sid: 'RepositoryRead',
+        actions: ['s3:GetObject'],
+        resources: readable.map((a) => areaObjects(r.bucket, r.prefix, a)),
+      }),
       // Without ListBucket, S3 answers a missing key with 403 instead of 404, and "not found"
       // is how the tasks learn a snapshot or a batch result does not exist yet.
       new iam.PolicyStatement({ sid: 'RepositoryList', actions: ['s3:ListBucket'], resources: [r.bucket.bucketArn] }),
@@ -44,17 +48,33 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
   }
   if (write.length > 0) {
     // PutObject covers multipart uploads; Abort lets a failed upload clean up after itself.
-    statements.push(new iam.PolicyStatement({ sid: 'RepositoryWrite', actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: write.map((a) => areaObjects(r.bucket, r.prefix, a)) }));
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'RepositoryWrite',
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        resources: write.map((a) => areaObjects(r.bucket, r.prefix, a)),
+      }),
+    );
   }
   const deletable = access.delete ?? [];
   if (deletable.length > 0) {
     // Versioned bucket: a delete leaves a noncurrent version, kept past the longest retention.
-    statements.push(new iam.PolicyStatement({ sid: 'RepositoryDelete', actions: ['s3:DeleteObject'], resources: deletable.map((a) => areaObjects(r.bucket, r.prefix, a)) }));
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'RepositoryDelete',
+        actions: ['s3:DeleteObject'],
+        resources: deletable.map((a) => areaObjects(r.bucket, r.prefix, a)),
+      }),
+    );
   }
   if (catalog.length > 0) {
     const tableArn = r.table.tableArn;
-    const resources = catalog.includes('Query') ? [tableArn, `${tableArn}/index/${CATALOG_TABLE.listIndex}`] : [tableArn];
-    statements.push(new iam.PolicyStatement({ sid: 'Catalog', actions: catalog.map((a) => `dynamodb:${a}`), resources }));
+    const resources = catalog.includes('Query')
+      ? [tableArn, `${tableArn}/index/${CATALOG_TABLE.listIndex}`]
+      : [tableArn];
+    statements.push(
+      new iam.PolicyStatement({ sid: 'Catalog', actions: catalog.map((a) => `dynamodb:${a}`), resources }),
+    );
   }
   const kmsActions = new Set<string>();
   const services: string[] = [];
@@ -68,7 +88,8 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
   if (catalog.length > 0) {
     services.push(`dynamodb.${region}.amazonaws.com`);
     kmsActions.add('kms:Decrypt').add('kms:DescribeKey');
-    if (catalog.includes('PutItem') || catalog.includes('UpdateItem')) kmsActions.add('kms:Encrypt').add('kms:GenerateDataKey');
+    if (catalog.includes('PutItem') || catalog.includes('UpdateItem'))
+      kmsActions.add('kms:Encrypt').add('kms:GenerateDataKey');
   }
   if (kmsActions.size > 0) {
     // Only through S3 / DynamoDB: the functions never call KMS themselves.
@@ -88,11 +109,19 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
     ...(readsDocuments(access) ? ['kms:VerifyMac'] : []),
   ];
   if (macActions.length > 0) {
-    statements.push(new iam.PolicyStatement({ sid: 'DocumentAuthentication', actions: macActions, resources: [r.macKey.keyArn] }));
+    statements.push(
+      new iam.PolicyStatement({ sid: 'DocumentAuthentication', actions: macActions, resources: [r.macKey.keyArn] }),
+    );
   }
   if (access.databases) {
     const secrets = access.databases === 'sources' ? r.sourceSecretArns : r.restoreTargetSecretArns;
-    statements.push(new iam.PolicyStatement({ sid: 'DatabaseCredentials', actions: ['secretsmanager:GetSecretValue'], resources: [...secrets] }));
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'DatabaseCredentials',
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [...secrets],
+      }),
+    );
   }
   return statements;
 }

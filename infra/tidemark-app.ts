@@ -13,7 +13,10 @@ import { applyNagSuppressions } from './nag-suppressions.ts';
 export const DEFAULT_CONFIG = 'tidemark.config.example.json';
 
 /** The feature flags `cdk init` would write for this aws-cdk-lib, so defaults are current ones. */
-export const FEATURE_FLAGS = createRequire(import.meta.url)('aws-cdk-lib/recommended-feature-flags.json') as Record<string, unknown>;
+export const FEATURE_FLAGS = createRequire(import.meta.url)('aws-cdk-lib/recommended-feature-flags.json') as Record<
+  string,
+  unknown
+>;
 
 export interface TidemarkAppOptions {
   /** Path of the configuration file; default: the `config` context value, else DEFAULT_CONFIG. */
@@ -34,16 +37,23 @@ export interface TidemarkAppOptions {
   readonly profiles?: Readonly<Record<string, TaskProfile>>;
 }
 
-export function createTidemarkApp(options: TidemarkAppOptions = {}): { app: App; stack: TidemarkStack; config: TidemarkConfig } {
+export function createTidemarkApp(options: TidemarkAppOptions = {}): {
+  app: App;
+  stack: TidemarkStack;
+  config: TidemarkConfig;
+} {
   const app = new App({
     context: { ...FEATURE_FLAGS, ...options.context },
     outdir: options.outdir,
     builtinCloudFormationValidation: options.cloudFormationValidation ?? true,
   });
-  const config = options.config ?? loadConfig(options.configPath ?? (app.node.tryGetContext('config') as string | undefined) ?? DEFAULT_CONFIG);
+  const config =
+    options.config ??
+    loadConfig(options.configPath ?? (app.node.tryGetContext('config') as string | undefined) ?? DEFAULT_CONFIG);
   const stack = new TidemarkStack(app, config.stackName, {
     env: config.env,
-    description: 'Tidemark: consistent, verifiable logical backups of PostgreSQL (Step Functions, Lambda, S3, DynamoDB)',
+    description:
+      'Tidemark: consistent, verifiable logical backups of PostgreSQL (Step Functions, Lambda, S3, DynamoDB)',
     config,
     functionEntries,
     profiles: options.profiles,

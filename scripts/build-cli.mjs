@@ -25,6 +25,8 @@ await esbuild.build({
   // The native zstd addon and pg's optional native binding stay in node_modules.
   external: ['@mongodb-js/zstd', 'pg-native'],
   // CommonJS dependencies inside an ES module bundle need a require.
-  banner: { js: "import { createRequire as __tidemarkRequire } from 'node:module'; const require = __tidemarkRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __tidemarkRequire } from 'node:module'; const require = __tidemarkRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 });

@@ -50,32 +50,59 @@ async function main(): Promise<number> {
     console.log('Created database "shop": 20,000 customers, 2,000 products, 100,000 orders, 300,000 order lines.');
 
     console.log(`\n$ tidemark collection create shop --source postgres://…/shop --keep-last 7 --repo ${repo}`);
-    const create = await tidemark(['collection', 'create', 'shop', '--source', withoutPassword(source), '--keep-last', '7', '--repo', repo]);
+    const create = await tidemark([
+      'collection',
+      'create',
+      'shop',
+      '--source',
+      withoutPassword(source),
+      '--keep-last',
+      '7',
+      '--repo',
+      repo,
+    ]);
     if (create.code !== 0) return create.code;
 
     console.log(`\n$ tidemark backup --collection shop --source postgres://…/shop`);
     const full = await tidemark(['backup', '--collection', 'shop', '--source', source, '--repo', repo, '--json']);
     if (full.code !== 0) return full.code;
     const f = JSON.parse(full.stdout);
-    console.log(`backup ${f.backupId} (full): ${f.tables} tables, ${f.rows} rows, ${f.bytesRead} bytes read, ${f.bytesStored} bytes stored (${(f.bytesRead / Math.max(1, f.bytesStored)).toFixed(1)}× smaller), ${f.seconds} s`);
+    console.log(
+      `backup ${f.backupId} (full): ${f.tables} tables, ${f.rows} rows, ${f.bytesRead} bytes read, ${f.bytesStored} bytes stored (${(f.bytesRead / Math.max(1, f.bytesStored)).toFixed(1)}× smaller), ${f.seconds} s`,
+    );
 
-    await server.sql(`UPDATE orders SET status = 'shipped' WHERE id % 100 = 7; INSERT INTO orders (customer_id, placed_at) SELECT 1 + i, now() FROM generate_series(1, 500) i;`, 'shop');
+    await server.sql(
+      `UPDATE orders SET status = 'shipped' WHERE id % 100 = 7; INSERT INTO orders (customer_id, placed_at) SELECT 1 + i, now() FROM generate_series(1, 500) i;`,
+      'shop',
+    );
     console.log('\nChanged 1% of the orders: 1,000 shipped, 500 new.');
     console.log(`$ tidemark backup --collection shop --source postgres://…/shop`);
     const backup = await tidemark(['backup', '--collection', 'shop', '--source', source, '--repo', repo, '--json']);
     if (backup.code !== 0) return backup.code;
     const b = JSON.parse(backup.stdout);
-    console.log(`backup ${b.backupId} (incremental on ${b.parent}): ${b.rows} rows, ${b.bytesRead} bytes read, ${b.bytesStored} bytes stored (${((100 * b.bytesStored) / Math.max(1, f.bytesStored)).toFixed(2)}% of the full backup), ${b.bytesReferenced} bytes referenced, ${b.seconds} s`);
+    console.log(
+      `backup ${b.backupId} (incremental on ${b.parent}): ${b.rows} rows, ${b.bytesRead} bytes read, ${b.bytesStored} bytes stored (${((100 * b.bytesStored) / Math.max(1, f.bytesStored)).toFixed(2)}% of the full backup), ${b.bytesReferenced} bytes referenced, ${b.seconds} s`,
+    );
 
     console.log(`\n$ tidemark verify ${b.backupId}`);
     const verify = await tidemark(['verify', b.backupId, '--repo', repo]);
     if (verify.code !== 0) return verify.code;
 
     console.log(`\n$ tidemark restore ${b.backupId} --target postgres://…/shop_restored`);
-    const restore = await tidemark(['restore', b.backupId, '--target', server.url('shop_restored'), '--repo', repo, '--json']);
+    const restore = await tidemark([
+      'restore',
+      b.backupId,
+      '--target',
+      server.url('shop_restored'),
+      '--repo',
+      repo,
+      '--json',
+    ]);
     if (restore.code !== 0) return restore.code;
     const r = JSON.parse(restore.stdout);
-    console.log(`restore ${r.restoreId}: ${r.tables} tables, ${r.rows} rows, row counts and content checksums verified, ${r.seconds} s`);
+    console.log(
+      `restore ${r.restoreId}: ${r.tables} tables, ${r.rows} rows, row counts and content checksums verified, ${r.seconds} s`,
+    );
 
     const check = `SELECT (SELECT count(*) FROM orders) AS orders, (SELECT sum(revenue)::text FROM revenue_by_day) AS revenue`;
     const [before] = (await server.sql(check, 'shop')).rows;
@@ -83,7 +110,9 @@ async function main(): Promise<number> {
     const same = before.orders === after.orders && before.revenue === after.revenue;
     console.log(`\nshop:          ${before.orders} orders, revenue ${before.revenue}`);
     console.log(`shop_restored: ${after.orders} orders, revenue ${after.revenue}`);
-    console.log(`\n${same ? 'Demo passed' : 'Demo FAILED: the restored database differs'} in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+    console.log(
+      `\n${same ? 'Demo passed' : 'Demo FAILED: the restored database differs'} in ${((performance.now() - started) / 1000).toFixed(1)} s.`,
+    );
     return same ? 0 : 1;
   } finally {
     await server.stop();

@@ -16,7 +16,10 @@ const metrics = new Metrics({ namespace: 'Tidemark', serviceName: 'tidemark' });
 /** Ids a task input may carry; they become keys of every log line of the invocation. */
 const RUN_KEYS = ['backupId', 'restoreId', 'collection', 'batch'] as const;
 
-export function taskHandler<I, O>(task: string, run: (input: I, ctx: TaskContext) => Promise<O>): (event: I) => Promise<O> {
+export function taskHandler<I, O>(
+  task: string,
+  run: (input: I, ctx: TaskContext) => Promise<O>,
+): (event: I) => Promise<O> {
   return async (event: I) => {
     const ctx = await currentTaskContext();
     const local = isLocalRun();
@@ -31,7 +34,12 @@ export function taskHandler<I, O>(task: string, run: (input: I, ctx: TaskContext
       // execution history and the run's catalog record: no password may reach them.
       const redacted = withoutSecrets(err);
       if (!local) {
-        logger.error(`${task} failed`, { ...keys, error: redacted.message, errorType: redacted.name, seconds: round((performance.now() - started) / 1000) });
+        logger.error(`${task} failed`, {
+          ...keys,
+          error: redacted.message,
+          errorType: redacted.name,
+          seconds: round((performance.now() - started) / 1000),
+        });
         publish(task, (performance.now() - started) / 1000, {}, false);
       }
       throw redacted;
@@ -52,7 +60,8 @@ function runKeys(event: unknown): Record<string, string | number> {
 /** Rows and bytes a step's output reports (export results, commit, restore completion …). */
 function figures(output: unknown): { rows?: number; bytes?: number } {
   const o = (output ?? {}) as Record<string, unknown>;
-  const number = (...names: string[]) => names.map((n) => o[n]).find((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const number = (...names: string[]) =>
+    names.map((n) => o[n]).find((v): v is number => typeof v === 'number' && Number.isFinite(v));
   return { rows: number('rows'), bytes: number('bytesRead', 'bytes', 'bytesWritten') };
 }
 

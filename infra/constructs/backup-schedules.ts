@@ -55,7 +55,10 @@ export class BackupSchedules extends Construct {
       const source = props.sources.find((s) => s.id === collection.source)!;
       schedules[collection.name] = new scheduler.Schedule(this, collection.name, {
         description: `Tidemark backup of collection ${collection.name} (source ${source.id}: ${source.host}:${source.port}/${source.database})`,
-        schedule: scheduler.ScheduleExpression.expression(collection.schedule.expression, TimeZone.of(collection.schedule.timeZone)),
+        schedule: scheduler.ScheduleExpression.expression(
+          collection.schedule.expression,
+          TimeZone.of(collection.schedule.timeZone),
+        ),
         scheduleGroup: this.group,
         target: new targets.StepFunctionsStartExecution(props.backupStateMachine, {
           input: scheduler.ScheduleTargetInput.fromObject(backupRunInput(collection, source)),

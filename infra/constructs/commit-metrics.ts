@@ -32,14 +32,22 @@ export class CommitMetrics extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     this.namespace = `Tidemark/${stack.stackName}`;
-    this.logGroup = new logs.LogGroup(this, 'Log', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.RETAIN });
+    this.logGroup = new logs.LogGroup(this, 'Log', {
+      retention: logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
     this.rule = new events.Rule(this, 'ToLog', {
       description: 'Tidemark BackupCommitted events to the commit log (per-collection metrics)',
       eventBus: props.eventBus,
       eventPattern: { source: ['tidemark'], detailType: ['BackupCommitted'] },
     });
     // The log group ARN without the ":*" suffix is what EventBridge targets.
-    const target = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: this.logGroup.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const target = stack.formatArn({
+      service: 'logs',
+      resource: 'log-group',
+      resourceName: this.logGroup.logGroupName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     this.rule.addTarget({ bind: () => ({ arn: target }) });
     // EventBridge writes to a log group through the log group's resource policy (not a role);
     // this one admits only this rule. (The CloudWatchLogGroup target would add one through a
@@ -66,6 +74,12 @@ export class CommitMetrics extends Construct {
 
   /** Backups of `collection` committed per period (Sum). */
   committed(collection: string, period: Duration): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: this.namespace, metricName: COMMITTED_METRIC, dimensionsMap: { [COLLECTION_DIMENSION]: collection }, statistic: 'Sum', period });
+    return new cloudwatch.Metric({
+      namespace: this.namespace,
+      metricName: COMMITTED_METRIC,
+      dimensionsMap: { [COLLECTION_DIMENSION]: collection },
+      statistic: 'Sum',
+      period,
+    });
   }
 }

@@ -37,7 +37,10 @@ export class MaintenanceSchedules extends Construct {
     for (const collection of props.collections) {
       schedules[collection.name] = new scheduler.Schedule(this, collection.name, {
         description: `Tidemark retention and garbage collection of collection ${collection.name}`,
-        schedule: scheduler.ScheduleExpression.expression(MAINTENANCE_SCHEDULE, TimeZone.of(collection.schedule.timeZone)),
+        schedule: scheduler.ScheduleExpression.expression(
+          MAINTENANCE_SCHEDULE,
+          TimeZone.of(collection.schedule.timeZone),
+        ),
         scheduleGroup: props.group,
         target: new targets.StepFunctionsStartExecution(props.maintenanceStateMachine, {
           input: scheduler.ScheduleTargetInput.fromObject(maintenanceRunInput(collection.name)),

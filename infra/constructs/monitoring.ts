@@ -25,7 +25,8 @@ const MAX_PERIOD_SECONDS = 86_400;
  * every run. A real failure of theirs ends the execution, which the failed-execution alarm reports.
  */
 export const EXPECTED_ERRORS: Readonly<Record<string, string>> = {
-  BackupAwaitSnapshot: 'throws SnapshotNotReadyError until the holder has written the snapshot; the ASL retries it up to 60 times',
+  BackupAwaitSnapshot:
+    'throws SnapshotNotReadyError until the holder has written the snapshot; the ASL retries it up to 60 times',
 };
 
 /**
@@ -33,7 +34,9 @@ export const EXPECTED_ERRORS: Readonly<Record<string, string>> = {
  * `evaluationPeriods` periods of `periodSeconds`, all without a success. `undefined` when the
  * window is longer than CloudWatch can evaluate (schedules rarer than every 3.5 days).
  */
-export function stalenessWindow(intervalMinutes: number): { periodSeconds: number; evaluationPeriods: number } | undefined {
+export function stalenessWindow(
+  intervalMinutes: number,
+): { periodSeconds: number; evaluationPeriods: number } | undefined {
   const windowSeconds = 2 * intervalMinutes * 60;
   if (windowSeconds > MAX_EVALUATION_SECONDS) return undefined;
   const evaluationPeriods = Math.ceil(windowSeconds / MAX_PERIOD_SECONDS);
@@ -61,7 +64,9 @@ export class Monitoring extends Construct {
   public readonly topic: sns.Topic;
   public readonly failureRule: events.Rule;
   /** By machine name, then `failed` / `timedOut` / `aborted`. */
-  public readonly executionAlarms: Readonly<Record<string, Readonly<Record<'failed' | 'timedOut' | 'aborted', cloudwatch.Alarm>>>>;
+  public readonly executionAlarms: Readonly<
+    Record<string, Readonly<Record<'failed' | 'timedOut' | 'aborted', cloudwatch.Alarm>>>
+  >;
   /** By function name, then `errors` / `throttles` (no `errors` for EXPECTED_ERRORS functions). */
   public readonly functionAlarms: Readonly<Record<string, { errors?: cloudwatch.Alarm; throttles: cloudwatch.Alarm }>>;
   public readonly scheduleAlarms: Readonly<Record<'targetErrors' | 'dropped' | 'deadLetters', cloudwatch.Alarm>>;
@@ -80,29 +85,73 @@ export class Monitoring extends Construct {
     const stack = Stack.of(this);
     // Its own key: EventBridge and CloudWatch must be able to use it, and they have no
     // business with the key that protects backup data.
-    this.alertKey = new kms.Key(this, 'AlertKey', { description: 'Tidemark alert notifications (SNS)', enableKeyRotation: true });
-    this.topic = new sns.Topic(this, 'Alerts', { displayName: 'Tidemark alerts', masterKey: this.alertKey, enforceSSL: true });
+    this.alertKey = new kms.Key(this, 'AlertKey', {
+      description: 'Tidemark alert notifications (SNS)',
+      enableKeyRotation: true,
+    });
+    this.topic = new sns.Topic(this, 'Alerts', {
+      displayName: 'Tidemark alerts',
+      masterKey: this.alertKey,
+      enforceSSL: true,
+    });
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
     this.notify = new actions.SnsAction(this.topic);
 
     // Services publish only for this stack's alarms and rules (aws:SourceArn): no other
     // account's or stack's alarm or rule can use the topic or its key (confused deputy).
-    const alarmArns = stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${stack.stackName}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const alarmArns = stack.formatArn({
+      service: 'cloudwatch',
+      resource: 'alarm',
+      resourceName: `${stack.stackName}-*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     const ruleArns = Lazy.list({ produce: () => this.publishingRules.map((r) => r.ruleArn) });
-    const fromAlarms = { ArnLike: { 'aws:SourceArn': alarmArns }, StringEquals: { 'aws:SourceAccount': stack.account } };
+    const fromAlarms = {
+      ArnLike: { 'aws:SourceArn': alarmArns },
+      StringEquals: { 'aws:SourceAccount': stack.account },
+    };
     const fromRules = { ArnEquals: { 'aws:SourceArn': ruleArns } };
     const cloudwatchService = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
     const eventsService = new iam.ServicePrincipal('events.amazonaws.com');
-    this.topic.addToResourcePolicy(new iam.PolicyStatement({ sid: 'AlarmsPublish', principals: [cloudwatchService], actions: ['sns:Publish'], resources: [this.topic.topicArn], conditions: fromAlarms }));
-    this.topic.addToResourcePolicy(new iam.PolicyStatement({ sid: 'RulesPublish', principals: [eventsService], actions: ['sns:Publish'], resources: [this.topic.topicArn], conditions: fromRules }));
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AlarmsPublish',
+        principals: [cloudwatchService],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: fromAlarms,
+      }),
+    );
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'RulesPublish',
+        principals: [eventsService],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: fromRules,
+      }),
+    );
     // The key only serves this topic, and SNS uses it only for a publish the topic policy
     // allowed: the topic policy is where the binding lives. (A key statement naming the rules
     // would make the key depend on rules that depend on the topic, which depends on the key.)
     const encrypt = ['kms:Decrypt', 'kms:GenerateDataKey'];
     this.alertKey.addToResourcePolicy(
-      new iam.PolicyStatement({ sid: 'AlarmsPublishEncrypted', principals: [cloudwatchService], actions: encrypt, resources: ['*'], conditions: { StringEquals: { 'aws:SourceAccount': stack.account } } }),
+      new iam.PolicyStatement({
+        sid: 'AlarmsPublishEncrypted',
+        principals: [cloudwatchService],
+        actions: encrypt,
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
     );
-    this.alertKey.addToResourcePolicy(new iam.PolicyStatement({ sid: 'RulesPublishEncrypted', principals: [eventsService], actions: encrypt, resources: ['*'] }));
+    this.alertKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'RulesPublishEncrypted',
+        principals: [eventsService],
+        actions: encrypt,
+        resources: ['*'],
+      }),
+    );
 
     this.failureRule = new events.Rule(this, 'Failures', {
       description: 'Tidemark BackupFailed and RestoreFailed events to the alert topic',
@@ -116,9 +165,21 @@ export class Monitoring extends Construct {
     for (const [name, machine] of Object.entries(props.machines)) {
       const what = name === 'backup' ? 'BackupFailed' : name === 'restore' ? 'RestoreFailed' : undefined;
       executionAlarms[name] = {
-        failed: this.atLeastOnce(`${name}Failed`, machine.metricFailed({ period }), `A Tidemark ${name} execution failed${what ? ` (its ${what} event names the run and the error)` : ''}.`),
-        timedOut: this.atLeastOnce(`${name}TimedOut`, machine.metricTimedOut({ period }), `A Tidemark ${name} execution timed out: it published no failure event. Open the execution in the Step Functions console.`),
-        aborted: this.atLeastOnce(`${name}Aborted`, machine.metricAborted({ period }), `A Tidemark ${name} execution was aborted (stopped by someone): it published no failure event.`),
+        failed: this.atLeastOnce(
+          `${name}Failed`,
+          machine.metricFailed({ period }),
+          `A Tidemark ${name} execution failed${what ? ` (its ${what} event names the run and the error)` : ''}.`,
+        ),
+        timedOut: this.atLeastOnce(
+          `${name}TimedOut`,
+          machine.metricTimedOut({ period }),
+          `A Tidemark ${name} execution timed out: it published no failure event. Open the execution in the Step Functions console.`,
+        ),
+        aborted: this.atLeastOnce(
+          `${name}Aborted`,
+          machine.metricAborted({ period }),
+          `A Tidemark ${name} execution was aborted (stopped by someone): it published no failure event.`,
+        ),
       };
     }
     this.executionAlarms = executionAlarms;
@@ -126,20 +187,40 @@ export class Monitoring extends Construct {
     const functionAlarms: Record<string, { errors?: cloudwatch.Alarm; throttles: cloudwatch.Alarm }> = {};
     for (const [name, fn] of Object.entries(props.functions)) {
       functionAlarms[name] = {
-        ...(EXPECTED_ERRORS[name] ? {} : { errors: this.atLeastOnce(`${name}Errors`, fn.metricErrors({ period }), `The Tidemark ${name} task failed (its state may have retried it): see its log group.`) }),
-        throttles: this.atLeastOnce(`${name}Throttles`, fn.metricThrottles({ period }), `Lambda throttled the Tidemark ${name} task: the account's or the function's concurrency is exhausted.`),
+        ...(EXPECTED_ERRORS[name]
+          ? {}
+          : {
+              errors: this.atLeastOnce(
+                `${name}Errors`,
+                fn.metricErrors({ period }),
+                `The Tidemark ${name} task failed (its state may have retried it): see its log group.`,
+              ),
+            }),
+        throttles: this.atLeastOnce(
+          `${name}Throttles`,
+          fn.metricThrottles({ period }),
+          `Lambda throttled the Tidemark ${name} task: the account's or the function's concurrency is exhausted.`,
+        ),
       };
     }
     this.functionAlarms = functionAlarms;
 
     const { group, deadLetterQueue } = props.schedules;
     this.scheduleAlarms = {
-      targetErrors: this.atLeastOnce('ScheduleTargetErrors', group.metricTargetErrors({ period }), 'EventBridge Scheduler could not start a Tidemark backup (StartExecution failed); it retries, then sends the event to the dead-letter queue.'),
-      dropped: this.atLeastOnce('ScheduleDropped', group.metricDropped({ period }), 'EventBridge Scheduler dropped a Tidemark backup start (retries or its hour used up): that backup did not run.'),
+      targetErrors: this.atLeastOnce(
+        'ScheduleTargetErrors',
+        group.metricTargetErrors({ period }),
+        'EventBridge Scheduler could not start a Tidemark backup (StartExecution failed); it retries, then sends the event to the dead-letter queue.',
+      ),
+      dropped: this.atLeastOnce(
+        'ScheduleDropped',
+        group.metricDropped({ period }),
+        'EventBridge Scheduler dropped a Tidemark backup start (retries or its hour used up): that backup did not run.',
+      ),
       deadLetters: this.atLeastOnce(
         'ScheduleDeadLetters',
         deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
-        'A Tidemark backup start is in the schedules\' dead-letter queue: that backup did not run; the message attributes say why.',
+        "A Tidemark backup start is in the schedules' dead-letter queue: that backup did not run; the message attributes say why.",
       ),
     };
 
@@ -163,14 +244,16 @@ export class Monitoring extends Construct {
     for (const check of props.staleness) {
       const window = stalenessWindow(check.intervalMinutes);
       if (!window) continue;
-      const alarm = this.commits.committed(check.collection, Duration.seconds(window.periodSeconds)).createAlarm(this, `${check.collection}Stale`, {
-        alarmDescription: `No committed Tidemark backup of collection ${check.collection} for ${(2 * check.intervalMinutes) / 60} h, twice its schedule interval.`,
-        threshold: 1,
-        evaluationPeriods: window.evaluationPeriods,
-        datapointsToAlarm: window.evaluationPeriods,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      });
+      const alarm = this.commits
+        .committed(check.collection, Duration.seconds(window.periodSeconds))
+        .createAlarm(this, `${check.collection}Stale`, {
+          alarmDescription: `No committed Tidemark backup of collection ${check.collection} for ${(2 * check.intervalMinutes) / 60} h, twice its schedule interval.`,
+          threshold: 1,
+          evaluationPeriods: window.evaluationPeriods,
+          datapointsToAlarm: window.evaluationPeriods,
+          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        });
       alarm.addAlarmAction(this.notify);
       stalenessAlarms[check.collection] = alarm;
     }
@@ -180,7 +263,9 @@ export class Monitoring extends Construct {
     const executions = (name: string, machine: sfn.StateMachine) =>
       new cloudwatch.GraphWidget({
         title: `${name[0]!.toUpperCase()}${name.slice(1)} executions`,
-        left: [machine.metricStarted(), machine.metricSucceeded(), machine.metricFailed()].map((m) => m.with({ period: Duration.hours(1), statistic: 'Sum' })),
+        left: [machine.metricStarted(), machine.metricSucceeded(), machine.metricFailed()].map((m) =>
+          m.with({ period: Duration.hours(1), statistic: 'Sum' }),
+        ),
         width: 12,
       });
     const fn = (name: string) => props.functions[name]!;
@@ -188,7 +273,9 @@ export class Monitoring extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Batch duration (max, ms)',
-        left: ['BackupExportBatch', 'RestoreLoadBatch', 'RestoreVerifyBatch'].map((n) => fn(n).metricDuration({ statistic: 'Maximum', label: n })),
+        left: ['BackupExportBatch', 'RestoreLoadBatch', 'RestoreVerifyBatch'].map((n) =>
+          fn(n).metricDuration({ statistic: 'Maximum', label: n }),
+        ),
         width: 12,
       }),
       new cloudwatch.GraphWidget({

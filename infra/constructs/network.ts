@@ -56,7 +56,13 @@ export class TaskNetwork extends Construct {
     super(scope, id);
     const zones = [...new Set(props.subnets.map((s) => s.availabilityZone))];
     this.vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: props.vpcId, availabilityZones: zones });
-    this.subnets = props.subnets.map((s) => ec2.Subnet.fromSubnetAttributes(this, `Subnet-${s.id}`, { subnetId: s.id, availabilityZone: s.availabilityZone, routeTableId: s.routeTableId }));
+    this.subnets = props.subnets.map((s) =>
+      ec2.Subnet.fromSubnetAttributes(this, `Subnet-${s.id}`, {
+        subnetId: s.id,
+        availabilityZone: s.availabilityZone,
+        routeTableId: s.routeTableId,
+      }),
+    );
 
     this.securityGroup = new ec2.SecurityGroup(this, 'Tasks', {
       vpc: this.vpc,
@@ -64,12 +70,20 @@ export class TaskNetwork extends Construct {
       allowAllOutbound: false,
     });
     for (const db of props.databases) {
-      this.securityGroup.addEgressRule(ec2.Peer.securityGroupId(db.securityGroupId), ec2.Port.tcp(db.port), `Database group ${db.securityGroupId}, port ${db.port}`);
+      this.securityGroup.addEgressRule(
+        ec2.Peer.securityGroupId(db.securityGroupId),
+        ec2.Port.tcp(db.port),
+        `Database group ${db.securityGroupId}, port ${db.port}`,
+      );
     }
 
     // Gateway endpoints route S3 and DynamoDB traffic of the subnets' route tables privately and
     // for free. Their policies bound every principal in those subnets to this bucket and table.
-    this.s3Endpoint = new ec2.GatewayVpcEndpoint(this, 'S3', { vpc: this.vpc, service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [{ subnets: this.subnets }] });
+    this.s3Endpoint = new ec2.GatewayVpcEndpoint(this, 'S3', {
+      vpc: this.vpc,
+      service: ec2.GatewayVpcEndpointAwsService.S3,
+      subnets: [{ subnets: this.subnets }],
+    });
     this.s3Endpoint.addToPolicy(
       new iam.PolicyStatement({
         sid: 'RepositoryBucketOnly',
@@ -79,12 +93,23 @@ export class TaskNetwork extends Construct {
         resources: [props.bucket.bucketArn, props.bucket.arnForObjects('*')],
       }),
     );
-    this.dynamoDbEndpoint = new ec2.GatewayVpcEndpoint(this, 'DynamoDb', { vpc: this.vpc, service: ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets: [{ subnets: this.subnets }] });
+    this.dynamoDbEndpoint = new ec2.GatewayVpcEndpoint(this, 'DynamoDb', {
+      vpc: this.vpc,
+      service: ec2.GatewayVpcEndpointAwsService.DYNAMODB,
+      subnets: [{ subnets: this.subnets }],
+    });
     this.dynamoDbEndpoint.addToPolicy(
       new iam.PolicyStatement({
         sid: 'CatalogTableOnly',
         principals: [new iam.AnyPrincipal()],
-        actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Scan'],
+        actions: [
+          'dynamodb:GetItem',
+          'dynamodb:Query',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:Scan',
+        ],
         resources: [props.table.tableArn, `${props.table.tableArn}/index/*`],
       }),
     );
@@ -92,12 +117,21 @@ export class TaskNetwork extends Construct {
     // list, whose id differs per region and which CloudFormation cannot name: look it up at
     // deploy time (synth stays offline).
     for (const service of ['s3', 'dynamodb']) {
-      this.securityGroup.addEgressRule(ec2.Peer.prefixList(this.managedPrefixList(service)), HTTPS, `${service} gateway endpoint`);
+      this.securityGroup.addEgressRule(
+        ec2.Peer.prefixList(this.managedPrefixList(service)),
+        HTTPS,
+        `${service} gateway endpoint`,
+      );
     }
 
     // An interface endpoint takes one subnet per availability zone.
     const onePerZone = zones.map((zone) => this.subnets.find((s) => s.availabilityZone === zone)!);
-    this.secretsManagerEndpoint = this.interfaceEndpoint('SecretsManager', 'Secrets Manager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, onePerZone, props.secretsManagerEndpoint,
+    this.secretsManagerEndpoint = this.interfaceEndpoint(
+      'SecretsManager',
+      'Secrets Manager',
+      ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+      onePerZone,
+      props.secretsManagerEndpoint,
       new iam.PolicyStatement({
         sid: 'ConfiguredSecretsOnly',
         principals: [new iam.AnyPrincipal()],
@@ -107,7 +141,12 @@ export class TaskNetwork extends Construct {
     );
     // Private DNS sends every KMS call in the VPC through this endpoint: it serves the repository
     // key's MAC operations only (S3 and DynamoDB reach the data key from inside AWS, not through it).
-    this.kmsEndpoint = this.interfaceEndpoint('Kms', 'KMS', ec2.InterfaceVpcEndpointAwsService.KMS, onePerZone, props.kmsEndpoint,
+    this.kmsEndpoint = this.interfaceEndpoint(
+      'Kms',
+      'KMS',
+      ec2.InterfaceVpcEndpointAwsService.KMS,
+      onePerZone,
+      props.kmsEndpoint,
       new iam.PolicyStatement({
         sid: 'RepositoryKeyMacsOnly',
         principals: [new iam.AnyPrincipal()],
@@ -127,7 +166,11 @@ export class TaskNetwork extends Construct {
     statement: iam.PolicyStatement,
   ): ec2.InterfaceVpcEndpoint | undefined {
     if (existing) {
-      this.securityGroup.addEgressRule(ec2.Peer.securityGroupId(existing.securityGroupId), HTTPS, `${title} interface endpoint (configured)`);
+      this.securityGroup.addEgressRule(
+        ec2.Peer.securityGroupId(existing.securityGroupId),
+        HTTPS,
+        `${title} interface endpoint (configured)`,
+      );
       return undefined;
     }
     const endpointGroup = new ec2.SecurityGroup(this, `${id}EndpointGroup`, {

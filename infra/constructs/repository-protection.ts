@@ -63,7 +63,10 @@ export function protectRepository({ bucket, key, prefix, breakGlassRoleArn }: Re
       principals: everyone,
       actions: ['s3:PutObject'],
       resources: [bucket.arnForObjects('*')],
-      conditions: { Null: { 's3:x-amz-server-side-encryption': 'false' }, StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
+      conditions: {
+        Null: { 's3:x-amz-server-side-encryption': 'false' },
+        StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
+      },
     }),
     // The condition key holds a key ARN (IAM type ARN): name the key by its ARN if at all.
     new iam.PolicyStatement({
@@ -72,7 +75,10 @@ export function protectRepository({ bucket, key, prefix, breakGlassRoleArn }: Re
       principals: everyone,
       actions: ['s3:PutObject'],
       resources: [bucket.arnForObjects('*')],
-      conditions: { Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' }, ArnNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': key.keyArn } },
+      conditions: {
+        Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
+        ArnNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': key.keyArn },
+      },
     }),
     new iam.PolicyStatement({
       sid: 'DenyUploadsUnderCustomerKeys',
@@ -132,7 +138,10 @@ export function retentionDays(collection: Pick<CollectionConfig, 'retention' | '
  * backup is retained plus one verify interval, so an object deleted the day its backup was made
  * can still be restored when `tidemark verify` notices, for as long as that backup should live.
  */
-export function noncurrentVersionDays(collections: readonly Pick<CollectionConfig, 'retention' | 'schedule'>[], verifyIntervalDays: number): number {
+export function noncurrentVersionDays(
+  collections: readonly Pick<CollectionConfig, 'retention' | 'schedule'>[],
+  verifyIntervalDays: number,
+): number {
   // Collections made with the CLI are not in the configuration: never less than a month for them.
   const longest = Math.max(MIN_RETENTION_DAYS, ...collections.map(retentionDays));
   return longest + verifyIntervalDays + 1;

@@ -63,7 +63,8 @@ export class RepositoryStorage extends Construct {
 
     // KMS rotates no HMAC key automatically; a new key would make every document unreadable.
     this.macKey = new kms.Key(this, 'MacKey', {
-      description: 'Tidemark repository key: authenticates repository documents (HMAC-SHA256, kms:GenerateMac / kms:VerifyMac)',
+      description:
+        'Tidemark repository key: authenticates repository documents (HMAC-SHA256, kms:GenerateMac / kms:VerifyMac)',
       keySpec: kms.KeySpec.HMAC_256,
       keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -94,25 +95,47 @@ export class RepositoryStorage extends Construct {
       serverAccessLogsBucket: this.accessLogBucket,
       serverAccessLogsPrefix: 'repository/',
       lifecycleRules: [
-        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(days.abortIncompleteUploadsAfter) },
-        ...(props.tierChunks ?? true
+        {
+          id: 'abort-incomplete-uploads',
+          abortIncompleteMultipartUploadAfter: Duration.days(days.abortIncompleteUploadsAfter),
+        },
+        ...((props.tierChunks ?? true)
           ? [
               {
                 id: 'chunks-to-colder-storage',
                 prefix: `${props.prefix}chunks/`,
                 transitions: [
-                  { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(days.chunksToInfrequentAccess) },
-                  { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(days.chunksToGlacierInstantRetrieval) },
+                  {
+                    storageClass: s3.StorageClass.INFREQUENT_ACCESS,
+                    transitionAfter: Duration.days(days.chunksToInfrequentAccess),
+                  },
+                  {
+                    storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                    transitionAfter: Duration.days(days.chunksToGlacierInstantRetrieval),
+                  },
                 ],
               },
             ]
           : []),
-        { id: 'expire-run-documents', prefix: `${props.prefix}runs/`, expiration: Duration.days(days.runDocumentsExpireAfter) },
+        {
+          id: 'expire-run-documents',
+          prefix: `${props.prefix}runs/`,
+          expiration: Duration.days(days.runDocumentsExpireAfter),
+        },
         // Deletes happen by mistake, by an intruder, or by gc: old versions outlive retention.
-        { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: Duration.days(props.noncurrentVersionDays), expiredObjectDeleteMarker: true },
+        {
+          id: 'expire-noncurrent-versions',
+          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionDays),
+          expiredObjectDeleteMarker: true,
+        },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    protectRepository({ bucket: this.bucket, key: this.key, prefix: this.prefix, breakGlassRoleArn: props.breakGlassRoleArn });
+    protectRepository({
+      bucket: this.bucket,
+      key: this.key,
+      prefix: this.prefix,
+      breakGlassRoleArn: props.breakGlassRoleArn,
+    });
   }
 }

@@ -36,7 +36,10 @@ export class TidemarkStateMachines extends Construct {
 
   constructor(scope: Construct, id: string, props: TidemarkStateMachinesProps) {
     super(scope, id);
-    this.eventBus = new events.EventBus(this, 'Events', { description: 'Tidemark BackupCommitted / BackupFailed / RestoreCompleted / RestoreFailed / MaintenanceCompleted / MaintenanceFailed' });
+    this.eventBus = new events.EventBus(this, 'Events', {
+      description:
+        'Tidemark BackupCommitted / BackupFailed / RestoreCompleted / RestoreFailed / MaintenanceCompleted / MaintenanceFailed',
+    });
     this.backup = this.machine('backup', 'Backup', props);
     this.restore = this.machine('restore', 'Restore', props);
     this.maintenance = this.machine('maintenance', 'Maintenance', props);
@@ -45,7 +48,10 @@ export class TidemarkStateMachines extends Construct {
   private machine(name: StateMachineName, id: string, props: TidemarkStateMachinesProps): sfn.StateMachine {
     const used = [...new Set([...props.definitions[name].matchAll(FUNCTION_PLACEHOLDER)].map((m) => m[1]!))].sort();
     const missing = used.filter((fn) => !props.functions[fn]);
-    if (missing.length > 0) throw new Error(`state-machines/${name}.asl.json names ${missing.join(', ')}, which functions/index.ts does not define.`);
+    if (missing.length > 0)
+      throw new Error(
+        `state-machines/${name}.asl.json names ${missing.join(', ')}, which functions/index.ts does not define.`,
+      );
     const substitutions: Record<string, string> = { EventBusName: this.eventBus.eventBusName };
     for (const fn of used) substitutions[`${fn}FunctionArn`] = props.functions[fn]!.functionArn;
 
@@ -63,8 +69,20 @@ export class TidemarkStateMachines extends Construct {
       tracingEnabled: true,
     });
     // Only its own functions, unqualified (the ASL names them so), and only its own bus.
-    machine.addToRolePolicy(new iam.PolicyStatement({ sid: 'InvokeTasks', actions: ['lambda:InvokeFunction'], resources: used.map((fn) => props.functions[fn]!.functionArn) }));
-    machine.addToRolePolicy(new iam.PolicyStatement({ sid: 'PublishEvents', actions: ['events:PutEvents'], resources: [this.eventBus.eventBusArn] }));
+    machine.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'InvokeTasks',
+        actions: ['lambda:InvokeFunction'],
+        resources: used.map((fn) => props.functions[fn]!.functionArn),
+      }),
+    );
+    machine.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'PublishEvents',
+        actions: ['events:PutEvents'],
+        resources: [this.eventBus.eventBusArn],
+      }),
+    );
     return machine;
   }
 }

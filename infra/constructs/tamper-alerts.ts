@@ -13,7 +13,14 @@ import type { Monitoring } from './monitoring.ts';
 export const TAMPER_EVENTS = {
   // PutLifecycleConfiguration, PutEncryptionConfiguration and PutBucketObjectLockConfiguration
   // appear in CloudTrail under their older API names.
-  bucket: ['PutBucketLifecycle', 'PutBucketVersioning', 'PutBucketPolicy', 'DeleteBucketPolicy', 'PutObjectLockConfiguration', 'PutBucketEncryption'],
+  bucket: [
+    'PutBucketLifecycle',
+    'PutBucketVersioning',
+    'PutBucketPolicy',
+    'DeleteBucketPolicy',
+    'PutObjectLockConfiguration',
+    'PutBucketEncryption',
+  ],
   key: ['ScheduleKeyDeletion', 'DisableKey', 'PutKeyPolicy'],
 } as const;
 
@@ -35,11 +42,16 @@ export class TamperAlerts extends Construct {
   constructor(scope: Construct, id: string, props: TamperAlertsProps) {
     super(scope, id);
     this.bucketRule = new events.Rule(this, 'BucketSettings', {
-      description: 'Tidemark: an attempt to change the repository bucket\'s lifecycle, versioning, policy, Object Lock or encryption',
+      description:
+        "Tidemark: an attempt to change the repository bucket's lifecycle, versioning, policy, Object Lock or encryption",
       eventPattern: {
         source: ['aws.s3'],
         detailType: [API_CALL],
-        detail: { eventSource: ['s3.amazonaws.com'], eventName: [...TAMPER_EVENTS.bucket], requestParameters: { bucketName: [props.bucket.bucketName] } },
+        detail: {
+          eventSource: ['s3.amazonaws.com'],
+          eventName: [...TAMPER_EVENTS.bucket],
+          requestParameters: { bucketName: [props.bucket.bucketName] },
+        },
       },
     });
     // A data event: seen only when the trail logs S3 data events for the bucket.
@@ -48,18 +60,28 @@ export class TamperAlerts extends Construct {
       eventPattern: {
         source: ['aws.s3'],
         detailType: [API_CALL],
-        detail: { eventSource: ['s3.amazonaws.com'], eventName: ['DeleteObject'], requestParameters: { bucketName: [props.bucket.bucketName], versionId: [{ exists: true }] } },
+        detail: {
+          eventSource: ['s3.amazonaws.com'],
+          eventName: ['DeleteObject'],
+          requestParameters: { bucketName: [props.bucket.bucketName], versionId: [{ exists: true }] },
+        },
       },
     });
     // These three KMS operations take the key id or its ARN, never an alias.
     this.keyRule = new events.Rule(this, 'KeyChanges', {
-      description: 'Tidemark: an attempt to disable, schedule the deletion of, or re-policy the data key or the repository (MAC) key',
+      description:
+        'Tidemark: an attempt to disable, schedule the deletion of, or re-policy the data key or the repository (MAC) key',
       eventPattern: {
         source: ['aws.kms'],
         detailType: [API_CALL],
-        detail: { eventSource: ['kms.amazonaws.com'], eventName: [...TAMPER_EVENTS.key], requestParameters: { keyId: [props.key.keyId, props.key.keyArn, props.macKey.keyId, props.macKey.keyArn] } },
+        detail: {
+          eventSource: ['kms.amazonaws.com'],
+          eventName: [...TAMPER_EVENTS.key],
+          requestParameters: { keyId: [props.key.keyId, props.key.keyArn, props.macKey.keyId, props.macKey.keyArn] },
+        },
       },
     });
-    for (const rule of [this.bucketRule, this.versionDeletionRule, this.keyRule]) props.monitoring.publishEventsFrom(rule);
+    for (const rule of [this.bucketRule, this.versionDeletionRule, this.keyRule])
+      props.monitoring.publishEventsFrom(rule);
   }
 }

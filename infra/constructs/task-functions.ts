@@ -44,9 +44,11 @@ export class TaskFunctions extends Construct {
   constructor(scope: Construct, id: string, props: TaskFunctionsProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const ec2Arn = (resource: string, resourceName: string) => stack.formatArn({ service: 'ec2', resource, resourceName });
+    const ec2Arn = (resource: string, resourceName: string) =>
+      stack.formatArn({ service: 'ec2', resource, resourceName });
     this.networkInterfacePolicy = new iam.ManagedPolicy(this, 'NetworkInterfaces', {
-      description: 'Lets Lambda attach Tidemark task functions to the VPC: ENIs in the configured subnets with the task security group only',
+      description:
+        'Lets Lambda attach Tidemark task functions to the VPC: ENIs in the configured subnets with the task security group only',
       statements: [
         // EC2 authorizes CreateNetworkInterface on the new interface (its id unknown until then),
         // the subnet and the security group (EC2 service authorization reference): an ENI in
@@ -61,7 +63,11 @@ export class TaskFunctions extends Construct {
           ],
         }),
         // Describe actions support no resource-level permissions.
-        new iam.PolicyStatement({ sid: 'Describe', actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], resources: ['*'] }),
+        new iam.PolicyStatement({
+          sid: 'Describe',
+          actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
+          resources: ['*'],
+        }),
         new iam.PolicyStatement({
           sid: 'ManageOwnInterfaces',
           actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
@@ -72,8 +78,14 @@ export class TaskFunctions extends Construct {
     // Tracing is switched on below on the L1 function rather than with `tracing: ACTIVE`, which
     // would put these "*" grants into each role's own policy, next to the task's grants.
     this.tracingPolicy = new iam.ManagedPolicy(this, 'Tracing', {
-      description: 'Lets the Lambda runtime send the Tidemark task functions\' X-Ray segments',
-      statements: [new iam.PolicyStatement({ sid: 'SendTraces', actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] })],
+      description: "Lets the Lambda runtime send the Tidemark task functions' X-Ray segments",
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'SendTraces',
+          actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
+          resources: ['*'],
+        }),
+      ],
     });
 
     const functions: Record<string, nodejs.NodejsFunction> = {};
@@ -88,7 +100,9 @@ export class TaskFunctions extends Construct {
       });
       for (const statement of taskStatements(profile.access, props)) role.addToPrincipalPolicy(statement);
       if (writesDocuments(profile.access)) macWriters.push(role);
-      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS });
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+        retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      });
       functions[name] = new nodejs.NodejsFunction(this, name, {
         description: `Tidemark ${name} task (functions/${file})`,
         entry: fileURLToPath(new URL(`../../functions/${file}`, import.meta.url)),

@@ -5,7 +5,14 @@
 // DeleteItem. Its own strengths: lists are a Query of the byKind index (no Scan), and running
 // backups a strongly consistent Scan of the table, for gc. Item layout: dynamodb-catalog/items.ts;
 // conditions: conditions.ts; paging and SDK errors: table.ts; the client: client.ts.
-import { DeleteCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { CATALOG_TABLE as T } from '#adapters/aws-resources.ts';
 import { CatalogCore } from '#core/catalog/catalog-core.ts';
 import type { Condition } from '#core/catalog/conditions.ts';
@@ -39,16 +46,36 @@ export class DynamoDbCatalog extends CatalogCore {
     return item ? fromItem(kind, item) : undefined;
   }
 
-  protected override async putItem<K extends ItemKind>(kind: K, id: ItemId, record: ItemOf<K>, condition: Condition): Promise<boolean> {
+  protected override async putItem<K extends ItemKind>(
+    kind: K,
+    id: ItemId,
+    record: ItemOf<K>,
+    condition: Condition,
+  ): Promise<boolean> {
     const written = await this.table.conditional(kind, () =>
-      this.table.client.send(new PutCommand({ TableName: this.table.tableName, Item: toItem(kind, id, record), ...conditionExpression(kind, condition) })),
+      this.table.client.send(
+        new PutCommand({
+          TableName: this.table.tableName,
+          Item: toItem(kind, id, record),
+          ...conditionExpression(kind, condition),
+        }),
+      ),
     );
     return written !== undefined;
   }
 
   /** One UpdateItem: SET for each change, REMOVE for each undefined one (leases are only put whole). */
-  protected override async updateItem<K extends ItemKind>(kind: K, id: ItemId, changes: Partial<ItemOf<K>>, condition: Condition): Promise<ItemOf<K> | undefined> {
-    const { ConditionExpression, ExpressionAttributeNames: names, ExpressionAttributeValues } = conditionExpression(kind, condition);
+  protected override async updateItem<K extends ItemKind>(
+    kind: K,
+    id: ItemId,
+    changes: Partial<ItemOf<K>>,
+    condition: Condition,
+  ): Promise<ItemOf<K> | undefined> {
+    const {
+      ConditionExpression,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues,
+    } = conditionExpression(kind, condition);
     const values: Record<string, unknown> = { ...ExpressionAttributeValues };
     const set: string[] = [];
     const remove: string[] = [];
@@ -61,36 +88,46 @@ export class DynamoDbCatalog extends CatalogCore {
       }
     });
     const out = await this.table.conditional(kind, () =>
-      this.table.client.send(new UpdateCommand({
-        TableName: this.table.tableName,
-        Key: itemKey(kind, id),
-        UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
-        ConditionExpression,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-      })),
+      this.table.client.send(
+        new UpdateCommand({
+          TableName: this.table.tableName,
+          Key: itemKey(kind, id),
+          UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
+          ConditionExpression,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
     );
     return out ? fromItem(kind, out.Attributes!) : undefined;
   }
 
   protected override async deleteItem(kind: ItemKind, id: ItemId, condition: Condition): Promise<void> {
     await this.table.conditional(kind, () =>
-      this.table.client.send(new DeleteCommand({ TableName: this.table.tableName, Key: itemKey(kind, id), ...conditionExpression(kind, condition) })),
+      this.table.client.send(
+        new DeleteCommand({
+          TableName: this.table.tableName,
+          Key: itemKey(kind, id),
+          ...conditionExpression(kind, condition),
+        }),
+      ),
     );
   }
 
   /** A Query of the byKind index: eventually consistent, whole records (projection ALL). */
   protected override async listItems<K extends ItemKind>(kind: K): Promise<ItemOf<K>[]> {
     const items = await this.table.allPages(kind, (ExclusiveStartKey) =>
-      this.table.client.send(new QueryCommand({
-        TableName: this.table.tableName,
-        IndexName: T.listIndex,
-        KeyConditionExpression: '#kind = :kind',
-        ExpressionAttributeNames: { '#kind': T.listIndexPartitionKey },
-        ExpressionAttributeValues: { ':kind': kind },
-        ExclusiveStartKey,
-      })),
+      this.table.client.send(
+        new QueryCommand({
+          TableName: this.table.tableName,
+          IndexName: T.listIndex,
+          KeyConditionExpression: '#kind = :kind',
+          ExpressionAttributeNames: { '#kind': T.listIndexPartitionKey },
+          ExpressionAttributeValues: { ':kind': kind },
+          ExclusiveStartKey,
+        }),
+      ),
     );
     return items.map((item) => fromItem(kind, item));
   }
@@ -100,16 +137,22 @@ export class DynamoDbCatalog extends CatalogCore {
    * but a strongly consistent Scan of the table itself. It reads every item, so it costs more
    * than a Query; gc's look at running backups is the only caller.
    */
-  protected override async listItemsConsistently<K extends ItemKind>(kind: K, field: string, value: string): Promise<ItemOf<K>[]> {
+  protected override async listItemsConsistently<K extends ItemKind>(
+    kind: K,
+    field: string,
+    value: string,
+  ): Promise<ItemOf<K>[]> {
     const items = await this.table.allPages(kind, (ExclusiveStartKey) =>
-      this.table.client.send(new ScanCommand({
-        TableName: this.table.tableName,
-        ConsistentRead: true,
-        FilterExpression: '#kind = :kind AND #field = :value',
-        ExpressionAttributeNames: { '#kind': T.listIndexPartitionKey, '#field': attributeOf(kind, field) },
-        ExpressionAttributeValues: { ':kind': kind, ':value': value },
-        ExclusiveStartKey,
-      })),
+      this.table.client.send(
+        new ScanCommand({
+          TableName: this.table.tableName,
+          ConsistentRead: true,
+          FilterExpression: '#kind = :kind AND #field = :value',
+          ExpressionAttributeNames: { '#kind': T.listIndexPartitionKey, '#field': attributeOf(kind, field) },
+          ExpressionAttributeValues: { ':kind': kind, ':value': value },
+          ExclusiveStartKey,
+        }),
+      ),
     );
     return items.map((item) => fromItem(kind, item));
   }

@@ -41,7 +41,12 @@ export class FileCatalog extends CatalogCore {
     return current?.record as ItemOf<K> | undefined;
   }
 
-  protected override async putItem<K extends ItemKind>(kind: K, id: ItemId, record: ItemOf<K>, condition: Condition): Promise<boolean> {
+  protected override async putItem<K extends ItemKind>(
+    kind: K,
+    id: ItemId,
+    record: ItemOf<K>,
+    condition: Condition,
+  ): Promise<boolean> {
     const { written } = await this.items.write(kind, id, this.writeOptions(kind, condition), (current) =>
       holds(condition, current) ? record : undefined,
     );
@@ -54,7 +59,12 @@ export class FileCatalog extends CatalogCore {
     return written;
   }
 
-  protected override async updateItem<K extends ItemKind>(kind: K, id: ItemId, changes: Partial<ItemOf<K>>, condition: Condition): Promise<ItemOf<K> | undefined> {
+  protected override async updateItem<K extends ItemKind>(
+    kind: K,
+    id: ItemId,
+    changes: Partial<ItemOf<K>>,
+    condition: Condition,
+  ): Promise<ItemOf<K> | undefined> {
     const { record, written } = await this.items.write(kind, id, this.writeOptions(kind, condition), (current) =>
       current && holds(condition, current) ? { ...current, ...changes } : undefined,
     );
@@ -74,7 +84,11 @@ export class FileCatalog extends CatalogCore {
   }
 
   /** Reads every item's current version from disk, so it is as current as readItem. */
-  protected override async listItemsConsistently<K extends ItemKind>(kind: K, field: string, value: string): Promise<ItemOf<K>[]> {
+  protected override async listItemsConsistently<K extends ItemKind>(
+    kind: K,
+    field: string,
+    value: string,
+  ): Promise<ItemOf<K>[]> {
     return (await this.listItems(kind)).filter((item) => (item as unknown as Record<string, unknown>)[field] === value);
   }
 

@@ -33,8 +33,15 @@ export class KmsDocumentKey implements DocumentAuthenticator {
   }
 
   async mac(message: string): Promise<string> {
-    const out = await this.call('GenerateMac', () => this.client.send(new GenerateMacCommand({ KeyId: this.keyArn, MacAlgorithm: ALGORITHM, Message: digest(message) })));
-    if (!out.Mac || out.MacAlgorithm !== ALGORITHM) throw new RepositoryError(`KMS GenerateMac on the repository key ${this.keyArn} returned no ${ALGORITHM} MAC. Check that the key is an HMAC_256 key.`);
+    const out = await this.call('GenerateMac', () =>
+      this.client.send(
+        new GenerateMacCommand({ KeyId: this.keyArn, MacAlgorithm: ALGORITHM, Message: digest(message) }),
+      ),
+    );
+    if (!out.Mac || out.MacAlgorithm !== ALGORITHM)
+      throw new RepositoryError(
+        `KMS GenerateMac on the repository key ${this.keyArn} returned no ${ALGORITHM} MAC. Check that the key is an HMAC_256 key.`,
+      );
     return Buffer.from(out.Mac).toString('hex');
   }
 
@@ -43,7 +50,14 @@ export class KmsDocumentKey implements DocumentAuthenticator {
     if (!/^[0-9a-f]{64}$/.test(mac)) return false;
     try {
       const out = await this.call('VerifyMac', () =>
-        this.client.send(new VerifyMacCommand({ KeyId: this.keyArn, MacAlgorithm: ALGORITHM, Message: digest(message), Mac: Buffer.from(mac, 'hex') })),
+        this.client.send(
+          new VerifyMacCommand({
+            KeyId: this.keyArn,
+            MacAlgorithm: ALGORITHM,
+            Message: digest(message),
+            Mac: Buffer.from(mac, 'hex'),
+          }),
+        ),
       );
       return out.MacValid === true;
     } catch (err) {
@@ -85,10 +99,25 @@ export class KmsDocumentKey implements DocumentAuthenticator {
         { cause: err },
       );
     }
-    if (['ThrottlingException', 'KMSInternalException', 'DependencyTimeoutException', 'KeyUnavailableException', 'LimitExceededException'].includes(name) || isNetworkError(err)) {
-      return new TransientError(`KMS ${operation} on ${key} failed for now (${name || 'network error'}), after the SDK's retries. The task is retried; if it keeps failing, check KMS quotas and the KMS endpoint.`, { cause: err });
+    if (
+      [
+        'ThrottlingException',
+        'KMSInternalException',
+        'DependencyTimeoutException',
+        'KeyUnavailableException',
+        'LimitExceededException',
+      ].includes(name) ||
+      isNetworkError(err)
+    ) {
+      return new TransientError(
+        `KMS ${operation} on ${key} failed for now (${name || 'network error'}), after the SDK's retries. The task is retried; if it keeps failing, check KMS quotas and the KMS endpoint.`,
+        { cause: err },
+      );
     }
-    return new RepositoryError(`KMS ${operation} on ${key} failed: ${name || 'unknown error'}: ${(err as Error).message ?? String(err)}`, { cause: err });
+    return new RepositoryError(
+      `KMS ${operation} on ${key} failed: ${name || 'unknown error'}: ${(err as Error).message ?? String(err)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -101,5 +130,8 @@ function digest(message: string): Uint8Array {
 
 function isNetworkError(err: unknown): boolean {
   const code = (err as { code?: string }).code;
-  return typeof code === 'string' && ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code);
+  return (
+    typeof code === 'string' &&
+    ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)
+  );
 }

@@ -99,7 +99,15 @@ export class S3Storage implements RepositoryStorage {
           const params = { Bucket: this.bucket, Key, Body: body, IfNoneMatch: '*' };
           await new Upload({ client: this.client, params, partSize: PART_SIZE, queueSize: PART_QUEUE }).done();
         } else {
-          await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: body.length, IfNoneMatch: '*' }));
+          await this.client.send(
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key,
+              Body: body,
+              ContentLength: body.length,
+              IfNoneMatch: '*',
+            }),
+          );
         }
         return true;
       } catch (err) {
@@ -121,7 +129,9 @@ export class S3Storage implements RepositoryStorage {
       const body = (await out.Body?.transformToByteArray()) ?? new Uint8Array(0);
       // A connection cut mid-body must not pass for a shorter object.
       if (out.ContentLength !== undefined && body.length !== out.ContentLength) {
-        throw new TransientError(`Reading ${key} from ${this.location} returned ${body.length} of ${out.ContentLength} bytes; try again.`);
+        throw new TransientError(
+          `Reading ${key} from ${this.location} returned ${body.length} of ${out.ContentLength} bytes; try again.`,
+        );
       }
       return body;
     } catch (err) {
@@ -147,7 +157,12 @@ export class S3Storage implements RepositoryStorage {
       let page;
       try {
         page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.root + prefix, ContinuationToken, MaxKeys: this.pageSize }),
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.root + prefix,
+            ContinuationToken,
+            MaxKeys: this.pageSize,
+          }),
         );
       } catch (err) {
         throw this.failure(err, 'list', prefix === '' ? '(all keys)' : `${prefix}*`);
@@ -187,9 +202,16 @@ export class S3Storage implements RepositoryStorage {
     const what = `Cannot ${action} ${key} in ${this.location}`;
     const detail = `${e.name ?? 'Error'}${status ? ` (HTTP ${status})` : ''}: ${redactSecrets(e.message ?? String(err))}`;
     if (e.name === 'NoSuchBucket') {
-      return new RepositoryError(`${what}: the bucket ${this.bucket} does not exist. Check the repository URL.`, { cause: err });
+      return new RepositoryError(`${what}: the bucket ${this.bucket} does not exist. Check the repository URL.`, {
+        cause: err,
+      });
     }
-    if (status === 403 || e.name === 'AccessDenied' || e.name === 'InvalidAccessKeyId' || e.name === 'SignatureDoesNotMatch') {
+    if (
+      status === 403 ||
+      e.name === 'AccessDenied' ||
+      e.name === 'InvalidAccessKeyId' ||
+      e.name === 'SignatureDoesNotMatch'
+    ) {
       return new RepositoryError(
         `${what}: access denied (${detail}). Check that the credentials in use may read, write and list this bucket and prefix.`,
         { cause: err },
@@ -206,7 +228,11 @@ export class S3Storage implements RepositoryStorage {
 function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   // HEAD responses have no body, so a missing object shows only as HTTP 404 ("NotFound").
-  return e.name === 'NoSuchKey' || e.name === 'NotFound' || (e.$metadata?.httpStatusCode === 404 && e.name !== 'NoSuchBucket');
+  return (
+    e.name === 'NoSuchKey' ||
+    e.name === 'NotFound' ||
+    (e.$metadata?.httpStatusCode === 404 && e.name !== 'NoSuchBucket')
+  );
 }
 
 /** `s3://bucket/some/prefix` → its parts; undefined when `url` is not an s3:// URL. */

@@ -87,7 +87,9 @@ export class SecretsManagerCredentials implements CredentialSource {
       throw secretError(err, name);
     }
     if (secret === undefined) {
-      throw new DatabaseConnectionError(`Secret ${name} holds binary data; Tidemark needs a JSON secret {username, password, host, port, dbname} or a postgres:// URL.`);
+      throw new DatabaseConnectionError(
+        `Secret ${name} holds binary data; Tidemark needs a JSON secret {username, password, host, port, dbname} or a postgres:// URL.`,
+      );
     }
     return urlFromSecret(secret, name, this.tlsDefaults.sslmode);
   }
@@ -102,10 +104,14 @@ export function urlFromSecret(text: string, name: string, sslMode: SslMode = 've
     fields = JSON.parse(trimmed) as Record<string, unknown>;
   } catch {
     // JSON.parse's message quotes the text, which is the secret: say only what is wrong.
-    throw new DatabaseConnectionError(`Secret ${name} is neither JSON nor a postgres:// URL. Store {username, password, host, port, dbname} or {url}.`);
+    throw new DatabaseConnectionError(
+      `Secret ${name} is neither JSON nor a postgres:// URL. Store {username, password, host, port, dbname} or {url}.`,
+    );
   }
   if (!fields || typeof fields !== 'object' || Array.isArray(fields)) {
-    throw new DatabaseConnectionError(`Secret ${name} is not a JSON object. Store {username, password, host, port, dbname} or {url}.`);
+    throw new DatabaseConnectionError(
+      `Secret ${name} is not a JSON object. Store {username, password, host, port, dbname} or {url}.`,
+    );
   }
   if (typeof fields.url === 'string') return urlFromSecret(fields.url, name, sslMode);
   const missing = ['username', 'password', 'host'].filter((f) => typeof fields[f] !== 'string' || fields[f] === '');
@@ -136,17 +142,25 @@ function secretError(err: unknown, name: string): Error {
   const detail = `${e.name ?? 'Error'}: ${redactSecrets(e.message ?? String(err))}`;
   switch (e.name) {
     case 'ResourceNotFoundException':
-      return new DatabaseConnectionError(`Secret ${name} does not exist (in this account and region). Check the database's credentials name.`, { cause: err });
+      return new DatabaseConnectionError(
+        `Secret ${name} does not exist (in this account and region). Check the database's credentials name.`,
+        { cause: err },
+      );
     case 'AccessDeniedException':
       return new DatabaseConnectionError(
         `Not allowed to read secret ${name} (${detail}). Grant secretsmanager:GetSecretValue on it (and kms:Decrypt on its key) to the task role.`,
         { cause: err },
       );
     case 'DecryptionFailure':
-      return new DatabaseConnectionError(`Secret ${name} cannot be decrypted with its KMS key (${detail}). Grant kms:Decrypt to the task role.`, { cause: err });
+      return new DatabaseConnectionError(
+        `Secret ${name} cannot be decrypted with its KMS key (${detail}). Grant kms:Decrypt to the task role.`,
+        { cause: err },
+      );
   }
   if (status === undefined || status >= 500 || /Throttl|TooManyRequests/.test(e.name ?? '')) {
-    return new TransientError(`Reading secret ${name} kept failing after retries (${detail}); try again later.`, { cause: err });
+    return new TransientError(`Reading secret ${name} kept failing after retries (${detail}); try again later.`, {
+      cause: err,
+    });
   }
   return new DatabaseConnectionError(`Cannot read secret ${name} (${detail}).`, { cause: err });
 }

@@ -16,13 +16,17 @@ const positiveInt = (value: string) => {
 };
 
 /** A whole number within bounds, checked while the command line is parsed, naming the option. */
-const boundedInt = (option: string, min: number, max: number, unit = '') => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new InvalidArgumentError(`${option} must be a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}${unit}, not "${value}".`);
-  }
-  return n;
-};
+const boundedInt =
+  (option: string, min: number, max: number, unit = '') =>
+  (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(
+        `${option} must be a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}${unit}, not "${value}".`,
+      );
+    }
+    return n;
+  };
 /** Chunks are held in memory, several per worker (DESIGN.md invariant 6): 1 KiB to 1 GiB. */
 const CHUNK_BYTES = boundedInt('--chunk-bytes', 1024, 1024 ** 3, ' bytes');
 /** Export task ranges: 64 KiB to 1 TiB of table. */
@@ -38,34 +42,59 @@ const wholeNumber = (value: string) => {
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('tidemark')
-    .description('Consistent, verifiable logical backups of PostgreSQL, run by Step Functions state machines (locally here).')
+    .description(
+      'Consistent, verifiable logical backups of PostgreSQL, run by Step Functions state machines (locally here).',
+    )
     .showHelpAfterError()
     .exitOverride()
-    .option('--stack <name>', 'run in AWS: the CloudFormation stack of the deployed Tidemark app (see docs/cloud-cli.md)');
-  const repoOption = () => new Option('--repo <dir|s3://bucket/prefix>', 'the repository (default: $TIDEMARK_REPO, else ./tidemark-repo)');
+    .option(
+      '--stack <name>',
+      'run in AWS: the CloudFormation stack of the deployed Tidemark app (see docs/cloud-cli.md)',
+    );
+  const repoOption = () =>
+    new Option('--repo <dir|s3://bucket/prefix>', 'the repository (default: $TIDEMARK_REPO, else ./tidemark-repo)');
   const catalogOption = () =>
-    new Option('--catalog <dir|dynamodb://table>', 'the catalog (default: $TIDEMARK_CATALOG, else <repo>/catalog for a directory repository)');
+    new Option(
+      '--catalog <dir|dynamodb://table>',
+      'the catalog (default: $TIDEMARK_CATALOG, else <repo>/catalog for a directory repository)',
+    );
   const jsonOption = () => new Option('--json', 'print one JSON document on stdout and nothing else');
   let json = false;
   let code = 0;
-  const run = (fn: (...args: any[]) => Promise<void>) => async (...args: any[]) => {
-    const options = args.find((a) => a && typeof a === 'object' && !Array.isArray(a) && !(a instanceof Command)) ?? {};
-    json = Boolean(options.json);
-    await (routeToCloud(program, args) ?? fn(...args));
-  };
+  const run =
+    (fn: (...args: any[]) => Promise<void>) =>
+    async (...args: any[]) => {
+      const options =
+        args.find((a) => a && typeof a === 'object' && !Array.isArray(a) && !(a instanceof Command)) ?? {};
+      json = Boolean(options.json);
+      await (routeToCloud(program, args) ?? fn(...args));
+    };
 
   program
     .command('backup')
     .description('take a consistent backup of a database into the repository; prints the backup id')
-    .option('--source <postgres-url>', 'database to back up (default: the collection\'s source, else $TIDEMARK_SOURCE)')
+    .option('--source <postgres-url>', "database to back up (default: the collection's source, else $TIDEMARK_SOURCE)")
     .option('--collection <name>', 'back up into this collection: incremental on its latest backup')
-    .option('--full', 'in a collection: a full backup, not incremental (e.g. after a point-in-time recovery of the source)')
+    .option(
+      '--full',
+      'in a collection: a full backup, not incremental (e.g. after a point-in-time recovery of the source)',
+    )
     .addOption(repoOption())
     .addOption(catalogOption())
     .addOption(jsonOption())
     .option('--workers <n>', 'parallel export workers', WORKERS, 4)
-    .option('--snapshot-hold-seconds <n>', 'longest export window; in AWS the Lambda limit caps it at 840', HOLD_SECONDS, 86_400)
-    .addOption(new Option('--chunk-bytes <n>', 'target uncompressed chunk size (default 4 MiB; raise it for databases over ~4 TB, see README "Limits")').argParser(CHUNK_BYTES))
+    .option(
+      '--snapshot-hold-seconds <n>',
+      'longest export window; in AWS the Lambda limit caps it at 840',
+      HOLD_SECONDS,
+      86_400,
+    )
+    .addOption(
+      new Option(
+        '--chunk-bytes <n>',
+        'target uncompressed chunk size (default 4 MiB; raise it for databases over ~4 TB, see README "Limits")',
+      ).argParser(CHUNK_BYTES),
+    )
     .addOption(new Option('--range-bytes <n>', 'target table bytes per export task').argParser(RANGE_BYTES).hideHelp())
     .action(run((opts) => backupCommand(opts)));
 
@@ -74,19 +103,37 @@ export async function main(argv: string[]): Promise<number> {
     .description('restore a backup into a new or empty database, then verify it (unless --no-verify)')
     .argument('[backup-id]', 'a backup id, or "latest" (not needed with --resume)')
     .option('--target <postgres-url>', 'database to restore into; created when missing (default: $TIDEMARK_TARGET)')
-    .option('--resume <restore-id>', 'carry on with a failed restore in the same target database: what it loaded is kept, the rest is done')
+    .option(
+      '--resume <restore-id>',
+      'carry on with a failed restore in the same target database: what it loaded is kept, the rest is done',
+    )
     .option('--collection <name>', 'with --to: the collection whose backups and change archive to restore from')
-    .option('--to <target>', 'restore to a point: an ISO-8601 time with zone, lsn:X/Y, xid:N or latest (needs --collection; see `tidemark pitr`)')
+    .option(
+      '--to <target>',
+      'restore to a point: an ISO-8601 time with zone, lsn:X/Y, xid:N or latest (needs --collection; see `tidemark pitr`)',
+    )
     .addOption(repoOption())
     .addOption(catalogOption())
     .addOption(jsonOption())
     .option('--workers <n>', 'parallel load workers', WORKERS, 4)
-    .option('--no-verify', 'skip reading the restored tables back to compare row counts and content checksums with the backup (faster; chunk hashes are still checked; the result says "not verified")')
-    .action(run((backup, opts) => (opts.to || opts.collection ? pitrRestoreCommand(backup, opts) : restoreCommand(backup, opts))));
+    .option(
+      '--no-verify',
+      'skip reading the restored tables back to compare row counts and content checksums with the backup (faster; chunk hashes are still checked; the result says "not verified")',
+    )
+    .action(
+      run((backup, opts) =>
+        opts.to || opts.collection ? pitrRestoreCommand(backup, opts) : restoreCommand(backup, opts),
+      ),
+    );
   registerPitrCommands(program, { repoOption, catalogOption, jsonOption, run });
 
-  program.command('list').description('list the backups in the repository').addOption(repoOption())
-    .addOption(catalogOption()).addOption(jsonOption()).action(run((opts) => listCommand(opts)));
+  program
+    .command('list')
+    .description('list the backups in the repository')
+    .addOption(repoOption())
+    .addOption(catalogOption())
+    .addOption(jsonOption())
+    .action(run((opts) => listCommand(opts)));
 
   program
     .command('show')
@@ -107,7 +154,9 @@ export async function main(argv: string[]): Promise<number> {
     .action(run((id, opts) => verifyCommand(id, opts)));
 
   // Collections and maintenance (expire, gc, catalog rebuild): local mode only for now.
-  const collection = program.command('collection').description('named series of backups of one database, with retention');
+  const collection = program
+    .command('collection')
+    .description('named series of backups of one database, with retention');
   collection
     .command('create')
     .description('define a collection: its source and retention (the password is not stored)')
@@ -122,8 +171,13 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(catalogOption())
     .addOption(jsonOption())
     .action(run((name, opts) => collectionCreateCommand(name, opts)));
-  collection.command('list').description('list the collections').addOption(repoOption()).addOption(catalogOption())
-    .addOption(jsonOption()).action(run((opts) => collectionListCommand(opts)));
+  collection
+    .command('list')
+    .description('list the collections')
+    .addOption(repoOption())
+    .addOption(catalogOption())
+    .addOption(jsonOption())
+    .action(run((opts) => collectionListCommand(opts)));
   collection
     .command('show')
     .description('show a collection: source, retention, and its backups with their sizes')
@@ -133,7 +187,10 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(jsonOption())
     .action(run((name, opts) => collectionShowCommand(name, opts)));
 
-  const waitOption = () => new Option('--wait <seconds>', 'wait this long for another maintenance task (or running backups) to finish').argParser(wholeNumber).default(0);
+  const waitOption = () =>
+    new Option('--wait <seconds>', 'wait this long for another maintenance task (or running backups) to finish')
+      .argParser(wholeNumber)
+      .default(0);
   const dryRunOption = () => new Option('--dry-run', 'report what would change; change nothing');
   program
     .command('expire')
@@ -173,9 +230,14 @@ export async function main(argv: string[]): Promise<number> {
     const e = err as { code?: string; exitCode?: number };
     if (e.code?.startsWith('commander.')) {
       // Help and version are successes; usage errors were already printed by commander.
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version')
+        return 0;
       // With --json, stdout still gets its one JSON document (README: `{"ok": false, …}`).
-      if (argv.includes('--json')) printJson({ ok: false, error: { type: 'UsageError', message: (err as Error).message.replace(/^error: /, '') } });
+      if (argv.includes('--json'))
+        printJson({
+          ok: false,
+          error: { type: 'UsageError', message: (err as Error).message.replace(/^error: /, '') },
+        });
       return 2;
     }
     // Already reported as JSON on stdout: only the stderr line is left to print.

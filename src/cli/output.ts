@@ -31,12 +31,18 @@ export function formatCount(n: number): string {
 
 /** Prints a failure and returns the exit code: never 0. */
 export function reportFailure(err: unknown, options: OutputOptions): number {
-  const name = err instanceof ExecutionFailedError ? err.errorName : (err as Error)?.name ?? 'Error';
+  const name = err instanceof ExecutionFailedError ? err.errorName : ((err as Error)?.name ?? 'Error');
   const message = redactSecrets((err as Error)?.message ?? String(err));
   // A usage error found inside a task (e.g. an unparsable --source URL) is still a usage error.
-  const exitCode = err instanceof ExecutionFailedError && err.errorName === 'UsageError' ? 2 : err instanceof TidemarkError ? err.exitCode : 1;
+  const exitCode =
+    err instanceof ExecutionFailedError && err.errorName === 'UsageError'
+      ? 2
+      : err instanceof TidemarkError
+        ? err.exitCode
+        : 1;
   if (options.json) printJson({ ok: false, error: { type: name, message } });
   process.stderr.write(`tidemark: ${message}\n`);
-  if (!(err instanceof TidemarkError) && process.env.TIDEMARK_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+  if (!(err instanceof TidemarkError) && process.env.TIDEMARK_DEBUG)
+    process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
   return exitCode === 0 ? 1 : exitCode;
 }

@@ -30,8 +30,10 @@ export function createProgress(label: string, enabled: boolean): ProgressDisplay
   const tablesText = () => (tableCount > 0 ? `${tables}/${tableCount}` : String(tables));
   const summary = (ended: boolean) =>
     [
-      `${label === phase ? label : `${label} ${phase}`}: ` + (tableCount > 0 || tables > 0 ? `${tablesText()} tables, ` : '') +
-        formatBytes(bytes) + (!ended && expectedBytes > bytes ? ` of ~${formatBytes(expectedBytes)}` : ''),
+      `${label === phase ? label : `${label} ${phase}`}: ` +
+        (tableCount > 0 || tables > 0 ? `${tablesText()} tables, ` : '') +
+        formatBytes(bytes) +
+        (!ended && expectedBytes > bytes ? ` of ~${formatBytes(expectedBytes)}` : ''),
       ...(rows > 0 ? [`${formatCount(rows)} rows`] : []),
       ...(chunks > 0 ? [`${chunks} chunks`] : []),
       rate(),
@@ -39,11 +41,23 @@ export function createProgress(label: string, enabled: boolean): ProgressDisplay
   const tty = process.stderr.isTTY;
   const bar = tty
     ? new cliProgress.SingleBar(
-        { format: `${label} {phase} [{bar}] {percentage}% | {done} | {rows} rows | {chunks} chunks | {tables} tables | {rate}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
+        {
+          format: `${label} {phase} [{bar}] {percentage}% | {done} | {rows} rows | {chunks} chunks | {tables} tables | {rate}`,
+          stream: process.stderr,
+          hideCursor: true,
+          clearOnComplete: true,
+        },
         cliProgress.Presets.shades_classic,
       )
     : undefined;
-  const payload = () => ({ phase, rows: formatCount(rows), done: formatBytes(bytes), rate: rate(), chunks, tables: tablesText() });
+  const payload = () => ({
+    phase,
+    rows: formatCount(rows),
+    done: formatBytes(bytes),
+    rate: rate(),
+    chunks,
+    tables: tablesText(),
+  });
   bar?.start(1, 0, payload());
   let lastLine = Date.now();
   /** Without a terminal: the line of a phase that did something, when it ends. */

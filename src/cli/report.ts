@@ -7,7 +7,11 @@ import { qualifiedName } from '#core/sql.ts';
 import { formatBytes, formatCount, printJson, say } from './output.ts';
 
 /** The result of a committed backup: JSON on stdout, or its id on stdout and a summary on stderr. */
-export function reportCommittedBackup(record: BackupRecord, seconds: number, options: { json?: boolean; extra?: Record<string, unknown> }): void {
+export function reportCommittedBackup(
+  record: BackupRecord,
+  seconds: number,
+  options: { json?: boolean; extra?: Record<string, unknown> },
+): void {
   const stats = record.stats!;
   if (options.json) {
     printJson({
@@ -31,7 +35,11 @@ export function reportCommittedBackup(record: BackupRecord, seconds: number, opt
     return;
   }
   process.stdout.write(record.backupId + '\n');
-  const kind = record.collection ? (record.parent ? ` (collection ${record.collection}, incremental on ${record.parent})` : ` (collection ${record.collection}, full)`) : '';
+  const kind = record.collection
+    ? record.parent
+      ? ` (collection ${record.collection}, incremental on ${record.parent})`
+      : ` (collection ${record.collection}, full)`
+    : '';
   say(
     `Backup ${record.backupId} committed${kind}: ${formatCount(stats.tables)} tables, ${formatCount(stats.rows)} rows, ` +
       `${formatBytes(stats.bytesRead)} read, ${formatBytes(stats.bytesStored)} stored new, ${formatBytes(stats.bytesReferenced)} referenced, in ${seconds.toFixed(1)} s ` +
@@ -42,7 +50,15 @@ export function reportCommittedBackup(record: BackupRecord, seconds: number, opt
 
 export function printBackupList(backups: BackupRecord[], options: { json?: boolean; where: string }): void {
   if (options.json) {
-    printJson(backups.map((b) => ({ ...b, collection: b.collection ?? null, parent: b.parent ?? null, bytesStored: b.stats?.bytesStored, bytesReferenced: b.stats?.bytesReferenced })));
+    printJson(
+      backups.map((b) => ({
+        ...b,
+        collection: b.collection ?? null,
+        parent: b.parent ?? null,
+        bytesStored: b.stats?.bytesStored,
+        bytesReferenced: b.stats?.bytesReferenced,
+      })),
+    );
     return;
   }
   if (backups.length === 0) {
@@ -67,7 +83,11 @@ export function printBackupList(backups: BackupRecord[], options: { json?: boole
 }
 
 /** One backup: the catalog record, and the manifest's tables when it could be read. */
-export function printBackupDetails(record: BackupRecord, manifest: Manifest | undefined, options: { json?: boolean; repository: string }): void {
+export function printBackupDetails(
+  record: BackupRecord,
+  manifest: Manifest | undefined,
+  options: { json?: boolean; repository: string },
+): void {
   const tables = manifest?.tables.map((t) => {
     // Everything the table needs: its rows, its incremental layers, its key index.
     const refs = [...new Map(tableChunkRefs(t).map((c) => [c.id, c])).values()];
@@ -82,7 +102,16 @@ export function printBackupDetails(record: BackupRecord, manifest: Manifest | un
     };
   });
   if (options.json) {
-    printJson({ ...record, collection: record.collection ?? null, parent: record.parent ?? null, bytesStored: record.stats?.bytesStored, bytesReferenced: record.stats?.bytesReferenced, snapshot: manifest?.snapshot, repository: options.repository, tables });
+    printJson({
+      ...record,
+      collection: record.collection ?? null,
+      parent: record.parent ?? null,
+      bytesStored: record.stats?.bytesStored,
+      bytesReferenced: record.stats?.bytesReferenced,
+      snapshot: manifest?.snapshot,
+      repository: options.repository,
+      tables,
+    });
     return;
   }
   const lines = [
@@ -97,8 +126,12 @@ export function printBackupDetails(record: BackupRecord, manifest: Manifest | un
   if (record.snapshotTime) lines.push(`Snapshot    ${record.snapshotTime} at LSN ${record.snapshotLsn ?? '-'}`);
   const stats = record.stats;
   if (stats) {
-    lines.push(`Contents    ${formatCount(stats.tables)} tables, ${formatCount(stats.rows)} rows; ${formatBytes(stats.bytesRead)} of COPY data read from the source${record.parent ? ' (incremental: changed rows only)' : ''}`);
-    lines.push(`Stored      ${formatBytes(stats.bytesStored)} new, ${formatBytes(stats.bytesReferenced)} referenced, ${formatCount(stats.chunks)} chunks`);
+    lines.push(
+      `Contents    ${formatCount(stats.tables)} tables, ${formatCount(stats.rows)} rows; ${formatBytes(stats.bytesRead)} of COPY data read from the source${record.parent ? ' (incremental: changed rows only)' : ''}`,
+    );
+    lines.push(
+      `Stored      ${formatBytes(stats.bytesStored)} new, ${formatBytes(stats.bytesReferenced)} referenced, ${formatCount(stats.chunks)} chunks`,
+    );
   }
   lines.push(`Repository  ${options.repository}`);
   for (const line of lines) process.stdout.write(line + '\n');
@@ -106,7 +139,15 @@ export function printBackupDetails(record: BackupRecord, manifest: Manifest | un
     process.stdout.write('\n');
     printTable(
       ['TABLE', 'FORMAT', 'ROWS', 'SIZE', 'LAYERS', 'CHUNKS', 'STORED'],
-      tables.map((t) => [t.table, t.format, formatCount(t.rows), formatBytes(t.bytes), String(t.layers), String(t.chunks), formatBytes(t.storedBytes)]),
+      tables.map((t) => [
+        t.table,
+        t.format,
+        formatCount(t.rows),
+        formatBytes(t.bytes),
+        String(t.layers),
+        String(t.chunks),
+        formatBytes(t.storedBytes),
+      ]),
     );
   }
   for (const warning of record.warnings ?? []) say(`warning: ${warning}`);
@@ -114,18 +155,31 @@ export function printBackupDetails(record: BackupRecord, manifest: Manifest | un
 
 export function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   process.stdout.write([line(header), ...rows.map(line)].join('\n') + '\n');
 }
 
 /** The result of a finished restore: JSON on stdout, or a summary on stderr. */
-export function reportRestore(output: CompleteOutput, seconds: number, options: { json?: boolean; extra?: Record<string, unknown> }): void {
+export function reportRestore(
+  output: CompleteOutput,
+  seconds: number,
+  options: { json?: boolean; extra?: Record<string, unknown> },
+): void {
   if (options.json) {
     printJson({ ok: true, ...output, ...options.extra, seconds: Number(seconds.toFixed(3)) });
     return;
   }
   // A stack deployed before `verified` existed reports none: say so rather than guess.
-  const how = output.verified === true ? 'done and verified' : output.verified === false ? 'done, NOT verified (--no-verify)' : 'done (the state machine did not report whether it verified)';
+  const how =
+    output.verified === true
+      ? 'done and verified'
+      : output.verified === false
+        ? 'done, NOT verified (--no-verify)'
+        : 'done (the state machine did not report whether it verified)';
   say(
     `Restore ${output.restoreId} of backup ${output.backupId} into ${output.target} ${how}: ` +
       `${formatCount(output.tables)} tables, ${formatCount(output.rows)} rows, ${formatBytes(output.bytes)} in ${seconds.toFixed(1)} s.`,

@@ -90,7 +90,11 @@ function rowEndAtOrAfter(buf: Buffer, start: number, target: number, format: Cop
  * that makes one larger chunk. Binary chunks have no header or trailer. Memory: one chunk plus
  * one stream buffer.
  */
-export async function* cutIntoChunks(stream: AsyncIterable<Buffer>, chunkBytes: number, format: CopyFormat = 'text'): AsyncGenerator<Buffer> {
+export async function* cutIntoChunks(
+  stream: AsyncIterable<Buffer>,
+  chunkBytes: number,
+  format: CopyFormat = 'text',
+): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
   let size = 0;
   let needHeader = format === 'binary';

@@ -70,7 +70,10 @@ export function redactSecrets(text: string): string {
 
 /** A repository object that does not exist. */
 export class ObjectNotFoundError extends TidemarkError {
-  constructor(readonly key: string, location: string) {
+  constructor(
+    readonly key: string,
+    location: string,
+  ) {
     super(`Object ${key} is missing from the repository at ${location}.`);
   }
 }
@@ -81,14 +84,22 @@ export class InvalidKeyError extends TidemarkError {}
 
 /** The server is reachable but the database does not exist. */
 export class DatabaseMissingError extends DatabaseConnectionError {
-  constructor(message: string, readonly database: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly database: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
 
 /** A statement failed on the server; `code` is the SQLSTATE. */
 export class SqlError extends TidemarkError {
-  constructor(message: string, readonly code: string | undefined, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }

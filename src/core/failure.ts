@@ -48,7 +48,13 @@ export async function failBackup(input: FailBackupInput, ctx: TaskContext): Prom
   const { backupId } = input;
   const run = (input.input ?? {}) as { collection?: unknown; source?: { credentials?: unknown; database?: unknown } };
   const credentials = run.source?.credentials;
-  let source = typeof credentials === 'string' ? ctx.databases.describe({ credentials, ...(typeof run.source?.database === 'string' ? { database: run.source.database } : {}) }) : null;
+  let source =
+    typeof credentials === 'string'
+      ? ctx.databases.describe({
+          credentials,
+          ...(typeof run.source?.database === 'string' ? { database: run.source.database } : {}),
+        })
+      : null;
   if (backupId) {
     // Let the snapshot holder end if it is still waiting.
     if (!(await ctx.storage.head(layout.snapshotReleased(backupId)))) await releaseSnapshot({ backupId }, ctx);

@@ -9,7 +9,11 @@ const RETRYABLE_STATES = new Set(['40P01', '40001']);
 
 /** The SQLSTATE of a driver error, or of the error it wraps (the session adapter wraps them). */
 export function sqlState(err: unknown): string | undefined {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+  for (
+    let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    e = e.cause as typeof e, depth++
+  ) {
     if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
   }
   return undefined;
@@ -22,7 +26,10 @@ export const isRetryableState = (err: unknown): boolean => RETRYABLE_STATES.has(
  * each time with jitter (so two sessions that deadlocked do not collide again in step).
  * Gives up after `attempts` and rethrows the last error.
  */
-export async function retryRetryable<R>(work: () => Promise<R>, options: { attempts?: number; baseMs?: number } = {}): Promise<R> {
+export async function retryRetryable<R>(
+  work: () => Promise<R>,
+  options: { attempts?: number; baseMs?: number } = {},
+): Promise<R> {
   const attempts = options.attempts ?? 8;
   const base = options.baseMs ?? 50;
   for (let attempt = 1; ; attempt++) {

@@ -10,14 +10,17 @@ interface RowHashExports {
 }
 
 /** The part of the WebAssembly global used here (this project's TypeScript lib has no DOM types). */
-const wasm = (globalThis as unknown as {
-  WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (module: object) => { exports: unknown } };
-}).WebAssembly;
+const wasm = (
+  globalThis as unknown as {
+    WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (module: object) => { exports: unknown } };
+  }
+).WebAssembly;
 
 let instance: RowHashExports | undefined;
 
 function rowHash(): RowHashExports {
-  instance ??= new wasm.Instance(new wasm.Module(Buffer.from(ROW_HASH_WASM, 'base64'))).exports as unknown as RowHashExports;
+  instance ??= new wasm.Instance(new wasm.Module(Buffer.from(ROW_HASH_WASM, 'base64')))
+    .exports as unknown as RowHashExports;
   return instance;
 }
 
@@ -32,7 +35,11 @@ const MAX_BYTES = 64 * 1024 * 1024;
  * The sums of the per-row hashes A and B (modulo 2^32) of `data`'s rows, ending at `rowEnds`,
  * each shortened by `trim` bytes; undefined when the input is too large for the module.
  */
-export function hashRowSums(data: Uint8Array, rowEnds: Uint32Array, trim: number): { sumA: number; sumB: number } | undefined {
+export function hashRowSums(
+  data: Uint8Array,
+  rowEnds: Uint32Array,
+  trim: number,
+): { sumA: number; sumB: number } | undefined {
   const endsAt = (data.byteLength + 3) & ~3;
   const need = endsAt + rowEnds.byteLength;
   if (need > MAX_BYTES) return undefined;

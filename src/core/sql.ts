@@ -16,15 +16,16 @@ export function quoteLiteral(value: string): string {
 
 // Reserved keywords (PostgreSQL 13–18): a bare name may be any non-reserved word.
 const RESERVED = new Set(
-  ('all analyse analyze and any array as asc asymmetric authorization binary both case cast check ' +
+  (
+    'all analyse analyze and any array as asc asymmetric authorization binary both case cast check ' +
     'collate collation column concurrently constraint create cross current_catalog current_date ' +
     'current_role current_schema current_time current_timestamp current_user default deferrable desc ' +
     'distinct do else end except false fetch for foreign freeze from full grant group having ilike in ' +
     'initially inner intersect into is isnull join lateral leading left like limit localtime ' +
     'localtimestamp natural not notnull null offset on only or order outer overlaps placing primary ' +
     'references returning right select session_user similar some symmetric system_user table ' +
-    'tablesample then to trailing true union unique user using variadic verbose when where window with')
-    .split(' '),
+    'tablesample then to trailing true union unique user using variadic verbose when where window with'
+  ).split(' '),
 );
 
 /**
@@ -57,4 +58,3 @@ export async function serverVersion(query: <Row>(sql: string) => Promise<Row[]>)
   );
   return { num: row!.num, text: row!.text, major: Math.floor(row!.num / 10000), yugabyte: isYugabyte(row!.text) };
 }
-

@@ -28,7 +28,12 @@ export interface VerifyReport {
   problems: VerifyProblem[];
 }
 
-export async function verifyBackup(storage: RepositoryStorage, backupId: string, progress: (e: ProgressEvent) => void, concurrency = 4): Promise<VerifyReport> {
+export async function verifyBackup(
+  storage: RepositoryStorage,
+  backupId: string,
+  progress: (e: ProgressEvent) => void,
+  concurrency = 4,
+): Promise<VerifyReport> {
   const manifest = await readManifest(storage, backupId);
   // Each chunk is read once, for the first table that lists it; a table is done when its last
   // is. A table with none (no rows, or chunks another table listed first) counts as done at once.
@@ -56,11 +61,14 @@ export async function verifyBackup(storage: RepositoryStorage, backupId: string,
       progress({ phase: 'verify', table: item.table, unitDone: item.id, bytes: content.length, chunks: 1 });
     } catch (err) {
       if (!(err instanceof TidemarkError)) throw err;
-      const quarantined = err instanceof IntegrityError ? await quarantineChunk(storage, item.id as ChunkId) : undefined;
+      const quarantined =
+        err instanceof IntegrityError ? await quarantineChunk(storage, item.id as ChunkId) : undefined;
       problems.push({
         object: key,
         table: item.table,
-        problem: quarantined ? `${err.message} Moved to ${quarantined}: the next backup of these rows writes it again.` : err.message,
+        problem: quarantined
+          ? `${err.message} Moved to ${quarantined}: the next backup of these rows writes it again.`
+          : err.message,
         ...(quarantined ? { quarantined } : {}),
       });
     }

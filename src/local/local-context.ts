@@ -61,9 +61,12 @@ export async function openLocalContext(repo: string, options: LocalContextOption
 
 async function directoryStorage(repo: string, create: boolean): Promise<RepositoryStorage> {
   const info = await stat(repo).catch(() => undefined);
-  if (info && !info.isDirectory()) throw new RepositoryError(`${repo} is not a Tidemark repository: it is a file, not a directory.`);
+  if (info && !info.isDirectory())
+    throw new RepositoryError(`${repo} is not a Tidemark repository: it is a file, not a directory.`);
   if (!info && !create) {
-    throw new RepositoryError(`${repo} is not a Tidemark repository: the directory does not exist. Pass --repo (default: $TIDEMARK_REPO, else ./tidemark-repo).`);
+    throw new RepositoryError(
+      `${repo} is not a Tidemark repository: the directory does not exist. Pass --repo (default: $TIDEMARK_REPO, else ./tidemark-repo).`,
+    );
   }
   return new FileSystemStorage(repo);
 }
@@ -118,7 +121,9 @@ function region(): string {
 async function kmsKeyFromEnvironment(): Promise<DocumentAuthenticator | undefined> {
   const keyArn = process.env.TIDEMARK_KMS_MAC_KEY_ARN;
   if (!keyArn) return undefined;
-  const [{ KMSClient }, { KmsDocumentKey }] = await Promise.all([import('@aws-sdk/client-kms'), import('#adapters/kms-document-key.ts')]);
+  const [{ KMSClient }, { KmsDocumentKey }] = await Promise.all([
+    import('@aws-sdk/client-kms'),
+    import('#adapters/kms-document-key.ts'),
+  ]);
   return new KmsDocumentKey({ client: new KMSClient({}), keyArn });
 }
-

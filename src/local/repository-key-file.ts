@@ -20,7 +20,9 @@ export async function loadRepositoryKey(options: { create: boolean }): Promise<R
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   if (!options.create) {
-    throw new UsageError(`Key file ${file} ($${KEY_FILE_ENV}) does not exist. Point $${KEY_FILE_ENV} at the key the repository was created with.`);
+    throw new UsageError(
+      `Key file ${file} ($${KEY_FILE_ENV}) does not exist. Point $${KEY_FILE_ENV} at the key the repository was created with.`,
+    );
   }
   const { key, text } = RepositoryKey.generate();
   try {
@@ -28,7 +30,8 @@ export async function loadRepositoryKey(options: { create: boolean }): Promise<R
     return key;
   } catch (err) {
     // Another process created it first: use that one.
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return RepositoryKey.parse(await readFile(file, 'utf8'), `Key file ${file}`);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+      return RepositoryKey.parse(await readFile(file, 'utf8'), `Key file ${file}`);
     throw err;
   }
 }

@@ -20,14 +20,19 @@ export class PayloadTooLargeError extends TidemarkError {}
 
 /** The failure of an execution, with the error name and message of the state that failed. */
 export class ExecutionFailedError extends TidemarkError {
-  constructor(readonly errorName: string, readonly causeMessage: string) {
+  constructor(
+    readonly errorName: string,
+    readonly causeMessage: string,
+  ) {
     super(causeMessage);
   }
 }
 
 export function definitionPath(name: StateMachineName): string {
   // From src/local/ when run from source, from dist/ when run from the CLI bundle.
-  const candidates = [`../../state-machines/${name}.asl.json`, `../state-machines/${name}.asl.json`].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const candidates = [`../../state-machines/${name}.asl.json`, `../state-machines/${name}.asl.json`].map((p) =>
+    fileURLToPath(new URL(p, import.meta.url)),
+  );
   return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
 }
 
@@ -46,7 +51,9 @@ export const LOCAL_EVENT_BUS = 'tidemark-local';
  */
 export const LOCAL_TASK_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
-export async function loadDefinition(name: StateMachineName): Promise<{ definition: any; taskFunctions: Map<string, string>; eventTasks: Set<string> }> {
+export async function loadDefinition(
+  name: StateMachineName,
+): Promise<{ definition: any; taskFunctions: Map<string, string>; eventTasks: Set<string> }> {
   const raw = (await readFile(definitionPath(name), 'utf8')).replaceAll('${EventBusName}', LOCAL_EVENT_BUS);
   const taskFunctions = new Map<string, string>();
   const eventTasks = new Set<string>();
@@ -60,7 +67,10 @@ export async function loadDefinition(name: StateMachineName): Promise<{ definiti
       eventTasks.add(stateName);
     } else if (state.Type === 'Task' && typeof fn === 'string') {
       const match = PLACEHOLDER.exec(fn);
-      if (!match) throw new TidemarkError(`State ${stateName} of ${name}.asl.json names function ${fn}, not a \${<Name>FunctionArn} placeholder.`);
+      if (!match)
+        throw new TidemarkError(
+          `State ${stateName} of ${name}.asl.json names function ${fn}, not a \${<Name>FunctionArn} placeholder.`,
+        );
       taskFunctions.set(stateName, match[1]!);
       state.Parameters.FunctionName = `arn:aws:lambda:us-east-1:000000000000:function:tidemark-${match[1]}`;
     }
@@ -105,7 +115,12 @@ export interface RunOptions {
   aroundTask?: <T>(functionName: string, run: () => Promise<T>) => Promise<T>;
 }
 
-export async function runStateMachine(name: StateMachineName, input: unknown, ctx: TaskContext, options: RunOptions = {}): Promise<any> {
+export async function runStateMachine(
+  name: StateMachineName,
+  input: unknown,
+  ctx: TaskContext,
+  options: RunOptions = {},
+): Promise<any> {
   const { definition, taskFunctions, eventTasks } = await loadDefinition(name);
   const taskResourceLocalHandlers: Record<string, (input: any) => Promise<any>> = {};
   for (const stateName of eventTasks) {
@@ -116,7 +131,10 @@ export async function runStateMachine(name: StateMachineName, input: unknown, ct
   }
   for (const [stateName, fn] of taskFunctions) {
     const handler = functionHandlers[fn];
-    if (!handler) throw new TidemarkError(`State ${stateName} of ${name}.asl.json needs function ${fn}, which functions/index.ts does not define.`);
+    if (!handler)
+      throw new TidemarkError(
+        `State ${stateName} of ${name}.asl.json needs function ${fn}, which functions/index.ts does not define.`,
+      );
     taskResourceLocalHandlers[stateName] = async (request: { Payload: unknown }) => {
       checkPayload(`${stateName} input`, request.Payload);
       const invoke = () => withTaskContext(ctx, () => handler(request.Payload));
@@ -130,7 +148,12 @@ export async function runStateMachine(name: StateMachineName, input: unknown, ct
   // Step Functions names every execution; the ASL uses the name as the restore id.
   const executionName = options.executionName ?? newRunId();
   const context = {
-    Execution: { Id: `arn:aws:states:local:000000000000:execution:tidemark-${name}:${executionName}`, Name: executionName, Input: input as any, StartTime: new Date().toISOString() },
+    Execution: {
+      Id: `arn:aws:states:local:000000000000:execution:tidemark-${name}:${executionName}`,
+      Name: executionName,
+      Input: input as any,
+      StartTime: new Date().toISOString(),
+    },
   };
   const execution = machine.run(input as any, { overrides: { taskResourceLocalHandlers }, context });
   let oversized: string | undefined;
@@ -138,7 +161,9 @@ export async function runStateMachine(name: StateMachineName, input: unknown, ct
     for await (const event of execution.eventLogs) {
       const e = event as any;
       const sized = e.state && (e.type === 'StateEntered' || e.type === 'StateExited');
-      const json = sized ? JSON.stringify((e.type === 'StateEntered' ? e.state.input : e.state.output) ?? null) : undefined;
+      const json = sized
+        ? JSON.stringify((e.type === 'StateEntered' ? e.state.input : e.state.output) ?? null)
+        : undefined;
       const size = json === undefined ? undefined : Buffer.byteLength(json);
       options.onState?.({ type: e.type, state: e.state?.name, bytes: size, json });
       if (size !== undefined) {

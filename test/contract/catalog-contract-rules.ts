@@ -44,7 +44,10 @@ export function catalogRulesContract(name: string, make: () => Promise<CatalogFi
         ['lease', () => catalog.releaseLease(bad, 'a')],
       ];
       for (const [kind, call] of calls) {
-        const err = await call().then(() => undefined, (e: unknown) => e);
+        const err = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(err, kind).toBeInstanceOf(InvalidKeyError);
         expect((err as Error).message).toBe(
           `Invalid ${kind} id "../x": use letters, digits and . _ : - (not first), at most 200 characters.`,
@@ -81,7 +84,9 @@ export function catalogRulesContract(name: string, make: () => Promise<CatalogFi
     it('a create compares content, not form: key order and undefined fields do not matter; a later state does', async () => {
       const record = backupRecord('b1', { warnings: ['w'] });
       await catalog.createBackup(record);
-      const reordered = Object.fromEntries(Object.entries({ ...record, error: undefined }).reverse()) as unknown as typeof record;
+      const reordered = Object.fromEntries(
+        Object.entries({ ...record, error: undefined }).reverse(),
+      ) as unknown as typeof record;
       await catalog.createBackup(reordered);
       await catalog.finishBackup('b1', { state: 'committed' });
       // The running record again, once committed: another record now, so a conflict.
@@ -123,10 +128,16 @@ export function catalogRulesContract(name: string, make: () => Promise<CatalogFi
     });
 
     it('unknown ids: a backup is BackupNotFoundError, a restore a conflict that says to create it first', async () => {
-      const backup = await catalog.finishBackup('nope', { state: 'failed' }).then(() => undefined, (e: unknown) => e);
+      const backup = await catalog.finishBackup('nope', { state: 'failed' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(backup).toBeInstanceOf(BackupNotFoundError);
       expect((backup as Error).message).toMatch(/^Backup nope is not in the catalog at .+\.$/);
-      const restore = await catalog.finishRestore('nope', { state: 'failed' }).then(() => undefined, (e: unknown) => e);
+      const restore = await catalog.finishRestore('nope', { state: 'failed' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(restore).toBeInstanceOf(CatalogConflictError);
       expect((restore as Error).message).toMatch(/^Restore nope is not in the catalog at .+; create it first\.$/);
     });

@@ -79,7 +79,9 @@ export function catalogContract(name: string, make: () => Promise<CatalogFixture
       expect((await catalog.listRunningBackups()).map((b) => b.backupId)).toEqual(['early', 'late']);
       // A finish is seen at once as well.
       await catalog.finishBackup('early', { state: 'committed' });
-      expect(await catalog.listRunningBackups()).toEqual([backupRecord('late', { startedAt: '2025-03-01T12:00:00.000Z' })]);
+      expect(await catalog.listRunningBackups()).toEqual([
+        backupRecord('late', { startedAt: '2025-03-01T12:00:00.000Z' }),
+      ]);
     });
 
     it('createBackup then getBackup returns the record; an unknown id gives undefined', async () => {
@@ -182,11 +184,17 @@ export function catalogContract(name: string, make: () => Promise<CatalogFixture
       await catalog.createBackup(backupRecord('running'));
       await catalog.createBackup(backupRecord('failed'));
       const failed = await catalog.finishBackup('failed', { state: 'failed', error: 'boom' });
-      await expect(catalog.expireBackup('running', '2025-04-01T00:00:00.000Z')).rejects.toBeInstanceOf(CatalogConflictError);
-      await expect(catalog.expireBackup('failed', '2025-04-01T00:00:00.000Z')).rejects.toBeInstanceOf(CatalogConflictError);
+      await expect(catalog.expireBackup('running', '2025-04-01T00:00:00.000Z')).rejects.toBeInstanceOf(
+        CatalogConflictError,
+      );
+      await expect(catalog.expireBackup('failed', '2025-04-01T00:00:00.000Z')).rejects.toBeInstanceOf(
+        CatalogConflictError,
+      );
       expect(await catalog.getBackup('running')).toEqual(backupRecord('running'));
       expect(await catalog.getBackup('failed')).toEqual(failed);
-      await expect(catalog.expireBackup('nope', '2025-04-01T00:00:00.000Z')).rejects.toBeInstanceOf(BackupNotFoundError);
+      await expect(catalog.expireBackup('nope', '2025-04-01T00:00:00.000Z')).rejects.toBeInstanceOf(
+        BackupNotFoundError,
+      );
     });
 
     it('listBackups includes expired backups, in state expired', async () => {
@@ -195,18 +203,28 @@ export function catalogContract(name: string, make: () => Promise<CatalogFixture
       await catalog.finishBackup('b1', { state: 'committed' });
       await catalog.expireBackup('b1', '2025-04-01T00:00:00.000Z');
       const listed = await catalog.listBackups();
-      expect(listed.map((b) => [b.backupId, b.state])).toEqual([['b1', 'expired'], ['b2', 'running']]);
+      expect(listed.map((b) => [b.backupId, b.state])).toEqual([
+        ['b1', 'expired'],
+        ['b2', 'running'],
+      ]);
       expect(listed[0]!.expiredAt).toBe('2025-04-01T00:00:00.000Z');
     });
 
     it('importBackup writes a record as given in any state; identical again is a no-op, different a conflict', async () => {
-      const committed = backupRecord('b1', { state: 'committed', manifestKey: 'manifests/b1', collection: 'nightly', parent: null });
+      const committed = backupRecord('b1', {
+        state: 'committed',
+        manifestKey: 'manifests/b1',
+        collection: 'nightly',
+        parent: null,
+      });
       const expired = backupRecord('b2', { state: 'expired', expiredAt: '2025-04-01T00:00:00.000Z' });
       await catalog.importBackup(committed);
       await catalog.importBackup(expired);
       await catalog.importBackup({ ...committed }); // a rerun of the rebuild
       expect(await catalog.listBackups()).toEqual([committed, expired]);
-      await expect(catalog.importBackup({ ...committed, state: 'failed' })).rejects.toBeInstanceOf(CatalogConflictError);
+      await expect(catalog.importBackup({ ...committed, state: 'failed' })).rejects.toBeInstanceOf(
+        CatalogConflictError,
+      );
       expect(await catalog.getBackup('b1')).toEqual(committed);
       // An imported committed backup takes part in transitions like any other.
       expect((await catalog.expireBackup('b1', '2025-04-01T00:00:00.000Z')).state).toBe('expired');
@@ -216,7 +234,10 @@ export function catalogContract(name: string, make: () => Promise<CatalogFixture
       expect(await catalog.listCollections()).toEqual([]);
       const nightly = collectionRecord('nightly', { schedule: 'cron(0 3 * * ? *)' });
       // Created later but sorted first: the list is by name, not by creation time.
-      const billing = collectionRecord('billing', { createdAt: '2025-03-02T09:00:00.000Z', retention: { keepLast: 1 } });
+      const billing = collectionRecord('billing', {
+        createdAt: '2025-03-02T09:00:00.000Z',
+        retention: { keepLast: 1 },
+      });
       await catalog.createCollection(nightly);
       await catalog.createCollection(billing);
       await catalog.createCollection({ ...nightly });

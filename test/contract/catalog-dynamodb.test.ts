@@ -15,7 +15,11 @@ beforeAll(async () => {
 });
 afterAll(() => dynamo?.stop());
 
-async function freshCatalog(): Promise<{ catalog: DynamoDbCatalog; tableName: string; client: ReturnType<LocalDynamoDb['client']> }> {
+async function freshCatalog(): Promise<{
+  catalog: DynamoDbCatalog;
+  tableName: string;
+  client: ReturnType<LocalDynamoDb['client']>;
+}> {
   const client = dynamo.client();
   const tableName = `catalog-${randomUUID()}`;
   await createCatalogTable(client, tableName);
@@ -37,9 +41,19 @@ describe('DynamoDbCatalog items', () => {
     const { catalog, tableName, client } = await freshCatalog();
     await catalog.createBackup(backupRecord('b1', { warnings: [] }));
     await catalog.createRestore(restoreRecord('r1'));
-    const { Item } = await client.send(new GetCommand({ TableName: tableName, Key: { pk: 'BACKUP#b1', sk: 'BACKUP' } }));
-    expect(Item).toMatchObject({ kind: 'backup', startedAt: '2025-03-01T10:00:00.000Z', backupId: 'b1', state: 'running', warnings: [] });
-    const restore = await client.send(new GetCommand({ TableName: tableName, Key: { pk: 'RESTORE#r1', sk: 'RESTORE' } }));
+    const { Item } = await client.send(
+      new GetCommand({ TableName: tableName, Key: { pk: 'BACKUP#b1', sk: 'BACKUP' } }),
+    );
+    expect(Item).toMatchObject({
+      kind: 'backup',
+      startedAt: '2025-03-01T10:00:00.000Z',
+      backupId: 'b1',
+      state: 'running',
+      warnings: [],
+    });
+    const restore = await client.send(
+      new GetCommand({ TableName: tableName, Key: { pk: 'RESTORE#r1', sk: 'RESTORE' } }),
+    );
     expect(restore.Item).toMatchObject({ kind: 'restore', restoreId: 'r1' });
     client.destroy();
   });
@@ -49,7 +63,13 @@ describe('DynamoDbCatalog items', () => {
     // ~100 KB of warnings per record: a Query page holds about 10 of them.
     const warnings = Array.from({ length: 100 }, (_, i) => `warning ${i} `.padEnd(1000, '.'));
     const ids = Array.from({ length: 25 }, (_, i) => `b${String(i).padStart(2, '0')}`);
-    await Promise.all(ids.map((id, i) => catalog.createBackup(backupRecord(id, { warnings, startedAt: new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString() }))));
+    await Promise.all(
+      ids.map((id, i) =>
+        catalog.createBackup(
+          backupRecord(id, { warnings, startedAt: new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString() }),
+        ),
+      ),
+    );
     expect((await catalog.listBackups()).map((b) => b.backupId)).toEqual(ids);
     client.destroy();
   });
@@ -60,13 +80,21 @@ describe('DynamoDbCatalog items', () => {
     // filter drops the finished ones from a page after reading it, so pages can even come back empty.
     const warnings = Array.from({ length: 100 }, (_, i) => `warning ${i} `.padEnd(1000, '.'));
     const ids = Array.from({ length: 30 }, (_, i) => `b${String(i).padStart(2, '0')}`);
-    await Promise.all(ids.map((id, i) => catalog.createBackup(backupRecord(id, { warnings, startedAt: new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString() }))));
+    await Promise.all(
+      ids.map((id, i) =>
+        catalog.createBackup(
+          backupRecord(id, { warnings, startedAt: new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString() }),
+        ),
+      ),
+    );
     const finished = ids.filter((_, i) => i % 3 === 0);
     await Promise.all(finished.map((id) => catalog.finishBackup(id, { state: 'committed' })));
     // The table really is more than one page: otherwise this test would not test paging.
     const firstPage = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
     expect(firstPage.LastEvaluatedKey).toBeDefined();
-    expect((await catalog.listRunningBackups()).map((b) => b.backupId)).toEqual(ids.filter((id) => !finished.includes(id)));
+    expect((await catalog.listRunningBackups()).map((b) => b.backupId)).toEqual(
+      ids.filter((id) => !finished.includes(id)),
+    );
     client.destroy();
   });
 
@@ -106,7 +134,13 @@ describe('DynamoDbCatalog items', () => {
       await call();
       return send.mock.calls.map(([command]) => command.constructor.name);
     };
-    const lease = { name: 'maintenance', owner: 'a', purpose: 'gc', acquiredAt: '2025-03-01T10:00:00.000Z', expiresAt: '2025-03-01T10:05:00.000Z' };
+    const lease = {
+      name: 'maintenance',
+      owner: 'a',
+      purpose: 'gc',
+      acquiredAt: '2025-03-01T10:00:00.000Z',
+      expiresAt: '2025-03-01T10:05:00.000Z',
+    };
     expect(await requests(() => catalog.createBackup(backupRecord('b1')))).toEqual(['PutCommand']);
     expect(await requests(() => catalog.createBackup(backupRecord('b1')))).toEqual(['PutCommand', 'GetCommand']);
     expect(await requests(() => catalog.finishBackup('b1', { state: 'committed' }))).toEqual(['UpdateCommand']);
@@ -114,7 +148,9 @@ describe('DynamoDbCatalog items', () => {
     expect(await requests(() => catalog.getBackup('b1'))).toEqual(['GetCommand']);
     expect(await requests(() => catalog.listBackups())).toEqual(['QueryCommand']);
     expect(await requests(() => catalog.listRunningBackups())).toEqual(['ScanCommand']);
-    expect(await requests(() => catalog.acquireLease(lease, new Date('2025-03-01T10:00:00.000Z')))).toEqual(['PutCommand']);
+    expect(await requests(() => catalog.acquireLease(lease, new Date('2025-03-01T10:00:00.000Z')))).toEqual([
+      'PutCommand',
+    ]);
     expect(await requests(() => catalog.releaseLease('maintenance', 'a'))).toEqual(['DeleteCommand']);
     send.mockRestore();
     client.destroy();
@@ -122,12 +158,28 @@ describe('DynamoDbCatalog items', () => {
 
   it('stores a lease with its expiry as leaseExpiresAt and leaseExpiresAtMs, not the TTL attribute, and no kind', async () => {
     const { catalog, tableName, client } = await freshCatalog();
-    const lease = { name: 'maintenance', owner: 'a', purpose: 'gc', acquiredAt: '2025-03-01T10:00:00.000Z', expiresAt: '2025-03-01T10:05:00.000Z', holder: { host: 'h', pid: 7 } };
+    const lease = {
+      name: 'maintenance',
+      owner: 'a',
+      purpose: 'gc',
+      acquiredAt: '2025-03-01T10:00:00.000Z',
+      expiresAt: '2025-03-01T10:05:00.000Z',
+      holder: { host: 'h', pid: 7 },
+    };
     await catalog.acquireLease(lease, new Date('2025-03-01T10:00:00.000Z'));
-    const { Item } = await client.send(new GetCommand({ TableName: tableName, Key: { pk: 'LEASE#maintenance', sk: 'LEASE' } }));
+    const { Item } = await client.send(
+      new GetCommand({ TableName: tableName, Key: { pk: 'LEASE#maintenance', sk: 'LEASE' } }),
+    );
     expect(Item).toEqual({
-      pk: 'LEASE#maintenance', sk: 'LEASE', name: 'maintenance', owner: 'a', purpose: 'gc', acquiredAt: lease.acquiredAt,
-      holder: { host: 'h', pid: 7 }, leaseExpiresAt: lease.expiresAt, leaseExpiresAtMs: Date.parse(lease.expiresAt),
+      pk: 'LEASE#maintenance',
+      sk: 'LEASE',
+      name: 'maintenance',
+      owner: 'a',
+      purpose: 'gc',
+      acquiredAt: lease.acquiredAt,
+      holder: { host: 'h', pid: 7 },
+      leaseExpiresAt: lease.expiresAt,
+      leaseExpiresAtMs: Date.parse(lease.expiresAt),
     });
     expect(await catalog.getLease('maintenance')).toEqual(lease);
     client.destroy();

@@ -90,7 +90,13 @@ describe('FileCatalog on disk', () => {
   });
 
   it('a damaged lease names no holder that could release it: it is free to take', async () => {
-    const lease = { name: 'maintenance', owner: 'a', purpose: 'gc', acquiredAt: '2025-03-01T10:00:00.000Z', expiresAt: '2025-03-01T10:05:00.000Z' };
+    const lease = {
+      name: 'maintenance',
+      owner: 'a',
+      purpose: 'gc',
+      acquiredAt: '2025-03-01T10:00:00.000Z',
+      expiresAt: '2025-03-01T10:05:00.000Z',
+    };
     await catalog.acquireLease(lease, new Date('2025-03-01T10:00:00.000Z'));
     await writeFile(join(dir, 'leases', 'maintenance', '000001.json'), '');
     expect(await catalog.acquireLease({ ...lease, owner: 'b' }, new Date('2025-03-01T10:01:00.000Z'))).toBeUndefined();
@@ -98,7 +104,13 @@ describe('FileCatalog on disk', () => {
   });
 
   it('a release writes a last version marked released (files are never deleted), as catalogs written before read it', async () => {
-    const lease = { name: 'maintenance', owner: 'a', purpose: 'gc', acquiredAt: '2025-03-01T10:00:00.000Z', expiresAt: '2025-03-01T10:05:00.000Z' };
+    const lease = {
+      name: 'maintenance',
+      owner: 'a',
+      purpose: 'gc',
+      acquiredAt: '2025-03-01T10:00:00.000Z',
+      expiresAt: '2025-03-01T10:05:00.000Z',
+    };
     await catalog.acquireLease(lease, new Date('2025-03-01T10:00:00.000Z'));
     await catalog.releaseLease('maintenance', 'a');
     const leaseDir = join(dir, 'leases', 'maintenance');

@@ -48,7 +48,10 @@ describe('FileSystemStorage on disk', () => {
     await writeFile(join(root, 'chunks/ab/.tmp-young'), 'written after the cut-off');
     const later = new Date(Date.now() + 5000);
     await utimes(join(root, 'chunks/ab/.tmp-young'), later, later);
-    expect(await storage.removeAbandonedWrites(cutOff)).toEqual({ removed: ['catalog/backups/x/.tmp-old', 'chunks/ab/.tmp-old'], bytes: 16 });
+    expect(await storage.removeAbandonedWrites(cutOff)).toEqual({
+      removed: ['catalog/backups/x/.tmp-old', 'chunks/ab/.tmp-old'],
+      bytes: 16,
+    });
     expect((await readdir(join(root, 'chunks/ab'))).sort()).toEqual(['.tmp-young', 'keep']);
   });
 

@@ -21,7 +21,8 @@ beforeAll(async () => {
 });
 afterAll(() => s3?.stop());
 
-const storageAt = (prefix: string, endpoint?: string) => new S3Storage({ client: s3.client(endpoint), bucket: s3.bucket, prefix });
+const storageAt = (prefix: string, endpoint?: string) =>
+  new S3Storage({ client: s3.client(endpoint), bucket: s3.bucket, prefix });
 
 storageContract(
   'S3Storage on s3rver',
@@ -35,7 +36,9 @@ storageContract(
  * reaches the real server unchanged, Host header included, so signatures still verify). It records
  * each request as `METHOD path?query` and answers 503 SlowDown to those `fail` picks.
  */
-async function faultProxy(fail: (request: string) => boolean): Promise<{ endpoint: string; seen: string[]; close(): Promise<void> }> {
+async function faultProxy(
+  fail: (request: string) => boolean,
+): Promise<{ endpoint: string; seen: string[]; close(): Promise<void> }> {
   const target = new URL(s3.endpoint);
   const seen: string[] = [];
   const server: Server = createServer((req, res) => {
@@ -44,13 +47,18 @@ async function faultProxy(fail: (request: string) => boolean): Promise<{ endpoin
     if (fail(line)) {
       req.resume();
       res.writeHead(503, { 'content-type': 'application/xml' });
-      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+      res.end(
+        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>',
+      );
       return;
     }
-    const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode!, answer.headers);
-      answer.pipe(res);
-    });
+    const upstream = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      },
+    );
     upstream.on('error', (err) => res.destroy(err));
     req.pipe(upstream);
   });
@@ -91,7 +99,9 @@ describe('S3Storage on s3rver', () => {
     const client = s3.client();
     const Key = `conditional/${randomUUID()}/k`;
     await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: 'first', IfNoneMatch: '*' }));
-    const refused = await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: 'second', IfNoneMatch: '*' })).catch((err: any) => err);
+    const refused = await client
+      .send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: 'second', IfNoneMatch: '*' }))
+      .catch((err: any) => err);
     expect(refused.$metadata?.httpStatusCode).toBe(412);
     expect(refused.name).toBe('PreconditionFailed');
   });
@@ -152,7 +162,12 @@ describe('S3Storage on s3rver', () => {
   it('a server that keeps failing gives TransientError (what the ASL retries) after maxAttempts', async () => {
     const proxy = await faultProxy(() => true);
     try {
-      const client = createS3Client({ endpoint: proxy.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, maxAttempts: 3 });
+      const client = createS3Client({
+        endpoint: proxy.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        maxAttempts: 3,
+      });
       const storage = new S3Storage({ client, bucket: s3.bucket, prefix: 'down' });
       const failure = await storage.get('chunks/aa/1').catch((err: Error) => err);
       expect(failure).toBeInstanceOf(TransientError);
@@ -166,8 +181,16 @@ describe('S3Storage on s3rver', () => {
   });
 
   it('list pages through ListObjectsV2 continuation tokens', async () => {
-    const storage = new S3Storage({ client: s3.client(), bucket: s3.bucket, prefix: `paged/${randomUUID()}`, listPageSize: 7 });
-    const keys = Array.from({ length: 30 }, (_, i) => `chunks/${String(i % 4).padStart(2, '0')}/${createHash('sha256').update(String(i)).digest('hex')}`);
+    const storage = new S3Storage({
+      client: s3.client(),
+      bucket: s3.bucket,
+      prefix: `paged/${randomUUID()}`,
+      listPageSize: 7,
+    });
+    const keys = Array.from(
+      { length: 30 },
+      (_, i) => `chunks/${String(i % 4).padStart(2, '0')}/${createHash('sha256').update(String(i)).digest('hex')}`,
+    );
     await Promise.all(keys.map((key) => storage.putIfAbsent(key, new Uint8Array([1]))));
     expect(await listKeys(storage, '')).toEqual([...keys].sort());
     expect(await listKeys(storage, 'chunks/01/')).toEqual(keys.filter((k) => k.startsWith('chunks/01/')).sort());
@@ -179,8 +202,14 @@ describe('S3Storage on s3rver', () => {
       await expect(storage.putIfAbsent(key, new Uint8Array([1])), key).rejects.toBeInstanceOf(InvalidKeyError);
     }
     const secret = 'a-secret-key-s3rver-does-not-know';
-    const client = createS3Client({ endpoint: s3.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'NOBODY', secretAccessKey: secret } });
-    const failure = await new S3Storage({ client, bucket: s3.bucket, prefix: 'keys' }).get('x').catch((err: Error) => err);
+    const client = createS3Client({
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'NOBODY', secretAccessKey: secret },
+    });
+    const failure = await new S3Storage({ client, bucket: s3.bucket, prefix: 'keys' })
+      .get('x')
+      .catch((err: Error) => err);
     expect(failure).toBeInstanceOf(RepositoryError);
     expect((failure as Error).message).toContain('access denied');
     expect((failure as Error).message).not.toContain(secret);

@@ -29,7 +29,12 @@ let kms: LocalKms;
 const MAC_KEY = 'arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555';
 const OTHER_KEY = 'arn:aws:kms:us-east-1:000000000000:key/99999999-8888-7777-6666-555555555555';
 /** What a task needs in its environment besides the SDK's variables. */
-const TASK_ENV = { [FUNCTION_ENV.bucket]: 'b', [FUNCTION_ENV.prefix]: '', [FUNCTION_ENV.catalogTable]: 't', [FUNCTION_ENV.macKeyArn]: MAC_KEY };
+const TASK_ENV = {
+  [FUNCTION_ENV.bucket]: 'b',
+  [FUNCTION_ENV.prefix]: '',
+  [FUNCTION_ENV.catalogTable]: 't',
+  [FUNCTION_ENV.macKeyArn]: MAC_KEY,
+};
 
 beforeAll(async () => {
   [s3, dynamo, kms] = await Promise.all([startS3rver(), startDynalite(), startKms()]);
@@ -75,8 +80,16 @@ describe('the AWS task context', () => {
     expect(ctx.storage.location).toBe(`s3://${s3.bucket}/repo`);
     // A real task: MarkBackupFailed releases the snapshot in S3 and fails the run in DynamoDB.
     const backupId = '20261121T000000Z-abcdef';
-    await ctx.catalog.createBackup({ backupId, state: 'running', startedAt: new Date().toISOString(), source: 'db.example:5432/app' });
-    const { error } = await failBackup({ backupId, failure: { Error: 'SnapshotExpiredError', Cause: 'window passed' } });
+    await ctx.catalog.createBackup({
+      backupId,
+      state: 'running',
+      startedAt: new Date().toISOString(),
+      source: 'db.example:5432/app',
+    });
+    const { error } = await failBackup({
+      backupId,
+      failure: { Error: 'SnapshotExpiredError', Cause: 'window passed' },
+    });
     expect(error).toBe('SnapshotExpiredError: window passed');
     expect(await ctx.catalog.getBackup(backupId)).toMatchObject({ backupId, state: 'failed', error });
     expect(await ctx.storage.head(`runs/${backupId}/snapshot-released.json`)).toBeDefined();
@@ -96,7 +109,10 @@ describe('the AWS task context', () => {
       });
       await failing({}).then(() => process.exit(3), (err) => process.exit(err.name === 'Error' && err.message.includes('db.example:5432') && !(err.message + err.stack).includes('Pw-SeCrEt-42') ? 0 : 4));`;
     const env = { ...process.env, ...TASK_ENV };
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, encoding: 'utf8' });
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env,
+      encoding: 'utf8',
+    });
     expect(child.status, child.stderr).toBe(0);
     const text = child.stdout + child.stderr;
     expect(text).toContain('RestoreLoadBatch failed');
@@ -110,13 +126,29 @@ describe('the AWS task context', () => {
       const done = taskHandler('BackupCommit', async () => ({ backupId: '20261122T000000Z-0abcde', rows: 1234, bytesRead: 56789 }));
       await done({ backupId: '20261122T000000Z-0abcde', collection: 'nightly' });`;
     const env = { ...process.env, ...TASK_ENV };
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, encoding: 'utf8' });
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env,
+      encoding: 'utf8',
+    });
     expect(child.status, child.stderr).toBe(0);
-    const lines = (child.stdout + child.stderr).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const lines = (child.stdout + child.stderr)
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
     const log = lines.find((l) => l.message === 'BackupCommit done');
-    expect(log).toMatchObject({ level: 'INFO', task: 'BackupCommit', backupId: '20261122T000000Z-0abcde', collection: 'nightly', rows: 1234, bytes: 56789 });
+    expect(log).toMatchObject({
+      level: 'INFO',
+      task: 'BackupCommit',
+      backupId: '20261122T000000Z-0abcde',
+      collection: 'nightly',
+      rows: 1234,
+      bytes: 56789,
+    });
     const emf = lines.find((l) => l._aws?.CloudWatchMetrics);
-    expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Tidemark', Dimensions: [expect.arrayContaining(['task'])] });
+    expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({
+      Namespace: 'Tidemark',
+      Dimensions: [expect.arrayContaining(['task'])],
+    });
     expect(emf).toMatchObject({ task: 'BackupCommit', Rows: 1234, Bytes: 56789, Succeeded: 1 });
     expect(typeof emf.Seconds).toBe('number');
   });
@@ -132,7 +164,10 @@ describe('the AWS task context', () => {
     ] as const) {
       const backupId = `20261122T00000${String(value).length}Z-0abcde`;
       const attempt = startBackup({ backupId, source, options: { snapshotHoldSeconds: value as number } });
-      await expect(attempt, String(value)).rejects.toMatchObject({ name: 'UsageError', message: expect.stringMatching(words) });
+      await expect(attempt, String(value)).rejects.toMatchObject({
+        name: 'UsageError',
+        message: expect.stringMatching(words),
+      });
       expect(await ctx.catalog.getBackup(backupId)).toBeUndefined();
     }
   });
@@ -159,7 +194,10 @@ describe('documents in AWS are authenticated with the KMS repository key', () =>
     const before = kms.requests.length;
     expect(await writeDocument(ctx.storage, snapshotReleaseKind, { runId: runId(1) }, { at })).toBe(true);
     const header = headerOf(await ctx.storage.get(layout.snapshotReleased(runId(1))));
-    expect(header).toMatchObject({ keyId: repositoryKeyOf(ctx.storage)!.id, mac: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(header).toMatchObject({
+      keyId: repositoryKeyOf(ctx.storage)!.id,
+      mac: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
     expect(header.keyId).toMatch(/^kms-[0-9a-f]{16}$/);
     // The key id names the key without its ARN (account id, key id) in the repository.
     expect(header.keyId).not.toContain('000000000000');
@@ -176,7 +214,9 @@ describe('documents in AWS are authenticated with the KMS repository key', () =>
     const cli = await openLocalContext(repo, { create: false, catalog });
     expect(await readDocument(cli.storage, snapshotReleaseKind, { runId: runId(7) })).toEqual({ at });
     const unkeyed = new S3Storage({ client: createS3Client({}), bucket: s3.bucket, prefix: 'cli' });
-    await expect(readDocument(unkeyed, snapshotReleaseKind, { runId: runId(7) })).rejects.toThrow(/no key is set here.*TIDEMARK_KMS_MAC_KEY_ARN/);
+    await expect(readDocument(unkeyed, snapshotReleaseKind, { runId: runId(7) })).rejects.toThrow(
+      /no key is set here.*TIDEMARK_KMS_MAC_KEY_ARN/,
+    );
   });
 
   it('refuses, by name, a document edited and re-sealed without the key, one written without a MAC, and one MACed by another KMS key', async () => {
@@ -190,28 +230,59 @@ describe('documents in AWS are authenticated with the KMS repository key', () =>
     const genuine = await encodeDocument(snapshotReleaseKind, { runId: runId(2) }, { at }, ours);
     const what = (n: number) => `Snapshot release runs/${runId(n)}/snapshot-released.json`;
     // Edited and re-sealed: the checksum holds, the MAC does not.
-    await expect(plant(2, reseal(genuine, () => ({ at: '2030-01-01T00:00:00.000Z' })))).rejects.toMatchObject({ name: 'IntegrityError', message: expect.stringContaining(`${what(2)} does not authenticate`) });
+    await expect(
+      plant(
+        2,
+        reseal(genuine, () => ({ at: '2030-01-01T00:00:00.000Z' })),
+      ),
+    ).rejects.toMatchObject({
+      name: 'IntegrityError',
+      message: expect.stringContaining(`${what(2)} does not authenticate`),
+    });
     // Without any MAC.
-    await expect(plant(3, encodeUnauthenticated(snapshotReleaseKind, { runId: runId(3) }, { at }))).rejects.toThrow(`${what(3)} carries no authentication`);
+    await expect(plant(3, encodeUnauthenticated(snapshotReleaseKind, { runId: runId(3) }, { at }))).rejects.toThrow(
+      `${what(3)} carries no authentication`,
+    );
     // MACed by another KMS key, under its own key id …
-    await expect(plant(4, await encodeDocument(snapshotReleaseKind, { runId: runId(4) }, { at }, other))).rejects.toThrow(`${what(4)} was authenticated with another key (key id ${other.id}; this repository's key is ${ours.id})`);
+    await expect(
+      plant(4, await encodeDocument(snapshotReleaseKind, { runId: runId(4) }, { at }, other)),
+    ).rejects.toThrow(
+      `${what(4)} was authenticated with another key (key id ${other.id}; this repository's key is ${ours.id})`,
+    );
     // … and passing as ours: KMS's VerifyMac says no.
     const impostor = { id: ours.id, mac: (m: string) => other.mac(m), verify: () => Promise.resolve(true) };
-    await expect(plant(5, await encodeDocument(snapshotReleaseKind, { runId: runId(5) }, { at }, impostor))).rejects.toThrow(`${what(5)} does not authenticate`);
+    await expect(
+      plant(5, await encodeDocument(snapshotReleaseKind, { runId: runId(5) }, { at }, impostor)),
+    ).rejects.toThrow(`${what(5)} does not authenticate`);
     // The genuine document, where it belongs, still reads.
-    expect(await plant(6, await encodeDocument(snapshotReleaseKind, { runId: runId(6) }, { at }, ours))).toEqual({ at });
+    expect(await plant(6, await encodeDocument(snapshotReleaseKind, { runId: runId(6) }, { at }, ours))).toEqual({
+      at,
+    });
   });
 
   it('a key KMS refuses, or throttling that outlasts the retries, fails naming the key and what to do, and never as "not authentic"', async () => {
     const ctx = await currentTaskContext();
     const unknown = 'arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000';
     const denied = new KmsDocumentKey({ client: new KMSClient({}), keyArn: unknown });
-    await expect(denied.mac('m')).rejects.toMatchObject({ name: 'RepositoryError', message: expect.stringMatching(new RegExp(`kms:GenerateMac on the repository key ${unknown}.*Its role must be granted kms:GenerateMac`)) });
+    await expect(denied.mac('m')).rejects.toMatchObject({
+      name: 'RepositoryError',
+      message: expect.stringMatching(
+        new RegExp(`kms:GenerateMac on the repository key ${unknown}.*Its role must be granted kms:GenerateMac`),
+      ),
+    });
     const genuine = await repositoryKeyOf(ctx.storage)!.mac('m');
-    await expect(denied.verify('m', genuine)).rejects.toMatchObject({ name: 'RepositoryError', message: expect.stringContaining(`kms:VerifyMac on the repository key ${unknown}`) });
+    await expect(denied.verify('m', genuine)).rejects.toMatchObject({
+      name: 'RepositoryError',
+      message: expect.stringContaining(`kms:VerifyMac on the repository key ${unknown}`),
+    });
     kms.failNext('ThrottlingException');
     const once = new KmsDocumentKey({ client: new KMSClient({ maxAttempts: 1 }), keyArn: MAC_KEY });
-    await expect(once.verify('m', genuine)).rejects.toMatchObject({ name: 'TransientError', message: expect.stringContaining(`KMS VerifyMac on the repository key ${MAC_KEY} failed for now (ThrottlingException)`) });
+    await expect(once.verify('m', genuine)).rejects.toMatchObject({
+      name: 'TransientError',
+      message: expect.stringContaining(
+        `KMS VerifyMac on the repository key ${MAC_KEY} failed for now (ThrottlingException)`,
+      ),
+    });
     expect(await once.verify('m', genuine)).toBe(true);
     expect(await once.verify('n', genuine)).toBe(false);
   });

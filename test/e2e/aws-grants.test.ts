@@ -37,35 +37,80 @@ const PREFIX = 'tidemark/';
 const UNUSED_GRANTS: Array<{ roles: RegExp; actions: string[]; reason: string }> = [
   {
     roles: /^Tasks/,
-    actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+    actions: [
+      'ec2:CreateNetworkInterface',
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:DescribeSubnets',
+      'ec2:DeleteNetworkInterface',
+      'ec2:AssignPrivateIpAddresses',
+      'ec2:UnassignPrivateIpAddresses',
+    ],
     reason: 'the Lambda service attaches VPC functions with the execution role; the function code never calls EC2',
   },
-  { roles: /^Tasks/, actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], reason: 'the Lambda runtime writes the function log group' },
-  { roles: /^Tasks/, actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], reason: 'the Lambda runtime sends the traces' },
-  { roles: /^Tasks/, actions: ['s3:AbortMultipartUpload'], reason: 'S3Storage aborts a multipart upload whose part failed; a successful run never does' },
+  {
+    roles: /^Tasks/,
+    actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+    reason: 'the Lambda runtime writes the function log group',
+  },
+  {
+    roles: /^Tasks/,
+    actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+    reason: 'the Lambda runtime sends the traces',
+  },
+  {
+    roles: /^Tasks/,
+    actions: ['s3:AbortMultipartUpload'],
+    reason: 'S3Storage aborts a multipart upload whose part failed; a successful run never does',
+  },
   {
     roles: /^Tasks/,
     actions: ['s3:ListBucket'],
-    reason: 'without it S3 answers a read of a missing object with 403, not 404: the task could not tell "missing" (ObjectNotFoundError, naming the object) from "denied"',
+    reason:
+      'without it S3 answers a read of a missing object with 403, not 404: the task could not tell "missing" (ObjectNotFoundError, naming the object) from "denied"',
   },
-  { roles: /^Tasks/, actions: ['kms:Decrypt'], reason: 'a document over 8 MiB (a manifest of ~70,000 chunks) is uploaded in parts, and completing the upload decrypts their data keys' },
-  { roles: /^TasksBackupStart/, actions: ['s3:GetObject', 'kms:VerifyMac'], reason: 'reads the collection document back when a concurrent first run wrote it first (its put finds it present)' },
+  {
+    roles: /^Tasks/,
+    actions: ['kms:Decrypt'],
+    reason:
+      'a document over 8 MiB (a manifest of ~70,000 chunks) is uploaded in parts, and completing the upload decrypts their data keys',
+  },
+  {
+    roles: /^TasksBackupStart/,
+    actions: ['s3:GetObject', 'kms:VerifyMac'],
+    reason: 'reads the collection document back when a concurrent first run wrote it first (its put finds it present)',
+  },
   {
     roles: /^TasksMaintenanceGc/,
     actions: ['dynamodb:UpdateItem'],
-    reason: 'marks runs that can never commit failed, and completes in the catalog an expire that died after its tombstone',
+    reason:
+      'marks runs that can never commit failed, and completes in the catalog an expire that died after its tombstone',
   },
   {
     roles: /^TasksMaintenanceExpire/,
     actions: ['kms:VerifyMac'],
-    reason: 'reads back the tombstone a retried expire finds already written, and a collection document the catalog lacks; a first run heads tombstones only',
+    reason:
+      'reads back the tombstone a retried expire finds already written, and a collection document the catalog lacks; a first run heads tombstones only',
   },
-  { roles: /^TasksBackupFail/, actions: ['s3:PutObject', 'kms:GenerateDataKey', 'kms:GenerateMac'], reason: 'releases the snapshot when the run failed before ReleaseAfterFailure could (the hold itself failed)' },
+  {
+    roles: /^TasksBackupFail/,
+    actions: ['s3:PutObject', 'kms:GenerateDataKey', 'kms:GenerateMac'],
+    reason: 'releases the snapshot when the run failed before ReleaseAfterFailure could (the hold itself failed)',
+  },
   {
     roles: /^StateMachines/,
     actions: [
-      'logs:CreateLogDelivery', 'logs:DeleteLogDelivery', 'logs:DescribeLogGroups', 'logs:DescribeResourcePolicies', 'logs:GetLogDelivery', 'logs:ListLogDeliveries',
-      'logs:PutResourcePolicy', 'logs:UpdateLogDelivery', 'xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments',
+      'logs:CreateLogDelivery',
+      'logs:DeleteLogDelivery',
+      'logs:DescribeLogGroups',
+      'logs:DescribeResourcePolicies',
+      'logs:GetLogDelivery',
+      'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy',
+      'logs:UpdateLogDelivery',
+      'xray:GetSamplingRules',
+      'xray:GetSamplingTargets',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
     ],
     reason: 'Step Functions delivers execution logs and X-Ray traces with the role; the ASL calls neither',
   },
@@ -86,20 +131,42 @@ const containers = new Map<string, TaskContext>();
 /** The example deployment, repository under a prefix, with one source that is down. */
 function testConfig(): TidemarkConfig {
   const base = exampleConfig();
-  const down = { ...base.sources[1]!, id: 'down', secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tidemark/down-Mn78Op' };
+  const down = {
+    ...base.sources[1]!,
+    id: 'down',
+    secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tidemark/down-Mn78Op',
+  };
   const collections = base.collections.map((c, i) => (i === 0 ? { ...c, retention: { keepLast: 1 } } : c));
   return { ...base, repository: { ...base.repository, prefix: PREFIX }, sources: [...base.sources, down], collections };
 }
 
 function rdsSecret(database: string, port = server.port, user = SUPERUSER, password = SUPERUSER_PASSWORD): string {
-  return JSON.stringify({ engine: 'postgres', host: '127.0.0.1', port, username: user, password, dbname: database, sslmode: 'disable' });
+  return JSON.stringify({
+    engine: 'postgres',
+    host: '127.0.0.1',
+    port,
+    username: user,
+    password,
+    dbname: database,
+    sslmode: 'disable',
+  });
 }
 
 beforeAll(async () => {
-  [server, s3, dynamo, secrets, kms] = await Promise.all([startPostgres({ major: 15 }), startS3rver(), startDynalite(), startSecretsManager(), startKms()]);
+  [server, s3, dynamo, secrets, kms] = await Promise.all([
+    startPostgres({ major: 15 }),
+    startS3rver(),
+    startDynalite(),
+    startSecretsManager(),
+    startKms(),
+  ]);
   config = testConfig();
   const synthesized = synthesize(config);
-  policies = stackPolicies(synthesized.template, { bucket: s3.bucket, table: TABLE, account: { partition: 'aws', region: config.env.region, accountId: config.env.account } });
+  policies = stackPolicies(synthesized.template, {
+    bucket: s3.bucket,
+    table: TABLE,
+    account: { partition: 'aws', region: config.env.region, accountId: config.env.account },
+  });
   await createCatalogTable(dynamo.client(), TABLE);
   // The synthesized repository key, by the ARN it will have once deployed.
   kms.addKey(policies.account.macKeyArn);
@@ -114,7 +181,10 @@ beforeAll(async () => {
   );
   // The billing role may connect but not read: its backups fail in Plan, after StartBackup.
   await server.createDatabase('billing');
-  await server.sql(`CREATE TABLE invoices (id int PRIMARY KEY); CREATE ROLE billing_reader LOGIN PASSWORD 'reader-pw';`, 'billing');
+  await server.sql(
+    `CREATE TABLE invoices (id int PRIMARY KEY); CREATE ROLE billing_reader LOGIN PASSWORD 'reader-pw';`,
+    'billing',
+  );
   const [orders, billing, down] = config.sources;
   secrets.secrets.set(orders!.secretArn, rdsSecret('orders'));
   secrets.secrets.set(billing!.secretArn, rdsSecret('billing', server.port, 'billing_reader', 'reader-pw'));
@@ -144,9 +214,15 @@ beforeAll(async () => {
     return c;
   };
   ctx = {
-    get storage() { return container().storage; },
-    get catalog() { return container().catalog; },
-    get databases() { return container().databases; },
+    get storage() {
+      return container().storage;
+    },
+    get catalog() {
+      return container().catalog;
+    },
+    get databases() {
+      return container().databases;
+    },
     progress: () => {},
     maxSnapshotHoldSeconds: 840,
   };
@@ -154,7 +230,10 @@ beforeAll(async () => {
   const scheduled = backupRunInput(config.collections[0]!, orders!);
   // The schedule's input, verbatim: a full backup, then an incremental one on it.
   await run('backup', scheduled);
-  await server.sql(`UPDATE orders SET note = 'changed' WHERE id % 50 = 0; INSERT INTO customers VALUES (2001, 'new')`, 'orders');
+  await server.sql(
+    `UPDATE orders SET note = 'changed' WHERE id % 50 = 0; INSERT INTO customers VALUES (2001, 'new')`,
+    'orders',
+  );
   const incremental = await run('backup', scheduled);
   expect(incremental.backupId).toBeDefined();
   // The console's disaster-recovery input (docs/deploy.md), into a new database.
@@ -162,11 +241,20 @@ beforeAll(async () => {
   await run('restore', { backup: 'latest', target, options: { workers: 2 } });
   // Failures: a source that is down (StartBackup), one the role cannot read (Plan, then
   // MarkBackupFailed), a restore into a database that is not empty (Prepare, then MarkRestoreFailed).
-  await expect(run('backup', { source: { credentials: down!.secretArn, database: 'down' } })).rejects.toThrow(/connection refused/);
-  await expect(run('backup', { source: { credentials: billing!.secretArn, database: 'billing' }, options: { snapshotHoldSeconds: 600, workers: 2, plan: {} } })).rejects.toThrow(/SELECT/);
+  await expect(run('backup', { source: { credentials: down!.secretArn, database: 'down' } })).rejects.toThrow(
+    /connection refused/,
+  );
+  await expect(
+    run('backup', {
+      source: { credentials: billing!.secretArn, database: 'billing' },
+      options: { snapshotHoldSeconds: 600, workers: 2, plan: {} },
+    }),
+  ).rejects.toThrow(/SELECT/);
   await expect(run('restore', { backup: 'latest', target, options: { workers: 2 } })).rejects.toThrow(/not empty/);
   // A malformed restore input: Resolve refuses it before any record exists; the fail step creates one.
-  await expect(run('restore', { backup: 'latest', target, options: { workers: 'four' } })).rejects.toThrow(/options.workers/);
+  await expect(run('restore', { backup: 'latest', target, options: { workers: 'four' } })).rejects.toThrow(
+    /options.workers/,
+  );
   // Maintenance of the collection (keep the last backup: the first one expires and gc removes
   // what only it needed), then one that fails (no such collection).
   const maintained = await run('maintenance', { collection: config.collections[0]!.name });
@@ -179,7 +267,11 @@ afterAll(async () => {
   await Promise.allSettled([server?.stop(), s3?.stop(), dynamo?.stop(), secrets?.stop(), kms?.stop()]);
 });
 
-const MACHINE_IDS: Record<StateMachineName, string> = { backup: 'Backup', restore: 'Restore', maintenance: 'Maintenance' };
+const MACHINE_IDS: Record<StateMachineName, string> = {
+  backup: 'Backup',
+  restore: 'Restore',
+  maintenance: 'Maintenance',
+};
 
 /** Runs a state machine, recording each function's calls and the machine's own calls. */
 async function run(machine: StateMachineName, input: unknown): Promise<any> {
@@ -187,15 +279,24 @@ async function run(machine: StateMachineName, input: unknown): Promise<any> {
   const bus = policies.arnOf('AWS::Events::EventBus', 'StateMachinesEvents');
   return runStateMachine(machine, input, ctx, {
     aroundTask: (fn, invoke) => {
-      recorder.record(role, 'Lambda.Invoke', [{ action: 'lambda:InvokeFunction', resource: policies.arnOf('AWS::Lambda::Function', `Tasks${fn}`), context: {} }]);
+      recorder.record(role, 'Lambda.Invoke', [
+        {
+          action: 'lambda:InvokeFunction',
+          resource: policies.arnOf('AWS::Lambda::Function', `Tasks${fn}`),
+          context: {},
+        },
+      ]);
       return asCaller(fn, invoke);
     },
-    onEvent: () => recorder.record(role, 'EventBridge.PutEvents', [{ action: 'events:PutEvents', resource: bus, context: {} }]),
+    onEvent: () =>
+      recorder.record(role, 'EventBridge.PutEvents', [{ action: 'events:PutEvents', resource: bus, context: {} }]),
   });
 }
 
 function roleOf(p: StackPolicies, callerName: string): string {
-  return callerName.startsWith('StateMachine:') ? p.stateMachineRole(callerName.slice('StateMachine:'.length)) : p.functionRole(callerName);
+  return callerName.startsWith('StateMachine:')
+    ? p.stateMachineRole(callerName.slice('StateMachine:'.length))
+    : p.functionRole(callerName);
 }
 
 interface Decision {
@@ -218,7 +319,9 @@ async function evaluate(p: StackPolicies, calls: RecordedCall[]): Promise<Decisi
         const resourcePolicy = request.action.startsWith('s3:')
           ? p.bucketPolicy
           : request.action.startsWith('kms:')
-            ? request.resource === p.account.macKeyArn ? p.macKeyPolicy : p.keyPolicy
+            ? request.resource === p.account.macKeyArn
+              ? p.macKeyPolicy
+              : p.keyPolicy
             : undefined;
         const simulation: Simulation = {
           identityPolicies: p.rolePolicies(roleId).map((x) => ({ name: x.name, policy: x.policy as any })),
@@ -234,7 +337,10 @@ async function evaluate(p: StackPolicies, calls: RecordedCall[]): Promise<Decisi
           },
         };
         const result = await runSimulation(simulation, {});
-        if (result.resultType === 'error') throw new Error(`the simulator rejected ${call.operation} by ${call.caller}: ${JSON.stringify(result.errors)}`);
+        if (result.resultType === 'error')
+          throw new Error(
+            `the simulator rejected ${call.operation} by ${call.caller}: ${JSON.stringify(result.errors)}`,
+          );
         allowed = result.overallResult === 'Allowed';
         seen.set(key, allowed);
       }
@@ -244,13 +350,15 @@ async function evaluate(p: StackPolicies, calls: RecordedCall[]): Promise<Decisi
   return decisions;
 }
 
-const describeDenied = (d: Decision) => `${d.caller}: ${d.operation} needs ${d.request.action} on ${d.request.resource}${Object.keys(d.request.context).length ? ` ${JSON.stringify(d.request.context)}` : ''}`;
+const describeDenied = (d: Decision) =>
+  `${d.caller}: ${d.operation} needs ${d.request.action} on ${d.request.resource}${Object.keys(d.request.context).length ? ` ${JSON.stringify(d.request.context)}` : ''}`;
 
 /** Allowed actions of each role's identity policies. */
 function grantedActions(p: StackPolicies, roleId: string): Set<string> {
   const actions = new Set<string>();
   for (const { policy } of p.rolePolicies(roleId)) {
-    for (const s of policy.Statement) if (s.Effect === 'Allow') for (const a of [s.Action].flat() as string[]) actions.add(a);
+    for (const s of policy.Statement)
+      if (s.Effect === 'Allow') for (const a of [s.Action].flat() as string[]) actions.add(a);
   }
   return actions;
 }
@@ -267,13 +375,28 @@ describe('every AWS call a task makes is allowed by its synthesized role', () =>
     expect(callers).toContain('StateMachine:Backup');
     expect(callers).toContain('StateMachine:Restore');
     expect(callers).toContain('StateMachine:Maintenance');
-    for (const op of ['S3.DeleteObject', 'S3.ListObjectsV2', 'DynamoDB.DeleteItem']) expect(new Set(recorder.calls.map((c) => c.operation)), op).toContain(op);
+    for (const op of ['S3.DeleteObject', 'S3.ListObjectsV2', 'DynamoDB.DeleteItem'])
+      expect(new Set(recorder.calls.map((c) => c.operation)), op).toContain(op);
     const operations = new Set(recorder.calls.map((c) => c.operation));
-    for (const op of ['S3.GetObject', 'S3.HeadObject', 'S3.PutObject', 'DynamoDB.GetItem', 'DynamoDB.Query', 'DynamoDB.PutItem', 'DynamoDB.UpdateItem', 'SecretsManager.GetSecretValue', 'KMS.GenerateMac', 'KMS.VerifyMac', 'EventBridge.PutEvents']) {
+    for (const op of [
+      'S3.GetObject',
+      'S3.HeadObject',
+      'S3.PutObject',
+      'DynamoDB.GetItem',
+      'DynamoDB.Query',
+      'DynamoDB.PutItem',
+      'DynamoDB.UpdateItem',
+      'SecretsManager.GetSecretValue',
+      'KMS.GenerateMac',
+      'KMS.VerifyMac',
+      'EventBridge.PutEvents',
+    ]) {
       expect(operations, op).toContain(op);
     }
     // The scheduled backup needed its source's secret in StartBackup (the grant that was missing).
-    expect(recorder.calls.some((c) => c.caller === 'BackupStart' && c.operation === 'SecretsManager.GetSecretValue')).toBe(true);
+    expect(
+      recorder.calls.some((c) => c.caller === 'BackupStart' && c.operation === 'SecretsManager.GetSecretValue'),
+    ).toBe(true);
   });
 
   it('no call is denied', () => {
@@ -281,7 +404,10 @@ describe('every AWS call a task makes is allowed by its synthesized role', () =>
   });
 
   it('every granted action is used by some call, or listed with its reason', () => {
-    const roles = [...Object.keys(functionEntries).map((name) => [name, policies.functionRole(name)]), ...Object.values(MACHINE_IDS).map((id) => [`StateMachine:${id}`, policies.stateMachineRole(id)])];
+    const roles = [
+      ...Object.keys(functionEntries).map((name) => [name, policies.functionRole(name)]),
+      ...Object.values(MACHINE_IDS).map((id) => [`StateMachine:${id}`, policies.stateMachineRole(id)]),
+    ];
     const unexplained: string[] = [];
     const reasonsUsed = new Set<number>();
     for (const [callerName, roleId] of roles) {
@@ -301,11 +427,25 @@ describe('every AWS call a task makes is allowed by its synthesized role', () =>
   it('has teeth: without one grant of one task, the same calls are denied, naming it', async () => {
     const weakened: Record<string, TaskProfile> = { ...TASK_PROFILES };
     const commit = TASK_PROFILES.BackupCommit!;
-    weakened.BackupCommit = { ...commit, access: { ...commit.access, catalog: commit.access.catalog!.filter((a) => a !== 'GetItem') } };
-    const p = stackPolicies(synthesize(config, { profiles: weakened }).template, { bucket: s3.bucket, table: TABLE, account: { partition: 'aws', region: config.env.region, accountId: config.env.account } });
-    const denied = (await evaluate(p, recorder.calls.filter((c) => c.caller === 'BackupCommit'))).filter((d) => !d.allowed);
+    weakened.BackupCommit = {
+      ...commit,
+      access: { ...commit.access, catalog: commit.access.catalog!.filter((a) => a !== 'GetItem') },
+    };
+    const p = stackPolicies(synthesize(config, { profiles: weakened }).template, {
+      bucket: s3.bucket,
+      table: TABLE,
+      account: { partition: 'aws', region: config.env.region, accountId: config.env.account },
+    });
+    const denied = (
+      await evaluate(
+        p,
+        recorder.calls.filter((c) => c.caller === 'BackupCommit'),
+      )
+    ).filter((d) => !d.allowed);
     expect(denied.length).toBeGreaterThan(0);
-    expect(new Set(denied.map((d) => `${d.caller} ${d.request.action}`))).toEqual(new Set(['BackupCommit dynamodb:GetItem']));
+    expect(new Set(denied.map((d) => `${d.caller} ${d.request.action}`))).toEqual(
+      new Set(['BackupCommit dynamodb:GetItem']),
+    );
   });
 
   it('has teeth for the repository key: a reading task without kms:VerifyMac is denied exactly that, on the key', async () => {
@@ -315,18 +455,37 @@ describe('every AWS call a task makes is allowed by its synthesized role', () =>
       ...policies,
       rolePolicies: (roleId) =>
         policies.rolePolicies(roleId).map((x) =>
-          roleId !== loadRole ? x : { ...x, policy: { ...x.policy, Statement: x.policy.Statement.filter((st) => st.Sid !== 'DocumentAuthentication') } },
+          roleId !== loadRole
+            ? x
+            : {
+                ...x,
+                policy: {
+                  ...x.policy,
+                  Statement: x.policy.Statement.filter((st) => st.Sid !== 'DocumentAuthentication'),
+                },
+              },
         ),
     };
     expect(grantedActions(policies, loadRole)).toContain('kms:VerifyMac');
     expect(grantedActions(weakened, loadRole)).not.toContain('kms:VerifyMac');
-    const denied = (await evaluate(weakened, recorder.calls.filter((c) => c.caller === 'RestoreLoadBatch'))).filter((d) => !d.allowed);
-    expect(new Set(denied.map((d) => `${d.caller} ${d.request.action} ${d.request.resource}`))).toEqual(new Set([`RestoreLoadBatch kms:VerifyMac ${policies.account.macKeyArn}`]));
+    const denied = (
+      await evaluate(
+        weakened,
+        recorder.calls.filter((c) => c.caller === 'RestoreLoadBatch'),
+      )
+    ).filter((d) => !d.allowed);
+    expect(new Set(denied.map((d) => `${d.caller} ${d.request.action} ${d.request.resource}`))).toEqual(
+      new Set([`RestoreLoadBatch kms:VerifyMac ${policies.account.macKeyArn}`]),
+    );
   });
 
   it('no task function MACs or verifies with the data key, or uses the repository key for anything else', () => {
-    const onMacKey = decisions.filter((d) => d.request.resource === policies.account.macKeyArn).map((d) => d.request.action);
+    const onMacKey = decisions
+      .filter((d) => d.request.resource === policies.account.macKeyArn)
+      .map((d) => d.request.action);
     expect(new Set(onMacKey)).toEqual(new Set(['kms:GenerateMac', 'kms:VerifyMac']));
-    expect(decisions.filter((d) => /Mac$/.test(d.request.action) && d.request.resource !== policies.account.macKeyArn)).toEqual([]);
+    expect(
+      decisions.filter((d) => /Mac$/.test(d.request.action) && d.request.resource !== policies.account.macKeyArn),
+    ).toEqual([]);
   });
 });

@@ -20,7 +20,6 @@ import { collectGarbage } from '#core/maintenance/gc.ts';
 import { readManifest } from '#core/repository/manifest.ts';
 import { describeUrl } from '#adapters/postgres/connector.ts';
 
-
 let server: PostgresServer;
 let s3: LocalS3;
 let dynamo: LocalDynamoDb;
@@ -62,9 +61,17 @@ describe('fidelity through S3 and DynamoDB', () => {
     ctx.credentials.register('target', server.url('fidelity_restored'));
     // Small chunks and ranges so that tables span several chunks and export tasks.
     const plan = { chunkBytes: 256 * 1024, rangeBytes: 256 * 1024 };
-    const backup = await runStateMachine('backup', { source: { credentials: 'source' }, options: { workers: 3, snapshotHoldSeconds: 600, plan } }, ctx);
+    const backup = await runStateMachine(
+      'backup',
+      { source: { credentials: 'source' }, options: { workers: 3, snapshotHoldSeconds: 600, plan } },
+      ctx,
+    );
     backupId = backup.backupId;
-    await runStateMachine('restore', { backup: backupId, target: { credentials: 'target' }, options: { workers: 3 } }, ctx);
+    await runStateMachine(
+      'restore',
+      { backup: backupId, target: { credentials: 'target' }, options: { workers: 3 } },
+      ctx,
+    );
   });
 
   it('the repository is in the bucket and the catalog in the table', async () => {
@@ -73,28 +80,38 @@ describe('fidelity through S3 and DynamoDB', () => {
     const keys = await listKeys(ctx.storage, '');
     expect(keys).toContain(`backups/${backupId}/manifest.json`);
     expect(keys.filter((k) => k.startsWith('chunks/')).length).toBeGreaterThan(5);
-    expect(await ctx.catalog.listBackups()).toMatchObject([{ backupId, state: 'committed', manifestKey: `backups/${backupId}/manifest.json` }]);
+    expect(await ctx.catalog.listBackups()).toMatchObject([
+      { backupId, state: 'committed', manifestKey: `backups/${backupId}/manifest.json` },
+    ]);
   });
 
   itRestoresIdentically(() => server, 'fidelity_source', 'fidelity_restored');
 
   it('the CLI lists, verifies and restores "latest" from the same S3 repository and DynamoDB catalog', async () => {
     // Only the CLI's child needs the legacy provider (s3rver's ListObjectsV2 paging; vitest sets it for itself).
-    const env = { ...awsEnv, TIDEMARK_CATALOG: 'dynamodb://tidemark-fidelity', NODE_OPTIONS: '--openssl-legacy-provider' };
+    const env = {
+      ...awsEnv,
+      TIDEMARK_CATALOG: 'dynamodb://tidemark-fidelity',
+      NODE_OPTIONS: '--openssl-legacy-provider',
+    };
     const repo = ['--repo', `s3://${s3.bucket}/fidelity`];
     const list = await runCli(['list', ...repo, '--json'], { env });
     expect(list.code, describeResult(list)).toBe(0);
     expect(list.json).toMatchObject([{ backupId, state: 'committed' }]);
     const verify = await runCli(['verify', 'latest', ...repo], { env });
     expect(verify.code, describeResult(verify)).toBe(0);
-    const restore = await runCli(['restore', 'latest', ...repo, '--target', server.url('fidelity_cli'), '--json'], { env });
+    const restore = await runCli(['restore', 'latest', ...repo, '--target', server.url('fidelity_cli'), '--json'], {
+      env,
+    });
     expect(restore.code, describeResult(restore)).toBe(0);
     expect(restore.json).toMatchObject({ ok: true, backupId });
     expect(await tableContents(server, 'fidelity_cli')).toEqual(await tableContents(server, 'fidelity_source'));
   });
 
   it('the CLI refuses an S3 repository without a catalog, saying what to set', async () => {
-    const result = await runCli(['list', '--repo', `s3://${s3.bucket}/fidelity`], { env: { ...awsEnv, NODE_OPTIONS: '--openssl-legacy-provider' } });
+    const result = await runCli(['list', '--repo', `s3://${s3.bucket}/fidelity`], {
+      env: { ...awsEnv, NODE_OPTIONS: '--openssl-legacy-provider' },
+    });
     expect(result.code, describeResult(result)).toBe(2);
     expect(result.stderr).toContain('TIDEMARK_CATALOG=dynamodb://');
   });
@@ -110,7 +127,9 @@ describe('consistency through S3 and DynamoDB', () => {
     await client.connect();
     try {
       while (!stop()) {
-        const [a, b] = [1 + Math.floor(Math.random() * ACCOUNTS), 1 + Math.floor(Math.random() * ACCOUNTS)].sort((x, y) => x - y);
+        const [a, b] = [1 + Math.floor(Math.random() * ACCOUNTS), 1 + Math.floor(Math.random() * ACCOUNTS)].sort(
+          (x, y) => x - y,
+        );
         if (a === b) continue;
         const amount = 1 + Math.floor(Math.random() * 100);
         await client.query('BEGIN');
@@ -161,7 +180,11 @@ describe('consistency through S3 and DynamoDB', () => {
       const snapshotAt = Date.parse(record.snapshotTime!);
       expect(commits.filter((at) => at > snapshotAt && at < backupEnded).length).toBeGreaterThan(0);
 
-      await runStateMachine('restore', { backup: backup.backupId, target: { credentials: 'target' }, options: { workers: 4 } }, ctx);
+      await runStateMachine(
+        'restore',
+        { backup: backup.backupId, target: { credentials: 'target' }, options: { workers: 4 } },
+        ctx,
+      );
       const [r] = (
         await server.sql(
           `SELECT (SELECT count(*)::int FROM accounts) AS accounts, (SELECT sum(balance)::bigint FROM accounts) AS total,
@@ -195,11 +218,28 @@ describe('a collection through S3 and DynamoDB', () => {
     );
     const ctx = await awsContext('collection', true);
     const url = server.url('coll_source');
-    await createCollection(ctx, { name: 'items', source: 'source', sourceDescription: describeUrl(url), retention: { keepLast: 1 } });
+    await createCollection(ctx, {
+      name: 'items',
+      source: 'source',
+      sourceDescription: describeUrl(url),
+      retention: { keepLast: 1 },
+    });
     ctx.credentials.register('source', url);
-    const backup = () => runStateMachine('backup', { source: { credentials: 'source' }, collection: 'items', options: { workers: 2, snapshotHoldSeconds: 600, plan: { chunkBytes: 64 * 1024, rangeBytes: 256 * 1024 } } }, ctx);
+    const backup = () =>
+      runStateMachine(
+        'backup',
+        {
+          source: { credentials: 'source' },
+          collection: 'items',
+          options: { workers: 2, snapshotHoldSeconds: 600, plan: { chunkBytes: 64 * 1024, rangeBytes: 256 * 1024 } },
+        },
+        ctx,
+      );
     const full = await backup();
-    await server.sql(`UPDATE items SET v = 'changed' WHERE id % 100 = 1; DELETE FROM items WHERE id % 1000 = 2`, 'coll_source');
+    await server.sql(
+      `UPDATE items SET v = 'changed' WHERE id % 100 = 1; DELETE FROM items WHERE id % 1000 = 2`,
+      'coll_source',
+    );
     const next = await backup();
     expect(next.bytesStored).toBeLessThan(0.05 * full.bytesStored);
     expect((await readManifest(ctx.storage, next.backupId)).parent).toBe(full.backupId);
@@ -211,7 +251,11 @@ describe('a collection through S3 and DynamoDB', () => {
     expect(gc.chunksMissing).toEqual([]);
 
     ctx.credentials.register('target', server.url('coll_restored'));
-    await runStateMachine('restore', { backup: 'latest', target: { credentials: 'target' }, options: { workers: 2 } }, ctx);
+    await runStateMachine(
+      'restore',
+      { backup: 'latest', target: { credentials: 'target' }, options: { workers: 2 } },
+      ctx,
+    );
     expect(await tableContents(server, 'coll_restored')).toEqual(await tableContents(server, 'coll_source'));
   });
 });

@@ -20,7 +20,10 @@ beforeAll(async () => {
   server = await startPostgres({ major: 15 });
   await server.createDatabase('big');
   // About 20 MB of COPY text: ~80 chunks of 256 KB.
-  await server.sql(`CREATE TABLE big (id int, pad text); INSERT INTO big SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 200000) g;`, 'big');
+  await server.sql(
+    `CREATE TABLE big (id int, pad text); INSERT INTO big SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 200000) g;`,
+    'big',
+  );
   repo = await tempRepository();
 });
 
@@ -50,7 +53,10 @@ describe('bounded memory', () => {
     const local = await openLocalContext(repo, { create: true });
     local.credentials.register('source', server.url('big'));
     const ctx = { ...local, storage: slowStore(local.storage) };
-    const session = await ctx.databases.connect({ credentials: 'source' }, { applicationName: 'tidemark bounded export' });
+    const session = await ctx.databases.connect(
+      { credentials: 'source' },
+      { applicationName: 'tidemark bounded export' },
+    );
     let held = 0;
     let maxHeld = 0;
     let yielded = 0;
@@ -61,7 +67,16 @@ describe('bounded memory', () => {
           yielded++;
           maxHeld = Math.max(maxHeld, ++held);
           let released = false;
-          yield { ...copied, release: () => { if (!released) { released = true; held--; } copied.release?.(); } };
+          yield {
+            ...copied,
+            release: () => {
+              if (!released) {
+                released = true;
+                held--;
+              }
+              copied.release?.();
+            },
+          };
         }
       },
     });
@@ -69,13 +84,22 @@ describe('bounded memory', () => {
     let exporting = true;
     const watcher = (async () => {
       while (exporting) {
-        const { rows } = await server.sql(`SELECT coalesce(wait_event, 'running') AS w FROM pg_stat_activity WHERE application_name = 'tidemark bounded export'`);
+        const { rows } = await server.sql(
+          `SELECT coalesce(wait_event, 'running') AS w FROM pg_stat_activity WHERE application_name = 'tidemark bounded export'`,
+        );
         if (rows[0]) waits.push(rows[0].w);
         await new Promise((r) => setTimeout(r, 25));
       }
     })();
     try {
-      const result = await exportCopy(counting, 'COPY public.big (id, pad) TO STDOUT', 'public.big', 'text', 256 * 1024, ctx);
+      const result = await exportCopy(
+        counting,
+        'COPY public.big (id, pad) TO STDOUT',
+        'public.big',
+        'text',
+        256 * 1024,
+        ctx,
+      );
       expect(result.rows).toBe(200000);
       expect(result.chunks.length).toBeGreaterThanOrEqual(60);
     } finally {

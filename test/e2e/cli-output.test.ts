@@ -38,11 +38,16 @@ describe('human output, with the repository from $TIDEMARK_REPO', () => {
 
   it('backup: the id alone on stdout; per-phase progress with tables done of all, and the summary, on stderr', async () => {
     // Small ranges and chunks: orders spans several export tasks, and counts as done once, after its last.
-    const result = await runCli(['backup', '--source', pg.url('shop'), '--range-bytes', '65536', '--chunk-bytes', '65536'], { env: env() });
+    const result = await runCli(
+      ['backup', '--source', pg.url('shop'), '--range-bytes', '65536', '--chunk-bytes', '65536'],
+      { env: env() },
+    );
     expect(result.code, describeResult(result)).toBe(0);
     expect(result.stdout).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}\n$/);
     backupId = result.stdout.trim();
-    expect(result.stderr).toMatch(/^backup export: 3\/3 tables, [\d.]+ [KM]i?B, 33,000 rows, \d+ chunks, [\d.]+ [KM]?i?B\/s$/m);
+    expect(result.stderr).toMatch(
+      /^backup export: 3\/3 tables, [\d.]+ [KM]i?B, 33,000 rows, \d+ chunks, [\d.]+ [KM]?i?B\/s$/m,
+    );
     expect(result.stderr).toContain(`Backup ${backupId} committed: 3 tables, 33,000 rows`);
     expect(existsSync(join(scratch, 'from-env', 'tidemark.json'))).toBe(true);
   });
@@ -96,7 +101,16 @@ describe('--json usage errors (issue 11, finding 12)', () => {
   it('an unknown option or an out-of-bounds --chunk-bytes prints one JSON document {ok: false}, exit 2, and registers nothing', async () => {
     const repo = join(scratch, 'usage-errors');
     const unknown = await runCliInProcess(['list', '--bogus', '--json', '--repo', repo]);
-    const huge = await runCliInProcess(['backup', '--source', pg.url('shop'), '--chunk-bytes', '99999999999999', '--json', '--repo', repo]);
+    const huge = await runCliInProcess([
+      'backup',
+      '--source',
+      pg.url('shop'),
+      '--chunk-bytes',
+      '99999999999999',
+      '--json',
+      '--repo',
+      repo,
+    ]);
     const workers = await runCliInProcess(['restore', 'latest', '--workers', '0', '--json', '--repo', repo]);
     for (const r of [unknown, huge, workers]) {
       expect(r.code, describeResult(r)).toBe(2);

@@ -4,7 +4,12 @@
 // which answers the SDK's own requests and runs the real ASL with the real tasks.
 // See docs/cloud-cli.md for why.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, type HistoryEvent } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  SFNClient,
+  type HistoryEvent,
+} from '@aws-sdk/client-sfn';
 import { DynamoDbCatalog, createCatalogTable } from '#adapters/dynamodb-catalog.ts';
 import { S3Storage } from '#adapters/s3-storage.ts';
 import { PostgresConnector } from '#adapters/postgres/connector.ts';
@@ -31,7 +36,12 @@ let env: Record<string, string>;
 let backupId: string;
 
 const tidemark = (args: string[]) => runCli(['--stack', 'teststack', ...args], { env });
-const sfnClient = () => new SFNClient({ endpoint: aws.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+const sfnClient = () =>
+  new SFNClient({
+    endpoint: aws.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
 
 function expectOk(result: CliResult): void {
   expect(result.code, describeResult(result)).toBe(0);
@@ -95,11 +105,19 @@ describe('tidemark --stack (cloud mode)', () => {
     const result = await tidemark(['backup', '--source-secret', SECRET, '--json', '--range-bytes', '200000']);
     expectOk(result);
     backupId = result.json.backupId;
-    expect(result.json).toMatchObject({ ok: true, tables: 2, rows: 25_000, source: `127.0.0.1:${pg.port}/app`, serverVersion: expect.any(String) });
+    expect(result.json).toMatchObject({
+      ok: true,
+      tables: 2,
+      rows: 25_000,
+      source: `127.0.0.1:${pg.port}/app`,
+      serverVersion: expect.any(String),
+    });
     expect(result.json.executionArn).toContain(':execution:teststack-backup:');
     expect(result.json.bytesStored).toBeGreaterThan(0);
     expect(result.stderr).toBe('');
-    expect(await new DynamoDbCatalog({ client: dynamo.client(), tableName: TABLE }).getBackup(backupId)).toMatchObject({ state: 'committed' });
+    expect(await new DynamoDbCatalog({ client: dynamo.client(), tableName: TABLE }).getBackup(backupId)).toMatchObject({
+      state: 'committed',
+    });
     expect(aws.requests).toEqual(expect.arrayContaining(['DescribeStacks', 'StartExecution', 'DescribeExecution']));
     // The execution input names the secret, never a URL, and asks for the Lambda's export window.
     const { input } = await sfnClient().send(new DescribeExecutionCommand({ executionArn: result.json.executionArn }));
@@ -111,10 +129,20 @@ describe('tidemark --stack (cloud mode)', () => {
   });
 
   it('without --json, prints the backup id on stdout and progress from the execution history on stderr', async () => {
-    const result = await tidemark(['backup', '--source-secret', SECRET, '--database', 'app', '--range-bytes', '200000']);
+    const result = await tidemark([
+      'backup',
+      '--source-secret',
+      SECRET,
+      '--database',
+      'app',
+      '--range-bytes',
+      '200000',
+    ]);
     expectOk(result);
     expect(result.stdout.trim()).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
-    expect(result.stderr).toContain(`started on stack teststack: ${SM.replace(':stateMachine:', ':execution:')}teststack-backup:${result.stdout.trim()}`);
+    expect(result.stderr).toContain(
+      `started on stack teststack: ${SM.replace(':stateMachine:', ':execution:')}teststack-backup:${result.stdout.trim()}`,
+    );
     expect(result.stderr).toMatch(/^backup: \w+/m);
     expect(result.stderr).toContain(`Backup ${result.stdout.trim()} committed: 2 tables, 25,000 rows`);
     // The same history, read with the SDK: ExportBatches ran as Map iterations the fold counts.
@@ -131,7 +159,15 @@ describe('tidemark --stack (cloud mode)', () => {
     const catalog = new DynamoDbCatalog({ client: dynamo.client(), tableName: TABLE });
     const storage = new S3Storage({ client: s3.client(), bucket: s3.bucket, prefix: '' });
     // What the collection's first scheduled run does in AWS (backup/start.ts).
-    await createCollection({ storage, catalog }, { name: 'app-nightly', source: SECRET, sourceDescription: `127.0.0.1:${pg.port}/app`, retention: { keepLast: 7 } });
+    await createCollection(
+      { storage, catalog },
+      {
+        name: 'app-nightly',
+        source: SECRET,
+        sourceDescription: `127.0.0.1:${pg.port}/app`,
+        retention: { keepLast: 7 },
+      },
+    );
     const first = await tidemark(['backup', '--source-secret', SECRET, '--collection', 'app-nightly', '--json']);
     expectOk(first);
     await pg.sql(`UPDATE customer SET name = name || '!' WHERE id % 100 = 0`, 'app');
@@ -139,13 +175,30 @@ describe('tidemark --stack (cloud mode)', () => {
     expectOk(second);
     expect(second.json).toMatchObject({ collection: 'app-nightly', parent: first.json.backupId });
     expect(second.json.bytesStored).toBeLessThan(first.json.bytesStored / 10);
-    expect(await catalog.getBackup(second.json.backupId)).toMatchObject({ state: 'committed', collection: 'app-nightly', parent: first.json.backupId });
+    expect(await catalog.getBackup(second.json.backupId)).toMatchObject({
+      state: 'committed',
+      collection: 'app-nightly',
+      parent: first.json.backupId,
+    });
   });
 
   it('restore latest into a new database: the rows match the source', async () => {
-    const result = await tidemark(['restore', 'latest', '--target-secret', SECRET, '--database', 'app_restored', '--json']);
+    const result = await tidemark([
+      'restore',
+      'latest',
+      '--target-secret',
+      SECRET,
+      '--database',
+      'app_restored',
+      '--json',
+    ]);
     expectOk(result);
-    expect(result.json).toMatchObject({ ok: true, tables: 2, rows: 25_000, target: `127.0.0.1:${pg.port}/app_restored` });
+    expect(result.json).toMatchObject({
+      ok: true,
+      tables: 2,
+      rows: 25_000,
+      target: `127.0.0.1:${pg.port}/app_restored`,
+    });
     const { differences } = await compareDatabases(pg.url('app'), pg.url('app_restored'));
     expect(differences).toEqual([]);
   });
@@ -154,7 +207,10 @@ describe('tidemark --stack (cloud mode)', () => {
     const list = await tidemark(['list', '--json']);
     expectOk(list);
     expect(list.json.map((b: { backupId: string }) => b.backupId)).toContain(backupId);
-    expect(list.json.find((b: { backupId: string }) => b.backupId === backupId)).toMatchObject({ state: 'committed', stats: { rows: 25_000 } });
+    expect(list.json.find((b: { backupId: string }) => b.backupId === backupId)).toMatchObject({
+      state: 'committed',
+      stats: { rows: 25_000 },
+    });
     const show = await tidemark(['show', backupId]);
     expectOk(show);
     expect(show.stdout).toContain(`Backup      ${backupId}`);
@@ -165,25 +221,44 @@ describe('tidemark --stack (cloud mode)', () => {
     const latest = await tidemark(['show', 'latest', '--json']);
     expectOk(latest);
     expect(latest.json).toMatchObject({ state: 'committed', repository: 's3://teststack-repository/' });
-    expect(latest.json.tables.map((t: { table: string; rows: number }) => [t.table, t.rows])).toEqual([['"public"."customer"', 5000], ['"public"."orders"', 20000]]);
+    expect(latest.json.tables.map((t: { table: string; rows: number }) => [t.table, t.rows])).toEqual([
+      ['"public"."customer"', 5000],
+      ['"public"."orders"', 20000],
+    ]);
   });
 
   it('--no-wait returns the execution ARN and run id as soon as the execution starts', async () => {
     const before = aws.requests.length;
     const result = await tidemark(['backup', '--source-secret', SECRET, '--no-wait', '--json']);
     expectOk(result);
-    expect(result.json.executionArn).toBe(`${SM.replace(':stateMachine:', ':execution:')}teststack-backup:${result.json.runId}`);
+    expect(result.json.executionArn).toBe(
+      `${SM.replace(':stateMachine:', ':execution:')}teststack-backup:${result.json.runId}`,
+    );
     expect(aws.requests.slice(before)).toEqual(['DescribeStacks', 'StartExecution']);
     const sfn = sfnClient();
     let status: string | undefined;
-    for (let i = 0; i < 120 && (status = (await sfn.send(new DescribeExecutionCommand({ executionArn: result.json.executionArn }))).status) === 'RUNNING'; i++) {
+    for (
+      let i = 0;
+      i < 120 &&
+      (status = (await sfn.send(new DescribeExecutionCommand({ executionArn: result.json.executionArn }))).status) ===
+        'RUNNING';
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(status).toBe('SUCCEEDED');
   });
 
   it('a failing execution exits non-zero with the error type and message of the failed task', async () => {
-    const result = await tidemark(['restore', '20200101T000000Z-000000', '--target-secret', SECRET, '--database', 'never', '--json']);
+    const result = await tidemark([
+      'restore',
+      '20200101T000000Z-000000',
+      '--target-secret',
+      SECRET,
+      '--database',
+      'never',
+      '--json',
+    ]);
     expect(result.code, describeResult(result)).toBe(1);
     expect(result.json.error).toMatchObject({ type: 'BackupNotFoundError' });
     expect(result.json.error.message).toContain('Backup 20200101T000000Z-000000 is not in the catalog');
@@ -193,7 +268,10 @@ describe('tidemark --stack (cloud mode)', () => {
   it('refuses a connection URL with a password (credentials never travel in execution input) and a window past the Lambda limit', async () => {
     const before = aws.requests.length;
     const url = pg.url('app');
-    for (const args of [['--source', url], ['--source-secret', url]]) {
+    for (const args of [
+      ['--source', url],
+      ['--source-secret', url],
+    ]) {
       const result = await tidemark(['backup', ...args]);
       expect(result.code, describeResult(result)).toBe(2);
       expect(result.stderr).toContain('Secrets Manager');
@@ -219,9 +297,16 @@ describe('tidemark --stack (cloud mode)', () => {
 describe('progress read from an execution history', () => {
   // Event shapes as Step Functions returns them for an inline Map (the local endpoint's runner
   // reports no Map length, so MapStateStarted is checked here).
-  const event = (id: number, type: string, details: object = {}): HistoryEvent => ({ id, type: type as HistoryEvent['type'], timestamp: new Date(id * 1000), ...details });
-  const entered = (id: number, type: string, name: string) => event(id, `${type}StateEntered`, { stateEnteredEventDetails: { name } });
-  const exited = (id: number, type: string, name: string) => event(id, `${type}StateExited`, { stateExitedEventDetails: { name } });
+  const event = (id: number, type: string, details: object = {}): HistoryEvent => ({
+    id,
+    type: type as HistoryEvent['type'],
+    timestamp: new Date(id * 1000),
+    ...details,
+  });
+  const entered = (id: number, type: string, name: string) =>
+    event(id, `${type}StateEntered`, { stateEnteredEventDetails: { name } });
+  const exited = (id: number, type: string, name: string) =>
+    event(id, `${type}StateExited`, { stateExitedEventDetails: { name } });
   const iteration = (id: number, outcome: 'Started' | 'Succeeded' | 'Failed', index: number) =>
     event(id, `MapIteration${outcome}`, { [`mapIteration${outcome}EventDetails`]: { name: 'ExportBatches', index } });
   const history = [
@@ -254,7 +339,12 @@ describe('progress read from an execution history', () => {
     const progress = foldHistory(emptyProgress(), history.slice(0, 12).reverse());
     expect(describeProgress(progress)).toBe('ExportBatches: 0 of 3 batches done');
     foldHistory(progress, history.slice(8).reverse());
-    foldHistory(progress, [iteration(18, 'Failed', 0), iteration(19, 'Succeeded', 2), exited(20, 'Map', 'ExportBatches'), entered(21, 'Task', 'ReleaseSnapshot')]);
+    foldHistory(progress, [
+      iteration(18, 'Failed', 0),
+      iteration(19, 'Succeeded', 2),
+      exited(20, 'Map', 'ExportBatches'),
+      entered(21, 'Task', 'ReleaseSnapshot'),
+    ]);
     expect(progress.maps.get('ExportBatches')).toEqual({ done: 2, failed: 1, total: 3 });
     expect(describeProgress(progress)).toBe('ReleaseSnapshot');
   });

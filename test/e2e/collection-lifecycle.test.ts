@@ -27,7 +27,11 @@ async function backupWith(ctx: LocalContext, url: string, collection?: string): 
   ctx.credentials.register('source', url);
   const output = await runStateMachine(
     'backup',
-    { source: { credentials: 'source' }, ...(collection ? { collection } : {}), options: { workers: 2, snapshotHoldSeconds: 600, plan: { chunkBytes: 256 * 1024, rangeBytes: 1 << 20 } } },
+    {
+      source: { credentials: 'source' },
+      ...(collection ? { collection } : {}),
+      options: { workers: 2, snapshotHoldSeconds: 600, plan: { chunkBytes: 256 * 1024, rangeBytes: 1 << 20 } },
+    },
     ctx,
   );
   return output.backupId;
@@ -36,7 +40,8 @@ async function backupWith(ctx: LocalContext, url: string, collection?: string): 
 /** Every chunk in the repository, and every chunk a live (not expired) manifest references. */
 async function chunkCensus(repo: string, ctx: LocalContext): Promise<{ stored: Set<string>; referenced: Set<string> }> {
   const stored = new Set<string>();
-  for (const fan of await readdir(join(repo, 'chunks'))) for (const id of await readdir(join(repo, 'chunks', fan))) stored.add(id);
+  for (const fan of await readdir(join(repo, 'chunks')))
+    for (const id of await readdir(join(repo, 'chunks', fan))) stored.add(id);
   const referenced = new Set<string>();
   for await (const object of ctx.storage.list(layout.backupsPrefix())) {
     const id = object.key.split('/')[1]!;
@@ -65,7 +70,12 @@ describe('a collection over ten backups', () => {
     );
     ctx = await openLocalContext(repo, { create: true });
     const url = pg.url('app');
-    await createCollection(ctx, { name: 'app', source: withoutPassword(url), sourceDescription: describeUrl(url), retention: { keepLast: 3 } });
+    await createCollection(ctx, {
+      name: 'app',
+      source: withoutPassword(url),
+      sourceDescription: describeUrl(url),
+      retention: { keepLast: 3 },
+    });
   });
   afterAll(async () => {
     await pg?.stop();
@@ -81,9 +91,18 @@ describe('a collection over ten backups', () => {
       const n = BigInt((await client.query(`SELECT (pg_catalog.txid_current() & 4294967295)::text AS n`)).rows[0].n);
       const wrap = (v: bigint) => ((v % 2n ** 32n) + 2n ** 32n) % 2n ** 32n;
       const parent = wrap(n - 2000n);
-      const values = { before: wrap(parent - 1n), parent, top: 4294967295n, afterWrap: 3n, now: n, ancient: wrap(n - 2n ** 31n - 5n) };
+      const values = {
+        before: wrap(parent - 1n),
+        parent,
+        top: 4294967295n,
+        afterWrap: 3n,
+        now: n,
+        ancient: wrap(n - 2n ** 31n - 5n),
+      };
       const { rows } = await client.query(
-        `SELECT k, ${changedSince(String(parent), 'x')} AS changed FROM (VALUES ${Object.entries(values).map(([k, v]) => `('${k}', '${v}'::xid)`).join(', ')}) v(k, x)`,
+        `SELECT k, ${changedSince(String(parent), 'x')} AS changed FROM (VALUES ${Object.entries(values)
+          .map(([k, v]) => `('${k}', '${v}'::xid)`)
+          .join(', ')}) v(k, x)`,
       );
       await client.query('COMMIT');
       expect(Object.fromEntries(rows.map((r) => [r.k, r.changed]))).toEqual({
@@ -118,13 +137,25 @@ describe('a collection over ten backups', () => {
     expect(last.tables.find((t) => t.name === 'accounts')!.layers?.length ?? 0).toBeLessThan(8);
 
     const expiry = await expireBackups(ctx, { collection: 'app' });
-    expect(expiry.collections[0]!.expired.sort()).toEqual(taken.slice(0, 7).map((t) => t.backupId).sort());
+    expect(expiry.collections[0]!.expired.sort()).toEqual(
+      taken
+        .slice(0, 7)
+        .map((t) => t.backupId)
+        .sort(),
+    );
     const before = await chunkCensus(repo, ctx);
     const gc = await collectGarbage(ctx);
     const after = await chunkCensus(repo, ctx);
-    console.log(`gc: ${gc.chunksDeleted} chunks deleted (${gc.bytesFreed} bytes), ${gc.chunksKept} kept; ${gc.manifestsRemoved.length} manifests removed`);
+    console.log(
+      `gc: ${gc.chunksDeleted} chunks deleted (${gc.bytesFreed} bytes), ${gc.chunksKept} kept; ${gc.manifestsRemoved.length} manifests removed`,
+    );
     expect(gc.chunksMissing).toEqual([]);
-    expect(gc.manifestsRemoved.sort()).toEqual(taken.slice(0, 7).map((t) => t.backupId).sort());
+    expect(gc.manifestsRemoved.sort()).toEqual(
+      taken
+        .slice(0, 7)
+        .map((t) => t.backupId)
+        .sort(),
+    );
     expect(after.stored).toEqual(after.referenced); // nothing unreferenced left, nothing referenced missing
     expect(after.stored.size).toBeLessThan(before.stored.size);
 
@@ -142,7 +173,13 @@ describe('a collection over ten backups', () => {
     const fresh = await openLocalContext(repo, { create: false });
     await rebuildCatalog(fresh);
     const rebuilt = (await fresh.catalog.listBackups()).filter((b) => b.state === 'committed');
-    const essence = (b: (typeof original)[number]) => ({ backupId: b.backupId, collection: b.collection, parent: b.parent, stats: b.stats, manifestKey: b.manifestKey });
+    const essence = (b: (typeof original)[number]) => ({
+      backupId: b.backupId,
+      collection: b.collection,
+      parent: b.parent,
+      stats: b.stats,
+      manifestKey: b.manifestKey,
+    });
     expect(rebuilt.map(essence)).toEqual(original.map(essence));
     expect(await fresh.catalog.getCollection('app')).toMatchObject({ name: 'app', retention: { keepLast: 3 } });
     ctx = fresh;
@@ -193,16 +230,20 @@ describe('a collection over ten backups', () => {
     const contents = await tableContents(pg, 'app');
     let started: Promise<string> | undefined;
     let plannedWhileSweeping: boolean | undefined;
-    const gc = await collectGarbage(ctx, {}, {
-      beforeSweep: async () => {
-        // gc has the lease and found no backup running: a backup that starts now must wait.
-        started = backupWith(ctx, pg.url('app'));
-        await new Promise((r) => setTimeout(r, 2500));
-        const running = (await ctx.catalog.listBackups()).filter((b) => b.state === 'running');
-        expect(running).toHaveLength(1);
-        plannedWhileSweeping = Boolean(await ctx.storage.head(layout.planHeader(running[0]!.backupId)));
+    const gc = await collectGarbage(
+      ctx,
+      {},
+      {
+        beforeSweep: async () => {
+          // gc has the lease and found no backup running: a backup that starts now must wait.
+          started = backupWith(ctx, pg.url('app'));
+          await new Promise((r) => setTimeout(r, 2500));
+          const running = (await ctx.catalog.listBackups()).filter((b) => b.state === 'running');
+          expect(running).toHaveLength(1);
+          plannedWhileSweeping = Boolean(await ctx.storage.head(layout.planHeader(running[0]!.backupId)));
+        },
       },
-    });
+    );
     expect(plannedWhileSweeping).toBe(false);
     expect(gc.chunksDeleted).toBeGreaterThan(0);
     const backupId = await started!;

@@ -22,7 +22,10 @@ let server: PostgresServer;
 let scratch: string;
 
 beforeAll(async () => {
-  [server, scratch] = await Promise.all([startPostgres({ major: 15 }), mkdtemp(join(tmpdir(), 'tidemark-consistency-'))]);
+  [server, scratch] = await Promise.all([
+    startPostgres({ major: 15 }),
+    mkdtemp(join(tmpdir(), 'tidemark-consistency-')),
+  ]);
   await server.createDatabase('bank');
   // ~250 bytes a row: ~55 MB of accounts, ~55 export tasks of 1 MB.
   await server.sql(
@@ -53,7 +56,10 @@ async function writer(url: string, stop: () => boolean, commits: Commit[]): Prom
       const a = 1 + Math.floor(Math.random() * ACCOUNTS);
       const b = 1 + ((a + Math.floor(Math.random() * (ACCOUNTS - 1))) % ACCOUNTS);
       const amount = 1 + Math.floor(Math.random() * 100);
-      const delta = new Map([[a, -amount], [b, amount]]);
+      const delta = new Map([
+        [a, -amount],
+        [b, amount],
+      ]);
       await client.query('BEGIN');
       // Rows locked in id order, so writers never deadlock.
       for (const id of [a, b].sort((x, y) => x - y)) {
@@ -69,7 +75,9 @@ async function writer(url: string, stop: () => boolean, commits: Commit[]): Prom
 }
 
 /** Money, transfers and balances of a restored bank. */
-async function restoredState(database: string): Promise<{ accounts: number; total: string; transfers: number; disagreeing: number; touched: number }> {
+async function restoredState(
+  database: string,
+): Promise<{ accounts: number; total: string; transfers: number; disagreeing: number; touched: number }> {
   const { rows } = await server.sql(
     `SELECT (SELECT count(*)::int FROM accounts) AS accounts,
             (SELECT sum(balance)::bigint FROM accounts) AS total,
@@ -124,7 +132,11 @@ describe('a backup taken while writers run', () => {
         'backup',
         {
           source: { credentials: 'source' },
-          options: { workers: 4, snapshotHoldSeconds: 600, plan: { chunkBytes: 256 << 10, rangeBytes: 1 << 20, batchBytes: 2 << 20 } },
+          options: {
+            workers: 4,
+            snapshotHoldSeconds: 600,
+            plan: { chunkBytes: 256 << 10, rangeBytes: 1 << 20, batchBytes: 2 << 20 },
+          },
         },
         ctx,
         { onState: (e) => e.type === 'StateEntered' && e.state === 'ExportBatch' && batchStarts.push(Date.now()) },
@@ -153,7 +165,11 @@ describe('a backup taken while writers run', () => {
       expect(duringExport).toBeGreaterThan(20);
       expect(after).toBeGreaterThan(0);
 
-      const restore = await runStateMachine('restore', { backup: backup.backupId, target: { credentials: 'target' }, options: { workers: 4 } }, ctx);
+      const restore = await runStateMachine(
+        'restore',
+        { backup: backup.backupId, target: { credentials: 'target' }, options: { workers: 4 } },
+        ctx,
+      );
       expect(restore).toMatchObject({ backupId: backup.backupId, tables: 2 });
 
       const r = await restoredState('bank_restored');
@@ -181,21 +197,40 @@ describe('incremental backups taken while writers run', () => {
     try {
       const ctx = await openLocalContext(join(scratch, 'collection-repo'), { create: true });
       const url = server.url('bank');
-      await createCollection(ctx, { name: 'bank', source: 'source', sourceDescription: describeUrl(url), retention: {} });
+      await createCollection(ctx, {
+        name: 'bank',
+        source: 'source',
+        sourceDescription: describeUrl(url),
+        retention: {},
+      });
       ctx.credentials.register('source', url);
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) {
         await new Promise((r) => setTimeout(r, 400));
-        const input = { source: { credentials: 'source' }, collection: 'bank', options: { workers: 4, snapshotHoldSeconds: 600, plan: { chunkBytes: 256 << 10, rangeBytes: 1 << 20, batchBytes: 2 << 20 } } };
+        const input = {
+          source: { credentials: 'source' },
+          collection: 'bank',
+          options: {
+            workers: 4,
+            snapshotHoldSeconds: 600,
+            plan: { chunkBytes: 256 << 10, rangeBytes: 1 << 20, batchBytes: 2 << 20 },
+          },
+        };
         ids.push((await runStateMachine('backup', input, ctx)).backupId);
       }
       await new Promise((r) => setTimeout(r, 300));
       await stop();
-      expect((await readManifest(ctx.storage, ids[2]!)).tables.find((t) => t.name === 'accounts')!.layers).toHaveLength(2);
+      expect((await readManifest(ctx.storage, ids[2]!)).tables.find((t) => t.name === 'accounts')!.layers).toHaveLength(
+        2,
+      );
       let previousTransfers = -1;
       for (const [i, backupId] of ids.entries()) {
         ctx.credentials.register('target', server.url(`bank_incremental_${i}`));
-        await runStateMachine('restore', { backup: backupId, target: { credentials: 'target' }, options: { workers: 4 } }, ctx);
+        await runStateMachine(
+          'restore',
+          { backup: backupId, target: { credentials: 'target' }, options: { workers: 4 } },
+          ctx,
+        );
         const r = await restoredState(`bank_incremental_${i}`);
         expect(r).toMatchObject({ accounts: ACCOUNTS, total: String(ACCOUNTS * INITIAL_BALANCE), disagreeing: 0 });
         expect(r.transfers).toBeGreaterThan(previousTransfers);

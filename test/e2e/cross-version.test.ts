@@ -116,10 +116,12 @@ beforeAll(async () => {
     startPostgres({ major: 18 }),
     mkdtemp(join(tmpdir(), 'tidemark-cross-')),
   ]);
-  await Promise.all([pg13, pg15].map(async (server) => {
-    await server.createDatabase('shop');
-    await server.sql(SCHEMA, 'shop');
-  }));
+  await Promise.all(
+    [pg13, pg15].map(async (server) => {
+      await server.createDatabase('shop');
+      await server.sql(SCHEMA, 'shop');
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -135,13 +137,15 @@ async function schemaFacts(url: string) {
       indexes: await q(`SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS def FROM pg_index i
                           JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
                          WHERE n.nspname IN ('public', 'sales') ORDER BY 1`),
-      constraints: await q(`SELECT conrelid::regclass::text AS rel, conname, contype, pg_get_constraintdef(oid) AS def FROM pg_constraint
+      constraints:
+        await q(`SELECT conrelid::regclass::text AS rel, conname, contype, pg_get_constraintdef(oid) AS def FROM pg_constraint
                              WHERE connamespace IN ('public'::regnamespace, 'sales'::regnamespace)
                                AND contype <> 'n' -- PostgreSQL 18 lists NOT NULL here too; is_nullable covers it
                              ORDER BY 1, 2`),
       views: await q(`SELECT schemaname, viewname FROM pg_views WHERE schemaname IN ('public', 'sales') ORDER BY 1, 2`),
       enum: await q(`SELECT enumlabel FROM pg_enum WHERE enumtypid = 'sales.status'::regtype ORDER BY enumsortorder`),
-      columns: await q(`SELECT table_schema, table_name, column_name, data_type, udt_name, is_nullable, column_default, is_identity
+      columns:
+        await q(`SELECT table_schema, table_name, column_name, data_type, udt_name, is_nullable, column_default, is_identity
                           FROM information_schema.columns WHERE table_schema IN ('public', 'sales') ORDER BY 1, 2, ordinal_position`),
     };
   });
@@ -153,7 +157,8 @@ async function sequenceStates(url: string) {
       `SELECT format('%I.%I', schemaname, sequencename) AS name FROM pg_sequences WHERE schemaname IN ('public', 'sales') ORDER BY 1`,
     );
     const states: Record<string, unknown> = {};
-    for (const { name } of rows) states[name] = (await c.query(`SELECT last_value::text, is_called FROM ${name}`)).rows[0];
+    for (const { name } of rows)
+      states[name] = (await c.query(`SELECT last_value::text, is_called FROM ${name}`)).rows[0];
     return states;
   });
 }
@@ -162,7 +167,18 @@ async function sequenceStates(url: string) {
 async function roundTrip(from: PostgresServer, to: PostgresServer, target: string): Promise<Record<string, number>> {
   const repo = join(scratch, `repo-${from.major}`);
   // Small chunks and ranges: several chunks per table, and on 14+ several export tasks.
-  const backup = await runCli(['backup', '--source', from.url('shop'), '--repo', repo, '--json', '--chunk-bytes', '65536', '--range-bytes', '262144']);
+  const backup = await runCli([
+    'backup',
+    '--source',
+    from.url('shop'),
+    '--repo',
+    repo,
+    '--json',
+    '--chunk-bytes',
+    '65536',
+    '--range-bytes',
+    '262144',
+  ]);
   expect(backup.code, describeResult(backup)).toBe(0);
   expect(backup.json.serverVersion).toMatch(new RegExp(`^${from.major}\\.`));
   expect(backup.json.tables).toBe(7);
@@ -170,14 +186,28 @@ async function roundTrip(from: PostgresServer, to: PostgresServer, target: strin
 
   const restore = await runCli(['restore', backup.json.backupId, '--repo', repo, '--target', to.url(target), '--json']);
   expect(restore.code, describeResult(restore)).toBe(0);
-  expect(restore.json).toMatchObject({ ok: true, backupId: backup.json.backupId, tables: 7, rows: 28005, verified: true });
+  expect(restore.json).toMatchObject({
+    ok: true,
+    backupId: backup.json.backupId,
+    tables: 7,
+    rows: 28005,
+    verified: true,
+  });
   expect(restore.json.warnings).toEqual([]);
   const [{ v }] = (await to.sql(`SELECT current_setting('server_version_num')::int AS v`, target)).rows;
   expect(Math.floor(v / 10000)).toBe(to.major);
 
   // Rows: every table, as multisets of their text form.
   const { tables, differences } = await compareDatabases(from.url('shop'), to.url(target));
-  expect(tables).toEqual(['public.events', 'sales.customers', 'sales.orders', 'sales.parted_1', 'sales.parted_2', 'sales.scratch', 'sales.tags']);
+  expect(tables).toEqual([
+    'public.events',
+    'sales.customers',
+    'sales.orders',
+    'sales.parted_1',
+    'sales.parted_2',
+    'sales.scratch',
+    'sales.tags',
+  ]);
   expect(differences).toEqual([]);
 
   // Sequences: the standalone one, the serial's and the identities'.
@@ -193,7 +223,11 @@ async function roundTrip(from: PostgresServer, to: PostgresServer, target: strin
   // The view works and agrees; the FK is enforced; the next ids continue where the source left off.
   const viewQuery = `SELECT id, name, orders, total::text FROM sales.customer_totals ORDER BY id`;
   expect((await to.sql(viewQuery, target)).rows).toEqual((await from.sql(viewQuery, 'shop')).rows);
-  expect(await to.sql(`INSERT INTO sales.customers (name) VALUES ('new') RETURNING id::text`, target).then((r) => r.rows[0].id)).toBe('3001');
+  expect(
+    await to
+      .sql(`INSERT INTO sales.customers (name) VALUES ('new') RETURNING id::text`, target)
+      .then((r) => r.rows[0].id),
+  ).toBe('3001');
   expect(await to.sql(`SELECT nextval('sales.invoice_no')::text AS n`, target).then((r) => r.rows[0].n)).toBe(
     await from.sql(`SELECT nextval('sales.invoice_no')::text AS n`, 'shop').then((r) => r.rows[0].n),
   );
@@ -239,14 +273,26 @@ describe('PostgreSQL 15 → 13, an older major', () => {
     const repo = join(scratch, 'repo-15'); // the backup of the 15 → 18 test
     const result = await runCli(['restore', 'latest', '--repo', repo, '--target', pg13.url('shop_from_15'), '--json']);
     expect(result.code, describeResult(result)).toBe(1);
-    expect(result.json.error.message).toMatch(/is of PostgreSQL 15\.\d+; target 127\.0\.0\.1:\d+\/shop_from_15 runs 13\.\d+, an older major\. Tidemark restores into PostgreSQL 15 or newer/);
-    expect((await pg13.sql(`SELECT count(*)::int AS n FROM pg_database WHERE datname = 'shop_from_15'`)).rows[0].n).toBe(0);
+    expect(result.json.error.message).toMatch(
+      /is of PostgreSQL 15\.\d+; target 127\.0\.0\.1:\d+\/shop_from_15 runs 13\.\d+, an older major\. Tidemark restores into PostgreSQL 15 or newer/,
+    );
+    expect(
+      (await pg13.sql(`SELECT count(*)::int AS n FROM pg_database WHERE datname = 'shop_from_15'`)).rows[0].n,
+    ).toBe(0);
   });
 });
 
 describe('PostgreSQL 13 → 15', () => {
   it('backs up the oldest supported major (one export task per table: no TID range scans) and restores it into 15', async () => {
     const tasks = await roundTrip(pg13, pg15, 'shop_from_13');
-    expect(tasks).toEqual({ 'public.events': 1, 'sales.customers': 1, 'sales.orders': 1, 'sales.parted_1': 1, 'sales.parted_2': 1, 'sales.scratch': 1, 'sales.tags': 1 });
+    expect(tasks).toEqual({
+      'public.events': 1,
+      'sales.customers': 1,
+      'sales.orders': 1,
+      'sales.parted_1': 1,
+      'sales.parted_2': 1,
+      'sales.scratch': 1,
+      'sales.tags': 1,
+    });
   });
 });

@@ -91,7 +91,9 @@ async function restoreRecords(repo: string): Promise<any[]> {
   const restoresDir = join(repo, 'catalog', 'restores');
   const records = [];
   for (const id of await readdir(restoresDir)) {
-    const versions = (await readdir(join(restoresDir, id))).filter((v) => /^\d+\.json$/.test(v)).sort((a, b) => parseInt(a) - parseInt(b));
+    const versions = (await readdir(join(restoresDir, id)))
+      .filter((v) => /^\d+\.json$/.test(v))
+      .sort((a, b) => parseInt(a) - parseInt(b));
     records.push(JSON.parse(await readFile(join(restoresDir, id, versions[versions.length - 1]!), 'utf8')));
   }
   return records;
@@ -113,7 +115,16 @@ beforeAll(async () => {
     'shop',
   );
   baseRepo = join(scratch, 'base');
-  const backup = await runCli(['backup', '--source', pg.url('shop'), '--repo', baseRepo, '--json', '--chunk-bytes', '65536']);
+  const backup = await runCli([
+    'backup',
+    '--source',
+    pg.url('shop'),
+    '--repo',
+    baseRepo,
+    '--json',
+    '--chunk-bytes',
+    '65536',
+  ]);
   expect(backup.code, describeResult(backup)).toBe(0);
   baseBackupId = backup.json.backupId;
   expect(backup.json.chunks).toBeGreaterThan(2);
@@ -151,15 +162,42 @@ describe('unreachable or refusing servers', () => {
       // The messages name the limit in force (1 s, 2 s): the default 15 s was not used. (A wall-clock
       // bound here failed under load: three CLIs start through tsx at once.)
       const [viaUrl, viaEnv, bad] = await Promise.all([
-        runCli(['backup', '--source', `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:${port}/shop?connect_timeout=1`, '--repo', join(scratch, 'silent-url'), '--json']),
-        runCli(['backup', '--source', `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:${port}/shop`, '--repo', join(scratch, 'silent-env')], { env: { PGCONNECT_TIMEOUT: '2' } }),
-        runCli(['backup', '--source', `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:${port}/shop?connect_timeout=soon`, '--repo', join(scratch, 'silent-bad')]),
+        runCli([
+          'backup',
+          '--source',
+          `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:${port}/shop?connect_timeout=1`,
+          '--repo',
+          join(scratch, 'silent-url'),
+          '--json',
+        ]),
+        runCli(
+          [
+            'backup',
+            '--source',
+            `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:${port}/shop`,
+            '--repo',
+            join(scratch, 'silent-env'),
+          ],
+          { env: { PGCONNECT_TIMEOUT: '2' } },
+        ),
+        runCli([
+          'backup',
+          '--source',
+          `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:${port}/shop?connect_timeout=soon`,
+          '--repo',
+          join(scratch, 'silent-bad'),
+        ]),
       ]);
       expectFailure(viaUrl, [`127.0.0.1:${port}`, 'no answer within 1 s']);
       expectFailure(viaEnv, [`127.0.0.1:${port}`, 'no answer within 2 s']);
       expectFailure(bad, ['connect_timeout "soon"', 'whole number of seconds'], 2); // a usage error, and nothing recorded
-      const [listTimedOut, listBad] = await Promise.all(['silent-url', 'silent-bad'].map((r) => runCli(['list', '--repo', join(scratch, r), '--json'])));
-      expect(listTimedOut.json.map((b: any) => b.state), describeResult(listTimedOut)).toEqual(['failed']);
+      const [listTimedOut, listBad] = await Promise.all(
+        ['silent-url', 'silent-bad'].map((r) => runCli(['list', '--repo', join(scratch, r), '--json'])),
+      );
+      expect(
+        listTimedOut.json.map((b: any) => b.state),
+        describeResult(listTimedOut),
+      ).toEqual(['failed']);
       expect(listBad.code === 0 ? listBad.json : [], describeResult(listBad)).toEqual([]);
     } finally {
       silent.close();
@@ -167,7 +205,13 @@ describe('unreachable or refusing servers', () => {
   });
 
   it('a host name that does not resolve: exit 1, says so', async () => {
-    const result = await runCli(['backup', '--source', `postgres://postgres:${BOGUS_PASSWORD}@no-such-host.invalid:5432/shop?connect_timeout=2`, '--repo', join(scratch, 'no-host')]);
+    const result = await runCli([
+      'backup',
+      '--source',
+      `postgres://postgres:${BOGUS_PASSWORD}@no-such-host.invalid:5432/shop?connect_timeout=2`,
+      '--repo',
+      join(scratch, 'no-host'),
+    ]);
     // A resolver that cannot answer at all (no DNS) ends in the connect timeout instead (bounded to
     // 2 s here, not the default 15): both name the host.
     expectFailure(result, ['no-such-host.invalid:5432', /does not resolve|no answer within/]);
@@ -180,7 +224,14 @@ describe('unreachable or refusing servers', () => {
   });
 
   it('a missing database: exit 1, names the database', async () => {
-    const result = await runCli(['backup', '--source', pg.url('no_such_db'), '--repo', join(scratch, 'missing-db'), '--json']);
+    const result = await runCli([
+      'backup',
+      '--source',
+      pg.url('no_such_db'),
+      '--repo',
+      join(scratch, 'missing-db'),
+      '--json',
+    ]);
     expectFailure(result, ['no_such_db', `127.0.0.1:${pg.port}`]);
   });
 
@@ -190,7 +241,8 @@ describe('unreachable or refusing servers', () => {
       `postgres://postgres:${BOGUS_PASSWORD}@127.0.0.1:notaport/shop`,
     ];
     const results = [];
-    for (const url of urls) results.push(await runCliInProcess(['backup', '--source', url, '--repo', join(scratch, 'bad-url'), '--json']));
+    for (const url of urls)
+      results.push(await runCliInProcess(['backup', '--source', url, '--repo', join(scratch, 'bad-url'), '--json']));
     expectFailure(results[0]!, ['not a PostgreSQL URL', 'mysql:'], 2);
     expectFailure(results[1]!, ['not a PostgreSQL URL', 'notaport'], 2);
   });
@@ -216,7 +268,11 @@ describe('repositories that are not repositories', () => {
   it('a file is refused', async () => {
     const file = join(scratch, 'a-file');
     await writeFile(file, 'not a directory\n');
-    const commands = [['list'], ['restore', 'latest', '--target', pg.url('from_a_file')], ['backup', '--source', pg.url('shop')]];
+    const commands = [
+      ['list'],
+      ['restore', 'latest', '--target', pg.url('from_a_file')],
+      ['backup', '--source', pg.url('shop')],
+    ];
     for (const result of await Promise.all(commands.map((args) => runCli([...args, '--repo', file])))) {
       expectFailure(result, ['not a Tidemark repository', file, 'file']);
     }
@@ -235,7 +291,15 @@ describe('unknown backups', () => {
   const unknown = '20991231T235959Z-abcdef';
 
   it('restore of an unknown id fails naming it, and creates no target database', async () => {
-    const result = await runCli(['restore', unknown, '--repo', baseRepo, '--target', pg.url('never_created'), '--json']);
+    const result = await runCli([
+      'restore',
+      unknown,
+      '--repo',
+      baseRepo,
+      '--target',
+      pg.url('never_created'),
+      '--json',
+    ]);
     expectFailure(result, [unknown, /not in the catalog/]);
     expect(await databaseExists('never_created')).toBe(false);
   });
@@ -267,7 +331,15 @@ describe('damaged repositories', () => {
     await writeFile(path, bytes);
 
     // In turn: verify moves the damaged chunk to the quarantine (FORMAT.md, "Damaged chunks").
-    const restore = await runCli(['restore', baseBackupId, '--repo', repo, '--target', pg.url('flip_target'), '--json']);
+    const restore = await runCli([
+      'restore',
+      baseBackupId,
+      '--repo',
+      repo,
+      '--target',
+      pg.url('flip_target'),
+      '--json',
+    ]);
     const verify = await runCli(['verify', baseBackupId, '--repo', repo, '--json']);
     const human = await runCli(['verify', baseBackupId, '--repo', repo]);
     expectFailure(restore, [chunkId.slice(0, 12), /corrupt/i, 'orders']);
@@ -277,7 +349,10 @@ describe('damaged repositories', () => {
     expect(verify.json.ok).toBe(false);
     expect(verify.json.problems).toHaveLength(1);
     expect(verify.json.problems[0].object).toContain(chunkId);
-    expect(verify.json.error, 'verify --json failure carries {error: {type, message}} like every other command').toMatchObject({ type: 'IntegrityError' });
+    expect(
+      verify.json.error,
+      'verify --json failure carries {error: {type, message}} like every other command',
+    ).toMatchObject({ type: 'IntegrityError' });
     expect(verify.stderr).toContain(chunkId.slice(0, 12));
     expectFailure(human, [chunkId.slice(0, 12), baseBackupId]);
     expect(human.stderr).toMatch(/damaged/);
@@ -371,8 +446,19 @@ describe('restore targets', () => {
 
   it('a target with nothing in it but default privileges is not empty either: they would grant on every restored object', async () => {
     await pg.createDatabase('defaults_only');
-    await pg.sql(`CREATE ROLE tidemark_spy NOLOGIN; ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO tidemark_spy;`, 'defaults_only');
-    const result = await runCli(['restore', 'latest', '--repo', baseRepo, '--target', pg.url('defaults_only'), '--json']);
+    await pg.sql(
+      `CREATE ROLE tidemark_spy NOLOGIN; ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO tidemark_spy;`,
+      'defaults_only',
+    );
+    const result = await runCli([
+      'restore',
+      'latest',
+      '--repo',
+      baseRepo,
+      '--target',
+      pg.url('defaults_only'),
+      '--json',
+    ]);
     expectFailure(result, ['not empty', 'defaults_only', 'default privileges']);
   });
 });
@@ -381,7 +467,9 @@ describe('concurrent use', () => {
   it('two backups into one repository at once both commit and verify; a quoted target name restores', async () => {
     const repo = join(scratch, 'concurrent');
     const [a, b] = await Promise.all(
-      [0, 1].map(() => runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', '65536'])),
+      [0, 1].map(() =>
+        runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', '65536']),
+      ),
     );
     expect(a.code, describeResult(a)).toBe(0);
     expect(b.code, describeResult(b)).toBe(0);
@@ -396,7 +484,10 @@ describe('concurrent use', () => {
     expect(va.json?.ok, describeResult(va)).toBe(true);
     expect(vb.json?.ok, describeResult(vb)).toBe(true);
     expect(restore.code, describeResult(restore)).toBe(0);
-    const { rows } = await pg.sql(`SELECT (SELECT count(*)::int FROM customers) AS customers, (SELECT count(*)::int FROM orders) AS orders`, 'Restore "Target" 1');
+    const { rows } = await pg.sql(
+      `SELECT (SELECT count(*)::int FROM customers) AS customers, (SELECT count(*)::int FROM orders) AS orders`,
+      'Restore "Target" 1',
+    );
     expect(rows[0]).toEqual({ customers: 2000, orders: 20000 });
   });
 });
@@ -411,7 +502,18 @@ describe('a killed backup', () => {
     );
     const repo = join(scratch, 'killed');
     const chunks = join(repo, 'chunks');
-    const child = spawnCli(['backup', '--source', pg.url('bulk'), '--repo', repo, '--json', '--chunk-bytes', '65536', '--workers', '2']);
+    const child = spawnCli([
+      'backup',
+      '--source',
+      pg.url('bulk'),
+      '--repo',
+      repo,
+      '--json',
+      '--chunk-bytes',
+      '65536',
+      '--workers',
+      '2',
+    ]);
     const done = collect(child);
     const hasChunk = async () => (await filesUnder(chunks)).some((f) => /\/[0-9a-f]{64}$/.test(f));
     let killed = false;
@@ -423,7 +525,10 @@ describe('a killed backup', () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     const result = await done;
-    expect(killed && result.signal === 'SIGKILL', `the backup ended before it could be killed: ${describeResult(result)}`).toBe(true);
+    expect(
+      killed && result.signal === 'SIGKILL',
+      `the backup ended before it could be killed: ${describeResult(result)}`,
+    ).toBe(true);
     await expect(readdir(join(repo, 'backups'))).rejects.toThrow(); // no manifest was written
 
     const list = await runCli(['list', '--repo', repo, '--json']);
@@ -442,17 +547,33 @@ describe('a killed backup', () => {
     let sessions = -1;
     for (let i = 0; i < 50 && sessions !== 0; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, 100));
-      sessions = (await pg.sql(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'tidemark%'`)).rows[0].n;
+      sessions = (
+        await pg.sql(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'tidemark%'`)
+      ).rows[0].n;
     }
     expect(sessions).toBe(0);
 
-    const again = await runCli(['backup', '--source', pg.url('bulk'), '--repo', repo, '--json', '--chunk-bytes', '65536', '--workers', '2']);
+    const again = await runCli([
+      'backup',
+      '--source',
+      pg.url('bulk'),
+      '--repo',
+      repo,
+      '--json',
+      '--chunk-bytes',
+      '65536',
+      '--workers',
+      '2',
+    ]);
     expect(again.code, describeResult(again)).toBe(0);
     expect(again.json).toMatchObject({ ok: true, rows: 200000, tables: 1 });
     const restore = await runCli(['restore', 'latest', '--repo', repo, '--target', pg.url('bulk_restored'), '--json']);
     expect(restore.code, describeResult(restore)).toBe(0);
     expect(restore.json).toMatchObject({ ok: true, backupId: again.json.backupId, rows: 200000 });
-    const { rows } = await pg.sql(`SELECT count(*)::int AS n, sum(id)::bigint AS s, count(DISTINCT payload)::int AS d FROM big`, 'bulk_restored');
+    const { rows } = await pg.sql(
+      `SELECT count(*)::int AS n, sum(id)::bigint AS s, count(DISTINCT payload)::int AS d FROM big`,
+      'bulk_restored',
+    );
     expect(rows[0]).toEqual({ n: 200000, s: String((200000 * 200001) / 2), d: 200000 });
 
     const after = await runCli(['list', '--repo', repo, '--json']);
@@ -477,11 +598,26 @@ describe('a killed restore', () => {
   it('is never marked done, its target says so, and a restore into a fresh target succeeds', async () => {
     const repo = join(scratch, 'killed'); // holds the committed backup of `bulk` from the test above
     const target = 'restore_killed';
-    const child = spawnCli(['restore', 'latest', '--repo', repo, '--target', pg.url(target), '--json', '--workers', '2']);
+    const child = spawnCli([
+      'restore',
+      'latest',
+      '--repo',
+      repo,
+      '--target',
+      pg.url(target),
+      '--json',
+      '--workers',
+      '2',
+    ]);
     const done = collect(child);
     const loadedChunks = async () => {
       try {
-        return (await pg.sql(`SELECT count(*)::int AS n FROM _tidemark_restore.done WHERE step LIKE 'chunk:%' OR step LIKE 'table:%'`, target)).rows[0].n as number;
+        return (
+          await pg.sql(
+            `SELECT count(*)::int AS n FROM _tidemark_restore.done WHERE step LIKE 'chunk:%' OR step LIKE 'table:%'`,
+            target,
+          )
+        ).rows[0].n as number;
       } catch {
         return 0; // the database or the progress table is not there yet
       }
@@ -495,7 +631,10 @@ describe('a killed restore', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     const result = await done;
-    expect(killed && result.signal === 'SIGKILL', `the restore ended before it could be killed: ${describeResult(result)}`).toBe(true);
+    expect(
+      killed && result.signal === 'SIGKILL',
+      `the restore ended before it could be killed: ${describeResult(result)}`,
+    ).toBe(true);
 
     // The catalog's restore record is still running: success is recorded last.
     const record = (await restoreRecords(repo)).find((r) => r.target.endsWith(`/${target}`));

@@ -18,7 +18,8 @@ const ROWS = 120_000;
 async function chunkBytes(repo: string): Promise<number> {
   let total = 0;
   for (const fan of await readdir(join(repo, 'chunks'))) {
-    for (const name of await readdir(join(repo, 'chunks', fan))) total += (await stat(join(repo, 'chunks', fan, name))).size;
+    for (const name of await readdir(join(repo, 'chunks', fan)))
+      total += (await stat(join(repo, 'chunks', fan, name))).size;
   }
   return total;
 }
@@ -63,7 +64,12 @@ describe('incremental backups in a collection', () => {
     );
     await pg.sql('VACUUM ANALYZE', 'shop');
     const ctx = await openLocalContext(repo, { create: true });
-    await createCollection(ctx, { name: 'shop', source: withoutPassword(pg.url('shop')), sourceDescription: describeUrl(pg.url('shop')), retention: { keepLast: 3 } });
+    await createCollection(ctx, {
+      name: 'shop',
+      source: withoutPassword(pg.url('shop')),
+      sourceDescription: describeUrl(pg.url('shop')),
+      retention: { keepLast: 3 },
+    });
   });
   afterAll(async () => {
     await pg?.stop();
@@ -80,7 +86,9 @@ describe('incremental backups in a collection', () => {
     );
     const next = await backup();
     const grown = (await chunkBytes(repo)) - afterFull;
-    console.log(`full: ${full.bytesStored} bytes stored; after 1% churn: ${next.bytesStored} bytes uploaded (${((100 * next.bytesStored) / full.bytesStored).toFixed(2)}%), repository +${grown} bytes (${((100 * grown) / afterFull).toFixed(2)}%), bytesReferenced ${next.bytesReferenced}`);
+    console.log(
+      `full: ${full.bytesStored} bytes stored; after 1% churn: ${next.bytesStored} bytes uploaded (${((100 * next.bytesStored) / full.bytesStored).toFixed(2)}%), repository +${grown} bytes (${((100 * grown) / afterFull).toFixed(2)}%), bytesReferenced ${next.bytesReferenced}`,
+    );
     expect(next.bytesStored).toBeLessThanOrEqual(0.03 * full.bytesStored);
     expect(grown).toBeLessThanOrEqual(0.03 * afterFull);
     expect(next.bytesReferenced).toBeGreaterThanOrEqual(full.bytesReferenced);
@@ -93,8 +101,13 @@ describe('incremental backups in a collection', () => {
     expect(table(manifest, 'items').layers![0]!.rows).toBe(Math.ceil(ROWS / 167) + 480);
     // Untouched tables are the parent's entries, byte for byte.
     const parent = await readManifest(ctx.storage, full.backupId);
-    for (const name of ['events', 'notes', 'labels', 'left_side', 'moods']) expect(table(manifest, name)).toEqual(table(parent, name));
-    expect((await ctx.catalog.getBackup(next.backupId))).toMatchObject({ collection: 'shop', parent: full.backupId, state: 'committed' });
+    for (const name of ['events', 'notes', 'labels', 'left_side', 'moods'])
+      expect(table(manifest, name)).toEqual(table(parent, name));
+    expect(await ctx.catalog.getBackup(next.backupId)).toMatchObject({
+      collection: 'shop',
+      parent: full.backupId,
+      state: 'committed',
+    });
   });
 
   it('deletes, key changes, keyless and text-keyed tables: each backup restores as the source was at its time', async () => {
@@ -130,7 +143,8 @@ describe('incremental backups in a collection', () => {
     expect(table(manifest, 'events').layers).toBeUndefined();
     expect(table(manifest, 'events').keyIndex?.count).toBe(5001);
     const before = await readManifest(ctx.storage, states[states.length - 2]!.backupId);
-    for (const name of ['labels', 'left_side', 'right_side', 'moods']) expect(table(manifest, name).chunks, name).not.toEqual(table(before, name).chunks);
+    for (const name of ['labels', 'left_side', 'right_side', 'moods'])
+      expect(table(manifest, name).chunks, name).not.toEqual(table(before, name).chunks);
 
     for (const [i, state] of states.entries()) {
       const target = `shop_restored_${i}`;

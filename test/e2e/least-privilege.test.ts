@@ -94,7 +94,10 @@ describe('backup by a role that cannot read every row', () => {
     expect(result.stderr + result.stdout, context).not.toContain(PASSWORD);
     expect(await chunkFiles(repo)).toEqual([]);
     const list = await runCli(['list', '--repo', repo, '--json']);
-    expect(list.json.map((b: any) => b.state), describeResult(list)).toEqual(['failed']);
+    expect(
+      list.json.map((b: any) => b.state),
+      describeResult(list),
+    ).toEqual(['failed']);
     expect(list.json[0].error).toContain('"public"."orders"');
   });
 
@@ -104,7 +107,9 @@ describe('backup by a role that cannot read every row', () => {
     const context = describeResult(result);
     expect(result.code, context).toBe(1);
     // SELECT on columns is not enough, even on all of them: ranged and incremental exports read ctid and xmin.
-    expect(result.stderr, context).toMatch(/no SELECT privilege on "public"\."notes", "public"\."secrets", "public"\."columns_only":/);
+    expect(result.stderr, context).toMatch(
+      /no SELECT privilege on "public"\."notes", "public"\."secrets", "public"\."columns_only":/,
+    );
     // orders is readable but filtered for this role too.
     expect(result.stderr, context).toContain('row-level security applies to it on "public"."orders"');
     expect(await chunkFiles(repo)).toEqual([]);
@@ -115,7 +120,9 @@ describe('backup by a role that cannot read every row', () => {
     const result = await runCli(['backup', '--source', urlAs('schema_outsider', 'shop'), '--repo', repo]);
     const context = describeResult(result);
     expect(result.code, context).toBe(1);
-    expect(result.stderr, context).toContain('it has no USAGE privilege on schema "Back Office": grant it (GRANT USAGE ON SCHEMA … TO "schema_outsider")');
+    expect(result.stderr, context).toContain(
+      'it has no USAGE privilege on schema "Back Office": grant it (GRANT USAGE ON SCHEMA … TO "schema_outsider")',
+    );
     expect(result.stderr, context).not.toContain('ledger');
     expect(await chunkFiles(repo)).toEqual([]);
   });
@@ -152,7 +159,9 @@ describe('backup by a role that cannot read every row', () => {
   it('a role with pg_read_all_data and BYPASSRLS, the usual managed-service backup role, backs up the fidelity fixture exactly', async () => {
     await server.createDatabase('everything');
     await loadFidelityFixture(server, 'everything');
-    await server.sql(`CREATE ROLE backup_role LOGIN BYPASSRLS PASSWORD '${PASSWORD}'; GRANT pg_read_all_data TO backup_role`);
+    await server.sql(
+      `CREATE ROLE backup_role LOGIN BYPASSRLS PASSWORD '${PASSWORD}'; GRANT pg_read_all_data TO backup_role`,
+    );
     const repo = await tempRepository();
     const { output } = await runBackup(repo, urlAs('backup_role', 'everything'));
     expect(output.warnings).toBe(0);
@@ -164,7 +173,9 @@ describe('backup by a role that cannot read every row', () => {
   it('an export session never reads a subset: a query that a policy would filter fails with the reason and the way out', async () => {
     // The export runs on snapshot sessions (and the restore's read-back sets the same); the
     // access check before the export cannot see a policy that comes into force later, this can.
-    const connector = new PostgresConnector(new InProcessCredentials().register('reader', urlAs('filtered_reader', 'shop')));
+    const connector = new PostgresConnector(
+      new InProcessCredentials().register('reader', urlAs('filtered_reader', 'shop')),
+    );
     const holder = await connector.connect({ credentials: 'reader' });
     await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     const [{ snapshot }] = await holder.query<{ snapshot: string }>('SELECT pg_export_snapshot() AS snapshot');
@@ -230,7 +241,13 @@ describe('restore by a role that is not a superuser (CREATEDB, CREATEROLE, membe
        ORDER BY 1`,
       'app_copy',
     );
-    expect(owners.rows.map((r) => r.o)).toEqual(['audit restorer', 'audit_size restorer', 'item_names app_owner', 'items app_owner', 'schema app_owner']);
+    expect(owners.rows.map((r) => r.o)).toEqual([
+      'audit restorer',
+      'audit_size restorer',
+      'item_names app_owner',
+      'items app_owner',
+      'schema app_owner',
+    ]);
 
     // The grant app_admin made is replayed as app_admin (SET ROLE: only a superuser may SET SESSION AUTHORIZATION).
     const acl = await server.sql(
@@ -250,14 +267,21 @@ describe('restore by a role that is not a superuser (CREATEDB, CREATEROLE, membe
       'app_copy',
     );
     expect(callers.rows[0]).toEqual({ reader: false, owner_role: false });
-    const policy = await server.sql(`SELECT pg_get_userbyid(unnest(polroles)) AS role FROM pg_policy WHERE polname = 'readers'`, 'app_copy');
+    const policy = await server.sql(
+      `SELECT pg_get_userbyid(unnest(polroles)) AS role FROM pg_policy WHERE polname = 'readers'`,
+      'app_copy',
+    );
     expect(policy.rows).toEqual([{ role: 'app_reader' }]);
 
     const warnings = result.warnings.join('\n');
     expect(result.warningCount, warnings).toBe(3);
-    expect(warnings).toContain('skipped owner statement for table shop.audit: the restoring role "restorer" cannot act as role "outsider"');
+    expect(warnings).toContain(
+      'skipped owner statement for table shop.audit: the restoring role "restorer" cannot act as role "outsider"',
+    );
     expect(warnings).toContain('GRANT outsider TO restorer');
-    expect(warnings).toMatch(/skipped acl statement for table shop\.audit: the restoring role "restorer" cannot act as role "outsider"/);
+    expect(warnings).toMatch(
+      /skipped acl statement for table shop\.audit: the restoring role "restorer" cannot act as role "outsider"/,
+    );
   });
 
   it('onto PostgreSQL 18, where membership without the SET option does not let a role act as another: skipped there too', async () => {
@@ -281,7 +305,9 @@ describe('restore by a role that is not a superuser (CREATEDB, CREATEROLE, membe
         'app_copy',
       );
       expect(owners.rows.map((r) => r.o)).toEqual(['audit restorer', 'items app_owner']);
-      const [items] = (await newer.sql(`SELECT relacl::text AS acl FROM pg_class WHERE oid = 'shop.items'::regclass`, 'app_copy')).rows;
+      const [items] = (
+        await newer.sql(`SELECT relacl::text AS acl FROM pg_class WHERE oid = 'shop.items'::regclass`, 'app_copy')
+      ).rows;
       expect(items.acl).toContain('app_reader=r/app_admin');
       expect(result.warnings.join('\n')).toContain('cannot act as role "outsider"');
     } finally {
@@ -293,9 +319,14 @@ describe('restore by a role that is not a superuser (CREATEDB, CREATEROLE, membe
     const old = await startPostgres({ major: 13 });
     try {
       // A role that hides warnings must still hear this one: sessions ask for warnings at start-up.
-      await old.sql(`CREATE ROLE restorer LOGIN CREATEDB PASSWORD '${PASSWORD}'; ALTER ROLE restorer SET client_min_messages = 'error'`);
+      await old.sql(
+        `CREATE ROLE restorer LOGIN CREATEDB PASSWORD '${PASSWORD}'; ALTER ROLE restorer SET client_min_messages = 'error'`,
+      );
       await old.createDatabase('hardened');
-      await old.sql(`REVOKE CREATE ON SCHEMA public FROM PUBLIC; CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1), (2)`, 'hardened');
+      await old.sql(
+        `REVOKE CREATE ON SCHEMA public FROM PUBLIC; CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1), (2)`,
+        'hardened',
+      );
       const oldRepo = await tempRepository();
       const { output } = await runBackup(oldRepo, old.url('hardened'));
       const url = new URL(old.url('hardened_copy'));
@@ -303,10 +334,14 @@ describe('restore by a role that is not a superuser (CREATEDB, CREATEROLE, membe
       url.password = PASSWORD;
       const result = await runRestore(oldRepo, output.backupId, url.toString());
       // PostgreSQL only warns; PUBLIC keeps CREATE on the target's public schema, and the restore says so.
-      const [publicSchema] = (await old.sql(`SELECT has_schema_privilege('restorer', 'public', 'CREATE') AS open`, 'hardened_copy')).rows;
+      const [publicSchema] = (
+        await old.sql(`SELECT has_schema_privilege('restorer', 'public', 'CREATE') AS open`, 'hardened_copy')
+      ).rows;
       expect(publicSchema.open).toBe(true);
       const warning = result.warnings.find((w) => w.includes('no privileges could be revoked'));
-      expect(warning, result.warnings.join('\n')).toMatch(/^schema public: no privileges could be revoked for "public" \(running REVOKE CREATE ON SCHEMA public FROM PUBLIC\): the privilege stays where the source had revoked it\. The restoring role "restorer"/);
+      expect(warning, result.warnings.join('\n')).toMatch(
+        /^schema public: no privileges could be revoked for "public" \(running REVOKE CREATE ON SCHEMA public FROM PUBLIC\): the privilege stays where the source had revoked it\. The restoring role "restorer"/,
+      );
       expect(warning).toContain('or restore as a superuser');
       expect((await old.sql('SELECT count(*)::int AS n FROM public.t', 'hardened_copy')).rows[0].n).toBe(2);
     } finally {
@@ -316,7 +351,10 @@ describe('restore by a role that is not a superuser (CREATEDB, CREATEROLE, membe
 
   it('an object only a superuser may create: the restore stops naming it, and says the restoring role is not a superuser', async () => {
     await server.createDatabase('leaky');
-    await server.sql(`CREATE FUNCTION public.positive(x int) RETURNS boolean LANGUAGE sql IMMUTABLE LEAKPROOF AS $$ SELECT x > 0 $$`, 'leaky');
+    await server.sql(
+      `CREATE FUNCTION public.positive(x int) RETURNS boolean LANGUAGE sql IMMUTABLE LEAKPROOF AS $$ SELECT x > 0 $$`,
+      'leaky',
+    );
     const leakyRepo = await tempRepository();
     const { output } = await runBackup(leakyRepo, server.url('leaky'));
     await expect(runRestore(leakyRepo, output.backupId, urlAs('restorer', 'leaky_copy'))).rejects.toThrow(

@@ -31,7 +31,10 @@ const byId = (ids: string[]) => [...ids].sort();
 /** Every file under `dir`, relative, sorted. */
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
 }
 
 /**
@@ -44,9 +47,13 @@ async function backupIntoCollection(): Promise<string> {
   run.credentials.register('source', pg.url('shop'));
   const catalog: BackupCatalog = run.catalog;
   const stamped = Object.assign(Object.create(catalog) as BackupCatalog, {
-    createBackup: (record: BackupRecord) => catalog.createBackup({ ...record, collection: record.collection ?? 'nightly' }),
+    createBackup: (record: BackupRecord) =>
+      catalog.createBackup({ ...record, collection: record.collection ?? 'nightly' }),
   });
-  const input = { source: { credentials: 'source' }, options: { workers: 2, snapshotHoldSeconds: 600, plan: { chunkBytes: 16 * 1024, rangeBytes: 64 * 1024 * 1024 } } };
+  const input = {
+    source: { credentials: 'source' },
+    options: { workers: 2, snapshotHoldSeconds: 600, plan: { chunkBytes: 16 * 1024, rangeBytes: 64 * 1024 * 1024 } },
+  };
   const output = await runStateMachine('backup', input, { ...run, catalog: stamped });
   return output.backupId;
 }
@@ -60,7 +67,8 @@ async function chunkInventory(): Promise<{ present: Set<string>; needed: Set<str
     const files = await readdir(join(repo, 'backups', id));
     if (!files.includes('manifest.json') || files.includes('expired.json')) continue;
     keptManifests.push(id);
-    for (const ref of manifestChunkRefs(await readManifest(ctx.storage, id))) needed.add(layout.chunk(ref.id as ChunkId));
+    for (const ref of manifestChunkRefs(await readManifest(ctx.storage, id)))
+      needed.add(layout.chunk(ref.id as ChunkId));
   }
   return { present, needed, keptManifests: keptManifests.sort() };
 }
@@ -68,10 +76,21 @@ async function chunkInventory(): Promise<{ present: Set<string>; needed: Set<str
 /** A backup that is running and may still commit, as StartBackup records one (simulated: no process runs it). */
 async function simulateRunningBackup(): Promise<string> {
   const backupId = newRunId();
-  await ctx.catalog.createBackup({ backupId, state: 'running', startedAt: new Date().toISOString(), source: 'simulated:5432/shop', deadline: new Date(Date.now() + 3_600_000).toISOString() });
+  await ctx.catalog.createBackup({
+    backupId,
+    state: 'running',
+    startedAt: new Date().toISOString(),
+    source: 'simulated:5432/shop',
+    deadline: new Date(Date.now() + 3_600_000).toISOString(),
+  });
   return backupId;
 }
-const endSimulatedBackup = (backupId: string) => ctx.catalog.finishBackup(backupId, { state: 'failed', finishedAt: new Date().toISOString(), error: 'simulated run ended' });
+const endSimulatedBackup = (backupId: string) =>
+  ctx.catalog.finishBackup(backupId, {
+    state: 'failed',
+    finishedAt: new Date().toISOString(),
+    error: 'simulated run ended',
+  });
 
 beforeAll(async () => {
   [pg, repo] = await Promise.all([startPostgres({ major: 15 }), tempRepository()]);
@@ -83,7 +102,18 @@ beforeAll(async () => {
      INSERT INTO orders SELECT g, 1 + g % 3000, repeat(md5(g::text), 3) FROM generate_series(1, 6000) g;`,
     'shop',
   );
-  const created = await runCli(['collection', 'create', 'nightly', '--source', pg.url('shop'), '--keep-last', '2', '--repo', repo, '--json']);
+  const created = await runCli([
+    'collection',
+    'create',
+    'nightly',
+    '--source',
+    pg.url('shop'),
+    '--keep-last',
+    '2',
+    '--repo',
+    repo,
+    '--json',
+  ]);
   expect(created.code, describeResult(created)).toBe(0);
   ctx = await openLocalContext(repo, { create: false });
   // Each backup sees other orders: `products` chunks are shared by all four, `orders` chunks
@@ -109,10 +139,19 @@ describe('collections', () => {
       runCli(['collection', 'show', 'nightly', '--repo', repo, '--json']),
     ]);
     expect(list.code, describeResult(list)).toBe(0);
-    expect(list.json).toEqual([expect.objectContaining({ name: 'nightly', retention: { keepLast: 2 }, committedBackups: 4 })]);
+    expect(list.json).toEqual([
+      expect.objectContaining({ name: 'nightly', retention: { keepLast: 2 }, committedBackups: 4 }),
+    ]);
     expect(show.code, describeResult(show)).toBe(0);
     expect(show.json.backups.map((b: any) => b.backupId)).toEqual(backups);
-    for (const b of show.json.backups) expect(b).toEqual(expect.objectContaining({ state: 'committed', bytesStored: expect.any(Number), bytesReferenced: expect.any(Number) }));
+    for (const b of show.json.backups)
+      expect(b).toEqual(
+        expect.objectContaining({
+          state: 'committed',
+          bytesStored: expect.any(Number),
+          bytesReferenced: expect.any(Number),
+        }),
+      );
     // Later backups reuse the unchanged `products` chunks: they store less than they reference.
     expect(show.json.backups[3].bytesStored).toBeLessThan(show.json.backups[3].bytesReferenced);
     for (const r of [list, show]) expect(r.stdout + r.stderr).not.toContain(SUPERUSER_PASSWORD);
@@ -135,10 +174,19 @@ describe('collections', () => {
 describe('maintenance lease', () => {
   it('gc and expire refuse while another holder has the lease, naming its purpose and expiry', async () => {
     const expiresAt = new Date(Date.now() + 600_000).toISOString();
-    const holder = { name: MAINTENANCE_LEASE, owner: 'another-host', purpose: 'test holder', acquiredAt: new Date().toISOString(), expiresAt };
+    const holder = {
+      name: MAINTENANCE_LEASE,
+      owner: 'another-host',
+      purpose: 'test holder',
+      acquiredAt: new Date().toISOString(),
+      expiresAt,
+    };
     expect(await ctx.catalog.acquireLease(holder, new Date())).toBeUndefined();
     try {
-      const results = await Promise.all([runCli(['gc', '--repo', repo, '--json']), runCli(['expire', '--repo', repo, '--json'])]);
+      const results = await Promise.all([
+        runCli(['gc', '--repo', repo, '--json']),
+        runCli(['expire', '--repo', repo, '--json']),
+      ]);
       for (const r of results) {
         expect(r.code, describeResult(r)).toBe(1);
         expect(r.json.error.type).toBe('LeaseHeldError');
@@ -165,7 +213,15 @@ describe('expire', () => {
     const result = await runCli(['expire', '--repo', repo, '--json']);
     expect(result.code, describeResult(result)).toBe(0);
     expect(result.json.collections).toEqual([
-      { collection: 'nightly', kept: [{ backupId: backups[3], reasons: ['last'] }, { backupId: backups[2], reasons: ['last'] }], expired: [backups[1], backups[0]], completed: [] },
+      {
+        collection: 'nightly',
+        kept: [
+          { backupId: backups[3], reasons: ['last'] },
+          { backupId: backups[2], reasons: ['last'] },
+        ],
+        expired: [backups[1], backups[0]],
+        completed: [],
+      },
     ]);
     for (const [i, id] of backups.entries()) {
       const tombstoned = (await ctx.storage.head(layout.backupExpired(id))) !== undefined;
@@ -191,14 +247,20 @@ describe('gc', () => {
 
     // The interleaving the protocol is about: the backup registers between gc's lease and its check.
     let late = '';
-    await expect(collectGarbage(ctx, {}, { afterLease: async () => void (late = await simulateRunningBackup()) })).rejects.toThrow(/running/);
+    await expect(
+      collectGarbage(ctx, {}, { afterLease: async () => void (late = await simulateRunningBackup()) }),
+    ).rejects.toThrow(/running/);
     await endSimulatedBackup(late);
-    expect((await filesUnder(repo)).filter((f) => !f.startsWith('catalog/'))).toEqual(before.filter((f) => !f.startsWith('catalog/')));
+    expect((await filesUnder(repo)).filter((f) => !f.startsWith('catalog/'))).toEqual(
+      before.filter((f) => !f.startsWith('catalog/')),
+    );
   });
 
   it('with --wait, waits for a running backup to end, then collects', async () => {
     const running = await simulateRunningBackup();
-    const ended = new Promise<void>((resolve) => setTimeout(() => void endSimulatedBackup(running).then(() => resolve()), 1500));
+    const ended = new Promise<void>((resolve) =>
+      setTimeout(() => void endSimulatedBackup(running).then(() => resolve()), 1500),
+    );
     const report = await collectGarbage(ctx, { dryRun: true, waitSeconds: 30, pollMs: 200 });
     await ended;
     expect(report.chunksDeleted).toBeGreaterThan(0);
@@ -223,22 +285,38 @@ describe('gc', () => {
     const before = await filesUnder(repo);
     const result = await runCli(['gc', '--dry-run', '--repo', repo, '--json']);
     expect(result.code, describeResult(result)).toBe(0);
-    expect(result.json).toEqual(expect.objectContaining({ ok: true, dryRun: true, manifestsRemoved: byId([backups[0]!, backups[1]!]), chunksMissing: [] }));
+    expect(result.json).toEqual(
+      expect.objectContaining({
+        ok: true,
+        dryRun: true,
+        manifestsRemoved: byId([backups[0]!, backups[1]!]),
+        chunksMissing: [],
+      }),
+    );
     expect(result.json.chunksDeleted).toBeGreaterThan(0);
     expect(result.json.bytesFreed).toBeGreaterThan(0);
-    expect((await filesUnder(repo)).filter((f) => !f.startsWith('catalog/'))).toEqual(before.filter((f) => !f.startsWith('catalog/')));
+    expect((await filesUnder(repo)).filter((f) => !f.startsWith('catalog/'))).toEqual(
+      before.filter((f) => !f.startsWith('catalog/')),
+    );
   });
 
   it('deletes exactly the unreferenced chunks, expired manifests and finished runs; keeps a running run', async () => {
     const { present: beforeChunks } = await chunkInventory();
     // A backup that registers once gc has checked would wait for the lease; its run files stay.
     let late = '';
-    const report = await collectGarbage(ctx, {}, {
-      beforeSweep: async () => {
-        late = await simulateRunningBackup();
-        await ctx.storage.putIfAbsent(layout.planHeader(late), new TextEncoder().encode('plan of a run that has just started'));
+    const report = await collectGarbage(
+      ctx,
+      {},
+      {
+        beforeSweep: async () => {
+          late = await simulateRunningBackup();
+          await ctx.storage.putIfAbsent(
+            layout.planHeader(late),
+            new TextEncoder().encode('plan of a run that has just started'),
+          );
+        },
       },
-    });
+    );
     const { present, needed, keptManifests } = await chunkInventory();
     expect(keptManifests).toEqual(byId([backups[2]!, backups[3]!]));
     expect([...present].filter((k) => !needed.has(k))).toEqual([]); // nothing unreferenced is left
@@ -265,13 +343,21 @@ describe('gc', () => {
     const victim = backups[2]!;
     // Simulates the crash: `expire` writes the tombstone first (the repository is the truth), then
     // dies before catalog.expireBackup, so the catalog still says `committed`.
-    const tombstone = await writeTombstone(copied.storage, { backupId: victim, collection: 'nightly', expiredAt: '2025-06-01T00:00:00.000Z' });
+    const tombstone = await writeTombstone(copied.storage, {
+      backupId: victim,
+      collection: 'nightly',
+      expiredAt: '2025-06-01T00:00:00.000Z',
+    });
     expect((await copied.catalog.getBackup(victim))!.state).toBe('committed');
     const result = await runCli(['gc', '--repo', copy, '--json']);
     expect(result.code, describeResult(result)).toBe(0);
-    expect(result.json).toEqual(expect.objectContaining({ manifestsRemoved: [victim], catalogExpired: [victim], catalogConflicts: [] }));
+    expect(result.json).toEqual(
+      expect.objectContaining({ manifestsRemoved: [victim], catalogExpired: [victim], catalogConflicts: [] }),
+    );
     // The catalog no longer names a committed backup whose manifest is gone.
-    expect(await copied.catalog.getBackup(victim)).toEqual(expect.objectContaining({ state: 'expired', expiredAt: tombstone.expiredAt }));
+    expect(await copied.catalog.getBackup(victim)).toEqual(
+      expect.objectContaining({ state: 'expired', expiredAt: tombstone.expiredAt }),
+    );
     expect(await filesUnder(join(copy, 'backups', victim))).toEqual([]);
     expect((await copied.catalog.getBackup(backups[3]!))!.state).toBe('committed');
     const again = await runCli(['gc', '--repo', copy, '--json']);
@@ -283,15 +369,33 @@ describe('gc', () => {
     await cp(repo, copy, { recursive: true });
     const copied = await openLocalContext(copy, { create: false });
     const backupId = newRunId();
-    await copied.catalog.createBackup({ backupId, state: 'running', startedAt: new Date().toISOString(), source: 'simulated:5432/shop' });
-    await copied.catalog.finishBackup(backupId, { state: 'failed', finishedAt: new Date().toISOString(), error: 'simulated' });
+    await copied.catalog.createBackup({
+      backupId,
+      state: 'running',
+      startedAt: new Date().toISOString(),
+      source: 'simulated:5432/shop',
+    });
+    await copied.catalog.finishBackup(backupId, {
+      state: 'failed',
+      finishedAt: new Date().toISOString(),
+      error: 'simulated',
+    });
     // A repository that contradicts the catalog: no expire leads from `failed` to a tombstone.
     // (gc reads only the tombstone of a tombstoned backup, so the manifest's content is irrelevant.)
-    await copied.storage.putIfAbsent(layout.manifest(backupId), new TextEncoder().encode('manifest of a backup the catalog says failed'));
+    await copied.storage.putIfAbsent(
+      layout.manifest(backupId),
+      new TextEncoder().encode('manifest of a backup the catalog says failed'),
+    );
     await writeTombstone(copied.storage, { backupId, expiredAt: new Date().toISOString() });
     const result = await runCli(['gc', '--repo', copy, '--json']);
     expect(result.code, describeResult(result)).toBe(0);
-    expect(result.json).toEqual(expect.objectContaining({ manifestsRemoved: [], catalogExpired: [], catalogConflicts: [{ backupId, state: 'failed' }] }));
+    expect(result.json).toEqual(
+      expect.objectContaining({
+        manifestsRemoved: [],
+        catalogExpired: [],
+        catalogConflicts: [{ backupId, state: 'failed' }],
+      }),
+    );
     expect(await filesUnder(join(copy, 'backups', backupId))).toEqual(['expired.json', 'manifest.json']);
     expect((await copied.catalog.getBackup(backupId))!.state).toBe('failed');
   });
@@ -317,10 +421,19 @@ describe('catalog rebuild', () => {
     const after = await ctx.catalog.listBackups();
     // Only committed backups have manifests; expired ones were removed by gc, failed runs never had one.
     const restorable = before.filter((b) => b.state === 'committed');
-    const pick = (b: BackupRecord) => ({ backupId: b.backupId, state: b.state, stats: b.stats, collection: b.collection, snapshotTime: b.snapshotTime, manifestKey: b.manifestKey });
+    const pick = (b: BackupRecord) => ({
+      backupId: b.backupId,
+      state: b.state,
+      stats: b.stats,
+      collection: b.collection,
+      snapshotTime: b.snapshotTime,
+      manifestKey: b.manifestKey,
+    });
     expect(after.map(pick)).toEqual(restorable.map(pick));
     expect(await ctx.catalog.listCollections()).toEqual(collections);
     const again = await runCli(['catalog', 'rebuild', '--repo', repo, '--json']);
-    expect(again.json).toEqual(expect.objectContaining({ backupsImported: [], collectionsImported: [], alreadyPresent: 3 }));
+    expect(again.json).toEqual(
+      expect.objectContaining({ backupsImported: [], collectionsImported: [], alreadyPresent: 3 }),
+    );
   });
 });

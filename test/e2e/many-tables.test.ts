@@ -21,7 +21,10 @@ describe(`${TABLES} tables on a server with a small lock table`, () => {
   let repo: string;
 
   beforeAll(async () => {
-    server = await startPostgres({ major: 15, extraFlags: ['-c', 'max_locks_per_transaction=10', '-c', 'max_connections=20'] });
+    server = await startPostgres({
+      major: 15,
+      extraFlags: ['-c', 'max_locks_per_transaction=10', '-c', 'max_connections=20'],
+    });
     await server.createDatabase('many');
     // In several transactions: the source itself cannot create them all in one.
     for (let from = 1; from <= TABLES; from += 100) {
@@ -32,7 +35,10 @@ describe(`${TABLES} tables on a server with a small lock table`, () => {
         'many',
       );
     }
-    await server.sql(`INSERT INTO public.t1 VALUES (1, 'one'), (2, 'two'); INSERT INTO public.t${TABLES} VALUES (3, 'three')`, 'many');
+    await server.sql(
+      `INSERT INTO public.t1 VALUES (1, 'one'), (2, 'two'); INSERT INTO public.t${TABLES} VALUES (3, 'three')`,
+      'many',
+    );
     repo = await tempRepository();
   });
 
@@ -52,10 +58,16 @@ describe(`${TABLES} tables on a server with a small lock table`, () => {
         sql: `CREATE TABLE public.t${i + 1} (id int, v text)`,
       }));
       await client.query('BEGIN');
-      const failure = await applyStatements(async (sql) => (await client.query(sql)).rows, statements, rolesOnTarget(new Set(), [])).catch((err: Error) => err);
+      const failure = await applyStatements(
+        async (sql) => (await client.query(sql)).rows,
+        statements,
+        rolesOnTarget(new Set(), []),
+      ).catch((err: Error) => err);
       await client.query('ROLLBACK');
       expect(failure).toBeInstanceOf(Error);
-      expect((failure as Error).message).toMatch(/^Restoring table public\.t\d+ failed: out of shared memory\. .*raise max_locks_per_transaction/);
+      expect((failure as Error).message).toMatch(
+        /^Restoring table public\.t\d+ failed: out of shared memory\. .*raise max_locks_per_transaction/,
+      );
     } finally {
       await client.end();
     }
@@ -69,15 +81,20 @@ describe(`${TABLES} tables on a server with a small lock table`, () => {
     const session = await ctx.databases.connect({ credentials: 'resumed' }, { applicationName: 'test' });
     try {
       await createProgressTables(session, 'r1');
-      const statements = (bad: boolean): DdlStatement[] => Array.from({ length: 45 }, (_, i) => ({
-        object: `table public.r${i}`,
-        kind: 'table',
-        sql: bad && i === 33 ? 'CREATE TABLE public.r33 (x nosuchtype)' : `CREATE TABLE public.r${i} ()`,
-      }));
+      const statements = (bad: boolean): DdlStatement[] =>
+        Array.from({ length: 45 }, (_, i) => ({
+          object: `table public.r${i}`,
+          kind: 'table',
+          sql: bad && i === 33 ? 'CREATE TABLE public.r33 (x nosuchtype)' : `CREATE TABLE public.r${i} ()`,
+        }));
       const roles = rolesOnTarget(new Set(), []);
-      await expect(applyPreData(session, statements(true), roles)).rejects.toThrow('Restoring table public.r33 failed: type "nosuchtype" does not exist');
+      await expect(applyPreData(session, statements(true), roles)).rejects.toThrow(
+        'Restoring table public.r33 failed: type "nosuchtype" does not exist',
+      );
       // Batches of 10 (max_locks_per_transaction): 30 committed, the fourth rolled back.
-      const count = async () => (await session.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class WHERE relname ~ '^r[0-9]+$'`))[0]!.n;
+      const count = async () =>
+        (await session.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class WHERE relname ~ '^r[0-9]+$'`))[0]!
+          .n;
       expect(await count()).toBe(30);
       expect(await applyPreData(session, statements(false), roles)).toBe(15);
       expect(await count()).toBe(45);
@@ -95,7 +112,10 @@ describe(`${TABLES} tables on a server with a small lock table`, () => {
     const done = await runRestore(repo, output.backupId, server.url('many_restored'), { workers: 2, verify: true });
     console.log(`${TABLES} tables: backup ${backupMs} ms, restore ${Date.now() - started - backupMs} ms`);
     expect(done).toMatchObject({ verified: true, tables: TABLES, rows: 3 });
-    const { rows } = await server.sql(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'`, 'many_restored');
+    const { rows } = await server.sql(
+      `SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'`,
+      'many_restored',
+    );
     expect(rows).toEqual([{ n: TABLES }]);
   });
 });

@@ -22,7 +22,10 @@ afterAll(async () => {
 
 test('preflight names each table that cannot be replayed with its fix, and changes nothing', async () => {
   const url = await server.createDatabase('refused');
-  await server.sql('CREATE TABLE keyed (id int PRIMARY KEY); CREATE TABLE loose (a int); CREATE TABLE silent (id int PRIMARY KEY); ALTER TABLE silent REPLICA IDENTITY NOTHING', 'refused');
+  await server.sql(
+    'CREATE TABLE keyed (id int PRIMARY KEY); CREATE TABLE loose (a int); CREATE TABLE silent (id int PRIMARY KEY); ALTER TABLE silent REPLICA IDENTITY NOTHING',
+    'refused',
+  );
   const src = await openPitrSource(await tempRepository(), url);
   try {
     const err = await enablePitr(src.session, src.stream, src.ctx.storage, 'refused').catch((e) => e);
@@ -31,7 +34,10 @@ test('preflight names each table that cannot be replayed with its fix, and chang
     expect(err.message).toContain('ALTER TABLE loose REPLICA IDENTITY FULL;');
     expect(err.message).toContain('table silent has REPLICA IDENTITY NOTHING');
     expect(err.message).not.toContain('table keyed');
-    const left = await server.sql("SELECT (SELECT count(*) FROM pg_replication_slots)::int AS slots, (SELECT count(*) FROM pg_event_trigger)::int AS triggers", 'refused');
+    const left = await server.sql(
+      'SELECT (SELECT count(*) FROM pg_replication_slots)::int AS slots, (SELECT count(*) FROM pg_event_trigger)::int AS triggers',
+      'refused',
+    );
     expect(left.rows[0]).toEqual({ slots: 0, triggers: 0 });
   } finally {
     await src.close();
@@ -40,16 +46,26 @@ test('preflight names each table that cannot be replayed with its fix, and chang
 
 test('archive holds each committed transaction once, whole, with its DDL; a keyless table created later still takes updates', async () => {
   const url = await server.createDatabase('bank');
-  await server.sql('CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL); INSERT INTO accounts SELECT g, 1000 FROM generate_series(1, 50) g', 'bank');
+  await server.sql(
+    'CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL); INSERT INTO accounts SELECT g, 1000 FROM generate_series(1, 50) g',
+    'bank',
+  );
   const repo = await tempRepository();
   const src = await openPitrSource(repo, url);
   try {
     const enabled = await enablePitr(src.session, src.stream, src.ctx.storage, 'bank');
     expect(enabled.slot).toBe('tidemark_bank');
     // Invariant 12: no publication, so a table without any key takes UPDATE and DELETE.
-    await server.sql("CREATE TABLE notes (body text); INSERT INTO notes VALUES ('a'), ('b'); UPDATE notes SET body = 'c' WHERE body = 'a'; DELETE FROM notes WHERE body = 'b'", 'bank');
+    await server.sql(
+      "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('a'), ('b'); UPDATE notes SET body = 'c' WHERE body = 'a'; DELETE FROM notes WHERE body = 'b'",
+      'bank',
+    );
     await server.sql("ALTER TABLE accounts ADD COLUMN owner text DEFAULT 'n/a'", 'bank');
-    for (let i = 0; i < 20; i++) await server.sql(`UPDATE accounts SET balance = balance - 1 WHERE id = ${i + 1}; UPDATE accounts SET balance = balance + 1 WHERE id = ${i + 2}`, 'bank');
+    for (let i = 0; i < 20; i++)
+      await server.sql(
+        `UPDATE accounts SET balance = balance - 1 WHERE id = ${i + 1}; UPDATE accounts SET balance = balance + 1 WHERE id = ${i + 2}`,
+        'bank',
+      );
     // A transaction larger than a segment spills into parts.
     await server.sql("INSERT INTO accounts SELECT g, 5, repeat('x', 200) FROM generate_series(100, 2099) g", 'bank');
 
@@ -66,7 +82,9 @@ test('archive holds each committed transaction once, whole, with its DDL; a keyl
         return src.stream.advance(s, lsn);
       },
     };
-    await expect(archiveChanges(dying, src.ctx.storage, 'bank', { segmentBytes: 64 * 1024 })).rejects.toThrow('archiver killed');
+    await expect(archiveChanges(dying, src.ctx.storage, 'bank', { segmentBytes: 64 * 1024 })).rejects.toThrow(
+      'archiver killed',
+    );
     const second = await archiveChanges(src.stream, src.ctx.storage, 'bank', { segmentBytes: 64 * 1024 });
     expect(second.segments).toBeGreaterThan(1);
 
@@ -92,7 +110,11 @@ test('archive holds each committed transaction once, whole, with its DDL; a keyl
     expect((await archiveChanges(src.stream, src.ctx.storage, 'bank')).transactions).toBe(0);
 
     const { dropped } = await disablePitr(src.session, src.stream, 'bank');
-    expect(dropped).toEqual(['event trigger tidemark_ddl_bank', 'function public.tidemark_ddl_bank()', 'replication slot tidemark_bank']);
+    expect(dropped).toEqual([
+      'event trigger tidemark_ddl_bank',
+      'function public.tidemark_ddl_bank()',
+      'replication slot tidemark_bank',
+    ]);
   } finally {
     await src.close();
   }
@@ -119,13 +141,15 @@ test('an idle database still moves its slot on (heartbeat), so the WAL other dat
     // The chain stays whole: a later commit archives after the heartbeat's segment.
     await server.sql('INSERT INTO t VALUES (1)', 'idle');
     expect((await archiveChanges(src.stream, src.ctx.storage, 'idle')).transactions).toBe(1);
-    expect((await archivedSegments(src.ctx.storage, 'idle')).flatMap((s) => s.records).filter((r) => r.k === 'I')).toHaveLength(1);
+    expect(
+      (await archivedSegments(src.ctx.storage, 'idle')).flatMap((s) => s.records).filter((r) => r.k === 'I'),
+    ).toHaveLength(1);
   } finally {
     await src.close();
   }
 });
 
-test('an archiver that finds another one\'s segment with other records stops before moving the slot', async () => {
+test("an archiver that finds another one's segment with other records stops before moving the slot", async () => {
   const url = await server.createDatabase('twice');
   await server.sql('CREATE TABLE t (id int PRIMARY KEY)', 'twice');
   const src = await openPitrSource(await tempRepository(), url);
@@ -141,7 +165,12 @@ test('an archiver that finds another one\'s segment with other records stops bef
       heartbeat: () => src.stream.heartbeat(),
       advance: (s, lsn) => src.stream.advance(s, lsn),
       async *peek(s) {
-        await writeSegment(src.ctx.storage, await sealSegment({ ...opening!, part: 1 }, [JSON.stringify({ k: 'M', prefix: 'tidemark_ddl', content: '{}' })]));
+        await writeSegment(
+          src.ctx.storage,
+          await sealSegment({ ...opening!, part: 1 }, [
+            JSON.stringify({ k: 'M', prefix: 'tidemark_ddl', content: '{}' }),
+          ]),
+        );
         yield* src.stream.peek(s);
       },
     };

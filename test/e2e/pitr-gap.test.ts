@@ -30,10 +30,18 @@ test('a dropped slot is a gap: archive stops, status shows it, a restore into it
   const src = await openPitrSource(repo, url);
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  const insert = async (id: number) => (await client.query('INSERT INTO t VALUES ($1) RETURNING txid_current()::text AS xid', [id])).rows[0].xid as string;
-  const clock = async () => (await client.query(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`)).rows[0].t as string;
+  const insert = async (id: number) =>
+    (await client.query('INSERT INTO t VALUES ($1) RETURNING txid_current()::text AS xid', [id])).rows[0].xid as string;
+  const clock = async () =>
+    (await client.query(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`))
+      .rows[0].t as string;
   try {
-    await createCollection(src.ctx, { name: 'gap', source: withoutPassword(url), sourceDescription: describeUrl(url), retention: {} });
+    await createCollection(src.ctx, {
+      name: 'gap',
+      source: withoutPassword(url),
+      sourceDescription: describeUrl(url),
+      retention: {},
+    });
     await enablePitr(src.session, src.stream, src.ctx.storage, 'gap');
     await runBackup(repo, url, { collection: 'gap', workers: 1 });
     for (let i = 1; i <= 5; i++) await insert(i);
@@ -56,16 +64,32 @@ test('a dropped slot is a gap: archive stops, status shows it, a restore into it
     expect(status.gaps).toHaveLength(1);
     expect(status.gaps[0]!.after < inGap && inGap < status.gaps[0]!.until).toBe(true);
 
-    const refused = await restoreToPoint({ collection: 'gap', target: parseTarget(inGap), into: { credentials: 'none' }, restoreBackup: async () => {} }, src.ctx).catch((e) => e);
+    const refused = await restoreToPoint(
+      { collection: 'gap', target: parseTarget(inGap), into: { credentials: 'none' }, restoreBackup: async () => {} },
+      src.ctx,
+    ).catch((e) => e);
     expect(refused).toBeInstanceOf(RestoreTargetError);
     expect(refused.message).toMatch(/is in no chain of collection gap's change archive: it lies in a gap/);
     expect(refused.message).toMatch(/is before the first archived commit[\s\S]*is after the last archived commit/);
 
-    for (const [name, target, rows] of [['first', `xid:${inFirst}`, 6], ['second', 'latest', 8]] as const) {
+    for (const [name, target, rows] of [
+      ['first', `xid:${inFirst}`, 6],
+      ['second', 'latest', 8],
+    ] as const) {
       const into = server.url(`gap_${name}`);
       src.ctx.credentials.register(name, into);
-      await restoreToPoint({ collection: 'gap', target: parseTarget(target), into: { credentials: name }, restoreBackup: async (id) => void (await runRestore(repo, id, into)) }, src.ctx);
-      const { rows: [r] } = await server.sql('SELECT count(*)::int AS n, max(id) AS max FROM t', `gap_${name}`);
+      await restoreToPoint(
+        {
+          collection: 'gap',
+          target: parseTarget(target),
+          into: { credentials: name },
+          restoreBackup: async (id) => void (await runRestore(repo, id, into)),
+        },
+        src.ctx,
+      );
+      const {
+        rows: [r],
+      } = await server.sql('SELECT count(*)::int AS n, max(id) AS max FROM t', `gap_${name}`);
       expect(r, `${name} chain`).toEqual({ n: rows, max: rows });
     }
   } finally {

@@ -33,14 +33,21 @@ test('an archiver killed 10 times while writes run loses and repeats nothing', a
   let next = 1;
   let writes: Promise<void> | undefined;
   try {
-    await createCollection(src.ctx, { name: 'kill', source: withoutPassword(url), sourceDescription: describeUrl(url), retention: {} });
+    await createCollection(src.ctx, {
+      name: 'kill',
+      source: withoutPassword(url),
+      sourceDescription: describeUrl(url),
+      retention: {},
+    });
     await enablePitr(src.session, src.stream, src.ctx.storage, 'kill');
     await runBackup(repo, url, { collection: 'kill', workers: 1 });
     writes = (async () => {
       while (writing) {
         const first = next;
         next += 5;
-        await writer.query(`INSERT INTO items SELECT g, 0, repeat('p', 100) FROM generate_series(${first}, ${next - 1}) g`);
+        await writer.query(
+          `INSERT INTO items SELECT g, 0, repeat('p', 100) FROM generate_series(${first}, ${next - 1}) g`,
+        );
         await writer.query(`UPDATE items SET n = n + 1 WHERE id IN (${first}, ${Math.max(1, first - 50)})`);
         await writer.query(`DELETE FROM items WHERE id = ${first + 3}`);
         await new Promise((r) => setTimeout(r, 15));
@@ -90,7 +97,15 @@ test('an archiver killed 10 times while writes run loses and repeats nothing', a
 
     const into = server.url('kill_latest');
     src.ctx.credentials.register('latest', into);
-    await restoreToPoint({ collection: 'kill', target: parseTarget('latest'), into: { credentials: 'latest' }, restoreBackup: async (id) => void (await runRestore(repo, id, into)) }, src.ctx);
+    await restoreToPoint(
+      {
+        collection: 'kill',
+        target: parseTarget('latest'),
+        into: { credentials: 'latest' },
+        restoreBackup: async (id) => void (await runRestore(repo, id, into)),
+      },
+      src.ctx,
+    );
     const expected = await tableContents((q) => server.sql(q, 'kill'));
     expect(expected['items']!.length).toBeGreaterThan(500);
     expect(await tableContents((q) => server.sql(q, 'kill_latest'))).toEqual(expected);

@@ -19,21 +19,60 @@ test('targets: ISO times with zone to the microsecond, lsn:, xid:, latest; anyth
 
 test('a snapshot sees a committed transaction below xmax that is not in progress', () => {
   const s = new TxidSnapshot('100:105:100,103');
-  expect([99, 100, 101, 103, 104, 105, 200].map((x) => s.sees(String(x)))).toEqual([true, false, true, false, true, false, false]);
+  expect([99, 100, 101, 103, 104, 105, 200].map((x) => s.sees(String(x)))).toEqual([
+    true,
+    false,
+    true,
+    false,
+    true,
+    false,
+    false,
+  ]);
 });
 
 test('test_decoding lines: quoted names, quotes in values, nulls, unchanged TOAST, old keys, truncate lists', () => {
   const full = widenXid(5n * 2n ** 32n + 10n);
   expect(full('7')).toBe(String(5n * 2n ** 32n + 7n));
   expect(full('4294967295')).toBe(String(4n * 2n ** 32n + 4294967295n));
-  expect(parseDecodedLine(`table "my schema"."t.1": INSERT: "we ird"[character varying]:'it''s: x y' n[integer]:-5 b[bit varying]:B'101' z[text]:null`, full)).toEqual({
-    k: 'I', rel: '"my schema"."t.1"', new: [['"we ird"', 'character varying', "it's: x y"], ['n', 'integer', '-5'], ['b', 'bit varying', '101'], ['z', 'text', null]],
+  expect(
+    parseDecodedLine(
+      `table "my schema"."t.1": INSERT: "we ird"[character varying]:'it''s: x y' n[integer]:-5 b[bit varying]:B'101' z[text]:null`,
+      full,
+    ),
+  ).toEqual({
+    k: 'I',
+    rel: '"my schema"."t.1"',
+    new: [
+      ['"we ird"', 'character varying', "it's: x y"],
+      ['n', 'integer', '-5'],
+      ['b', 'bit varying', '101'],
+      ['z', 'text', null],
+    ],
   });
-  expect(parseDecodedLine(`table public.a: UPDATE: old-key: id[integer]:2 new-tuple: id[integer]:3 big[text]:unchanged-toast-datum arr[integer[]]:'{1,2}'`, full)).toEqual({
-    k: 'U', rel: 'public.a', old: [['id', 'integer', '2']], new: [['id', 'integer', '3'], ['arr', 'integer[]', '{1,2}']], toast: ['big'],
+  expect(
+    parseDecodedLine(
+      `table public.a: UPDATE: old-key: id[integer]:2 new-tuple: id[integer]:3 big[text]:unchanged-toast-datum arr[integer[]]:'{1,2}'`,
+      full,
+    ),
+  ).toEqual({
+    k: 'U',
+    rel: 'public.a',
+    old: [['id', 'integer', '2']],
+    new: [
+      ['id', 'integer', '3'],
+      ['arr', 'integer[]', '{1,2}'],
+    ],
+    toast: ['big'],
   });
-  expect(parseDecodedLine('table public.a, public.b: TRUNCATE: restart_seqs cascade', full)).toEqual({ k: 'T', rels: ['public.a', 'public.b'], flags: ['restart_seqs', 'cascade'] });
-  expect(parseDecodedLine('COMMIT 8 (at 2026-12-06 23:54:50.7+00)', full)).toMatchObject({ k: 'C', time: '2026-12-06T23:54:50.700000Z' });
+  expect(parseDecodedLine('table public.a, public.b: TRUNCATE: restart_seqs cascade', full)).toEqual({
+    k: 'T',
+    rels: ['public.a', 'public.b'],
+    flags: ['restart_seqs', 'cascade'],
+  });
+  expect(parseDecodedLine('COMMIT 8 (at 2026-12-06 23:54:50.7+00)', full)).toMatchObject({
+    k: 'C',
+    time: '2026-12-06T23:54:50.700000Z',
+  });
 });
 
 test('a recorded query string splits into its statements, each DDL message taking the next one of its tag', () => {
@@ -42,12 +81,21 @@ test('a recorded query string splits into its statements, each DDL message takin
   const parts = splitStatements(sql);
   expect(parts).toHaveLength(4);
   expect(parts[1]).toBe('-- c;\n    INSERT INTO a VALUES ($$;$$)');
-  expect(parts.map((p) => ['CREATE TABLE', 'CREATE INDEX', 'ALTER TABLE'].find((t) => matchesTag(p, t)))).toEqual(['CREATE TABLE', undefined, 'CREATE INDEX', 'ALTER TABLE']);
+  expect(parts.map((p) => ['CREATE TABLE', 'CREATE INDEX', 'ALTER TABLE'].find((t) => matchesTag(p, t)))).toEqual([
+    'CREATE TABLE',
+    undefined,
+    'CREATE INDEX',
+    'ALTER TABLE',
+  ]);
 });
 
 test('concurrent index commands replay in their plain form, inside the replayed transaction', () => {
   expect(withoutConcurrently('CREATE UNIQUE INDEX CONCURRENTLY i ON t (a)')).toBe('CREATE UNIQUE INDEX i ON t (a)');
   expect(withoutConcurrently('drop index concurrently if exists i')).toBe('drop index if exists i');
-  expect(withoutConcurrently('ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY')).toBe('ALTER TABLE p DETACH PARTITION p1');
-  expect(withoutConcurrently("CREATE INDEX i ON t (a) WHERE b = 'CONCURRENTLY'")).toBe("CREATE INDEX i ON t (a) WHERE b = 'CONCURRENTLY'");
+  expect(withoutConcurrently('ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY')).toBe(
+    'ALTER TABLE p DETACH PARTITION p1',
+  );
+  expect(withoutConcurrently("CREATE INDEX i ON t (a) WHERE b = 'CONCURRENTLY'")).toBe(
+    "CREATE INDEX i ON t (a) WHERE b = 'CONCURRENTLY'",
+  );
 });

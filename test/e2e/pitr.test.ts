@@ -28,12 +28,15 @@ const points: { name: string; tidemark: string; postgres: string }[] = [];
 const ACCOUNTS = 40;
 
 async function transfer(n: number): Promise<string> {
-  const from = (n * 7) % ACCOUNTS + 1;
-  const to = (n * 13 + 5) % ACCOUNTS + 1;
+  const from = ((n * 7) % ACCOUNTS) + 1;
+  const to = ((n * 13 + 5) % ACCOUNTS) + 1;
   await client.query('BEGIN');
-  await client.query('UPDATE accounts SET balance = balance - $2 WHERE id = $1', [from, n % 17 + 1]);
-  await client.query('UPDATE accounts SET balance = balance + $2 WHERE id = $1', [to, n % 17 + 1]);
-  const { rows } = await client.query('INSERT INTO ledger (from_id, to_id, amount) VALUES ($1, $2, $3) RETURNING txid_current()::text AS xid', [from, to, n % 17 + 1]);
+  await client.query('UPDATE accounts SET balance = balance - $2 WHERE id = $1', [from, (n % 17) + 1]);
+  await client.query('UPDATE accounts SET balance = balance + $2 WHERE id = $1', [to, (n % 17) + 1]);
+  const { rows } = await client.query(
+    'INSERT INTO ledger (from_id, to_id, amount) VALUES ($1, $2, $3) RETURNING txid_current()::text AS xid',
+    [from, to, (n % 17) + 1],
+  );
   await client.query('COMMIT');
   return rows[0].xid;
 }
@@ -47,7 +50,9 @@ async function transfers(from: number, count: number): Promise<string> {
 /** A time between two commits, as PostgreSQL's recovery_target_time and as Tidemark's ISO target. */
 async function timeBetweenCommits(): Promise<{ tidemark: string; postgres: string }> {
   await new Promise((r) => setTimeout(r, 30));
-  const { rows } = await client.query(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS t`);
+  const { rows } = await client.query(
+    `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS t`,
+  );
   await new Promise((r) => setTimeout(r, 30));
   return { postgres: `${rows[0].t}+00`, tidemark: `${rows[0].t.replace(' ', 'T')}Z` };
 }
@@ -62,7 +67,12 @@ beforeAll(async () => {
     INSERT INTO accounts SELECT g, 1000 FROM generate_series(1, ${ACCOUNTS}) g`);
   repo = await tempRepository();
   pitr = await openPitrSource(repo, source.url('bank'));
-  await createCollection(pitr.ctx, { name: 'bank', source: withoutPassword(source.url('bank')), sourceDescription: describeUrl(source.url('bank')), retention: {} });
+  await createCollection(pitr.ctx, {
+    name: 'bank',
+    source: withoutPassword(source.url('bank')),
+    sourceDescription: describeUrl(source.url('bank')),
+    retention: {},
+  });
   await enablePitr(pitr.session, pitr.stream, pitr.ctx.storage, 'bank');
   await source.baseBackup();
 
@@ -82,10 +92,16 @@ beforeAll(async () => {
   await client.query('CREATE INDEX ledger_to ON ledger (to_id)');
   await transfers(30, 20);
   const t1 = await timeBetweenCommits();
-  points.push({ name: 'time after a table, a column and an index were added', tidemark: t1.tidemark, postgres: `recovery_target_time = '${t1.postgres}'` });
+  points.push({
+    name: 'time after a table, a column and an index were added',
+    tidemark: t1.tidemark,
+    postgres: `recovery_target_time = '${t1.postgres}'`,
+  });
   await client.query('CREATE TABLE loose (a int, b text); ALTER TABLE loose REPLICA IDENTITY FULL');
   await client.query("INSERT INTO loose VALUES (1, 'x'), (1, 'x'), (2, NULL)");
-  await client.query("UPDATE loose SET b = 'y' WHERE a = 2; DELETE FROM loose WHERE ctid = (SELECT min(ctid) FROM loose WHERE a = 1)");
+  await client.query(
+    "UPDATE loose SET b = 'y' WHERE a = 2; DELETE FROM loose WHERE ctid = (SELECT min(ctid) FROM loose WHERE a = 1)",
+  );
   await client.query('BEGIN');
   await client.query("UPDATE accounts SET owner = 'savepoint' WHERE id = 1");
   await client.query('SAVEPOINT s');
@@ -94,12 +110,21 @@ beforeAll(async () => {
   await client.query('COMMIT');
   await transfers(50, 10);
   const { rows: lsn } = await client.query('SELECT pg_current_wal_lsn()::text AS lsn');
-  points.push({ name: 'lsn after the keyless table and the savepoint', tidemark: `lsn:${lsn[0].lsn}`, postgres: `recovery_target_lsn = '${lsn[0].lsn}'` });
+  points.push({
+    name: 'lsn after the keyless table and the savepoint',
+    tidemark: `lsn:${lsn[0].lsn}`,
+    postgres: `recovery_target_lsn = '${lsn[0].lsn}'`,
+  });
   await client.query('ALTER TABLE accounts DROP COLUMN owner');
   await client.query('DROP TABLE audit');
   await client.query('TRUNCATE loose');
-  await client.query('INSERT INTO ledger (from_id, to_id, amount) SELECT g % 40 + 1, (g + 1) % 40 + 1, 1 FROM generate_series(1, 50000) g');
-  points.push({ name: 'xid after a column and a table were dropped, a TRUNCATE and 50,000 rows in one transaction', ...same(`xid:${await transfers(60, 10)}`, 'xid') });
+  await client.query(
+    'INSERT INTO ledger (from_id, to_id, amount) SELECT g % 40 + 1, (g + 1) % 40 + 1, 1 FROM generate_series(1, 50000) g',
+  );
+  points.push({
+    name: 'xid after a column and a table were dropped, a TRUNCATE and 50,000 rows in one transaction',
+    ...same(`xid:${await transfers(60, 10)}`, 'xid'),
+  });
   await transfers(70, 10);
 
   const archived = await archiveChanges(pitr.stream, pitr.ctx.storage, 'bank');
@@ -127,7 +152,12 @@ test('Tidemark restores to each target exactly what PostgreSQL recovers to it', 
     const url = targets.url(`at_${i}`);
     pitr.ctx.credentials.register(`at_${i}`, url);
     const result = await restoreToPoint(
-      { collection: 'bank', target: parseTarget(point.tidemark), into: { credentials: `at_${i}` }, restoreBackup: async (id) => void (await runRestore(repo, id, url)) },
+      {
+        collection: 'bank',
+        target: parseTarget(point.tidemark),
+        into: { credentials: `at_${i}` },
+        restoreBackup: async (id) => void (await runRestore(repo, id, url)),
+      },
       pitr.ctx,
     );
     expect(result.replay.transactions, point.name).toBeGreaterThan(0);
@@ -136,12 +166,16 @@ test('Tidemark restores to each target exactly what PostgreSQL recovers to it', 
     ledgerRows.push(expected['ledger']!.length);
     const actual = await tableContents((q) => targets.sql(q, `at_${i}`));
     expect(Object.keys(actual), point.name).toEqual(Object.keys(expected));
-    for (const table of Object.keys(expected)) expect(actual[table], `${point.name}: ${table}`).toEqual(expected[table]);
+    for (const table of Object.keys(expected))
+      expect(actual[table], `${point.name}: ${table}`).toEqual(expected[table]);
     // The ledger's sequence hands out ids above every replayed row's.
     const ids = await targets.sql("SELECT nextval('ledger_id_seq') > (SELECT max(id) FROM ledger) AS above", `at_${i}`);
     expect(ids.rows[0].above, point.name).toBe(true);
     // Tidemark's own objects never reach a target.
-    const { rows } = await targets.sql("SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'tidemark%'", `at_${i}`);
+    const { rows } = await targets.sql(
+      "SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'tidemark%'",
+      `at_${i}`,
+    );
     expect(rows[0].n).toBe(0);
   }
   // Each target is a different state: the comparison is not of one state four times.
@@ -150,10 +184,23 @@ test('Tidemark restores to each target exactly what PostgreSQL recovers to it', 
 }, 120_000);
 
 test('a target after the last archived commit or before the first backup is refused with the reachable points', async () => {
-  const after = await restoreToPoint({ collection: 'bank', target: parseTarget('2999-01-01T00:00:00Z'), into: { credentials: 'none' }, restoreBackup: async () => {} }, pitr.ctx).catch((e) => e);
+  const after = await restoreToPoint(
+    {
+      collection: 'bank',
+      target: parseTarget('2999-01-01T00:00:00Z'),
+      into: { credentials: 'none' },
+      restoreBackup: async () => {},
+    },
+    pitr.ctx,
+  ).catch((e) => e);
   expect(after).toBeInstanceOf(RestoreTargetError);
-  expect(after.message).toMatch(/is after the last archived commit\. Reachable: from .* \(xid:\d+, lsn:[0-9A-F/]+\) to /);
-  const before = await restoreToPoint({ collection: 'bank', target: parseTarget('xid:3'), into: { credentials: 'none' }, restoreBackup: async () => {} }, pitr.ctx).catch((e) => e);
+  expect(after.message).toMatch(
+    /is after the last archived commit\. Reachable: from .* \(xid:\d+, lsn:[0-9A-F/]+\) to /,
+  );
+  const before = await restoreToPoint(
+    { collection: 'bank', target: parseTarget('xid:3'), into: { credentials: 'none' }, restoreBackup: async () => {} },
+    pitr.ctx,
+  ).catch((e) => e);
   expect(before).toBeInstanceOf(RestoreTargetError);
   expect(before.message).toContain('Transaction 3 is not in the change archive');
 });

@@ -51,11 +51,23 @@ beforeAll(async () => {
      INSERT INTO orders SELECT g, 1 + g % 2000, repeat(md5(g::text), 3) FROM generate_series(1, 4000) g;`,
     'shop',
   );
-  const created = await runCli(['collection', 'create', 'nightly', '--source', pg.url('shop'), '--repo', base, '--json']);
+  const created = await runCli([
+    'collection',
+    'create',
+    'nightly',
+    '--source',
+    pg.url('shop'),
+    '--repo',
+    base,
+    '--json',
+  ]);
   expect(created.code, describeResult(created)).toBe(0);
   for (let round = 0; round < 2; round++) {
     if (round > 0) await pg.sql(`UPDATE orders SET note = 'changed' WHERE id % 10 = 0`, 'shop');
-    ids.push((await runBackup(base, pg.url('shop'), { collection: 'nightly', chunkBytes: 16 * 1024, workers: 2 })).output.backupId);
+    ids.push(
+      (await runBackup(base, pg.url('shop'), { collection: 'nightly', chunkBytes: 16 * 1024, workers: 2 })).output
+        .backupId,
+    );
   }
   const second = await manifestJson(base, ids[1]!);
   expect(second.parent, 'the second backup is incremental').toBe(ids[0]);
@@ -78,25 +90,49 @@ describe('documents are bound to where they are found (findings 4 and 5)', () =>
     for (const r of [verify, restore]) {
       expect(r.code, describeResult(r)).toBe(1);
       expect(r.json.error.type).toBe('IntegrityError');
-      expect(r.json.error.message).toContain(`backups/${ids[1]}/manifest.json was written as backups/${ids[0]}/manifest.json`);
+      expect(r.json.error.message).toContain(
+        `backups/${ids[1]}/manifest.json was written as backups/${ids[0]}/manifest.json`,
+      );
     }
     // The next incremental backup of the collection does not build on it: it is full, and says why.
-    const next = await runCli(['backup', '--collection', 'nightly', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', String(16 * 1024)]);
+    const next = await runCli([
+      'backup',
+      '--collection',
+      'nightly',
+      '--source',
+      pg.url('shop'),
+      '--repo',
+      repo,
+      '--json',
+      '--chunk-bytes',
+      String(16 * 1024),
+    ]);
     expect(next.code, describeResult(next)).toBe(0);
-    expect(next.json.warnings.join('\n')).toContain(`This backup is full: its parent backup ${ids[1]} cannot be used: Manifest backups/${ids[1]}/manifest.json was written as`);
+    expect(next.json.warnings.join('\n')).toContain(
+      `This backup is full: its parent backup ${ids[1]} cannot be used: Manifest backups/${ids[1]}/manifest.json was written as`,
+    );
     expect((await manifestJson(repo, next.json.backupId)).parent).toBeNull();
   });
 
-  it("a tombstone copied next to the newest backup: gc and expire refuse, naming it; the newest stays committed and verifies", async () => {
+  it('a tombstone copied next to the newest backup: gc and expire refuse, naming it; the newest stays committed and verifies', async () => {
     const repo = await copyOfBase();
     const ctx = await openLocalContext(repo, { create: false });
-    await writeTombstone(ctx.storage, { backupId: ids[0]!, collection: 'nightly', expiredAt: new Date().toISOString() });
+    await writeTombstone(ctx.storage, {
+      backupId: ids[0]!,
+      collection: 'nightly',
+      expiredAt: new Date().toISOString(),
+    });
     await ctx.catalog.expireBackup(ids[0]!, new Date().toISOString());
     await cp(join(repo, 'backups', ids[0]!, 'expired.json'), join(repo, 'backups', ids[1]!, 'expired.json'));
-    const [gc, expire] = await Promise.all([runCli(['gc', '--repo', repo, '--json', '--wait', '30']), runCli(['expire', '--repo', repo, '--json', '--wait', '30'])]);
+    const [gc, expire] = await Promise.all([
+      runCli(['gc', '--repo', repo, '--json', '--wait', '30']),
+      runCli(['expire', '--repo', repo, '--json', '--wait', '30']),
+    ]);
     for (const r of [gc, expire]) {
       expect(r.code, describeResult(r)).toBe(1);
-      expect(r.json.error.message).toContain(`Tombstone backups/${ids[1]}/expired.json was written as backups/${ids[0]}/expired.json`);
+      expect(r.json.error.message).toContain(
+        `Tombstone backups/${ids[1]}/expired.json was written as backups/${ids[0]}/expired.json`,
+      );
     }
     expect((await ctx.catalog.getBackup(ids[1]!))!.state).toBe('committed');
     await rm(join(repo, 'backups', ids[1]!, 'expired.json'));
@@ -110,7 +146,16 @@ describe('"present" means present and intact (findings 2 and 3)', () => {
     const repo = await copyOfBase();
     const chunk = (await manifestJson(repo, ids[0]!)).tables.find((t: any) => t.name === 'products').chunks[0].id;
     await truncate(chunkPath(repo, chunk), 10);
-    const backup = await runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', String(16 * 1024)]);
+    const backup = await runCli([
+      'backup',
+      '--source',
+      pg.url('shop'),
+      '--repo',
+      repo,
+      '--json',
+      '--chunk-bytes',
+      String(16 * 1024),
+    ]);
     expect(backup.code, describeResult(backup)).toBe(0);
     expect(backup.json.bytesStored).toBeGreaterThan(0);
     const verify = await runCli(['verify', backup.json.backupId, '--repo', repo, '--json']);
@@ -126,8 +171,22 @@ describe('"present" means present and intact (findings 2 and 3)', () => {
     await writeFile(chunkPath(repo, chunk), bytes);
     const damaged = await runCli(['verify', ids[0]!, '--repo', repo, '--json']);
     expect(damaged.code, describeResult(damaged)).toBe(1);
-    expect(damaged.json.problems).toEqual([expect.objectContaining({ object: layout.chunk(chunk as never), quarantined: expect.stringContaining(`quarantine/chunks/${chunk}/`) })]);
-    const backup = await runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', String(16 * 1024)]);
+    expect(damaged.json.problems).toEqual([
+      expect.objectContaining({
+        object: layout.chunk(chunk as never),
+        quarantined: expect.stringContaining(`quarantine/chunks/${chunk}/`),
+      }),
+    ]);
+    const backup = await runCli([
+      'backup',
+      '--source',
+      pg.url('shop'),
+      '--repo',
+      repo,
+      '--json',
+      '--chunk-bytes',
+      String(16 * 1024),
+    ]);
     expect(backup.code, describeResult(backup)).toBe(0);
     for (const id of [backup.json.backupId, ids[0]!]) {
       const verify = await runCli(['verify', id, '--repo', repo, '--json']);
@@ -142,16 +201,37 @@ describe('"present" means present and intact (findings 2 and 3)', () => {
     const missing = orders.chunks[0].id;
     await rm(chunkPath(repo, missing));
     await pg.sql(`UPDATE products SET name = 'renamed' WHERE id = 7`, 'shop');
-    const backup = await runCli(['backup', '--collection', 'nightly', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', String(16 * 1024)]);
+    const backup = await runCli([
+      'backup',
+      '--collection',
+      'nightly',
+      '--source',
+      pg.url('shop'),
+      '--repo',
+      repo,
+      '--json',
+      '--chunk-bytes',
+      String(16 * 1024),
+    ]);
     expect(backup.code, describeResult(backup)).toBe(0);
     const warnings: string[] = backup.json.warnings;
-    expect(warnings.join('\n')).toContain(`Table "public"."orders" was exported whole: its entry in parent backup ${ids[1]}`);
+    expect(warnings.join('\n')).toContain(
+      `Table "public"."orders" was exported whole: its entry in parent backup ${ids[1]}`,
+    );
     expect(warnings.join('\n')).toContain(layout.chunk(missing));
     const child = await manifestJson(repo, backup.json.backupId);
     expect(child.parent).toBe(ids[1]);
     expect(child.tables.find((t: any) => t.name === 'orders').layers ?? []).toEqual([]);
     expect(child.tables.find((t: any) => t.name === 'products').layers).toHaveLength(1);
-    const restore = await runCli(['restore', backup.json.backupId, '--repo', repo, '--target', pg.url('after_missing_parent'), '--json']);
+    const restore = await runCli([
+      'restore',
+      backup.json.backupId,
+      '--repo',
+      repo,
+      '--target',
+      pg.url('after_missing_parent'),
+      '--json',
+    ]);
     expect(restore.code, describeResult(restore)).toBe(0);
     expect(restore.json).toMatchObject({ ok: true });
     await pg.sql(`UPDATE products SET name = 'product 7' WHERE id = 7`, 'shop');
@@ -166,11 +246,25 @@ describe('a run that never committed is no backup (finding 6)', () => {
     // whose local process is gone, and a manifest.
     const dead = spawnSync(process.execPath, ['-e', '']).pid!;
     const orphan = newRunId();
-    await ctx.catalog.createBackup({ backupId: orphan, state: 'running', startedAt: new Date().toISOString(), source: 'x', runner: { host: hostname(), pid: dead } });
+    await ctx.catalog.createBackup({
+      backupId: orphan,
+      state: 'running',
+      startedAt: new Date().toISOString(),
+      source: 'x',
+      runner: { host: hostname(), pid: dead },
+    });
     const manifest = { ...(await readManifest(ctx.storage, ids[1]!)), backupId: orphan };
     await ctx.storage.putIfAbsent(layout.manifest(orphan), encodeManifest(manifest));
 
-    const rebuilt = await runCli(['catalog', 'rebuild', '--repo', repo, '--catalog', join(repo, 'catalog-rebuilt'), '--json']);
+    const rebuilt = await runCli([
+      'catalog',
+      'rebuild',
+      '--repo',
+      repo,
+      '--catalog',
+      join(repo, 'catalog-rebuilt'),
+      '--json',
+    ]);
     expect(rebuilt.code, describeResult(rebuilt)).toBe(0);
     expect(rebuilt.json.uncommitted).toEqual([orphan]);
     expect([...rebuilt.json.backupsImported].sort()).toEqual([...ids].sort()); // ids made in one second order by their random suffix
@@ -187,7 +281,18 @@ describe('a run that never committed is no backup (finding 6)', () => {
   it('backups killed at random moments leave, after gc, nothing uncommitted that looks committed, no orphan manifest and no temp file', async () => {
     const repo = await copyOfBase();
     for (let round = 0; round < 5; round++) {
-      const child = spawnCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', String(16 * 1024), '--workers', '2']);
+      const child = spawnCli([
+        'backup',
+        '--source',
+        pg.url('shop'),
+        '--repo',
+        repo,
+        '--json',
+        '--chunk-bytes',
+        String(16 * 1024),
+        '--workers',
+        '2',
+      ]);
       const done = collect(child);
       setTimeout(() => child.kill('SIGKILL'), 300 + Math.floor(Math.random() * 2500));
       await done;
@@ -195,16 +300,21 @@ describe('a run that never committed is no backup (finding 6)', () => {
     // gc leaves a temp file younger than a minute (mtime granularity, clocks: gc.ts); the killed
     // writes are aged as if gc ran a few minutes later (the rounds can take less than a minute).
     const aWhileAgo = new Date(Date.now() - 5 * 60_000);
-    for (const f of await readdir(repo, { recursive: true })) if (f.split('/').pop()!.startsWith('.tmp-')) await utimes(join(repo, f), aWhileAgo, aWhileAgo);
+    for (const f of await readdir(repo, { recursive: true }))
+      if (f.split('/').pop()!.startsWith('.tmp-')) await utimes(join(repo, f), aWhileAgo, aWhileAgo);
     const gc = await runCli(['gc', '--repo', repo, '--json']);
     expect(gc.code, describeResult(gc)).toBe(0);
     const list = await runCli(['list', '--repo', repo, '--json']);
-    expect(list.json.filter((b: any) => b.state === 'running'), 'no run left running').toEqual([]);
+    expect(
+      list.json.filter((b: any) => b.state === 'running'),
+      'no run left running',
+    ).toEqual([]);
     const committed = list.json.filter((b: any) => b.state === 'committed').map((b: any) => b.backupId);
     expect(committed).toEqual(expect.arrayContaining(ids));
     for (const id of await readdir(join(repo, 'backups'))) {
       const files = await readdir(join(repo, 'backups', id));
-      if (files.includes('manifest.json')) expect(files, `${id}: a manifest without its commit marker`).toContain('committed.json');
+      if (files.includes('manifest.json'))
+        expect(files, `${id}: a manifest without its commit marker`).toContain('committed.json');
     }
     const everything = await readdir(repo, { recursive: true });
     expect(everything.filter((f) => !f.startsWith('catalog') && f.split('/').pop()!.startsWith('.tmp-'))).toEqual([]);
@@ -254,7 +364,15 @@ describe('a damaged catalog file (finding 9)', () => {
     expect(rebuilt.json.repaired).toEqual([ids[0]]);
     const after = await runCli(['list', '--repo', repo, '--json']);
     expect(after.json.map((b: any) => [b.backupId, b.state])).toEqual(ids.map((id) => [id, 'committed']));
-    const restore = await runCli(['restore', 'latest', '--repo', repo, '--target', pg.url('after_damaged_catalog'), '--json']);
+    const restore = await runCli([
+      'restore',
+      'latest',
+      '--repo',
+      repo,
+      '--target',
+      pg.url('after_damaged_catalog'),
+      '--json',
+    ]);
     expect(restore.code, describeResult(restore)).toBe(0);
   });
 });
@@ -265,10 +383,26 @@ describe('leases with liveness (finding 8)', () => {
     const ctx = await openLocalContext(repo, { create: false });
     const dead = spawnSync(process.execPath, ['-e', '']).pid!;
     const now = new Date();
-    const lease = { name: MAINTENANCE_LEASE, owner: 'dead-gc', purpose: 'gc', acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + 900_000).toISOString(), holder: { host: hostname(), pid: dead } };
+    const lease = {
+      name: MAINTENANCE_LEASE,
+      owner: 'dead-gc',
+      purpose: 'gc',
+      acquiredAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + 900_000).toISOString(),
+      holder: { host: hostname(), pid: dead },
+    };
     expect(await ctx.catalog.acquireLease(lease, now)).toBeUndefined();
     const started = Date.now();
-    const backup = await runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', String(16 * 1024)]);
+    const backup = await runCli([
+      'backup',
+      '--source',
+      pg.url('shop'),
+      '--repo',
+      repo,
+      '--json',
+      '--chunk-bytes',
+      String(16 * 1024),
+    ]);
     expect(backup.code, describeResult(backup)).toBe(0);
     expect(Date.now() - started, 'no wait for the dead holder').toBeLessThan(60_000);
     const gc = await runCli(['gc', '--repo', repo, '--json']);
@@ -333,36 +467,39 @@ async function fillDisk(path: string): Promise<void> {
 }
 
 describe('a full disk (finding 10)', () => {
-  it.skipIf(!tmpfsAllowed)('a backup fails naming the object and what to do, leaving nothing committed; gc still frees space (its lease uses the reserve)', async () => {
-    const disk = join(scratch, 'small-disk');
-    mkdirSync(disk);
-    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', disk]).status).toBe(0);
-    try {
-      const repo = join(disk, 'repo');
-      await cp(base, repo, { recursive: true });
-      // An unreferenced chunk for gc to free.
-      const junk = randomBytes(32).toString('hex');
-      await mkdir(join(repo, 'chunks', junk.slice(0, 2)), { recursive: true });
-      await writeFile(join(repo, 'chunks', junk.slice(0, 2), junk), randomBytes(1024 * 1024));
-      await fillDisk(join(disk, 'filler'));
+  it.skipIf(!tmpfsAllowed)(
+    'a backup fails naming the object and what to do, leaving nothing committed; gc still frees space (its lease uses the reserve)',
+    async () => {
+      const disk = join(scratch, 'small-disk');
+      mkdirSync(disk);
+      expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', disk]).status).toBe(0);
+      try {
+        const repo = join(disk, 'repo');
+        await cp(base, repo, { recursive: true });
+        // An unreferenced chunk for gc to free.
+        const junk = randomBytes(32).toString('hex');
+        await mkdir(join(repo, 'chunks', junk.slice(0, 2)), { recursive: true });
+        await writeFile(join(repo, 'chunks', junk.slice(0, 2), junk), randomBytes(1024 * 1024));
+        await fillDisk(join(disk, 'filler'));
 
-      const backup = await runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json']);
-      expect(backup.code, describeResult(backup)).toBe(1);
-      expect(backup.json.error.message).toMatch(/disk is full \(ENOSPC\)/);
-      expect(backup.json.error.message).toContain(repo);
-      expect(backup.json.error.message).toContain('tidemark gc');
-      const list = await runCli(['list', '--repo', repo, '--json']);
-      expect(list.json.filter((b: any) => b.state === 'committed').map((b: any) => b.backupId)).toEqual(ids);
+        const backup = await runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json']);
+        expect(backup.code, describeResult(backup)).toBe(1);
+        expect(backup.json.error.message).toMatch(/disk is full \(ENOSPC\)/);
+        expect(backup.json.error.message).toContain(repo);
+        expect(backup.json.error.message).toContain('tidemark gc');
+        const list = await runCli(['list', '--repo', repo, '--json']);
+        expect(list.json.filter((b: any) => b.state === 'committed').map((b: any) => b.backupId)).toEqual(ids);
 
-      const gc = await runCli(['gc', '--repo', repo, '--json']);
-      expect(gc.code, describeResult(gc)).toBe(0);
-      expect(gc.json.bytesFreed).toBeGreaterThanOrEqual(1024 * 1024);
-      const again = await runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json']);
-      expect(again.code, describeResult(again)).toBe(0);
-    } finally {
-      spawnSync('umount', [disk]);
-    }
-  });
+        const gc = await runCli(['gc', '--repo', repo, '--json']);
+        expect(gc.code, describeResult(gc)).toBe(0);
+        expect(gc.json.bytesFreed).toBeGreaterThanOrEqual(1024 * 1024);
+        const again = await runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json']);
+        expect(again.code, describeResult(again)).toBe(0);
+      } finally {
+        spawnSync('umount', [disk]);
+      }
+    },
+  );
 });
 
 describe('authenticated documents (finding 1)', () => {
@@ -370,7 +507,10 @@ describe('authenticated documents (finding 1)', () => {
   it('with a repository key, a manifest whose DDL was edited and re-sealed is refused by verify, show, restore, gc and catalog rebuild; without the key the repository does not open', async () => {
     const repo = join(scratch, 'keyed');
     const env = { TIDEMARK_KEY: key };
-    const backup = await runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', String(16 * 1024)], { env });
+    const backup = await runCli(
+      ['backup', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', String(16 * 1024)],
+      { env },
+    );
     expect(backup.code, describeResult(backup)).toBe(0);
     const id = backup.json.backupId;
     const [control, restored] = await Promise.all([
@@ -401,7 +541,12 @@ describe('authenticated documents (finding 1)', () => {
     ]);
     expect(rebuild.code, describeResult(rebuild)).toBe(1);
     expect(rebuild.json.backupsImported).toEqual([]);
-    expect(rebuild.json.damaged).toEqual([expect.objectContaining({ object: `backups/${id}/manifest.json`, problem: expect.stringContaining('does not authenticate') })]);
+    expect(rebuild.json.damaged).toEqual([
+      expect.objectContaining({
+        object: `backups/${id}/manifest.json`,
+        problem: expect.stringContaining('does not authenticate'),
+      }),
+    ]);
     for (const r of [verify, show, restore, gc]) {
       expect(r.code, describeResult(r)).toBe(1);
       expect(r.json.error.message).toContain(`Manifest backups/${id}/manifest.json does not authenticate`);

@@ -34,11 +34,21 @@ beforeAll(async () => {
     'orders',
   );
   const repo = await mkdtemp(join(tmpdir(), 'tidemark-restore-machine-'));
-  ctx = await openLocalContext(repo, { create: true, progress: (e) => e.phase === 'load' && (e.bytes ?? 0) > 0 && loads.push(e) });
+  ctx = await openLocalContext(repo, {
+    create: true,
+    progress: (e) => e.phase === 'load' && (e.bytes ?? 0) > 0 && loads.push(e),
+  });
   ctx.credentials.register('source', server.url('orders'));
   // The console names the target by its secret; locally that name resolves to the server.
   ctx.credentials.register(SECRET, server.url('postgres'));
-  await runStateMachine('backup', { source: { credentials: 'source' }, options: { workers: 2, snapshotHoldSeconds: 600, plan: { chunkBytes: 64 << 10, rangeBytes: 256 << 10 } } }, ctx);
+  await runStateMachine(
+    'backup',
+    {
+      source: { credentials: 'source' },
+      options: { workers: 2, snapshotHoldSeconds: 600, plan: { chunkBytes: 64 << 10, rangeBytes: 256 << 10 } },
+    },
+    ctx,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -85,11 +95,18 @@ describe('the restore state machine', () => {
   });
 
   it('a malformed input fails in Resolve with what is wrong, recorded failed, with a RestoreFailed event', async () => {
-    const { run, events, restoreId } = await restore({ backup: 'latest', target: { credentials: SECRET, database: 'bad_input' }, options: { workers: 'four' } });
+    const { run, events, restoreId } = await restore({
+      backup: 'latest',
+      target: { credentials: SECRET, database: 'bad_input' },
+      options: { workers: 'four' },
+    });
     await expect(run).rejects.toThrow(/options\.workers/);
     expect((await ctx.catalog.getRestore(restoreId))?.state).toBe('failed');
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ detailType: 'RestoreFailed', detail: { restoreId, errorType: 'UsageError', recorded: true, targetDatabase: 'absent' } });
+    expect(events[0]).toMatchObject({
+      detailType: 'RestoreFailed',
+      detail: { restoreId, errorType: 'UsageError', recorded: true, targetDatabase: 'absent' },
+    });
   });
 
   /** Chunks a clean restore loads, by unit name. */
@@ -108,19 +125,34 @@ describe('the restore state machine', () => {
     it(`killed ${after ? 'after' : 'before'} ${fn}: recorded failed, the target said ${holds}; resumed, it completes verified without loading a chunk twice`, async () => {
       if (!cleanLoads) {
         loads = [];
-        await (await restore({ backup: 'latest', target: { credentials: SECRET, database: 'clean_count' }, options: { workers: 2 } })).run;
+        await (
+          await restore({
+            backup: 'latest',
+            target: { credentials: SECRET, database: 'clean_count' },
+            options: { workers: 2 },
+          })
+        ).run;
         cleanLoads = loadedUnits();
         expect(cleanLoads.length).toBeGreaterThan(2);
       }
       const target = { credentials: SECRET, database: `killed_${fn.toLowerCase()}` };
       loads = [];
-      const { run, events, restoreId } = await restore({ backup: 'latest', target, options: { workers: 2 } }, { fn, after });
+      const { run, events, restoreId } = await restore(
+        { backup: 'latest', target, options: { workers: 2 } },
+        { fn, after },
+      );
       await expect(run).rejects.toThrow(ExecutionFailedError);
       const before = loadedUnits();
       const record = await ctx.catalog.getRestore(restoreId);
       expect(record).toMatchObject({ state: 'failed', error: expect.stringContaining(`${fn} was killed`) });
       expect(events.map((e) => e.detailType)).toEqual(['RestoreFailed']);
-      expect(events[0]!.detail).toMatchObject({ restoreId, errorType: 'TaskKilled', recorded: true, targetDatabase: holds, executionArn: expect.stringContaining(restoreId) });
+      expect(events[0]!.detail).toMatchObject({
+        restoreId,
+        errorType: 'TaskKilled',
+        recorded: true,
+        targetDatabase: holds,
+        executionArn: expect.stringContaining(restoreId),
+      });
 
       loads = [];
       const resumed = await restore({ resume: restoreId, target, options: { workers: 2 } });
@@ -139,7 +171,10 @@ describe('the restore state machine', () => {
     await expect(first.run).rejects.toThrow(ExecutionFailedError);
     const loadedBefore = loads.length;
     expect(loadedBefore).toBeGreaterThan(0);
-    expect(first.events[0]!.detail).toMatchObject({ targetDatabase: 'partial', next: expect.stringContaining(`--resume ${first.restoreId}`) });
+    expect(first.events[0]!.detail).toMatchObject({
+      targetDatabase: 'partial',
+      next: expect.stringContaining(`--resume ${first.restoreId}`),
+    });
 
     loads = [];
     const second = await restore({ resume: first.restoreId, target, options: { workers: 2 } });
@@ -153,10 +188,17 @@ describe('the restore state machine', () => {
   it('refuses to resume a restore that did not fail, or into a database that does not hold it', async () => {
     const done = await restore({ backup: 'latest', target: { credentials: SECRET, database: 'done_once' } });
     await done.run;
-    await expect((await restore({ resume: done.restoreId, target: { credentials: SECRET, database: 'done_once' } })).run).rejects.toThrow(/only a failed restore can be resumed/);
-    const failed = await restore({ backup: 'latest', target: { credentials: SECRET, database: 'failed_once' } }, { fn: 'RestoreFinish' });
+    await expect(
+      (await restore({ resume: done.restoreId, target: { credentials: SECRET, database: 'done_once' } })).run,
+    ).rejects.toThrow(/only a failed restore can be resumed/);
+    const failed = await restore(
+      { backup: 'latest', target: { credentials: SECRET, database: 'failed_once' } },
+      { fn: 'RestoreFinish' },
+    );
     await expect(failed.run).rejects.toThrow(ExecutionFailedError);
-    await expect((await restore({ resume: failed.restoreId, target: { credentials: SECRET, database: 'done_once' } })).run).rejects.toThrow(/not empty/);
+    await expect(
+      (await restore({ resume: failed.restoreId, target: { credentials: SECRET, database: 'done_once' } })).run,
+    ).rejects.toThrow(/not empty/);
   });
 });
 
@@ -167,28 +209,58 @@ describe('the backup state machine, started by hand', () => {
   });
 
   it("publishes BackupCommitted with its collection (each collection's staleness metric counts these)", async () => {
-    await createCollection(ctx, { name: 'hourly', source: 'source', sourceDescription: describeUrl(server.url('orders')), retention: { keepLast: 3 } });
+    await createCollection(ctx, {
+      name: 'hourly',
+      source: 'source',
+      sourceDescription: describeUrl(server.url('orders')),
+      retention: { keepLast: 3 },
+    });
     const events: PublishedEvent[] = [];
-    const output = await runStateMachine('backup', { source: { credentials: 'source' }, collection: 'hourly' }, ctx, { onEvent: (e) => events.push(e) });
-    expect(events).toEqual([{ detailType: 'BackupCommitted', detail: expect.objectContaining({ backupId: output.backupId, collection: 'hourly', source: expect.stringContaining('/orders') }) }]);
+    const output = await runStateMachine('backup', { source: { credentials: 'source' }, collection: 'hourly' }, ctx, {
+      onEvent: (e) => events.push(e),
+    });
+    expect(events).toEqual([
+      {
+        detailType: 'BackupCommitted',
+        detail: expect.objectContaining({
+          backupId: output.backupId,
+          collection: 'hourly',
+          source: expect.stringContaining('/orders'),
+        }),
+      },
+    ]);
   });
 
   it('refuses options.workers out of bounds in its first step, with a BackupFailed event', async () => {
     const events: PublishedEvent[] = [];
-    await expect(runStateMachine('backup', { source: { credentials: 'source' }, options: { workers: 0 } }, ctx, { onEvent: (e) => events.push(e) })).rejects.toThrow(/options.workers must be a whole number from 1 to 40/);
+    await expect(
+      runStateMachine('backup', { source: { credentials: 'source' }, options: { workers: 0 } }, ctx, {
+        onEvent: (e) => events.push(e),
+      }),
+    ).rejects.toThrow(/options.workers must be a whole number from 1 to 40/);
     expect(events.map((e) => e.detailType)).toEqual(['BackupFailed']);
   });
-
 
   it('publishes BackupFailed with the collection, the source, the execution and the error type', async () => {
     ctx.credentials.register('down', 'postgres://u:secret-pw@127.0.0.1:9/shop');
     const events: PublishedEvent[] = [];
     const executionName = newRunId();
-    await expect(runStateMachine('backup', { source: { credentials: 'down' }, collection: 'nightly' }, ctx, { executionName, onEvent: (e) => events.push(e) })).rejects.toThrow(/Collection nightly does not exist/);
+    await expect(
+      runStateMachine('backup', { source: { credentials: 'down' }, collection: 'nightly' }, ctx, {
+        executionName,
+        onEvent: (e) => events.push(e),
+      }),
+    ).rejects.toThrow(/Collection nightly does not exist/);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       detailType: 'BackupFailed',
-      detail: { backupId: null, collection: 'nightly', source: '127.0.0.1:9/shop', executionArn: expect.stringContaining(executionName), errorType: 'CollectionNotFoundError' },
+      detail: {
+        backupId: null,
+        collection: 'nightly',
+        source: '127.0.0.1:9/shop',
+        executionArn: expect.stringContaining(executionName),
+        errorType: 'CollectionNotFoundError',
+      },
     });
     expect(JSON.stringify(events)).not.toContain('secret-pw');
   });

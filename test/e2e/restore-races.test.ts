@@ -22,7 +22,10 @@ describe('post-data units: what may run side by side', () => {
   const parents = partitionParents([
     st('partition', `ALTER TABLE ONLY pt.ev PARTITION BY LIST (region)`), // not an attach
     st('partition', `ALTER TABLE ONLY pt.ev ATTACH PARTITION pt.ev_r1 FOR VALUES IN (1)`),
-    st('partition', `ALTER TABLE ONLY pt.ev_r1 ATTACH PARTITION "pt"."ev r1 h0" FOR VALUES WITH (modulus 2, remainder 0)`),
+    st(
+      'partition',
+      `ALTER TABLE ONLY pt.ev_r1 ATTACH PARTITION "pt"."ev r1 h0" FOR VALUES WITH (modulus 2, remainder 0)`,
+    ),
   ]);
 
   it('puts the index attaches of one tree in one unit, deepest first, and other trees apart', () => {
@@ -43,7 +46,10 @@ describe('post-data units: what may run side by side', () => {
     const wave = [
       st('foreign key', 'ALTER TABLE pt.ev ADD CONSTRAINT ev_fk FOREIGN KEY (a) REFERENCES pt.acct(a)'),
       st('trigger', 'CREATE TRIGGER x BEFORE UPDATE ON pt.ev FOR EACH ROW EXECUTE FUNCTION f()'),
-      st('foreign key', 'ALTER TABLE ONLY "pt"."ev r1 h0" ADD CONSTRAINT leaf_fk FOREIGN KEY (a) REFERENCES pt.acct(a)'),
+      st(
+        'foreign key',
+        'ALTER TABLE ONLY "pt"."ev r1 h0" ADD CONSTRAINT leaf_fk FOREIGN KEY (a) REFERENCES pt.acct(a)',
+      ),
       st('foreign key', 'ALTER TABLE ONLY pt.plain ADD CONSTRAINT plain_fk FOREIGN KEY (a) REFERENCES pt.acct(a)'),
       st('constraint', 'ALTER TABLE ONLY pt.ev_r1 ADD CONSTRAINT ev_r1_pkey PRIMARY KEY (id)'),
     ];
@@ -54,8 +60,14 @@ describe('post-data units: what may run side by side', () => {
   it('serializes the statements of one default privileges entry (one pg_default_acl row)', () => {
     const entry = (object: string, sql: string): DdlStatement => ({ object, kind: 'default privileges', sql });
     const wave = [
-      entry('default privileges for role a on tables', 'ALTER DEFAULT PRIVILEGES FOR ROLE a REVOKE SELECT ON TABLES FROM a'),
-      entry('default privileges for role a on tables', 'ALTER DEFAULT PRIVILEGES FOR ROLE a GRANT SELECT ON TABLES TO b'),
+      entry(
+        'default privileges for role a on tables',
+        'ALTER DEFAULT PRIVILEGES FOR ROLE a REVOKE SELECT ON TABLES FROM a',
+      ),
+      entry(
+        'default privileges for role a on tables',
+        'ALTER DEFAULT PRIVILEGES FOR ROLE a GRANT SELECT ON TABLES TO b',
+      ),
       entry('default privileges for role a on types', 'ALTER DEFAULT PRIVILEGES FOR ROLE a GRANT USAGE ON TYPES TO b'),
     ];
     expect(postDataUnits(wave, (s) => s, new Map()).map((u) => u.length)).toEqual([2, 1]);
@@ -63,12 +75,24 @@ describe('post-data units: what may run side by side', () => {
 
   it('retries deadlocks and serialization failures, also when wrapped, and nothing else', async () => {
     let calls = 0;
-    const deadlock = Object.assign(new Error('wrapped'), { cause: Object.assign(new Error('deadlock detected'), { code: '40P01' }) });
-    expect(await retryRetryable(async () => (++calls < 3 ? Promise.reject(deadlock) : 'done'), { baseMs: 1 })).toBe('done');
+    const deadlock = Object.assign(new Error('wrapped'), {
+      cause: Object.assign(new Error('deadlock detected'), { code: '40P01' }),
+    });
+    expect(await retryRetryable(async () => (++calls < 3 ? Promise.reject(deadlock) : 'done'), { baseMs: 1 })).toBe(
+      'done',
+    );
     expect(calls).toBe(3);
     calls = 0;
     const syntax = Object.assign(new Error('syntax'), { code: '42601' });
-    await expect(retryRetryable(async () => { calls++; throw syntax; }, { baseMs: 1 })).rejects.toBe(syntax);
+    await expect(
+      retryRetryable(
+        async () => {
+          calls++;
+          throw syntax;
+        },
+        { baseMs: 1 },
+      ),
+    ).rejects.toBe(syntax);
     expect(calls).toBe(1);
   });
 });
@@ -138,7 +162,9 @@ describe('post-data of partition trees with foreign keys, 4 workers', () => {
   }
 
   it('fails verification naming an index marked invalid after the restore', async () => {
-    const result = await verifyAfter(`UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'pt.acct1_pkey'::regclass`);
+    const result = await verifyAfter(
+      `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'pt.acct1_pkey'::regclass`,
+    );
     expect(result).toBeInstanceOf(Error);
     expect((result as Error).name).toBe('VerificationError');
     expect((result as Error).message).toMatch(/index pt\.acct1_pkey .*not valid/);
@@ -146,11 +172,16 @@ describe('post-data of partition trees with foreign keys, 4 workers', () => {
   });
 
   it('fails verification naming a trigger disabled after the restore, and one enabled that the source had disabled', async () => {
-    const result = await verifyAfter(`ALTER TABLE pt.acct1 DISABLE TRIGGER acct1_touch; ALTER TABLE pt.acct2 ENABLE TRIGGER acct2_touch`);
+    const result = await verifyAfter(
+      `ALTER TABLE pt.acct1 DISABLE TRIGGER acct1_touch; ALTER TABLE pt.acct2 ENABLE TRIGGER acct2_touch`,
+    );
     expect(result).toBeInstanceOf(Error);
     expect((result as Error).message).toMatch(/trigger acct1_touch on pt\.acct1/);
     expect((result as Error).message).toMatch(/trigger acct2_touch on pt\.acct2/);
-    await server.sql(`ALTER TABLE pt.acct1 ENABLE TRIGGER acct1_touch; ALTER TABLE pt.acct2 DISABLE TRIGGER acct2_touch`, 'trees_r1');
+    await server.sql(
+      `ALTER TABLE pt.acct1 ENABLE TRIGGER acct1_touch; ALTER TABLE pt.acct2 DISABLE TRIGGER acct2_touch`,
+      'trees_r1',
+    );
   });
 
   it('passes verification of the untouched restore, catalog included', async () => {
@@ -165,7 +196,11 @@ describe('post-data of partition trees with foreign keys, 4 workers', () => {
     const client = new pg.Client({ connectionString: restored });
     await client.connect();
     try {
-      const matched = await verifyCatalog(async (sql, params) => (await client.query(sql, params)).rows, undefined, backupId);
+      const matched = await verifyCatalog(
+        async (sql, params) => (await client.query(sql, params)).rows,
+        undefined,
+        backupId,
+      );
       expect(matched).toBe(false);
     } finally {
       await client.end();

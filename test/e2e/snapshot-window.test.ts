@@ -17,7 +17,10 @@ describe('snapshot window', () => {
   beforeAll(async () => {
     server = await startPostgres({ major: 15 });
     await server.createDatabase('window');
-    await server.sql(`CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT i, md5(i::text) FROM generate_series(1, 1000) i;`, 'window');
+    await server.sql(
+      `CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items SELECT i, md5(i::text) FROM generate_series(1, 1000) i;`,
+      'window',
+    );
     repo = await tempRepository();
   });
 
@@ -50,14 +53,19 @@ describe('snapshot window', () => {
     expect(backups[0]!.error).toMatch(/snapshot window/);
     // The failure is published for alarms and subscribers.
     expect(events.map((e) => e.detailType)).toEqual(['BackupFailed']);
-    expect(events[0]!.detail).toMatchObject({ backupId: backups[0]!.backupId, error: expect.stringMatching(/snapshot window/) });
+    expect(events[0]!.detail).toMatchObject({
+      backupId: backups[0]!.backupId,
+      error: expect.stringMatching(/snapshot window/),
+    });
   });
 
   it('the next backup, with the lock gone, commits', async () => {
     const events: PublishedEvent[] = [];
     const { output } = await runBackup(repo, server.url('window'), { holdSeconds: 60, onEvent: (e) => events.push(e) });
     expect(output.rows).toBe(1000);
-    expect(events).toEqual([{ detailType: 'BackupCommitted', detail: expect.objectContaining({ backupId: output.backupId, rows: 1000 }) }]);
+    expect(events).toEqual([
+      { detailType: 'BackupCommitted', detail: expect.objectContaining({ backupId: output.backupId, rows: 1000 }) },
+    ]);
     const ctx = await openLocalContext(repo, { create: false });
     expect((await ctx.catalog.getBackup(output.backupId))?.state).toBe('committed');
   });

@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionEntries, functionHandlers } from '#functions/index.ts';
-import { definitionPath, loadDefinition, PAYLOAD_LIMIT_BYTES, PayloadTooLargeError, runStateMachine, walkStates, type StateEvent } from '#local/state-machine-runner.ts';
+import {
+  definitionPath,
+  loadDefinition,
+  PAYLOAD_LIMIT_BYTES,
+  PayloadTooLargeError,
+  runStateMachine,
+  walkStates,
+  type StateEvent,
+} from '#local/state-machine-runner.ts';
 import { openLocalContext } from '#local/local-context.ts';
 import { readPlanHeader } from '#core/backup/plan.ts';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
@@ -58,14 +66,20 @@ describe('ASL definitions', () => {
       const definition = JSON.parse(await definitionText(name));
       walkStates(definition.States, (stateName, state) => {
         if (state.Type !== 'Task') return;
-        expect(['arn:aws:states:::lambda:invoke', 'arn:aws:states:::events:putEvents'], `Task ${stateName}: Resource`).toContain(state.Resource);
+        expect(
+          ['arn:aws:states:::lambda:invoke', 'arn:aws:states:::events:putEvents'],
+          `Task ${stateName}: Resource`,
+        ).toContain(state.Resource);
         if (state.Resource === 'arn:aws:states:::events:putEvents') {
           // The only other Task kind: events on the stack's bus, named by its own placeholder.
           for (const entry of state.Parameters.Entries) expect(entry.EventBusName, stateName).toBe('${EventBusName}');
           return;
         }
         const fn = /^\$\{(\w+)FunctionArn\}$/.exec(state.Parameters?.FunctionName ?? '');
-        expect(fn, `Task ${stateName} of ${name}.asl.json: FunctionName ${state.Parameters?.FunctionName}`).not.toBeNull();
+        expect(
+          fn,
+          `Task ${stateName} of ${name}.asl.json: FunctionName ${state.Parameters?.FunctionName}`,
+        ).not.toBeNull();
         used.add(fn![1]!);
       });
       // No placeholder hides outside a Task's FunctionName (e.g. in a Comment or Parameters).
@@ -83,7 +97,9 @@ describe('ASL definitions', () => {
     for (const [name, file] of Object.entries(functionEntries)) {
       expect((await stat(new URL(`../../functions/${file}`, import.meta.url))).isFile(), file).toBe(true);
       // Its logs and metrics name the task as the registry does.
-      expect(await readFile(new URL(`../../functions/${file}`, import.meta.url), 'utf8'), file).toContain(`taskHandler('${name}',`);
+      expect(await readFile(new URL(`../../functions/${file}`, import.meta.url), 'utf8'), file).toContain(
+        `taskHandler('${name}',`,
+      );
     }
   });
 });
@@ -97,14 +113,17 @@ describe('the local runner', () => {
 
   // aws-local-stepfunctions times a Task out after 60 s unless it says otherwise; a snapshot
   // hold or an export batch on a slow machine takes longer (CI failed on States.Timeout once).
-  it.each(MACHINES)('gives every %s Task at least the 1-day local snapshot window, not the library default of 60 s', async (name) => {
-    const tasks: [string, number][] = [];
-    walkStates((await loadDefinition(name)).definition.States, (stateName, state) => {
-      if (state.Type === 'Task') tasks.push([stateName, state.TimeoutSeconds]);
-    });
-    expect(tasks.length).toBeGreaterThan(3);
-    for (const [stateName, seconds] of tasks) expect(seconds, stateName).toBeGreaterThanOrEqual(86_400);
-  });
+  it.each(MACHINES)(
+    'gives every %s Task at least the 1-day local snapshot window, not the library default of 60 s',
+    async (name) => {
+      const tasks: [string, number][] = [];
+      walkStates((await loadDefinition(name)).definition.States, (stateName, state) => {
+        if (state.Type === 'Task') tasks.push([stateName, state.TimeoutSeconds]);
+      });
+      expect(tasks.length).toBeGreaterThan(3);
+      for (const [stateName, seconds] of tasks) expect(seconds, stateName).toBeGreaterThanOrEqual(86_400);
+    },
+  );
 
   it('rejects a state payload over 256 KB, naming the state', async () => {
     const ctx = await openLocalContext(join(scratch, 'oversized-repo'), { create: true });
@@ -120,7 +139,10 @@ describe('the local runner', () => {
     );
     expect(error, 'the run succeeded with a 300 KB payload').toBeDefined();
     expect(error!.message).toMatch(/StartBackup (input|output) is \d+ bytes, over the 256 KB Step Functions limit/);
-    expect(error instanceof PayloadTooLargeError || error!.errorName === 'States.DataLimitExceeded', `${error!.name}: ${error!.message}`).toBe(true);
+    expect(
+      error instanceof PayloadTooLargeError || error!.errorName === 'States.DataLimitExceeded',
+      `${error!.name}: ${error!.message}`,
+    ).toBe(true);
     // Nothing was recorded as a backup.
     expect(await ctx.catalog.listBackups()).toEqual([]);
   });
@@ -176,18 +198,32 @@ describe('a run with 5,000+ export tasks', () => {
     expect((await readdir(join(repo, 'runs', backup.backupId, 'results'))).length).toBe(plan.batchCount);
     expect(sizes.some((e) => e.state === 'ExportBatch')).toBe(true);
     const backupLargest = largest();
-    console.log(`backup: ${plan.taskCount} tasks in ${plan.batchCount} batches, ${Date.now() - started} ms; largest state payload ${backupLargest.bytes} bytes (${backupLargest.type} ${backupLargest.state})`);
+    console.log(
+      `backup: ${plan.taskCount} tasks in ${plan.batchCount} batches, ${Date.now() - started} ms; largest state payload ${backupLargest.bytes} bytes (${backupLargest.type} ${backupLargest.state})`,
+    );
     expect(backupLargest.bytes).toBeLessThan(PAYLOAD_LIMIT_BYTES);
 
     sizes.length = 0;
     started = Date.now();
-    const restore = await runStateMachine('restore', { backup: backup.backupId, target: { credentials: 'target' }, options: { workers: 4 } }, ctx, { onState });
+    const restore = await runStateMachine(
+      'restore',
+      { backup: backup.backupId, target: { credentials: 'target' }, options: { workers: 4 } },
+      ctx,
+      { onState },
+    );
     expect(restore).toMatchObject({ backupId: backup.backupId, rows: 40000 });
     const restoreLargest = largest();
     const loadBatches = sizes.filter((e) => e.type === 'StateEntered' && e.state === 'LoadBatch').length;
-    console.log(`restore: ${loadBatches} load batches, ${Date.now() - started} ms; largest state payload ${restoreLargest.bytes} bytes (${restoreLargest.type} ${restoreLargest.state})`);
+    console.log(
+      `restore: ${loadBatches} load batches, ${Date.now() - started} ms; largest state payload ${restoreLargest.bytes} bytes (${restoreLargest.type} ${restoreLargest.state})`,
+    );
     expect(restoreLargest.bytes).toBeLessThan(PAYLOAD_LIMIT_BYTES);
-    const [counts] = (await pg.sql(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d, sum(length(body))::bigint AS len FROM wide`, 'pages_restored')).rows;
+    const [counts] = (
+      await pg.sql(
+        `SELECT count(*)::int AS n, count(DISTINCT id)::int AS d, sum(length(body))::bigint AS len FROM wide`,
+        'pages_restored',
+      )
+    ).rows;
     expect(counts).toEqual({ n: 40000, d: 40000, len: '40000000' });
   });
 });

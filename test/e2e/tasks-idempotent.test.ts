@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLocalContext, type LocalContext } from '#local/local-context.ts';
 import { startBackup } from '#core/backup/start.ts';
-import { awaitSnapshot, holdSnapshot, releaseSnapshot, SnapshotNotReadyError, type SnapshotPoint } from '#core/backup/hold-snapshot.ts';
+import {
+  awaitSnapshot,
+  holdSnapshot,
+  releaseSnapshot,
+  SnapshotNotReadyError,
+  type SnapshotPoint,
+} from '#core/backup/hold-snapshot.ts';
 import { planBackup, readPlanHeader } from '#core/backup/plan.ts';
 import { exportBatch, RESULT_FORMAT } from '#core/backup/export.ts';
 import { commitBackup } from '#core/backup/commit.ts';
@@ -53,7 +59,10 @@ afterAll(async () => {
 
 async function chunkFiles(): Promise<string[]> {
   const entries = await readdir(join(scratch, 'repo', 'chunks'), { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => e.name)
+    .sort();
 }
 
 async function exportResult(backupId: string, batch: number): Promise<ExportBatchResult> {
@@ -65,7 +74,9 @@ describe('task functions run twice', () => {
   let backupId: string;
   /** What the concurrent attempts of each load batch reported. */
   const reportedLoads: Array<{ chunks: number; rows: number }> = [];
-  let crashRerun: { first: ExportBatchResult[]; rerun: ExportBatchResult[]; chunksBefore: string[]; chunksAfter: string[] } | undefined;
+  let crashRerun:
+    | { first: ExportBatchResult[]; rerun: ExportBatchResult[]; chunksBefore: string[]; chunksAfter: string[] }
+    | undefined;
 
   it('backup: start, plan, export and commit repeat without duplicating anything', async () => {
     const started = await startBackup({ source }, ctx);
@@ -108,7 +119,8 @@ describe('task functions run twice', () => {
     for (const batch of plan.batches) rerunOutputs.push(await run(batch));
     expect(rerunOutputs.map((o) => o.rows)).toEqual(firstOutputs.map((o) => o.rows));
     const rerun = await results();
-    const summary = (r: ExportBatchResult[]) => r.flatMap((b) => b.tasks.map((t) => [b.batch, t.table, t.range, t.rows, t.bytesRead, t.checksum]));
+    const summary = (r: ExportBatchResult[]) =>
+      r.flatMap((b) => b.tasks.map((t) => [b.batch, t.table, t.range, t.rows, t.bytesRead, t.checksum]));
     expect(summary(rerun)).toEqual(summary(first));
     crashRerun = { first, rerun, chunksBefore: chunksAfterFirst, chunksAfter: await chunkFiles() };
 
@@ -126,13 +138,26 @@ describe('task functions run twice', () => {
     // Commit dies between its two writes: the manifest is written, the catalog transition is not.
     // (The one fake here: a catalog whose commit throws, for a process killed at an instant no
     // test can time.) The backup must not look committed, and the retry must commit it.
-    const dying = { ...ctx, catalog: Object.assign(Object.create(ctx.catalog), { finishBackup: async () => { throw new Error('killed before the catalog commit'); } }) };
-    await expect(commitBackup({ backupId, startedAt: started.startedAt }, dying)).rejects.toThrow('killed before the catalog commit');
+    const dying = {
+      ...ctx,
+      catalog: Object.assign(Object.create(ctx.catalog), {
+        finishBackup: async () => {
+          throw new Error('killed before the catalog commit');
+        },
+      }),
+    };
+    await expect(commitBackup({ backupId, startedAt: started.startedAt }, dying)).rejects.toThrow(
+      'killed before the catalog commit',
+    );
     expect(await ctx.storage.head(layout.manifest(backupId))).toBeDefined();
     expect((await ctx.catalog.getBackup(backupId))?.state).toBe('running');
     expect((await ctx.catalog.listBackups()).filter((b) => b.state === 'committed')).toEqual([]);
-    await expect(resolveRestore({ input: { backup: 'latest', target }, executionName: 'r-latest' }, ctx)).rejects.toThrow(/no committed backup/);
-    await expect(resolveRestore({ input: { backup: backupId, target }, executionName: 'r-running' }, ctx)).rejects.toThrow(/is running, not committed/);
+    await expect(
+      resolveRestore({ input: { backup: 'latest', target }, executionName: 'r-latest' }, ctx),
+    ).rejects.toThrow(/no committed backup/);
+    await expect(
+      resolveRestore({ input: { backup: backupId, target }, executionName: 'r-running' }, ctx),
+    ).rejects.toThrow(/is running, not committed/);
 
     const committed = await commitBackup({ backupId, startedAt: started.startedAt }, ctx);
     expect(committed.rows).toBe(80000);
@@ -144,7 +169,8 @@ describe('task functions run twice', () => {
   it('an export batch rerun after a crash writes no new chunks (chunk boundaries do not depend on network reads)', () => {
     expect(crashRerun).toBeDefined();
     const { first, rerun, chunksBefore, chunksAfter } = crashRerun!;
-    const cuts = (r: ExportBatchResult[]) => r.flatMap((b) => b.tasks.map((t) => t.chunks.map((c) => c.rows).join(',')));
+    const cuts = (r: ExportBatchResult[]) =>
+      r.flatMap((b) => b.tasks.map((t) => t.chunks.map((c) => c.rows).join(',')));
     const [before, after] = [cuts(first), cuts(rerun)];
     const differing = before.filter((c, i) => c !== after[i]).length;
     const example = before.findIndex((c, i) => c !== after[i]);
@@ -160,7 +186,9 @@ describe('task functions run twice', () => {
   it('restore: prepare, load, finish, verify and complete repeat without loading anything twice', async () => {
     expect(backupId).toBeDefined();
     const resolved = await resolveRestore({ input: { backup: backupId, target }, executionName: newRunId() }, ctx);
-    expect(await resolveRestore({ input: { backup: backupId, target }, executionName: resolved.restoreId }, ctx)).toEqual(resolved);
+    expect(
+      await resolveRestore({ input: { backup: backupId, target }, executionName: resolved.restoreId }, ctx),
+    ).toEqual(resolved);
     const { restoreId } = resolved;
     const input = { restoreId, backupId, target };
 
@@ -176,13 +204,21 @@ describe('task functions run twice', () => {
       expect(again.chunks).toBe(0);
     }
     // Counted before post-data: no primary key yet, so a duplicate would show here.
-    const { rows: loaded } = await pg.sql(`SELECT (SELECT count(*)::int FROM items) AS items, (SELECT count(*)::int FROM notes) AS notes`, 'store_restored');
+    const { rows: loaded } = await pg.sql(
+      `SELECT (SELECT count(*)::int FROM items) AS items, (SELECT count(*)::int FROM notes) AS notes`,
+      'store_restored',
+    );
     expect(loaded[0]).toEqual({ items: 60000, notes: 20000 });
     // `notes` (a quarter of the data) loaded whole with COPY FREEZE: every page all-frozen;
     // `items` (more than half) loaded chunk by chunk in parallel transactions.
-    const { rows: steps } = await pg.sql(`SELECT step FROM _tidemark_restore.done WHERE step ~ '^(table|chunk):' ORDER BY step`, 'store_restored');
+    const { rows: steps } = await pg.sql(
+      `SELECT step FROM _tidemark_restore.done WHERE step ~ '^(table|chunk):' ORDER BY step`,
+      'store_restored',
+    );
     const manifestTables = (await cachedManifest(ctx.storage, backupId!)).tables.map((t) => t.name);
-    const stepTables = (kind: string) => [...new Set(steps.filter((r) => r.step.startsWith(kind)).map((r) => manifestTables[Number(r.step.split(':')[1])]))];
+    const stepTables = (kind: string) => [
+      ...new Set(steps.filter((r) => r.step.startsWith(kind)).map((r) => manifestTables[Number(r.step.split(':')[1])])),
+    ];
     expect(stepTables('table:')).toEqual(['notes']);
     expect(stepTables('chunk:')).toEqual(['items']);
     await pg.sql('CREATE EXTENSION pg_visibility', 'store_restored');
@@ -209,7 +245,10 @@ describe('task functions run twice', () => {
     // The target equals the source as of the snapshot: everything but the later row.
     await pg.sql(`DELETE FROM items WHERE id = 60001`, 'store');
     expect((await compareDatabases(pg.url('store'), pg.url('store_restored'))).differences).toEqual([]);
-    const { rows: schemas } = await pg.sql(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = '_tidemark_restore'`, 'store_restored');
+    const { rows: schemas } = await pg.sql(
+      `SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = '_tidemark_restore'`,
+      'store_restored',
+    );
     expect(schemas[0].n).toBe(0);
   });
 

@@ -24,10 +24,38 @@ function openssl(...args: string[]): void {
 async function makeCertificates(): Promise<void> {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Tidemark test CA');
-  openssl('req', '-x509', ...ec, '-keyout', 'other-ca.key', '-out', 'other-ca.crt', '-days', '2', '-subj', '/CN=Someone else');
+  openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'other-ca.key',
+    '-out',
+    'other-ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Someone else',
+  );
   openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
   await writeFile(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost\n');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.ext');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'san.ext',
+  );
   // PostgreSQL refuses a key that others can read, or (as root) one the server's user does not own.
   await chmod(join(dir, 'server.key'), 0o600);
   if (process.getuid?.() === 0) {
@@ -58,10 +86,12 @@ async function sessionSsl(target: string, tlsDefaults?: CredentialSource['tlsDef
 }
 
 async function refusal(target: string): Promise<Error> {
-  const err = await connectorFor(target).connect({ credentials: 'db' }).then(
-    () => undefined,
-    (e: unknown) => e as Error,
-  );
+  const err = await connectorFor(target)
+    .connect({ credentials: 'db' })
+    .then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
   expect(err, `connecting to ${target} should fail`).toBeInstanceOf(Error);
   return err!;
 }
@@ -74,7 +104,9 @@ beforeAll(async () => {
   vi.stubEnv('PGSSLMODE', '');
   vi.stubEnv('PGSSLROOTCERT', '');
   await makeCertificates();
-  pg = await startPostgres({ extraFlags: ['-c', `ssl_cert_file=${join(dir, 'server.crt')}`, '-c', `ssl_key_file=${join(dir, 'server.key')}`] });
+  pg = await startPostgres({
+    extraFlags: ['-c', `ssl_cert_file=${join(dir, 'server.crt')}`, '-c', `ssl_key_file=${join(dir, 'server.key')}`],
+  });
   // ssl is switched on (and, for the last case, off) by reloading, not by a flag, which would win over ALTER SYSTEM.
   await setServerSsl('on');
 });
@@ -103,9 +135,15 @@ describe('sslmode as libpq means it', () => {
 
   it('verify-full against CAs that did not sign the certificate is refused by the handshake', async () => {
     for (const roots of [otherCa(), 'system']) {
-      const err = await refusal(url('localhost', { sslmode: 'verify-full', sslrootcert: roots === 'system' ? 'system' : roots }));
+      const err = await refusal(
+        url('localhost', { sslmode: 'verify-full', sslrootcert: roots === 'system' ? 'system' : roots }),
+      );
       expect(err).toBeInstanceOf(DatabaseConnectionError);
-      expect(err.message).toMatch(new RegExp(`^PostgreSQL at localhost:${pg.port}/postgres \\(TLS verify-full\\) was refused: its certificate is not signed by a CA in `));
+      expect(err.message).toMatch(
+        new RegExp(
+          `^PostgreSQL at localhost:${pg.port}/postgres \\(TLS verify-full\\) was refused: its certificate is not signed by a CA in `,
+        ),
+      );
       expect(err.message).toContain('Set sslrootcert');
     }
   });
@@ -115,10 +153,17 @@ describe('sslmode as libpq means it', () => {
     vi.stubEnv('PGSSLMODE', 'verify-full');
     vi.stubEnv('PGSSLROOTCERT', ca());
     try {
-      expect(connectorFor(url('localhost', {})).describeConnection({ credentials: 'db' })).toBe(`localhost:${pg.port}/postgres (TLS verify-full)`);
+      expect(connectorFor(url('localhost', {})).describeConnection({ credentials: 'db' })).toBe(
+        `localhost:${pg.port}/postgres (TLS verify-full)`,
+      );
       expect(await sessionSsl(url('localhost', {}))).toBe(true);
       const told: string[] = [];
-      await (await new PostgresConnector({ urlFor: async () => url('localhost', {}), peek: () => undefined }, { onConnected: (w) => told.push(w) }).connect({ credentials: 'db' })).close();
+      await (
+        await new PostgresConnector(
+          { urlFor: async () => url('localhost', {}), peek: () => undefined },
+          { onConnected: (w) => told.push(w) },
+        ).connect({ credentials: 'db' })
+      ).close();
       expect(told).toEqual([`localhost:${pg.port}/postgres (TLS verify-full)`]);
     } finally {
       vi.stubEnv('PGSSLMODE', '');
@@ -128,19 +173,27 @@ describe('sslmode as libpq means it', () => {
 
   it('a certificate for another host name: verify-full refuses it, verify-ca accepts it', async () => {
     const err = await refusal(url('127.0.0.1', { sslmode: 'verify-full', sslrootcert: ca() }));
-    expect(err.message).toMatch(new RegExp(`^PostgreSQL at 127\\.0\\.0\\.1:${pg.port}/postgres \\(TLS verify-full\\) was refused: its certificate is for another host name`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `^PostgreSQL at 127\\.0\\.0\\.1:${pg.port}/postgres \\(TLS verify-full\\) was refused: its certificate is for another host name`,
+      ),
+    );
     expect(err.message).toContain('sslmode=verify-ca');
     expect(await sessionSsl(url('127.0.0.1', { sslmode: 'verify-ca', sslrootcert: ca() }))).toBe(true);
   });
 
   it('verify-ca still checks the chain', async () => {
     const err = await refusal(url('127.0.0.1', { sslmode: 'verify-ca', sslrootcert: otherCa() }));
-    expect(err.message).toContain('(TLS verify-ca) was refused: its certificate is not signed by a CA in sslrootcert file');
+    expect(err.message).toContain(
+      '(TLS verify-ca) was refused: its certificate is not signed by a CA in sslrootcert file',
+    );
   });
 
   it('require encrypts without checking; with a root certificate it checks the chain, as libpq does', async () => {
     expect(await sessionSsl(url('127.0.0.1', { sslmode: 'require' }))).toBe(true);
-    expect(connectorFor(url('127.0.0.1', { sslmode: 'require' })).describeConnection({ credentials: 'db' })).toContain('(TLS require, certificate not verified)');
+    expect(connectorFor(url('127.0.0.1', { sslmode: 'require' })).describeConnection({ credentials: 'db' })).toContain(
+      '(TLS require, certificate not verified)',
+    );
     expect(await sessionSsl(url('127.0.0.1', { sslmode: 'require', sslrootcert: ca() }))).toBe(true);
     const err = await refusal(url('127.0.0.1', { sslmode: 'require', sslrootcert: otherCa() }));
     expect(err.message).toContain('(TLS require, checked as verify-ca) was refused');
@@ -148,7 +201,9 @@ describe('sslmode as libpq means it', () => {
 
   it('disable connects in plain text; prefer (the default) uses TLS when the server has it', async () => {
     expect(await sessionSsl(url('127.0.0.1', { sslmode: 'disable' }))).toBe(false);
-    expect(connectorFor(url('127.0.0.1', { sslmode: 'disable' })).describeConnection({ credentials: 'db' })).toBe(`127.0.0.1:${pg.port}/postgres (no TLS)`);
+    expect(connectorFor(url('127.0.0.1', { sslmode: 'disable' })).describeConnection({ credentials: 'db' })).toBe(
+      `127.0.0.1:${pg.port}/postgres (no TLS)`,
+    );
     expect(await sessionSsl(url('127.0.0.1', {}))).toBe(true);
   });
 
@@ -163,11 +218,15 @@ describe('sslmode as libpq means it', () => {
 
   it('the AWS credentials default to verify-full against the RDS CA bundle, which this server is not signed by', async () => {
     const aws = new SecretsManagerCredentials({ client: undefined as never });
-    const err = await connectorFor(url('localhost', {}).replace(/\?$/, ''), aws.tlsDefaults).connect({ credentials: 'db' }).then(
-      () => undefined,
-      (e: unknown) => e as Error,
+    const err = await connectorFor(url('localhost', {}).replace(/\?$/, ''), aws.tlsDefaults)
+      .connect({ credentials: 'db' })
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+    expect(err?.message).toContain(
+      '(TLS verify-full) was refused: its certificate is not signed by a CA in the Amazon RDS CA bundle',
     );
-    expect(err?.message).toContain('(TLS verify-full) was refused: its certificate is not signed by a CA in the Amazon RDS CA bundle');
     // A URL that names its CA is still trusted with it.
     expect(await sessionSsl(url('localhost', { sslrootcert: ca() }), aws.tlsDefaults)).toBe(true);
   });
@@ -179,7 +238,12 @@ describe('a server without TLS', () => {
     expect(await sessionSsl(url('127.0.0.1', { sslmode: 'prefer' }))).toBe(false);
     // The Lambda context logs every session with the mode in force (aws-context.ts onConnected).
     const told: string[] = [];
-    await (await new PostgresConnector({ urlFor: async () => url('127.0.0.1', { sslmode: 'prefer' }), peek: () => undefined }, { onConnected: (w) => told.push(w) }).connect({ credentials: 'db' })).close();
+    await (
+      await new PostgresConnector(
+        { urlFor: async () => url('127.0.0.1', { sslmode: 'prefer' }), peek: () => undefined },
+        { onConnected: (w) => told.push(w) },
+      ).connect({ credentials: 'db' })
+    ).close();
     expect(told).toEqual([`127.0.0.1:${pg.port}/postgres (no TLS: the server offers none)`]);
     const err = await refusal(url('127.0.0.1', { sslmode: 'require' }));
     expect(err.message).toBe(
@@ -200,7 +264,9 @@ describe('a password holding raw "@" and ":", read as pg reads it', () => {
       await session.close();
     }
     const err = await refusal(raw('Wr0@Ng1:Tl2'));
-    expect(err.message).toContain(`PostgreSQL at 127.0.0.1:${pg.port}/postgres (no TLS) rejected the credentials of user "at_user"`);
+    expect(err.message).toContain(
+      `PostgreSQL at 127.0.0.1:${pg.port}/postgres (no TLS) rejected the credentials of user "at_user"`,
+    );
     for (const part of ['Wr0', 'Ng1', 'Tl2']) expect(err.message).not.toContain(part);
   });
 });

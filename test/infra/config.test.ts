@@ -46,7 +46,11 @@ describe('the example configuration', () => {
     // The orders server is a restore target too (a disaster-recovery restore into its own
     // server must be listed), billing's is not; the break-glass role is named.
     expect(config.restoreTargets.map((t) => [t.id, t.secretArn, t.securityGroupId])).toEqual([
-      ['dr-sandbox', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tidemark/dr-sandbox-Ij56Kl', 'sg-0c1d2e3f4a5b60720'],
+      [
+        'dr-sandbox',
+        'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tidemark/dr-sandbox-Ij56Kl',
+        'sg-0c1d2e3f4a5b60720',
+      ],
       ['orders-in-place', config.sources[0]!.secretArn, config.sources[0]!.network.securityGroupId],
     ]);
     expect(config.breakGlassRoleArn).toBe('arn:aws:iam::123456789012:role/TidemarkBreakGlass');
@@ -56,28 +60,100 @@ describe('the example configuration', () => {
 
 describe('a bad configuration fails, naming the field', () => {
   const cases: Array<[string, (c: any) => void, RegExp]> = [
-    ['a cron with both day fields set', (c) => (c.collections[0].schedule.expression = 'cron(0 3 * * * *)'), /^tidemark\.config\.json: collections\[0\]\.schedule\.expression: .*exactly one of day-of-month and day-of-week/m],
-    ['a cron with 5 fields', (c) => (c.collections[0].schedule.expression = 'cron(0 3 * * ?)'), /collections\[0\]\.schedule\.expression: .*6 fields/],
-    ['an unsupported cron token', (c) => (c.collections[1].schedule.expression = 'cron(0 3 L * ? *)'), /collections\[1\]\.schedule\.expression: .*L, W and # are not supported/],
-    ['a rate too frequent', (c) => (c.collections[0].schedule.expression = 'rate(5 minutes)'), /collections\[0\]\.schedule\.expression: .*at least 15 min/],
-    ['a plural unit for 1', (c) => (c.collections[0].schedule.expression = 'rate(1 hours)'), /collections\[0\]\.schedule\.expression: .*singular unit/],
-    ['an unknown time zone', (c) => (c.collections[0].schedule.timeZone = 'Europe/Atlantis'), /collections\[0\]\.schedule\.timeZone: "Europe\/Atlantis" is not an IANA time zone/],
-    ['an unknown source', (c) => (c.collections[1].source = 'payroll'), /collections\[1\]\.source: "payroll" is not the id of an entry of sources \(orders, billing\)/],
-    ['a partial secret ARN', (c) => (c.sources[0].secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders'), /sources\[0\]\.secretArn: a complete Secrets Manager secret ARN/],
-    ['sources in two VPCs', (c) => (c.sources[1].network.vpcId = 'vpc-0000000000000000f'), /sources\[1\]\.network\.vpcId: .*one stack per VPC/],
-    ['a duplicate collection', (c) => (c.collections[1].name = c.collections[0].name), /collections\[1\]\.name: "orders-nightly" is used twice/],
-    ['empty retention', (c) => (c.collections[0].retention = {}), /collections\[0\]\.retention: name at least one of keepLast/],
-    ['an archive in the stack region', (c) => (c.collections[0].archiveRegion = 'eu-west-1'), /collections\[0\]\.archiveRegion: is the stack's own region/],
+    [
+      'a cron with both day fields set',
+      (c) => (c.collections[0].schedule.expression = 'cron(0 3 * * * *)'),
+      /^tidemark\.config\.json: collections\[0\]\.schedule\.expression: .*exactly one of day-of-month and day-of-week/m,
+    ],
+    [
+      'a cron with 5 fields',
+      (c) => (c.collections[0].schedule.expression = 'cron(0 3 * * ?)'),
+      /collections\[0\]\.schedule\.expression: .*6 fields/,
+    ],
+    [
+      'an unsupported cron token',
+      (c) => (c.collections[1].schedule.expression = 'cron(0 3 L * ? *)'),
+      /collections\[1\]\.schedule\.expression: .*L, W and # are not supported/,
+    ],
+    [
+      'a rate too frequent',
+      (c) => (c.collections[0].schedule.expression = 'rate(5 minutes)'),
+      /collections\[0\]\.schedule\.expression: .*at least 15 min/,
+    ],
+    [
+      'a plural unit for 1',
+      (c) => (c.collections[0].schedule.expression = 'rate(1 hours)'),
+      /collections\[0\]\.schedule\.expression: .*singular unit/,
+    ],
+    [
+      'an unknown time zone',
+      (c) => (c.collections[0].schedule.timeZone = 'Europe/Atlantis'),
+      /collections\[0\]\.schedule\.timeZone: "Europe\/Atlantis" is not an IANA time zone/,
+    ],
+    [
+      'an unknown source',
+      (c) => (c.collections[1].source = 'payroll'),
+      /collections\[1\]\.source: "payroll" is not the id of an entry of sources \(orders, billing\)/,
+    ],
+    [
+      'a partial secret ARN',
+      (c) => (c.sources[0].secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders'),
+      /sources\[0\]\.secretArn: a complete Secrets Manager secret ARN/,
+    ],
+    [
+      'sources in two VPCs',
+      (c) => (c.sources[1].network.vpcId = 'vpc-0000000000000000f'),
+      /sources\[1\]\.network\.vpcId: .*one stack per VPC/,
+    ],
+    [
+      'a duplicate collection',
+      (c) => (c.collections[1].name = c.collections[0].name),
+      /collections\[1\]\.name: "orders-nightly" is used twice/,
+    ],
+    [
+      'empty retention',
+      (c) => (c.collections[0].retention = {}),
+      /collections\[0\]\.retention: name at least one of keepLast/,
+    ],
+    [
+      'an archive in the stack region',
+      (c) => (c.collections[0].archiveRegion = 'eu-west-1'),
+      /collections\[0\]\.archiveRegion: is the stack's own region/,
+    ],
     ['too many workers', (c) => (c.collections[0].workers = 64), /collections\[0\]\.workers: /],
     ['an unknown field', (c) => (c.collections[0].scheduel = {}), /collections\[0\]: Unrecognized key: "scheduel"/],
     ['no env', (c) => delete c.env, /^tidemark\.config\.json: env: /],
-    ['maxAgeDays, which retention does not enforce', (c) => (c.collections[1].retention = { keepLast: 28, maxAgeDays: 30 }), /collections\[1\]\.retention\.maxAgeDays: is not enforced by retention \(only keepLast, keepDaily, keepWeekly and keepMonthly are\)/],
-    ['no restore target', (c) => (c.restoreTargets = []), /^tidemark\.config\.json: restoreTargets: name at least one database a restore may write into .*list that server's secret here too/m],
-    ['a restore target without its security group', (c) => delete c.restoreTargets[0].securityGroupId, /restoreTargets\[0\]\.securityGroupId: /],
+    [
+      'maxAgeDays, which retention does not enforce',
+      (c) => (c.collections[1].retention = { keepLast: 28, maxAgeDays: 30 }),
+      /collections\[1\]\.retention\.maxAgeDays: is not enforced by retention \(only keepLast, keepDaily, keepWeekly and keepMonthly are\)/,
+    ],
+    [
+      'no restore target',
+      (c) => (c.restoreTargets = []),
+      /^tidemark\.config\.json: restoreTargets: name at least one database a restore may write into .*list that server's secret here too/m,
+    ],
+    [
+      'a restore target without its security group',
+      (c) => delete c.restoreTargets[0].securityGroupId,
+      /restoreTargets\[0\]\.securityGroupId: /,
+    ],
     ['no break-glass role', (c) => delete c.breakGlassRoleArn, /^tidemark\.config\.json: breakGlassRoleArn: /m],
-    ['a break-glass user, not a role', (c) => (c.breakGlassRoleArn = 'arn:aws:iam::123456789012:user/admin'), /breakGlassRoleArn: an IAM role ARN/],
-    ['a break-glass role of another account', (c) => (c.breakGlassRoleArn = 'arn:aws:iam::210987654321:role/BreakGlass'), /breakGlassRoleArn: is a role of account 210987654321, not of the stack's account 123456789012/],
-    ['a subnet without its route table', (c) => delete c.sources[0].network.subnets[1].routeTableId, /sources\[0\]\.network\.subnets\[1\]\.routeTableId: /],
+    [
+      'a break-glass user, not a role',
+      (c) => (c.breakGlassRoleArn = 'arn:aws:iam::123456789012:user/admin'),
+      /breakGlassRoleArn: an IAM role ARN/,
+    ],
+    [
+      'a break-glass role of another account',
+      (c) => (c.breakGlassRoleArn = 'arn:aws:iam::210987654321:role/BreakGlass'),
+      /breakGlassRoleArn: is a role of account 210987654321, not of the stack's account 123456789012/,
+    ],
+    [
+      'a subnet without its route table',
+      (c) => delete c.sources[0].network.subnets[1].routeTableId,
+      /sources\[0\]\.network\.subnets\[1\]\.routeTableId: /,
+    ],
     ['a verify interval of 0 days', (c) => (c.repository.verifyIntervalDays = 0), /repository\.verifyIntervalDays: /],
   ];
   for (const [what, change, message] of cases) {
@@ -88,11 +164,16 @@ describe('a bad configuration fails, naming the field', () => {
   }
 
   it('reports every mistake at once, one line each', () => {
-    const message = errorOf(variant((c) => {
-      c.collections[0].schedule.timeZone = 'Nowhere';
-      c.sources[1].port = 0;
-    }));
-    expect(message.split('\n')).toEqual([expect.stringMatching(/^tidemark\.config\.json: sources\[1\]\.port: /), expect.stringMatching(/^tidemark\.config\.json: collections\[0\]\.schedule\.timeZone: /)]);
+    const message = errorOf(
+      variant((c) => {
+        c.collections[0].schedule.timeZone = 'Nowhere';
+        c.sources[1].port = 0;
+      }),
+    );
+    expect(message.split('\n')).toEqual([
+      expect.stringMatching(/^tidemark\.config\.json: sources\[1\]\.port: /),
+      expect.stringMatching(/^tidemark\.config\.json: collections\[0\]\.schedule\.timeZone: /),
+    ]);
   });
 
   it('says so when the file is not JSON', () => {
@@ -103,20 +184,35 @@ describe('a bad configuration fails, naming the field', () => {
     // GIVEN a bad file on disk
     const dir = mkdtempSync(join(tmpdir(), 'tidemark-config-'));
     const file = join(dir, 'bad.json');
-    writeFileSync(file, variant((c) => (c.collections[0].schedule.expression = 'daily')));
+    writeFileSync(
+      file,
+      variant((c) => (c.collections[0].schedule.expression = 'daily')),
+    );
     // WHEN the app is built from it / THEN
-    expect(() => createTidemarkApp({ configPath: file })).toThrow(`${file}: collections[0].schedule.expression: "daily" is neither rate(<n> <unit>) nor cron(<6 fields>)`);
+    expect(() => createTidemarkApp({ configPath: file })).toThrow(
+      `${file}: collections[0].schedule.expression: "daily" is neither rate(<n> <unit>) nor cron(<6 fields>)`,
+    );
   });
 
   it('makes `cdk synth` (infra/app.ts with -c config=…) exit 1 with the message alone', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tidemark-config-'));
     const file = join(dir, 'bad.json');
-    writeFileSync(file, variant((c) => (c.collections[1].source = 'payroll')));
+    writeFileSync(
+      file,
+      variant((c) => (c.collections[1].source = 'payroll')),
+    );
     // The CDK CLI hands `-c` context to the app in CDK_CONTEXT_JSON.
-    const run = promisify(execFile)(process.execPath, ['--import', 'tsx', 'infra/app.ts'], { env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ config: file }), CDK_OUTDIR: dir } });
-    const failure = (await run.then(() => undefined, (err: unknown) => err)) as { code: number; stderr: string } | undefined;
+    const run = promisify(execFile)(process.execPath, ['--import', 'tsx', 'infra/app.ts'], {
+      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ config: file }), CDK_OUTDIR: dir },
+    });
+    const failure = (await run.then(
+      () => undefined,
+      (err: unknown) => err,
+    )) as { code: number; stderr: string } | undefined;
     expect(failure?.code).toBe(1);
-    expect(failure!.stderr.trim()).toBe(`${file}: collections[1].source: "payroll" is not the id of an entry of sources (orders, billing)`);
+    expect(failure!.stderr.trim()).toBe(
+      `${file}: collections[1].source: "payroll" is not the id of an entry of sources (orders, billing)`,
+    );
   });
 });
 
@@ -142,7 +238,6 @@ describe('schedule intervals and the staleness window', () => {
     // Weekly: 14 days is past CloudWatch's 7-day evaluation limit.
     expect(stalenessWindow(7 * 1440)).toBeUndefined();
   });
-
 });
 
 describe('cdk.json', () => {

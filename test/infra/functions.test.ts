@@ -27,12 +27,17 @@ describe('task functions', () => {
     const tasks = Object.keys(s.template.findResources('AWS::Lambda::Function')).filter((id) => id.startsWith('Tasks'));
     expect(tasks).toHaveLength(Object.keys(functionEntries).length);
     expect(Object.keys(TASK_PROFILES).sort()).toEqual(Object.keys(functionEntries).sort());
-    for (const name of Object.keys(functionEntries)) expect(fn(name).Properties.Description).toBe(`Tidemark ${name} task (functions/${functionEntries[name]})`);
+    for (const name of Object.keys(functionEntries))
+      expect(fn(name).Properties.Description).toBe(`Tidemark ${name} task (functions/${functionEntries[name]})`);
   });
 
   it('run Node.js 22 on arm64, as ESM bundles (index.mjs)', () => {
     for (const name of Object.keys(functionEntries)) {
-      expect(fn(name).Properties, name).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler' });
+      expect(fn(name).Properties, name).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+      });
     }
   });
 
@@ -64,18 +69,35 @@ describe('task functions', () => {
     const network = s.config.sources[0]!.network;
     const group = logicalIdOf(s.template, 'AWS::EC2::SecurityGroup', 'NetworkTasks');
     for (const name of Object.keys(functionEntries)) {
-      expect(fn(name).Properties.VpcConfig, name).toEqual({ SubnetIds: network.subnets.map((n) => n.id), SecurityGroupIds: [{ 'Fn::GetAtt': [group, 'GroupId'] }] });
+      expect(fn(name).Properties.VpcConfig, name).toEqual({
+        SubnetIds: network.subnets.map((n) => n.id),
+        SecurityGroupIds: [{ 'Fn::GetAtt': [group, 'GroupId'] }],
+      });
     }
   });
 
-  it('are traced with X-Ray (active), through one shared policy rather than each role\'s own', () => {
+  it("are traced with X-Ray (active), through one shared policy rather than each role's own", () => {
     const tracing = logicalIdOf(s.template, 'AWS::IAM::ManagedPolicy', 'TasksTracing');
     for (const name of Object.keys(functionEntries)) {
       expect(fn(name).Properties.TracingConfig, name).toEqual({ Mode: 'Active' });
-      expect(statementsOfRole(s.template, roleId(name)).flatMap((x) => x.Action).filter((a) => a.startsWith('xray:')), name).toEqual([]);
+      expect(
+        statementsOfRole(s.template, roleId(name))
+          .flatMap((x) => x.Action)
+          .filter((a) => a.startsWith('xray:')),
+        name,
+      ).toEqual([]);
     }
     s.template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
-      PolicyDocument: { Statement: [{ Sid: 'SendTraces', Effect: 'Allow', Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Resource: '*' }] },
+      PolicyDocument: {
+        Statement: [
+          {
+            Sid: 'SendTraces',
+            Effect: 'Allow',
+            Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
+            Resource: '*',
+          },
+        ],
+      },
     });
     expect(s.template.toJSON().Resources[tracing].Properties.PolicyDocument.Statement).toHaveLength(1);
   });
@@ -99,7 +121,11 @@ describe('task functions', () => {
       const logs = logicalIdOf(s.template, 'AWS::Logs::LogGroup', `Tasks${name}Logs`);
       expect(fn(name).Properties.LoggingConfig, name).toEqual({ LogGroup: { Ref: logs } });
       expect(s.template.toJSON().Resources[logs].Properties.RetentionInDays).toBe(90);
-      expect(statementsOfRole(s.template, roleId(name))).toContainEqual({ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: [`<${logs}.Arn>`] });
+      expect(statementsOfRole(s.template, roleId(name))).toContainEqual({
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: [`<${logs}.Arn>`],
+      });
     }
   });
 
@@ -109,7 +135,9 @@ describe('task functions', () => {
     for (const name of Object.keys(functionEntries)) {
       expect(fn(name).Properties.Role).toEqual({ 'Fn::GetAtt': [roleId(name), 'Arn'] });
       expect(s.template.toJSON().Resources[roleId(name)].Properties).toMatchObject({
-        AssumeRolePolicyDocument: { Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }] },
+        AssumeRolePolicyDocument: {
+          Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }],
+        },
         ManagedPolicyArns: [{ Ref: policy }, { Ref: tracing }],
       });
     }
@@ -121,12 +149,22 @@ describe('task functions', () => {
 describe('what each function is granted', () => {
   const backupRoles = () => Object.keys(functionEntries).filter((n) => n.startsWith('Backup'));
   const restoreRoles = () => Object.keys(functionEntries).filter((n) => n.startsWith('Restore'));
-  const secretsOf = (names: string[]) => new Set(names.flatMap((name) => statementsOfRole(s.template, roleId(name)).filter((x) => x.Sid === 'DatabaseCredentials').flatMap((x) => x.Resource)));
+  const secretsOf = (names: string[]) =>
+    new Set(
+      names.flatMap((name) =>
+        statementsOfRole(s.template, roleId(name))
+          .filter((x) => x.Sid === 'DatabaseCredentials')
+          .flatMap((x) => x.Resource),
+      ),
+    );
 
   it('no function may delete a version or change the bucket; only those with delete access (gc) may delete an object', () => {
     for (const name of Object.keys(functionEntries)) {
       const actions = statementsOfRole(s.template, roleId(name)).flatMap((x) => x.Action);
-      expect(actions.filter((a) => /^s3:DeleteObjectVersion|^s3:PutLifecycle|^s3:PutBucket|^s3:PutEncryption/.test(a)), name).toEqual([]);
+      expect(
+        actions.filter((a) => /^s3:DeleteObjectVersion|^s3:PutLifecycle|^s3:PutBucket|^s3:PutEncryption/.test(a)),
+        name,
+      ).toEqual([]);
       // In a versioned bucket DeleteObject only adds a delete marker; the old version stays.
       const deletes = Boolean((TASK_PROFILES[name]!.access as { delete?: readonly string[] }).delete?.length);
       expect(actions.includes('s3:DeleteObject'), name).toBe(deletes);
@@ -142,7 +180,8 @@ describe('what each function is granted', () => {
 
   it("the backup roles read only the sources' secrets", () => {
     expect([...secretsOf(backupRoles())].sort()).toEqual(s.config.sources.map((x) => x.secretArn).sort());
-    for (const arn of [...secretsOf(backupRoles()), ...secretsOf(restoreRoles())]) expect(render(arn)).not.toContain('*');
+    for (const arn of [...secretsOf(backupRoles()), ...secretsOf(restoreRoles())])
+      expect(render(arn)).not.toContain('*');
   });
 
   it("without the in-place target, the restore roles cannot read the orders source's secret", () => {
@@ -153,7 +192,13 @@ describe('what each function is granted', () => {
     const other = synthesize(config);
     const roleOf = (name: string) => logicalIdOf(other.template, 'AWS::IAM::Role', `Tasks${name}Role`);
     // THEN the restore roles read the sandbox's secret only
-    const secrets = new Set(restoreRoles().flatMap((name) => statementsOfRole(other.template, roleOf(name)).filter((x) => x.Sid === 'DatabaseCredentials').flatMap((x) => x.Resource)));
+    const secrets = new Set(
+      restoreRoles().flatMap((name) =>
+        statementsOfRole(other.template, roleOf(name))
+          .filter((x) => x.Sid === 'DatabaseCredentials')
+          .flatMap((x) => x.Resource),
+      ),
+    );
     expect([...secrets]).toEqual([config.restoreTargets[0]!.secretArn]);
   });
 });
@@ -161,7 +206,9 @@ describe('what each function is granted', () => {
 describe('the VPC-interface policy', () => {
   it('creates ENIs only in the configured subnets with the task security group; describes on "*"; manages ENIs of this account and region', () => {
     const group = logicalIdOf(s.template, 'AWS::EC2::SecurityGroup', 'NetworkTasks');
-    const statements = s.template.toJSON().Resources[logicalIdOf(s.template, 'AWS::IAM::ManagedPolicy', 'TasksNetworkInterfaces')].Properties.PolicyDocument.Statement;
+    const statements =
+      s.template.toJSON().Resources[logicalIdOf(s.template, 'AWS::IAM::ManagedPolicy', 'TasksNetworkInterfaces')]
+        .Properties.PolicyDocument.Statement;
     expect(statements.map((x: any) => ({ ...x, Resource: [x.Resource].flat().map(render) }))).toEqual([
       {
         Sid: 'CreateInConfiguredSubnets',
@@ -173,8 +220,18 @@ describe('the VPC-interface policy', () => {
           `arn:aws:ec2:eu-west-1:123456789012:security-group/<${group}.GroupId>`,
         ],
       },
-      { Sid: 'Describe', Effect: 'Allow', Action: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], Resource: ['*'] },
-      { Sid: 'ManageOwnInterfaces', Effect: 'Allow', Action: ['ec2:AssignPrivateIpAddresses', 'ec2:DeleteNetworkInterface', 'ec2:UnassignPrivateIpAddresses'], Resource: ['arn:aws:ec2:eu-west-1:123456789012:network-interface/*'] },
+      {
+        Sid: 'Describe',
+        Effect: 'Allow',
+        Action: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
+        Resource: ['*'],
+      },
+      {
+        Sid: 'ManageOwnInterfaces',
+        Effect: 'Allow',
+        Action: ['ec2:AssignPrivateIpAddresses', 'ec2:DeleteNetworkInterface', 'ec2:UnassignPrivateIpAddresses'],
+        Resource: ['arn:aws:ec2:eu-west-1:123456789012:network-interface/*'],
+      },
     ]);
   });
 });

@@ -18,41 +18,60 @@ const ALLOWED_WILDCARDS: Array<{ policy: RegExp; actions: string[]; resource: Re
     policy: /^TasksNetworkInterfaces/,
     actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
     resource: /^\*$/,
-    reason: 'Lambda describes ENIs and subnets to attach VPC functions; EC2 Describe actions support no resource scoping',
+    reason:
+      'Lambda describes ENIs and subnets to attach VPC functions; EC2 Describe actions support no resource scoping',
   },
   {
     policy: /^TasksNetworkInterfaces/,
-    actions: ['ec2:CreateNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:DeleteNetworkInterface', 'ec2:UnassignPrivateIpAddresses'],
+    actions: [
+      'ec2:CreateNetworkInterface',
+      'ec2:AssignPrivateIpAddresses',
+      'ec2:DeleteNetworkInterface',
+      'ec2:UnassignPrivateIpAddresses',
+    ],
     resource: /^arn:aws:ec2:eu-west-1:123456789012:network-interface\/\*$/,
-    reason: 'ENIs Lambda creates at run time, in this account and region only (creation also bound to the subnets and the group)',
+    reason:
+      'ENIs Lambda creates at run time, in this account and region only (creation also bound to the subnets and the group)',
   },
   {
     policy: /^TasksTracing/,
     actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
     resource: /^\*$/,
-    reason: 'the Lambda runtime sends the functions\' X-Ray segments; X-Ray supports no resource-level permissions',
+    reason: "the Lambda runtime sends the functions' X-Ray segments; X-Ray supports no resource-level permissions",
   },
   {
     policy: /^Network(s3|dynamodb)PrefixListCustomResourcePolicy/,
     actions: ['ec2:DescribeManagedPrefixLists'],
     resource: /^\*$/,
-    reason: 'the deploy-time lookup of the S3 / DynamoDB prefix list ids; the action supports no resource-level permissions',
+    reason:
+      'the deploy-time lookup of the S3 / DynamoDB prefix list ids; the action supports no resource-level permissions',
   },
   {
     policy: /^StateMachines\w+RoleDefaultPolicy/,
     actions: [
-      'logs:CreateLogDelivery', 'logs:DeleteLogDelivery', 'logs:DescribeLogGroups', 'logs:DescribeResourcePolicies', 'logs:GetLogDelivery',
-      'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:UpdateLogDelivery',
-      'xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments',
+      'logs:CreateLogDelivery',
+      'logs:DeleteLogDelivery',
+      'logs:DescribeLogGroups',
+      'logs:DescribeResourcePolicies',
+      'logs:GetLogDelivery',
+      'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy',
+      'logs:UpdateLogDelivery',
+      'xray:GetSamplingRules',
+      'xray:GetSamplingTargets',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
     ],
     resource: /^\*$/,
-    reason: 'Step Functions execution logging (vended log delivery) and X-Ray tracing support no resource-level permissions',
+    reason:
+      'Step Functions execution logging (vended log delivery) and X-Ray tracing support no resource-level permissions',
   },
   {
     policy: /^Tasks\w+RoleDefaultPolicy/,
     actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
     resource: /^<RepositoryBucket\w+\.Arn>\/(runs|chunks|backups|collections)\/\*$/,
-    reason: 'objects of one repository area: keys are content hashes and run ids made at run time (DeleteObject: gc only, a delete marker in a versioned bucket)',
+    reason:
+      'objects of one repository area: keys are content hashes and run ids made at run time (DeleteObject: gc only, a delete marker in a versioned bucket)',
   },
 ];
 
@@ -76,8 +95,13 @@ function unexplainedWildcards(resources: Record<string, any>): Finding[] {
       if (statement.Effect !== 'Allow') continue;
       const actions: string[] = [statement.Action].flat();
       for (const action of actions.filter((a) => a.includes('*'))) findings.push({ policy: id, action });
-      for (const resource of [statement.Resource].flat().map(render).filter((x) => x.includes('*'))) {
-        const entry = ALLOWED_WILDCARDS.find((e) => e.policy.test(id) && e.resource.test(resource) && actions.every((a) => e.actions.includes(a)));
+      for (const resource of [statement.Resource]
+        .flat()
+        .map(render)
+        .filter((x) => x.includes('*'))) {
+        const entry = ALLOWED_WILDCARDS.find(
+          (e) => e.policy.test(id) && e.resource.test(resource) && actions.every((a) => e.actions.includes(a)),
+        );
         if (!entry) findings.push({ policy: id, resource });
       }
     }
@@ -98,10 +122,18 @@ describe('IAM policies', () => {
   it('every allow-list entry is used and carries its reason', () => {
     const statements = Object.entries(s.template.toJSON().Resources as Record<string, any>)
       .filter(([, r]) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
-      .flatMap(([id, r]) => (r.Properties.PolicyDocument.Statement as any[]).map((x) => ({ id, resources: [x.Resource].flat().map(render) })));
+      .flatMap(([id, r]) =>
+        (r.Properties.PolicyDocument.Statement as any[]).map((x) => ({
+          id,
+          resources: [x.Resource].flat().map(render),
+        })),
+      );
     for (const entry of ALLOWED_WILDCARDS) {
       expect(entry.reason.length, String(entry.policy)).toBeGreaterThan(20);
-      expect(statements.some((x) => entry.policy.test(x.id) && x.resources.some((r) => entry.resource.test(r))), String(entry.resource)).toBe(true);
+      expect(
+        statements.some((x) => entry.policy.test(x.id) && x.resources.some((r) => entry.resource.test(r))),
+        String(entry.resource),
+      ).toBe(true);
     }
   });
 
@@ -110,7 +142,11 @@ describe('IAM policies', () => {
     const policy = Object.keys(resources).find((id) => id.startsWith('TasksBackupPlanRoleDefaultPolicy'))!;
     resources[policy].Properties.PolicyDocument.Statement.push(
       { Effect: 'Allow', Action: 's3:*', Resource: 'arn:aws:s3:::x' },
-      { Effect: 'Allow', Action: 's3:GetObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['RepositoryBucket2CB02AC6', 'Arn'] }, '/*']] } },
+      {
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['RepositoryBucket2CB02AC6', 'Arn'] }, '/*']] },
+      },
       { Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: '*' },
     );
     expect(unexplainedWildcards(resources)).toEqual([
@@ -121,11 +157,23 @@ describe('IAM policies', () => {
   });
 
   it('no role can be assumed by anything but Lambda, Step Functions or Scheduler', () => {
-    const roles = Object.entries(s.template.findResources('AWS::IAM::Role')).flatMap(([id, r]) => r.Properties.AssumeRolePolicyDocument.Statement.map((x: any) => [id, x.Principal.Service] as const));
-    expect(new Set(roles.map(([, p]) => p))).toEqual(new Set(['lambda.amazonaws.com', 'states.amazonaws.com', 'scheduler.amazonaws.com']));
+    const roles = Object.entries(s.template.findResources('AWS::IAM::Role')).flatMap(([id, r]) =>
+      r.Properties.AssumeRolePolicyDocument.Statement.map((x: any) => [id, x.Principal.Service] as const),
+    );
+    expect(new Set(roles.map(([, p]) => p))).toEqual(
+      new Set(['lambda.amazonaws.com', 'states.amazonaws.com', 'scheduler.amazonaws.com']),
+    );
     // Lambda: one role per task, and CDK's custom-resource provider (the prefix-list lookups).
-    expect(roles.filter(([, p]) => p === 'lambda.amazonaws.com').map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(
-      [...Object.keys(functionEntries).map((n) => `Tasks${n}Role`), 'AWS679f53fac002430cb0da5b7982bd2287ServiceRole'].sort(),
+    expect(
+      roles
+        .filter(([, p]) => p === 'lambda.amazonaws.com')
+        .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))
+        .sort(),
+    ).toEqual(
+      [
+        ...Object.keys(functionEntries).map((n) => `Tasks${n}Role`),
+        'AWS679f53fac002430cb0da5b7982bd2287ServiceRole',
+      ].sort(),
     );
   });
 });
@@ -133,7 +181,11 @@ describe('IAM policies', () => {
 describe('cdk-nag AwsSolutions', () => {
   it('finds nothing unacknowledged (errors or warnings)', () => {
     const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(s.stack);
-    expect(report.violations.map((v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+    expect(
+      report.violations.map(
+        (v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`,
+      ),
+    ).toEqual([]);
     expect(report.success).toBe(true);
   });
 
@@ -144,12 +196,16 @@ describe('cdk-nag AwsSolutions', () => {
     // WHEN checked
     const found = new Set(new AwsSolutionsChecks().validateScope(bare).violations.map((v) => v.ruleName));
     // THEN every acknowledged finding exists there (none is stale), and nothing else does
-    const acknowledged = new Set(nagAcknowledgements(bare).map((a) => a.id).filter((id) => id.startsWith('AwsSolutions-')));
+    const acknowledged = new Set(
+      nagAcknowledgements(bare)
+        .map((a) => a.id)
+        .filter((id) => id.startsWith('AwsSolutions-')),
+    );
     expect([...found].sort()).toEqual([...acknowledged].sort());
     for (const ack of nagAcknowledgements(bare)) expect(ack.reason.length, ack.id).toBeGreaterThan(40);
   });
 
-  it('runs in `cdk synth` with CDK\'s CloudFormation validation, and a violation fails synth', () => {
+  it("runs in `cdk synth` with CDK's CloudFormation validation, and a violation fails synth", () => {
     // GIVEN the app exactly as infra/app.ts builds it (bundling aside)
     const outdir = mkdtempSync(join(tmpdir(), 'tidemark-nag-'));
     const clean = createTidemarkApp({ config: exampleConfig(), context: { 'aws:cdk:bundling-stacks': [] }, outdir });
@@ -157,7 +213,12 @@ describe('cdk-nag AwsSolutions', () => {
     expect(() => clean.app.synth()).not.toThrow();
     // GIVEN the same app with a bucket that breaks AwsSolutions-S1/S10
     const dirtyOut = mkdtempSync(join(tmpdir(), 'tidemark-nag-'));
-    const dirty = createTidemarkApp({ config: exampleConfig(), context: { 'aws:cdk:bundling-stacks': [] }, outdir: dirtyOut, cloudFormationValidation: false });
+    const dirty = createTidemarkApp({
+      config: exampleConfig(),
+      context: { 'aws:cdk:bundling-stacks': [] },
+      outdir: dirtyOut,
+      cloudFormationValidation: false,
+    });
     new s3.Bucket(dirty.stack, 'Careless');
     // THEN synth fails, and the report names the rules
     expect(() => dirty.app.synth()).toThrow(/server access logs disabled|Validation failed/);

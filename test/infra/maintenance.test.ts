@@ -21,19 +21,31 @@ beforeAll(() => {
 describe('maintenance', () => {
   it('one schedule per collection, daily in its time zone, in the schedules group with its dead-letter queue, starting the maintenance machine with {collection}', () => {
     for (const c of s.config.collections) {
-      const schedule = resource(logicalIdOf(s.template, 'AWS::Scheduler::Schedule', `Maintenance${c.name.replaceAll('-', '')}`));
+      const schedule = resource(
+        logicalIdOf(s.template, 'AWS::Scheduler::Schedule', `Maintenance${c.name.replaceAll('-', '')}`),
+      );
       expect(schedule.Properties, c.name).toMatchObject({
         ScheduleExpression: MAINTENANCE_SCHEDULE,
         ScheduleExpressionTimezone: c.schedule.timeZone,
-        GroupName: resource(logicalIdOf(s.template, 'AWS::Scheduler::Schedule', `Schedules${c.name.replaceAll('-', '')}`)).Properties.GroupName,
-        Target: { Arn: { Ref: machine }, RetryPolicy: { MaximumRetryAttempts: 3 }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalIdOf(s.template, 'AWS::SQS::Queue', 'SchedulesDeadLetters'), 'Arn'] } } },
+        GroupName: resource(
+          logicalIdOf(s.template, 'AWS::Scheduler::Schedule', `Schedules${c.name.replaceAll('-', '')}`),
+        ).Properties.GroupName,
+        Target: {
+          Arn: { Ref: machine },
+          RetryPolicy: { MaximumRetryAttempts: 3 },
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [logicalIdOf(s.template, 'AWS::SQS::Queue', 'SchedulesDeadLetters'), 'Arn'] },
+          },
+        },
       });
       expect(JSON.parse(schedule.Properties.Target.Input)).toEqual({ collection: c.name });
     }
   });
 
   it('its schedules start executions through a role that may start only the maintenance machine (and dead-letter what fails)', () => {
-    const schedules = Object.entries(s.template.findResources('AWS::Scheduler::Schedule')).filter(([id]) => id.startsWith('Maintenance'));
+    const schedules = Object.entries(s.template.findResources('AWS::Scheduler::Schedule')).filter(([id]) =>
+      id.startsWith('Maintenance'),
+    );
     const roles = new Set(schedules.map(([, x]) => x.Properties.Target.RoleArn['Fn::GetAtt'][0] as string));
     expect(roles.size).toBe(1);
     const dlq = logicalIdOf(s.template, 'AWS::SQS::Queue', 'SchedulesDeadLetters');
@@ -49,18 +61,31 @@ describe('maintenance', () => {
     expect(asl).toContain('${MaintenanceGcFunctionArn}');
     const role = resource(machine).Properties.RoleArn['Fn::GetAtt'][0] as string;
     const invoke = statementsOfRole(s.template, role).find((x) => x.Sid === 'InvokeTasks')!;
-    expect(invoke.Resource.sort()).toEqual([`<${logicalIdOf(s.template, 'AWS::Lambda::Function', 'TasksMaintenanceExpire')}.Arn>`, `<${logicalIdOf(s.template, 'AWS::Lambda::Function', 'TasksMaintenanceGc')}.Arn>`].sort());
+    expect(invoke.Resource.sort()).toEqual(
+      [
+        `<${logicalIdOf(s.template, 'AWS::Lambda::Function', 'TasksMaintenanceExpire')}.Arn>`,
+        `<${logicalIdOf(s.template, 'AWS::Lambda::Function', 'TasksMaintenanceGc')}.Arn>`,
+      ].sort(),
+    );
   });
 
   it('only MaintenanceGc may delete, and only chunks, backups and runs', () => {
     for (const name of Object.keys(functionEntries)) {
-      const deletes = statementsOfRole(s.template, logicalIdOf(s.template, 'AWS::IAM::Role', `Tasks${name}Role`)).filter((x) => x.Action.some((a) => a.startsWith('s3:Delete')));
+      const deletes = statementsOfRole(
+        s.template,
+        logicalIdOf(s.template, 'AWS::IAM::Role', `Tasks${name}Role`),
+      ).filter((x) => x.Action.some((a) => a.startsWith('s3:Delete')));
       if (name !== 'MaintenanceGc') {
         expect(deletes, name).toEqual([]);
         continue;
       }
       expect(deletes.flatMap((x) => x.Action)).toEqual(['s3:DeleteObject']);
-      expect(deletes.flatMap((x) => x.Resource).map((r) => r.replace(/^<[^>]+>/, '')).sort()).toEqual(['/backups/*', '/chunks/*', '/runs/*']);
+      expect(
+        deletes
+          .flatMap((x) => x.Resource)
+          .map((r) => r.replace(/^<[^>]+>/, ''))
+          .sort(),
+      ).toEqual(['/backups/*', '/chunks/*', '/runs/*']);
     }
   });
 });

@@ -13,7 +13,14 @@ let topic: string;
 const resource = (id: string) => s.template.toJSON().Resources[id];
 const alarm = (id: string) => resource(logicalIdOf(s.template, 'AWS::CloudWatch::Alarm', `Monitoring${id}`)).Properties;
 /** "≥ 1 in 5 minutes, no data is fine, to the topic". */
-const atLeastOnce = () => ({ Period: 300, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching', AlarmActions: [{ Ref: topic }] });
+const atLeastOnce = () => ({
+  Period: 300,
+  EvaluationPeriods: 1,
+  Threshold: 1,
+  ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+  TreatMissingData: 'notBreaching',
+  AlarmActions: [{ Ref: topic }],
+});
 
 beforeAll(() => {
   s = synthesize();
@@ -35,7 +42,12 @@ describe('execution alarms', () => {
     expect(alarm(`${name}${what}`)).toMatchObject({
       Namespace: 'AWS/States',
       MetricName: metric,
-      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: logicalIdOf(s.template, 'AWS::StepFunctions::StateMachine', `StateMachines${id}`) } }],
+      Dimensions: [
+        {
+          Name: 'StateMachineArn',
+          Value: { Ref: logicalIdOf(s.template, 'AWS::StepFunctions::StateMachine', `StateMachines${id}`) },
+        },
+      ],
       Statistic: 'Sum',
       ...atLeastOnce(),
     });
@@ -45,16 +57,35 @@ describe('execution alarms', () => {
 describe('task function alarms', () => {
   it('every task function alarms on throttles, and on errors unless errors are its protocol', () => {
     for (const name of Object.keys(functionEntries)) {
-      const fn = { Name: 'FunctionName', Value: { Ref: logicalIdOf(s.template, 'AWS::Lambda::Function', `Tasks${name}`) } };
-      expect(alarm(`${name}Throttles`), name).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions: [fn], Statistic: 'Sum', ...atLeastOnce() });
+      const fn = {
+        Name: 'FunctionName',
+        Value: { Ref: logicalIdOf(s.template, 'AWS::Lambda::Function', `Tasks${name}`) },
+      };
+      expect(alarm(`${name}Throttles`), name).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Throttles',
+        Dimensions: [fn],
+        Statistic: 'Sum',
+        ...atLeastOnce(),
+      });
       if (EXPECTED_ERRORS[name]) continue;
-      expect(alarm(`${name}Errors`), name).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [fn], Statistic: 'Sum', ...atLeastOnce() });
+      expect(alarm(`${name}Errors`), name).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [fn],
+        Statistic: 'Sum',
+        ...atLeastOnce(),
+      });
     }
   });
 
   it('the snapshot poller has no errors alarm: SnapshotNotReadyError is how it says "not yet", and it is retried', () => {
     expect(Object.keys(EXPECTED_ERRORS)).toEqual(['BackupAwaitSnapshot']);
-    expect(Object.keys(s.template.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.startsWith('MonitoringBackupAwaitSnapshotErrors'))).toEqual([]);
+    expect(
+      Object.keys(s.template.findResources('AWS::CloudWatch::Alarm')).filter((id) =>
+        id.startsWith('MonitoringBackupAwaitSnapshotErrors'),
+      ),
+    ).toEqual([]);
     expect(EXPECTED_ERRORS.BackupAwaitSnapshot).toMatch(/retries/);
   });
 });
@@ -63,12 +94,18 @@ describe('schedule alarms', () => {
   it.each([
     ['ScheduleTargetErrors', 'TargetErrorCount'],
     ['ScheduleDropped', 'InvocationDroppedCount'],
-  ])('%s watches %s of the backup schedules\' own group', (id, metric) => {
+  ])("%s watches %s of the backup schedules' own group", (id, metric) => {
     const group = resource(logicalIdOf(s.template, 'AWS::Scheduler::ScheduleGroup', 'SchedulesGroup')).Properties.Name;
-    expect(alarm(id)).toMatchObject({ Namespace: 'AWS/Scheduler', MetricName: metric, Dimensions: [{ Name: 'ScheduleGroup', Value: group }], Statistic: 'Sum', ...atLeastOnce() });
+    expect(alarm(id)).toMatchObject({
+      Namespace: 'AWS/Scheduler',
+      MetricName: metric,
+      Dimensions: [{ Name: 'ScheduleGroup', Value: group }],
+      Statistic: 'Sum',
+      ...atLeastOnce(),
+    });
   });
 
-  it('a message in the schedules\' dead-letter queue raises an alarm', () => {
+  it("a message in the schedules' dead-letter queue raises an alarm", () => {
     const queue = logicalIdOf(s.template, 'AWS::SQS::Queue', 'SchedulesDeadLetters');
     expect(alarm('ScheduleDeadLetters')).toMatchObject({
       Namespace: 'AWS/SQS',
@@ -86,20 +123,28 @@ describe('tamper alerts (CloudTrail through the default bus)', () => {
   const key = () => logicalIdOf(s.template, 'AWS::KMS::Key', 'RepositoryKey');
   const macKey = () => logicalIdOf(s.template, 'AWS::KMS::Key', 'RepositoryMacKey');
 
-  it('an attempt on the bucket\'s lifecycle, versioning, policy, Object Lock or encryption reaches the topic', () => {
+  it("an attempt on the bucket's lifecycle, versioning, policy, Object Lock or encryption reaches the topic", () => {
     const r = rule('BucketSettings');
     expect(r.EventBusName).toBeUndefined();
     expect(r.EventPattern).toEqual({
       source: ['aws.s3'],
       'detail-type': ['AWS API Call via CloudTrail'],
-      detail: { eventSource: ['s3.amazonaws.com'], eventName: [...TAMPER_EVENTS.bucket], requestParameters: { bucketName: [{ Ref: bucket() }] } },
+      detail: {
+        eventSource: ['s3.amazonaws.com'],
+        eventName: [...TAMPER_EVENTS.bucket],
+        requestParameters: { bucketName: [{ Ref: bucket() }] },
+      },
     });
     expect(r.Targets).toEqual([{ Arn: { Ref: topic }, Id: 'Target0' }]);
   });
 
   it('a deletion of an object version (an S3 data event) reaches the topic', () => {
     const r = rule('VersionDeletions');
-    expect(r.EventPattern.detail).toEqual({ eventSource: ['s3.amazonaws.com'], eventName: ['DeleteObject'], requestParameters: { bucketName: [{ Ref: bucket() }], versionId: [{ exists: true }] } });
+    expect(r.EventPattern.detail).toEqual({
+      eventSource: ['s3.amazonaws.com'],
+      eventName: ['DeleteObject'],
+      requestParameters: { bucketName: [{ Ref: bucket() }], versionId: [{ exists: true }] },
+    });
     expect(r.Targets).toEqual([{ Arn: { Ref: topic }, Id: 'Target0' }]);
   });
 
@@ -108,7 +153,18 @@ describe('tamper alerts (CloudTrail through the default bus)', () => {
     expect(r.EventPattern).toEqual({
       source: ['aws.kms'],
       'detail-type': ['AWS API Call via CloudTrail'],
-      detail: { eventSource: ['kms.amazonaws.com'], eventName: ['ScheduleKeyDeletion', 'DisableKey', 'PutKeyPolicy'], requestParameters: { keyId: [{ Ref: key() }, { 'Fn::GetAtt': [key(), 'Arn'] }, { Ref: macKey() }, { 'Fn::GetAtt': [macKey(), 'Arn'] }] } },
+      detail: {
+        eventSource: ['kms.amazonaws.com'],
+        eventName: ['ScheduleKeyDeletion', 'DisableKey', 'PutKeyPolicy'],
+        requestParameters: {
+          keyId: [
+            { Ref: key() },
+            { 'Fn::GetAtt': [key(), 'Arn'] },
+            { Ref: macKey() },
+            { 'Fn::GetAtt': [macKey(), 'Arn'] },
+          ],
+        },
+      },
     });
     expect(render(r.Targets[0].Arn)).toBe(`<${topic}>`);
   });

@@ -25,17 +25,25 @@ beforeAll(() => {
 
 describe('backup schedules', () => {
   it('one per collection, with its expression and time zone, starting the backup machine', () => {
-    const backupSchedules = Object.keys(s.template.findResources('AWS::Scheduler::Schedule')).filter((id) => id.startsWith('Schedules'));
+    const backupSchedules = Object.keys(s.template.findResources('AWS::Scheduler::Schedule')).filter((id) =>
+      id.startsWith('Schedules'),
+    );
     expect(backupSchedules).toHaveLength(s.config.collections.length);
     for (const c of s.config.collections) {
-      const schedule = resource(logicalIdOf(s.template, 'AWS::Scheduler::Schedule', `Schedules${c.name.replaceAll('-', '')}`));
+      const schedule = resource(
+        logicalIdOf(s.template, 'AWS::Scheduler::Schedule', `Schedules${c.name.replaceAll('-', '')}`),
+      );
       expect(schedule.Properties, c.name).toMatchObject({
         ScheduleExpression: c.schedule.expression,
         ScheduleExpressionTimezone: c.schedule.timeZone,
         State: 'ENABLED',
         FlexibleTimeWindow: { Mode: 'OFF' },
         GroupName: resource(group).Properties.Name,
-        Target: { Arn: { Ref: backup }, RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 3 }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq, 'Arn'] } } },
+        Target: {
+          Arn: { Ref: backup },
+          RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 3 },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq, 'Arn'] } },
+        },
       });
     }
   });
@@ -44,24 +52,52 @@ describe('backup schedules', () => {
     expect(resource(dlq).Properties).toEqual({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 });
     s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
       Queues: [{ Ref: dlq }],
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
     });
   });
 
   it("send the collection's run input, shaped like `tidemark backup`'s, with the secret and the 840 s window", () => {
     const [nightly, sixHourly] = s.config.collections;
-    const input = (name: string) => JSON.parse(resource(logicalIdOf(s.template, 'AWS::Scheduler::Schedule', `Schedules${name.replaceAll('-', '')}`)).Properties.Target.Input);
+    const input = (name: string) =>
+      JSON.parse(
+        resource(logicalIdOf(s.template, 'AWS::Scheduler::Schedule', `Schedules${name.replaceAll('-', '')}`)).Properties
+          .Target.Input,
+      );
     expect(input(nightly!.name)).toEqual({
-      source: { credentials: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tidemark/orders-backup-Ab12Cd', database: 'orders' },
+      source: {
+        credentials: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tidemark/orders-backup-Ab12Cd',
+        database: 'orders',
+      },
       collection: 'orders-nightly',
-      collectionDefinition: { schedule: 'cron(30 2 * * ? *)', retention: { keepLast: 7, keepDaily: 14, keepMonthly: 12 } },
-      options: { workers: 8, snapshotHoldSeconds: 840, plan: { chunkBytes: DEFAULT_PLAN_OPTIONS.chunkBytes, rangeBytes: DEFAULT_PLAN_OPTIONS.rangeBytes } },
+      collectionDefinition: {
+        schedule: 'cron(30 2 * * ? *)',
+        retention: { keepLast: 7, keepDaily: 14, keepMonthly: 12 },
+      },
+      options: {
+        workers: 8,
+        snapshotHoldSeconds: 840,
+        plan: { chunkBytes: DEFAULT_PLAN_OPTIONS.chunkBytes, rangeBytes: DEFAULT_PLAN_OPTIONS.rangeBytes },
+      },
     });
-    expect(input(sixHourly!.name)).toMatchObject({ source: { credentials: s.config.sources[1]!.secretArn, database: 'billing' }, collection: 'billing-6h', options: { workers: 4 } });
+    expect(input(sixHourly!.name)).toMatchObject({
+      source: { credentials: s.config.sources[1]!.secretArn, database: 'billing' },
+      collection: 'billing-6h',
+      options: { workers: 4 },
+    });
   });
 
-  it('start executions through one role that may start only the backup machine and dead-letter to its queue, assumed only by this account\'s Scheduler', () => {
-    const backupSchedules = Object.entries(s.template.findResources('AWS::Scheduler::Schedule')).filter(([id]) => id.startsWith('Schedules'));
+  it("start executions through one role that may start only the backup machine and dead-letter to its queue, assumed only by this account's Scheduler", () => {
+    const backupSchedules = Object.entries(s.template.findResources('AWS::Scheduler::Schedule')).filter(([id]) =>
+      id.startsWith('Schedules'),
+    );
     const roles = new Set(backupSchedules.map(([, x]) => render(x.Properties.Target.RoleArn)));
     expect(roles.size).toBe(1);
     const role = [...roles][0]!.slice(1, -5);
@@ -70,7 +106,10 @@ describe('backup schedules', () => {
       { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [`<${dlq}.Arn>`] },
     ]);
     expect(resource(role).Properties.AssumeRolePolicyDocument.Statement).toEqual([
-      expect.objectContaining({ Principal: { Service: 'scheduler.amazonaws.com' }, Condition: { StringEquals: expect.objectContaining({ 'aws:SourceAccount': '123456789012' }) } }),
+      expect.objectContaining({
+        Principal: { Service: 'scheduler.amazonaws.com' },
+        Condition: { StringEquals: expect.objectContaining({ 'aws:SourceAccount': '123456789012' }) },
+      }),
     ]);
   });
 });
@@ -82,13 +121,29 @@ describe('alerts', () => {
     expect(resource(key).Properties.EnableKeyRotation).toBe(true);
     s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       Topics: [{ Ref: topic }],
-      PolicyDocument: { Statement: Match.arrayWith([{ Sid: 'AllowPublishThroughSSLOnly', Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Resource: { Ref: topic }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'AllowPublishThroughSSLOnly',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'sns:Publish',
+            Resource: { Ref: topic },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ]),
+      },
     });
-    s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: s.config.alarmEmail, TopicArn: { Ref: topic } });
+    s.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: s.config.alarmEmail,
+      TopicArn: { Ref: topic },
+    });
   });
 
   it('the alert key lets CloudWatch (this account) and EventBridge encrypt messages, nothing more', () => {
-    const statements = resource(logicalIdOf(s.template, 'AWS::KMS::Key', 'MonitoringAlertKey')).Properties.KeyPolicy.Statement;
+    const statements = resource(logicalIdOf(s.template, 'AWS::KMS::Key', 'MonitoringAlertKey')).Properties.KeyPolicy
+      .Statement;
     expect(statements).toEqual([
       // CDK's default: IAM policies of this account decide (no IAM policy here names the key).
       { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'kms:*', Resource: '*' },
@@ -101,15 +156,28 @@ describe('alerts', () => {
         Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
       },
       // SNS uses the key only for a publish the topic policy (bound to the rules) allowed.
-      { Sid: 'RulesPublishEncrypted', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*' },
+      {
+        Sid: 'RulesPublishEncrypted',
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: '*',
+      },
     ]);
   });
 
   it("the topic admits CloudWatch for this stack's alarms and EventBridge for this stack's rules only (aws:SourceArn)", () => {
-    const policy = Object.values(s.template.findResources('AWS::SNS::TopicPolicy')).find((x) => render(x.Properties.Topics[0]) === `<${topic}>`)!;
+    const policy = Object.values(s.template.findResources('AWS::SNS::TopicPolicy')).find(
+      (x) => render(x.Properties.Topics[0]) === `<${topic}>`,
+    )!;
     const allows = (policy.Properties.PolicyDocument.Statement as any[]).filter((x) => x.Effect === 'Allow');
     const byId = (a: any, b: any) => a['Fn::GetAtt'][0].localeCompare(b['Fn::GetAtt'][0]);
-    const rules = ['MonitoringFailures', 'TamperAlertsBucketSettings', 'TamperAlertsVersionDeletions', 'TamperAlertsKeyChanges'].map((id) => ({ 'Fn::GetAtt': [logicalIdOf(s.template, 'AWS::Events::Rule', id), 'Arn'] }));
+    const rules = [
+      'MonitoringFailures',
+      'TamperAlertsBucketSettings',
+      'TamperAlertsVersionDeletions',
+      'TamperAlertsKeyChanges',
+    ].map((id) => ({ 'Fn::GetAtt': [logicalIdOf(s.template, 'AWS::Events::Rule', id), 'Arn'] }));
     expect(allows).toEqual([
       {
         Sid: 'AlarmsPublish',
@@ -117,12 +185,24 @@ describe('alerts', () => {
         Principal: { Service: 'cloudwatch.amazonaws.com' },
         Action: 'sns:Publish',
         Resource: { Ref: topic },
-        Condition: { ArnLike: { 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:Tidemark-*' }, StringEquals: { 'aws:SourceAccount': '123456789012' } },
+        Condition: {
+          ArnLike: { 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:Tidemark-*' },
+          StringEquals: { 'aws:SourceAccount': '123456789012' },
+        },
       },
-      { Sid: 'RulesPublish', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sns:Publish', Resource: { Ref: topic }, Condition: { ArnEquals: { 'aws:SourceArn': rules } } },
+      {
+        Sid: 'RulesPublish',
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: { Ref: topic },
+        Condition: { ArnEquals: { 'aws:SourceArn': rules } },
+      },
     ]);
     // AND every rule that targets the topic is one of those
-    const targeting = Object.entries(s.template.findResources('AWS::Events::Rule')).filter(([, r]) => (r.Properties.Targets ?? []).some((t: any) => render(t.Arn) === `<${topic}>`));
+    const targeting = Object.entries(s.template.findResources('AWS::Events::Rule')).filter(([, r]) =>
+      (r.Properties.Targets ?? []).some((t: any) => render(t.Arn) === `<${topic}>`),
+    );
     expect(targeting.map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] })).sort(byId)).toEqual([...rules].sort(byId));
   });
 
@@ -153,21 +233,26 @@ describe('alerts', () => {
   it.each([
     ['ordersnightly', 'orders-nightly', 86_400, 2],
     ['billing6h', 'billing-6h', 43_200, 1],
-  ])('collection %s alarms when none of its backups committed for twice its interval (%s: %i s × %i)', (id, collection, period, periods) => {
-    expect(resource(logicalIdOf(s.template, 'AWS::CloudWatch::Alarm', `Monitoring${id}Stale`)).Properties).toMatchObject({
-      Namespace: 'Tidemark/Tidemark',
-      MetricName: 'BackupsCommitted',
-      Dimensions: [{ Name: 'Collection', Value: collection }],
-      Statistic: 'Sum',
-      Period: period,
-      EvaluationPeriods: periods,
-      DatapointsToAlarm: periods,
-      Threshold: 1,
-      ComparisonOperator: 'LessThanThreshold',
-      TreatMissingData: 'breaching',
-      AlarmActions: [{ Ref: topic }],
-    });
-  });
+  ])(
+    'collection %s alarms when none of its backups committed for twice its interval (%s: %i s × %i)',
+    (id, collection, period, periods) => {
+      expect(
+        resource(logicalIdOf(s.template, 'AWS::CloudWatch::Alarm', `Monitoring${id}Stale`)).Properties,
+      ).toMatchObject({
+        Namespace: 'Tidemark/Tidemark',
+        MetricName: 'BackupsCommitted',
+        Dimensions: [{ Name: 'Collection', Value: collection }],
+        Statistic: 'Sum',
+        Period: period,
+        EvaluationPeriods: periods,
+        DatapointsToAlarm: periods,
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'breaching',
+        AlarmActions: [{ Ref: topic }],
+      });
+    },
+  );
 
   it("two collections get two staleness alarms on two different metrics: one collection's success cannot silence the other's", () => {
     // GIVEN the example's two collections / WHEN synthesized
@@ -175,7 +260,11 @@ describe('alerts', () => {
     const stale = alarms.filter((a) => a.Properties.MetricName === 'BackupsCommitted');
     // THEN two alarms, each on the metric of its own collection
     expect(stale).toHaveLength(2);
-    expect(new Set(stale.map((a) => JSON.stringify([a.Properties.Namespace, a.Properties.MetricName, a.Properties.Dimensions]))).size).toBe(2);
+    expect(
+      new Set(
+        stale.map((a) => JSON.stringify([a.Properties.Namespace, a.Properties.MetricName, a.Properties.Dimensions])),
+      ).size,
+    ).toBe(2);
     // AND no alarm watches the state machine's global success count any more
     expect(alarms.filter((a) => a.Properties.MetricName === 'ExecutionsSucceeded')).toEqual([]);
   });
@@ -187,40 +276,85 @@ describe('alerts', () => {
       EventBusName: { Ref: logicalIdOf(s.template, 'AWS::Events::EventBus', 'StateMachinesEvents') },
       EventPattern: { source: ['tidemark'], 'detail-type': ['BackupCommitted'] },
     });
-    expect(render(resource(rule).Properties.Targets[0].Arn)).toBe(`arn:aws:logs:eu-west-1:123456789012:log-group:<${log}>`);
+    expect(render(resource(rule).Properties.Targets[0].Arn)).toBe(
+      `arn:aws:logs:eu-west-1:123456789012:log-group:<${log}>`,
+    );
     s.template.hasResourceProperties('AWS::Logs::MetricFilter', {
       LogGroupName: { Ref: log },
       FilterPattern: '{ $.detail.collection = "*" }',
-      MetricTransformations: [{ MetricNamespace: 'Tidemark/Tidemark', MetricName: 'BackupsCommitted', MetricValue: '1', Dimensions: [{ Key: 'Collection', Value: '$.detail.collection' }] }],
+      MetricTransformations: [
+        {
+          MetricNamespace: 'Tidemark/Tidemark',
+          MetricName: 'BackupsCommitted',
+          MetricValue: '1',
+          Dimensions: [{ Key: 'Collection', Value: '$.detail.collection' }],
+        },
+      ],
     });
-    const document = JSON.stringify(Object.values(s.template.findResources('AWS::Logs::ResourcePolicy'))[0]!.Properties.PolicyDocument);
-    for (const part of ['events.amazonaws.com', 'logs:CreateLogStream', 'logs:PutLogEvents', 'aws:SourceArn', rule, log]) expect(document).toContain(part);
+    const document = JSON.stringify(
+      Object.values(s.template.findResources('AWS::Logs::ResourcePolicy'))[0]!.Properties.PolicyDocument,
+    );
+    for (const part of [
+      'events.amazonaws.com',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'aws:SourceArn',
+      rule,
+      log,
+    ])
+      expect(document).toContain(part);
     expect(resource(log).Properties.RetentionInDays).toBe(365);
   });
 
-  it('a weekly collection gets no staleness alarm (14 days is past CloudWatch\'s limit) and a synth warning', () => {
+  it("a weekly collection gets no staleness alarm (14 days is past CloudWatch's limit) and a synth warning", () => {
     const config = structuredClone(s.config);
     config.collections[0]!.schedule.expression = 'cron(0 3 ? * SUN *)';
     const weekly = synthesize(config);
-    expect(Object.keys(weekly.template.findResources('AWS::CloudWatch::Alarm')).filter((id) => /Stale[0-9A-F]{8}$/.test(id))).toEqual([expect.stringMatching(/^Monitoringbilling6hStale/)]);
+    expect(
+      Object.keys(weekly.template.findResources('AWS::CloudWatch::Alarm')).filter((id) => /Stale[0-9A-F]{8}$/.test(id)),
+    ).toEqual([expect.stringMatching(/^Monitoringbilling6hStale/)]);
     expect(Object.keys(weekly.stack.monitoring.stalenessAlarms)).toEqual(['billing-6h']);
-    Annotations.fromStack(weekly.stack).hasWarning('/Tidemark', Match.stringLikeRegexp('collections: orders-nightly runs less often than every 3.5 days'));
+    Annotations.fromStack(weekly.stack).hasWarning(
+      '/Tidemark',
+      Match.stringLikeRegexp('collections: orders-nightly runs less often than every 3.5 days'),
+    );
   });
 
   it('a dashboard shows executions, batch durations, task errors and the alarms', () => {
-    const body = JSON.stringify(resource(logicalIdOf(s.template, 'AWS::CloudWatch::Dashboard', 'MonitoringDashboard')).Properties.DashboardBody);
-    for (const title of ['Backup executions', 'Restore executions', 'Batch duration (max, ms)', 'Task errors', 'Alarms']) expect(body).toContain(title);
+    const body = JSON.stringify(
+      resource(logicalIdOf(s.template, 'AWS::CloudWatch::Dashboard', 'MonitoringDashboard')).Properties.DashboardBody,
+    );
+    for (const title of [
+      'Backup executions',
+      'Restore executions',
+      'Batch duration (max, ms)',
+      'Task errors',
+      'Alarms',
+    ])
+      expect(body).toContain(title);
   });
 });
 
 describe('outputs', () => {
   it('are the keys the cloud-mode CLI reads', () => {
-    expect([...STACK_OUTPUTS]).toEqual(['BackupStateMachineArn', 'RestoreStateMachineArn', 'CatalogTableName', 'RepositoryBucketName', 'EventBusName']);
+    expect([...STACK_OUTPUTS]).toEqual([
+      'BackupStateMachineArn',
+      'RestoreStateMachineArn',
+      'CatalogTableName',
+      'RepositoryBucketName',
+      'EventBusName',
+    ]);
     s.template.hasOutput('BackupStateMachineArn', { Value: { Ref: backup } });
     s.template.hasOutput('RestoreStateMachineArn', { Value: { Ref: restore } });
-    s.template.hasOutput('CatalogTableName', { Value: { Ref: logicalIdOf(s.template, 'AWS::DynamoDB::Table', 'CatalogTable') } });
-    s.template.hasOutput('RepositoryBucketName', { Value: { Ref: logicalIdOf(s.template, 'AWS::S3::Bucket', 'RepositoryBucket') } });
-    s.template.hasOutput('EventBusName', { Value: { Ref: logicalIdOf(s.template, 'AWS::Events::EventBus', 'StateMachinesEvents') } });
+    s.template.hasOutput('CatalogTableName', {
+      Value: { Ref: logicalIdOf(s.template, 'AWS::DynamoDB::Table', 'CatalogTable') },
+    });
+    s.template.hasOutput('RepositoryBucketName', {
+      Value: { Ref: logicalIdOf(s.template, 'AWS::S3::Bucket', 'RepositoryBucket') },
+    });
+    s.template.hasOutput('EventBusName', {
+      Value: { Ref: logicalIdOf(s.template, 'AWS::Events::EventBus', 'StateMachinesEvents') },
+    });
     // No prefix configured: no RepositoryPrefix output (the bucket root).
     expect(s.template.findOutputs('RepositoryPrefix')).toEqual({});
   });

@@ -20,17 +20,23 @@ const MACHINES = [
 
 let s: Synthesized;
 let bus: string;
-const machine = (id: string) => s.template.toJSON().Resources[logicalIdOf(s.template, 'AWS::StepFunctions::StateMachine', `StateMachines${id}`)];
+const machine = (id: string) =>
+  s.template.toJSON().Resources[logicalIdOf(s.template, 'AWS::StepFunctions::StateMachine', `StateMachines${id}`)];
 /** Task functions of the stack, by logical id (not CDK's custom-resource provider). */
-const functionIds = () => new Set(Object.keys(s.template.findResources('AWS::Lambda::Function')).filter((id) => id.startsWith('Tasks')));
+const functionIds = () =>
+  new Set(Object.keys(s.template.findResources('AWS::Lambda::Function')).filter((id) => id.startsWith('Tasks')));
 
 /** What CloudFormation does at deploy time, with the template's own substitutions. */
 function deployedDefinition(name: string, id: string): any {
   let text = readFileSync(aslPath(name as 'backup'), 'utf8');
-  for (const [placeholder, value] of Object.entries(machine(id).Properties.DefinitionSubstitutions as Record<string, unknown>)) {
+  for (const [placeholder, value] of Object.entries(
+    machine(id).Properties.DefinitionSubstitutions as Record<string, unknown>,
+  )) {
     const rendered = render(value);
     // A function ARN, as CloudFormation would render it; the bus, by name.
-    const concrete = rendered.endsWith('.Arn>') ? `arn:aws:lambda:eu-west-1:123456789012:function:${rendered.slice(1, -5)}` : rendered.slice(1, -1);
+    const concrete = rendered.endsWith('.Arn>')
+      ? `arn:aws:lambda:eu-west-1:123456789012:function:${rendered.slice(1, -5)}`
+      : rendered.slice(1, -1);
     text = text.replaceAll(`\${${placeholder}}`, concrete);
   }
   return JSON.parse(text);
@@ -85,10 +91,17 @@ describe.each(MACHINES)('the %s state machine', (name, id) => {
     const logs = logicalIdOf(s.template, 'AWS::Logs::LogGroup', `StateMachines${id}Logs`);
     expect(machine(id).Properties).toMatchObject({
       StateMachineType: 'STANDARD',
-      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false, Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logs, 'Arn'] } } }] },
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: false,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logs, 'Arn'] } } }],
+      },
       TracingConfiguration: { Enabled: true },
     });
-    expect(s.template.toJSON().Resources[logs]).toMatchObject({ DeletionPolicy: 'Retain', Properties: { RetentionInDays: 90 } });
+    expect(s.template.toJSON().Resources[logs]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: { RetentionInDays: 90 },
+    });
   });
 
   it('may invoke exactly the functions its ASL names, unqualified, and put events only on the bus', () => {
@@ -111,7 +124,8 @@ describe.each(MACHINES)('the %s state machine', (name, id) => {
 
 describe('the two machines', () => {
   it('share no function', () => {
-    const fns = (id: string) => Object.keys(machine(id).Properties.DefinitionSubstitutions).filter((k) => k.endsWith('FunctionArn'));
+    const fns = (id: string) =>
+      Object.keys(machine(id).Properties.DefinitionSubstitutions).filter((k) => k.endsWith('FunctionArn'));
     const backup = fns('Backup');
     expect(backup.every((f) => f.startsWith('Backup'))).toBe(true);
     expect(fns('Restore').every((f) => f.startsWith('Restore'))).toBe(true);

@@ -2,7 +2,12 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG_TABLE } from '../../src/adapters/aws-resources.ts';
-import { BREAK_GLASS_BUCKET_ACTIONS, BREAK_GLASS_KEY_ACTIONS, noncurrentVersionDays, retentionDays } from '../../infra/constructs/repository-protection.ts';
+import {
+  BREAK_GLASS_BUCKET_ACTIONS,
+  BREAK_GLASS_KEY_ACTIONS,
+  noncurrentVersionDays,
+  retentionDays,
+} from '../../infra/constructs/repository-protection.ts';
 import type { StackPolicies } from '../support/stack-policies.ts';
 import { ACCOUNT, BUCKET, decide, deployedPolicies } from './support/simulate.ts';
 import { logicalIdOf, synthesize, type Synthesized } from './support/synth.ts';
@@ -21,7 +26,11 @@ beforeAll(() => {
 
 describe('the repository key', () => {
   it('rotates and outlives the stack', () => {
-    s.template.hasResource('AWS::KMS::Key', { Properties: Match.objectLike({ EnableKeyRotation: true }), DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    s.template.hasResource('AWS::KMS::Key', {
+      Properties: Match.objectLike({ EnableKeyRotation: true }),
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
     expect(s.template.toJSON().Resources[keyId].Properties.EnableKeyRotation).toBe(true);
   });
 });
@@ -31,7 +40,13 @@ describe('the repository bucket', () => {
     s.template.hasResourceProperties('AWS::S3::Bucket', {
       BucketEncryption: {
         ServerSideEncryptionConfiguration: [
-          { ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [keyId, 'Arn'] } }, BucketKeyEnabled: true },
+          {
+            ServerSideEncryptionByDefault: {
+              SSEAlgorithm: 'aws:kms',
+              KMSMasterKeyID: { 'Fn::GetAtt': [keyId, 'Arn'] },
+            },
+            BucketKeyEnabled: true,
+          },
         ],
       },
     });
@@ -41,7 +56,12 @@ describe('the repository bucket', () => {
     expect(s.template.toJSON().Resources[bucketId]).toMatchObject({
       DeletionPolicy: 'Retain',
       Properties: {
-        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
         VersioningConfiguration: { Status: 'Enabled' },
         OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
         LoggingConfiguration: { DestinationBucketName: { Ref: logBucketId }, LogFilePrefix: 'repository/' },
@@ -64,7 +84,12 @@ describe('the repository bucket', () => {
       },
       { Id: 'expire-run-documents', Prefix: 'runs/', ExpirationInDays: 30, Status: 'Enabled' },
       // orders-nightly keeps 12 monthly backups (372 days), + 7 days of verify interval + 1.
-      { Id: 'expire-noncurrent-versions', NoncurrentVersionExpiration: { NoncurrentDays: 380 }, ExpiredObjectDeleteMarker: true, Status: 'Enabled' },
+      {
+        Id: 'expire-noncurrent-versions',
+        NoncurrentVersionExpiration: { NoncurrentDays: 380 },
+        ExpiredObjectDeleteMarker: true,
+        Status: 'Enabled',
+      },
     ]);
   });
 
@@ -76,9 +101,13 @@ describe('the repository bucket', () => {
     config.repository.verifyIntervalDays = 3;
     // WHEN synthesized
     const short = synthesize(config);
-    const rules = short.template.toJSON().Resources[logicalIdOf(short.template, 'AWS::S3::Bucket', 'RepositoryBucket')].Properties.LifecycleConfiguration.Rules;
+    const rules =
+      short.template.toJSON().Resources[logicalIdOf(short.template, 'AWS::S3::Bucket', 'RepositoryBucket')].Properties
+        .LifecycleConfiguration.Rules;
     // THEN old versions stay at least a month (collections the CLI made are not in the file)
-    expect(rules.find((r: { Id: string }) => r.Id === 'expire-noncurrent-versions').NoncurrentVersionExpiration).toEqual({ NoncurrentDays: 30 + 3 + 1 });
+    expect(
+      rules.find((r: { Id: string }) => r.Id === 'expire-noncurrent-versions').NoncurrentVersionExpiration,
+    ).toEqual({ NoncurrentDays: 30 + 3 + 1 });
     // AND with a year of weekly backups, a year and a week (+ verify, + 1)
     config.collections[0]!.retention = { keepWeekly: 52 };
     expect(noncurrentVersionDays(config.collections, 3)).toBe(364 + 3 + 1);
@@ -99,8 +128,17 @@ describe('the repository bucket', () => {
       Bucket: { Ref: bucketId },
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } }),
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
+          }),
         ]),
       },
     });
@@ -112,21 +150,33 @@ describe('the repository bucket', () => {
     const prefixed = synthesize(config);
     // THEN the rules follow the prefix, and the functions are told it
     const id = logicalIdOf(prefixed.template, 'AWS::S3::Bucket', 'RepositoryBucket');
-    const prefixes = prefixed.template.toJSON().Resources[id].Properties.LifecycleConfiguration.Rules.map((r: { Prefix?: string }) => r.Prefix);
+    const prefixes = prefixed.template
+      .toJSON()
+      .Resources[id].Properties.LifecycleConfiguration.Rules.map((r: { Prefix?: string }) => r.Prefix);
     expect(prefixes).toEqual([undefined, 'tidemark/chunks/', 'tidemark/runs/', undefined]);
     // AND the write-once areas of the bucket policy
-    const statement = (prefixed.template.toJSON().Resources[logicalIdOf(prefixed.template, 'AWS::S3::BucketPolicy', 'RepositoryBucketPolicy')].Properties.PolicyDocument.Statement as any[]).find(
-      (x) => x.Sid === 'DenyOverwritingCommittedObjects',
-    );
-    expect(statement.Resource.map((r: any) => r['Fn::Join'][1][1]).sort()).toEqual(['/tidemark/backups/*', '/tidemark/chunks/*', '/tidemark/collections/*']);
-    prefixed.template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ TIDEMARK_PREFIX: 'tidemark/' }) } });
+    const statement = (
+      prefixed.template.toJSON().Resources[
+        logicalIdOf(prefixed.template, 'AWS::S3::BucketPolicy', 'RepositoryBucketPolicy')
+      ].Properties.PolicyDocument.Statement as any[]
+    ).find((x) => x.Sid === 'DenyOverwritingCommittedObjects');
+    expect(statement.Resource.map((r: any) => r['Fn::Join'][1][1]).sort()).toEqual([
+      '/tidemark/backups/*',
+      '/tidemark/chunks/*',
+      '/tidemark/collections/*',
+    ]);
+    prefixed.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ TIDEMARK_PREFIX: 'tidemark/' }) },
+    });
     prefixed.template.hasOutput('RepositoryPrefix', { Value: 'tidemark/' });
   });
 
   it('keeps chunks in S3 Standard when tierChunks is false', () => {
     const standard = synthesize({ ...s.config, repository: { prefix: '', tierChunks: false, verifyIntervalDays: 7 } });
     const id = logicalIdOf(standard.template, 'AWS::S3::Bucket', 'RepositoryBucket');
-    const ids = standard.template.toJSON().Resources[id].Properties.LifecycleConfiguration.Rules.map((r: { Id: string }) => r.Id);
+    const ids = standard.template
+      .toJSON()
+      .Resources[id].Properties.LifecycleConfiguration.Rules.map((r: { Id: string }) => r.Id);
     expect(ids).toEqual(['abort-incomplete-uploads', 'expire-run-documents', 'expire-noncurrent-versions']);
   });
 });
@@ -136,7 +186,8 @@ describe('what the bucket and key policies deny, whatever a role is granted', ()
   const task = `arn:aws:iam::${ACCOUNT.accountId}:role/tidemark-backupcommit`;
   const breakGlass = () => s.config.breakGlassRoleArn;
   const object = (key: string) => `arn:aws:s3:::${BUCKET}/${key}`;
-  const put = (key: string, context: Record<string, string>, principal = task) => decide({ principal, action: 's3:PutObject', resource: object(key), context, resourcePolicy: p.bucketPolicy });
+  const put = (key: string, context: Record<string, string>, principal = task) =>
+    decide({ principal, action: 's3:PutObject', resource: object(key), context, resourcePolicy: p.bucketPolicy });
   const created = { 's3:ObjectCreationOperation': 'true' };
   const ifNoneMatch = { ...created, 's3:if-none-match': '*' };
   beforeAll(() => {
@@ -153,7 +204,9 @@ describe('what the bucket and key policies deny, whatever a role is granted', ()
             Effect: 'Deny',
             Principal: { AWS: '*' },
             Action: 's3:PutObject',
-            Resource: ['backups', 'chunks', 'collections'].map((area) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${area}/*`]] })),
+            Resource: ['backups', 'chunks', 'collections'].map((area) => ({
+              'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${area}/*`]],
+            })),
             Condition: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
           },
         ]),
@@ -181,27 +234,47 @@ describe('what the bucket and key policies deny, whatever a role is granted', ()
   });
 
   it('a copy into a write-once area is denied (it cannot carry If-None-Match)', async () => {
-    expect(await put('backups/x/manifest.json', { ...created, 's3:x-amz-copy-source': `${BUCKET}/runs/x/plan.json` })).toBe('ExplicitlyDenied');
+    expect(
+      await put('backups/x/manifest.json', { ...created, 's3:x-amz-copy-source': `${BUCKET}/runs/x/plan.json` }),
+    ).toBe('ExplicitlyDenied');
   });
 
   it('an upload asking for another encryption than the repository key is denied; one asking for none gets the default (the key)', async () => {
     const key = p.account.keyArn;
-    expect(await put('runs/x/plan.json', { ...ifNoneMatch, 's3:x-amz-server-side-encryption': 'AES256' })).toBe('ExplicitlyDenied');
-    expect(await put('runs/x/plan.json', { ...ifNoneMatch, 's3:x-amz-server-side-encryption': 'aws:kms', 's3:x-amz-server-side-encryption-aws-kms-key-id': key.replace(/key\/.*/, 'key/another') })).toBe('ExplicitlyDenied');
-    expect(await put('runs/x/plan.json', { ...ifNoneMatch, 's3:x-amz-server-side-encryption-customer-algorithm': 'AES256' })).toBe('ExplicitlyDenied');
-    expect(await put('runs/x/plan.json', { ...ifNoneMatch, 's3:x-amz-server-side-encryption': 'aws:kms', 's3:x-amz-server-side-encryption-aws-kms-key-id': key })).toBe('Allowed');
+    expect(await put('runs/x/plan.json', { ...ifNoneMatch, 's3:x-amz-server-side-encryption': 'AES256' })).toBe(
+      'ExplicitlyDenied',
+    );
+    expect(
+      await put('runs/x/plan.json', {
+        ...ifNoneMatch,
+        's3:x-amz-server-side-encryption': 'aws:kms',
+        's3:x-amz-server-side-encryption-aws-kms-key-id': key.replace(/key\/.*/, 'key/another'),
+      }),
+    ).toBe('ExplicitlyDenied');
+    expect(
+      await put('runs/x/plan.json', { ...ifNoneMatch, 's3:x-amz-server-side-encryption-customer-algorithm': 'AES256' }),
+    ).toBe('ExplicitlyDenied');
+    expect(
+      await put('runs/x/plan.json', {
+        ...ifNoneMatch,
+        's3:x-amz-server-side-encryption': 'aws:kms',
+        's3:x-amz-server-side-encryption-aws-kms-key-id': key,
+      }),
+    ).toBe('Allowed');
     expect(await put('runs/x/plan.json', ifNoneMatch)).toBe('Allowed');
   });
 
   it('only the break-glass role may delete an object version; anyone allowed may add a delete marker (gc)', async () => {
-    const del = (action: string, principal: string) => decide({ principal, action, resource: object('chunks/ab/ab12'), resourcePolicy: p.bucketPolicy });
+    const del = (action: string, principal: string) =>
+      decide({ principal, action, resource: object('chunks/ab/ab12'), resourcePolicy: p.bucketPolicy });
     expect(await del('s3:DeleteObjectVersion', task)).toBe('ExplicitlyDenied');
     expect(await del('s3:DeleteObjectVersion', breakGlass())).toBe('Allowed');
     expect(await del('s3:DeleteObject', task)).toBe('Allowed');
   });
 
   it.each(BREAK_GLASS_BUCKET_ACTIONS.map((a) => [a]))('only the break-glass role may %s', async (action) => {
-    const call = (principal: string) => decide({ principal, action, resource: `arn:aws:s3:::${BUCKET}`, resourcePolicy: p.bucketPolicy });
+    const call = (principal: string) =>
+      decide({ principal, action, resource: `arn:aws:s3:::${BUCKET}`, resourcePolicy: p.bucketPolicy });
     expect(await call(task)).toBe('ExplicitlyDenied');
     expect(await call(`arn:aws:iam::${ACCOUNT.accountId}:role/Administrator`)).toBe('ExplicitlyDenied');
     expect(await call(breakGlass())).toBe('Allowed');
@@ -216,9 +289,12 @@ describe('what the bucket and key policies deny, whatever a role is granted', ()
       Resource: '*',
       Condition: { ArnNotEquals: { 'aws:PrincipalArn': s.config.breakGlassRoleArn } },
     });
-    const call = (action: string, principal: string) => decide({ principal, action, resource: p.account.keyArn, resourcePolicy: p.keyPolicy });
+    const call = (action: string, principal: string) =>
+      decide({ principal, action, resource: p.account.keyArn, resourcePolicy: p.keyPolicy });
     for (const action of BREAK_GLASS_KEY_ACTIONS) {
-      expect(await call(action, `arn:aws:iam::${ACCOUNT.accountId}:role/Administrator`), action).toBe('ExplicitlyDenied');
+      expect(await call(action, `arn:aws:iam::${ACCOUNT.accountId}:role/Administrator`), action).toBe(
+        'ExplicitlyDenied',
+      );
       expect(await call(action, breakGlass()), action).toBe('Allowed');
     }
     // AND nothing else is taken from the account's administrators
@@ -229,8 +305,15 @@ describe('what the bucket and key policies deny, whatever a role is granted', ()
 describe('the access-log bucket', () => {
   it('is SSE-S3 (log delivery cannot write SSE-KMS), private, TLS-only, and expires logs after a year', () => {
     expect(s.template.toJSON().Resources[logBucketId].Properties).toMatchObject({
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       LifecycleConfiguration: { Rules: [{ Id: 'expire-access-logs', ExpirationInDays: 365, Status: 'Enabled' }] },
     });
     s.template.hasResourceProperties('AWS::S3::BucketPolicy', {
@@ -239,7 +322,11 @@ describe('the access-log bucket', () => {
         Statement: Match.arrayWith([
           Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
           // Log delivery may write only under the repository bucket's prefix.
-          Match.objectLike({ Effect: 'Allow', Action: 's3:PutObject', Principal: { Service: 'logging.s3.amazonaws.com' } }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Action: 's3:PutObject',
+            Principal: { Service: 'logging.s3.amazonaws.com' },
+          }),
         ]),
       },
     });

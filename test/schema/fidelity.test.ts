@@ -55,8 +55,15 @@ describe('schema capture on PostgreSQL 15 (pg_dump as oracle)', () => {
       expect(new Set(objects).size, objects.join(', ')).toBe(objects.length);
     }
     // e.granted: the owner gives tidemark_reader SELECT WITH GRANT OPTION, which then grants it to PUBLIC.
-    const withOption = waveOf((s) => s.object === 'table e.granted' && /GRANT SELECT ON TABLE e\.granted TO tidemark_reader WITH GRANT OPTION/.test(s.sql));
-    const byReader = waveOf((s) => s.object === 'table e.granted' && s.sql.startsWith('SET SESSION AUTHORIZATION tidemark_reader; GRANT SELECT'));
+    const withOption = waveOf(
+      (s) =>
+        s.object === 'table e.granted' &&
+        /GRANT SELECT ON TABLE e\.granted TO tidemark_reader WITH GRANT OPTION/.test(s.sql),
+    );
+    const byReader = waveOf(
+      (s) =>
+        s.object === 'table e.granted' && s.sql.startsWith('SET SESSION AUTHORIZATION tidemark_reader; GRANT SELECT'),
+    );
     expect(withOption).toBeGreaterThanOrEqual(firstGrantWave);
     expect(byReader).toBeGreaterThan(withOption);
   });
@@ -72,7 +79,12 @@ describe('schema capture on PostgreSQL 15 (pg_dump as oracle)', () => {
   });
 
   it('records sequence states and the populated materialized views', () => {
-    expect(snapshot.sequences).toContainEqual({ schema: 'app', name: 'invoice_no', lastValue: '4242', isCalled: false });
+    expect(snapshot.sequences).toContainEqual({
+      schema: 'app',
+      name: 'invoice_no',
+      lastValue: '4242',
+      isCalled: false,
+    });
     expect(snapshot.sequences.find((s) => s.name === 'customer_id_seq')?.isCalled).toBe(true);
     // Dependency order: e.mv2 reads e.mv1. app.empty_mv was never populated.
     expect(snapshot.materializedViews).toEqual([

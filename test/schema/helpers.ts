@@ -24,7 +24,10 @@ export async function withClient<T>(url: string, fn: (client: pg.Client) => Prom
   }
 }
 
-export const queryOf = (client: pg.Client): CatalogQuery => async (sql, params) => (await client.query(sql, params)).rows;
+export const queryOf =
+  (client: pg.Client): CatalogQuery =>
+  async (sql, params) =>
+    (await client.query(sql, params)).rows;
 
 /** Runs the fidelity fixture files in name order. */
 export async function loadFixture(url: string): Promise<void> {
@@ -56,24 +59,33 @@ export async function applySnapshot(
   options: { concurrency?: number; load?: () => Promise<void> } = {},
 ): Promise<string[]> {
   const concurrency = options.concurrency ?? 4;
-  const clients = await Promise.all(Array.from({ length: concurrency }, async () => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    return c;
-  }));
+  const clients = await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      return c;
+    }),
+  );
   try {
     const roles = await targetRoles(queryOf(clients[0]), [...snapshot.preData, ...snapshot.postData.flat()]);
     const warnings = await applyStatements(queryOf(clients[0]), snapshot.preData, roles);
     await options.load?.();
     const idle = [...clients];
-    warnings.push(...(await applyWaves(snapshot.postData, async (statements) => {
-      const client = idle.pop()!;
-      try {
-        return await applyStatements(queryOf(client), statements, roles);
-      } finally {
-        idle.push(client);
-      }
-    }, concurrency, partitionParents(snapshot.preData))));
+    warnings.push(
+      ...(await applyWaves(
+        snapshot.postData,
+        async (statements) => {
+          const client = idle.pop()!;
+          try {
+            return await applyStatements(queryOf(client), statements, roles);
+          } finally {
+            idle.push(client);
+          }
+        },
+        concurrency,
+        partitionParents(snapshot.preData),
+      )),
+    );
     return warnings;
   } finally {
     await Promise.all(clients.map((c) => c.end()));
@@ -89,24 +101,30 @@ const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** Copies the snapshot's tables from source to target with COPY, as the export/load would. */
 export async function copyTables(sourceUrl: string, targetUrl: string, snapshot: SchemaSnapshot): Promise<void> {
-  await withClient(sourceUrl, (source) => withClient(targetUrl, async (target) => {
-    for (const table of snapshot.tables) {
-      const name = `${ident(table.schema)}.${ident(table.name)}`;
-      // A table without columns takes no column list.
-      const columns = table.columns.length ? ` (${table.columns.map(ident).join(', ')})` : '';
-      await pipeline(
-        source.query(copyTo(`COPY ${name}${columns} TO STDOUT`)),
-        target.query(copyFrom(`COPY ${name}${columns} FROM STDIN`)),
-      );
-    }
-  }));
+  await withClient(sourceUrl, (source) =>
+    withClient(targetUrl, async (target) => {
+      for (const table of snapshot.tables) {
+        const name = `${ident(table.schema)}.${ident(table.name)}`;
+        // A table without columns takes no column list.
+        const columns = table.columns.length ? ` (${table.columns.map(ident).join(', ')})` : '';
+        await pipeline(
+          source.query(copyTo(`COPY ${name}${columns} TO STDOUT`)),
+          target.query(copyFrom(`COPY ${name}${columns} FROM STDIN`)),
+        );
+      }
+    }),
+  );
 }
 
 /** What the restorer does after post-data: sequence values, then materialized views. */
 export async function finishData(url: string, snapshot: SchemaSnapshot): Promise<void> {
   await withClient(url, async (client) => {
     for (const s of snapshot.sequences) {
-      await client.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [`${ident(s.schema)}.${ident(s.name)}`, s.lastValue, s.isCalled]);
+      await client.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [
+        `${ident(s.schema)}.${ident(s.name)}`,
+        s.lastValue,
+        s.isCalled,
+      ]);
     }
     for (const mv of snapshot.materializedViews) {
       await client.query(`REFRESH MATERIALIZED VIEW ${ident(mv.schema)}.${ident(mv.name)}`);

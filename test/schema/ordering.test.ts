@@ -44,7 +44,8 @@ describe('dependency order', () => {
   });
 
   it('breaks the table → default → function → table cycle with a separate default', () => {
-    const at = (kind: string, object: string) => snapshot.preData.findIndex((s) => s.kind === kind && s.object === object);
+    const at = (kind: string, object: string) =>
+      snapshot.preData.findIndex((s) => s.kind === kind && s.object === object);
     expect(at('table', 'table chain.f_uses')).toBeLessThan(at('function', 'function chain.e_next()'));
     expect(at('function', 'function chain.e_next()')).toBeLessThan(at('default', 'table chain.f_uses'));
     expect(snapshot.warnings).toEqual([]);

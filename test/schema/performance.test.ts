@@ -11,13 +11,16 @@ describe('capture of a large schema', () => {
   beforeAll(async () => {
     server = await startPostgres({ major: 15 });
     await server.createDatabase('large');
-    await server.sql(`
+    await server.sql(
+      `
       DO $$ BEGIN FOR i IN 1..${TABLES} LOOP
         EXECUTE format('CREATE TABLE public.t%s (id serial PRIMARY KEY, a text NOT NULL DEFAULT %L,
           b integer CHECK (b > 0), c timestamptz, d jsonb)', i, 'x');
         EXECUTE format('CREATE INDEX ON public.t%s (a, b)', i);
         EXECUTE format('COMMENT ON TABLE public.t%s IS %L', i, 'table ' || i);
-      END LOOP; END $$;`, 'large');
+      END LOOP; END $$;`,
+      'large',
+    );
   }, 180_000);
   afterAll(async () => {
     await server?.stop();

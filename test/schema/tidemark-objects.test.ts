@@ -11,9 +11,14 @@ let server: PostgresServer;
 beforeAll(async () => {
   server = await startPostgres({ major: 15 });
   await server.createDatabase('pitr_source');
-  await server.sql(`CREATE TABLE t (id int PRIMARY KEY); CREATE FUNCTION public.mine() RETURNS int LANGUAGE sql AS 'SELECT 1';`, 'pitr_source');
+  await server.sql(
+    `CREATE TABLE t (id int PRIMARY KEY); CREATE FUNCTION public.mine() RETURNS int LANGUAGE sql AS 'SELECT 1';`,
+    'pitr_source',
+  );
   const url = server.url('pitr_source');
-  const session = await new PostgresConnector({ urlFor: async () => url, peek: () => url }).connect({ credentials: 'source' });
+  const session = await new PostgresConnector({ urlFor: async () => url, peek: () => url }).connect({
+    credentials: 'source',
+  });
   try {
     await installDdlCapture(session, 'tidemark_ddl_shop');
   } finally {
@@ -23,7 +28,7 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 
 describe("Tidemark's own objects in a source", () => {
-  it('are neither captured nor reported as unsupported; the user\'s own function still is', async () => {
+  it("are neither captured nor reported as unsupported; the user's own function still is", async () => {
     const snapshot = await capture(server.url('pitr_source'));
     const sql = [...snapshot.preData, ...snapshot.postData.flat()].map((s) => s.sql).join('\n');
     expect(sql).toContain('public.mine()');

@@ -91,9 +91,13 @@ describe('unsupported object kinds', () => {
     expect(everything).not.toContain('not-a-real-secret');
     // The server, the mapping without its password, and the foreign table are backed up.
     const sql = snapshot.preData.map((s) => s.sql);
-    expect(sql).toContain(`CREATE SERVER tidemark_remote FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'example.invalid', dbname 'x')`);
+    expect(sql).toContain(
+      `CREATE SERVER tidemark_remote FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'example.invalid', dbname 'x')`,
+    );
     expect(sql).toContain(`CREATE USER MAPPING FOR postgres SERVER tidemark_remote OPTIONS ("user" 'someone')`);
-    expect(sql.some((s) => s.startsWith('CREATE FOREIGN TABLE public.remote_t (\n    id integer\n) SERVER tidemark_remote'))).toBe(true);
+    expect(
+      sql.some((s) => s.startsWith('CREATE FOREIGN TABLE public.remote_t (\n    id integer\n) SERVER tidemark_remote')),
+    ).toBe(true);
     expect(snapshot.warnings).toContain(
       "user mapping for postgres on server tidemark_remote: option password not backed up (secrets stay out of backups); after a restore, set it again with ALTER USER MAPPING FOR postgres SERVER tidemark_remote OPTIONS (ADD password '…')",
     );
@@ -101,7 +105,9 @@ describe('unsupported object kinds', () => {
 
   it('still captures the supported objects around them', () => {
     expect(snapshot.preData.some((s) => s.sql.startsWith('CREATE TABLE public.t '))).toBe(true);
-    expect(snapshot.preData.some((s) => s.sql === 'CREATE EXTENSION IF NOT EXISTS postgres_fdw WITH SCHEMA public')).toBe(true);
+    expect(
+      snapshot.preData.some((s) => s.sql === 'CREATE EXTENSION IF NOT EXISTS postgres_fdw WITH SCHEMA public'),
+    ).toBe(true);
   });
 
   it('a backup through the CLI carries every warning in its --json result, its human output and its manifest; the rest restores', async () => {
@@ -115,16 +121,29 @@ describe('unsupported object kinds', () => {
       expect(json.json.warnings).toEqual(snapshot.warnings);
       expect(json.json.warnings.length).toBeGreaterThanOrEqual(4);
       expect(human.code, describeResult(human)).toBe(0);
-      for (const kind of ['event trigger', 'large object']) expect(human.stderr).toContain(`unsupported object kind "${kind}"`);
+      for (const kind of ['event trigger', 'large object'])
+        expect(human.stderr).toContain(`unsupported object kind "${kind}"`);
 
       const manifestText = await readFile(join(repo, 'backups', json.json.backupId, 'manifest.json'), 'utf8');
       const manifest = JSON.parse(manifestText.slice(manifestText.indexOf('\n') + 1));
       expect(manifest.warnings).toEqual(json.json.warnings);
-      for (const text of [json.stdout, json.stderr, human.stdout, human.stderr, manifestText]) expect(text).not.toContain('not-a-real-secret');
+      for (const text of [json.stdout, json.stderr, human.stdout, human.stderr, manifestText])
+        expect(text).not.toContain('not-a-real-secret');
 
-      const restore = await runCli(['restore', json.json.backupId, '--repo', repo, '--target', server.url('odd_restored'), '--json']);
+      const restore = await runCli([
+        'restore',
+        json.json.backupId,
+        '--repo',
+        repo,
+        '--target',
+        server.url('odd_restored'),
+        '--json',
+      ]);
       expect(restore.code, describeResult(restore)).toBe(0);
-      expect((await server.sql('SELECT id, body FROM public.t ORDER BY id', 'odd_restored')).rows).toEqual([{ id: 1, body: 'one' }, { id: 2, body: 'two' }]);
+      expect((await server.sql('SELECT id, body FROM public.t ORDER BY id', 'odd_restored')).rows).toEqual([
+        { id: 1, body: 'one' },
+        { id: 2, body: 'two' },
+      ]);
     } finally {
       await rm(dirname(repo), { recursive: true, force: true }); // holds repo-human too
     }

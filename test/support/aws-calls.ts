@@ -52,12 +52,21 @@ type Outcome = { status: number };
 /** IAM requests of each SDK operation this project uses. An unknown one fails the test. */
 function requestsOf(service: string, command: string, input: Input, outcome: Outcome, a: Account): IamRequest[] {
   const kmsVia = (svc: string, ...actions: string[]): IamRequest[] =>
-    actions.map((action) => ({ action, resource: a.keyArn, context: { 'kms:ViaService': `${svc}.${a.region}.amazonaws.com`, 'kms:CallerAccount': a.accountId } }));
+    actions.map((action) => ({
+      action,
+      resource: a.keyArn,
+      context: { 'kms:ViaService': `${svc}.${a.region}.amazonaws.com`, 'kms:CallerAccount': a.accountId },
+    }));
   const object = (bucket: string, key: string) => `arn:${a.partition}:s3:::${bucket}/${key}`;
   const bucketArn = (bucket: string) => `arn:${a.partition}:s3:::${bucket}`;
-  const s3 = (action: string, resource: string, extra: Record<string, string> = {}): IamRequest => ({ action, resource, context: { 'aws:SecureTransport': 'true', ...extra } });
+  const s3 = (action: string, resource: string, extra: Record<string, string> = {}): IamRequest => ({
+    action,
+    resource,
+    context: { 'aws:SecureTransport': 'true', ...extra },
+  });
   const missed = outcome.status === 404;
-  const listForMiss = (bucket: string, key: string) => (missed ? [s3('s3:ListBucket', bucketArn(bucket), { 's3:prefix': key })] : []);
+  const listForMiss = (bucket: string, key: string) =>
+    missed ? [s3('s3:ListBucket', bucketArn(bucket), { 's3:prefix': key })] : [];
   // S3 authorizes PutObject, CreateMultipartUpload, UploadPart and CompleteMultipartUpload all
   // as s3:PutObject. Only PutObject and CompleteMultipartUpload create the object
   // (s3:ObjectCreationOperation true) and only they carry If-None-Match; CreateMultipartUpload
@@ -74,18 +83,31 @@ function requestsOf(service: string, command: string, input: Input, outcome: Out
   if (service === 'S3') {
     switch (command) {
       case 'GetObject':
-        return [s3('s3:GetObject', object(input.Bucket, input.Key)), ...listForMiss(input.Bucket, input.Key), ...(missed ? [] : kmsVia('s3', 'kms:Decrypt'))];
+        return [
+          s3('s3:GetObject', object(input.Bucket, input.Key)),
+          ...listForMiss(input.Bucket, input.Key),
+          ...(missed ? [] : kmsVia('s3', 'kms:Decrypt')),
+        ];
       case 'HeadObject':
         return [s3('s3:GetObject', object(input.Bucket, input.Key)), ...listForMiss(input.Bucket, input.Key)];
       case 'PutObject':
-        return [s3('s3:PutObject', object(input.Bucket, input.Key), conditional(input)), ...kmsVia('s3', 'kms:GenerateDataKey')];
+        return [
+          s3('s3:PutObject', object(input.Bucket, input.Key), conditional(input)),
+          ...kmsVia('s3', 'kms:GenerateDataKey'),
+        ];
       case 'CreateMultipartUpload':
-        return [s3('s3:PutObject', object(input.Bucket, input.Key), conditional(input)), ...kmsVia('s3', 'kms:GenerateDataKey')];
+        return [
+          s3('s3:PutObject', object(input.Bucket, input.Key), conditional(input)),
+          ...kmsVia('s3', 'kms:GenerateDataKey'),
+        ];
       case 'UploadPart':
         return [s3('s3:PutObject', object(input.Bucket, input.Key))];
       case 'CompleteMultipartUpload':
         // S3 decrypts the parts' data keys to assemble the object.
-        return [s3('s3:PutObject', object(input.Bucket, input.Key), conditional(input)), ...kmsVia('s3', 'kms:Decrypt')];
+        return [
+          s3('s3:PutObject', object(input.Bucket, input.Key), conditional(input)),
+          ...kmsVia('s3', 'kms:Decrypt'),
+        ];
       case 'AbortMultipartUpload':
         return [s3('s3:AbortMultipartUpload', object(input.Bucket, input.Key))];
       case 'ListObjectsV2':
@@ -99,7 +121,11 @@ function requestsOf(service: string, command: string, input: Input, outcome: Out
     // The table key is decrypted for every request; writes also encrypt item data keys.
     const read = kmsVia('dynamodb', 'kms:Decrypt', 'kms:DescribeKey');
     const write = [...read, ...kmsVia('dynamodb', 'kms:Encrypt', 'kms:GenerateDataKey')];
-    const ddb = (action: string, resource = table): IamRequest => ({ action: `dynamodb:${action}`, resource, context: {} });
+    const ddb = (action: string, resource = table): IamRequest => ({
+      action: `dynamodb:${action}`,
+      resource,
+      context: {},
+    });
     switch (command) {
       case 'GetItem':
       case 'Scan':
@@ -122,7 +148,12 @@ function requestsOf(service: string, command: string, input: Input, outcome: Out
   throw new Error(`aws-calls.ts does not know what IAM checks for ${service} ${command}: add it to requestsOf.`);
 }
 
-const DOCUMENT_COMMANDS: Record<string, string> = { Get: 'GetItem', Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem' };
+const DOCUMENT_COMMANDS: Record<string, string> = {
+  Get: 'GetItem',
+  Put: 'PutItem',
+  Update: 'UpdateItem',
+  Delete: 'DeleteItem',
+};
 
 export class AwsCallRecorder {
   readonly calls: RecordedCall[] = [];
@@ -151,7 +182,12 @@ export class AwsCallRecorder {
         const command = service === 'DynamoDB' ? (DOCUMENT_COMMANDS[name] ?? name) : name;
         const who = caller.getStore() ?? '(no task)';
         const input = { ...args.input };
-        const add = (status: number) => this.calls.push({ caller: who, operation: `${service}.${command}`, requests: requestsOf(service, command, input, { status }, this.account) });
+        const add = (status: number) =>
+          this.calls.push({
+            caller: who,
+            operation: `${service}.${command}`,
+            requests: requestsOf(service, command, input, { status }, this.account),
+          });
         try {
           const out = await next(args);
           add(200);

@@ -37,7 +37,11 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
 
 /** Starts the CLI and returns the child; the caller owns it (see `collect`). */
 export function spawnCli(args: string[], options: CliOptions = {}): ChildProcess {
-  return spawn(process.execPath, [CLI_PATH, ...args], { env: childEnv(options.env), cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [CLI_PATH, ...args], {
+    env: childEnv(options.env),
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Waits for a child started by `spawnCli` to end and gathers its output. */
@@ -49,7 +53,11 @@ export function collect(child: ChildProcess, timeoutMs = 170_000): Promise<CliRe
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`tidemark ${child.spawnargs.slice(2).join(' ')} did not end within ${timeoutMs} ms.\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(
+        new Error(
+          `tidemark ${child.spawnargs.slice(2).join(' ')} did not end within ${timeoutMs} ms.\nstdout: ${stdout}\nstderr: ${stderr}`,
+        ),
+      );
     }, timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
@@ -90,7 +98,10 @@ export async function runCliInProcess(args: string[]): Promise<CliResult> {
   const { main } = await import('../../src/cli/main.ts');
   const out: string[] = [];
   const err: string[] = [];
-  const capture = (sink: string[]) => ((chunk: string | Uint8Array) => (sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')), true)) as typeof process.stdout.write;
+  const capture = (sink: string[]) =>
+    ((chunk: string | Uint8Array) => (
+      sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')), true
+    )) as typeof process.stdout.write;
   const [stdoutWrite, stderrWrite] = [process.stdout.write, process.stderr.write];
   process.stdout.write = capture(out);
   process.stderr.write = capture(err);

@@ -78,12 +78,22 @@ export async function compareTable(sourceUrl: string, targetUrl: string, table: 
 }
 
 /** Every table of both databases compared; the table lists must match too. */
-export async function compareDatabases(sourceUrl: string, targetUrl: string): Promise<{ tables: string[]; differences: TableDifference[] }> {
+export async function compareDatabases(
+  sourceUrl: string,
+  targetUrl: string,
+): Promise<{ tables: string[]; differences: TableDifference[] }> {
   const [sourceTables, targetTables] = await Promise.all([listTables(sourceUrl), listTables(targetUrl)]);
   const differences: TableDifference[] = [];
   for (const table of new Set([...sourceTables, ...targetTables])) {
     if (!sourceTables.includes(table) || !targetTables.includes(table)) {
-      differences.push({ table, sourceRows: 0, targetRows: 0, missing: [], extra: [], absentFrom: sourceTables.includes(table) ? 'target' : 'source' });
+      differences.push({
+        table,
+        sourceRows: 0,
+        targetRows: 0,
+        missing: [],
+        extra: [],
+        absentFrom: sourceTables.includes(table) ? 'target' : 'source',
+      });
       continue;
     }
     const d = await compareTable(sourceUrl, targetUrl, table);

@@ -22,10 +22,24 @@ export function pgDumpPath(): string {
  * `pg_dump --schema-only` (or the whole dump, `withData`), minus the lines that differ on every
  * run or server: the \restrict keys and the "Dumped from/by" header.
  */
-export async function schemaDump(server: PostgresServer, database: string, options: { withData?: boolean } = {}): Promise<string> {
+export async function schemaDump(
+  server: PostgresServer,
+  database: string,
+  options: { withData?: boolean } = {},
+): Promise<string> {
   const { stdout } = await run(
     pgDumpPath(),
-    [...(options.withData ? [] : ['--schema-only']), '--host', '127.0.0.1', '--port', String(server.port), '--username', SUPERUSER, '--dbname', database],
+    [
+      ...(options.withData ? [] : ['--schema-only']),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(server.port),
+      '--username',
+      SUPERUSER,
+      '--dbname',
+      database,
+    ],
     { env: { ...process.env, PGPASSWORD: SUPERUSER_PASSWORD }, maxBuffer: 256 * 1024 * 1024 },
   );
   return stdout
@@ -69,7 +83,10 @@ export async function tableContents(server: PostgresServer, database: string): P
  * Per materialized view: 'unpopulated' when it was created or left WITH NO DATA, else its row
  * count and a digest of its sorted rows. The schema dump shows neither.
  */
-export async function materializedViewContents(server: PostgresServer, database: string): Promise<Record<string, string>> {
+export async function materializedViewContents(
+  server: PostgresServer,
+  database: string,
+): Promise<Record<string, string>> {
   const views = (
     await server.sql(
       `SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relispopulated AS populated
@@ -102,7 +119,10 @@ export async function sequenceStates(server: PostgresServer, database: string): 
   ).rows.map((r) => r.name as string);
   const result: Record<string, string> = {};
   for (const seq of seqs) {
-    const { rows } = await server.sql(`SELECT last_value::text || '/' || is_called::text AS state FROM ${seq}`, database);
+    const { rows } = await server.sql(
+      `SELECT last_value::text || '/' || is_called::text AS state FROM ${seq}`,
+      database,
+    );
     result[seq] = rows[0].state;
   }
   return result;

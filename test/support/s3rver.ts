@@ -48,7 +48,11 @@ interface FilesystemStore {
 }
 type S3rverClass = new (options: Record<string, unknown>) => S3rverInstance;
 const S3rver = createRequire(import.meta.url)('s3rver') as S3rverClass;
-const S3Error = createRequire(import.meta.url)('s3rver/lib/models/error') as new (code: string, message: string, detail?: Record<string, string>) => Error;
+const S3Error = createRequire(import.meta.url)('s3rver/lib/models/error') as new (
+  code: string,
+  message: string,
+  detail?: Record<string, string>,
+) => Error;
 /** Set while a request carrying `If-None-Match: *` is handled. */
 const ifNoneMatch = new AsyncLocalStorage<boolean>();
 
@@ -102,9 +106,17 @@ function atomicPuts(store: FilesystemStore): void {
   const pending = new Map<string, Promise<unknown>>();
   const write = async (object: StoredObject, conditional: boolean) => {
     const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
-    if (conditional && (await access(objectPath).then(() => true, () => false))) {
+    if (
+      conditional &&
+      (await access(objectPath).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       if (!Buffer.isBuffer(object.content)) object.content.resume(); // drain the body it will not store
-      throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
+      throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+        Condition: 'If-None-Match',
+      });
     }
     // Not ending in s3rver's object suffix, so a listing never shows it.
     const partial = `${objectPath}.${randomUUID()}.partial`;
@@ -133,9 +145,11 @@ function atomicPuts(store: FilesystemStore): void {
     const conditional = ifNoneMatch.getStore() === true;
     const done = (pending.get(id) ?? Promise.resolve()).catch(() => undefined).then(() => write(object, conditional));
     pending.set(id, done);
-    void done.finally(() => {
-      if (pending.get(id) === done) pending.delete(id);
-    }).catch(() => undefined);
+    void done
+      .finally(() => {
+        if (pending.get(id) === done) pending.delete(id);
+      })
+      .catch(() => undefined);
     return done;
   };
 }

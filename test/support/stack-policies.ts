@@ -43,7 +43,13 @@ export function stackPolicies(template: Template, names: DeployedNames): StackPo
   const keyArn = `arn:${partition}:kms:${region}:${accountId}:key/${keyId.toLowerCase()}`;
   const macKeyId = logicalId(resources, 'AWS::KMS::Key', 'RepositoryMacKey');
   const macKeyArn = `arn:${partition}:kms:${region}:${accountId}:key/${macKeyId.toLowerCase()}`;
-  const pseudo: Record<string, string> = { 'AWS::Partition': partition, 'AWS::Region': region, 'AWS::AccountId': accountId, 'AWS::URLSuffix': 'amazonaws.com', 'AWS::StackName': 'Tidemark' };
+  const pseudo: Record<string, string> = {
+    'AWS::Partition': partition,
+    'AWS::Region': region,
+    'AWS::AccountId': accountId,
+    'AWS::URLSuffix': 'amazonaws.com',
+    'AWS::StackName': 'Tidemark',
+  };
 
   /** [Ref, Arn] of a resource once deployed. */
   function physical(id: string): { ref: string; arn: string } {
@@ -59,7 +65,15 @@ export function stackPolicies(template: Template, names: DeployedNames): StackPo
       case 'AWS::DynamoDB::GlobalTable':
         return { ref: names.table, arn: `arn:${partition}:dynamodb:${region}:${accountId}:table/${names.table}` };
       case 'AWS::KMS::Key':
-        return { ref: name, arn: id === keyId ? keyArn : id === macKeyId ? macKeyArn : `arn:${partition}:kms:${region}:${accountId}:key/${name}` };
+        return {
+          ref: name,
+          arn:
+            id === keyId
+              ? keyArn
+              : id === macKeyId
+                ? macKeyArn
+                : `arn:${partition}:kms:${region}:${accountId}:key/${name}`,
+        };
       case 'AWS::Lambda::Function':
         return { ref: name, arn: `arn:${partition}:lambda:${region}:${accountId}:function:${name}` };
       case 'AWS::Logs::LogGroup':
@@ -67,15 +81,27 @@ export function stackPolicies(template: Template, names: DeployedNames): StackPo
       case 'AWS::Events::EventBus':
         return { ref: name, arn: `arn:${partition}:events:${region}:${accountId}:event-bus/${name}` };
       case 'AWS::SNS::Topic':
-        return { ref: `arn:${partition}:sns:${region}:${accountId}:${name}`, arn: `arn:${partition}:sns:${region}:${accountId}:${name}` };
+        return {
+          ref: `arn:${partition}:sns:${region}:${accountId}:${name}`,
+          arn: `arn:${partition}:sns:${region}:${accountId}:${name}`,
+        };
       case 'AWS::SQS::Queue':
-        return { ref: `https://sqs.${region}.amazonaws.com/${accountId}/${name}`, arn: `arn:${partition}:sqs:${region}:${accountId}:${name}` };
+        return {
+          ref: `https://sqs.${region}.amazonaws.com/${accountId}/${name}`,
+          arn: `arn:${partition}:sqs:${region}:${accountId}:${name}`,
+        };
       case 'AWS::StepFunctions::StateMachine':
-        return { ref: `arn:${partition}:states:${region}:${accountId}:stateMachine:${name}`, arn: `arn:${partition}:states:${region}:${accountId}:stateMachine:${name}` };
+        return {
+          ref: `arn:${partition}:states:${region}:${accountId}:stateMachine:${name}`,
+          arn: `arn:${partition}:states:${region}:${accountId}:stateMachine:${name}`,
+        };
       case 'AWS::IAM::Role':
         return { ref: name, arn: `arn:${partition}:iam::${accountId}:role/${name}` };
       case 'AWS::IAM::ManagedPolicy':
-        return { ref: `arn:${partition}:iam::${accountId}:policy/${name}`, arn: `arn:${partition}:iam::${accountId}:policy/${name}` };
+        return {
+          ref: `arn:${partition}:iam::${accountId}:policy/${name}`,
+          arn: `arn:${partition}:iam::${accountId}:policy/${name}`,
+        };
       default:
         return { ref: name, arn: `arn:${partition}:unknown:${region}:${accountId}:${name}` };
     }
@@ -95,7 +121,11 @@ export function stackPolicies(template: Template, names: DeployedNames): StackPo
       throw new Error(`stack-policies.ts cannot resolve ${id}.${attribute}`);
     }
     if ('Fn::Join' in v) return (resolve(v['Fn::Join'][1]) as string[]).join(v['Fn::Join'][0]);
-    if ('Fn::Sub' in v) return String(v['Fn::Sub']).replace(/\$\{([\w:.]+)\}/g, (_, name: string) => pseudo[name] ?? physical(name.split('.')[0]!).arn);
+    if ('Fn::Sub' in v)
+      return String(v['Fn::Sub']).replace(
+        /\$\{([\w:.]+)\}/g,
+        (_, name: string) => pseudo[name] ?? physical(name.split('.')[0]!).arn,
+      );
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
   }
 
@@ -106,7 +136,8 @@ export function stackPolicies(template: Template, names: DeployedNames): StackPo
     rolePolicies(roleId: string): NamedPolicy[] {
       const attached: NamedPolicy[] = [];
       for (const [id, r] of Object.entries(resources)) {
-        if (r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles as unknown[]).some((x: any) => x.Ref === roleId)) attached.push({ name: id, policy: policy(r.Properties.PolicyDocument) });
+        if (r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles as unknown[]).some((x: any) => x.Ref === roleId))
+          attached.push({ name: id, policy: policy(r.Properties.PolicyDocument) });
       }
       const role = resources[roleId]!;
       for (const ref of role.Properties.ManagedPolicyArns ?? []) {
@@ -114,13 +145,16 @@ export function stackPolicies(template: Template, names: DeployedNames): StackPo
         if (!id) throw new Error(`${roleId} has a managed policy that is not this stack's: ${JSON.stringify(ref)}`);
         attached.push({ name: id, policy: policy(resources[id]!.Properties.PolicyDocument) });
       }
-      for (const inline of role.Properties.Policies ?? []) attached.push({ name: `${roleId}/${inline.PolicyName}`, policy: policy(inline.PolicyDocument) });
+      for (const inline of role.Properties.Policies ?? [])
+        attached.push({ name: `${roleId}/${inline.PolicyName}`, policy: policy(inline.PolicyDocument) });
       return attached;
     },
     functionRole: (name) => logicalId(resources, 'AWS::IAM::Role', `Tasks${name}Role`),
     stateMachineRole: (id) => logicalId(resources, 'AWS::IAM::Role', `StateMachines${id}Role`),
     bucketPolicy: (() => {
-      const id = Object.keys(resources).find((k) => resources[k]!.Type === 'AWS::S3::BucketPolicy' && k.startsWith('RepositoryBucketPolicy'));
+      const id = Object.keys(resources).find(
+        (k) => resources[k]!.Type === 'AWS::S3::BucketPolicy' && k.startsWith('RepositoryBucketPolicy'),
+      );
       return id ? policy(resources[id]!.Properties.PolicyDocument) : undefined;
     })(),
     keyPolicy: policy(resources[keyId]!.Properties.KeyPolicy),
@@ -130,7 +164,10 @@ export function stackPolicies(template: Template, names: DeployedNames): StackPo
 }
 
 function logicalId(resources: Record<string, { Type: string }>, type: string, prefix: string): string {
-  const ids = Object.keys(resources).filter((id) => resources[id]!.Type === type && id.startsWith(prefix) && /^[0-9A-F]{8}$/.test(id.slice(prefix.length)));
-  if (ids.length !== 1) throw new Error(`expected one ${type} named ${prefix}<hash>, found ${ids.join(', ') || 'none'}`);
+  const ids = Object.keys(resources).filter(
+    (id) => resources[id]!.Type === type && id.startsWith(prefix) && /^[0-9A-F]{8}$/.test(id.slice(prefix.length)),
+  );
+  if (ids.length !== 1)
+    throw new Error(`expected one ${type} named ${prefix}<hash>, found ${ids.join(', ') || 'none'}`);
   return ids[0]!;
 }

@@ -13,10 +13,12 @@ describe('AwaitSnapshot', () => {
   it('fails at once on a damaged snapshot document, naming it', async () => {
     const ctx = await openLocalContext(await mkdtemp(join(tmpdir(), 'tidemark-await-')), { create: true });
     const backupId = '20261207T000000Z-abcdef';
-    await ctx.storage.putIfAbsent(layout.snapshot(backupId), new TextEncoder().encode('{"format":"tidemark-snapshot","garbage":'));
+    await ctx.storage.putIfAbsent(
+      layout.snapshot(backupId),
+      new TextEncoder().encode('{"format":"tidemark-snapshot","garbage":'),
+    );
     const started = Date.now();
     await expect(awaitSnapshot({ backupId }, ctx)).rejects.toThrow(layout.snapshot(backupId));
     expect(Date.now() - started).toBeLessThan(2000);
   });
-
 });

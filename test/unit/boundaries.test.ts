@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 
 const CORE = fileURLToPath(new URL('../../src/core/', import.meta.url));
 
-const FORBIDDEN_MODULES = /^(pg|pg-[\w-]+|(node:)?(fs|fs\/promises|os|net|tls|child_process|module|worker_threads)|@aws-sdk\/[\w-]+|@aws-lambda-powertools\/[\w-]+|@mongodb-js\/zstd.*|aws-cdk-lib.*)$/;
+const FORBIDDEN_MODULES =
+  /^(pg|pg-[\w-]+|(node:)?(fs|fs\/promises|os|net|tls|child_process|module|worker_threads)|@aws-sdk\/[\w-]+|@aws-lambda-powertools\/[\w-]+|@mongodb-js\/zstd.*|aws-cdk-lib.*)$/;
 /** Reaching the host or loading native code without an import. */
 const FORBIDDEN_CALLS = [/\bcreateRequire\s*\(/, /\bprocess\.kill\s*\(/, /\brequire\s*\(/, /\bprocess\.dlopen\s*\(/];
 
@@ -16,30 +17,44 @@ const FORBIDDEN_CALLS = [/\bcreateRequire\s*\(/, /\bprocess\.kill\s*\(/, /\brequ
  * fixed and still listed, so the list only shrinks.
  */
 const NOT_YET_INJECTED: Record<string, string> = {
-  'repository/zstd.ts': 'loads the zstd addon itself (Node 20 has no zstd in node:zlib); the codec should come in through the context',
-  'maintenance/run-liveness.ts': 'asks the host (os.hostname, process.kill) whether a run is alive; a host port should answer',
+  'repository/zstd.ts':
+    'loads the zstd addon itself (Node 20 has no zstd in node:zlib); the codec should come in through the context',
+  'maintenance/run-liveness.ts':
+    'asks the host (os.hostname, process.kill) whether a run is alive; a host port should answer',
 };
 
 /** What `text` imports or calls that the core may not. */
 export function crossings(text: string): string[] {
   const found: string[] = [];
-  for (const [, spec] of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]/g)) if (FORBIDDEN_MODULES.test(spec!)) found.push(spec!);
-  for (const [, spec] of text.matchAll(/(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g)) if (FORBIDDEN_MODULES.test(spec!)) found.push(spec!);
-  for (const [, spec] of text.matchAll(/\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g)) if (FORBIDDEN_MODULES.test(spec!)) found.push(spec!);
+  for (const [, spec] of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]/g))
+    if (FORBIDDEN_MODULES.test(spec!)) found.push(spec!);
+  for (const [, spec] of text.matchAll(/(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g))
+    if (FORBIDDEN_MODULES.test(spec!)) found.push(spec!);
+  for (const [, spec] of text.matchAll(/\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g))
+    if (FORBIDDEN_MODULES.test(spec!)) found.push(spec!);
   for (const call of FORBIDDEN_CALLS) if (call.test(text)) found.push(call.source);
   return found;
 }
 
 async function coreFiles(dir = CORE): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  const files = await Promise.all(entries.map((e) => (e.isDirectory() ? coreFiles(join(dir, e.name)) : Promise.resolve(e.name.endsWith('.ts') ? [join(dir, e.name)] : []))));
+  const files = await Promise.all(
+    entries.map((e) =>
+      e.isDirectory()
+        ? coreFiles(join(dir, e.name))
+        : Promise.resolve(e.name.endsWith('.ts') ? [join(dir, e.name)] : []),
+    ),
+  );
   return files.flat();
 }
 
 describe('the core boundary', () => {
   it('the check sees what it must: pg, node:fs, node:os, the AWS SDK, a native addon, the host', () => {
     expect(crossings(`import pg from 'pg';`)).toEqual(['pg']);
-    expect(crossings(`import { readFile } from 'node:fs/promises';\nimport os from 'os';`)).toEqual(['node:fs/promises', 'os']);
+    expect(crossings(`import { readFile } from 'node:fs/promises';\nimport os from 'os';`)).toEqual([
+      'node:fs/promises',
+      'os',
+    ]);
     expect(crossings(`import type { S3Client } from '@aws-sdk/client-s3';`)).toEqual(['@aws-sdk/client-s3']);
     expect(crossings(`const m = await import('pg-copy-streams');`)).toEqual(['pg-copy-streams']);
     expect(crossings(`const zstd = createRequire(import.meta.url)('@mongodb-js/zstd');`).length).toBeGreaterThan(0);
@@ -53,7 +68,11 @@ describe('the core boundary', () => {
       const found = crossings(await readFile(file, 'utf8'));
       if (found.length) offenders[relative(CORE, file)] = found;
     }
-    expect(Object.keys(offenders).filter((f) => !NOT_YET_INJECTED[f]).map((f) => `${f}: ${offenders[f]!.join(', ')}`)).toEqual([]);
+    expect(
+      Object.keys(offenders)
+        .filter((f) => !NOT_YET_INJECTED[f])
+        .map((f) => `${f}: ${offenders[f]!.join(', ')}`),
+    ).toEqual([]);
     // A listed file that no longer crosses must leave the list.
     expect(Object.keys(NOT_YET_INJECTED).filter((f) => !offenders[f])).toEqual([]);
   });

@@ -46,7 +46,9 @@ describe('chunk store', () => {
     }) as FileSystemStorage;
     const first = await putChunk(storage, rows(400), 400);
     await truncate(join(dir, layout.chunk(first.ref.id)), 7);
-    await expect(putChunk(denying, rows(400), 400)).rejects.toThrow(new RegExp(`Chunk ${first.ref.id} .* is damaged.*tidemark verify`));
+    await expect(putChunk(denying, rows(400), 400)).rejects.toThrow(
+      new RegExp(`Chunk ${first.ref.id} .* is damaged.*tidemark verify`),
+    );
     expect((await storage.head(layout.chunk(first.ref.id)))?.size).toBe(7);
   });
 

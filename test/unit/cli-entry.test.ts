@@ -18,8 +18,14 @@ describe('CLI entry point', () => {
     await writeFile(join(root, 'package.json'), '{"type": "module"}');
     await writeFile(join(root, 'package-lock.json'), '{}');
     await writeFile(join(root, 'functions/handler.ts'), '');
-    await writeFile(join(root, 'dist/tidemark.mjs'), `export async function main() { console.log('bundle'); return 0; }`);
-    await writeFile(join(root, 'src/cli/main.ts'), `export async function main(): Promise<number> { console.log('source'); return 0; }`);
+    await writeFile(
+      join(root, 'dist/tidemark.mjs'),
+      `export async function main() { console.log('bundle'); return 0; }`,
+    );
+    await writeFile(
+      join(root, 'src/cli/main.ts'),
+      `export async function main(): Promise<number> { console.log('source'); return 0; }`,
+    );
   });
 
   afterAll(async () => {
@@ -27,7 +33,8 @@ describe('CLI entry point', () => {
   });
 
   const run = () => execFileSync('node', [join(root, 'bin/tidemark.mjs')], { encoding: 'utf8' }).trim();
-  const age = (path: string, secondsAgo: number) => utimes(join(root, path), new Date(), new Date(Date.now() - secondsAgo * 1000));
+  const age = (path: string, secondsAgo: number) =>
+    utimes(join(root, path), new Date(), new Date(Date.now() - secondsAgo * 1000));
 
   it('runs the bundle when it is newer than the sources, the sources as soon as one is newer', async () => {
     for (const path of ['package-lock.json', 'functions/handler.ts', 'src/cli/main.ts']) await age(path, 60);

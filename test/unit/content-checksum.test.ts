@@ -16,7 +16,13 @@ describe('ContentChecksum', () => {
   });
 
   it('changes when a row changes, goes missing, is duplicated, or two values swap columns', () => {
-    const digests = ['a\t1\nb\t2\nc\t4\nc\t3\n', 'a\t1\nb\t2\nc\t3\n', base + 'a\t1\n', '1\ta\nb\t2\nc\t3\nc\t3\n', 'a\t1\nb\t2\nc\t3\nc\t3\n\n'].map((t) => of(t).digest);
+    const digests = [
+      'a\t1\nb\t2\nc\t4\nc\t3\n',
+      'a\t1\nb\t2\nc\t3\n',
+      base + 'a\t1\n',
+      '1\ta\nb\t2\nc\t3\nc\t3\n',
+      'a\t1\nb\t2\nc\t3\nc\t3\n\n',
+    ].map((t) => of(t).digest);
     for (const d of digests) expect(d).not.toBe(of(base).digest);
   });
 

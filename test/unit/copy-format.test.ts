@@ -32,7 +32,10 @@ async function collect(gen: AsyncGenerator<Buffer>): Promise<Buffer[]> {
 }
 
 describe('COPY text chunks', () => {
-  const rows = Array.from({ length: 5000 }, (_, i) => `${i}\tvalue with \\t tab and \\n newline ${'x'.repeat(i % 97)}\n`);
+  const rows = Array.from(
+    { length: 5000 },
+    (_, i) => `${i}\tvalue with \\t tab and \\n newline ${'x'.repeat(i % 97)}\n`,
+  );
   const stream = Buffer.from(rows.join(''));
 
   it('cuts only at row ends, loses nothing, and keeps chunks near the target size', async () => {
@@ -58,7 +61,9 @@ describe('COPY text chunks', () => {
 });
 
 describe('COPY binary chunks', () => {
-  const rows = Array.from({ length: 3000 }, (_, i) => binaryRow([Buffer.from(String(i)), i % 3 === 0 ? null : Buffer.alloc(i % 300, i & 0xff)]));
+  const rows = Array.from({ length: 3000 }, (_, i) =>
+    binaryRow([Buffer.from(String(i)), i % 3 === 0 ? null : Buffer.alloc(i % 300, i & 0xff)]),
+  );
   const body = Buffer.concat(rows);
   const stream = Buffer.concat([BINARY_HEADER, body, BINARY_TRAILER]);
 
@@ -79,11 +84,15 @@ describe('COPY binary chunks', () => {
   });
 
   it('an empty table is header + trailer and gives no chunk', async () => {
-    expect(await collect(cutIntoChunks(pieces(Buffer.concat([BINARY_HEADER, BINARY_TRAILER])), 1024, 'binary'))).toEqual([]);
+    expect(
+      await collect(cutIntoChunks(pieces(Buffer.concat([BINARY_HEADER, BINARY_TRAILER])), 1024, 'binary')),
+    ).toEqual([]);
   });
 
   it('a stream cut before its trailer is an error, not a short backup', async () => {
-    await expect(collect(cutIntoChunks(pieces(stream.subarray(0, stream.length - 7)), 8 * 1024, 'binary'))).rejects.toThrow(/trailer/);
+    await expect(
+      collect(cutIntoChunks(pieces(stream.subarray(0, stream.length - 7)), 8 * 1024, 'binary')),
+    ).rejects.toThrow(/trailer/);
   });
 
   it('the checksum of binary rows does not depend on chunking or order', async () => {

@@ -79,13 +79,18 @@ describe('COPY TO in whole-row chunks', () => {
     });
 
     it(`an empty table gives no chunk (${format})`, async () => {
-      expect(await copiedRows(client.query(fastCopyToChunks(`COPY empty TO STDOUT${copyOptions(format)}`, 1024)))).toEqual([]);
+      expect(
+        await copiedRows(client.query(fastCopyToChunks(`COPY empty TO STDOUT${copyOptions(format)}`, 1024))),
+      ).toEqual([]);
     });
   }
 
   it('an error in mid-copy reaches the caller and leaves the session usable', async () => {
-    await expect(copiedRows(client.query(fastCopyToChunks('COPY (SELECT 1 / (i - 5000) FROM generate_series(1, 10000) i) TO STDOUT', 1024))))
-      .rejects.toThrow(/division by zero/);
+    await expect(
+      copiedRows(
+        client.query(fastCopyToChunks('COPY (SELECT 1 / (i - 5000) FROM generate_series(1, 10000) i) TO STDOUT', 1024)),
+      ),
+    ).rejects.toThrow(/division by zero/);
     expect((await client.query('SELECT 7 AS n')).rows[0].n).toBe(7);
   });
 });

@@ -4,14 +4,39 @@ import { parentTableFor, parentUsable, MAX_LAYERS } from '#core/backup/increment
 import type { Manifest, ManifestTable } from '#core/repository/manifest.ts';
 
 const table: ManifestTable = {
-  schema: 'public', name: 'items', columns: ['id', 'v'], format: 'binary', rowType: 'bigint,text', identity: 'i1', rows: 10, checksum: '', bytes: 1000, chunks: [],
+  schema: 'public',
+  name: 'items',
+  columns: ['id', 'v'],
+  format: 'binary',
+  rowType: 'bigint,text',
+  identity: 'i1',
+  rows: 10,
+  checksum: '',
+  bytes: 1000,
+  chunks: [],
   keyIndex: { column: 'id', count: 10, chunks: [] },
 };
 const parent = {
-  backupId: 'p', snapshot: { time: '', lsn: '0/5000000', xmin: '1000' }, tables: [table],
-  source: { description: '', serverVersion: '15.18', serverVersionNum: 150018, systemIdentifier: '7001', database: 'shop', timeline: '00000001' },
+  backupId: 'p',
+  snapshot: { time: '', lsn: '0/5000000', xmin: '1000' },
+  tables: [table],
+  source: {
+    description: '',
+    serverVersion: '15.18',
+    serverVersionNum: 150018,
+    systemIdentifier: '7001',
+    database: 'shop',
+    timeline: '00000001',
+  },
 } as unknown as Manifest;
-const here = { snapshotXmax: '5000', systemIdentifier: '7001', database: 'shop', serverVersion: '15.18', timeline: '00000001', lsn: '0/6000000' };
+const here = {
+  snapshotXmax: '5000',
+  systemIdentifier: '7001',
+  database: 'shop',
+  serverVersion: '15.18',
+  timeline: '00000001',
+  lsn: '0/6000000',
+};
 const facts = { bytes: 1000, format: 'binary' as const, rowType: 'bigint,text', key: 'id', identity: 'i1' };
 const data = { schema: 'public', name: 'items', columns: ['id', 'v'] };
 
@@ -43,8 +68,21 @@ describe('incremental plan', () => {
   });
 
   it('exports a table whole again once its layers pile up', () => {
-    const layer = { backupId: 'x', removedRows: 0, removedKeys: [], chunks: [], rows: 1, checksum: '', bytes: 10, rowsAfter: 10 };
-    const withLayers = (n: number, bytes = 10) => ({ ...parent, tables: [{ ...table, layers: Array.from({ length: n }, () => ({ ...layer, bytes })) }] }) as Manifest;
+    const layer = {
+      backupId: 'x',
+      removedRows: 0,
+      removedKeys: [],
+      chunks: [],
+      rows: 1,
+      checksum: '',
+      bytes: 10,
+      rowsAfter: 10,
+    };
+    const withLayers = (n: number, bytes = 10) =>
+      ({
+        ...parent,
+        tables: [{ ...table, layers: Array.from({ length: n }, () => ({ ...layer, bytes })) }],
+      }) as Manifest;
     expect(parentTableFor(withLayers(MAX_LAYERS - 1), data, facts, 'binary')).toBeDefined();
     expect(parentTableFor(withLayers(MAX_LAYERS), data, facts, 'binary')).toBeUndefined();
     expect(parentTableFor(withLayers(2, 600), data, facts, 'binary')).toBeUndefined();

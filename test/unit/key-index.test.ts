@@ -11,7 +11,12 @@ async function build(keys: Key[]): Promise<{ chunks: Buffer[]; ids: string[]; co
   const chunks: Buffer[] = [];
   const writer = new KeyIndexWriter('id', async (content, n): Promise<ChunkRef> => {
     chunks.push(content);
-    return { id: createHash('sha256').update(content).digest('hex') as ChunkId, size: content.length, storedSize: content.length, rows: n };
+    return {
+      id: createHash('sha256').update(content).digest('hex') as ChunkId,
+      size: content.length,
+      storedSize: content.length,
+      rows: n,
+    };
   });
   for (let i = 0; i < keys.length; i += 7919) await writer.add(keys.slice(i, i + 7919));
   const index = await writer.finish();
@@ -26,7 +31,17 @@ const range = (from: number, to: number) => Array.from({ length: to - from }, (_
 
 describe('key index', () => {
   it('round-trips negative, large and >2^53 keys, each kept as a number or a bigint', async () => {
-    const keys: Key[] = [-(2n ** 63n), -9007199254740993n, -5, 0, 1, 2, 9007199254740991, 9007199254740993n, 2n ** 63n - 1n];
+    const keys: Key[] = [
+      -(2n ** 63n),
+      -9007199254740993n,
+      -5,
+      0,
+      1,
+      2,
+      9007199254740991,
+      9007199254740993n,
+      2n ** 63n - 1n,
+    ];
     const { chunks, count } = await build(keys);
     expect(count).toBe(keys.length);
     expect(chunks.flatMap((c) => decodeKeyChunk(c, 'test'))).toEqual(keys);
@@ -36,7 +51,9 @@ describe('key index', () => {
     const keys = range(1, 600_000);
     const before = await build(keys);
     expect(before.ids.length).toBeGreaterThan(4);
-    const after = await build([...keys.slice(0, 300_000), 10_000_000_000, ...keys.slice(300_001)].sort((a, b) => a - b));
+    const after = await build(
+      [...keys.slice(0, 300_000), 10_000_000_000, ...keys.slice(300_001)].sort((a, b) => a - b),
+    );
     const changed = after.ids.filter((id) => !before.ids.includes(id));
     expect(changed.length).toBeLessThanOrEqual(2);
     // Sequential ids compress to a line of "1" per key: a few bytes each before compression.

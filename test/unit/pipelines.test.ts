@@ -10,18 +10,27 @@ import { RESTORE_PIPELINE } from '#core/pipelines/restore.ts';
 import { MAINTENANCE_PIPELINE } from '#core/pipelines/maintenance.ts';
 import type { PipelineStep } from '#core/pipelines/step.ts';
 
-const PIPELINES: Record<StateMachineName, PipelineStep[]> = { backup: BACKUP_PIPELINE, restore: RESTORE_PIPELINE, maintenance: MAINTENANCE_PIPELINE };
+const PIPELINES: Record<StateMachineName, PipelineStep[]> = {
+  backup: BACKUP_PIPELINE,
+  restore: RESTORE_PIPELINE,
+  maintenance: MAINTENANCE_PIPELINE,
+};
 
 describe('the pipeline files', () => {
   for (const [machine, pipeline] of Object.entries(PIPELINES) as [StateMachineName, PipelineStep[]][]) {
     it(`${machine}: the same function states as ${machine}.asl.json, in order, each calling the core function listed`, async () => {
       const { taskFunctions } = await loadDefinition(machine);
       const asl: string[] = [];
-      walkStates((await loadDefinition(machine)).definition.States, (name) => taskFunctions.has(name) && asl.push(`${name} → ${taskFunctions.get(name)}`));
+      walkStates(
+        (await loadDefinition(machine)).definition.States,
+        (name) => taskFunctions.has(name) && asl.push(`${name} → ${taskFunctions.get(name)}`),
+      );
       expect(pipeline.map((s) => `${s.state} → ${s.task}`)).toEqual(asl);
       for (const s of pipeline) {
         const handler = await readFile(new URL(`../../functions/${functionEntries[s.task]}`, import.meta.url), 'utf8');
-        expect(handler, `${s.task} runs ${s.run.name}`).toMatch(new RegExp(`taskHandler\\('${s.task}', ${s.run.name}\\)`));
+        expect(handler, `${s.task} runs ${s.run.name}`).toMatch(
+          new RegExp(`taskHandler\\('${s.task}', ${s.run.name}\\)`),
+        );
       }
     });
   }

@@ -26,7 +26,10 @@ describe('progress display', () => {
   it('counts a table once, after its last unit; empty tables are done from the start', () => {
     const progress = createProgress('backup', true);
     progress.onEvent({ phase: 'schema' });
-    progress.onEvent({ phase: 'export', expected: { bytes: 1000, unitsPerTable: { 'public.a': 3, 'public.b': 1, 'public.empty': 0 } } });
+    progress.onEvent({
+      phase: 'export',
+      expected: { bytes: 1000, unitsPerTable: { 'public.a': 3, 'public.b': 1, 'public.empty': 0 } },
+    });
     progress.onEvent({ phase: 'export', table: 'public.a', rows: 10, bytes: 300, chunks: 1 });
     progress.onEvent({ phase: 'export', table: 'public.a', unitDone: 'rows:0' });
     progress.onEvent({ phase: 'export', table: 'public.a', unitDone: 'rows:1' });

@@ -24,7 +24,8 @@ describe('redactSecrets', () => {
   });
 
   it('leaves text without secrets alone, including URLs without a password', () => {
-    const text = 'Cannot reach PostgreSQL at db.example:5432/shop (postgres://app@db.example/shop, postgres://db.example:5432/shop): connection refused.';
+    const text =
+      'Cannot reach PostgreSQL at db.example:5432/shop (postgres://app@db.example/shop, postgres://db.example:5432/shop): connection refused.';
     expect(redactSecrets(text)).toBe(text);
   });
 });
@@ -56,7 +57,9 @@ describe('URLs read as pg reads them', () => {
     // no part of the password in messages, nor in the URL the catalog stores
     const message = `Cannot connect to ${url}: refused`;
     // Free text ends a URL at a space; a URL quoted alone goes through redactUrl.
-    const shownAs = url.includes(' ') ? [redactUrl(url), withoutPassword(url)] : [redactSecrets(message), redactUrl(url), withoutPassword(url)];
+    const shownAs = url.includes(' ')
+      ? [redactUrl(url), withoutPassword(url)]
+      : [redactSecrets(message), redactUrl(url), withoutPassword(url)];
     for (const shown of shownAs) {
       for (const part of ['Pw1', 'Xq9', 'Zk7']) expect(shown).not.toContain(part);
     }

@@ -5,7 +5,8 @@ import { applyRetention, isoWeek, type RetentionCandidate } from '#core/maintena
 
 /** One backup per given UTC instant; the id says when, so failures read easily. */
 const backups = (...times: string[]): RetentionCandidate[] => times.map((time) => ({ backupId: `b-${time}`, time }));
-const kept = (list: RetentionCandidate[], policy: Parameters<typeof applyRetention>[1]) => applyRetention(list, policy).keep.map((k) => k.backupId);
+const kept = (list: RetentionCandidate[], policy: Parameters<typeof applyRetention>[1]) =>
+  applyRetention(list, policy).keep.map((k) => k.backupId);
 
 /** Every day of a span at the given hour, oldest first. */
 function daily(from: string, days: number, hour = 2): RetentionCandidate[] {
@@ -26,7 +27,12 @@ describe('applyRetention', () => {
   });
 
   it('keep-last N keeps the N most recent, whatever the input order', () => {
-    const list = backups('2026-03-01T10:00:00Z', '2026-03-03T10:00:00Z', '2026-03-02T10:00:00Z', '2026-03-04T10:00:00Z');
+    const list = backups(
+      '2026-03-01T10:00:00Z',
+      '2026-03-03T10:00:00Z',
+      '2026-03-02T10:00:00Z',
+      '2026-03-04T10:00:00Z',
+    );
     const decision = applyRetention(list, { keepLast: 2 });
     expect(decision.keep.map((k) => k.backupId)).toEqual(['b-2026-03-04T10:00:00Z', 'b-2026-03-03T10:00:00Z']);
     expect(decision.keep[0]!.reasons).toEqual(['last']);
@@ -35,9 +41,12 @@ describe('applyRetention', () => {
 
   it('keep-daily keeps the newest backup of each of the last N days that have one (gaps do not count)', () => {
     const list = backups(
-      '2026-05-01T01:00:00Z', '2026-05-01T23:00:00Z', // May 1: the 23:00 one wins
+      '2026-05-01T01:00:00Z',
+      '2026-05-01T23:00:00Z', // May 1: the 23:00 one wins
       '2026-05-03T08:00:00Z', // May 2 has none: it is skipped, not counted
-      '2026-05-04T00:00:00Z', '2026-05-04T12:00:00Z', '2026-05-04T23:59:59Z',
+      '2026-05-04T00:00:00Z',
+      '2026-05-04T12:00:00Z',
+      '2026-05-04T23:59:59Z',
     );
     const decision = applyRetention(list, { keepDaily: 3 });
     expect(decision.keep).toEqual([
@@ -53,7 +62,9 @@ describe('applyRetention', () => {
       { backupId: 'evening-new-york', time: '2026-06-10T23:30:00-05:00' }, // 2026-06-11T04:30Z
       { backupId: 'morning-utc', time: '2026-06-11T01:00:00Z' },
     ];
-    expect(applyRetention(list, { keepDaily: 1 }).keep).toEqual([{ backupId: 'evening-new-york', reasons: ['daily 2026-06-11'] }]);
+    expect(applyRetention(list, { keepDaily: 1 }).keep).toEqual([
+      { backupId: 'evening-new-york', reasons: ['daily 2026-06-11'] },
+    ]);
   });
 
   it('keep-weekly uses ISO weeks: Monday starts a week, and the week of Jan 1 may belong to the previous year', () => {
@@ -71,7 +82,12 @@ describe('applyRetention', () => {
   it('keep-monthly keeps the last backup of each month, across a year boundary and a leap day', () => {
     const list = daily('2023-11-15', 120); // to 2024-03-13
     const decision = applyRetention(list, { keepMonthly: 4 });
-    expect(decision.keep.map((k) => k.backupId)).toEqual(['b-2024-03-13', 'b-2024-02-29', 'b-2024-01-31', 'b-2023-12-31']);
+    expect(decision.keep.map((k) => k.backupId)).toEqual([
+      'b-2024-03-13',
+      'b-2024-02-29',
+      'b-2024-01-31',
+      'b-2023-12-31',
+    ]);
   });
 
   it('rules combine: a backup kept by several rules lists every reason, and each rule counts its own periods', () => {

@@ -95,7 +95,9 @@ describe('row hashes in WebAssembly', () => {
   });
 
   it('a chunk over 64 MB is hashed in TypeScript, with the same result, and the module does not grow for it', () => {
-    const rows = [Buffer.alloc(40 * 1024 * 1024, 0x61), Buffer.alloc(30 * 1024 * 1024, 0x62)].map((r) => Buffer.concat([r, Buffer.from('\n')]));
+    const rows = [Buffer.alloc(40 * 1024 * 1024, 0x61), Buffer.alloc(30 * 1024 * 1024, 0x62)].map((r) =>
+      Buffer.concat([r, Buffer.from('\n')]),
+    );
     const data = Buffer.concat(rows);
     expect(hashRowSums(data, endsOf(rows), 1)).toBeUndefined();
     const reference = new ContentChecksum();

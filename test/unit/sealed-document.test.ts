@@ -10,7 +10,9 @@ describe('sealed documents', () => {
   });
 
   it('a truncated body is named as truncated', () => {
-    expect(() => openDocument('tidemark-manifest', sealed.subarray(0, sealed.length - 3), 'backups/b1/manifest.json')).toThrow(/backups\/b1\/manifest.json is truncated/);
+    expect(() =>
+      openDocument('tidemark-manifest', sealed.subarray(0, sealed.length - 3), 'backups/b1/manifest.json'),
+    ).toThrow(/backups\/b1\/manifest.json is truncated/);
   });
 
   it('a flipped byte fails the checksum', () => {

@@ -12,7 +12,14 @@ import { DatabaseConnectionError } from '#core/errors.ts';
 
 const PASSWORD = 'p@ss:w/rd%?#';
 const secrets: Record<string, string> = {
-  'rds/app': JSON.stringify({ username: 'app user', password: PASSWORD, host: 'db.example.internal', port: 5433, dbname: 'app', engine: 'postgres' }),
+  'rds/app': JSON.stringify({
+    username: 'app user',
+    password: PASSWORD,
+    host: 'db.example.internal',
+    port: 5433,
+    dbname: 'app',
+    engine: 'postgres',
+  }),
   'rds/url': JSON.stringify({ url: 'postgres://u:p@h:5432/d?sslmode=disable' }),
   'rds/url-require': JSON.stringify({ url: 'postgres://u:p@h:5432/d?sslmode=require' }),
   'rds/url-bare': 'postgres://u:p@h:5432/d',
@@ -25,17 +32,29 @@ let client: SecretsManagerClient;
 beforeAll(async () => {
   server = createServer((req, res) => {
     let body = '';
-    req.on('data', (d) => (body += d)).on('end', () => {
-      requests++;
-      const { SecretId } = JSON.parse(body) as { SecretId: string };
-      const secret = secrets[SecretId];
-      res.writeHead(secret ? 200 : 400, { 'content-type': 'application/x-amz-json-1.1' });
-      res.end(JSON.stringify(secret ? { Name: SecretId, SecretString: secret } : { __type: 'ResourceNotFoundException', message: 'Secrets Manager can’t find the specified secret.' }));
-    });
+    req
+      .on('data', (d) => (body += d))
+      .on('end', () => {
+        requests++;
+        const { SecretId } = JSON.parse(body) as { SecretId: string };
+        const secret = secrets[SecretId];
+        res.writeHead(secret ? 200 : 400, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end(
+          JSON.stringify(
+            secret
+              ? { Name: SecretId, SecretString: secret }
+              : { __type: 'ResourceNotFoundException', message: 'Secrets Manager can’t find the specified secret.' },
+          ),
+        );
+      });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  client = new SecretsManagerClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  client = new SecretsManagerClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
 });
 afterAll(async () => {
   client?.destroy();
@@ -45,7 +64,9 @@ afterAll(async () => {
 describe('SecretsManagerCredentials', () => {
   it('builds a URL from the RDS JSON fields, percent-encoding user and password, sslmode=verify-full', async () => {
     const url = await new SecretsManagerCredentials({ client }).urlFor('rds/app');
-    expect(url).toBe(`postgres://app%20user:${encodeURIComponent(PASSWORD)}@db.example.internal:5433/app?sslmode=verify-full`);
+    expect(url).toBe(
+      `postgres://app%20user:${encodeURIComponent(PASSWORD)}@db.example.internal:5433/app?sslmode=verify-full`,
+    );
     const parsed = new URL(url);
     expect(decodeURIComponent(parsed.password)).toBe(PASSWORD);
   });
@@ -91,17 +112,25 @@ describe('SecretsManagerCredentials', () => {
     })();
     expect(err?.message).toContain('lacks host');
     expect(err?.message).not.toContain(PASSWORD);
-    expect(() => urlFromSecret(JSON.stringify({ username: 'a', password: 'b', host: 'h', engine: 'mysql' }), 's')).toThrow('mysql');
+    expect(() =>
+      urlFromSecret(JSON.stringify({ username: 'a', password: 'b', host: 'h', engine: 'mysql' }), 's'),
+    ).toThrow('mysql');
   });
 
   it('connects with verify-full against the shipped Amazon RDS CAs unless the URL says otherwise, and says so', async () => {
     const credentials = new SecretsManagerCredentials({ client });
     const connector = new PostgresConnector(credentials);
-    await Promise.all(['rds/app', 'rds/url', 'rds/url-require', 'rds/url-bare'].map((name) => credentials.urlFor(name)));
-    expect(connector.describeConnection({ credentials: 'rds/app' })).toBe('db.example.internal:5433/app (TLS verify-full)');
+    await Promise.all(
+      ['rds/app', 'rds/url', 'rds/url-require', 'rds/url-bare'].map((name) => credentials.urlFor(name)),
+    );
+    expect(connector.describeConnection({ credentials: 'rds/app' })).toBe(
+      'db.example.internal:5433/app (TLS verify-full)',
+    );
     expect(connector.describeConnection({ credentials: 'rds/url-bare' })).toBe('h:5432/d (TLS verify-full)');
     // libpq: require with root certificates at hand checks the chain.
-    expect(connector.describeConnection({ credentials: 'rds/url-require' })).toBe('h:5432/d (TLS require, checked as verify-ca)');
+    expect(connector.describeConnection({ credentials: 'rds/url-require' })).toBe(
+      'h:5432/d (TLS require, checked as verify-ca)',
+    );
     expect(connector.describeConnection({ credentials: 'rds/url' })).toBe('h:5432/d (no TLS)');
     expect(credentials.tlsDefaults.roots).toBe(RDS_CA_BUNDLE);
   });
@@ -111,7 +140,10 @@ describe('SecretsManagerCredentials', () => {
     expect(subjects.length).toBeGreaterThan(100);
     // Commercial regions only: GovCloud and China have bundles of their own.
     for (const region of ['us-east-1', 'eu-west-1', 'ap-southeast-2', 'sa-east-1']) {
-      expect(subjects.filter((s) => s.split('\n').includes(`CN=Amazon RDS ${region} Root CA RSA2048 G1`)), region).toHaveLength(1);
+      expect(
+        subjects.filter((s) => s.split('\n').includes(`CN=Amazon RDS ${region} Root CA RSA2048 G1`)),
+        region,
+      ).toHaveLength(1);
     }
     expect(subjects.filter((s) => s.split('\n').includes('CN=Amazon Root CA 1'))).toHaveLength(1);
   });

@@ -29,7 +29,10 @@ describe('COPY format per table', () => {
 
   it('text for text-like tables, binary for converted types or bytea, text when not portable', async () => {
     const names = ['words', 'measures', 'half', 'blobs', 'composite'];
-    const facts = await readTableFacts(async (sql, params) => (await client.query(sql, params)).rows, names.map((name) => ({ schema: 'public', name })));
+    const facts = await readTableFacts(
+      async (sql, params) => (await client.query(sql, params)).rows,
+      names.map((name) => ({ schema: 'public', name })),
+    );
     expect(Object.fromEntries(names.map((n, i) => [n, facts[i]!.format]))).toEqual({
       words: 'text', // 1 of 5 columns converted
       measures: 'binary', // 4 of 5

@@ -23,7 +23,9 @@ describe('chunk codec', () => {
     const encoded = await encodeChunk(content);
     const damaged = Buffer.from(encoded.stored);
     damaged[damaged.length >> 1] ^= 0xff;
-    await expect(decodeChunk(encoded.id, damaged, 'table public.t')).rejects.toThrow(new RegExp(`Chunk ${encoded.id}.*table public.t`));
+    await expect(decodeChunk(encoded.id, damaged, 'table public.t')).rejects.toThrow(
+      new RegExp(`Chunk ${encoded.id}.*table public.t`),
+    );
   });
 
   it('writes standard zstd frames (magic 28 b5 2f fd)', async () => {
@@ -35,7 +37,9 @@ describe('chunk codec', () => {
 describe('zstd frames across implementations', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tidemark-zstd-'));
   const cli = (args: string[]) => execFileSync('zstd', ['-q', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const available = Object.entries(zstdImplementations()).filter((e): e is [string, NonNullable<(typeof e)[1]>] => e[1] !== undefined);
+  const available = Object.entries(zstdImplementations()).filter(
+    (e): e is [string, NonNullable<(typeof e)[1]>] => e[1] !== undefined,
+  );
 
   it('the addon is always there (node:zlib only on Node 22.15+)', () => {
     expect(available.map(([name]) => name)).toContain('addon');
@@ -54,10 +58,11 @@ describe('zstd frames across implementations', () => {
     });
   }
 
-  it('every implementation here reads every other one\'s frames', async () => {
+  it("every implementation here reads every other one's frames", async () => {
     for (const [writer, w] of available) {
       const frame = await w.compress(content, 3);
-      for (const [reader, r] of available) expect((await r.decompress(frame)).equals(content), `${reader} reads ${writer}`).toBe(true);
+      for (const [reader, r] of available)
+        expect((await r.decompress(frame)).equals(content), `${reader} reads ${writer}`).toBe(true);
     }
   });
 });

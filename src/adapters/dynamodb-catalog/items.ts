@@ -32,7 +32,13 @@ export function toItem<K extends ItemKind>(kind: K, id: ItemId, record: ItemOf<K
 
 /** The record an item holds: the item without the table's own attributes. */
 export function fromItem<K extends ItemKind>(kind: K, item: Item): ItemOf<K> {
-  const { [T.partitionKey]: _pk, [T.sortKey]: _sk, [T.listIndexPartitionKey]: _kind, [T.ttlAttribute]: _ttl, ...record } = item;
+  const {
+    [T.partitionKey]: _pk,
+    [T.sortKey]: _sk,
+    [T.listIndexPartitionKey]: _kind,
+    [T.ttlAttribute]: _ttl,
+    ...record
+  } = item;
   if (kind === 'lease') {
     const { leaseExpiresAt, leaseExpiresAtMs: _ms, ...fields } = record;
     return { ...fields, expiresAt: leaseExpiresAt } as unknown as ItemOf<K>;
@@ -44,6 +50,7 @@ export function fromItem<K extends ItemKind>(kind: K, item: Item): ItemOf<K> {
 /** The attribute that holds a record field; for `due` conditions, the one holding it as a number. */
 export function attributeOf(kind: ItemKind, field: string, asNumber = false): string {
   if (kind === 'lease' && field === 'expiresAt') return asNumber ? 'leaseExpiresAtMs' : 'leaseExpiresAt';
-  if (asNumber) throw new Error(`The DynamoDB catalog stores no ${kind} field ${field} as a number to compare instants with.`);
+  if (asNumber)
+    throw new Error(`The DynamoDB catalog stores no ${kind} field ${field} as a number to compare instants with.`);
   return field;
 }

@@ -61,15 +61,24 @@ export class CatalogTable {
       const status = e.$metadata?.httpStatusCode;
       const detail = `${e.name ?? 'Error'}: ${redactSecrets(e.message ?? String(err))}`;
       if (status === undefined || status >= 500 || /Throughput|Throttl|LimitExceeded/.test(e.name ?? '')) {
-        throw new TransientError(`The catalog ${this.location} kept failing after retries (${detail}); try again later.`, { cause: err });
+        throw new TransientError(
+          `The catalog ${this.location} kept failing after retries (${detail}); try again later.`,
+          { cause: err },
+        );
       }
-      throw new TidemarkError(`The catalog ${this.location} refused a ${kind} request (${detail}). Check the table name and the role's permissions.`, { cause: err });
+      throw new TidemarkError(
+        `The catalog ${this.location} refused a ${kind} request (${detail}). Check the table name and the role's permissions.`,
+        { cause: err },
+      );
     }
   }
 }
 
 /** Creates the catalog table (on-demand, GSI byKind) if it does not exist, for tests and local use. */
-export async function createCatalogTable(anyClient: DynamoDBClient | DynamoDBDocumentClient, tableName: string): Promise<void> {
+export async function createCatalogTable(
+  anyClient: DynamoDBClient | DynamoDBDocumentClient,
+  tableName: string,
+): Promise<void> {
   // A document client sends low-level commands unchanged; only the overloads' types differ.
   const client = anyClient as DynamoDBClient;
   const exists = await client.send(new DescribeTableCommand({ TableName: tableName })).then(
@@ -81,12 +90,21 @@ export async function createCatalogTable(anyClient: DynamoDBClient | DynamoDBDoc
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [T.partitionKey, T.sortKey, T.listIndexPartitionKey, T.listIndexSortKey].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
-      KeySchema: [{ AttributeName: T.partitionKey, KeyType: 'HASH' }, { AttributeName: T.sortKey, KeyType: 'RANGE' }],
+      AttributeDefinitions: [T.partitionKey, T.sortKey, T.listIndexPartitionKey, T.listIndexSortKey].map((name) => ({
+        AttributeName: name,
+        AttributeType: 'S',
+      })),
+      KeySchema: [
+        { AttributeName: T.partitionKey, KeyType: 'HASH' },
+        { AttributeName: T.sortKey, KeyType: 'RANGE' },
+      ],
       GlobalSecondaryIndexes: [
         {
           IndexName: T.listIndex,
-          KeySchema: [{ AttributeName: T.listIndexPartitionKey, KeyType: 'HASH' }, { AttributeName: T.listIndexSortKey, KeyType: 'RANGE' }],
+          KeySchema: [
+            { AttributeName: T.listIndexPartitionKey, KeyType: 'HASH' },
+            { AttributeName: T.listIndexSortKey, KeyType: 'RANGE' },
+          ],
           // Whole records, so listing needs no GetItem per backup.
           Projection: { ProjectionType: 'ALL' },
         },
@@ -100,4 +118,3 @@ export async function createCatalogTable(anyClient: DynamoDBClient | DynamoDBDoc
   }
   throw new TidemarkError(`The catalog table ${tableName} did not become ACTIVE within 10 s.`);
 }
-

@@ -12,7 +12,13 @@ export class DiskReserve {
 
   /** Makes the reserve if it is missing; best effort (a full disk simply has none yet). */
   async keep(): Promise<void> {
-    if (await stat(this.path).then(() => true, () => false)) return;
+    if (
+      await stat(this.path).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     await mkdir(dirname(this.path), { recursive: true })
       .then(() => writeFile(this.path, Buffer.alloc(RESERVE_BYTES), { flag: 'wx' }))
       .catch(async () => {
@@ -22,6 +28,9 @@ export class DiskReserve {
 
   /** Frees the reserve for a lease write; false when there is none left. */
   use(): Promise<boolean> {
-    return unlink(this.path).then(() => true, () => false);
+    return unlink(this.path).then(
+      () => true,
+      () => false,
+    );
   }
 }

@@ -43,7 +43,12 @@ export class ItemVersions {
    * `next` runs again on what that writer wrote. Returns the record now current and whether
    * this call wrote it.
    */
-  async write(kind: ItemKind, id: ItemId, options: WriteOptions, next: (current: Item | undefined) => Item | undefined): Promise<{ record: Item | undefined; written: boolean }> {
+  async write(
+    kind: ItemKind,
+    id: ItemId,
+    options: WriteOptions,
+    next: (current: Item | undefined) => Item | undefined,
+  ): Promise<{ record: Item | undefined; written: boolean }> {
     const itemDir = this.itemDir(kind, id);
     for (;;) {
       const current = await this.current(kind, id);

@@ -26,10 +26,14 @@ function asPgReadsIt(url: string): string {
 function parsePostgresUrl(url: string): URL {
   const parsed = URL.canParse(asPgReadsIt(url)) ? new URL(asPgReadsIt(url)) : undefined;
   if (!parsed) {
-    throw new UsageError(`"${redactUrl(url)}" is not a PostgreSQL URL. Use postgres://user:password@host:port/database (percent-encode '/', '?' and '#' in the password).`);
+    throw new UsageError(
+      `"${redactUrl(url)}" is not a PostgreSQL URL. Use postgres://user:password@host:port/database (percent-encode '/', '?' and '#' in the password).`,
+    );
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    throw new UsageError(`"${redactUrl(url)}" is not a PostgreSQL URL (scheme ${parsed.protocol}). Use postgres://user:password@host:port/database.`);
+    throw new UsageError(
+      `"${redactUrl(url)}" is not a PostgreSQL URL (scheme ${parsed.protocol}). Use postgres://user:password@host:port/database.`,
+    );
   }
   return parsed;
 }
@@ -49,7 +53,9 @@ export function connectionFields(url: string): ConnectionFields {
   const params = parsed.searchParams;
   const port = Number(params.get('port') || parsed.port || 5432);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new UsageError(`"${redactUrl(url)}" has port ${JSON.stringify(params.get('port'))}; use a number between 1 and 65535.`);
+    throw new UsageError(
+      `"${redactUrl(url)}" has port ${JSON.stringify(params.get('port'))}; use a number between 1 and 65535.`,
+    );
   }
   return {
     host: params.get('host') || decode(parsed.hostname).replace(/^\[(.+)\]$/, '$1') || 'localhost',

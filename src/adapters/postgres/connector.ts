@@ -136,7 +136,9 @@ function connectTimeoutSeconds(params: URLSearchParams): number {
   if (text === undefined) return DEFAULT_CONNECT_TIMEOUT_SECONDS;
   const seconds = Number(text);
   if (!Number.isInteger(seconds)) {
-    throw new UsageError(`connect_timeout ${JSON.stringify(text)} (${fromUrl !== undefined ? 'in the URL' : 'from PGCONNECT_TIMEOUT'}) is not a whole number of seconds.`);
+    throw new UsageError(
+      `connect_timeout ${JSON.stringify(text)} (${fromUrl !== undefined ? 'in the URL' : 'from PGCONNECT_TIMEOUT'}) is not a whole number of seconds.`,
+    );
   }
   return Math.max(0, seconds);
 }
@@ -169,17 +171,33 @@ function connectionError(err: unknown, where: string, config: pg.ClientConfig, t
   }
   switch (e.code) {
     case 'ECONNREFUSED':
-      return new DatabaseConnectionError(`Cannot reach PostgreSQL at ${where}: connection refused. Check the host and port, and that the server is running.`, { cause: err });
+      return new DatabaseConnectionError(
+        `Cannot reach PostgreSQL at ${where}: connection refused. Check the host and port, and that the server is running.`,
+        { cause: err },
+      );
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new DatabaseConnectionError(`Cannot reach PostgreSQL at ${where}: the host name does not resolve. Check the host in the URL.`, { cause: err });
+      return new DatabaseConnectionError(
+        `Cannot reach PostgreSQL at ${where}: the host name does not resolve. Check the host in the URL.`,
+        { cause: err },
+      );
     case 'ETIMEDOUT':
-      return new DatabaseConnectionError(`Cannot reach PostgreSQL at ${where}: the connection timed out. Check the network path (VPC, security group, firewall).`, { cause: err });
+      return new DatabaseConnectionError(
+        `Cannot reach PostgreSQL at ${where}: the connection timed out. Check the network path (VPC, security group, firewall).`,
+        { cause: err },
+      );
     case '28P01':
     case '28000':
-      return new DatabaseConnectionError(`PostgreSQL at ${where} rejected the credentials of user "${user}" (${detail}). Check the user name and password.`, { cause: err });
+      return new DatabaseConnectionError(
+        `PostgreSQL at ${where} rejected the credentials of user "${user}" (${detail}). Check the user name and password.`,
+        { cause: err },
+      );
     case '3D000':
-      return new DatabaseMissingError(`Database missing at ${where}: ${detail}. Check the database name in the URL.`, config.database ?? '', { cause: err });
+      return new DatabaseMissingError(
+        `Database missing at ${where}: ${detail}. Check the database name in the URL.`,
+        config.database ?? '',
+        { cause: err },
+      );
     default:
       return new DatabaseConnectionError(`Cannot connect to PostgreSQL at ${where}: ${detail}.`, { cause: err });
   }

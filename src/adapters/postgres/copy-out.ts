@@ -17,7 +17,9 @@ const COPY_DATA = 0x64;
 const COPY_DONE = 0x63;
 const ERROR_RESPONSE = 0x45;
 /** Messages that may arrive during copy-out without ending it. */
-const DURING_COPY = new Set([0x48 /* CopyOutResponse */, 0x53 /* ParameterStatus */, 0x4e /* Notice */, 0x41 /* Notification */]);
+const DURING_COPY = new Set([
+  0x48 /* CopyOutResponse */, 0x53 /* ParameterStatus */, 0x4e /* Notice */, 0x41 /* Notification */,
+]);
 /** Message type byte and int32 length. */
 const HEADER = 5;
 /** Room for socket reads past the chunk's target size, so most chunks never grow. */
@@ -32,7 +34,10 @@ type Internals = {
   push(chunk: CopiedRows | null): boolean;
 };
 
-const CopyStreamQuery = Object.getPrototypeOf(copyTo('')).constructor as new (text: string, options?: object) => CopyToStream;
+const CopyStreamQuery = Object.getPrototypeOf(copyTo('')).constructor as new (
+  text: string,
+  options?: object,
+) => CopyToStream;
 
 const BINARY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
@@ -64,7 +69,10 @@ function releaser(buf: Buffer): () => void {
   };
 }
 
-class FastCopyToStream extends (CopyStreamQuery as unknown as new (text: string, options?: object) => CopyToStream & Internals) {
+class FastCopyToStream extends (CopyStreamQuery as unknown as new (
+  text: string,
+  options?: object,
+) => CopyToStream & Internals) {
   /**
    * The chunk being filled: [0, used) holds the rows found so far, back to back; [scan, filled)
    * holds socket bytes not parsed yet (used <= scan: payloads only ever move left).
@@ -77,7 +85,10 @@ class FastCopyToStream extends (CopyStreamQuery as unknown as new (text: string,
   private rows = 0;
   private firstRow = true;
 
-  constructor(text: string, private readonly chunkBytes: number) {
+  constructor(
+    text: string,
+    private readonly chunkBytes: number,
+  ) {
     // Whole chunks are pushed as objects: a byte stream would let one read() merge two.
     // One buffered chunk keeps the socket busy while the consumer hashes and compresses.
     super(text, { objectMode: true, highWaterMark: 1 });
@@ -125,7 +136,8 @@ class FastCopyToStream extends (CopyStreamQuery as unknown as new (text: string,
       this.firstRow = false;
       // The binary header (signature, flags, extension) travels with the first row (or with the
       // trailer, for no rows) and belongs to neither.
-      if (to - from >= 19 && b.subarray(from, from + 11).equals(BINARY_SIGNATURE)) start += 19 + b.readUInt32BE(from + 15);
+      if (to - from >= 19 && b.subarray(from, from + 11).equals(BINARY_SIGNATURE))
+        start += 19 + b.readUInt32BE(from + 15);
     }
     // The binary trailer; a text row always ends with a newline, a binary row never starts with -1.
     if (to - start === 2 && b[start] === 0xff && b[start + 1] === 0xff) return true;
@@ -158,7 +170,11 @@ class FastCopyToStream extends (CopyStreamQuery as unknown as new (text: string,
   }
 
   private copied(): CopiedRows {
-    return { data: this.buf.subarray(0, this.used), rowEnds: this.rowEnds.slice(0, this.rows), release: releaser(this.buf) };
+    return {
+      data: this.buf.subarray(0, this.used),
+      rowEnds: this.rowEnds.slice(0, this.rows),
+      release: releaser(this.buf),
+    };
   }
 
   private append(chunk: Buffer): void {

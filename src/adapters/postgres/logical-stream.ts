@@ -38,7 +38,14 @@ export class LogicalSlotStream implements ChangeStream {
   }
 
   async slotState(slot: string): Promise<SlotState | undefined> {
-    const [row] = await this.session.query<{ plugin: string; database: string; confirmed: string; retained: string | null; wal_status: string | null; active: boolean }>(
+    const [row] = await this.session.query<{
+      plugin: string;
+      database: string;
+      confirmed: string;
+      retained: string | null;
+      wal_status: string | null;
+      active: boolean;
+    }>(
       `SELECT plugin, database, confirmed_flush_lsn::text AS confirmed, active,
               pg_catalog.pg_wal_lsn_diff(
                 CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_receive_lsn() ELSE pg_catalog.pg_current_wal_lsn() END,
@@ -48,7 +55,15 @@ export class LogicalSlotStream implements ChangeStream {
       [checkSlot(slot)],
     );
     if (!row) return undefined;
-    return { slot, plugin: row.plugin, database: row.database, confirmedLsn: row.confirmed, retainedBytes: Number(row.retained ?? 0), walStatus: row.wal_status, active: row.active };
+    return {
+      slot,
+      plugin: row.plugin,
+      database: row.database,
+      confirmedLsn: row.confirmed,
+      retainedBytes: Number(row.retained ?? 0),
+      walStatus: row.wal_status,
+      active: row.active,
+    };
   }
 
   async *peek(slot: string): AsyncIterable<ChangeRecord> {
@@ -72,7 +87,9 @@ export class LogicalSlotStream implements ChangeStream {
           // Decoded xids are 32 bits. The first FETCH decoded everything this call returns, so
           // each of those xids is below the next xid read now (read committed: a new snapshot),
           // which gives the epoch.
-          const [next] = await s.query<{ xmax: string }>('SELECT pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS xmax');
+          const [next] = await s.query<{ xmax: string }>(
+            'SELECT pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())::text AS xmax',
+          );
           fullXid = widenXid(BigInt(next!.xmax));
         }
         for (const row of rows) {
@@ -81,7 +98,9 @@ export class LogicalSlotStream implements ChangeStream {
             record = parseDecodedLine(row.data, fullXid);
           } catch (err) {
             if (!(err instanceof DecodingParseError)) throw err;
-            throw new IntegrityError(`Slot ${slot}: the change at ${row.lsn} could not be read (${err.message}). This is a bug in Tidemark's decoding of ${DECODING_PLUGIN} output; report it with that line.`);
+            throw new IntegrityError(
+              `Slot ${slot}: the change at ${row.lsn} could not be read (${err.message}). This is a bug in Tidemark's decoding of ${DECODING_PLUGIN} output; report it with that line.`,
+            );
           }
           if (record?.k === 'C' || record?.k === 'H') record.lsn = row.lsn;
           if (record) yield record;
@@ -95,7 +114,10 @@ export class LogicalSlotStream implements ChangeStream {
   }
 
   async advance(slot: string, lsn: string): Promise<void> {
-    if (!LSN.test(lsn)) throw new IntegrityError(`Refusing to advance slot ${slot} to "${lsn}": not an LSN. This is a bug in the caller.`);
+    if (!LSN.test(lsn))
+      throw new IntegrityError(
+        `Refusing to advance slot ${slot} to "${lsn}": not an LSN. This is a bug in the caller.`,
+      );
     const [state] = await this.session.query<{ behind: boolean }>(
       'SELECT confirmed_flush_lsn < $2::pg_lsn AS behind FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
       [checkSlot(slot), lsn],
@@ -118,7 +140,10 @@ export class LogicalSlotStream implements ChangeStream {
   private async awaitSlotFree(slot: string): Promise<void> {
     const deadline = Date.now() + SLOT_WAIT_MS;
     for (;;) {
-      const [row] = await this.session.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slot]);
+      const [row] = await this.session.query<{ pid: number | null }>(
+        'SELECT active_pid AS pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+        [slot],
+      );
       if (!row?.pid) return;
       if (Date.now() >= deadline) {
         throw new SlotInUseError(
@@ -132,7 +157,10 @@ export class LogicalSlotStream implements ChangeStream {
 }
 
 function checkSlot(slot: string): string {
-  if (!SLOT.test(slot)) throw new IntegrityError(`"${slot}" is not a Tidemark slot name (lower-case letters, digits, _). This is a bug in the caller.`);
+  if (!SLOT.test(slot))
+    throw new IntegrityError(
+      `"${slot}" is not a Tidemark slot name (lower-case letters, digits, _). This is a bug in the caller.`,
+    );
   return slot;
 }
 
@@ -141,7 +169,10 @@ export function widenXid(next: bigint): (xid32: string) => string {
   return (xid32) => {
     let full = (next & ~0xffffffffn) | BigInt(xid32);
     if (full >= next) full -= 0x100000000n;
-    if (full < 0n) throw new IntegrityError(`Decoded transaction ${xid32} is not below the next transaction id ${next}: its epoch cannot be told. This is a bug in Tidemark's decoding.`);
+    if (full < 0n)
+      throw new IntegrityError(
+        `Decoded transaction ${xid32} is not below the next transaction id ${next}: its epoch cannot be told. This is a bug in Tidemark's decoding.`,
+      );
     return full.toString();
   };
 }

@@ -37,7 +37,10 @@ export function parseDecodedLine(line: string, fullXid: (xid32: string) => strin
 /** `2026-12-06 23:54:50.7+00` (the session is UTC) as `2026-12-06T23:54:50.700000Z`. */
 export function isoMicros(text: string): string {
   const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00$/.exec(text);
-  if (!m) throw new DecodingParseError(`commit time not in UTC ISO form: ${text} (the decoding session must run with TimeZone UTC)`);
+  if (!m)
+    throw new DecodingParseError(
+      `commit time not in UTC ISO form: ${text} (the decoding session must run with TimeZone UTC)`,
+    );
   return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(6, '0')}Z`;
 }
 

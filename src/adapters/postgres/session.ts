@@ -14,7 +14,8 @@ const TRANSIENT = /^(08...|57P0[123]|53300|40001|40P01|ECONNRESET|EPIPE|ETIMEDOU
 export function classify(err: unknown): Error {
   const e = err as { code?: string; message?: string };
   const message = redactSecrets(e.message ?? String(err));
-  if (e.code && TRANSIENT.test(e.code)) return new TransientError(`${message} (SQLSTATE ${e.code}; retryable)`, { cause: err });
+  if (e.code && TRANSIENT.test(e.code))
+    return new TransientError(`${message} (SQLSTATE ${e.code}; retryable)`, { cause: err });
   if (e.code === '42501' && /would be affected by row-level security/.test(message)) {
     return new SqlError(
       `${message}: the connecting role would see only the rows its policies allow, so Tidemark stops rather than save or check a part of the table. ` +

@@ -52,17 +52,26 @@ export interface TlsPlan {
 type Env = Record<string, string | undefined>;
 
 /** The TLS of one connection; `where` (host:port/db) is only for messages. */
-export function planTls(params: URLSearchParams, where: string, defaults?: TlsDefaults, env: Env = process.env): TlsPlan {
+export function planTls(
+  params: URLSearchParams,
+  where: string,
+  defaults?: TlsDefaults,
+  env: Env = process.env,
+): TlsPlan {
   const modeText = params.get('sslmode') || env.PGSSLMODE || undefined;
   if (modeText !== undefined && !(SSL_MODES as readonly string[]).includes(modeText)) {
     const from = params.get('sslmode') ? 'in the URL' : 'from PGSSLMODE';
-    throw new UsageError(`sslmode ${JSON.stringify(modeText)} (${from}) for ${where} is not one of ${SSL_MODES.join(', ')}.`);
+    throw new UsageError(
+      `sslmode ${JSON.stringify(modeText)} (${from}) for ${where} is not one of ${SSL_MODES.join(', ')}.`,
+    );
   }
   const rootCert = params.get('sslrootcert') || env.PGSSLROOTCERT || undefined;
   if (rootCert === 'system') {
     // As libpq 16: any publicly trusted CA would do, so only the host name check makes it safe.
     if (modeText !== undefined && modeText !== 'verify-full') {
-      throw new UsageError(`sslrootcert=system needs sslmode=verify-full (any public CA would pass a weaker check), but sslmode is ${modeText} for ${where}. Use sslmode=verify-full, or name a CA file in sslrootcert.`);
+      throw new UsageError(
+        `sslrootcert=system needs sslmode=verify-full (any public CA would pass a weaker check), but sslmode is ${modeText} for ${where}. Use sslmode=verify-full, or name a CA file in sslrootcert.`,
+      );
     }
     return verifying('verify-full', 'full', systemRoots(), "the system's trusted CAs");
   }
@@ -106,7 +115,10 @@ function verifying(mode: SslMode, check: 'ca' | 'full', pem: readonly string[] |
 }
 
 /** Root certificates: sslrootcert / PGSSLROOTCERT, else the source's, else libpq's ~/.postgresql/root.crt. */
-function findRoots(file: string | undefined, fromSource: TrustedRoots | undefined): { label: string; pem?: readonly string[] } {
+function findRoots(
+  file: string | undefined,
+  fromSource: TrustedRoots | undefined,
+): { label: string; pem?: readonly string[] } {
   if (!file && fromSource) return fromSource;
   const path = file ?? join(homedir(), '.postgresql', 'root.crt');
   const label = file ? `sslrootcert file ${path}` : `root certificate file ${path} (libpq's default)`;
@@ -115,7 +127,10 @@ function findRoots(file: string | undefined, fromSource: TrustedRoots | undefine
   try {
     return { label, pem: [readFileSync(path, 'utf8')] };
   } catch (err) {
-    throw new DatabaseConnectionError(`Cannot read the ${label}: ${(err as Error).message}. Make it a readable PEM file of CA certificates.`, { cause: err });
+    throw new DatabaseConnectionError(
+      `Cannot read the ${label}: ${(err as Error).message}. Make it a readable PEM file of CA certificates.`,
+      { cause: err },
+    );
   }
 }
 
@@ -129,7 +144,8 @@ function systemRoots(): readonly string[] | undefined {
 }
 
 /** Node's codes for a chain that does not lead to a trusted root. */
-const UNTRUSTED = /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_UNTRUSTED|CERT_SIGNATURE_FAILURE)$/;
+const UNTRUSTED =
+  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_UNTRUSTED|CERT_SIGNATURE_FAILURE)$/;
 
 /** A connection error that TLS caused, said so with what to do; undefined for any other error. */
 export function tlsRefusal(err: unknown, where: string, plan: TlsPlan): DatabaseConnectionError | undefined {
@@ -144,7 +160,10 @@ export function tlsRefusal(err: unknown, where: string, plan: TlsPlan): Database
     );
   }
   if (e.code === 'CERT_HAS_EXPIRED' || e.code === 'CERT_NOT_YET_VALID') {
-    return new DatabaseConnectionError(`PostgreSQL at ${where} was refused: its certificate is outside its validity period (${e.code}). Renew the server's certificate.`, { cause: err });
+    return new DatabaseConnectionError(
+      `PostgreSQL at ${where} was refused: its certificate is outside its validity period (${e.code}). Renew the server's certificate.`,
+      { cause: err },
+    );
   }
   if (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     return new DatabaseConnectionError(

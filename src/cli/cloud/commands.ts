@@ -30,12 +30,19 @@ export async function cloudList(stackName: string, options: { repo?: string; jso
   await listBackups(await resolveStack(stackName), options);
 }
 
-export async function cloudShow(stackName: string, backupId: string, options: { repo?: string; json?: boolean }): Promise<void> {
+export async function cloudShow(
+  stackName: string,
+  backupId: string,
+  options: { repo?: string; json?: boolean },
+): Promise<void> {
   refuseLocalOnly(options, stackName);
   await showBackup(await resolveStack(stackName), backupId, options);
 }
 
-export async function cloudBackup(stackName: string, options: BackupOptions & CloudFlags & { sourceSecret?: string; snapshotHoldSecondsGiven?: boolean }): Promise<void> {
+export async function cloudBackup(
+  stackName: string,
+  options: BackupOptions & CloudFlags & { sourceSecret?: string; snapshotHoldSecondsGiven?: boolean },
+): Promise<void> {
   refuseLocalOnly(options, stackName);
   const credentials = secretOption('source', options.sourceSecret, options.source);
   const snapshotHoldSeconds = cloudHoldSeconds(options.snapshotHoldSeconds, options.snapshotHoldSecondsGiven ?? true);
@@ -56,36 +63,77 @@ export async function cloudBackup(stackName: string, options: BackupOptions & Cl
   const sfn = new SFNClient({ region: stack.region });
   const started = performance.now();
   const { executionArn } = await startExecution(sfn, stack.backupStateMachineArn, backupId, input);
-  if (!options.wait) return reportStarted({ executionArn, runId: backupId, json: options.json, what: `Backup ${backupId}`, stack: stackName });
+  if (!options.wait)
+    return reportStarted({
+      executionArn,
+      runId: backupId,
+      json: options.json,
+      what: `Backup ${backupId}`,
+      stack: stackName,
+    });
   if (!options.json) say(`Backup ${backupId} started on stack ${stackName}: ${executionArn}`);
   await follow(sfn, executionArn, 'backup', options.json);
   const record = await waitForBackupRecord(openCatalog(stack), backupId);
   const seconds = (performance.now() - started) / 1000;
-  reportCommittedBackup(record, seconds, { json: options.json, extra: { repository: repositoryUrl(stack), executionArn } });
+  reportCommittedBackup(record, seconds, {
+    json: options.json,
+    extra: { repository: repositoryUrl(stack), executionArn },
+  });
 }
 
-export async function cloudRestore(stackName: string, backup: string | undefined, options: RestoreOptions & CloudFlags & { targetSecret?: string }): Promise<void> {
+export async function cloudRestore(
+  stackName: string,
+  backup: string | undefined,
+  options: RestoreOptions & CloudFlags & { targetSecret?: string },
+): Promise<void> {
   refuseLocalOnly(options, stackName);
   const credentials = secretOption('target', options.targetSecret, options.target);
   if (!options.database) {
-    throw new UsageError('Missing --database <name>: the database to restore into (created when missing; must be empty).');
+    throw new UsageError(
+      'Missing --database <name>: the database to restore into (created when missing; must be empty).',
+    );
   }
   const stack = await resolveStack(stackName);
-  if (!backup && !options.resume) throw new UsageError('Name the backup to restore (an id, or "latest"), or --resume <restore-id> to carry on with a failed restore.');
-  const input = restoreRunInput({ backup, target: { credentials, database: options.database }, workers: options.workers, verify: options.verify, resume: options.resume });
+  if (!backup && !options.resume)
+    throw new UsageError(
+      'Name the backup to restore (an id, or "latest"), or --resume <restore-id> to carry on with a failed restore.',
+    );
+  const input = restoreRunInput({
+    backup,
+    target: { credentials, database: options.database },
+    workers: options.workers,
+    verify: options.verify,
+    resume: options.resume,
+  });
   const sfn = new SFNClient({ region: stack.region });
   const name = newRunId();
   const started = performance.now();
   const { executionArn } = await startExecution(sfn, stack.restoreStateMachineArn, name, input);
   // The restore state machine takes its execution name as the restore id.
-  if (!options.wait) return reportStarted({ executionArn, runId: name, json: options.json, what: `Restore ${name} of ${backup ?? `restore ${options.resume}`}`, stack: stackName });
-  if (!options.json) say(`Restore of ${backup ? `backup ${backup}` : `restore ${options.resume}`} into ${options.database} started on stack ${stackName}: ${executionArn}`);
+  if (!options.wait)
+    return reportStarted({
+      executionArn,
+      runId: name,
+      json: options.json,
+      what: `Restore ${name} of ${backup ?? `restore ${options.resume}`}`,
+      stack: stackName,
+    });
+  if (!options.json)
+    say(
+      `Restore of ${backup ? `backup ${backup}` : `restore ${options.resume}`} into ${options.database} started on stack ${stackName}: ${executionArn}`,
+    );
   const execution = await follow(sfn, executionArn, 'restore', options.json);
   const output = JSON.parse(execution.output ?? '{}') as CompleteOutput;
   reportRestore(output, (performance.now() - started) / 1000, { json: options.json, extra: { executionArn } });
 }
 
-function reportStarted(run: { executionArn: string; runId: string; json?: boolean; what: string; stack: string }): void {
+function reportStarted(run: {
+  executionArn: string;
+  runId: string;
+  json?: boolean;
+  what: string;
+  stack: string;
+}): void {
   if (run.json) {
     printJson({ ok: true, executionArn: run.executionArn, runId: run.runId });
     return;

@@ -20,14 +20,22 @@ export interface StartedExecution {
 }
 
 /** Starts one execution. `name` is the run id when the caller knows it (execution names must be unique for 90 days). */
-export async function startExecution(client: SFNClient, stateMachineArn: string, name: string, input: unknown): Promise<StartedExecution> {
+export async function startExecution(
+  client: SFNClient,
+  stateMachineArn: string,
+  name: string,
+  input: unknown,
+): Promise<StartedExecution> {
   try {
     const out = await client.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
     return { executionArn: out.executionArn!, startDate: out.startDate ?? new Date() };
   } catch (err) {
     const e = err as Error;
     if (e.name === 'StateMachineDoesNotExist') {
-      throw new StackError(`State machine ${stateMachineArn} does not exist: the stack's outputs name a machine that is gone. Redeploy the stack.`, { cause: err });
+      throw new StackError(
+        `State machine ${stateMachineArn} does not exist: the stack's outputs name a machine that is gone. Redeploy the stack.`,
+        { cause: err },
+      );
     }
     throw err;
   }
@@ -42,7 +50,11 @@ export interface FollowOptions {
 const ENDED = new Set(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
 
 /** Polls until the execution ends; returns its description when it succeeded, throws ExecutionFailedError otherwise. */
-export async function followExecution(client: SFNClient, executionArn: string, options: FollowOptions = {}): Promise<DescribeExecutionCommandOutput> {
+export async function followExecution(
+  client: SFNClient,
+  executionArn: string,
+  options: FollowOptions = {},
+): Promise<DescribeExecutionCommandOutput> {
   const progress = emptyProgress();
   for (;;) {
     const execution = await client.send(new DescribeExecutionCommand({ executionArn }));
@@ -64,7 +76,13 @@ async function newEvents(client: SFNClient, executionArn: string, after: number)
   let nextToken: string | undefined;
   do {
     const page = await client.send(
-      new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 1000, includeExecutionData: false, nextToken }),
+      new GetExecutionHistoryCommand({
+        executionArn,
+        reverseOrder: true,
+        maxResults: 1000,
+        includeExecutionData: false,
+        nextToken,
+      }),
     );
     for (const event of page.events ?? []) {
       if ((event.id ?? 0) <= after) return events.reverse();
@@ -79,10 +97,20 @@ async function newEvents(client: SFNClient, executionArn: string, after: number)
  * Our Fail states carry the failing task's error name and cause. In AWS a Lambda error's cause
  * is the JSON `{"errorType","errorMessage","trace"}`; the message is what the user needs.
  */
-export function executionFailure(execution: { status?: string; error?: string; cause?: string; name?: string }): ExecutionFailedError {
+export function executionFailure(execution: {
+  status?: string;
+  error?: string;
+  cause?: string;
+  name?: string;
+}): ExecutionFailedError {
   const status = execution.status ?? 'FAILED';
-  if (status === 'TIMED_OUT') return new ExecutionFailedError('States.Timeout', `Execution ${execution.name} timed out.`);
-  if (status === 'ABORTED') return new ExecutionFailedError('ExecutionAborted', `Execution ${execution.name} was stopped (aborted) before it ended.`);
+  if (status === 'TIMED_OUT')
+    return new ExecutionFailedError('States.Timeout', `Execution ${execution.name} timed out.`);
+  if (status === 'ABORTED')
+    return new ExecutionFailedError(
+      'ExecutionAborted',
+      `Execution ${execution.name} was stopped (aborted) before it ended.`,
+    );
   const error = execution.error || 'Error';
   let message = execution.cause ?? '';
   try {

@@ -27,9 +27,17 @@ export function repositoryUrl(stack: TidemarkStack): string {
 function openRepository(stack: TidemarkStack): S3Storage {
   // createS3Client turns on path-style addressing only for an explicit endpoint (local servers).
   const endpoint = process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined;
-  const storage = new S3Storage({ client: createS3Client({ region: stack.region, endpoint }), bucket: stack.repositoryBucketName, prefix: stack.repositoryPrefix });
+  const storage = new S3Storage({
+    client: createS3Client({ region: stack.region, endpoint }),
+    bucket: stack.repositoryBucketName,
+    prefix: stack.repositoryPrefix,
+  });
   // The manifests the tasks wrote carry MACs by the stack's key: `show` checks them with it.
-  if (stack.repositoryMacKeyArn) authenticateWith(storage, new KmsDocumentKey({ client: new KMSClient({ region: stack.region }), keyArn: stack.repositoryMacKeyArn }));
+  if (stack.repositoryMacKeyArn)
+    authenticateWith(
+      storage,
+      new KmsDocumentKey({ client: new KMSClient({ region: stack.region }), keyArn: stack.repositoryMacKeyArn }),
+    );
   return storage;
 }
 
@@ -37,13 +45,19 @@ function openRepository(stack: TidemarkStack): S3Storage {
  * The committed record of a backup whose execution succeeded. Commit writes it before the
  * execution ends, so a short wait only covers a read that lands on a lagging replica.
  */
-export async function waitForBackupRecord(catalog: BackupCatalog, backupId: string, timeoutMs = 10_000): Promise<BackupRecord> {
+export async function waitForBackupRecord(
+  catalog: BackupCatalog,
+  backupId: string,
+  timeoutMs = 10_000,
+): Promise<BackupRecord> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const record = await catalog.getBackup(backupId);
     if (record?.state === 'committed' && record.stats) return record;
     if (Date.now() > deadline) {
-      throw new CatalogConflictError(`Backup ${backupId}'s execution succeeded, but its catalog record is ${record ? record.state : 'missing'}. Check the catalog table.`);
+      throw new CatalogConflictError(
+        `Backup ${backupId}'s execution succeeded, but its catalog record is ${record ? record.state : 'missing'}. Check the catalog table.`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
@@ -56,12 +70,18 @@ export async function listBackups(stack: TidemarkStack, options: { json?: boolea
 export async function showBackup(stack: TidemarkStack, backupId: string, options: { json?: boolean }): Promise<void> {
   const catalog = openCatalog(stack);
   const where = `stack ${stack.name}`;
-  const record = backupId === 'latest' ? await findCommittedBackup(catalog, 'latest', where) : await catalog.getBackup(backupId);
-  if (!record) throw new BackupNotFoundError(`Backup ${backupId} is not in the catalog of ${where}. Run \`tidemark --stack ${stack.name} list\` to see the backups.`);
+  const record =
+    backupId === 'latest' ? await findCommittedBackup(catalog, 'latest', where) : await catalog.getBackup(backupId);
+  if (!record)
+    throw new BackupNotFoundError(
+      `Backup ${backupId} is not in the catalog of ${where}. Run \`tidemark --stack ${stack.name} list\` to see the backups.`,
+    );
   let manifest: Manifest | undefined;
   if (record.state === 'committed') {
     manifest = await readManifest(openRepository(stack), record.backupId).catch((err: Error) => {
-      say(`warning: showing the catalog record only; the manifest in ${repositoryUrl(stack)} could not be read: ${err.message}`);
+      say(
+        `warning: showing the catalog record only; the manifest in ${repositoryUrl(stack)} could not be read: ${err.message}`,
+      );
       return undefined;
     });
   }

@@ -20,17 +20,24 @@ function hasPassword(url: string): boolean {
  */
 export function secretOption(role: 'source' | 'target', secret: string | undefined, url: string | undefined): string {
   const flag = `--${role}-secret <secret-arn>`;
-  const why = 'In cloud mode (--stack) credentials never travel in the execution input (Step Functions keeps it in the execution history)';
+  const why =
+    'In cloud mode (--stack) credentials never travel in the execution input (Step Functions keeps it in the execution history)';
   if (url !== undefined) {
-    const what = hasPassword(url) ? `--${role} was given a URL with a password` : `--${role} takes a connection URL, which is for local mode`;
+    const what = hasPassword(url)
+      ? `--${role} was given a URL with a password`
+      : `--${role} takes a connection URL, which is for local mode`;
     throw new UsageError(`${what}. ${why}: store the connection in AWS Secrets Manager and pass ${flag} instead.`);
   }
   if (secret === undefined || secret === '') {
-    throw new UsageError(`Missing ${flag}: the AWS Secrets Manager secret (ARN or name) holding the ${role} database's connection.`);
+    throw new UsageError(
+      `Missing ${flag}: the AWS Secrets Manager secret (ARN or name) holding the ${role} database's connection.`,
+    );
   }
   if (URL_SCHEME.test(secret)) {
     const password = hasPassword(secret) ? ' This one carries a password: treat it as exposed and rotate it.' : '';
-    throw new UsageError(`--${role}-secret takes the ARN or name of an AWS Secrets Manager secret, not a URL.${password} ${why}.`);
+    throw new UsageError(
+      `--${role}-secret takes the ARN or name of an AWS Secrets Manager secret, not a URL.${password} ${why}.`,
+    );
   }
   return secret;
 }
@@ -46,7 +53,9 @@ export function refuseLocalOnly(options: { repo?: string }, stack: string): void
 export function cloudHoldSeconds(value: number, given: boolean): number {
   if (!given) return LAMBDA_SNAPSHOT_HOLD_SECONDS;
   if (value > LAMBDA_SNAPSHOT_HOLD_SECONDS) {
-    throw new UsageError(`--snapshot-hold-seconds ${value} is past what a Lambda can hold a snapshot in AWS: at most ${LAMBDA_SNAPSHOT_HOLD_SECONDS} s with --stack.`);
+    throw new UsageError(
+      `--snapshot-hold-seconds ${value} is past what a Lambda can hold a snapshot in AWS: at most ${LAMBDA_SNAPSHOT_HOLD_SECONDS} s with --stack.`,
+    );
   }
   return value;
 }

@@ -9,13 +9,24 @@ const cloud = () => import('./commands.ts');
 export function addCloudOptions(program: Command): void {
   const command = (name: string) => program.commands.find((c) => c.name() === name);
   const database = (help: string) => new Option('--database <name>', help);
-  const noWait = () => new Option('--no-wait', 'with --stack: print the execution ARN and run id as soon as it starts, do not follow it');
+  const noWait = () =>
+    new Option('--no-wait', 'with --stack: print the execution ARN and run id as soon as it starts, do not follow it');
   command('backup')
-    ?.addOption(new Option('--source-secret <secret-arn>', 'with --stack: Secrets Manager secret (ARN or name) holding the connection to back up'))
+    ?.addOption(
+      new Option(
+        '--source-secret <secret-arn>',
+        'with --stack: Secrets Manager secret (ARN or name) holding the connection to back up',
+      ),
+    )
     .addOption(database('with --stack: database to back up, if not the one the secret names'))
     .addOption(noWait());
   command('restore')
-    ?.addOption(new Option('--target-secret <secret-arn>', 'with --stack: Secrets Manager secret (ARN or name) of the server to restore into'))
+    ?.addOption(
+      new Option(
+        '--target-secret <secret-arn>',
+        'with --stack: Secrets Manager secret (ARN or name) of the server to restore into',
+      ),
+    )
     .addOption(database('with --stack: database to restore into; created when missing, must be empty'))
     .addOption(noWait());
 }
@@ -31,7 +42,9 @@ export function routeToCloud(program: Command, args: unknown[]): Promise<void> |
   if (!stack) {
     const cloudOnly = ['sourceSecret', 'targetSecret', 'database'].filter((k) => options[k] !== undefined);
     if (cloudOnly.length > 0 || options.wait === false) {
-      throw new UsageError('--source-secret, --target-secret, --database and --no-wait work with --stack <name> only (cloud mode).');
+      throw new UsageError(
+        '--source-secret, --target-secret, --database and --no-wait work with --stack <name> only (cloud mode).',
+      );
     }
     return undefined;
   }
@@ -51,4 +64,3 @@ export function routeToCloud(program: Command, args: unknown[]): Promise<void> |
       throw new UsageError(`\`tidemark ${command?.name()}\` runs in local mode only for now; drop --stack.`);
   }
 }
-

@@ -33,25 +33,33 @@ export class StackError extends TidemarkError {
 
 export async function resolveStack(name: string, client = new CloudFormationClient({})): Promise<TidemarkStack> {
   const region = await client.config.region().catch(() => undefined);
-  if (!region) throw new UsageError(`--stack ${name}: no AWS region configured. Set AWS_REGION (or a profile with a region).`);
+  if (!region)
+    throw new UsageError(`--stack ${name}: no AWS region configured. Set AWS_REGION (or a profile with a region).`);
   let stack;
   try {
     stack = (await client.send(new DescribeStacksCommand({ StackName: name }))).Stacks?.[0];
   } catch (err) {
     const e = err as Error;
     if (e.name === 'ValidationError' && /does not exist/i.test(e.message)) {
-      throw new StackError(`Stack "${name}" does not exist in ${region}. Check --stack and the region (AWS_REGION), or deploy it with the CDK app in infra/.`, { cause: err });
+      throw new StackError(
+        `Stack "${name}" does not exist in ${region}. Check --stack and the region (AWS_REGION), or deploy it with the CDK app in infra/.`,
+        { cause: err },
+      );
     }
     throw new StackError(`Cannot read stack "${name}" in ${region}: ${e.name}: ${e.message}`, { cause: err });
   }
   if (!stack) throw new StackError(`Stack "${name}" does not exist in ${region}.`);
   if (stack.StackStatus?.endsWith('_IN_PROGRESS') && stack.StackStatus.startsWith('CREATE')) {
-    throw new StackError(`Stack "${name}" is still being created (${stack.StackStatus}); try again when it is complete.`);
+    throw new StackError(
+      `Stack "${name}" is still being created (${stack.StackStatus}); try again when it is complete.`,
+    );
   }
   const values = new Map((stack.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
   const missing = Object.values(OUTPUTS).filter((key) => !values.get(key));
   if (missing.length > 0) {
-    throw new StackError(`Stack "${name}" has no output ${missing.join(', ')}: it is not a Tidemark stack (deploy infra/), or its deployment failed (status ${stack.StackStatus}).`);
+    throw new StackError(
+      `Stack "${name}" has no output ${missing.join(', ')}: it is not a Tidemark stack (deploy infra/), or its deployment failed (status ${stack.StackStatus}).`,
+    );
   }
   const get = (key: keyof typeof OUTPUTS) => values.get(OUTPUTS[key])!;
   return {

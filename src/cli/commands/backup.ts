@@ -22,10 +22,17 @@ export interface BackupOptions {
 }
 
 export async function backupCommand(options: BackupOptions): Promise<void> {
-  if (options.full && !options.collection) throw new UsageError('--full applies to a backup in a collection (--collection <name>); a backup outside a collection is always full.');
+  if (options.full && !options.collection)
+    throw new UsageError(
+      '--full applies to a backup in a collection (--collection <name>); a backup outside a collection is always full.',
+    );
   const repo = repositoryPath(options.repo);
   const progress = createProgress('backup', !options.json);
-  const ctx = await openLocalContext(repo, { create: !options.collection, catalog: options.catalog, progress: (e) => progress.onEvent(e) });
+  const ctx = await openLocalContext(repo, {
+    create: !options.collection,
+    catalog: options.catalog,
+    progress: (e) => progress.onEvent(e),
+  });
   const source = await sourceOf(options, ctx.catalog, repo);
   ctx.credentials.register('source', source);
   const started = performance.now();
@@ -56,10 +63,14 @@ async function sourceOf(options: BackupOptions, catalog: BackupCatalog, repo: st
   if (options.collection) {
     const collection = await catalog.getCollection(options.collection);
     if (!collection) {
-      throw new CollectionNotFoundError(`Collection ${options.collection} does not exist in the repository at ${repo}. Create it with \`tidemark collection create ${options.collection} --source <postgres-url>\`.`);
+      throw new CollectionNotFoundError(
+        `Collection ${options.collection} does not exist in the repository at ${repo}. Create it with \`tidemark collection create ${options.collection} --source <postgres-url>\`.`,
+      );
     }
     if (options.source && describeUrl(options.source) !== collection.sourceDescription) {
-      throw new UsageError(`--source names ${describeUrl(options.source)}, but collection ${collection.name} backs up ${collection.sourceDescription}. Leave out --source, or use another collection.`);
+      throw new UsageError(
+        `--source names ${describeUrl(options.source)}, but collection ${collection.name} backs up ${collection.sourceDescription}. Leave out --source, or use another collection.`,
+      );
     }
     return options.source ?? collection.source;
   }

@@ -3,8 +3,13 @@
 import { openLocalContext, repositoryPath } from '#local/local-context.ts';
 import { describeUrl, withoutPassword } from '#adapters/postgres/connector.ts';
 import type { CollectionRecord, RetentionPolicy } from '#core/ports/catalog.ts';
-import { checkCollectionName, createCollection, describeCollection, describeRetention } from '#core/maintenance/collections.ts';
-import { UsageError, } from '#core/errors.ts';
+import {
+  checkCollectionName,
+  createCollection,
+  describeCollection,
+  describeRetention,
+} from '#core/maintenance/collections.ts';
+import { UsageError } from '#core/errors.ts';
 import { formatBytes, printJson, say } from '../output.ts';
 import { printTable } from '../report.ts';
 
@@ -26,7 +31,10 @@ export interface CollectionCreateOptions extends CommonOptions {
 export async function collectionCreateCommand(name: string, options: CollectionCreateOptions): Promise<void> {
   checkCollectionName(name);
   const url = options.source ?? process.env.TIDEMARK_SOURCE;
-  if (!url) throw new UsageError('Missing --source <postgres-url> (or $TIDEMARK_SOURCE): the database the collection backs up.');
+  if (!url)
+    throw new UsageError(
+      'Missing --source <postgres-url> (or $TIDEMARK_SOURCE): the database the collection backs up.',
+    );
   const retention: RetentionPolicy = {};
   if (options.keepLast !== undefined) retention.keepLast = options.keepLast;
   if (options.keepDaily !== undefined) retention.keepDaily = options.keepDaily;
@@ -41,7 +49,10 @@ export async function collectionCreateCommand(name: string, options: CollectionC
     retention,
   });
   if (options.json) printJson({ ok: true, collection: publicView(collection) });
-  else say(`Collection ${collection.name} defined: ${collection.sourceDescription}, ${describeRetention(collection.retention)}${collection.schedule ? `, schedule ${collection.schedule}` : ''}.`);
+  else
+    say(
+      `Collection ${collection.name} defined: ${collection.sourceDescription}, ${describeRetention(collection.retention)}${collection.schedule ? `, schedule ${collection.schedule}` : ''}.`,
+    );
 }
 
 export async function collectionListCommand(options: CommonOptions): Promise<void> {
@@ -52,10 +63,17 @@ export async function collectionListCommand(options: CommonOptions): Promise<voi
     printJson(collections.map((c) => ({ ...publicView(c), committedBackups: counts(c.name) })));
     return;
   }
-  if (collections.length === 0) return say(`No collections in ${ctx.storage.location} yet; create one with \`tidemark collection create\`.`);
+  if (collections.length === 0)
+    return say(`No collections in ${ctx.storage.location} yet; create one with \`tidemark collection create\`.`);
   printTable(
     ['COLLECTION', 'SOURCE', 'SCHEDULE', 'RETENTION', 'BACKUPS'],
-    collections.map((c) => [c.name, c.sourceDescription, c.schedule ?? '-', describeRetention(c.retention), String(counts(c.name))]),
+    collections.map((c) => [
+      c.name,
+      c.sourceDescription,
+      c.schedule ?? '-',
+      describeRetention(c.retention),
+      String(counts(c.name)),
+    ]),
   );
 }
 
@@ -87,7 +105,14 @@ export async function collectionShowCommand(name: string, options: CommonOptions
   process.stdout.write('\n');
   printTable(
     ['BACKUP', 'STATE', 'PARENT', 'SNAPSHOT', 'STORED', 'REFERENCED'],
-    rows.map((r) => [r.backupId, r.state, r.parent ?? '-', r.snapshotTime ?? '-', fmt(r.bytesStored), fmt(r.bytesReferenced)]),
+    rows.map((r) => [
+      r.backupId,
+      r.state,
+      r.parent ?? '-',
+      r.snapshotTime ?? '-',
+      fmt(r.bytesStored),
+      fmt(r.bytesReferenced),
+    ]),
   );
 }
 

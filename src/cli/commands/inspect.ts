@@ -23,8 +23,14 @@ export async function listCommand(options: CommonOptions): Promise<void> {
 
 export async function showCommand(backupId: string, options: CommonOptions): Promise<void> {
   const ctx = await openLocalContext(repositoryPath(options.repo), { create: false, catalog: options.catalog });
-  const record = backupId === 'latest' ? await findCommittedBackup(ctx.catalog, 'latest', ctx.storage.location) : await ctx.catalog.getBackup(backupId);
-  if (!record) throw new BackupNotFoundError(`Backup ${backupId} is not in the catalog of ${ctx.storage.location}. Run \`tidemark list\` to see the backups.`);
+  const record =
+    backupId === 'latest'
+      ? await findCommittedBackup(ctx.catalog, 'latest', ctx.storage.location)
+      : await ctx.catalog.getBackup(backupId);
+  if (!record)
+    throw new BackupNotFoundError(
+      `Backup ${backupId} is not in the catalog of ${ctx.storage.location}. Run \`tidemark list\` to see the backups.`,
+    );
   const manifest = record.state === 'committed' ? await readManifest(ctx.storage, record.backupId) : undefined;
   printBackupDetails(record, manifest, { json: options.json, repository: ctx.storage.location });
 }
@@ -43,13 +49,22 @@ export async function verifyCommand(backupId: string, options: CommonOptions): P
   const seconds = (performance.now() - started) / 1000;
   const error =
     report.problems.length > 0
-      ? new IntegrityError(`Backup ${report.backupId} is damaged: ${report.problems.length} of ${report.chunks} chunks fail verification (first: ${report.problems[0]!.object}).`)
+      ? new IntegrityError(
+          `Backup ${report.backupId} is damaged: ${report.problems.length} of ${report.chunks} chunks fail verification (first: ${report.problems[0]!.object}).`,
+        )
       : undefined;
   if (options.json) {
-    printJson({ ok: !error, ...(error && { error: { type: error.name, message: error.message } }), ...report, seconds: Number(seconds.toFixed(3)) });
+    printJson({
+      ok: !error,
+      ...(error && { error: { type: error.name, message: error.message } }),
+      ...report,
+      seconds: Number(seconds.toFixed(3)),
+    });
   } else {
     for (const p of report.problems) say(`damaged: ${p.object}${p.table ? ` (${p.table})` : ''}: ${p.problem}`);
-    say(`Verified backup ${report.backupId}: manifest checksum ok, ${formatCount(report.chunks)} chunks, ${formatBytes(report.bytes)}, ${report.problems.length} damaged, in ${seconds.toFixed(1)} s.`);
+    say(
+      `Verified backup ${report.backupId}: manifest checksum ok, ${formatCount(report.chunks)} chunks, ${formatBytes(report.bytes)}, ${report.problems.length} damaged, in ${seconds.toFixed(1)} s.`,
+    );
   }
   if (error) {
     (error as { reported?: boolean }).reported = options.json;

@@ -14,10 +14,15 @@ interface CommonOptions {
   wait?: number;
 }
 
-const open = (options: CommonOptions) => openLocalContext(repositoryPath(options.repo), { create: false, catalog: options.catalog });
+const open = (options: CommonOptions) =>
+  openLocalContext(repositoryPath(options.repo), { create: false, catalog: options.catalog });
 
 export async function expireCommand(options: CommonOptions & { collection?: string; dryRun?: boolean }): Promise<void> {
-  const report = await expireBackups(await open(options), { collection: options.collection, dryRun: options.dryRun, waitSeconds: options.wait });
+  const report = await expireBackups(await open(options), {
+    collection: options.collection,
+    dryRun: options.dryRun,
+    waitSeconds: options.wait,
+  });
   if (options.json) return printJson({ ok: true, ...report });
   const verb = report.dryRun ? 'would expire' : 'expired';
   for (const c of report.collections) {
@@ -40,13 +45,22 @@ export async function gcCommand(options: CommonOptions & { dryRun?: boolean }): 
       `kept ${formatCount(report.chunksKept)} chunks (${formatBytes(report.bytesKept)}) for ${report.backupsKept} backups.`,
   );
   if (report.chunksMissing.length > 0) {
-    say(`warning: ${report.chunksMissing.length} chunks that kept backups need are missing (first: ${report.chunksMissing[0]}); run \`tidemark verify\` on each backup.`);
+    say(
+      `warning: ${report.chunksMissing.length} chunks that kept backups need are missing (first: ${report.chunksMissing[0]}); run \`tidemark verify\` on each backup.`,
+    );
   }
-  if (report.abandonedWritesRemoved.length > 0) say(`removed ${report.abandonedWritesRemoved.length} temp file(s) of writes that died (first: ${report.abandonedWritesRemoved[0]}).`);
-  for (const id of report.orphanManifestsRemoved) say(`${id}: ${report.dryRun ? 'would remove' : 'removed'} the manifest of a run that never committed.`);
-  for (const id of report.catalogExpired) say(`${id}: marked expired in the catalog (an earlier expire stopped after its tombstone).`);
+  if (report.abandonedWritesRemoved.length > 0)
+    say(
+      `removed ${report.abandonedWritesRemoved.length} temp file(s) of writes that died (first: ${report.abandonedWritesRemoved[0]}).`,
+    );
+  for (const id of report.orphanManifestsRemoved)
+    say(`${id}: ${report.dryRun ? 'would remove' : 'removed'} the manifest of a run that never committed.`);
+  for (const id of report.catalogExpired)
+    say(`${id}: marked expired in the catalog (an earlier expire stopped after its tombstone).`);
   for (const c of report.catalogConflicts) {
-    say(`warning: ${c.backupId} has an expiry tombstone but is ${c.state} in the catalog; gc kept it. Check it with \`tidemark show ${c.backupId}\`.`);
+    say(
+      `warning: ${c.backupId} has an expiry tombstone but is ${c.state} in the catalog; gc kept it. Check it with \`tidemark show ${c.backupId}\`.`,
+    );
   }
 }
 
@@ -55,14 +69,18 @@ export async function catalogRebuildCommand(options: CommonOptions): Promise<voi
   const report = await rebuildCatalog(ctx, { waitSeconds: options.wait });
   const error =
     report.damaged.length > 0
-      ? new IntegrityError(`Catalog rebuild skipped ${report.damaged.length} damaged object(s) in ${ctx.storage.location} (first: ${report.damaged[0]!.object}: ${report.damaged[0]!.problem})`)
+      ? new IntegrityError(
+          `Catalog rebuild skipped ${report.damaged.length} damaged object(s) in ${ctx.storage.location} (first: ${report.damaged[0]!.object}: ${report.damaged[0]!.problem})`,
+        )
       : undefined;
   if (options.json) {
     printJson({ ok: !error, ...(error && { error: { type: error.name, message: error.message } }), ...report });
   } else {
     for (const d of report.damaged) say(`damaged: ${d.object}: ${d.problem}`);
-    for (const id of report.repaired) say(`repaired ${id}: its catalog item was damaged and was written again from the repository.`);
-    for (const id of report.uncommitted) say(`skipped ${id}: its manifest has no commit marker, the run never committed (gc removes it).`);
+    for (const id of report.repaired)
+      say(`repaired ${id}: its catalog item was damaged and was written again from the repository.`);
+    for (const id of report.uncommitted)
+      say(`skipped ${id}: its manifest has no commit marker, the run never committed (gc removes it).`);
     say(
       `Catalog rebuilt from ${ctx.storage.location}: ${report.collectionsImported.length} collections and ` +
         `${report.backupsImported.length} backups imported, ${report.alreadyPresent} already present.`,

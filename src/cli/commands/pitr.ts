@@ -35,30 +35,70 @@ interface Helpers {
 }
 
 export function registerPitrCommands(program: Command, h: Helpers): void {
-  const pitr = program.command('pitr').description("point-in-time recovery: archive a collection's committed changes, restore with `restore --to`");
-  const common = (c: Command) => c.requiredOption('--collection <name>', 'the collection').addOption(h.repoOption()).addOption(h.catalogOption()).addOption(h.jsonOption());
-  common(pitr.command('enable').description('check the source, create its slot and DDL capture (tidemark_*), start a chain, take its base backup'))
+  const pitr = program
+    .command('pitr')
+    .description("point-in-time recovery: archive a collection's committed changes, restore with `restore --to`");
+  const common = (c: Command) =>
+    c
+      .requiredOption('--collection <name>', 'the collection')
+      .addOption(h.repoOption())
+      .addOption(h.catalogOption())
+      .addOption(h.jsonOption());
+  common(
+    pitr
+      .command('enable')
+      .description(
+        'check the source, create its slot and DDL capture (tidemark_*), start a chain, take its base backup',
+      ),
+  )
     .option('--no-backup', 'do not take the base backup now (a point-in-time restore needs one taken after enable)')
-    .option('--replica-identity-full', 'set REPLICA IDENTITY FULL on the tables that have no primary key or replica identity index, instead of refusing them')
+    .option(
+      '--replica-identity-full',
+      'set REPLICA IDENTITY FULL on the tables that have no primary key or replica identity index, instead of refusing them',
+    )
     .action(h.run((opts) => pitrEnableCommand(opts)));
-  common(pitr.command('disable').description("drop the slot, the event trigger and its function from the source (the archive stays)")).action(h.run((opts) => pitrDisableCommand(opts)));
-  common(pitr.command('status').description('what Tidemark has in the source, the slot\'s retained WAL, and the recoverable window of each chain')).action(h.run((opts) => pitrStatusCommand(opts)));
-  common(pitr.command('archive').description('drain the slot into change segments until caught up, then exit (what a scheduler runs)'))
-    .addOption(new Option('--segment-bytes <n>', 'uncompressed record bytes per segment').argParser((v) => Number(v)).hideHelp())
+  common(
+    pitr
+      .command('disable')
+      .description('drop the slot, the event trigger and its function from the source (the archive stays)'),
+  ).action(h.run((opts) => pitrDisableCommand(opts)));
+  common(
+    pitr
+      .command('status')
+      .description(
+        "what Tidemark has in the source, the slot's retained WAL, and the recoverable window of each chain",
+      ),
+  ).action(h.run((opts) => pitrStatusCommand(opts)));
+  common(
+    pitr
+      .command('archive')
+      .description('drain the slot into change segments until caught up, then exit (what a scheduler runs)'),
+  )
+    .addOption(
+      new Option('--segment-bytes <n>', 'uncompressed record bytes per segment').argParser((v) => Number(v)).hideHelp(),
+    )
     .action(h.run((opts) => pitrArchiveCommand(opts)));
 }
 
-async function withSource<T>(options: PitrOptions, fn: (ctx: LocalContext, session: SqlSession, stream: LogicalSlotStream) => Promise<T>): Promise<T> {
+async function withSource<T>(
+  options: PitrOptions,
+  fn: (ctx: LocalContext, session: SqlSession, stream: LogicalSlotStream) => Promise<T>,
+): Promise<T> {
   const repo = repositoryPath(options.repo);
   const ctx = await openLocalContext(repo, { create: false, catalog: options.catalog });
   const collection = await ctx.catalog.getCollection(options.collection);
-  if (!collection) throw new CollectionNotFoundError(`Collection ${options.collection} does not exist in the repository at ${repo}. Create it with \`tidemark collection create ${options.collection} --source <postgres-url>\`.`);
+  if (!collection)
+    throw new CollectionNotFoundError(
+      `Collection ${options.collection} does not exist in the repository at ${repo}. Create it with \`tidemark collection create ${options.collection} --source <postgres-url>\`.`,
+    );
   ctx.credentials.register('source', collection.source);
   const session = await ctx.databases.connect({ credentials: 'source' }, { applicationName: 'tidemark pitr' });
-  const streamSession = await ctx.databases.connect({ credentials: 'source' }, { applicationName: 'tidemark archiver' }).catch(async (err) => {
-    await session.close();
-    throw err;
-  });
+  const streamSession = await ctx.databases
+    .connect({ credentials: 'source' }, { applicationName: 'tidemark archiver' })
+    .catch(async (err) => {
+      await session.close();
+      throw err;
+    });
   try {
     return await fn(ctx, session, new LogicalSlotStream(streamSession));
   } finally {
@@ -69,17 +109,29 @@ async function withSource<T>(options: PitrOptions, fn: (ctx: LocalContext, sessi
 
 export async function pitrEnableCommand(options: PitrOptions): Promise<void> {
   const result = await withSource(options, async (ctx, session, stream) => {
-    const enabled = await enablePitr(session, stream, ctx.storage, options.collection, { replicaIdentityFull: options.replicaIdentityFull });
+    const enabled = await enablePitr(session, stream, ctx.storage, options.collection, {
+      replicaIdentityFull: options.replicaIdentityFull,
+    });
     if (!options.json) {
-      if (enabled.replicaIdentityFull.length) say(`REPLICA IDENTITY FULL set on: ${enabled.replicaIdentityFull.join(', ')}`);
+      if (enabled.replicaIdentityFull.length)
+        say(`REPLICA IDENTITY FULL set on: ${enabled.replicaIdentityFull.join(', ')}`);
       for (const w of enabled.warnings) say(`warning: ${w}`);
-      say(`Point-in-time recovery enabled for ${options.collection}: slot ${enabled.slot}, chain ${enabled.chain} from ${enabled.startLsn}.`);
+      say(
+        `Point-in-time recovery enabled for ${options.collection}: slot ${enabled.slot}, chain ${enabled.chain} from ${enabled.startLsn}.`,
+      );
     }
     let backupId: string | undefined;
     if (options.backup !== false) {
-      const input = backupRunInput({ source: { credentials: 'source' }, collection: options.collection, workers: 4, snapshotHoldSeconds: 86_400, plan: {} });
+      const input = backupRunInput({
+        source: { credentials: 'source' },
+        collection: options.collection,
+        workers: 4,
+        snapshotHoldSeconds: 86_400,
+        plan: {},
+      });
       backupId = ((await runStateMachine('backup', input, ctx)) as { backupId: string }).backupId;
-      if (!options.json) say(`Base backup ${backupId} committed: the collection can be restored to any point from its snapshot on.`);
+      if (!options.json)
+        say(`Base backup ${backupId} committed: the collection can be restored to any point from its snapshot on.`);
     } else if (!options.json) say(`Take a base backup now: tidemark backup --collection ${options.collection}`);
     return { ...enabled, ...(backupId ? { backupId } : {}) };
   });
@@ -87,30 +139,55 @@ export async function pitrEnableCommand(options: PitrOptions): Promise<void> {
 }
 
 export async function pitrDisableCommand(options: PitrOptions): Promise<void> {
-  const { dropped } = await withSource(options, (_ctx, session, stream) => disablePitr(session, stream, options.collection));
+  const { dropped } = await withSource(options, (_ctx, session, stream) =>
+    disablePitr(session, stream, options.collection),
+  );
   if (options.json) printJson({ ok: true, dropped });
-  else say(dropped.length ? `Dropped from the source: ${dropped.join(', ')}. The change archive stays in the repository.` : 'Nothing of Tidemark\'s was left in the source.');
+  else
+    say(
+      dropped.length
+        ? `Dropped from the source: ${dropped.join(', ')}. The change archive stays in the repository.`
+        : "Nothing of Tidemark's was left in the source.",
+    );
 }
 
 export async function pitrStatusCommand(options: PitrOptions): Promise<void> {
-  const status = await withSource(options, (ctx, session, stream) => pitrStatus(session, stream, ctx.storage, options.collection));
+  const status = await withSource(options, (ctx, session, stream) =>
+    pitrStatus(session, stream, ctx.storage, options.collection),
+  );
   if (options.json) return printJson({ ok: true, ...status });
   say(`Collection ${status.collection}`);
   say(`  in the source: ${status.objects.join(', ') || 'nothing (point-in-time recovery is not enabled)'}`);
-  if (status.slot) say(`  slot: confirmed ${status.slot.confirmedLsn}, retains ${formatBytes(status.slot.retainedBytes)} of WAL, wal_status ${status.slot.walStatus ?? 'unknown'}${status.slot.active ? ', in use' : ''}`);
+  if (status.slot)
+    say(
+      `  slot: confirmed ${status.slot.confirmedLsn}, retains ${formatBytes(status.slot.retainedBytes)} of WAL, wal_status ${status.slot.walStatus ?? 'unknown'}${status.slot.active ? ', in use' : ''}`,
+    );
   for (const c of status.chains) {
-    const window = c.firstCommit ? `${c.firstCommit.time} (xid:${c.firstCommit.xid}) to ${c.lastCommit!.time} (xid:${c.lastCommit!.xid}, lsn:${c.lastCommit!.lsn})` : 'no transactions yet';
-    say(`  chain ${c.chain}: ${formatCount(c.segments)} segments, ${formatCount(c.transactions)} transactions, ${window}${c.lastSealedAt ? `; last segment sealed ${c.lastSealedAt}` : ''}`);
+    const window = c.firstCommit
+      ? `${c.firstCommit.time} (xid:${c.firstCommit.xid}) to ${c.lastCommit!.time} (xid:${c.lastCommit!.xid}, lsn:${c.lastCommit!.lsn})`
+      : 'no transactions yet';
+    say(
+      `  chain ${c.chain}: ${formatCount(c.segments)} segments, ${formatCount(c.transactions)} transactions, ${window}${c.lastSealedAt ? `; last segment sealed ${c.lastSealedAt}` : ''}`,
+    );
   }
   for (const g of status.gaps) say(`  gap: nothing restorable after ${g.after} until ${g.until}`);
 }
 
 export async function pitrArchiveCommand(options: PitrOptions): Promise<void> {
   const started = performance.now();
-  const result = await withSource(options, (ctx, _session, stream) => archiveChanges(stream, ctx.storage, options.collection, options.segmentBytes ? { segmentBytes: options.segmentBytes } : {}));
+  const result = await withSource(options, (ctx, _session, stream) =>
+    archiveChanges(
+      stream,
+      ctx.storage,
+      options.collection,
+      options.segmentBytes ? { segmentBytes: options.segmentBytes } : {},
+    ),
+  );
   const seconds = (performance.now() - started) / 1000;
   if (options.json) return printJson({ ok: true, ...result, seconds: Number(seconds.toFixed(3)) });
-  say(`Archived ${formatCount(result.transactions)} transactions (${formatCount(result.changes)} row changes) in ${formatCount(result.segments)} segments in ${seconds.toFixed(1)} s; the archive ends at ${result.lastCommit ? `${result.lastCommit.time} (xid:${result.lastCommit.xid}, lsn:${result.endLsn})` : result.endLsn}.`);
+  say(
+    `Archived ${formatCount(result.transactions)} transactions (${formatCount(result.changes)} row changes) in ${formatCount(result.segments)} segments in ${seconds.toFixed(1)} s; the archive ends at ${result.lastCommit ? `${result.lastCommit.time} (xid:${result.lastCommit.xid}, lsn:${result.endLsn})` : result.endLsn}.`,
+  );
 }
 
 export interface PointRestoreOptions {
@@ -126,11 +203,23 @@ export interface PointRestoreOptions {
 
 /** `restore --collection <name> --to <target>`: the newest backup before the target, then the archived transactions after it. */
 export async function pitrRestoreCommand(backup: string | undefined, options: PointRestoreOptions): Promise<void> {
-  if (backup) throw new UsageError(`Give either a backup id (${backup}) or --to <target>, not both: --to picks the backup itself.`);
-  if (!options.to) throw new UsageError('restore --collection restores to a point: add --to <time|lsn:X/Y|xid:N|latest>, or name a backup id without --collection.');
-  if (!options.collection) throw new UsageError('--to needs --collection <name>: the collection whose backups and change archive to restore from.');
+  if (backup)
+    throw new UsageError(
+      `Give either a backup id (${backup}) or --to <target>, not both: --to picks the backup itself.`,
+    );
+  if (!options.to)
+    throw new UsageError(
+      'restore --collection restores to a point: add --to <time|lsn:X/Y|xid:N|latest>, or name a backup id without --collection.',
+    );
+  if (!options.collection)
+    throw new UsageError(
+      '--to needs --collection <name>: the collection whose backups and change archive to restore from.',
+    );
   const target = options.target ?? process.env.TIDEMARK_TARGET;
-  if (!target) throw new UsageError('Missing --target <postgres-url> (or $TIDEMARK_TARGET): the database to restore into (created when missing; must be empty).');
+  if (!target)
+    throw new UsageError(
+      'Missing --target <postgres-url> (or $TIDEMARK_TARGET): the database to restore into (created when missing; must be empty).',
+    );
   const to = parseTarget(options.to);
   const ctx = await openLocalContext(repositoryPath(options.repo), { create: false, catalog: options.catalog });
   ctx.credentials.register('target', target);
@@ -141,13 +230,24 @@ export async function pitrRestoreCommand(backup: string | undefined, options: Po
       target: to,
       into: { credentials: 'target' },
       restoreBackup: async (backupId) => {
-        await runStateMachine('restore', restoreRunInput({ backup: backupId, target: { credentials: 'target' }, workers: options.workers, verify: options.verify }), ctx);
+        await runStateMachine(
+          'restore',
+          restoreRunInput({
+            backup: backupId,
+            target: { credentials: 'target' },
+            workers: options.workers,
+            verify: options.verify,
+          }),
+          ctx,
+        );
       },
     },
     ctx,
   );
   const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
   if (options.json) return printJson({ ok: true, ...result, seconds });
-  say(`Restored backup ${result.backupId} and replayed ${formatCount(result.replay.transactions)} transactions (${formatCount(result.replay.changes)} row changes) in ${seconds} s.`);
+  say(
+    `Restored backup ${result.backupId} and replayed ${formatCount(result.replay.transactions)} transactions (${formatCount(result.replay.changes)} row changes) in ${seconds} s.`,
+  );
   say(`Reached: the commit of xid ${result.reached.xid} at ${result.reached.time} (lsn:${result.reached.lsn}).`);
 }

@@ -19,19 +19,34 @@ export interface RestoreOptions {
   resume?: string;
 }
 
-
 export async function restoreCommand(backup: string | undefined, options: RestoreOptions): Promise<void> {
-  if (!backup && !options.resume) throw new UsageError('Name the backup to restore (an id, or "latest"), or --resume <restore-id> to carry on with a failed restore.');
+  if (!backup && !options.resume)
+    throw new UsageError(
+      'Name the backup to restore (an id, or "latest"), or --resume <restore-id> to carry on with a failed restore.',
+    );
   const target = options.target ?? process.env.TIDEMARK_TARGET;
-  if (!target) throw new UsageError('Missing --target <postgres-url> (or $TIDEMARK_TARGET): the database to restore into (created when missing; must be empty).');
+  if (!target)
+    throw new UsageError(
+      'Missing --target <postgres-url> (or $TIDEMARK_TARGET): the database to restore into (created when missing; must be empty).',
+    );
   const repo = repositoryPath(options.repo);
   const progress = createProgress('restore', !options.json);
-  const ctx = await openLocalContext(repo, { create: false, catalog: options.catalog, progress: (e) => progress.onEvent(e) });
+  const ctx = await openLocalContext(repo, {
+    create: false,
+    catalog: options.catalog,
+    progress: (e) => progress.onEvent(e),
+  });
   ctx.credentials.register('target', target);
   const started = performance.now();
   let output: CompleteOutput;
   try {
-    const input = restoreRunInput({ backup, target: { credentials: 'target' }, workers: options.workers, verify: options.verify, resume: options.resume });
+    const input = restoreRunInput({
+      backup,
+      target: { credentials: 'target' },
+      workers: options.workers,
+      verify: options.verify,
+      resume: options.resume,
+    });
     output = await runStateMachine('restore', input, ctx);
   } finally {
     progress.stop();

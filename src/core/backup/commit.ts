@@ -7,16 +7,30 @@ import type { ExportTaskResult } from './plan-model.ts';
 import { layout } from '../repository/layout.ts';
 import { readDocument, writeDocument } from '../repository/documents.ts';
 import { commitMarkerKind, exportResultKind, manifestKind } from '../repository/document-formats.ts';
-import { manifestChunkRefs, readManifest, tableRowsAfter, type Manifest, type ManifestTable } from '../repository/manifest.ts';
+import {
+  manifestChunkRefs,
+  readManifest,
+  tableRowsAfter,
+  type Manifest,
+  type ManifestTable,
+} from '../repository/manifest.ts';
 import { CHUNK_CODEC } from '../repository/chunk-codec.ts';
 import { ContentChecksum } from '../content-checksum.ts';
 import { IntegrityError, RunDeadlineError } from '../errors.ts';
 import { readPlanHeader } from './plan.ts';
 
 /** Also the BackupCommitted event's detail: `collection` feeds its per-collection staleness metric. */
-export type CommitOutput = BackupStats & { backupId: string; warnings: number; collection: string | null; source: string };
+export type CommitOutput = BackupStats & {
+  backupId: string;
+  warnings: number;
+  collection: string | null;
+  source: string;
+};
 
-export async function commitBackup(input: { backupId: string; startedAt: string }, ctx: TaskContext): Promise<CommitOutput> {
+export async function commitBackup(
+  input: { backupId: string; startedAt: string },
+  ctx: TaskContext,
+): Promise<CommitOutput> {
   const manifestKey = layout.manifest(input.backupId);
   const manifest = (await ctx.storage.head(manifestKey))
     ? await readManifest(ctx.storage, input.backupId)
@@ -34,8 +48,19 @@ export async function commitBackup(input: { backupId: string; startedAt: string 
   const record = await ctx.catalog.finishBackup(input.backupId, changes);
   // The repository's own record of the commit, for `catalog rebuild` and gc (a manifest without
   // it never committed). Last: a crash before it leaves a committed backup that gc marks again.
-  await writeDocument(ctx.storage, commitMarkerKind, { backupId: input.backupId }, { backupId: input.backupId, committedAt: manifest.committedAt });
-  return { backupId: input.backupId, collection: record.collection ?? null, source: record.source, ...manifest.stats, warnings: manifest.warnings.length };
+  await writeDocument(
+    ctx.storage,
+    commitMarkerKind,
+    { backupId: input.backupId },
+    { backupId: input.backupId, committedAt: manifest.committedAt },
+  );
+  return {
+    backupId: input.backupId,
+    collection: record.collection ?? null,
+    source: record.source,
+    ...manifest.stats,
+    warnings: manifest.warnings.length,
+  };
 }
 
 async function writeManifest(input: { backupId: string; startedAt: string }, ctx: TaskContext): Promise<Manifest> {
@@ -45,12 +70,16 @@ async function writeManifest(input: { backupId: string; startedAt: string }, ctx
   for (let batch = 0; batch < header.batchCount; batch++) {
     const key = layout.exportResult(input.backupId, batch);
     if (!(await ctx.storage.head(key))) {
-      throw new IntegrityError(`Backup ${input.backupId} cannot commit: export batch ${batch} has no result (${key}). The export did not finish; nothing was committed.`);
+      throw new IntegrityError(
+        `Backup ${input.backupId} cannot commit: export batch ${batch} has no result (${key}). The export did not finish; nothing was committed.`,
+      );
     }
     results.push(...(await readDocument(ctx.storage, exportResultKind, { runId: input.backupId, batch })).tasks);
   }
   if (results.length !== header.taskCount) {
-    throw new IntegrityError(`Backup ${input.backupId} cannot commit: ${results.length} export results for ${header.taskCount} planned tasks.`);
+    throw new IntegrityError(
+      `Backup ${input.backupId} cannot commit: ${results.length} export results for ${header.taskCount} planned tasks.`,
+    );
   }
   results.sort((a, b) => a.table - b.table || a.range - b.range);
   const parent = header.parent ? await readManifest(ctx.storage, header.parent.backupId) : undefined;
@@ -79,15 +108,29 @@ async function writeManifest(input: { backupId: string; startedAt: string }, ctx
       t.keyIndex = r.keyIndex;
     } else if (r.outcome === 'unchanged' || r.outcome === 'layer') {
       const before = parent?.tables.find((p) => p.schema === t.schema && p.name === t.name);
-      if (!before) throw new IntegrityError(`Backup ${input.backupId} cannot commit: ${t.schema}.${t.name} has changes against backup ${header.parent?.backupId}, whose manifest lacks the table.`);
+      if (!before)
+        throw new IntegrityError(
+          `Backup ${input.backupId} cannot commit: ${t.schema}.${t.name} has changes against backup ${header.parent?.backupId}, whose manifest lacks the table.`,
+        );
       carried.add(r.table);
-      tables[r.table] = r.outcome === 'unchanged'
-        ? before
-        : {
-            ...before,
-            layers: [...(before.layers ?? []), { backupId: input.backupId, ...r.layer!, chunks: r.chunks, rows: r.rows, checksum: r.checksum, bytes: r.bytesRead }],
-            keyIndex: r.keyIndex,
-          };
+      tables[r.table] =
+        r.outcome === 'unchanged'
+          ? before
+          : {
+              ...before,
+              layers: [
+                ...(before.layers ?? []),
+                {
+                  backupId: input.backupId,
+                  ...r.layer!,
+                  chunks: r.chunks,
+                  rows: r.rows,
+                  checksum: r.checksum,
+                  bytes: r.bytesRead,
+                },
+              ],
+              keyIndex: r.keyIndex,
+            };
     } else {
       if (r.keyIndex) t.keyIndex = r.keyIndex;
       t.rows += r.rows;
@@ -133,10 +176,14 @@ const COMMIT_MARGIN_MS = 5 * 60 * 1000;
 async function checkDeadline(backupId: string, ctx: TaskContext): Promise<void> {
   const record = await ctx.catalog.getBackup(backupId);
   if (record && record.state !== 'running') {
-    throw new RunDeadlineError(`Backup ${backupId} cannot commit: it is ${record.state}, and gc does not protect the chunks of a run that ended. Run the backup again.`);
+    throw new RunDeadlineError(
+      `Backup ${backupId} cannot commit: it is ${record.state}, and gc does not protect the chunks of a run that ended. Run the backup again.`,
+    );
   }
   const deadline = record?.deadline;
   if (deadline && Date.now() > Date.parse(deadline) - COMMIT_MARGIN_MS) {
-    throw new RunDeadlineError(`Backup ${backupId} cannot commit: it ran past its deadline (${deadline}), after which garbage collection no longer protects its chunks. Run the backup again.`);
+    throw new RunDeadlineError(
+      `Backup ${backupId} cannot commit: it ran past its deadline (${deadline}), after which garbage collection no longer protects its chunks. Run the backup again.`,
+    );
   }
 }

@@ -28,7 +28,14 @@ export function copyOutSql(table: TableData, task: ExportTask, format: CopyForma
 export type CopyExport = Pick<ExportTaskResult, 'rows' | 'bytesRead' | 'checksum' | 'chunks' | 'bytesWritten'>;
 
 /** Runs one `COPY … TO STDOUT` and stores its rows as chunks. */
-export async function exportCopy(session: SqlSession, sql: string, label: string, format: CopyFormat, chunkBytes: number, ctx: TaskContext): Promise<CopyExport> {
+export async function exportCopy(
+  session: SqlSession,
+  sql: string,
+  label: string,
+  format: CopyFormat,
+  chunkBytes: number,
+  ctx: TaskContext,
+): Promise<CopyExport> {
   const checksum = new ContentChecksum();
   const chunks: ChunkRef[] = [];
   let bytesRead = 0;
@@ -39,7 +46,14 @@ export async function exportCopy(session: SqlSession, sql: string, label: string
     release?.(); // compressed and hashed: the adapter may reuse the memory
     bytesWritten += stored.bytesWritten;
     chunks[index] = stored.ref;
-    ctx.progress({ phase: 'export', table: label, rows, bytes: content.length, storedBytes: stored.bytesWritten, chunks: 1 });
+    ctx.progress({
+      phase: 'export',
+      table: label,
+      rows,
+      bytes: content.length,
+      storedBytes: stored.bytesWritten,
+      chunks: 1,
+    });
   };
   let index = 0;
   for await (const copied of session.copyOutChunks(sql, chunkBytes)) {
@@ -53,4 +67,3 @@ export async function exportCopy(session: SqlSession, sql: string, label: string
   await Promise.all(inFlight);
   return { rows: checksum.rows, bytesRead, checksum: checksum.digest, chunks, bytesWritten };
 }
-

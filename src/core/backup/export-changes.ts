@@ -20,14 +20,22 @@ import { storeChunk } from './store-chunk.ts';
 
 const KEY_READ_BYTES = 1024 * 1024;
 
-export async function exportChanges(session: SqlSession, header: PlanHeader, task: ExportTask, ctx: TaskContext): Promise<ExportTaskResult> {
+export async function exportChanges(
+  session: SqlSession,
+  header: PlanHeader,
+  task: ExportTask,
+  ctx: TaskContext,
+): Promise<ExportTaskResult> {
   const table = header.schema.tables[task.table]!;
   const name = qualifiedName(table.schema, table.name);
   const format = header.formats[task.table]!;
   const key = header.keys?.[task.table] ?? null;
   const parent = await cachedManifest(ctx.storage, header.parent!.backupId);
   const before = parent.tables.find((t) => t.schema === table.schema && t.name === table.name);
-  if (!before) throw new IntegrityError(`Backup ${header.backupId}: the plan reads ${name} against backup ${parent.backupId}, whose manifest has no such table.`);
+  if (!before)
+    throw new IntegrityError(
+      `Backup ${header.backupId}: the plan reads ${name} against backup ${parent.backupId}, whose manifest has no such table.`,
+    );
   const changed = changedSince(header.parent!.xmin);
   const [counts] = await session.query<{ total: string; changed: string }>(
     `SELECT pg_catalog.count(*)::text AS total, pg_catalog.count(*) FILTER (WHERE ${changed})::text AS changed FROM ONLY ${name}`,
@@ -38,7 +46,9 @@ export async function exportChanges(session: SqlSession, header: PlanHeader, tas
   const removedRows = tableRowsAfter(before) - (total - changedRows);
   const base = { table: task.table, range: task.range, kind: 'changes' as const };
   if (removedRows < 0) {
-    throw new IntegrityError(`Backup ${header.backupId}: ${name} holds ${total - changedRows} rows older than backup ${parent.backupId}, which recorded only ${tableRowsAfter(before)}: this source is not the one that backup read (a restored or promoted server?). Take a full backup: \`tidemark backup --collection ${header.collection ?? '<name>'} --full\`.`);
+    throw new IntegrityError(
+      `Backup ${header.backupId}: ${name} holds ${total - changedRows} rows older than backup ${parent.backupId}, which recorded only ${tableRowsAfter(before)}: this source is not the one that backup read (a restored or promoted server?). Take a full backup: \`tidemark backup --collection ${header.collection ?? '<name>'} --full\`.`,
+    );
   }
   if (changedRows === 0 && removedRows === 0) {
     return { ...base, outcome: 'unchanged', rows: total, bytesRead: 0, checksum: '', chunks: [], bytesWritten: 0 };
@@ -46,25 +56,48 @@ export async function exportChanges(session: SqlSession, header: PlanHeader, tas
   // Keyless, or changed so much that a layer would be about as big as the table (and slower to
   // apply): the whole table, and for a keyed one a new key index.
   if (!key || changedRows + removedRows > total / 2) {
-    const whole = await exportCopy(session, copyOutSql(table, { ...task, fromBlock: null, toBlock: null }, format), name, format, header.chunkBytes, ctx);
+    const whole = await exportCopy(
+      session,
+      copyOutSql(table, { ...task, fromBlock: null, toBlock: null }, format),
+      name,
+      format,
+      header.chunkBytes,
+      ctx,
+    );
     if (!key) return { ...base, outcome: 'full', ...whole };
     const keys = await exportKeyIndex(session, header, task, ctx);
-    return { ...base, outcome: 'full', ...whole, bytesWritten: whole.bytesWritten + keys.bytesWritten, keyIndex: keys.keyIndex };
+    return {
+      ...base,
+      outcome: 'full',
+      ...whole,
+      bytesWritten: whole.bytesWritten + keys.bytesWritten,
+      keyIndex: keys.keyIndex,
+    };
   }
   const columns = table.columns.map(quoteIdent).join(', ');
-  const rows = await exportCopy(session, `COPY (SELECT ${columns} FROM ONLY ${name} WHERE ${changed}) TO STDOUT${copyOptions(format)}`, name, format, header.chunkBytes, ctx);
+  const rows = await exportCopy(
+    session,
+    `COPY (SELECT ${columns} FROM ONLY ${name} WHERE ${changed}) TO STDOUT${copyOptions(format)}`,
+    name,
+    format,
+    header.chunkBytes,
+    ctx,
+  );
   const store = countingStore(ctx);
   const index = new KeyIndexWriter(key, store.put);
   const removed = new KeyIndexWriter(key, store.put);
   const current = indexing(keysOf(session, name, key), index);
   // No row of the parent is gone: nothing to find, only the new key index to write.
-  const deleted = removedRows > 0
-    ? await missingKeys(readKeyIndex(ctx, before.keyIndex!, name), current, (keys) => removed.add(keys))
-    : await drain(current);
+  const deleted =
+    removedRows > 0
+      ? await missingKeys(readKeyIndex(ctx, before.keyIndex!, name), current, (keys) => removed.add(keys))
+      : await drain(current);
   const keyIndex = await index.finish();
   const removedKeys = await removed.finish();
   if (keyIndex.count !== total || deleted > removedRows) {
-    throw new IntegrityError(`Backup ${header.backupId}: ${name} has ${total} rows and ${keyIndex.count} keys, ${deleted} deleted of ${removedRows} gone; the table changed under the snapshot or its key is not unique.`);
+    throw new IntegrityError(
+      `Backup ${header.backupId}: ${name} has ${total} rows and ${keyIndex.count} keys, ${deleted} deleted of ${removedRows} gone; the table changed under the snapshot or its key is not unique.`,
+    );
   }
   return {
     ...base,
@@ -76,19 +109,37 @@ export async function exportChanges(session: SqlSession, header: PlanHeader, tas
   };
 }
 
-export async function exportKeyIndex(session: SqlSession, header: PlanHeader, task: ExportTask, ctx: TaskContext): Promise<ExportTaskResult> {
+export async function exportKeyIndex(
+  session: SqlSession,
+  header: PlanHeader,
+  task: ExportTask,
+  ctx: TaskContext,
+): Promise<ExportTaskResult> {
   const table = header.schema.tables[task.table]!;
   const name = qualifiedName(table.schema, table.name);
   const store = countingStore(ctx);
   const writer = new KeyIndexWriter(header.keys![task.table]!, store.put);
   await drain(indexing(keysOf(session, name, header.keys![task.table]!), writer));
   const keyIndex = await writer.finish();
-  return { table: task.table, range: task.range, kind: 'keys', rows: 0, bytesRead: 0, checksum: '', chunks: [], bytesWritten: store.bytesWritten(), keyIndex };
+  return {
+    table: task.table,
+    range: task.range,
+    kind: 'keys',
+    rows: 0,
+    bytesRead: 0,
+    checksum: '',
+    chunks: [],
+    bytesWritten: store.bytesWritten(),
+    keyIndex,
+  };
 }
 
 async function* keysOf(session: SqlSession, name: string, key: string): AsyncIterable<Key[]> {
   const column = quoteIdent(key);
-  for await (const { data, release } of session.copyOutChunks(`COPY (SELECT ${column} FROM ONLY ${name} ORDER BY ${column}) TO STDOUT`, KEY_READ_BYTES)) {
+  for await (const { data, release } of session.copyOutChunks(
+    `COPY (SELECT ${column} FROM ONLY ${name} ORDER BY ${column}) TO STDOUT`,
+    KEY_READ_BYTES,
+  )) {
     const keys = parseKeyLines(data, `keys of ${name}`);
     release?.();
     yield keys;
@@ -104,7 +155,10 @@ async function* indexing(keys: AsyncIterable<Key[]>, index: KeyIndexWriter): Asy
 }
 
 /** Stores key chunks, counting the bytes newly written. */
-function countingStore(ctx: TaskContext): { put: (content: Buffer, keys: number) => Promise<ChunkRef>; bytesWritten: () => number } {
+function countingStore(ctx: TaskContext): {
+  put: (content: Buffer, keys: number) => Promise<ChunkRef>;
+  bytesWritten: () => number;
+} {
   let written = 0;
   return {
     put: async (content, keys) => {

@@ -44,8 +44,24 @@ export async function exportBatch(input: ExportBatchInput, ctx: TaskContext): Pr
       const table = header.schema.tables[task.table]!;
       if (task.kind === 'changes') results.push(await exportChanges(session, header, task, ctx));
       else if (task.kind === 'keys') results.push(await exportKeyIndex(session, header, task, ctx));
-      else results.push({ table: task.table, range: task.range, ...(await exportCopy(session, copyOutSql(table, task, format), qualifiedName(table.schema, table.name), format, header.chunkBytes, ctx)) });
-      ctx.progress({ phase: 'export', table: qualifiedName(table.schema, table.name), unitDone: `${task.kind ?? 'rows'}:${task.range}` });
+      else
+        results.push({
+          table: task.table,
+          range: task.range,
+          ...(await exportCopy(
+            session,
+            copyOutSql(table, task, format),
+            qualifiedName(table.schema, table.name),
+            format,
+            header.chunkBytes,
+            ctx,
+          )),
+        });
+      ctx.progress({
+        phase: 'export',
+        table: qualifiedName(table.schema, table.name),
+        unitDone: `${task.kind ?? 'rows'}:${task.range}`,
+      });
     }
     await session.query('COMMIT');
   } finally {

@@ -31,7 +31,10 @@ const POLL_MS = 100;
 /** Keeps the session alive through proxies and NATs that drop idle connections. */
 const KEEPALIVE_MS = 30_000;
 
-export async function holdSnapshot(input: HoldSnapshotInput, ctx: TaskContext): Promise<{ held: true; seconds: number }> {
+export async function holdSnapshot(
+  input: HoldSnapshotInput,
+  ctx: TaskContext,
+): Promise<{ held: true; seconds: number }> {
   const started = Date.now();
   const session = await ctx.databases.connect(input.source, { applicationName: 'tidemark snapshot holder' });
   try {
@@ -41,7 +44,11 @@ export async function holdSnapshot(input: HoldSnapshotInput, ctx: TaskContext): 
               CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
                    ELSE pg_catalog.pg_current_wal_lsn() END::text AS lsn`,
     );
-    const point: SnapshotPoint = { snapshotId: row!.snapshot_id, time: new Date(row!.time).toISOString(), lsn: row!.lsn };
+    const point: SnapshotPoint = {
+      snapshotId: row!.snapshot_id,
+      time: new Date(row!.time).toISOString(),
+      lsn: row!.lsn,
+    };
     await writeDocument(ctx.storage, snapshotKind, { runId: input.backupId }, point);
     const deadline = started + input.holdSeconds * 1000;
     let lastKeepalive = Date.now();
@@ -83,7 +90,10 @@ export async function awaitSnapshot(input: { backupId: string }, ctx: TaskContex
       // Not there yet. A document that is there but fails its checks is damaged, not partial
       // (puts are atomic on every store, test servers included): that is an error, at once.
       if (!(err instanceof ObjectNotFoundError)) throw err;
-      if (Date.now() >= deadline) throw new SnapshotNotReadyError(`Backup ${input.backupId}: the snapshot holder has not published its snapshot yet.`);
+      if (Date.now() >= deadline)
+        throw new SnapshotNotReadyError(
+          `Backup ${input.backupId}: the snapshot holder has not published its snapshot yet.`,
+        );
       await sleep(50);
     }
   }
@@ -93,7 +103,10 @@ export async function awaitSnapshot(input: { backupId: string }, ctx: TaskContex
  * Step "ReleaseSnapshot": tells the holder to end. Idempotent. Given the failure that stopped the
  * export ("ReleaseAfterFailure"), it raises that failure again once the snapshot is released.
  */
-export async function releaseSnapshot(input: { backupId: string; failure?: StepFailure }, ctx: TaskContext): Promise<{ released: true }> {
+export async function releaseSnapshot(
+  input: { backupId: string; failure?: StepFailure },
+  ctx: TaskContext,
+): Promise<{ released: true }> {
   await writeDocument(ctx.storage, snapshotReleaseKind, { runId: input.backupId }, { at: new Date().toISOString() });
   if (input.failure) reraise(input.failure);
   return { released: true };

@@ -34,7 +34,12 @@ export interface SourcePoint {
 export function parentUsable(parent: Manifest, current: SourcePoint): boolean {
   if (!parent.snapshot.xmin || isYugabyte(current.serverVersion)) return false;
   if (parent.source.database !== current.database) return false;
-  if (parent.source.systemIdentifier && current.systemIdentifier && parent.source.systemIdentifier !== current.systemIdentifier) return false;
+  if (
+    parent.source.systemIdentifier &&
+    current.systemIdentifier &&
+    parent.source.systemIdentifier !== current.systemIdentifier
+  )
+    return false;
   // A point-in-time recovery keeps the system identifier but reuses transaction ids on a new
   // timeline; the WAL position of one history only moves forward.
   if (parent.source.timeline && current.timeline && parent.source.timeline !== current.timeline) return false;
@@ -49,7 +54,12 @@ function lsnValue(lsn: string): bigint {
 }
 
 /** The parent's entry for `table` when it can be the base of this backup's entry, else undefined. */
-export function parentTableFor(parent: Manifest | undefined, table: TableData, facts: TableFacts, format: string): ManifestTable | undefined {
+export function parentTableFor(
+  parent: Manifest | undefined,
+  table: TableData,
+  facts: TableFacts,
+  format: string,
+): ManifestTable | undefined {
   const entry = parent?.tables.find((t) => t.schema === table.schema && t.name === table.name);
   if (!entry || entry.format !== format || entry.rowType !== facts.rowType) return undefined;
   // Same name and columns is not the same table: renamed tables, a column dropped and added

@@ -70,7 +70,8 @@ function parseKey(text: Buffer, start: number, end: number, where: string): Key 
   let value = 0;
   for (let i = first; i < end; i++) {
     const digit = text[i]! - 48;
-    if (digit < 0 || digit > 9) throw new IntegrityError(`${where}: "${text.toString('latin1', start, end)}" is not an integer key.`);
+    if (digit < 0 || digit > 9)
+      throw new IntegrityError(`${where}: "${text.toString('latin1', start, end)}" is not an integer key.`);
     value = value * 10 + digit;
   }
   return negative ? -value : value;
@@ -94,12 +95,17 @@ export class KeyIndexWriter {
   private count = 0;
   private readonly chunks: ChunkRef[] = [];
 
-  constructor(private readonly column: string, private readonly store: (content: Buffer, keys: number) => Promise<ChunkRef>) {}
+  constructor(
+    private readonly column: string,
+    private readonly store: (content: Buffer, keys: number) => Promise<ChunkRef>,
+  ) {}
 
   async add(keys: readonly Key[]): Promise<void> {
     for (const key of keys) {
       if (this.last !== undefined && !(key > this.last)) {
-        throw new IntegrityError(`Key index of column ${this.column}: key ${key} follows ${this.last}; keys must be unique and ascending.`);
+        throw new IntegrityError(
+          `Key index of column ${this.column}: key ${key} follows ${this.last}; keys must be unique and ascending.`,
+        );
       }
       this.last = key;
       this.lines.push(String(this.previous === undefined ? key : difference(key, this.previous)));
@@ -128,7 +134,11 @@ export class KeyIndexWriter {
  * Keys of `before` that are not in `after`; both ascending, in batches. Calls `gone` with each
  * batch of missing keys, ascending.
  */
-export async function missingKeys(before: AsyncIterable<Key[]>, after: AsyncIterable<Key[]>, gone: (keys: Key[]) => Promise<void>): Promise<number> {
+export async function missingKeys(
+  before: AsyncIterable<Key[]>,
+  after: AsyncIterable<Key[]>,
+  gone: (keys: Key[]) => Promise<void>,
+): Promise<number> {
   const next = after[Symbol.asyncIterator]();
   let batch: Key[] = [];
   let i = 0;
@@ -164,8 +174,16 @@ export async function missingKeys(before: AsyncIterable<Key[]>, after: AsyncIter
 }
 
 /** The keys of an index, chunk by chunk, fetching the next chunk while one is merged. */
-export async function* readKeyIndex(ctx: TaskContext, index: { chunks: ChunkRef[] }, label: string): AsyncIterable<Key[]> {
+export async function* readKeyIndex(
+  ctx: TaskContext,
+  index: { chunks: ChunkRef[] },
+  label: string,
+): AsyncIterable<Key[]> {
   const chunks = new Prefetch(index.chunks, async (ref: ChunkRef) =>
-    decodeKeyChunk(await decodeChunk(ref.id, await ctx.storage.get(layout.chunk(ref.id)), `keys of ${label}`), `key chunk ${ref.id}`));
+    decodeKeyChunk(
+      await decodeChunk(ref.id, await ctx.storage.get(layout.chunk(ref.id)), `keys of ${label}`),
+      `key chunk ${ref.id}`,
+    ),
+  );
   for (let i = 0; i < index.chunks.length; i++) yield (await chunks.next()).value;
 }

@@ -14,7 +14,11 @@ import { layout } from '../repository/layout.ts';
  * trusted (damaged, misplaced, not authenticated, gone): the backup is then full. Transient read
  * failures are thrown, to be retried.
  */
-export async function readTrustedParent(storage: RepositoryStorage, parentId: string, warnings: string[]): Promise<Manifest | undefined> {
+export async function readTrustedParent(
+  storage: RepositoryStorage,
+  parentId: string,
+  warnings: string[],
+): Promise<Manifest | undefined> {
   try {
     return await readManifest(storage, parentId);
   } catch (err) {
@@ -25,16 +29,24 @@ export async function readTrustedParent(storage: RepositoryStorage, parentId: st
 }
 
 /** Tables (qualified name) of `parent` that cannot be built on, each with a warning naming why. */
-export async function untrustedParentTables(storage: RepositoryStorage, parent: Manifest): Promise<Map<string, string>> {
+export async function untrustedParentTables(
+  storage: RepositoryStorage,
+  parent: Manifest,
+): Promise<Map<string, string>> {
   const refs = new Map(parent.tables.flatMap((t) => tableChunkRefs(t)).map((r) => [r.id, r]));
   const bad = new Map((await unusableChunks(storage, [...refs.values()])).map((b) => [b.key, b]));
   const untrusted = new Map<string, string>();
   if (bad.size === 0) return untrusted;
   for (const table of parent.tables) {
-    const damaged = [...new Set(tableChunkRefs(table).map((r) => layout.chunk(r.id)))].flatMap((key) => bad.get(key) ?? []);
+    const damaged = [...new Set(tableChunkRefs(table).map((r) => layout.chunk(r.id)))].flatMap(
+      (key) => bad.get(key) ?? [],
+    );
     if (damaged.length === 0) continue;
     const name = qualifiedName(table.schema, table.name);
-    const first = damaged.slice(0, 3).map((b) => `${b.key} (${b.problem})`).join(', ');
+    const first = damaged
+      .slice(0, 3)
+      .map((b) => `${b.key} (${b.problem})`)
+      .join(', ');
     untrusted.set(
       name,
       `Table ${name} was exported whole: its entry in parent backup ${parent.backupId} needs ${damaged.length} chunk(s) that are missing or damaged: ${first}${damaged.length > 3 ? ' …' : ''}. ` +

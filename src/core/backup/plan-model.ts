@@ -32,7 +32,14 @@ export interface ParentRef {
 export interface PlanHeader {
   backupId: string;
   createdAt: string;
-  source: { description: string; serverVersion: string; serverVersionNum: number; systemIdentifier: string; database: string; timeline?: string };
+  source: {
+    description: string;
+    serverVersion: string;
+    serverVersionNum: number;
+    systemIdentifier: string;
+    database: string;
+    timeline?: string;
+  };
   snapshot: { time: string; lsn: string | null; txidSnapshot?: string };
   schema: SchemaSnapshot;
   taskCount: number;

@@ -52,7 +52,14 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
   const options = { ...DEFAULT_PLAN_OPTIONS, ...input.options };
   const session = await openSnapshotSession(ctx, input.source, input.snapshot.snapshotId, 'plan');
   try {
-    const [info] = await session.query<{ version: string; num: number; db: string; block: number; sysid: string | null; timeline: string | null }>(
+    const [info] = await session.query<{
+      version: string;
+      num: number;
+      db: string;
+      block: number;
+      sysid: string | null;
+      timeline: string | null;
+    }>(
       `SELECT pg_catalog.current_setting('server_version') AS version,
               pg_catalog.current_setting('server_version_num')::int AS num,
               pg_catalog.current_database() AS db,
@@ -75,7 +82,14 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
     const sizes = new Map(facts.map((f, i) => [i, f.bytes]));
     const record = await ctx.catalog.getBackup(input.backupId);
     const parent = record?.parent ? await readTrustedParent(ctx.storage, record.parent, schema.warnings) : undefined;
-    const here = { snapshotXmax: xids!.xmax, systemIdentifier: info!.sysid ?? '', database: info!.db, serverVersion: info!.version, timeline: info!.timeline ?? undefined, lsn: input.snapshot.lsn };
+    const here = {
+      snapshotXmax: xids!.xmax,
+      systemIdentifier: info!.sysid ?? '',
+      database: info!.db,
+      serverVersion: info!.version,
+      timeline: info!.timeline ?? undefined,
+      lsn: input.snapshot.lsn,
+    };
     const usable = parent && parentUsable(parent, here) ? parent : undefined;
     const changes: ExportTask[] = [];
     const whole: number[] = [];
@@ -96,12 +110,28 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
       ),
       // The next backup of the collection finds deleted rows by merging this key index with the
       // table's keys then.
-      ...(record?.collection ? whole.filter((t) => facts[t]!.key).map((table): ExportTask => ({ table, range: 0, fromBlock: null, toBlock: null, kind: 'keys' })) : []),
+      ...(record?.collection
+        ? whole
+            .filter((t) => facts[t]!.key)
+            .map((table): ExportTask => ({ table, range: 0, fromBlock: null, toBlock: null, kind: 'keys' }))
+        : []),
     ];
     // Heap sizes of the tables read whole: an estimate of the COPY bytes, for the progress bar.
     const bytes = whole.reduce((sum, t) => sum + sizes.get(t)!, 0);
-    ctx.progress({ phase: 'export', expected: { bytes, unitsPerTable: unitsPerTable(tasks.map((t) => qualifiedName(schema.tables[t.table]!.schema, schema.tables[t.table]!.name))) } });
-    const batches = packBatches(tasks, sizes, { batchBytes: options.batchBytes, maxBatches: 1000, rangeBytes: options.rangeBytes });
+    ctx.progress({
+      phase: 'export',
+      expected: {
+        bytes,
+        unitsPerTable: unitsPerTable(
+          tasks.map((t) => qualifiedName(schema.tables[t.table]!.schema, schema.tables[t.table]!.name)),
+        ),
+      },
+    });
+    const batches = packBatches(tasks, sizes, {
+      batchBytes: options.batchBytes,
+      maxBatches: 1000,
+      rangeBytes: options.rangeBytes,
+    });
     const header: PlanHeader = {
       backupId: input.backupId,
       createdAt: new Date().toISOString(),
@@ -127,10 +157,17 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
       snapshotXmin: xids!.xmin,
     };
     // Batches first, header last: a header's presence means the whole plan is there.
-    await Promise.all(batches.map((batch, i) => writeDocument(ctx.storage, planTasksKind, { runId: input.backupId, batch: i }, batch)));
+    await Promise.all(
+      batches.map((batch, i) => writeDocument(ctx.storage, planTasksKind, { runId: input.backupId, batch: i }, batch)),
+    );
     await writeDocument(ctx.storage, planHeaderKind, { runId: input.backupId }, header);
     await session.query('COMMIT');
-    return { tables: schema.tables.length, tasks: tasks.length, batches: batches.map((_, i) => i), warnings: schema.warnings.length };
+    return {
+      tables: schema.tables.length,
+      tasks: tasks.length,
+      batches: batches.map((_, i) => i),
+      warnings: schema.warnings.length,
+    };
   } finally {
     await session.close();
   }

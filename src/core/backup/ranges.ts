@@ -45,8 +45,14 @@ export function splitIntoRanges(tables: TableSize[], policy: RangePolicy): Expor
  * Groups tasks into batches (one Lambda invocation each): largest tables first so the long work
  * starts early.
  */
-export function packBatches(tasks: ExportTask[], sizes: Map<number, number>, policy: { batchBytes: number; maxBatches: number; rangeBytes: number }): ExportTask[][] {
-  const ordered = [...tasks].sort((a, b) => (sizes.get(b.table) ?? 0) - (sizes.get(a.table) ?? 0) || a.table - b.table || a.range - b.range);
+export function packBatches(
+  tasks: ExportTask[],
+  sizes: Map<number, number>,
+  policy: { batchBytes: number; maxBatches: number; rangeBytes: number },
+): ExportTask[][] {
+  const ordered = [...tasks].sort(
+    (a, b) => (sizes.get(b.table) ?? 0) - (sizes.get(a.table) ?? 0) || a.table - b.table || a.range - b.range,
+  );
   return packBySize(ordered, (t) => Math.min(sizes.get(t.table) ?? 0, policy.rangeBytes), {
     targetBytes: policy.batchBytes,
     maxBatches: policy.maxBatches,

@@ -9,7 +9,10 @@ import { qualifiedName, quoteIdent } from '../sql.ts';
 type Query = (sql: string, params?: unknown[]) => Promise<Array<Record<string, any>>>;
 
 /** Throws SourceAccessError naming every table the role cannot read whole, and why. */
-export async function checkReadAccess(query: Query, tables: readonly { schema: string; name: string }[]): Promise<void> {
+export async function checkReadAccess(
+  query: Query,
+  tables: readonly { schema: string; name: string }[],
+): Promise<void> {
   if (tables.length === 0) return;
   const rows = await query(
     `SELECT t.name, pg_catalog.quote_ident(n.nspname) AS schema,
@@ -30,10 +33,14 @@ export async function checkReadAccess(query: Query, tables: readonly { schema: s
   const [role] = await query('SELECT CURRENT_USER AS name');
   const problems: string[] = [];
   if (noUsage.length) {
-    problems.push(`it has no USAGE privilege on schema ${list(noUsage)}: grant it (GRANT USAGE ON SCHEMA … TO ${quoteIdent(role!.name)})`);
+    problems.push(
+      `it has no USAGE privilege on schema ${list(noUsage)}: grant it (GRANT USAGE ON SCHEMA … TO ${quoteIdent(role!.name)})`,
+    );
   }
   if (noSelect.length) {
-    problems.push(`it has no SELECT privilege on ${list(noSelect)}: grant it (GRANT SELECT ON … TO ${quoteIdent(role!.name)}) or back up as the tables' owner`);
+    problems.push(
+      `it has no SELECT privilege on ${list(noSelect)}: grant it (GRANT SELECT ON … TO ${quoteIdent(role!.name)}) or back up as the tables' owner`,
+    );
   }
   if (filtered.length) {
     problems.push(
@@ -42,7 +49,9 @@ export async function checkReadAccess(query: Query, tables: readonly { schema: s
     );
   }
   if (problems.length) {
-    throw new SourceAccessError(`Role "${role!.name}" cannot read every row of the database, so nothing was exported: ${problems.join('; ')}.`);
+    throw new SourceAccessError(
+      `Role "${role!.name}" cannot read every row of the database, so nothing was exported: ${problems.join('; ')}.`,
+    );
   }
 }
 

@@ -22,7 +22,10 @@ export interface BackupRunArgs {
 export function backupRunInput(args: BackupRunArgs): StartBackupInput {
   return {
     ...(args.backupId !== undefined ? { backupId: args.backupId } : {}),
-    source: { credentials: args.source.credentials, ...(args.source.database !== undefined ? { database: args.source.database } : {}) },
+    source: {
+      credentials: args.source.credentials,
+      ...(args.source.database !== undefined ? { database: args.source.database } : {}),
+    },
     ...(args.collection !== undefined ? { collection: args.collection } : {}),
     ...(args.full ? { full: true } : {}),
     ...(args.collectionDefinition ? { collectionDefinition: args.collectionDefinition } : {}),

@@ -5,7 +5,12 @@ import type { DatabaseRef, SqlSession } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import { SnapshotExpiredError } from '../errors.ts';
 
-export async function openSnapshotSession(ctx: TaskContext, source: DatabaseRef, snapshotId: string, purpose: string): Promise<SqlSession> {
+export async function openSnapshotSession(
+  ctx: TaskContext,
+  source: DatabaseRef,
+  snapshotId: string,
+  purpose: string,
+): Promise<SqlSession> {
   const session = await ctx.databases.connect(source, { applicationName: `tidemark ${purpose}` });
   try {
     await session.query('SET row_security = off');

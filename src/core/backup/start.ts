@@ -10,7 +10,13 @@ import type { BackupCatalog, BackupRecord, RetentionPolicy } from '../ports/cata
 import { createCollection } from '../maintenance/collections.ts';
 import { MAINTENANCE_LEASE, leaseHolderMayBeAlive } from '../maintenance/lease.ts';
 import { newRunId } from '../ids.ts';
-import { CollectionNotFoundError, MaintenanceInProgressError, RunDeadlineError, UsageError, redactSecrets } from '../errors.ts';
+import {
+  CollectionNotFoundError,
+  MaintenanceInProgressError,
+  RunDeadlineError,
+  UsageError,
+  redactSecrets,
+} from '../errors.ts';
 import { sleep } from '../retry.ts';
 
 export interface StartBackupInput {
@@ -23,7 +29,12 @@ export interface StartBackupInput {
   full?: boolean;
   /** Scheduled runs (AWS) carry their collection's definition: the first run creates it. */
   collectionDefinition?: { schedule?: string; retention: RetentionPolicy };
-  options?: { workers?: number; snapshotHoldSeconds?: number; maintenanceWaitSeconds?: number; plan?: Partial<PlanOptions> };
+  options?: {
+    workers?: number;
+    snapshotHoldSeconds?: number;
+    maintenanceWaitSeconds?: number;
+    plan?: Partial<PlanOptions>;
+  };
 }
 
 /**
@@ -53,10 +64,14 @@ export async function startBackup(input: StartBackupInput, ctx: TaskContext): Pr
   const holdSeconds = snapshotWindow(input, ctx);
   const workers = input.options?.workers ?? DEFAULT_BACKUP_WORKERS;
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_BACKUP_WORKERS) {
-    throw new UsageError(`options.workers must be a whole number from 1 to ${MAX_BACKUP_WORKERS}, not ${JSON.stringify(workers)}.`);
+    throw new UsageError(
+      `options.workers must be a whole number from 1 to ${MAX_BACKUP_WORKERS}, not ${JSON.stringify(workers)}.`,
+    );
   }
   if (!input.source || typeof input.source.credentials !== 'string' || input.source.credentials === '') {
-    throw new UsageError('The backup input names no source: give {"source": {"credentials": "<secret ARN or name>", "database": "<name>"}}.');
+    throw new UsageError(
+      'The backup input names no source: give {"source": {"credentials": "<secret ARN or name>", "database": "<name>"}}.',
+    );
   }
   const state = (backupId: string, startedAt: string): BackupRunState => ({
     backupId,
@@ -69,14 +84,18 @@ export async function startBackup(input: StartBackupInput, ctx: TaskContext): Pr
   if (existing) {
     // A retry of this step. A run that already ended must not go on: gc no longer protects it.
     if (existing.state !== 'running') {
-      throw new RunDeadlineError(`Backup ${backupId} is ${existing.state}; a run that ended cannot continue. Start a new backup.`);
+      throw new RunDeadlineError(
+        `Backup ${backupId} is ${existing.state}; a run that ended cannot continue. Start a new backup.`,
+      );
     }
     await awaitMaintenance(ctx.catalog, backupId, input);
     return state(backupId, existing.startedAt);
   }
   if (input.collection && !(await ctx.catalog.getCollection(input.collection))) {
     if (!input.collectionDefinition) {
-      throw new CollectionNotFoundError(`Collection ${input.collection} does not exist in the catalog at ${ctx.storage.location}. Create it with \`tidemark collection create ${input.collection} --source …\`, or see \`tidemark collection list\`.`);
+      throw new CollectionNotFoundError(
+        `Collection ${input.collection} does not exist in the catalog at ${ctx.storage.location}. Create it with \`tidemark collection create ${input.collection} --source …\`, or see \`tidemark collection list\`.`,
+      );
     }
     await createCollection(ctx, {
       name: input.collection,
@@ -133,7 +152,9 @@ function snapshotWindow(input: StartBackupInput, ctx: TaskContext): number {
   const max = ctx.maxSnapshotHoldSeconds;
   const value: unknown = input.options?.snapshotHoldSeconds ?? Math.min(DEFAULT_HOLD_SECONDS, max ?? Infinity);
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new UsageError(`options.snapshotHoldSeconds must be a positive number of seconds, not ${JSON.stringify(value)}. Start the backup with a valid export window.`);
+    throw new UsageError(
+      `options.snapshotHoldSeconds must be a positive number of seconds, not ${JSON.stringify(value)}. Start the backup with a valid export window.`,
+    );
   }
   if (max !== undefined && value > max) {
     throw new UsageError(
@@ -151,7 +172,9 @@ async function awaitMaintenance(catalog: BackupCatalog, backupId: string, input:
     const lease = await catalog.getLease(MAINTENANCE_LEASE);
     if (!lease || lease.purpose !== 'gc' || !leaseHolderMayBeAlive(lease, new Date())) return;
     if (Date.now() >= until) {
-      const error = new MaintenanceInProgressError(`Backup ${backupId} did not start: garbage collection holds the repository (lease until ${lease.expiresAt}) and did not finish within ${Math.round(waitMs / 1000)} s. Run the backup again when it has finished.`);
+      const error = new MaintenanceInProgressError(
+        `Backup ${backupId} did not start: garbage collection holds the repository (lease until ${lease.expiresAt}) and did not finish within ${Math.round(waitMs / 1000)} s. Run the backup again when it has finished.`,
+      );
       await fail(catalog, backupId, error);
       throw error;
     }
@@ -160,5 +183,9 @@ async function awaitMaintenance(catalog: BackupCatalog, backupId: string, input:
 }
 
 async function fail(catalog: BackupCatalog, backupId: string, err: unknown): Promise<void> {
-  await catalog.finishBackup(backupId, { state: 'failed', finishedAt: new Date().toISOString(), error: redactSecrets((err as Error).message) });
+  await catalog.finishBackup(backupId, {
+    state: 'failed',
+    finishedAt: new Date().toISOString(),
+    error: redactSecrets((err as Error).message),
+  });
 }

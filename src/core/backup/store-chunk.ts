@@ -3,7 +3,11 @@ import type { TaskContext } from '../task-context.ts';
 import type { ChunkRef } from './plan-model.ts';
 import { putChunk } from '../repository/chunk-store.ts';
 
-export async function storeChunk(ctx: TaskContext, content: Buffer, rows: number): Promise<{ ref: ChunkRef; bytesWritten: number }> {
+export async function storeChunk(
+  ctx: TaskContext,
+  content: Buffer,
+  rows: number,
+): Promise<{ ref: ChunkRef; bytesWritten: number }> {
   const stored = await putChunk(ctx.storage, content, rows);
   return { ref: stored.ref, bytesWritten: stored.bytesWritten };
 }

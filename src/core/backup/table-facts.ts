@@ -85,6 +85,13 @@ export async function readTableFacts(query: Query, tables: { schema: string; nam
     [tables.map((t) => t.schema), tables.map((t) => t.name)],
   );
   const facts: TableFacts[] = tables.map(() => ({ bytes: 0, format: 'text', rowType: '', key: null, identity: '' }));
-  for (const r of rows) facts[Number(r.idx)] = { bytes: Number(r.bytes), format: r.binary ? 'binary' : 'text', rowType: r.row_type ?? '', key: r.key ?? null, identity: r.identity };
+  for (const r of rows)
+    facts[Number(r.idx)] = {
+      bytes: Number(r.bytes),
+      format: r.binary ? 'binary' : 'text',
+      rowType: r.row_type ?? '',
+      key: r.key ?? null,
+      identity: r.identity,
+    };
   return facts;
 }

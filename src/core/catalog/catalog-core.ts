@@ -24,13 +24,23 @@ export abstract class CatalogCore implements BackupCatalog {
   protected abstract readItem<K extends ItemKind>(kind: K, id: ItemId): Promise<ItemOf<K> | undefined>;
 
   /** Writes `record` whole if `condition` holds on the current item; false when it does not. */
-  protected abstract putItem<K extends ItemKind>(kind: K, id: ItemId, record: ItemOf<K>, condition: Condition): Promise<boolean>;
+  protected abstract putItem<K extends ItemKind>(
+    kind: K,
+    id: ItemId,
+    record: ItemOf<K>,
+    condition: Condition,
+  ): Promise<boolean>;
 
   /**
    * Merges `changes` into the item if `condition` holds (a field whose value is undefined is
    * removed) and returns the new record; `undefined` when it does not hold (or there is no item).
    */
-  protected abstract updateItem<K extends ItemKind>(kind: K, id: ItemId, changes: Partial<ItemOf<K>>, condition: Condition): Promise<ItemOf<K> | undefined>;
+  protected abstract updateItem<K extends ItemKind>(
+    kind: K,
+    id: ItemId,
+    changes: Partial<ItemOf<K>>,
+    condition: Condition,
+  ): Promise<ItemOf<K> | undefined>;
 
   /** Removes the item if `condition` holds on it; otherwise leaves it (no error). */
   protected abstract deleteItem(kind: ItemKind, id: ItemId, condition: Condition): Promise<void>;
@@ -39,7 +49,11 @@ export abstract class CatalogCore implements BackupCatalog {
   protected abstract listItems<K extends ItemKind>(kind: K): Promise<ItemOf<K>[]>;
 
   /** Every item of a kind whose `field` is `value`, in any order, seeing every completed write. */
-  protected abstract listItemsConsistently<K extends ItemKind>(kind: K, field: string, value: string): Promise<ItemOf<K>[]>;
+  protected abstract listItemsConsistently<K extends ItemKind>(
+    kind: K,
+    field: string,
+    value: string,
+  ): Promise<ItemOf<K>[]>;
 
   // ---- BackupCatalog ----
 
@@ -134,7 +148,12 @@ export abstract class CatalogCore implements BackupCatalog {
    * Moves item `id` along `move` to `changes.state`, merging `changes`. A repeat of the same move
    * is a no-op that returns the stored record: the first writer's fields stay.
    */
-  private async move<K extends RunKind>(kind: K, id: string, move: Move, changes: Partial<ItemOf<K>> & { state: string }): Promise<ItemOf<K>> {
+  private async move<K extends RunKind>(
+    kind: K,
+    id: string,
+    move: Move,
+    changes: Partial<ItemOf<K>> & { state: string },
+  ): Promise<ItemOf<K>> {
     const key = itemId(kind, id);
     checkTarget(move, kind, id, changes.state);
     const condition = fieldIs('state', move.from);

@@ -34,5 +34,7 @@ export function wrongState(move: Move, kind: ItemKind, id: string, to: string, c
 
 /** The error for a create that finds the id taken by a different record. */
 export function idTaken(kind: ItemKind, id: string): CatalogConflictError {
-  return new CatalogConflictError(`Cannot create ${kind} ${id}: it already exists with different content. Use a new id.`);
+  return new CatalogConflictError(
+    `Cannot create ${kind} ${id}: it already exists with different content. Use a new id.`,
+  );
 }

@@ -12,7 +12,11 @@ export function compare(a: string, b: string): number {
  * then id, so ties have one order too.
  */
 export function byStartTime(a: BackupRecord, b: BackupRecord): number {
-  return Date.parse(a.startedAt) - Date.parse(b.startedAt) || compare(a.startedAt, b.startedAt) || compare(a.backupId, b.backupId);
+  return (
+    Date.parse(a.startedAt) - Date.parse(b.startedAt) ||
+    compare(a.startedAt, b.startedAt) ||
+    compare(a.backupId, b.backupId)
+  );
 }
 
 export function byName<R extends { name: string }>(a: R, b: R): number {
@@ -27,6 +31,8 @@ export function plain<V>(value: V): V {
 /** Canonical JSON (sorted keys, undefined dropped), so equal records encode equally. */
 export function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => compare(a, b))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => compare(a, b)))
+      : v,
   );
 }

@@ -27,43 +27,60 @@ export interface CatalogRebuildReport {
   damaged: { object: string; problem: string }[];
 }
 
-export async function rebuildCatalog(ports: { storage: RepositoryStorage; catalog: BackupCatalog }, options: { waitSeconds?: number } = {}): Promise<CatalogRebuildReport> {
-  return withMaintenanceLease(ports.catalog, { purpose: 'catalog rebuild', waitSeconds: options.waitSeconds }, async (lease) => {
-    const report: CatalogRebuildReport = { collectionsImported: [], backupsImported: [], alreadyPresent: 0, uncommitted: [], repaired: [], damaged: [] };
-    // A damaged object is recorded and skipped: one bad manifest must not hide every other backup.
-    const attempt = async (object: string, work: () => Promise<void>) => {
-      try {
-        await work();
-      } catch (err) {
-        if (!(err instanceof TidemarkError)) throw err;
-        report.damaged.push({ object, problem: err.message });
+export async function rebuildCatalog(
+  ports: { storage: RepositoryStorage; catalog: BackupCatalog },
+  options: { waitSeconds?: number } = {},
+): Promise<CatalogRebuildReport> {
+  return withMaintenanceLease(
+    ports.catalog,
+    { purpose: 'catalog rebuild', waitSeconds: options.waitSeconds },
+    async (lease) => {
+      const report: CatalogRebuildReport = {
+        collectionsImported: [],
+        backupsImported: [],
+        alreadyPresent: 0,
+        uncommitted: [],
+        repaired: [],
+        damaged: [],
+      };
+      // A damaged object is recorded and skipped: one bad manifest must not hide every other backup.
+      const attempt = async (object: string, work: () => Promise<void>) => {
+        try {
+          await work();
+        } catch (err) {
+          if (!(err instanceof TidemarkError)) throw err;
+          report.damaged.push({ object, problem: err.message });
+        }
+      };
+      for await (const { key } of ports.storage.list(layout.collectionsPrefix())) {
+        const name = key.slice(layout.collectionsPrefix().length).replace(/\.json$/, '');
+        if (key !== layout.collection(name)) continue;
+        await attempt(key, async () => {
+          const state = await catalogState(() => ports.catalog.getCollection(name));
+          if (state === 'present') return void report.alreadyPresent++;
+          await ports.catalog.createCollection(await readCollectionDocument(ports.storage, name));
+          (state === 'damaged' ? report.repaired : report.collectionsImported).push(name);
+        });
       }
-    };
-    for await (const { key } of ports.storage.list(layout.collectionsPrefix())) {
-      const name = key.slice(layout.collectionsPrefix().length).replace(/\.json$/, '');
-      if (key !== layout.collection(name)) continue;
-      await attempt(key, async () => {
-        const state = await catalogState(() => ports.catalog.getCollection(name));
-        if (state === 'present') return void report.alreadyPresent++;
-        await ports.catalog.createCollection(await readCollectionDocument(ports.storage, name));
-        (state === 'damaged' ? report.repaired : report.collectionsImported).push(name);
-      });
-    }
-    for (const backup of await listRepositoryBackups(ports.storage)) {
-      if (!backup.hasManifest) continue; // a tombstone alone: gc was removing it, nothing to restore
-      await attempt(layout.manifest(backup.backupId), async () => {
-        const state = await catalogState(() => ports.catalog.getBackup(backup.backupId));
-        if (state === 'present') return void report.alreadyPresent++;
-        await lease.assertHeld(`importing backup ${backup.backupId}`);
-        const { manifest, marksCommits } = await readManifestEntry(ports.storage, backup.backupId);
-        if (marksCommits && !backup.committed && !backup.expired) return void report.uncommitted.push(backup.backupId);
-        const expiredAt = backup.expired ? (await readTombstone(ports.storage, backup.backupId)).expiredAt : undefined;
-        await ports.catalog.importBackup(recordFromManifest(manifest, expiredAt));
-        (state === 'damaged' ? report.repaired : report.backupsImported).push(backup.backupId);
-      });
-    }
-    return report;
-  });
+      for (const backup of await listRepositoryBackups(ports.storage)) {
+        if (!backup.hasManifest) continue; // a tombstone alone: gc was removing it, nothing to restore
+        await attempt(layout.manifest(backup.backupId), async () => {
+          const state = await catalogState(() => ports.catalog.getBackup(backup.backupId));
+          if (state === 'present') return void report.alreadyPresent++;
+          await lease.assertHeld(`importing backup ${backup.backupId}`);
+          const { manifest, marksCommits } = await readManifestEntry(ports.storage, backup.backupId);
+          if (marksCommits && !backup.committed && !backup.expired)
+            return void report.uncommitted.push(backup.backupId);
+          const expiredAt = backup.expired
+            ? (await readTombstone(ports.storage, backup.backupId)).expiredAt
+            : undefined;
+          await ports.catalog.importBackup(recordFromManifest(manifest, expiredAt));
+          (state === 'damaged' ? report.repaired : report.backupsImported).push(backup.backupId);
+        });
+      }
+      return report;
+    },
+  );
 }
 
 /** Whether the catalog has the item; a damaged one is imported again (the repository is the truth). */

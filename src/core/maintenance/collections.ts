@@ -17,7 +17,9 @@ interface Ports {
 
 export function checkCollectionName(name: string): string {
   if (!NAME.test(name)) {
-    throw new UsageError(`"${name}" is not a collection name: use 1 to 63 lowercase letters, digits, "-" or "_", starting with a letter or digit.`);
+    throw new UsageError(
+      `"${name}" is not a collection name: use 1 to 63 lowercase letters, digits, "-" or "_", starting with a letter or digit.`,
+    );
   }
   return name;
 }
@@ -35,16 +37,24 @@ export function checkRetentionPolicy(policy: RetentionPolicy): RetentionPolicy {
  * Writes the definition (write-once), then the catalog entry. Repeating an identical create
  * succeeds and keeps the first createdAt; a different definition under the same name is refused.
  */
-export async function createCollection(ports: Ports, definition: Omit<CollectionRecord, 'createdAt'>, now = new Date()): Promise<CollectionRecord> {
+export async function createCollection(
+  ports: Ports,
+  definition: Omit<CollectionRecord, 'createdAt'>,
+  now = new Date(),
+): Promise<CollectionRecord> {
   checkCollectionName(definition.name);
   checkRetentionPolicy(definition.retention);
   if (/:\/\/[^/@]*:[^/@]*@/.test(definition.source)) {
-    throw new UsageError(`The source of collection ${definition.name} must not hold a password; it is stored in the repository.`);
+    throw new UsageError(
+      `The source of collection ${definition.name} must not hold a password; it is stored in the repository.`,
+    );
   }
   // Only the fields that are set: the document and the catalog item then compare equal after a round trip.
   const record = JSON.parse(JSON.stringify({ ...definition, createdAt: now.toISOString() })) as CollectionRecord;
   const place = { name: definition.name };
-  const stored = (await writeDocument(ports.storage, collectionKind, place, record)) ? record : await readCollectionDocument(ports.storage, definition.name);
+  const stored = (await writeDocument(ports.storage, collectionKind, place, record))
+    ? record
+    : await readCollectionDocument(ports.storage, definition.name);
   if (definitionOf(stored) !== definitionOf(record)) {
     throw new CatalogConflictError(
       `Collection ${definition.name} already exists in ${ports.storage.location} with another definition ` +
@@ -61,7 +71,10 @@ export async function readCollectionDocument(storage: RepositoryStorage, name: s
 }
 
 /** The collection and its backups (oldest first), or `CollectionNotFoundError`. */
-export async function describeCollection(ports: Ports, name: string): Promise<{ collection: CollectionRecord; backups: BackupRecord[] }> {
+export async function describeCollection(
+  ports: Ports,
+  name: string,
+): Promise<{ collection: CollectionRecord; backups: BackupRecord[] }> {
   const collection = await findCollection(ports, name);
   const backups = (await ports.catalog.listBackups()).filter((b) => b.collection === name);
   return { collection, backups };
@@ -92,5 +105,11 @@ export function describeRetention(policy: RetentionPolicy): string {
 function definitionOf(record: CollectionRecord): string {
   const { name, source, sourceDescription, schedule, retention } = record;
   const { keepLast, keepDaily, keepWeekly, keepMonthly } = retention;
-  return JSON.stringify({ name, source, sourceDescription, schedule, retention: { keepLast, keepDaily, keepWeekly, keepMonthly } });
+  return JSON.stringify({
+    name,
+    source,
+    sourceDescription,
+    schedule,
+    retention: { keepLast, keepDaily, keepWeekly, keepMonthly },
+  });
 }

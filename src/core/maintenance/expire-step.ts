@@ -25,7 +25,9 @@ const IDS_IN_OUTPUT = 20;
 export async function expireStep(input: ExpireStepInput, ctx: TaskContext): Promise<ExpireStepOutput> {
   const collection = (input.input as { collection?: unknown } | undefined)?.collection;
   if (typeof collection !== 'string' || collection === '') {
-    throw new UsageError('The maintenance input names no collection: give {"collection": "<name>"} (the schedule of each collection sends it).');
+    throw new UsageError(
+      'The maintenance input names no collection: give {"collection": "<name>"} (the schedule of each collection sends it).',
+    );
   }
   const report = await expireBackups(ctx, { collection, waitSeconds: MAINTENANCE_WAIT_SECONDS });
   const expiry = report.collections[0]!;

@@ -33,9 +33,13 @@ export interface ExpireReport {
   collections: CollectionExpiry[];
 }
 
-
-export async function expireBackups(ports: { storage: RepositoryStorage; catalog: BackupCatalog }, options: ExpireOptions = {}): Promise<ExpireReport> {
-  const collections = options.collection ? [await findCollection(ports, options.collection)] : await ports.catalog.listCollections();
+export async function expireBackups(
+  ports: { storage: RepositoryStorage; catalog: BackupCatalog },
+  options: ExpireOptions = {},
+): Promise<ExpireReport> {
+  const collections = options.collection
+    ? [await findCollection(ports, options.collection)]
+    : await ports.catalog.listCollections();
   return withMaintenanceLease(ports.catalog, { purpose: 'expire', waitSeconds: options.waitSeconds }, async (lease) => {
     const backups = await ports.catalog.listBackups();
     const report: ExpireReport = { dryRun: Boolean(options.dryRun), collections: [] };
@@ -59,14 +63,25 @@ async function expireCollection(
   const tombstoned = new Set<string>();
   for (const b of committed) if (await ports.storage.head(layout.backupExpired(b.backupId))) tombstoned.add(b.backupId);
   const decision = applyRetention(
-    committed.filter((b) => !tombstoned.has(b.backupId)).map((b) => ({ backupId: b.backupId, time: b.snapshotTime ?? b.startedAt })),
+    committed
+      .filter((b) => !tombstoned.has(b.backupId))
+      .map((b) => ({ backupId: b.backupId, time: b.snapshotTime ?? b.startedAt })),
     collection.retention,
   );
-  const result: CollectionExpiry = { collection: collection.name, kept: decision.keep, expired: decision.expire, completed: [...tombstoned] };
+  const result: CollectionExpiry = {
+    collection: collection.name,
+    kept: decision.keep,
+    expired: decision.expire,
+    completed: [...tombstoned],
+  };
   if (dryRun) return result;
   for (const backupId of [...tombstoned, ...decision.expire]) {
     await lease.assertHeld(`expiring backup ${backupId}`);
-    const tombstone = await writeTombstone(ports.storage, { backupId, collection: collection.name, expiredAt: new Date().toISOString() });
+    const tombstone = await writeTombstone(ports.storage, {
+      backupId,
+      collection: collection.name,
+      expiredAt: new Date().toISOString(),
+    });
     await ports.catalog.expireBackup(backupId, tombstone.expiredAt);
   }
   return result;

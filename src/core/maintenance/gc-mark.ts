@@ -28,14 +28,22 @@ export interface MarkResult {
   orphans: string[];
 }
 
-export async function markReferencedChunks(storage: RepositoryStorage, catalog: BackupCatalog, options: { repair: boolean }): Promise<MarkResult> {
+export async function markReferencedChunks(
+  storage: RepositoryStorage,
+  catalog: BackupCatalog,
+  options: { repair: boolean },
+): Promise<MarkResult> {
   const backups = await listRepositoryBackups(storage);
   const result: MarkResult = { referenced: new Set(), live: [], expired: [], orphans: [] };
   await forEachInParallel(backups, 8, async (backup) => {
     try {
       if (backup.expired) {
         const tombstone = await readTombstone(storage, backup.backupId);
-        result.expired.push({ backupId: backup.backupId, hasManifest: backup.hasManifest, expiredAt: tombstone.expiredAt });
+        result.expired.push({
+          backupId: backup.backupId,
+          hasManifest: backup.hasManifest,
+          expiredAt: tombstone.expiredAt,
+        });
       } else if (backup.hasManifest) {
         if (!backup.committed) {
           // Strongly consistent, and states only move forward: `failed` never becomes committed.
@@ -44,9 +52,11 @@ export async function markReferencedChunks(storage: RepositoryStorage, catalog: 
           if (record?.state === 'committed' && options.repair) {
             const marker = { backupId: backup.backupId, committedAt: record.finishedAt ?? new Date().toISOString() };
             // A repair, best effort: a full disk must not stop gc from freeing space.
-            await writeDocument(storage, commitMarkerKind, { backupId: backup.backupId }, marker).catch((err: unknown) => {
-              if (!(err instanceof TidemarkError)) throw err;
-            });
+            await writeDocument(storage, commitMarkerKind, { backupId: backup.backupId }, marker).catch(
+              (err: unknown) => {
+                if (!(err instanceof TidemarkError)) throw err;
+              },
+            );
           }
         }
         const manifest = await readManifest(storage, backup.backupId);

@@ -43,8 +43,23 @@ export interface SweepPlan {
   runs: { runId: string; keys: string[] }[];
 }
 
-export async function planSweep(storage: RepositoryStorage, catalog: BackupCatalog, mark: MarkResult, now: Date): Promise<SweepPlan> {
-  const plan: SweepPlan = { chunksScanned: 0, bytesKept: 0, chunks: [], missingChunks: [], expiredBackups: [], catalogToExpire: [], catalogConflicts: [], runs: [], orphanManifests: mark.orphans.map((id) => layout.manifest(id)) };
+export async function planSweep(
+  storage: RepositoryStorage,
+  catalog: BackupCatalog,
+  mark: MarkResult,
+  now: Date,
+): Promise<SweepPlan> {
+  const plan: SweepPlan = {
+    chunksScanned: 0,
+    bytesKept: 0,
+    chunks: [],
+    missingChunks: [],
+    expiredBackups: [],
+    catalogToExpire: [],
+    catalogConflicts: [],
+    runs: [],
+    orphanManifests: mark.orphans.map((id) => layout.manifest(id)),
+  };
   const present = new Set<string>();
   for await (const object of storage.list(layout.chunksPrefix())) {
     plan.chunksScanned++;
@@ -67,9 +82,17 @@ export async function planSweep(storage: RepositoryStorage, catalog: BackupCatal
 }
 
 /** Sorts tombstoned backups by what the catalog (read strongly, item by item) says of them. */
-async function planExpiredBackups(catalog: BackupCatalog, expired: MarkResult['expired'], plan: SweepPlan): Promise<void> {
+async function planExpiredBackups(
+  catalog: BackupCatalog,
+  expired: MarkResult['expired'],
+  plan: SweepPlan,
+): Promise<void> {
   const states = new Map<string, BackupState | undefined>();
-  await forEachInParallel(expired, LANES, async (b) => void states.set(b.backupId, (await catalog.getBackup(b.backupId))?.state));
+  await forEachInParallel(
+    expired,
+    LANES,
+    async (b) => void states.set(b.backupId, (await catalog.getBackup(b.backupId))?.state),
+  );
   for (const b of expired) {
     const state = states.get(b.backupId);
     if (state === 'running' || state === 'failed') {
@@ -82,7 +105,12 @@ async function planExpiredBackups(catalog: BackupCatalog, expired: MarkResult['e
   }
 }
 
-export async function executeSweep(storage: RepositoryStorage, catalog: BackupCatalog, plan: SweepPlan, lease: HeldLease): Promise<void> {
+export async function executeSweep(
+  storage: RepositoryStorage,
+  catalog: BackupCatalog,
+  plan: SweepPlan,
+  lease: HeldLease,
+): Promise<void> {
   const deleteAll = async (keys: string[], what: string) => {
     for (let i = 0; i < keys.length; i += BATCH) {
       await lease.assertHeld(`deleting ${what}`);
@@ -100,14 +128,29 @@ export async function executeSweep(storage: RepositoryStorage, catalog: BackupCa
   }
   // Orphan manifests first: they are no restore point, and once gone nothing can take them for one.
   await deleteAll(plan.orphanManifests, 'manifests of runs that never committed');
-  await deleteAll(plan.chunks.map((c) => c.key), 'unreferenced chunks');
+  await deleteAll(
+    plan.chunks.map((c) => c.key),
+    'unreferenced chunks',
+  );
   // Manifest, then commit marker, then tombstone: a crash in between leaves a tombstone alone
   // (harmless), never a manifest without its tombstone, which would come back as a restore point
   // whose chunks are gone.
-  await deleteAll(plan.expiredBackups.filter((b) => b.hasManifest).map((b) => layout.manifest(b.backupId)), 'manifests of expired backups');
-  await deleteAll(plan.expiredBackups.map((b) => layout.backupCommitted(b.backupId)), 'commit markers of expired backups');
-  await deleteAll(plan.expiredBackups.map((b) => layout.backupExpired(b.backupId)), 'tombstones of expired backups');
-  await deleteAll(plan.runs.flatMap((r) => r.keys), 'run files of finished backups');
+  await deleteAll(
+    plan.expiredBackups.filter((b) => b.hasManifest).map((b) => layout.manifest(b.backupId)),
+    'manifests of expired backups',
+  );
+  await deleteAll(
+    plan.expiredBackups.map((b) => layout.backupCommitted(b.backupId)),
+    'commit markers of expired backups',
+  );
+  await deleteAll(
+    plan.expiredBackups.map((b) => layout.backupExpired(b.backupId)),
+    'tombstones of expired backups',
+  );
+  await deleteAll(
+    plan.runs.flatMap((r) => r.keys),
+    'run files of finished backups',
+  );
 }
 
 /** A run's files are scratch (plan, results, snapshot hand-off) once it can no longer commit. */

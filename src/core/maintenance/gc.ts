@@ -72,7 +72,11 @@ export async function collectGarbage(
   const giveUpAt = Date.now() + (options.waitSeconds ?? 0) * 1000;
   const remaining = () => Math.max(0, (giveUpAt - Date.now()) / 1000);
   for (;;) {
-    const lease = await acquireMaintenanceLease(ports.catalog, { purpose: 'gc', waitSeconds: remaining(), pollMs: options.pollMs });
+    const lease = await acquireMaintenanceLease(ports.catalog, {
+      purpose: 'gc',
+      waitSeconds: remaining(),
+      pollMs: options.pollMs,
+    });
     try {
       await hooks.afterLease?.();
       // A strongly consistent read: a backup that registered before it must be seen. Those that
@@ -90,7 +94,13 @@ export async function collectGarbage(
   }
 }
 
-async function markAndSweep(ports: { storage: RepositoryStorage; catalog: BackupCatalog }, lease: HeldLease, options: GcOptions, hooks: GcHooks, dead: BackupRecord[]): Promise<GcReport> {
+async function markAndSweep(
+  ports: { storage: RepositoryStorage; catalog: BackupCatalog },
+  lease: HeldLease,
+  options: GcOptions,
+  hooks: GcHooks,
+  dead: BackupRecord[],
+): Promise<GcReport> {
   const deadRuns = options.dryRun ? [] : await failDeadRuns(ports.catalog, dead, new Date());
   const mark = await markReferencedChunks(ports.storage, ports.catalog, { repair: !options.dryRun });
   await hooks.beforeSweep?.();
@@ -140,9 +150,16 @@ async function removeAbandonedWrites(storage: RepositoryStorage): Promise<string
 async function failDeadRuns(catalog: BackupCatalog, dead: BackupRecord[], now: Date): Promise<string[]> {
   const marked: string[] = [];
   for (const b of dead) {
-    const why = b.deadline && Date.parse(b.deadline) < now.getTime() ? `it ran past its deadline (${b.deadline})` : `its process (pid ${b.runner?.pid} on ${b.runner?.host}) is gone`;
+    const why =
+      b.deadline && Date.parse(b.deadline) < now.getTime()
+        ? `it ran past its deadline (${b.deadline})`
+        : `its process (pid ${b.runner?.pid} on ${b.runner?.host}) is gone`;
     try {
-      await catalog.finishBackup(b.backupId, { state: 'failed', finishedAt: now.toISOString(), error: `Abandoned: ${why}; marked failed by gc.` });
+      await catalog.finishBackup(b.backupId, {
+        state: 'failed',
+        finishedAt: now.toISOString(),
+        error: `Abandoned: ${why}; marked failed by gc.`,
+      });
       marked.push(b.backupId);
     } catch (err) {
       if (err instanceof CatalogConflictError) continue;
@@ -154,7 +171,9 @@ async function failDeadRuns(catalog: BackupCatalog, dead: BackupRecord[], now: D
 }
 
 function runningError(running: BackupRecord[]): BackupsRunningError {
-  const list = running.map((b) => `${b.backupId} (${b.source}, ${b.deadline ? `may commit until ${b.deadline}` : 'no deadline'})`).join(', ');
+  const list = running
+    .map((b) => `${b.backupId} (${b.source}, ${b.deadline ? `may commit until ${b.deadline}` : 'no deadline'})`)
+    .join(', ');
   return new BackupsRunningError(
     `gc deleted nothing: ${running.length} backup(s) are running and may reuse chunks gc would delete: ${list}. ` +
       'Run gc when they have finished, or pass --wait <seconds> to wait for them.',

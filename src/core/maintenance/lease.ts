@@ -75,7 +75,11 @@ export async function acquireMaintenanceLease(catalog: BackupCatalog, options: L
 }
 
 /** Runs `work` holding the lease, and releases it however `work` ends. */
-export async function withMaintenanceLease<T>(catalog: BackupCatalog, options: LeaseOptions, work: (held: HeldLease) => Promise<T>): Promise<T> {
+export async function withMaintenanceLease<T>(
+  catalog: BackupCatalog,
+  options: LeaseOptions,
+  work: (held: HeldLease) => Promise<T>,
+): Promise<T> {
   const held = await acquireMaintenanceLease(catalog, options);
   try {
     return await work(held);
@@ -89,17 +93,20 @@ function heldLease(catalog: BackupCatalog, first: Lease, ttlSeconds: number, mar
   let lost = false;
   // The heartbeat: re-acquiring with our owner id renews the expiry; a refusal means another
   // holder took it (ours had expired), and every later assertHeld fails.
-  const heartbeat = setInterval(() => {
-    const now = new Date();
-    const renewed = { ...lease, expiresAt: new Date(now.getTime() + ttlSeconds * 1000).toISOString() };
-    catalog.acquireLease(renewed, now).then(
-      (holder) => {
-        if (holder) lost = true;
-        else if (!lost) lease = renewed;
-      },
-      () => undefined, // a failed renewal only brings the expiry closer; assertHeld watches it
-    );
-  }, (ttlSeconds * 1000) / 4);
+  const heartbeat = setInterval(
+    () => {
+      const now = new Date();
+      const renewed = { ...lease, expiresAt: new Date(now.getTime() + ttlSeconds * 1000).toISOString() };
+      catalog.acquireLease(renewed, now).then(
+        (holder) => {
+          if (holder) lost = true;
+          else if (!lost) lease = renewed;
+        },
+        () => undefined, // a failed renewal only brings the expiry closer; assertHeld watches it
+      );
+    },
+    (ttlSeconds * 1000) / 4,
+  );
   heartbeat.unref();
   return {
     get lease() {

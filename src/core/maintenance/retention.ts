@@ -24,7 +24,11 @@ export interface RetentionDecision {
 type RuleName = 'last' | 'daily' | 'weekly' | 'monthly';
 
 /** Each rule names the period a backup falls in; `last` gives every backup a period of its own. */
-const RULES: { name: RuleName; count: (p: RetentionPolicy) => number | undefined; period: (time: Date, index: number) => string }[] = [
+const RULES: {
+  name: RuleName;
+  count: (p: RetentionPolicy) => number | undefined;
+  period: (time: Date, index: number) => string;
+}[] = [
   { name: 'last', count: (p) => p.keepLast, period: (_time, index) => String(index) },
   { name: 'daily', count: (p) => p.keepDaily, period: (time) => time.toISOString().slice(0, 10) },
   { name: 'weekly', count: (p) => p.keepWeekly, period: isoWeek },
@@ -42,11 +46,17 @@ export function hasRetentionRules(policy: RetentionPolicy): boolean {
  * it is the parent the next incremental backup builds on.
  */
 export function applyRetention(backups: RetentionCandidate[], policy: RetentionPolicy): RetentionDecision {
-  const newestFirst = [...backups].sort((a, b) => Date.parse(b.time) - Date.parse(a.time) || (a.backupId < b.backupId ? 1 : -1));
+  const newestFirst = [...backups].sort(
+    (a, b) => Date.parse(b.time) - Date.parse(a.time) || (a.backupId < b.backupId ? 1 : -1),
+  );
   if (!hasRetentionRules(policy)) {
     return { keep: newestFirst.map((b) => ({ backupId: b.backupId, reasons: ['no retention rule'] })), expire: [] };
   }
-  const state = RULES.map((rule) => ({ rule, left: rule.count(policy) ?? 0, lastPeriod: undefined as string | undefined }));
+  const state = RULES.map((rule) => ({
+    rule,
+    left: rule.count(policy) ?? 0,
+    lastPeriod: undefined as string | undefined,
+  }));
   const keep: KeptBackup[] = [];
   const expire: string[] = [];
   newestFirst.forEach((backup, index) => {

@@ -17,14 +17,49 @@ import { failBackup } from '../failure.ts';
 import { step } from './step.ts';
 
 export const BACKUP_PIPELINE = [
-  step('StartBackup', 'BackupStart', startBackup, 'checks the input, records the run `running` (in a collection: with its parent), waits while gc holds the repository'),
-  step('HoldSnapshot', 'BackupHoldSnapshot', holdSnapshot, 'exports a snapshot and holds its session open until released or the window ends'),
+  step(
+    'StartBackup',
+    'BackupStart',
+    startBackup,
+    'checks the input, records the run `running` (in a collection: with its parent), waits while gc holds the repository',
+  ),
+  step(
+    'HoldSnapshot',
+    'BackupHoldSnapshot',
+    holdSnapshot,
+    'exports a snapshot and holds its session open until released or the window ends',
+  ),
   step('AwaitSnapshot', 'BackupAwaitSnapshot', awaitSnapshot, 'reads the snapshot the holder published'),
-  step('Plan', 'BackupPlan', planBackup, 'captures the schema inside the snapshot, splits tables into ranges, writes the plan'),
-  step('ExportBatch', 'BackupExportBatch', exportBatch, 'per batch: COPY each range inside the snapshot, cut, compress, hash, store chunks'),
+  step(
+    'Plan',
+    'BackupPlan',
+    planBackup,
+    'captures the schema inside the snapshot, splits tables into ranges, writes the plan',
+  ),
+  step(
+    'ExportBatch',
+    'BackupExportBatch',
+    exportBatch,
+    'per batch: COPY each range inside the snapshot, cut, compress, hash, store chunks',
+  ),
   step('ReleaseSnapshot', 'BackupReleaseSnapshot', releaseSnapshot, 'tells the holder to end'),
-  step('ReleaseAfterFailure', 'BackupReleaseSnapshot', releaseSnapshot, 'the same after a failure, which it raises again'),
-  step('Commit', 'BackupCommit', commitBackup, 'assembles and writes the manifest, then commits the catalog record: last'),
+  step(
+    'ReleaseAfterFailure',
+    'BackupReleaseSnapshot',
+    releaseSnapshot,
+    'the same after a failure, which it raises again',
+  ),
+  step(
+    'Commit',
+    'BackupCommit',
+    commitBackup,
+    'assembles and writes the manifest, then commits the catalog record: last',
+  ),
   step('MarkStartFailed', 'BackupFail', failBackup, 'StartBackup failed: describes it for the event'),
-  step('MarkBackupFailed', 'BackupFail', failBackup, 'releases the snapshot, records the run `failed`, describes it for the event'),
+  step(
+    'MarkBackupFailed',
+    'BackupFail',
+    failBackup,
+    'releases the snapshot, records the run `failed`, describes it for the event',
+  ),
 ];

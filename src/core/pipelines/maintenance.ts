@@ -8,6 +8,11 @@ import { gcStep } from '../maintenance/gc-step.ts';
 import { step } from './step.ts';
 
 export const MAINTENANCE_PIPELINE = [
-  step('Expire', 'MaintenanceExpire', expireStep, "applies the collection's retention rules: tombstones, then the catalog"),
+  step(
+    'Expire',
+    'MaintenanceExpire',
+    expireStep,
+    "applies the collection's retention rules: tombstones, then the catalog",
+  ),
   step('CollectGarbage', 'MaintenanceGc', gcStep, 'under the maintenance lease, deletes what no restore point needs'),
 ];

@@ -14,11 +14,41 @@ import { failRestore } from '../restore/fail.ts';
 import { step } from './step.ts';
 
 export const RESTORE_PIPELINE = [
-  step('Resolve', 'RestoreResolve', resolveRestore, 'checks the input, finds the committed backup (or the restore to resume), records the restore `running`'),
-  step('Prepare', 'RestorePrepare', prepareTarget, 'creates the target database (or takes over a resumed one), applies pre-data DDL with the progress tables'),
-  step('LoadBatch', 'RestoreLoadBatch', loadBatch, 'per batch: get each chunk, check its hash, COPY it in, record it done in the same transaction'),
-  step('Finish', 'RestoreFinish', finishRestore, 'applies incremental layers and post-data DDL (indexes, constraints) in dependency order, sets sequences'),
-  step('VerifyBatch', 'RestoreVerifyBatch', verifyBatch, 'per batch: reads tables back and compares row counts and checksums with the manifest'),
-  step('Complete', 'RestoreComplete', completeRestore, 'drops the progress tables and records the restore `committed`: last'),
+  step(
+    'Resolve',
+    'RestoreResolve',
+    resolveRestore,
+    'checks the input, finds the committed backup (or the restore to resume), records the restore `running`',
+  ),
+  step(
+    'Prepare',
+    'RestorePrepare',
+    prepareTarget,
+    'creates the target database (or takes over a resumed one), applies pre-data DDL with the progress tables',
+  ),
+  step(
+    'LoadBatch',
+    'RestoreLoadBatch',
+    loadBatch,
+    'per batch: get each chunk, check its hash, COPY it in, record it done in the same transaction',
+  ),
+  step(
+    'Finish',
+    'RestoreFinish',
+    finishRestore,
+    'applies incremental layers and post-data DDL (indexes, constraints) in dependency order, sets sequences',
+  ),
+  step(
+    'VerifyBatch',
+    'RestoreVerifyBatch',
+    verifyBatch,
+    'per batch: reads tables back and compares row counts and checksums with the manifest',
+  ),
+  step(
+    'Complete',
+    'RestoreComplete',
+    completeRestore,
+    'drops the progress tables and records the restore `committed`: last',
+  ),
   step('MarkRestoreFailed', 'RestoreFail', failRestore, 'records the restore `failed` and says what the target holds'),
 ];

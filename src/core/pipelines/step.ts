@@ -10,4 +10,9 @@ export interface PipelineStep {
   does: string;
 }
 
-export const step = (state: string, task: string, run: PipelineStep['run'], does: string): PipelineStep => ({ state, task, run, does });
+export const step = (state: string, task: string, run: PipelineStep['run'], does: string): PipelineStep => ({
+  state,
+  task,
+  run,
+  does,
+});

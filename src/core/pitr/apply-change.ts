@@ -23,7 +23,9 @@ export class ChangeApplier {
   constructor(private readonly session: SqlSession) {}
 
   /** Consecutive inserts into one table with the same columns go as one multi-row INSERT. */
-  private pending: { key: string; rel: string; columns: string[]; rows: (string | null)[][]; overriding: boolean } | undefined;
+  private pending:
+    | { key: string; rel: string; columns: string[]; rows: (string | null)[][]; overriding: boolean }
+    | undefined;
 
   async apply(record: ChangeRecord, xid: string): Promise<void> {
     if (record.k === 'I') return this.queueInsert(record.rel, record.new);
@@ -37,15 +39,29 @@ export class ChangeApplier {
         const set = written.map((c, i) => `${c[0]} = $${i + 1}`).join(', ');
         const params = [...written.map((c) => c[2]), ...where.params];
         const cond = shift(where.sql, written.length);
-        return this.exactlyOne(`UPDATE ${record.rel} SET ${set} WHERE ${cond} RETURNING 1`, params, record.rel, xid, 'UPDATE');
+        return this.exactlyOne(
+          `UPDATE ${record.rel} SET ${set} WHERE ${cond} RETURNING 1`,
+          params,
+          record.rel,
+          xid,
+          'UPDATE',
+        );
       }
       case 'D': {
         if (!record.old) throw unreplayable(record.rel, xid, 'DELETE');
         const where = await this.rowCondition(record.rel, record.old, false, xid, 'DELETE');
-        return this.exactlyOne(`DELETE FROM ${record.rel} WHERE ${where.sql} RETURNING 1`, where.params, record.rel, xid, 'DELETE');
+        return this.exactlyOne(
+          `DELETE FROM ${record.rel} WHERE ${where.sql} RETURNING 1`,
+          where.params,
+          record.rel,
+          xid,
+          'DELETE',
+        );
       }
       case 'T':
-        await this.session.query(`TRUNCATE ${record.rels.join(', ')}${record.flags.includes('restart_seqs') ? ' RESTART IDENTITY' : ''}${record.flags.includes('cascade') ? ' CASCADE' : ''}`);
+        await this.session.query(
+          `TRUNCATE ${record.rels.join(', ')}${record.flags.includes('restart_seqs') ? ' RESTART IDENTITY' : ''}${record.flags.includes('cascade') ? ' CASCADE' : ''}`,
+        );
         return;
       case 'M': {
         const ddl = JSON.parse(record.content) as { query: string; searchPath: string; tag: string };
@@ -68,7 +84,8 @@ export class ChangeApplier {
     this.pending ??= { key, rel, columns, rows: [], overriding: columns.some((c) => identityAlways.has(c)) };
     this.pending.rows.push(cols.map((c) => c[2]));
     // A statement takes at most 65,535 parameters.
-    if ((this.pending.rows.length + 1) * Math.max(1, columns.length) > 60_000 || this.pending.rows.length >= 2000) await this.flush();
+    if ((this.pending.rows.length + 1) * Math.max(1, columns.length) > 60_000 || this.pending.rows.length >= 2000)
+      await this.flush();
   }
 
   /** Sends queued inserts; call before the transaction commits. */
@@ -83,7 +100,10 @@ export class ChangeApplier {
       return;
     }
     const values = p.rows.map((_, r) => `(${p.columns.map((_, c) => `$${r * width + c + 1}`).join(', ')})`).join(', ');
-    await this.session.query(`INSERT INTO ${p.rel} (${p.columns.join(', ')})${p.overriding ? ' OVERRIDING SYSTEM VALUE' : ''} VALUES ${values}`, p.rows.flat());
+    await this.session.query(
+      `INSERT INTO ${p.rel} (${p.columns.join(', ')})${p.overriding ? ' OVERRIDING SYSTEM VALUE' : ''} VALUES ${values}`,
+      p.rows.flat(),
+    );
   }
 
   /** A new transaction: DDL messages match statements of their query string afresh. */
@@ -100,7 +120,9 @@ export class ChangeApplier {
     const from = this.ddlCursor?.query === ddl.query ? this.ddlCursor.next : 0;
     const at = statements.findIndex((s, i) => i >= from && matchesTag(s, ddl.tag));
     if (at < 0) {
-      throw new VerificationError(`Replay of transaction ${xid}: its DDL command ${ddl.tag} was recorded with a query string of ${statements.length} statements, none of which (after the ones already replayed) is a ${ddl.tag}. This DDL cannot be replayed; restore to a point before transaction ${xid}.`);
+      throw new VerificationError(
+        `Replay of transaction ${xid}: its DDL command ${ddl.tag} was recorded with a query string of ${statements.length} statements, none of which (after the ones already replayed) is a ${ddl.tag}. This DDL cannot be replayed; restore to a point before transaction ${xid}.`,
+      );
     }
     this.ddlCursor = { query: ddl.query, next: at + 1 };
     return statements[at]!;
@@ -117,12 +139,19 @@ export class ChangeApplier {
   }
 
   /** `WHERE` of the row `columns` describe: by key when the table has one, else by every column. */
-  private async rowCondition(rel: string, columns: DecodedColumn[], keyFromNew: boolean, xid: string, what: string): Promise<{ sql: string; params: unknown[] }> {
+  private async rowCondition(
+    rel: string,
+    columns: DecodedColumn[],
+    keyFromNew: boolean,
+    xid: string,
+    what: string,
+  ): Promise<{ sql: string; params: unknown[] }> {
     const identity = await this.identity(rel);
     const byName = new Map(columns.map((c) => [c[0], c[2]]));
     let names: string[];
     if (identity.key) names = identity.key;
-    else if (!keyFromNew) names = identity.columns; // REPLICA IDENTITY FULL: the whole old row (nulls left out by the decoder)
+    else if (!keyFromNew)
+      names = identity.columns; // REPLICA IDENTITY FULL: the whole old row (nulls left out by the decoder)
     else throw unreplayable(rel, xid, what);
     const params: unknown[] = [];
     const terms = names.map((n) => {
@@ -132,7 +161,9 @@ export class ChangeApplier {
       return `${n} = $${params.length}`;
     });
     // Without a key, identical rows are interchangeable: touch one of them.
-    const sql = identity.key ? terms.join(' AND ') : `ctid = (SELECT ctid FROM ${rel} WHERE ${terms.join(' AND ')} LIMIT 1)`;
+    const sql = identity.key
+      ? terms.join(' AND ')
+      : `ctid = (SELECT ctid FROM ${rel} WHERE ${terms.join(' AND ')} LIMIT 1)`;
     return { sql, params };
   }
 

@@ -9,7 +9,14 @@ import { IntegrityError, TidemarkError } from '../errors.ts';
 import { DDL_MESSAGE_PREFIX, pitrNames } from './names.ts';
 import { listChains, type SegmentPlace } from './chain.ts';
 import { compareLsn } from './lsn.ts';
-import { readSegment, sealSegment, segmentRecords, writeSegment, type ChangeSegment, type CommitPoint } from './segment.ts';
+import {
+  readSegment,
+  sealSegment,
+  segmentRecords,
+  writeSegment,
+  type ChangeSegment,
+  type CommitPoint,
+} from './segment.ts';
 
 /** The archive cannot continue its chain: the slot is gone or lost. */
 export class ChangeArchiveGapError extends TidemarkError {}
@@ -37,11 +44,19 @@ export const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 const HEARTBEAT_POLLS = 10;
 const HEARTBEAT_POLL_MS = 150;
 
-export async function archiveChanges(stream: ChangeStream, storage: RepositoryStorage, collection: string, options: ArchiveOptions = {}): Promise<ArchiveResult> {
+export async function archiveChanges(
+  stream: ChangeStream,
+  storage: RepositoryStorage,
+  collection: string,
+  options: ArchiveOptions = {},
+): Promise<ArchiveResult> {
   const names = pitrNames(collection);
   const chains = await listChains(storage, collection);
   const [chain, places] = [...chains.entries()].at(-1) ?? [];
-  if (!chain) throw new PitrNotEnabledError(`Collection ${collection} has no change archive in the repository. Run \`tidemark pitr enable --collection ${collection}\` first.`);
+  if (!chain)
+    throw new PitrNotEnabledError(
+      `Collection ${collection} has no change archive in the repository. Run \`tidemark pitr enable --collection ${collection}\` first.`,
+    );
   const tail = await chainTail(storage, collection, places!);
   const slot = await stream.slotState(names.slot);
   if (!slot || slot.walStatus === 'lost') {
@@ -61,7 +76,14 @@ export async function archiveChanges(stream: ChangeStream, storage: RepositorySt
   // Whatever the slot still holds at or before the archive's end is in the repository already.
   await stream.advance(names.slot, tail.last.endLsn);
   let skip = tail.openRecords;
-  const result: ArchiveResult = { chain, segments: 0, transactions: 0, changes: 0, endLsn: tail.last.endLsn, ...(tail.last.lastCommit ? { lastCommit: tail.last.lastCommit } : {}) };
+  const result: ArchiveResult = {
+    chain,
+    segments: 0,
+    transactions: 0,
+    changes: 0,
+    endLsn: tail.last.endLsn,
+    ...(tail.last.lastCommit ? { lastCommit: tail.last.lastCommit } : {}),
+  };
   const drain = async (): Promise<{ heartbeats: number }> => {
     let heartbeats = 0;
     for await (const record of stream.peek(names.slot)) {
@@ -72,7 +94,9 @@ export async function archiveChanges(stream: ChangeStream, storage: RepositorySt
       }
       if (skip > 0) {
         if (skip === tail.openRecords && (record.k !== 'B' || record.xid !== tail.openXid)) {
-          throw new IntegrityError(`Collection ${collection}: the archive ends inside transaction ${tail.openXid}, but the slot resumes with ${record.k === 'B' ? `transaction ${record.xid}` : 'a change'}. The chain cannot be continued exactly; start a new one (pitr disable, pitr enable).`);
+          throw new IntegrityError(
+            `Collection ${collection}: the archive ends inside transaction ${tail.openXid}, but the slot resumes with ${record.k === 'B' ? `transaction ${record.xid}` : 'a change'}. The chain cannot be continued exactly; start a new one (pitr disable, pitr enable).`,
+          );
         }
         skip--;
         writer.resume(record);
@@ -97,7 +121,12 @@ export async function archiveChanges(stream: ChangeStream, storage: RepositorySt
     if ((await drain()).heartbeats > 0) break;
     await new Promise((r) => setTimeout(r, HEARTBEAT_POLL_MS));
   }
-  return { ...result, ...writer.totals, endLsn: writer.endLsn, ...(writer.lastCommit ? { lastCommit: writer.lastCommit } : {}) };
+  return {
+    ...result,
+    ...writer.totals,
+    endLsn: writer.endLsn,
+    ...(writer.lastCommit ? { lastCommit: writer.lastCommit } : {}),
+  };
 }
 
 /** The chain's last segment, and how many records of an unfinished transaction it ends with. */
@@ -110,7 +139,10 @@ async function chainTail(storage: RepositoryStorage, collection: string, places:
     if (!before.openAtEnd) break;
     segments.unshift(before);
   }
-  if (places.length === 1 && segments[0]!.part !== 0) throw new IntegrityError(`Chain ${collection}/${places[0]!.chain} does not begin with its opening segment; start a new chain (pitr disable, pitr enable).`);
+  if (places.length === 1 && segments[0]!.part !== 0)
+    throw new IntegrityError(
+      `Chain ${collection}/${places[0]!.chain} does not begin with its opening segment; start a new chain (pitr disable, pitr enable).`,
+    );
   const last = segments.at(-1)!;
   let openRecords = 0;
   let openXid: string | undefined;
@@ -137,9 +169,19 @@ class SegmentWriter {
   private part: number;
   /** Where the archive ends: the last whole transaction's commit end, or a later heartbeat. */
   endLsn: string;
-  private segment = { transactions: 0, changes: 0, first: undefined as CommitPoint | undefined, last: undefined as CommitPoint | undefined };
+  private segment = {
+    transactions: 0,
+    changes: 0,
+    first: undefined as CommitPoint | undefined,
+    last: undefined as CommitPoint | undefined,
+  };
 
-  constructor(private readonly stream: ChangeStream, private readonly storage: RepositoryStorage, private readonly previous: ChangeSegment, private readonly segmentBytes: number) {
+  constructor(
+    private readonly stream: ChangeStream,
+    private readonly storage: RepositoryStorage,
+    private readonly previous: ChangeSegment,
+    private readonly segmentBytes: number,
+  ) {
     this.afterLsn = previous.endLsn;
     this.part = previous.afterLsn === previous.endLsn ? previous.part + 1 : 0;
     this.endLsn = previous.endLsn;
@@ -179,7 +221,21 @@ class SegmentWriter {
     const { collection, chain, slot, source } = this.previous;
     const { first, last, transactions, changes } = this.segment;
     const segment = await sealSegment(
-      { collection, chain, afterLsn: this.afterLsn, part: this.part, slot, source, endLsn: this.endLsn, openAtEnd: this.inTransaction, transactions, changes, sealedAt: new Date().toISOString(), ...(first ? { firstCommit: first } : {}), ...(last ? { lastCommit: last } : {}) },
+      {
+        collection,
+        chain,
+        afterLsn: this.afterLsn,
+        part: this.part,
+        slot,
+        source,
+        endLsn: this.endLsn,
+        openAtEnd: this.inTransaction,
+        transactions,
+        changes,
+        sealedAt: new Date().toISOString(),
+        ...(first ? { firstCommit: first } : {}),
+        ...(last ? { lastCommit: last } : {}),
+      },
       this.records,
     );
     await writeSegment(this.storage, segment);

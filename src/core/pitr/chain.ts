@@ -18,7 +18,12 @@ export async function listChains(storage: RepositoryStorage, collection: string)
   for await (const { key } of storage.list(layout.segmentsPrefix(collection))) {
     const m = /^segments\/[^/]+\/([0-9A-F]{16})\/([0-9A-F]{8})([0-9A-F]{8})-(\d{4})\.json$/.exec(key);
     if (!m) continue; // not a segment (a temporary file of a writer)
-    const place = { collection, chain: m[1]!, afterLsn: `${m[2]!.replace(/^0+(?=.)/, '')}/${m[3]!.replace(/^0+(?=.)/, '')}`, part: Number(m[4]) };
+    const place = {
+      collection,
+      chain: m[1]!,
+      afterLsn: `${m[2]!.replace(/^0+(?=.)/, '')}/${m[3]!.replace(/^0+(?=.)/, '')}`,
+      part: Number(m[4]),
+    };
     if (!chains.has(place.chain)) chains.set(place.chain, []);
     chains.get(place.chain)!.push(place);
   }
@@ -34,7 +39,9 @@ export async function* readChain(storage: RepositoryStorage, places: SegmentPlac
   for (const place of places) {
     const segment = await readSegment(storage, place);
     if (previous) {
-      const continues = segment.afterLsn === previous.endLsn && segment.part === (previous.afterLsn === segment.afterLsn ? previous.part + 1 : 0);
+      const continues =
+        segment.afterLsn === previous.endLsn &&
+        segment.part === (previous.afterLsn === segment.afterLsn ? previous.part + 1 : 0);
       if (!continues) {
         throw new IntegrityError(
           `Change segment ${describeSegment(segment)} does not continue ${describeSegment(previous)} (which ends at ${previous.endLsn}): ` +
@@ -42,7 +49,9 @@ export async function* readChain(storage: RepositoryStorage, places: SegmentPlac
         );
       }
     } else if (segment.part !== 0 || segment.afterLsn !== chainLsn(segment.chain)) {
-      throw new IntegrityError(`Chain ${segment.collection}/${segment.chain} does not begin with its opening segment (found ${describeSegment(segment)} first). The chain's start is missing from the repository.`);
+      throw new IntegrityError(
+        `Chain ${segment.collection}/${segment.chain} does not begin with its opening segment (found ${describeSegment(segment)} first). The chain's start is missing from the repository.`,
+      );
     }
     yield segment;
     previous = segment;

@@ -27,8 +27,8 @@ export function splitStatements(sql: string): string[] {
       let depth = 1;
       i += 2;
       while (i < sql.length && depth > 0) {
-        if (sql.startsWith('/*', i)) (depth++, (i += 2));
-        else if (sql.startsWith('*/', i)) (depth--, (i += 2));
+        if (sql.startsWith('/*', i)) depth++, (i += 2);
+        else if (sql.startsWith('*/', i)) depth--, (i += 2);
         else i++;
       }
     } else if (c === '$' && !/\w/.test(sql[i - 1] ?? ' ')) {
@@ -74,6 +74,7 @@ export function matchesTag(statement: string, tag: string): boolean {
  * each archived transaction in one; nobody else uses the target yet, so the plain form is the same.
  */
 export function withoutConcurrently(statement: string): string {
-  const head = /^\s*(CREATE\s+(UNIQUE\s+)?INDEX|DROP\s+INDEX|REINDEX\s+\(?[^;]*?\b(INDEX|TABLE|SCHEMA|DATABASE)|ALTER\s+TABLE\b[\s\S]*?\bDETACH\s+PARTITION\b[\s\S]*?)\s+CONCURRENTLY\b/i;
+  const head =
+    /^\s*(CREATE\s+(UNIQUE\s+)?INDEX|DROP\s+INDEX|REINDEX\s+\(?[^;]*?\b(INDEX|TABLE|SCHEMA|DATABASE)|ALTER\s+TABLE\b[\s\S]*?\bDETACH\s+PARTITION\b[\s\S]*?)\s+CONCURRENTLY\b/i;
   return statement.replace(head, (m) => m.replace(/\s+CONCURRENTLY\b$/i, ''));
 }

@@ -30,15 +30,25 @@ export interface EnableOptions {
   replicaIdentityFull?: boolean;
 }
 
-export async function enablePitr(session: SqlSession, stream: ChangeStream, storage: RepositoryStorage, collection: string, options: EnableOptions = {}): Promise<EnableResult> {
+export async function enablePitr(
+  session: SqlSession,
+  stream: ChangeStream,
+  storage: RepositoryStorage,
+  collection: string,
+  options: EnableOptions = {},
+): Promise<EnableResult> {
   const names = pitrNames(collection);
   const check = await preflight(session, names);
   const blocking = options.replicaIdentityFull ? check.problems.filter((p) => !p.table) : check.problems;
   if (blocking.length) {
-    const hint = !options.replicaIdentityFull && check.problems.some((p) => p.table) ? '\n(--replica-identity-full sets REPLICA IDENTITY FULL on those tables.)' : '';
+    const hint =
+      !options.replicaIdentityFull && check.problems.some((p) => p.table)
+        ? '\n(--replica-identity-full sets REPLICA IDENTITY FULL on those tables.)'
+        : '';
     throw new PitrPreflightError(
       `Point-in-time recovery cannot be enabled for collection ${collection}; nothing was changed. Fix:\n` +
-        blocking.map((p) => `  - ${p.what}: ${p.fix}`).join('\n') + hint,
+        blocking.map((p) => `  - ${p.what}: ${p.fix}`).join('\n') +
+        hint,
     );
   }
   const identityFull = check.problems.flatMap((p) => (p.table ? [p.table] : []));
@@ -56,7 +66,19 @@ export async function enablePitr(session: SqlSession, stream: ChangeStream, stor
   const [created] = await session.query<{ at: Date }>('SELECT pg_catalog.clock_timestamp() AS at');
   const chain = chainId(lsn);
   const opening = await sealSegment(
-    { collection, chain, afterLsn: lsn, part: 0, slot: names.slot, source, endLsn: lsn, openAtEnd: false, transactions: 0, changes: 0, sealedAt: new Date(created!.at).toISOString() },
+    {
+      collection,
+      chain,
+      afterLsn: lsn,
+      part: 0,
+      slot: names.slot,
+      source,
+      endLsn: lsn,
+      openAtEnd: false,
+      transactions: 0,
+      changes: 0,
+      sealedAt: new Date(created!.at).toISOString(),
+    },
     [],
   );
   await writeSegment(storage, opening);
@@ -64,7 +86,11 @@ export async function enablePitr(session: SqlSession, stream: ChangeStream, stor
 }
 
 /** Drops the slot, the event trigger and its function; what was there is named. */
-export async function disablePitr(session: SqlSession, stream: ChangeStream, collection: string): Promise<{ dropped: string[] }> {
+export async function disablePitr(
+  session: SqlSession,
+  stream: ChangeStream,
+  collection: string,
+): Promise<{ dropped: string[] }> {
   const names = pitrNames(collection);
   const dropped: string[] = [];
   const [objects] = await session.query<{ trigger: boolean; fn: boolean }>(

@@ -13,7 +13,9 @@ export function pitrNames(collection: string): PitrNames {
   const base = collection.replaceAll('-', '_');
   const names = { slot: `tidemark_${base}`, ddlCapture: `tidemark_ddl_${base}` };
   if (names.ddlCapture.length > 63 || !/^[a-z0-9_]+$/.test(base)) {
-    throw new UsageError(`Collection "${collection}" cannot have point-in-time recovery: its slot and trigger names (${names.ddlCapture}) must be at most 63 lower-case letters, digits and _. Use a collection name of at most 50 characters.`);
+    throw new UsageError(
+      `Collection "${collection}" cannot have point-in-time recovery: its slot and trigger names (${names.ddlCapture}) must be at most 63 lower-case letters, digits and _. Use a collection name of at most 50 characters.`,
+    );
   }
   return names;
 }

@@ -15,8 +15,17 @@ export async function preflight(session: SqlSession, names: PitrNames): Promise<
   const problems: PreflightResult['problems'] = [];
   const warnings: string[] = [];
   const [s] = await session.query<{
-    wal_level: string; user: string; replication: boolean; superuser: boolean; rds_replication: boolean; rds_superuser: boolean;
-    max_slots: number; slots: number; ours: boolean; keep: string; keep_mb: number;
+    wal_level: string;
+    user: string;
+    replication: boolean;
+    superuser: boolean;
+    rds_replication: boolean;
+    rds_superuser: boolean;
+    max_slots: number;
+    slots: number;
+    ours: boolean;
+    keep: string;
+    keep_mb: number;
   }>(
     `SELECT pg_catalog.current_setting('wal_level') AS wal_level, current_user AS user,
             r.rolreplication AS replication, r.rolsuper AS superuser,
@@ -31,23 +40,42 @@ export async function preflight(session: SqlSession, names: PitrNames): Promise<
     [names.slot],
   );
   if (s!.wal_level !== 'logical') {
-    problems.push({ what: `wal_level is ${s!.wal_level}, logical decoding needs logical`, fix: 'ALTER SYSTEM SET wal_level = logical; then restart the server (RDS/Aurora: set rds.logical_replication = 1 in the parameter group and reboot)' });
+    problems.push({
+      what: `wal_level is ${s!.wal_level}, logical decoding needs logical`,
+      fix: 'ALTER SYSTEM SET wal_level = logical; then restart the server (RDS/Aurora: set rds.logical_replication = 1 in the parameter group and reboot)',
+    });
   }
   if (!s!.replication && !s!.superuser && !s!.rds_replication) {
-    problems.push({ what: `role ${s!.user} may not use replication slots`, fix: `ALTER ROLE ${quoteIdent(s!.user)} REPLICATION; (RDS/Aurora: GRANT rds_replication TO ${quoteIdent(s!.user)};)` });
+    problems.push({
+      what: `role ${s!.user} may not use replication slots`,
+      fix: `ALTER ROLE ${quoteIdent(s!.user)} REPLICATION; (RDS/Aurora: GRANT rds_replication TO ${quoteIdent(s!.user)};)`,
+    });
   }
   if (!s!.superuser && !s!.rds_superuser) {
-    problems.push({ what: `role ${s!.user} may not create the event trigger that captures DDL (it needs a superuser)`, fix: `run pitr enable as a superuser (RDS/Aurora: a member of rds_superuser, e.g. GRANT rds_superuser TO ${quoteIdent(s!.user)};)` });
+    problems.push({
+      what: `role ${s!.user} may not create the event trigger that captures DDL (it needs a superuser)`,
+      fix: `run pitr enable as a superuser (RDS/Aurora: a member of rds_superuser, e.g. GRANT rds_superuser TO ${quoteIdent(s!.user)};)`,
+    });
   }
   if (s!.ours) {
-    problems.push({ what: `slot ${names.slot} exists already: point-in-time recovery is enabled, or a failed enable left it`, fix: `tidemark pitr status shows it; tidemark pitr disable removes it (SELECT pg_drop_replication_slot(${quoteLiteral(names.slot)});)` });
+    problems.push({
+      what: `slot ${names.slot} exists already: point-in-time recovery is enabled, or a failed enable left it`,
+      fix: `tidemark pitr status shows it; tidemark pitr disable removes it (SELECT pg_drop_replication_slot(${quoteLiteral(names.slot)});)`,
+    });
   } else if (s!.slots >= s!.max_slots) {
-    problems.push({ what: `all ${s!.max_slots} replication slots are in use`, fix: 'ALTER SYSTEM SET max_replication_slots = <more>; then restart, or drop an unused slot: SELECT pg_drop_replication_slot(<name>);' });
+    problems.push({
+      what: `all ${s!.max_slots} replication slots are in use`,
+      fix: 'ALTER SYSTEM SET max_replication_slots = <more>; then restart, or drop an unused slot: SELECT pg_drop_replication_slot(<name>);',
+    });
   }
   if (s!.keep_mb < 0) {
-    warnings.push('max_slot_wal_keep_size is unlimited (-1): if archiving stops, the slot keeps WAL until the disk fills. Watch the retained WAL that pitr status shows, or set a limit (a slot past it is lost: a gap).');
+    warnings.push(
+      'max_slot_wal_keep_size is unlimited (-1): if archiving stops, the slot keeps WAL until the disk fills. Watch the retained WAL that pitr status shows, or set a limit (a slot past it is lost: a gap).',
+    );
   } else {
-    warnings.push(`max_slot_wal_keep_size is ${s!.keep}: if archiving falls that far behind, the slot is lost and the archive has a gap.`);
+    warnings.push(
+      `max_slot_wal_keep_size is ${s!.keep}: if archiving falls that far behind, the slot is lost and the archive has a gap.`,
+    );
   }
   for (const t of await unreplayableTables(session)) {
     problems.push({

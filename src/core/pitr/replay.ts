@@ -17,7 +17,10 @@ export interface ReplayResult {
 }
 
 /** Every record of a chain, in order, with the segment it came from. */
-export async function* chainRecords(storage: RepositoryStorage, places: SegmentPlace[]): AsyncIterable<{ record: ChangeRecord; segment: number }> {
+export async function* chainRecords(
+  storage: RepositoryStorage,
+  places: SegmentPlace[],
+): AsyncIterable<{ record: ChangeRecord; segment: number }> {
   let n = 0;
   for await (const segment of readChain(storage, places)) {
     for (const record of await segmentRecords(segment)) yield { record, segment: n };
@@ -25,7 +28,13 @@ export async function* chainRecords(storage: RepositoryStorage, places: SegmentP
   }
 }
 
-export async function replayChain(storage: RepositoryStorage, places: SegmentPlace[], snapshot: TxidSnapshot, through: CommitPoint, target: SqlSession): Promise<ReplayResult> {
+export async function replayChain(
+  storage: RepositoryStorage,
+  places: SegmentPlace[],
+  snapshot: TxidSnapshot,
+  through: CommitPoint,
+  target: SqlSession,
+): Promise<ReplayResult> {
   await withoutTriggers(target);
   const applier = new ChangeApplier(target);
   const result: ReplayResult = { transactions: 0, changes: 0, skipped: 0 };
@@ -38,7 +47,9 @@ export async function replayChain(storage: RepositoryStorage, places: SegmentPla
         // Past the target: the backup must not hold a transaction that commits after it.
         if (segment !== doneInSegment) break;
         if (record.k === 'B' && snapshot.sees(record.xid)) {
-          throw new RestoreTargetError(`The backup's snapshot already holds transaction ${record.xid}, which commits after the target (${through.time}, lsn:${through.lsn}): it cannot be restored to exactly that point. Choose a target after ${record.xid} commits, or one before the backup.`);
+          throw new RestoreTargetError(
+            `The backup's snapshot already holds transaction ${record.xid}, which commits after the target (${through.time}, lsn:${through.lsn}): it cannot be restored to exactly that point. Choose a target after ${record.xid} commits, or one before the backup.`,
+          );
         }
         continue;
       }
@@ -48,8 +59,7 @@ export async function replayChain(storage: RepositoryStorage, places: SegmentPla
         if (applying) {
           await target.query('BEGIN');
           applier.beginTransaction();
-        }
-        else result.skipped++;
+        } else result.skipped++;
       } else if (record.k === 'C') {
         if (applying) {
           await applier.flush();

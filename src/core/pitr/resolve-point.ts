@@ -9,10 +9,20 @@ import type { CommitPoint } from './segment.ts';
 import { isoMicros, type PitrTarget } from './target.ts';
 
 export function describeTarget(t: PitrTarget): string {
-  return t.kind === 'latest' ? 'latest' : t.kind === 'lsn' ? `lsn:${t.lsn}` : t.kind === 'xid' ? `xid:${t.xid}` : t.text;
+  return t.kind === 'latest'
+    ? 'latest'
+    : t.kind === 'lsn'
+      ? `lsn:${t.lsn}`
+      : t.kind === 'xid'
+        ? `xid:${t.xid}`
+        : t.text;
 }
 
-export async function resolvePoint(storage: RepositoryStorage, places: SegmentPlace[], target: PitrTarget): Promise<{ point: CommitPoint; first: CommitPoint; last: CommitPoint }> {
+export async function resolvePoint(
+  storage: RepositoryStorage,
+  places: SegmentPlace[],
+  target: PitrTarget,
+): Promise<{ point: CommitPoint; first: CommitPoint; last: CommitPoint }> {
   let first: CommitPoint | undefined;
   let previous: CommitPoint | undefined;
   let found: CommitPoint | undefined;
@@ -28,13 +38,24 @@ export async function resolvePoint(storage: RepositoryStorage, places: SegmentPl
     }
     previous = point;
   }
-  if (!first || !previous) throw new RestoreTargetError(`The change archive holds no committed transaction yet, so ${describeTarget(target)} cannot be reached. Run \`tidemark pitr archive\`, or restore a backup.`);
+  if (!first || !previous)
+    throw new RestoreTargetError(
+      `The change archive holds no committed transaction yet, so ${describeTarget(target)} cannot be reached. Run \`tidemark pitr archive\`, or restore a backup.`,
+    );
   const last = previous;
   if (!found) {
-    const exact = target.kind === 'latest' || (target.kind === 'lsn' && compareLsn(target.lsn, last.lsn) === 0) || (target.kind === 'time' && isoMicros(last.time) === target.micros);
+    const exact =
+      target.kind === 'latest' ||
+      (target.kind === 'lsn' && compareLsn(target.lsn, last.lsn) === 0) ||
+      (target.kind === 'time' && isoMicros(last.time) === target.micros);
     if (!exact) {
-      const what = target.kind === 'xid' ? `Transaction ${target.xid} is not in the change archive (it never committed, or commits after the last archived one)` : `${describeTarget(target)} is after the last archived commit`;
-      throw new RestoreTargetError(`${what}. Reachable: from ${first.time} (xid:${first.xid}, lsn:${first.lsn}) to ${last.time} (xid:${last.xid}, lsn:${last.lsn}); run \`tidemark pitr archive\` to archive newer commits.`);
+      const what =
+        target.kind === 'xid'
+          ? `Transaction ${target.xid} is not in the change archive (it never committed, or commits after the last archived one)`
+          : `${describeTarget(target)} is after the last archived commit`;
+      throw new RestoreTargetError(
+        `${what}. Reachable: from ${first.time} (xid:${first.xid}, lsn:${first.lsn}) to ${last.time} (xid:${last.xid}, lsn:${last.lsn}); run \`tidemark pitr archive\` to archive newer commits.`,
+      );
     }
     found = last;
   }
@@ -42,5 +63,7 @@ export async function resolvePoint(storage: RepositoryStorage, places: SegmentPl
 }
 
 function tooEarly(target: PitrTarget, first: CommitPoint): never {
-  throw new RestoreTargetError(`${describeTarget(target)} is before the first archived commit, ${first.time} (xid:${first.xid}, lsn:${first.lsn}). Restore a backup taken before it, or choose a later target.`);
+  throw new RestoreTargetError(
+    `${describeTarget(target)} is before the first archived commit, ${first.time} (xid:${first.xid}, lsn:${first.lsn}). Restore a backup taken before it, or choose a later target.`,
+  );
 }

@@ -51,9 +51,16 @@ export async function restoreToPoint(input: PointRestoreInput, ctx: TaskContext)
  * The chain that holds the target, newest first. Chains are separated by gaps (a slot dropped or
  * lost, then a new enable): a target in a gap is refused with every chain's window.
  */
-async function chainOf(ctx: TaskContext, collection: string, target: PitrTarget): Promise<{ places: SegmentPlace[]; point: CommitPoint }> {
+async function chainOf(
+  ctx: TaskContext,
+  collection: string,
+  target: PitrTarget,
+): Promise<{ places: SegmentPlace[]; point: CommitPoint }> {
   const chains = [...(await listChains(ctx.storage, collection)).values()].reverse();
-  if (!chains.length) throw new RestoreTargetError(`Collection ${collection} has no change archive: it can be restored to its backups only. Enable it with \`tidemark pitr enable --collection ${collection}\`.`);
+  if (!chains.length)
+    throw new RestoreTargetError(
+      `Collection ${collection} has no change archive: it can be restored to its backups only. Enable it with \`tidemark pitr enable --collection ${collection}\`.`,
+    );
   const refusals: string[] = [];
   for (const places of chains) {
     try {
@@ -70,7 +77,13 @@ async function chainOf(ctx: TaskContext, collection: string, target: PitrTarget)
 }
 
 /** The newest committed backup of the collection taken within the chain whose snapshot does not hold `point`. */
-async function chooseBackup(ctx: TaskContext, collection: string, places: Parameters<typeof readChain>[1], point: CommitPoint, target: PitrTarget) {
+async function chooseBackup(
+  ctx: TaskContext,
+  collection: string,
+  places: Parameters<typeof readChain>[1],
+  point: CommitPoint,
+  target: PitrTarget,
+) {
   const opening = await readChain(ctx.storage, places.slice(0, 1))[Symbol.asyncIterator]().next();
   const { source, sealedAt: chainStart } = opening.value!;
   const records = (await ctx.catalog.listBackups())
@@ -83,7 +96,8 @@ async function chooseBackup(ctx: TaskContext, collection: string, places: Parame
     // Taken after the slot existed (both times are the server's): every transaction its
     // snapshot does not see commits after the chain's start, so the chain holds it.
     const inChain = chainStart !== undefined && Date.parse(manifest.snapshot.time) > Date.parse(chainStart);
-    const sameSource = manifest.source.systemIdentifier === source.systemIdentifier && manifest.source.database === source.database;
+    const sameSource =
+      manifest.source.systemIdentifier === source.systemIdentifier && manifest.source.database === source.database;
     if (!txids || !inChain || !sameSource) continue;
     const snapshot = new TxidSnapshot(txids);
     if (!snapshot.sees(point.xid)) return { manifest, snapshot };
@@ -92,6 +106,8 @@ async function chooseBackup(ctx: TaskContext, collection: string, places: Parame
   const oldest = tooNew.at(-1);
   throw new RestoreTargetError(
     `${describeTarget(target)} (the commit of xid ${point.xid} at ${point.time}) is before the first backup of collection ${collection} taken since its change archive began` +
-      (oldest ? ` (${oldest.backupId}, snapshot at ${oldest.snapshot.time}): restore to a point after it.` : ': there is none yet; take one with `tidemark backup --collection ' + collection + '`.'),
+      (oldest
+        ? ` (${oldest.backupId}, snapshot at ${oldest.snapshot.time}): restore to a point after it.`
+        : ': there is none yet; take one with `tidemark backup --collection ' + collection + '`.'),
   );
 }

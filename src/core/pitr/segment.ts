@@ -57,7 +57,12 @@ export async function sealSegment(header: SegmentHeader, records: string[]): Pro
   const compressed = await zstd().compress(raw, ZSTD_LEVEL);
   return {
     ...header,
-    payload: { codec: 'zstd', sha256: createHash('sha256').update(raw).digest('hex'), bytes: raw.length, data: compressed.toString('base64') },
+    payload: {
+      codec: 'zstd',
+      sha256: createHash('sha256').update(raw).digest('hex'),
+      bytes: raw.length,
+      data: compressed.toString('base64'),
+    },
   };
 }
 
@@ -69,7 +74,11 @@ export async function sealSegment(header: SegmentHeader, records: string[]): Pro
 export async function writeSegment(storage: RepositoryStorage, segment: ChangeSegment): Promise<void> {
   if (await writeDocument(storage, segmentKind, placeOf(segment), segment)) return;
   const stored = await readSegment(storage, placeOf(segment));
-  if (stored.payload.sha256 !== segment.payload.sha256 || stored.endLsn !== segment.endLsn || stored.openAtEnd !== segment.openAtEnd) {
+  if (
+    stored.payload.sha256 !== segment.payload.sha256 ||
+    stored.endLsn !== segment.endLsn ||
+    stored.openAtEnd !== segment.openAtEnd
+  ) {
     throw new ConcurrentArchiverError(
       `Change segment ${describeSegment(segment)} exists with other records: another archiver of collection ${segment.collection} is writing this chain. ` +
         'This run stopped without moving the slot; run one archiver per collection at a time.',
@@ -80,7 +89,10 @@ export async function writeSegment(storage: RepositoryStorage, segment: ChangeSe
 /** Two archivers drained one chain at once; the one that finds the other's segment stops. */
 export class ConcurrentArchiverError extends IntegrityError {}
 
-export async function readSegment(storage: RepositoryStorage, place: { collection: string; chain: string; afterLsn: string; part: number }): Promise<ChangeSegment> {
+export async function readSegment(
+  storage: RepositoryStorage,
+  place: { collection: string; chain: string; afterLsn: string; part: number },
+): Promise<ChangeSegment> {
   return readDocument(storage, segmentKind, place);
 }
 
@@ -89,10 +101,17 @@ export async function segmentRecords(segment: ChangeSegment): Promise<ChangeReco
   const raw = await zstd().decompress(Buffer.from(segment.payload.data, 'base64'));
   const digest = createHash('sha256').update(raw).digest('hex');
   if (raw.length !== segment.payload.bytes || digest !== segment.payload.sha256) {
-    throw new IntegrityError(`Change segment ${describeSegment(segment)}: its records fail their checksum. The segment is damaged; the archive cannot be replayed past ${segment.afterLsn}.`);
+    throw new IntegrityError(
+      `Change segment ${describeSegment(segment)}: its records fail their checksum. The segment is damaged; the archive cannot be replayed past ${segment.afterLsn}.`,
+    );
   }
   const text = raw.toString('utf8');
-  return text ? text.slice(0, -1).split('\n').map((line) => JSON.parse(line) as ChangeRecord) : [];
+  return text
+    ? text
+        .slice(0, -1)
+        .split('\n')
+        .map((line) => JSON.parse(line) as ChangeRecord)
+    : [];
 }
 
 export function placeOf(s: Pick<ChangeSegment, 'collection' | 'chain' | 'afterLsn' | 'part'>) {

@@ -29,7 +29,12 @@ export interface PitrStatus {
   gaps: { after: string; until: string }[];
 }
 
-export async function pitrStatus(session: SqlSession, stream: ChangeStream, storage: RepositoryStorage, collection: string): Promise<PitrStatus> {
+export async function pitrStatus(
+  session: SqlSession,
+  stream: ChangeStream,
+  storage: RepositoryStorage,
+  collection: string,
+): Promise<PitrStatus> {
   const names = pitrNames(collection);
   const slot = (await stream.slotState(names.slot)) ?? null;
   const [capture] = await session.query<{ trigger: boolean; fn: boolean }>(
@@ -54,6 +59,9 @@ export async function pitrStatus(session: SqlSession, stream: ChangeStream, stor
     }
     chains.push(status);
   }
-  const gaps = chains.slice(1).map((c, i) => ({ after: chains[i]!.lastCommit?.time ?? chains[i]!.startLsn, until: c.firstCommit?.time ?? c.startLsn }));
+  const gaps = chains.slice(1).map((c, i) => ({
+    after: chains[i]!.lastCommit?.time ?? chains[i]!.startLsn,
+    until: c.firstCommit?.time ?? c.startLsn,
+  }));
   return { collection, objects, slot, chains, gaps };
 }

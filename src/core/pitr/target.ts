@@ -17,7 +17,9 @@ export function parseTarget(text: string): PitrTarget {
   if (/^xid:\d+$/.test(text)) return { kind: 'xid', xid: BigInt(text.slice(4)).toString() };
   const micros = isoMicros(text);
   if (micros !== undefined) return { kind: 'time', text, micros };
-  throw new UsageError(`"${text}" is not a restore target. Use an ISO-8601 time with its zone (2026-12-06T23:20:14.979275Z), lsn:X/Y, xid:N or latest.`);
+  throw new UsageError(
+    `"${text}" is not a restore target. Use an ISO-8601 time with its zone (2026-12-06T23:20:14.979275Z), lsn:X/Y, xid:N or latest.`,
+  );
 }
 
 /** Microseconds since the epoch of an ISO-8601 time with zone; undefined when it is not one. */

@@ -126,7 +126,10 @@ export interface BackupCatalog {
    * the stored record. Any other current state, or another target state, throws
    * `CatalogConflictError`; an unknown backup `BackupNotFoundError`.
    */
-  finishBackup(backupId: string, changes: Partial<BackupRecord> & { state: 'committed' | 'failed' }): Promise<BackupRecord>;
+  finishBackup(
+    backupId: string,
+    changes: Partial<BackupRecord> & { state: 'committed' | 'failed' },
+  ): Promise<BackupRecord>;
 
   /** The record, or `undefined`. */
   getBackup(backupId: string): Promise<BackupRecord | undefined>;
@@ -154,7 +157,10 @@ export interface BackupCatalog {
   createRestore(record: RestoreRecord): Promise<void>;
 
   /** Same semantics as finishBackup, for restores; an unknown restore is a `CatalogConflictError`. */
-  finishRestore(restoreId: string, changes: Partial<RestoreRecord> & { state: 'committed' | 'failed' }): Promise<RestoreRecord>;
+  finishRestore(
+    restoreId: string,
+    changes: Partial<RestoreRecord> & { state: 'committed' | 'failed' },
+  ): Promise<RestoreRecord>;
 
   getRestore(restoreId: string): Promise<RestoreRecord | undefined>;
 

@@ -36,7 +36,12 @@ export async function putChunk(storage: RepositoryStorage, content: Uint8Array, 
     quarantined = await quarantineChunk(storage, encoded.id);
   }
   const wrote = await storage.putIfAbsent(key, encoded.stored);
-  if (wrote) return { ref: ref(encoded.stored.byteLength), bytesWritten: encoded.stored.byteLength, ...(quarantined ? { quarantined } : {}) };
+  if (wrote)
+    return {
+      ref: ref(encoded.stored.byteLength),
+      bytesWritten: encoded.stored.byteLength,
+      ...(quarantined ? { quarantined } : {}),
+    };
   // Another writer stored it meanwhile: use what is stored.
   const now = await storage.head(key);
   return { ref: ref(now?.size ?? encoded.stored.byteLength), bytesWritten: 0, ...(quarantined ? { quarantined } : {}) };
@@ -69,7 +74,11 @@ export async function chunkProblem(storage: RepositoryStorage, id: ChunkId): Pro
  * another writer put there since. The content of a damaged chunk is lost anyway, and a free key
  * lets the next backup of those rows restore the repository's health.
  */
-export async function quarantineChunk(storage: RepositoryStorage, id: ChunkId, now = new Date()): Promise<string | undefined> {
+export async function quarantineChunk(
+  storage: RepositoryStorage,
+  id: ChunkId,
+  now = new Date(),
+): Promise<string | undefined> {
   const key = layout.chunk(id);
   const stamp = `${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
   const target = layout.quarantinedChunk(id, stamp);
@@ -106,13 +115,18 @@ export async function quarantineChunk(storage: RepositoryStorage, id: ChunkId, n
  * Of `refs`, those whose chunk is missing or not of the recorded stored size — what a backup
  * cannot build on without reading it again. Heads only (one request per chunk, `lanes` at once).
  */
-export async function unusableChunks(storage: RepositoryStorage, refs: ChunkRef[], lanes = 16): Promise<{ key: string; problem: string }[]> {
+export async function unusableChunks(
+  storage: RepositoryStorage,
+  refs: ChunkRef[],
+  lanes = 16,
+): Promise<{ key: string; problem: string }[]> {
   const bad: { key: string; problem: string }[] = [];
   await forEachInParallel(refs, lanes, async (ref) => {
     const key = layout.chunk(ref.id);
     const info = await storage.head(key);
     if (!info) bad.push({ key, problem: 'missing' });
-    else if (info.size !== ref.storedSize) bad.push({ key, problem: `${info.size} bytes stored, ${ref.storedSize} recorded` });
+    else if (info.size !== ref.storedSize)
+      bad.push({ key, problem: `${info.size} bytes stored, ${ref.storedSize} recorded` });
   });
   return bad.sort((a, b) => (a.key < b.key ? -1 : 1));
 }

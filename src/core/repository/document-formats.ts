@@ -72,7 +72,14 @@ const databaseSchemaSchema = z.looseObject({
   warnings: z.array(text),
 });
 
-const statsSchema = z.looseObject({ tables: count, rows: count, bytesRead: count, bytesStored: count, bytesReferenced: count, chunks: count });
+const statsSchema = z.looseObject({
+  tables: count,
+  rows: count,
+  bytesRead: count,
+  bytesStored: count,
+  bytesReferenced: count,
+  chunks: count,
+});
 
 export const manifestKind = documentKind<Manifest, { backupId: string }>({
   format: 'tidemark-manifest',
@@ -86,7 +93,12 @@ export const manifestKind = documentKind<Manifest, { backupId: string }>({
     startedAt: instant,
     committedAt: instant,
     source: sourceSchema,
-    snapshot: z.looseObject({ time: instant, lsn: text.nullable(), xmin: text.optional(), txidSnapshot: text.optional() }),
+    snapshot: z.looseObject({
+      time: instant,
+      lsn: text.nullable(),
+      xmin: text.optional(),
+      txidSnapshot: text.optional(),
+    }),
     codec: text,
     schema: databaseSchemaSchema,
     tables: z.array(tableSchema),
@@ -137,7 +149,12 @@ export const collectionKind = documentKind<CollectionRecord, { name: string }>({
     source: text,
     sourceDescription: text,
     schedule: text.optional(),
-    retention: z.looseObject({ keepLast: retentionCount, keepDaily: retentionCount, keepWeekly: retentionCount, keepMonthly: retentionCount }),
+    retention: z.looseObject({
+      keepLast: retentionCount,
+      keepDaily: retentionCount,
+      keepWeekly: retentionCount,
+      keepMonthly: retentionCount,
+    }),
   }),
 });
 
@@ -219,7 +236,11 @@ export const snapshotKind = documentKind<SnapshotHandOff, { runId: string }>({
   title: 'Snapshot hand-off',
   keyOf: ({ runId }) => layout.snapshot(runId),
   placeOf: () => ({}),
-  schema: z.looseObject({ snapshotId: z.string().regex(/^[0-9A-F]+-[0-9A-F]+(-\d+)?$/i, 'not an exported snapshot id'), time: instant, lsn: text.nullable() }),
+  schema: z.looseObject({
+    snapshotId: z.string().regex(/^[0-9A-F]+-[0-9A-F]+(-\d+)?$/i, 'not an exported snapshot id'),
+    time: instant,
+    lsn: text.nullable(),
+  }),
 });
 
 export const snapshotReleaseKind = documentKind<{ at: string }, { runId: string }>({
@@ -250,7 +271,10 @@ const lsn = z.string().regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i, 'not an LSN');
 const commitPoint = z.looseObject({ xid: z.string().regex(/^\d+$/), lsn, time: instant });
 
 /** A change segment of a collection's change archive (FORMAT.md, "Point-in-time recovery"). */
-export const segmentKind = documentKind<ChangeSegment, { collection: string; chain: string; afterLsn: string; part: number }>({
+export const segmentKind = documentKind<
+  ChangeSegment,
+  { collection: string; chain: string; afterLsn: string; part: number }
+>({
   format: 'tidemark-segment',
   title: 'Change segment',
   keyOf: ({ collection, chain, afterLsn, part }) => layout.segment(collection, chain, afterLsn, part),
@@ -268,6 +292,11 @@ export const segmentKind = documentKind<ChangeSegment, { collection: string; cha
     changes: count,
     firstCommit: commitPoint.optional(),
     lastCommit: commitPoint.optional(),
-    payload: z.looseObject({ codec: z.literal('zstd'), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: count, data: text }),
+    payload: z.looseObject({
+      codec: z.literal('zstd'),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      bytes: count,
+      data: text,
+    }),
   }),
 });

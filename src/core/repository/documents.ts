@@ -39,10 +39,18 @@ export function documentKind<T, P extends Place>(kind: Omit<DocumentKind<T, P>, 
  * The bytes to store for `body` at `place`, authenticated by `authenticator` when given;
  * refuses (a bug) a body that claims another place.
  */
-export async function encodeDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: T, authenticator?: DocumentAuthenticator): Promise<Uint8Array> {
+export async function encodeDocument<T, P extends Place>(
+  kind: DocumentKind<T, P>,
+  place: P,
+  body: T,
+  authenticator?: DocumentAuthenticator,
+): Promise<Uint8Array> {
   if (!authenticator) return encodeUnauthenticated(kind, place, body);
   checkPlace(kind, place, body);
-  return sealSignedDocument(kind.format, body, kind.keyOf(place), async (header: Header) => ({ keyId: authenticator.id, mac: await authenticator.mac(macMessage(header)) }));
+  return sealSignedDocument(kind.format, body, kind.keyOf(place), async (header: Header) => ({
+    keyId: authenticator.id,
+    mac: await authenticator.mac(macMessage(header)),
+  }));
 }
 
 /** The bytes of a document without a MAC (repositories without a key; tests). */
@@ -53,21 +61,38 @@ export function encodeUnauthenticated<T, P extends Place>(kind: DocumentKind<T, 
 
 function checkPlace<T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: T): void {
   const mismatch = placeMismatch(kind, place, body);
-  if (mismatch) throw new IntegrityError(`Refusing to write ${kind.title} ${kind.keyOf(place)}: its body says ${mismatch}. This is a bug in the caller.`);
+  if (mismatch)
+    throw new IntegrityError(
+      `Refusing to write ${kind.title} ${kind.keyOf(place)}: its body says ${mismatch}. This is a bug in the caller.`,
+    );
 }
 
 /** Writes the document unless its key holds one; `true` when this call wrote it. */
-export async function writeDocument<T, P extends Place>(storage: RepositoryStorage, kind: DocumentKind<T, P>, place: P, body: T): Promise<boolean> {
+export async function writeDocument<T, P extends Place>(
+  storage: RepositoryStorage,
+  kind: DocumentKind<T, P>,
+  place: P,
+  body: T,
+): Promise<boolean> {
   return storage.putIfAbsent(kind.keyOf(place), await encodeDocument(kind, place, body, repositoryKeyOf(storage)));
 }
 
 /** Reads, verifies, authenticates, validates and checks the binding; `ObjectNotFoundError` when absent. */
-export async function readDocument<T, P extends Place>(storage: RepositoryStorage, kind: DocumentKind<T, P>, place: P): Promise<T> {
+export async function readDocument<T, P extends Place>(
+  storage: RepositoryStorage,
+  kind: DocumentKind<T, P>,
+  place: P,
+): Promise<T> {
   return decodeDocument(kind, place, await storage.get(kind.keyOf(place)), repositoryKeyOf(storage));
 }
 
 /** The checks of readDocument on bytes already read from `kind.keyOf(place)`. */
-export async function decodeDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array, authenticator?: DocumentAuthenticator): Promise<T> {
+export async function decodeDocument<T, P extends Place>(
+  kind: DocumentKind<T, P>,
+  place: P,
+  bytes: Uint8Array,
+  authenticator?: DocumentAuthenticator,
+): Promise<T> {
   return (await decodeEntry(kind, place, bytes, authenticator)).document;
 }
 
@@ -76,16 +101,30 @@ export async function decodeDocument<T, P extends Place>(kind: DocumentKind<T, P
  * at hand — only for the repository marker, which names the key its repository needs. Nothing
  * may act on what this returns but the choice of key.
  */
-export async function peekDocument<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array): Promise<T> {
+export async function peekDocument<T, P extends Place>(
+  kind: DocumentKind<T, P>,
+  place: P,
+  bytes: Uint8Array,
+): Promise<T> {
   return (await decodeEntry(kind, place, bytes, undefined, true)).document;
 }
 
 /** readDocument, also saying whether the writer bound the header to its key (all writers since the registry do). */
-export async function readDocumentEntry<T, P extends Place>(storage: RepositoryStorage, kind: DocumentKind<T, P>, place: P): Promise<{ document: T; keyed: boolean }> {
+export async function readDocumentEntry<T, P extends Place>(
+  storage: RepositoryStorage,
+  kind: DocumentKind<T, P>,
+  place: P,
+): Promise<{ document: T; keyed: boolean }> {
   return decodeEntry(kind, place, await storage.get(kind.keyOf(place)), repositoryKeyOf(storage));
 }
 
-async function decodeEntry<T, P extends Place>(kind: DocumentKind<T, P>, place: P, bytes: Uint8Array, authenticator: DocumentAuthenticator | undefined, peek = false): Promise<{ document: T; keyed: boolean }> {
+async function decodeEntry<T, P extends Place>(
+  kind: DocumentKind<T, P>,
+  place: P,
+  bytes: Uint8Array,
+  authenticator: DocumentAuthenticator | undefined,
+  peek = false,
+): Promise<{ document: T; keyed: boolean }> {
   const key = kind.keyOf(place);
   const what = `${kind.title} ${key}`;
   const { header, body } = openSealed(kind.format, bytes, what);
@@ -145,5 +184,7 @@ function placeMismatch<T, P extends Place>(kind: DocumentKind<T, P>, place: P, b
   const claimed = kind.placeOf(body);
   const wrong = Object.entries(claimed).filter(([field, value]) => value !== place[field]);
   if (wrong.length === 0) return undefined;
-  return wrong.map(([field, value]) => `${field} ${JSON.stringify(value)} (its key says ${JSON.stringify(place[field])})`).join(' and ');
+  return wrong
+    .map(([field, value]) => `${field} ${JSON.stringify(value)} (its key says ${JSON.stringify(place[field])})`)
+    .join(' and ');
 }

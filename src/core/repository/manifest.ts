@@ -72,7 +72,11 @@ export function tableRowsAfter(table: ManifestTable): number {
 
 /** Every chunk one table needs: its rows, its layers with their removed keys, its key index. */
 export function tableChunkRefs(table: ManifestTable): ChunkRef[] {
-  return [table.chunks, table.keyIndex?.chunks ?? [], ...(table.layers ?? []).flatMap((l) => [l.chunks, l.removedKeys])].flat();
+  return [
+    table.chunks,
+    table.keyIndex?.chunks ?? [],
+    ...(table.layers ?? []).flatMap((l) => [l.chunks, l.removedKeys]),
+  ].flat();
 }
 
 /** Every chunk a backup needs, each id once. */
@@ -90,7 +94,14 @@ export interface Manifest {
   collection?: string;
   startedAt: string;
   committedAt: string;
-  source: { description: string; serverVersion: string; serverVersionNum: number; systemIdentifier: string; database: string; timeline?: string };
+  source: {
+    description: string;
+    serverVersion: string;
+    serverVersionNum: number;
+    systemIdentifier: string;
+    database: string;
+    timeline?: string;
+  };
   /**
    * `xmin`: the oldest transaction (64-bit txid, decimal) still running at the snapshot; rows
    * written by it or later are changes for the next incremental backup.
@@ -114,7 +125,10 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
  * The manifest, and whether its writer also writes commit markers (it bound the header to its
  * key): for such a manifest, no marker means the run never committed.
  */
-export async function readManifestEntry(storage: RepositoryStorage, backupId: string): Promise<{ manifest: Manifest; marksCommits: boolean }> {
+export async function readManifestEntry(
+  storage: RepositoryStorage,
+  backupId: string,
+): Promise<{ manifest: Manifest; marksCommits: boolean }> {
   const { document, keyed } = await readDocumentEntry(storage, manifestKind, { backupId });
   return { manifest: document, marksCommits: keyed };
 }
@@ -125,7 +139,9 @@ export async function readManifest(storage: RepositoryStorage, backupId: string)
     return await readDocument(storage, manifestKind, { backupId });
   } catch (err) {
     if (err instanceof ObjectNotFoundError) {
-      throw new BackupNotFoundError(`Backup ${backupId} has no manifest in the repository at ${storage.location} (${key}). It was never committed, or the repository is damaged; run \`tidemark list\` to see the committed backups.`);
+      throw new BackupNotFoundError(
+        `Backup ${backupId} has no manifest in the repository at ${storage.location} (${key}). It was never committed, or the repository is damaged; run \`tidemark list\` to see the committed backups.`,
+      );
     }
     throw err;
   }

@@ -32,7 +32,9 @@ export class RepositoryKey implements DocumentAuthenticator {
   static parse(text: string, origin: string): RepositoryKey {
     const hex = text.trim();
     if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
-      throw new UsageError(`${origin} is not a Tidemark repository key: it must be 64 hexadecimal digits (256 bits). Create one with \`openssl rand -hex 32\`.`);
+      throw new UsageError(
+        `${origin} is not a Tidemark repository key: it must be 64 hexadecimal digits (256 bits). Create one with \`openssl rand -hex 32\`.`,
+      );
     }
     return new RepositoryKey(Buffer.from(hex, 'hex'));
   }

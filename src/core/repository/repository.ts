@@ -37,13 +37,18 @@ async function openMarker(storage: RepositoryStorage, bytes: Uint8Array): Promis
  * Returns the repository's marker. With `create`, an empty location becomes a new repository;
  * a location holding anything else is refused.
  */
-export async function openRepository(storage: RepositoryStorage, options: { create: boolean }): Promise<RepositoryMarker> {
+export async function openRepository(
+  storage: RepositoryStorage,
+  options: { create: boolean },
+): Promise<RepositoryMarker> {
   const key = layout.marker();
   try {
     return await openMarker(storage, await storage.get(key));
   } catch (err) {
     if (err instanceof IntegrityError) {
-      throw new RepositoryError(`${storage.location} is not a usable Tidemark repository: ${err.message}`, { cause: err });
+      throw new RepositoryError(`${storage.location} is not a usable Tidemark repository: ${err.message}`, {
+        cause: err,
+      });
     }
     if (!(err instanceof ObjectNotFoundError)) throw err;
   }

@@ -44,7 +44,12 @@ export function sealDocument(format: string, body: unknown, key?: string): Uint8
 }
 
 /** sealDocument with `keyId` and `mac` from `sign` (an HMAC, locally or by KMS) in the header. */
-export async function sealSignedDocument(format: string, body: unknown, key: string, sign: (header: Header) => Promise<{ keyId: string; mac: string }>): Promise<Uint8Array> {
+export async function sealSignedDocument(
+  format: string,
+  body: unknown,
+  key: string,
+  sign: (header: Header) => Promise<{ keyId: string; mac: string }>,
+): Promise<Uint8Array> {
   const { header, bodyBytes } = headerFor(format, body, key);
   return frame({ ...header, ...(await sign(header)) }, bodyBytes);
 }
@@ -81,25 +86,35 @@ export function openSealed(format: string, bytes: Uint8Array, what: string): { h
     if (!parsed.success) throw new Error('bad header fields');
     header = parsed.data;
   } catch {
-    throw new IntegrityError(`${what} is not a readable Tidemark ${format} (bad header). The object is damaged; restore it from a copy of the repository or use another backup.`);
+    throw new IntegrityError(
+      `${what} is not a readable Tidemark ${format} (bad header). The object is damaged; restore it from a copy of the repository or use another backup.`,
+    );
   }
   if (header.format !== format) {
     throw new IntegrityError(`${what} is a "${header.format}", expected "${format}".`);
   }
   if (header.formatVersion > FORMAT_VERSION) {
-    throw new IntegrityError(`${what} has format version ${header.formatVersion}; this Tidemark reads up to ${FORMAT_VERSION}. Upgrade Tidemark.`);
+    throw new IntegrityError(
+      `${what} has format version ${header.formatVersion}; this Tidemark reads up to ${FORMAT_VERSION}. Upgrade Tidemark.`,
+    );
   }
   const body = buf.subarray(newline + 1);
   if (body.length !== header.bodyBytes) {
-    throw new IntegrityError(`${what} is truncated or padded: ${body.length} body bytes, header says ${header.bodyBytes}. The object is damaged; use another backup.`);
+    throw new IntegrityError(
+      `${what} is truncated or padded: ${body.length} body bytes, header says ${header.bodyBytes}. The object is damaged; use another backup.`,
+    );
   }
   const digest = createHash('sha256').update(body).digest('hex');
   if (digest !== header.bodySha256) {
-    throw new IntegrityError(`${what} fails its checksum (sha256 ${digest.slice(0, 12)}…, expected ${header.bodySha256.slice(0, 12)}…). The object is damaged; use another backup.`);
+    throw new IntegrityError(
+      `${what} fails its checksum (sha256 ${digest.slice(0, 12)}…, expected ${header.bodySha256.slice(0, 12)}…). The object is damaged; use another backup.`,
+    );
   }
   try {
     return { header, body: JSON.parse(body.toString('utf8')) as unknown };
   } catch {
-    throw new IntegrityError(`${what} passes its checksum but its body is not JSON: it was written damaged or forged. Use another backup.`);
+    throw new IntegrityError(
+      `${what} passes its checksum but its body is not JSON: it was written damaged or forged. Use another backup.`,
+    );
   }
 }

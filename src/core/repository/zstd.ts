@@ -46,7 +46,8 @@ function fromAddon(): Zstd {
     compress(data: Buffer, level?: number): Promise<Buffer>;
     decompress(data: Buffer): Promise<Buffer>;
   };
-  const asBuffer = (data: Uint8Array) => (Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  const asBuffer = (data: Uint8Array) =>
+    Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   return {
     compress: (data, level) => bindings.compress(asBuffer(data), level),
     decompress: (data) => bindings.decompress(asBuffer(data)),

@@ -52,7 +52,11 @@ export async function completeRestore(input: CompleteInput, ctx: TaskContext): P
   }
   const record = await ctx.catalog.getRestore(input.restoreId);
   if (record?.state !== 'committed') {
-    await ctx.catalog.finishRestore(input.restoreId, { state: 'committed', finishedAt: new Date().toISOString(), warnings });
+    await ctx.catalog.finishRestore(input.restoreId, {
+      state: 'committed',
+      finishedAt: new Date().toISOString(),
+      warnings,
+    });
   }
   return {
     restoreId: input.restoreId,

@@ -45,10 +45,21 @@ export async function failRestore(input: FailRestoreInput, ctx: TaskContext): Pr
   try {
     if (!record) {
       const backup = (input.input as { backup?: unknown } | undefined)?.backup;
-      record = { restoreId, backupId: typeof backup === 'string' ? backup : 'unknown', state: 'running', startedAt: new Date().toISOString(), target: where ?? 'unknown' };
+      record = {
+        restoreId,
+        backupId: typeof backup === 'string' ? backup : 'unknown',
+        state: 'running',
+        startedAt: new Date().toISOString(),
+        target: where ?? 'unknown',
+      };
       await ctx.catalog.createRestore(record);
     }
-    if (record.state === 'running') record = await ctx.catalog.finishRestore(restoreId, { state: 'failed', finishedAt: new Date().toISOString(), error });
+    if (record.state === 'running')
+      record = await ctx.catalog.finishRestore(restoreId, {
+        state: 'failed',
+        finishedAt: new Date().toISOString(),
+        error,
+      });
     recorded = record.state === 'failed';
   } catch {
     // The failure is still reported by the event and the execution; the catalog may be what failed.
@@ -70,7 +81,10 @@ export async function failRestore(input: FailRestoreInput, ctx: TaskContext): Pr
 function targetOf(input: unknown): DatabaseRef | undefined {
   const t = (input as { target?: { credentials?: unknown; database?: unknown } } | undefined)?.target;
   if (!t || typeof t.credentials !== 'string' || t.credentials === '') return undefined;
-  return { credentials: t.credentials, ...(typeof t.database === 'string' && t.database !== '' ? { database: t.database } : {}) };
+  return {
+    credentials: t.credentials,
+    ...(typeof t.database === 'string' && t.database !== '' ? { database: t.database } : {}),
+  };
 }
 
 async function inspectTarget(ctx: TaskContext, target: DatabaseRef, restoreId: string): Promise<TargetState> {

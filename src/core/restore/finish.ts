@@ -20,7 +20,10 @@ export interface FinishInput {
   parallelism?: number;
 }
 
-export async function finishRestore(input: FinishInput, ctx: TaskContext): Promise<{ postDataStatements: number; sequences: number; materializedViews: number }> {
+export async function finishRestore(
+  input: FinishInput,
+  ctx: TaskContext,
+): Promise<{ postDataStatements: number; sequences: number; materializedViews: number }> {
   const manifest = await cachedManifest(ctx.storage, input.backupId);
   const { schema } = manifest;
   const parallelism = Math.max(1, input.parallelism ?? 2);
@@ -44,12 +47,21 @@ export async function finishRestore(input: FinishInput, ctx: TaskContext): Promi
     const tableParents = partitionParents(schema.preData);
     const waves = schema.postData.map((wave, w) => wave.map((statement, i) => ({ statement, step: `post:${w}:${i}` })));
     count += waves.reduce((n, wave) => n + wave.length, 0);
-    await runWaves(waves, sessions, (item) => item.statement, tableParents, (session, item) => applyOnce(session, item.step, item.statement, roles), (item) => done.has(item.step));
+    await runWaves(
+      waves,
+      sessions,
+      (item) => item.statement,
+      tableParents,
+      (session, item) => applyOnce(session, item.step, item.statement, roles),
+      (item) => done.has(item.step),
+    );
     for (const seq of schema.sequences) {
       const step = `sequence:${seq.schema}.${seq.name}`;
       if (done.has(step)) continue;
       await runStepOnce(main, step, async () => {
-        await main.query(`SELECT pg_catalog.setval(${quoteLiteral(qualifiedName(seq.schema, seq.name))}, ${seq.lastValue}, ${seq.isCalled})`);
+        await main.query(
+          `SELECT pg_catalog.setval(${quoteLiteral(qualifiedName(seq.schema, seq.name))}, ${seq.lastValue}, ${seq.isCalled})`,
+        );
       });
     }
     for (const mv of schema.materializedViews) {
@@ -59,18 +71,32 @@ export async function finishRestore(input: FinishInput, ctx: TaskContext): Promi
         await main.query(`REFRESH MATERIALIZED VIEW ${qualifiedName(mv.schema, mv.name)}`);
       });
     }
-    return { postDataStatements: count, sequences: schema.sequences.length, materializedViews: schema.materializedViews.length };
+    return {
+      postDataStatements: count,
+      sequences: schema.sequences.length,
+      materializedViews: schema.materializedViews.length,
+    };
   } finally {
     await Promise.all(sessions.map((s) => s.close()));
   }
 }
 
 /** Statements of one wave can still deadlock (foreign keys referencing one tree): retried with backoff. */
-async function applyOnce(session: SqlSession, step: string, statement: DdlStatement, roles: TargetRoles): Promise<void> {
+async function applyOnce(
+  session: SqlSession,
+  step: string,
+  statement: DdlStatement,
+  roles: TargetRoles,
+): Promise<void> {
   try {
     await retryRetryable(() =>
       runStepOnce(session, step, async () => {
-        const warnings = await applyStatements((sql, params) => session.query(sql, params), [statement], roles, () => session.takeWarnings());
+        const warnings = await applyStatements(
+          (sql, params) => session.query(sql, params),
+          [statement],
+          roles,
+          () => session.takeWarnings(),
+        );
         await addWarnings(session, warnings);
       }),
     );

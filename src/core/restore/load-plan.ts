@@ -59,7 +59,10 @@ export function loadBatches(manifest: Manifest): LoadItem[][] {
   });
   // Biggest tables first: the longest loads start early.
   const order = (i: LoadItem) => (i.kind === 'chunk' ? i.chunk : -1);
-  items.sort((a, b) => manifest.tables[b.table]!.bytes - manifest.tables[a.table]!.bytes || a.table - b.table || order(a) - order(b));
+  items.sort(
+    (a, b) =>
+      manifest.tables[b.table]!.bytes - manifest.tables[a.table]!.bytes || a.table - b.table || order(a) - order(b),
+  );
   // The item cap spreads small backups with many chunks over the workers too.
   return packBySize(items, (i) => (i.kind === 'chunk' ? i.ref.size : i.bytes), { ...POLICY, maxItems: 256 });
 }
@@ -69,7 +72,9 @@ export function loadBatches(manifest: Manifest): LoadItem[][] {
  * also checks the catalog state (verify-catalog.ts), which a database without tables has too.
  */
 export function verifyBatches(manifest: Manifest): number[][] {
-  const order = manifest.tables.map((_, i) => i).sort((a, b) => manifest.tables[b]!.bytes - manifest.tables[a]!.bytes || a - b);
+  const order = manifest.tables
+    .map((_, i) => i)
+    .sort((a, b) => manifest.tables[b]!.bytes - manifest.tables[a]!.bytes || a - b);
   const batches = packBySize(order, (t) => manifest.tables[t]!.bytes, { ...POLICY, maxItems: 200 });
   return batches.length > 0 ? batches : [[]];
 }

@@ -21,7 +21,10 @@ export interface LoadBatchInput {
   batch: number;
 }
 
-export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promise<{ batch: number; chunks: number; rows: number }> {
+export async function loadBatch(
+  input: LoadBatchInput,
+  ctx: TaskContext,
+): Promise<{ batch: number; chunks: number; rows: number }> {
   const manifest = await cachedManifest(ctx.storage, input.backupId);
   const items = loadBatches(manifest)[input.batch] ?? [];
   const session = await ctx.databases.connect(input.target, { applicationName: `tidemark load batch ${input.batch}` });
@@ -36,13 +39,19 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
     // YugabyteDB has neither FREEZE nor a transactional TRUNCATE: its tables load chunk by chunk.
     const [version] = await session.query<{ server_version: string }>('SHOW server_version');
     const units = isYugabyte(version?.server_version ?? '') ? items.flatMap((i) => chunksOf(manifest, i)) : items;
-    const pending = units.filter((i) => !done.has(stepOf(i))).map((item) => ({ item, members: chunksOf(manifest, item) }));
+    const pending = units
+      .filter((i) => !done.has(stepOf(i)))
+      .map((item) => ({ item, members: chunksOf(manifest, item) }));
     // Loaded by an earlier attempt: counted for the progress display, not in this batch's result.
     for (const item of units.filter((i) => done.has(stepOf(i)))) {
       const table = manifest.tables[item.table]!;
-      for (const chunk of chunksOf(manifest, item)) ctx.progress({ phase: 'load', table: qualifiedName(table.schema, table.name), unitDone: unitOf(chunk) });
+      for (const chunk of chunksOf(manifest, item))
+        ctx.progress({ phase: 'load', table: qualifiedName(table.schema, table.name), unitDone: unitOf(chunk) });
     }
-    const chunks = new Prefetch(pending.flatMap((p) => p.members), (item: ChunkLoad) => fetchChunk(manifest, item, ctx));
+    const chunks = new Prefetch(
+      pending.flatMap((p) => p.members),
+      (item: ChunkLoad) => fetchChunk(manifest, item, ctx),
+    );
     for (const { item, members } of pending) {
       const table = manifest.tables[item.table]!;
       const name = qualifiedName(table.schema, table.name);
@@ -53,7 +62,10 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
         try {
           await session.copyIn(copy(freeze), copyInput(table.format, data));
         } catch (err) {
-          throw new TidemarkError(`Loading chunk ${chunk.ref.id.slice(0, 12)} into ${name} failed: ${(err as Error).message}`, { cause: err });
+          throw new TidemarkError(
+            `Loading chunk ${chunk.ref.id.slice(0, 12)} into ${name} failed: ${(err as Error).message}`,
+            { cause: err },
+          );
         }
       };
       const didLoad = await runStepOnce(session, stepOf(item), async () => {
@@ -70,7 +82,14 @@ export async function loadBatch(input: LoadBatchInput, ctx: TaskContext): Promis
       for (const member of members) {
         loaded++;
         rows += member.ref.rows;
-        ctx.progress({ phase: 'load', table: name, rows: member.ref.rows, bytes: member.ref.size, chunks: 1, unitDone: unitOf(member) });
+        ctx.progress({
+          phase: 'load',
+          table: name,
+          rows: member.ref.rows,
+          bytes: member.ref.size,
+          chunks: 1,
+          unitDone: unitOf(member),
+        });
       }
     }
   } finally {

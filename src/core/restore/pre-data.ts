@@ -15,12 +15,18 @@ import { addWarnings, doneSteps, runStepOnce } from './progress-table.ts';
  * holds a small share of the lock table, which has room for that many per connection.
  */
 async function statementsPerTransaction(session: SqlSession): Promise<number> {
-  const [row] = await session.query<{ n: number }>(`SELECT pg_catalog.current_setting('max_locks_per_transaction')::int AS n`);
+  const [row] = await session.query<{ n: number }>(
+    `SELECT pg_catalog.current_setting('max_locks_per_transaction')::int AS n`,
+  );
   return Math.max(1, row?.n ?? 64);
 }
 
 /** Applies what is not yet applied of `preData`; idempotent. Returns the statements applied now. */
-export async function applyPreData(session: SqlSession, preData: readonly DdlStatement[], roles: TargetRoles): Promise<number> {
+export async function applyPreData(
+  session: SqlSession,
+  preData: readonly DdlStatement[],
+  roles: TargetRoles,
+): Promise<number> {
   // Steps are named by how many statements are applied once they commit, so a retry resumes
   // right even when max_locks_per_transaction was changed in between (say, raised after a failure).
   const done = [...(await doneSteps(session, 'pre:'))].map((step) => Number(step.slice('pre:'.length)));
@@ -29,7 +35,12 @@ export async function applyPreData(session: SqlSession, preData: readonly DdlSta
   for (let start = Math.max(0, ...done.filter(Number.isFinite)); start < preData.length; start += size) {
     const batch = preData.slice(start, start + size);
     await runStepOnce(session, `pre:${start + batch.length}`, async () => {
-      const warnings = await applyStatements((sql, params) => session.query(sql, params), batch, roles, () => session.takeWarnings());
+      const warnings = await applyStatements(
+        (sql, params) => session.query(sql, params),
+        batch,
+        roles,
+        () => session.takeWarnings(),
+      );
       await addWarnings(session, warnings);
     });
     applied += batch.length;

@@ -19,30 +19,47 @@ export interface PrepareInput {
   resumes?: string | null;
 }
 
-export async function prepareTarget(input: PrepareInput, ctx: TaskContext): Promise<{ created: boolean; preDataStatements: number }> {
+export async function prepareTarget(
+  input: PrepareInput,
+  ctx: TaskContext,
+): Promise<{ created: boolean; preDataStatements: number }> {
   const where = ctx.databases.describe(input.target);
   const manifest = await readManifest(ctx.storage, input.backupId);
-  const { session, created } = await openOrCreate(input.target, ctx, (s) => refuseOlderServer(s, manifest, input.backupId, where));
+  const { session, created } = await openOrCreate(input.target, ctx, (s) =>
+    refuseOlderServer(s, manifest, input.backupId, where),
+  );
   try {
     const owner = await progressOwner(session);
     // Pre-data commits in batches (pre-data.ts): a retry, or a resumed restore, finishes it.
-    const finishPreData = async () => applyPreData(session, manifest.schema.preData, await targetRoles((sql, params) => session.query(sql, params), manifest.schema.preData));
+    const finishPreData = async () =>
+      applyPreData(
+        session,
+        manifest.schema.preData,
+        await targetRoles((sql, params) => session.query(sql, params), manifest.schema.preData),
+      );
     if (owner === input.restoreId) {
       await finishPreData();
       return { created, preDataStatements: manifest.schema.preData.length };
     }
     if (owner !== undefined && owner === input.resumes) {
       // Its pre-data and every chunk it loaded committed with their progress rows: keep them.
-      await session.query(`UPDATE ${PROGRESS_SCHEMA}.restore SET restore_id = $1 WHERE restore_id = $2`, [input.restoreId, owner]);
+      await session.query(`UPDATE ${PROGRESS_SCHEMA}.restore SET restore_id = $1 WHERE restore_id = $2`, [
+        input.restoreId,
+        owner,
+      ]);
       await finishPreData();
       return { created, preDataStatements: manifest.schema.preData.length };
     }
     if (owner !== undefined) {
-      throw new RestoreTargetError(`Target ${where} holds an unfinished restore ${owner}. Resume it (tidemark restore --resume ${owner}, or "resume": "${owner}" in the execution input), drop the database, or restore into another one.`);
+      throw new RestoreTargetError(
+        `Target ${where} holds an unfinished restore ${owner}. Resume it (tidemark restore --resume ${owner}, or "resume": "${owner}" in the execution input), drop the database, or restore into another one.`,
+      );
     }
     const contents = await describeContents(session);
     if (contents.length > 0) {
-      throw new RestoreTargetError(`Target ${where} is not empty (it has ${contents.join(', ')}). Tidemark restores only into a new or empty database: pick another name, or drop this one.`);
+      throw new RestoreTargetError(
+        `Target ${where} is not empty (it has ${contents.join(', ')}). Tidemark restores only into a new or empty database: pick another name, or drop this one.`,
+      );
     }
     await session.query('BEGIN');
     try {
@@ -62,13 +79,20 @@ export async function prepareTarget(input: PrepareInput, ctx: TaskContext): Prom
 }
 
 /** Opens the target, creating it when missing; `check` runs on the server first (before any CREATE DATABASE). */
-async function openOrCreate(target: DatabaseRef, ctx: TaskContext, check: (session: SqlSession) => Promise<void>): Promise<{ session: SqlSession; created: boolean }> {
+async function openOrCreate(
+  target: DatabaseRef,
+  ctx: TaskContext,
+  check: (session: SqlSession) => Promise<void>,
+): Promise<{ session: SqlSession; created: boolean }> {
   let existing: SqlSession;
   try {
     existing = await ctx.databases.connect(target, { applicationName: 'tidemark restore' });
   } catch (err) {
     if (!(err instanceof DatabaseMissingError) || !err.database) throw err;
-    const admin = await ctx.databases.connect({ ...target, database: 'postgres' }, { applicationName: 'tidemark restore' });
+    const admin = await ctx.databases.connect(
+      { ...target, database: 'postgres' },
+      { applicationName: 'tidemark restore' },
+    );
     try {
       await check(admin);
       // template0 + UTF8: a clean database whatever template1 holds on this server.
@@ -76,7 +100,10 @@ async function openOrCreate(target: DatabaseRef, ctx: TaskContext, check: (sessi
     } catch (createErr) {
       // A concurrent retry may have created it first.
       if ((createErr as { code?: string }).code !== '42P04') {
-        throw new RestoreTargetError(`Cannot create target database "${err.database}" at ${ctx.databases.describe(target)}: ${(createErr as Error).message}. Create it yourself (empty), or grant CREATEDB.`, { cause: createErr });
+        throw new RestoreTargetError(
+          `Cannot create target database "${err.database}" at ${ctx.databases.describe(target)}: ${(createErr as Error).message}. Create it yourself (empty), or grant CREATEDB.`,
+          { cause: createErr },
+        );
       }
     } finally {
       await admin.close();
@@ -96,7 +123,12 @@ async function openOrCreate(target: DatabaseRef, ctx: TaskContext, check: (sessi
  * A backup restores into its own major or a newer one (DESIGN.md invariant 9). An older server
  * may lack what the schema uses (NULLS NOT DISTINCT, newer syntax) and would fail halfway.
  */
-async function refuseOlderServer(session: SqlSession, manifest: Manifest, backupId: string, where: string): Promise<void> {
+async function refuseOlderServer(
+  session: SqlSession,
+  manifest: Manifest,
+  backupId: string,
+  where: string,
+): Promise<void> {
   const server = await serverVersion((sql) => session.query(sql));
   const target = server.major;
   const source = Math.floor(manifest.source.serverVersionNum / 10000);
@@ -112,7 +144,14 @@ async function refuseOlderServer(session: SqlSession, manifest: Manifest, backup
 
 /** What a database holds beyond a fresh CREATE DATABASE: user schemas, relations, functions, types, extensions. */
 async function describeContents(session: SqlSession): Promise<string[]> {
-  const [row] = await session.query<{ relations: number; functions: number; types: number; schemas: number; extensions: number; defaultAcls: number }>(
+  const [row] = await session.query<{
+    relations: number;
+    functions: number;
+    types: number;
+    schemas: number;
+    extensions: number;
+    defaultAcls: number;
+  }>(
     `SELECT
        (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%')::int AS relations,

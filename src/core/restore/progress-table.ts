@@ -12,20 +12,28 @@ export async function createProgressTables(session: SqlSession, restoreId: strin
   await session.query(`CREATE TABLE ${PROGRESS_SCHEMA}.done (step text PRIMARY KEY)`);
   await session.query(`CREATE TABLE ${PROGRESS_SCHEMA}.warnings (seq bigserial PRIMARY KEY, message text NOT NULL)`);
   // Rows each incremental layer removed, for verification (apply-layers.ts).
-  await session.query(`CREATE TABLE ${PROGRESS_SCHEMA}.removed (table_index int, layer int, rows bigint NOT NULL, digest text NOT NULL, PRIMARY KEY (table_index, layer))`);
+  await session.query(
+    `CREATE TABLE ${PROGRESS_SCHEMA}.removed (table_index int, layer int, rows bigint NOT NULL, digest text NOT NULL, PRIMARY KEY (table_index, layer))`,
+  );
   await session.query(`INSERT INTO ${PROGRESS_SCHEMA}.restore VALUES ($1, '')`, [restoreId]);
 }
 
 /** The restore id that owns this database's progress tables, or undefined when there are none. */
 export async function progressOwner(session: SqlSession): Promise<string | undefined> {
-  const [exists] = await session.query<{ ok: boolean }>(`SELECT pg_catalog.to_regclass('${PROGRESS_SCHEMA}.restore') IS NOT NULL AS ok`);
+  const [exists] = await session.query<{ ok: boolean }>(
+    `SELECT pg_catalog.to_regclass('${PROGRESS_SCHEMA}.restore') IS NOT NULL AS ok`,
+  );
   if (!exists?.ok) return undefined;
-  const [row] = await session.query<{ restore_id: string }>(`SELECT restore_id FROM ${PROGRESS_SCHEMA}.restore LIMIT 1`);
+  const [row] = await session.query<{ restore_id: string }>(
+    `SELECT restore_id FROM ${PROGRESS_SCHEMA}.restore LIMIT 1`,
+  );
   return row?.restore_id;
 }
 
 export async function doneSteps(session: SqlSession, prefix: string): Promise<Set<string>> {
-  const rows = await session.query<{ step: string }>(`SELECT step FROM ${PROGRESS_SCHEMA}.done WHERE step LIKE $1`, [`${prefix}%`]);
+  const rows = await session.query<{ step: string }>(`SELECT step FROM ${PROGRESS_SCHEMA}.done WHERE step LIKE $1`, [
+    `${prefix}%`,
+  ]);
   return new Set(rows.map((r) => r.step));
 }
 
@@ -33,7 +41,10 @@ export async function doneSteps(session: SqlSession, prefix: string): Promise<Se
 export async function runStepOnce(session: SqlSession, step: string, work: () => Promise<void>): Promise<boolean> {
   await session.query('BEGIN');
   try {
-    const inserted = await session.query(`INSERT INTO ${PROGRESS_SCHEMA}.done VALUES ($1) ON CONFLICT DO NOTHING RETURNING step`, [step]);
+    const inserted = await session.query(
+      `INSERT INTO ${PROGRESS_SCHEMA}.done VALUES ($1) ON CONFLICT DO NOTHING RETURNING step`,
+      [step],
+    );
     if (inserted.length === 0) {
       await session.query('ROLLBACK');
       return false;
@@ -48,7 +59,8 @@ export async function runStepOnce(session: SqlSession, step: string, work: () =>
 }
 
 export async function addWarnings(session: SqlSession, messages: string[]): Promise<void> {
-  for (const message of messages) await session.query(`INSERT INTO ${PROGRESS_SCHEMA}.warnings (message) VALUES ($1)`, [message]);
+  for (const message of messages)
+    await session.query(`INSERT INTO ${PROGRESS_SCHEMA}.warnings (message) VALUES ($1)`, [message]);
 }
 
 export async function listWarnings(session: SqlSession): Promise<string[]> {

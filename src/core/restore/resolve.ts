@@ -27,17 +27,29 @@ export interface RestoreRunState {
   verifyBatches: number[];
 }
 
-export async function findCommittedBackup(catalog: BackupCatalog, backup: string, where: string): Promise<BackupRecord> {
+export async function findCommittedBackup(
+  catalog: BackupCatalog,
+  backup: string,
+  where: string,
+): Promise<BackupRecord> {
   if (backup === 'latest') {
     const committed = (await catalog.listBackups()).filter((b) => b.state === 'committed');
     const latest = committed[committed.length - 1];
-    if (!latest) throw new BackupNotFoundError(`There is no committed backup in ${where} yet, so "latest" names nothing. Run \`tidemark backup\` first.`);
+    if (!latest)
+      throw new BackupNotFoundError(
+        `There is no committed backup in ${where} yet, so "latest" names nothing. Run \`tidemark backup\` first.`,
+      );
     return latest;
   }
   const record = await catalog.getBackup(backup);
-  if (!record) throw new BackupNotFoundError(`Backup ${backup} is not in the catalog of ${where}. Run \`tidemark list\` to see the backups.`);
+  if (!record)
+    throw new BackupNotFoundError(
+      `Backup ${backup} is not in the catalog of ${where}. Run \`tidemark list\` to see the backups.`,
+    );
   if (record.state !== 'committed') {
-    throw new BackupNotFoundError(`Backup ${backup} is ${record.state}, not committed, so it cannot be restored${record.error ? ` (it failed: ${record.error})` : ''}. Pick a committed backup from \`tidemark list\`.`);
+    throw new BackupNotFoundError(
+      `Backup ${backup} is ${record.state}, not committed, so it cannot be restored${record.error ? ` (it failed: ${record.error})` : ''}. Pick a committed backup from \`tidemark list\`.`,
+    );
   }
   return record;
 }
@@ -72,12 +84,19 @@ export async function resolveRestore(input: ResolveInput, ctx: TaskContext): Pro
 /** The backup of a failed restore: only a failed one may be resumed, and only with its own backup. */
 async function resumedBackup(ctx: TaskContext, restoreId: string, backup: string | undefined): Promise<string> {
   const prior = await ctx.catalog.getRestore(restoreId);
-  if (!prior) throw new UsageError(`Restore ${restoreId} is not in the catalog of ${ctx.storage.location}: there is nothing to resume. Check the id in the RestoreFailed event or \`tidemark show\`.`);
+  if (!prior)
+    throw new UsageError(
+      `Restore ${restoreId} is not in the catalog of ${ctx.storage.location}: there is nothing to resume. Check the id in the RestoreFailed event or \`tidemark show\`.`,
+    );
   if (prior.state !== 'failed') {
-    throw new UsageError(`Restore ${restoreId} is ${prior.state}; only a failed restore can be resumed.${prior.state === 'running' ? ' Wait for it to end (or stop its execution), then resume it.' : ''}`);
+    throw new UsageError(
+      `Restore ${restoreId} is ${prior.state}; only a failed restore can be resumed.${prior.state === 'running' ? ' Wait for it to end (or stop its execution), then resume it.' : ''}`,
+    );
   }
   if (backup !== undefined && backup !== 'latest' && backup !== prior.backupId) {
-    throw new UsageError(`Restore ${restoreId} restored backup ${prior.backupId}, not ${backup}: a resumed restore carries on with the same backup. Leave "backup" out, or start a new restore.`);
+    throw new UsageError(
+      `Restore ${restoreId} restored backup ${prior.backupId}, not ${backup}: a resumed restore carries on with the same backup. Leave "backup" out, or start a new restore.`,
+    );
   }
   return prior.backupId;
 }

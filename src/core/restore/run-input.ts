@@ -23,10 +23,16 @@ const RestoreRunInputSchema = z
       .strict()
       .default({ workers: DEFAULT_RESTORE_WORKERS, verify: true }),
     /** The id of a failed restore to carry on with, in the same target database. */
-    resume: z.string().regex(/^[\w.-]{1,80}$/, 'a restore id (from `tidemark restores` or the RestoreFailed event)').optional(),
+    resume: z
+      .string()
+      .regex(/^[\w.-]{1,80}$/, 'a restore id (from `tidemark restores` or the RestoreFailed event)')
+      .optional(),
   })
   .strict()
-  .refine((input) => input.backup !== undefined || input.resume !== undefined, { message: 'name the backup to restore ("latest" or a backup id), or the restore to resume ("resume")', path: ['backup'] });
+  .refine((input) => input.backup !== undefined || input.resume !== undefined, {
+    message: 'name the backup to restore ("latest" or a backup id), or the restore to resume ("resume")',
+    path: ['backup'],
+  });
 
 export type RestoreRunInput = z.input<typeof RestoreRunInputSchema>;
 export type RestoreRun = z.output<typeof RestoreRunInputSchema>;
@@ -41,10 +47,19 @@ export function parseRestoreRunInput(input: unknown): RestoreRun {
 }
 
 /** The execution input for a restore, as every caller builds it. */
-export function restoreRunInput(args: { backup?: string; target: DatabaseRef; workers?: number; verify?: boolean; resume?: string }): RestoreRunInput {
+export function restoreRunInput(args: {
+  backup?: string;
+  target: DatabaseRef;
+  workers?: number;
+  verify?: boolean;
+  resume?: string;
+}): RestoreRunInput {
   return {
     ...(args.backup !== undefined ? { backup: args.backup } : {}),
-    target: { credentials: args.target.credentials, ...(args.target.database !== undefined ? { database: args.target.database } : {}) },
+    target: {
+      credentials: args.target.credentials,
+      ...(args.target.database !== undefined ? { database: args.target.database } : {}),
+    },
     options: { workers: args.workers ?? DEFAULT_RESTORE_WORKERS, verify: args.verify ?? true },
     ...(args.resume !== undefined ? { resume: args.resume } : {}),
   };

@@ -6,7 +6,12 @@ import type { CatalogQuery } from '../schema/model.ts';
 import { constraintKey, readCatalogState, type CatalogState } from '../schema/catalog-state.ts';
 import { VerificationError } from '../errors.ts';
 
-const TRIGGER_STATE: Record<string, string> = { O: 'enabled', D: 'disabled', R: 'enabled for replica only', A: 'enabled always' };
+const TRIGGER_STATE: Record<string, string> = {
+  O: 'enabled',
+  D: 'disabled',
+  R: 'enabled for replica only',
+  A: 'enabled always',
+};
 const PERSISTENCE: Record<string, string> = { p: 'LOGGED', u: 'UNLOGGED', t: 'TEMPORARY' };
 const MAX_NAMED = 20;
 
@@ -19,8 +24,14 @@ export function catalogDifferences(expected: CatalogState, actual: CatalogState)
     const got = relations.get(want.name);
     if (!got) out.push(`relation ${want.name} is missing`);
     else {
-      if (got.accessMethod !== want.accessMethod) out.push(`relation ${want.name} uses access method ${got.accessMethod ?? '(none)'} (${want.accessMethod ?? '(none)'} at the source)`);
-      if (got.persistence !== want.persistence) out.push(`relation ${want.name} is ${PERSISTENCE[got.persistence] ?? got.persistence} (${PERSISTENCE[want.persistence] ?? want.persistence} at the source)`);
+      if (got.accessMethod !== want.accessMethod)
+        out.push(
+          `relation ${want.name} uses access method ${got.accessMethod ?? '(none)'} (${want.accessMethod ?? '(none)'} at the source)`,
+        );
+      if (got.persistence !== want.persistence)
+        out.push(
+          `relation ${want.name} is ${PERSISTENCE[got.persistence] ?? got.persistence} (${PERSISTENCE[want.persistence] ?? want.persistence} at the source)`,
+        );
     }
   }
   const indexes = byKey(actual.indexes, (i) => i.name);
@@ -28,8 +39,14 @@ export function catalogDifferences(expected: CatalogState, actual: CatalogState)
     const got = indexes.get(want.name);
     if (!got) out.push(`index ${want.name} is missing`);
     else {
-      if (got.valid !== want.valid) out.push(`index ${want.name} is ${got.valid ? 'valid' : 'not valid'} (${want.valid ? 'valid' : 'not valid'} at the source)`);
-      if (got.ready !== want.ready) out.push(`index ${want.name} is ${got.ready ? 'ready' : 'not ready'} (${want.ready ? 'ready' : 'not ready'} at the source)`);
+      if (got.valid !== want.valid)
+        out.push(
+          `index ${want.name} is ${got.valid ? 'valid' : 'not valid'} (${want.valid ? 'valid' : 'not valid'} at the source)`,
+        );
+      if (got.ready !== want.ready)
+        out.push(
+          `index ${want.name} is ${got.ready ? 'ready' : 'not ready'} (${want.ready ? 'ready' : 'not ready'} at the source)`,
+        );
     }
   }
   const constraints = byKey(actual.constraints, constraintKey);
@@ -38,8 +55,14 @@ export function catalogDifferences(expected: CatalogState, actual: CatalogState)
     const got = constraints.get(constraintKey(want));
     if (!got) out.push(`${name} is missing`);
     else {
-      if (got.validated !== want.validated) out.push(`${name} is ${got.validated ? 'validated' : 'NOT VALID'} (${want.validated ? 'validated' : 'NOT VALID'} at the source)`);
-      if (got.local !== want.local) out.push(`${name} is ${got.local ? 'declared on the table itself' : 'only inherited'} (${want.local ? 'declared on the table itself' : 'only inherited'} at the source)`);
+      if (got.validated !== want.validated)
+        out.push(
+          `${name} is ${got.validated ? 'validated' : 'NOT VALID'} (${want.validated ? 'validated' : 'NOT VALID'} at the source)`,
+        );
+      if (got.local !== want.local)
+        out.push(
+          `${name} is ${got.local ? 'declared on the table itself' : 'only inherited'} (${want.local ? 'declared on the table itself' : 'only inherited'} at the source)`,
+        );
     }
   }
   const triggers = byKey(actual.triggers, (t) => `${t.table} ${t.name}`);
@@ -47,19 +70,27 @@ export function catalogDifferences(expected: CatalogState, actual: CatalogState)
     const name = `trigger ${want.name} on ${want.table}`;
     const got = triggers.get(`${want.table} ${want.name}`);
     if (!got) out.push(`${name} is missing`);
-    else if (got.enabled !== want.enabled) out.push(`${name} is ${TRIGGER_STATE[got.enabled] ?? got.enabled} (${TRIGGER_STATE[want.enabled] ?? want.enabled} at the source)`);
+    else if (got.enabled !== want.enabled)
+      out.push(
+        `${name} is ${TRIGGER_STATE[got.enabled] ?? got.enabled} (${TRIGGER_STATE[want.enabled] ?? want.enabled} at the source)`,
+      );
   }
   return out;
 }
 
 const named = (list: string[]) =>
-  list.slice(0, MAX_NAMED).join('; ') + (list.length > MAX_NAMED ? `; and ${list.length - MAX_NAMED} more differences` : '');
+  list.slice(0, MAX_NAMED).join('; ') +
+  (list.length > MAX_NAMED ? `; and ${list.length - MAX_NAMED} more differences` : '');
 
 /**
  * Throws VerificationError listing the differences. Manifests written before catalog states were
  * recorded have none to compare with: returns false (rows are still verified).
  */
-export async function verifyCatalog(query: CatalogQuery, expected: CatalogState | undefined, backupId: string): Promise<boolean> {
+export async function verifyCatalog(
+  query: CatalogQuery,
+  expected: CatalogState | undefined,
+  backupId: string,
+): Promise<boolean> {
   if (!expected) return false;
   const differences = catalogDifferences(expected, await readCatalogState(query, { source: false }));
   if (differences.length > 0) {

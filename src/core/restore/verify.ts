@@ -31,7 +31,9 @@ export interface VerifyBatchOutput {
 export async function verifyBatch(input: VerifyBatchInput, ctx: TaskContext): Promise<VerifyBatchOutput> {
   const manifest = await cachedManifest(ctx.storage, input.backupId);
   const tables = verifyBatches(manifest)[input.batch] ?? [];
-  const session = await ctx.databases.connect(input.target, { applicationName: `tidemark verify batch ${input.batch}` });
+  const session = await ctx.databases.connect(input.target, {
+    applicationName: `tidemark verify batch ${input.batch}`,
+  });
   let rows = 0;
   let catalog: VerifyBatchOutput['catalog'];
   try {
@@ -41,7 +43,11 @@ export async function verifyBatch(input: VerifyBatchInput, ctx: TaskContext): Pr
     // Once per restore, in the first batch (load-plan.ts keeps one even without tables).
     if (input.batch === 0) {
       const started = Date.now();
-      const matched = await verifyCatalog((sql, params) => session.query(sql, params), manifest.schema.catalogState, input.backupId);
+      const matched = await verifyCatalog(
+        (sql, params) => session.query(sql, params),
+        manifest.schema.catalogState,
+        input.backupId,
+      );
       catalog = { matched, ms: Date.now() - started };
     }
     for (const index of tables) {
@@ -53,7 +59,11 @@ export async function verifyBatch(input: VerifyBatchInput, ctx: TaskContext): Pr
       const copy = `COPY ${name}${columns ? ` (${columns})` : ''} TO STDOUT${copyOptions(table.format)}`;
       const checksum = await checksumOfCopy(session, copy, table.format);
       const expected = await expectedContent(session, index, table);
-      if (checksum.rows !== expected.rows || checksum.digest !== expected.digest || checksum.rows !== tableRowsAfter(table)) {
+      if (
+        checksum.rows !== expected.rows ||
+        checksum.digest !== expected.digest ||
+        checksum.rows !== tableRowsAfter(table)
+      ) {
         throw new VerificationError(
           `Restored table ${name} does not match backup ${input.backupId}: ${checksum.rows} rows (checksum ${checksum.digest}), the backup recorded ${tableRowsAfter(table)} rows (checksum ${expected.digest}). The restore is not usable; report this with both figures.`,
         );

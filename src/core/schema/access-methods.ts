@@ -24,7 +24,13 @@ export async function captureAccessMethods(capture: Capture): Promise<void> {
       key: nodeKey,
       kind: 'access method',
       identity: row.ident,
-      statements: [{ object, kind: 'access method', sql: `CREATE ACCESS METHOD ${row.ident} TYPE ${row.type === 't' ? 'TABLE' : 'INDEX'} HANDLER ${row.handler}` }],
+      statements: [
+        {
+          object,
+          kind: 'access method',
+          sql: `CREATE ACCESS METHOD ${row.ident} TYPE ${row.type === 't' ? 'TABLE' : 'INDEX'} HANDLER ${row.handler}`,
+        },
+      ],
     });
     capture.comments.set(nodeKey, { target: `ACCESS METHOD ${row.ident}`, object, node: nodeKey });
   }

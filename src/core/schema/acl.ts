@@ -33,7 +33,12 @@ export function aclSql(aclExpr: string, kind: string | null, ownerExpr: string):
     ELSE pg_catalog.json_build_object('actual', ${explode(aclExpr)}, 'default', ${defaults}) END`;
 }
 
-export function ownerStatement(target: string, object: string, owner: string, insteadIfRolesMissing?: DdlStatement['insteadIfRolesMissing']): DdlStatement {
+export function ownerStatement(
+  target: string,
+  object: string,
+  owner: string,
+  insteadIfRolesMissing?: DdlStatement['insteadIfRolesMissing'],
+): DdlStatement {
   return {
     object,
     kind: 'owner',
@@ -84,7 +89,9 @@ export function privilegeStatements(
     else if (item[3] && !before[3]) note(item, 'GRANT_OPTION');
   }
   // Revokes first, so a re-grant with a different option is not undone.
-  const ordered = [...changes.values()].sort((a, b) => Number(a.verb.startsWith('GRANT')) - Number(b.verb.startsWith('GRANT')));
+  const ordered = [...changes.values()].sort(
+    (a, b) => Number(a.verb.startsWith('GRANT')) - Number(b.verb.startsWith('GRANT')),
+  );
   return ordered.map((c) => {
     const who = roleList([c.grantee]);
     const privs = c.privileges.join(',');
@@ -92,12 +99,16 @@ export function privilegeStatements(
       // A revoke needs only its grantee. Not the owner: where the owner is missing the restoring
       // user owns the object, and its REVOKE … FROM PUBLIC must still run, or PUBLIC would keep
       // a privilege the source took away.
-      const sql = c.verb === 'REVOKE' ? `REVOKE ${privs} ON ${target} FROM ${who}` : `REVOKE GRANT OPTION FOR ${privs} ON ${target} FROM ${who}`;
+      const sql =
+        c.verb === 'REVOKE'
+          ? `REVOKE ${privs} ON ${target} FROM ${who}`
+          : `REVOKE GRANT OPTION FOR ${privs} ON ${target} FROM ${who}`;
       return { object, kind: 'acl', sql, ...(c.grantee === null ? {} : { roles: [c.grantee] }) };
     }
     let sql = `GRANT ${privs} ON ${target} TO ${who}${c.verb === 'GRANT_OPTION' ? ' WITH GRANT OPTION' : ''}`;
     // A grant made by someone other than the owner is replayed as that role, as pg_dump does.
-    if (c.grantor !== owner) sql = `SET SESSION AUTHORIZATION ${quoteIdentLikeServer(c.grantor)}; ${sql}; RESET SESSION AUTHORIZATION`;
+    if (c.grantor !== owner)
+      sql = `SET SESSION AUTHORIZATION ${quoteIdentLikeServer(c.grantor)}; ${sql}; RESET SESSION AUTHORIZATION`;
     // A grant needs the owner too: given by the restoring user instead, it would let the grantee
     // into a view or a SECURITY DEFINER function that now runs with that user's rights.
     return {

@@ -42,12 +42,20 @@ export async function targetRoles(query: CatalogQuery, statements: readonly DdlS
        FROM pg_catalog.pg_roles r`,
   );
   const me = rows.find((r) => r.me)!;
-  const restorer = { name: me.rolname, superuser: me.rolsuper, actAs: new Set(rows.filter((r) => r.act_as).map((r) => r.rolname)) };
+  const restorer = {
+    name: me.rolname,
+    superuser: me.rolsuper,
+    actAs: new Set(rows.filter((r) => r.act_as).map((r) => r.rolname)),
+  };
   return rolesOnTarget(new Set(rows.map((r) => r.rolname)), statements, restorer);
 }
 
 /** `restorer` defaults to a superuser, who can act as every role. */
-export function rolesOnTarget(existing: ReadonlySet<string>, statements: readonly DdlStatement[], restorer?: Restorer): TargetRoles {
+export function rolesOnTarget(
+  existing: ReadonlySet<string>,
+  statements: readonly DdlStatement[],
+  restorer?: Restorer,
+): TargetRoles {
   const notCreated = new Map<string, string[]>();
   const target = { existing, notCreated, restorer: restorer ?? { name: 'postgres', superuser: true, actAs: existing } };
   // A policy is the one creating statement that can be skipped for its roles; statementForTarget
@@ -62,7 +70,9 @@ export function rolesOnTarget(existing: ReadonlySet<string>, statements: readonl
 
 /** The roles a statement names (its `roles`, or its `appliesTo` list) that the target lacks. */
 function missingRoles(statement: DdlStatement, existing: ReadonlySet<string>): string[] {
-  const named = statement.appliesTo ? statement.appliesTo.roles.filter((r): r is string => r !== null) : (statement.roles ?? []);
+  const named = statement.appliesTo
+    ? statement.appliesTo.roles.filter((r): r is string => r !== null)
+    : (statement.roles ?? []);
   return named.filter((role) => !existing.has(role));
 }
 
@@ -76,11 +86,14 @@ function actingRoles(statement: DdlStatement): string[] {
   if (statement.kind === 'owner') return statement.roles ?? [];
   if (statement.kind !== 'acl' || !isGrant(statement.sql)) return [];
   const grantor = SESSION_AUTHORIZATION.exec(statement.sql)?.[1];
-  return [...new Set([statement.roles?.[0], grantor === undefined ? undefined : unquote(grantor)])].filter((r): r is string => r !== undefined);
+  return [...new Set([statement.roles?.[0], grantor === undefined ? undefined : unquote(grantor)])].filter(
+    (r): r is string => r !== undefined,
+  );
 }
 
 /** acl.ts writes a grant by a role other than the owner as `SET SESSION AUTHORIZATION g; GRANT …; RESET SESSION AUTHORIZATION`. */
-const SESSION_AUTHORIZATION = /^SET SESSION AUTHORIZATION ("(?:[^"]|"")*"|[^\s;]+); ([\s\S]*); RESET SESSION AUTHORIZATION$/;
+const SESSION_AUTHORIZATION =
+  /^SET SESSION AUTHORIZATION ("(?:[^"]|"")*"|[^\s;]+); ([\s\S]*); RESET SESSION AUTHORIZATION$/;
 const isGrant = (sql: string) => sql.startsWith('GRANT ') || SESSION_AUTHORIZATION.test(sql);
 const unquote = (ident: string) => (ident.startsWith('"') ? ident.slice(1, -1).replaceAll('""', '"') : ident);
 
@@ -173,7 +186,10 @@ export async function applyStatements(
       for (const w of serverWarnings()) {
         // A GRANT or REVOKE by a role without the grant options succeeds with only a warning.
         if (w.code !== PRIVILEGE_NOT_REVOKED && w.code !== PRIVILEGE_NOT_GRANTED) continue;
-        const left = w.code === PRIVILEGE_NOT_REVOKED ? 'the privilege stays where the source had revoked it' : 'the grantee lacks a privilege it had';
+        const left =
+          w.code === PRIVILEGE_NOT_REVOKED
+            ? 'the privilege stays where the source had revoked it'
+            : 'the grantee lacks a privilege it had';
         const grantor = SESSION_AUTHORIZATION.exec(statement.sql)?.[1];
         const who = grantor
           ? `The grantor ${grantor} lacks the grant option on this object here (a grant to it was skipped or failed)`
@@ -189,7 +205,7 @@ export async function applyStatements(
       if (code === '42501' && !target.restorer.superuser) {
         text +=
           ` (the restoring role "${target.restorer.name}" is not a superuser: grant it what the statement needs on the target` +
-          `${statement.kind === 'owner' ? ' — a new owner also needs CREATE on the object\'s schema —' : ''} or restore as a superuser)`;
+          `${statement.kind === 'owner' ? " — a new owner also needs CREATE on the object's schema —" : ''} or restore as a superuser)`;
       }
       if (code === OUT_OF_MEMORY && /shared memory/i.test(message ?? '')) {
         // The lock table (max_locks_per_transaction × connections) is full: one statement that
@@ -219,8 +235,14 @@ export async function applyWaves(
 ): Promise<string[]> {
   const warnings: string[] = [];
   const lanes = Array.from({ length: Math.max(1, Math.floor(concurrency)) }, (_, i) => i);
-  await runWaves(waves, lanes, (s) => s, tableParents, async (_lane, statement) => {
-    warnings.push(...(await retryRetryable(() => run([statement]))));
-  });
+  await runWaves(
+    waves,
+    lanes,
+    (s) => s,
+    tableParents,
+    async (_lane, statement) => {
+      warnings.push(...(await retryRetryable(() => run([statement]))));
+    },
+  );
   return warnings;
 }

@@ -112,14 +112,17 @@ function groupBy<T>(rows: T[], by: (row: T) => number): Map<number, T[]> {
 function toSnapshot(capture: Capture, dependencies: Awaited<ReturnType<typeof readDependencies>>): SchemaSnapshot {
   const { ordered, promoted } = orderObjects(capture, dependencies);
   const position = new Map(ordered.map((o, i) => [o.key, i]));
-  const byPosition = (a: { key: string }, b: { key: string }) => (position.get(a.key) ?? 0) - (position.get(b.key) ?? 0);
+  const byPosition = (a: { key: string }, b: { key: string }) =>
+    (position.get(a.key) ?? 0) - (position.get(b.key) ?? 0);
   const strip = <T extends { key: string }>({ key: _key, ...rest }: T) => rest;
   const preData = ordered.flatMap((o) => o.statements);
   return {
     serverVersionNum: capture.version,
     preData: preData.filter((s) => !isGrant(s)),
     postData: [
-      ...capture.post.map((wave) => wave.filter((s) => !promoted.has(s)).sort((a, b) => cmp(a.object, b.object) || cmp(a.sql, b.sql))),
+      ...capture.post.map((wave) =>
+        wave.filter((s) => !promoted.has(s)).sort((a, b) => cmp(a.object, b.object) || cmp(a.sql, b.sql)),
+      ),
       ...grantWaves(preData.filter(isGrant)),
     ].filter((wave) => wave.length > 0),
     tables: [...capture.tables].sort(byPosition).map(strip),
@@ -137,8 +140,11 @@ const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  * objects: index expressions and constraints run as the table's owner and may need them.
  */
 function isGrant(statement: DdlStatement): boolean {
-  return statement.kind === 'acl' && /^(table|view|materialized view|sequence) /.test(statement.object) &&
-    (statement.sql.startsWith('GRANT ') || statement.sql.startsWith('SET SESSION AUTHORIZATION '));
+  return (
+    statement.kind === 'acl' &&
+    /^(table|view|materialized view|sequence) /.test(statement.object) &&
+    (statement.sql.startsWith('GRANT ') || statement.sql.startsWith('SET SESSION AUTHORIZATION '))
+  );
 }
 
 /**

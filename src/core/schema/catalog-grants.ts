@@ -50,7 +50,12 @@ export async function captureCatalogGrants(capture: Capture): Promise<void> {
     const same = (a: Item, b: Item) => a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
     const statements: DdlStatement[] = [];
     for (const item of initial.filter((i) => !now.some((n) => same(n, i)))) {
-      statements.push({ object, kind: 'acl', sql: `REVOKE ${item[1]} ${on} FROM ${item[0] ?? 'PUBLIC'}`, ...(item[0] ? { roles: [unquote(item[0])] } : {}) });
+      statements.push({
+        object,
+        kind: 'acl',
+        sql: `REVOKE ${item[1]} ${on} FROM ${item[0] ?? 'PUBLIC'}`,
+        ...(item[0] ? { roles: [unquote(item[0])] } : {}),
+      });
     }
     for (const item of now.filter((n) => !initial.some((i) => same(n, i)))) {
       const sql = `GRANT ${item[1]} ${on} TO ${item[0] ?? 'PUBLIC'}${item[2] ? ' WITH GRANT OPTION' : ''}`;

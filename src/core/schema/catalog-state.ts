@@ -44,15 +44,25 @@ export async function readCatalogState(query: CatalogQuery, options: { source: b
     JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p', 'm') AND ${USER_RELATION}
-      ${options.source ? `AND (i.indisvalid OR ic.relkind = 'I' OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co
-        WHERE co.conindid = i.indexrelid AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x')))` : ''}
+      ${
+        options.source
+          ? `AND (i.indisvalid OR ic.relkind = 'I' OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co
+        WHERE co.conindid = i.indexrelid AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x')))`
+          : ''
+      }
     ORDER BY 1`);
   // A constraint cloned from a partitioned table's (conparentid) is named by PostgreSQL when the
   // restore recreates the parent's: the same name, or a generated one where that is taken (a
   // partition's own equal foreign key, merged into the parent's at the source, keeps its own name
   // there but not in pg_dump's output or ours). So a clone is known by its root constraint and
   // the table it references, not by its name.
-  const constraints = await query<{ table: string; name: string; key: string | null; validated: boolean; local: boolean }>(`
+  const constraints = await query<{
+    table: string;
+    name: string;
+    key: string | null;
+    validated: boolean;
+    local: boolean;
+  }>(`
     WITH RECURSIVE tree(oid, root) AS (
       SELECT oid, oid FROM pg_catalog.pg_constraint WHERE conparentid = 0 AND conrelid <> 0
       UNION ALL

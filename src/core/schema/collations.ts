@@ -50,7 +50,11 @@ function collationOptions(c: CollationRow['c']): string[] {
   const options = [`provider = ${PROVIDER[c.collprovider] ?? 'libc'}`];
   if (c.collprovider === 'c') {
     if (c.collcollate === c.collctype) options.push(`locale = ${quoteLiteral(c.collcollate ?? '')}`);
-    else options.push(`lc_collate = ${quoteLiteral(c.collcollate ?? '')}`, `lc_ctype = ${quoteLiteral(c.collctype ?? '')}`);
+    else
+      options.push(
+        `lc_collate = ${quoteLiteral(c.collcollate ?? '')}`,
+        `lc_ctype = ${quoteLiteral(c.collctype ?? '')}`,
+      );
   } else {
     // ICU locale: colllocale from 17, colliculocale in 15–16, collcollate before.
     options.push(`locale = ${quoteLiteral(c.colllocale ?? c.colliculocale ?? c.collcollate ?? '')}`);

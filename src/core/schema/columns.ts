@@ -42,7 +42,12 @@ export function columnSettings(table: string, object: string, col: ColumnRow): D
  * For a column a child inherits (not listed in its CREATE TABLE): what differs from the parent's
  * copy, which INHERITS gave it.
  */
-export function inheritedColumnChanges(table: string, object: string, col: ColumnRow, parent?: ColumnRow): DdlStatement[] {
+export function inheritedColumnChanges(
+  table: string,
+  object: string,
+  col: ColumnRow,
+  parent?: ColumnRow,
+): DdlStatement[] {
   const alter = (what: string): DdlStatement => ({
     object,
     kind: 'column setting',
@@ -51,7 +56,12 @@ export function inheritedColumnChanges(table: string, object: string, col: Colum
   const out: DdlStatement[] = [];
   if (col.notnull && !parent?.notnull) out.push(alter('SET NOT NULL'));
   // A default calling a user function is set by its own node (tables.ts).
-  if (!col.generated && !col.identity && !col.default_separate && (col.default_expr ?? null) !== (parent?.default_expr ?? null)) {
+  if (
+    !col.generated &&
+    !col.identity &&
+    !col.default_separate &&
+    (col.default_expr ?? null) !== (parent?.default_expr ?? null)
+  ) {
     out.push(alter(col.default_expr === null ? 'DROP DEFAULT' : `SET DEFAULT ${col.default_expr}`));
   }
   return out;

@@ -26,7 +26,11 @@ export async function captureComments(capture: Capture): Promise<void> {
       if (!column) continue;
       on = `COLUMN ${column}`;
     }
-    const statement = { object: target.object, kind: 'comment', sql: `COMMENT ON ${on} IS ${quoteLiteral(row.description)}` };
+    const statement = {
+      object: target.object,
+      kind: 'comment',
+      sql: `COMMENT ON ${on} IS ${quoteLiteral(row.description)}`,
+    };
     if (target.node) capture.append(target.node, statement);
     else capture.addPost(target.wave ?? 0, statement);
   }

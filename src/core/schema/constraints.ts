@@ -14,20 +14,32 @@ export function addConstraint(capture: Capture, rel: RelationRow, con: Constrain
     if (!con.islocal) return;
     // Added to a parent without ONLY so the children get their inherited copies.
     const only = hasChildren ? '' : 'ONLY ';
-    capture.addPost(Wave.indexes, { object, kind: 'constraint', sql: `ALTER TABLE ${only}${rel.ident} ADD CONSTRAINT ${con.name} ${con.def}` });
+    capture.addPost(Wave.indexes, {
+      object,
+      kind: 'constraint',
+      sql: `ALTER TABLE ${only}${rel.ident} ADD CONSTRAINT ${con.name} ${con.def}`,
+    });
     return;
   }
   if (con.contype === 'f') {
     // Foreign keys of partitions are clones of the parent's, created by it.
     if (con.parentid !== 0) return;
     const only = rel.relkind === 'p' ? '' : 'ONLY ';
-    capture.addPost(Wave.dependents, { object, kind: 'foreign key', sql: `ALTER TABLE ${only}${rel.ident} ADD CONSTRAINT ${con.name} ${con.def}` });
+    capture.addPost(Wave.dependents, {
+      object,
+      kind: 'foreign key',
+      sql: `ALTER TABLE ${only}${rel.ident} ADD CONSTRAINT ${con.name} ${con.def}`,
+    });
     capture.comments.set(conKey, { target: `CONSTRAINT ${con.name} ON ${rel.ident}`, object, wave: Wave.finishing });
     return;
   }
   // Keys and exclusion constraints: each level of a partition tree gets its own, joined by
   // ALTER INDEX ... ATTACH PARTITION (indexes.ts), as pg_dump does.
-  const statement = { object, kind: 'constraint', sql: `ALTER TABLE ONLY ${rel.ident} ADD CONSTRAINT ${con.name} ${con.def}` };
+  const statement = {
+    object,
+    kind: 'constraint',
+    sql: `ALTER TABLE ONLY ${rel.ident} ADD CONSTRAINT ${con.name} ${con.def}`,
+  };
   capture.addPost(Wave.indexes, statement);
   capture.promotable.set(conKey, { tableKey: key('pg_class', rel.oid), statement });
   capture.comments.set(conKey, { target: `CONSTRAINT ${con.name} ON ${rel.ident}`, object, wave: Wave.dependents });

@@ -13,15 +13,24 @@ interface DefaultAclRow {
   acl: AclJson;
 }
 
-const OBJECTS: Record<DefaultAclRow['objtype'], string> = { r: 'TABLES', S: 'SEQUENCES', f: 'FUNCTIONS', T: 'TYPES', n: 'SCHEMAS' };
+const OBJECTS: Record<DefaultAclRow['objtype'], string> = {
+  r: 'TABLES',
+  S: 'SEQUENCES',
+  f: 'FUNCTIONS',
+  T: 'TYPES',
+  n: 'SCHEMAS',
+};
 
 export async function captureDefaultPrivileges(capture: Capture): Promise<void> {
   // acldefault's letter for sequences is 's' ('S' is a foreign server there).
   const rows = await capture.query<DefaultAclRow>(`
     SELECT pg_catalog.pg_get_userbyid(d.defaclrole) AS role, n.nspname AS schema, d.defaclobjtype AS objtype,
-      ${aclJsonSql('d.defaclacl', `CASE WHEN d.defaclnamespace = 0
+      ${aclJsonSql(
+        'd.defaclacl',
+        `CASE WHEN d.defaclnamespace = 0
         THEN pg_catalog.acldefault(CASE d.defaclobjtype WHEN 'S' THEN 's' ELSE d.defaclobjtype END, d.defaclrole)
-        END`)} AS acl
+        END`,
+      )} AS acl
     FROM pg_catalog.pg_default_acl d LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
     ORDER BY 1, 2 NULLS FIRST, 3`);
   for (const row of rows) {

@@ -50,7 +50,11 @@ export async function captureForeignServers(capture: Capture): Promise<void> {
       kind: 'foreign server',
       identity: row.ident,
       statements: [
-        { object, kind: 'foreign server', sql: `CREATE SERVER ${row.ident}${type}${version} FOREIGN DATA WRAPPER ${row.fdw}${fdwOptions(row.options)}` },
+        {
+          object,
+          kind: 'foreign server',
+          sql: `CREATE SERVER ${row.ident}${type}${version} FOREIGN DATA WRAPPER ${row.fdw}${fdwOptions(row.options)}`,
+        },
         ownerStatement(`SERVER ${row.ident}`, object, row.owner),
         ...privilegeStatements(`FOREIGN SERVER ${row.ident}`, object, row.owner, row.acl),
       ],
@@ -71,13 +75,22 @@ export async function captureForeignServers(capture: Capture): Promise<void> {
     const who = row.role === null ? 'PUBLIC' : quoteIdentLikeServer(row.role);
     const object = `user mapping for ${who} on server ${row.server}`;
     const kept = (row.options ?? []).filter((o) => !SECRET.test(o.slice(0, o.indexOf('='))));
-    const left = (row.options ?? []).filter((o) => SECRET.test(o.slice(0, o.indexOf('=')))).map((o) => o.slice(0, o.indexOf('=')));
+    const left = (row.options ?? [])
+      .filter((o) => SECRET.test(o.slice(0, o.indexOf('='))))
+      .map((o) => o.slice(0, o.indexOf('=')));
     capture.add({
       key: `user mapping:${row.oid}`,
       kind: 'user mapping',
       identity: `${row.server} ${who}`,
       after: [key('pg_foreign_server', row.server_oid)],
-      statements: [{ object, kind: 'user mapping', sql: `CREATE USER MAPPING FOR ${who} SERVER ${row.server}${fdwOptions(kept)}`, ...(row.role === null ? {} : { roles: [row.role] }) }],
+      statements: [
+        {
+          object,
+          kind: 'user mapping',
+          sql: `CREATE USER MAPPING FOR ${who} SERVER ${row.server}${fdwOptions(kept)}`,
+          ...(row.role === null ? {} : { roles: [row.role] }),
+        },
+      ],
     });
     if (left.length > 0) {
       capture.warnings.push(
@@ -85,7 +98,9 @@ export async function captureForeignServers(capture: Capture): Promise<void> {
           `ALTER USER MAPPING FOR ${who} SERVER ${row.server} OPTIONS (ADD ${left[0]} '…')`,
       );
     } else if (!row.visible) {
-      capture.warnings.push(`${object}: its options are not visible to the backup's role (only the server's owner or a superuser sees them) and are not backed up; set them again after a restore with ALTER USER MAPPING`);
+      capture.warnings.push(
+        `${object}: its options are not visible to the backup's role (only the server's owner or a superuser sees them) and are not backed up; set them again after a restore with ALTER USER MAPPING`,
+      );
     }
   }
 }

@@ -49,14 +49,28 @@ export async function captureFunctions(capture: Capture): Promise<void> {
       identity: signature,
       statements: [
         { object, kind: keyword.toLowerCase(), sql: create },
-        ownerStatement(`${keyword} ${signature}`, object, row.owner, row.secdef ? {
-          sql: `REVOKE EXECUTE ON ${keyword} ${signature} FROM PUBLIC`,
-          why: 'it is SECURITY DEFINER and would run as the restoring user, so EXECUTE was revoked from PUBLIC; grant it to whom it is meant for',
-        } : undefined),
+        ownerStatement(
+          `${keyword} ${signature}`,
+          object,
+          row.owner,
+          row.secdef
+            ? {
+                sql: `REVOKE EXECUTE ON ${keyword} ${signature} FROM PUBLIC`,
+                why: 'it is SECURITY DEFINER and would run as the restoring user, so EXECUTE was revoked from PUBLIC; grant it to whom it is meant for',
+              }
+            : undefined,
+        ),
         // GRANT has no AGGREGATE form; aggregates are granted as functions, by argument types.
         ...privilegeStatements(
-          row.prokind === 'p' ? `PROCEDURE ${signature}` : row.prokind === 'a' ? `FUNCTION ${row.name}(${row.arg_types})` : `FUNCTION ${signature}`,
-          object, row.owner, row.acl),
+          row.prokind === 'p'
+            ? `PROCEDURE ${signature}`
+            : row.prokind === 'a'
+              ? `FUNCTION ${row.name}(${row.arg_types})`
+              : `FUNCTION ${signature}`,
+          object,
+          row.owner,
+          row.acl,
+        ),
       ],
     });
     capture.comments.set(nodeKey, { target: `${keyword} ${signature}`, object, node: nodeKey });

@@ -51,10 +51,18 @@ export async function captureIndexes(capture: Capture): Promise<void> {
     if (!row.is_constraint) capture.addPost(Wave.indexes, { object, kind: 'index', sql: row.def });
     capture.comments.set(key('pg_class', row.oid), { target: `INDEX ${row.ident}`, object, wave: Wave.dependents });
     if (row.parent_index) {
-      capture.addPost(Wave.attach, { object, kind: 'index attach', sql: `ALTER INDEX ${row.parent_index} ATTACH PARTITION ${row.ident}` });
+      capture.addPost(Wave.attach, {
+        object,
+        kind: 'index attach',
+        sql: `ALTER INDEX ${row.parent_index} ATTACH PARTITION ${row.ident}`,
+      });
     }
     if (row.clustered) {
-      capture.addPost(Wave.attach, { object, kind: 'cluster', sql: `ALTER TABLE ONLY ${row.table} CLUSTER ON ${row.name}` });
+      capture.addPost(Wave.attach, {
+        object,
+        kind: 'cluster',
+        sql: `ALTER TABLE ONLY ${row.table} CLUSTER ON ${row.name}`,
+      });
     }
     if (row.replident) {
       capture.addPost(Wave.attach, {
@@ -64,8 +72,13 @@ export async function captureIndexes(capture: Capture): Promise<void> {
       });
     }
     for (const [attnum, target] of row.stats ?? []) {
-      capture.addPost(Wave.attach, { object, kind: 'index statistics', sql: `ALTER INDEX ${row.ident} ALTER COLUMN ${attnum} SET STATISTICS ${target}` });
+      capture.addPost(Wave.attach, {
+        object,
+        kind: 'index statistics',
+        sql: `ALTER INDEX ${row.ident} ALTER COLUMN ${attnum} SET STATISTICS ${target}`,
+      });
     }
   }
-  if (invalid.length) capture.warnings.push(`invalid indexes not backed up (a failed CREATE INDEX CONCURRENTLY?): ${invalid.join(', ')}`);
+  if (invalid.length)
+    capture.warnings.push(`invalid indexes not backed up (a failed CREATE INDEX CONCURRENTLY?): ${invalid.join(', ')}`);
 }

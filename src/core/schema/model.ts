@@ -82,7 +82,4 @@ export interface SchemaSnapshot {
 }
 
 /** Reads the system catalogs. The caller decides the transaction and snapshot. */
-export type CatalogQuery = <Row = Record<string, any>>(
-  sql: string,
-  params?: unknown[],
-) => Promise<Row[]>;
+export type CatalogQuery = <Row = Record<string, any>>(sql: string, params?: unknown[]) => Promise<Row[]>;

@@ -89,10 +89,16 @@ export async function captureCasts(capture: Capture): Promise<void> {
   for (const row of rows) {
     const signature = `(${row.source} AS ${row.target})`;
     const object = `cast ${signature}`;
-    const how = row.method === 'f' ? `WITH FUNCTION ${row.func}` : row.method === 'i' ? 'WITH INOUT' : 'WITHOUT FUNCTION';
+    const how =
+      row.method === 'f' ? `WITH FUNCTION ${row.func}` : row.method === 'i' ? 'WITH INOUT' : 'WITHOUT FUNCTION';
     const context = row.context === 'a' ? ' AS ASSIGNMENT' : row.context === 'i' ? ' AS IMPLICIT' : '';
     const nodeKey = key('pg_cast', row.oid);
-    capture.add({ key: nodeKey, kind: 'cast', identity: signature, statements: [{ object, kind: 'cast', sql: `CREATE CAST ${signature} ${how}${context}` }] });
+    capture.add({
+      key: nodeKey,
+      kind: 'cast',
+      identity: signature,
+      statements: [{ object, kind: 'cast', sql: `CREATE CAST ${signature} ${how}${context}` }],
+    });
     capture.comments.set(nodeKey, { target: `CAST ${signature}`, object, node: nodeKey });
   }
 }

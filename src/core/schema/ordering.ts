@@ -42,7 +42,10 @@ function compare(a: SchemaObject, b: SchemaObject): number {
  * Orders capture.objects. A constraint that a pre-data object needs (a view grouping by a
  * primary key) is moved from post-data into pre-data; the moved statements are returned.
  */
-export function orderObjects(capture: Capture, dependencies: Dependency[]): { ordered: SchemaObject[]; promoted: Set<object> } {
+export function orderObjects(
+  capture: Capture,
+  dependencies: Dependency[],
+): { ordered: SchemaObject[]; promoted: Set<object> } {
   const promoted = new Set<object>();
   const needs = new Map<string, Set<string>>();
   const addEdge = (from: string, to: string) => {
@@ -57,7 +60,13 @@ export function orderObjects(capture: Capture, dependencies: Dependency[]): { or
     let to = capture.aliases.get(dep.to);
     const promotable = capture.promotable.get(dep.to);
     if (!to && promotable) {
-      capture.add({ key: dep.to, kind: 'constraint', identity: promotable.statement.object, statements: [promotable.statement], after: [promotable.tableKey] });
+      capture.add({
+        key: dep.to,
+        kind: 'constraint',
+        identity: promotable.statement.object,
+        statements: [promotable.statement],
+        after: [promotable.tableKey],
+      });
       promoted.add(promotable.statement);
       to = dep.to;
     }
@@ -87,7 +96,9 @@ export function orderObjects(capture: Capture, dependencies: Dependency[]): { or
     let next = ready.pop();
     if (!next) {
       next = [...capture.objects.values()].filter((o) => !done.has(o.key)).sort(compare)[0];
-      capture.warnings.push(`dependency cycle broken at ${next.statements[0]?.object ?? next.key}; its restore may fail`);
+      capture.warnings.push(
+        `dependency cycle broken at ${next.statements[0]?.object ?? next.key}; its restore may fail`,
+      );
     }
     if (done.has(next.key)) continue;
     done.add(next.key);

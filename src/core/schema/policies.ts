@@ -47,6 +47,10 @@ export async function capturePolicies(capture: Capture): Promise<void> {
       ...(roles.length ? { roles } : {}),
       appliesTo: { head, tail, roles: row.roles },
     });
-    capture.comments.set(key('pg_policy', row.oid), { target: `POLICY ${row.name} ON ${row.table}`, object, wave: Wave.finishing });
+    capture.comments.set(key('pg_policy', row.oid), {
+      target: `POLICY ${row.name} ON ${row.table}`,
+      object,
+      wave: Wave.finishing,
+    });
   }
 }

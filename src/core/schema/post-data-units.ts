@@ -44,7 +44,11 @@ function rootOf(name: string, parents: ReadonlyMap<string, string>): { root: str
  * concurrently. `tableParents` comes from partitionParents(preData). Unit order and the order
  * inside a unit follow the wave, except index attaches, which go deepest first.
  */
-export function postDataUnits<T>(wave: readonly T[], statementOf: (item: T) => DdlStatement, tableParents: ReadonlyMap<string, string>): T[][] {
+export function postDataUnits<T>(
+  wave: readonly T[],
+  statementOf: (item: T) => DdlStatement,
+  tableParents: ReadonlyMap<string, string>,
+): T[][] {
   const indexParents = new Map<string, string>();
   for (const item of wave) {
     const m = INDEX_ATTACH.exec(statementOf(item).sql);

@@ -28,13 +28,21 @@ export async function capturePublications(capture: Capture): Promise<void> {
       p.pubviaroot AS via_root,
       (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(
           pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),
-          ${v15 ? `(SELECT pg_catalog.array_agg(pg_catalog.quote_ident(a.attname) ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
-              WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs))` : 'NULL'},
+          ${
+            v15
+              ? `(SELECT pg_catalog.array_agg(pg_catalog.quote_ident(a.attname) ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs))`
+              : 'NULL'
+          },
           ${v15 ? 'pg_catalog.pg_get_expr(pr.prqual, pr.prrelid)' : 'NULL'}) ORDER BY n.nspname, c.relname)
         FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE pr.prpubid = p.oid) AS tables,
-      ${v15 ? `(SELECT pg_catalog.array_agg(pg_catalog.quote_ident(n.nspname) ORDER BY n.nspname)
-        FROM pg_catalog.pg_publication_namespace pn JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE pn.pnpubid = p.oid)` : 'NULL'} AS schemas
+      ${
+        v15
+          ? `(SELECT pg_catalog.array_agg(pg_catalog.quote_ident(n.nspname) ORDER BY n.nspname)
+        FROM pg_catalog.pg_publication_namespace pn JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE pn.pnpubid = p.oid)`
+          : 'NULL'
+      } AS schemas
     FROM pg_catalog.pg_publication p
     WHERE ${notExtensionMember('pg_publication', 'p.oid')}
     ORDER BY 2`);
@@ -42,16 +50,32 @@ export async function capturePublications(capture: Capture): Promise<void> {
     const object = `publication ${row.ident}`;
     const options = [`publish = '${row.publish}'`, ...(row.via_root ? ['publish_via_partition_root = true'] : [])];
     // Created a wave before the rest: a wave's statements are sorted by object and SQL.
-    capture.addPost(Wave.dependents, { object, kind: 'publication', sql: `CREATE PUBLICATION ${row.ident}${row.all_tables ? ' FOR ALL TABLES' : ''} WITH (${options.join(', ')})` });
+    capture.addPost(Wave.dependents, {
+      object,
+      kind: 'publication',
+      sql: `CREATE PUBLICATION ${row.ident}${row.all_tables ? ' FOR ALL TABLES' : ''} WITH (${options.join(', ')})`,
+    });
     const statements: DdlStatement[] = [ownerStatement(`PUBLICATION ${row.ident}`, object, row.owner)];
     for (const [table, columns, filter] of row.tables ?? []) {
       const list = columns ? ` (${columns.join(', ')})` : '';
-      statements.push({ object, kind: 'publication', sql: `ALTER PUBLICATION ${row.ident} ADD TABLE ONLY ${table}${list}${filter ? ` WHERE (${filter})` : ''}` });
+      statements.push({
+        object,
+        kind: 'publication',
+        sql: `ALTER PUBLICATION ${row.ident} ADD TABLE ONLY ${table}${list}${filter ? ` WHERE (${filter})` : ''}`,
+      });
     }
     for (const schema of row.schemas ?? []) {
-      statements.push({ object, kind: 'publication', sql: `ALTER PUBLICATION ${row.ident} ADD TABLES IN SCHEMA ${schema}` });
+      statements.push({
+        object,
+        kind: 'publication',
+        sql: `ALTER PUBLICATION ${row.ident} ADD TABLES IN SCHEMA ${schema}`,
+      });
     }
     capture.addPost(Wave.finishing, ...statements);
-    capture.comments.set(key('pg_publication', row.oid), { target: `PUBLICATION ${row.ident}`, object, wave: Wave.finishing });
+    capture.comments.set(key('pg_publication', row.oid), {
+      target: `PUBLICATION ${row.ident}`,
+      object,
+      wave: Wave.finishing,
+    });
   }
 }

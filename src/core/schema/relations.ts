@@ -109,9 +109,13 @@ export async function readColumns(capture: Capture): Promise<ColumnRow[]> {
   return capture.query<ColumnRow>(`
     SELECT a.attrelid, a.attnum, a.attname AS name, pg_catalog.quote_ident(a.attname) AS ident,
       pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
-      ${v >= 180000 ? `(SELECT pg_catalog.quote_ident(nn.conname) FROM pg_catalog.pg_constraint nn
+      ${
+        v >= 180000
+          ? `(SELECT pg_catalog.quote_ident(nn.conname) FROM pg_catalog.pg_constraint nn
         WHERE nn.conrelid = a.attrelid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum
-          AND nn.conname <> c.relname || '_' || a.attname || '_not_null')` : 'NULL'} AS notnull_name,
+          AND nn.conname <> c.relname || '_' || a.attname || '_not_null')`
+          : 'NULL'
+      } AS notnull_name,
       pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default_expr, d.oid AS default_oid,
       EXISTS (SELECT 1 FROM pg_catalog.pg_depend dd WHERE dd.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
         AND dd.objid = d.oid AND dd.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass

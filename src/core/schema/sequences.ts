@@ -63,7 +63,10 @@ export async function captureSequences(capture: Capture): Promise<void> {
         kind: 'sequence owned by',
         identity: row.ident,
         after: [tableKey],
-        statements: [...identityPersistence(capture, row, object), ...privilegeStatements(`SEQUENCE ${row.ident}`, object, row.owner, row.acl)],
+        statements: [
+          ...identityPersistence(capture, row, object),
+          ...privilegeStatements(`SEQUENCE ${row.ident}`, object, row.owner, row.acl),
+        ],
       });
       capture.comments.set(nodeKey, { target: `SEQUENCE ${row.ident}`, object, node: extrasKey });
       continue;
@@ -73,7 +76,11 @@ export async function captureSequences(capture: Capture): Promise<void> {
       kind: 'sequence',
       identity: row.ident,
       statements: [
-        { object, kind: 'sequence', sql: `CREATE ${row.unlogged ? 'UNLOGGED ' : ''}SEQUENCE ${row.ident} AS ${row.type} ${bounds}` },
+        {
+          object,
+          kind: 'sequence',
+          sql: `CREATE ${row.unlogged ? 'UNLOGGED ' : ''}SEQUENCE ${row.ident} AS ${row.type} ${bounds}`,
+        },
         ownerStatement(`SEQUENCE ${row.ident}`, object, row.owner),
         ...privilegeStatements(`SEQUENCE ${row.ident}`, object, row.owner, row.acl),
       ],
@@ -86,7 +93,9 @@ export async function captureSequences(capture: Capture): Promise<void> {
         kind: 'sequence owned by',
         identity: row.ident,
         after: [nodeKey, key('pg_class', tableOid)],
-        statements: [{ object, kind: 'sequence owned by', sql: `ALTER SEQUENCE ${row.ident} OWNED BY ${table}.${column}` }],
+        statements: [
+          { object, kind: 'sequence owned by', sql: `ALTER SEQUENCE ${row.ident} OWNED BY ${table}.${column}` },
+        ],
       });
     }
   }
@@ -98,16 +107,22 @@ export async function captureSequences(capture: Capture): Promise<void> {
  * (ALTER SEQUENCE … SET LOGGED). Before 15 sequences were always logged, but a newer target
  * makes an UNLOGGED table's identity sequence unlogged: set it back there only.
  */
-function identityPersistence(capture: Capture, row: SequenceRow, object: string): { object: string; kind: string; sql: string }[] {
+function identityPersistence(
+  capture: Capture,
+  row: SequenceRow,
+  object: string,
+): { object: string; kind: string; sql: string }[] {
   const tableUnlogged = row.owned_by?.[5] ?? false;
   if (row.unlogged === tableUnlogged) return [];
   const alter = `ALTER SEQUENCE ${row.ident} SET ${row.unlogged ? 'UNLOGGED' : 'LOGGED'}`;
   if (capture.version >= 150000) return [{ object, kind: 'sequence persistence', sql: alter }];
-  return [{
-    object,
-    kind: 'sequence persistence',
-    sql: `DO $tidemark$ BEGIN IF pg_catalog.current_setting('server_version_num')::pg_catalog.int4 >= 150000 THEN ${alter}; END IF; END $tidemark$`,
-  }];
+  return [
+    {
+      object,
+      kind: 'sequence persistence',
+      sql: `DO $tidemark$ BEGIN IF pg_catalog.current_setting('server_version_num')::pg_catalog.int4 >= 150000 THEN ${alter}; END IF; END $tidemark$`,
+    },
+  ];
 }
 
 /**
@@ -128,22 +143,29 @@ async function readSequenceStates(capture: Capture, rows: SequenceRow[]): Promis
     return true;
   };
   const oids = rows.map((r) => r.oid).join(',');
-  const bulk = capture.version >= 180000
-    ? `SELECT c.oid, d.last_value::pg_catalog.text AS last_value, d.is_called
+  const bulk =
+    capture.version >= 180000
+      ? `SELECT c.oid, d.last_value::pg_catalog.text AS last_value, d.is_called
          FROM pg_catalog.pg_class c, pg_catalog.pg_get_sequence_data(c.oid) d WHERE c.oid IN (${oids})`
-    : `SELECT c.oid, pg_catalog.pg_sequence_last_value(c.oid)::pg_catalog.text AS last_value, true AS is_called
+      : `SELECT c.oid, pg_catalog.pg_sequence_last_value(c.oid)::pg_catalog.text AS last_value, true AS is_called
          FROM pg_catalog.pg_class c WHERE c.oid IN (${oids})`;
   const known = new Set<number>();
-  for (const state of await capture.query<{ oid: number; last_value: string | null; is_called: boolean | null }>(bulk)) {
+  for (const state of await capture.query<{ oid: number; last_value: string | null; is_called: boolean | null }>(
+    bulk,
+  )) {
     if (record(state)) known.add(state.oid);
   }
   const rest = rows.filter((r) => !known.has(r.oid));
   for (let i = 0; i < rest.length; i += 50) {
     const sql = rest
       .slice(i, i + 50)
-      .map((r) => `SELECT ${r.oid}::pg_catalog.oid AS oid, last_value::pg_catalog.text AS last_value, is_called FROM ${r.ident}`)
+      .map(
+        (r) =>
+          `SELECT ${r.oid}::pg_catalog.oid AS oid, last_value::pg_catalog.text AS last_value, is_called FROM ${r.ident}`,
+      )
       .join('\nUNION ALL\n');
-    for (const state of await capture.query<{ oid: number; last_value: string; is_called: boolean }>(sql)) record(state);
+    for (const state of await capture.query<{ oid: number; last_value: string; is_called: boolean }>(sql))
+      record(state);
   }
 }
 
@@ -162,7 +184,10 @@ async function checkSequenceAccess(capture: Capture, rows: SequenceRow[]): Promi
   );
   if (denied.length === 0) return;
   throw new SourceAccessError(
-    `Role "${denied[0]!.role}" cannot read the state of sequence ${listNames(denied.map((d) => d.name), 10)}, so nothing was exported: ` +
+    `Role "${denied[0]!.role}" cannot read the state of sequence ${listNames(
+      denied.map((d) => d.name),
+      10,
+    )}, so nothing was exported: ` +
       `grant it SELECT on them and USAGE on their schemas (GRANT SELECT ON SEQUENCE … TO ${quoteIdentLikeServer(denied[0]!.role)}), or back up as their owner.`,
   );
 }

@@ -26,8 +26,16 @@ export async function captureStatistics(capture: Capture): Promise<void> {
     capture.addPost(Wave.indexes, { object, kind: 'statistics', sql: row.def });
     capture.addPost(Wave.attach, ownerStatement(`STATISTICS ${row.ident}`, object, row.owner));
     if (row.target !== null) {
-      capture.addPost(Wave.attach, { object, kind: 'statistics', sql: `ALTER STATISTICS ${row.ident} SET STATISTICS ${row.target}` });
+      capture.addPost(Wave.attach, {
+        object,
+        kind: 'statistics',
+        sql: `ALTER STATISTICS ${row.ident} SET STATISTICS ${row.target}`,
+      });
     }
-    capture.comments.set(key('pg_statistic_ext', row.oid), { target: `STATISTICS ${row.ident}`, object, wave: Wave.dependents });
+    capture.comments.set(key('pg_statistic_ext', row.oid), {
+      target: `STATISTICS ${row.ident}`,
+      object,
+      wave: Wave.dependents,
+    });
   }
 }

@@ -27,7 +27,13 @@ export function addTable(
   // A child's own column that a parent's generated column merges into inherits its generation
   // expression: repeating it is refused ("child column specifies generation expression"), so it
   // is written without one, as pg_dump does.
-  const parentGenerated = new Set(inherits.flatMap(([oid]) => columnsOf(oid).filter((p) => p.generated).map((p) => p.name)));
+  const parentGenerated = new Set(
+    inherits.flatMap(([oid]) =>
+      columnsOf(oid)
+        .filter((p) => p.generated)
+        .map((p) => p.name),
+    ),
+  );
   const elements = listed.map((c) => {
     let col = sharedIdentity ? { ...c, identity: '' as const } : c;
     if (col.generated && parentGenerated.has(col.name)) col = { ...col, generated: '', default_expr: null };
@@ -48,7 +54,8 @@ export function addTable(
 
   const body = elements.length ? `(\n    ${elements.join(',\n    ')}\n)` : rel.oftype ? '' : '()';
   const foreign = rel.relkind === 'f';
-  let sql = `CREATE ${rel.unlogged ? 'UNLOGGED ' : ''}${foreign ? 'FOREIGN ' : ''}TABLE ${rel.ident} ${rel.oftype ? `OF ${rel.oftype} ` : ''}${body}`.trimEnd();
+  let sql =
+    `CREATE ${rel.unlogged ? 'UNLOGGED ' : ''}${foreign ? 'FOREIGN ' : ''}TABLE ${rel.ident} ${rel.oftype ? `OF ${rel.oftype} ` : ''}${body}`.trimEnd();
   if (inherits.length) sql += ` INHERITS (${inherits.map(([, name]) => name).join(', ')})`;
   if (foreign) sql += ` SERVER ${rel.server}${fdwOptions(rel.ftoptions)}`;
   if (rel.partkey) sql += ` PARTITION BY ${rel.partkey}`;
@@ -72,7 +79,11 @@ export function addTable(
   }
   if (!foreign && (rel.replident === 'f' || rel.replident === 'n')) {
     const identity = rel.replident === 'f' ? 'FULL' : 'NOTHING';
-    statements.push({ object, kind: 'replica identity', sql: `ALTER TABLE ONLY ${rel.ident} REPLICA IDENTITY ${identity}` });
+    statements.push({
+      object,
+      kind: 'replica identity',
+      sql: `ALTER TABLE ONLY ${rel.ident} REPLICA IDENTITY ${identity}`,
+    });
   }
   statements.push(ownerStatement(`${foreign ? 'FOREIGN ' : ''}TABLE ${rel.ident}`, object, rel.owner));
   statements.push(...privilegeStatements(`TABLE ${rel.ident}`, object, rel.owner, rel.acl));
@@ -114,13 +125,23 @@ function addDefault(capture: Capture, rel: RelationRow, col: ColumnRow, tableKey
     identity: `${rel.ident}.${col.ident}`,
     after: [tableKey],
     statements: [
-      { object, kind: 'default', sql: `ALTER TABLE ONLY ${rel.ident} ALTER COLUMN ${col.ident} SET DEFAULT ${col.default_expr}` },
+      {
+        object,
+        kind: 'default',
+        sql: `ALTER TABLE ONLY ${rel.ident} ALTER COLUMN ${col.ident} SET DEFAULT ${col.default_expr}`,
+      },
     ],
   });
 }
 
 /** Like pg_dump, a check calling a user function is added after the table and that function. */
-function addSeparateCheck(capture: Capture, rel: RelationRow, check: ConstraintRow, tableKey: string, hasChildren: boolean): void {
+function addSeparateCheck(
+  capture: Capture,
+  rel: RelationRow,
+  check: ConstraintRow,
+  tableKey: string,
+  hasChildren: boolean,
+): void {
   const checkKey = key('pg_constraint', check.oid);
   // Without ONLY on a parent, so its children get their inherited copies.
   const only = hasChildren ? '' : 'ONLY ';
@@ -130,7 +151,9 @@ function addSeparateCheck(capture: Capture, rel: RelationRow, check: ConstraintR
     kind: 'constraint',
     identity: `${rel.ident}.${check.name}`,
     after: [tableKey],
-    statements: [{ object, kind: 'constraint', sql: `ALTER TABLE ${only}${rel.ident} ADD CONSTRAINT ${check.name} ${check.def}` }],
+    statements: [
+      { object, kind: 'constraint', sql: `ALTER TABLE ${only}${rel.ident} ADD CONSTRAINT ${check.name} ${check.def}` },
+    ],
   });
   capture.comments.set(checkKey, { target: `CONSTRAINT ${check.name} ON ${rel.ident}`, object, node: checkKey });
 }
@@ -138,9 +161,17 @@ function addSeparateCheck(capture: Capture, rel: RelationRow, check: ConstraintR
 /** Row security goes after the data so the load is never filtered by a policy. */
 function addRowSecurity(capture: Capture, rel: RelationRow, object: string): void {
   if (rel.rowsecurity) {
-    capture.addPost(Wave.dependents, { object, kind: 'row security', sql: `ALTER TABLE ${rel.ident} ENABLE ROW LEVEL SECURITY` });
+    capture.addPost(Wave.dependents, {
+      object,
+      kind: 'row security',
+      sql: `ALTER TABLE ${rel.ident} ENABLE ROW LEVEL SECURITY`,
+    });
   }
   if (rel.forcerowsecurity) {
-    capture.addPost(Wave.dependents, { object, kind: 'row security', sql: `ALTER TABLE ${rel.ident} FORCE ROW LEVEL SECURITY` });
+    capture.addPost(Wave.dependents, {
+      object,
+      kind: 'row security',
+      sql: `ALTER TABLE ${rel.ident} FORCE ROW LEVEL SECURITY`,
+    });
   }
 }

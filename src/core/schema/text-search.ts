@@ -22,7 +22,8 @@ interface ConfigurationRow {
   mappings: [string, string[]][] | null;
 }
 
-const qualified = (schema: string, name: string) => `pg_catalog.quote_ident(${schema}) || '.' || pg_catalog.quote_ident(${name})`;
+const qualified = (schema: string, name: string) =>
+  `pg_catalog.quote_ident(${schema}) || '.' || pg_catalog.quote_ident(${name})`;
 
 export async function captureTextSearch(capture: Capture): Promise<void> {
   const dictionaries = await capture.query<DictionaryRow>(`
@@ -36,7 +37,11 @@ export async function captureTextSearch(capture: Capture): Promise<void> {
   for (const row of dictionaries) {
     const object = `text search dictionary ${row.ident}`;
     add(capture, key('pg_ts_dict', row.oid), 'text search dictionary', row.ident, object, [
-      { object, kind: 'text search dictionary', sql: `CREATE TEXT SEARCH DICTIONARY ${row.ident} (TEMPLATE = ${row.template}${row.options ? `, ${row.options}` : ''})` },
+      {
+        object,
+        kind: 'text search dictionary',
+        sql: `CREATE TEXT SEARCH DICTIONARY ${row.ident} (TEMPLATE = ${row.template}${row.options ? `, ${row.options}` : ''})`,
+      },
       ownerStatement(`TEXT SEARCH DICTIONARY ${row.ident}`, object, row.owner),
     ]);
   }
@@ -57,7 +62,11 @@ export async function captureTextSearch(capture: Capture): Promise<void> {
   for (const row of configurations) {
     const object = `text search configuration ${row.ident}`;
     add(capture, key('pg_ts_config', row.oid), 'text search configuration', row.ident, object, [
-      { object, kind: 'text search configuration', sql: `CREATE TEXT SEARCH CONFIGURATION ${row.ident} (PARSER = ${row.parser})` },
+      {
+        object,
+        kind: 'text search configuration',
+        sql: `CREATE TEXT SEARCH CONFIGURATION ${row.ident} (PARSER = ${row.parser})`,
+      },
       ...(row.mappings ?? []).map(([token, dicts]) => ({
         object,
         kind: 'text search configuration',
@@ -68,7 +77,14 @@ export async function captureTextSearch(capture: Capture): Promise<void> {
   }
 }
 
-function add(capture: Capture, nodeKey: string, kind: string, identity: string, object: string, statements: DdlStatement[]): void {
+function add(
+  capture: Capture,
+  nodeKey: string,
+  kind: string,
+  identity: string,
+  object: string,
+  statements: DdlStatement[],
+): void {
   capture.add({ key: nodeKey, kind, identity, statements });
   capture.comments.set(nodeKey, { target: `${kind.toUpperCase()} ${identity}`, object, node: nodeKey });
 }

@@ -31,8 +31,17 @@ export async function captureTriggers(capture: Capture): Promise<void> {
     // ONLY: on a partitioned table the state would recurse to the clones, which keep their own
     // (set below), and the two would race in one wave.
     const state = ENABLE[row.enabled];
-    if (state) capture.addPost(Wave.finishing, { object, kind: 'trigger', sql: `ALTER TABLE ONLY ${row.table} ${state} TRIGGER ${row.name}` });
-    capture.comments.set(key('pg_trigger', row.oid), { target: `TRIGGER ${row.name} ON ${row.table}`, object, wave: Wave.finishing });
+    if (state)
+      capture.addPost(Wave.finishing, {
+        object,
+        kind: 'trigger',
+        sql: `ALTER TABLE ONLY ${row.table} ${state} TRIGGER ${row.name}`,
+      });
+    capture.comments.set(key('pg_trigger', row.oid), {
+      target: `TRIGGER ${row.name} ON ${row.table}`,
+      object,
+      wave: Wave.finishing,
+    });
   }
   await captureCloneStates(capture);
 }
@@ -51,7 +60,11 @@ async function captureCloneStates(capture: Capture): Promise<void> {
     ORDER BY 3, 2`);
   for (const row of rows) {
     const object = `trigger ${row.name} on ${row.table}`;
-    capture.addPost(Wave.finishing, { object, kind: 'trigger', sql: `ALTER TABLE ONLY ${row.table} ${ENABLE[row.enabled]} TRIGGER ${row.name}` });
+    capture.addPost(Wave.finishing, {
+      object,
+      kind: 'trigger',
+      sql: `ALTER TABLE ONLY ${row.table} ${ENABLE[row.enabled]} TRIGGER ${row.name}`,
+    });
   }
 }
 
@@ -67,7 +80,16 @@ export async function captureRules(capture: Capture): Promise<void> {
     const object = `rule ${row.name} on ${row.table}`;
     capture.addPost(Wave.dependents, { object, kind: 'rule', sql: row.def.trim().replace(/;$/, '') });
     const state = ENABLE[row.enabled];
-    if (state) capture.addPost(Wave.finishing, { object, kind: 'rule', sql: `ALTER TABLE ${row.table} ${state} RULE ${row.name}` });
-    capture.comments.set(key('pg_rewrite', row.oid), { target: `RULE ${row.name} ON ${row.table}`, object, wave: Wave.finishing });
+    if (state)
+      capture.addPost(Wave.finishing, {
+        object,
+        kind: 'rule',
+        sql: `ALTER TABLE ${row.table} ${state} RULE ${row.name}`,
+      });
+    capture.comments.set(key('pg_rewrite', row.oid), {
+      target: `RULE ${row.name} ON ${row.table}`,
+      object,
+      wave: Wave.finishing,
+    });
   }
 }

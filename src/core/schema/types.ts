@@ -97,7 +97,12 @@ function addType(capture: Capture, row: TypeRow): void {
   if (row.typtype === 'c') {
     const columns = new Map((row.attributes ?? []).map(([name, , , attnum]) => [attnum, `${row.ident}.${name}`]));
     capture.alias(key('pg_class', row.typrelid), nodeKey);
-    capture.comments.set(key('pg_class', row.typrelid), { target: `TYPE ${row.ident}`, object, node: nodeKey, columns });
+    capture.comments.set(key('pg_class', row.typrelid), {
+      target: `TYPE ${row.ident}`,
+      object,
+      node: nodeKey,
+      columns,
+    });
   }
   if (row.multirange) capture.alias(key('pg_type', row.multirange), nodeKey);
 }
@@ -107,7 +112,9 @@ function createSql(row: TypeRow): string {
     case 'e':
       return `CREATE TYPE ${row.ident} AS ENUM (${(row.labels ?? []).map(quoteLiteral).join(', ')})`;
     case 'c': {
-      const attrs = (row.attributes ?? []).map(([name, type, coll]) => `${name} ${type}${coll ? ` COLLATE ${coll}` : ''}`);
+      const attrs = (row.attributes ?? []).map(
+        ([name, type, coll]) => `${name} ${type}${coll ? ` COLLATE ${coll}` : ''}`,
+      );
       return `CREATE TYPE ${row.ident} AS (${attrs.join(', ')})`;
     }
     case 'r':

@@ -7,27 +7,68 @@ const qualified = (schema: string, name: string) =>
   `pg_catalog.quote_ident(${schema}) || '.' || pg_catalog.quote_ident(${name})`;
 const nsp = (col: string) => `(SELECT nspname FROM pg_catalog.pg_namespace WHERE oid = ${col})`;
 // Internal dependents (a multirange's cast) come and go with their owner.
-const userObject = (catalog: string, alias: string) => `${alias}.oid >= 16384 AND ${notExtensionMember(catalog, `${alias}.oid`)}
+const userObject = (
+  catalog: string,
+  alias: string,
+) => `${alias}.oid >= 16384 AND ${notExtensionMember(catalog, `${alias}.oid`)}
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.${catalog}'::pg_catalog.regclass
     AND i.objid = ${alias}.oid AND i.deptype = 'i')`;
 
 /** [kind, SQL returning one `name` column] */
 const KINDS: [string, string][] = [
-  ['text search parser', `SELECT ${qualified(nsp('o.prsnamespace'), 'o.prsname')} FROM pg_catalog.pg_ts_parser o WHERE ${userObject('pg_ts_parser', 'o')}`],
-  ['text search template', `SELECT ${qualified(nsp('o.tmplnamespace'), 'o.tmplname')} FROM pg_catalog.pg_ts_template o WHERE ${userObject('pg_ts_template', 'o')}`],
-  ['foreign-data wrapper', `SELECT pg_catalog.quote_ident(o.fdwname) FROM pg_catalog.pg_foreign_data_wrapper o WHERE ${userObject('pg_foreign_data_wrapper', 'o')}`],
-  ['table in a non-default tablespace', `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} || ' (' || (SELECT pg_catalog.quote_ident(spcname) FROM pg_catalog.pg_tablespace WHERE oid = o.reltablespace) || ')' FROM pg_catalog.pg_class o WHERE o.reltablespace <> 0 AND o.relkind IN ('r', 'p', 'm', 'i', 'I') AND ${userObject('pg_class', 'o')}`],
-  ['subscription', `SELECT pg_catalog.quote_ident(o.subname) FROM pg_catalog.pg_subscription o WHERE o.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`],
+  [
+    'text search parser',
+    `SELECT ${qualified(nsp('o.prsnamespace'), 'o.prsname')} FROM pg_catalog.pg_ts_parser o WHERE ${userObject('pg_ts_parser', 'o')}`,
+  ],
+  [
+    'text search template',
+    `SELECT ${qualified(nsp('o.tmplnamespace'), 'o.tmplname')} FROM pg_catalog.pg_ts_template o WHERE ${userObject('pg_ts_template', 'o')}`,
+  ],
+  [
+    'foreign-data wrapper',
+    `SELECT pg_catalog.quote_ident(o.fdwname) FROM pg_catalog.pg_foreign_data_wrapper o WHERE ${userObject('pg_foreign_data_wrapper', 'o')}`,
+  ],
+  [
+    'table in a non-default tablespace',
+    `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} || ' (' || (SELECT pg_catalog.quote_ident(spcname) FROM pg_catalog.pg_tablespace WHERE oid = o.reltablespace) || ')' FROM pg_catalog.pg_class o WHERE o.reltablespace <> 0 AND o.relkind IN ('r', 'p', 'm', 'i', 'I') AND ${userObject('pg_class', 'o')}`,
+  ],
+  [
+    'subscription',
+    `SELECT pg_catalog.quote_ident(o.subname) FROM pg_catalog.pg_subscription o WHERE o.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`,
+  ],
   // Tidemark's own (point-in-time recovery's DDL capture) is no object of the user's.
-  ['event trigger', `SELECT pg_catalog.quote_ident(o.evtname) FROM pg_catalog.pg_event_trigger o WHERE o.evtname NOT LIKE 'tidemark\\_ddl\\_%' AND ${userObject('pg_event_trigger', 'o')}`],
-  ['conversion', `SELECT ${qualified(nsp('o.connamespace'), 'o.conname')} FROM pg_catalog.pg_conversion o WHERE ${userObject('pg_conversion', 'o')}`],
-  ['operator class', `SELECT ${qualified(nsp('o.opcnamespace'), 'o.opcname')} FROM pg_catalog.pg_opclass o WHERE ${userObject('pg_opclass', 'o')}`],
-  ['operator family', `SELECT ${qualified(nsp('o.opfnamespace'), 'o.opfname')} FROM pg_catalog.pg_opfamily o WHERE ${userObject('pg_opfamily', 'o')}`],
-  ['transform', `SELECT 'FOR ' || pg_catalog.format_type(o.trftype, NULL) || ' LANGUAGE ' || (SELECT pg_catalog.quote_ident(lanname) FROM pg_catalog.pg_language WHERE oid = o.trflang) FROM pg_catalog.pg_transform o WHERE ${userObject('pg_transform', 'o')}`],
-  ['procedural language', `SELECT pg_catalog.quote_ident(o.lanname) FROM pg_catalog.pg_language o WHERE ${userObject('pg_language', 'o')}`],
-  ['base or shell type', `SELECT ${qualified(nsp('o.typnamespace'), 'o.typname')} FROM pg_catalog.pg_type o WHERE o.typtype IN ('b', 'p') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = o.oid) AND ${userObject('pg_type', 'o')}`],
+  [
+    'event trigger',
+    `SELECT pg_catalog.quote_ident(o.evtname) FROM pg_catalog.pg_event_trigger o WHERE o.evtname NOT LIKE 'tidemark\\_ddl\\_%' AND ${userObject('pg_event_trigger', 'o')}`,
+  ],
+  [
+    'conversion',
+    `SELECT ${qualified(nsp('o.connamespace'), 'o.conname')} FROM pg_catalog.pg_conversion o WHERE ${userObject('pg_conversion', 'o')}`,
+  ],
+  [
+    'operator class',
+    `SELECT ${qualified(nsp('o.opcnamespace'), 'o.opcname')} FROM pg_catalog.pg_opclass o WHERE ${userObject('pg_opclass', 'o')}`,
+  ],
+  [
+    'operator family',
+    `SELECT ${qualified(nsp('o.opfnamespace'), 'o.opfname')} FROM pg_catalog.pg_opfamily o WHERE ${userObject('pg_opfamily', 'o')}`,
+  ],
+  [
+    'transform',
+    `SELECT 'FOR ' || pg_catalog.format_type(o.trftype, NULL) || ' LANGUAGE ' || (SELECT pg_catalog.quote_ident(lanname) FROM pg_catalog.pg_language WHERE oid = o.trflang) FROM pg_catalog.pg_transform o WHERE ${userObject('pg_transform', 'o')}`,
+  ],
+  [
+    'procedural language',
+    `SELECT pg_catalog.quote_ident(o.lanname) FROM pg_catalog.pg_language o WHERE ${userObject('pg_language', 'o')}`,
+  ],
+  [
+    'base or shell type',
+    `SELECT ${qualified(nsp('o.typnamespace'), 'o.typname')} FROM pg_catalog.pg_type o WHERE o.typtype IN ('b', 'p') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = o.oid) AND ${userObject('pg_type', 'o')}`,
+  ],
   // pg_dump replays these against pg_init_privs; CREATE EXTENSION alone restores the originals.
-  ['privileges changed on extension members', `SELECT pg_catalog.pg_describe_object(d.classid, d.objid, 0)
+  [
+    'privileges changed on extension members',
+    `SELECT pg_catalog.pg_describe_object(d.classid, d.objid, 0)
     FROM pg_catalog.pg_depend d
     LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = d.classid AND ip.objoid = d.objid AND ip.objsubid = 0
     LEFT JOIN pg_catalog.pg_class c ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = d.objid
@@ -35,17 +76,26 @@ const KINDS: [string, string][] = [
     LEFT JOIN pg_catalog.pg_type t ON d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND t.oid = d.objid
     LEFT JOIN pg_catalog.pg_namespace s ON d.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND s.oid = d.objid
     WHERE d.deptype = 'e' AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.refobjid >= 16384
-      AND COALESCE(c.relacl, p.proacl, t.typacl, s.nspacl)::pg_catalog.text IS DISTINCT FROM ip.initprivs::pg_catalog.text`],
-  ['extension configuration table data', `SELECT pg_catalog.quote_ident(o.extname) || ': ' || cfg::pg_catalog.regclass::pg_catalog.text
-    FROM pg_catalog.pg_extension o, pg_catalog.unnest(o.extconfig) cfg WHERE o.oid >= 16384`],
+      AND COALESCE(c.relacl, p.proacl, t.typacl, s.nspacl)::pg_catalog.text IS DISTINCT FROM ip.initprivs::pg_catalog.text`,
+  ],
+  [
+    'extension configuration table data',
+    `SELECT pg_catalog.quote_ident(o.extname) || ': ' || cfg::pg_catalog.regclass::pg_catalog.text
+    FROM pg_catalog.pg_extension o, pg_catalog.unnest(o.extconfig) cfg WHERE o.oid >= 16384`,
+  ],
   ['large object', `SELECT o.oid::pg_catalog.text FROM pg_catalog.pg_largeobject_metadata o`],
-  ['security label', `SELECT o.provider || ' on ' || pg_catalog.pg_describe_object(o.classoid, o.objoid, o.objsubid) FROM pg_catalog.pg_seclabel o`],
+  [
+    'security label',
+    `SELECT o.provider || ' on ' || pg_catalog.pg_describe_object(o.classoid, o.objoid, o.objsubid) FROM pg_catalog.pg_seclabel o`,
+  ],
 ];
 
 const MAX_NAMES = 50;
 
 export async function reportUnsupported(capture: Capture): Promise<void> {
-  const sql = KINDS.map(([kind, select], i) => `SELECT ${i} AS kind, name FROM (${select}) AS k${i}(name)`).join('\nUNION ALL\n');
+  const sql = KINDS.map(([kind, select], i) => `SELECT ${i} AS kind, name FROM (${select}) AS k${i}(name)`).join(
+    '\nUNION ALL\n',
+  );
   const rows = await capture.query<{ kind: number; name: string }>(`${sql}\nORDER BY 1, 2`);
   const byKind = new Map<number, string[]>();
   for (const row of rows) byKind.set(row.kind, [...(byKind.get(row.kind) ?? []), row.name]);
@@ -55,8 +105,16 @@ export async function reportUnsupported(capture: Capture): Promise<void> {
 }
 
 /** Catalogs whose user objects are all of unsupported kinds (see KINDS). */
-const UNSUPPORTED_CATALOGS = ['pg_ts_parser', 'pg_ts_template', 'pg_foreign_data_wrapper',
-  'pg_conversion', 'pg_opclass', 'pg_opfamily', 'pg_transform', 'pg_language'];
+const UNSUPPORTED_CATALOGS = [
+  'pg_ts_parser',
+  'pg_ts_template',
+  'pg_foreign_data_wrapper',
+  'pg_conversion',
+  'pg_opclass',
+  'pg_opfamily',
+  'pg_transform',
+  'pg_language',
+];
 
 const POST_DATA_CATALOGS = new Set(['pg_constraint', 'pg_trigger', 'pg_rewrite', 'pg_policy', 'pg_statistic_ext']);
 
@@ -67,7 +125,13 @@ const POST_DATA_CATALOGS = new Set(['pg_constraint', 'pg_trigger', 'pg_rewrite',
  * it could be restored. Runs after every capture, when `capture.aliases` knows what was captured.
  */
 export async function refuseUnrestorableDependents(capture: Capture): Promise<void> {
-  const rows = await capture.query<{ catalog: string; objid: number; relkind: string | null; dependent: string; needed: string }>(`
+  const rows = await capture.query<{
+    catalog: string;
+    objid: number;
+    relkind: string | null;
+    dependent: string;
+    needed: string;
+  }>(`
     SELECT d.classid::pg_catalog.regclass::pg_catalog.text AS catalog, d.objid,
       (SELECT c.relkind FROM pg_catalog.pg_class c WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = d.objid) AS relkind,
       pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS dependent,
@@ -90,7 +154,9 @@ export async function refuseUnrestorableDependents(capture: Capture): Promise<vo
   // Pre-data objects are known by their catalog key; post-data ones (indexes, constraints,
   // triggers, rules, policies, statistics) are not nodes, but are captured with their table.
   const captured = (r: (typeof rows)[number]) =>
-    capture.aliases.has(`${r.catalog}:${r.objid}`) || POST_DATA_CATALOGS.has(r.catalog) || (r.catalog === 'pg_class' && (r.relkind === 'i' || r.relkind === 'I'));
+    capture.aliases.has(`${r.catalog}:${r.objid}`) ||
+    POST_DATA_CATALOGS.has(r.catalog) ||
+    (r.catalog === 'pg_class' && (r.relkind === 'i' || r.relkind === 'I'));
   const problems = rows.filter(captured).map((r) => `${r.dependent} needs ${r.needed}`);
   if (problems.length === 0) return;
   throw new UnsupportedObjectError(

@@ -25,7 +25,11 @@ export function addView(capture: Capture, rel: RelationRow, columns: ColumnRow[]
     if (materialized) statements.push(...columnSettings(rel.ident, object, col));
     else if (col.default_expr !== null) {
       // Views can carry column defaults used by INSERTs through them.
-      statements.push({ object, kind: 'default', sql: `ALTER VIEW ${rel.ident} ALTER COLUMN ${col.ident} SET DEFAULT ${col.default_expr}` });
+      statements.push({
+        object,
+        kind: 'default',
+        sql: `ALTER VIEW ${rel.ident} ALTER COLUMN ${col.ident} SET DEFAULT ${col.default_expr}`,
+      });
     }
   }
   statements.push(ownerStatement(`${keyword} ${rel.ident}`, object, rel.owner));
@@ -34,7 +38,13 @@ export function addView(capture: Capture, rel: RelationRow, columns: ColumnRow[]
     statements.push(...privilegeStatements(`TABLE ${rel.ident}`, object, rel.owner, col.acl, col.ident));
   }
   const after = rel.access_method_oid !== null ? [key('pg_am', rel.access_method_oid)] : [];
-  capture.add({ key: nodeKey, kind: materialized ? 'materialized view' : 'view', identity: rel.ident, statements, after });
+  capture.add({
+    key: nodeKey,
+    kind: materialized ? 'materialized view' : 'view',
+    identity: rel.ident,
+    statements,
+    after,
+  });
   capture.alias(key('pg_type', rel.reltype), nodeKey);
   if (rel.return_rule !== null) capture.alias(key('pg_rewrite', rel.return_rule), nodeKey);
   capture.comments.set(nodeKey, {
@@ -43,5 +53,6 @@ export function addView(capture: Capture, rel: RelationRow, columns: ColumnRow[]
     node: nodeKey,
     columns: new Map(columns.map((c) => [c.attnum, `${rel.ident}.${c.ident}`])),
   });
-  if (materialized && rel.populated) capture.populatedMatviews.push({ key: nodeKey, schema: rel.schema, name: rel.name });
+  if (materialized && rel.populated)
+    capture.populatedMatviews.push({ key: nodeKey, schema: rel.schema, name: rel.name });
 }

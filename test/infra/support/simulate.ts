@@ -10,7 +10,10 @@ export const ACCOUNT = { partition: 'aws', region: 'eu-west-1', accountId: '1234
 export const BUCKET = 'tidemark-repository';
 
 /** An identity policy allowing everything: the resource policy's Deny statements decide. */
-export const ADMINISTRATOR: PolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+export const ADMINISTRATOR: PolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+};
 
 export function deployedPolicies(template: Template): StackPolicies {
   return stackPolicies(template, { bucket: BUCKET, table: 'tidemark-catalog', account: ACCOUNT });
@@ -45,6 +48,7 @@ export async function decide(r: Request): Promise<string> {
     },
     {},
   );
-  if (result.resultType === 'error') throw new Error(`the simulator rejected ${r.action}: ${JSON.stringify(result.errors)}`);
+  if (result.resultType === 'error')
+    throw new Error(`the simulator rejected ${r.action}: ${JSON.stringify(result.errors)}`);
   return result.overallResult;
 }

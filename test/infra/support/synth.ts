@@ -22,9 +22,19 @@ export function exampleConfig(): TidemarkConfig {
   return loadConfig(EXAMPLE_CONFIG);
 }
 
-export function synthesize(config: TidemarkConfig = exampleConfig(), options: Pick<TidemarkAppOptions, 'profiles'> = {}): Synthesized {
+export function synthesize(
+  config: TidemarkConfig = exampleConfig(),
+  options: Pick<TidemarkAppOptions, 'profiles'> = {},
+): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'tidemark-cdk-'));
-  const { stack } = createTidemarkApp({ config, context: { 'aws:cdk:bundling-stacks': [] }, nag: false, cloudFormationValidation: false, outdir, ...options });
+  const { stack } = createTidemarkApp({
+    config,
+    context: { 'aws:cdk:bundling-stacks': [] },
+    nag: false,
+    cloudFormationValidation: false,
+    outdir,
+    ...options,
+  });
   return { stack, template: Template.fromStack(stack), config, outdir };
 }
 
@@ -46,7 +56,10 @@ export function render(value: unknown): string {
 }
 
 /** Every Allow statement of the identity policies attached to `roleLogicalId`. */
-export function statementsOfRole(template: Template, roleLogicalId: string): Array<{ Sid?: string; Action: string[]; Resource: string[]; Condition?: unknown }> {
+export function statementsOfRole(
+  template: Template,
+  roleLogicalId: string,
+): Array<{ Sid?: string; Action: string[]; Resource: string[]; Condition?: unknown }> {
   const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
     (p.Properties.Roles as unknown[]).some((r) => render(r) === `<${roleLogicalId}>`),
   );
