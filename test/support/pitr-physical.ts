@@ -1,7 +1,7 @@
 // PostgreSQL's own point-in-time recovery, the oracle of Tidemark's (LOCAL-STACK.md,
 // "Point-in-time recovery"): Debian's PostgreSQL 15 server with WAL archiving, a physical base
 // backup, and recovery of a copy of it to a recovery_target_*.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtemp, chmod, mkdir, appendFile, writeFile, rm, cp, chown } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,8 +11,9 @@ import pg from 'pg';
 
 const run = promisify(execFile);
 const BIN = '/usr/lib/postgresql/15/bin';
-const POSTGRES_UID = 101;
-const POSTGRES_GID = 104;
+/** The Debian package's postgres user (its ids differ between machines). */
+const POSTGRES_UID = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+const POSTGRES_GID = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
 
 async function asPostgres(cmd: string, args: string[]): Promise<string> {
   const { stdout } = await run('runuser', ['-u', 'postgres', '--', join(BIN, cmd), ...args], {
