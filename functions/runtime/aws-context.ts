@@ -17,10 +17,7 @@ import { KmsDocumentKey } from '#adapters/kms-document-key.ts';
 import { authenticateWith } from '#core/repository/repository-key.ts';
 import { SecretsManagerCredentials } from '#adapters/secrets-manager-credentials.ts';
 import { PostgresConnector } from '#adapters/postgres/connector.ts';
-import { Logger } from '@aws-lambda-powertools/logger';
-
-/** One line per database session a task opens: where, and with which TLS mode. */
-const connectionLog = new Logger({ serviceName: 'tidemark' });
+import { logger } from './logger.ts';
 
 /** Like the S3 client: ride out throttling and 5xx with backoff before failing the task. */
 const AWS_MAX_ATTEMPTS = 6;
@@ -67,7 +64,7 @@ export function buildAwsTaskContext(env: NodeJS.ProcessEnv, clients: AwsClients 
     storage,
     catalog: new DynamoDbCatalog({ client: DynamoDBDocumentClient.from(clients.dynamodb), tableName }),
     databases: new PostgresConnector(new SecretsManagerCredentials({ client: clients.secretsManager }), {
-      onConnected: (where) => connectionLog.info('connected', { database: where }),
+      onConnected: (where) => logger.info('connected', { database: where }),
     }),
     progress: () => {}, // nobody watches a Lambda's progress; Step Functions shows the states
     maxSnapshotHoldSeconds: LAMBDA_SNAPSHOT_HOLD_SECONDS,

@@ -4,13 +4,12 @@
 // the run's ids) and publishes its figures as CloudWatch metrics (Powertools EMF): seconds per
 // step, and rows and bytes where the step reports them. Local runs log nothing here: the CLI
 // shows progress instead.
-import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { TaskContext } from '#core/task-context.ts';
 import { redactSecrets } from '#core/errors.ts';
 import { currentTaskContext, isLocalRun } from './context.ts';
+import { logger } from './logger.ts';
 
-const logger = new Logger({ serviceName: 'tidemark' });
 const metrics = new Metrics({ namespace: 'Tidemark', serviceName: 'tidemark' });
 
 /** Ids a task input may carry; they become keys of every log line of the invocation. */

@@ -1,6 +1,6 @@
 // Operating-system errors of the local adapters (directory repository, file catalog) as Tidemark
 // errors that say what failed, on which object, and what to do — never a bare `ENOSPC`.
-import { RepositoryError, TidemarkError } from '#core/errors.ts';
+import { RepositoryAccessError, RepositoryError, TidemarkError } from '#core/errors.ts';
 
 const ADVICE: Record<string, string> = {
   ENOSPC:
@@ -20,7 +20,8 @@ export function osFailure(err: unknown, action: string, object: string): unknown
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const advice = code ? ADVICE[code] : undefined;
   if (!advice) return err;
-  return new RepositoryError(`Cannot ${action} ${object}: ${advice}.`, { cause: err });
+  const Failure = code === 'EACCES' || code === 'EPERM' ? RepositoryAccessError : RepositoryError;
+  return new Failure(`Cannot ${action} ${object}: ${advice}.`, { cause: err });
 }
 
 export function isDiskFull(err: unknown): boolean {

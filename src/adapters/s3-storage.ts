@@ -16,7 +16,14 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ObjectNotFoundError, RepositoryError, TidemarkError, TransientError, redactSecrets } from '#core/errors.ts';
+import {
+  ObjectNotFoundError,
+  RepositoryAccessError,
+  RepositoryError,
+  TidemarkError,
+  TransientError,
+  redactSecrets,
+} from '#core/errors.ts';
 import type { RepositoryStorage, StoredObjectInfo } from '#core/ports/storage.ts';
 import { checkRepositoryKey } from '#core/repository/key-rules.ts';
 import { sleep } from '#core/retry.ts';
@@ -212,7 +219,7 @@ export class S3Storage implements RepositoryStorage {
       e.name === 'InvalidAccessKeyId' ||
       e.name === 'SignatureDoesNotMatch'
     ) {
-      return new RepositoryError(
+      return new RepositoryAccessError(
         `${what}: access denied (${detail}). Check that the credentials in use may read, write and list this bucket and prefix.`,
         { cause: err },
       );

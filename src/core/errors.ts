@@ -25,6 +25,9 @@ export class TransientError extends TidemarkError {}
 /** The repository is missing, is not a Tidemark repository, or has an unsupported format. */
 export class RepositoryError extends TidemarkError {}
 
+/** The credentials in use may not do this to the repository (S3 403, EACCES / EPERM). */
+export class RepositoryAccessError extends RepositoryError {}
+
 /** An object in the repository does not match its hash, checksum or format. */
 export class IntegrityError extends TidemarkError {}
 

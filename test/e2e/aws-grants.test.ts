@@ -16,7 +16,7 @@ import type { TaskContext } from '#core/task-context.ts';
 import { backupRunInput } from '../../infra/constructs/backup-schedules.ts';
 import { TASK_PROFILES, type TaskProfile } from '../../infra/task-profiles.ts';
 import { functionEntries } from '../../functions/index.ts';
-import { exampleConfig, synthesize } from '../infra/support/synth.ts';
+import { exampleConfig, STATE_MACHINE_SERVICE_ACTIONS, synthesize } from '../infra/support/synth.ts';
 import { AwsCallRecorder, asCaller, currentCaller, type IamRequest, type RecordedCall } from '../support/aws-calls.ts';
 import { stackPolicies, type StackPolicies } from '../support/stack-policies.ts';
 import { startSecretsManager, type LocalSecretsManager } from '../support/local-secrets-manager.ts';
@@ -98,20 +98,7 @@ const UNUSED_GRANTS: Array<{ roles: RegExp; actions: string[]; reason: string }>
   },
   {
     roles: /^StateMachines/,
-    actions: [
-      'logs:CreateLogDelivery',
-      'logs:DeleteLogDelivery',
-      'logs:DescribeLogGroups',
-      'logs:DescribeResourcePolicies',
-      'logs:GetLogDelivery',
-      'logs:ListLogDeliveries',
-      'logs:PutResourcePolicy',
-      'logs:UpdateLogDelivery',
-      'xray:GetSamplingRules',
-      'xray:GetSamplingTargets',
-      'xray:PutTelemetryRecords',
-      'xray:PutTraceSegments',
-    ],
+    actions: STATE_MACHINE_SERVICE_ACTIONS,
     reason: 'Step Functions delivers execution logs and X-Ray traces with the role; the ASL calls neither',
   },
 ];

@@ -39,6 +39,9 @@ async function manifestJson(repo: string, backupId: string): Promise<any> {
 }
 
 const chunkPath = (repo: string, id: string) => join(repo, 'chunks', id.slice(0, 2), id);
+/** `tidemark backup` of the shop database into `repo`, in small chunks. */
+const backupInto = (repo: string) =>
+  runCli(['backup', '--source', pg.url('shop'), '--repo', repo, '--json', '--chunk-bytes', String(16 * 1024)]);
 
 beforeAll(async () => {
   [pg, base] = await Promise.all([startPostgres({ major: 15 }), tempRepository()]);
@@ -146,16 +149,7 @@ describe('"present" means present and intact (findings 2 and 3)', () => {
     const repo = await copyOfBase();
     const chunk = (await manifestJson(repo, ids[0]!)).tables.find((t: any) => t.name === 'products').chunks[0].id;
     await truncate(chunkPath(repo, chunk), 10);
-    const backup = await runCli([
-      'backup',
-      '--source',
-      pg.url('shop'),
-      '--repo',
-      repo,
-      '--json',
-      '--chunk-bytes',
-      String(16 * 1024),
-    ]);
+    const backup = await backupInto(repo);
     expect(backup.code, describeResult(backup)).toBe(0);
     expect(backup.json.bytesStored).toBeGreaterThan(0);
     const verify = await runCli(['verify', backup.json.backupId, '--repo', repo, '--json']);
@@ -177,16 +171,7 @@ describe('"present" means present and intact (findings 2 and 3)', () => {
         quarantined: expect.stringContaining(`quarantine/chunks/${chunk}/`),
       }),
     ]);
-    const backup = await runCli([
-      'backup',
-      '--source',
-      pg.url('shop'),
-      '--repo',
-      repo,
-      '--json',
-      '--chunk-bytes',
-      String(16 * 1024),
-    ]);
+    const backup = await backupInto(repo);
     expect(backup.code, describeResult(backup)).toBe(0);
     for (const id of [backup.json.backupId, ids[0]!]) {
       const verify = await runCli(['verify', id, '--repo', repo, '--json']);
@@ -393,16 +378,7 @@ describe('leases with liveness (finding 8)', () => {
     };
     expect(await ctx.catalog.acquireLease(lease, now)).toBeUndefined();
     const started = Date.now();
-    const backup = await runCli([
-      'backup',
-      '--source',
-      pg.url('shop'),
-      '--repo',
-      repo,
-      '--json',
-      '--chunk-bytes',
-      String(16 * 1024),
-    ]);
+    const backup = await backupInto(repo);
     expect(backup.code, describeResult(backup)).toBe(0);
     expect(Date.now() - started, 'no wait for the dead holder').toBeLessThan(60_000);
     const gc = await runCli(['gc', '--repo', repo, '--json']);

@@ -10,7 +10,7 @@ import { functionEntries } from '../../functions/index.ts';
 import { TidemarkStack } from '../../infra/stack.ts';
 import { nagAcknowledgements } from '../../infra/nag-suppressions.ts';
 import { createTidemarkApp, FEATURE_FLAGS } from '../../infra/tidemark-app.ts';
-import { exampleConfig, render, synthesize, type Synthesized } from './support/synth.ts';
+import { exampleConfig, render, STATE_MACHINE_SERVICE_ACTIONS, synthesize, type Synthesized } from './support/synth.ts';
 
 /** The only statements allowed a wildcard resource, and why. No action may be a wildcard. */
 const ALLOWED_WILDCARDS: Array<{ policy: RegExp; actions: string[]; resource: RegExp; reason: string }> = [
@@ -48,20 +48,7 @@ const ALLOWED_WILDCARDS: Array<{ policy: RegExp; actions: string[]; resource: Re
   },
   {
     policy: /^StateMachines\w+RoleDefaultPolicy/,
-    actions: [
-      'logs:CreateLogDelivery',
-      'logs:DeleteLogDelivery',
-      'logs:DescribeLogGroups',
-      'logs:DescribeResourcePolicies',
-      'logs:GetLogDelivery',
-      'logs:ListLogDeliveries',
-      'logs:PutResourcePolicy',
-      'logs:UpdateLogDelivery',
-      'xray:GetSamplingRules',
-      'xray:GetSamplingTargets',
-      'xray:PutTelemetryRecords',
-      'xray:PutTraceSegments',
-    ],
+    actions: STATE_MACHINE_SERVICE_ACTIONS,
     resource: /^\*$/,
     reason:
       'Step Functions execution logging (vended log delivery) and X-Ray tracing support no resource-level permissions',

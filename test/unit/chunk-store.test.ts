@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSystemStorage } from '#adapters/fs-storage.ts';
 import { chunkProblem, putChunk, quarantineChunk } from '#core/repository/chunk-store.ts';
 import { layout } from '#core/repository/layout.ts';
+import { RepositoryAccessError } from '#core/errors.ts';
 
 let dir: string;
 let storage: FileSystemStorage;
@@ -41,7 +42,9 @@ describe('chunk store', () => {
     // in AWS (no local S3 server enforces IAM).
     const denying = Object.assign(Object.create(storage), {
       delete: async (key: string) => {
-        throw new Error(`Cannot delete ${key} in ${storage.location}: access denied (AccessDenied (HTTP 403)).`);
+        throw new RepositoryAccessError(
+          `Cannot delete ${key} in ${storage.location}: access denied (AccessDenied (HTTP 403)).`,
+        );
       },
     }) as FileSystemStorage;
     const first = await putChunk(storage, rows(400), 400);

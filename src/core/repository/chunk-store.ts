@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import type { ChunkId } from '../ids.ts';
 import type { ChunkRef } from './chunk-ref.ts';
-import { IntegrityError } from '../errors.ts';
+import { IntegrityError, RepositoryAccessError } from '../errors.ts';
 import { layout } from './layout.ts';
 import { decodeChunk, encodeChunk } from './chunk-codec.ts';
 import { forEachInParallel } from '../parallel.ts';
@@ -101,7 +101,7 @@ export async function quarantineChunk(
   } catch (err) {
     // In AWS the task roles may not delete from chunks/ (write-once, enforced by IAM and the
     // bucket policy): the damaged chunk stays, and the run fails naming it and what to do.
-    if (!/access denied/i.test((err as Error).message)) throw err;
+    if (!(err instanceof RepositoryAccessError)) throw err;
     throw new IntegrityError(
       `Chunk ${id} at ${key} in ${storage.location} is damaged, and these credentials may not move it aside (${(err as Error).message}). ` +
         `Run \`tidemark verify <backup> --repo ${storage.location}\` with credentials that may write quarantine/ and delete chunks (an operator's, not a task role): it quarantines the chunk, and the next backup writes it again.`,

@@ -75,3 +75,22 @@ export function statementsOfRole(
 export function readAsset(outdir: string, fileName: string): string {
   return readFileSync(join(outdir, fileName), 'utf8');
 }
+
+/**
+ * What CDK grants a state machine's role for execution logging (vended log delivery) and X-Ray
+ * tracing: actions without resource-level permissions, which the ASL itself never calls.
+ */
+export const STATE_MACHINE_SERVICE_ACTIONS = [
+  'logs:CreateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:DescribeLogGroups',
+  'logs:DescribeResourcePolicies',
+  'logs:GetLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:UpdateLogDelivery',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+  'xray:PutTelemetryRecords',
+  'xray:PutTraceSegments',
+];
