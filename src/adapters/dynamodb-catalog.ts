@@ -18,6 +18,7 @@ import { CatalogCore } from '#core/catalog/catalog-core.ts';
 import type { Condition } from '#core/catalog/conditions.ts';
 import type { ItemId, ItemKind, ItemOf } from '#core/catalog/items.ts';
 import { plain } from '#core/catalog/order.ts';
+import type { SegmentRecord } from '#core/ports/segment-catalog.ts';
 import { conditionExpression } from '#adapters/dynamodb-catalog/conditions.ts';
 import { attributeOf, fromItem, itemKey, toItem } from '#adapters/dynamodb-catalog/items.ts';
 import { CatalogTable } from '#adapters/dynamodb-catalog/table.ts';
@@ -130,6 +131,23 @@ export class DynamoDbCatalog extends CatalogCore {
       ),
     );
     return items.map((item) => fromItem(kind, item));
+  }
+
+  /** One Query of the byKind index: segments are listed by id (items.ts), so begins_with picks a collection's or a chain's. */
+  protected override async listSegmentItems(prefix: string): Promise<SegmentRecord[]> {
+    const items = await this.table.allPages('segment', (ExclusiveStartKey) =>
+      this.table.client.send(
+        new QueryCommand({
+          TableName: this.table.tableName,
+          IndexName: T.listIndex,
+          KeyConditionExpression: '#kind = :kind AND begins_with(#id, :prefix)',
+          ExpressionAttributeNames: { '#kind': T.listIndexPartitionKey, '#id': T.listIndexSortKey },
+          ExpressionAttributeValues: { ':kind': 'segment', ':prefix': prefix },
+          ExclusiveStartKey,
+        }),
+      ),
+    );
+    return items.map((item) => fromItem('segment', item));
   }
 
   /**

@@ -8,6 +8,7 @@ import { InvalidKeyError } from '#core/errors.ts';
 import { startDynalite, type LocalDynamoDb } from '../support/dynalite.ts';
 import { catalogRulesContract } from './catalog-contract-rules.ts';
 import { backupRecord, catalogContract, restoreRecord } from './catalog-contract.ts';
+import { segmentCatalogContract } from './catalog-segments-contract.ts';
 
 let dynamo: LocalDynamoDb;
 beforeAll(async () => {
@@ -32,6 +33,11 @@ catalogContract('DynamoDbCatalog on dynalite', async () => {
 });
 
 catalogRulesContract('DynamoDbCatalog on dynalite', async () => {
+  const { catalog, client } = await freshCatalog();
+  return { catalog, cleanup: async () => client.destroy() };
+});
+
+segmentCatalogContract('DynamoDbCatalog on dynalite', async () => {
   const { catalog, client } = await freshCatalog();
   return { catalog, cleanup: async () => client.destroy() };
 });

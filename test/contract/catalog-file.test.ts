@@ -6,6 +6,7 @@ import { FileCatalog } from '#adapters/file-catalog.ts';
 import { CatalogConflictError, IntegrityError, InvalidKeyError } from '#core/errors.ts';
 import { catalogRulesContract } from './catalog-contract-rules.ts';
 import { backupRecord, catalogContract } from './catalog-contract.ts';
+import { segmentCatalogContract } from './catalog-segments-contract.ts';
 
 catalogContract('FileCatalog', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tidemark-file-catalog-'));
@@ -13,6 +14,11 @@ catalogContract('FileCatalog', async () => {
 });
 
 catalogRulesContract('FileCatalog', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tidemark-file-catalog-'));
+  return { catalog: new FileCatalog(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+});
+
+segmentCatalogContract('FileCatalog', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tidemark-file-catalog-'));
   return { catalog: new FileCatalog(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
 });

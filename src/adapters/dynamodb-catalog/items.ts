@@ -3,6 +3,7 @@
 //   pk `RESTORE#<restoreId>` sk `RESTORE`    kind `restore`     startedAt …  + every RestoreRecord field
 //   pk `COLLECTION#<name>`   sk `COLLECTION` kind `collection`  startedAt = createdAt + every CollectionRecord field
 //   pk `LEASE#<name>`        sk `LEASE`      name owner purpose acquiredAt holder leaseExpiresAt leaseExpiresAtMs
+//   pk `SEGMENT#<id>`        sk `SEGMENT`    kind `segment`     startedAt = the id (LSN order) + every SegmentRecord field
 // Record fields are top-level attributes, so a state change is one UpdateItem. A lease's expiry
 // is stored as leaseExpiresAt, not `expiresAt`, which is the table's TTL attribute (epoch
 // seconds), because an expired lease must stay readable; leaseExpiresAtMs is the same instant as
@@ -26,7 +27,13 @@ export function toItem<K extends ItemKind>(kind: K, id: ItemId, record: ItemOf<K
     return { ...fields, ...itemKey(kind, id), leaseExpiresAt: expiresAt, leaseExpiresAtMs: Date.parse(expiresAt) };
   }
   // A collection has no startedAt, the index's sort key: it is listed by its createdAt.
-  const listed = kind === 'collection' ? { [T.listIndexSortKey]: (record as ItemOf<'collection'>).createdAt } : {};
+  // A segment is listed by its id, so a collection's or a chain's records are one Query (begins_with).
+  const listed =
+    kind === 'collection'
+      ? { [T.listIndexSortKey]: (record as ItemOf<'collection'>).createdAt }
+      : kind === 'segment'
+        ? { [T.listIndexSortKey]: id }
+        : {};
   return { ...record, ...listed, ...itemKey(kind, id), [T.listIndexPartitionKey]: kind };
 }
 
@@ -43,7 +50,7 @@ export function fromItem<K extends ItemKind>(kind: K, item: Item): ItemOf<K> {
     const { leaseExpiresAt, leaseExpiresAtMs: _ms, ...fields } = record;
     return { ...fields, expiresAt: leaseExpiresAt } as unknown as ItemOf<K>;
   }
-  if (kind === 'collection') delete record[T.listIndexSortKey];
+  if (kind === 'collection' || kind === 'segment') delete record[T.listIndexSortKey];
   return record as unknown as ItemOf<K>;
 }
 

@@ -10,6 +10,8 @@ import { itemId, type ItemId, type ItemKind, type ItemOf } from './items.ts';
 import { leaseFreeFor, leaseHeldBy } from './leases.ts';
 import { EXPIRE, FINISH, checkTarget, idTaken, wrongState, type Move } from './lifecycle.ts';
 import { byName, byStartTime, canonical, plain } from './order.ts';
+import type { SegmentRecord } from '../ports/segment-catalog.ts';
+import { bySegmentOrder, segmentIdPrefix, segmentItemId } from './segments.ts';
 
 type Finish<T> = Partial<T> & { state: 'committed' | 'failed' };
 type RunKind = 'backup' | 'restore';
@@ -127,6 +129,22 @@ export abstract class CatalogCore implements BackupCatalog {
   async releaseLease(name: string, owner: string): Promise<void> {
     // Not ours (expired and taken by another, or already released): left as it is.
     return this.deleteItem('lease', itemId('lease', name), leaseHeldBy(owner));
+  }
+
+  async recordSegment(record: SegmentRecord): Promise<void> {
+    return this.createOnce('segment', segmentItemId(record), record);
+  }
+
+  async listSegments(collection: string, chain?: string): Promise<SegmentRecord[]> {
+    return (await this.listSegmentItems(segmentIdPrefix(collection, chain))).sort(bySegmentOrder);
+  }
+
+  /**
+   * Segment records whose id starts with `prefix`, in any order; may lag behind recent writes.
+   * This lists every segment and filters; a backend with an index on ids overrides it.
+   */
+  protected async listSegmentItems(prefix: string): Promise<SegmentRecord[]> {
+    return (await this.listItems('segment')).filter((r) => segmentItemId(r).startsWith(prefix));
   }
 
   // ---- The rules ----

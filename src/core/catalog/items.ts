@@ -3,6 +3,7 @@
 // on one is valid on all, and `catalog rebuild` can move a catalog between them.
 import { InvalidKeyError } from '../errors.ts';
 import type { BackupRecord, CollectionRecord, Lease, RestoreRecord } from '../ports/catalog.ts';
+import type { SegmentRecord } from '../ports/segment-catalog.ts';
 
 /** The record each kind of item holds. */
 export interface CatalogItems {
@@ -10,6 +11,7 @@ export interface CatalogItems {
   restore: RestoreRecord;
   collection: CollectionRecord;
   lease: Lease;
+  segment: SegmentRecord;
 }
 
 export type ItemKind = keyof CatalogItems;

@@ -4,6 +4,7 @@
 // The rules below are implemented once, in `src/core/catalog/` (CatalogCore); a backend supplies
 // only its reads and conditional writes. test/contract/catalog-*.ts pins them on every backend.
 // The repository is the source of truth; the catalog can be rebuilt by scanning it.
+import type { SegmentCatalog } from './segment-catalog.ts';
 
 export type RunState = 'running' | 'committed' | 'failed';
 
@@ -109,7 +110,7 @@ export interface RestoreRecord {
   error?: string;
 }
 
-export interface BackupCatalog {
+export interface BackupCatalog extends SegmentCatalog {
   /**
    * Records a new backup in state `running`. Fails with `CatalogConflictError` if the id exists
    * with different content; succeeds (idempotent) when the identical record is already there
