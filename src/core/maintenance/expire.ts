@@ -9,7 +9,9 @@ import { layout } from '../repository/layout.ts';
 import { applyRetention, type KeptBackup } from './retention.ts';
 import { findCollection } from './collections.ts';
 import { withMaintenanceLease, type HeldLease } from './lease.ts';
-import { writeTombstone } from './tombstone.ts';
+import { readTombstone, writeTombstone } from './tombstone.ts';
+import { readManifest } from '../repository/manifest.ts';
+import { IntegrityError, TidemarkError } from '../errors.ts';
 
 export interface ExpireOptions {
   /** One collection; default: every collection. */
@@ -60,8 +62,14 @@ async function expireCollection(
   const committed = allBackups.filter((b) => b.collection === collection.name && b.state === 'committed');
   // A tombstone without the catalog transition is an interrupted expire: finish it, and keep
   // the backup out of the policy (it is no restore point any more).
+  // Read, not just seen: a forged or misplaced tombstone stops expire, naming it.
   const tombstoned = new Set<string>();
-  for (const b of committed) if (await ports.storage.head(layout.backupExpired(b.backupId))) tombstoned.add(b.backupId);
+  for (const b of committed) {
+    if (await ports.storage.head(layout.backupExpired(b.backupId))) {
+      await readTombstone(ports.storage, b.backupId);
+      tombstoned.add(b.backupId);
+    }
+  }
   const decision = applyRetention(
     committed
       .filter((b) => !tombstoned.has(b.backupId))
@@ -74,6 +82,7 @@ async function expireCollection(
     expired: decision.expire,
     completed: [...tombstoned],
   };
+  if (decision.expire.length > 0) await checkKept(ports.storage, collection.name, decision);
   if (dryRun) return result;
   for (const backupId of [...tombstoned, ...decision.expire]) {
     await lease.assertHeld(`expiring backup ${backupId}`);
@@ -85,4 +94,28 @@ async function expireCollection(
     await ports.catalog.expireBackup(backupId, tombstone.expiredAt);
   }
   return result;
+}
+
+/**
+ * The backups retention keeps must be restore points before any other is expired: a kept backup
+ * whose manifest is damaged or forged would leave the collection with none. Refuses, naming it.
+ */
+async function checkKept(
+  storage: RepositoryStorage,
+  collection: string,
+  decision: { keep: KeptBackup[]; expire: string[] },
+): Promise<void> {
+  for (const { backupId } of decision.keep) {
+    try {
+      await readManifest(storage, backupId);
+    } catch (err) {
+      if (!(err instanceof TidemarkError)) throw err;
+      throw new IntegrityError(
+        `expire changed nothing in collection ${collection}: backup ${backupId}, which its retention keeps, cannot be read ` +
+          `(${err.message}) Expiring ${decision.expire.join(', ')} could leave no restore point. ` +
+          `Run \`tidemark verify ${backupId}\`, repair its manifest from a copy of the repository, or take a new backup first.`,
+        { cause: err },
+      );
+    }
+  }
 }

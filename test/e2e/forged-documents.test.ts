@@ -1,0 +1,328 @@
+// Issue 11, acceptance: every kind of forged repository document — edited and re-sealed, moved to
+// another id, replayed, signed with another key — is refused by name on every read path, and
+// nothing acts on it. One keyed repository (a collection of two backups, the second incremental)
+// is copied for each case; the command line runs in this process (runCliInProcess: no start-up).
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { describeResult, runCliInProcess, type CliResult } from '../support/cli.ts';
+import { tempRepository } from '../support/pipeline.ts';
+import { decodeDocument, encodeDocument, type DocumentKind, type Place } from '#core/repository/documents.ts';
+import * as formats from '#core/repository/document-formats.ts';
+import { RepositoryKey } from '#core/repository/repository-key.ts';
+import { layout } from '#core/repository/layout.ts';
+import { newRunId } from '#core/ids.ts';
+
+const KEY = 'ab'.repeat(32);
+const OTHER_KEY = 'cd'.repeat(32);
+const key = RepositoryKey.parse(KEY, 'test key');
+const otherKey = RepositoryKey.parse(OTHER_KEY, 'other test key');
+
+let pg: PostgresServer;
+let base: string;
+let scratch: string;
+/** Oldest first: A (full), then B (incremental on A), both in collection `nightly` (keep-last 1). */
+let A: string;
+let B: string;
+let copies = 0;
+
+const cli = async (...args: string[]): Promise<CliResult> => runCliInProcess([...args, '--json']);
+const source = () => pg.url('shop');
+
+/** `tidemark backup` into collection nightly: incremental on its latest backup. */
+const backupInto = (repo: string) =>
+  cli('backup', '--collection', 'nightly', '--source', source(), '--repo', repo, '--chunk-bytes', String(16 * 1024));
+
+async function copyOfBase(): Promise<string> {
+  const repo = join(scratch, `copy-${++copies}`);
+  await cp(base, repo, { recursive: true });
+  return repo;
+}
+
+// --- Forgeries, as someone with write access to the repository but not the key makes them ---
+
+function split(bytes: Buffer): { header: any; body: any } {
+  const nl = bytes.indexOf(10);
+  return { header: JSON.parse(bytes.subarray(0, nl).toString()), body: JSON.parse(bytes.subarray(nl + 1).toString()) };
+}
+
+/** The header's checksum and length recomputed as FORMAT.md describes; the MAC as `mac` says. */
+function reseal(header: any, body: unknown, mac: 'left' | 'wrong key' | 'removed'): Buffer {
+  const text = JSON.stringify(body);
+  const next = {
+    ...header,
+    bodySha256: createHash('sha256').update(text).digest('hex'),
+    bodyBytes: Buffer.byteLength(text),
+  };
+  if (mac === 'removed') {
+    delete next.mac;
+    delete next.keyId;
+  }
+  if (mac === 'wrong key') {
+    const message = JSON.stringify([
+      next.format,
+      next.formatVersion,
+      next.key ?? null,
+      next.bodySha256,
+      next.bodyBytes,
+    ]);
+    next.mac = createHash('sha256').update(`not the key${message}`).digest('hex');
+  }
+  return Buffer.concat([Buffer.from(`${JSON.stringify(next)}\n`), Buffer.from(text)]);
+}
+
+/** Content changed: a field added (schemas let unknown fields through, so only the MAC can tell). */
+function edited(body: any): any {
+  if (Array.isArray(body)) return [...body, body[0]];
+  return { ...body, forged: true };
+}
+
+const signedWithOtherKey = <T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: T) =>
+  encodeDocument(kind, place, body, otherKey).then(Buffer.from);
+
+async function chunkFiles(repo: string): Promise<string[]> {
+  return (await readdir(join(repo, 'chunks'), { recursive: true })).filter((f) => f.includes('/')).sort();
+}
+
+async function backupFiles(repo: string): Promise<string[]> {
+  return (await readdir(join(repo, 'backups'), { recursive: true })).sort();
+}
+
+function refusedNaming(r: CliResult, ...texts: string[]): void {
+  expect(r.code, describeResult(r)).toBe(1);
+  const message = r.json?.error?.message ?? r.stderr;
+  for (const text of texts) expect(message, describeResult(r)).toContain(text);
+}
+
+async function databaseExists(name: string): Promise<boolean> {
+  const result = await pg.sql(`SELECT count(*)::int AS n FROM pg_database WHERE datname = '${name}'`);
+  return result.rows[0].n === 1;
+}
+
+beforeAll(async () => {
+  for (const k of Object.keys(process.env)) if (k.startsWith('TIDEMARK_')) delete process.env[k];
+  process.env.TIDEMARK_KEY = KEY;
+  [pg, base] = await Promise.all([startPostgres({ major: 15 }), tempRepository()]);
+  scratch = join(base, '..');
+  await pg.createDatabase('shop');
+  await pg.sql(
+    `CREATE TABLE products (id int PRIMARY KEY, name text NOT NULL);
+     CREATE TABLE orders (id bigint PRIMARY KEY, product_id int, note text);
+     INSERT INTO products SELECT g, 'product ' || g FROM generate_series(1, 1000) g;
+     INSERT INTO orders SELECT g, 1 + g % 1000, repeat(md5(g::text), 3) FROM generate_series(1, 2000) g;`,
+    'shop',
+  );
+  for (const [name, keep] of [
+    ['nightly', '1'],
+    ['weekly', '3'],
+  ] as const) {
+    const created = await cli('collection', 'create', name, '--source', source(), '--repo', base, '--keep-last', keep);
+    expect(created.code, describeResult(created)).toBe(0);
+  }
+  const ids: string[] = [];
+  for (let round = 0; round < 2; round++) {
+    if (round > 0) await pg.sql(`UPDATE orders SET note = 'changed' WHERE id % 10 = 0`, 'shop');
+    const backup = await backupInto(base);
+    expect(backup.code, describeResult(backup)).toBe(0);
+    ids.push(backup.json.backupId);
+  }
+  [A, B] = ids as [string, string];
+}, 120_000);
+
+afterAll(async () => {
+  delete process.env.TIDEMARK_KEY;
+  await pg?.stop();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+describe('the registry refuses every forgery of every document kind, naming the object', () => {
+  it('manifest, commit marker, tombstone, collection, plan, plan batch, export result, snapshot hand-off, release, marker and change segment', async () => {
+    const read = (path: string) => readFile(join(base, path));
+    const tombstone = { backupId: B, collection: 'nightly', expiredAt: new Date().toISOString() };
+    const segment = {
+      collection: 'nightly',
+      chain: '0123456789ABCDEF',
+      afterLsn: '0/1000000',
+      part: 0,
+      slot: 'tidemark_nightly',
+      source: { systemIdentifier: '1', database: 'shop', serverVersionNum: 150000 },
+      endLsn: '0/2000000',
+      openAtEnd: false,
+      transactions: 0,
+      changes: 0,
+      payload: { codec: 'zstd', sha256: '0'.repeat(64), bytes: 0, data: '' },
+    };
+    const segmentPlace = { collection: 'nightly', chain: '0123456789ABCDEF', afterLsn: '0/1000000', part: 0 };
+    const encode = async <T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: any) =>
+      Buffer.from(await encodeDocument(kind, place, body as T, key));
+    // Each kind: a valid document, where it belongs, and another place of the same kind.
+    const cases: { kind: DocumentKind<any, any>; place: Place; other?: Place; bytes: Buffer }[] = [
+      {
+        kind: formats.manifestKind,
+        place: { backupId: B },
+        other: { backupId: A },
+        bytes: await read(layout.manifest(B)),
+      },
+      {
+        kind: formats.commitMarkerKind,
+        place: { backupId: B },
+        other: { backupId: A },
+        bytes: await read(layout.backupCommitted(B)),
+      },
+      {
+        kind: formats.tombstoneKind,
+        place: { backupId: B },
+        other: { backupId: A },
+        bytes: await encode(formats.tombstoneKind, { backupId: B }, tombstone),
+      },
+      {
+        kind: formats.collectionKind,
+        place: { name: 'nightly' },
+        other: { name: 'weekly' },
+        bytes: await read(layout.collection('nightly')),
+      },
+      {
+        kind: formats.planHeaderKind,
+        place: { runId: B },
+        other: { runId: A },
+        bytes: await read(layout.planHeader(B)),
+      },
+      {
+        kind: formats.planTasksKind,
+        place: { runId: B, batch: 0 },
+        other: { runId: A, batch: 0 },
+        bytes: await read(layout.planBatch(B, 0)),
+      },
+      {
+        kind: formats.exportResultKind,
+        place: { runId: B, batch: 0 },
+        other: { runId: B, batch: 1 },
+        bytes: await read(layout.exportResult(B, 0)),
+      },
+      { kind: formats.snapshotKind, place: { runId: B }, other: { runId: A }, bytes: await read(layout.snapshot(B)) },
+      {
+        kind: formats.snapshotReleaseKind,
+        place: { runId: B },
+        other: { runId: A },
+        bytes: await read(layout.snapshotReleased(B)),
+      },
+      { kind: formats.repositoryMarkerKind, place: {}, bytes: await read(layout.marker()) },
+      {
+        kind: formats.segmentKind,
+        place: segmentPlace,
+        other: { ...segmentPlace, part: 1 },
+        bytes: await encode(formats.segmentKind, segmentPlace, segment),
+      },
+    ];
+    const registered = Object.values(formats).filter((v: any) => v && typeof v.keyOf === 'function');
+    expect(cases.map((c) => c.kind.format).sort(), 'every kind document-formats.ts registers').toEqual(
+      registered.map((k: any) => k.format).sort(),
+    );
+    for (const { kind, place, other, bytes } of cases) {
+      const name = `${kind.title} ${kind.keyOf(place)}`;
+      const valid = await decodeDocument(kind, place, bytes, key);
+      const { header, body } = split(bytes);
+      const forgeries: [string, Buffer, string, Place][] = [
+        ['edited, re-sealed, MAC left', reseal(header, edited(body), 'left'), 'does not authenticate', place],
+        ['edited, MAC by a wrong key', reseal(header, edited(body), 'wrong key'), 'does not authenticate', place],
+        ['edited, MAC removed', reseal(header, edited(body), 'removed'), 'carries no authentication', place],
+        [
+          'signed with another key',
+          await signedWithOtherKey(kind, place, valid),
+          'authenticated with another key',
+          place,
+        ],
+      ];
+      // Moved (or replayed from another place of the same kind): a valid document read where it does not belong.
+      if (other) forgeries.push(['moved', bytes, `was written as ${kind.keyOf(place)}`, other]);
+      for (const [what, forged, problem, at] of forgeries) {
+        const error = await decodeDocument(kind, at, forged, key).then(
+          () => undefined,
+          (err: Error) => err,
+        );
+        const named = `${kind.title} ${kind.keyOf(at)}`;
+        expect(error?.message, `${name}: ${what}`).toContain(named);
+        expect(error?.message, `${name}: ${what}`).toContain(problem);
+        expect(error?.name, `${name}: ${what}`).toBe('IntegrityError');
+      }
+    }
+  });
+});
+
+/** B's manifest, forged each way; `problem` is what the refusal says. */
+const manifestForgeries: { what: string; problem: string; forge: (repo: string) => Promise<Buffer> }[] = [
+  {
+    what: 'edited (a statement appended to its DDL) and re-sealed, MAC left',
+    problem: `Manifest backups/${'B'}/manifest.json does not authenticate`,
+    forge: async (repo) => {
+      const { header, body } = split(await readFile(join(repo, layout.manifest(B))));
+      body.schema.preData.push({ object: 'x', kind: 'table', sql: 'CREATE TABLE public.planted (id int)' });
+      return reseal(header, body, 'left');
+    },
+  },
+  {
+    what: 'edited and re-sealed with a MAC by a wrong key',
+    problem: `Manifest backups/${'B'}/manifest.json does not authenticate`,
+    forge: async (repo) => {
+      const { header, body } = split(await readFile(join(repo, layout.manifest(B))));
+      body.tables[0].rows += 1;
+      return reseal(header, body, 'wrong key');
+    },
+  },
+  {
+    what: 'moved: A’s manifest under B’s key',
+    problem: `Manifest backups/${'B'}/manifest.json was written as backups/${'A'}/manifest.json`,
+    forge: (repo) => readFile(join(repo, layout.manifest(A))),
+  },
+  {
+    what: 'signed with another key',
+    problem: `Manifest backups/${'B'}/manifest.json was authenticated with another key`,
+    forge: async (repo) => {
+      const { body } = split(await readFile(join(repo, layout.manifest(B))));
+      body.schema.preData.push({ object: 'x', kind: 'table', sql: 'CREATE TABLE public.planted (id int)' });
+      return signedWithOtherKey(formats.manifestKind, { backupId: B }, body);
+    },
+  },
+];
+
+const named = (text: string) => text.replace('backups/B/', `backups/${B}/`).replace('backups/A/', `backups/${A}/`);
+
+describe('a forged manifest of the newest backup', () => {
+  for (const forgery of manifestForgeries) {
+    it(`${forgery.what}: verify, show, restore, gc, expire and catalog rebuild refuse it by name; list leaves it out of a rebuilt catalog; the next backup is full`, async () => {
+      const repo = await copyOfBase();
+      await writeFile(join(repo, layout.manifest(B)), await forgery.forge(repo));
+      const problem = named(forgery.problem);
+      const chunksBefore = await chunkFiles(repo);
+      const target = `forged_${copies}`;
+
+      refusedNaming(await cli('verify', B, '--repo', repo), problem);
+      refusedNaming(await cli('show', B, '--repo', repo), problem);
+      refusedNaming(await cli('restore', 'latest', '--repo', repo, '--target', pg.url(target)), problem);
+      expect(await databaseExists(target), 'restore loaded nothing: the target was not even created').toBe(false);
+      refusedNaming(await cli('gc', '--repo', repo), problem);
+      // expire would drop A, the last intact restore point, keeping only B: it refuses instead.
+      refusedNaming(await cli('expire', '--repo', repo), problem);
+      expect(await chunkFiles(repo), 'gc deleted nothing').toEqual(chunksBefore);
+      expect(await backupFiles(repo)).not.toContain(`${A}/expired.json`);
+
+      const rebuilt = join(repo, 'catalog-rebuilt');
+      const rebuild = await cli('catalog', 'rebuild', '--repo', repo, '--catalog', rebuilt);
+      expect(rebuild.code, describeResult(rebuild)).toBe(1);
+      expect(rebuild.json.backupsImported).toEqual([A]);
+      expect(rebuild.json.damaged).toEqual([
+        expect.objectContaining({ object: layout.manifest(B), problem: expect.stringContaining(problem) }),
+      ]);
+      const list = await cli('list', '--repo', repo, '--catalog', rebuilt);
+      expect(list.json.map((b: any) => b.backupId)).toEqual([A]);
+
+      // An incremental backup does not build on it: it is full, and says why.
+      const next = await backupInto(repo);
+      expect(next.code, describeResult(next)).toBe(0);
+      expect(next.json.warnings.join('\n')).toContain(`its parent backup ${B} cannot be used: ${problem}`);
+      expect(split(await readFile(join(repo, layout.manifest(next.json.backupId)))).body.parent).toBeNull();
+    });
+  }
+});
