@@ -4,6 +4,7 @@ import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import { dropProgressTables, listWarnings, progressOwner } from './progress-table.ts';
 import { cachedManifest } from '../repository/manifest-cache.ts';
+import { dropAndCreateEventTriggers } from './event-triggers.ts';
 
 export interface CompleteInput {
   restoreId: string;
@@ -41,7 +42,8 @@ export async function completeRestore(input: CompleteInput, ctx: TaskContext): P
   try {
     if ((await progressOwner(session)) === input.restoreId) {
       warnings = [...(verified ? [] : [NOT_VERIFIED_WARNING]), ...manifest.warnings, ...(await listWarnings(session))];
-      await dropProgressTables(session);
+      // The source's event triggers come last, with the drop (event-triggers.ts).
+      warnings.push(...(await dropAndCreateEventTriggers(session, manifest.schema, () => dropProgressTables(session))));
     } else {
       // A retry after the drop: the catalog has the warnings if the first attempt got that far.
       const recorded = (await ctx.catalog.getRestore(input.restoreId))?.warnings ?? manifest.warnings;

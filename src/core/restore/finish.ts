@@ -11,6 +11,7 @@ import { qualifiedName, quoteLiteral } from '../sql.ts';
 import { addWarnings, doneSteps, runStepOnce } from './progress-table.ts';
 import { cachedManifest } from '../repository/manifest-cache.ts';
 import { applyLayers } from './apply-layers.ts';
+import { wavesBeforeEventTriggers } from './event-triggers.ts';
 
 export interface FinishInput {
   restoreId: string;
@@ -45,7 +46,8 @@ export async function finishRestore(
     // Units of one wave run side by side; the statements of a unit in order on one session
     // (post-data-units.ts: index attaches of one tree deepest first, a tree's foreign keys together).
     const tableParents = partitionParents(schema.preData);
-    const waves = schema.postData.map((wave, w) => wave.map((statement, i) => ({ statement, step: `post:${w}:${i}` })));
+    // Event triggers are created in Complete, after everything the restore does (event-triggers.ts).
+    const waves = wavesBeforeEventTriggers(schema);
     count += waves.reduce((n, wave) => n + wave.length, 0);
     await runWaves(
       waves,

@@ -13,6 +13,7 @@ import { captureDefaultPrivileges } from './default-privileges.ts';
 import { addConstraint } from './constraints.ts';
 import { Capture } from './context.ts';
 import { readDependencies } from './dependencies.ts';
+import { captureEventTriggers } from './event-triggers.ts';
 import { captureExtensions } from './extensions.ts';
 import { captureForeignServers } from './foreign-data.ts';
 import { captureFunctions } from './functions.ts';
@@ -68,9 +69,10 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await captureDefaultPrivileges(capture);
   await capturePublications(capture);
   await captureComments(capture); // last: appends to the objects above
+  const eventTriggers = await captureEventTriggers(capture);
   await reportUnsupported(capture);
   await refuseUnrestorableDependents(capture);
-  const snapshot = toSnapshot(capture, await readDependencies(capture));
+  const snapshot = toSnapshot(capture, await readDependencies(capture), eventTriggers);
   snapshot.catalogState = await readCatalogState(query, { source: true });
   // Not in a finally: after a failed query the transaction is aborted and this would mask it.
   await query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [settings.search_path]);
@@ -109,7 +111,12 @@ function groupBy<T>(rows: T[], by: (row: T) => number): Map<number, T[]> {
   return map;
 }
 
-function toSnapshot(capture: Capture, dependencies: Awaited<ReturnType<typeof readDependencies>>): SchemaSnapshot {
+/** `eventTriggers`: their waves, after the rest (the restore creates them last: event-triggers.ts). */
+function toSnapshot(
+  capture: Capture,
+  dependencies: Awaited<ReturnType<typeof readDependencies>>,
+  eventTriggers: DdlStatement[][],
+): SchemaSnapshot {
   const { ordered, promoted } = orderObjects(capture, dependencies);
   const position = new Map(ordered.map((o, i) => [o.key, i]));
   const byPosition = (a: { key: string }, b: { key: string }) =>
@@ -123,6 +130,7 @@ function toSnapshot(capture: Capture, dependencies: Awaited<ReturnType<typeof re
       ...capture.post.map((wave) =>
         wave.filter((s) => !promoted.has(s)).sort((a, b) => cmp(a.object, b.object) || cmp(a.sql, b.sql)),
       ),
+      ...eventTriggers,
       ...grantWaves(preData.filter(isGrant)),
     ].filter((wave) => wave.length > 0),
     tables: [...capture.tables].sort(byPosition).map(strip),

@@ -36,11 +36,6 @@ const KINDS: [string, string][] = [
     'subscription',
     `SELECT pg_catalog.quote_ident(o.subname) FROM pg_catalog.pg_subscription o WHERE o.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`,
   ],
-  // Tidemark's own (point-in-time recovery's DDL capture) is no object of the user's.
-  [
-    'event trigger',
-    `SELECT pg_catalog.quote_ident(o.evtname) FROM pg_catalog.pg_event_trigger o WHERE o.evtname NOT LIKE 'tidemark\\_ddl\\_%' AND ${userObject('pg_event_trigger', 'o')}`,
-  ],
   [
     'conversion',
     `SELECT ${qualified(nsp('o.connamespace'), 'o.conname')} FROM pg_catalog.pg_conversion o WHERE ${userObject('pg_conversion', 'o')}`,
