@@ -11,6 +11,7 @@ import { restoreRunInput } from '#core/restore/run-input.ts';
 import type { SqlSession } from '#core/ports/database.ts';
 import { LogicalSlotStream } from '#adapters/postgres/logical-stream.ts';
 import { enablePitr, disablePitr } from '#core/pitr/enable.ts';
+import { pitrNames } from '#core/pitr/names.ts';
 import { archiveChanges } from '#core/pitr/archive.ts';
 import { pitrStatus } from '#core/pitr/status.ts';
 import { restoreToPoint } from '#core/pitr/restore-to-point.ts';
@@ -122,20 +123,25 @@ export async function pitrEnableCommand(options: PitrOptions): Promise<void> {
     }
     let backupId: string | undefined;
     if (options.backup !== false) {
-      const input = backupRunInput({
-        source: { credentials: 'source' },
-        collection: options.collection,
-        workers: 4,
-        snapshotHoldSeconds: 86_400,
-        plan: {},
-      });
-      backupId = ((await runStateMachine('backup', input, ctx)) as { backupId: string }).backupId;
+      backupId = await takeBaseBackup(ctx, options.collection);
       if (!options.json)
         say(`Base backup ${backupId} committed: the collection can be restored to any point from its snapshot on.`);
     } else if (!options.json) say(`Take a base backup now: tidemark backup --collection ${options.collection}`);
     return { ...enabled, ...(backupId ? { backupId } : {}) };
   });
   if (options.json) printJson({ ok: true, ...result });
+}
+
+/** A chain's base backup: the backup state machine, run once the chain's slot exists. */
+async function takeBaseBackup(ctx: LocalContext, collection: string): Promise<string> {
+  const input = backupRunInput({
+    source: { credentials: 'source' },
+    collection,
+    workers: 4,
+    snapshotHoldSeconds: 86_400,
+    plan: {},
+  });
+  return ((await runStateMachine('backup', input, ctx)) as { backupId: string }).backupId;
 }
 
 export async function pitrDisableCommand(options: PitrOptions): Promise<void> {
@@ -170,25 +176,42 @@ export async function pitrStatusCommand(options: PitrOptions): Promise<void> {
       `  chain ${c.chain}: ${formatCount(c.segments)} segments, ${formatCount(c.transactions)} transactions, ${window}${c.lastSealedAt ? `; last segment sealed ${c.lastSealedAt}` : ''}`,
     );
   }
-  for (const g of status.gaps) say(`  gap: nothing restorable after ${g.after} until ${g.until}`);
+  for (const g of status.gaps)
+    say(
+      `  gap (${g.reason === 'new-enable' ? 'a new pitr enable' : GAP_CAUSES[g.reason]}) between chain ${g.previousChain} and chain ${g.chain}: nothing restorable after ${g.after} (lsn:${g.afterLsn}) until ${g.until}`,
+    );
 }
 
 export async function pitrArchiveCommand(options: PitrOptions): Promise<void> {
   const started = performance.now();
-  const result = await withSource(options, (ctx, _session, stream) =>
-    archiveChanges(
-      stream,
-      ctx.storage,
-      options.collection,
-      options.segmentBytes ? { segmentBytes: options.segmentBytes } : {},
-    ),
-  );
+  const result = await withSource(options, async (ctx, session, stream) => {
+    const archived = await archiveChanges(stream, ctx.storage, options.collection, {
+      session,
+      ...(options.segmentBytes ? { segmentBytes: options.segmentBytes } : {}),
+    });
+    if (!archived.gap) return archived;
+    const g = archived.gap;
+    if (!options.json)
+      say(
+        `Gap: slot ${pitrNames(options.collection).slot} was ${GAP_CAUSES[g.reason]}, so chain ${g.previousChain} ends at ${g.previousLastCommit ? `${g.previousLastCommit.time} (xid:${g.previousLastCommit.xid}, lsn:${g.previousEndLsn})` : g.previousEndLsn}. ` +
+          `Started chain ${g.chain} from ${g.startLsn} with a new slot; nothing between them can be restored to. Taking its base backup…`,
+      );
+    const backupId = await takeBaseBackup(ctx, options.collection);
+    if (!options.json) say(`Base backup ${backupId} of chain ${g.chain} committed.`);
+    return { ...archived, gap: { ...g, backupId } };
+  });
   const seconds = (performance.now() - started) / 1000;
   if (options.json) return printJson({ ok: true, ...result, seconds: Number(seconds.toFixed(3)) });
   say(
     `Archived ${formatCount(result.transactions)} transactions (${formatCount(result.changes)} row changes) in ${formatCount(result.segments)} segments in ${seconds.toFixed(1)} s; the archive ends at ${result.lastCommit ? `${result.lastCommit.time} (xid:${result.lastCommit.xid}, lsn:${result.endLsn})` : result.endLsn}.`,
   );
 }
+
+const GAP_CAUSES = {
+  'slot-dropped': 'dropped',
+  'slot-lost': 'invalidated (wal_status lost: the server removed WAL it had not archived)',
+  'slot-recreated': 'recreated or read by something else (confirmed past the archive)',
+} as const;
 
 export interface PointRestoreOptions {
   collection?: string;

@@ -5,6 +5,7 @@
 // spill continues in the next part. Write order: segment, then the slot's advance.
 import type { ChangeRecord, ChangeStream } from '../ports/change-stream.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
+import type { SqlSession } from '../ports/database.ts';
 import { IntegrityError, TidemarkError } from '../errors.ts';
 import { DDL_MESSAGE_PREFIX, pitrNames } from './names.ts';
 import { listChains, type SegmentPlace } from './chain.ts';
@@ -14,11 +15,13 @@ import {
   sealSegment,
   segmentRecords,
   writeSegment,
+  type ChainGap,
   type ChangeSegment,
   type CommitPoint,
 } from './segment.ts';
+import { startChain } from './enable.ts';
 
-/** The archive cannot continue its chain: the slot is gone or lost. */
+/** The archive cannot continue its chain (slot gone, lost or recreated) and was given no session to start a new one. */
 export class ChangeArchiveGapError extends TidemarkError {}
 /** The collection has no change archive. */
 export class PitrNotEnabledError extends TidemarkError {}
@@ -28,6 +31,14 @@ export interface ArchiveOptions {
   segmentBytes?: number;
   /** Drain passes at most: a source that writes faster than this drains is left for the next run. */
   maxPasses?: number;
+  /** Called with each segment once it is in the repository, before the slot moves past it: the catalog record. */
+  onSegment?: (segment: ChangeSegment) => Promise<void>;
+  /**
+   * A session on the source. With it, a gap (slot dropped, lost or recreated) starts a new chain
+   * by itself (new slot, DDL capture, opening segment recording the gap); without it a gap is a
+   * ChangeArchiveGapError. Either way the new chain needs a base backup, which the caller takes.
+   */
+  session?: SqlSession;
 }
 
 export interface ArchiveResult {
@@ -38,6 +49,8 @@ export interface ArchiveResult {
   /** Commit end of the last archived transaction. */
   endLsn: string;
   lastCommit?: CommitPoint;
+  /** Set when this run found a gap and started `chain` after it: take the new chain's base backup now. */
+  gap?: ChainGap & { chain: string; startLsn: string };
 }
 
 export const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
@@ -52,32 +65,53 @@ export async function archiveChanges(
 ): Promise<ArchiveResult> {
   const names = pitrNames(collection);
   const chains = await listChains(storage, collection);
-  const [chain, places] = [...chains.entries()].at(-1) ?? [];
-  if (!chain)
+  let [chain, places] = [...chains.entries()].at(-1) ?? [];
+  if (!chain || !places)
     throw new PitrNotEnabledError(
       `Collection ${collection} has no change archive in the repository. Run \`tidemark pitr enable --collection ${collection}\` first.`,
     );
-  const tail = await chainTail(storage, collection, places!);
+  let tail = await chainTail(storage, collection, places);
   const slot = await stream.slotState(names.slot);
-  if (!slot || slot.walStatus === 'lost') {
-    throw new ChangeArchiveGapError(
-      `Collection ${collection}: slot ${names.slot} is ${slot ? 'lost (its WAL was removed)' : 'gone'}, so the change archive cannot continue past ${tail.last.endLsn} ` +
-        `(${tail.last.lastCommit?.time ?? 'its start'}). Run \`tidemark pitr disable\` and \`tidemark pitr enable\` to start a new chain, then take a backup.`,
-    );
+  // Only this archiver advances the slot, and never past what the repository holds: a slot
+  // confirmed past the archive's end was recreated (or read by something else).
+  const reason: ChainGap['reason'] | undefined = !slot
+    ? 'slot-dropped'
+    : slot.walStatus === 'lost'
+      ? 'slot-lost'
+      : compareLsn(slot.confirmedLsn, tail.last.endLsn) > 0
+        ? 'slot-recreated'
+        : undefined;
+  let gap: ArchiveResult['gap'];
+  if (reason) {
+    const previous: ChainGap = {
+      reason,
+      previousChain: chain,
+      previousEndLsn: tail.last.endLsn,
+      ...(await lastCommitOf(storage, places)),
+      detectedAt: new Date().toISOString(),
+    };
+    if (!options.session) throw gapError(collection, names.slot, previous, slot?.confirmedLsn);
+    // The old slot cannot continue the chain: a new slot, DDL capture and chain, as enable makes them.
+    if (slot) await stream.dropSlot(names.slot);
+    const started = await startChain(options.session, stream, storage, collection, previous);
+    gap = { ...previous, chain: started.chain, startLsn: started.startLsn };
+    chain = started.chain;
+    places = (await listChains(storage, collection)).get(chain)!;
+    tail = await chainTail(storage, collection, places);
   }
-  if (compareLsn(slot.confirmedLsn, tail.last.endLsn) > 0) {
-    // Only this archiver advances the slot, and never past what the repository holds.
-    throw new ChangeArchiveGapError(
-      `Collection ${collection}: slot ${names.slot} is confirmed up to ${slot.confirmedLsn}, past the archive's end at ${tail.last.endLsn}: it was recreated or read by something else, so commits in between may be missing. ` +
-        'Run `tidemark pitr disable` and `tidemark pitr enable` to start a new chain, then take a backup.',
-    );
-  }
-  const writer = new SegmentWriter(stream, storage, tail.last, options.segmentBytes ?? DEFAULT_SEGMENT_BYTES);
+  const writer = new SegmentWriter(
+    stream,
+    storage,
+    tail.last,
+    options.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
+    options.onSegment,
+  );
   // Whatever the slot still holds at or before the archive's end is in the repository already.
   await stream.advance(names.slot, tail.last.endLsn);
   let skip = tail.openRecords;
   const result: ArchiveResult = {
     chain,
+    ...(gap ? { gap } : {}),
     segments: 0,
     transactions: 0,
     changes: 0,
@@ -127,6 +161,31 @@ export async function archiveChanges(
     endLsn: writer.endLsn,
     ...(writer.lastCommit ? { lastCommit: writer.lastCommit } : {}),
   };
+}
+
+function gapError(collection: string, slot: string, gap: ChainGap, confirmed?: string): ChangeArchiveGapError {
+  const what =
+    gap.reason === 'slot-dropped'
+      ? 'gone'
+      : gap.reason === 'slot-lost'
+        ? 'lost (its WAL was removed)'
+        : `confirmed up to ${confirmed}, past the archive's end: it was recreated or read by something else`;
+  return new ChangeArchiveGapError(
+    `Collection ${collection}: slot ${slot} is ${what}, so the change archive cannot continue past ${gap.previousEndLsn} ` +
+      `(${gap.previousLastCommit?.time ?? 'its start'}). Run \`tidemark pitr archive --collection ${collection}\`, which starts a new chain and its base backup.`,
+  );
+}
+
+/** The last archived commit of a chain, read from the end. */
+async function lastCommitOf(
+  storage: RepositoryStorage,
+  places: SegmentPlace[],
+): Promise<{ previousLastCommit?: CommitPoint }> {
+  for (let i = places.length - 1; i >= 0; i--) {
+    const { lastCommit } = await readSegment(storage, places[i]!);
+    if (lastCommit) return { previousLastCommit: lastCommit };
+  }
+  return {};
 }
 
 /** The chain's last segment, and how many records of an unfinished transaction it ends with. */
@@ -181,6 +240,7 @@ class SegmentWriter {
     private readonly storage: RepositoryStorage,
     private readonly previous: ChangeSegment,
     private readonly segmentBytes: number,
+    private readonly onSegment?: (segment: ChangeSegment) => Promise<void>,
   ) {
     this.afterLsn = previous.endLsn;
     this.part = previous.afterLsn === previous.endLsn ? previous.part + 1 : 0;
@@ -239,6 +299,7 @@ class SegmentWriter {
       this.records,
     );
     await writeSegment(this.storage, segment);
+    await this.onSegment?.(segment);
     if (compareLsn(this.endLsn, this.afterLsn) > 0) await this.stream.advance(slot, this.endLsn);
     this.totals.segments++;
     this.totals.transactions += transactions;

@@ -9,7 +9,7 @@ import { TidemarkError } from '../errors.ts';
 import { DDL_MESSAGE_PREFIX, pitrNames } from './names.ts';
 import { preflight } from './preflight.ts';
 import { chainId } from './chain.ts';
-import { sealSegment, writeSegment, type SegmentSource } from './segment.ts';
+import { sealSegment, writeSegment, type ChainGap, type SegmentSource } from './segment.ts';
 
 /** The source is not ready for an exact change archive; the message lists every fix. */
 export class PitrPreflightError extends TidemarkError {
@@ -58,6 +58,23 @@ export async function enablePitr(
     for (const table of identityFull) await session.query(`ALTER TABLE ${table} REPLICA IDENTITY FULL`);
     await session.query("SELECT pg_catalog.set_config('lock_timeout', '0', false)");
   }
+  const { chain, startLsn } = await startChain(session, stream, storage, collection);
+  return { slot: names.slot, chain, startLsn, warnings: check.warnings, replicaIdentityFull: identityFull };
+}
+
+/**
+ * Starts a chain: the DDL capture (again, in case it went with the slot), a new slot, and the
+ * chain's opening segment, which records the gap before it when there is one. The base backup
+ * that a restore into the chain needs is the caller's: its runtime runs the backup state machine.
+ */
+export async function startChain(
+  session: SqlSession,
+  stream: ChangeStream,
+  storage: RepositoryStorage,
+  collection: string,
+  gap?: ChainGap,
+): Promise<{ slot: string; chain: string; startLsn: string }> {
+  const names = pitrNames(collection);
   const source = await sourceIdentity(session);
   await installDdlCapture(session, names.ddlCapture);
   const { lsn } = await stream.createSlot(names.slot);
@@ -78,11 +95,12 @@ export async function enablePitr(
       transactions: 0,
       changes: 0,
       sealedAt: new Date(created!.at).toISOString(),
+      ...(gap ? { gap } : {}),
     },
     [],
   );
   await writeSegment(storage, opening);
-  return { slot: names.slot, chain, startLsn: lsn, warnings: check.warnings, replicaIdentityFull: identityFull };
+  return { slot: names.slot, chain, startLsn: lsn };
 }
 
 /** Drops the slot, the event trigger and its function; what was there is named. */

@@ -13,7 +13,8 @@ import { replayChain, type ReplayResult } from './replay.ts';
 import { raiseOwnedSequences } from './sequences.ts';
 import { describeTarget, resolvePoint } from './resolve-point.ts';
 import type { CommitPoint } from './segment.ts';
-import { TxidSnapshot, type PitrTarget } from './target.ts';
+import { isoMicros, TxidSnapshot, type PitrTarget } from './target.ts';
+import { compareLsn } from './lsn.ts';
 
 export interface PointRestoreInput {
   collection: string;
@@ -70,10 +71,47 @@ async function chainOf(
       refusals.push(`chain ${places[0]!.chain}: ${err.message}`);
     }
   }
+  const gap = await gapHolding(ctx.storage, chains.reverse(), target);
   throw new RestoreTargetError(
-    `${describeTarget(target)} is in no chain of collection ${collection}'s change archive: it lies in a gap (the slot was dropped or lost, and a new chain began later), or outside the archive. ` +
-      `Per chain, newest first:\n  ${refusals.join('\n  ')}`,
+    gap
+      ? `${describeTarget(target)} lies in a gap of collection ${collection}'s change archive, between chain ${gap.before.chain} and chain ${gap.after.chain}` +
+          `${gap.reason ? ` (${gap.reason.replace('-', ' ')})` : ''}: nothing in between was archived. ` +
+          `The nearest reachable points are ${describePoint(gap.before.last)}, the last of chain ${gap.before.chain}, and ${describePoint(gap.after.first)}, the first of chain ${gap.after.chain} ` +
+          '(reachable once a backup taken in that chain does not hold it).'
+      : `${describeTarget(target)} is in no chain of collection ${collection}'s change archive: it lies in a gap (the slot was dropped or lost, and a new chain began later), or outside the archive. ` +
+          `Per chain, newest first:\n  ${refusals.join('\n  ')}`,
   );
+}
+
+function describePoint(p: CommitPoint): string {
+  return `${p.time} (xid:${p.xid}, lsn:${p.lsn})`;
+}
+
+/** For a time or LSN target between two chains: the chains either side, from their segments' headers. */
+async function gapHolding(storage: TaskContext['storage'], chains: SegmentPlace[][], target: PitrTarget) {
+  if (target.kind !== 'time' && target.kind !== 'lsn') return undefined;
+  const windows: { chain: string; first?: CommitPoint; last?: CommitPoint; reason?: string }[] = [];
+  for (const places of chains) {
+    const w: (typeof windows)[number] = { chain: places[0]!.chain };
+    for await (const segment of readChain(storage, places)) {
+      if (segment.gap) w.reason = segment.gap.reason;
+      if (segment.firstCommit) w.first ??= segment.firstCommit;
+      if (segment.lastCommit) w.last = segment.lastCommit;
+    }
+    windows.push(w);
+  }
+  const after = (p: CommitPoint) =>
+    target.kind === 'time' ? isoMicros(p.time)! > target.micros : compareLsn(p.lsn, target.lsn) > 0;
+  for (let i = 1; i < windows.length; i++) {
+    const [before, next] = [windows[i - 1]!, windows[i]!];
+    if (before.last && next.first && !after(before.last) && after(next.first))
+      return {
+        before: { chain: before.chain, last: before.last },
+        after: { chain: next.chain, first: next.first },
+        reason: next.reason,
+      };
+  }
+  return undefined;
 }
 
 /** The newest committed backup of the collection taken within the chain whose snapshot does not hold `point`. */

@@ -25,6 +25,16 @@ export interface SegmentSource {
   serverVersionNum: number;
 }
 
+/** Why a chain began where another one ended (FORMAT.md, "Gaps"): kept in its opening segment. */
+export interface ChainGap {
+  reason: 'slot-dropped' | 'slot-lost' | 'slot-recreated';
+  /** The chain before the gap, and where its archive ends: nothing between that and this chain's start is restorable. */
+  previousChain: string;
+  previousEndLsn: string;
+  previousLastCommit?: CommitPoint;
+  detectedAt: string;
+}
+
 export interface ChangeSegment {
   collection: string;
   /** The slot's consistent point when the chain began, as 16 hex digits. */
@@ -45,6 +55,8 @@ export interface ChangeSegment {
   lastCommit?: CommitPoint;
   /** When the archiver sealed it (ISO-8601), for the archive's age in `pitr status`. */
   sealedAt?: string;
+  /** In a chain's opening segment: the gap before it, when the archiver started the chain itself. */
+  gap?: ChainGap;
   payload: { codec: 'zstd'; sha256: string; bytes: number; data: string };
 }
 

@@ -1,12 +1,12 @@
 // `pitr status`: what Tidemark has in the source (slot, DDL capture) and what the change
-// archive can restore to (issue 13, item 3). Gaps between chains are named; detecting a gap
-// inside a chain (slot recreated, failover, timeline) comes with catalog records of segments.
+// archive can restore to (issue 13, item 3): each chain's window, and the gap before each chain
+// after the first, with its cause when the archiver recorded one in the chain's opening segment.
 import type { ChangeStream, SlotState } from '../ports/change-stream.ts';
 import type { SqlSession } from '../ports/database.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { listChains, chainLsn, readChain } from './chain.ts';
 import { pitrNames } from './names.ts';
-import type { CommitPoint } from './segment.ts';
+import type { ChainGap, CommitPoint } from './segment.ts';
 
 export interface ChainStatus {
   chain: string;
@@ -17,6 +17,21 @@ export interface ChainStatus {
   lastCommit?: CommitPoint;
   /** When the newest segment was sealed. */
   lastSealedAt?: string;
+  /** The gap before this chain, as the archiver recorded it when it started the chain. */
+  gap?: ChainGap;
+}
+
+export interface ArchiveGap {
+  /** The last restorable point before the gap (time, else LSN) and the first after it. */
+  after: string;
+  until: string;
+  previousChain: string;
+  chain: string;
+  /** Why the chain broke: recorded by the archiver, or `new-enable` for a chain `pitr enable` started. */
+  reason: ChainGap['reason'] | 'new-enable';
+  /** The previous chain's archive end and the next chain's start: no commit between them is archived. */
+  afterLsn: string;
+  untilLsn: string;
 }
 
 export interface PitrStatus {
@@ -26,7 +41,7 @@ export interface PitrStatus {
   slot: SlotState | null;
   chains: ChainStatus[];
   /** Ends of chains that the next chain does not continue: no restore target lies between them. */
-  gaps: { after: string; until: string }[];
+  gaps: ArchiveGap[];
 }
 
 export async function pitrStatus(
@@ -48,9 +63,13 @@ export async function pitrStatus(
     ...(capture!.fn ? [`function public.${names.ddlCapture}()`] : []),
   ];
   const chains: ChainStatus[] = [];
+  const ends: string[] = [];
   for (const [chain, places] of await listChains(storage, collection)) {
     const status: ChainStatus = { chain, startLsn: chainLsn(chain), segments: 0, transactions: 0 };
+    let endLsn = status.startLsn;
     for await (const segment of readChain(storage, places)) {
+      if (segment.gap) status.gap = segment.gap;
+      endLsn = segment.endLsn;
       status.segments++;
       status.transactions += segment.transactions;
       if (segment.firstCommit && !status.firstCommit) status.firstCommit = segment.firstCommit;
@@ -58,10 +77,18 @@ export async function pitrStatus(
       if (segment.sealedAt) status.lastSealedAt = segment.sealedAt;
     }
     chains.push(status);
+    ends.push(endLsn);
   }
-  const gaps = chains.slice(1).map((c, i) => ({
-    after: chains[i]!.lastCommit?.time ?? chains[i]!.startLsn,
-    until: c.firstCommit?.time ?? c.startLsn,
-  }));
+  const gaps = chains.slice(1).map(
+    (c, i): ArchiveGap => ({
+      after: chains[i]!.lastCommit?.time ?? chains[i]!.startLsn,
+      until: c.firstCommit?.time ?? c.startLsn,
+      previousChain: chains[i]!.chain,
+      chain: c.chain,
+      reason: c.gap?.reason ?? 'new-enable',
+      afterLsn: ends[i]!,
+      untilLsn: c.startLsn,
+    }),
+  );
   return { collection, objects, slot, chains, gaps };
 }
