@@ -3,10 +3,14 @@
 // search_path is emptied for the duration so every pg_get_*def output is schema-qualified.
 import { UnsupportedObjectError } from '../errors.ts';
 import { captureAccessMethods } from './access-methods.ts';
+import { captureBaseTypes } from './base-types.ts';
 import { captureCatalogGrants } from './catalog-grants.ts';
 import { readCatalogState } from './catalog-state.ts';
 import { captureCollations } from './collations.ts';
+import { captureConversions } from './conversions.ts';
+import { captureLanguages } from './languages.ts';
 import { captureCasts, captureOperators } from './operators.ts';
+import { captureOperatorClasses } from './opclasses.ts';
 import { captureTextSearch } from './text-search.ts';
 import { captureComments } from './comments.ts';
 import { captureDefaultPrivileges } from './default-privileges.ts';
@@ -53,8 +57,12 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await captureCollations(capture); // before the types and columns using them
   await captureTypes(capture);
   await captureFunctions(capture);
+  await captureBaseTypes(capture); // after their I/O functions
+  await captureLanguages(capture); // after their handlers, before the functions written in them (pg_depend)
+  await captureConversions(capture);
   await captureAccessMethods(capture); // after their handler functions, before the tables using them
   await captureOperators(capture);
+  await captureOperatorClasses(capture); // after their operators and functions
   await captureCasts(capture);
   await captureTextSearch(capture);
   await captureForeignServers(capture);

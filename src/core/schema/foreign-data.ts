@@ -1,7 +1,8 @@
-// Foreign servers and user mappings (foreign tables are tables.ts's, with SERVER and OPTIONS).
-// Foreign-data wrappers come from their extension (postgres_fdw, file_fdw): one made without an
-// extension stays unsupported. A user mapping's password is never read into a backup: the
-// mapping is restored without it, and the backup says how to set it again.
+// Foreign-data wrappers, servers and user mappings (foreign tables are tables.ts's, with SERVER
+// and OPTIONS). A wrapper from an extension (postgres_fdw, file_fdw) comes with CREATE EXTENSION;
+// one made without is captured with its handler, validator, options, owner and grants. A user
+// mapping's password is never read into a backup: the mapping is restored without it, and the
+// backup says how to set it again.
 import { aclSql, ownerStatement, privilegeStatements, type AclJson } from './acl.ts';
 import { Capture, key, notExtensionMember } from './context.ts';
 import { fdwOptions } from './quote.ts';
@@ -32,7 +33,48 @@ interface MappingRow {
 /** Options that hold secrets: left out of the backup. */
 const SECRET = /pass|secret|token|key/i;
 
+interface WrapperRow {
+  oid: number;
+  ident: string;
+  handler: string | null;
+  validator: string | null;
+  options: string[] | null;
+  owner: string;
+  acl: AclJson | null;
+}
+
+const proc = (column: string) => `CASE WHEN ${column} <> 0 THEN ${column}::pg_catalog.regproc::pg_catalog.text END`;
+
 export async function captureForeignServers(capture: Capture): Promise<void> {
+  // regproc qualifies the functions: captureSchema emptied search_path.
+  const wrappers = await capture.query<WrapperRow>(`
+    SELECT w.oid, pg_catalog.quote_ident(w.fdwname) AS ident, ${proc('w.fdwhandler')} AS handler,
+      ${proc('w.fdwvalidator')} AS validator, w.fdwoptions AS options, pg_catalog.pg_get_userbyid(w.fdwowner) AS owner,
+      ${aclSql('w.fdwacl', 'F', 'w.fdwowner')} AS acl
+    FROM pg_catalog.pg_foreign_data_wrapper w
+    WHERE w.oid >= 16384 AND ${notExtensionMember('pg_foreign_data_wrapper', 'w.oid')}
+    ORDER BY 2`);
+  for (const row of wrappers) {
+    const nodeKey = key('pg_foreign_data_wrapper', row.oid);
+    const object = `foreign-data wrapper ${row.ident}`;
+    const handler = row.handler === null ? '' : ` HANDLER ${row.handler}`;
+    const validator = row.validator === null ? '' : ` VALIDATOR ${row.validator}`;
+    capture.add({
+      key: nodeKey,
+      kind: 'foreign-data wrapper',
+      identity: row.ident,
+      statements: [
+        {
+          object,
+          kind: 'foreign-data wrapper',
+          sql: `CREATE FOREIGN DATA WRAPPER ${row.ident}${handler}${validator}${fdwOptions(row.options)}`,
+        },
+        ownerStatement(`FOREIGN DATA WRAPPER ${row.ident}`, object, row.owner),
+        ...privilegeStatements(`FOREIGN DATA WRAPPER ${row.ident}`, object, row.owner, row.acl),
+      ],
+    });
+    capture.comments.set(nodeKey, { target: `FOREIGN DATA WRAPPER ${row.ident}`, object, node: nodeKey });
+  }
   const servers = await capture.query<ServerRow>(`
     SELECT s.oid, pg_catalog.quote_ident(s.srvname) AS ident, pg_catalog.quote_ident(w.fdwname) AS fdw,
       s.srvtype AS type, s.srvversion AS version, s.srvoptions AS options,

@@ -10,14 +10,24 @@ const PRIORITY: Record<string, number> = {
   extension: 2,
   collation: 2.5,
   type: 3,
+  'shell type': 3,
   domain: 3,
   function: 4,
+  'base type': 4.2,
+  'procedural language': 4.3,
+  transform: 4.4,
+  conversion: 4.4,
   'access method': 4.5,
   aggregate: 5,
   operator: 5.5,
+  'operator family': 5.52,
+  'operator class': 5.53,
   cast: 5.5,
+  'text search parser': 5.58,
+  'text search template': 5.59,
   'text search dictionary': 5.6,
   'text search configuration': 5.7,
+  'foreign-data wrapper': 5.75,
   'foreign server': 5.8,
   'user mapping': 5.9,
   sequence: 6,
@@ -70,7 +80,9 @@ export function orderObjects(
       promoted.add(promotable.statement);
       to = dep.to;
     }
-    if (to) addEdge(from, to);
+    // An object's explicit `after` wins over pg_depend's opposite edge (a base type after its I/O
+    // functions, which pg_depend says need the type; they follow its shell instead).
+    if (to && !capture.objects.get(to)?.after?.includes(from)) addEdge(from, to);
   }
   for (const object of capture.objects.values()) {
     for (const to of object.after ?? []) if (capture.objects.has(to)) addEdge(object.key, to);

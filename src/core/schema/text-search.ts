@@ -1,6 +1,6 @@
-// Text search dictionaries and configurations, as pg_dump writes them: a dictionary from its
-// template and init options, a configuration from its parser, then one ADD MAPPING per token
-// type. (Parsers and templates need C functions; they stay unsupported.)
+// Text search parsers, templates, dictionaries and configurations, as pg_dump writes them: a
+// parser or template from its functions (no owner: they have none), a dictionary from its
+// template and init options, a configuration from its parser, then one ADD MAPPING per token type.
 import { ownerStatement } from './acl.ts';
 import { Capture, key, notExtensionMember, USER_SCHEMA } from './context.ts';
 import type { DdlStatement } from './model.ts';
@@ -25,7 +25,51 @@ interface ConfigurationRow {
 const qualified = (schema: string, name: string) =>
   `pg_catalog.quote_ident(${schema}) || '.' || pg_catalog.quote_ident(${name})`;
 
+interface FunctionsRow {
+  oid: number;
+  ident: string;
+  /** `START = f`, … in CREATE TEXT SEARCH PARSER / TEMPLATE order, rendered by the query. */
+  functions: string[];
+}
+
+const proc = (label: string, column: string) =>
+  `CASE WHEN ${column} <> 0 THEN '${label} = ' || ${column}::pg_catalog.regproc::pg_catalog.text END`;
+
 export async function captureTextSearch(capture: Capture): Promise<void> {
+  // regproc qualifies the functions: captureSchema emptied search_path.
+  const parsers = await capture.query<FunctionsRow>(`
+    SELECT p.oid, ${qualified('n.nspname', 'p.prsname')} AS ident,
+      pg_catalog.array_remove(ARRAY[${proc('START', 'p.prsstart')}, ${proc('GETTOKEN', 'p.prstoken')}, ${proc('END', 'p.prsend')},
+        ${proc('HEADLINE', 'p.prsheadline')}, ${proc('LEXTYPES', 'p.prslextype')}], NULL) AS functions
+    FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace
+    WHERE p.oid >= 16384 AND ${USER_SCHEMA} AND ${notExtensionMember('pg_ts_parser', 'p.oid')}
+    ORDER BY 2`);
+  for (const row of parsers) {
+    const object = `text search parser ${row.ident}`;
+    add(capture, key('pg_ts_parser', row.oid), 'text search parser', row.ident, object, [
+      {
+        object,
+        kind: 'text search parser',
+        sql: `CREATE TEXT SEARCH PARSER ${row.ident} (${row.functions.join(', ')})`,
+      },
+    ]);
+  }
+  const templates = await capture.query<FunctionsRow>(`
+    SELECT t.oid, ${qualified('n.nspname', 't.tmplname')} AS ident,
+      pg_catalog.array_remove(ARRAY[${proc('INIT', 't.tmplinit')}, ${proc('LEXIZE', 't.tmpllexize')}], NULL) AS functions
+    FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace
+    WHERE t.oid >= 16384 AND ${USER_SCHEMA} AND ${notExtensionMember('pg_ts_template', 't.oid')}
+    ORDER BY 2`);
+  for (const row of templates) {
+    const object = `text search template ${row.ident}`;
+    add(capture, key('pg_ts_template', row.oid), 'text search template', row.ident, object, [
+      {
+        object,
+        kind: 'text search template',
+        sql: `CREATE TEXT SEARCH TEMPLATE ${row.ident} (${row.functions.join(', ')})`,
+      },
+    ]);
+  }
   const dictionaries = await capture.query<DictionaryRow>(`
     SELECT d.oid, ${qualified('n.nspname', 'd.dictname')} AS ident,
       (SELECT ${qualified('tn.nspname', 't.tmplname')} FROM pg_catalog.pg_ts_template t

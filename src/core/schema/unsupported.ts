@@ -17,48 +17,12 @@ const userObject = (
 /** [kind, SQL returning one `name` column] */
 const KINDS: [string, string][] = [
   [
-    'text search parser',
-    `SELECT ${qualified(nsp('o.prsnamespace'), 'o.prsname')} FROM pg_catalog.pg_ts_parser o WHERE ${userObject('pg_ts_parser', 'o')}`,
-  ],
-  [
-    'text search template',
-    `SELECT ${qualified(nsp('o.tmplnamespace'), 'o.tmplname')} FROM pg_catalog.pg_ts_template o WHERE ${userObject('pg_ts_template', 'o')}`,
-  ],
-  [
-    'foreign-data wrapper',
-    `SELECT pg_catalog.quote_ident(o.fdwname) FROM pg_catalog.pg_foreign_data_wrapper o WHERE ${userObject('pg_foreign_data_wrapper', 'o')}`,
-  ],
-  [
     'table in a non-default tablespace',
     `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} || ' (' || (SELECT pg_catalog.quote_ident(spcname) FROM pg_catalog.pg_tablespace WHERE oid = o.reltablespace) || ')' FROM pg_catalog.pg_class o WHERE o.reltablespace <> 0 AND o.relkind IN ('r', 'p', 'm', 'i', 'I') AND ${userObject('pg_class', 'o')}`,
   ],
   [
     'subscription',
     `SELECT pg_catalog.quote_ident(o.subname) FROM pg_catalog.pg_subscription o WHERE o.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`,
-  ],
-  [
-    'conversion',
-    `SELECT ${qualified(nsp('o.connamespace'), 'o.conname')} FROM pg_catalog.pg_conversion o WHERE ${userObject('pg_conversion', 'o')}`,
-  ],
-  [
-    'operator class',
-    `SELECT ${qualified(nsp('o.opcnamespace'), 'o.opcname')} FROM pg_catalog.pg_opclass o WHERE ${userObject('pg_opclass', 'o')}`,
-  ],
-  [
-    'operator family',
-    `SELECT ${qualified(nsp('o.opfnamespace'), 'o.opfname')} FROM pg_catalog.pg_opfamily o WHERE ${userObject('pg_opfamily', 'o')}`,
-  ],
-  [
-    'transform',
-    `SELECT 'FOR ' || pg_catalog.format_type(o.trftype, NULL) || ' LANGUAGE ' || (SELECT pg_catalog.quote_ident(lanname) FROM pg_catalog.pg_language WHERE oid = o.trflang) FROM pg_catalog.pg_transform o WHERE ${userObject('pg_transform', 'o')}`,
-  ],
-  [
-    'procedural language',
-    `SELECT pg_catalog.quote_ident(o.lanname) FROM pg_catalog.pg_language o WHERE ${userObject('pg_language', 'o')}`,
-  ],
-  [
-    'base or shell type',
-    `SELECT ${qualified(nsp('o.typnamespace'), 'o.typname')} FROM pg_catalog.pg_type o WHERE o.typtype IN ('b', 'p') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = o.oid) AND ${userObject('pg_type', 'o')}`,
   ],
   // pg_dump replays these against pg_init_privs; CREATE EXTENSION alone restores the originals.
   [
@@ -100,16 +64,7 @@ export async function reportUnsupported(capture: Capture): Promise<void> {
 }
 
 /** Catalogs whose user objects are all of unsupported kinds (see KINDS). */
-const UNSUPPORTED_CATALOGS = [
-  'pg_ts_parser',
-  'pg_ts_template',
-  'pg_foreign_data_wrapper',
-  'pg_conversion',
-  'pg_opclass',
-  'pg_opfamily',
-  'pg_transform',
-  'pg_language',
-];
+const UNSUPPORTED_CATALOGS: string[] = [];
 
 const POST_DATA_CATALOGS = new Set(['pg_constraint', 'pg_trigger', 'pg_rewrite', 'pg_policy', 'pg_statistic_ext']);
 
@@ -120,6 +75,7 @@ const POST_DATA_CATALOGS = new Set(['pg_constraint', 'pg_trigger', 'pg_rewrite',
  * it could be restored. Runs after every capture, when `capture.aliases` knows what was captured.
  */
 export async function refuseUnrestorableDependents(capture: Capture): Promise<void> {
+  if (UNSUPPORTED_CATALOGS.length === 0) return;
   const rows = await capture.query<{
     catalog: string;
     objid: number;
@@ -139,12 +95,7 @@ export async function refuseUnrestorableDependents(capture: Capture): Promise<vo
     WHERE d.deptype = 'n' AND d.objid >= 16384 AND r.oid >= 16384
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x WHERE x.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
         AND x.classid = d.refclassid AND x.objid = r.oid AND x.deptype = 'e')
-      AND (d.refclassid IN (${UNSUPPORTED_CATALOGS.map((c) => `'pg_catalog.${c}'::pg_catalog.regclass`).join(', ')})
-        OR (d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_type t
-          WHERE t.oid = r.oid AND t.typtype IN ('b', 'p') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)
-            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
-              AND i.objid = t.oid AND i.deptype = 'i')))
-        )
+      AND d.refclassid IN (${UNSUPPORTED_CATALOGS.map((c) => `'pg_catalog.${c}'::pg_catalog.regclass`).join(', ')})
     ORDER BY 3, 4`);
   // Pre-data objects are known by their catalog key; post-data ones (indexes, constraints,
   // triggers, rules, policies, statistics) are not nodes, but are captured with their table.
