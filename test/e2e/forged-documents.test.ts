@@ -326,3 +326,264 @@ describe('a forged manifest of the newest backup', () => {
     });
   }
 });
+
+/** Runs `expire` (keep-last 1 drops A) in `repo`: A gets its tombstone; returns its bytes. */
+async function expireA(repo: string): Promise<Buffer> {
+  const expire = await cli('expire', '--repo', repo);
+  expect(expire.code, describeResult(expire)).toBe(0);
+  expect(expire.json.collections.find((c: any) => c.collection === 'nightly').expired).toEqual([A]);
+  return readFile(join(repo, layout.backupExpired(A)));
+}
+
+const tombstoneForgeries: { what: string; problem: string; forge: (tombstoneOfA: Buffer) => Promise<Buffer> }[] = [
+  {
+    what: 'A’s tombstone edited to name B and re-sealed, MAC left',
+    problem: 'Tombstone backups/B/expired.json does not authenticate',
+    forge: async (bytes) => {
+      const { header, body } = split(bytes);
+      return reseal({ ...header, key: layout.backupExpired(B) }, { ...body, backupId: B }, 'left');
+    },
+  },
+  {
+    what: 'moved: A’s tombstone copied next to B',
+    problem: 'Tombstone backups/B/expired.json was written as backups/A/expired.json',
+    forge: async (bytes) => bytes,
+  },
+  {
+    what: 'written without the key',
+    problem: 'Tombstone backups/B/expired.json carries no authentication',
+    forge: async (bytes) => {
+      const { header, body } = split(bytes);
+      return reseal({ ...header, key: layout.backupExpired(B) }, { ...body, backupId: B }, 'removed');
+    },
+  },
+  {
+    what: 'signed with another key',
+    problem: 'Tombstone backups/B/expired.json was authenticated with another key',
+    forge: (bytes) => signedWithOtherKey(formats.tombstoneKind, { backupId: B }, { ...split(bytes).body, backupId: B }),
+  },
+];
+
+describe('a forged tombstone next to the newest backup', () => {
+  for (const forgery of tombstoneForgeries) {
+    it(`${forgery.what}: gc, expire and catalog rebuild refuse it by name and act on nothing; B stays committed and verifies`, async () => {
+      const repo = await copyOfBase();
+      const tombstoneOfA = await expireA(repo);
+      await writeFile(join(repo, layout.backupExpired(B)), await forgery.forge(tombstoneOfA));
+      const problem = named(forgery.problem);
+      const [chunksBefore, filesBefore] = [await chunkFiles(repo), await backupFiles(repo)];
+
+      refusedNaming(await cli('gc', '--repo', repo), problem);
+      refusedNaming(await cli('expire', '--repo', repo), problem);
+      expect(await chunkFiles(repo), 'gc deleted no chunk').toEqual(chunksBefore);
+      expect(await backupFiles(repo), 'nor any manifest').toEqual(filesBefore);
+      const rebuilt = join(repo, 'catalog-rebuilt');
+      const rebuild = await cli('catalog', 'rebuild', '--repo', repo, '--catalog', rebuilt);
+      expect(rebuild.code, describeResult(rebuild)).toBe(1);
+      expect(rebuild.json.damaged).toEqual([expect.objectContaining({ problem: expect.stringContaining(problem) })]);
+      expect(rebuild.json.backupsImported).toEqual([A]);
+
+      const [list, show, verify] = [
+        await cli('list', '--repo', repo),
+        await cli('show', B, '--repo', repo),
+        await cli('verify', B, '--repo', repo),
+      ];
+      expect(list.json.map((b: any) => [b.backupId, b.state])).toEqual([
+        [A, 'expired'],
+        [B, 'committed'],
+      ]);
+      expect(show.json.state ?? show.json.backup?.state, describeResult(show)).toBe('committed');
+      expect(verify.code, describeResult(verify)).toBe(0);
+    });
+  }
+
+  it('replayed: A’s tombstone put back after gc removed A is a tombstone alone; gc removes it and nothing else', async () => {
+    const repo = await copyOfBase();
+    const tombstoneOfA = await expireA(repo);
+    expect((await cli('gc', '--repo', repo)).json.manifestsRemoved).toEqual([A]);
+    const chunksBefore = await chunkFiles(repo);
+    await writeFile(join(repo, layout.backupExpired(A)), tombstoneOfA);
+    const gc = await cli('gc', '--repo', repo);
+    expect(gc.code, describeResult(gc)).toBe(0);
+    expect(gc.json.backupsKept).toBe(1);
+    expect(await chunkFiles(repo)).toEqual(chunksBefore);
+    expect(await backupFiles(repo)).not.toContain(`${A}/expired.json`);
+    const restore = await cli('restore', 'latest', '--repo', repo, '--target', pg.url('after_replayed_tombstone'));
+    expect(restore.code, describeResult(restore)).toBe(0);
+  });
+});
+
+describe('a replayed manifest: an expired backup brought back after gc removed it', () => {
+  it('verify, restore and show refuse to take it for a restore point, list shows it expired, gc names it and deletes nothing because of it, expire leaves it alone', async () => {
+    const repo = await copyOfBase();
+    await expireA(repo);
+    const saved = await Promise.all(
+      [layout.manifest(A), layout.backupCommitted(A)].map((k) => readFile(join(repo, k))),
+    );
+    expect((await cli('gc', '--repo', repo)).json.manifestsRemoved).toEqual([A]);
+    // The replay: both documents, once valid, put back where they were.
+    await mkdir(join(repo, 'backups', A), { recursive: true });
+    await writeFile(join(repo, layout.manifest(A)), saved[0]!);
+    await writeFile(join(repo, layout.backupCommitted(A)), saved[1]!);
+    const chunksBefore = await chunkFiles(repo);
+
+    refusedNaming(await cli('verify', A, '--repo', repo), `Backup ${A} is expired`);
+    refusedNaming(
+      await cli('restore', A, '--repo', repo, '--target', pg.url('replayed_target')),
+      `Backup ${A} is expired`,
+    );
+    expect(await databaseExists('replayed_target')).toBe(false);
+    const show = await cli('show', A, '--repo', repo);
+    expect(show.code, describeResult(show)).toBe(0);
+    expect(JSON.stringify(show.json)).toContain('"expired"');
+    const list = await cli('list', '--repo', repo);
+    expect(list.json.map((b: any) => [b.backupId, b.state])).toEqual([
+      [A, 'expired'],
+      [B, 'committed'],
+    ]);
+    const gc = await cli('gc', '--repo', repo);
+    expect(gc.code, describeResult(gc)).toBe(0);
+    expect(gc.json.expiredInCatalog).toEqual([A]);
+    expect(gc.json.backupsKept, 'only B is a restore point').toBe(1);
+    expect(await chunkFiles(repo), 'gc deleted nothing because of it').toEqual(chunksBefore);
+    const expire = await cli('expire', '--repo', repo);
+    expect(expire.code, describeResult(expire)).toBe(0);
+    expect(expire.json.collections.find((c: any) => c.collection === 'nightly').kept).toEqual([
+      expect.objectContaining({ backupId: B }),
+    ]);
+    const rebuild = await cli('catalog', 'rebuild', '--repo', repo);
+    expect(rebuild.code, describeResult(rebuild)).toBe(0);
+    expect(rebuild.json.backupsImported, 'the catalog keeps A expired').toEqual([]);
+  });
+});
+
+describe('a forged commit marker on the manifest of a run that never committed', () => {
+  const markerForgeries: { what: string; problem: string; forge: (repo: string, orphan: string) => Promise<Buffer> }[] =
+    [
+      {
+        what: 'moved: A’s commit marker copied next to it',
+        problem: 'was written as backups/A/committed.json',
+        forge: (repo) => readFile(join(repo, layout.backupCommitted(A))),
+      },
+      {
+        what: 'edited to name it and re-sealed, MAC left',
+        problem: 'does not authenticate',
+        forge: async (repo, orphan) => {
+          const { header, body } = split(await readFile(join(repo, layout.backupCommitted(A))));
+          return reseal({ ...header, key: layout.backupCommitted(orphan) }, { ...body, backupId: orphan }, 'left');
+        },
+      },
+      {
+        what: 'signed with another key',
+        problem: 'was authenticated with another key',
+        forge: async (_repo, orphan) =>
+          signedWithOtherKey(
+            formats.commitMarkerKind,
+            { backupId: orphan },
+            {
+              backupId: orphan,
+              committedAt: new Date().toISOString(),
+            },
+          ),
+      },
+    ];
+  for (const forgery of markerForgeries) {
+    it(`${forgery.what}: catalog rebuild and gc refuse it by name; the run never looks committed`, async () => {
+      const repo = await copyOfBase();
+      // What a backup killed between its manifest and its catalog commit leaves, with the key.
+      const orphan = newRunId();
+      const manifest = { ...split(await readFile(join(repo, layout.manifest(B)))).body, backupId: orphan };
+      await mkdir(join(repo, 'backups', orphan), { recursive: true });
+      await writeFile(
+        join(repo, layout.manifest(orphan)),
+        await encodeDocument(formats.manifestKind, { backupId: orphan }, manifest, key),
+      );
+      await writeFile(join(repo, layout.backupCommitted(orphan)), await forgery.forge(repo, orphan));
+      const problem = `Commit marker ${layout.backupCommitted(orphan)} ${named(forgery.problem)}`;
+      const chunksBefore = await chunkFiles(repo);
+
+      const rebuilt = join(repo, 'catalog-rebuilt');
+      const rebuild = await cli('catalog', 'rebuild', '--repo', repo, '--catalog', rebuilt);
+      expect(rebuild.code, describeResult(rebuild)).toBe(1);
+      expect([...rebuild.json.backupsImported].sort()).toEqual([A, B].sort());
+      expect(rebuild.json.damaged).toEqual([expect.objectContaining({ problem: expect.stringContaining(problem) })]);
+      const list = await cli('list', '--repo', repo, '--catalog', rebuilt);
+      expect(list.json.map((b: any) => b.backupId)).not.toContain(orphan);
+      refusedNaming(await cli('gc', '--repo', repo), problem);
+      expect(await chunkFiles(repo)).toEqual(chunksBefore);
+      const restore = await cli(
+        'restore',
+        'latest',
+        '--repo',
+        repo,
+        '--catalog',
+        rebuilt,
+        '--target',
+        pg.url(`marker_${copies}`),
+      );
+      expect(restore.code, describeResult(restore)).toBe(0);
+      expect(restore.json.backupId ?? JSON.stringify(restore.json)).toContain(B);
+    });
+  }
+});
+
+describe('a forged collection definition', () => {
+  const collectionForgeries: { what: string; problem: string; forge: (repo: string) => Promise<Buffer> }[] = [
+    {
+      what: 'edited (retention raised) and re-sealed, MAC left',
+      problem: 'Collection collections/nightly.json does not authenticate',
+      forge: async (repo) => {
+        const { header, body } = split(await readFile(join(repo, layout.collection('nightly'))));
+        return reseal(header, { ...body, retention: { keepLast: 100 } }, 'left');
+      },
+    },
+    {
+      what: 'moved: weekly’s definition copied over nightly’s',
+      problem: 'Collection collections/nightly.json was written as collections/weekly.json',
+      forge: (repo) => readFile(join(repo, layout.collection('weekly'))),
+    },
+    {
+      what: 'signed with another key',
+      problem: 'Collection collections/nightly.json was authenticated with another key',
+      forge: async (repo) => {
+        const { body } = split(await readFile(join(repo, layout.collection('nightly'))));
+        return signedWithOtherKey(
+          formats.collectionKind,
+          { name: 'nightly' },
+          { ...body, retention: { keepLast: 100 } },
+        );
+      },
+    },
+  ];
+  for (const forgery of collectionForgeries) {
+    it(`${forgery.what}: catalog rebuild and collection create refuse it by name and import nothing of it`, async () => {
+      const repo = await copyOfBase();
+      await writeFile(join(repo, layout.collection('nightly')), await forgery.forge(repo));
+      const rebuilt = join(repo, 'catalog-rebuilt');
+      const rebuild = await cli('catalog', 'rebuild', '--repo', repo, '--catalog', rebuilt);
+      expect(rebuild.code, describeResult(rebuild)).toBe(1);
+      expect(rebuild.json.collectionsImported).toEqual(['weekly']);
+      expect(rebuild.json.damaged).toEqual([
+        { object: layout.collection('nightly'), problem: expect.stringContaining(forgery.problem) },
+      ]);
+      const list = await cli('collection', 'list', '--repo', repo, '--catalog', rebuilt);
+      expect(JSON.stringify(list.json)).not.toContain('"nightly"');
+      refusedNaming(
+        await cli(
+          'collection',
+          'create',
+          'nightly',
+          '--source',
+          source(),
+          '--repo',
+          repo,
+          '--catalog',
+          rebuilt,
+          '--keep-last',
+          '1',
+        ),
+        forgery.problem,
+      );
+    });
+  }
+});

@@ -10,7 +10,7 @@ import { layout } from '../repository/layout.ts';
 import { readManifestEntry, type Manifest } from '../repository/manifest.ts';
 import { IntegrityError, TidemarkError } from '../errors.ts';
 import { readCollectionDocument } from './collections.ts';
-import { listRepositoryBackups } from './repository-backups.ts';
+import { listRepositoryBackups, readCommitMarker } from './repository-backups.ts';
 import { readTombstone } from './tombstone.ts';
 import { withMaintenanceLease } from './lease.ts';
 
@@ -71,6 +71,7 @@ export async function rebuildCatalog(
           const { manifest, marksCommits } = await readManifestEntry(ports.storage, backup.backupId);
           if (marksCommits && !backup.committed && !backup.expired)
             return void report.uncommitted.push(backup.backupId);
+          if (backup.committed) await readCommitMarker(ports.storage, backup.backupId);
           const expiredAt = backup.expired
             ? (await readTombstone(ports.storage, backup.backupId)).expiredAt
             : undefined;

@@ -13,7 +13,7 @@ import type { ChunkId } from '../ids.ts';
 import { layout } from '../repository/layout.ts';
 import { manifestChunkRefs, readManifest } from '../repository/manifest.ts';
 import { IntegrityError, TidemarkError } from '../errors.ts';
-import { listRepositoryBackups } from './repository-backups.ts';
+import { listRepositoryBackups, readCommitMarker } from './repository-backups.ts';
 import { readTombstone } from './tombstone.ts';
 import { forEachInParallel } from '../parallel.ts';
 
@@ -26,6 +26,11 @@ export interface MarkResult {
   expired: { backupId: string; hasManifest: boolean; expiredAt: string }[];
   /** Manifests of runs that never committed: no restore point, removed by the sweep. */
   orphans: string[];
+  /**
+   * Backups the catalog says are expired whose manifest is back without its tombstone (replayed,
+   * or a tombstone lost): no restore point, but their chunks are kept and nothing is removed.
+   */
+  expiredInCatalog: string[];
 }
 
 export async function markReferencedChunks(
@@ -34,7 +39,9 @@ export async function markReferencedChunks(
   options: { repair: boolean },
 ): Promise<MarkResult> {
   const backups = await listRepositoryBackups(storage);
-  const result: MarkResult = { referenced: new Set(), live: [], expired: [], orphans: [] };
+  // `expired` is final, so even an eventually consistent list is right about it.
+  const expiredIds = new Set((await catalog.listBackups()).filter((b) => b.state === 'expired').map((b) => b.backupId));
+  const result: MarkResult = { referenced: new Set(), live: [], expired: [], orphans: [], expiredInCatalog: [] };
   await forEachInParallel(backups, 8, async (backup) => {
     try {
       if (backup.expired) {
@@ -59,9 +66,12 @@ export async function markReferencedChunks(
             );
           }
         }
+        // A marker copied from another backup or forged must not make a run look committed.
+        if (backup.committed) await readCommitMarker(storage, backup.backupId);
         const manifest = await readManifest(storage, backup.backupId);
         for (const ref of manifestChunkRefs(manifest)) result.referenced.add(layout.chunk(ref.id as ChunkId));
-        result.live.push(backup.backupId);
+        if (expiredIds.has(backup.backupId)) result.expiredInCatalog.push(backup.backupId);
+        else result.live.push(backup.backupId);
       }
     } catch (err) {
       if (!(err instanceof TidemarkError)) throw err;
@@ -75,6 +85,7 @@ export async function markReferencedChunks(
   });
   result.live.sort();
   result.orphans.sort();
+  result.expiredInCatalog.sort();
   result.expired.sort((a, b) => (a.backupId < b.backupId ? -1 : 1));
   return result;
 }

@@ -51,6 +51,11 @@ export interface GcReport {
    * disagree, so gc kept their manifest and tombstone. Look at them (`tidemark show <id>`).
    */
   catalogConflicts: { backupId: string; state: string }[];
+  /**
+   * Backups the catalog says are expired whose manifest is in the repository without a tombstone
+   * (a replayed manifest, or a lost tombstone): no restore point; gc kept them and their chunks.
+   */
+  expiredInCatalog: string[];
   /** Manifests of runs that never committed (the catalog says failed, no commit marker), removed. */
   orphanManifestsRemoved: string[];
   /** Files of writes that died (`chunks/<aa>/.tmp-*` …), older than any live writer, removed. */
@@ -119,6 +124,7 @@ async function markAndSweep(
     manifestsRemoved: plan.expiredBackups.filter((b) => b.hasManifest).map((b) => b.backupId),
     catalogExpired: plan.catalogToExpire.map((b) => b.backupId),
     catalogConflicts: plan.catalogConflicts,
+    expiredInCatalog: mark.expiredInCatalog,
     orphanManifestsRemoved: mark.orphans,
     abandonedWritesRemoved: abandoned,
     runsRemoved: plan.runs.map((r) => r.runId),

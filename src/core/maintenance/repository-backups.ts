@@ -2,6 +2,8 @@
 // catalog): which ids have a manifest and which carry a tombstone.
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { layout } from '../repository/layout.ts';
+import { readDocument } from '../repository/documents.ts';
+import { commitMarkerKind, type CommitMarker } from '../repository/document-formats.ts';
 
 export interface RepositoryBackup {
   backupId: string;
@@ -23,4 +25,12 @@ export async function listRepositoryBackups(storage: RepositoryStorage): Promise
     byId.set(backupId, entry);
   }
   return [...byId.values()].sort((a, b) => (a.backupId < b.backupId ? -1 : a.backupId > b.backupId ? 1 : 0));
+}
+
+/**
+ * Reads a backup's commit marker: authenticated and bound to the backup, so a marker copied from
+ * another backup or forged cannot make a run that never committed look committed.
+ */
+export async function readCommitMarker(storage: RepositoryStorage, backupId: string): Promise<CommitMarker> {
+  return readDocument(storage, commitMarkerKind, { backupId });
 }
