@@ -30,6 +30,7 @@ import { readColumns, readConstraints, readRelations } from './relations.ts';
 import { captureSchemas } from './schemas.ts';
 import { captureSequences } from './sequences.ts';
 import { captureStatistics } from './statistics.ts';
+import { captureSubscriptions } from './subscriptions.ts';
 import { addTable } from './tables.ts';
 import { captureRules, captureTriggers } from './triggers-rules.ts';
 import { captureTypes } from './types.ts';
@@ -76,6 +77,7 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await captureCatalogGrants(capture);
   await captureDefaultPrivileges(capture);
   await capturePublications(capture);
+  await captureSubscriptions(capture);
   await captureComments(capture); // last: appends to the objects above
   const eventTriggers = await captureEventTriggers(capture);
   await reportUnsupported(capture);

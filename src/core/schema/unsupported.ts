@@ -20,10 +20,6 @@ const KINDS: [string, string][] = [
     'table in a non-default tablespace',
     `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} || ' (' || (SELECT pg_catalog.quote_ident(spcname) FROM pg_catalog.pg_tablespace WHERE oid = o.reltablespace) || ')' FROM pg_catalog.pg_class o WHERE o.reltablespace <> 0 AND o.relkind IN ('r', 'p', 'm', 'i', 'I') AND ${userObject('pg_class', 'o')}`,
   ],
-  [
-    'subscription',
-    `SELECT pg_catalog.quote_ident(o.subname) FROM pg_catalog.pg_subscription o WHERE o.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`,
-  ],
   // pg_dump replays these against pg_init_privs; CREATE EXTENSION alone restores the originals.
   [
     'privileges changed on extension members',
