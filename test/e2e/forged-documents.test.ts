@@ -586,4 +586,33 @@ describe('a forged collection definition', () => {
       );
     });
   }
+  it('replayed from another repository with the same key: catalog rebuild refuses it by name', async () => {
+    const repo = await copyOfBase();
+    const elsewhere = join(scratch, `elsewhere-${copies}`);
+    const created = await cli(
+      'collection',
+      'create',
+      'nightly',
+      '--source',
+      source(),
+      '--repo',
+      elsewhere,
+      '--keep-last',
+      '50',
+    );
+    expect(created.code, describeResult(created)).toBe(0);
+    await writeFile(
+      join(repo, layout.collection('nightly')),
+      await readFile(join(elsewhere, layout.collection('nightly'))),
+    );
+    const rebuilt = join(repo, 'catalog-rebuilt');
+    const rebuild = await cli('catalog', 'rebuild', '--repo', repo, '--catalog', rebuilt);
+    expect(rebuild.code, describeResult(rebuild)).toBe(1);
+    expect(rebuild.json.damaged).toEqual([
+      {
+        object: layout.collection('nightly'),
+        problem: expect.stringContaining('Collection collections/nightly.json belongs to repository'),
+      },
+    ]);
+  });
 });

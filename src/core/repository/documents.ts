@@ -13,7 +13,7 @@ import type { z } from 'zod';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { IntegrityError, UsageError } from '../errors.ts';
 import { macMessage, openSealed, sealDocument, sealSignedDocument, type Header } from './sealed-document.ts';
-import { repositoryKeyOf, type DocumentAuthenticator } from './repository-key.ts';
+import { repositoryIdOf, repositoryKeyOf, type DocumentAuthenticator } from './repository-key.ts';
 
 /** Where a document belongs: the fields its key is built from. */
 export type Place = Record<string, string | number>;
@@ -44,13 +44,17 @@ export async function encodeDocument<T, P extends Place>(
   place: P,
   body: T,
   authenticator?: DocumentAuthenticator,
+  repositoryId?: string,
 ): Promise<Uint8Array> {
   if (!authenticator) return encodeUnauthenticated(kind, place, body);
   checkPlace(kind, place, body);
-  return sealSignedDocument(kind.format, body, kind.keyOf(place), async (header: Header) => ({
-    keyId: authenticator.id,
-    mac: await authenticator.mac(macMessage(header)),
-  }));
+  return sealSignedDocument(
+    kind.format,
+    body,
+    kind.keyOf(place),
+    async (header: Header) => ({ keyId: authenticator.id, mac: await authenticator.mac(macMessage(header)) }),
+    repositoryId,
+  );
 }
 
 /** The bytes of a document without a MAC (repositories without a key; tests). */
@@ -74,7 +78,8 @@ export async function writeDocument<T, P extends Place>(
   place: P,
   body: T,
 ): Promise<boolean> {
-  return storage.putIfAbsent(kind.keyOf(place), await encodeDocument(kind, place, body, repositoryKeyOf(storage)));
+  const bytes = await encodeDocument(kind, place, body, repositoryKeyOf(storage), repositoryIdOf(storage));
+  return storage.putIfAbsent(kind.keyOf(place), bytes);
 }
 
 /** Reads, verifies, authenticates, validates and checks the binding; `ObjectNotFoundError` when absent. */
@@ -83,7 +88,8 @@ export async function readDocument<T, P extends Place>(
   kind: DocumentKind<T, P>,
   place: P,
 ): Promise<T> {
-  return decodeDocument(kind, place, await storage.get(kind.keyOf(place)), repositoryKeyOf(storage));
+  const bytes = await storage.get(kind.keyOf(place));
+  return (await decodeEntry(kind, place, bytes, repositoryKeyOf(storage), false, repositoryIdOf(storage))).document;
 }
 
 /** The checks of readDocument on bytes already read from `kind.keyOf(place)`. */
@@ -115,7 +121,8 @@ export async function readDocumentEntry<T, P extends Place>(
   kind: DocumentKind<T, P>,
   place: P,
 ): Promise<{ document: T; keyed: boolean }> {
-  return decodeEntry(kind, place, await storage.get(kind.keyOf(place)), repositoryKeyOf(storage));
+  const bytes = await storage.get(kind.keyOf(place));
+  return decodeEntry(kind, place, bytes, repositoryKeyOf(storage), false, repositoryIdOf(storage));
 }
 
 async function decodeEntry<T, P extends Place>(
@@ -124,6 +131,7 @@ async function decodeEntry<T, P extends Place>(
   bytes: Uint8Array,
   authenticator: DocumentAuthenticator | undefined,
   peek = false,
+  repositoryId?: string,
 ): Promise<{ document: T; keyed: boolean }> {
   const key = kind.keyOf(place);
   const what = `${kind.title} ${key}`;
@@ -141,6 +149,12 @@ async function decodeEntry<T, P extends Place>(
     throw new IntegrityError(
       `${what} was written as ${header.key}: a document moved or copied from where it belongs is never used. ` +
         `Remove ${key} (or put the right document back from a copy of the repository).`,
+    );
+  }
+  if (repositoryId !== undefined && header.repository !== undefined && header.repository !== repositoryId) {
+    throw new IntegrityError(
+      `${what} belongs to repository ${header.repository}, not to this one (${repositoryId}): a document copied from another ` +
+        `repository is never used. Remove ${key} (or put the right document back from a copy of this repository).`,
     );
   }
   const parsed = kind.schema.safeParse(body);

@@ -71,3 +71,15 @@ export function authenticateWith(storage: RepositoryStorage, key: DocumentAuthen
 export function repositoryKeyOf(storage: RepositoryStorage): DocumentAuthenticator | undefined {
   return keys.get(storage);
 }
+
+// Likewise the id of the repository the storage holds (its marker's `repositoryId`), set by
+// openRepository: documents are written naming it, and one naming another repository is refused.
+const repositoryIds = new WeakMap<RepositoryStorage, string>();
+
+export function bindRepositoryId(storage: RepositoryStorage, repositoryId: string): void {
+  repositoryIds.set(storage, repositoryId);
+}
+
+export function repositoryIdOf(storage: RepositoryStorage): string | undefined {
+  return repositoryIds.get(storage);
+}

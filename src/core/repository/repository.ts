@@ -6,7 +6,7 @@ import { FORMAT_VERSION } from './sealed-document.ts';
 import { decodeDocument, peekDocument, encodeDocument } from './documents.ts';
 import { repositoryMarkerKind, type RepositoryMarker } from './document-formats.ts';
 import { randomUUID } from 'node:crypto';
-import { repositoryKeyOf } from './repository-key.ts';
+import { bindRepositoryId, repositoryKeyOf } from './repository-key.ts';
 
 export const REPOSITORY_FORMAT = repositoryMarkerKind.format;
 export type { RepositoryMarker } from './document-formats.ts';
@@ -16,6 +16,12 @@ export type { RepositoryMarker } from './document-formats.ts';
  * that key, and one created without is not opened with one (its documents carry no MAC).
  */
 async function openMarker(storage: RepositoryStorage, bytes: Uint8Array): Promise<RepositoryMarker> {
+  const marker = await checkMarker(storage, bytes);
+  bindRepositoryId(storage, marker.repositoryId);
+  return marker;
+}
+
+async function checkMarker(storage: RepositoryStorage, bytes: Uint8Array): Promise<RepositoryMarker> {
   const given = repositoryKeyOf(storage);
   const unchecked = await peekDocument(repositoryMarkerKind, {}, bytes);
   if (unchecked.keyId && !given) {

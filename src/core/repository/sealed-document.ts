@@ -18,6 +18,11 @@ export interface Header {
   key?: string;
   bodySha256: string;
   bodyBytes: number;
+  /**
+   * The id of the repository it was written in (its marker's `repositoryId`); absent in documents
+   * written before, and where the writer had not opened the repository. Covered by the MAC.
+   */
+  repository?: string;
   /** Which repository key authenticated it (repository-key.ts), and the HMAC over `macMessage`. */
   keyId?: string;
   mac?: string;
@@ -29,13 +34,15 @@ const headerSchema = z.looseObject({
   key: z.string().optional(),
   bodySha256: z.string().regex(/^[0-9a-f]{64}$/),
   bodyBytes: z.number().int().nonnegative(),
+  repository: z.string().optional(),
   keyId: z.string().optional(),
   mac: z.string().optional(),
 });
 
-/** What a document's MAC covers: its kind, version, place and body (through its hash). */
+/** What a document's MAC covers: its kind, version, place, repository (when named) and body (through its hash). */
 export function macMessage(header: Header): string {
-  return JSON.stringify([header.format, header.formatVersion, header.key ?? null, header.bodySha256, header.bodyBytes]);
+  const fields = [header.format, header.formatVersion, header.key ?? null, header.bodySha256, header.bodyBytes];
+  return JSON.stringify(header.repository === undefined ? fields : [...fields, header.repository]);
 }
 
 export function sealDocument(format: string, body: unknown, key?: string): Uint8Array {
@@ -49,12 +56,18 @@ export async function sealSignedDocument(
   body: unknown,
   key: string,
   sign: (header: Header) => Promise<{ keyId: string; mac: string }>,
+  repository?: string,
 ): Promise<Uint8Array> {
-  const { header, bodyBytes } = headerFor(format, body, key);
+  const { header, bodyBytes } = headerFor(format, body, key, repository);
   return frame({ ...header, ...(await sign(header)) }, bodyBytes);
 }
 
-function headerFor(format: string, body: unknown, key: string | undefined): { header: Header; bodyBytes: Buffer } {
+function headerFor(
+  format: string,
+  body: unknown,
+  key: string | undefined,
+  repository?: string,
+): { header: Header; bodyBytes: Buffer } {
   const bodyBytes = Buffer.from(JSON.stringify(body), 'utf8');
   const header: Header = {
     format,
@@ -62,6 +75,7 @@ function headerFor(format: string, body: unknown, key: string | undefined): { he
     ...(key === undefined ? {} : { key }),
     bodySha256: createHash('sha256').update(bodyBytes).digest('hex'),
     bodyBytes: bodyBytes.length,
+    ...(repository === undefined ? {} : { repository }),
   };
   return { header, bodyBytes };
 }
