@@ -3,10 +3,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SchemaSnapshot } from '#core/schema/model.ts';
 import { startPostgres, type PostgresServer } from '#test/support/postgres-server.ts';
-import { capture } from './helpers.ts';
+import { LEFT_IN_DEFAULT_TABLESPACE } from '#core/schema/tablespaces.ts';
+import { applySnapshot, capture, dumpSchema, withClient } from './helpers.ts';
 import { describeResult, runCli } from '#test/support/cli.ts';
 import { tempRepository } from '#test/support/pipeline.ts';
-import { readFile, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 const UNSUPPORTED = `
@@ -167,6 +170,99 @@ describe('unsupported object kinds', () => {
       ]);
     } finally {
       await rm(dirname(repo), { recursive: true, force: true }); // holds repo-human too
+    }
+  });
+});
+
+describe('tables, materialized views and indexes in a non-default tablespace', () => {
+  let server: PostgresServer;
+  let snapshot: SchemaSnapshot;
+  let place: string;
+  const placement = async (database: string) =>
+    (
+      await server.sql(
+        `SELECT c.relname, COALESCE(t.spcname, '') AS space FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace
+          WHERE n.nspname = 'sp' ORDER BY 1`,
+        database,
+      )
+    ).rows;
+
+  beforeAll(async () => {
+    server = await startPostgres({ major: 15 });
+    // A tablespace is a directory the server's own user owns (the postgres user, when we are root).
+    place = await mkdtemp(join(tmpdir(), 'tidemark-space-'));
+    await chmod(place, 0o755);
+    await mkdir(join(place, 'dir'));
+    if (process.getuid?.() === 0) {
+      const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
+      await chown(join(place, 'dir'), uid, Number(execFileSync('id', ['-g', 'postgres']).toString()));
+    }
+    await server.sql(`CREATE TABLESPACE "Space S" LOCATION '${join(place, 'dir')}'`);
+    await server.createDatabase('spaced');
+    await server.sql(
+      `CREATE SCHEMA sp;
+       CREATE TABLE sp.plain (id int PRIMARY KEY USING INDEX TABLESPACE "Space S", v text) TABLESPACE "Space S";
+       CREATE INDEX plain_v ON sp.plain (v) TABLESPACE "Space S";
+       CREATE TABLE sp.parted (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at) TABLESPACE "Space S";
+       CREATE TABLE sp.parted_2024 PARTITION OF sp.parted FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+       CREATE TABLE sp.parted_2025 PARTITION OF sp.parted FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') TABLESPACE pg_default;
+       CREATE INDEX parted_at ON sp.parted (at) TABLESPACE "Space S";
+       CREATE MATERIALIZED VIEW sp.mv TABLESPACE "Space S" AS SELECT id FROM sp.plain;
+       CREATE TABLE sp.elsewhere_index (id int);
+       CREATE INDEX elsewhere_idx ON sp.elsewhere_index (id) TABLESPACE "Space S";`,
+      'spaced',
+    );
+    snapshot = await capture(server.url('spaced'));
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    await rm(place, { recursive: true, force: true });
+  });
+
+  it('are not reported unsupported, and land in the tablespace of that name on the target', async () => {
+    expect(snapshot.warnings).toEqual([]);
+    const moved = [...snapshot.preData, ...snapshot.postData.flat()].filter((s) => s.kind === 'tablespace');
+    expect(moved.map((s) => s.object).sort()).toEqual([
+      'index sp.elsewhere_idx',
+      'index sp.parted_2024_at_idx',
+      'index sp.parted_2025_at_idx',
+      'index sp.parted_at',
+      'index sp.plain_pkey',
+      'index sp.plain_v',
+      'materialized view sp.mv',
+      'table sp.parted',
+      'table sp.parted_2024',
+      'table sp.plain',
+    ]);
+    expect(await applySnapshot(await server.createDatabase('spaced_here'), snapshot)).toEqual([]);
+    expect(await dumpSchema(server, 'spaced_here')).toBe(await dumpSchema(server, 'spaced'));
+    expect(await placement('spaced_here')).toEqual(await placement('spaced'));
+  });
+
+  it('land in the default tablespace where the target has none of that name, each move saying so', async () => {
+    await server.sql('ALTER TABLESPACE "Space S" RENAME TO "Other Space"');
+    try {
+      const target = await server.createDatabase('spaced_elsewhere');
+      expect(await applySnapshot(target, snapshot)).toEqual([]);
+      expect((await placement('spaced_elsewhere')).every((r) => r.space === '')).toBe(true);
+      // The statement itself raises the warning a restore reports (LEFT_IN_DEFAULT_TABLESPACE).
+      const move = snapshot.preData.find((s) => s.kind === 'tablespace' && s.object === 'table sp.plain')!;
+      const notices = await withClient(target, async (client) => {
+        const seen: { code?: string; message: string }[] = [];
+        client.on('notice', (n) => seen.push({ code: n.code, message: n.message ?? '' }));
+        await client.query(move.sql);
+        return seen;
+      });
+      expect(notices).toEqual([
+        {
+          code: LEFT_IN_DEFAULT_TABLESPACE,
+          message:
+            'table sp.plain stays in the default tablespace: the target has no tablespace "Space S" the restoring role may create in',
+        },
+      ]);
+    } finally {
+      await server.sql('ALTER TABLESPACE "Other Space" RENAME TO "Space S"');
     }
   });
 });

@@ -30,6 +30,7 @@ import { readColumns, readConstraints, readRelations } from './relations.ts';
 import { captureSchemas } from './schemas.ts';
 import { captureSequences } from './sequences.ts';
 import { captureStatistics } from './statistics.ts';
+import { captureTablespaces } from './tablespaces.ts';
 import { captureSubscriptions } from './subscriptions.ts';
 import { addTable } from './tables.ts';
 import { captureRules, captureTriggers } from './triggers-rules.ts';
@@ -70,6 +71,7 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await captureSequences(capture); // before tables: identity columns need their sequence options
   await captureRelations(capture);
   await captureIndexes(capture);
+  await captureTablespaces(capture); // after the tables, views and indexes it moves
   await captureStatistics(capture);
   await captureTriggers(capture);
   await captureRules(capture);

@@ -16,10 +16,6 @@ const userObject = (
 
 /** [kind, SQL returning one `name` column] */
 const KINDS: [string, string][] = [
-  [
-    'table in a non-default tablespace',
-    `SELECT ${qualified(nsp('o.relnamespace'), 'o.relname')} || ' (' || (SELECT pg_catalog.quote_ident(spcname) FROM pg_catalog.pg_tablespace WHERE oid = o.reltablespace) || ')' FROM pg_catalog.pg_class o WHERE o.reltablespace <> 0 AND o.relkind IN ('r', 'p', 'm', 'i', 'I') AND ${userObject('pg_class', 'o')}`,
-  ],
   // pg_dump replays these against pg_init_privs; CREATE EXTENSION alone restores the originals.
   [
     'privileges changed on extension members',
