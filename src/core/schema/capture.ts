@@ -19,6 +19,7 @@ import { Capture } from './context.ts';
 import { readDependencies } from './dependencies.ts';
 import { captureEventTriggers } from './event-triggers.ts';
 import { captureExtensions } from './extensions.ts';
+import { captureExtensionMemberPrivileges } from './extension-members.ts';
 import { captureForeignServers } from './foreign-data.ts';
 import { captureFunctions } from './functions.ts';
 import { captureIndexes } from './indexes.ts';
@@ -56,6 +57,7 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   const capture = new Capture(query, settings.version);
   await captureSchemas(capture);
   await captureExtensions(capture);
+  await captureExtensionMemberPrivileges(capture);
   await captureCollations(capture); // before the types and columns using them
   await captureTypes(capture);
   await captureFunctions(capture);

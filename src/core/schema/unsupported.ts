@@ -16,19 +16,6 @@ const userObject = (
 
 /** [kind, SQL returning one `name` column] */
 const KINDS: [string, string][] = [
-  // pg_dump replays these against pg_init_privs; CREATE EXTENSION alone restores the originals.
-  [
-    'privileges changed on extension members',
-    `SELECT pg_catalog.pg_describe_object(d.classid, d.objid, 0)
-    FROM pg_catalog.pg_depend d
-    LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = d.classid AND ip.objoid = d.objid AND ip.objsubid = 0
-    LEFT JOIN pg_catalog.pg_class c ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = d.objid
-    LEFT JOIN pg_catalog.pg_proc p ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid = d.objid
-    LEFT JOIN pg_catalog.pg_type t ON d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND t.oid = d.objid
-    LEFT JOIN pg_catalog.pg_namespace s ON d.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND s.oid = d.objid
-    WHERE d.deptype = 'e' AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.refobjid >= 16384
-      AND COALESCE(c.relacl, p.proacl, t.typacl, s.nspacl)::pg_catalog.text IS DISTINCT FROM ip.initprivs::pg_catalog.text`,
-  ],
   [
     'extension configuration table data',
     `SELECT pg_catalog.quote_ident(o.extname) || ': ' || cfg::pg_catalog.regclass::pg_catalog.text
