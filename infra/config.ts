@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { longestIntervalMinutes, parseScheduleExpression } from './schedule-expression.ts';
+import { PitrConfigSchema } from './pitr-config.ts';
 
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
@@ -115,6 +116,8 @@ const Collection = z
     archiveRegion: z.string().regex(REGION, 'an AWS region, e.g. eu-central-1').optional(),
     /** Parallel export tasks; an inline Map runs at most 40 at a time. */
     workers: z.number().int().min(1).max(40).default(4),
+    /** Point-in-time recovery: the change archive's schedule and alarms (infra/pitr-config.ts). */
+    pitr: PitrConfigSchema.optional(),
   })
   .strict();
 
