@@ -107,6 +107,24 @@ describe('unsupported object kinds', () => {
     expect(sql.some((s) => s.startsWith('CREATE TABLE public.uses_base ('))).toBe(true);
   });
 
+  it('a restore that needs a C library the target lacks stops there, naming the function and the library', async () => {
+    await server.createDatabase('needs_lib');
+    await server.sql(
+      `CREATE FUNCTION public.lib_handler() RETURNS language_handler LANGUAGE c AS '$libdir/plpgsql', 'plpgsql_call_handler';
+       CREATE LANGUAGE pl_from_lib HANDLER public.lib_handler;
+       -- As if made on a server that has this library, which the target has not.
+       UPDATE pg_catalog.pg_proc SET probin = '$libdir/tidemark_missing_library' WHERE oid = 'public.lib_handler'::regproc;`,
+      'needs_lib',
+    );
+    const lacking = await capture(server.url('needs_lib'));
+    const failure = await applySnapshot(await server.createDatabase('needs_lib_copy'), lacking).catch((e: Error) => e);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).name).toBe('RestoreTargetError');
+    expect((failure as Error).message).toBe(
+      'Restoring function public.lib_handler() failed: could not access file "$libdir/tidemark_missing_library": No such file or directory',
+    );
+  });
+
   it('does not report extension members, and keeps secrets out of warnings and statements', () => {
     expect(snapshot.warnings.join('\n')).not.toMatch(/foreign-data wrapper|postgres_fdw_handler/);
     const everything = JSON.stringify(snapshot);
@@ -261,5 +279,26 @@ describe('tables, materialized views and indexes in a non-default tablespace', (
     } finally {
       await server.sql('ALTER TABLESPACE "Other Space" RENAME TO "Space S"');
     }
+  });
+});
+
+describe('the kinds once unsupported, on PostgreSQL 13 (the oldest supported major)', () => {
+  let server: PostgresServer;
+
+  beforeAll(async () => {
+    server = await startPostgres({ major: 13 });
+    await server.sql(NOW_SUPPORTED, await server.createDatabase('source').then(() => 'source'));
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('are backed up and rebuild a database whose pg_dump --schema-only is identical', async () => {
+    const snapshot = await capture(server.url('source'));
+    expect(snapshot.warnings).toEqual([]);
+    expect(await applySnapshot(await server.createDatabase('target'), snapshot)).toEqual([]);
+    const [source, target] = [await dumpSchema(server, 'source'), await dumpSchema(server, 'target')];
+    expect(source).toContain('CREATE TYPE public.myint (');
+    expect(target).toBe(source);
   });
 });

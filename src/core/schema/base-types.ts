@@ -36,7 +36,7 @@ export async function captureBaseTypes(capture: Capture): Promise<void> {
       t.typisdefined AS defined, pg_catalog.pg_get_userbyid(t.typowner) AS owner,
       ${aclSql('t.typacl', 'T', 't.typowner')} AS acl, t.typarray AS array,
       pg_catalog.array_remove(ARRAY[t.typinput, t.typoutput, t.typreceive, t.typsend, t.typmodin, t.typmodout,
-        t.typanalyze${subscript ? ', t.typsubscript' : ''}]::pg_catalog.oid[], 0) AS functions,
+        t.typanalyze${subscript ? ', t.typsubscript' : ''}]::pg_catalog.oid[], 0::pg_catalog.oid) AS functions,
       pg_catalog.array_remove(ARRAY[
         'INTERNALLENGTH = ' || CASE WHEN t.typlen = -1 THEN 'variable' ELSE t.typlen::pg_catalog.text END,
         ${fn('typinput', 'INPUT')}, ${fn('typoutput', 'OUTPUT')}, ${fn('typreceive', 'RECEIVE')}, ${fn('typsend', 'SEND')},
