@@ -1,4 +1,5 @@
-// The task registry: every Lambda task function once — its handler, its source file (CDK
+// The task registry: every Lambda task function once — its handler, the schema that handler
+// parses its event with (`input`, from src/core/<pipeline>/task-inputs.ts), its source file (CDK
 // bundles one function per entry; the local runner maps each ASL Task to the same handler, by
 // the name its `${<Name>FunctionArn}` placeholder uses), and what it is given: memory, timeout
 // and exactly the access its task function in src/core uses (infra/task-policy.ts turns the
@@ -51,6 +52,7 @@ export const TASKS = {
   // finishBackup(failed) when it gives up. 5 min.
   BackupStart: {
     handler: backupStart,
+    input: backupStart.input,
     file: 'backup-start.ts',
     memoryMb: 256,
     timeoutSeconds: 300,
@@ -64,6 +66,7 @@ export const TASKS = {
   // backup/hold-snapshot.ts holdSnapshot: writes runs/<id>/snapshot.json, polls snapshot-released.json.
   BackupHoldSnapshot: {
     handler: backupHoldSnapshot,
+    input: backupHoldSnapshot.input,
     file: 'backup-hold-snapshot.ts',
     memoryMb: 256,
     timeoutSeconds: 900,
@@ -72,6 +75,7 @@ export const TASKS = {
   // awaitSnapshot: reads runs/<id>/snapshot.json (a miss is SnapshotNotReadyError, retried).
   BackupAwaitSnapshot: {
     handler: backupAwaitSnapshot,
+    input: backupAwaitSnapshot.input,
     file: 'backup-await-snapshot.ts',
     ...small,
     access: { read: ['runs'] },
@@ -81,6 +85,7 @@ export const TASKS = {
   // writes the plan header and task batches.
   BackupPlan: {
     handler: backupPlan,
+    input: backupPlan.input,
     file: 'backup-plan.ts',
     memoryMb: 1024,
     timeoutSeconds: 300,
@@ -90,6 +95,7 @@ export const TASKS = {
   // index chunks), writes chunks and the batch result (head first: idempotent).
   BackupExportBatch: {
     handler: backupExportBatch,
+    input: backupExportBatch.input,
     file: 'backup-export-batch.ts',
     ...batch(3008),
     access: { databases: 'sources', read: ['runs', 'chunks', 'backups'], write: ['runs', 'chunks'] },
@@ -97,6 +103,7 @@ export const TASKS = {
   // releaseSnapshot: writes runs/<id>/snapshot-released.json.
   BackupReleaseSnapshot: {
     handler: backupReleaseSnapshot,
+    input: backupReleaseSnapshot.input,
     file: 'backup-release-snapshot.ts',
     ...small,
     access: { write: ['runs'] },
@@ -104,6 +111,7 @@ export const TASKS = {
   // commit.ts: reads the plan and batch results, writes the manifest, finishBackup.
   BackupCommit: {
     handler: backupCommit,
+    input: backupCommit.input,
     file: 'backup-commit.ts',
     memoryMb: 1024,
     timeoutSeconds: 300,
@@ -114,6 +122,7 @@ export const TASKS = {
   // execution, error) from the execution input.
   BackupFail: {
     handler: backupFail,
+    input: backupFail.input,
     file: 'backup-fail.ts',
     ...small,
     access: { check: ['runs'], write: ['runs'], catalog: ['GetItem', 'UpdateItem'] },
@@ -124,6 +133,7 @@ export const TASKS = {
   // resolve.ts: listBackups (the byKind index) / getBackup, reads the manifest, createRestore.
   RestoreResolve: {
     handler: restoreResolve,
+    input: restoreResolve.input,
     file: 'restore-resolve.ts',
     memoryMb: 1024,
     timeoutSeconds: 120,
@@ -132,6 +142,7 @@ export const TASKS = {
   // prepare.ts: reads the manifest, creates the target database, applies pre-data DDL.
   RestorePrepare: {
     handler: restorePrepare,
+    input: restorePrepare.input,
     file: 'restore-prepare.ts',
     memoryMb: 1024,
     timeoutSeconds: 300,
@@ -140,6 +151,7 @@ export const TASKS = {
   // load.ts: reads the manifest and chunks, COPY FROM into the target.
   RestoreLoadBatch: {
     handler: restoreLoadBatch,
+    input: restoreLoadBatch.input,
     file: 'restore-load-batch.ts',
     ...batch(1769),
     access: { databases: 'restoreTargets', read: ['backups', 'chunks'] },
@@ -147,6 +159,7 @@ export const TASKS = {
   // finish.ts: incremental layers (reads their chunks), post-data DDL, sequences.
   RestoreFinish: {
     handler: restoreFinish,
+    input: restoreFinish.input,
     file: 'restore-finish.ts',
     memoryMb: 1024,
     timeoutSeconds: 900,
@@ -155,6 +168,7 @@ export const TASKS = {
   // verify.ts: COPY TO from the target, checksums against the manifest.
   RestoreVerifyBatch: {
     handler: restoreVerifyBatch,
+    input: restoreVerifyBatch.input,
     file: 'restore-verify-batch.ts',
     ...batch(1769),
     access: { databases: 'restoreTargets', read: ['backups'] },
@@ -162,6 +176,7 @@ export const TASKS = {
   // complete.ts: drops progress tables, getRestore + finishRestore(committed).
   RestoreComplete: {
     handler: restoreComplete,
+    input: restoreComplete.input,
     file: 'restore-complete.ts',
     memoryMb: 1024,
     timeoutSeconds: 120,
@@ -171,6 +186,7 @@ export const TASKS = {
   // finishRestore(failed), then connects to the target to say what it holds (resume or drop).
   RestoreFail: {
     handler: restoreFail,
+    input: restoreFail.input,
     file: 'restore-fail.ts',
     ...small,
     access: { databases: 'restoreTargets', catalog: ['GetItem', 'PutItem', 'UpdateItem'] },
@@ -181,6 +197,7 @@ export const TASKS = {
   // their tombstones (head, then put backups/<id>/expired.json), expireBackup.
   MaintenanceExpire: {
     handler: maintenanceExpire,
+    input: maintenanceExpire.input,
     file: 'maintenance-expire.ts',
     memoryMb: 256,
     timeoutSeconds: 900,
@@ -195,6 +212,7 @@ export const TASKS = {
   // marks dead runs failed. Holds every manifest's chunk ids in memory (~70 bytes each): 1024 MB.
   MaintenanceGc: {
     handler: maintenanceGc,
+    input: maintenanceGc.input,
     file: 'maintenance-gc.ts',
     memoryMb: 1024,
     timeoutSeconds: 900,

@@ -1,12 +1,15 @@
-// Every Lambda handler is this adapter around one task function: get the ports, run, return.
-// Errors keep their `name`, which is the `errorType` the ASL Retry/Catch match.
+// Every Lambda handler is this adapter around one task function: parse the event with the task's
+// schema (src/core/*/task-inputs.ts), get the ports, run, return. Errors keep their `name`, which
+// is the `errorType` the ASL Retry/Catch match; a malformed event is a UsageError, not retried.
 // In AWS each invocation logs one line when it ends (Powertools logger, keyed by the task and
 // the run's ids) and publishes its figures as CloudWatch metrics (Powertools EMF): seconds per
 // step, and rows and bytes where the step reports them. Local runs log nothing here: the CLI
 // shows progress instead.
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { z } from 'zod';
 import type { TaskContext } from '#core/task-context.ts';
 import { redactSecrets } from '#core/errors.ts';
+import { parseTaskInput } from '#core/task-input.ts';
 import { currentTaskContext, isLocalRun } from './context.ts';
 import { logger } from './logger.ts';
 
@@ -15,17 +18,43 @@ const metrics = new Metrics({ namespace: 'Tidemark', serviceName: 'tidemark' });
 /** Ids a task input may carry; they become keys of every log line of the invocation. */
 const RUN_KEYS = ['backupId', 'restoreId', 'collection', 'batch'] as const;
 
+export interface TaskHandler<O = unknown> {
+  (event: unknown): Promise<O>;
+  /** The schema the event is parsed with before the task runs (the registry's `input`). */
+  readonly input?: z.ZodType;
+}
+
+export interface UnparsedTaskHandler<I, O> extends TaskHandler<O> {
+  /**
+   * The same handler, parsing its event with `input` first. The schema's output must be what the
+   * task function takes, so the two cannot drift apart unnoticed.
+   */
+  parsing<S extends z.ZodType<I>>(input: S): TaskHandler<O> & { readonly input: S };
+}
+
 export function taskHandler<I, O>(
   task: string,
   run: (input: I, ctx: TaskContext) => Promise<O>,
-): (event: I) => Promise<O> {
-  return async (event: I) => {
-    const ctx = await currentTaskContext();
+): UnparsedTaskHandler<I, O> {
+  const handler = build(task, run) as UnparsedTaskHandler<I, O>;
+  return Object.assign(handler, {
+    parsing: <S extends z.ZodType<I>>(input: S) => Object.assign(build(task, run, input), { input }),
+  });
+}
+
+function build<I, O>(
+  task: string,
+  run: (input: I, ctx: TaskContext) => Promise<O>,
+  input?: z.ZodType<I>,
+): (event: unknown) => Promise<O> {
+  return async (event: unknown) => {
     const local = isLocalRun();
     const keys = { task, ...runKeys(event) };
     const started = performance.now();
     try {
-      const output = await run(event, ctx);
+      // Before the context: a malformed event fails without touching the repository or a database.
+      const parsed = input ? parseTaskInput(task, input, event) : (event as I);
+      const output = await run(parsed, await currentTaskContext());
       if (!local) report(task, keys, output, (performance.now() - started) / 1000);
       return output;
     } catch (err) {

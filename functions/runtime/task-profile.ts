@@ -1,19 +1,20 @@
 // What a task is given, as plain data (no CDK types: the CLI bundle imports the registry).
 // functions/index.ts holds one TaskDefinition per task; infra/task-policy.ts reads `access`.
+import type { ZodType } from 'zod';
 
 /**
  * Top-level areas of the repository (src/core/repository/layout.ts). No task opens the
  * repository marker (tidemark.json): functions/runtime/aws-context.ts does not call
  * openRepository, so no role may read or write it.
  */
-export type RepositoryArea = 'runs' | 'chunks' | 'backups' | 'collections';
+export type RepositoryArea = 'runs' | 'chunks' | 'backups' | 'collections' | 'segments';
 /**
  * The areas that hold registry documents (src/core/repository/document-formats.ts), each
  * authenticated with the repository key: putting one needs kms:GenerateMac, reading one
  * kms:VerifyMac (infra/task-policy.ts). chunks/ holds none: chunks are content-addressed and
  * the authenticated manifest names their hashes.
  */
-export const DOCUMENT_AREAS: readonly RepositoryArea[] = ['runs', 'backups', 'collections'];
+export const DOCUMENT_AREAS: readonly RepositoryArea[] = ['runs', 'backups', 'collections', 'segments'];
 
 /** Whether a task puts documents, so MACs them with the repository key. */
 export function writesDocuments(access: TaskAccess): boolean {
@@ -56,6 +57,8 @@ export interface TaskProfile {
 
 export interface TaskDefinition extends TaskProfile {
   readonly handler: (event: any) => Promise<unknown>;
+  /** What the handler parses its event with before the task runs (its `input`): one per task. */
+  readonly input: ZodType;
   /** Source file under functions/. */
   readonly file: string;
 }

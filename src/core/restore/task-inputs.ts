@@ -1,0 +1,48 @@
+// What each task of the restore machine is given: one schema per Task state's Payload in
+// state-machines/restore.asl.json, in the machine's order (see backup/task-inputs.ts for why
+// they are kept together). Resolve gets the execution input unchecked and parses it itself
+// (run-input.ts), so a malformed one is refused with the restore's own usage text.
+import { z } from 'zod';
+import { BatchIndexSchema, DatabaseRefSchema, StepFailureSchema } from '../task-input.ts';
+
+const RestoreIdSchema = z.string().min(1);
+const BackupIdSchema = z.string().min(1);
+
+export const ResolveInputSchema = z.strictObject({ input: z.unknown(), executionName: RestoreIdSchema });
+
+export const PrepareInputSchema = z.strictObject({
+  restoreId: RestoreIdSchema,
+  backupId: BackupIdSchema,
+  target: DatabaseRefSchema,
+  resumes: z.string().min(1).nullable().optional(),
+});
+
+/** LoadBatch and VerifyBatch: one Map item each. */
+export const RestoreBatchInputSchema = z.strictObject({
+  restoreId: RestoreIdSchema,
+  backupId: BackupIdSchema,
+  target: DatabaseRefSchema,
+  batch: BatchIndexSchema,
+});
+
+export const FinishInputSchema = z.strictObject({
+  restoreId: RestoreIdSchema,
+  backupId: BackupIdSchema,
+  target: DatabaseRefSchema,
+  parallelism: z.number().int().min(1).optional(),
+});
+
+export const CompleteInputSchema = z.strictObject({
+  restoreId: RestoreIdSchema,
+  backupId: BackupIdSchema,
+  target: DatabaseRefSchema,
+  verified: z.boolean().optional(),
+});
+
+/** MarkRestoreFailed: the execution's name and raw input, which may be what failed. */
+export const FailRestoreInputSchema = z.strictObject({
+  executionName: RestoreIdSchema,
+  executionArn: z.string().optional(),
+  input: z.unknown(),
+  failure: StepFailureSchema.optional(),
+});
