@@ -1,5 +1,5 @@
-// User-defined types: enums, composite types, domains and ranges. Base and shell types need C
-// functions and are reported as unsupported (see unsupported.ts).
+// User-defined types: enums, composite types, domains and ranges. Base and shell types follow
+// their I/O functions (base-types.ts).
 import { aclSql, ownerStatement, privilegeStatements, type AclJson } from './acl.ts';
 import { Capture, key, notExtensionMember, USER_SCHEMA } from './context.ts';
 import type { DdlStatement } from './model.ts';
