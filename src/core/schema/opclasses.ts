@@ -18,6 +18,8 @@ interface FamilyRow {
   owner: string;
   operators: OperatorMember[] | null;
   functions: FunctionMember[] | null;
+  /** Operand types of the members: a support function taking `internal` does not name them. */
+  member_types: number[] | null;
 }
 
 interface ClassRow extends FamilyRow {
@@ -47,7 +49,15 @@ const members = (catalog: string, oidExpr: string) => `
       ap.amproc::pg_catalog.regprocedure::pg_catalog.text)
     ORDER BY ap.amprocnum, ap.amproclefttype, ap.amprocrighttype)
    FROM pg_catalog.pg_amproc ap JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_amproc'::pg_catalog.regclass AND d.objid = ap.oid
-   WHERE d.refclassid = 'pg_catalog.${catalog}'::pg_catalog.regclass AND d.refobjid = ${oidExpr}) AS functions`;
+   WHERE d.refclassid = 'pg_catalog.${catalog}'::pg_catalog.regclass AND d.refobjid = ${oidExpr}) AS functions,
+  (SELECT pg_catalog.array_agg(DISTINCT m.type) FROM (
+      SELECT pg_catalog.unnest(ARRAY[ao.amoplefttype, ao.amoprighttype]) FROM pg_catalog.pg_amop ao
+        JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_amop'::pg_catalog.regclass AND d.objid = ao.oid
+       WHERE d.refclassid = 'pg_catalog.${catalog}'::pg_catalog.regclass AND d.refobjid = ${oidExpr}
+      UNION ALL
+      SELECT pg_catalog.unnest(ARRAY[ap.amproclefttype, ap.amprocrighttype]) FROM pg_catalog.pg_amproc ap
+        JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_amproc'::pg_catalog.regclass AND d.objid = ap.oid
+       WHERE d.refclassid = 'pg_catalog.${catalog}'::pg_catalog.regclass AND d.refobjid = ${oidExpr}) AS m(type)) AS member_types`;
 
 export async function captureOperatorClasses(capture: Capture): Promise<void> {
   // regoperator, regprocedure and format_type qualify names: captureSchema emptied search_path.
@@ -67,6 +77,7 @@ export async function captureOperatorClasses(capture: Capture): Promise<void> {
       key: nodeKey,
       kind: 'operator family',
       identity: name,
+      after: typeKeys(row),
       statements: [
         { object, kind: 'operator family', sql: `CREATE OPERATOR FAMILY ${name}` },
         ...(loose ? [{ object, kind: 'operator family', sql: `ALTER OPERATOR FAMILY ${name} ADD ${loose}` }] : []),
@@ -98,7 +109,7 @@ export async function captureOperatorClasses(capture: Capture): Promise<void> {
       key: nodeKey,
       kind: 'operator class',
       identity: name,
-      after: [key('pg_opfamily', row.family_oid)],
+      after: [key('pg_opfamily', row.family_oid), ...typeKeys(row)],
       statements: [
         { object, kind: 'operator class', sql: create },
         ownerStatement(`OPERATOR CLASS ${name}`, object, row.owner),
@@ -124,3 +135,5 @@ function memberList(capture: Capture, nodeKey: string, row: FamilyRow): string {
   }
   return items.join(', ');
 }
+
+const typeKeys = (row: FamilyRow) => (row.member_types ?? []).map((oid) => key('pg_type', oid));
