@@ -121,7 +121,9 @@ describe('unsupported object kinds', () => {
     expect(failure).toBeInstanceOf(Error);
     expect((failure as Error).name).toBe('RestoreTargetError');
     expect((failure as Error).message).toBe(
-      'Restoring function public.lib_handler() failed: could not access file "$libdir/tidemark_missing_library": No such file or directory',
+      'Restoring function public.lib_handler() failed: function public.lib_handler() needs the C library $libdir/tidemark_missing_library, ' +
+        'which the target server lacks: install it there (from the package that provides it, for this PostgreSQL version), then restore again ' +
+        '(could not access file "$libdir/tidemark_missing_library": No such file or directory)',
     );
   });
 
