@@ -15,6 +15,7 @@ import type { CatalogQuery, DdlStatement } from './model.ts';
 import { retryRetryable, runWaves, sqlState } from './post-data-units.ts';
 import { roleList } from './quote.ts';
 import { serverVersion } from '../sql.ts';
+import { LEFT_IN_DEFAULT_TABLESPACE } from './tablespaces.ts';
 
 /** The role a restore runs as, and the roles it can act as. */
 export interface Restorer {
@@ -184,6 +185,10 @@ export async function applyStatements(
     try {
       await query(sql);
       for (const w of serverWarnings()) {
+        if (w.code === LEFT_IN_DEFAULT_TABLESPACE) {
+          warnings.push(w.message);
+          continue;
+        }
         // A GRANT or REVOKE by a role without the grant options succeeds with only a warning.
         if (w.code !== PRIVILEGE_NOT_REVOKED && w.code !== PRIVILEGE_NOT_GRANTED) continue;
         const left =
