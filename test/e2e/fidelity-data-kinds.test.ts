@@ -1,12 +1,18 @@
 // Issue 10, the kinds that pg_dump --schema-only cannot be the oracle for, each checked in the
 // restored catalogs themselves: subscriptions (their connection is kept without its password, so
-// the dumps differ on purpose).
-import { readdir, readFile, rm } from 'node:fs/promises';
+// the dumps differ on purpose), large objects and extension configuration rows (data: through
+// full and incremental backups), event triggers changed between backups.
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
 import { runBackup, runRestore, tempRepository } from '../support/pipeline.ts';
+import { schemaDump, tableContents } from '../support/database-state.ts';
 import type { CompleteOutput } from '#core/restore/complete.ts';
+import { openLocalContext } from '#local/local-context.ts';
+import { createCollection } from '#core/maintenance/collections.ts';
+import { readManifest } from '#core/repository/manifest.ts';
+import { describeUrl, withoutPassword } from '#adapters/postgres/connector.ts';
 
 /** Every file under `dir`, as text (chunks are compressed: only documents are readable this way). */
 async function repositoryText(dir: string): Promise<string> {
@@ -99,5 +105,166 @@ describe('subscriptions: created disabled, without a slot or a password', () => 
       );
     }
     expect(warnings).not.toContain('unsupported object kind');
+  });
+});
+
+/**
+ * A small SQL-only extension with configuration tables (pg_extension_config_dump): none of the
+ * contrib extensions shipped with the test servers has one. Written into the server's SHAREDIR.
+ */
+async function installConfigExtension(server: PostgresServer): Promise<void> {
+  const [{ setting }] = (await server.sql(`SELECT setting FROM pg_config WHERE name = 'SHAREDIR'`)).rows;
+  const dir = join(setting, 'extension');
+  await writeFile(
+    join(dir, 'tidemark_cfg.control'),
+    "default_version = '1.0'\nrelocatable = false\nsuperuser = true\n",
+  );
+  await writeFile(
+    join(dir, 'tidemark_cfg--1.0.sql'),
+    `CREATE TABLE @extschema@.settings (id int PRIMARY KEY, name text NOT NULL, value bytea, standard boolean NOT NULL DEFAULT false);
+     INSERT INTO @extschema@.settings VALUES (1, 'shipped one', '\\x01', true), (2, 'shipped two', NULL, true);
+     SELECT pg_catalog.pg_extension_config_dump('@extschema@.settings', 'WHERE NOT standard');
+     CREATE TABLE @extschema@.registry (k text PRIMARY KEY, v text);
+     SELECT pg_catalog.pg_extension_config_dump('@extschema@.registry', '');
+     CREATE SEQUENCE @extschema@.counter;
+     SELECT pg_catalog.pg_extension_config_dump('@extschema@.counter', '');
+`,
+  );
+}
+
+/** Large objects as (oid, owner, acl, comment, md5 of data, size), in oid order. */
+const largeObjects = async (server: PostgresServer, database: string) =>
+  (
+    await server.sql(
+      `SELECT m.oid::int8::text AS oid, pg_get_userbyid(m.lomowner) AS owner, m.lomacl::text AS acl,
+         obj_description(m.oid, 'pg_largeobject') AS comment, md5(lo_get(m.oid)) AS md5, length(lo_get(m.oid)) AS size
+       FROM pg_largeobject_metadata m ORDER BY m.oid`,
+      database,
+    )
+  ).rows;
+
+const configRows = async (server: PostgresServer, database: string) => ({
+  settings: (await server.sql('SELECT * FROM cfg.settings ORDER BY id', database)).rows,
+  registry: (await server.sql('SELECT * FROM cfg.registry ORDER BY k', database)).rows,
+  counter: (await server.sql('SELECT last_value::text, is_called FROM cfg.counter', database)).rows,
+});
+
+const eventTriggers = async (server: PostgresServer, database: string) =>
+  (
+    await server.sql(
+      `SELECT evtname, evtevent, evtenabled, evttags, obj_description(oid, 'pg_event_trigger') AS comment FROM pg_event_trigger ORDER BY 1`,
+      database,
+    )
+  ).rows;
+
+describe('large objects, extension configuration rows and event triggers, through full and incremental backups', () => {
+  let server: PostgresServer;
+  let repo: string;
+  const backups: string[] = [];
+  let restores = 0;
+
+  /** Backs up `kinds` in its collection and restores that backup into a new database; returns its name. */
+  const backupAndRestore = async () => {
+    const { output } = await runBackup(repo, server.url('kinds'), { collection: 'kinds', chunkBytes: 256 * 1024 });
+    backups.push(output.backupId);
+    const target = `kinds_restored_${++restores}`;
+    const done = await runRestore(repo, output.backupId, server.url(target));
+    expect(done).toMatchObject({ verified: true });
+    expect(done.warnings.join('\n')).not.toContain('unsupported object kind');
+    return target;
+  };
+
+  const expectSame = async (target: string) => {
+    expect(await largeObjects(server, target)).toEqual(await largeObjects(server, 'kinds'));
+    expect(await configRows(server, target)).toEqual(await configRows(server, 'kinds'));
+    expect(await eventTriggers(server, target)).toEqual(await eventTriggers(server, 'kinds'));
+    expect(await tableContents(server, target)).toEqual(await tableContents(server, 'kinds'));
+    expect(await schemaDump(server, target)).toBe(await schemaDump(server, 'kinds'));
+  };
+
+  beforeAll(async () => {
+    server = await startPostgres({ major: 15 });
+    await installConfigExtension(server);
+    await server.createDatabase('kinds');
+    await server.sql(
+      `CREATE ROLE lo_owner NOLOGIN; CREATE ROLE lo_reader NOLOGIN;
+       CREATE SCHEMA cfg;
+       CREATE EXTENSION tidemark_cfg WITH SCHEMA cfg;
+       INSERT INTO cfg.settings VALUES (10, 'mine', '\\xdeadbeef', false), (11, 'also mine', NULL, false);
+       INSERT INTO cfg.registry VALUES ('a', 'one'), ('b', NULL);
+       SELECT setval('cfg.counter', 41);
+       -- Large objects: a big one (several pieces and chunks), an empty one, one with an owner, grants and a comment.
+       SELECT lo_from_bytea(1001, (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 40000) g)::bytea);
+       SELECT lo_create(1002);
+       SELECT lo_from_bytea(1003, '\\x00ff00ff');
+       ALTER LARGE OBJECT 1003 OWNER TO lo_owner;
+       GRANT SELECT, UPDATE ON LARGE OBJECT 1003 TO lo_reader;
+       GRANT SELECT ON LARGE OBJECT 1001 TO PUBLIC;
+       COMMENT ON LARGE OBJECT 1003 IS 'the small one';
+       CREATE TABLE docs (id int PRIMARY KEY, body oid);
+       INSERT INTO docs VALUES (1, 1001), (2, 1003);
+       CREATE FUNCTION public.noop_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+       CREATE EVENT TRIGGER watch_ddl ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION public.noop_ddl();`,
+      'kinds',
+    );
+    repo = await tempRepository();
+    const ctx = await openLocalContext(repo, { create: true });
+    await createCollection(ctx, {
+      name: 'kinds',
+      source: withoutPassword(server.url('kinds')),
+      sourceDescription: describeUrl(server.url('kinds')),
+      retention: { keepLast: 5 },
+    });
+  }, 180_000);
+  afterAll(async () => {
+    await server?.stop();
+    if (repo) await rm(dirname(repo), { recursive: true, force: true });
+  });
+
+  it('a full backup restores every large object (data, owner, grants, comment) and the user rows of configuration tables', async () => {
+    const target = await backupAndRestore();
+    await expectSame(target);
+    const restored = await largeObjects(server, target);
+    expect(restored.map((l) => [l.oid, l.size, l.owner, l.comment])).toEqual([
+      ['1001', 1_280_000, 'postgres', null],
+      ['1002', 0, 'postgres', null],
+      ['1003', 4, 'lo_owner', 'the small one'],
+    ]);
+    // The extension's own rows come from CREATE EXTENSION, once; the user's from the backup.
+    expect((await configRows(server, target)).settings.map((r) => r.id)).toEqual([1, 2, 10, 11]);
+  });
+
+  it('an incremental backup carries each kind changed since the last: large objects, configuration rows, event triggers', async () => {
+    await server.sql(
+      `SELECT lo_put(1001, 700000, 'changed in the middle'::bytea);
+       SELECT lo_unlink(1002);
+       SELECT lo_from_bytea(1004, 'new'::bytea);
+       ALTER LARGE OBJECT 1001 OWNER TO lo_owner;
+       REVOKE UPDATE ON LARGE OBJECT 1003 FROM lo_reader;
+       COMMENT ON LARGE OBJECT 1003 IS 'renamed';
+       DELETE FROM cfg.settings WHERE id = 11;
+       UPDATE cfg.settings SET value = '\\x00' WHERE id = 10;
+       INSERT INTO cfg.settings VALUES (12, 'third', NULL, false);
+       INSERT INTO cfg.registry VALUES ('c', 'three');
+       SELECT nextval('cfg.counter');
+       ALTER EVENT TRIGGER watch_ddl DISABLE;
+       COMMENT ON EVENT TRIGGER watch_ddl IS 'off for now';`,
+      'kinds',
+    );
+    const target = await backupAndRestore();
+    await expectSame(target);
+    const ctx = await openLocalContext(repo, { create: false });
+    const manifest = await readManifest(ctx.storage, backups.at(-1)!);
+    expect(manifest.parent).toBe(backups.at(-2));
+    expect((await largeObjects(server, target)).map((l) => l.oid)).toEqual(['1001', '1003', '1004']);
+
+    // Unchanged since: the next incremental keeps the configuration tables' entries as they were.
+    await server.sql(`SELECT lo_put(1004, 0, 'NEW'::bytea)`, 'kinds');
+    const third = await backupAndRestore();
+    await expectSame(third);
+    const next = await readManifest(ctx.storage, backups.at(-1)!);
+    const entry = (m: typeof next, name: string) => m.tables.find((t) => t.name === name);
+    expect(entry(next, 'registry')).toEqual(entry(manifest, 'registry'));
+    expect(entry(next, 'large_objects')).not.toEqual(entry(manifest, 'large_objects'));
   });
 });

@@ -8,6 +8,7 @@ import { ContentChecksum } from '../content-checksum.ts';
 import { copyOptions, type CopyFormat } from '../copy-format.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
 import { storeChunk } from './store-chunk.ts';
+import { sourceSelect } from './row-sources.ts';
 
 /** Chunks compressed and uploaded while the next one is being read. */
 export const CHUNKS_IN_FLIGHT = 2;
@@ -18,6 +19,8 @@ export function copyOutSql(table: TableData, task: ExportTask, format: CopyForma
   const conditions: string[] = [];
   if (task.fromBlock !== null) conditions.push(`ctid >= '(${task.fromBlock},0)'::pg_catalog.tid`);
   if (task.toBlock !== null) conditions.push(`ctid < '(${task.toBlock},0)'::pg_catalog.tid`);
+  const special = sourceSelect(table, conditions);
+  if (special) return `COPY (${special}) TO STDOUT${copyOptions(format)}`;
   // COPY of a table reads only that table (not inheritance children, exported on their own) and
   // is cheaper for the server than COPY of a query, so ranges alone use the query form.
   // A table without columns (they hold rows) takes no column list: `()` is a syntax error.

@@ -17,6 +17,7 @@ import { changedSince } from './incremental-plan.ts';
 import { KeyIndexWriter, missingKeys, parseKeyLines, readKeyIndex, type Key } from './key-index.ts';
 import { copyOutSql, exportCopy } from './copy-export.ts';
 import { storeChunk } from './store-chunk.ts';
+import { sourceFilter } from './row-sources.ts';
 
 const KEY_READ_BYTES = 1024 * 1024;
 
@@ -38,7 +39,7 @@ export async function exportChanges(
     );
   const changed = changedSince(header.parent!.xmin);
   const [counts] = await session.query<{ total: string; changed: string }>(
-    `SELECT pg_catalog.count(*)::text AS total, pg_catalog.count(*) FILTER (WHERE ${changed})::text AS changed FROM ONLY ${name}`,
+    `SELECT pg_catalog.count(*)::text AS total, pg_catalog.count(*) FILTER (WHERE ${changed})::text AS changed FROM ONLY ${name}${sourceFilter(table)}`,
   );
   const total = Number(counts!.total);
   const changedRows = Number(counts!.changed);

@@ -12,6 +12,7 @@ import { addWarnings, doneSteps, runStepOnce } from './progress-table.ts';
 import { cachedManifest } from '../repository/manifest-cache.ts';
 import { applyLayers } from './apply-layers.ts';
 import { wavesBeforeEventTriggers } from './event-triggers.ts';
+import { createLargeObjects } from './large-objects.ts';
 
 export interface FinishInput {
   restoreId: string;
@@ -41,6 +42,7 @@ export async function finishRestore(
     const main = sessions[0]!;
     const roles = await targetRoles((sql, params) => main.query(sql, params), schema.postData.flat());
     await applyLayers(main, manifest, ctx);
+    await createLargeObjects(main, schema); // before their owners and grants (post-data)
     const done = await doneSteps(main, '');
     let count = 0;
     // Units of one wave run side by side; the statements of a unit in order on one session

@@ -70,6 +70,11 @@ export async function loadBatch(
       };
       const didLoad = await runStepOnce(session, stepOf(item), async () => {
         if (item.kind === 'chunk') return loadChunk(false);
+        // An extension configuration table holds the extension's own rows: added to, not emptied.
+        if (manifest.schema.tables[item.table]?.source) {
+          for (let i = 0; i < members.length; i++) await loadChunk(false);
+          return;
+        }
         // FREEZE needs the table created or truncated in this transaction; it is empty anyway.
         await session.query(`TRUNCATE ONLY ${name}`);
         for (let i = 0; i < members.length; i++) await loadChunk(true);

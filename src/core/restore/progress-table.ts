@@ -15,6 +15,8 @@ export async function createProgressTables(session: SqlSession, restoreId: strin
   await session.query(
     `CREATE TABLE ${PROGRESS_SCHEMA}.removed (table_index int, layer int, rows bigint NOT NULL, digest text NOT NULL, PRIMARY KEY (table_index, layer))`,
   );
+  // Large objects' pieces, loaded like a table's rows and made objects in Finish (large-objects.ts).
+  await session.query(`CREATE TABLE ${PROGRESS_SCHEMA}.large_objects (loid oid, pageno bigint, data bytea)`);
   await session.query(`INSERT INTO ${PROGRESS_SCHEMA}.restore VALUES ($1, '')`, [restoreId]);
 }
 

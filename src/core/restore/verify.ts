@@ -12,6 +12,7 @@ import { tableRowsAfter } from '../repository/manifest.ts';
 import { verifyBatches } from './load-plan.ts';
 import { copyOptions } from '../copy-format.ts';
 import { verifyCatalog } from './verify-catalog.ts';
+import { sourceSelect } from '../backup/row-sources.ts';
 
 export interface VerifyBatchInput {
   restoreId: string;
@@ -56,7 +57,11 @@ export async function verifyBatch(input: VerifyBatchInput, ctx: TaskContext): Pr
       const columns = table.columns.map(quoteIdent).join(', ');
       // The same COPY as the export, so the rows come back byte for byte as they were hashed.
       // A table without columns takes no column list (see copy-export.ts).
-      const copy = `COPY ${name}${columns ? ` (${columns})` : ''} TO STDOUT${copyOptions(table.format)}`;
+      const source = manifest.schema.tables[index];
+      const special = source && sourceSelect(source, []);
+      const copy = special
+        ? `COPY (${special}) TO STDOUT${copyOptions(table.format)}`
+        : `COPY ${name}${columns ? ` (${columns})` : ''} TO STDOUT${copyOptions(table.format)}`;
       const checksum = await checksumOfCopy(session, copy, table.format);
       const expected = await expectedContent(session, index, table);
       if (

@@ -19,6 +19,8 @@ import { Capture } from './context.ts';
 import { readDependencies } from './dependencies.ts';
 import { captureEventTriggers } from './event-triggers.ts';
 import { captureExtensions } from './extensions.ts';
+import { captureExtensionConfiguration } from './extension-config.ts';
+import { captureLargeObjects } from './large-objects.ts';
 import { captureExtensionMemberPrivileges } from './extension-members.ts';
 import { captureForeignServers } from './foreign-data.ts';
 import { captureFunctions } from './functions.ts';
@@ -29,6 +31,7 @@ import { capturePolicies } from './policies.ts';
 import { capturePublications } from './publications.ts';
 import { readColumns, readConstraints, readRelations } from './relations.ts';
 import { captureSchemas } from './schemas.ts';
+import { captureSecurityLabels } from './security-labels.ts';
 import { captureSequences } from './sequences.ts';
 import { captureStatistics } from './statistics.ts';
 import { captureTablespaces } from './tablespaces.ts';
@@ -82,7 +85,10 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await captureDefaultPrivileges(capture);
   await capturePublications(capture);
   await captureSubscriptions(capture);
+  await captureExtensionConfiguration(capture);
+  await captureLargeObjects(capture);
   await captureComments(capture); // last: appends to the objects above
+  await captureSecurityLabels(capture); // placed like the comments
   const eventTriggers = await captureEventTriggers(capture);
   await reportUnsupported(capture);
   await refuseUnrestorableDependents(capture);

@@ -41,6 +41,13 @@ export interface TableData {
   name: string;
   /** Column names in attnum order, without dropped and generated columns: the COPY column list. */
   columns: string[];
+  /**
+   * Rows not read as the whole table (backup/row-sources.ts, FORMAT.md "Rows that are not a whole
+   * table"): an extension's configuration table, only the rows its `filter` (a condition) selects,
+   * loaded without emptying the table (CREATE EXTENSION put the extension's own rows there); or the
+   * pieces of every large object, staged in the restore's progress schema (`schema`.`name`).
+   */
+  source?: { kind: 'extension configuration'; filter?: string } | { kind: 'large objects' };
 }
 
 /** A sequence's state at backup time, restored with setval() after the data. */

@@ -1,0 +1,76 @@
+// Large objects (FORMAT.md, "Large objects"): their data travels as the rows of one synthetic
+// table through the normal chunk path — (loid, pageno, data), each piece LARGE_OBJECT_PIECE bytes
+// read with lo_get — so a backup's chunks hold it and an incremental backup carries it whenever it
+// changed. The restore loads the pieces into a staging table of its progress schema and creates
+// the objects from them before post-data (restore/large-objects.ts). Owners, privileges and
+// comments are post-data statements; one object's privileges are one statement, so they never
+// run side by side on its one catalog row.
+import { aclSql, ownerStatement, privilegeStatements, type AclJson } from './acl.ts';
+import { type Capture, Wave } from './context.ts';
+import type { DdlStatement, TableData } from './model.ts';
+import { quoteLiteral } from '../sql.ts';
+
+/** Bytes per piece: a row of a few hundred KB keeps chunks near their target size. */
+export const LARGE_OBJECT_PIECE = 256 * 1024;
+
+/** Where the restore stages the pieces (restore/progress-table.ts creates it). */
+export const LARGE_OBJECTS_TABLE: TableData = {
+  schema: '_tidemark_restore',
+  name: 'large_objects',
+  columns: ['loid', 'pageno', 'data'],
+  source: { kind: 'large objects' },
+};
+
+const INV_READ = 0x40000;
+
+/**
+ * Every piece of every large object, in order; an empty object is one empty piece. The size is
+ * read by seeking to the end of a descriptor opened for reading (closed with the transaction).
+ */
+export const LARGE_OBJECT_PIECES = `SELECT m.oid AS loid, s.n AS pageno, pg_catalog.lo_get(m.oid, s.n * ${LARGE_OBJECT_PIECE}, ${LARGE_OBJECT_PIECE}) AS data
+  FROM pg_catalog.pg_largeobject_metadata m
+  CROSS JOIN LATERAL (SELECT pg_catalog.lo_lseek64(pg_catalog.lo_open(m.oid, ${INV_READ}), 0, 2) AS size) z
+  CROSS JOIN LATERAL pg_catalog.generate_series(0::pg_catalog.int8, GREATEST(0, (z.size - 1) / ${LARGE_OBJECT_PIECE})) s(n)
+  ORDER BY m.oid, s.n`;
+
+interface LargeObjectRow {
+  oid: string;
+  owner: string;
+  acl: AclJson | null;
+  comment: string | null;
+}
+
+export async function captureLargeObjects(capture: Capture): Promise<void> {
+  const rows = await capture.query<LargeObjectRow>(`
+    SELECT m.oid::pg_catalog.text AS oid, pg_catalog.pg_get_userbyid(m.lomowner) AS owner,
+      ${aclSql('m.lomacl', 'L', 'm.lomowner')} AS acl, pg_catalog.obj_description(m.oid, 'pg_largeobject') AS comment
+    FROM pg_catalog.pg_largeobject_metadata m ORDER BY m.oid`);
+  if (rows.length === 0) return;
+  capture.tables.push({ key: 'large objects', ...LARGE_OBJECTS_TABLE });
+  for (const row of rows) {
+    const object = `large object ${row.oid}`;
+    const target = `LARGE OBJECT ${row.oid}`;
+    capture.addPost(Wave.attach, ownerStatement(target, object, row.owner));
+    const grants = privilegeStatements(target, object, row.owner, row.acl);
+    if (grants.length > 0) capture.addPost(Wave.dependents, oneStatement(grants));
+    if (row.comment !== null)
+      capture.addPost(Wave.finishing, {
+        object,
+        kind: 'comment',
+        sql: `COMMENT ON ${target} IS ${quoteLiteral(row.comment)}`,
+      });
+  }
+}
+
+/** One object's privilege statements as one, needing every role any of them needs. */
+function oneStatement(statements: DdlStatement[]): DdlStatement {
+  const roles = [...new Set(statements.flatMap((s) => s.roles ?? []))];
+  const actsAs = [...new Set(statements.flatMap((s) => s.actsAs ?? []))];
+  return {
+    object: statements[0]!.object,
+    kind: 'acl',
+    sql: statements.map((s) => s.sql).join('; '),
+    ...(roles.length ? { roles } : {}),
+    ...(actsAs.length ? { actsAs } : {}),
+  };
+}
