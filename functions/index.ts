@@ -40,6 +40,7 @@ import { handler as restoreComplete } from './restore-complete.ts';
 import { handler as restoreFail } from './restore-fail.ts';
 import { handler as maintenanceExpire } from './maintenance-expire.ts';
 import { handler as maintenanceGc } from './maintenance-gc.ts';
+import { handler as pitrArchive } from './pitr-archive.ts';
 import type { TaskDefinition } from './runtime/task-profile.ts';
 
 const small = { memoryMb: 256, timeoutSeconds: 60 };
@@ -220,6 +221,24 @@ export const TASKS = {
       read: ['backups', 'chunks', 'runs', 'collections'],
       delete: ['backups', 'chunks', 'runs'],
       catalog: ['GetItem', 'Query', 'Scan', 'PutItem', 'UpdateItem', 'DeleteItem'],
+    },
+  },
+  // The archive machine. pipelines/archive-step.ts: the drainer lease (PutItem, GetItem when
+  // held, DeleteItem), lists and reads the chain's segments, writes segments and records them
+  // (PutItem; GetItem on a rerun); on a gap a new slot and opening segment. Drains at most
+  // ARCHIVE_DRAIN_SECONDS (240 s), so 5 min, the drainer lease's lifetime too. 1024 MB: zstd and
+  // JSON of 8 MiB segments on ~0.6 vCPU, to keep up with the source.
+  PitrArchive: {
+    handler: pitrArchive,
+    input: pitrArchive.input,
+    file: 'pitr-archive.ts',
+    memoryMb: 1024,
+    timeoutSeconds: 300,
+    access: {
+      databases: 'sources',
+      read: ['segments'],
+      write: ['segments'],
+      catalog: ['GetItem', 'PutItem', 'DeleteItem'],
     },
   },
 } satisfies Record<string, TaskDefinition>;

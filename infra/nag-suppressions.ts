@@ -57,7 +57,7 @@ export function nagAcknowledgements(stack: TidemarkStack): Acknowledgement[] {
         'Added by CDK for execution logging and X-Ray tracing: CloudWatch Logs vended log delivery (logs:*LogDelivery, PutResourcePolicy, Describe*) and xray:PutTraceSegments etc. have no resource-level permissions.',
     });
   }
-  for (const area of ['runs', 'chunks', 'backups', 'collections']) {
+  for (const area of ['runs', 'chunks', 'backups', 'collections', 'segments']) {
     acks.push({
       construct: tasks,
       id: `AwsSolutions-IAM5[Resource::<${logicalId(repository.bucket)}.Arn>/${repository.prefix}${area}/*]`,

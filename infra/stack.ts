@@ -16,6 +16,7 @@ import { aslPath, TidemarkStateMachines } from './constructs/state-machines.ts';
 import { BackupSchedules } from './constructs/backup-schedules.ts';
 import { MaintenanceSchedules } from './constructs/maintenance-schedules.ts';
 import { Monitoring } from './constructs/monitoring.ts';
+import { ChangeArchive } from './constructs/change-archive.ts';
 import type { TaskProfile } from './task-profiles.ts';
 
 export const STACK_OUTPUTS = [
@@ -44,6 +45,7 @@ export class TidemarkStack extends Stack {
   public readonly maintenanceSchedules: MaintenanceSchedules;
   public readonly monitoring: Monitoring;
   public readonly tamperAlerts: TamperAlerts;
+  public readonly changeArchive: ChangeArchive;
 
   constructor(scope: Construct, id: string, props: TidemarkStackProps) {
     super(scope, id, props);
@@ -128,6 +130,17 @@ export class TidemarkStack extends Stack {
         intervalMinutes: longestIntervalMinutes(c.schedule.expression),
       })),
       alarmEmail: config.alarmEmail,
+    });
+    this.changeArchive = new ChangeArchive(this, 'ChangeArchive', {
+      collections: config.collections,
+      sources: config.sources,
+      machines: this.stateMachines,
+      archiveFunction: this.tasks.functions.PitrArchive!,
+      eventBus: this.stateMachines.eventBus,
+      backupStateMachine: this.stateMachines.backup,
+      group: this.schedules.group,
+      deadLetterQueue: this.schedules.deadLetterQueue,
+      monitoring: this.monitoring,
     });
     this.tamperAlerts = new TamperAlerts(this, 'TamperAlerts', {
       bucket: this.repository.bucket,

@@ -12,7 +12,7 @@ import { functionHandlers } from '#functions/index.ts';
 import { withTaskContext } from '#functions/runtime/context.ts';
 import './promise-polyfill.ts';
 
-export type StateMachineName = 'backup' | 'restore' | 'maintenance';
+export type StateMachineName = 'backup' | 'restore' | 'maintenance' | 'archive';
 
 export const PAYLOAD_LIMIT_BYTES = 256 * 1024;
 

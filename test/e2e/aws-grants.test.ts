@@ -14,6 +14,9 @@ import { buildAwsTaskContext, createAwsClients } from '#functions/runtime/aws-co
 import { runStateMachine, type StateMachineName } from '#local/state-machine-runner.ts';
 import type { TaskContext } from '#core/task-context.ts';
 import { backupRunInput } from '../../infra/constructs/backup-schedules.ts';
+import { archiveRunInput } from '../../infra/constructs/change-archive.ts';
+import { LogicalSlotStream } from '#adapters/postgres/logical-stream.ts';
+import { enablePitr } from '#core/pitr/enable.ts';
 import { TASK_PROFILES, type TaskProfile } from '../../infra/task-profiles.ts';
 import { functionEntries } from '../../functions/index.ts';
 import { exampleConfig, STATE_MACHINE_SERVICE_ACTIONS, synthesize } from '../infra/support/synth.ts';
@@ -247,6 +250,19 @@ beforeAll(async () => {
   const maintained = await run('maintenance', { collection: config.collections[0]!.name });
   expect(maintained).toMatchObject({ expired: 1, gc: { manifestsRemoved: 1 } });
   await expect(run('maintenance', { collection: 'nope' })).rejects.toThrow(/nope/);
+  // The change archive of the collection, as its schedule starts it: PITR enabled on the source
+  // outside any task (the CLI's work), then two runs with writes before each (the second one
+  // finds the chain's opening segment recorded), then one of a collection without an archive.
+  const setup = buildAwsTaskContext(process.env);
+  const source = { credentials: orders!.secretArn, database: 'orders' };
+  const [session, streamSession] = [await setup.databases.connect(source), await setup.databases.connect(source)];
+  await enablePitr(session, new LogicalSlotStream(streamSession), setup.storage, config.collections[0]!.name);
+  await Promise.all([session.close(), streamSession.close()]);
+  for (const round of [1, 2]) {
+    await server.sql(`UPDATE orders SET note = 'archived ${round}' WHERE id % 100 = 0`, 'orders');
+    expect(await run('archive', archiveRunInput(config.collections[0]!, orders!))).toMatchObject({ caughtUp: true });
+  }
+  await expect(run('archive', archiveRunInput(config.collections[1]!, billing!))).rejects.toThrow(/no change archive/);
 }, 300_000);
 
 afterAll(async () => {
@@ -258,6 +274,7 @@ const MACHINE_IDS: Record<StateMachineName, string> = {
   backup: 'Backup',
   restore: 'Restore',
   maintenance: 'Maintenance',
+  archive: 'Archive',
 };
 
 /** Runs a state machine, recording each function's calls and the machine's own calls. */
@@ -362,6 +379,7 @@ describe('every AWS call a task makes is allowed by its synthesized role', () =>
     expect(callers).toContain('StateMachine:Backup');
     expect(callers).toContain('StateMachine:Restore');
     expect(callers).toContain('StateMachine:Maintenance');
+    expect(callers).toContain('StateMachine:Archive');
     for (const op of ['S3.DeleteObject', 'S3.ListObjectsV2', 'DynamoDB.DeleteItem'])
       expect(new Set(recorder.calls.map((c) => c.operation)), op).toContain(op);
     const operations = new Set(recorder.calls.map((c) => c.operation));

@@ -56,7 +56,7 @@ const ALLOWED_WILDCARDS: Array<{ policy: RegExp; actions: string[]; resource: Re
   {
     policy: /^Tasks\w+RoleDefaultPolicy/,
     actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
-    resource: /^<RepositoryBucket\w+\.Arn>\/(runs|chunks|backups|collections)\/\*$/,
+    resource: /^<RepositoryBucket\w+\.Arn>\/(runs|chunks|backups|collections|segments)\/\*$/,
     reason:
       'objects of one repository area: keys are content hashes and run ids made at run time (DeleteObject: gc only, a delete marker in a versioned bucket)',
   },

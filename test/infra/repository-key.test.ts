@@ -33,6 +33,7 @@ const WRITERS = [
   'BackupCommit',
   'BackupFail',
   'MaintenanceExpire',
+  'PitrArchive',
 ];
 /** The tasks that read documents. BackupFail and BackupHoldSnapshot only head them; RestoreFail touches none. */
 const READERS = [
@@ -49,6 +50,7 @@ const READERS = [
   'RestoreComplete',
   'MaintenanceExpire',
   'MaintenanceGc',
+  'PitrArchive',
 ];
 
 describe('the repository key', () => {

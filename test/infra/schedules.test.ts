@@ -174,6 +174,7 @@ describe('alerts', () => {
     const byId = (a: any, b: any) => a['Fn::GetAtt'][0].localeCompare(b['Fn::GetAtt'][0]);
     const rules = [
       'MonitoringFailures',
+      'ChangeArchiveAlerts',
       'TamperAlertsBucketSettings',
       'TamperAlertsVersionDeletions',
       'TamperAlertsKeyChanges',

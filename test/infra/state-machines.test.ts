@@ -130,7 +130,8 @@ describe('the two machines', () => {
     expect(backup.every((f) => f.startsWith('Backup'))).toBe(true);
     expect(fns('Restore').every((f) => f.startsWith('Restore'))).toBe(true);
     expect(fns('Maintenance').every((f) => f.startsWith('Maintenance'))).toBe(true);
-    expect(backup.length + fns('Restore').length + fns('Maintenance').length).toBe(functionIds().size);
+    expect(fns('Archive')).toEqual(['PitrArchiveFunctionArn']);
+    expect(backup.length + fns('Restore').length + fns('Maintenance').length + 1).toBe(functionIds().size);
   });
 
   it('publish on one custom event bus, named in the EventBusName output', () => {

@@ -8,12 +8,14 @@ import { loadDefinition, walkStates, type StateMachineName } from '#local/state-
 import { BACKUP_PIPELINE } from '#core/pipelines/backup.ts';
 import { RESTORE_PIPELINE } from '#core/pipelines/restore.ts';
 import { MAINTENANCE_PIPELINE } from '#core/pipelines/maintenance.ts';
+import { ARCHIVE_PIPELINE } from '#core/pipelines/archive.ts';
 import type { PipelineStep } from '#core/pipelines/step.ts';
 
 const PIPELINES: Record<StateMachineName, PipelineStep[]> = {
   backup: BACKUP_PIPELINE,
   restore: RESTORE_PIPELINE,
   maintenance: MAINTENANCE_PIPELINE,
+  archive: ARCHIVE_PIPELINE,
 };
 
 describe('the pipeline files', () => {
