@@ -1,7 +1,8 @@
 // Issue 10, the kinds that pg_dump --schema-only cannot be the oracle for, each checked in the
 // restored catalogs themselves: subscriptions (their connection is kept without its password, so
 // the dumps differ on purpose), large objects and extension configuration rows (data: through
-// full and incremental backups), event triggers changed between backups.
+// full and incremental backups), event triggers changed between backups, and a SQL_ASCII
+// database holding bytes that are not UTF-8 (issue 10 item 7).
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { startPostgres, type PostgresServer } from '../support/postgres-server.t
 import { runBackup, runRestore, tempRepository } from '../support/pipeline.ts';
 import { schemaDump, tableContents } from '../support/database-state.ts';
 import type { CompleteOutput } from '#core/restore/complete.ts';
+import { describeResult, runCli } from '../support/cli.ts';
 import { openLocalContext } from '#local/local-context.ts';
 import { createCollection } from '#core/maintenance/collections.ts';
 import { readManifest } from '#core/repository/manifest.ts';
@@ -266,5 +268,54 @@ describe('large objects, extension configuration rows and event triggers, throug
     const entry = (m: typeof next, name: string) => m.tables.find((t) => t.name === name);
     expect(entry(next, 'registry')).toEqual(entry(manifest, 'registry'));
     expect(entry(next, 'large_objects')).not.toEqual(entry(manifest, 'large_objects'));
+  });
+});
+
+describe('a SQL_ASCII database holding bytes that are not UTF-8', () => {
+  let server: PostgresServer;
+  let repo: string;
+
+  beforeAll(async () => {
+    server = await startPostgres({ major: 15 });
+    await server.sql(`CREATE DATABASE ascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+    // 0xe9 is é in Latin-1, and no UTF-8 at all; 'naïve' is valid UTF-8, which SQL_ASCII stores as it came.
+    await server.sql(
+      `CREATE TABLE notes (id int PRIMARY KEY, fine text, latin text, tags text[]);
+       INSERT INTO notes VALUES (1, 'naïve', E'caf\\xe9', ARRAY['a']), (2, 'plain', 'plain', ARRAY[E'\\xff']);
+       CREATE TABLE clean (id int, body text); INSERT INTO clean VALUES (1, 'ascii only');`,
+      'ascii',
+    );
+    repo = await tempRepository();
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    if (repo) await rm(dirname(repo), { recursive: true, force: true });
+  });
+
+  it('is refused before any chunk, naming each table and column and how to convert them; once converted it backs up and restores', async () => {
+    const refused = await runCli(['backup', '--source', server.url('ascii'), '--repo', repo]);
+    expect(refused.code, describeResult(refused)).toBe(1);
+    expect(refused.stderr).toContain(
+      `Database 'ascii' is in the SQL_ASCII encoding and column "latin" of "public"."notes", column "tags" of "public"."notes" hold bytes that are not valid UTF-8`,
+    );
+    expect(refused.stderr).toContain(
+      `UPDATE "public"."notes" SET "latin" = convert_from(convert(convert_to("latin", 'SQL_ASCII'), 'LATIN1', 'UTF8'), 'SQL_ASCII')`,
+    );
+    expect(refused.stderr).not.toContain('"fine"');
+    expect(await readdir(join(repo, 'chunks')).catch(() => [])).toEqual([]);
+
+    // The conversion the message gives, then the arrays the same way.
+    await server.sql(
+      `UPDATE notes SET latin = convert_from(convert(convert_to(latin, 'SQL_ASCII'), 'LATIN1', 'UTF8'), 'SQL_ASCII');
+       UPDATE notes SET tags = convert_from(convert(convert_to(tags::text, 'SQL_ASCII'), 'LATIN1', 'UTF8'), 'SQL_ASCII')::text[];`,
+      'ascii',
+    );
+    const { output } = await runBackup(repo, server.url('ascii'));
+    await runRestore(repo, output.backupId, server.url('ascii_restored'));
+    const rows = (await server.sql('SELECT id, fine, latin, tags FROM notes ORDER BY id', 'ascii_restored')).rows;
+    expect(rows).toEqual([
+      { id: 1, fine: 'naïve', latin: 'café', tags: ['a'] },
+      { id: 2, fine: 'plain', latin: 'plain', tags: ['ÿ'] },
+    ]);
   });
 });

@@ -11,6 +11,7 @@ import { openSnapshotSession } from './snapshot-session.ts';
 import { packBatches, splitIntoRanges } from './ranges.ts';
 import { readTableFacts } from './table-facts.ts';
 import { checkReadAccess } from './read-access.ts';
+import { refuseNonUtf8Text } from './encoding-check.ts';
 import { parentTableFor, parentUsable } from './incremental-plan.ts';
 import { qualifiedName } from '../sql.ts';
 import { readTrustedParent, untrustedParentTables } from './parent-chunks.ts';
@@ -78,6 +79,7 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
     ctx.progress({ phase: 'schema' });
     const schema = await captureSchema((sql, params) => session.query(sql, params));
     await checkReadAccess((sql, params) => session.query(sql, params), schema.tables);
+    await refuseNonUtf8Text((sql, params) => session.query(sql, params), schema.tables);
     // A table read through a filter (row-sources.ts) has no key index: it is read whole when it changed.
     const facts = (await readTableFacts((sql, params) => session.query(sql, params), schema.tables)).map((f, i) =>
       schema.tables[i]!.source ? { ...f, key: null } : f,
