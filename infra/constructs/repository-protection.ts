@@ -10,10 +10,10 @@ import { longestIntervalMinutes } from '../schedule-expression.ts';
 
 /**
  * Areas whose objects are never rewritten (DESIGN.md invariant 2): chunks, manifests and their
- * committed / expired (tombstone) markers under backups/, collection definitions. runs/ is
- * excluded: its hand-off documents are per run and expire after 30 days.
+ * committed / expired (tombstone) markers under backups/, collection definitions, change
+ * segments. runs/ is excluded: its hand-off documents are per run and expire after 30 days.
  */
-export const WRITE_ONCE_AREAS = ['chunks', 'backups', 'collections'] as const;
+export const WRITE_ONCE_AREAS = ['chunks', 'backups', 'collections', 'segments'] as const;
 
 /** S3 bucket-level actions that could erase the repository's history or protection. */
 export const BREAK_GLASS_BUCKET_ACTIONS = [

@@ -164,6 +164,7 @@ describe('the repository bucket', () => {
       '/tidemark/backups/*',
       '/tidemark/chunks/*',
       '/tidemark/collections/*',
+      '/tidemark/segments/*',
     ]);
     prefixed.template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ TIDEMARK_PREFIX: 'tidemark/' }) },
@@ -194,7 +195,7 @@ describe('what the bucket and key policies deny, whatever a role is granted', ()
     p = deployedPolicies(s.template);
   });
 
-  it('the bucket policy denies a PUT without If-None-Match on chunks, backups and collections, to everyone', () => {
+  it('the bucket policy denies a PUT without If-None-Match on chunks, backups, collections and segments, to everyone', () => {
     s.template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: bucketId },
       PolicyDocument: {
@@ -204,7 +205,7 @@ describe('what the bucket and key policies deny, whatever a role is granted', ()
             Effect: 'Deny',
             Principal: { AWS: '*' },
             Action: 's3:PutObject',
-            Resource: ['backups', 'chunks', 'collections'].map((area) => ({
+            Resource: ['backups', 'chunks', 'collections', 'segments'].map((area) => ({
               'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${area}/*`]],
             })),
             Condition: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
