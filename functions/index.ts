@@ -48,9 +48,10 @@ const batch = (memoryMb: number) => ({ memoryMb, timeoutSeconds: 900 });
 
 export const TASKS = {
   // backup/start.ts: getBackup, getCollection (creating the scheduled collection on its first
-  // run: collections/<name>.json, then PutItem), connects to the source (its secret) to fail fast, listBackups (the collection's latest: the byKind
-  // index), createBackup, getLease (waits up to 4 min while gc holds the repository), and
-  // finishBackup(failed) when it gives up. 5 min.
+  // run: collections/<name>.json, then PutItem), connects to the source (its secret) to fail
+  // fast, listBackups (the collection's latest: the byKind index), createBackup, getLease
+  // (waits up to 4 min while gc holds the repository), and finishBackup(failed) when it gives
+  // up. 5 min.
   BackupStart: {
     handler: backupStart,
     input: backupStart.input,

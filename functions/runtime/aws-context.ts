@@ -1,6 +1,7 @@
 // The TaskContext of a Lambda container: S3 repository authenticated with the KMS HMAC key,
-// DynamoDB catalog, databases reached through Secrets Manager. Built on first use and kept for the container's life, so warm
-// invocations reuse clients, sockets and cached secrets; nothing touches AWS at import time.
+// DynamoDB catalog, databases reached through Secrets Manager. Built on first use and kept for
+// the container's life, so warm invocations reuse clients, sockets and cached secrets; nothing
+// touches AWS at import time.
 // Region and credentials come from the Lambda environment (AWS_REGION, the execution role).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -17,6 +18,7 @@ import { KmsDocumentKey } from '#adapters/kms-document-key.ts';
 import { authenticateWith } from '#core/repository/repository-key.ts';
 import { SecretsManagerCredentials } from '#adapters/secrets-manager-credentials.ts';
 import { PostgresConnector } from '#adapters/postgres/connector.ts';
+import '#adapters/node-host.ts'; // provides the host to the core (run-liveness.ts)
 import { logger } from './logger.ts';
 
 /** Like the S3 client: ride out throttling and 5xx with backoff before failing the task. */

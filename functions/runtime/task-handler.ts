@@ -51,13 +51,7 @@ function build<I, O>(
     const local = isLocalRun();
     const keys = { task, ...runKeys(event) };
     const started = performance.now();
-    try {
-      // Before the context: a malformed event fails without touching the repository or a database.
-      const parsed = input ? parseTaskInput(task, input, event) : (event as I);
-      const output = await run(parsed, await currentTaskContext());
-      if (!local) report(task, keys, output, (performance.now() - started) / 1000);
-      return output;
-    } catch (err) {
+    const failed = (err: unknown): Error => {
       // The message and stack become the Lambda's errorMessage and trace, then the Cause in the
       // execution history and the run's catalog record: no password may reach them.
       const redacted = withoutSecrets(err);
@@ -70,7 +64,23 @@ function build<I, O>(
         });
         publish(task, (performance.now() - started) / 1000, {}, false);
       }
-      throw redacted;
+      return redacted;
+    };
+    // Before the context: a malformed event fails without touching the repository or a database.
+    let parsed: I;
+    try {
+      parsed = input ? parseTaskInput(task, input, event) : (event as I);
+    } catch (err) {
+      throw failed(err);
+    }
+    // The context's own failure (a container without its environment) propagates as it is.
+    const ctx = await currentTaskContext();
+    try {
+      const output = await run(parsed, ctx);
+      if (!local) report(task, keys, output, (performance.now() - started) / 1000);
+      return output;
+    } catch (err) {
+      throw failed(err);
     }
   };
 }

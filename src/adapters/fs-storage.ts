@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { InvalidKeyError, ObjectNotFoundError } from '#core/errors.ts';
 import type { RepositoryStorage, StoredObjectInfo } from '#core/ports/storage.ts';
 import { osFailure } from './os-errors.ts';
+import './zstd-codec.ts'; // provides the chunk codec to the core (repository/zstd.ts)
 import { TEMP_PREFIX, checkRepositoryKey } from '#core/repository/key-rules.ts';
 
 /** Name prefix of in-flight (or crashed) writes; never a valid key segment, never listed. */

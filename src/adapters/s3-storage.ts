@@ -26,6 +26,7 @@ import {
 } from '#core/errors.ts';
 import type { RepositoryStorage, StoredObjectInfo } from '#core/ports/storage.ts';
 import { checkRepositoryKey } from '#core/repository/key-rules.ts';
+import './zstd-codec.ts'; // provides the chunk codec to the core (repository/zstd.ts)
 import { sleep } from '#core/retry.ts';
 
 /** Bodies above this go through multipart upload (one PUT must be ≤ 5 GB; parts parallelize). */

@@ -15,6 +15,7 @@ import { openRepository } from '#core/repository/repository.ts';
 import { RepositoryError, UsageError } from '#core/errors.ts';
 import { InProcessCredentials } from './credentials.ts';
 import { thisProcess } from '#core/maintenance/run-liveness.ts';
+import '#adapters/node-host.ts'; // provides the host to the core (run-liveness.ts)
 import { authenticateWith } from '#core/repository/repository-key.ts';
 import { loadRepositoryKey } from './repository-key-file.ts';
 import type { DocumentAuthenticator } from '#core/repository/repository-key.ts';

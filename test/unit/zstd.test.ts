@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, expect } from 'vitest';
-import { zstd, zstdImplementations } from '#core/repository/zstd.ts';
+import { platformZstd, zstdImplementations } from '#adapters/zstd-codec.ts';
+import { provideZstd, zstd } from '#core/repository/zstd.ts';
 import { decodeChunk, encodeChunk } from '#core/repository/chunk-codec.ts';
 
 const content = Buffer.from(Array.from({ length: 20_000 }, (_, i) => `${i}\tvalue ${i % 97}\n`).join(''));
@@ -26,6 +27,22 @@ describe('chunk codec', () => {
     await expect(decodeChunk(encoded.id, damaged, 'table public.t')).rejects.toThrow(
       new RegExp(`Chunk ${encoded.id}.*table public.t`),
     );
+  });
+
+  it('compresses with the codec the process provides: the core loads none itself', async () => {
+    const calls: string[] = [];
+    const platform = platformZstd();
+    provideZstd(() => ({
+      compress: (data, level) => (calls.push(`compress ${level}`), platform.compress(data, level)),
+      decompress: (data) => (calls.push('decompress'), platform.decompress(data)),
+    }));
+    try {
+      const encoded = await encodeChunk(content);
+      await decodeChunk(encoded.id, encoded.stored, 'test');
+      expect(calls).toEqual([expect.stringMatching(/^compress \d+$/), 'decompress']);
+    } finally {
+      provideZstd(platformZstd);
+    }
   });
 
   it('writes standard zstd frames (magic 28 b5 2f fd)', async () => {

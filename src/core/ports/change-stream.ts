@@ -2,7 +2,10 @@
 // from it (FORMAT.md, "Point-in-time recovery"). The adapter is
 // `src/adapters/postgres/logical-stream.ts`; the core never imports `pg`.
 
-/** One column of a decoded row: name and type as SQL text (quoted where needed), the value as its type's output text. */
+/**
+ * One column of a decoded row: name and type as SQL text (quoted where needed), the value as its
+ * type's output text.
+ */
 export type DecodedColumn = [name: string, type: string, value: string | null];
 
 /**
@@ -12,7 +15,10 @@ export type DecodedColumn = [name: string, type: string, value: string | null];
 export type ChangeRecord =
   | { k: 'B'; xid: string }
   | { k: 'I'; rel: string; new: DecodedColumn[] }
-  /** `old`: the replica identity before the change, absent when it did not change; `toast`: unchanged TOASTed columns left out of `new`. */
+  /**
+   * `old`: the replica identity before the change, absent when it did not change; `toast`:
+   * unchanged TOASTed columns left out of `new`.
+   */
   | { k: 'U'; rel: string; old?: DecodedColumn[]; new: DecodedColumn[]; toast?: string[] }
   /** `old` null: the table has no replica identity, so the row cannot be found again. */
   | { k: 'D'; rel: string; old: DecodedColumn[] | null }

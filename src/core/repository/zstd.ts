@@ -1,55 +1,27 @@
-// zstd, from node:zlib where Node has it (22.15+, so the Lambda runtime), else from the
-// @mongodb-js/zstd addon: a napi-rs build of the reference C library whose prebuilt binaries come
-// as per-platform npm packages (no compiler, no download at install). Both write and read
-// standard zstd frames, so either can read what the other wrote. Both run on libuv's thread
-// pool, off the main thread.
-import * as zlib from 'node:zlib';
-import { createRequire } from 'node:module';
-import { promisify } from 'node:util';
+// The zstd codec chunks and change segments are stored with (ports/zstd.ts). Which
+// implementation a process has is the runtime's business, not the core's: the adapter that
+// loads one (src/adapters/zstd-codec.ts) provides it here when imported — by the storage
+// adapters, so every process that reaches a repository has it — and it is loaded on first use.
+import type { Zstd } from '../ports/zstd.ts';
+import { TidemarkError } from '../errors.ts';
 
-export interface Zstd {
-  compress(data: Uint8Array, level: number): Promise<Buffer>;
-  decompress(data: Uint8Array): Promise<Buffer>;
+let provided: (() => Zstd) | undefined;
+let loaded: Zstd | undefined;
+
+/** Sets the codec of this process; `load` runs on first use (a command that stores no chunk loads none). */
+export function provideZstd(load: () => Zstd): void {
+  provided = load;
+  loaded = undefined;
 }
-
-type ZlibWithZstd = typeof zlib & {
-  zstdCompress?: (data: Uint8Array, options: object, callback: (err: Error | null, out: Buffer) => void) => void;
-  zstdDecompress?: (data: Uint8Array, callback: (err: Error | null, out: Buffer) => void) => void;
-};
-
-let selected: Zstd | undefined;
 
 export function zstd(): Zstd {
-  selected ??= fromNodeZlib(zlib as ZlibWithZstd) ?? fromAddon();
-  return selected;
-}
-
-/** Every implementation this process can load, by name (tests check they read each other). */
-export function zstdImplementations(): Record<'node:zlib' | 'addon', Zstd | undefined> {
-  return { 'node:zlib': fromNodeZlib(zlib as ZlibWithZstd), addon: fromAddon() };
-}
-
-function fromNodeZlib(z: ZlibWithZstd): Zstd | undefined {
-  if (typeof z.zstdCompress !== 'function' || typeof z.zstdDecompress !== 'function') return undefined;
-  const compress = promisify(z.zstdCompress) as (data: Uint8Array, options: object) => Promise<Buffer>;
-  const decompress = promisify(z.zstdDecompress) as (data: Uint8Array) => Promise<Buffer>;
-  const levelParam = (z.constants as Record<string, number>).ZSTD_c_compressionLevel!;
-  return {
-    compress: (data, level) => compress(data, { params: { [levelParam]: level } }),
-    decompress: (data) => decompress(data),
-  };
-}
-
-function fromAddon(): Zstd {
-  // The package's index.js drops the level argument; its bindings take it.
-  const bindings = createRequire(import.meta.url)('@mongodb-js/zstd/bindings') as {
-    compress(data: Buffer, level?: number): Promise<Buffer>;
-    decompress(data: Buffer): Promise<Buffer>;
-  };
-  const asBuffer = (data: Uint8Array) =>
-    Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return {
-    compress: (data, level) => bindings.compress(asBuffer(data), level),
-    decompress: (data) => bindings.decompress(asBuffer(data)),
-  };
+  if (loaded) return loaded;
+  if (!provided) {
+    throw new TidemarkError(
+      'No zstd codec was provided to this process, so chunks can be neither written nor read. ' +
+        "Import '#adapters/zstd-codec.ts' in the entry point (the storage adapters do), which provides the platform's.",
+    );
+  }
+  loaded = provided();
+  return loaded;
 }
