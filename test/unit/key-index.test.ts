@@ -2,7 +2,7 @@
 // integer keys, and the merge that finds the keys a table lost.
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { decodeKeyChunk, KeyIndexWriter, missingKeys, parseKeyLines, type Key } from '#core/backup/key-index.ts';
+import { decodeKeyChunk, KeyIndexWriter, missingKeys, parseKeyLines, type Key } from '#core/repository/key-index.ts';
 import type { ChunkRef } from '#core/backup/plan-model.ts';
 import type { ChunkId } from '#core/ids.ts';
 

@@ -14,7 +14,7 @@ import { IntegrityError } from '../errors.ts';
 import { copyOptions } from '../copy-format.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
 import { changedSince } from './incremental-plan.ts';
-import { KeyIndexWriter, missingKeys, parseKeyLines, readKeyIndex, type Key } from './key-index.ts';
+import { KeyIndexWriter, missingKeys, parseKeyLines, readKeyIndex, type Key } from '../repository/key-index.ts';
 import { copyOutSql, exportCopy } from './copy-export.ts';
 import { storeChunk } from './store-chunk.ts';
 import { sourceFilter } from './row-sources.ts';

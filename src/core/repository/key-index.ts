@@ -3,12 +3,12 @@
 // Stored as text chunks, one delta per line (the first line of a chunk is absolute), cut where
 // the key's hash says so: an insert or delete changes only the chunk it falls into, so the
 // other chunks keep their ids and are not stored again; sequential ids compress to almost nothing.
-import type { ChunkRef } from './plan-model.ts';
-import type { KeyIndex } from '../repository/manifest.ts';
-import type { TaskContext } from '../task-context.ts';
+import type { ChunkRef } from './chunk-ref.ts';
+import type { KeyIndex } from './manifest.ts';
+import type { RepositoryStorage } from '../ports/storage.ts';
 import { IntegrityError } from '../errors.ts';
-import { layout } from '../repository/layout.ts';
-import { decodeChunk } from '../repository/chunk-codec.ts';
+import { layout } from './layout.ts';
+import { decodeChunk } from './chunk-codec.ts';
 import { Prefetch } from '../prefetch.ts';
 
 /** An integer key: a number when it is a safe integer, a bigint otherwise (so `===` compares). */
@@ -175,7 +175,7 @@ export async function missingKeys(
 
 /** The keys of an index, chunk by chunk, fetching the next chunk while one is merged. */
 export async function* readKeyIndex(
-  ctx: TaskContext,
+  ctx: { storage: RepositoryStorage },
   index: { chunks: ChunkRef[] },
   label: string,
 ): AsyncIterable<Key[]> {

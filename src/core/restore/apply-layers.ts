@@ -13,7 +13,7 @@ import { copyInput, copyOptions } from '../copy-format.ts';
 import { ContentChecksum, checksumOfCopy } from '../content-checksum.ts';
 import { IntegrityError } from '../errors.ts';
 import { qualifiedName, quoteIdent } from '../sql.ts';
-import { readKeyIndex } from '../backup/key-index.ts';
+import { readKeyIndex } from '../repository/key-index.ts';
 import { PROGRESS_SCHEMA, doneSteps, runStepOnce } from './progress-table.ts';
 
 export async function applyLayers(session: SqlSession, manifest: Manifest, ctx: TaskContext): Promise<number> {
