@@ -176,6 +176,20 @@ describe('the archive machine on S3 and DynamoDB', () => {
     expect(await ctx.catalog.getLease(holder.name)).toBeUndefined();
   }, 120_000);
 
+  it('a run stops starting passes after drainSeconds; the next run continues where it stopped', async () => {
+    // A backlog that takes one pass longer than a second: 20,000 row changes in 8 KiB segments.
+    await server.sql('INSERT INTO accounts SELECT g, 0 FROM generate_series(1000, 20999) g', COLLECTION);
+    await transfers(1);
+    const started = Date.now();
+    const first = await archive([], { drainSeconds: 1 });
+    expect(Date.now() - started).toBeGreaterThan(1000);
+    // The first pass took the insert and the transfer, then the deadline had passed.
+    expect(first).toMatchObject({ caughtUp: false, transactions: 2, changes: 20_002 });
+    const next = await archive();
+    expect(next).toMatchObject({ caughtUp: true, transactions: 0 });
+    expect(await recorded()).toEqual(await repositorySegments());
+  }, 180_000);
+
   it('a failure fails the execution with its error and publishes ChangeArchiveFailed, releasing the lease', async () => {
     const events: PublishedEvent[] = [];
     const err = await runStateMachine(
