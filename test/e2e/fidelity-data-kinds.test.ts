@@ -236,7 +236,7 @@ describe('large objects, extension configuration rows and event triggers, throug
     expect((await configRows(server, target)).settings.map((r) => r.id)).toEqual([1, 2, 10, 11]);
   });
 
-  it('an incremental backup carries each kind changed since the last: large objects, configuration rows, event triggers', async () => {
+  it("an incremental backup carries each kind changed since the last: large objects, configuration rows, event triggers, extension members' privileges, subscriptions", async () => {
     await server.sql(
       `SELECT lo_put(1001, 700000, 'changed in the middle'::bytea);
        SELECT lo_unlink(1002);
@@ -250,7 +250,10 @@ describe('large objects, extension configuration rows and event triggers, throug
        INSERT INTO cfg.registry VALUES ('c', 'three');
        SELECT nextval('cfg.counter');
        ALTER EVENT TRIGGER watch_ddl DISABLE;
-       COMMENT ON EVENT TRIGGER watch_ddl IS 'off for now';`,
+       COMMENT ON EVENT TRIGGER watch_ddl IS 'off for now';
+       GRANT SELECT, INSERT ON cfg.settings TO lo_reader;
+       GRANT SELECT (v) ON cfg.registry TO lo_reader;
+       CREATE SUBSCRIPTION later CONNECTION 'host=127.0.0.1 port=1 dbname=x' PUBLICATION p WITH (connect = false, slot_name = NONE);`,
       'kinds',
     );
     const target = await backupAndRestore();
@@ -259,6 +262,12 @@ describe('large objects, extension configuration rows and event triggers, throug
     const manifest = await readManifest(ctx.storage, backups.at(-1)!);
     expect(manifest.parent).toBe(backups.at(-2));
     expect((await largeObjects(server, target)).map((l) => l.oid)).toEqual(['1001', '1003', '1004']);
+    const privileges = `SELECT has_table_privilege('lo_reader', 'cfg.settings', 'INSERT') AS settings,
+        has_column_privilege('lo_reader', 'cfg.registry', 'v', 'SELECT') AS registry_v,
+        (SELECT count(*)::int FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid WHERE subname = 'later' AND datname = current_database()) AS subscriptions`;
+    expect((await server.sql(privileges, target)).rows).toEqual([
+      { settings: true, registry_v: true, subscriptions: 1 },
+    ]);
 
     // Unchanged since: the next incremental keeps the configuration tables' entries as they were.
     await server.sql(`SELECT lo_put(1004, 0, 'NEW'::bytea)`, 'kinds');

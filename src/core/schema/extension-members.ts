@@ -52,16 +52,17 @@ export async function captureExtensionMemberPrivileges(capture: Capture): Promis
       WHERE d.classid = 'pg_catalog.${catalog}'::pg_catalog.regclass AND ${MEMBER}
         AND ${now}::pg_catalog.text IS DISTINCT FROM ${then}::pg_catalog.text`;
   });
-  // Column privileges: their default is none.
+  // Column privileges: their default is none (NULL, which aclexplode reads as no rows; an empty
+  // array it refuses).
   selects.push(`SELECT d.refobjid, 'TABLE ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),
       pg_catalog.pg_describe_object(d.classid, d.objid, at.attnum), pg_catalog.pg_get_userbyid(c.relowner),
-      pg_catalog.quote_ident(at.attname), ${aclJsonSql(`COALESCE(at.attacl, '{}')`, `COALESCE(ip.initprivs, '{}')`)}
+      pg_catalog.quote_ident(at.attname), ${aclJsonSql(nonEmpty('at.attacl'), nonEmpty('ip.initprivs'))}
     FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class c ON c.oid = d.objid
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     JOIN pg_catalog.pg_attribute at ON at.attrelid = c.oid AND at.attnum > 0 AND NOT at.attisdropped
     LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = d.classid AND ip.objoid = d.objid AND ip.objsubid = at.attnum
     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ${MEMBER}
-      AND COALESCE(at.attacl, '{}')::pg_catalog.text IS DISTINCT FROM COALESCE(ip.initprivs, '{}')::pg_catalog.text`);
+      AND ${nonEmpty('at.attacl')}::pg_catalog.text IS DISTINCT FROM ${nonEmpty('ip.initprivs')}::pg_catalog.text`);
   const rows = await capture.query<MemberAclRow>(`${selects.join('\nUNION ALL\n')}\nORDER BY 3, 5`);
   for (const row of rows) {
     const node = key('pg_extension', row.extension);
@@ -70,5 +71,7 @@ export async function captureExtensionMemberPrivileges(capture: Capture): Promis
     capture.append(node, ...privilegeStatements(row.target, object, row.owner, row.acl, row.column ?? undefined));
   }
 }
+
+const nonEmpty = (acl: string) => `(CASE WHEN pg_catalog.cardinality(${acl}) > 0 THEN ${acl} END)`;
 
 const MEMBER = `d.deptype = 'e' AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass`;
