@@ -1,46 +1,82 @@
 // Applies one archived row change or DDL command to the target, inside the replayed
 // transaction. Values go as untyped text parameters, so the server reads each one with its
-// column's type (as the source's output function wrote it). Every UPDATE and DELETE must touch
-// exactly one row (issue 13, item 5).
+// column's type (as the source's output function wrote it); row changes by key are batched
+// (row-batches.ts). Every UPDATE and DELETE must touch exactly one row (issue 13, item 5).
 import type { ChangeRecord, DecodedColumn } from '../ports/change-stream.ts';
 import type { SqlSession } from '../ports/database.ts';
 import { VerificationError } from '../errors.ts';
+import type { ReplayRowCounts } from './replay-counts.ts';
+import { RowIdentities } from './row-identity.ts';
+import { RowBatches } from './row-batches.ts';
 import { matchesTag, splitStatements, withoutConcurrently } from './ddl-statements.ts';
 
-/** How the target finds a row of a table again: its key columns, or every column (REPLICA IDENTITY FULL). */
-interface RowIdentity {
-  key: string[] | null;
-  columns: string[];
-  /** Generated columns: computed by the target, never written. */
-  generated: Set<string>;
-  /** GENERATED ALWAYS AS IDENTITY columns: written on INSERT with OVERRIDING SYSTEM VALUE, never updated. */
-  identityAlways: Set<string>;
-}
-
 export class ChangeApplier {
-  private identities = new Map<string, RowIdentity>();
+  private readonly identities: RowIdentities;
+  private readonly batches: RowBatches;
 
-  constructor(private readonly session: SqlSession) {}
-
-  /** Consecutive inserts into one table with the same columns go as one multi-row INSERT. */
-  private pending:
-    | { key: string; rel: string; columns: string[]; rows: (string | null)[][]; overriding: boolean }
-    | undefined;
+  /**
+   * `counts`: the row counts the replay must end with (replay-counts.ts). `reorder`: the target
+   * runs no triggers or foreign-key checks during replay, so changes to different tables may be
+   * sent in separate batches (row-batches.ts).
+   */
+  constructor(
+    private readonly session: SqlSession,
+    private readonly counts?: ReplayRowCounts,
+    reorder = false,
+  ) {
+    this.identities = new RowIdentities(session);
+    this.batches = new RowBatches(session, reorder);
+  }
 
   async apply(record: ChangeRecord, xid: string): Promise<void> {
-    if (record.k === 'I') return this.queueInsert(record.rel, record.new);
-    await this.flush();
     switch (record.k) {
+      case 'I': {
+        const { generated, identityAlways } = await this.identities.of(record.rel);
+        const cols = record.new.filter((c) => !generated.has(c[0]));
+        this.counts?.inserted(record.rel, 1);
+        return this.batches.insert(
+          xid,
+          record.rel,
+          cols.map((c) => c[0]),
+          cols.map((c) => c[2]),
+          cols.some((c) => identityAlways.has(c[0])),
+        );
+      }
       case 'U': {
-        const where = await this.rowCondition(record.rel, record.old ?? record.new, !record.old, xid, 'UPDATE');
-        const { generated, identityAlways } = await this.identity(record.rel);
+        const identity = await this.identities.of(record.rel);
+        const { generated, identityAlways, key } = identity;
+        this.counts?.updated(record.rel);
         const written = record.new.filter((c) => !generated.has(c[0]) && !identityAlways.has(c[0]));
-        if (!written.length) return; // only computed columns changed: the target computes them too
-        const set = written.map((c, i) => `${c[0]} = $${i + 1}`).join(', ');
+        const keyValues = key && !record.old ? keyOf(key, record.new) : undefined;
+        const set = written.filter((c) => !key?.includes(c[0]));
+        if (keyValues && set.length) {
+          const columns = [...key!, ...set.map((c) => c[0])];
+          return this.batches.update(
+            xid,
+            record.rel,
+            key!,
+            keyValues,
+            set.map((c) => c[0]),
+            set.map((c) => c[2]),
+            columns.map((c) => identity.types.get(c)!),
+          );
+        }
+        await this.batches.flushTable(record.rel);
+        const where = await this.rowCondition(record.rel, record.old ?? record.new, !record.old, xid, 'UPDATE');
+        // Only computed columns changed: the target computes them too, but the row must be there.
+        if (!written.length)
+          return this.exactlyOne(
+            `SELECT 1 FROM ${record.rel} WHERE ${where.sql}`,
+            where.params,
+            record.rel,
+            xid,
+            'UPDATE',
+          );
+        const assign = written.map((c, i) => `${c[0]} = $${i + 1}`).join(', ');
         const params = [...written.map((c) => c[2]), ...where.params];
         const cond = shift(where.sql, written.length);
         return this.exactlyOne(
-          `UPDATE ${record.rel} SET ${set} WHERE ${cond} RETURNING 1`,
+          `UPDATE ${record.rel} SET ${assign} WHERE ${cond} RETURNING 1`,
           params,
           record.rel,
           xid,
@@ -49,6 +85,18 @@ export class ChangeApplier {
       }
       case 'D': {
         if (!record.old) throw unreplayable(record.rel, xid, 'DELETE');
+        const identity = await this.identities.of(record.rel);
+        this.counts?.deleted(record.rel);
+        const keyValues = identity.key ? keyOf(identity.key, record.old) : undefined;
+        if (keyValues)
+          return this.batches.delete(
+            xid,
+            record.rel,
+            identity.key!,
+            keyValues,
+            identity.key!.map((c) => identity.types.get(c)!),
+          );
+        await this.batches.flushTable(record.rel);
         const where = await this.rowCondition(record.rel, record.old, false, xid, 'DELETE');
         return this.exactlyOne(
           `DELETE FROM ${record.rel} WHERE ${where.sql} RETURNING 1`,
@@ -59,12 +107,16 @@ export class ChangeApplier {
         );
       }
       case 'T':
+        await this.batches.flushAll();
+        this.counts?.truncated(record.rels);
         await this.session.query(
           `TRUNCATE ${record.rels.join(', ')}${record.flags.includes('restart_seqs') ? ' RESTART IDENTITY' : ''}${record.flags.includes('cascade') ? ' CASCADE' : ''}`,
         );
         return;
       case 'M': {
+        await this.batches.flushAll();
         const ddl = JSON.parse(record.content) as { query: string; searchPath: string; tag: string };
+        await this.counts?.resolve(xid, true);
         await this.session.query('SELECT pg_catalog.set_config($1, $2, true)', ['search_path', ddl.searchPath]);
         await this.session.query(withoutConcurrently(this.statementOf(ddl, xid)));
         // Row changes name their relations fully, but their user-defined types as the archiver's session saw them.
@@ -75,35 +127,9 @@ export class ChangeApplier {
     }
   }
 
-  private async queueInsert(rel: string, decoded: DecodedColumn[]): Promise<void> {
-    const { generated, identityAlways } = await this.identity(rel);
-    const cols = decoded.filter((c) => !generated.has(c[0]));
-    const columns = cols.map((c) => c[0]);
-    const key = `${rel}\u0000${columns.join(',')}`;
-    if (this.pending && this.pending.key !== key) await this.flush();
-    this.pending ??= { key, rel, columns, rows: [], overriding: columns.some((c) => identityAlways.has(c)) };
-    this.pending.rows.push(cols.map((c) => c[2]));
-    // A statement takes at most 65,535 parameters.
-    if ((this.pending.rows.length + 1) * Math.max(1, columns.length) > 60_000 || this.pending.rows.length >= 2000)
-      await this.flush();
-  }
-
-  /** Sends queued inserts; call before the transaction commits. */
+  /** Sends queued changes; call before the transaction commits. */
   async flush(): Promise<void> {
-    const p = this.pending;
-    if (!p) return;
-    this.pending = undefined;
-    const width = p.columns.length;
-    if (width === 0) {
-      // A table without columns (CREATE TABLE t ()): its rows have nothing but their number.
-      for (const _ of p.rows) await this.session.query(`INSERT INTO ${p.rel} DEFAULT VALUES`);
-      return;
-    }
-    const values = p.rows.map((_, r) => `(${p.columns.map((_, c) => `$${r * width + c + 1}`).join(', ')})`).join(', ');
-    await this.session.query(
-      `INSERT INTO ${p.rel} (${p.columns.join(', ')})${p.overriding ? ' OVERRIDING SYSTEM VALUE' : ''} VALUES ${values}`,
-      p.rows.flat(),
-    );
+    await this.batches.flushAll();
   }
 
   /** A new transaction: DDL messages match statements of their query string afresh. */
@@ -146,7 +172,7 @@ export class ChangeApplier {
     xid: string,
     what: string,
   ): Promise<{ sql: string; params: unknown[] }> {
-    const identity = await this.identity(rel);
+    const identity = await this.identities.of(rel);
     const byName = new Map(columns.map((c) => [c[0], c[2]]));
     let names: string[];
     if (identity.key) names = identity.key;
@@ -166,29 +192,6 @@ export class ChangeApplier {
       : `ctid = (SELECT ctid FROM ${rel} WHERE ${terms.join(' AND ')} LIMIT 1)`;
     return { sql, params };
   }
-
-  private async identity(rel: string): Promise<RowIdentity> {
-    let found = this.identities.get(rel);
-    if (!found) {
-      const rows = await this.session.query<{ name: string; key: boolean; generated: boolean; always: boolean }>(
-        `SELECT pg_catalog.quote_ident(a.attname) AS name, a.attgenerated <> '' AS generated, a.attidentity = 'a' AS always,
-                COALESCE(a.attnum = ANY ((SELECT i.indkey FROM pg_catalog.pg_index i WHERE i.indrelid = a.attrelid
-                   AND (i.indisreplident OR (i.indisprimary AND c.relreplident = 'd')) LIMIT 1)::int2[]), false) AS key
-           FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-          WHERE a.attrelid = $1::pg_catalog.regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
-        [rel],
-      );
-      const key = rows.filter((r) => r.key).map((r) => r.name);
-      found = {
-        key: key.length ? key : null,
-        columns: rows.map((r) => r.name),
-        generated: new Set(rows.filter((r) => r.generated).map((r) => r.name)),
-        identityAlways: new Set(rows.filter((r) => r.always).map((r) => r.name)),
-      };
-      this.identities.set(rel, found);
-    }
-    return found;
-  }
 }
 
 function unreplayable(rel: string, xid: string, what: string): VerificationError {
@@ -196,6 +199,13 @@ function unreplayable(rel: string, xid: string, what: string): VerificationError
     `Replay of transaction ${xid}: its ${what} on ${rel} cannot be replayed, because the table had no primary key and no replica identity at the source, so the archive cannot say which row changed. ` +
       `Give the table a key (ALTER TABLE ${rel} ADD PRIMARY KEY (…)) or ALTER TABLE ${rel} REPLICA IDENTITY FULL at the source; restore to a point before this transaction.`,
   );
+}
+
+/** The key's values from a decoded row, or undefined when one is missing (then the row goes alone). */
+function keyOf(key: string[], columns: DecodedColumn[]): (string | null)[] | undefined {
+  const byName = new Map(columns.map((c) => [c[0], c[2]]));
+  const values = key.map((k) => byName.get(k));
+  return values.every((v) => v !== undefined && v !== null) ? (values as string[]) : undefined;
 }
 
 /** Renumbers `$n` placeholders by `by`. */

@@ -6,7 +6,7 @@ import type { ChangeStream } from '../ports/change-stream.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { quoteIdent, quoteLiteral } from '../sql.ts';
 import { TidemarkError } from '../errors.ts';
-import { DDL_MESSAGE_PREFIX, pitrNames } from './names.ts';
+import { DDL_END_PREFIX, DDL_MESSAGE_PREFIX, pitrNames } from './names.ts';
 import { preflight } from './preflight.ts';
 import { chainId } from './chain.ts';
 import { sealSegment, writeSegment, type ChainGap, type SegmentSource } from './segment.ts';
@@ -142,6 +142,10 @@ export async function sourceIdentity(session: SqlSession): Promise<SegmentSource
  * It must never make the user's DDL fail (invariant 12): it runs as its owner (SECURITY
  * DEFINER, so the user needs no right to emit messages; no fixed search_path, since it records the
  * caller's, so every name in it is qualified) and turns its own errors into warnings.
+ * The EXCEPTION block makes the message a subtransaction's, and decoding files a message at its
+ * record's end LSN, where the next change (the statement's first row) starts: merged with the
+ * parent transaction's changes, the two tie and the row may come out first. The second,
+ * non-transactional message (the decoder skips it) puts a record between them.
  */
 export async function installDdlCapture(session: SqlSession, name: string): Promise<void> {
   const fn = `public.${quoteIdent(name)}`;
@@ -152,6 +156,7 @@ BEGIN
   SELECT COALESCE(pg_catalog.jsonb_agg(object_identity), '[]') INTO objects FROM pg_catalog.pg_event_trigger_ddl_commands();
   PERFORM pg_catalog.pg_logical_emit_message(true, ${quoteLiteral(DDL_MESSAGE_PREFIX)}, pg_catalog.jsonb_build_object(
     'query', pg_catalog.current_query(), 'searchPath', pg_catalog.current_setting('search_path'), 'tag', tg_tag, 'objects', objects)::text);
+  PERFORM pg_catalog.pg_logical_emit_message(false, ${quoteLiteral(DDL_END_PREFIX)}, '');
 EXCEPTION WHEN OTHERS THEN
   RAISE WARNING 'Tidemark could not record this DDL command in the change archive (%): a point-in-time restore past it will fail', SQLERRM;
 END

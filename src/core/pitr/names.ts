@@ -22,3 +22,6 @@ export function pitrNames(collection: string): PitrNames {
 
 /** The prefix of the transactional messages the DDL capture writes. */
 export const DDL_MESSAGE_PREFIX = 'tidemark_ddl';
+
+/** A non-transactional message the DDL capture writes after each DDL message, only to separate it from the next change (enable.ts). */
+export const DDL_END_PREFIX = 'tidemark_ddl_end';

@@ -38,7 +38,7 @@ export async function restoreToPoint(input: PointRestoreInput, ctx: TaskContext)
   await input.restoreBackup(manifest.backupId);
   const session = await ctx.databases.connect(input.into, { applicationName: 'tidemark replay' });
   try {
-    const replay = await replayChain(ctx.storage, places, snapshot, point, session);
+    const replay = await replayChain(ctx.storage, places, snapshot, point, session, manifest);
     await raiseOwnedSequences(session);
     // Backups captured before schema capture skipped it carry the DDL capture's function: Tidemark's, not the database's.
     await session.query(`DROP FUNCTION IF EXISTS public.${quoteIdent(pitrNames(input.collection).ddlCapture)}()`);

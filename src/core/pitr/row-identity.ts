@@ -1,0 +1,58 @@
+// How replay finds a row of a target table again, and how it writes its columns: read from the
+// target's catalog once per table (and again after each replayed DDL command).
+import type { SqlSession } from '../ports/database.ts';
+
+export interface RowIdentity {
+  /** The primary key or replica identity index columns (quoted), or null: REPLICA IDENTITY FULL or none. */
+  key: string[] | null;
+  columns: string[];
+  /** Each column's type, schema-qualified (quoted), for the casts of batched statements. */
+  types: Map<string, string>;
+  /** Generated columns: computed by the target, never written. */
+  generated: Set<string>;
+  /** GENERATED ALWAYS AS IDENTITY columns: written on INSERT with OVERRIDING SYSTEM VALUE, never updated. */
+  identityAlways: Set<string>;
+}
+
+export class RowIdentities {
+  private readonly byRel = new Map<string, RowIdentity>();
+
+  constructor(private readonly session: SqlSession) {}
+
+  /** After DDL: columns, keys and even what a name points at may have changed. */
+  clear(): void {
+    this.byRel.clear();
+  }
+
+  async of(rel: string): Promise<RowIdentity> {
+    let found = this.byRel.get(rel);
+    if (!found) {
+      const rows = await this.session.query<{
+        name: string;
+        type: string;
+        key: boolean;
+        generated: boolean;
+        always: boolean;
+      }>(
+        `SELECT pg_catalog.quote_ident(a.attname) AS name, a.attgenerated <> '' AS generated, a.attidentity = 'a' AS always,
+                pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.typname) AS type,
+                COALESCE(a.attnum = ANY ((SELECT i.indkey FROM pg_catalog.pg_index i WHERE i.indrelid = a.attrelid
+                   AND (i.indisreplident OR (i.indisprimary AND c.relreplident = 'd')) LIMIT 1)::int2[]), false) AS key
+           FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+           JOIN pg_catalog.pg_type t ON t.oid = a.atttypid JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
+          WHERE a.attrelid = $1::pg_catalog.regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+        [rel],
+      );
+      const key = rows.filter((r) => r.key).map((r) => r.name);
+      found = {
+        key: key.length ? key : null,
+        columns: rows.map((r) => r.name),
+        types: new Map(rows.map((r) => [r.name, r.type])),
+        generated: new Set(rows.filter((r) => r.generated).map((r) => r.name)),
+        identityAlways: new Set(rows.filter((r) => r.always).map((r) => r.name)),
+      };
+      this.byRel.set(rel, found);
+    }
+    return found;
+  }
+}
