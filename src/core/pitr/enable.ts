@@ -8,6 +8,7 @@ import { quoteIdent, quoteLiteral } from '../sql.ts';
 import { TidemarkError } from '../errors.ts';
 import { DDL_END_PREFIX, DDL_MESSAGE_PREFIX, pitrNames } from './names.ts';
 import { preflight } from './preflight.ts';
+import { refuseYugabyte } from './yugabyte.ts';
 import { chainId } from './chain.ts';
 import { sealSegment, writeSegment, type ChainGap, type SegmentSource } from './segment.ts';
 
@@ -38,6 +39,7 @@ export async function enablePitr(
   options: EnableOptions = {},
 ): Promise<EnableResult> {
   const names = pitrNames(collection);
+  await refuseYugabyte(session, collection);
   const check = await preflight(session, names);
   const blocking = options.replicaIdentityFull ? check.problems.filter((p) => !p.table) : check.problems;
   if (blocking.length) {
