@@ -33,10 +33,13 @@ export interface SubscriptionRow {
 export async function captureSubscriptions(capture: Capture): Promise<void> {
   const v = capture.version;
   const col = (since: number, expr: string, otherwise: string) => (v >= since ? expr : otherwise);
+  // Naming the column at all needs the privilege, even where no row is read.
+  const [access] = await capture.query<{ conninfo: boolean }>(
+    `SELECT pg_catalog.has_column_privilege('pg_catalog.pg_subscription', 'subconninfo', 'SELECT') AS conninfo`,
+  );
   const rows = await capture.query<SubscriptionRow>(`
     SELECT s.oid, pg_catalog.quote_ident(s.subname) AS ident, pg_catalog.pg_get_userbyid(s.subowner) AS owner,
-      CASE WHEN pg_catalog.has_column_privilege('pg_catalog.pg_subscription', 'subconninfo', 'SELECT')
-        THEN s.subconninfo END AS conninfo,
+      ${access!.conninfo ? 's.subconninfo' : 'NULL::pg_catalog.text'} AS conninfo,
       s.subslotname AS slot, s.subpublications AS publications, s.subsynccommit AS sync_commit, s.subenabled AS enabled,
       ${col(140000, 's.subbinary', 'false')} AS binary,
       ${col(160000, 's.substream::pg_catalog.text', col(140000, "CASE WHEN s.substream THEN 't' ELSE 'f' END", "'f'"))} AS streaming,
