@@ -17,6 +17,7 @@ import { backupRunInput } from '../../infra/constructs/backup-schedules.ts';
 import { archiveRunInput } from '../../infra/constructs/change-archive.ts';
 import { LogicalSlotStream } from '#adapters/postgres/logical-stream.ts';
 import { enablePitr } from '#core/pitr/enable.ts';
+import { archiveLeaseName } from '#core/pipelines/archive-lease.ts';
 import { TASK_PROFILES, type TaskProfile } from '../../infra/task-profiles.ts';
 import { functionEntries } from '../../functions/index.ts';
 import { exampleConfig, STATE_MACHINE_SERVICE_ACTIONS, synthesize } from '../infra/support/synth.ts';
@@ -251,8 +252,9 @@ beforeAll(async () => {
   expect(maintained).toMatchObject({ expired: 1, gc: { manifestsRemoved: 1 } });
   await expect(run('maintenance', { collection: 'nope' })).rejects.toThrow(/nope/);
   // The change archive of the collection, as its schedule starts it: PITR enabled on the source
-  // outside any task (the CLI's work), then two runs with writes before each (the second one
-  // finds the chain's opening segment recorded), then one of a collection without an archive.
+  // outside any task (the CLI's work), then two runs with writes before each, one that finds
+  // another run's drainer lease (reads it, archives nothing), and one of a collection without an
+  // archive.
   const setup = buildAwsTaskContext(process.env);
   const source = { credentials: orders!.secretArn, database: 'orders' };
   const [session, streamSession] = [await setup.databases.connect(source), await setup.databases.connect(source)];
@@ -262,6 +264,17 @@ beforeAll(async () => {
     await server.sql(`UPDATE orders SET note = 'archived ${round}' WHERE id % 100 = 0`, 'orders');
     expect(await run('archive', archiveRunInput(config.collections[0]!, orders!))).toMatchObject({ caughtUp: true });
   }
+  const now = new Date();
+  const lease = {
+    name: archiveLeaseName(config.collections[0]!.name),
+    owner: 'another-run',
+    purpose: 'pitr archive',
+    acquiredAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + 300_000).toISOString(),
+  };
+  expect(await setup.catalog.acquireLease(lease, now)).toBeUndefined();
+  expect(await run('archive', archiveRunInput(config.collections[0]!, orders!))).toHaveProperty('skipped');
+  await setup.catalog.releaseLease(lease.name, lease.owner);
   await expect(run('archive', archiveRunInput(config.collections[1]!, billing!))).rejects.toThrow(/no change archive/);
 }, 300_000);
 

@@ -77,6 +77,13 @@ export function archiveStepWith(deps: ArchiveStepDeps) {
           return entry;
         };
         const onSegment = async (segment: ChangeSegment) => {
+          const start = chainLsn(segment.chain);
+          if (segment.afterLsn === start && segment.part === 1) {
+            // The chain's first drained segment follows its opening one, which pitr enable (or
+            // a gap) wrote: record that first. Only here, so a run costs no extra read.
+            const opening = { collection, chain: segment.chain, afterLsn: start, part: 0 };
+            await record(await readSegment(ctx.storage, opening));
+          }
           const entry = await record(segment);
           out.bytes += entry.bytes;
           out.storedBytes += entry.storedBytes;
@@ -89,7 +96,6 @@ export function archiveStepWith(deps: ArchiveStepDeps) {
           ...(input.segmentBytes ? { segmentBytes: input.segmentBytes } : {}),
         };
         const deadline = started + input.drainSeconds * 1000;
-        let openingRecorded = '';
         for (;;) {
           const result = await archiveChanges(stream, ctx.storage, collection, options);
           out.gap ??= result.gap;
@@ -99,13 +105,6 @@ export function archiveStepWith(deps: ArchiveStepDeps) {
           out.changes += result.changes;
           out.endLsn = result.endLsn;
           if (result.lastCommit) out.lastCommitTime = result.lastCommit.time;
-          if (openingRecorded !== result.chain) {
-            // A chain's opening segment is written where it starts (pitr enable, or a gap), not
-            // by the drain: record it too (idempotent, one read per run).
-            const place = { collection, chain: result.chain, afterLsn: chainLsn(result.chain), part: 0 };
-            await record(await readSegment(ctx.storage, place));
-            openingRecorded = result.chain;
-          }
           if (result.transactions === 0) {
             out.caughtUp = true;
             break;
