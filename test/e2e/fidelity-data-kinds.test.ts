@@ -328,3 +328,41 @@ describe('a SQL_ASCII database holding bytes that are not UTF-8', () => {
     ]);
   });
 });
+
+// PostgreSQL 17 has has_largeobject_privilege(); before, the check reads ownership and the ACL.
+describe.each([15, 18] as const)('large objects a backup role may not read (PostgreSQL %i)', (major) => {
+  let server: PostgresServer;
+  let repo: string;
+
+  beforeAll(async () => {
+    server = await startPostgres({ major });
+    await server.createDatabase('blobs');
+    await server.sql(
+      `CREATE ROLE blob_reader LOGIN PASSWORD 'blob-pw'; GRANT pg_read_all_data TO blob_reader;
+       SELECT lo_from_bytea(501, 'shared'::bytea); GRANT SELECT ON LARGE OBJECT 501 TO PUBLIC;
+       SELECT lo_from_bytea(502, 'private'::bytea); SELECT lo_from_bytea(503, 'private too'::bytea);`,
+      'blobs',
+    );
+    repo = await tempRepository();
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    if (repo) await rm(dirname(repo), { recursive: true, force: true });
+  });
+
+  it('stop the backup before any chunk, named with the GRANT to run; granted, it backs them up', async () => {
+    const url = new URL(server.url('blobs'));
+    url.username = 'blob_reader';
+    url.password = 'blob-pw';
+    const refused = await runCli(['backup', '--source', url.toString(), '--repo', repo]);
+    expect(refused.code, describeResult(refused)).toBe(1);
+    expect(refused.stderr).toContain(
+      'Role "blob_reader" cannot read large object 502, 503, so nothing was exported: grant it SELECT on them (GRANT SELECT ON LARGE OBJECT … TO blob_reader)',
+    );
+    await server.sql('GRANT SELECT ON LARGE OBJECT 502, 503 TO blob_reader', 'blobs');
+    const { output } = await runBackup(repo, url.toString());
+    await runRestore(repo, output.backupId, server.url('blobs_restored'));
+    const read = `SELECT string_agg(convert_from(lo_get(oid), 'UTF8'), ',' ORDER BY oid) AS data FROM pg_largeobject_metadata`;
+    expect((await server.sql(read, 'blobs_restored')).rows).toEqual([{ data: 'shared,private,private too' }]);
+  });
+});

@@ -8,7 +8,8 @@
 import { aclSql, ownerStatement, privilegeStatements, type AclJson } from './acl.ts';
 import { type Capture, Wave } from './context.ts';
 import type { DdlStatement, TableData } from './model.ts';
-import { quoteLiteral } from '../sql.ts';
+import { quoteIdentLikeServer, quoteLiteral } from '../sql.ts';
+import { SourceAccessError, listNames } from '../errors.ts';
 
 /** Bytes per piece: a row of a few hundred KB keeps chunks near their target size. */
 export const LARGE_OBJECT_PIECE = 256 * 1024;
@@ -46,6 +47,7 @@ export async function captureLargeObjects(capture: Capture): Promise<void> {
       ${aclSql('m.lomacl', 'L', 'm.lomowner')} AS acl, pg_catalog.obj_description(m.oid, 'pg_largeobject') AS comment
     FROM pg_catalog.pg_largeobject_metadata m ORDER BY m.oid`);
   if (rows.length === 0) return;
+  await checkLargeObjectAccess(capture);
   capture.tables.push({ key: 'large objects', ...LARGE_OBJECTS_TABLE });
   for (const row of rows) {
     const object = `large object ${row.oid}`;
@@ -60,6 +62,32 @@ export async function captureLargeObjects(capture: Capture): Promise<void> {
         sql: `COMMENT ON ${target} IS ${quoteLiteral(row.comment)}`,
       });
   }
+}
+
+/**
+ * Reading a large object needs SELECT on it (or a superuser, or lo_compat_privileges): without it
+ * the export would stop at the first one. One error names them all and the GRANT to run.
+ * has_largeobject_privilege() is PostgreSQL 17's; before, ownership (membership) and the ACL
+ * are read directly.
+ */
+async function checkLargeObjectAccess(capture: Capture): Promise<void> {
+  const readable =
+    capture.version >= 170000
+      ? `pg_catalog.has_largeobject_privilege(m.oid, 'SELECT')`
+      : `(pg_catalog.pg_has_role(m.lomowner, 'USAGE') OR EXISTS (SELECT 1 FROM pg_catalog.aclexplode(m.lomacl) a
+          WHERE a.privilege_type = 'SELECT' AND (a.grantee = 0 OR pg_catalog.pg_has_role(a.grantee, 'USAGE'))))`;
+  const denied = await capture.query<{ oid: string; role: string }>(`
+    SELECT m.oid::pg_catalog.text AS oid, CURRENT_USER AS role FROM pg_catalog.pg_largeobject_metadata m
+    WHERE NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER)
+      AND pg_catalog.current_setting('lo_compat_privileges') = 'off' AND NOT ${readable}
+    ORDER BY m.oid`);
+  if (denied.length === 0) return;
+  throw new SourceAccessError(
+    `Role "${denied[0]!.role}" cannot read large object ${listNames(
+      denied.map((d) => d.oid),
+      10,
+    )}, so nothing was exported: grant it SELECT on them (GRANT SELECT ON LARGE OBJECT … TO ${quoteIdentLikeServer(denied[0]!.role)}) or back up as a superuser or their owner.`,
+  );
 }
 
 /** One object's privilege statements as one, needing every role any of them needs. */
