@@ -26,7 +26,7 @@ const aslValidator = createRequire(import.meta.url)('asl-validator') as (
   options?: { checkPaths?: boolean; checkArn?: boolean },
 ) => { isValid: boolean; errors: unknown[]; errorsText: (separator?: string) => string };
 
-const MACHINES = ['backup', 'restore', 'maintenance'] as const;
+const MACHINES = ['backup', 'restore', 'maintenance', 'archive'] as const;
 const PLACEHOLDER = /\$\{(\w+)FunctionArn\}/g;
 
 async function definitionText(name: (typeof MACHINES)[number]): Promise<string> {
