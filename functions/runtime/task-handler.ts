@@ -32,6 +32,10 @@ export interface UnparsedTaskHandler<I, O> extends TaskHandler<O> {
   parsing<S extends z.ZodType<I>>(input: S): TaskHandler<O> & { readonly input: S };
 }
 
+/**
+ * The handler of `task`, running `run`. The handlers in functions/ all add `.parsing(schema)`: the
+ * registry requires each task's `input`; the bare form passes the event unchecked (tests).
+ */
 export function taskHandler<I, O>(
   task: string,
   run: (input: I, ctx: TaskContext) => Promise<O>,
