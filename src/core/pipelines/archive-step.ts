@@ -11,10 +11,8 @@ import type { SqlSession } from '../ports/database.ts';
 import type { ChangeStream } from '../ports/change-stream.ts';
 import type { SegmentRecord } from '../ports/segment-catalog.ts';
 import { archiveChanges, type ArchiveResult } from '../pitr/archive.ts';
-import { chainLsn } from '../pitr/chain.ts';
 import { pitrNames } from '../pitr/names.ts';
-import { readSegment, segmentRecords, type ChangeSegment } from '../pitr/segment.ts';
-import { segmentRecordOf } from '../catalog/segments.ts';
+import { segmentRecorder } from './segment-recorder.ts';
 import { ARCHIVE_TASK_TIMEOUT_SECONDS, type ArchiveRunInput } from './archive-input.ts';
 import { takeArchiveLease } from './archive-lease.ts';
 
@@ -69,26 +67,11 @@ export function archiveStepWith(deps: ArchiveStepDeps) {
       return await withSessions(ctx, input, async (session, streamSession) => {
         const stream = deps.changeStream(streamSession);
         const out: ArchiveStepOutput = { ...empty, caughtUp: false };
-        const record = async (segment: ChangeSegment) => {
-          const records = await segmentRecords(segment);
-          const xids = records.flatMap((r) => (r.k === 'C' ? [r.xid] : []));
-          const entry = segmentRecordOf(segment, xids);
-          await ctx.catalog.recordSegment(entry);
-          return entry;
-        };
-        const onSegment = async (segment: ChangeSegment) => {
-          const start = chainLsn(segment.chain);
-          if (segment.afterLsn === start && segment.part === 1) {
-            // The chain's first drained segment follows its opening one, which pitr enable (or
-            // a gap) wrote: record that first. Only here, so a run costs no extra read.
-            const opening = { collection, chain: segment.chain, afterLsn: start, part: 0 };
-            await record(await readSegment(ctx.storage, opening));
-          }
-          const entry = await record(segment);
+        const onSegment = segmentRecorder(ctx.catalog, ctx.storage, (entry) => {
           out.bytes += entry.bytes;
           out.storedBytes += entry.storedBytes;
           deps.figures?.segment(entry, lagSeconds(entry));
-        };
+        });
         const options = {
           maxPasses: 1,
           session,
