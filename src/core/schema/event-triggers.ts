@@ -1,10 +1,10 @@
 // Event triggers, created last, as pg_dump places them: created earlier, a trigger would fire on
-// the restore's own DDL (and write into the user's tables, or refuse it). They travel as the last
-// post-data waves, marked with kind `event trigger` (EVENT_TRIGGER_KIND): the restore leaves them
-// out of Finish and creates them in Complete, with the progress tables' drop, once nothing else
-// runs (restore/event-triggers.ts). One wave per step, so one trigger's statements (one catalog
-// row) never run side by side. Tidemark's own (point-in-time recovery's `tidemark_ddl_*`) is
-// never captured.
+// the restore's own DDL (and write into the user's tables, or refuse it). They travel as post-data
+// waves (before the relation grants'), marked with kind `event trigger` (EVENT_TRIGGER_KIND): the
+// restore leaves them out of Finish and creates them in Complete, with the progress tables' drop,
+// once nothing else runs (restore/event-triggers.ts). One wave per step, so one trigger's
+// statements (one catalog row) never run side by side. Tidemark's own (point-in-time recovery's
+// `tidemark_ddl_*`) is never captured.
 import { ownerStatement } from './acl.ts';
 import { type Capture, notExtensionMember } from './context.ts';
 import type { DdlStatement } from './model.ts';
