@@ -3,30 +3,17 @@
 // "Point-in-time recovery"). Local runtime: the restore of the base backup runs the restore
 // state machine in-process, as `tidemark restore` does.
 import { Command, Option } from 'commander';
-import { openLocalContext, repositoryPath, type LocalContext } from '#local/local-context.ts';
+import { openLocalContext, repositoryPath } from '#local/local-context.ts';
 import { runStateMachine } from '#local/state-machine-runner.ts';
-import { CollectionNotFoundError, UsageError } from '#core/errors.ts';
-import { backupRunInput } from '#core/backup/run-input.ts';
+import { UsageError } from '#core/errors.ts';
 import { restoreRunInput } from '#core/restore/run-input.ts';
-import type { SqlSession } from '#core/ports/database.ts';
-import { LogicalSlotStream } from '#adapters/postgres/logical-stream.ts';
 import { enablePitr, disablePitr } from '#core/pitr/enable.ts';
-import { pitrNames } from '#core/pitr/names.ts';
-import { archiveChanges } from '#core/pitr/archive.ts';
 import { pitrStatus } from '#core/pitr/status.ts';
 import { restoreToPoint } from '#core/pitr/restore-to-point.ts';
 import { parseTarget } from '#core/pitr/target.ts';
 import { formatBytes, formatCount, printJson, say } from '../output.ts';
-
-interface PitrOptions {
-  collection: string;
-  repo?: string;
-  catalog?: string;
-  json?: boolean;
-  backup?: boolean;
-  replicaIdentityFull?: boolean;
-  segmentBytes?: number;
-}
+import { takeBaseBackup, withSource, type PitrOptions } from './pitr-source.ts';
+import { GAP_CAUSES, pitrArchiveCommand, pitrFollowCommand, positiveSeconds } from './pitr-archive.ts';
 
 interface Helpers {
   repoOption(): Option;
@@ -73,39 +60,25 @@ export function registerPitrCommands(program: Command, h: Helpers): void {
   common(
     pitr
       .command('archive')
-      .description('drain the slot into change segments until caught up, then exit (what a scheduler runs)'),
+      .description(
+        'drain the slot into change segments until caught up, then exit (what a scheduler runs); after a gap, start a new chain and its base backup',
+      ),
   )
     .addOption(
       new Option('--segment-bytes <n>', 'uncompressed record bytes per segment').argParser((v) => Number(v)).hideHelp(),
     )
-    .action(h.run((opts) => pitrArchiveCommand(opts)));
-}
-
-async function withSource<T>(
-  options: PitrOptions,
-  fn: (ctx: LocalContext, session: SqlSession, stream: LogicalSlotStream) => Promise<T>,
-): Promise<T> {
-  const repo = repositoryPath(options.repo);
-  const ctx = await openLocalContext(repo, { create: false, catalog: options.catalog });
-  const collection = await ctx.catalog.getCollection(options.collection);
-  if (!collection)
-    throw new CollectionNotFoundError(
-      `Collection ${options.collection} does not exist in the repository at ${repo}. Create it with \`tidemark collection create ${options.collection} --source <postgres-url>\`.`,
-    );
-  ctx.credentials.register('source', collection.source);
-  const session = await ctx.databases.connect({ credentials: 'source' }, { applicationName: 'tidemark pitr' });
-  const streamSession = await ctx.databases
-    .connect({ credentials: 'source' }, { applicationName: 'tidemark archiver' })
-    .catch(async (err) => {
-      await session.close();
-      throw err;
-    });
-  try {
-    return await fn(ctx, session, new LogicalSlotStream(streamSession));
-  } finally {
-    await streamSession.close();
-    await session.close();
-  }
+    .option('--follow', 'keep draining until SIGINT or SIGTERM, then seal what has committed and exit')
+    .addOption(
+      new Option('--segment-seconds <n>', 'with --follow: seal a segment at least this often while commits arrive')
+        .default(30)
+        .argParser(positiveSeconds('--segment-seconds')),
+    )
+    .addOption(
+      new Option('--heartbeat-seconds <n>', 'with --follow: move the slot of an idle source on this often')
+        .default(60)
+        .argParser(positiveSeconds('--heartbeat-seconds')),
+    )
+    .action(h.run((opts) => (opts.follow ? pitrFollowCommand(opts) : pitrArchiveCommand(opts))));
 }
 
 export async function pitrEnableCommand(options: PitrOptions): Promise<void> {
@@ -130,18 +103,6 @@ export async function pitrEnableCommand(options: PitrOptions): Promise<void> {
     return { ...enabled, ...(backupId ? { backupId } : {}) };
   });
   if (options.json) printJson({ ok: true, ...result });
-}
-
-/** A chain's base backup: the backup state machine, run once the chain's slot exists. */
-async function takeBaseBackup(ctx: LocalContext, collection: string): Promise<string> {
-  const input = backupRunInput({
-    source: { credentials: 'source' },
-    collection,
-    workers: 4,
-    snapshotHoldSeconds: 86_400,
-    plan: {},
-  });
-  return ((await runStateMachine('backup', input, ctx)) as { backupId: string }).backupId;
 }
 
 export async function pitrDisableCommand(options: PitrOptions): Promise<void> {
@@ -181,37 +142,6 @@ export async function pitrStatusCommand(options: PitrOptions): Promise<void> {
       `  gap (${g.reason === 'new-enable' ? 'a new pitr enable' : GAP_CAUSES[g.reason]}) between chain ${g.previousChain} and chain ${g.chain}: nothing restorable after ${g.after} (lsn:${g.afterLsn}) until ${g.until}`,
     );
 }
-
-export async function pitrArchiveCommand(options: PitrOptions): Promise<void> {
-  const started = performance.now();
-  const result = await withSource(options, async (ctx, session, stream) => {
-    const archived = await archiveChanges(stream, ctx.storage, options.collection, {
-      session,
-      ...(options.segmentBytes ? { segmentBytes: options.segmentBytes } : {}),
-    });
-    if (!archived.gap) return archived;
-    const g = archived.gap;
-    if (!options.json)
-      say(
-        `Gap: slot ${pitrNames(options.collection).slot} was ${GAP_CAUSES[g.reason]}, so chain ${g.previousChain} ends at ${g.previousLastCommit ? `${g.previousLastCommit.time} (xid:${g.previousLastCommit.xid}, lsn:${g.previousEndLsn})` : g.previousEndLsn}. ` +
-          `Started chain ${g.chain} from ${g.startLsn} with a new slot; nothing between them can be restored to. Taking its base backup…`,
-      );
-    const backupId = await takeBaseBackup(ctx, options.collection);
-    if (!options.json) say(`Base backup ${backupId} of chain ${g.chain} committed.`);
-    return { ...archived, gap: { ...g, backupId } };
-  });
-  const seconds = (performance.now() - started) / 1000;
-  if (options.json) return printJson({ ok: true, ...result, seconds: Number(seconds.toFixed(3)) });
-  say(
-    `Archived ${formatCount(result.transactions)} transactions (${formatCount(result.changes)} row changes) in ${formatCount(result.segments)} segments in ${seconds.toFixed(1)} s; the archive ends at ${result.lastCommit ? `${result.lastCommit.time} (xid:${result.lastCommit.xid}, lsn:${result.endLsn})` : result.endLsn}.`,
-  );
-}
-
-const GAP_CAUSES = {
-  'slot-dropped': 'dropped',
-  'slot-lost': 'invalidated (wal_status lost: the server removed WAL it had not archived)',
-  'slot-recreated': 'recreated or read by something else (confirmed past the archive)',
-} as const;
 
 export interface PointRestoreOptions {
   collection?: string;

@@ -39,6 +39,10 @@ export interface ArchiveOptions {
    * ChangeArchiveGapError. Either way the new chain needs a base backup, which the caller takes.
    */
   session?: SqlSession;
+  /** Ends the run with a heartbeat (default true): `pitr archive --follow` sends one only now and then. */
+  heartbeat?: boolean;
+  /** Stops after the drain pass under way (what it has is sealed): `--follow` stopping on a signal. */
+  signal?: AbortSignal;
 }
 
 export interface ArchiveResult {
@@ -145,8 +149,9 @@ export async function archiveChanges(
   for (let pass = 0; pass < (options.maxPasses ?? 10); pass++) {
     const before = writer.totals.transactions;
     await drain();
-    if (writer.totals.transactions === before) break;
+    if (writer.totals.transactions === before || options.signal?.aborted) break;
   }
+  if (options.heartbeat === false) return { ...result, ...writer.totals, ...writerEnd(writer) };
   // A heartbeat lets the slot move on while this database is idle (other databases' WAL is then
   // recycled). It reaches the stream once the WAL writer has flushed it: wait for it briefly; a
   // later run picks up one that came too late.
@@ -155,12 +160,11 @@ export async function archiveChanges(
     if ((await drain()).heartbeats > 0) break;
     await new Promise((r) => setTimeout(r, HEARTBEAT_POLL_MS));
   }
-  return {
-    ...result,
-    ...writer.totals,
-    endLsn: writer.endLsn,
-    ...(writer.lastCommit ? { lastCommit: writer.lastCommit } : {}),
-  };
+  return { ...result, ...writer.totals, ...writerEnd(writer) };
+}
+
+function writerEnd(writer: SegmentWriter): Pick<ArchiveResult, 'endLsn' | 'lastCommit'> {
+  return { endLsn: writer.endLsn, ...(writer.lastCommit ? { lastCommit: writer.lastCommit } : {}) };
 }
 
 function gapError(collection: string, slot: string, gap: ChainGap, confirmed?: string): ChangeArchiveGapError {
