@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { nodeHost } from '#adapters/node-host.ts';
 import { mayStillCommit, processGone, provideHost, thisProcess } from '#core/maintenance/run-liveness.ts';
 import type { BackupRecord } from '#core/ports/catalog.ts';
@@ -34,6 +34,12 @@ describe('the node host', () => {
 });
 
 describe('run liveness through the host port', () => {
+  it('the core alone has no host: it says which adapter provides one', async () => {
+    vi.resetModules();
+    const fresh = await import('#core/maintenance/run-liveness.ts');
+    expect(() => fresh.thisProcess()).toThrow(/No host was provided.*#adapters\/node-host\.ts/);
+  });
+
   it('a run whose process is gone on this host can never commit; one on another host may', () => {
     const now = new Date('2026-12-07T00:01:00Z');
     provideHost({ hostName: () => 'here', isProcessAlive: (pid) => pid === 7 });

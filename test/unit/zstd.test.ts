@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { platformZstd, zstdImplementations } from '#adapters/zstd-codec.ts';
 import { provideZstd, zstd } from '#core/repository/zstd.ts';
 import { decodeChunk, encodeChunk } from '#core/repository/chunk-codec.ts';
@@ -43,6 +43,12 @@ describe('chunk codec', () => {
     } finally {
       provideZstd(platformZstd);
     }
+  });
+
+  it('the core alone has no codec: it says which adapter provides one', async () => {
+    vi.resetModules();
+    const fresh = await import('#core/repository/zstd.ts');
+    expect(() => fresh.zstd()).toThrow(/No zstd codec was provided.*#adapters\/zstd-codec\.ts/);
   });
 
   it('writes standard zstd frames (magic 28 b5 2f fd)', async () => {
