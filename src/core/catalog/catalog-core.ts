@@ -132,7 +132,14 @@ export abstract class CatalogCore implements BackupCatalog {
   }
 
   async recordSegment(record: SegmentRecord): Promise<void> {
-    return this.createOnce('segment', segmentItemId(record), record);
+    const id = segmentItemId(record);
+    return this.createOnce('segment', id, record).catch((err: unknown) => {
+      if (!(err instanceof CatalogConflictError)) throw err;
+      throw new CatalogConflictError(
+        `Cannot record segment ${id} in the catalog at ${this.location}: another record of that place exists with other content, so two archivers wrote this chain. Run one archiver per collection (\`pitr status\` checks the chain in the repository, which is what restores read).`,
+        { cause: err },
+      );
+    });
   }
 
   async listSegments(collection: string, chain?: string): Promise<SegmentRecord[]> {
