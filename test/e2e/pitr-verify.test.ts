@@ -30,6 +30,7 @@ test('row counts after replay match the archive; a target changed outside it fai
     `CREATE TABLE acct (id int PRIMARY KEY, bal int);
      CREATE TABLE note (body text);
      CREATE TABLE scratch (id int PRIMARY KEY);
+     CREATE TABLE person (id int PRIMARY KEY, email text UNIQUE); INSERT INTO person VALUES (1, 'a'), (2, 'b');
      INSERT INTO acct VALUES (0, 0); INSERT INTO note VALUES ('kept'), ('kept'); INSERT INTO scratch SELECT generate_series(1, 50)`,
     'ver',
   );
@@ -71,6 +72,10 @@ test('row counts after replay match the archive; a target changed outside it fai
     await xidOf(
       "UPDATE acct SET bal = bal + 1 WHERE id = 5; INSERT INTO journal VALUES ('d'); UPDATE acct SET bal = bal + 1 WHERE id = 5; UPDATE acct SET id = 300 WHERE id = 6; DELETE FROM acct WHERE id = 7; INSERT INTO acct VALUES (7, 7)",
     );
+    // Two emails swapped through a third value: replayed one by one (a unique index besides the key).
+    await xidOf(
+      "UPDATE person SET email = 'x' WHERE id = 1; UPDATE person SET email = 'a' WHERE id = 2; UPDATE person SET email = 'b' WHERE id = 1",
+    );
     const lastAcct = await xidOf('UPDATE acct SET bal = -1 WHERE id = 0; INSERT INTO acct VALUES (200, 0)');
     await archiveChanges(src.stream, src.ctx.storage, 'ver');
 
@@ -92,8 +97,8 @@ test('row counts after replay match the archive; a target changed outside it fai
     };
 
     const good = await restore('ver_good');
-    // acct, note (as journal), fresh, scratch; gone was dropped by a later transaction.
-    expect(good.replay.countedTables).toBe(4);
+    // acct, note (as journal), fresh, scratch, person; gone was dropped by a later transaction.
+    expect(good.replay.countedTables).toBe(5);
     expect(await tableContents((q) => server.sql(q, 'ver_good'))).toEqual(
       await tableContents((q) => server.sql(q, 'ver')),
     );

@@ -49,7 +49,7 @@ export class ChangeApplier {
         const written = record.new.filter((c) => !generated.has(c[0]) && !identityAlways.has(c[0]));
         const keyValues = key && !record.old ? keyOf(key, record.new) : undefined;
         const set = written.filter((c) => !key?.includes(c[0]));
-        if (keyValues && set.length) {
+        if (keyValues && set.length && !identity.otherUnique) {
           const columns = [...key!, ...set.map((c) => c[0])];
           return this.batches.update(
             xid,

@@ -12,6 +12,11 @@ export interface RowIdentity {
   generated: Set<string>;
   /** GENERATED ALWAYS AS IDENTITY columns: written on INSERT with OVERRIDING SYSTEM VALUE, never updated. */
   identityAlways: Set<string>;
+  /**
+   * A unique index or exclusion constraint besides the key: updates then replay one by one, in
+   * order, since one statement of several updates may pass through a state the source never had.
+   */
+  otherUnique: boolean;
 }
 
 export class RowIdentities {
@@ -33,11 +38,14 @@ export class RowIdentities {
         key: boolean;
         generated: boolean;
         always: boolean;
+        other_unique: boolean;
       }>(
         `SELECT pg_catalog.quote_ident(a.attname) AS name, a.attgenerated <> '' AS generated, a.attidentity = 'a' AS always,
                 pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.typname) AS type,
                 COALESCE(a.attnum = ANY ((SELECT i.indkey FROM pg_catalog.pg_index i WHERE i.indrelid = a.attrelid
-                   AND (i.indisreplident OR (i.indisprimary AND c.relreplident = 'd')) LIMIT 1)::int2[]), false) AS key
+                   AND (i.indisreplident OR (i.indisprimary AND c.relreplident = 'd')) LIMIT 1)::int2[]), false) AS key,
+                EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND (i.indisunique OR i.indisexclusion)
+                   AND NOT i.indisreplident AND NOT (i.indisprimary AND c.relreplident = 'd')) AS other_unique
            FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
            JOIN pg_catalog.pg_type t ON t.oid = a.atttypid JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
           WHERE a.attrelid = $1::pg_catalog.regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
@@ -50,6 +58,7 @@ export class RowIdentities {
         types: new Map(rows.map((r) => [r.name, r.type])),
         generated: new Set(rows.filter((r) => r.generated).map((r) => r.name)),
         identityAlways: new Set(rows.filter((r) => r.always).map((r) => r.name)),
+        otherUnique: rows.some((r) => r.other_unique),
       };
       this.byRel.set(rel, found);
     }
