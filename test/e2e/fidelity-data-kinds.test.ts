@@ -277,6 +277,14 @@ describe('large objects, extension configuration rows and event triggers, throug
     const entry = (m: typeof next, name: string) => m.tables.find((t) => t.name === name);
     expect(entry(next, 'registry')).toEqual(entry(manifest, 'registry'));
     expect(entry(next, 'large_objects')).not.toEqual(entry(manifest, 'large_objects'));
+
+    // No large object changed: the next keeps their entry, and reads none of their data.
+    await server.sql(`INSERT INTO cfg.registry VALUES ('d', 'four')`, 'kinds');
+    const fourth = await backupAndRestore();
+    await expectSame(fourth);
+    const last = await readManifest(ctx.storage, backups.at(-1)!);
+    expect(entry(last, 'large_objects')).toEqual(entry(next, 'large_objects'));
+    expect(entry(last, 'registry')).not.toEqual(entry(next, 'registry'));
   });
 });
 

@@ -12,6 +12,7 @@ import { packBatches, splitIntoRanges } from './ranges.ts';
 import { readTableFacts } from './table-facts.ts';
 import { checkReadAccess } from './read-access.ts';
 import { refuseNonUtf8Text } from './encoding-check.ts';
+import { largeObjectsFingerprint } from '../schema/large-objects.ts';
 import { parentTableFor, parentUsable } from './incremental-plan.ts';
 import { qualifiedName } from '../sql.ts';
 import { readTrustedParent, untrustedParentTables } from './parent-chunks.ts';
@@ -81,9 +82,15 @@ export async function planBackup(input: PlanInput, ctx: TaskContext): Promise<Pl
     await checkReadAccess((sql, params) => session.query(sql, params), schema.tables);
     await refuseNonUtf8Text((sql, params) => session.query(sql, params), schema.tables);
     // A table read through a filter (row-sources.ts) has no key index: it is read whole when it changed.
-    const facts = (await readTableFacts((sql, params) => session.query(sql, params), schema.tables)).map((f, i) =>
-      schema.tables[i]!.source ? { ...f, key: null } : f,
-    );
+    // Large objects are kept from the parent while their fingerprint is the parent's.
+    const objects = schema.tables.some((t) => t.source?.kind === 'large objects')
+      ? await largeObjectsFingerprint((sql, params) => session.query(sql, params))
+      : '';
+    const facts = (await readTableFacts((sql, params) => session.query(sql, params), schema.tables)).map((f, i) => {
+      const source = schema.tables[i]!.source;
+      if (!source) return f;
+      return { ...f, key: null, ...(source.kind === 'large objects' ? { identity: objects } : {}) };
+    });
     const sizes = new Map(facts.map((f, i) => [i, f.bytes]));
     const record = await ctx.catalog.getBackup(input.backupId);
     const parent = record?.parent ? await readTrustedParent(ctx.storage, record.parent, schema.warnings) : undefined;

@@ -7,7 +7,7 @@
 // run side by side on its one catalog row.
 import { aclSql, ownerStatement, privilegeStatements, type AclJson } from './acl.ts';
 import { type Capture, Wave } from './context.ts';
-import type { DdlStatement, TableData } from './model.ts';
+import type { CatalogQuery, DdlStatement, TableData } from './model.ts';
 import { quoteIdentLikeServer, quoteLiteral } from '../sql.ts';
 import { SourceAccessError, listNames } from '../errors.ts';
 
@@ -101,4 +101,23 @@ function oneStatement(statements: DdlStatement[]): DdlStatement {
     ...(roles.length ? { roles } : {}),
     ...(actsAs.length ? { actsAs } : {}),
   };
+}
+
+/**
+ * What an incremental backup compares with its parent's to keep the large objects' entry
+ * (FORMAT.md): the objects' oids and each visible page's (loid, pageno, xmin) — any write makes a
+ * page with a new xmin. Reading pg_largeobject needs a superuser (or a grant on it): without, ''
+ * (never equal: the data is read whole each time).
+ */
+export async function largeObjectsFingerprint(query: CatalogQuery): Promise<string> {
+  const [access] = await query<{ ok: boolean }>(
+    `SELECT pg_catalog.has_table_privilege('pg_catalog.pg_largeobject', 'SELECT') AS ok`,
+  );
+  if (!access?.ok) return '';
+  const [row] = await query<{ fingerprint: string }>(`
+    SELECT pg_catalog.md5(pg_catalog.concat_ws('|',
+      (SELECT pg_catalog.string_agg(m.oid::pg_catalog.text, ',' ORDER BY m.oid) FROM pg_catalog.pg_largeobject_metadata m),
+      (SELECT pg_catalog.string_agg(l.loid || ':' || l.pageno || ':' || l.xmin::pg_catalog.text, ',' ORDER BY l.loid, l.pageno)
+         FROM pg_catalog.pg_largeobject l))) AS fingerprint`);
+  return `large objects ${row!.fingerprint}`;
 }
