@@ -154,6 +154,13 @@ describe('kill anywhere', () => {
     for (const id of committed) expect(['committed', 'expired'], `backup ${id}`).toContain(states.get(id));
     expect([...states.values()].filter((s) => s === 'running')).toEqual([]);
     const restorePoints = [...states].filter(([, s]) => s === 'committed').map(([id]) => id);
+    // `show` of a killed run says it failed, and lists no manifest.
+    for (const [id] of [...states].filter(([, s]) => s === 'failed').slice(0, 3)) {
+      const show = await runAndKill(['show', id, '--repo', repo, '--json'], 60_000);
+      expect(show.code, describeResult(show)).toBe(0);
+      expect(show.json.state, `show ${id}`).toBe('failed');
+      expect(show.json.tables, `show ${id}`).toBeUndefined();
+    }
     expect(restorePoints.length, 'retention keeps 3').toBe(3);
 
     // Nothing uncommitted looks committed: each backup directory is a committed backup's, and a
