@@ -90,12 +90,6 @@ const UNUSED_GRANTS: Array<{ roles: RegExp; actions: string[]; reason: string }>
       'marks runs that can never commit failed, and completes in the catalog an expire that died after its tombstone',
   },
   {
-    roles: /^TasksMaintenanceExpire/,
-    actions: ['kms:VerifyMac'],
-    reason:
-      'reads back the tombstone a retried expire finds already written, and a collection document the catalog lacks; a first run heads tombstones only',
-  },
-  {
     roles: /^TasksBackupFail/,
     actions: ['s3:PutObject', 'kms:GenerateDataKey', 'kms:GenerateMac'],
     reason: 'releases the snapshot when the run failed before ReleaseAfterFailure could (the hold itself failed)',
