@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
 import { describeResult, runCliInProcess, type CliResult } from '../support/cli.ts';
-import { tempRepository } from '../support/pipeline.ts';
+import { runBackup, tempRepository } from '../support/pipeline.ts';
 import { decodeDocument, encodeDocument, type DocumentKind, type Place } from '#core/repository/documents.ts';
 import * as formats from '#core/repository/document-formats.ts';
 import { RepositoryKey } from '#core/repository/repository-key.ts';
@@ -287,7 +287,8 @@ const manifestForgeries: { what: string; problem: string; forge: (repo: string) 
   },
 ];
 
-const named = (text: string) => text.replace('backups/B/', `backups/${B}/`).replace('backups/A/', `backups/${A}/`);
+const named = (text: string) =>
+  text.replace('backups/B/', `backups/${B}/`).replace('backups/A/', `backups/${A}/`).replace('runs/A/', `runs/${A}/`);
 
 describe('a forged manifest of the newest backup', () => {
   for (const forgery of manifestForgeries) {
@@ -615,4 +616,79 @@ describe('a forged collection definition', () => {
       },
     ]);
   });
+});
+
+describe('forged run documents: the backup that reads them refuses them by name and commits nothing', () => {
+  /** Runs a collection backup in this process, calling `forge(runId)` before the first call of `task`. */
+  async function backupForgingBefore(repo: string, task: string, forge: (runId: string) => Promise<void>) {
+    const runsBefore = new Set(await readdir(join(repo, 'runs')));
+    let forged = false;
+    const error = await runBackup(repo, source(), {
+      collection: 'nightly',
+      chunkBytes: 16 * 1024,
+      workers: 1,
+      aroundTask: async (functionName, run) => {
+        if (functionName === task && !forged) {
+          forged = true;
+          const runId = (await readdir(join(repo, 'runs'))).find((id) => !runsBefore.has(id))!;
+          await forge(runId);
+        }
+        return run();
+      },
+    }).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    expect(forged, `${task} ran`).toBe(true);
+    const runId = (await readdir(join(repo, 'runs'))).find((id) => !runsBefore.has(id))!;
+    return { error, runId };
+  }
+
+  const cases: {
+    what: string;
+    task: string;
+    key: (runId: string) => string;
+    forge: (bytes: Buffer, runId: string) => Promise<Buffer>;
+    problem: string;
+  }[] = [
+    {
+      what: 'an export result edited (a chunk reference changed) and re-sealed',
+      task: 'BackupCommit',
+      key: (runId) => layout.exportResult(runId, 0),
+      forge: async (bytes) => {
+        const { header, body } = split(bytes);
+        body.tasks[0].rows += 1000;
+        return reseal(header, body, 'left');
+      },
+      problem: 'does not authenticate',
+    },
+    {
+      what: 'a plan batch signed with another key',
+      task: 'BackupExportBatch',
+      key: (runId) => layout.planBatch(runId, 0),
+      forge: async (bytes, runId) => signedWithOtherKey(formats.planTasksKind, { runId, batch: 0 }, split(bytes).body),
+      problem: 'was authenticated with another key',
+    },
+    {
+      what: 'the plan header replaced by the plan of another run (A’s)',
+      task: 'BackupExportBatch',
+      key: (runId) => layout.planHeader(runId),
+      forge: async () => readFile(join(base, layout.planHeader(A))),
+      problem: `was written as ${layout.planHeader('A')}`,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.what}: refused by name, the run fails and nothing of it looks committed`, async () => {
+      const repo = await copyOfBase();
+      const { error, runId } = await backupForgingBefore(repo, c.task, async (id) => {
+        const path = join(repo, c.key(id));
+        await writeFile(path, await c.forge(await readFile(path), id));
+      });
+      expect(error?.message, 'the backup fails').toContain(c.key(runId));
+      expect(error?.message).toContain(named(c.problem));
+      const list = await cli('list', '--repo', repo);
+      expect(list.json.find((b: any) => b.backupId === runId)?.state).toBe('failed');
+      expect(await backupFiles(repo)).not.toContain(`${runId}/manifest.json`);
+    });
+  }
 });
