@@ -68,6 +68,26 @@ export async function openRepository(
         : `${storage.location} is not a Tidemark repository (no ${key}). Pass an existing repository with --repo (default: $TIDEMARK_REPO, else ./tidemark-repo), or run \`tidemark backup\` to create one.`,
     );
   }
+  return writeMarker(storage);
+}
+
+/**
+ * The marker of a repository its writer is given rather than creates (the AWS tasks: the stack
+ * made the bucket, and runs may have written objects before any marker): read it, or write one
+ * (put-if-absent) when there is none, whatever else the location holds. Afterwards the local CLI
+ * opens the repository like any other.
+ */
+export async function ensureRepositoryMarker(storage: RepositoryStorage): Promise<RepositoryMarker> {
+  try {
+    return await openMarker(storage, await storage.get(layout.marker()));
+  } catch (err) {
+    if (!(err instanceof ObjectNotFoundError)) throw err;
+  }
+  return writeMarker(storage);
+}
+
+async function writeMarker(storage: RepositoryStorage): Promise<RepositoryMarker> {
+  const key = layout.marker();
   const repositoryKey = repositoryKeyOf(storage);
   const created: RepositoryMarker = {
     repositoryId: randomUUID(),
