@@ -374,3 +374,46 @@ describe.each([15, 18] as const)('large objects a backup role may not read (Post
     expect((await server.sql(read, 'blobs_restored')).rows).toEqual([{ data: 'shared,private,private too' }]);
   });
 });
+
+describe('event triggers restored by a role that may not create them', () => {
+  let server: PostgresServer;
+  let repo: string;
+
+  beforeAll(async () => {
+    server = await startPostgres({ major: 15 });
+    await server.createDatabase('evt');
+    await server.sql(
+      `CREATE ROLE evt_restorer LOGIN CREATEDB PASSWORD 'evt-pw';
+       CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3);
+       CREATE FUNCTION public.noop_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+       CREATE EVENT TRIGGER watch ON ddl_command_end EXECUTE FUNCTION public.noop_ddl();
+       ALTER EVENT TRIGGER watch ENABLE ALWAYS;`,
+      'evt',
+    );
+    repo = await tempRepository();
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    if (repo) await rm(dirname(repo), { recursive: true, force: true });
+  });
+
+  it('are each named with what a superuser can run; everything else is restored and verified', async () => {
+    const { output } = await runBackup(repo, server.url('evt'));
+    const url = new URL(server.url('evt_copy'));
+    url.username = 'evt_restorer';
+    url.password = 'evt-pw';
+    const done = await runRestore(repo, output.backupId, url.toString());
+    expect(done).toMatchObject({ verified: true });
+    const warning = done.warnings.find((w) => w.startsWith('event trigger watch was not created'));
+    expect(warning).toContain('the restoring role "evt_restorer" may not (');
+    expect(warning).toContain(
+      'A superuser (on RDS and Aurora, rds_superuser) can run: CREATE EVENT TRIGGER watch ON ddl_command_end EXECUTE FUNCTION public.noop_ddl(); ALTER EVENT TRIGGER watch OWNER TO postgres; ALTER EVENT TRIGGER watch ENABLE ALWAYS;',
+    );
+    expect((await server.sql('SELECT count(*)::int AS n FROM pg_event_trigger', 'evt_copy')).rows).toEqual([{ n: 0 }]);
+    expect((await server.sql('SELECT count(*)::int AS n FROM t', 'evt_copy')).rows).toEqual([{ n: 3 }]);
+    // Complete committed: the progress schema is gone.
+    expect((await server.sql(`SELECT to_regnamespace('_tidemark_restore') IS NULL AS gone`, 'evt_copy')).rows).toEqual([
+      { gone: true },
+    ]);
+  });
+});

@@ -5,6 +5,7 @@ import type { SqlSession } from '../ports/database.ts';
 import type { SchemaSnapshot } from '../schema/model.ts';
 import { applyStatements, targetRoles } from '../schema/apply.ts';
 import { isEventTriggerStatement } from '../schema/event-triggers.ts';
+import { sqlState } from '../retry.ts';
 
 /** The post-data waves without the event triggers' (Finish runs these). */
 export function wavesBeforeEventTriggers(
@@ -17,7 +18,10 @@ export function wavesBeforeEventTriggers(
 
 /**
  * Runs `drop` and then creates the event triggers, in one transaction on `session`: a retry finds
- * either both done or neither. Returns the warnings (statements skipped for a missing role).
+ * either both done or neither. Returns the warnings: statements skipped for a missing role, and
+ * event triggers the restoring role may not create (only a superuser may; on RDS and Aurora,
+ * rds_superuser) — everything else is restored by then, so each is named with what to run
+ * instead of failing the whole restore.
  */
 export async function dropAndCreateEventTriggers(
   session: SqlSession,
@@ -27,10 +31,28 @@ export async function dropAndCreateEventTriggers(
   const statements = schema.postData.flat().filter(isEventTriggerStatement);
   const query = <Row>(sql: string, params?: unknown[]) => session.query<Row>(sql, params);
   const roles = statements.length > 0 ? await targetRoles(query, statements) : undefined;
+  const warnings: string[] = [];
+  const refused = new Set<string>();
   await session.query('BEGIN');
   try {
     await drop();
-    const warnings = roles ? await applyStatements(query, statements, roles, () => session.takeWarnings()) : [];
+    for (const statement of roles ? statements : []) {
+      if (refused.has(statement.object)) continue; // its trigger was not created
+      await session.query('SAVEPOINT tidemark_event_trigger');
+      try {
+        warnings.push(...(await applyStatements(query, [statement], roles!, () => session.takeWarnings())));
+        await session.query('RELEASE SAVEPOINT tidemark_event_trigger');
+      } catch (err) {
+        if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
+        await session.query('ROLLBACK TO SAVEPOINT tidemark_event_trigger');
+        refused.add(statement.object);
+        const creates = statements.filter((s) => s.object === statement.object).map((s) => `${s.sql};`);
+        warnings.push(
+          `${statement.object} was not created: the restoring role "${roles!.restorer.name}" may not (${(err as Error).message}). ` +
+            `A superuser (on RDS and Aurora, rds_superuser) can run: ${creates.join(' ')}`,
+        );
+      }
+    }
     await session.query('COMMIT');
     return warnings;
   } catch (err) {
@@ -38,3 +60,5 @@ export async function dropAndCreateEventTriggers(
     throw err;
   }
 }
+
+const INSUFFICIENT_PRIVILEGE = '42501';
