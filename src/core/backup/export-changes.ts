@@ -52,21 +52,6 @@ export async function exportChanges(
       bytesWritten: 0,
     };
   }
-  // Planned against the parent only when their fingerprint is the parent's (plan.ts).
-  if (table.source?.kind === 'large objects') {
-    const rows = tableRowsAfter(before);
-    return {
-      table: task.table,
-      range: task.range,
-      kind: 'changes',
-      outcome: 'unchanged',
-      rows,
-      bytesRead: 0,
-      checksum: '',
-      chunks: [],
-      bytesWritten: 0,
-    };
-  }
   const changed = changedSince(header.parent!.xmin);
   const [counts] = await session.query<{ total: string; changed: string }>(
     `SELECT pg_catalog.count(*)::text AS total, pg_catalog.count(*) FILTER (WHERE ${changed})::text AS changed FROM ONLY ${name}${sourceFilter(table)}`,
