@@ -57,7 +57,7 @@ test('row counts after replay match the archive; a target changed outside it fai
 
     await xidOf('INSERT INTO acct SELECT g, g FROM generate_series(1, 100) g');
     await xidOf('UPDATE acct SET bal = bal + 1 WHERE id BETWEEN 1 AND 10; DELETE FROM acct WHERE id BETWEEN 91 AND 95');
-    await xidOf(
+    const noteXid = await xidOf(
       "INSERT INTO note VALUES ('a'), ('b'), ('kept'); DELETE FROM note WHERE ctid = (SELECT ctid FROM note WHERE body = 'kept' LIMIT 1)",
     );
     await xidOf(
@@ -79,13 +79,13 @@ test('row counts after replay match the archive; a target changed outside it fai
     const lastAcct = await xidOf('UPDATE acct SET bal = -1 WHERE id = 0; INSERT INTO acct VALUES (200, 0)');
     await archiveChanges(src.stream, src.ctx.storage, 'ver');
 
-    const restore = async (name: string, tamper?: string) => {
+    const restore = async (name: string, tamper?: string, to = 'latest') => {
       const into = server.url(name);
       src.ctx.credentials.register(name, into);
       return restoreToPoint(
         {
           collection: 'ver',
-          target: parseTarget('latest'),
+          target: parseTarget(to),
           into: { credentials: name },
           restoreBackup: async (id) => {
             await runRestore(repo, id, into);
@@ -101,6 +101,21 @@ test('row counts after replay match the archive; a target changed outside it fai
     expect(good.replay.countedTables).toBe(5);
     expect(await tableContents((q) => server.sql(q, 'ver_good'))).toEqual(
       await tableContents((q) => server.sql(q, 'ver')),
+    );
+
+    // Before the first DDL: note (REPLICA IDENTITY FULL) is followed by content checksum too.
+    const early = await restore('ver_early', undefined, `xid:${noteXid}`);
+    expect(early.replay).toMatchObject({ countedTables: 2, checksummedTables: 1 });
+    const forged = await restore(
+      'ver_forged',
+      "UPDATE note SET body = 'forged' WHERE ctid = (SELECT ctid FROM note LIMIT 1)",
+      `xid:${noteXid}`,
+    ).catch((e) => e);
+    expect(forged).toBeInstanceOf(VerificationError);
+    expect(forged.message).toMatch(
+      new RegExp(
+        `^After replay, table \"public\"\\.\"note\" holds 4 rows with checksum [0-9a-f]{16} where the backup and the archive say 4 rows with checksum [0-9a-f]{16} \\(the last transaction that changed it: ${noteXid}\\)`,
+      ),
     );
 
     const extra = await restore('ver_extra', 'INSERT INTO acct VALUES (10000, 0)').catch((e) => e);

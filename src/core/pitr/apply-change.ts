@@ -127,6 +127,11 @@ export class ChangeApplier {
     }
   }
 
+  /** The archive holds whole old rows of `rel`'s updates and deletes: it has no key (REPLICA IDENTITY FULL). */
+  async wholeOldRows(rel: string): Promise<boolean> {
+    return (await this.identities.of(rel)).key === null;
+  }
+
   /** Sends queued changes; call before the transaction commits. */
   async flush(): Promise<void> {
     await this.batches.flushAll();

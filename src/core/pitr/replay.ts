@@ -11,6 +11,7 @@ import { ChangeApplier } from './apply-change.ts';
 import type { TxidSnapshot } from './target.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { ReplayRowCounts } from './replay-counts.ts';
+import { ReplayChecksums } from './replay-checksums.ts';
 
 /**
  * Archived transactions replay whole, in commit order, several to a target transaction: nobody
@@ -26,6 +27,8 @@ export interface ReplayResult {
   skipped: number;
   /** Tables whose row count was checked after replay (those it changed, and that still exist). */
   countedTables: number;
+  /** Tables whose content checksum was checked too (replay-checksums.ts says which can be). */
+  checksummedTables: number;
 }
 
 /** Every record of a chain, in order, with the segment it came from. */
@@ -59,7 +62,8 @@ export async function replayChain(
   );
   const counts = await ReplayRowCounts.start(target, manifest);
   const applier = new ChangeApplier(target, counts, replica);
-  const result: ReplayResult = { transactions: 0, changes: 0, skipped: 0, countedTables: 0 };
+  const checksums = new ReplayChecksums(manifest);
+  const result: ReplayResult = { transactions: 0, changes: 0, skipped: 0, countedTables: 0, checksummedTables: 0 };
   let xid: string | undefined;
   let applying = false;
   /** A target transaction is open: it holds one or more whole archived transactions. */
@@ -102,6 +106,8 @@ export async function replayChain(
         if (record.lsn === through.lsn) doneInSegment = segment;
       } else if (applying) {
         await applier.apply(record, xid!);
+        const whole = record.k === 'U' || record.k === 'D' ? await applier.wholeOldRows(record.rel) : false;
+        checksums.observe(record, xid!, () => whole);
         if (record.k !== 'M') {
           result.changes++;
           sinceCommit++;
@@ -114,6 +120,7 @@ export async function replayChain(
     throw err;
   }
   result.countedTables = await counts.verify();
+  result.checksummedTables = await checksums.verify(target);
   return result;
 }
 
