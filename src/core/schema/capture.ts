@@ -39,7 +39,7 @@ import { captureSubscriptions } from './subscriptions.ts';
 import { addTable } from './tables.ts';
 import { captureRules, captureTriggers } from './triggers-rules.ts';
 import { captureTypes } from './types.ts';
-import { refuseUnrestorableDependents, reportUnsupported } from './unsupported.ts';
+import { guardUncaptured } from './uncaptured.ts';
 import { addView } from './views.ts';
 
 export const MIN_SERVER_VERSION = 130000;
@@ -90,8 +90,7 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await captureComments(capture); // last: appends to the objects above
   await captureSecurityLabels(capture); // placed like the comments
   const eventTriggers = await captureEventTriggers(capture);
-  await reportUnsupported(capture);
-  await refuseUnrestorableDependents(capture);
+  await guardUncaptured(capture);
   const snapshot = toSnapshot(capture, await readDependencies(capture), eventTriggers);
   snapshot.catalogState = await readCatalogState(query, { source: true });
   // Not in a finally: after a failed query the transaction is aborted and this would mask it.

@@ -1,6 +1,6 @@
 // COMMENT ON for every captured object that has one: one read of pg_description, each comment
 // placed with its object (pre-data node or post-data wave). Comments on objects that are not
-// captured (extension members, unsupported kinds) are left out with them.
+// captured (extension members, objects in a catalog Tidemark does not know: uncaptured.ts) are left out with them.
 import { Capture, key } from './context.ts';
 import { quoteLiteral } from '../sql.ts';
 

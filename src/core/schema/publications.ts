@@ -1,7 +1,7 @@
 // Publications, after the data (as pg_dump places them): CREATE PUBLICATION with what it
 // publishes, then, a wave later, its owner, tables (ONLY, with the column list and row filter of
 // PostgreSQL 15+) and schemas (15+), one statement each, on one session (post-data-units.ts).
-// Subscriptions stay unsupported.
+// Subscriptions are in subscriptions.ts.
 import { ownerStatement } from './acl.ts';
 import { Capture, key, notExtensionMember, Wave } from './context.ts';
 import type { DdlStatement } from './model.ts';
