@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import pg from 'pg';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
-import { runBackup, runRestore, tempRepository } from '../support/pipeline.ts';
+import { runRestore, tempRepository } from '../support/pipeline.ts';
 import { runCli, describeResult } from '../support/cli.ts';
 import { openPitrSource } from '../support/pitr-source.ts';
 import { createCollection } from '#core/maintenance/collections.ts';
@@ -177,7 +177,16 @@ test('a lost slot (wal_status = lost) and a recreated slot each start a chain; w
     await db.insert(3); // the recreated slot began past the archive's end: this commit is in the gap (the next backup holds it)
     const recreated = await archive();
     expect(recreated.gap?.reason).toBe('slot-recreated');
-    await runBackup(repo, db.url, { collection: 'gaplost', workers: 1 });
+    // This run began the chain but took no base backup (as if it died first): the next run takes it.
+    const next = await runCli(['pitr', 'archive', '--collection', 'gaplost', '--repo', repo, '--json'], {
+      env: { PGPASSWORD: 'tidemark-test-password' },
+    });
+    expect(next.code, describeResult(next)).toBe(0);
+    expect(next.json).toMatchObject({ chain: recreated.chain, baseBackupId: expect.stringMatching(/^\d{8}T\d{6}Z-/) });
+    const again = await runCli(['pitr', 'archive', '--collection', 'gaplost', '--repo', repo, '--json'], {
+      env: { PGPASSWORD: 'tidemark-test-password' },
+    });
+    expect(again.json.baseBackupId).toBeUndefined();
     await db.insert(4);
     await archive();
 

@@ -4,6 +4,7 @@ import { UsageError } from '#core/errors.ts';
 import { pitrNames } from '#core/pitr/names.ts';
 import { archiveChanges, type ArchiveResult } from '#core/pitr/archive.ts';
 import { followChanges } from '#core/pitr/follow.ts';
+import { chainLacksBaseBackup } from '#core/pitr/base-backup.ts';
 import { formatCount, printJson, say } from '../output.ts';
 import { takeBaseBackup, withSource, type PitrOptions } from './pitr-source.ts';
 
@@ -14,7 +15,16 @@ export async function pitrArchiveCommand(options: PitrOptions): Promise<void> {
       session,
       ...(options.segmentBytes ? { segmentBytes: options.segmentBytes } : {}),
     });
-    if (!archived.gap) return archived;
+    if (!archived.gap) {
+      if (!(await chainLacksBaseBackup(ctx.catalog, ctx.storage, options.collection, archived.chain))) return archived;
+      if (!options.json)
+        say(
+          `Chain ${archived.chain} began after a gap and has no base backup yet (the run that began it stopped first): taking it…`,
+        );
+      const baseBackupId = await takeBaseBackup(ctx, options.collection);
+      if (!options.json) say(`Base backup ${baseBackupId} of chain ${archived.chain} committed.`);
+      return { ...archived, baseBackupId };
+    }
     const g = archived.gap;
     if (!options.json) say(gapNotice(options.collection, g));
     const backupId = await takeBaseBackup(ctx, options.collection);
@@ -38,6 +48,8 @@ export async function pitrFollowCommand(options: PitrOptions): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const started = performance.now();
+  /** The chain whose base backup was looked for already. */
+  let checkedChain: string | undefined;
   try {
     const result = await withSource(options, (ctx, session, stream) =>
       followChanges(stream, ctx.storage, options.collection, {
@@ -47,6 +59,15 @@ export async function pitrFollowCommand(options: PitrOptions): Promise<void> {
         heartbeatSeconds: options.heartbeatSeconds ?? 60,
         ...(options.segmentBytes ? { segmentBytes: options.segmentBytes } : {}),
         onDrain: async (drained) => {
+          if (
+            !drained.gap &&
+            checkedChain !== drained.chain &&
+            (await chainLacksBaseBackup(ctx.catalog, ctx.storage, options.collection, drained.chain))
+          ) {
+            const backupId = await takeBaseBackup(ctx, options.collection);
+            if (!options.json) say(`Base backup ${backupId} of chain ${drained.chain} (begun after a gap) committed.`);
+          }
+          checkedChain = drained.chain;
           if (drained.gap) {
             if (!options.json) say(gapNotice(options.collection, drained.gap));
             const backupId = await takeBaseBackup(ctx, options.collection);

@@ -5,7 +5,8 @@
 import type { TaskContext } from '../task-context.ts';
 import type { DatabaseRef } from '../ports/database.ts';
 import { RestoreTargetError } from '../errors.ts';
-import { readManifest, type Manifest } from '../repository/manifest.ts';
+import type { Manifest } from '../repository/manifest.ts';
+import { chainBackups } from './base-backup.ts';
 import { quoteIdent } from '../sql.ts';
 import { listChains, readChain, type SegmentPlace } from './chain.ts';
 import { pitrNames } from './names.ts';
@@ -123,21 +124,9 @@ async function chooseBackup(
   target: PitrTarget,
 ) {
   const opening = await readChain(ctx.storage, places.slice(0, 1))[Symbol.asyncIterator]().next();
-  const { source, sealedAt: chainStart } = opening.value!;
-  const records = (await ctx.catalog.listBackups())
-    .filter((b) => b.collection === collection && b.state === 'committed')
-    .sort((a, b) => (b.snapshotTime ?? '').localeCompare(a.snapshotTime ?? ''));
   const tooNew: Manifest[] = [];
-  for (const record of records) {
-    const manifest = await readManifest(ctx.storage, record.backupId);
-    const txids = manifest.snapshot.txidSnapshot;
-    // Taken after the slot existed (both times are the server's): every transaction its
-    // snapshot does not see commits after the chain's start, so the chain holds it.
-    const inChain = chainStart !== undefined && Date.parse(manifest.snapshot.time) > Date.parse(chainStart);
-    const sameSource =
-      manifest.source.systemIdentifier === source.systemIdentifier && manifest.source.database === source.database;
-    if (!txids || !inChain || !sameSource) continue;
-    const snapshot = new TxidSnapshot(txids);
+  for await (const manifest of chainBackups(ctx.catalog, ctx.storage, collection, opening.value!)) {
+    const snapshot = new TxidSnapshot(manifest.snapshot.txidSnapshot!);
     if (!snapshot.sees(point.xid)) return { manifest, snapshot };
     tooNew.push(manifest);
   }
