@@ -134,3 +134,67 @@ test('row counts after replay match the archive; a target changed outside it fai
     await src.close();
   }
 }, 180_000);
+
+test('batched updates and deletes find their rows across key and value types, names that need quotes, and user types', async () => {
+  const url = await server.createDatabase('kinds');
+  await server.sql(
+    `CREATE SCHEMA "Odd Schema";
+     CREATE TYPE "Odd Schema"."Mood" AS ENUM ('sad', 'ok', 'happy');
+     CREATE TABLE "Odd Schema"."Wide Table" (
+       "Region" text, n int, flags bit(3), amount numeric(10,2), id uuid, mood "Odd Schema"."Mood",
+       tags text[], doc jsonb, at timestamptz, "Note" varchar(20), PRIMARY KEY ("Region", n));
+     CREATE TABLE bits (b bit(3) PRIMARY KEY, v int)`,
+    'kinds',
+  );
+  const repo = await tempRepository();
+  const src = await openPitrSource(repo, url);
+  try {
+    await createCollection(src.ctx, {
+      name: 'kinds',
+      source: withoutPassword(url),
+      sourceDescription: describeUrl(url),
+      retention: {},
+    });
+    await enablePitr(src.session, src.stream, src.ctx.storage, 'kinds');
+    await server.sql(
+      `INSERT INTO "Odd Schema"."Wide Table"
+         SELECT CASE WHEN g % 2 = 0 THEN 'north' ELSE 'it''s "south"' END, g, B'101', g * 1.25, gen_random_uuid(), 'ok',
+                ARRAY['a', 'b,c', NULL], jsonb_build_object('g', g), '2026-12-07 01:02:03+00', 'n' || g
+           FROM generate_series(1, 60) g;
+       INSERT INTO bits VALUES (B'001', 1), (B'010', 2), (B'011', 3)`,
+      'kinds',
+    );
+    await runBackup(repo, url, { collection: 'kinds', workers: 1 });
+    await server.sql(
+      `BEGIN;
+       UPDATE "Odd Schema"."Wide Table" SET flags = B'011', amount = amount + 0.01, mood = 'happy', tags = ARRAY['x\ty'], doc = doc || '{"u": true}', at = at + interval '1 day', "Note" = 'tab\there' WHERE n <= 40;
+       UPDATE bits SET v = v * 10;
+       DELETE FROM "Odd Schema"."Wide Table" WHERE n > 50;
+       DELETE FROM bits WHERE b = B'010';
+       COMMIT`,
+      'kinds',
+    );
+    await archiveChanges(src.stream, src.ctx.storage, 'kinds');
+    const into = server.url('kinds_latest');
+    src.ctx.credentials.register('latest', into);
+    const restored = await restoreToPoint(
+      {
+        collection: 'kinds',
+        target: parseTarget('latest'),
+        into: { credentials: 'latest' },
+        restoreBackup: async (id) => void (await runRestore(repo, id, into)),
+      },
+      src.ctx,
+    );
+    expect(restored.replay).toMatchObject({ changes: 40 + 3 + 10 + 1, countedTables: 2 });
+    const contents = (db: string) =>
+      server.sql(
+        `SELECT (SELECT array_agg(w::text ORDER BY "Region", n) FROM "Odd Schema"."Wide Table" w) AS wide,
+                (SELECT array_agg(b::text ORDER BY b) FROM bits b) AS bits`,
+        db,
+      );
+    expect((await contents('kinds_latest')).rows).toEqual((await contents('kinds')).rows);
+  } finally {
+    await src.close();
+  }
+}, 180_000);

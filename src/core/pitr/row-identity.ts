@@ -41,7 +41,10 @@ export class RowIdentities {
         other_unique: boolean;
       }>(
         `SELECT pg_catalog.quote_ident(a.attname) AS name, a.attgenerated <> '' AS generated, a.attidentity = 'a' AS always,
-                pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.typname) AS type,
+                -- Casts carry no typmod, and bit without one is bit(1): varbit takes the value and compares with bit.
+                CASE t.oid WHEN 'pg_catalog.bit'::pg_catalog.regtype THEN 'pg_catalog.varbit'
+                           WHEN 'pg_catalog._bit'::pg_catalog.regtype THEN 'pg_catalog._varbit'
+                           ELSE pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.typname) END AS type,
                 COALESCE(a.attnum = ANY ((SELECT i.indkey FROM pg_catalog.pg_index i WHERE i.indrelid = a.attrelid
                    AND (i.indisreplident OR (i.indisprimary AND c.relreplident = 'd')) LIMIT 1)::int2[]), false) AS key,
                 EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND (i.indisunique OR i.indisexclusion)
