@@ -2,6 +2,7 @@
 // real backups (PostgreSQL 15, the backup state machine in-process, the CLI as a child process).
 // The oracle for gc: afterwards every chunk in the repository is needed by a kept manifest, every
 // chunk a kept manifest needs is there, and kept backups still verify and restore.
+import { backupRunInput } from '#core/backup/run-input.ts';
 import { cp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,10 +51,12 @@ async function backupIntoCollection(): Promise<string> {
     createBackup: (record: BackupRecord) =>
       catalog.createBackup({ ...record, collection: record.collection ?? 'nightly' }),
   });
-  const input = {
+  const input = backupRunInput({
     source: { credentials: 'source' },
-    options: { workers: 2, snapshotHoldSeconds: 600, plan: { chunkBytes: 16 * 1024, rangeBytes: 64 * 1024 * 1024 } },
-  };
+    workers: 2,
+    snapshotHoldSeconds: 600,
+    plan: { chunkBytes: 16 * 1024, rangeBytes: 64 * 1024 * 1024 },
+  });
   const output = await runStateMachine('backup', input, { ...run, catalog: stamped });
   return output.backupId;
 }

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { openLocalContext, type LocalContext } from '#local/local-context.ts';
 import { runStateMachine, type RunOptions } from '#local/state-machine-runner.ts';
 import type { CommitOutput } from '#core/backup/commit.ts';
+import { backupRunInput } from '#core/backup/run-input.ts';
+import { restoreRunInput } from '#core/restore/run-input.ts';
 import type { CompleteOutput } from '#core/restore/complete.ts';
 
 export async function tempRepository(): Promise<string> {
@@ -34,15 +36,13 @@ export async function runBackup(
   ctx.credentials.register('source', sourceUrl);
   const output = await runStateMachine(
     'backup',
-    {
+    backupRunInput({
       source: { credentials: 'source' },
       ...(options.collection ? { collection: options.collection } : {}),
-      options: {
-        workers: options.workers ?? 4,
-        snapshotHoldSeconds: options.holdSeconds ?? 3600,
-        plan: { chunkBytes: options.chunkBytes ?? 4 * 1024 * 1024, rangeBytes: options.rangeBytes ?? 64 * 1024 * 1024 },
-      },
-    },
+      workers: options.workers ?? 4,
+      snapshotHoldSeconds: options.holdSeconds ?? 3600,
+      plan: { chunkBytes: options.chunkBytes ?? 4 * 1024 * 1024, rangeBytes: options.rangeBytes ?? 64 * 1024 * 1024 },
+    }),
     ctx,
     options,
   );
@@ -57,6 +57,11 @@ export async function runRestore(
 ): Promise<CompleteOutput> {
   const ctx = await openLocalContext(repo, { create: false });
   ctx.credentials.register('target', targetUrl);
-  const run = { workers: options.workers ?? 4, ...(options.verify === undefined ? {} : { verify: options.verify }) };
-  return runStateMachine('restore', { backup, target: { credentials: 'target' }, options: run }, ctx, options);
+  const input = restoreRunInput({
+    backup,
+    target: { credentials: 'target' },
+    workers: options.workers,
+    verify: options.verify,
+  });
+  return runStateMachine('restore', input, ctx, options);
 }
