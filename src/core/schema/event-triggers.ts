@@ -34,7 +34,10 @@ export async function captureEventTriggers(capture: Capture): Promise<DdlStateme
     FROM pg_catalog.pg_event_trigger e
     JOIN pg_catalog.pg_proc p ON p.oid = e.evtfoid
     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-    WHERE e.evtname NOT LIKE 'tidemark\\_ddl\\_%' AND ${notExtensionMember('pg_event_trigger', 'e.oid')}
+    -- Tidemark's own is tidemark_ddl_<collection> on public.<its name> (pitr/names.ts); a user's
+    -- trigger that only starts like it is the user's.
+    WHERE NOT (e.evtname LIKE 'tidemark\\_ddl\\_%' AND p.proname = e.evtname AND n.nspname = 'public')
+      AND ${notExtensionMember('pg_event_trigger', 'e.oid')}
     ORDER BY 1`);
   const waves: DdlStatement[][] = [[], [], [], []];
   for (const row of rows) {

@@ -38,7 +38,8 @@ export async function captureFunctions(capture: Capture): Promise<void> {
     LEFT JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid
     WHERE ${USER_SCHEMA} AND ${notExtensionMember('pg_proc', 'p.oid')}
       -- Tidemark's own DDL capture (point-in-time recovery) is never restored into a target.
-      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger t WHERE t.evtfoid = p.oid AND t.evtname LIKE 'tidemark\\_ddl\\_%')
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger t WHERE t.evtfoid = p.oid AND t.evtname LIKE 'tidemark\\_ddl\\_%'
+        AND t.evtname = p.proname AND n.nspname = 'public')
       -- Range and multirange constructors belong to their type (internal dependency).
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
         AND i.objid = p.oid AND i.deptype = 'i')`);
