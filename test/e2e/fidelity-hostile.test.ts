@@ -5,12 +5,17 @@
 // of a partitioned table, and incremental backups where large objects change in place. Oracles:
 // pg_dump (schema and data, large objects included) of source and restore, and the restore's own
 // verification.
-import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
 import { runBackup, runRestore, tempRepository } from '../support/pipeline.ts';
 import { schemaDump, tableContents } from '../support/database-state.ts';
+import { describeResult, runCli } from '../support/cli.ts';
+import { openLocalContext } from '#local/local-context.ts';
+import { createCollection } from '#core/maintenance/collections.ts';
+import { readManifest } from '#core/repository/manifest.ts';
+import { describeUrl, withoutPassword } from '#adapters/postgres/connector.ts';
 
 const ROLES = `DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'Hostile Owner') THEN CREATE ROLE "Hostile Owner" NOLOGIN; END IF;
@@ -166,5 +171,116 @@ describe('hostile fidelity: quoted names, other owners, grants and edge values i
       schemaDump(server, 'hostile_restored', { withData: true }),
     ]);
     expect(withDataAfter).toEqual(withData);
+  }, 120_000);
+  it('onto a server lacking one grantee: each large object keeps its owner and the grants to roles that exist', async () => {
+    const other = await startPostgres({ major: 15 });
+    try {
+      await other.sql(`CREATE ROLE "Hostile Owner" NOLOGIN; CREATE ROLE "écrivain" NOLOGIN`);
+      const result = await runCli(['restore', backupId, '--repo', repo, '--target', other.url('landing'), '--json']);
+      expect(result.code, describeResult(result)).toBe(0);
+      expect(result.json).toMatchObject({ ok: true, verified: true });
+      const acl = async (oid: number) =>
+        (
+          await other.sql(
+            `SELECT pg_get_userbyid(lomowner) AS owner, lomacl::text AS acl FROM pg_largeobject_metadata WHERE oid = ${oid}`,
+            'landing',
+          )
+        ).rows[0];
+      expect(await acl(4294967295)).toEqual({
+        owner: 'Hostile Owner',
+        acl: '{"\\"Hostile Owner\\"=rw/\\"Hostile Owner\\"","\\"écrivain\\"=r/\\"Hostile Owner\\""}',
+      });
+      expect(await acl(100001)).toEqual({ owner: 'écrivain', acl: null });
+      expect(await acl(100002)).toEqual({
+        owner: 'postgres',
+        acl: '{postgres=rw/postgres,"\\"Hostile Owner\\"=w/postgres"}',
+      });
+      const warnings = (result.json.warnings as string[]).join('\n');
+      expect(warnings).toContain('large object 4294967295');
+    } finally {
+      await other.stop();
+    }
+  }, 120_000);
+});
+
+const CONFIG_EXTENSION = `CREATE TABLE @extschema@."Cfg ""T"" é" (id int PRIMARY KEY, "Is ""Std""" boolean NOT NULL DEFAULT false, "Val ue" text);
+INSERT INTO @extschema@."Cfg ""T"" é" VALUES (1, true, 'shipped'), (2, true, 'shipped too');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@."Cfg ""T"" é"', 'WHERE NOT "Is ""Std"""');
+`;
+
+describe('hostile incrementals: large objects rewritten in place or recreated under their oid; configuration rows crossing the filter', () => {
+  let server: PostgresServer;
+  let repo: string;
+  const backups: string[] = [];
+
+  const backupAndRestore = async (): Promise<string> => {
+    const { output } = await runBackup(repo, server.url('inc'), { collection: 'inc', chunkBytes: 256 * 1024 });
+    backups.push(output.backupId);
+    const target = `inc_restored_${backups.length}`;
+    const done = await runRestore(repo, output.backupId, server.url(target));
+    expect(done).toMatchObject({ verified: true });
+    return target;
+  };
+  const userRows = async (database: string) =>
+    (await server.sql('SELECT * FROM "Cfg S é"."Cfg ""T"" é" WHERE NOT "Is ""Std""" ORDER BY id', database)).rows;
+  const expectSame = async (target: string) => {
+    expect(await largeObjects(server, target)).toEqual(await largeObjects(server, 'inc'));
+    expect(await tableContents(server, target)).toEqual(await tableContents(server, 'inc'));
+    expect(await userRows(target)).toEqual(await userRows('inc'));
+  };
+
+  beforeAll(async () => {
+    server = await startPostgres({ major: 15 });
+    const [{ setting }] = (await server.sql(`SELECT setting FROM pg_config WHERE name = 'SHAREDIR'`)).rows;
+    await writeFile(
+      join(setting, 'extension', 'hostile_cfg.control'),
+      "default_version = '1.0'\nrelocatable = false\n",
+    );
+    await writeFile(join(setting, 'extension', 'hostile_cfg--1.0.sql'), CONFIG_EXTENSION);
+    await server.createDatabase('inc');
+    await server.sql(
+      `CREATE SCHEMA "Cfg S é"; CREATE EXTENSION hostile_cfg SCHEMA "Cfg S é";
+       INSERT INTO "Cfg S é"."Cfg ""T"" é" VALUES (10, false, 'mine'), (11, false, 'mine too');
+       UPDATE "Cfg S é"."Cfg ""T"" é" SET "Val ue" = 'edited shipped' WHERE id = 2;
+       SELECT lo_from_bytea(500, decode(repeat('ab', 300000), 'hex'));
+       SELECT lo_from_bytea(501, 'same size'::bytea);
+       SELECT lo_create(502);
+       SELECT lo_from_bytea(4294967295, 'last'::bytea);
+       CREATE TABLE plain (id int PRIMARY KEY); INSERT INTO plain VALUES (1);`,
+      'inc',
+    );
+    repo = await tempRepository();
+    const ctx = await openLocalContext(repo, { create: true });
+    await createCollection(ctx, {
+      name: 'inc',
+      source: withoutPassword(server.url('inc')),
+      sourceDescription: describeUrl(server.url('inc')),
+      retention: { keepLast: 5 },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    if (repo) await rm(dirname(repo), { recursive: true, force: true });
+  });
+
+  it('each incremental restores the large objects and the user rows as they are at the source', async () => {
+    await expectSame(await backupAndRestore());
+    // Same sizes, new bytes; an empty one unlinked and recreated with data under its oid; one
+    // recreated with the same bytes; a user row moved out of the filter.
+    await server.sql(
+      `SELECT lo_put(500, 1000, 'XY'::bytea);
+       SELECT lo_unlink(501); SELECT lo_from_bytea(501, 'SAME SIZE'::bytea);
+       SELECT lo_unlink(502); SELECT lo_from_bytea(502, 'was empty'::bytea);
+       SELECT lo_unlink(4294967295); SELECT lo_from_bytea(4294967295, 'last'::bytea);
+       UPDATE "Cfg S é"."Cfg ""T"" é" SET "Is ""Std""" = true WHERE id = 11;`,
+      'inc',
+    );
+    const second = await backupAndRestore();
+    const ctx = await openLocalContext(repo, { create: false });
+    expect((await readManifest(ctx.storage, backups[1]!)).parent).toBe(backups[0]);
+    await expectSame(second);
+    // Back to an empty object under the same oid, nothing else changed.
+    await server.sql(`SELECT lo_unlink(502); SELECT lo_create(502);`, 'inc');
+    await expectSame(await backupAndRestore());
   }, 120_000);
 });

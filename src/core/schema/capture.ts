@@ -147,10 +147,12 @@ function toSnapshot(
     preData: preData.filter((s) => !isGrant(s)),
     postData: [
       ...capture.post.map((wave) =>
-        wave.filter((s) => !promoted.has(s)).sort((a, b) => cmp(a.object, b.object) || cmp(a.sql, b.sql)),
+        wave
+          .filter((s) => !promoted.has(s) && !isLargeObjectAcl(s))
+          .sort((a, b) => cmp(a.object, b.object) || cmp(a.sql, b.sql)),
       ),
       ...eventTriggers,
-      ...grantWaves(preData.filter(isGrant)),
+      ...grantWaves([...preData.filter(isGrant), ...capture.post.flat().filter(isLargeObjectAcl)]),
     ].filter((wave) => wave.length > 0),
     tables: [...capture.tables].sort(byPosition).map(strip),
     sequences: [...capture.sequences].sort((a, b) => cmp(a.schema, b.schema) || cmp(a.name, b.name)).map(strip),
@@ -172,6 +174,11 @@ function isGrant(statement: DdlStatement): boolean {
     /^(table|view|materialized view|sequence) /.test(statement.object) &&
     (statement.sql.startsWith('GRANT ') || statement.sql.startsWith('SET SESSION AUTHORIZATION '))
   );
+}
+
+/** A large object's privilege statements: post-data from the start, placed as relation grants are. */
+function isLargeObjectAcl(statement: DdlStatement): boolean {
+  return statement.kind === 'acl' && statement.object.startsWith('large object ');
 }
 
 /**

@@ -3,11 +3,12 @@
 // read with lo_get — so a backup's chunks hold it and an incremental backup carries it whenever it
 // changed. The restore loads the pieces into a staging table of its progress schema and creates
 // the objects from them before post-data (restore/large-objects.ts). Owners, privileges and
-// comments are post-data statements; one object's privileges are one statement, so they never
-// run side by side on its one catalog row.
+// comments are post-data statements; one object's privileges go one per wave in their order, as a
+// relation's grants do (capture.ts, grantWaves), so each is skipped alone where the target lacks
+// its role and two never run side by side on the object's one catalog row.
 import { aclSql, ownerStatement, privilegeStatements, type AclJson } from './acl.ts';
 import { type Capture, Wave } from './context.ts';
-import type { CatalogQuery, DdlStatement, TableData } from './model.ts';
+import type { CatalogQuery, TableData } from './model.ts';
 import { quoteIdentLikeServer, quoteLiteral } from '../sql.ts';
 import { SourceAccessError, listNames } from '../errors.ts';
 
@@ -54,7 +55,7 @@ export async function captureLargeObjects(capture: Capture): Promise<void> {
     const target = `LARGE OBJECT ${row.oid}`;
     capture.addPost(Wave.attach, ownerStatement(target, object, row.owner));
     const grants = privilegeStatements(target, object, row.owner, row.acl);
-    if (grants.length > 0) capture.addPost(Wave.dependents, oneStatement(grants));
+    if (grants.length > 0) capture.addPost(Wave.dependents, ...grants);
     if (row.comment !== null)
       capture.addPost(Wave.finishing, {
         object,
@@ -88,19 +89,6 @@ async function checkLargeObjectAccess(capture: Capture): Promise<void> {
       10,
     )}, so nothing was exported: grant it SELECT on them (GRANT SELECT ON LARGE OBJECT … TO ${quoteIdentLikeServer(denied[0]!.role)}) or back up as a superuser or their owner.`,
   );
-}
-
-/** One object's privilege statements as one, needing every role any of them needs. */
-function oneStatement(statements: DdlStatement[]): DdlStatement {
-  const roles = [...new Set(statements.flatMap((s) => s.roles ?? []))];
-  const actsAs = [...new Set(statements.flatMap((s) => s.actsAs ?? []))];
-  return {
-    object: statements[0]!.object,
-    kind: 'acl',
-    sql: statements.map((s) => s.sql).join('; '),
-    ...(roles.length ? { roles } : {}),
-    ...(actsAs.length ? { actsAs } : {}),
-  };
 }
 
 /**
