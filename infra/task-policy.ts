@@ -5,6 +5,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { CATALOG_TABLE } from '../src/adapters/aws-resources.ts';
+import { REPOSITORY_MARKER_KEY } from '../src/core/repository/layout.ts';
 import type { RepositoryArea, TaskAccess } from './task-profiles.ts';
 import { readsDocuments, writesDocuments } from '../functions/runtime/task-profile.ts';
 
@@ -26,6 +27,11 @@ export function areaObjects(bucket: s3.IBucket, prefix: string, area: Repository
   return bucket.arnForObjects(`${prefix}${area}/*`);
 }
 
+/** ARN of the repository marker, the one object outside every area. */
+export function markerObject(bucket: s3.IBucket, prefix: string): string {
+  return bucket.arnForObjects(`${prefix}${REPOSITORY_MARKER_KEY}`);
+}
+
 export function taskStatements(access: TaskAccess, r: TaskResources): iam.PolicyStatement[] {
   const statements: iam.PolicyStatement[] = [];
   const read = access.read ?? [];
@@ -33,6 +39,7 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
   const write = access.write ?? [];
   const catalog = access.catalog ?? [];
   const readable = [...new Set([...read, ...check])];
+  const marker = access.marker === true;
   if (readable.length > 0) {
     statements.push(
       // HEAD is authorized by s3:GetObject too; only a GET of a body needs the key (below).
@@ -41,8 +48,12 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
         actions: ['s3:GetObject'],
         resources: readable.map((a) => areaObjects(r.bucket, r.prefix, a)),
       }),
-      // Without ListBucket, S3 answers a missing key with 403 instead of 404, and "not found"
-      // is how the tasks learn a snapshot or a batch result does not exist yet.
+    );
+  }
+  if (readable.length > 0 || marker) {
+    // Without ListBucket, S3 answers a missing key with 403 instead of 404, and "not found"
+    // is how the tasks learn a snapshot, a batch result or the marker does not exist yet.
+    statements.push(
       new iam.PolicyStatement({ sid: 'RepositoryList', actions: ['s3:ListBucket'], resources: [r.bucket.bucketArn] }),
     );
   }
@@ -53,6 +64,17 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
         sid: 'RepositoryWrite',
         actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
         resources: write.map((a) => areaObjects(r.bucket, r.prefix, a)),
+      }),
+    );
+  }
+  if (marker) {
+    // Read, and put once (If-None-Match: the bucket policy denies any other PUT of it); a few
+    // hundred bytes, never a multipart upload.
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'RepositoryMarker',
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [markerObject(r.bucket, r.prefix)],
       }),
     );
   }
@@ -79,11 +101,12 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
   const kmsActions = new Set<string>();
   const services: string[] = [];
   const region = Stack.of(r.table).region;
-  if (read.length > 0 || write.length > 0) {
+  if (read.length > 0 || write.length > 0 || marker) {
     services.push(`s3.${region}.amazonaws.com`);
-    if (read.length > 0) kmsActions.add('kms:Decrypt');
+    if (read.length > 0 || marker) kmsActions.add('kms:Decrypt');
     // A multipart upload's completion decrypts its parts' data keys.
-    if (write.length > 0) kmsActions.add('kms:GenerateDataKey').add('kms:Decrypt');
+    if (write.length > 0) kmsActions.add('kms:Decrypt');
+    if (write.length > 0 || marker) kmsActions.add('kms:GenerateDataKey');
   }
   if (catalog.length > 0) {
     services.push(`dynamodb.${region}.amazonaws.com`);

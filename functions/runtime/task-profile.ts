@@ -3,9 +3,8 @@
 import type { ZodType } from 'zod';
 
 /**
- * Top-level areas of the repository (src/core/repository/layout.ts). No task opens the
- * repository marker (tidemark.json): functions/runtime/aws-context.ts does not call
- * openRepository, so no role may read or write it.
+ * Top-level areas of the repository (src/core/repository/layout.ts). The repository marker
+ * (tidemark.json) is no area: only the task that has `marker` access may touch it.
  */
 export type RepositoryArea = 'runs' | 'chunks' | 'backups' | 'collections' | 'segments';
 /**
@@ -16,14 +15,14 @@ export type RepositoryArea = 'runs' | 'chunks' | 'backups' | 'collections' | 'se
  */
 export const DOCUMENT_AREAS: readonly RepositoryArea[] = ['runs', 'backups', 'collections', 'segments'];
 
-/** Whether a task puts documents, so MACs them with the repository key. */
+/** Whether a task puts documents (the marker is one), so MACs them with the repository key. */
 export function writesDocuments(access: TaskAccess): boolean {
-  return (access.write ?? []).some((a) => DOCUMENT_AREAS.includes(a));
+  return access.marker === true || (access.write ?? []).some((a) => DOCUMENT_AREAS.includes(a));
 }
 
-/** Whether a task reads documents, so verifies their MACs. */
+/** Whether a task reads documents (the marker is one), so verifies their MACs. */
 export function readsDocuments(access: TaskAccess): boolean {
-  return (access.read ?? []).some((a) => DOCUMENT_AREAS.includes(a));
+  return access.marker === true || (access.read ?? []).some((a) => DOCUMENT_AREAS.includes(a));
 }
 /** Catalog operations, by the DynamoDB action behind each port method. */
 export type CatalogAction = 'GetItem' | 'Query' | 'Scan' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
@@ -47,6 +46,11 @@ export interface TaskAccess {
   readonly catalog?: readonly CatalogAction[];
   /** Deletes objects under these areas: garbage collection only. */
   readonly delete?: readonly RepositoryArea[];
+  /**
+   * Reads the repository marker (tidemark.json) and puts it when there is none
+   * (ensureRepositoryMarker): get and put of that one key, its MAC verified and made.
+   */
+  readonly marker?: boolean;
 }
 
 export interface TaskProfile {

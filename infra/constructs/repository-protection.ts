@@ -7,11 +7,13 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { CollectionConfig } from '../config.ts';
 import { longestIntervalMinutes } from '../schedule-expression.ts';
+import { REPOSITORY_MARKER_KEY } from '../../src/core/repository/layout.ts';
 
 /**
  * Areas whose objects are never rewritten (DESIGN.md invariant 2): chunks, manifests and their
  * committed / expired (tombstone) markers under backups/, collection definitions, change
  * segments. runs/ is excluded: its hand-off documents are per run and expire after 30 days.
+ * The repository marker (tidemark.json, outside every area) is never rewritten either.
  */
 export const WRITE_ONCE_AREAS = ['chunks', 'backups', 'collections', 'segments'] as const;
 
@@ -51,7 +53,10 @@ export function protectRepository({ bucket, key, prefix, breakGlassRoleArn }: Re
       effect: iam.Effect.DENY,
       principals: everyone,
       actions: ['s3:PutObject'],
-      resources: WRITE_ONCE_AREAS.map((area) => bucket.arnForObjects(`${prefix}${area}/*`)),
+      resources: [
+        ...WRITE_ONCE_AREAS.map((area) => bucket.arnForObjects(`${prefix}${area}/*`)),
+        bucket.arnForObjects(`${prefix}${REPOSITORY_MARKER_KEY}`),
+      ],
       conditions: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
     }),
     // The bucket's default encryption covers PUTs that name none (the tasks send no encryption

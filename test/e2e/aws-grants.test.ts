@@ -79,11 +79,6 @@ const UNUSED_GRANTS: Array<{ roles: RegExp; actions: string[]; reason: string }>
       'a document over 8 MiB (a manifest of ~70,000 chunks) is uploaded in parts, and completing the upload decrypts their data keys',
   },
   {
-    roles: /^TasksBackupStart/,
-    actions: ['s3:GetObject', 'kms:VerifyMac'],
-    reason: 'reads the collection document back when a concurrent first run wrote it first (its put finds it present)',
-  },
-  {
     roles: /^TasksMaintenanceGc/,
     actions: ['dynamodb:UpdateItem'],
     reason:
@@ -409,6 +404,16 @@ describe('every AWS call a task makes is allowed by its synthesized role', () =>
     expect(
       recorder.calls.some((c) => c.caller === 'BackupStart' && c.operation === 'SecretsManager.GetSecretValue'),
     ).toBe(true);
+    // The first StartBackup found no repository marker and put it; later ones read it.
+    const onMarker = recorder.calls
+      .filter((c) => c.requests.some((r) => r.resource === `arn:aws:s3:::${s3.bucket}/${PREFIX}tidemark.json`))
+      .map((c) => `${c.caller} ${c.operation}`);
+    expect(onMarker.slice(0, 3)).toEqual([
+      'BackupStart S3.GetObject',
+      'BackupStart S3.PutObject',
+      'BackupStart S3.GetObject',
+    ]);
+    expect(new Set(onMarker)).toEqual(new Set(['BackupStart S3.GetObject', 'BackupStart S3.PutObject']));
   });
 
   it('no call is denied', () => {

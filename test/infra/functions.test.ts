@@ -171,6 +171,21 @@ describe('what each function is granted', () => {
     }
   });
 
+  it('only StartBackup may touch the repository marker: get it, and put it (once, the bucket policy sees to that)', () => {
+    const onMarker = (name: string) =>
+      statementsOfRole(s.template, roleId(name)).filter((x) => x.Resource.some((r) => r.endsWith('/tidemark.json')));
+    expect(onMarker('BackupStart')).toEqual([
+      {
+        Sid: 'RepositoryMarker',
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:PutObject'],
+        Resource: [`<${bucket}.Arn>/tidemark.json`],
+      },
+    ]);
+    for (const name of Object.keys(functionEntries).filter((n) => n !== 'BackupStart'))
+      expect(onMarker(name), name).toEqual([]);
+  });
+
   it("the restore roles read only the restore targets' secrets: a source's only when it is listed there", () => {
     // GIVEN the example, whose "orders-in-place" target is the orders source's own secret
     // THEN the restore functions read exactly the restoreTargets secrets: billing's source secret is not one

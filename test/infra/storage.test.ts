@@ -154,7 +154,7 @@ describe('the repository bucket', () => {
       .toJSON()
       .Resources[id].Properties.LifecycleConfiguration.Rules.map((r: { Prefix?: string }) => r.Prefix);
     expect(prefixes).toEqual([undefined, 'tidemark/chunks/', 'tidemark/runs/', undefined]);
-    // AND the write-once areas of the bucket policy
+    // AND the write-once areas and the marker of the bucket policy
     const statement = (
       prefixed.template.toJSON().Resources[
         logicalIdOf(prefixed.template, 'AWS::S3::BucketPolicy', 'RepositoryBucketPolicy')
@@ -165,6 +165,7 @@ describe('the repository bucket', () => {
       '/tidemark/chunks/*',
       '/tidemark/collections/*',
       '/tidemark/segments/*',
+      '/tidemark/tidemark.json',
     ]);
     prefixed.template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ TIDEMARK_PREFIX: 'tidemark/' }) },
@@ -195,7 +196,7 @@ describe('what the bucket and key policies deny, whatever a role is granted', ()
     p = deployedPolicies(s.template);
   });
 
-  it('the bucket policy denies a PUT without If-None-Match on chunks, backups, collections and segments, to everyone', () => {
+  it('the bucket policy denies a PUT without If-None-Match on chunks, backups, collections, segments and the marker, to everyone', () => {
     s.template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: bucketId },
       PolicyDocument: {
@@ -205,9 +206,10 @@ describe('what the bucket and key policies deny, whatever a role is granted', ()
             Effect: 'Deny',
             Principal: { AWS: '*' },
             Action: 's3:PutObject',
-            Resource: ['backups', 'chunks', 'collections', 'segments'].map((area) => ({
-              'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${area}/*`]],
-            })),
+            Resource: [
+              ...['backups', 'chunks', 'collections', 'segments'].map((area) => `/${area}/*`),
+              '/tidemark.json',
+            ].map((key) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, key]] })),
             Condition: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
           },
         ]),
@@ -221,6 +223,7 @@ describe('what the bucket and key policies deny, whatever a role is granted', ()
     ['a commit marker', 'backups/20261121T023000Z-3fa9c1/committed.json', 'ExplicitlyDenied'],
     ['a tombstone', 'backups/20261121T023000Z-3fa9c1/expired.json', 'ExplicitlyDenied'],
     ['a collection', 'collections/orders-nightly.json', 'ExplicitlyDenied'],
+    ['the repository marker', 'tidemark.json', 'ExplicitlyDenied'],
     ['a run document (runs/ is not write-once)', 'runs/20261121T023000Z-3fa9c1/plan.json', 'Allowed'],
   ])('a PUT (or CompleteMultipartUpload) of %s without If-None-Match is %s', async (_what, key, decision) => {
     expect(await put(key, created)).toBe(decision);

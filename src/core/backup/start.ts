@@ -2,7 +2,8 @@
 // may no longer commit, and — in a collection — the parent it is incremental on. Nothing about it
 // looks committed until "Commit" succeeds. Then wait while garbage collection holds the
 // repository (FORMAT.md, "Garbage collection"): registering first and checking second is what
-// makes gc and backups see each other.
+// makes gc and backups see each other. Before all this, the repository's marker is read, or
+// written when the repository has none yet (a bucket the AWS stack made).
 import type { DatabaseRef } from '../ports/database.ts';
 import type { PlanOptions } from './plan.ts';
 import type { TaskContext } from '../task-context.ts';
@@ -18,6 +19,7 @@ import {
   redactSecrets,
 } from '../errors.ts';
 import { sleep } from '../retry.ts';
+import { ensureRepositoryMarker } from '../repository/repository.ts';
 
 export interface StartBackupInput {
   source: DatabaseRef;
@@ -79,6 +81,10 @@ export async function startBackup(input: StartBackupInput, ctx: TaskContext): Pr
     source: input.source,
     options: { workers, snapshotHoldSeconds: holdSeconds, plan: input.options?.plan ?? {} },
   });
+  // The first backup into a repository the stack made (AWS) writes its marker, so the CLI can open
+  // it; every start checks it, so nothing is recorded for a repository whose marker is forged or
+  // was replaced.
+  await ensureRepositoryMarker(ctx.storage);
   const backupId = input.backupId ?? newRunId();
   const existing = await ctx.catalog.getBackup(backupId);
   if (existing) {

@@ -6,7 +6,7 @@ import { FORMAT_VERSION } from './sealed-document.ts';
 import { decodeDocument, peekDocument, encodeDocument } from './documents.ts';
 import { repositoryMarkerKind, type RepositoryMarker } from './document-formats.ts';
 import { randomUUID } from 'node:crypto';
-import { bindRepositoryId, repositoryKeyOf } from './repository-key.ts';
+import { bindRepositoryId, repositoryIdOf, repositoryKeyOf } from './repository-key.ts';
 
 export const REPOSITORY_FORMAT = repositoryMarkerKind.format;
 export type { RepositoryMarker } from './document-formats.ts';
@@ -17,6 +17,16 @@ export type { RepositoryMarker } from './document-formats.ts';
  */
 async function openMarker(storage: RepositoryStorage, bytes: Uint8Array): Promise<RepositoryMarker> {
   const marker = await checkMarker(storage, bytes);
+  // A storage that opened one repository (a warm Lambda container) never silently moves to another:
+  // a marker replaced since is refused, and documents keep being checked against the first id.
+  const opened = repositoryIdOf(storage);
+  if (opened !== undefined && opened !== marker.repositoryId) {
+    throw new IntegrityError(
+      `Repository marker ${layout.marker()} at ${storage.location} names repository ${marker.repositoryId}, but this process ` +
+        `opened repository ${opened} there: the marker was replaced. Tidemark does not write into it; find out who replaced it, ` +
+        `and put the original marker back from a copy of the repository (or an earlier version of the object).`,
+    );
+  }
   bindRepositoryId(storage, marker.repositoryId);
   return marker;
 }
@@ -27,13 +37,17 @@ async function checkMarker(storage: RepositoryStorage, bytes: Uint8Array): Promi
   if (unchecked.keyId && !given) {
     throw new RepositoryError(
       `${storage.location} authenticates its documents with a repository key (key id ${unchecked.keyId}) and no key was given. ` +
-        'Set $TIDEMARK_KEY (64 hex digits) or $TIDEMARK_KEY_FILE (a file holding them).',
+        (unchecked.keyId.startsWith('kms-')
+          ? 'It was written in AWS: set $TIDEMARK_KMS_MAC_KEY_ARN to the stack output RepositoryMacKeyArn.'
+          : 'Set $TIDEMARK_KEY (64 hex digits) or $TIDEMARK_KEY_FILE (a file holding them).'),
     );
   }
   if (given && !unchecked.keyId) {
     throw new RepositoryError(
-      `${storage.location} was created without a repository key, so its documents cannot be authenticated with key ${given.id}. ` +
-        'Unset $TIDEMARK_KEY and $TIDEMARK_KEY_FILE for it, or back up into a new repository created with the key.',
+      `${storage.location} was created without a repository key (its marker ${layout.marker()} names none, or was forged without one), ` +
+        `so its documents cannot be authenticated with key ${given.id}. ` +
+        'Unset $TIDEMARK_KEY and $TIDEMARK_KEY_FILE for it, or back up into a new repository created with the key; ' +
+        'if it was created with the key, put its marker back from a copy of the repository and audit who wrote it.',
     );
   }
   return given ? decodeDocument(repositoryMarkerKind, {}, bytes, given) : unchecked;
@@ -51,11 +65,7 @@ export async function openRepository(
   try {
     return await openMarker(storage, await storage.get(key));
   } catch (err) {
-    if (err instanceof IntegrityError) {
-      throw new RepositoryError(`${storage.location} is not a usable Tidemark repository: ${err.message}`, {
-        cause: err,
-      });
-    }
+    if (err instanceof IntegrityError) throw unusable(storage, err);
     if (!(err instanceof ObjectNotFoundError)) throw err;
   }
   const hasObjects = await firstObject(storage);
@@ -81,9 +91,16 @@ export async function ensureRepositoryMarker(storage: RepositoryStorage): Promis
   try {
     return await openMarker(storage, await storage.get(layout.marker()));
   } catch (err) {
+    if (err instanceof IntegrityError) throw unusable(storage, err);
     if (!(err instanceof ObjectNotFoundError)) throw err;
   }
-  return writeMarker(storage);
+  return writeMarker(storage).catch((err: unknown) => {
+    throw err instanceof IntegrityError ? unusable(storage, err) : err;
+  });
+}
+
+function unusable(storage: RepositoryStorage, err: IntegrityError): RepositoryError {
+  return new RepositoryError(`${storage.location} is not a usable Tidemark repository: ${err.message}`, { cause: err });
 }
 
 async function writeMarker(storage: RepositoryStorage): Promise<RepositoryMarker> {
