@@ -447,6 +447,11 @@ describe('a replayed manifest: an expired backup brought back after gc removed i
     expect(gc.json.expiredInCatalog).toEqual([A]);
     expect(gc.json.backupsKept, 'only B is a restore point').toBe(1);
     expect(await chunkFiles(repo), 'gc deleted nothing because of it').toEqual(chunksBefore);
+    const gcText = await runCliInProcess(['gc', '--repo', repo]);
+    expect(gcText.code, describeResult(gcText)).toBe(0);
+    expect(gcText.stderr).toContain(
+      `warning: backup ${A} is expired in the catalog but its manifest is back in the repository without a tombstone; gc kept it and its chunks`,
+    );
     const expire = await cli('expire', '--repo', repo);
     expect(expire.code, describeResult(expire)).toBe(0);
     expect(expire.json.collections.find((c: any) => c.collection === 'nightly').kept).toEqual([

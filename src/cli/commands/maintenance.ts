@@ -62,6 +62,15 @@ export async function gcCommand(options: CommonOptions & { dryRun?: boolean }): 
       `warning: ${c.backupId} has an expiry tombstone but is ${c.state} in the catalog; gc kept it. Check it with \`tidemark show ${c.backupId}\`.`,
     );
   }
+  // Expired is final, so the manifest came back from somewhere: a replay from a copy, or a tombstone
+  // lost. Nothing is deleted on the strength of it either way; a person decides.
+  for (const id of report.expiredInCatalog) {
+    say(
+      `warning: backup ${id} is expired in the catalog but its manifest is back in the repository without a tombstone; ` +
+        `gc kept it and its chunks, and it is no restore point. Run \`tidemark show ${id}\` and find out who wrote backups/${id}/ ` +
+        `(a replay from a copy of the repository, or a tombstone removed); if it is not wanted, remove that directory and run gc again.`,
+    );
+  }
 }
 
 export async function catalogRebuildCommand(options: CommonOptions): Promise<void> {
