@@ -36,6 +36,7 @@ import { handler as restorePrepare } from './restore-prepare.ts';
 import { handler as restoreLoadBatch } from './restore-load-batch.ts';
 import { handler as restoreFinish } from './restore-finish.ts';
 import { handler as restoreVerifyBatch } from './restore-verify-batch.ts';
+import { handler as restoreReplay } from './restore-replay.ts';
 import { handler as restoreComplete } from './restore-complete.ts';
 import { handler as restoreFail } from './restore-fail.ts';
 import { handler as maintenanceExpire } from './maintenance-expire.ts';
@@ -47,8 +48,7 @@ const small = { memoryMb: 256, timeoutSeconds: 60 };
 const batch = (memoryMb: number) => ({ memoryMb, timeoutSeconds: 900 });
 
 export const TASKS = {
-  // backup/start.ts: reads the repository marker, or puts it when the repository has none yet
-  // (the first backup), getBackup, getCollection (creating the scheduled collection on its first
+  // backup/start.ts: getBackup, getCollection (creating the scheduled collection on its first
   // run: collections/<name>.json, then PutItem), connects to the source (its secret) to fail
   // fast, listBackups (the collection's latest: the byKind index), createBackup, getLease
   // (waits up to 4 min while gc holds the repository), and finishBackup(failed) when it gives
@@ -63,7 +63,6 @@ export const TASKS = {
       databases: 'sources',
       read: ['collections'],
       write: ['collections'],
-      marker: true,
       catalog: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
     },
   },
@@ -134,14 +133,16 @@ export const TASKS = {
   // The restore tasks that read a whole manifest get 1024 MB: opening one of a million chunks
   // (~4 TB at the default 4 MiB chunks; 117 MiB of JSON) takes 1.3–2.0 s and ~500 MB of RSS,
   // one of 250,000 chunks 0.3–0.44 s and ~220 MB (bench/manifest-scale.ts; README, "Limits").
-  // resolve.ts: listBackups (the byKind index) / getBackup, reads the manifest, createRestore.
+  // resolve.ts: listBackups (the byKind index) / getBackup, reads the manifest, createRestore;
+  // for a point in time (replay-plan.ts) lists and reads the collection's segments to find the
+  // point and the backup before it (it reads the chain whole, as `restore --to` does).
   RestoreResolve: {
     handler: restoreResolve,
     input: restoreResolve.input,
     file: 'restore-resolve.ts',
     memoryMb: 1024,
     timeoutSeconds: 120,
-    access: { read: ['backups'], catalog: ['GetItem', 'Query', 'PutItem'] },
+    access: { read: ['backups', 'segments'], catalog: ['GetItem', 'Query', 'PutItem'] },
   },
   // prepare.ts: reads the manifest, creates the target database, applies pre-data DDL.
   RestorePrepare: {
@@ -176,6 +177,17 @@ export const TASKS = {
     file: 'restore-verify-batch.ts',
     ...batch(1769),
     access: { databases: 'restoreTargets', read: ['backups'] },
+  },
+  // restore/replay-step.ts (a point-in-time restore): lists the chain's segments and reads them
+  // (their MACs verified), reads the manifest, replays into the target. Each invocation replays
+  // for the plan's budget (600 s by default) and hands on: 15 min leaves room for the last group
+  // and the verification. Segments are decompressed one at a time: 1769 MB, one vCPU.
+  RestoreReplay: {
+    handler: restoreReplay,
+    input: restoreReplay.input,
+    file: 'restore-replay.ts',
+    ...batch(1769),
+    access: { databases: 'restoreTargets', read: ['backups', 'segments'] },
   },
   // complete.ts: drops progress tables, getRestore + finishRestore(committed).
   RestoreComplete: {

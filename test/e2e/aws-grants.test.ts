@@ -249,10 +249,19 @@ beforeAll(async () => {
   const [session, streamSession] = [await setup.databases.connect(source), await setup.databases.connect(source)];
   await enablePitr(session, new LogicalSlotStream(streamSession), setup.storage, config.collections[0]!.name);
   await Promise.all([session.close(), streamSession.close()]);
+  await run('backup', scheduled); // the chain's base backup
   for (const round of [1, 2]) {
     await server.sql(`UPDATE orders SET note = 'archived ${round}' WHERE id % 100 = 0`, 'orders');
     expect(await run('archive', archiveRunInput(config.collections[0]!, orders!))).toMatchObject({ caughtUp: true });
   }
+  // A point-in-time restore (ReplayChanges reads the segments and replays into the target).
+  const atPoint = await run('restore', {
+    collection: config.collections[0]!.name,
+    to: 'latest',
+    target: { ...target, database: 'orders_at_point' },
+    options: { workers: 2 },
+  });
+  expect(atPoint.pointInTime.transactions).toBe(2);
   const now = new Date();
   const lease = {
     name: archiveLeaseName(config.collections[0]!.name),

@@ -84,7 +84,7 @@ export async function cloudBackup(
 export async function cloudRestore(
   stackName: string,
   backup: string | undefined,
-  options: RestoreOptions & CloudFlags & { targetSecret?: string },
+  options: RestoreOptions & CloudFlags & { targetSecret?: string; collection?: string; to?: string },
 ): Promise<void> {
   refuseLocalOnly(options, stackName);
   const credentials = secretOption('target', options.targetSecret, options.target);
@@ -94,16 +94,20 @@ export async function cloudRestore(
     );
   }
   const stack = await resolveStack(stackName);
-  if (!backup && !options.resume)
+  const pointInTime = options.to !== undefined || options.collection !== undefined;
+  if (!backup && !options.resume && !pointInTime)
     throw new UsageError(
-      'Name the backup to restore (an id, or "latest"), or --resume <restore-id> to carry on with a failed restore.',
+      'Name the backup to restore (an id, or "latest"), --resume <restore-id> to carry on with a failed restore, or --collection <name> --to <target> for a point in time.',
     );
+  // The same builder as the local CLI; Resolve checks the point-in-time fields (both, and no backup).
   const input = restoreRunInput({
     backup,
     target: { credentials, database: options.database },
     workers: options.workers,
     verify: options.verify,
     resume: options.resume,
+    collection: options.collection,
+    to: options.to,
   });
   const sfn = new SFNClient({ region: stack.region });
   const name = newRunId();
@@ -115,16 +119,21 @@ export async function cloudRestore(
       executionArn,
       runId: name,
       json: options.json,
-      what: `Restore ${name} of ${backup ?? `restore ${options.resume}`}`,
+      what: `Restore ${name} of ${pointInTime ? `${options.collection} to ${options.to}` : (backup ?? `restore ${options.resume}`)}`,
       stack: stackName,
     });
   if (!options.json)
     say(
-      `Restore of ${backup ? `backup ${backup}` : `restore ${options.resume}`} into ${options.database} started on stack ${stackName}: ${executionArn}`,
+      `Restore of ${pointInTime ? `${options.collection} to ${options.to}` : backup ? `backup ${backup}` : `restore ${options.resume}`} into ${options.database} started on stack ${stackName}: ${executionArn}`,
     );
   const execution = await follow(sfn, executionArn, 'restore', options.json);
   const output = JSON.parse(execution.output ?? '{}') as CompleteOutput;
   reportRestore(output, (performance.now() - started) / 1000, { json: options.json, extra: { executionArn } });
+  const reached = output.pointInTime?.reached;
+  if (reached && !options.json)
+    say(
+      `Replayed ${output.pointInTime!.transactions} transactions; reached the commit of xid ${reached.xid} at ${reached.time} (lsn:${reached.lsn}).`,
+    );
 }
 
 function reportStarted(run: {

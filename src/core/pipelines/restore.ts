@@ -2,13 +2,14 @@
 // holds the two together). Read this first; each step's file says how it does what it does.
 //
 //   Resolve → Prepare → Load (Map: LoadBatch) → Finish → Verify (Map: VerifyBatch; or skipped)
-//     → Complete → EmitRestoreCompleted
+//     → ReplayChanges (a point in time only; again until done) → Complete → EmitRestoreCompleted
 //   any failure: MarkRestoreFailed → EmitRestoreFailed → RestoreFailed
 import { resolveRestore } from '../restore/resolve.ts';
 import { prepareTarget } from '../restore/prepare.ts';
 import { loadBatch } from '../restore/load.ts';
 import { finishRestore } from '../restore/finish.ts';
 import { verifyBatch } from '../restore/verify.ts';
+import { replayChanges } from '../restore/replay-step.ts';
 import { completeRestore } from '../restore/complete.ts';
 import { failRestore } from '../restore/fail.ts';
 import { step } from './step.ts';
@@ -43,6 +44,12 @@ export const RESTORE_PIPELINE = [
     'RestoreVerifyBatch',
     verifyBatch,
     'per batch: reads tables back and compares row counts and checksums with the manifest',
+  ),
+  step(
+    'ReplayChanges',
+    'RestoreReplay',
+    replayChanges,
+    'a point in time: replays the archived transactions the backup does not hold, up to the point, for a time budget per call; its position commits with each group',
   ),
   step(
     'Complete',

@@ -131,7 +131,7 @@ export async function replayChain(
  * Foreign keys are not checked then either, so changes to different tables may be reordered
  * within a transaction to batch them (row-batches.ts): true when that is so.
  */
-async function withoutTriggers(target: SqlSession): Promise<boolean> {
+export async function withoutTriggers(target: SqlSession): Promise<boolean> {
   try {
     await target.query("SELECT pg_catalog.set_config('session_replication_role', 'replica', false)");
     return true;

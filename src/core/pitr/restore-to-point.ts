@@ -53,7 +53,7 @@ export async function restoreToPoint(input: PointRestoreInput, ctx: TaskContext)
  * The chain that holds the target, newest first. Chains are separated by gaps (a slot dropped or
  * lost, then a new enable): a target in a gap is refused with every chain's window.
  */
-async function chainOf(
+export async function chainOf(
   ctx: TaskContext,
   collection: string,
   target: PitrTarget,
@@ -116,7 +116,7 @@ async function gapHolding(storage: TaskContext['storage'], chains: SegmentPlace[
 }
 
 /** The newest committed backup of the collection taken within the chain whose snapshot does not hold `point`. */
-async function chooseBackup(
+export async function chooseBackup(
   ctx: TaskContext,
   collection: string,
   places: Parameters<typeof readChain>[1],

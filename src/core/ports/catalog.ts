@@ -108,6 +108,8 @@ export interface RestoreRecord {
   target: string;
   warnings?: string[];
   error?: string;
+  /** A point-in-time restore: the last archived commit it replayed through, and what it replayed. */
+  pointInTime?: { reached: { xid: string; lsn: string; time: string }; transactions: number; changes: number };
 }
 
 export interface BackupCatalog extends SegmentCatalog {

@@ -2,9 +2,11 @@
 // committed in the catalog — success is recorded only after everything else succeeded.
 import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
+import type { RestoreRecord } from '../ports/catalog.ts';
 import { dropProgressTables, listWarnings, progressOwner } from './progress-table.ts';
 import { cachedManifest } from '../repository/manifest-cache.ts';
 import { dropAndCreateEventTriggers } from './event-triggers.ts';
+import type { ReplayProgress } from './replay-step.ts';
 
 export interface CompleteInput {
   restoreId: string;
@@ -12,6 +14,8 @@ export interface CompleteInput {
   target: DatabaseRef;
   /** True once the Verify step compared every table with the backup; false when it was skipped. */
   verified?: boolean;
+  /** A point-in-time restore's finished replay (ReplayChanges); `reached` is null for a restore to a backup. */
+  replayed?: ReplayProgress | { done: true; reached: null };
 }
 
 export interface CompleteOutput {
@@ -26,6 +30,8 @@ export interface CompleteOutput {
   /** The first warnings (all of them are in the catalog record); keeps the payload small. */
   warnings: string[];
   warningCount: number;
+  /** A point-in-time restore: the exact point reached (the last archived commit replayed) and what was replayed. */
+  pointInTime?: RestoreRecord['pointInTime'];
 }
 
 const WARNINGS_IN_OUTPUT = 50;
@@ -52,12 +58,18 @@ export async function completeRestore(input: CompleteInput, ctx: TaskContext): P
   } finally {
     await session.close();
   }
+  const replayed = input.replayed;
+  const pointInTime =
+    replayed && 'transactions' in replayed && replayed.reached
+      ? { reached: replayed.reached, transactions: replayed.transactions, changes: replayed.changes }
+      : undefined;
   const record = await ctx.catalog.getRestore(input.restoreId);
   if (record?.state !== 'committed') {
     await ctx.catalog.finishRestore(input.restoreId, {
       state: 'committed',
       finishedAt: new Date().toISOString(),
       warnings,
+      ...(pointInTime ? { pointInTime } : {}),
     });
   }
   return {
@@ -71,5 +83,6 @@ export async function completeRestore(input: CompleteInput, ctx: TaskContext): P
     verified,
     warnings: warnings.slice(0, WARNINGS_IN_OUTPUT),
     warningCount: warnings.length,
+    ...(pointInTime ? { pointInTime } : {}),
   };
 }

@@ -1,6 +1,7 @@
 // Step "Resolve": check the execution input, turn `latest` or a backup id (or the restore to
-// resume) into a committed backup, verify its manifest, and record the restore as running. Its
-// output is everything the later states read (DESIGN.md invariant 4: ids and indices only).
+// resume, or a point in time) into a committed backup, verify its manifest, and record the
+// restore as running. Its output is everything the later states read (DESIGN.md invariant 4:
+// ids and indices only).
 import type { DatabaseRef } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { BackupCatalog, BackupRecord } from '../ports/catalog.ts';
@@ -8,6 +9,7 @@ import { BackupNotFoundError, UsageError } from '../errors.ts';
 import { readManifest } from '../repository/manifest.ts';
 import { loadBatches, verifyBatches } from './load-plan.ts';
 import { parseRestoreRunInput } from './run-input.ts';
+import { planReplay, type ReplayPlan } from './replay-plan.ts';
 
 export interface ResolveInput {
   /** The execution input, unchecked (the console passes whatever was pasted). */
@@ -25,6 +27,8 @@ export interface RestoreRunState {
   resumes: string | null;
   loadBatches: number[];
   verifyBatches: number[];
+  /** A point-in-time restore's replay (ReplayChanges); null for a restore to a backup. */
+  replay: ReplayPlan | null;
 }
 
 export async function findCommittedBackup(
@@ -57,7 +61,10 @@ export async function findCommittedBackup(
 export async function resolveRestore(input: ResolveInput, ctx: TaskContext): Promise<RestoreRunState> {
   const run = parseRestoreRunInput(input.input);
   const restoreId = input.executionName;
-  const backup = run.resume ? await resumedBackup(ctx, run.resume, run.backup) : run.backup!;
+  // A point in time picks its backup as `tidemark restore --to` does (the pitr resolve code).
+  const replay =
+    run.to !== undefined ? await planReplay(ctx, run.collection!, run.to, run.options.replaySeconds) : null;
+  const backup = replay ? replay.backupId : run.resume ? await resumedBackup(ctx, run.resume, run.backup) : run.backup!;
   const record = await findCommittedBackup(ctx.catalog, backup, ctx.storage.location);
   const manifest = await readManifest(ctx.storage, record.backupId);
   if (!(await ctx.catalog.getRestore(restoreId))) {
@@ -78,6 +85,7 @@ export async function resolveRestore(input: ResolveInput, ctx: TaskContext): Pro
     resumes: run.resume ?? null,
     loadBatches: indices(loadBatches(manifest).length),
     verifyBatches: indices(verifyBatches(manifest).length),
+    replay: replay?.plan ?? null,
   };
 }
 

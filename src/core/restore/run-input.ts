@@ -5,10 +5,23 @@
 import { z } from 'zod';
 import type { DatabaseRef } from '../ports/database.ts';
 import { UsageError } from '../errors.ts';
+import { parseTarget } from '../pitr/target.ts';
 
 export const DEFAULT_RESTORE_WORKERS = 4;
 /** An inline Map runs at most 40 iterations at once. */
 export const MAX_RESTORE_WORKERS = 40;
+/** How long one ReplayChanges invocation replays before it hands on (Lambda stops at 900 s). */
+export const DEFAULT_REPLAY_SECONDS = 600;
+export const MAX_REPLAY_SECONDS = 720;
+
+const isTarget = (to: string) => {
+  try {
+    parseTarget(to);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 const RestoreRunInputSchema = z
   .object({
@@ -19,6 +32,8 @@ const RestoreRunInputSchema = z
       .object({
         workers: z.number().int().min(1).max(MAX_RESTORE_WORKERS).default(DEFAULT_RESTORE_WORKERS),
         verify: z.boolean().default(true),
+        /** A point-in-time restore's replay time per invocation; 0 hands on after each group of transactions. */
+        replaySeconds: z.number().int().min(0).max(MAX_REPLAY_SECONDS).optional(),
       })
       .strict()
       .default({ workers: DEFAULT_RESTORE_WORKERS, verify: true }),
@@ -27,11 +42,27 @@ const RestoreRunInputSchema = z
       .string()
       .regex(/^[\w.-]{1,80}$/, 'a restore id (from `tidemark restores` or the RestoreFailed event)')
       .optional(),
+    /** A point-in-time restore: the collection whose backups and change archive to restore from … */
+    collection: z.string().min(1).optional(),
+    /** … to this target (an ISO-8601 time with zone, lsn:X/Y, xid:N or latest); Resolve picks the backup. */
+    to: z
+      .string()
+      .refine(isTarget, 'an ISO-8601 time with its zone (2026-12-06T23:20:14.979275Z), lsn:X/Y, xid:N or latest')
+      .optional(),
   })
   .strict()
-  .refine((input) => input.backup !== undefined || input.resume !== undefined, {
-    message: 'name the backup to restore ("latest" or a backup id), or the restore to resume ("resume")',
+  .refine((input) => input.backup !== undefined || input.resume !== undefined || input.to !== undefined, {
+    message:
+      'name the backup to restore ("latest" or a backup id), the restore to resume ("resume"), or a point in time ("collection" and "to")',
     path: ['backup'],
+  })
+  .refine((input) => (input.to === undefined) === (input.collection === undefined), {
+    message: '"to" and "collection" go together: a point in time of that collection\'s change archive',
+    path: ['to'],
+  })
+  .refine((input) => input.to === undefined || (input.backup === undefined && input.resume === undefined), {
+    message: 'a point-in-time restore picks its backup itself: leave out "backup" and "resume"',
+    path: ['to'],
   });
 
 export type RestoreRunInput = z.input<typeof RestoreRunInputSchema>;
@@ -42,7 +73,7 @@ export function parseRestoreRunInput(input: unknown): RestoreRun {
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
   throw new UsageError(
-    `The restore input is not valid: ${problems}. Expected {"backup": "latest" | "<backup id>", "target": {"credentials": "<secret ARN or name>", "database": "<new database>"}, "options": {"workers": 4, "verify": true}} (options optional; "resume": "<restore id>" carries on with a failed restore).`,
+    `The restore input is not valid: ${problems}. Expected {"backup": "latest" | "<backup id>", "target": {"credentials": "<secret ARN or name>", "database": "<new database>"}, "options": {"workers": 4, "verify": true}} (options optional; "resume": "<restore id>" carries on with a failed restore; "collection": "<name>", "to": "<time|lsn:X/Y|xid:N|latest>" in place of "backup" restores to a point in time).`,
   );
 }
 
@@ -53,6 +84,10 @@ export function restoreRunInput(args: {
   workers?: number;
   verify?: boolean;
   resume?: string;
+  /** A point in time: `collection` and `to` together, in place of `backup`. */
+  collection?: string;
+  to?: string;
+  replaySeconds?: number;
 }): RestoreRunInput {
   return {
     ...(args.backup !== undefined ? { backup: args.backup } : {}),
@@ -60,7 +95,13 @@ export function restoreRunInput(args: {
       credentials: args.target.credentials,
       ...(args.target.database !== undefined ? { database: args.target.database } : {}),
     },
-    options: { workers: args.workers ?? DEFAULT_RESTORE_WORKERS, verify: args.verify ?? true },
+    options: {
+      workers: args.workers ?? DEFAULT_RESTORE_WORKERS,
+      verify: args.verify ?? true,
+      ...(args.replaySeconds !== undefined ? { replaySeconds: args.replaySeconds } : {}),
+    },
     ...(args.resume !== undefined ? { resume: args.resume } : {}),
+    ...(args.collection !== undefined ? { collection: args.collection } : {}),
+    ...(args.to !== undefined ? { to: args.to } : {}),
   };
 }

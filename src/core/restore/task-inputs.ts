@@ -32,11 +32,41 @@ export const FinishInputSchema = z.strictObject({
   parallelism: z.number().int().min(1).optional(),
 });
 
+const CommitPointSchema = z.strictObject({ xid: z.string().min(1), lsn: z.string().min(1), time: z.string().min(1) });
+
+/** ReplayChanges: Resolve's replay plan (replay-plan.ts); its progress is in the target, not here. */
+export const ReplayInputSchema = z.strictObject({
+  restoreId: RestoreIdSchema,
+  backupId: BackupIdSchema,
+  target: DatabaseRefSchema,
+  replay: z.strictObject({
+    collection: z.string().min(1),
+    chain: z.string().regex(/^[0-9A-F]{16}$/),
+    segments: z.number().int().min(1),
+    to: z.string().min(1),
+    point: CommitPointSchema,
+    budgetSeconds: z.number().int().min(0),
+  }),
+});
+
+/** What the last ReplayChanges returned ($.replayed); NoReplay's `{done: true, reached: null}` for a restore to a backup. */
+const NoReplaySchema = z.strictObject({ done: z.literal(true), reached: z.null() });
+const ReplayProgressSchema = z.strictObject({
+  done: z.literal(true),
+  reached: CommitPointSchema,
+  transactions: z.number().int(),
+  changes: z.number().int(),
+  skipped: z.number().int(),
+  countedTables: z.number().int(),
+  checksummedTables: z.number().int(),
+});
+
 export const CompleteInputSchema = z.strictObject({
   restoreId: RestoreIdSchema,
   backupId: BackupIdSchema,
   target: DatabaseRefSchema,
   verified: z.boolean().optional(),
+  replayed: z.union([ReplayProgressSchema, NoReplaySchema]).optional(),
 });
 
 /** MarkRestoreFailed: the execution's name and raw input, which may be what failed. */

@@ -1,0 +1,242 @@
+// A point-in-time restore through the restore state machine (state-machines/restore.asl.json,
+// run locally by the same runner as every restore): Resolve picks the backup before the point,
+// the base is restored and verified, ReplayChanges replays up to the point in chained
+// invocations, Complete records the point reached. On the file repository and on the AWS-shaped
+// stores (s3rver + dynalite). The oracle is the source itself, read when it was at the point.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import pg from 'pg';
+import { createCatalogTable } from '#adapters/dynamodb-catalog.ts';
+import { LogicalSlotStream } from '#adapters/postgres/logical-stream.ts';
+import { describeUrl, withoutPassword } from '#adapters/postgres/connector.ts';
+import { openLocalContext, type LocalContext } from '#local/local-context.ts';
+import { runStateMachine, type StateEvent } from '#local/state-machine-runner.ts';
+import { createCollection } from '#core/maintenance/collections.ts';
+import { enablePitr } from '#core/pitr/enable.ts';
+import { archiveChanges } from '#core/pitr/archive.ts';
+import { backupRunInput } from '#core/backup/run-input.ts';
+import { restoreRunInput } from '#core/restore/run-input.ts';
+import type { CompleteOutput } from '#core/restore/complete.ts';
+import type { ReplayProgress } from '#core/restore/replay-step.ts';
+import { TransientError } from '#core/errors.ts';
+import { tableContents } from '../support/pitr-physical.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
+import { startS3rver, S3RVER_CREDENTIALS, type LocalS3 } from '../support/s3rver.ts';
+import { startDynalite, type LocalDynamoDb } from '../support/dynalite.ts';
+import { tempRepository } from '../support/pipeline.ts';
+
+let server: PostgresServer;
+let s3: LocalS3;
+let dynamo: LocalDynamoDb;
+
+beforeAll(async () => {
+  [server, s3, dynamo] = await Promise.all([startPostgres({ major: 15 }), startS3rver(), startDynalite()]);
+  vi.stubEnv('AWS_ENDPOINT_URL_S3', s3.endpoint);
+  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', dynamo.endpoint);
+  vi.stubEnv('AWS_ACCESS_KEY_ID', S3RVER_CREDENTIALS.accessKeyId);
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', S3RVER_CREDENTIALS.secretAccessKey);
+  vi.stubEnv('AWS_REGION', 'us-east-1');
+  await createCatalogTable(dynamo.client(), 'tidemark-pitr-restore');
+}, 120_000);
+
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await Promise.allSettled([server?.stop(), s3?.stop(), dynamo?.stop()]);
+});
+
+const STORES = [
+  { store: 'file repository', open: async () => openLocalContext(await tempRepository(), { create: true }) },
+  {
+    store: 's3rver + dynalite',
+    open: () =>
+      openLocalContext(`s3://${s3.bucket}/pitr-restore`, { create: true, catalog: 'dynamodb://tidemark-pitr-restore' }),
+  },
+];
+
+describe.each(STORES)('a point-in-time restore through the restore machine, on the $store', ({ store, open }) => {
+  const db = store.startsWith('file') ? 'shop_file' : 'shop_s3';
+  let ctx: LocalContext;
+  let client: pg.Client;
+  /** What the source held right after the commit of `xid`, and a time after it, before the next commit. */
+  let point: { xid: string; time: string; contents: Record<string, string[]> };
+  let restores = 0;
+
+  /** One order: a new row (bigserial key), a stock update, a note in a keyless table, sometimes a delete. */
+  async function order(n: number): Promise<string> {
+    await client.query('BEGIN');
+    await client.query('INSERT INTO orders (item, qty) VALUES ($1, $2)', [1 + (n % 5), 1 + (n % 3)]);
+    await client.query('UPDATE stock SET qty = qty - $2 WHERE item = $1', [1 + (n % 5), 1 + (n % 3)]);
+    await client.query('INSERT INTO notes VALUES ($1, $2)', [n % 4, `order ${n}`]);
+    if (n % 4 === 3) await client.query('DELETE FROM notes WHERE ctid = (SELECT min(ctid) FROM notes WHERE k = 0)');
+    const { rows } = await client.query('SELECT txid_current()::text AS xid');
+    await client.query('COMMIT');
+    return rows[0].xid;
+  }
+
+  async function archive(): Promise<void> {
+    const session = await ctx.databases.connect({ credentials: 'source' });
+    try {
+      await archiveChanges(new LogicalSlotStream(session), ctx.storage, db, { segmentBytes: 2048 });
+    } finally {
+      await session.close();
+    }
+  }
+
+  async function restore(
+    to: string,
+    options: {
+      replaySeconds?: number;
+      onState?: (e: StateEvent) => void;
+      /** Before the first ReplayChanges: the target holds the restored backup. */
+      beforeReplay?: (database: string) => Promise<void>;
+    } = {},
+  ) {
+    const database = `${db}_at_${++restores}`;
+    ctx.credentials.register(database, server.url(database));
+    let replays = 0;
+    const calls: ReplayProgress[] = [];
+    const output: CompleteOutput = await runStateMachine(
+      'restore',
+      restoreRunInput({
+        collection: db,
+        to,
+        target: { credentials: database },
+        workers: 2,
+        replaySeconds: options.replaySeconds,
+      }),
+      ctx,
+      {
+        onState: options.onState,
+        aroundTask: async (fn, run) => {
+          if (fn !== 'RestoreReplay') return run();
+          if (++replays === 1) await options.beforeReplay?.(database);
+          const result = await run();
+          calls.push(result as ReplayProgress);
+          // A fake fault, said so: an invocation that committed its transactions and then died
+          // before Step Functions got its answer (a Lambda timeout, a lost response). In-process
+          // nothing else can end an invocation between its commit and its return. The ASL retries
+          // it; the retry must apply nothing twice.
+          if (retryAfterCommit === replays) throw new TransientError('the replay invocation died after its commit');
+          return result;
+        },
+      },
+    );
+    const contents = await tableContents((q) => server.sql(q, database));
+    return { output, contents, replays, calls, database };
+  }
+  let retryAfterCommit = 0;
+
+  beforeAll(async () => {
+    const url = await server.createDatabase(db);
+    client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(`CREATE TABLE stock (item int PRIMARY KEY, qty int NOT NULL);
+      CREATE TABLE orders (id bigserial PRIMARY KEY, item int NOT NULL, qty int NOT NULL);
+      CREATE TABLE notes (k int, note text); ALTER TABLE notes REPLICA IDENTITY FULL;
+      INSERT INTO stock SELECT g, 1000 FROM generate_series(1, 5) g;
+      INSERT INTO notes VALUES (0, 'opening')`);
+    ctx = await open();
+    ctx.credentials.register('source', url);
+    await createCollection(ctx, {
+      name: db,
+      source: withoutPassword(url),
+      sourceDescription: describeUrl(url),
+      retention: {},
+    });
+    const session = await ctx.databases.connect({ credentials: 'source' });
+    const streamSession = await ctx.databases.connect({ credentials: 'source' });
+    try {
+      await enablePitr(session, new LogicalSlotStream(streamSession), ctx.storage, db);
+    } finally {
+      await Promise.all([session.close(), streamSession.close()]);
+    }
+    for (let n = 0; n < 3; n++) await order(n);
+    await runStateMachine(
+      'backup',
+      backupRunInput({ source: { credentials: 'source' }, collection: db, workers: 2, snapshotHoldSeconds: 3600 }),
+      ctx,
+    );
+    for (let n = 3; n < 12; n++) await order(n);
+    await archive();
+    // Written more, then archived again: the point lies between the two archive runs.
+    for (let n = 12; n < 18; n++) await order(n);
+    const xid = await order(18);
+    const contents = await tableContents((q) => client.query(q));
+    const { rows } = await client.query(
+      `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`,
+    );
+    point = { xid, time: rows[0].t, contents };
+    await new Promise((r) => setTimeout(r, 20));
+    for (let n = 19; n < 26; n++) await order(n);
+    await archive();
+  }, 180_000);
+
+  afterAll(async () => {
+    await client?.end();
+  });
+
+  it('restores to a time between two archive runs: the target is the source as it was then, and the point reached is recorded', async () => {
+    const states: string[] = [];
+    const { output, contents, replays } = await restore(point.time, {
+      onState: (e) => e.type === 'StateEntered' && e.state && states.push(e.state),
+    });
+    expect(contents).toEqual(point.contents);
+    expect(Object.keys(contents).sort()).toEqual(['notes', 'orders', 'stock']);
+    // Inclusive: the last commit before the time is the point reached, named exactly.
+    expect(output.pointInTime?.reached.xid).toBe(point.xid);
+    expect(output.pointInTime?.transactions).toBe(16); // orders 3 … 18: the backup held 0 … 2
+    expect(replays).toBe(1);
+    // The base is verified against its manifest before the replay changes it.
+    expect(states.indexOf('Verify')).toBeLessThan(states.indexOf('ReplayChanges'));
+    expect(states.indexOf('ReplayChanges')).toBeLessThan(states.indexOf('Complete'));
+    const record = await ctx.catalog.getRestore(output.restoreId);
+    expect(record).toMatchObject({ state: 'committed', pointInTime: { reached: output.pointInTime!.reached } });
+  }, 120_000);
+
+  it('a budget of 0 s chains an invocation per transaction; one retried after its commit applies nothing twice', async () => {
+    retryAfterCommit = 4;
+    try {
+      const { output, contents, replays, calls } = await restore(`xid:${point.xid}`, { replaySeconds: 0 });
+      expect(contents).toEqual(point.contents);
+      expect(output.pointInTime?.reached.xid).toBe(point.xid);
+      expect(output.pointInTime?.transactions).toBe(16);
+      // One transaction per invocation: the 5th call is the retry of the 4th, which had committed
+      // its transaction, so it goes on with the 5th transaction, not the 4th again.
+      expect(replays).toBe(16);
+      expect(calls.map((c) => c.transactions)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+      expect(calls.map((c) => c.done)).toEqual([...Array(15).fill(false), true]);
+      expect(new Set(calls.map((c) => c.reached!.xid)).size).toBe(16);
+      expect(calls.at(-1)!.countedTables).toBeGreaterThan(0);
+    } finally {
+      retryAfterCommit = 0;
+    }
+  }, 180_000);
+
+  it('a replay session killed inside a transaction (the target ends it) loses that transaction only, and the retry applies it once', async () => {
+    const { output, contents, calls } = await restore(`xid:${point.xid}`, {
+      replaySeconds: 0,
+      // A real fault, not a fake one: an ALWAYS trigger (it fires under session_replication_role
+      // = replica) terminates the replay's own session at the 6th replayed order, once (a
+      // sequence does not roll back), as a Lambda that dies loses its connection mid-transaction.
+      beforeReplay: async (database) => {
+        await server.sql(
+          `CREATE SEQUENCE kill_once;
+           CREATE FUNCTION kill_replay() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF nextval('kill_once') = 6 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NEW; END $$;
+           CREATE TRIGGER kill_replay BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION kill_replay();
+           ALTER TABLE orders ENABLE ALWAYS TRIGGER kill_replay`,
+          database,
+        );
+      },
+    });
+    expect(contents).toEqual(point.contents);
+    expect(output.pointInTime?.transactions).toBe(16);
+    // The killed call returned nothing; its retry applied the 6th transaction, once.
+    expect(calls.map((c) => c.transactions)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    const [{ n }] = (await server.sql('SELECT last_value::int AS n FROM kill_once', `${db}_at_${restores}`)).rows;
+    expect(n).toBe(17); // the trigger ran for 17 inserts of 16 orders: the 6th was killed and redone
+  }, 180_000);
+
+  it('a restore to a point of no chain is refused by Resolve, naming what is reachable', async () => {
+    await expect(restore('xid:1')).rejects.toThrow(/Transaction 1 is not in the change archive.*Reachable: from/s);
+  }, 60_000);
+});
