@@ -48,7 +48,8 @@ const small = { memoryMb: 256, timeoutSeconds: 60 };
 const batch = (memoryMb: number) => ({ memoryMb, timeoutSeconds: 900 });
 
 export const TASKS = {
-  // backup/start.ts: getBackup, getCollection (creating the scheduled collection on its first
+  // backup/start.ts: reads the repository marker, or puts it when the repository has none yet
+  // (the first backup), getBackup, getCollection (creating the scheduled collection on its first
   // run: collections/<name>.json, then PutItem), connects to the source (its secret) to fail
   // fast, listBackups (the collection's latest: the byKind index), createBackup, getLease
   // (waits up to 4 min while gc holds the repository), and finishBackup(failed) when it gives
@@ -63,6 +64,7 @@ export const TASKS = {
       databases: 'sources',
       read: ['collections'],
       write: ['collections'],
+      marker: true,
       catalog: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
     },
   },
