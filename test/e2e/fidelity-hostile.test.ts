@@ -284,3 +284,46 @@ describe('hostile incrementals: large objects rewritten in place or recreated un
     await expectSame(await backupAndRestore());
   }, 120_000);
 });
+
+describe('a SQL_ASCII database whose catalog holds bytes that are not UTF-8', () => {
+  let server: PostgresServer;
+  let repo: string;
+
+  beforeAll(async () => {
+    server = await startPostgres({ major: 15 });
+    await server.sql(`CREATE DATABASE ascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+    // E'\\xe9' makes the server store the byte 0xe9 (é in Latin-1, never UTF-8); "naïve" is valid UTF-8.
+    await server.sql(
+      `CREATE TABLE "naïve" (id int PRIMARY KEY, d text DEFAULT E'd\\xe9faut');
+       COMMENT ON TABLE "naïve" IS E'caf\\xe9';
+       CREATE VIEW v AS SELECT E'caf\\xe9'::text AS x;
+       CREATE FUNCTION f() RETURNS text LANGUAGE sql AS E'SELECT ''\\xe9''';
+       CREATE FUNCTION fine() RETURNS text LANGUAGE sql AS $$ SELECT 'naïve' $$;
+       INSERT INTO "naïve" (id) VALUES (1);`,
+      'ascii',
+    );
+    repo = await tempRepository();
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    if (repo) await rm(dirname(repo), { recursive: true, force: true });
+  });
+
+  it('is refused naming each object whose name, comment or definition holds them (not only "invalid byte sequence")', async () => {
+    const refused = await runCli(['backup', '--source', server.url('ascii'), '--repo', repo]);
+    expect(refused.code, describeResult(refused)).toBe(1);
+    expect(refused.stderr).toContain(
+      `Database 'ascii' is in the SQL_ASCII encoding and the name, comment or definition of table public."naïve", view public.v, column d of table public."naïve", function public.f() holds bytes that are not valid UTF-8`,
+    );
+    expect(refused.stderr).not.toContain('fine()');
+    // Put right in UTF-8 as told (the row's default-made value is data: converted in place), it backs up.
+    await server.sql(
+      `COMMENT ON TABLE "naïve" IS 'café'; CREATE OR REPLACE VIEW v AS SELECT 'café'::text AS x;
+       ALTER TABLE "naïve" ALTER d SET DEFAULT 'défaut'; CREATE OR REPLACE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT 'é' $$;
+       UPDATE "naïve" SET d = 'défaut';`,
+      'ascii',
+    );
+    const taken = await runCli(['backup', '--source', server.url('ascii'), '--repo', repo, '--json']);
+    expect(taken.code, describeResult(taken)).toBe(0);
+  }, 120_000);
+});

@@ -42,6 +42,110 @@ export async function refuseNonUtf8Text(query: Query, tables: readonly TableData
   );
 }
 
+/**
+ * Catalog text that can hold any bytes a SQL_ASCII database was given: an object's name, comment
+ * or definition. `id` is the (classid, objid, objsubid) pg_describe_object names it by.
+ */
+const CATALOG_TEXT: { from: string; text: string; id: string }[] = [
+  { from: 'pg_catalog.pg_description x', text: 'x.description', id: 'x.classoid, x.objoid, x.objsubid' },
+  { from: 'pg_catalog.pg_shdescription x', text: 'x.description', id: 'x.classoid, x.objoid, 0' },
+  {
+    from: 'pg_catalog.pg_namespace x',
+    text: 'x.nspname::pg_catalog.text',
+    id: "'pg_catalog.pg_namespace'::pg_catalog.regclass, x.oid, 0",
+  },
+  {
+    from: 'pg_catalog.pg_class x',
+    text: "x.relname::pg_catalog.text || CASE WHEN x.relkind IN ('v', 'm') AND x.oid >= 16384 THEN pg_catalog.pg_get_viewdef(x.oid) ELSE '' END",
+    id: "'pg_catalog.pg_class'::pg_catalog.regclass, x.oid, 0",
+  },
+  {
+    from: 'pg_catalog.pg_attribute x',
+    text: 'x.attname::pg_catalog.text',
+    id: "'pg_catalog.pg_class'::pg_catalog.regclass, x.attrelid, x.attnum",
+  },
+  {
+    from: 'pg_catalog.pg_attrdef x',
+    text: 'pg_catalog.pg_get_expr(x.adbin, x.adrelid)',
+    id: "'pg_catalog.pg_class'::pg_catalog.regclass, x.adrelid, x.adnum",
+  },
+  {
+    from: 'pg_catalog.pg_type x',
+    text: 'x.typname::pg_catalog.text',
+    id: "'pg_catalog.pg_type'::pg_catalog.regclass, x.oid, 0",
+  },
+  {
+    from: 'pg_catalog.pg_enum x',
+    text: 'x.enumlabel::pg_catalog.text',
+    id: "'pg_catalog.pg_type'::pg_catalog.regclass, x.enumtypid, 0",
+  },
+  {
+    from: 'pg_catalog.pg_proc x',
+    text: "x.proname::pg_catalog.text || COALESCE(x.prosrc, '')",
+    id: "'pg_catalog.pg_proc'::pg_catalog.regclass, x.oid, 0",
+  },
+  {
+    from: 'pg_catalog.pg_constraint x',
+    text: 'x.conname::pg_catalog.text || pg_catalog.pg_get_constraintdef(x.oid)',
+    id: "'pg_catalog.pg_constraint'::pg_catalog.regclass, x.oid, 0",
+  },
+  {
+    from: 'pg_catalog.pg_roles x',
+    text: 'x.rolname::pg_catalog.text',
+    id: "'pg_catalog.pg_authid'::pg_catalog.regclass, x.oid, 0",
+  },
+];
+
+/**
+ * The catalog's counterpart of refuseNonUtf8Text, run before the capture reads anything (which
+ * would fail with only "invalid byte sequence"): names each object whose name, comment or
+ * definition is not valid UTF-8 (escaped, as PostgreSQL's escape format writes bytes).
+ */
+export async function refuseNonUtf8Catalog(query: Query): Promise<void> {
+  const [db] = await query(
+    `SELECT pg_catalog.current_database() AS name, pg_catalog.pg_encoding_to_char(encoding) AS encoding
+       FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()`,
+  );
+  if (db?.encoding !== 'SQL_ASCII') return;
+  const bad: string[] = [];
+  for (const { from, text, id } of CATALOG_TEXT) {
+    if (await convertsToUtf8(query, text, from)) continue;
+    // Candidates hold a byte above 0x7f (valid UTF-8 letters too); each is converted alone.
+    const candidates = await query(
+      `SELECT c.classid::pg_catalog.oid AS classid, c.objid, c.objsubid, pg_catalog.encode(pg_catalog.convert_to(
+         pg_catalog.pg_describe_object(c.classid, c.objid, c.objsubid), 'SQL_ASCII'), 'escape') AS name
+       FROM (SELECT ${id} FROM ${from} WHERE ${text} ~ '[\\x80-\\xff]') c(classid, objid, objsubid)`,
+    );
+    for (const c of candidates.slice(0, 50)) {
+      const one = `(SELECT * FROM ${from} WHERE (${id}) = (${Number(c.classid)}::pg_catalog.oid, ${Number(c.objid)}::pg_catalog.oid, ${Number(c.objsubid)})) x`;
+      if (!(await convertsToUtf8(query, text, one))) bad.push(fromEscapeFormat(String(c.name)));
+    }
+  }
+  if (bad.length === 0) return;
+  throw new UnsupportedObjectError(
+    `Database ${quoteLiteral(db.name)} is in the SQL_ASCII encoding and the name, comment or definition of ${listNames([...new Set(bad)], 20)} ` +
+      'holds bytes that are not valid UTF-8, the encoding Tidemark reads every database in: the backup is not taken. ' +
+      'Rename, re-comment or redefine them in UTF-8, or back this database up with pg_dump, which keeps its encoding.',
+  );
+}
+
+/** bytea's escape format (a doubled backslash, \ooo for other bytes) read as UTF-8; an invalid byte becomes U+FFFD. */
+function fromEscapeFormat(text: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] !== '\\') {
+      bytes.push(text.charCodeAt(i));
+    } else if (text[i + 1] === '\\') {
+      bytes.push(0x5c);
+      i += 1;
+    } else {
+      bytes.push(Number.parseInt(text.slice(i + 1, i + 4), 8));
+      i += 3;
+    }
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}
+
 /** True when every value of `text` over `from` can be sent as UTF-8 (converting it checks it). */
 async function convertsToUtf8(query: Query, text: string, from: string): Promise<boolean> {
   await query('SAVEPOINT tidemark_encoding');

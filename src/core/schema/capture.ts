@@ -1,6 +1,7 @@
 // Schema capture from the system catalogs: what pg_dump --schema-only would write, as ordered
 // statements (see model.ts). Runs inside the caller's REPEATABLE READ transaction and only reads;
 // search_path is emptied for the duration so every pg_get_*def output is schema-qualified.
+import { refuseNonUtf8Catalog } from '../backup/encoding-check.ts';
 import { UnsupportedObjectError } from '../errors.ts';
 import { captureAccessMethods } from './access-methods.ts';
 import { captureBaseTypes } from './base-types.ts';
@@ -57,6 +58,7 @@ export async function captureSchema(query: CatalogQuery): Promise<SchemaSnapshot
   await query(`SELECT pg_catalog.set_config('search_path', '', true)`);
   const [emptied] = await query<{ path: string }>(`SELECT pg_catalog.current_setting('search_path') AS path`);
   if (emptied.path !== '') throw new UnsupportedObjectError('captureSchema must run inside a transaction');
+  await refuseNonUtf8Catalog(query); // a SQL_ASCII database's names, comments and definitions
   const capture = new Capture(query, settings.version);
   await captureSchemas(capture);
   await captureExtensions(capture);
