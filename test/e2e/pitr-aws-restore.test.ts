@@ -14,7 +14,7 @@ import { createCollection } from '#core/maintenance/collections.ts';
 import { enablePitr } from '#core/pitr/enable.ts';
 import { archiveChanges } from '#core/pitr/archive.ts';
 import { backupRunInput } from '#core/backup/run-input.ts';
-import { restoreRunInput } from '#core/restore/run-input.ts';
+import { parseRestoreRunInput, restoreRunInput } from '#core/restore/run-input.ts';
 import type { CompleteOutput } from '#core/restore/complete.ts';
 import type { ReplayProgress } from '#core/restore/replay-step.ts';
 import { TransientError } from '#core/errors.ts';
@@ -109,6 +109,14 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
         aroundTask: async (fn, run) => {
           if (fn !== 'RestoreReplay') return run();
           if (++replays === 1) await options.beforeReplay?.(database);
+          if (replays === duplicateAt) {
+            // The same invocation twice at once (Step Functions retrying one whose answer was lost
+            // while it still runs): the second waits for the first, then carries on after it.
+            const both = (await Promise.all([run(), run()])) as ReplayProgress[];
+            both.sort((a, b) => a.transactions - b.transactions);
+            calls.push(...both);
+            return both[1];
+          }
           const result = await run();
           calls.push(result as ReplayProgress);
           // A fake fault, said so: an invocation that committed its transactions and then died
@@ -124,6 +132,7 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
     return { output, contents, replays, calls, database };
   }
   let retryAfterCommit = 0;
+  let duplicateAt = 0;
 
   beforeAll(async () => {
     const url = await server.createDatabase(db);
@@ -192,22 +201,25 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
     expect(record).toMatchObject({ state: 'committed', pointInTime: { reached: output.pointInTime!.reached } });
   }, 120_000);
 
-  it('a budget of 0 s chains an invocation per transaction; one retried after its commit applies nothing twice', async () => {
+  it('a budget of 0 s chains an invocation per transaction; one retried after its commit, or run twice at once, applies nothing twice', async () => {
     retryAfterCommit = 4;
+    duplicateAt = 8;
     try {
       const { output, contents, replays, calls } = await restore(`xid:${point.xid}`, { replaySeconds: 0 });
       expect(contents).toEqual(point.contents);
       expect(output.pointInTime?.reached.xid).toBe(point.xid);
       expect(output.pointInTime?.transactions).toBe(16);
       // One transaction per invocation: the 5th call is the retry of the 4th, which had committed
-      // its transaction, so it goes on with the 5th transaction, not the 4th again.
-      expect(replays).toBe(16);
+      // its transaction, so it goes on with the 5th transaction, not the 4th again; the 8th ran
+      // twice at once, and the two applied the 8th and the 9th.
+      expect(replays).toBe(15);
       expect(calls.map((c) => c.transactions)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
       expect(calls.map((c) => c.done)).toEqual([...Array(15).fill(false), true]);
       expect(new Set(calls.map((c) => c.reached!.xid)).size).toBe(16);
       expect(calls.at(-1)!.countedTables).toBeGreaterThan(0);
     } finally {
       retryAfterCommit = 0;
+      duplicateAt = 0;
     }
   }, 180_000);
 
@@ -239,4 +251,23 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
   it('a restore to a point of no chain is refused by Resolve, naming what is reachable', async () => {
     await expect(restore('xid:1')).rejects.toThrow(/Transaction 1 is not in the change archive.*Reachable: from/s);
   }, 60_000);
+});
+
+describe('the point-in-time fields of the restore input', () => {
+  const target = { credentials: 'target' };
+  it('take "collection" and "to" together, in place of a backup, with a target the CLI accepts', () => {
+    const run = parseRestoreRunInput(restoreRunInput({ collection: 'shop', to: 'lsn:0/16B3748', target }));
+    expect(run).toMatchObject({ collection: 'shop', to: 'lsn:0/16B3748' });
+    expect(run.backup).toBeUndefined();
+    expect(() => parseRestoreRunInput({ to: 'latest', target })).toThrow(/"to" and "collection" go together/);
+    expect(() => parseRestoreRunInput({ collection: 'shop', to: 'latest', backup: 'latest', target })).toThrow(
+      /picks its backup itself/,
+    );
+    expect(() => parseRestoreRunInput({ collection: 'shop', to: '2026-12-06 23:20', target })).toThrow(
+      /to: an ISO-8601 time with its zone/,
+    );
+    expect(() =>
+      parseRestoreRunInput({ collection: 'shop', to: 'latest', target, options: { replaySeconds: 900 } }),
+    ).toThrow(/replaySeconds/);
+  });
 });

@@ -60,6 +60,9 @@ export async function replayChanges(input: ReplayInput, ctx: TaskContext): Promi
       throw new RestoreTargetError(
         `The target database holds ${owner ? `restore ${owner}'s` : 'no'} progress tables, not restore ${input.restoreId}'s: ReplayChanges runs only between Prepare and Complete of its own restore. Start a new restore into an empty database.`,
       );
+    // One replayer at a time: an invocation Step Functions retried while the first still runs
+    // (a lost response) waits here until that one's session ends, then reads where it got to.
+    await session.query("SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('tidemark replay'))");
     const progress = await readProgress(session);
     if (progress.done) return progress;
     const manifest = await cachedManifest(ctx.storage, input.backupId);
