@@ -106,7 +106,7 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
       ctx,
       {
         onState: options.onState,
-        aroundTask: async (fn, run) => {
+        aroundTask: async <T>(fn: string, run: () => Promise<T>): Promise<T> => {
           if (fn !== 'RestoreReplay') return run();
           if (++replays === 1) await options.beforeReplay?.(database);
           if (replays === duplicateAt) {
@@ -115,7 +115,7 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
             const both = (await Promise.all([run(), run()])) as ReplayProgress[];
             both.sort((a, b) => a.transactions - b.transactions);
             calls.push(...both);
-            return both[1];
+            return both[1] as T;
           }
           const result = await run();
           calls.push(result as ReplayProgress);
