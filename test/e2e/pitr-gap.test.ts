@@ -93,6 +93,10 @@ test('pitr archive starts a new chain and its base backup after a dropped slot; 
     expect(status.json.chains.map((c: { chain: string }) => c.chain)).toEqual([enabled.json.chain, healed.json.chain]);
     expect(status.json.chains[0].lastCommit.xid).toBe(inFirst);
     expect(status.json.chains[1].lastCommit).toEqual(second.json.lastCommit);
+    expect(status.json.chains.map((c: { firstBackup?: { backupId: string } }) => c.firstBackup?.backupId)).toEqual([
+      enabled.json.backupId,
+      healed.json.gap.backupId,
+    ]);
     expect(status.json.gaps).toEqual([
       expect.objectContaining({ reason: 'slot-dropped', previousChain: enabled.json.chain, chain: healed.json.chain }),
     ]);

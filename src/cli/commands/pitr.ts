@@ -9,6 +9,9 @@ import { UsageError } from '#core/errors.ts';
 import { restoreRunInput } from '#core/restore/run-input.ts';
 import { enablePitr, disablePitr } from '#core/pitr/enable.ts';
 import { pitrStatus } from '#core/pitr/status.ts';
+import { listChains } from '#core/pitr/chain.ts';
+import { readSegment } from '#core/pitr/segment.ts';
+import { chainBackups } from '#core/pitr/base-backup.ts';
 import { restoreToPoint } from '#core/pitr/restore-to-point.ts';
 import { parseTarget } from '#core/pitr/target.ts';
 import { formatBytes, formatCount, printJson, say } from '../output.ts';
@@ -119,9 +122,20 @@ export async function pitrDisableCommand(options: PitrOptions): Promise<void> {
 }
 
 export async function pitrStatusCommand(options: PitrOptions): Promise<void> {
-  const status = await withSource(options, (ctx, session, stream) =>
-    pitrStatus(session, stream, ctx.storage, options.collection),
-  );
+  const status = await withSource(options, async (ctx, session, stream) => {
+    const found = await pitrStatus(session, stream, ctx.storage, options.collection);
+    // A restore into a chain starts from a backup taken in it: the oldest one opens its window.
+    const places = await listChains(ctx.storage, options.collection);
+    const chains = [];
+    for (const c of found.chains) {
+      let oldest: { backupId: string; snapshotTime: string } | undefined;
+      const opening = await readSegment(ctx.storage, places.get(c.chain)![0]!);
+      for await (const m of chainBackups(ctx.catalog, ctx.storage, options.collection, opening))
+        oldest = { backupId: m.backupId, snapshotTime: m.snapshot.time };
+      chains.push({ ...c, ...(oldest ? { firstBackup: oldest } : {}) });
+    }
+    return { ...found, chains };
+  });
   if (options.json) return printJson({ ok: true, ...status });
   say(`Collection ${status.collection}`);
   say(`  in the source: ${status.objects.join(', ') || 'nothing (point-in-time recovery is not enabled)'}`);
@@ -134,7 +148,10 @@ export async function pitrStatusCommand(options: PitrOptions): Promise<void> {
       ? `${c.firstCommit.time} (xid:${c.firstCommit.xid}) to ${c.lastCommit!.time} (xid:${c.lastCommit!.xid}, lsn:${c.lastCommit!.lsn})`
       : 'no transactions yet';
     say(
-      `  chain ${c.chain}: ${formatCount(c.segments)} segments, ${formatCount(c.transactions)} transactions, ${window}${c.lastSealedAt ? `; last segment sealed ${c.lastSealedAt}` : ''}`,
+      `  chain ${c.chain}: ${formatCount(c.segments)} segments, ${formatCount(c.transactions)} transactions, ${window}${c.lastSealedAt ? `; last segment sealed ${c.lastSealedAt}` : ''}; ` +
+        (c.firstBackup
+          ? `restorable from its backup ${c.firstBackup.backupId} (snapshot ${c.firstBackup.snapshotTime}) on`
+          : `no backup taken in it yet, so nothing in it is restorable: tidemark backup --collection ${status.collection}`),
     );
   }
   for (const g of status.gaps)
