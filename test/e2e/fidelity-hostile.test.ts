@@ -327,3 +327,41 @@ describe('a SQL_ASCII database whose catalog holds bytes that are not UTF-8', ()
     expect(taken.code, describeResult(taken)).toBe(0);
   }, 120_000);
 });
+
+describe('PostgreSQL 18: default privileges on large objects', () => {
+  it('back up (they crashed the capture: no keyword for their kind) and restore, as do the grants they gave', async () => {
+    const server = await startPostgres({ major: 18 });
+    const repo = await tempRepository();
+    try {
+      await server.sql(ROLES);
+      await server.createDatabase('lo18');
+      await server.sql(
+        `ALTER DEFAULT PRIVILEGES FOR ROLE "Hostile Owner" GRANT SELECT, UPDATE ON LARGE OBJECTS TO "reader ""r""" WITH GRANT OPTION;
+         ALTER DEFAULT PRIVILEGES GRANT SELECT ON LARGE OBJECTS TO PUBLIC;
+         ALTER DEFAULT PRIVILEGES FOR ROLE "écrivain" REVOKE ALL ON LARGE OBJECTS FROM "écrivain";
+         SELECT lo_from_bytea(9, 'made by postgres'::bytea);
+         SET ROLE "Hostile Owner"; SELECT lo_from_bytea(10, 'made by the owner'::bytea); RESET ROLE;`,
+        'lo18',
+      );
+      const { output } = await runBackup(repo, server.url('lo18'));
+      const done = await runRestore(repo, output.backupId, server.url('lo18_restored'));
+      expect(done).toMatchObject({ verified: true, warnings: [] });
+      // As sets: a grant replayed after creation lists its entry after the owner's.
+      const state = async (database: string) =>
+        (
+          await server.sql(
+            `SELECT 'default ' || pg_get_userbyid(defaclrole) || ' ' || defaclobjtype::text || ' ' || defaclacl::text AS item FROM pg_default_acl
+             UNION ALL SELECT 'object ' || m.oid || ' ' || pg_get_userbyid(m.lomowner) || ' ' || a.grantee::regrole::text || ' ' || a.privilege_type || ' ' || a.is_grantable::text
+               FROM pg_largeobject_metadata m, aclexplode(m.lomacl) a ORDER BY 1`,
+            database,
+          )
+        ).rows.map((r) => r.item as string);
+      const before = await state('lo18');
+      expect(before.filter((i) => i.startsWith('default ')).length).toBe(3);
+      expect(await state('lo18_restored')).toEqual(before);
+    } finally {
+      await server.stop();
+      await rm(dirname(repo), { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -9,7 +9,8 @@ import { quoteIdentLikeServer } from '../sql.ts';
 interface DefaultAclRow {
   role: string;
   schema: string | null;
-  objtype: 'r' | 'S' | 'f' | 'T' | 'n';
+  /** `L`: large objects (PostgreSQL 18+, never per schema). */
+  objtype: 'r' | 'S' | 'f' | 'T' | 'n' | 'L';
   acl: AclJson;
 }
 
@@ -19,6 +20,7 @@ const OBJECTS: Record<DefaultAclRow['objtype'], string> = {
   f: 'FUNCTIONS',
   T: 'TYPES',
   n: 'SCHEMAS',
+  L: 'LARGE OBJECTS',
 };
 
 export async function captureDefaultPrivileges(capture: Capture): Promise<void> {
