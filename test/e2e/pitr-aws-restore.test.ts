@@ -142,7 +142,8 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
       CREATE TABLE orders (id bigserial PRIMARY KEY, item int NOT NULL, qty int NOT NULL);
       CREATE TABLE notes (k int, note text); ALTER TABLE notes REPLICA IDENTITY FULL;
       INSERT INTO stock SELECT g, 1000 FROM generate_series(1, 5) g;
-      INSERT INTO notes VALUES (0, 'opening')`);
+      INSERT INTO notes VALUES (0, 'opening');
+      CREATE TABLE scratch (id int PRIMARY KEY); INSERT INTO scratch SELECT generate_series(1, 10)`);
     ctx = await open();
     ctx.credentials.register('source', url);
     await createCollection(ctx, {
@@ -164,7 +165,12 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
       backupRunInput({ source: { credentials: 'source' }, collection: db, workers: 2, snapshotHoldSeconds: 3600 }),
       ctx,
     );
-    for (let n = 3; n < 12; n++) await order(n);
+    for (let n = 3; n < 8; n++) await order(n);
+    // DDL in one transaction, amid the orders: a chained replay crosses it (a table of the backup dropped).
+    await client.query(
+      'CREATE TABLE later (id int PRIMARY KEY); INSERT INTO later VALUES (1), (2); DROP TABLE scratch; ALTER TABLE notes ADD COLUMN extra int DEFAULT 7',
+    );
+    for (let n = 8; n < 12; n++) await order(n);
     await archive();
     // Written more, then archived again: the point lies between the two archive runs.
     for (let n = 12; n < 18; n++) await order(n);
@@ -189,10 +195,10 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
       onState: (e) => e.type === 'StateEntered' && e.state && states.push(e.state),
     });
     expect(contents).toEqual(point.contents);
-    expect(Object.keys(contents).sort()).toEqual(['notes', 'orders', 'stock']);
+    expect(Object.keys(contents).sort()).toEqual(['later', 'notes', 'orders', 'stock']);
     // Inclusive: the last commit before the time is the point reached, named exactly.
     expect(output.pointInTime?.reached.xid).toBe(point.xid);
-    expect(output.pointInTime?.transactions).toBe(16); // orders 3 … 18: the backup held 0 … 2
+    expect(output.pointInTime?.transactions).toBe(17); // orders 3 … 18 and the DDL: the backup held orders 0 … 2
     expect(replays).toBe(1);
     // The base is verified against its manifest before the replay changes it.
     expect(states.indexOf('Verify')).toBeLessThan(states.indexOf('ReplayChanges'));
@@ -208,14 +214,14 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
       const { output, contents, replays, calls } = await restore(`xid:${point.xid}`, { replaySeconds: 0 });
       expect(contents).toEqual(point.contents);
       expect(output.pointInTime?.reached.xid).toBe(point.xid);
-      expect(output.pointInTime?.transactions).toBe(16);
+      expect(output.pointInTime?.transactions).toBe(17);
       // One transaction per invocation: the 5th call is the retry of the 4th, which had committed
       // its transaction, so it goes on with the 5th transaction, not the 4th again; the 8th ran
       // twice at once, and the two applied the 8th and the 9th.
-      expect(replays).toBe(15);
-      expect(calls.map((c) => c.transactions)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
-      expect(calls.map((c) => c.done)).toEqual([...Array(15).fill(false), true]);
-      expect(new Set(calls.map((c) => c.reached!.xid)).size).toBe(16);
+      expect(replays).toBe(16);
+      expect(calls.map((c) => c.transactions)).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
+      expect(calls.map((c) => c.done)).toEqual([...Array(16).fill(false), true]);
+      expect(new Set(calls.map((c) => c.reached!.xid)).size).toBe(17);
       expect(calls.at(-1)!.countedTables).toBeGreaterThan(0);
     } finally {
       retryAfterCommit = 0;
@@ -241,9 +247,9 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
       },
     });
     expect(contents).toEqual(point.contents);
-    expect(output.pointInTime?.transactions).toBe(16);
-    // The killed call returned nothing; its retry applied the 6th transaction, once.
-    expect(calls.map((c) => c.transactions)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    expect(output.pointInTime?.transactions).toBe(17);
+    // The killed call returned nothing; its retry applied the 6th order's transaction, once.
+    expect(calls.map((c) => c.transactions)).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
     const [{ n }] = (await server.sql('SELECT last_value::int AS n FROM kill_once', `${db}_at_${restores}`)).rows;
     expect(n).toBe(17); // the trigger ran for 17 inserts of 16 orders: the 6th was killed and redone
   }, 180_000);

@@ -193,11 +193,14 @@ async function replayFrom(
 async function withCurrentCounts(session: SqlSession, manifest: Manifest): Promise<Manifest> {
   const tables = [];
   for (const t of manifest.tables) {
-    const [row] = await session.query<{ n: string | null }>(
-      `SELECT CASE WHEN pg_catalog.to_regclass($1) IS NULL THEN NULL ELSE (SELECT pg_catalog.count(*) FROM ONLY ${quoteIdent(t.schema)}.${quoteIdent(t.name)})::text END AS n`,
-      [`${quoteIdent(t.schema)}.${quoteIdent(t.name)}`],
-    );
-    tables.push({ ...t, rows: Number(row?.n ?? 0), layers: undefined });
+    const name = `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+    // A table a replayed DDL dropped or renamed is not counted (ReplayRowCounts goes by name here).
+    const [exists] = await session.query<{ ok: boolean }>('SELECT pg_catalog.to_regclass($1) IS NOT NULL AS ok', [
+      name,
+    ]);
+    if (!exists?.ok) continue;
+    const [row] = await session.query<{ n: string }>(`SELECT pg_catalog.count(*)::text AS n FROM ONLY ${name}`);
+    tables.push({ ...t, rows: Number(row!.n), layers: undefined });
   }
   return { ...manifest, tables };
 }
