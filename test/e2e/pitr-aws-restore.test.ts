@@ -269,6 +269,9 @@ describe('the point-in-time fields of the restore input', () => {
     expect(() => parseRestoreRunInput({ collection: 'shop', to: 'latest', backup: 'latest', target })).toThrow(
       /picks its backup itself/,
     );
+    expect(() => parseRestoreRunInput({ collection: 'shop', to: 'latest', resume: 'r-1', target })).toThrow(
+      /cannot be resumed yet/,
+    );
     expect(() => parseRestoreRunInput({ collection: 'shop', to: '2026-12-06 23:20', target })).toThrow(
       /to: an ISO-8601 time with its zone/,
     );

@@ -63,7 +63,7 @@ export async function replayChanges(input: ReplayInput, ctx: TaskContext): Promi
     // One replayer at a time: an invocation Step Functions retried while the first still runs
     // (a lost response) waits here until that one's session ends, then reads where it got to.
     await session.query("SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('tidemark replay'))");
-    const progress = await readProgress(session);
+    const progress = await readProgress(session, plan);
     if (progress.done) return progress;
     const manifest = await cachedManifest(ctx.storage, input.backupId);
     return await replayFrom(ctx, session, plan, manifest, progress, deadline);
@@ -102,7 +102,7 @@ async function replayFrom(
   let sinceCommit = 0;
   const commit = async (done = false) => {
     await applier.flush();
-    await writeProgress(session, { ...progress, done });
+    await writeProgress(session, { ...progress, done }, plan.point);
     await session.query('COMMIT');
     open = false;
     sinceCommit = 0;
@@ -207,11 +207,19 @@ async function withCurrentCounts(session: SqlSession, manifest: Manifest): Promi
 
 const PROGRESS_TABLE = `${PROGRESS_SCHEMA}.replay`;
 
-async function readProgress(session: SqlSession): Promise<ReplayProgress> {
+/** Where the replay of this target got to, toward the point it was started for (never past another). */
+async function readProgress(session: SqlSession, plan: ReplayPlan): Promise<ReplayProgress> {
   await session.query(
-    `CREATE TABLE IF NOT EXISTS ${PROGRESS_TABLE} (one boolean PRIMARY KEY CHECK (one), progress jsonb NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${PROGRESS_TABLE} (one boolean PRIMARY KEY CHECK (one), progress jsonb NOT NULL, toward jsonb NOT NULL)`,
   );
-  const [row] = await session.query<{ progress: ReplayProgress }>(`SELECT progress FROM ${PROGRESS_TABLE}`);
+  const [row] = await session.query<{ progress: ReplayProgress; toward: CommitPoint }>(
+    `SELECT progress, toward FROM ${PROGRESS_TABLE}`,
+  );
+  if (row && row.toward.lsn !== plan.point.lsn)
+    throw new RestoreTargetError(
+      `This target's replay goes to the commit of xid ${row.toward.xid} (lsn:${row.toward.lsn}, ${row.toward.time}) and has reached ${row.progress.reached ? `lsn:${row.progress.reached.lsn}` : 'no commit yet'}; "${plan.to}" is the commit of xid ${plan.point.xid} (lsn:${plan.point.lsn}). ` +
+        'Restore to this point into a new database.',
+    );
   return (
     row?.progress ?? {
       done: false,
@@ -226,9 +234,9 @@ async function readProgress(session: SqlSession): Promise<ReplayProgress> {
 }
 
 /** In the transaction of the changes it records. */
-async function writeProgress(session: SqlSession, progress: ReplayProgress): Promise<void> {
+async function writeProgress(session: SqlSession, progress: ReplayProgress, toward: CommitPoint): Promise<void> {
   await session.query(
-    `INSERT INTO ${PROGRESS_TABLE} VALUES (true, $1::jsonb) ON CONFLICT (one) DO UPDATE SET progress = EXCLUDED.progress`,
-    [JSON.stringify(progress)],
+    `INSERT INTO ${PROGRESS_TABLE} VALUES (true, $1::jsonb, $2::jsonb) ON CONFLICT (one) DO UPDATE SET progress = EXCLUDED.progress`,
+    [JSON.stringify(progress), JSON.stringify(toward)],
   );
 }

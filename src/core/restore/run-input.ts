@@ -60,9 +60,15 @@ const RestoreRunInputSchema = z
     message: '"to" and "collection" go together: a point in time of that collection\'s change archive',
     path: ['to'],
   })
-  .refine((input) => input.to === undefined || (input.backup === undefined && input.resume === undefined), {
-    message: 'a point-in-time restore picks its backup itself: leave out "backup" and "resume"',
+  .refine((input) => input.to === undefined || input.backup === undefined, {
+    message: 'a point-in-time restore picks its backup itself: leave out "backup"',
     path: ['to'],
+  })
+  // Verify would compare the replayed tables with the backup's manifest.
+  .refine((input) => input.to === undefined || input.resume === undefined, {
+    message:
+      'a point-in-time restore cannot be resumed yet (Verify would compare the replayed tables with the backup): drop the database and restore to the point again',
+    path: ['resume'],
   });
 
 export type RestoreRunInput = z.input<typeof RestoreRunInputSchema>;
