@@ -2,10 +2,13 @@
 // names needing quotes in every kind, other owners, comments, grants with grant option to several
 // roles, large objects at the edges (oid 2^32-1, empty, 5 MB, 2,000 small ones), event triggers on
 // every event, a base type used every way a type can be used, an operator class behind an index
-// of a partitioned table, and incremental backups where large objects change in place. Oracles:
-// pg_dump (schema and data, large objects included) of source and restore, and the restore's own
-// verification.
-import { rm, writeFile } from 'node:fs/promises';
+// of a partitioned table, a tablespace, subscription passwords in every libpq form, the same on
+// PostgreSQL 13 and 18, and incremental backups where large objects change in place. Oracles:
+// pg_dump (schema and data, large objects included) of source and restore where pg_dump can read
+// the server, the catalogs themselves elsewhere, and the restore's own verification.
+import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.ts';
@@ -109,6 +112,18 @@ COMMENT ON EVENT TRIGGER "Evt ""start"" é" IS 'sees creates and drops';
 -- A user's own event trigger whose name starts like Tidemark's DDL capture's.
 CREATE FUNCTION public.tidemark_ddl_audit() RETURNS event_trigger LANGUAGE plpgsql AS $f$ BEGIN NULL; END $f$;
 CREATE EVENT TRIGGER tidemark_ddl_audit_trail ON ddl_command_end EXECUTE FUNCTION public.tidemark_ddl_audit();
+-- What depends on the base type's operators: a domain CHECK, a column CHECK and DEFAULT (in the
+-- language above), a partial index, an exclusion constraint on the range over it, a view.
+CREATE DOMAIN "Dom2" AS "Ty ""pe""" CHECK (VALUE >>> '0') DEFAULT '7';
+CREATE TABLE uses (id int PRIMARY KEY, a "Dom2", b "Ty ""pe""" DEFAULT "in lang"(3)::text::"Ty ""pe""" CHECK (b <<< '1000'),
+  r "Rng ""R""", EXCLUDE USING gist (r WITH &&));
+CREATE INDEX uses_part ON uses (b) WHERE b >>> '5';
+INSERT INTO uses VALUES (1, '3', '9', '[1,3)'), (2, DEFAULT, DEFAULT, '[5,9)');
+CREATE VIEW uses_v AS SELECT a, b FROM uses WHERE a === '3';
+-- A tablespace whose name needs quotes (created by the test), holding a table, its key and an index.
+CREATE TABLE placed (id int PRIMARY KEY USING INDEX TABLESPACE "Space ""Q"" é", v text) TABLESPACE "Space ""Q"" é";
+CREATE INDEX placed_v ON placed (v) TABLESPACE "Space ""Q"" é";
+INSERT INTO placed VALUES (1, 'x');
 RESET search_path;
 `;
 
@@ -128,6 +143,15 @@ ALTER LARGE OBJECT 100001 OWNER TO "écrivain";
 GRANT UPDATE ON LARGE OBJECT 100002 TO "Hostile Owner", "reader ""r""";
 `;
 
+/** CREATE TABLESPACE "Space ""Q"" é" in a directory the server's user owns. */
+async function createTablespace(server: PostgresServer): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'tidemark-space-'));
+  await chmod(dir, 0o755);
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres']).toString().trim());
+  await chown(dir, id('-u'), id('-g'));
+  await server.sql(`CREATE TABLESPACE "Space ""Q"" é" LOCATION '${dir}'`);
+}
+
 async function largeObjects(server: PostgresServer, database: string): Promise<string> {
   const { rows } = await server.sql(
     `SELECT count(*)::text || ':' || md5(string_agg(m.oid::text || '/' || pg_get_userbyid(m.lomowner) || '/' || coalesce(m.lomacl::text, '-')
@@ -146,6 +170,7 @@ describe('hostile fidelity: quoted names, other owners, grants and edge values i
   beforeAll(async () => {
     server = await startPostgres({ major: 15 });
     await server.sql(ROLES);
+    await createTablespace(server);
     await server.createDatabase('hostile');
     await server.sql(SOURCE, 'hostile');
     await server.sql(LARGE_OBJECTS, 'hostile');
@@ -172,6 +197,83 @@ describe('hostile fidelity: quoted names, other owners, grants and edge values i
     ]);
     expect(withDataAfter).toEqual(withData);
   }, 120_000);
+  it('keeps every form of a subscription password out of the manifest and the restored catalog', async () => {
+    const forms = [
+      `host=127.0.0.1 port=1 dbname=x password = 'with spaces s3cr3tA'`,
+      `postgresql://u:s3cr3tB@127.0.0.1:1/db`,
+      `postgres://u:s3cr3tC%40x@127.0.0.1:1,127.0.0.2:2/db?sslpassword=s3cr3tD&application_name=z`,
+      `host=127.0.0.1 port=1 password=s3cr3tE\\ x dbname=y`,
+      `postgresql://127.0.0.1:1/db?%70assword=s3cr3tF`,
+    ];
+    await server.createDatabase('subs');
+    for (const [i, form] of forms.entries()) {
+      await server.sql(
+        `CREATE SUBSCRIPTION "Sub ""${i}"" é" CONNECTION '${form.replaceAll("'", "''")}' PUBLICATION "Pub, ""x""", b
+           WITH (connect = false, slot_name = NONE, synchronous_commit = 'remote_apply')`,
+        'subs',
+      );
+    }
+    const subsRepo = await tempRepository();
+    try {
+      const { output, ctx } = await runBackup(subsRepo, server.url('subs'));
+      const manifest = JSON.stringify(await readManifest(ctx.storage, output.backupId));
+      const done = await runRestore(subsRepo, output.backupId, server.url('subs_restored'));
+      expect(done).toMatchObject({ verified: true });
+      const subscriptions = async (database: string) =>
+        (
+          await server.sql(
+            `SELECT subname, subconninfo, subpublications::text, subsynccommit FROM pg_subscription s
+               JOIN pg_database d ON d.oid = s.subdbid WHERE datname = '${database}' ORDER BY 1`,
+          )
+        ).rows;
+      const restored = await subscriptions('subs_restored');
+      expect(restored.length).toBe(forms.length);
+      expect(restored.map((r) => [r.subname, r.subpublications, r.subsynccommit])).toEqual(
+        (await subscriptions('subs')).map((r) => [r.subname, r.subpublications, r.subsynccommit]),
+      );
+      const everything = [manifest, JSON.stringify(restored), done.warnings.join('\n')].join('\n');
+      expect(everything).toContain('Pub, ');
+      for (const secret of ['s3cr3tA', 's3cr3tB', 's3cr3tC', 's3cr3tD', 's3cr3tE', 's3cr3tF'])
+        expect(everything).not.toContain(secret);
+    } finally {
+      await rm(dirname(subsRepo), { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it.each([13, 18] as const)(
+    'PostgreSQL %i: the same kinds restore verified, rows and large objects equal',
+    async (major) => {
+      const other = await startPostgres({ major });
+      const otherRepo = await tempRepository();
+      try {
+        await other.sql(ROLES);
+        await createTablespace(other);
+        await other.createDatabase('hostile');
+        await other.sql(SOURCE, 'hostile');
+        await other.sql(LARGE_OBJECTS.replace('generate_series(1, 2000)', 'generate_series(1, 20)'), 'hostile');
+        const { output } = await runBackup(otherRepo, other.url('hostile'));
+        const done = await runRestore(otherRepo, output.backupId, other.url('hostile_restored'));
+        expect(done).toMatchObject({ verified: true, warnings: [] });
+        expect(await tableContents(other, 'hostile_restored')).toEqual(await tableContents(other, 'hostile'));
+        expect(await largeObjects(other, 'hostile_restored')).toEqual(await largeObjects(other, 'hostile'));
+        const kinds = `SELECT (SELECT count(*) FROM pg_opclass WHERE opcname LIKE 'Ops%')::int AS opclasses,
+          (SELECT count(*) FROM pg_event_trigger)::int AS event_triggers,
+          (SELECT count(*) FROM pg_conversion WHERE condefault AND conname LIKE 'Conv%')::int AS conversions,
+          (SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace
+            WHERE t.spcname LIKE 'Space%' AND c.relkind <> 't' AND c.relname NOT LIKE 'pg\\_toast%') AS placed`;
+        const before = (await other.sql(kinds, 'hostile')).rows;
+        expect(before).toEqual([
+          { opclasses: 1, event_triggers: 5, conversions: 1, placed: 'placed,placed_pkey,placed_v' },
+        ]);
+        expect((await other.sql(kinds, 'hostile_restored')).rows).toEqual(before);
+      } finally {
+        await other.stop();
+        await rm(dirname(otherRepo), { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
+
   it('onto a server lacking one grantee: each large object keeps its owner and the grants to roles that exist', async () => {
     const other = await startPostgres({ major: 15 });
     try {
