@@ -5,6 +5,7 @@ import { startPostgres, type PostgresServer } from '../support/postgres-server.t
 import { tempRepository } from '../support/pipeline.ts';
 import { runCli, describeResult } from '../support/cli.ts';
 import { tableContents } from '../support/pitr-physical.ts';
+import { openLocalContext } from '#local/local-context.ts';
 
 let server: PostgresServer;
 beforeAll(async () => {
@@ -59,6 +60,15 @@ test('enable, archive, status, restore --to latest and an xid, disable', async (
   const archived = await cli('pitr', 'archive', '--collection', 'shop');
   expect(archived.code, describeResult(archived)).toBe(0);
   expect(archived.json.changes).toBe(300 + 2 + 9 + 50 + 1);
+  // Each segment the CLI wrote is in the catalog too (segment → catalog record → slot), the
+  // chain's opening one included, and the last names the last archived commit.
+  const catalog = (await openLocalContext(repo, { create: false })).catalog;
+  const records = await catalog.listSegments('shop');
+  expect(records.map((r) => r.part)[0]).toBe(0);
+  expect(records.length).toBeGreaterThanOrEqual(2);
+  expect(records.filter((r) => r.lastCommit).at(-1)?.lastCommit).toEqual(archived.json.lastCommit);
+  expect(records.at(-1)?.endLsn).toBe(archived.json.endLsn);
+  expect(records.reduce((n, r) => n + r.changes, 0)).toBe(archived.json.changes);
 
   const status = await cli('pitr', 'status', '--collection', 'shop');
   expect(status.code, describeResult(status)).toBe(0);

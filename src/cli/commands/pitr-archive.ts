@@ -4,6 +4,7 @@ import { UsageError } from '#core/errors.ts';
 import { pitrNames } from '#core/pitr/names.ts';
 import { archiveChanges, type ArchiveResult } from '#core/pitr/archive.ts';
 import { followChanges } from '#core/pitr/follow.ts';
+import { segmentRecorder } from '#core/pipelines/segment-recorder.ts';
 import { chainLacksBaseBackup } from '#core/pitr/base-backup.ts';
 import { formatCount, printJson, say } from '../output.ts';
 import { takeBaseBackup, withSource, type PitrOptions } from './pitr-source.ts';
@@ -13,6 +14,7 @@ export async function pitrArchiveCommand(options: PitrOptions): Promise<void> {
   const result = await withSource(options, async (ctx, session, stream) => {
     const archived = await archiveChanges(stream, ctx.storage, options.collection, {
       session,
+      onSegment: segmentRecorder(ctx.catalog, ctx.storage),
       ...(options.segmentBytes ? { segmentBytes: options.segmentBytes } : {}),
     });
     if (!archived.gap) {
@@ -54,6 +56,7 @@ export async function pitrFollowCommand(options: PitrOptions): Promise<void> {
     const result = await withSource(options, (ctx, session, stream) =>
       followChanges(stream, ctx.storage, options.collection, {
         session,
+        onSegment: segmentRecorder(ctx.catalog, ctx.storage),
         signal: stop.signal,
         segmentSeconds: options.segmentSeconds ?? 30,
         heartbeatSeconds: options.heartbeatSeconds ?? 60,

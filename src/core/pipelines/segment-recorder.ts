@@ -26,6 +26,9 @@ export function segmentRecorder(
       const opening = { collection: segment.collection, chain: segment.chain, afterLsn: start, part: 0 };
       await record(await readSegment(storage, opening));
     }
-    recorded?.(await record(segment));
+    // Not `recorded?.(await record(segment))`: an optional call skips its arguments when
+    // there is no callback, and the segment would go unrecorded.
+    const entry = await record(segment);
+    recorded?.(entry);
   };
 }
