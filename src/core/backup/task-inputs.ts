@@ -79,6 +79,6 @@ export const CommitInputSchema = z.strictObject({ backupId: BackupIdSchema, star
 export const FailBackupInputSchema = z.strictObject({
   backupId: BackupIdSchema.nullable(),
   executionArn: z.string().optional(),
-  input: z.unknown(),
+  input: z.unknown().optional(),
   failure: StepFailureSchema.optional(),
 });

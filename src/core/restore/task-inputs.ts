@@ -73,6 +73,6 @@ export const CompleteInputSchema = z.strictObject({
 export const FailRestoreInputSchema = z.strictObject({
   executionName: RestoreIdSchema,
   executionArn: z.string().optional(),
-  input: z.unknown(),
+  input: z.unknown().optional(),
   failure: StepFailureSchema.optional(),
 });
