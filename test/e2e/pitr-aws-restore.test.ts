@@ -9,7 +9,7 @@ import { createCatalogTable } from '#adapters/dynamodb-catalog.ts';
 import { LogicalSlotStream } from '#adapters/postgres/logical-stream.ts';
 import { describeUrl, withoutPassword } from '#adapters/postgres/connector.ts';
 import { openLocalContext, type LocalContext } from '#local/local-context.ts';
-import { runStateMachine, type StateEvent } from '#local/state-machine-runner.ts';
+import { runStateMachine, type PublishedEvent, type StateEvent } from '#local/state-machine-runner.ts';
 import { createCollection } from '#core/maintenance/collections.ts';
 import { enablePitr } from '#core/pitr/enable.ts';
 import { archiveChanges } from '#core/pitr/archive.ts';
@@ -86,6 +86,7 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
     options: {
       replaySeconds?: number;
       onState?: (e: StateEvent) => void;
+      onEvent?: (e: PublishedEvent) => void;
       /** Before the first ReplayChanges: the target holds the restored backup. */
       beforeReplay?: (database: string) => Promise<void>;
     } = {},
@@ -106,6 +107,7 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
       ctx,
       {
         onState: options.onState,
+        onEvent: options.onEvent,
         aroundTask: async <T>(fn: string, run: () => Promise<T>): Promise<T> => {
           if (fn !== 'RestoreReplay') return run();
           if (++replays === 1) await options.beforeReplay?.(database);
@@ -253,6 +255,29 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
     const [{ n }] = (await server.sql('SELECT last_value::int AS n FROM kill_once', `${db}_at_${restores}`)).rows;
     expect(n).toBe(17); // the trigger ran for 17 inserts of 16 orders: the 6th was killed and redone
   }, 180_000);
+
+  it('a replay that fails leaves the target partial and says to start again, not to resume (a resumed one would verify replayed tables)', async () => {
+    const events: PublishedEvent[] = [];
+    await expect(
+      restore(`xid:${point.xid}`, {
+        onEvent: (e) => events.push(e),
+        beforeReplay: async (database) => {
+          await server.sql(
+            `CREATE FUNCTION refuse_replay() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN RAISE EXCEPTION 'refused by a trigger of the target' USING ERRCODE = 'check_violation'; END $$;
+             CREATE TRIGGER refuse_replay BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION refuse_replay();
+             ALTER TABLE orders ENABLE ALWAYS TRIGGER refuse_replay`,
+            database,
+          );
+        },
+      }),
+    ).rejects.toThrow();
+    const failed = events.find((e) => e.detailType === 'RestoreFailed');
+    expect(failed?.detail).toMatchObject({
+      targetDatabase: 'partial',
+      next: expect.stringContaining('cannot be resumed: fix the cause, drop the database and start the restore again'),
+    });
+  }, 120_000);
 
   it('a restore to a point of no chain is refused by Resolve, naming what is reachable', async () => {
     await expect(restore('xid:1')).rejects.toThrow(/Transaction 1 is not in the change archive.*Reachable: from/s);
