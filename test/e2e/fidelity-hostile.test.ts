@@ -109,6 +109,12 @@ ALTER EVENT TRIGGER "evt drop" DISABLE;
 ALTER EVENT TRIGGER "evt rewrite" ENABLE REPLICA;
 ALTER EVENT TRIGGER "evt end" ENABLE ALWAYS;
 COMMENT ON EVENT TRIGGER "Evt ""start"" é" IS 'sees creates and drops';
+-- Privileges changed on extension members of the kinds pg_dump also replays: plpgsql's language
+-- (an extension initdb made), postgres_fdw's wrapper.
+REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC;
+GRANT USAGE ON LANGUAGE plpgsql TO "écrivain" WITH GRANT OPTION;
+CREATE EXTENSION postgres_fdw SCHEMA "Hostile ""S"" é";
+GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO "reader ""r""" WITH GRANT OPTION;
 -- A user's own event trigger whose name starts like Tidemark's DDL capture's.
 CREATE FUNCTION public.tidemark_ddl_audit() RETURNS event_trigger LANGUAGE plpgsql AS $f$ BEGIN NULL; END $f$;
 CREATE EVENT TRIGGER tidemark_ddl_audit_trail ON ddl_command_end EXECUTE FUNCTION public.tidemark_ddl_audit();

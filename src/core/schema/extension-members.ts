@@ -1,8 +1,9 @@
 // Privileges changed on an extension's members (pg_dump's rule): CREATE EXTENSION recreates a
 // member with the privileges its script gave it (pg_init_privs), so what the user changed since is
 // replayed after it, as the difference between those and the member's ACL now. Tables (and their
-// columns), sequences, functions, types and schemas: the kinds pg_init_privs tracks that an
-// extension's script makes.
+// columns), sequences, functions, types, schemas, languages, foreign-data wrappers and servers:
+// the kinds pg_init_privs tracks that an extension's script makes. Those of an extension initdb
+// made (plpgsql: REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC) stand alone: it is not captured.
 import { aclJsonSql, privilegeStatements, type AclJson } from './acl.ts';
 import { type Capture, key } from './context.ts';
 
@@ -36,6 +37,16 @@ const KINDS: [string, string, string, string, string, string][] = [
   ],
   ['pg_type', 't', 't.typacl', 't.typowner', `'T'`, `'TYPE ' || pg_catalog.format_type(t.oid, NULL)`],
   ['pg_namespace', 's', 's.nspacl', 's.nspowner', `'n'`, `'SCHEMA ' || pg_catalog.quote_ident(s.nspname)`],
+  ['pg_language', 'l', 'l.lanacl', 'l.lanowner', `'l'`, `'LANGUAGE ' || pg_catalog.quote_ident(l.lanname)`],
+  [
+    'pg_foreign_data_wrapper',
+    'w',
+    'w.fdwacl',
+    'w.fdwowner',
+    `'F'`,
+    `'FOREIGN DATA WRAPPER ' || pg_catalog.quote_ident(w.fdwname)`,
+  ],
+  ['pg_foreign_server', 'v', 'v.srvacl', 'v.srvowner', `'S'`, `'FOREIGN SERVER ' || pg_catalog.quote_ident(v.srvname)`],
 ];
 
 const NAMESPACE: Record<string, string> = { c: 'c.relnamespace', p: 'p.pronamespace', t: 't.typnamespace' };
@@ -66,9 +77,12 @@ export async function captureExtensionMemberPrivileges(capture: Capture): Promis
   const rows = await capture.query<MemberAclRow>(`${selects.join('\nUNION ALL\n')}\nORDER BY 3, 5`);
   for (const row of rows) {
     const node = key('pg_extension', row.extension);
-    if (!capture.objects.has(node)) continue; // an extension created at initdb (plpgsql): not captured
     const object = row.column ? `${row.object} column ${row.column}` : row.object;
-    capture.append(node, ...privilegeStatements(row.target, object, row.owner, row.acl, row.column ?? undefined));
+    const statements = privilegeStatements(row.target, object, row.owner, row.acl, row.column ?? undefined);
+    if (capture.objects.has(node)) capture.append(node, ...statements);
+    // An extension created at initdb (plpgsql) is not captured: every target has it already.
+    else if (statements.length > 0)
+      capture.add({ key: `extension member acl:${object}`, kind: 'acl', identity: object, statements });
   }
 }
 
