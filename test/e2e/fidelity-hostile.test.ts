@@ -109,6 +109,18 @@ ALTER EVENT TRIGGER "evt drop" DISABLE;
 ALTER EVENT TRIGGER "evt rewrite" ENABLE REPLICA;
 ALTER EVENT TRIGGER "evt end" ENABLE ALWAYS;
 COMMENT ON EVENT TRIGGER "Evt ""start"" é" IS 'sees creates and drops';
+-- A shell type never defined; a transform for the base type in the language above; a server with
+-- an owner, grants and a user mapping.
+CREATE TYPE "Shell ""s"" é";
+ALTER TYPE "Shell ""s"" é" OWNER TO "Hostile Owner";
+COMMENT ON TYPE "Shell ""s"" é" IS 'only a shell';
+CREATE FUNCTION "ty from sql"(internal) RETURNS internal LANGUAGE internal IMMUTABLE STRICT AS 'int4recv';
+CREATE FUNCTION "ty to sql"(internal) RETURNS "Ty ""pe""" LANGUAGE internal IMMUTABLE STRICT AS 'int4recv';
+CREATE TRANSFORM FOR "Ty ""pe""" LANGUAGE "Lang ""L"" é" (FROM SQL WITH FUNCTION "ty from sql"(internal), TO SQL WITH FUNCTION "ty to sql"(internal));
+COMMENT ON TRANSFORM FOR "Ty ""pe""" LANGUAGE "Lang ""L"" é" IS 'transform';
+ALTER SERVER "Srv ""S""" OWNER TO "Hostile Owner";
+GRANT USAGE ON FOREIGN SERVER "Srv ""S""" TO "reader ""r""" WITH GRANT OPTION;
+CREATE USER MAPPING FOR "écrivain" SERVER "Srv ""S""" OPTIONS ("user" 'é', "Odd ""o""" 'x');
 -- Privileges changed on extension members of the kinds pg_dump also replays: plpgsql's language
 -- (an extension initdb made), postgres_fdw's wrapper.
 REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC;
