@@ -51,6 +51,7 @@ const READERS = [
   'MaintenanceExpire',
   'MaintenanceGc',
   'PitrArchive',
+  'RestoreReplay',
 ];
 
 describe('the repository key', () => {
