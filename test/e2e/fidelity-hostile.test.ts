@@ -485,3 +485,43 @@ describe('PostgreSQL 18: default privileges on large objects', () => {
     }
   }, 120_000);
 });
+
+describe('PostgreSQL 18: NOT VALID not-null constraints over rows holding NULLs', () => {
+  it('restore (CREATE TABLE made the column NOT NULL and the load failed), added after the data, still not valid', async () => {
+    const server = await startPostgres({ major: 18 });
+    const repo = await tempRepository();
+    try {
+      await server.createDatabase('nn18');
+      await server.sql(
+        `CREATE TABLE "plain ""t""" ("Col ""c""" int, d int NOT NULL);
+         INSERT INTO "plain ""t""" VALUES (NULL, 1), (2, 2);
+         ALTER TABLE "plain ""t""" ADD CONSTRAINT "NN ""c""" NOT NULL "Col ""c""" NOT VALID;
+         CREATE TABLE par (c int); CREATE TABLE ch (e int) INHERITS (par); INSERT INTO ch VALUES (NULL, 1);
+         ALTER TABLE par ADD CONSTRAINT par_nn NOT NULL c NOT VALID;
+         CREATE TABLE pt (k int, c int) PARTITION BY LIST (k); CREATE TABLE pt1 PARTITION OF pt FOR VALUES IN (1);
+         INSERT INTO pt VALUES (1, NULL);
+         ALTER TABLE pt ADD CONSTRAINT pt_nn NOT NULL c NOT VALID;`,
+        'nn18',
+      );
+      const { output } = await runBackup(repo, server.url('nn18'));
+      const done = await runRestore(repo, output.backupId, server.url('nn18_restored'));
+      expect(done).toMatchObject({ verified: true, warnings: [] });
+      const state = async (database: string) =>
+        (
+          await server.sql(
+            `SELECT co.conrelid::regclass::text AS rel, co.conname, pg_get_constraintdef(co.oid) AS def, co.convalidated, co.conislocal,
+               a.attnotnull FROM pg_constraint co JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = co.conkey[1]
+             WHERE co.contype = 'n' AND co.connamespace = 'public'::regnamespace ORDER BY 1, 2`,
+            database,
+          )
+        ).rows;
+      const before = await state('nn18');
+      expect(before.filter((c) => !c.convalidated).length).toBe(5);
+      expect(await state('nn18_restored')).toEqual(before);
+      expect(await tableContents(server, 'nn18_restored')).toEqual(await tableContents(server, 'nn18'));
+    } finally {
+      await server.stop();
+      await rm(dirname(repo), { recursive: true, force: true });
+    }
+  }, 120_000);
+});

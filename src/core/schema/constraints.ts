@@ -7,7 +7,8 @@ import type { ConstraintRow, RelationRow } from './relations.ts';
 export function addConstraint(capture: Capture, rel: RelationRow, con: ConstraintRow, hasChildren: boolean): void {
   const object = `constraint ${con.name} on ${rel.ident}`;
   const conKey = key('pg_constraint', con.oid);
-  if (con.contype === 'c') {
+  // A NOT VALID not-null (PostgreSQL 18) goes after the data like a NOT VALID check.
+  if (con.contype === 'c' || con.contype === 'n') {
     if (con.validated) return;
     // An inherited copy (conislocal false) comes from the parent's ADD, which recurses; adding it
     // on the child too would make it the child's own.

@@ -65,7 +65,8 @@ export interface ColumnRow {
 export interface ConstraintRow {
   oid: number;
   conrelid: number;
-  contype: 'c' | 'p' | 'u' | 'x' | 'f';
+  /** `n`: a NOT VALID not-null (PostgreSQL 18); valid ones are the columns' NOT NULL. */
+  contype: 'c' | 'p' | 'u' | 'x' | 'f' | 'n';
   name: string;
   def: string;
   validated: boolean;
@@ -108,7 +109,14 @@ export async function readColumns(capture: Capture): Promise<ColumnRow[]> {
   const v = capture.version;
   return capture.query<ColumnRow>(`
     SELECT a.attrelid, a.attnum, a.attname AS name, pg_catalog.quote_ident(a.attname) AS ident,
-      pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
+      pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+      ${
+        // PostgreSQL 18's NOT VALID not-null (the rows may hold NULLs): added after the data (constraints.ts).
+        v >= 180000
+          ? `a.attnotnull AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint nv WHERE nv.conrelid = a.attrelid
+        AND nv.contype = 'n' AND nv.conkey[1] = a.attnum AND NOT nv.convalidated)`
+          : 'a.attnotnull'
+      } AS notnull,
       ${
         v >= 180000
           ? `(SELECT pg_catalog.quote_ident(nn.conname) FROM pg_catalog.pg_constraint nn
@@ -148,6 +156,6 @@ export async function readConstraints(capture: Capture): Promise<ConstraintRow[]
     FROM pg_catalog.pg_constraint co
     JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE co.contype IN ('c', 'p', 'u', 'x', 'f') AND ${RELATION_FILTER}
+    WHERE (co.contype IN ('c', 'p', 'u', 'x', 'f') OR (co.contype = 'n' AND NOT co.convalidated)) AND ${RELATION_FILTER}
     ORDER BY co.conrelid, co.conname`);
 }
