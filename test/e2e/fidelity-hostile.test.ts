@@ -525,3 +525,38 @@ describe('PostgreSQL 18: NOT VALID not-null constraints over rows holding NULLs'
     }
   }, 120_000);
 });
+
+describe('PostgreSQL 18: subscription options', () => {
+  it('restore as they were, streaming off included (18 made parallel the default, and off was not written)', async () => {
+    const server = await startPostgres({ major: 18 });
+    const repo = await tempRepository();
+    try {
+      await server.createDatabase('subs18');
+      await server.sql(
+        `CREATE SUBSCRIPTION "S ""1""" CONNECTION 'host=127.0.0.1 port=1 dbname=x password=s3cr3t' PUBLICATION "P ""1"""
+           WITH (connect = false, slot_name = 'my_slot', origin = none, failover = true, two_phase = true, streaming = parallel,
+                 password_required = false, run_as_owner = true, disable_on_error = true, binary = true, synchronous_commit = 'remote_write');
+         CREATE SUBSCRIPTION "off" CONNECTION 'host=127.0.0.1 port=1 dbname=x' PUBLICATION p WITH (connect = false, slot_name = NONE, streaming = off);
+         CREATE SUBSCRIPTION "on" CONNECTION 'host=127.0.0.1 port=1 dbname=x' PUBLICATION p WITH (connect = false, slot_name = NONE, streaming = on);`,
+        'subs18',
+      );
+      const { output } = await runBackup(repo, server.url('subs18'));
+      const done = await runRestore(repo, output.backupId, server.url('subs18_restored'));
+      expect(done).toMatchObject({ verified: true });
+      const options = async (database: string) =>
+        (
+          await server.sql(
+            `SELECT subname, subslotname, suborigin, subfailover, subtwophasestate, substream, subpasswordrequired, subrunasowner,
+               subdisableonerr, subbinary, subsynccommit, subpublications::text, subenabled
+             FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid WHERE datname = '${database}' ORDER BY 1`,
+          )
+        ).rows;
+      const before = await options('subs18');
+      expect(before.map((s) => s.substream)).toEqual(['p', 'f', 't']);
+      expect(await options('subs18_restored')).toEqual(before.map((s) => ({ ...s, subenabled: false })));
+    } finally {
+      await server.stop();
+      await rm(dirname(repo), { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -48,7 +48,7 @@ describe('statements', () => {
 
   it('a subscription is created without connecting, with the options of newer versions when set', () => {
     expect(subscriptionSql(base, 'host=h')).toBe(
-      `CREATE SUBSCRIPTION s CONNECTION 'host=h' PUBLICATION p, "Odd Pub" WITH (connect = false, slot_name = 'slot')`,
+      `CREATE SUBSCRIPTION s CONNECTION 'host=h' PUBLICATION p, "Odd Pub" WITH (connect = false, slot_name = 'slot', streaming = off)`,
     );
     const all = {
       ...base,

@@ -19,7 +19,7 @@ export interface SubscriptionRow {
   sync_commit: string;
   enabled: boolean;
   binary: boolean;
-  /** `f`, `t` or `p` (16+; 14–15 a boolean, read as `t`/`f`). */
+  /** `f`, `t` or `p` (16+; 14–15 a boolean, read as `t`/`f`); '' before 14, which has no such option. */
   streaming: string;
   two_phase: boolean;
   disable_on_error: boolean;
@@ -42,7 +42,7 @@ export async function captureSubscriptions(capture: Capture): Promise<void> {
       ${access!.conninfo ? 's.subconninfo' : 'NULL::pg_catalog.text'} AS conninfo,
       s.subslotname AS slot, s.subpublications AS publications, s.subsynccommit AS sync_commit, s.subenabled AS enabled,
       ${col(140000, 's.subbinary', 'false')} AS binary,
-      ${col(160000, 's.substream::pg_catalog.text', col(140000, "CASE WHEN s.substream THEN 't' ELSE 'f' END", "'f'"))} AS streaming,
+      ${col(160000, 's.substream::pg_catalog.text', col(140000, "CASE WHEN s.substream THEN 't' ELSE 'f' END", "''"))} AS streaming,
       ${col(150000, "s.subtwophasestate <> 'd'", 'false')} AS two_phase,
       ${col(150000, 's.subdisableonerr', 'false')} AS disable_on_error,
       ${col(160000, 's.suborigin', "'any'")} AS origin,
@@ -84,6 +84,8 @@ export async function captureSubscriptions(capture: Capture): Promise<void> {
 export function subscriptionSql(row: SubscriptionRow, conninfo: string): string {
   const options = ['connect = false', `slot_name = ${row.slot === null ? 'NONE' : quoteLiteral(row.slot)}`];
   if (row.binary) options.push('binary = true');
+  // Written when off too: PostgreSQL 18's default is parallel.
+  if (row.streaming === 'f') options.push('streaming = off');
   if (row.streaming === 't') options.push('streaming = on');
   if (row.streaming === 'p') options.push('streaming = parallel');
   if (row.two_phase) options.push('two_phase = on');
