@@ -419,6 +419,8 @@ describe('a SQL_ASCII database whose catalog holds bytes that are not UTF-8', ()
        CREATE VIEW v AS SELECT E'caf\\xe9'::text AS x;
        CREATE FUNCTION f() RETURNS text LANGUAGE sql AS E'SELECT ''\\xe9''';
        CREATE FUNCTION fine() RETURNS text LANGUAGE sql AS $$ SELECT 'naïve' $$;
+       CREATE INDEX partial ON "naïve" (id) WHERE d <> E'\\xe9';
+       CREATE POLICY "p" ON "naïve" USING (d <> E'x\\xe9');
        INSERT INTO "naïve" (id) VALUES (1);`,
       'ascii',
     );
@@ -433,14 +435,14 @@ describe('a SQL_ASCII database whose catalog holds bytes that are not UTF-8', ()
     const refused = await runCli(['backup', '--source', server.url('ascii'), '--repo', repo]);
     expect(refused.code, describeResult(refused)).toBe(1);
     expect(refused.stderr).toContain(
-      `Database 'ascii' is in the SQL_ASCII encoding and the name, comment or definition of table public."naïve", view public.v, column d of table public."naïve", function public.f() holds bytes that are not valid UTF-8`,
+      `Database 'ascii' is in the SQL_ASCII encoding and the name, comment or definition of table public."naïve", view public.v, column d of table public."naïve", function public.f(), index public.partial, policy p on table public."naïve" holds bytes that are not valid UTF-8`,
     );
     expect(refused.stderr).not.toContain('fine()');
     // Put right in UTF-8 as told (the row's default-made value is data: converted in place), it backs up.
     await server.sql(
       `COMMENT ON TABLE "naïve" IS 'café'; CREATE OR REPLACE VIEW v AS SELECT 'café'::text AS x;
        ALTER TABLE "naïve" ALTER d SET DEFAULT 'défaut'; CREATE OR REPLACE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT 'é' $$;
-       UPDATE "naïve" SET d = 'défaut';`,
+       UPDATE "naïve" SET d = 'défaut'; DROP INDEX partial; DROP POLICY p ON "naïve";`,
       'ascii',
     );
     const taken = await runCli(['backup', '--source', server.url('ascii'), '--repo', repo, '--json']);

@@ -90,6 +90,26 @@ const CATALOG_TEXT: { from: string; text: string; id: string }[] = [
     id: "'pg_catalog.pg_constraint'::pg_catalog.regclass, x.oid, 0",
   },
   {
+    from: 'pg_catalog.pg_index x',
+    text: 'pg_catalog.pg_get_indexdef(x.indexrelid)',
+    id: "'pg_catalog.pg_class'::pg_catalog.regclass, x.indexrelid, 0",
+  },
+  {
+    from: 'pg_catalog.pg_trigger x',
+    text: 'pg_catalog.pg_get_triggerdef(x.oid)',
+    id: "'pg_catalog.pg_trigger'::pg_catalog.regclass, x.oid, 0",
+  },
+  {
+    from: 'pg_catalog.pg_policy x',
+    text: "x.polname::pg_catalog.text || COALESCE(pg_catalog.pg_get_expr(x.polqual, x.polrelid), '') || COALESCE(pg_catalog.pg_get_expr(x.polwithcheck, x.polrelid), '')",
+    id: "'pg_catalog.pg_policy'::pg_catalog.regclass, x.oid, 0",
+  },
+  {
+    from: 'pg_catalog.pg_rewrite x',
+    text: "CASE WHEN x.rulename <> '_RETURN' THEN pg_catalog.pg_get_ruledef(x.oid) ELSE '' END",
+    id: "'pg_catalog.pg_rewrite'::pg_catalog.regclass, x.oid, 0",
+  },
+  {
     from: 'pg_catalog.pg_roles x',
     text: 'x.rolname::pg_catalog.text',
     id: "'pg_catalog.pg_authid'::pg_catalog.regclass, x.oid, 0",
