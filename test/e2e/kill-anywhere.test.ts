@@ -188,6 +188,11 @@ describe('kill anywhere', () => {
       restoreStates.filter((s) => s === 'committed').length,
       `restores marked done: only those that ran to their end (${JSON.stringify(finished)})`,
     ).toBeLessThanOrEqual(finished.restore + 1);
+    // and none is left running: gc marked those whose process is gone failed (resumable).
+    expect(
+      restoreStates.filter((s) => s === 'running'),
+      'restores left running after gc',
+    ).toEqual([]);
 
     // No temp file and no run files left.
     const everything = await readdir(repo, { recursive: true });

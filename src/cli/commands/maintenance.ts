@@ -55,6 +55,8 @@ export async function gcCommand(options: CommonOptions & { dryRun?: boolean }): 
     );
   for (const id of report.orphanManifestsRemoved)
     say(`${id}: ${report.dryRun ? 'would remove' : 'removed'} the manifest of a run that never committed.`);
+  for (const id of report.restoresMarkedFailed)
+    say(`restore ${id}: its process is gone; marked failed (resume it with \`tidemark restore --resume ${id}\`).`);
   for (const id of report.catalogExpired)
     say(`${id}: marked expired in the catalog (an earlier expire stopped after its tombstone).`);
   for (const c of report.catalogConflicts) {

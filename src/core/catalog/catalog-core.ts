@@ -9,7 +9,7 @@ import { ABSENT, fieldIs, type Condition } from './conditions.ts';
 import { itemId, type ItemId, type ItemKind, type ItemOf } from './items.ts';
 import { leaseFreeFor, leaseHeldBy } from './leases.ts';
 import { EXPIRE, FINISH, checkTarget, idTaken, wrongState, type Move } from './lifecycle.ts';
-import { byName, byStartTime, canonical, plain } from './order.ts';
+import { byName, byStartTime, canonical, compare, plain } from './order.ts';
 import type { SegmentRecord } from '../ports/segment-catalog.ts';
 import { bySegmentOrder, segmentIdPrefix, segmentItemId } from './segments.ts';
 
@@ -89,6 +89,12 @@ export abstract class CatalogCore implements BackupCatalog {
 
   async getRestore(restoreId: string): Promise<RestoreRecord | undefined> {
     return this.readItem('restore', itemId('restore', restoreId));
+  }
+
+  async listRunningRestores(): Promise<RestoreRecord[]> {
+    return (await this.listItemsConsistently('restore', 'state', FINISH.from)).sort(
+      (a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt) || compare(a.restoreId, b.restoreId),
+    );
   }
 
   async expireBackup(backupId: string, expiredAt: string): Promise<BackupRecord> {

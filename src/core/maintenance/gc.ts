@@ -11,6 +11,7 @@ import { acquireMaintenanceLease, sleep, type HeldLease } from './lease.ts';
 import { markReferencedChunks } from './gc-mark.ts';
 import { executeSweep, planSweep } from './gc-sweep.ts';
 import { mayStillCommit } from './run-liveness.ts';
+import { failDeadRestores } from './dead-restores.ts';
 import { layout } from '../repository/layout.ts';
 
 export interface GcOptions {
@@ -64,6 +65,8 @@ export interface GcReport {
   runsRemoved: string[];
   /** Backups left `running` by a run that can never commit, now marked `failed`. */
   runsMarkedFailed: string[];
+  /** Local restores left `running` by a process that is gone, now marked `failed` (resumable). */
+  restoresMarkedFailed: string[];
 }
 
 /** A temp file older than this has no live writer (FORMAT.md, "Garbage collection"). */
@@ -107,6 +110,7 @@ async function markAndSweep(
   dead: BackupRecord[],
 ): Promise<GcReport> {
   const deadRuns = options.dryRun ? [] : await failDeadRuns(ports.catalog, dead, new Date());
+  const deadRestores = options.dryRun ? [] : await failDeadRestores(ports.catalog, new Date());
   const mark = await markReferencedChunks(ports.storage, ports.catalog, { repair: !options.dryRun });
   await hooks.beforeSweep?.();
   const plan = await planSweep(ports.storage, ports.catalog, mark, new Date());
@@ -129,6 +133,7 @@ async function markAndSweep(
     abandonedWritesRemoved: abandoned,
     runsRemoved: plan.runs.map((r) => r.runId),
     runsMarkedFailed: deadRuns,
+    restoresMarkedFailed: deadRestores,
   };
 }
 

@@ -106,6 +106,8 @@ export interface RestoreRecord {
   finishedAt?: string;
   /** `host:port/database` of the target, without credentials. */
   target: string;
+  /** Local runs: the process running the restore (as a backup's); gone while `running` = interrupted. */
+  runner?: { host: string; pid: number };
   warnings?: string[];
   error?: string;
   /** A point-in-time restore: the last archived commit it replayed through, and what it replayed. */
@@ -166,6 +168,9 @@ export interface BackupCatalog extends SegmentCatalog {
   ): Promise<RestoreRecord>;
 
   getRestore(restoreId: string): Promise<RestoreRecord | undefined>;
+
+  /** Every restore in state `running`, oldest first, seeing every create and finish that completed. */
+  listRunningRestores(): Promise<RestoreRecord[]>;
 
   /**
    * Moves a committed backup to `expired` (setting `expiredAt`). Conditional on `committed`;

@@ -74,6 +74,8 @@ export async function resolveRestore(input: ResolveInput, ctx: TaskContext): Pro
       state: 'running',
       startedAt: new Date().toISOString(),
       target: ctx.databases.describe(run.target),
+      // Locally, so that gc can tell a restore whose process died (maintenance/dead-restores.ts).
+      ...(ctx.runner ? { runner: ctx.runner } : {}),
     });
   }
   const indices = (n: number) => Array.from({ length: n }, (_, i) => i);
