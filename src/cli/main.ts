@@ -117,6 +117,12 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(jsonOption())
     .option('--workers <n>', 'parallel load workers', WORKERS, 4)
     .option(
+      '--tablespace-map <old=new>',
+      'put the objects of source tablespace <old> into tablespace <new> of the target (may be pg_default); repeatable',
+      (entry: string, entries: string[]) => [...entries, entry],
+      [] as string[],
+    )
+    .option(
       '--no-verify',
       'skip reading the restored tables back to compare row counts and content checksums with the backup (faster; chunk hashes are still checked; the result says "not verified")',
     )

@@ -7,7 +7,7 @@ import { backupRunInput } from '#core/backup/run-input.ts';
 import type { CompleteOutput } from '#core/restore/complete.ts';
 import type { BackupOptions } from '../commands/backup.ts';
 import type { RestoreOptions } from '../commands/restore.ts';
-import { restoreRunInput } from '#core/restore/run-input.ts';
+import { restoreRunInput, tablespaceMapFrom } from '#core/restore/run-input.ts';
 import { printJson, say } from '../output.ts';
 import { reportCommittedBackup, reportRestore } from '../report.ts';
 import { resolveStack } from './stack.ts';
@@ -108,6 +108,7 @@ export async function cloudRestore(
     resume: options.resume,
     collection: options.collection,
     to: options.to,
+    tablespaceMap: tablespaceMapFrom(options.tablespaceMap),
   });
   const sfn = new SFNClient({ region: stack.region });
   const name = newRunId();

@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { openLocalContext, repositoryPath } from '#local/local-context.ts';
 import { runStateMachine } from '#local/state-machine-runner.ts';
 import { UsageError } from '#core/errors.ts';
-import { restoreRunInput } from '#core/restore/run-input.ts';
+import { restoreRunInput, tablespaceMapFrom } from '#core/restore/run-input.ts';
 import { enablePitr, disablePitr } from '#core/pitr/enable.ts';
 import { pitrStatus } from '#core/pitr/status.ts';
 import { listChains } from '#core/pitr/chain.ts';
@@ -169,6 +169,8 @@ export interface PointRestoreOptions {
   json?: boolean;
   workers: number;
   verify: boolean;
+  /** `--tablespace-map <old>=<new>` entries, as given. */
+  tablespaceMap?: string[];
 }
 
 /** `restore --collection <name> --to <target>`: the newest backup before the target, then the archived transactions after it. */
@@ -191,6 +193,7 @@ export async function pitrRestoreCommand(backup: string | undefined, options: Po
       'Missing --target <postgres-url> (or $TIDEMARK_TARGET): the database to restore into (created when missing; must be empty).',
     );
   const to = parseTarget(options.to);
+  const tablespaceMap = tablespaceMapFrom(options.tablespaceMap);
   const ctx = await openLocalContext(repositoryPath(options.repo), { create: false, catalog: options.catalog });
   ctx.credentials.register('target', target);
   const started = performance.now();
@@ -207,6 +210,7 @@ export async function pitrRestoreCommand(backup: string | undefined, options: Po
             target: { credentials: 'target' },
             workers: options.workers,
             verify: options.verify,
+            tablespaceMap,
           }),
           ctx,
         );

@@ -2,7 +2,7 @@
 import { openLocalContext, repositoryPath } from '#local/local-context.ts';
 import { runStateMachine } from '#local/state-machine-runner.ts';
 import { UsageError } from '#core/errors.ts';
-import { restoreRunInput } from '#core/restore/run-input.ts';
+import { restoreRunInput, tablespaceMapFrom } from '#core/restore/run-input.ts';
 import type { CompleteOutput } from '#core/restore/complete.ts';
 import { createProgress } from '../progress.ts';
 import { reportRestore } from '../report.ts';
@@ -17,6 +17,8 @@ export interface RestoreOptions {
   verify: boolean;
   /** A failed restore's id: carry on with it in the same target database. */
   resume?: string;
+  /** `--tablespace-map <old>=<new>` entries, as given. */
+  tablespaceMap?: string[];
 }
 
 export async function restoreCommand(backup: string | undefined, options: RestoreOptions): Promise<void> {
@@ -24,6 +26,7 @@ export async function restoreCommand(backup: string | undefined, options: Restor
     throw new UsageError(
       'Name the backup to restore (an id, or "latest"), or --resume <restore-id> to carry on with a failed restore.',
     );
+  const tablespaceMap = tablespaceMapFrom(options.tablespaceMap);
   const target = options.target ?? process.env.TIDEMARK_TARGET;
   if (!target)
     throw new UsageError(
@@ -46,6 +49,7 @@ export async function restoreCommand(backup: string | undefined, options: Restor
       workers: options.workers,
       verify: options.verify,
       resume: options.resume,
+      tablespaceMap,
     });
     output = await runStateMachine('restore', input, ctx);
   } finally {

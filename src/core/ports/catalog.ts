@@ -108,6 +108,8 @@ export interface RestoreRecord {
   target: string;
   /** Local runs: the process running the restore (as a backup's); gone while `running` = interrupted. */
   runner?: { host: string; pid: number };
+  /** `--tablespace-map`: source tablespace → the target's, for the objects in it; absent when none. */
+  tablespaceMap?: Record<string, string>;
   warnings?: string[];
   error?: string;
   /** A point-in-time restore: the last archived commit it replayed through, and what it replayed. */

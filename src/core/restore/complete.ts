@@ -30,6 +30,8 @@ export interface CompleteOutput {
   /** The first warnings (all of them are in the catalog record); keeps the payload small. */
   warnings: string[];
   warningCount: number;
+  /** `--tablespace-map` as applied: source tablespace → the target's (the catalog record has it too). */
+  tablespaceMap?: Record<string, string>;
   /** A point-in-time restore: the exact point reached (the last archived commit replayed) and what was replayed. */
   pointInTime?: RestoreRecord['pointInTime'];
 }
@@ -83,6 +85,7 @@ export async function completeRestore(input: CompleteInput, ctx: TaskContext): P
     verified,
     warnings: warnings.slice(0, WARNINGS_IN_OUTPUT),
     warningCount: warnings.length,
+    ...(record?.tablespaceMap ? { tablespaceMap: record.tablespaceMap } : {}),
     ...(pointInTime ? { pointInTime } : {}),
   };
 }

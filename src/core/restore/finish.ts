@@ -13,6 +13,7 @@ import { cachedManifest } from '../repository/manifest-cache.ts';
 import { applyLayers } from './apply-layers.ts';
 import { wavesBeforeEventTriggers } from './event-triggers.ts';
 import { createLargeObjects } from './large-objects.ts';
+import { withTablespaceMap } from '../schema/tablespaces.ts';
 
 export interface FinishInput {
   restoreId: string;
@@ -20,6 +21,8 @@ export interface FinishInput {
   target: DatabaseRef;
   /** Parallel sessions for post-data statements. */
   parallelism?: number;
+  /** `--tablespace-map`: where the indexes of a source tablespace go (Resolve checked it). */
+  tablespaceMap?: Record<string, string>;
 }
 
 export async function finishRestore(
@@ -49,7 +52,8 @@ export async function finishRestore(
     // (post-data-units.ts: index attaches of one tree deepest first, a tree's foreign keys together).
     const tableParents = partitionParents(schema.preData);
     // Event triggers are created in Complete, after everything the restore does (event-triggers.ts).
-    const waves = wavesBeforeEventTriggers(schema);
+    const postData = schema.postData.map((wave) => withTablespaceMap(wave, input.tablespaceMap));
+    const waves = wavesBeforeEventTriggers({ ...schema, postData });
     count += waves.reduce((n, wave) => n + wave.length, 0);
     await runWaves(
       waves,

@@ -8,6 +8,7 @@ import { readManifest, type Manifest } from '../repository/manifest.ts';
 import { expectedLoad } from './load-plan.ts';
 import { targetRoles } from '../schema/apply.ts';
 import { applyPreData } from './pre-data.ts';
+import { withTablespaceMap } from '../schema/tablespaces.ts';
 import { quoteIdent, serverVersion } from '../sql.ts';
 import { PROGRESS_SCHEMA, createProgressTables, progressOwner } from './progress-table.ts';
 
@@ -17,6 +18,8 @@ export interface PrepareInput {
   target: DatabaseRef;
   /** A failed restore this one carries on with: its progress tables are taken over. */
   resumes?: string | null;
+  /** `--tablespace-map`: where the objects of a source tablespace go (Resolve checked it). */
+  tablespaceMap?: Record<string, string>;
 }
 
 export async function prepareTarget(
@@ -34,7 +37,7 @@ export async function prepareTarget(
     const finishPreData = async () =>
       applyPreData(
         session,
-        manifest.schema.preData,
+        withTablespaceMap(manifest.schema.preData, input.tablespaceMap),
         await targetRoles((sql, params) => session.query(sql, params), manifest.schema.preData),
       );
     if (owner === input.restoreId) {

@@ -3,6 +3,7 @@
 // restore as running. Its output is everything the later states read (DESIGN.md invariant 4:
 // ids and indices only).
 import type { DatabaseRef } from '../ports/database.ts';
+import type { DdlStatement } from '../schema/model.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { BackupCatalog, BackupRecord } from '../ports/catalog.ts';
 import { BackupNotFoundError, UsageError } from '../errors.ts';
@@ -10,6 +11,7 @@ import { readManifest } from '../repository/manifest.ts';
 import { loadBatches, verifyBatches } from './load-plan.ts';
 import { parseRestoreRunInput } from './run-input.ts';
 import { planReplay, type ReplayPlan } from './replay-plan.ts';
+import { tablespacesUsed } from '../schema/tablespaces.ts';
 
 export interface ResolveInput {
   /** The execution input, unchecked (the console passes whatever was pasted). */
@@ -22,7 +24,7 @@ export interface RestoreRunState {
   restoreId: string;
   backupId: string;
   target: DatabaseRef;
-  options: { workers: number; verify: boolean };
+  options: { workers: number; verify: boolean; tablespaceMap: Record<string, string> };
   /** The failed restore this one carries on with, in the same database; null for a new one. */
   resumes: string | null;
   loadBatches: number[];
@@ -67,6 +69,8 @@ export async function resolveRestore(input: ResolveInput, ctx: TaskContext): Pro
   const backup = replay ? replay.backupId : run.resume ? await resumedBackup(ctx, run.resume, run.backup) : run.backup!;
   const record = await findCommittedBackup(ctx.catalog, backup, ctx.storage.location);
   const manifest = await readManifest(ctx.storage, record.backupId);
+  const { tablespaceMap } = run.options;
+  refuseUnusedTablespaces(tablespaceMap, manifest.schema, record.backupId);
   if (!(await ctx.catalog.getRestore(restoreId))) {
     await ctx.catalog.createRestore({
       restoreId,
@@ -76,6 +80,7 @@ export async function resolveRestore(input: ResolveInput, ctx: TaskContext): Pro
       target: ctx.databases.describe(run.target),
       // Locally, so that gc can tell a restore whose process died (maintenance/dead-restores.ts).
       ...(ctx.runner ? { runner: ctx.runner } : {}),
+      ...(Object.keys(tablespaceMap).length > 0 ? { tablespaceMap } : {}),
     });
   }
   const indices = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -89,6 +94,24 @@ export async function resolveRestore(input: ResolveInput, ctx: TaskContext): Pro
     verifyBatches: indices(verifyBatches(manifest).length),
     replay: replay?.plan ?? null,
   };
+}
+
+/** A map entry for a tablespace no object of the backup is in is a mistake: said before anything is created. */
+function refuseUnusedTablespaces(
+  map: Record<string, string>,
+  schema: { preData: DdlStatement[]; postData: DdlStatement[][] },
+  backupId: string,
+): void {
+  const used = tablespacesUsed([...schema.preData, ...schema.postData.flat()]);
+  const unused = Object.keys(map).filter((space) => !used.includes(space));
+  if (unused.length === 0) return;
+  const uses =
+    used.length > 0
+      ? `its objects are in ${used.map((s) => `"${s}"`).join(', ')}`
+      : 'all its objects are in the default tablespace';
+  throw new UsageError(
+    `--tablespace-map names tablespace ${unused.map((s) => `"${s}"`).join(', ')}, which no object of backup ${backupId} is in (${uses}). Map only those, or leave the entry out.`,
+  );
 }
 
 /** The backup of a failed restore: only a failed one may be resumed, and only with its own backup. */

@@ -23,6 +23,12 @@ const isTarget = (to: string) => {
   }
 };
 
+/** A tablespace name: at most 63 bytes (NAMEDATALEN - 1). */
+const tablespaceName = z
+  .string()
+  .min(1)
+  .refine((name) => Buffer.byteLength(name) <= 63, 'a tablespace name of at most 63 bytes');
+
 const RestoreRunInputSchema = z
   .object({
     /** A backup id or `latest`; with `resume`, optional (the resumed restore's backup). */
@@ -34,9 +40,11 @@ const RestoreRunInputSchema = z
         verify: z.boolean().default(true),
         /** A point-in-time restore's replay time per invocation; 0 hands on after each group of transactions. */
         replaySeconds: z.number().int().min(0).max(MAX_REPLAY_SECONDS).optional(),
+        /** Source tablespace → target tablespace for the objects in it (`--tablespace-map old=new`). */
+        tablespaceMap: z.record(tablespaceName, tablespaceName).default({}),
       })
       .strict()
-      .default({ workers: DEFAULT_RESTORE_WORKERS, verify: true }),
+      .default({ workers: DEFAULT_RESTORE_WORKERS, verify: true, tablespaceMap: {} }),
     /** The id of a failed restore to carry on with, in the same target database. */
     resume: z
       .string()
@@ -79,7 +87,7 @@ export function parseRestoreRunInput(input: unknown): RestoreRun {
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
   throw new UsageError(
-    `The restore input is not valid: ${problems}. Expected {"backup": "latest" | "<backup id>", "target": {"credentials": "<secret ARN or name>", "database": "<new database>"}, "options": {"workers": 4, "verify": true}} (options optional; "resume": "<restore id>" carries on with a failed restore; "collection": "<name>", "to": "<time|lsn:X/Y|xid:N|latest>" in place of "backup" restores to a point in time).`,
+    `The restore input is not valid: ${problems}. Expected {"backup": "latest" | "<backup id>", "target": {"credentials": "<secret ARN or name>", "database": "<new database>"}, "options": {"workers": 4, "verify": true, "tablespaceMap": {"<source tablespace>": "<target tablespace>"}}} (options optional; "resume": "<restore id>" carries on with a failed restore; "collection": "<name>", "to": "<time|lsn:X/Y|xid:N|latest>" in place of "backup" restores to a point in time).`,
   );
 }
 
@@ -94,6 +102,8 @@ export function restoreRunInput(args: {
   collection?: string;
   to?: string;
   replaySeconds?: number;
+  /** Source tablespace → target tablespace (`tablespaceMapFrom` reads `--tablespace-map` entries). */
+  tablespaceMap?: Record<string, string>;
 }): RestoreRunInput {
   return {
     ...(args.backup !== undefined ? { backup: args.backup } : {}),
@@ -105,9 +115,36 @@ export function restoreRunInput(args: {
       workers: args.workers ?? DEFAULT_RESTORE_WORKERS,
       verify: args.verify ?? true,
       ...(args.replaySeconds !== undefined ? { replaySeconds: args.replaySeconds } : {}),
+      ...(args.tablespaceMap && Object.keys(args.tablespaceMap).length > 0
+        ? { tablespaceMap: args.tablespaceMap }
+        : {}),
     },
     ...(args.resume !== undefined ? { resume: args.resume } : {}),
     ...(args.collection !== undefined ? { collection: args.collection } : {}),
     ...(args.to !== undefined ? { to: args.to } : {}),
   };
+}
+
+/**
+ * The map of `--tablespace-map <old>=<new>` entries (repeatable): each names two tablespaces,
+ * split at its one `=`; `<new>` may be pg_default. Resolve checks each `<old>` against the backup.
+ */
+export function tablespaceMapFrom(entries: readonly string[] = []): Record<string, string> {
+  const map = new Map<string, string>();
+  for (const entry of entries) {
+    const parts = entry.split('=');
+    if (parts.length !== 2 || !parts[0] || !parts[1]) {
+      throw new UsageError(
+        `--tablespace-map "${entry}" is not <old>=<new>: give the source tablespace and the target's, each non-empty, with one "=" between (e.g. --tablespace-map "fast ssd"=pg_default).`,
+      );
+    }
+    const [from, to] = parts as [string, string];
+    if (map.has(from) && map.get(from) !== to) {
+      throw new UsageError(
+        `--tablespace-map maps tablespace "${from}" twice (to "${map.get(from)}" and to "${to}"): give one entry per source tablespace.`,
+      );
+    }
+    map.set(from, to);
+  }
+  return Object.fromEntries(map);
 }

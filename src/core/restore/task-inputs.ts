@@ -15,6 +15,8 @@ export const PrepareInputSchema = z.strictObject({
   backupId: BackupIdSchema,
   target: DatabaseRefSchema,
   resumes: z.string().min(1).nullable().optional(),
+  /** Resolve's options.tablespaceMap (run-input.ts); optional for an execution started before it. */
+  tablespaceMap: z.record(z.string().min(1), z.string().min(1)).optional(),
 });
 
 /** LoadBatch and VerifyBatch: one Map item each. */
@@ -30,6 +32,7 @@ export const FinishInputSchema = z.strictObject({
   backupId: BackupIdSchema,
   target: DatabaseRefSchema,
   parallelism: z.number().int().min(1).optional(),
+  tablespaceMap: z.record(z.string().min(1), z.string().min(1)).optional(),
 });
 
 const CommitPointSchema = z.strictObject({ xid: z.string().min(1), lsn: z.string().min(1), time: z.string().min(1) });
