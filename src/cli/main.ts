@@ -6,6 +6,7 @@ import { pitrRestoreCommand, registerPitrCommands } from './commands/pitr.ts';
 import { listCommand, showCommand, verifyCommand } from './commands/inspect.ts';
 import { collectionCreateCommand, collectionListCommand, collectionShowCommand } from './commands/collection.ts';
 import { catalogRebuildCommand, expireCommand, gcCommand } from './commands/maintenance.ts';
+import { repositorySealCommand } from './commands/repository.ts';
 import { printJson, reportFailure } from './output.ts';
 import { addCloudOptions, routeToCloud } from './cloud/route.ts';
 
@@ -227,6 +228,23 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(catalogOption())
     .addOption(jsonOption())
     .action(run((opts) => catalogRebuildCommand(opts)));
+
+  program
+    .command('repository')
+    .description('the repository itself')
+    .command('seal')
+    .description(
+      'upgrade a repository written without a key: give every intact document a MAC with the key set now, then require MACs (see README "Upgrading")',
+    )
+    .option(
+      '--reseal',
+      'also seal documents without a MAC when the marker already names the key (an AWS bucket whose marker the upgraded stack wrote); only if you know who wrote them',
+    )
+    .addOption(waitOption())
+    .addOption(repoOption())
+    .addOption(catalogOption())
+    .addOption(jsonOption())
+    .action(run((opts) => repositorySealCommand(opts)));
 
   addCloudOptions(program);
 

@@ -40,6 +40,8 @@ export interface LocalContextOptions {
   progress?: (e: ProgressEvent) => void;
   /** `dynamodb://<table>` or a directory (default: $TIDEMARK_CATALOG, else `<repo>/catalog` for a directory repository). */
   catalog?: string;
+  /** `repository seal` only: the marker is left to it (a repository written without a key does not open with one). */
+  unsealed?: boolean;
 }
 
 export async function openLocalContext(repo: string, options: LocalContextOptions): Promise<LocalContext> {
@@ -48,7 +50,7 @@ export async function openLocalContext(repo: string, options: LocalContextOption
   const storage = repo.startsWith('s3://') ? await s3Storage(repo) : await directoryStorage(repo, options.create);
   const key = (await loadRepositoryKey({ create: options.create })) ?? (await kmsKeyFromEnvironment());
   if (key) authenticateWith(storage, key);
-  await openRepository(storage, { create: options.create });
+  if (!options.unsealed) await openRepository(storage, { create: options.create });
   const credentials = new InProcessCredentials();
   return {
     storage,

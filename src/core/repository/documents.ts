@@ -12,7 +12,14 @@
 import type { z } from 'zod';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { IntegrityError, UsageError } from '../errors.ts';
-import { macMessage, openSealed, sealDocument, sealSignedDocument, type Header } from './sealed-document.ts';
+import {
+  macMessage,
+  openSealed,
+  sealDocument,
+  sealSignedDocument,
+  withHeader,
+  type Header,
+} from './sealed-document.ts';
 import { repositoryIdOf, repositoryKeyOf, type DocumentAuthenticator } from './repository-key.ts';
 
 /** Where a document belongs: the fields its key is built from. */
@@ -175,6 +182,32 @@ async function decodeEntry<T, P extends Place>(
     );
   }
   return { document, keyed: header.key !== undefined };
+}
+
+/**
+ * Repository seal (seal.ts): the bytes of a document written without a MAC, with one by
+ * `authenticator` and naming `repositoryId`; `undefined` when it already carries this key's valid
+ * MAC. Every check of a read but the MAC's comes first (checksum, binding to its key, schema), and
+ * a failure throws `IntegrityError` naming the document: only what is intact gets sealed. The
+ * header keeps its `key` field, or its absence (a manifest without it predates commit markers).
+ */
+export async function sealExisting<T, P extends Place>(
+  kind: DocumentKind<T, P>,
+  place: P,
+  bytes: Uint8Array,
+  authenticator: DocumentAuthenticator,
+  repositoryId: string,
+): Promise<Uint8Array | undefined> {
+  const what = `${kind.title} ${kind.keyOf(place)}`;
+  const { header } = openSealed(kind.format, bytes, what);
+  if (header.mac) {
+    await authenticate(header, authenticator, what);
+    return undefined;
+  }
+  await decodeEntry(kind, place, bytes, undefined, true, repositoryId);
+  const unsigned: Header = { ...header, repository: header.repository ?? repositoryId };
+  const mac = await authenticator.mac(macMessage(unsigned));
+  return withHeader(bytes, { ...unsigned, keyId: authenticator.id, mac });
 }
 
 /** With a repository key, only a document it authenticates is used; the message names why not. */

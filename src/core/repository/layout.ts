@@ -42,6 +42,9 @@ export const layout = {
   segment: (collection: string, chain: string, afterLsn: string, part: number) =>
     `segments/${collection}/${chain}/${lsnKey(afterLsn)}-${String(part).padStart(4, '0')}.json`,
   segmentsPrefix: (collection: string) => `segments/${collection}/`,
+  /** `repository seal`: a document's sealed copy while its original is replaced (seal.ts). */
+  sealing: (key: string) => `sealing/${key}`,
+  sealingPrefix: () => 'sealing/',
 } as const;
 
 /** `X/Y` as 16 upper-case hex digits: sorts as the LSN does. */

@@ -84,6 +84,15 @@ function frame(header: Header, bodyBytes: Buffer): Uint8Array {
   return Buffer.concat([Buffer.from(JSON.stringify(header) + '\n', 'utf8'), bodyBytes]);
 }
 
+/**
+ * The same body bytes under `header` (repository seal: a MAC added to a document written without
+ * one). The body is kept byte for byte, so its checksum stays what the header says.
+ */
+export function withHeader(bytes: Uint8Array, header: Header): Uint8Array {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return frame(header, buf.subarray(buf.indexOf(10) + 1));
+}
+
 /** Parses and verifies a sealed document; `what` names the object in errors (e.g. its key). */
 export function openDocument(format: string, bytes: Uint8Array, what: string): unknown {
   return openSealed(format, bytes, what).body;
