@@ -19,6 +19,7 @@ import type { Condition } from '#core/catalog/conditions.ts';
 import type { ItemId, ItemKind, ItemOf } from '#core/catalog/items.ts';
 import { plain } from '#core/catalog/order.ts';
 import type { SegmentRecord } from '#core/ports/segment-catalog.ts';
+import { segmentIdPrefix } from '#core/catalog/segments.ts';
 import { conditionExpression } from '#adapters/dynamodb-catalog/conditions.ts';
 import { attributeOf, fromItem, itemKey, toItem } from '#adapters/dynamodb-catalog/items.ts';
 import { CatalogTable } from '#adapters/dynamodb-catalog/table.ts';
@@ -148,6 +149,25 @@ export class DynamoDbCatalog extends CatalogCore {
       ),
     );
     return items.map((item) => fromItem('segment', item));
+  }
+
+  /** The same Query backwards, one item: the cost does not grow with the archive. */
+  override async lastSegment(collection: string): Promise<SegmentRecord | undefined> {
+    const out = await this.table.send('segment', () =>
+      this.table.client.send(
+        new QueryCommand({
+          TableName: this.table.tableName,
+          IndexName: T.listIndex,
+          KeyConditionExpression: '#kind = :kind AND begins_with(#id, :prefix)',
+          ExpressionAttributeNames: { '#kind': T.listIndexPartitionKey, '#id': T.listIndexSortKey },
+          ExpressionAttributeValues: { ':kind': 'segment', ':prefix': segmentIdPrefix(collection) },
+          ScanIndexForward: false,
+          Limit: 1,
+        }),
+      ),
+    );
+    const [item] = out.Items ?? [];
+    return item && fromItem('segment', item);
   }
 
   /**

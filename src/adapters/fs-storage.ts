@@ -11,7 +11,7 @@ import { link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/prom
 import { relative } from 'node:path';
 import { dirname, join, resolve } from 'node:path';
 import { InvalidKeyError, ObjectNotFoundError } from '#core/errors.ts';
-import type { RepositoryStorage, StoredObjectInfo } from '#core/ports/storage.ts';
+import type { ListOptions, RepositoryStorage, StoredObjectInfo } from '#core/ports/storage.ts';
 import { osFailure } from './os-errors.ts';
 import './zstd-codec.ts'; // provides the chunk codec to the core (repository/zstd.ts)
 import { TEMP_PREFIX, checkRepositoryKey } from '#core/repository/key-rules.ts';
@@ -88,13 +88,13 @@ export class FileSystemStorage implements RepositoryStorage {
     }
   }
 
-  async *list(prefix: string): AsyncIterable<StoredObjectInfo> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<StoredObjectInfo> {
     // Only the directory named by the prefix up to its last '/' can hold matches; below it,
     // only entries starting with the rest of the prefix.
     const cut = prefix.lastIndexOf('/');
     const dirKey = prefix.slice(0, Math.max(cut, 0));
     if (cut >= 0) checkRepositoryKey(dirKey);
-    yield* this.walk(dirKey, prefix.slice(cut + 1));
+    yield* this.walk(dirKey, prefix.slice(cut + 1), options.startAfter ?? '');
   }
 
   async delete(key: string): Promise<void> {
@@ -135,7 +135,7 @@ export class FileSystemStorage implements RepositoryStorage {
     return { removed: removed.sort(), bytes };
   }
 
-  private async *walk(dirKey: string, namePrefix: string): AsyncGenerator<StoredObjectInfo> {
+  private async *walk(dirKey: string, namePrefix: string, startAfter: string): AsyncGenerator<StoredObjectInfo> {
     let entries: Dirent[];
     try {
       entries = await readdir(join(this.location, dirKey), { withFileTypes: true });
@@ -153,8 +153,12 @@ export class FileSystemStorage implements RepositoryStorage {
     for (const entry of visible) {
       const key = dirKey === '' ? entry.name : `${dirKey}/${entry.name}`;
       if (entry.isDir) {
-        yield* this.walk(key, '');
-      } else {
+        // Every key below starts with `key/`: all sort after `startAfter` when that prefix does,
+        // none when `startAfter` sorts after the prefix without extending it.
+        const below = `${key}/`;
+        if (below > startAfter) yield* this.walk(key, '', '');
+        else if (startAfter.startsWith(below)) yield* this.walk(key, '', startAfter);
+      } else if (key > startAfter) {
         const info = await this.head(key); // undefined when deleted since readdir
         if (info) yield info;
       }

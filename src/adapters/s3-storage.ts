@@ -24,7 +24,7 @@ import {
   TransientError,
   redactSecrets,
 } from '#core/errors.ts';
-import type { RepositoryStorage, StoredObjectInfo } from '#core/ports/storage.ts';
+import type { ListOptions, RepositoryStorage, StoredObjectInfo } from '#core/ports/storage.ts';
 import { checkRepositoryKey } from '#core/repository/key-rules.ts';
 import './zstd-codec.ts'; // provides the chunk codec to the core (repository/zstd.ts)
 import { sleep } from '#core/retry.ts';
@@ -158,8 +158,10 @@ export class S3Storage implements RepositoryStorage {
     }
   }
 
-  async *list(prefix: string): AsyncIterable<StoredObjectInfo> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<StoredObjectInfo> {
     if (prefix !== '') checkRepositoryKey(prefix.replace(/\/$/, ''));
+    // A continuation token carries the start on: StartAfter goes with the first request only.
+    const startAfter = options.startAfter ? this.root + options.startAfter : undefined;
     let ContinuationToken: string | undefined;
     do {
       let page;
@@ -168,7 +170,7 @@ export class S3Storage implements RepositoryStorage {
           new ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: this.root + prefix,
-            ContinuationToken,
+            ...(ContinuationToken ? { ContinuationToken } : startAfter ? { StartAfter: startAfter } : {}),
             MaxKeys: this.pageSize,
           }),
         );

@@ -84,6 +84,10 @@ export function segmentCatalogContract(name: string, make: () => Promise<Catalog
       expect((await catalog.listSegments('app', CHAIN_B)).map(place)).toEqual(ordered.slice(6).map(place));
       expect((await catalog.listSegments('app-2')).map(place)).toEqual([`${CHAIN_A} 0/A00000 0`]);
       expect(await catalog.listSegments('nothing-here')).toEqual([]);
+      // The archiver's hint where the archive ends: the last in LSN order, of that collection only.
+      expect(place((await catalog.lastSegment('app'))!)).toBe(`${CHAIN_B} 1/20 0`);
+      expect(await catalog.lastSegment('ap')).toEqual(segmentRecord('ap', CHAIN_A, '0/A00000'));
+      expect(await catalog.lastSegment('nothing-here')).toBeUndefined();
     });
 
     it('segment records are not backups, collections or restores', async () => {

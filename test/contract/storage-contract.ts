@@ -102,6 +102,34 @@ export function storageContract(
       expect(await listKeys(storage, 'nothing')).toEqual([]);
     });
 
+    it('list with startAfter yields only the keys that sort after it, whether or not it is a key', async () => {
+      // Change segments' layout: fixed-width names in directories ('-' < '.' < '/' < '0').
+      const keys = [
+        's/c/A/01-0000.json',
+        's/c/A/01-0001.json',
+        's/c/A/02-0000.json',
+        's/c/B/01-0000.json',
+        's/d/1',
+        't',
+      ];
+      for (const key of keys) await storage.putIfAbsent(key, bytes(key));
+      const after = async (prefix: string, startAfter: string) => {
+        const listed: string[] = [];
+        for await (const info of storage.list(prefix, { startAfter })) listed.push(info.key);
+        return listed;
+      };
+      expect(await after('s/c/', 's/c/A/01-0001.json')).toEqual(keys.slice(2, 4));
+      // Not a key: the name without its extension sorts just before the key itself.
+      expect(await after('s/c/', 's/c/A/01-0001')).toEqual(keys.slice(1, 4));
+      expect(await after('s/c/', 's/c/A/02-0000.json')).toEqual(['s/c/B/01-0000.json']);
+      expect(await after('s/c/', 's/c/A/')).toEqual(keys.slice(0, 4));
+      expect(await after('s/c/', 's/c/A0')).toEqual(['s/c/B/01-0000.json']);
+      expect(await after('', 's/c/B/01-0000.json')).toEqual(['s/d/1', 't']);
+      expect(await after('', '')).toEqual(keys);
+      expect(await after('s/', 'u')).toEqual([]);
+      expect(await after('s/c/', 'a')).toEqual(keys.slice(0, 4));
+    });
+
     it('list of the empty prefix is empty on an empty repository', async () => {
       expect(await listKeys(storage, '')).toEqual([]);
     });

@@ -194,6 +194,11 @@ describe('S3Storage on s3rver', () => {
     await Promise.all(keys.map((key) => storage.putIfAbsent(key, new Uint8Array([1]))));
     expect(await listKeys(storage, '')).toEqual([...keys].sort());
     expect(await listKeys(storage, 'chunks/01/')).toEqual(keys.filter((k) => k.startsWith('chunks/01/')).sort());
+    // StartAfter on the first page only: the continuation token carries it on.
+    const sorted = [...keys].sort();
+    const after = [];
+    for await (const info of storage.list('chunks/', { startAfter: sorted[10]! })) after.push(info.key);
+    expect(after).toEqual(sorted.slice(11));
   });
 
   it('refuses malformed keys and keeps the secret key out of messages', async () => {

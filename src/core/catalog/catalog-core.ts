@@ -152,6 +152,10 @@ export abstract class CatalogCore implements BackupCatalog {
     return (await this.listSegmentItems(segmentIdPrefix(collection, chain))).sort(bySegmentOrder);
   }
 
+  async lastSegment(collection: string): Promise<SegmentRecord | undefined> {
+    return (await this.listSegments(collection)).at(-1);
+  }
+
   /**
    * Segment records whose id starts with `prefix`, in any order; may lag behind recent writes.
    * This lists every segment and filters; a backend with an index on ids overrides it.

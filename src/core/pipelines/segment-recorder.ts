@@ -1,34 +1,44 @@
-// The catalog side of the archive's write order (segment → catalog record → slot): an
-// `onSegment` for pitr/archive.ts archiveChanges that records each segment it has written, and
-// the chain's opening segment (written by pitr enable or a gap) just before the chain's first
-// drained one, so no run pays a read for it. Idempotent: a rerun records the same records again.
+// The catalog side of the archive's write order (segment → catalog record → slot): the
+// `onSegment` for pitr/archive.ts archiveChanges that records each segment it has written. Its
+// `records` give the archive the catalog's last record, where listing the repository starts, and
+// record what an earlier run wrote and did not (a chain's opening segment, written by pitr enable
+// or a gap; a segment of a run that died before recording it). Idempotent: a rerun records the
+// same records again.
 import type { BackupCatalog } from '../ports/catalog.ts';
-import type { RepositoryStorage } from '../ports/storage.ts';
 import type { SegmentRecord } from '../ports/segment-catalog.ts';
-import { chainLsn } from '../pitr/chain.ts';
-import { readSegment, segmentRecords, type ChangeSegment } from '../pitr/segment.ts';
+import type { RepositoryStorage } from '../ports/storage.ts';
+import type { SegmentSink } from '../pitr/archive-tail.ts';
+import { segmentRecords, type ChangeSegment } from '../pitr/segment.ts';
 import { segmentRecordOf } from '../catalog/segments.ts';
 
+/** `_storage` is no longer read (the archive reads the segments it hands over); callers still pass it. */
 export function segmentRecorder(
   catalog: BackupCatalog,
-  storage: RepositoryStorage,
+  _storage: RepositoryStorage,
   recorded?: (record: SegmentRecord) => void,
-): (segment: ChangeSegment) => Promise<void> {
+): SegmentSink {
   const record = async (segment: ChangeSegment) => {
     const xids = (await segmentRecords(segment)).flatMap((r) => (r.k === 'C' ? [r.xid] : []));
     const entry = segmentRecordOf(segment, xids);
     await catalog.recordSegment(entry);
     return entry;
   };
-  return async (segment) => {
-    const start = chainLsn(segment.chain);
-    if (segment.afterLsn === start && segment.part === 1) {
-      const opening = { collection: segment.collection, chain: segment.chain, afterLsn: start, part: 0 };
-      await record(await readSegment(storage, opening));
-    }
-    // Not `recorded?.(await record(segment))`: an optional call skips its arguments when
-    // there is no callback, and the segment would go unrecorded.
-    const entry = await record(segment);
-    recorded?.(entry);
+  const records = {
+    async last(collection: string) {
+      const last = await catalog.lastSegment(collection);
+      return last && { collection, chain: last.chain, afterLsn: last.afterLsn, part: last.part };
+    },
+    async record(segment: ChangeSegment) {
+      await record(segment);
+    },
   };
+  return Object.assign(
+    async (segment: ChangeSegment) => {
+      // Not `recorded?.(await record(segment))`: an optional call skips its arguments when
+      // there is no callback, and the segment would go unrecorded.
+      const entry = await record(segment);
+      recorded?.(entry);
+    },
+    { records },
+  );
 }

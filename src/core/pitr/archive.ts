@@ -2,23 +2,16 @@
 // (FORMAT.md, "Point-in-time recovery"). The repository is the source of truth for where the
 // archive ends: the slot is first moved there, so a run that died after writing a segment and
 // before advancing the slot writes nothing twice, and a transaction a dead run had begun to
-// spill continues in the next part. Write order: segment, then the slot's advance.
+// spill continues in the next part. Write order: segment, then the slot's advance. Finding that
+// end costs the same however long the chain is (archive-tail.ts).
 import type { ChangeRecord, ChangeStream } from '../ports/change-stream.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import type { SqlSession } from '../ports/database.ts';
 import { IntegrityError, TidemarkError } from '../errors.ts';
 import { DDL_MESSAGE_PREFIX, pitrNames } from './names.ts';
-import { listChains, type SegmentPlace } from './chain.ts';
 import { compareLsn } from './lsn.ts';
-import {
-  readSegment,
-  sealSegment,
-  segmentRecords,
-  writeSegment,
-  type ChainGap,
-  type ChangeSegment,
-  type CommitPoint,
-} from './segment.ts';
+import { sealSegment, writeSegment, type ChainGap, type ChangeSegment, type CommitPoint } from './segment.ts';
+import { archiveTail, type SegmentSink } from './archive-tail.ts';
 import { startChain } from './enable.ts';
 
 /** The archive cannot continue its chain (slot gone, lost or recreated) and was given no session to start a new one. */
@@ -31,8 +24,11 @@ export interface ArchiveOptions {
   segmentBytes?: number;
   /** Drain passes at most: a source that writes faster than this drains is left for the next run. */
   maxPasses?: number;
-  /** Called with each segment once it is in the repository, before the slot moves past it: the catalog record. */
-  onSegment?: (segment: ChangeSegment) => Promise<void>;
+  /**
+   * Called with each segment once it is in the repository, before the slot moves past it: the
+   * catalog record. With its catalog (`records`), listing the repository starts at the last record.
+   */
+  onSegment?: SegmentSink;
   /**
    * A session on the source. With it, a gap (slot dropped, lost or recreated) starts a new chain
    * by itself (new slot, DDL capture, opening segment recording the gap); without it a gap is a
@@ -68,13 +64,13 @@ export async function archiveChanges(
   options: ArchiveOptions = {},
 ): Promise<ArchiveResult> {
   const names = pitrNames(collection);
-  const chains = await listChains(storage, collection);
-  let [chain, places] = [...chains.entries()].at(-1) ?? [];
-  if (!chain || !places)
+  const records = options.onSegment?.records;
+  let tail = await archiveTail(storage, collection, records);
+  if (!tail)
     throw new PitrNotEnabledError(
       `Collection ${collection} has no change archive in the repository. Run \`tidemark pitr enable --collection ${collection}\` first.`,
     );
-  let tail = await chainTail(storage, collection, places);
+  let chain = tail.chain;
   const slot = await stream.slotState(names.slot);
   // Only this archiver advances the slot, and never past what the repository holds: a slot
   // confirmed past the archive's end was recreated (or read by something else).
@@ -91,7 +87,7 @@ export async function archiveChanges(
       reason,
       previousChain: chain,
       previousEndLsn: tail.last.endLsn,
-      ...(await lastCommitOf(storage, places)),
+      ...withLastCommit(await tail.lastCommit()),
       detectedAt: new Date().toISOString(),
     };
     if (!options.session) throw gapError(collection, names.slot, previous, slot?.confirmedLsn);
@@ -100,8 +96,8 @@ export async function archiveChanges(
     const started = await startChain(options.session, stream, storage, collection, previous);
     gap = { ...previous, chain: started.chain, startLsn: started.startLsn };
     chain = started.chain;
-    places = (await listChains(storage, collection)).get(chain)!;
-    tail = await chainTail(storage, collection, places);
+    // Listed whole (its opening segment only), which records that segment in the catalog.
+    tail = (await archiveTail(storage, collection, records, chain))!;
   }
   const writer = new SegmentWriter(
     stream,
@@ -180,46 +176,8 @@ function gapError(collection: string, slot: string, gap: ChainGap, confirmed?: s
   );
 }
 
-/** The last archived commit of a chain, read from the end. */
-async function lastCommitOf(
-  storage: RepositoryStorage,
-  places: SegmentPlace[],
-): Promise<{ previousLastCommit?: CommitPoint }> {
-  for (let i = places.length - 1; i >= 0; i--) {
-    const { lastCommit } = await readSegment(storage, places[i]!);
-    if (lastCommit) return { previousLastCommit: lastCommit };
-  }
-  return {};
-}
-
-/** The chain's last segment, and how many records of an unfinished transaction it ends with. */
-async function chainTail(storage: RepositoryStorage, collection: string, places: SegmentPlace[]) {
-  // The last segment, with the ones before it that its open transaction continues from: read
-  // from the end, so a run costs the same however long the chain is.
-  const segments: ChangeSegment[] = [await readSegment(storage, places.at(-1)!)];
-  for (let i = places.length - 2; i >= 0 && segments[0]!.openAtEnd; i--) {
-    const before = await readSegment(storage, places[i]!);
-    if (!before.openAtEnd) break;
-    segments.unshift(before);
-  }
-  if (places.length === 1 && segments[0]!.part !== 0)
-    throw new IntegrityError(
-      `Chain ${collection}/${places[0]!.chain} does not begin with its opening segment; start a new chain (pitr disable, pitr enable).`,
-    );
-  const last = segments.at(-1)!;
-  let openRecords = 0;
-  let openXid: string | undefined;
-  if (last.openAtEnd) {
-    for (const s of segments) {
-      const records = await segmentRecords(s);
-      const lastCommit = records.map((r) => r.k).lastIndexOf('C');
-      const open = records.slice(lastCommit + 1);
-      if (lastCommit >= 0 || s === segments[0]) openRecords = 0;
-      if (open[0]?.k === 'B') openXid = open[0].xid;
-      openRecords += open.length;
-    }
-  }
-  return { last, openRecords, openXid };
+function withLastCommit(lastCommit: CommitPoint | undefined): { previousLastCommit?: CommitPoint } {
+  return lastCommit ? { previousLastCommit: lastCommit } : {};
 }
 
 class SegmentWriter {

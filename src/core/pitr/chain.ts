@@ -1,5 +1,6 @@
-// A collection's chains of change segments, found by listing the repository (catalog records of
-// segments come next; FORMAT.md, "Point-in-time recovery"). Key order is commit order.
+// A collection's chains of change segments, found by listing the repository, the source of truth
+// (the catalog's records are a hint where to start; FORMAT.md, "Point-in-time recovery"). Keys
+// are fixed-width (chain and afterLsn as 16 hex digits, part as 4), so key order is commit order.
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { layout, lsnKey } from '../repository/layout.ts';
 import { IntegrityError } from '../errors.ts';
@@ -14,16 +15,71 @@ export interface SegmentPlace {
 
 /** The segments of each chain of `collection`, chains and segments in key order. */
 export async function listChains(storage: RepositoryStorage, collection: string): Promise<Map<string, SegmentPlace[]>> {
-  const chains = new Map<string, SegmentPlace[]>();
-  for await (const { key } of storage.list(layout.segmentsPrefix(collection))) {
+  return byChain(await listPlaces(storage, layout.segmentsPrefix(collection), collection));
+}
+
+/** The segments of one chain of `collection`, in key order. */
+export async function listChain(
+  storage: RepositoryStorage,
+  collection: string,
+  chain: string,
+): Promise<SegmentPlace[]> {
+  return listPlaces(storage, `${layout.segmentsPrefix(collection)}${chain}/`, collection);
+}
+
+/**
+ * The collection's last chain and its segments from `known` on: what an archiver needs, at one
+ * listing however long the chain is. `known` is a segment believed to be in the repository (the
+ * catalog's last record); the repository decides: when `known` is not there, everything is listed.
+ * `whole` says whether `places` begins with the chain's first segment.
+ */
+export async function archiveEnd(
+  storage: RepositoryStorage,
+  collection: string,
+  known?: SegmentPlace,
+): Promise<{ chain: string; places: SegmentPlace[]; whole: boolean } | undefined> {
+  const prefix = layout.segmentsPrefix(collection);
+  if (known) {
+    // The key without its extension sorts just before the key: the listing starts at `known`.
+    const key = layout.segment(collection, known.chain, known.afterLsn, known.part);
+    const startAfter = key.slice(0, key.lastIndexOf('.'));
+    const places = await listPlaces(storage, prefix, collection, startAfter);
+    if (places[0] && placeKey(places[0]) === key) {
+      const [chain, tail] = [...byChain(places).entries()].at(-1)!;
+      return { chain, places: tail, whole: chain !== known.chain };
+    }
+  }
+  const last = [...(await listChains(storage, collection)).entries()].at(-1);
+  return last && { chain: last[0], places: last[1], whole: true };
+}
+
+export function placeKey(place: SegmentPlace): string {
+  return layout.segment(place.collection, place.chain, place.afterLsn, place.part);
+}
+
+async function listPlaces(
+  storage: RepositoryStorage,
+  prefix: string,
+  collection: string,
+  startAfter?: string,
+): Promise<SegmentPlace[]> {
+  const places: SegmentPlace[] = [];
+  for await (const { key } of storage.list(prefix, startAfter ? { startAfter } : {})) {
     const m = /^segments\/[^/]+\/([0-9A-F]{16})\/([0-9A-F]{8})([0-9A-F]{8})-(\d{4})\.json$/.exec(key);
     if (!m) continue; // not a segment (a temporary file of a writer)
-    const place = {
+    places.push({
       collection,
       chain: m[1]!,
       afterLsn: `${m[2]!.replace(/^0+(?=.)/, '')}/${m[3]!.replace(/^0+(?=.)/, '')}`,
       part: Number(m[4]),
-    };
+    });
+  }
+  return places;
+}
+
+function byChain(places: SegmentPlace[]): Map<string, SegmentPlace[]> {
+  const chains = new Map<string, SegmentPlace[]>();
+  for (const place of places) {
     if (!chains.has(place.chain)) chains.set(place.chain, []);
     chains.get(place.chain)!.push(place);
   }

@@ -44,4 +44,11 @@ export interface SegmentCatalog {
    * an empty list for an unknown collection.
    */
   listSegments(collection: string, chain?: string): Promise<SegmentRecord[]>;
+
+  /**
+   * The collection's last segment record in LSN order, or `undefined` when it has none: where the
+   * archiver starts listing the repository, at a cost that does not grow with the archive
+   * (DynamoDB: one Query of one item). May lag behind recent writes, like `listSegments`.
+   */
+  lastSegment(collection: string): Promise<SegmentRecord | undefined>;
 }

@@ -8,6 +8,10 @@ export interface StoredObjectInfo {
   size: number;
 }
 
+export interface ListOptions {
+  startAfter?: string;
+}
+
 export interface RepositoryStorage {
   /** Human description for messages, e.g. `/data/repo` or `s3://bucket/prefix`. Never holds secrets. */
   readonly location: string;
@@ -29,8 +33,12 @@ export interface RepositoryStorage {
   /** Size of the object, or `undefined` when there is none. */
   head(key: string): Promise<StoredObjectInfo | undefined>;
 
-  /** Every object whose key starts with `prefix`, in lexicographic key order. */
-  list(prefix: string): AsyncIterable<StoredObjectInfo>;
+  /**
+   * Every object whose key starts with `prefix`, in lexicographic key order; with `startAfter`,
+   * only those whose key sorts after it (S3's ListObjectsV2 StartAfter; any string, not
+   * necessarily a key), so a reader that knows where the part it wants begins pays for that part only.
+   */
+  list(prefix: string, options?: ListOptions): AsyncIterable<StoredObjectInfo>;
 
   /**
    * Removes the object; succeeds when it is already gone. Only garbage collection deletes, and
