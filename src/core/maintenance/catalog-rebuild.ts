@@ -1,8 +1,9 @@
 // `catalog rebuild` (FORMAT.md, "Catalog rebuild"): the catalog is an index of the repository,
 // so a lost or damaged catalog is rebuilt from the repository alone — collections from their
-// definitions, backups from their committed manifests (expired where a tombstone says so): a
-// manifest without its commit marker is a run that never committed, skipped and named (gc removes
-// it), unless it was written before commit markers existed. Items already
+// definitions, backups from their committed manifests (expired where a tombstone says so), change
+// segments' records from the segments: a manifest without its commit marker is a run that never
+// committed, skipped and named (gc removes it), unless it was written before commit markers
+// existed. Items already
 // in the catalog are left as they are; a damaged object is reported and skipped, never guessed.
 import type { BackupCatalog, BackupRecord } from '../ports/catalog.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
@@ -13,11 +14,16 @@ import { readCollectionDocument } from './collections.ts';
 import { listRepositoryBackups, readCommitMarker } from './repository-backups.ts';
 import { readTombstone } from './tombstone.ts';
 import { withMaintenanceLease } from './lease.ts';
+import { listSegmentPlaces, placeKey } from '../pitr/chain.ts';
+import { readSegment, segmentRecords } from '../pitr/segment.ts';
+import { segmentItemId, segmentRecordOf } from '../catalog/segments.ts';
 
 export interface CatalogRebuildReport {
   collectionsImported: string[];
   backupsImported: string[];
-  /** Ids (backups and collections) the catalog already had. */
+  /** Change segments recorded (a count: an archive holds one a minute). */
+  segmentsImported: number;
+  /** Items (collections, backups, segments) the catalog already had. */
   alreadyPresent: number;
   /** Manifests of runs that never committed (no commit marker): not backups, gc removes them. */
   uncommitted: string[];
@@ -38,6 +44,7 @@ export async function rebuildCatalog(
       const report: CatalogRebuildReport = {
         collectionsImported: [],
         backupsImported: [],
+        segmentsImported: 0,
         alreadyPresent: 0,
         uncommitted: [],
         repaired: [],
@@ -77,6 +84,23 @@ export async function rebuildCatalog(
             : undefined;
           await ports.catalog.importBackup(recordFromManifest(manifest, expiredAt));
           (state === 'damaged' ? report.repaired : report.backupsImported).push(backup.backupId);
+        });
+      }
+      // Each segment read through the document layer (authenticated, bound to its key) and its
+      // records checked: a forged or damaged one is named and skipped, as above.
+      const recorded = new Map<string, Set<string>>();
+      for (const place of await listSegmentPlaces(ports.storage)) {
+        await attempt(placeKey(place), async () => {
+          if (!recorded.has(place.collection)) {
+            await lease.assertHeld(`recording the change segments of collection ${place.collection}`);
+            const records = await ports.catalog.listSegments(place.collection);
+            recorded.set(place.collection, new Set(records.map(segmentItemId)));
+          }
+          if (recorded.get(place.collection)!.has(segmentItemId(place))) return void report.alreadyPresent++;
+          const segment = await readSegment(ports.storage, place);
+          const xids = (await segmentRecords(segment)).flatMap((r) => (r.k === 'C' ? [r.xid] : []));
+          await ports.catalog.recordSegment(segmentRecordOf(segment, xids));
+          report.segmentsImported++;
         });
       }
       return report;

@@ -60,21 +60,32 @@ export function placeKey(place: SegmentPlace): string {
 async function listPlaces(
   storage: RepositoryStorage,
   prefix: string,
-  collection: string,
+  collection?: string,
   startAfter?: string,
 ): Promise<SegmentPlace[]> {
   const places: SegmentPlace[] = [];
   for await (const { key } of storage.list(prefix, startAfter ? { startAfter } : {})) {
-    const m = /^segments\/[^/]+\/([0-9A-F]{16})\/([0-9A-F]{8})([0-9A-F]{8})-(\d{4})\.json$/.exec(key);
-    if (!m) continue; // not a segment (a temporary file of a writer)
-    places.push({
-      collection,
-      chain: m[1]!,
-      afterLsn: `${m[2]!.replace(/^0+(?=.)/, '')}/${m[3]!.replace(/^0+(?=.)/, '')}`,
-      part: Number(m[4]),
-    });
+    const place = segmentPlaceOf(key);
+    if (place && (collection === undefined || place.collection === collection)) places.push(place);
   }
   return places;
+}
+
+/** The segments of every collection, in key order (`catalog rebuild`). */
+export function listSegmentPlaces(storage: RepositoryStorage): Promise<SegmentPlace[]> {
+  return listPlaces(storage, 'segments/'); // layout.segmentsPrefix's root, which the key pattern below names too
+}
+
+/** The place a segment key names, or undefined for a key that is not a segment's (a writer's temporary file). */
+function segmentPlaceOf(key: string): SegmentPlace | undefined {
+  const m = /^segments\/([^/]+)\/([0-9A-F]{16})\/([0-9A-F]{8})([0-9A-F]{8})-(\d{4})\.json$/.exec(key);
+  if (!m) return undefined;
+  return {
+    collection: m[1]!,
+    chain: m[2]!,
+    afterLsn: `${m[3]!.replace(/^0+(?=.)/, '')}/${m[4]!.replace(/^0+(?=.)/, '')}`,
+    part: Number(m[5]),
+  };
 }
 
 function byChain(places: SegmentPlace[]): Map<string, SegmentPlace[]> {
