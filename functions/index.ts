@@ -241,8 +241,9 @@ export const TASKS = {
     },
   },
   // The archive machine. pipelines/archive-step.ts: the drainer lease (PutItem, GetItem when
-  // held, DeleteItem), lists and reads the chain's segments, writes segments and records them
-  // (PutItem; GetItem on a rerun); on a gap a new slot and opening segment. Drains at most
+  // held, DeleteItem), the catalog's last segment record (Query, one item), lists the chain's
+  // segments from it and reads its tail, writes segments and records them (PutItem; GetItem on a
+  // rerun); on a gap a new slot and opening segment. Drains at most
   // ARCHIVE_DRAIN_SECONDS (240 s), so 5 min, the drainer lease's lifetime too. 1024 MB: zstd and
   // JSON of 8 MiB segments on ~0.6 vCPU, to keep up with the source.
   PitrArchive: {
@@ -255,7 +256,7 @@ export const TASKS = {
       databases: 'sources',
       read: ['segments'],
       write: ['segments'],
-      catalog: ['GetItem', 'PutItem', 'DeleteItem'],
+      catalog: ['GetItem', 'Query', 'PutItem', 'DeleteItem'],
     },
   },
 } satisfies Record<string, TaskDefinition>;

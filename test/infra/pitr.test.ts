@@ -219,8 +219,9 @@ describe('the archive task grants, from its access entry', () => {
       Resource: [`<${bucket}.Arn>/${prefix}segments/*`],
     });
     expect(bySid.RepositoryWrite?.Resource).toEqual([`<${bucket}.Arn>/${prefix}segments/*`]);
+    // Query: the catalog's last segment record, where the archive's listing starts.
     expect(new Set(bySid.Catalog?.Action)).toEqual(
-      new Set(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']),
+      new Set(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem']),
     );
     expect(bySid.DocumentAuthentication?.Action).toEqual(['kms:GenerateMac', 'kms:VerifyMac']);
     expect(new Set(bySid.DatabaseCredentials?.Resource)).toEqual(new Set(s.config.sources.map((x) => x.secretArn)));
