@@ -3,8 +3,8 @@
 // definitions, backups from their committed manifests (expired where a tombstone says so), change
 // segments' records from the segments: a manifest without its commit marker is a run that never
 // committed, skipped and named (gc removes it), unless it was written before commit markers
-// existed. Items already
-// in the catalog are left as they are; a damaged object is reported and skipped, never guessed.
+// existed. Items already in the catalog are left as they are; a damaged object is reported and
+// skipped, never guessed.
 import type { BackupCatalog, BackupRecord } from '../ports/catalog.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { layout } from '../repository/layout.ts';

@@ -2,8 +2,8 @@
 // (FORMAT.md, "Point-in-time recovery"). The repository is the source of truth for where the
 // archive ends: the slot is first moved there, so a run that died after writing a segment and
 // before advancing the slot writes nothing twice, and a transaction a dead run had begun to
-// spill continues in the next part. Write order: segment, then the slot's advance. Finding that
-// end costs the same however long the chain is (archive-tail.ts).
+// spill continues in the next part. Write order: segment, catalog record (`onSegment`), then the
+// slot's advance. Finding that end costs the same however long the chain is (archive-tail.ts).
 import type { ChangeRecord, ChangeStream } from '../ports/change-stream.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import type { SqlSession } from '../ports/database.ts';
