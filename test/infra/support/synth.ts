@@ -22,10 +22,15 @@ export function exampleConfig(): TidemarkConfig {
   return loadConfig(EXAMPLE_CONFIG);
 }
 
-export function synthesize(
-  config: TidemarkConfig = exampleConfig(),
-  options: Pick<TidemarkAppOptions, 'profiles'> = {},
-): Synthesized {
+/** The example stack, synthesized once per worker (test/infra shares a worker's modules: vitest.config.ts). */
+let example: Synthesized | undefined;
+
+export function synthesize(config?: TidemarkConfig, options: Pick<TidemarkAppOptions, 'profiles'> = {}): Synthesized {
+  if (config === undefined && options.profiles === undefined) return (example ??= synthesizeApp(exampleConfig(), {}));
+  return synthesizeApp(config ?? exampleConfig(), options);
+}
+
+function synthesizeApp(config: TidemarkConfig, options: Pick<TidemarkAppOptions, 'profiles'>): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'tidemark-cdk-'));
   const { stack } = createTidemarkApp({
     config,
