@@ -70,7 +70,7 @@ test('catalog rebuild recreates segment records from the repository and names a 
     await sealSegment(header('other', '0/1000000', '0/1000000'), []),
   ];
   // What the archiver records as it writes them.
-  const recorder = segmentRecorder(ctx.catalog, ctx.storage);
+  const recorder = segmentRecorder(ctx.catalog);
   for (const segment of segments) {
     await writeSegment(ctx.storage, segment);
     await recorder(segment);

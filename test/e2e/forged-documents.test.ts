@@ -2,6 +2,7 @@
 // another id, replayed, signed with another key — is refused by name on every read path, and
 // nothing acts on it. One keyed repository (a collection of two backups, the second incremental)
 // is copied for each case; the command line runs in this process (runCliInProcess: no start-up).
+import { EMPTY_SEGMENT, EMPTY_SEGMENT_PLACE } from '#test/support/segment-document.ts';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -141,20 +142,7 @@ describe('the registry refuses every forgery of every document kind, naming the 
   it('manifest, commit marker, tombstone, collection, plan, plan batch, export result, snapshot hand-off, release, marker and change segment', async () => {
     const read = (path: string) => readFile(join(base, path));
     const tombstone = { backupId: B, collection: 'nightly', expiredAt: new Date().toISOString() };
-    const segment = {
-      collection: 'nightly',
-      chain: '0123456789ABCDEF',
-      afterLsn: '0/1000000',
-      part: 0,
-      slot: 'tidemark_nightly',
-      source: { systemIdentifier: '1', database: 'shop', serverVersionNum: 150000 },
-      endLsn: '0/2000000',
-      openAtEnd: false,
-      transactions: 0,
-      changes: 0,
-      payload: { codec: 'zstd', sha256: '0'.repeat(64), bytes: 0, data: '' },
-    };
-    const segmentPlace = { collection: 'nightly', chain: '0123456789ABCDEF', afterLsn: '0/1000000', part: 0 };
+    const [segment, segmentPlace] = [EMPTY_SEGMENT, EMPTY_SEGMENT_PLACE];
     const encode = async <T, P extends Place>(kind: DocumentKind<T, P>, place: P, body: any) =>
       Buffer.from(await encodeDocument(kind, place, body as T, key));
     // Each kind: a valid document, where it belongs, and another place of the same kind.

@@ -70,7 +70,7 @@ test('an archive run lists the same few keys however long the chain; without the
   try {
     await enablePitr(src.session, src.stream, src.ctx.storage, 'long');
     const counting = countingStorage(src.ctx.storage);
-    const recorder = () => segmentRecorder(src.ctx.catalog, src.ctx.storage);
+    const recorder = () => segmentRecorder(src.ctx.catalog);
     // Small segments: about one per transaction.
     const run = (onSegment = recorder()) =>
       archiveChanges(src.stream, counting.storage, 'long', { onSegment, segmentBytes: 256, heartbeat: false });
@@ -118,12 +118,12 @@ test('a run that died between writing a segment and recording it: the next run f
     await enablePitr(src.session, src.stream, src.ctx.storage, 'died');
     await commits('died', 5);
     await archiveChanges(src.stream, src.ctx.storage, 'died', {
-      onSegment: segmentRecorder(src.ctx.catalog, src.ctx.storage),
+      onSegment: segmentRecorder(src.ctx.catalog),
     });
     // A transaction larger than several segments; the run dies after its second segment is in
     // the repository, before the catalog records it (so before the slot moves).
     await server.sql("INSERT INTO t (pad) SELECT repeat('y', 200) FROM generate_series(1, 400)", 'died');
-    const recorder = segmentRecorder(src.ctx.catalog, src.ctx.storage);
+    const recorder = segmentRecorder(src.ctx.catalog);
     let written = 0;
     const dying = Object.assign(
       async (segment: Parameters<typeof recorder>[0]) => {
@@ -146,7 +146,7 @@ test('a run that died between writing a segment and recording it: the next run f
     let result: Awaited<ReturnType<typeof archiveChanges>> | undefined;
     const cost = await counting.of(async () => {
       result = await archiveChanges(src.stream, counting.storage, 'died', {
-        onSegment: segmentRecorder(src.ctx.catalog, src.ctx.storage),
+        onSegment: segmentRecorder(src.ctx.catalog),
         segmentBytes: 16 * 1024,
       });
     });
@@ -179,7 +179,7 @@ test('a run that died between writing a segment and recording it: the next run f
     expect(inside).toMatchObject({ openAtEnd: true, transactions: 0, part: 2 });
     const resumed = await counting.of(async () => {
       result = await archiveChanges(src.stream, counting.storage, 'died', {
-        onSegment: segmentRecorder(src.ctx.catalog, src.ctx.storage),
+        onSegment: segmentRecorder(src.ctx.catalog),
         segmentBytes: 16 * 1024,
       });
     });

@@ -1,6 +1,7 @@
 // repository/seal.ts on a directory: every kind of document written without a key (plans,
 // batches, results, snapshot hand-offs, segments too) is sealed where it is, so a reader with the
 // key accepts it; a segment or plan batch under another key is left alone; and the key is bound.
+import { EMPTY_SEGMENT, EMPTY_SEGMENT_PLACE } from '#test/support/segment-document.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,20 +13,7 @@ import { openRepository } from '#core/repository/repository.ts';
 import { authenticateWith, RepositoryKey } from '#core/repository/repository-key.ts';
 import { documentAt, sealRepository } from '#core/repository/seal.ts';
 
-const segment = {
-  collection: 'nightly',
-  chain: '0123456789ABCDEF',
-  afterLsn: '0/1000000',
-  part: 0,
-  slot: 'tidemark_nightly',
-  source: { systemIdentifier: '1', database: 'shop', serverVersionNum: 150000 },
-  endLsn: '0/2000000',
-  openAtEnd: false,
-  transactions: 0,
-  changes: 0,
-  payload: { codec: 'zstd', sha256: '0'.repeat(64), bytes: 0, data: '' },
-};
-const segmentPlace = { collection: 'nightly', chain: '0123456789ABCDEF', afterLsn: '0/1000000', part: 0 };
+const [segment, segmentPlace] = [EMPTY_SEGMENT, EMPTY_SEGMENT_PLACE];
 
 let dir: string;
 beforeEach(async () => {

@@ -14,7 +14,7 @@ export async function pitrArchiveCommand(options: PitrOptions): Promise<void> {
   const result = await withSource(options, async (ctx, session, stream) => {
     const archived = await archiveChanges(stream, ctx.storage, options.collection, {
       session,
-      onSegment: segmentRecorder(ctx.catalog, ctx.storage),
+      onSegment: segmentRecorder(ctx.catalog),
       ...(options.segmentBytes ? { segmentBytes: options.segmentBytes } : {}),
     });
     if (!archived.gap) {
@@ -56,7 +56,7 @@ export async function pitrFollowCommand(options: PitrOptions): Promise<void> {
     const result = await withSource(options, (ctx, session, stream) =>
       followChanges(stream, ctx.storage, options.collection, {
         session,
-        onSegment: segmentRecorder(ctx.catalog, ctx.storage),
+        onSegment: segmentRecorder(ctx.catalog),
         signal: stop.signal,
         segmentSeconds: options.segmentSeconds ?? 30,
         heartbeatSeconds: options.heartbeatSeconds ?? 60,

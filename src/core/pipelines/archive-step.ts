@@ -67,7 +67,7 @@ export function archiveStepWith(deps: ArchiveStepDeps) {
       return await withSessions(ctx, input, async (session, streamSession) => {
         const stream = deps.changeStream(streamSession);
         const out: ArchiveStepOutput = { ...empty, caughtUp: false };
-        const onSegment = segmentRecorder(ctx.catalog, ctx.storage, (entry) => {
+        const onSegment = segmentRecorder(ctx.catalog, (entry) => {
           out.bytes += entry.bytes;
           out.storedBytes += entry.storedBytes;
           deps.figures?.segment(entry, lagSeconds(entry));

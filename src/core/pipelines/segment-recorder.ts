@@ -6,17 +6,11 @@
 // same records again.
 import type { BackupCatalog } from '../ports/catalog.ts';
 import type { SegmentRecord } from '../ports/segment-catalog.ts';
-import type { RepositoryStorage } from '../ports/storage.ts';
 import type { SegmentSink } from '../pitr/archive-tail.ts';
 import { segmentRecords, type ChangeSegment } from '../pitr/segment.ts';
 import { segmentRecordOf } from '../catalog/segments.ts';
 
-/** `_storage` is no longer read (the archive reads the segments it hands over); callers still pass it. */
-export function segmentRecorder(
-  catalog: BackupCatalog,
-  _storage: RepositoryStorage,
-  recorded?: (record: SegmentRecord) => void,
-): SegmentSink {
+export function segmentRecorder(catalog: BackupCatalog, recorded?: (record: SegmentRecord) => void): SegmentSink {
   const record = async (segment: ChangeSegment) => {
     const xids = (await segmentRecords(segment)).flatMap((r) => (r.k === 'C' ? [r.xid] : []));
     const entry = segmentRecordOf(segment, xids);

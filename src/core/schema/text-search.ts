@@ -37,39 +37,27 @@ const proc = (label: string, column: string) =>
 
 export async function captureTextSearch(capture: Capture): Promise<void> {
   // regproc qualifies the functions: captureSchema emptied search_path.
-  const parsers = await capture.query<FunctionsRow>(`
-    SELECT p.oid, ${qualified('n.nspname', 'p.prsname')} AS ident,
+  await captureFunctionObjects(
+    capture,
+    'pg_ts_parser',
+    'text search parser',
+    `SELECT p.oid, ${qualified('n.nspname', 'p.prsname')} AS ident,
       pg_catalog.array_remove(ARRAY[${proc('START', 'p.prsstart')}, ${proc('GETTOKEN', 'p.prstoken')}, ${proc('END', 'p.prsend')},
         ${proc('HEADLINE', 'p.prsheadline')}, ${proc('LEXTYPES', 'p.prslextype')}], NULL) AS functions
     FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace n ON n.oid = p.prsnamespace
     WHERE p.oid >= 16384 AND ${USER_SCHEMA} AND ${notExtensionMember('pg_ts_parser', 'p.oid')}
-    ORDER BY 2`);
-  for (const row of parsers) {
-    const object = `text search parser ${row.ident}`;
-    add(capture, key('pg_ts_parser', row.oid), 'text search parser', row.ident, object, [
-      {
-        object,
-        kind: 'text search parser',
-        sql: `CREATE TEXT SEARCH PARSER ${row.ident} (${row.functions.join(', ')})`,
-      },
-    ]);
-  }
-  const templates = await capture.query<FunctionsRow>(`
-    SELECT t.oid, ${qualified('n.nspname', 't.tmplname')} AS ident,
+    ORDER BY 2`,
+  );
+  await captureFunctionObjects(
+    capture,
+    'pg_ts_template',
+    'text search template',
+    `SELECT t.oid, ${qualified('n.nspname', 't.tmplname')} AS ident,
       pg_catalog.array_remove(ARRAY[${proc('INIT', 't.tmplinit')}, ${proc('LEXIZE', 't.tmpllexize')}], NULL) AS functions
     FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace n ON n.oid = t.tmplnamespace
     WHERE t.oid >= 16384 AND ${USER_SCHEMA} AND ${notExtensionMember('pg_ts_template', 't.oid')}
-    ORDER BY 2`);
-  for (const row of templates) {
-    const object = `text search template ${row.ident}`;
-    add(capture, key('pg_ts_template', row.oid), 'text search template', row.ident, object, [
-      {
-        object,
-        kind: 'text search template',
-        sql: `CREATE TEXT SEARCH TEMPLATE ${row.ident} (${row.functions.join(', ')})`,
-      },
-    ]);
-  }
+    ORDER BY 2`,
+  );
   const dictionaries = await capture.query<DictionaryRow>(`
     SELECT d.oid, ${qualified('n.nspname', 'd.dictname')} AS ident,
       (SELECT ${qualified('tn.nspname', 't.tmplname')} FROM pg_catalog.pg_ts_template t
@@ -131,4 +119,19 @@ function add(
 ): void {
   capture.add({ key: nodeKey, kind, identity, statements });
   capture.comments.set(nodeKey, { target: `${kind.toUpperCase()} ${identity}`, object, node: nodeKey });
+}
+
+/** Parsers and templates: one CREATE naming their support functions (`FUNCTION = regproc`, …). */
+async function captureFunctionObjects(
+  capture: Capture,
+  catalog: 'pg_ts_parser' | 'pg_ts_template',
+  kind: 'text search parser' | 'text search template',
+  sql: string,
+): Promise<void> {
+  for (const row of await capture.query<FunctionsRow>(sql)) {
+    const object = `${kind} ${row.ident}`;
+    add(capture, key(catalog, row.oid), kind, row.ident, object, [
+      { object, kind, sql: `CREATE ${kind.toUpperCase()} ${row.ident} (${row.functions.join(', ')})` },
+    ]);
+  }
 }
