@@ -10,6 +10,7 @@ import { enablePitr } from '#core/pitr/enable.ts';
 import { archiveChanges } from '#core/pitr/archive.ts';
 import { listChains } from '#core/pitr/chain.ts';
 import { segmentRecorder } from '#core/pipelines/segment-recorder.ts';
+import { chainLacksBaseBackup } from '#core/pitr/base-backup.ts';
 import type { ListOptions, RepositoryStorage } from '#core/ports/storage.ts';
 
 let server: PostgresServer;
@@ -96,6 +97,16 @@ test('an archive run lists the same few keys however long the chain; without the
       expect(f.withCatalog).toEqual({ lists: 1, keys: 1 });
       expect(f.whole).toBeGreaterThanOrEqual(f.segments);
     }
+    // What the CLI asks after each run (a chain begun after a gap without its base backup?)
+    // reads the opening segment by its place: no listing, however long the chain.
+    const chain = [...(await listChains(src.ctx.storage, 'long')).keys()][0]!;
+    let lacks: boolean | undefined;
+    expect(
+      await counting.of(async () => {
+        lacks = await chainLacksBaseBackup(src.ctx.catalog, counting.storage, 'long', chain);
+      }),
+    ).toEqual({ lists: 0, keys: 0 });
+    expect(lacks).toBe(false); // begun by pitr enable, not by a gap
     // The run without the catalog wrote segments the catalog lacks: the next run records them.
     const before = await placesOf(src, 'long');
     expect(unrecorded).toBeGreaterThan(0);

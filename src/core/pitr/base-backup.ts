@@ -5,8 +5,9 @@
 import type { BackupCatalog } from '../ports/catalog.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import { readManifest, type Manifest } from '../repository/manifest.ts';
+import { ObjectNotFoundError } from '../errors.ts';
 import { readSegment, type ChangeSegment } from './segment.ts';
-import { listChains } from './chain.ts';
+import { chainLsn } from './chain.ts';
 
 export async function* chainBackups(
   catalog: BackupCatalog,
@@ -30,7 +31,9 @@ export async function* chainBackups(
 
 /**
  * A chain the archiver started after a gap whose base backup never committed (the run that took
- * it died): the next archive run takes it, or nothing in the chain could be restored to.
+ * it died): the next archive run takes it, or nothing in the chain could be restored to. Reads
+ * the chain's opening segment by its place (the chain is named by its start, where that segment
+ * begins), not by listing: every archive run asks, however long the chain has grown.
  */
 export async function chainLacksBaseBackup(
   catalog: BackupCatalog,
@@ -38,9 +41,13 @@ export async function chainLacksBaseBackup(
   collection: string,
   chain: string,
 ): Promise<boolean> {
-  const places = (await listChains(storage, collection)).get(chain);
-  if (!places?.length) return false;
-  const opening = await readSegment(storage, places[0]!);
+  let opening: ChangeSegment;
+  try {
+    opening = await readSegment(storage, { collection, chain, afterLsn: chainLsn(chain), part: 0 });
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return false;
+    throw err;
+  }
   if (!opening.gap) return false; // begun by pitr enable, whose user takes the backup (--no-backup says so)
   for await (const _ of chainBackups(catalog, storage, collection, opening)) return false;
   return true;
