@@ -296,9 +296,16 @@ describe('a SQL_ASCII database holding bytes that are not UTF-8', () => {
     server = await startPostgres({ major: 15 });
     await server.sql(`CREATE DATABASE ascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
     // 0xe9 is é in Latin-1, and no UTF-8 at all; 'naïve' is valid UTF-8, which SQL_ASCII stores as it came.
+    // Arrays (text[], varchar(n)[], a domain over text[], one with bounds and two dimensions) and a
+    // domain over text have no convert_to(): the suggested conversion goes through their text form.
     await server.sql(
-      `CREATE TABLE notes (id int PRIMARY KEY, fine text, latin text, tags text[]);
-       INSERT INTO notes VALUES (1, 'naïve', E'caf\\xe9', ARRAY['a']), (2, 'plain', 'plain', ARRAY[E'\\xff']);
+      `CREATE DOMAIN "Label" AS text CHECK (VALUE <> '');
+       CREATE DOMAIN labels AS text[];
+       CREATE TABLE notes (id int PRIMARY KEY, fine text, latin text, tags text[], short varchar(5)[],
+                           label "Label", marks labels);
+       INSERT INTO notes VALUES
+         (1, 'naïve', E'caf\\xe9', ARRAY['a'], ARRAY['x'], 'plain', ARRAY['a b']),
+         (2, 'plain', 'plain', ARRAY[E'\\xff'], E'[0:1]={"caf\\xe9","a,\\\\"b"}', E'\\xe9t\\xe9', E'{{"\\xe0 b",c},{"{",NULL}}');
        CREATE TABLE clean (id int, body text); INSERT INTO clean VALUES (1, 'ascii only');`,
       'ascii',
     );
@@ -309,31 +316,40 @@ describe('a SQL_ASCII database holding bytes that are not UTF-8', () => {
     if (repo) await rm(dirname(repo), { recursive: true, force: true });
   });
 
-  it('is refused before any chunk, naming each table and column and how to convert them; once converted it backs up and restores', async () => {
+  it('is refused before any chunk, naming each table and column and how to convert them; once converted as suggested it backs up and restores', async () => {
     const refused = await runCli(['backup', '--source', server.url('ascii'), '--repo', repo]);
     expect(refused.code, describeResult(refused)).toBe(1);
     expect(refused.stderr).toContain(
-      `Database 'ascii' is in the SQL_ASCII encoding and column "latin" of "public"."notes", column "tags" of "public"."notes" hold bytes that are not valid UTF-8`,
+      `Database 'ascii' is in the SQL_ASCII encoding and column "latin" of "public"."notes", column "tags" of "public"."notes", ` +
+        `column "short" of "public"."notes", column "label" of "public"."notes", column "marks" of "public"."notes" hold bytes that are not valid UTF-8`,
     );
-    expect(refused.stderr).toContain(
-      `UPDATE "public"."notes" SET "latin" = convert_from(convert(convert_to("latin", 'SQL_ASCII'), 'LATIN1', 'UTF8'), 'SQL_ASCII')`,
-    );
+    const convert = (text: string) =>
+      `convert_from(convert(convert_to(${text}, 'SQL_ASCII'), 'LATIN1', 'UTF8'), 'SQL_ASCII')`;
+    const suggested = `UPDATE ONLY "public"."notes" SET "latin" = ${convert('"latin"')}, "tags" = ${convert('"tags"::text')}::text[], "short" = ${convert('"short"::text')}::character varying[], "label" = ${convert('"label"::text')}::"Label", "marks" = ${convert('"marks"::text')}::labels;`;
+    expect(refused.stderr).toContain(`(for Latin-1 text: ${suggested}), or back this database up with pg_dump`);
     expect(refused.stderr).not.toContain('"fine"');
     expect(await readdir(join(repo, 'chunks')).catch(() => [])).toEqual([]);
 
-    // The conversion the message gives, then the arrays the same way.
-    await server.sql(
-      `UPDATE notes SET latin = convert_from(convert(convert_to(latin, 'SQL_ASCII'), 'LATIN1', 'UTF8'), 'SQL_ASCII');
-       UPDATE notes SET tags = convert_from(convert(convert_to(tags::text, 'SQL_ASCII'), 'LATIN1', 'UTF8'), 'SQL_ASCII')::text[];`,
-      'ascii',
-    );
+    // The statements the message gives, run as they are.
+    await server.sql(suggested, 'ascii');
     const { output } = await runBackup(repo, server.url('ascii'));
     await runRestore(repo, output.backupId, server.url('ascii_restored'));
-    const rows = (await server.sql('SELECT id, fine, latin, tags FROM notes ORDER BY id', 'ascii_restored')).rows;
+    const contents = 'SELECT id, fine, latin, tags, short::text, label, marks::text FROM notes ORDER BY id';
+    const rows = (await server.sql(contents, 'ascii_restored')).rows;
     expect(rows).toEqual([
-      { id: 1, fine: 'naïve', latin: 'café', tags: ['a'] },
-      { id: 2, fine: 'plain', latin: 'plain', tags: ['ÿ'] },
+      { id: 1, fine: 'naïve', latin: 'café', tags: ['a'], short: '{x}', label: 'plain', marks: '{"a b"}' },
+      {
+        id: 2,
+        fine: 'plain',
+        latin: 'plain',
+        tags: ['ÿ'],
+        short: '[0:1]={café,"a,\\"b"}',
+        label: 'été',
+        marks: '{{"à b",c},{"{",NULL}}',
+      },
     ]);
+    // The converted source and the restore hold the same values, byte for byte.
+    expect((await server.sql(contents, 'ascii')).rows).toEqual(rows);
   });
 });
 

@@ -21,25 +21,49 @@ export async function refuseNonUtf8Text(query: Query, tables: readonly TableData
   );
   if (db?.encoding !== 'SQL_ASCII') return;
   const bad: string[] = [];
-  let example: { table: string; column: string } | undefined;
+  const updates: string[] = [];
   for (const table of tables) {
     if (table.source?.kind === 'large objects' || table.columns.length === 0) continue;
     const name = qualifiedName(table.schema, table.name);
     if (await convertsToUtf8(query, 'x::pg_catalog.text', `ONLY ${name} x`)) continue;
+    const sets: string[] = [];
     for (const column of table.columns) {
       if (await convertsToUtf8(query, `x.${quoteIdent(column)}::pg_catalog.text`, `ONLY ${name} x`)) continue;
       bad.push(`column ${quoteIdent(column)} of ${name}`);
-      example ??= { table: name, column: quoteIdent(column) };
+      sets.push(`${quoteIdent(column)} = ${await latin1ToUtf8(query, name, column)}`);
     }
+    if (sets.length > 0) updates.push(`UPDATE ONLY ${name} SET ${sets.join(', ')};`);
   }
-  if (!example) return;
-  const { table, column } = example;
+  if (updates.length === 0) return;
   throw new UnsupportedObjectError(
     `Database ${quoteLiteral(db.name)} is in the SQL_ASCII encoding and ${listNames(bad, 20)} hold bytes that are not valid UTF-8, ` +
       'the encoding Tidemark reads every database in: the backup is not taken. Convert those values to UTF-8 in place ' +
-      `(for Latin-1 text: UPDATE ${table} SET ${column} = convert_from(convert(convert_to(${column}, 'SQL_ASCII'), 'LATIN1', 'UTF8'), 'SQL_ASCII')), ` +
+      `(for Latin-1 text: ${updates.slice(0, 20).join(' ')}${updates.length > 20 ? ` and the same for ${updates.length - 20} more tables` : ''}), ` +
       'or back this database up with pg_dump, which keeps its encoding.',
   );
+}
+
+const LATIN1_TO_UTF8 = (text: string) =>
+  `convert_from(convert(convert_to(${text}, 'SQL_ASCII'), 'LATIN1', 'UTF8'), 'SQL_ASCII')`;
+
+/**
+ * The expression converting `column` of `table` from Latin-1 to UTF-8. A text, varchar or char
+ * column converts as it is; any other type (an array, a domain, a composite) has no convert_to(),
+ * so its text form converts and is cast back: Latin-1 bytes are never a quote, brace or comma, and
+ * their UTF-8 forms neither, so an array's elements, bounds and quoting come back as they were.
+ * The cast names the type without its modifier, so a varchar(n)[] too long once converted fails
+ * the assignment instead of being cut.
+ */
+async function latin1ToUtf8(query: Query, table: string, column: string): Promise<string> {
+  const [type] = await query(
+    `SELECT a.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype,
+                           'pg_catalog.bpchar'::pg_catalog.regtype) AS plain,
+            a.atttypid::pg_catalog.regtype::pg_catalog.text AS name
+       FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::pg_catalog.regclass AND a.attname = $2`,
+    [table, column],
+  );
+  const ident = quoteIdent(column);
+  return type?.plain ? LATIN1_TO_UTF8(ident) : `${LATIN1_TO_UTF8(`${ident}::text`)}::${type?.name}`;
 }
 
 /**
