@@ -435,7 +435,7 @@ describe('a SQL_ASCII database whose catalog holds bytes that are not UTF-8', ()
     const refused = await runCli(['backup', '--source', server.url('ascii'), '--repo', repo]);
     expect(refused.code, describeResult(refused)).toBe(1);
     expect(refused.stderr).toContain(
-      `Database 'ascii' is in the SQL_ASCII encoding and the name, comment or definition of table public."naïve", view public.v, column d of table public."naïve", function public.f(), index public.partial, policy p on table public."naïve" holds bytes that are not valid UTF-8`,
+      `Database 'ascii' is in the SQL_ASCII encoding and the name, option, comment or definition of table public."naïve", view public.v, column d of table public."naïve", function public.f(), index public.partial, policy p on table public."naïve" holds bytes that are not valid UTF-8`,
     );
     expect(refused.stderr).not.toContain('fine()');
     // Put right in UTF-8 as told (the row's default-made value is data: converted in place), it backs up.
@@ -446,6 +446,69 @@ describe('a SQL_ASCII database whose catalog holds bytes that are not UTF-8', ()
       'ascii',
     );
     const taken = await runCli(['backup', '--source', server.url('ascii'), '--repo', repo, '--json']);
+    expect(taken.code, describeResult(taken)).toBe(0);
+  }, 120_000);
+
+  it('is refused naming each object whose name or options hold them: tables, columns, collations, operator classes and families, foreign-data wrappers, servers, user mappings, foreign tables, function settings', async () => {
+    await server.sql(`CREATE DATABASE ascii_names ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+    // A quoted name cannot spell a byte: EXECUTE runs an E'' literal's bytes as the statement.
+    const bad = (statement: string) => `DO $do$ BEGIN EXECUTE E'${statement.replaceAll("'", "''")}'; END $do$;`;
+    await server.sql(
+      [
+        bad(`CREATE TABLE "t\\xe9" (id int)`),
+        bad(`CREATE TABLE named ("c\\xe9" int)`),
+        bad(`CREATE COLLATION "coll\\xe9" (provider = libc, locale = 'C')`),
+        bad(`CREATE OPERATOR FAMILY "fam\\xe9" USING btree`),
+        bad(
+          `CREATE OPERATOR CLASS "cls\\xe9" FOR TYPE int4 USING hash AS OPERATOR 1 = (int4, int4), FUNCTION 1 hashint4(int4)`,
+        ),
+        `CREATE FOREIGN DATA WRAPPER w OPTIONS (note E'w\\xe9');
+         CREATE FOREIGN DATA WRAPPER plain_w;
+         CREATE SERVER s FOREIGN DATA WRAPPER plain_w OPTIONS (host E'h\\xe9');
+         CREATE SERVER plain_s FOREIGN DATA WRAPPER plain_w;
+         CREATE USER MAPPING FOR PUBLIC SERVER plain_s OPTIONS (login E'u\\xe9');
+         CREATE FOREIGN TABLE ft (a int) SERVER plain_s OPTIONS (tab E't\\xe9');
+         CREATE FOREIGN TABLE fc (a int OPTIONS (col E'c\\xe9')) SERVER plain_s;
+         CREATE FUNCTION g() RETURNS int LANGUAGE sql SET application_name = E'app\\xe9' AS 'SELECT 1';
+         CREATE TABLE clean (id int PRIMARY KEY, note text DEFAULT 'naïve');`,
+      ].join('\n'),
+      'ascii_names',
+    );
+    const refused = await runCli(['backup', '--source', server.url('ascii_names'), '--repo', repo]);
+    expect(refused.code, describeResult(refused)).toBe(1);
+    const named = [
+      'table public."t\ufffd"',
+      'column c\ufffd of table public.named',
+      'collation public."coll\ufffd"',
+      'operator family public."fam\ufffd" for access method btree',
+      'operator family public."cls\ufffd" for access method hash',
+      'operator class public."cls\ufffd" for access method hash',
+      'foreign-data wrapper w',
+      'server s',
+      'user mapping for public on server plain_s',
+      'foreign table public.ft',
+      'column a of foreign table public.fc',
+      'function public.g()',
+    ];
+    for (const name of named) expect(refused.stderr).toContain(name);
+    expect(refused.stderr).not.toMatch(/wrapper plain_w|(?<!on )server plain_s|public\.clean/);
+
+    // Put right in UTF-8, it backs up.
+    await server.sql(
+      [
+        bad(`ALTER TABLE "t\\xe9" RENAME TO "té"`),
+        bad(`ALTER TABLE named RENAME "c\\xe9" TO "cé"`),
+        bad(`DROP COLLATION "coll\\xe9"`),
+        bad(`DROP OPERATOR FAMILY "fam\\xe9" USING btree`),
+        bad(`DROP OPERATOR FAMILY "cls\\xe9" USING hash`),
+        `ALTER FOREIGN DATA WRAPPER w OPTIONS (SET note 'wé'); ALTER SERVER s OPTIONS (SET host 'hé');
+         ALTER USER MAPPING FOR PUBLIC SERVER plain_s OPTIONS (SET login 'ué');
+         ALTER FOREIGN TABLE ft OPTIONS (SET tab 'té'); ALTER FOREIGN TABLE fc ALTER a OPTIONS (SET col 'cé');
+         ALTER FUNCTION g() SET application_name = 'appé';`,
+      ].join('\n'),
+      'ascii_names',
+    );
+    const taken = await runCli(['backup', '--source', server.url('ascii_names'), '--repo', repo, '--json']);
     expect(taken.code, describeResult(taken)).toBe(0);
   }, 120_000);
 });

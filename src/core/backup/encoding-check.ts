@@ -8,6 +8,7 @@ import { UnsupportedObjectError, listNames } from '../errors.ts';
 import type { TableData } from '../schema/model.ts';
 import { qualifiedName, quoteIdent, quoteLiteral } from '../sql.ts';
 import { sqlState } from '../retry.ts';
+import { catalogText } from './catalog-text.ts';
 
 type Query = (sql: string, params?: unknown[]) => Promise<Array<Record<string, any>>>;
 
@@ -67,83 +68,9 @@ async function latin1ToUtf8(query: Query, table: string, column: string): Promis
 }
 
 /**
- * Catalog text that can hold any bytes a SQL_ASCII database was given: an object's name, comment
- * or definition. `id` is the (classid, objid, objsubid) pg_describe_object names it by.
- */
-const CATALOG_TEXT: { from: string; text: string; id: string }[] = [
-  { from: 'pg_catalog.pg_description x', text: 'x.description', id: 'x.classoid, x.objoid, x.objsubid' },
-  { from: 'pg_catalog.pg_shdescription x', text: 'x.description', id: 'x.classoid, x.objoid, 0' },
-  {
-    from: 'pg_catalog.pg_namespace x',
-    text: 'x.nspname::pg_catalog.text',
-    id: "'pg_catalog.pg_namespace'::pg_catalog.regclass, x.oid, 0",
-  },
-  {
-    from: 'pg_catalog.pg_class x',
-    text: "x.relname::pg_catalog.text || CASE WHEN x.relkind IN ('v', 'm') AND x.oid >= 16384 THEN pg_catalog.pg_get_viewdef(x.oid) ELSE '' END",
-    id: "'pg_catalog.pg_class'::pg_catalog.regclass, x.oid, 0",
-  },
-  {
-    from: 'pg_catalog.pg_attribute x',
-    text: 'x.attname::pg_catalog.text',
-    id: "'pg_catalog.pg_class'::pg_catalog.regclass, x.attrelid, x.attnum",
-  },
-  {
-    from: 'pg_catalog.pg_attrdef x',
-    text: 'pg_catalog.pg_get_expr(x.adbin, x.adrelid)',
-    id: "'pg_catalog.pg_class'::pg_catalog.regclass, x.adrelid, x.adnum",
-  },
-  {
-    from: 'pg_catalog.pg_type x',
-    text: 'x.typname::pg_catalog.text',
-    id: "'pg_catalog.pg_type'::pg_catalog.regclass, x.oid, 0",
-  },
-  {
-    from: 'pg_catalog.pg_enum x',
-    text: 'x.enumlabel::pg_catalog.text',
-    id: "'pg_catalog.pg_type'::pg_catalog.regclass, x.enumtypid, 0",
-  },
-  {
-    from: 'pg_catalog.pg_proc x',
-    text: "x.proname::pg_catalog.text || COALESCE(x.prosrc, '')",
-    id: "'pg_catalog.pg_proc'::pg_catalog.regclass, x.oid, 0",
-  },
-  {
-    from: 'pg_catalog.pg_constraint x',
-    text: 'x.conname::pg_catalog.text || pg_catalog.pg_get_constraintdef(x.oid)',
-    id: "'pg_catalog.pg_constraint'::pg_catalog.regclass, x.oid, 0",
-  },
-  {
-    from: 'pg_catalog.pg_index x',
-    text: 'pg_catalog.pg_get_indexdef(x.indexrelid)',
-    id: "'pg_catalog.pg_class'::pg_catalog.regclass, x.indexrelid, 0",
-  },
-  {
-    from: 'pg_catalog.pg_trigger x',
-    text: 'pg_catalog.pg_get_triggerdef(x.oid)',
-    id: "'pg_catalog.pg_trigger'::pg_catalog.regclass, x.oid, 0",
-  },
-  {
-    from: 'pg_catalog.pg_policy x',
-    text: "x.polname::pg_catalog.text || COALESCE(pg_catalog.pg_get_expr(x.polqual, x.polrelid), '') || COALESCE(pg_catalog.pg_get_expr(x.polwithcheck, x.polrelid), '')",
-    id: "'pg_catalog.pg_policy'::pg_catalog.regclass, x.oid, 0",
-  },
-  {
-    from: 'pg_catalog.pg_rewrite x',
-    text: "CASE WHEN x.rulename <> '_RETURN' THEN pg_catalog.pg_get_ruledef(x.oid) ELSE '' END",
-    id: "'pg_catalog.pg_rewrite'::pg_catalog.regclass, x.oid, 0",
-  },
-  {
-    from: 'pg_catalog.pg_roles x',
-    text: 'x.rolname::pg_catalog.text',
-    id: "'pg_catalog.pg_authid'::pg_catalog.regclass, x.oid, 0",
-  },
-];
-
-/**
  * The catalog's counterpart of refuseNonUtf8Text, run before the capture reads anything (which
- * would fail with only "invalid byte sequence"): names each object whose name, comment or
- * definition is not valid UTF-8 (escaped, as PostgreSQL's escape format writes bytes).
+ * would fail with only "invalid byte sequence"): names each object whose name, option, comment or
+ * definition (catalog-text.ts) is not valid UTF-8 (escaped, as PostgreSQL's escape format writes bytes).
  */
 export async function refuseNonUtf8Catalog(query: Query): Promise<void> {
   const [db] = await query(
@@ -151,8 +78,12 @@ export async function refuseNonUtf8Catalog(query: Query): Promise<void> {
        FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()`,
   );
   if (db?.encoding !== 'SQL_ASCII') return;
+  const [server] = await query(
+    `SELECT pg_catalog.current_setting('server_version_num')::int AS version,
+            pg_catalog.has_column_privilege('pg_catalog.pg_subscription', 'subconninfo', 'SELECT') AS conninfo`,
+  );
   const bad: string[] = [];
-  for (const { from, text, id } of CATALOG_TEXT) {
+  for (const { from, text, id } of catalogText(Number(server!.version), Boolean(server!.conninfo))) {
     if (await convertsToUtf8(query, text, from)) continue;
     // Candidates hold a byte above 0x7f (valid UTF-8 letters too); each is converted alone.
     const candidates = await query(
@@ -167,9 +98,9 @@ export async function refuseNonUtf8Catalog(query: Query): Promise<void> {
   }
   if (bad.length === 0) return;
   throw new UnsupportedObjectError(
-    `Database ${quoteLiteral(db.name)} is in the SQL_ASCII encoding and the name, comment or definition of ${listNames([...new Set(bad)], 20)} ` +
+    `Database ${quoteLiteral(db.name)} is in the SQL_ASCII encoding and the name, option, comment or definition of ${listNames([...new Set(bad)], 20)} ` +
       'holds bytes that are not valid UTF-8, the encoding Tidemark reads every database in: the backup is not taken. ' +
-      'Rename, re-comment or redefine them in UTF-8, or back this database up with pg_dump, which keeps its encoding.',
+      'Rename, re-comment, redefine or set the options of them in UTF-8, or back this database up with pg_dump, which keeps its encoding.',
   );
 }
 
