@@ -119,7 +119,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--workers <n>', 'parallel load workers', WORKERS, 4)
     .option(
       '--tablespace-map <old=new>',
-      'put the objects of source tablespace <old> into tablespace <new> of the target (may be pg_default); repeatable',
+      'put the objects of source tablespace <old> into tablespace <new> of the target (may be pg_default); repeatable; --resume keeps the map of the run it resumes',
       (entry: string, entries: string[]) => [...entries, entry],
       [] as string[],
     )

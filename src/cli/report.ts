@@ -3,7 +3,7 @@
 import type { BackupRecord } from '#core/ports/catalog.ts';
 import type { CompleteOutput } from '#core/restore/complete.ts';
 import { tableChunkRefs, tableRowsAfter, type Manifest } from '#core/repository/manifest.ts';
-import { qualifiedName } from '#core/sql.ts';
+import { qualifiedName, quoteIdentLikeServer } from '#core/sql.ts';
 import { formatBytes, formatCount, printJson, say } from './output.ts';
 
 /** The result of a committed backup: JSON on stdout, or its id on stdout and a summary on stderr. */
@@ -184,5 +184,7 @@ export function reportRestore(
     `Restore ${output.restoreId} of backup ${output.backupId} into ${output.target} ${how}: ` +
       `${formatCount(output.tables)} tables, ${formatCount(output.rows)} rows, ${formatBytes(output.bytes)} in ${seconds.toFixed(1)} s.`,
   );
+  for (const [from, to] of Object.entries(output.tablespaceMap ?? {}))
+    say(`tablespace ${quoteIdentLikeServer(from)} mapped to ${quoteIdentLikeServer(to)} (--tablespace-map)`);
   for (const warning of output.warnings) say(`warning: ${warning}`);
 }

@@ -6,7 +6,9 @@ import { describeResult, runCliInProcess } from '#test/support/cli.ts';
 import { runBackup, tempRepository } from '#test/support/pipeline.ts';
 import { openLocalContext } from '#local/local-context.ts';
 import { readMove, tablespacesUsed, withTablespaceMap } from '#core/schema/tablespaces.ts';
-import { tablespaceMapFrom } from '#core/restore/run-input.ts';
+import { restoreRunInput, tablespaceMapFrom } from '#core/restore/run-input.ts';
+import { runStateMachine } from '#local/state-machine-runner.ts';
+import { newRunId } from '#core/ids.ts';
 import type { DdlStatement } from '#core/schema/model.ts';
 import { UsageError } from '#core/errors.ts';
 import { capture } from './helpers.ts';
@@ -156,6 +158,66 @@ describe('restore --tablespace-map', () => {
     expect(result.stderr).toContain(`its objects are in "${ODD}", "Space S"`);
     const exists = await server.sql(`SELECT 1 FROM pg_database WHERE datname = 'never_created'`);
     expect(exists.rows).toEqual([]);
+  }, 120_000);
+
+  it('a resumed restore keeps the map of the run it resumes: another is refused naming both, none reuses the recorded one, and the output says which', async () => {
+    // The first run fails once its rows are loaded: its tables are in "other", its indexes to come.
+    const ctx = await openLocalContext(repo, { create: false });
+    ctx.credentials.register('target', server.url('resumed_map'));
+    const failedId = newRunId();
+    let killed = false;
+    const failed = runStateMachine(
+      'restore',
+      restoreRunInput({ backup: 'latest', target: { credentials: 'target' }, tablespaceMap: { 'Space S': 'other' } }),
+      ctx,
+      {
+        executionName: failedId,
+        aroundTask: async (fn, invoke) => {
+          if (fn !== 'RestoreLoadBatch' || killed) return invoke();
+          killed = true;
+          await invoke();
+          throw Object.assign(new Error(`${fn} was killed`), { name: 'TaskKilled' });
+        },
+      },
+    );
+    await expect(failed).rejects.toThrow('was killed');
+    expect((await ctx.catalog.getRestore(failedId))?.state).toBe('failed');
+    const resume = (...args: string[]) =>
+      runCliInProcess([
+        'restore',
+        '--resume',
+        failedId,
+        '--repo',
+        repo,
+        '--target',
+        server.url('resumed_map'),
+        ...args,
+      ]);
+
+    for (const other of [['Space S=pg_default'], ['Space S=other', `${ODD}=other`]]) {
+      const refused = await resume('--json', ...other.flatMap((m) => ['--tablespace-map', m]));
+      expect(refused.code, describeResult(refused)).toBe(2);
+      expect(refused.stderr).toContain(
+        `Restore ${failedId} ran with --tablespace-map "Space S=other", and this resume gives ${other
+          .sort()
+          .map((m) => `--tablespace-map "${m}"`)
+          .join(' ')}: a resumed restore carries on with the map of the restore it resumes`,
+      );
+    }
+
+    const resumed = await resume();
+    expect(resumed.code, describeResult(resumed)).toBe(0);
+    expect(resumed.stderr).toContain('tablespace "Space S" mapped to other (--tablespace-map)');
+    expect(await placement('resumed_map')).toEqual([
+      { relname: 'mv', space: 'other' },
+      { relname: 'odd', space: ODD },
+      { relname: 'plain', space: 'other' },
+      { relname: 'plain_pkey', space: 'other' },
+      { relname: 'plain_v', space: 'other' },
+    ]);
+    const resumedId = /Restore (\S+) of backup/.exec(resumed.stderr)![1]!;
+    expect(resumedId).not.toBe(failedId);
+    expect((await ctx.catalog.getRestore(resumedId))?.tablespaceMap).toEqual({ 'Space S': 'other' });
   }, 120_000);
 
   it('refuses a malformed entry on the command line', async () => {

@@ -10,7 +10,7 @@ import { BackupNotFoundError, UsageError } from '../errors.ts';
 import { readManifest } from '../repository/manifest.ts';
 import { loadBatches, verifyBatches } from './load-plan.ts';
 import { parseRestoreRunInput } from './run-input.ts';
-import { planReplay, type ReplayPlan } from './replay-plan.ts';
+import { replayOf, type ReplayPlan } from './replay-plan.ts';
 import { tablespacesUsed } from '../schema/tablespaces.ts';
 
 export interface ResolveInput {
@@ -64,12 +64,14 @@ export async function resolveRestore(input: ResolveInput, ctx: TaskContext): Pro
   const run = parseRestoreRunInput(input.input);
   const restoreId = input.executionName;
   // A point in time picks its backup as `tidemark restore --to` does (the pitr resolve code).
-  const replay =
-    run.to !== undefined ? await planReplay(ctx, run.collection!, run.to, run.options.replaySeconds) : null;
+  // Or, resuming one, its recorded plan.
+  const replay = await replayOf(ctx, run);
   const backup = replay ? replay.backupId : run.resume ? await resumedBackup(ctx, run.resume, run.backup) : run.backup!;
   const record = await findCommittedBackup(ctx.catalog, backup, ctx.storage.location);
   const manifest = await readManifest(ctx.storage, record.backupId);
-  const { tablespaceMap } = run.options;
+  const tablespaceMap = run.resume
+    ? await resumedTablespaceMap(ctx, run.resume, run.options.tablespaceMap)
+    : run.options.tablespaceMap;
   refuseUnusedTablespaces(tablespaceMap, manifest.schema, record.backupId);
   if (!(await ctx.catalog.getRestore(restoreId))) {
     await ctx.catalog.createRestore({
@@ -81,6 +83,7 @@ export async function resolveRestore(input: ResolveInput, ctx: TaskContext): Pro
       // Locally, so that gc can tell a restore whose process died (maintenance/dead-restores.ts).
       ...(ctx.runner ? { runner: ctx.runner } : {}),
       ...(Object.keys(tablespaceMap).length > 0 ? { tablespaceMap } : {}),
+      ...(replay ? { replay: replay.record } : {}),
     });
   }
   const indices = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -88,7 +91,7 @@ export async function resolveRestore(input: ResolveInput, ctx: TaskContext): Pro
     restoreId,
     backupId: record.backupId,
     target: run.target,
-    options: run.options,
+    options: { ...run.options, tablespaceMap },
     resumes: run.resume ?? null,
     loadBatches: indices(loadBatches(manifest).length),
     verifyBatches: indices(verifyBatches(manifest).length),
@@ -132,4 +135,33 @@ async function resumedBackup(ctx: TaskContext, restoreId: string, backup: string
     );
   }
   return prior.backupId;
+}
+
+/**
+ * A resumed restore places objects as the failed run did: those it created are where its map put
+ * them, and the indexes still to come follow the same map. No map given reuses the recorded one;
+ * another map is refused, naming both.
+ */
+async function resumedTablespaceMap(
+  ctx: TaskContext,
+  restoreId: string,
+  given: Record<string, string>,
+): Promise<Record<string, string>> {
+  const recorded = (await ctx.catalog.getRestore(restoreId))?.tablespaceMap ?? {};
+  if (Object.keys(given).length === 0) return recorded;
+  if (describeTablespaceMap(given) === describeTablespaceMap(recorded)) return given;
+  const was = Object.keys(recorded).length > 0 ? `with ${describeTablespaceMap(recorded)}` : 'without --tablespace-map';
+  throw new UsageError(
+    `Restore ${restoreId} ran ${was}, and this resume gives ${describeTablespaceMap(given)}: a resumed restore carries on ` +
+      'with the map of the restore it resumes, whose objects are already in place. Leave --tablespace-map out (the recorded map is used), ' +
+      'or start a new restore into an empty database to use another map.',
+  );
+}
+
+/** `--tablespace-map "old=new"` for each entry, sorted: the same for the same map. */
+function describeTablespaceMap(map: Record<string, string>): string {
+  return Object.entries(map)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([from, to]) => `--tablespace-map "${from}=${to}"`)
+    .join(' ');
 }
