@@ -45,12 +45,21 @@ export class LogicalSlotStream implements ChangeStream {
       retained: string | null;
       wal_status: string | null;
       active: boolean;
+      timeline: string | null;
+      sysid: string | null;
     }>(
+      // The timeline of the insert position, from its WAL file name (both functions are PUBLIC):
+      // pg_control_checkpoint()'s is the last checkpoint's, which lags a promotion. The
+      // pg_control_* functions are PUBLIC in PostgreSQL but may be revoked on a managed service.
       `SELECT plugin, database, confirmed_flush_lsn::text AS confirmed, active,
               pg_catalog.pg_wal_lsn_diff(
                 CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_receive_lsn() ELSE pg_catalog.pg_current_wal_lsn() END,
                 restart_lsn)::bigint::text AS retained,
-              wal_status
+              wal_status,
+              CASE WHEN NOT pg_catalog.pg_is_in_recovery()
+                   THEN pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8) END AS timeline,
+              CASE WHEN pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
+                   THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END AS sysid
          FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`,
       [checkSlot(slot)],
     );
@@ -63,6 +72,10 @@ export class LogicalSlotStream implements ChangeStream {
       retainedBytes: Number(row.retained ?? 0),
       walStatus: row.wal_status,
       active: row.active,
+      source: {
+        ...(row.timeline ? { timeline: row.timeline.toUpperCase() } : {}),
+        ...(row.sysid ? { systemIdentifier: row.sysid } : {}),
+      },
     };
   }
 

@@ -113,4 +113,7 @@ export const GAP_CAUSES = {
   'slot-dropped': 'dropped',
   'slot-lost': 'invalidated (wal_status lost: the server removed WAL it had not archived)',
   'slot-recreated': 'recreated or read by something else (confirmed past the archive)',
+  'timeline-changed':
+    'found on a new WAL timeline of the source (a failover, promotion or point-in-time recovery: what the old timeline archived may not exist on this one)',
+  'source-replaced': 'found on another cluster (another system identifier: the source was replaced)',
 } as const;

@@ -4,17 +4,25 @@
 // before advancing the slot writes nothing twice, and a transaction a dead run had begun to
 // spill continues in the next part. Write order: segment, catalog record (`onSegment`), then the
 // slot's advance. Finding that end costs the same however long the chain is (archive-tail.ts).
-import type { ChangeRecord, ChangeStream } from '../ports/change-stream.ts';
+import type { ChangeRecord, ChangeStream, SlotState } from '../ports/change-stream.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
 import type { SqlSession } from '../ports/database.ts';
 import { IntegrityError, TidemarkError } from '../errors.ts';
 import { DDL_MESSAGE_PREFIX, pitrNames } from './names.ts';
 import { compareLsn } from './lsn.ts';
-import { sealSegment, writeSegment, type ChainGap, type ChangeSegment, type CommitPoint } from './segment.ts';
+import { chainLsn } from './chain.ts';
+import {
+  sealSegment,
+  writeSegment,
+  type ChainGap,
+  type ChangeSegment,
+  type CommitPoint,
+  type SegmentSource,
+} from './segment.ts';
 import { archiveTail, type SegmentSink } from './archive-tail.ts';
 import { startChain } from './enable.ts';
 
-/** The archive cannot continue its chain (slot gone, lost or recreated) and was given no session to start a new one. */
+/** The archive cannot continue its chain (slot gone, lost or recreated; new timeline; another cluster) and was given no session to start a new one. */
 export class ChangeArchiveGapError extends TidemarkError {}
 /** The collection has no change archive. */
 export class PitrNotEnabledError extends TidemarkError {}
@@ -30,7 +38,8 @@ export interface ArchiveOptions {
    */
   onSegment?: SegmentSink;
   /**
-   * A session on the source. With it, a gap (slot dropped, lost or recreated) starts a new chain
+   * A session on the source. With it, a gap (slot dropped, lost or recreated; the source on a new
+   * timeline or another cluster) starts a new chain
    * by itself (new slot, DDL capture, opening segment recording the gap); without it a gap is a
    * ChangeArchiveGapError. Either way the new chain needs a base backup, which the caller takes.
    */
@@ -73,14 +82,19 @@ export async function archiveChanges(
   let chain = tail.chain;
   const slot = await stream.slotState(names.slot);
   // Only this archiver advances the slot, and never past what the repository holds: a slot
-  // confirmed past the archive's end was recreated (or read by something else).
+  // confirmed past the archive's end was recreated (or read by something else). A slot on
+  // another cluster or WAL timeline than the chain's may have survived a failover or a restore
+  // of the source, but what the chain archived may not have happened there.
+  const moved = slot && sourceMoved(tail.last.source, slot.source);
   const reason: ChainGap['reason'] | undefined = !slot
     ? 'slot-dropped'
-    : slot.walStatus === 'lost'
-      ? 'slot-lost'
-      : compareLsn(slot.confirmedLsn, tail.last.endLsn) > 0
-        ? 'slot-recreated'
-        : undefined;
+    : moved
+      ? moved.reason
+      : slot.walStatus === 'lost'
+        ? 'slot-lost'
+        : compareLsn(slot.confirmedLsn, tail.last.endLsn) > 0
+          ? 'slot-recreated'
+          : undefined;
   let gap: ArchiveResult['gap'];
   if (reason) {
     const previous: ChainGap = {
@@ -88,9 +102,11 @@ export async function archiveChanges(
       previousChain: chain,
       previousEndLsn: tail.last.endLsn,
       ...withLastCommit(await tail.lastCommit()),
+      ...(moved ? moved.fields : {}),
       detectedAt: new Date().toISOString(),
     };
     if (!options.session) throw gapError(collection, names.slot, previous, slot?.confirmedLsn);
+    await refuseChainBehind(options.session, collection, names.slot, previous, slot?.confirmedLsn);
     // The old slot cannot continue the chain: a new slot, DDL capture and chain, as enable makes them.
     if (slot) await stream.dropSlot(names.slot);
     const started = await startChain(options.session, stream, storage, collection, previous);
@@ -103,6 +119,8 @@ export async function archiveChanges(
     stream,
     storage,
     tail.last,
+    // A chain written before timelines were recorded records its timeline from here on.
+    gap ? tail.last.source : withTimeline(tail.last.source, slot),
     options.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
     options.onSegment,
   );
@@ -163,16 +181,70 @@ function writerEnd(writer: SegmentWriter): Pick<ArchiveResult, 'endLsn' | 'lastC
   return { endLsn: writer.endLsn, ...(writer.lastCommit ? { lastCommit: writer.lastCommit } : {}) };
 }
 
+/**
+ * The source the slot is on is not the one the chain was archived from: another cluster, or
+ * another WAL timeline (a promoted standby, a point-in-time recovery). Compared only where both
+ * sides are known: a chain written before timelines were recorded is no gap for lacking one.
+ */
+function sourceMoved(
+  recorded: SegmentSource,
+  now: SlotState['source'],
+): { reason: 'source-replaced' | 'timeline-changed'; fields: Partial<ChainGap> } | undefined {
+  if (recorded.systemIdentifier && now.systemIdentifier && recorded.systemIdentifier !== now.systemIdentifier)
+    return {
+      reason: 'source-replaced',
+      fields: { previousSystemIdentifier: recorded.systemIdentifier, systemIdentifier: now.systemIdentifier },
+    };
+  if (recorded.timeline && now.timeline && recorded.timeline !== now.timeline)
+    return { reason: 'timeline-changed', fields: { previousTimeline: recorded.timeline, timeline: now.timeline } };
+  return undefined;
+}
+
+/**
+ * Chains are ordered by their start LSN (key order is commit order), so a new chain must begin
+ * past the start of the one it follows. A source replaced by another cluster, or restored to a
+ * point before that chain began, is behind it: refused before anything changes, slot included.
+ */
+async function refuseChainBehind(
+  session: SqlSession,
+  collection: string,
+  slot: string,
+  gap: ChainGap,
+  confirmed?: string,
+): Promise<void> {
+  const [row] = await session.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn');
+  const start = chainLsn(gap.previousChain);
+  if (compareLsn(row!.lsn, start) > 0) return;
+  throw new ChangeArchiveGapError(
+    `${gapSentence(collection, slot, gap, confirmed)} A new chain cannot follow it: the source's WAL position ${row!.lsn} is not past ${start}, where chain ${gap.previousChain} began, and chains are ordered by their start. ` +
+      `Nothing was changed. Archive this source into a new collection (\`tidemark collection create\`, \`tidemark pitr enable\`); this one stays restorable up to ${gap.previousLastCommit?.time ?? gap.previousEndLsn}.`,
+  );
+}
+
+function withTimeline(source: SegmentSource, slot: SlotState | undefined): SegmentSource {
+  return slot?.source.timeline ? { ...source, timeline: slot.source.timeline } : source;
+}
+
 function gapError(collection: string, slot: string, gap: ChainGap, confirmed?: string): ChangeArchiveGapError {
+  return new ChangeArchiveGapError(
+    `${gapSentence(collection, slot, gap, confirmed)} Run \`tidemark pitr archive --collection ${collection}\`, which starts a new chain and its base backup.`,
+  );
+}
+
+function gapSentence(collection: string, slot: string, gap: ChainGap, confirmed?: string): string {
   const what =
     gap.reason === 'slot-dropped'
-      ? 'gone'
+      ? 'is gone'
       : gap.reason === 'slot-lost'
-        ? 'lost (its WAL was removed)'
-        : `confirmed up to ${confirmed}, past the archive's end: it was recreated or read by something else`;
-  return new ChangeArchiveGapError(
-    `Collection ${collection}: slot ${slot} is ${what}, so the change archive cannot continue past ${gap.previousEndLsn} ` +
-      `(${gap.previousLastCommit?.time ?? 'its start'}). Run \`tidemark pitr archive --collection ${collection}\`, which starts a new chain and its base backup.`,
+        ? 'is lost (its WAL was removed)'
+        : gap.reason === 'timeline-changed'
+          ? `is on WAL timeline ${gap.timeline} of the source, not ${gap.previousTimeline} where the chain was archived (a failover, promotion or point-in-time recovery): transactions the chain holds may not exist there`
+          : gap.reason === 'source-replaced'
+            ? `is on another cluster (system identifier ${gap.systemIdentifier}, not ${gap.previousSystemIdentifier}): the source was replaced`
+            : `is confirmed up to ${confirmed}, past the archive's end: it was recreated or read by something else`;
+  return (
+    `Collection ${collection}: slot ${slot} ${what}, so the change archive cannot continue past ${gap.previousEndLsn} ` +
+    `(${gap.previousLastCommit?.time ?? 'its start'}).`
   );
 }
 
@@ -201,6 +273,8 @@ class SegmentWriter {
     private readonly stream: ChangeStream,
     private readonly storage: RepositoryStorage,
     private readonly previous: ChangeSegment,
+    /** What the segments it writes record as their source: the timeline is the one this run checked. */
+    private readonly source: SegmentSource,
     private readonly segmentBytes: number,
     private readonly onSegment?: (segment: ChangeSegment) => Promise<void>,
   ) {
@@ -240,7 +314,8 @@ class SegmentWriter {
   async flush(): Promise<void> {
     // A segment without records still moves the archive's end after a heartbeat.
     if (!this.records.length && this.endLsn === this.afterLsn) return;
-    const { collection, chain, slot, source } = this.previous;
+    const { collection, chain, slot } = this.previous;
+    const source = this.source;
     const { first, last, transactions, changes } = this.segment;
     const segment = await sealSegment(
       {

@@ -66,8 +66,9 @@ export async function enablePitr(
 
 /**
  * Starts a chain: the DDL capture (again, in case it went with the slot), a new slot, and the
- * chain's opening segment, which records the gap before it when there is one. The base backup
- * that a restore into the chain needs is the caller's: its runtime runs the backup state machine.
+ * chain's opening segment, which records the source's WAL timeline and the gap before the chain
+ * when there is one. The base backup that a restore into the chain needs is the caller's: its
+ * runtime runs the backup state machine.
  */
 export async function startChain(
   session: SqlSession,
@@ -83,6 +84,8 @@ export async function startChain(
   // The server's clock once the slot exists: a backup whose snapshot is later has every
   // transaction it does not see in this chain (restore-to-point.ts).
   const [created] = await session.query<{ at: Date }>('SELECT pg_catalog.clock_timestamp() AS at');
+  // The timeline the chain is archived on: the archiver continues it only on that one.
+  const timeline = (await stream.slotState(names.slot))?.source.timeline;
   const chain = chainId(lsn);
   const opening = await sealSegment(
     {
@@ -91,7 +94,7 @@ export async function startChain(
       afterLsn: lsn,
       part: 0,
       slot: names.slot,
-      source,
+      source: timeline ? { ...source, timeline } : source,
       endLsn: lsn,
       openAtEnd: false,
       transactions: 0,

@@ -20,20 +20,38 @@ export interface CommitPoint {
 }
 
 export interface SegmentSource {
+  /** Decimal, or '' where the archiver's role may not read it. */
   systemIdentifier: string;
   database: string;
   serverVersionNum: number;
+  /**
+   * The source's WAL timeline (8 hex digits) when the segment was written: a chain continues only
+   * on the timeline it was archived from. Absent in segments written before it was recorded.
+   */
+  timeline?: string;
 }
 
-/** Why a chain began where another one ended (FORMAT.md, "Gaps"): kept in its opening segment. */
+/** Why a chain began where another one ended (FORMAT.md, "Point-in-time recovery"): kept in its opening segment. */
 export interface ChainGap {
-  reason: 'slot-dropped' | 'slot-lost' | 'slot-recreated';
+  reason: GapReason;
   /** The chain before the gap, and where its archive ends: nothing between that and this chain's start is restorable. */
   previousChain: string;
   previousEndLsn: string;
   previousLastCommit?: CommitPoint;
+  /** For `timeline-changed` and `source-replaced`: what the previous chain recorded, and what the source is now. */
+  previousTimeline?: string;
+  timeline?: string;
+  previousSystemIdentifier?: string;
+  systemIdentifier?: string;
   detectedAt: string;
 }
+
+/**
+ * `timeline-changed`: the source is on another WAL timeline than the chain (a failover, promotion
+ * or point-in-time recovery of the source); `source-replaced`: another cluster (system identifier)
+ * holds a slot of that name. Either way transactions the chain archived may not exist there.
+ */
+export type GapReason = 'slot-dropped' | 'slot-lost' | 'slot-recreated' | 'timeline-changed' | 'source-replaced';
 
 export interface ChangeSegment {
   collection: string;

@@ -1,6 +1,7 @@
 // `pitr status`: what Tidemark has in the source (slot, DDL capture) and what the change
-// archive can restore to (issue 13, item 3): each chain's window, and the gap before each chain
-// after the first, with its cause when the archiver recorded one in the chain's opening segment.
+// archive can restore to (issue 13, item 3): each chain's window and WAL timeline, and the gap
+// before each chain after the first, with its cause when the archiver recorded one in the chain's
+// opening segment (a slot dropped, lost or recreated; a new timeline; another cluster).
 import type { ChangeStream, SlotState } from '../ports/change-stream.ts';
 import type { SqlSession } from '../ports/database.ts';
 import type { RepositoryStorage } from '../ports/storage.ts';
@@ -17,6 +18,8 @@ export interface ChainStatus {
   lastCommit?: CommitPoint;
   /** When the newest segment was sealed. */
   lastSealedAt?: string;
+  /** The source's WAL timeline the chain was archived on, as its newest segment records it (absent before it was recorded). */
+  timeline?: string;
   /** The gap before this chain, as the archiver recorded it when it started the chain. */
   gap?: ChainGap;
 }
@@ -75,6 +78,7 @@ export async function pitrStatus(
       if (segment.firstCommit && !status.firstCommit) status.firstCommit = segment.firstCommit;
       if (segment.lastCommit) status.lastCommit = segment.lastCommit;
       if (segment.sealedAt) status.lastSealedAt = segment.sealedAt;
+      if (segment.source.timeline) status.timeline = segment.source.timeline;
     }
     chains.push(status);
     ends.push(endLsn);

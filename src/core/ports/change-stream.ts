@@ -44,6 +44,20 @@ export interface SlotState {
   /** `reserved`, `extended`, `unreserved` or `lost` (pg_replication_slots.wal_status). */
   walStatus: string | null;
   active: boolean;
+  /** The server the slot is on, as far as the archiver's role can read it (see SourceIdentity). */
+  source: SourceIdentity;
+}
+
+/**
+ * What tells one source history from another: a chain continues only on the cluster and WAL
+ * timeline it was archived from. Each field is absent where the server does not show it to the
+ * archiver (a REPLICATION role that is not superuser, a managed service).
+ */
+export interface SourceIdentity {
+  /** The WAL timeline of the current insert position, 8 hex digits (absent on a server in recovery). */
+  timeline?: string;
+  /** `pg_control_system().system_identifier`, decimal: where the role may execute that function. */
+  systemIdentifier?: string;
 }
 
 export interface ChangeStream {
@@ -54,7 +68,7 @@ export interface ChangeStream {
   createSlot(slot: string): Promise<{ lsn: string }>;
   /** Drops the slot; `false` when there was none. */
   dropSlot(slot: string): Promise<boolean>;
-  /** The slot's state, or `undefined` when there is none. */
+  /** The slot's state and the identity of the server it is on, or `undefined` when there is no slot. */
   slotState(slot: string): Promise<SlotState | undefined>;
   /**
    * The transactions committed after the slot's confirmed position, up to the WAL flushed when
