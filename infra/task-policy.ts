@@ -40,6 +40,8 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
   const catalog = access.catalog ?? [];
   const readable = [...new Set([...read, ...check])];
   const marker = access.marker === true;
+  /** Reads the marker before its first document (aws-context.ts): every reader of documents. */
+  const markerRead = readsDocuments(access);
   if (readable.length > 0) {
     statements.push(
       // HEAD is authorized by s3:GetObject too; only a GET of a body needs the key (below).
@@ -50,7 +52,7 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
       }),
     );
   }
-  if (readable.length > 0 || marker) {
+  if (readable.length > 0 || markerRead) {
     // Without ListBucket, S3 answers a missing key with 403 instead of 404, and "not found"
     // is how the tasks learn a snapshot, a batch result or the marker does not exist yet.
     statements.push(
@@ -67,13 +69,13 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
       }),
     );
   }
-  if (marker) {
-    // Read, and put once (If-None-Match: the bucket policy denies any other PUT of it); a few
-    // hundred bytes, never a multipart upload.
+  if (markerRead) {
+    // Read; with `marker`, put once too (If-None-Match: the bucket policy denies any other PUT of
+    // it); a few hundred bytes, never a multipart upload.
     statements.push(
       new iam.PolicyStatement({
         sid: 'RepositoryMarker',
-        actions: ['s3:GetObject', 's3:PutObject'],
+        actions: marker ? ['s3:GetObject', 's3:PutObject'] : ['s3:GetObject'],
         resources: [markerObject(r.bucket, r.prefix)],
       }),
     );
@@ -101,9 +103,9 @@ export function taskStatements(access: TaskAccess, r: TaskResources): iam.Policy
   const kmsActions = new Set<string>();
   const services: string[] = [];
   const region = Stack.of(r.table).region;
-  if (read.length > 0 || write.length > 0 || marker) {
+  if (read.length > 0 || write.length > 0 || markerRead) {
     services.push(`s3.${region}.amazonaws.com`);
-    if (read.length > 0 || marker) kmsActions.add('kms:Decrypt');
+    if (read.length > 0 || markerRead) kmsActions.add('kms:Decrypt');
     // A multipart upload's completion decrypts its parts' data keys.
     if (write.length > 0) kmsActions.add('kms:Decrypt');
     if (write.length > 0 || marker) kmsActions.add('kms:GenerateDataKey');

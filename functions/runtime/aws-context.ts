@@ -15,7 +15,8 @@ import { FUNCTION_ENV } from '#adapters/aws-resources.ts';
 import { S3Storage, createS3Client } from '#adapters/s3-storage.ts';
 import { DynamoDbCatalog, createDynamoDbClient } from '#adapters/dynamodb-catalog.ts';
 import { KmsDocumentKey } from '#adapters/kms-document-key.ts';
-import { authenticateWith } from '#core/repository/repository-key.ts';
+import { authenticateWith, bindOnFirstDocument } from '#core/repository/repository-key.ts';
+import { bindToMarker } from '#core/repository/repository.ts';
 import { SecretsManagerCredentials } from '#adapters/secrets-manager-credentials.ts';
 import { PostgresConnector } from '#adapters/postgres/connector.ts';
 import '#adapters/node-host.ts'; // provides the host to the core (run-liveness.ts)
@@ -62,6 +63,9 @@ export function buildAwsTaskContext(env: NodeJS.ProcessEnv, clients: AwsClients 
   // As local-context.ts attaches the local key: the document registry finds it on the storage.
   const storage = new S3Storage({ client: clients.s3, bucket, prefix });
   authenticateWith(storage, new KmsDocumentKey({ client: clients.kms, keyArn: macKeyArn }));
+  // Documents name the repository they belong to and a copy from another one is refused
+  // (FORMAT.md, "Documents"): the container learns its repository from the marker, once.
+  bindOnFirstDocument(storage, () => bindToMarker(storage));
   return {
     storage,
     catalog: new DynamoDbCatalog({ client: DynamoDBDocumentClient.from(clients.dynamodb), tableName }),

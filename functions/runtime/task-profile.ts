@@ -4,7 +4,8 @@ import type { ZodType } from 'zod';
 
 /**
  * Top-level areas of the repository (src/core/repository/layout.ts). The repository marker
- * (tidemark.json) is no area: only the task that has `marker` access may touch it.
+ * (tidemark.json) is no area: every task that reads documents reads it, and only the task that
+ * has `marker` access may put it.
  */
 export type RepositoryArea = 'runs' | 'chunks' | 'backups' | 'collections' | 'segments';
 /**
@@ -20,9 +21,15 @@ export function writesDocuments(access: TaskAccess): boolean {
   return access.marker === true || (access.write ?? []).some((a) => DOCUMENT_AREAS.includes(a));
 }
 
-/** Whether a task reads documents (the marker is one), so verifies their MACs. */
+/**
+ * Whether a task reads documents, so verifies their MACs. The marker is one, and every task that
+ * reads or writes documents reads it first (its container binds to the repository it names:
+ * aws-context.ts), so a writer of documents is a reader too.
+ */
 export function readsDocuments(access: TaskAccess): boolean {
-  return access.marker === true || (access.read ?? []).some((a) => DOCUMENT_AREAS.includes(a));
+  return (
+    access.marker === true || writesDocuments(access) || (access.read ?? []).some((a) => DOCUMENT_AREAS.includes(a))
+  );
 }
 /** Catalog operations, by the DynamoDB action behind each port method. */
 export type CatalogAction = 'GetItem' | 'Query' | 'Scan' | 'PutItem' | 'UpdateItem' | 'DeleteItem';

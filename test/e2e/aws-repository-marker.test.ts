@@ -16,6 +16,8 @@ import type { TaskContext } from '#core/task-context.ts';
 import { encodeDocument, encodeUnauthenticated } from '#core/repository/documents.ts';
 import { repositoryMarkerKind } from '#core/repository/document-formats.ts';
 import { FORMAT_VERSION } from '#core/repository/sealed-document.ts';
+import { readManifest } from '#core/repository/manifest.ts';
+import { layout } from '#core/repository/layout.ts';
 import { listKeys } from '../contract/storage-contract.ts';
 import { describeResult, runCli } from '../support/cli.ts';
 import { startDynalite, type LocalDynamoDb } from '../support/dynalite.ts';
@@ -221,5 +223,38 @@ describe('a start refuses a marker it cannot trust, by name, and records nothing
     expect(message).toContain(
       `Repository marker tidemark.json at s3://${s3.bucket}/replaced names repository ${bodyOf(foreign).repositoryId}, but this process opened repository ${opened} there`,
     );
+  });
+});
+
+describe("a task's container that ran no BackupStart binds to the repository its marker names", () => {
+  it('a manifest copied from another repository under the same KMS key is refused by name, as locally', async () => {
+    // Another repository ("twin") of the same stack key, with a backup of its own.
+    const twin = container('twin');
+    const { backupId } = await runStateMachine('backup', SOURCE, twin);
+    const twinId = bodyOf(await getMarker('twin')).repositoryId;
+    const awsId = bodyOf(await getMarker('aws'))?.repositoryId;
+    const manifestKey = layout.manifest(backupId);
+    await s3
+      .client()
+      .send(
+        new PutObjectCommand({
+          Bucket: s3.bucket,
+          Key: `aws/${manifestKey}`,
+          Body: await twin.storage.get(manifestKey),
+        }),
+      );
+    // A fresh container (a restore's Resolve, a gc): its first document reads the marker first.
+    const fresh = container('aws');
+    const error: Error = await readManifest(fresh.storage, backupId).then(
+      () => expect.fail('a document of another repository was used'),
+      (err: Error) => err,
+    );
+    expect(error.message).toContain(`belongs to repository ${twinId}, not to this one (${awsId})`);
+    // The repository's own manifests still read in a fresh container.
+    expect(
+      (await readManifest(container('aws').storage, (await container('aws').catalog.listBackups())[0]!.backupId))
+        .backupId,
+    ).toBeDefined();
+    await s3.client().send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: `aws/${manifestKey}` }));
   });
 });

@@ -171,19 +171,17 @@ describe('what each function is granted', () => {
     }
   });
 
-  it('only StartBackup may touch the repository marker: get it, and put it (once, the bucket policy sees to that)', () => {
+  it('only StartBackup may put the repository marker (once, the bucket policy sees to that); every task that touches documents may get it, RestoreFail none', () => {
     const onMarker = (name: string) =>
       statementsOfRole(s.template, roleId(name)).filter((x) => x.Resource.some((r) => r.endsWith('/tidemark.json')));
-    expect(onMarker('BackupStart')).toEqual([
-      {
-        Sid: 'RepositoryMarker',
-        Effect: 'Allow',
-        Action: ['s3:GetObject', 's3:PutObject'],
-        Resource: [`<${bucket}.Arn>/tidemark.json`],
-      },
-    ]);
-    for (const name of Object.keys(functionEntries).filter((n) => n !== 'BackupStart'))
-      expect(onMarker(name), name).toEqual([]);
+    const marker = (actions: string[]) => [
+      { Sid: 'RepositoryMarker', Effect: 'Allow', Action: actions, Resource: [`<${bucket}.Arn>/tidemark.json`] },
+    ];
+    expect(onMarker('BackupStart')).toEqual(marker(['s3:GetObject', 's3:PutObject']));
+    // A container binds to the repository its marker names before its first document (aws-context.ts).
+    for (const name of Object.keys(functionEntries).filter((n) => n !== 'BackupStart' && n !== 'RestoreFail'))
+      expect(onMarker(name), name).toEqual(marker(['s3:GetObject']));
+    expect(onMarker('RestoreFail')).toEqual([]);
   });
 
   it("the restore roles read only the restore targets' secrets: a source's only when it is listed there", () => {

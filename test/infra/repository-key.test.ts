@@ -35,9 +35,15 @@ const WRITERS = [
   'MaintenanceExpire',
   'PitrArchive',
 ];
-/** The tasks that read documents. BackupFail and BackupHoldSnapshot only head them; RestoreFail touches none. */
+/**
+ * The tasks that read documents: every writer too, as each reads the repository marker before its
+ * first document (aws-context.ts). RestoreFail touches none.
+ */
 const READERS = [
   'BackupStart',
+  'BackupHoldSnapshot',
+  'BackupReleaseSnapshot',
+  'BackupFail',
   'BackupAwaitSnapshot',
   'BackupPlan',
   'BackupExportBatch',

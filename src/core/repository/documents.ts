@@ -20,7 +20,7 @@ import {
   withHeader,
   type Header,
 } from './sealed-document.ts';
-import { repositoryIdOf, repositoryKeyOf, type DocumentAuthenticator } from './repository-key.ts';
+import { repositoryIdFor, repositoryKeyOf, type DocumentAuthenticator } from './repository-key.ts';
 
 /** Where a document belongs: the fields its key is built from. */
 export type Place = Record<string, string | number>;
@@ -85,7 +85,7 @@ export async function writeDocument<T, P extends Place>(
   place: P,
   body: T,
 ): Promise<boolean> {
-  const bytes = await encodeDocument(kind, place, body, repositoryKeyOf(storage), repositoryIdOf(storage));
+  const bytes = await encodeDocument(kind, place, body, repositoryKeyOf(storage), await repositoryIdFor(storage));
   return storage.putIfAbsent(kind.keyOf(place), bytes);
 }
 
@@ -96,7 +96,8 @@ export async function readDocument<T, P extends Place>(
   place: P,
 ): Promise<T> {
   const bytes = await storage.get(kind.keyOf(place));
-  return (await decodeEntry(kind, place, bytes, repositoryKeyOf(storage), false, repositoryIdOf(storage))).document;
+  return (await decodeEntry(kind, place, bytes, repositoryKeyOf(storage), false, await repositoryIdFor(storage)))
+    .document;
 }
 
 /** The checks of readDocument on bytes already read from `kind.keyOf(place)`. */
@@ -129,7 +130,7 @@ export async function readDocumentEntry<T, P extends Place>(
   place: P,
 ): Promise<{ document: T; keyed: boolean }> {
   const bytes = await storage.get(kind.keyOf(place));
-  return decodeEntry(kind, place, bytes, repositoryKeyOf(storage), false, repositoryIdOf(storage));
+  return decodeEntry(kind, place, bytes, repositoryKeyOf(storage), false, await repositoryIdFor(storage));
 }
 
 async function decodeEntry<T, P extends Place>(

@@ -83,3 +83,29 @@ export function bindRepositoryId(storage: RepositoryStorage, repositoryId: strin
 export function repositoryIdOf(storage: RepositoryStorage): string | undefined {
   return repositoryIds.get(storage);
 }
+
+// An AWS task's container has no step that opens the repository (only BackupStart reads the
+// marker, to put it when there is none): it binds on its first document instead, so every task
+// writes documents naming its repository and refuses those naming another, as a local run does.
+const binders = new WeakMap<RepositoryStorage, () => Promise<void>>();
+
+/** Reads the marker (`bind`, which calls bindRepositoryId) before the first document read or written through `storage`. */
+export function bindOnFirstDocument(storage: RepositoryStorage, bind: () => Promise<void>): void {
+  let pending: Promise<void> | undefined;
+  binders.set(storage, () => {
+    // One read for concurrent first uses; a failed read (throttling, a network error) is tried again.
+    pending ??= bind().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    });
+    return pending;
+  });
+}
+
+/** The id documents through `storage` are bound to, reading the marker first where bindOnFirstDocument asked for it. */
+export async function repositoryIdFor(storage: RepositoryStorage): Promise<string | undefined> {
+  const bound = repositoryIds.get(storage);
+  if (bound !== undefined) return bound;
+  await binders.get(storage)?.();
+  return repositoryIds.get(storage);
+}

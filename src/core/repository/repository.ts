@@ -99,6 +99,27 @@ export async function ensureRepositoryMarker(storage: RepositoryStorage): Promis
   });
 }
 
+/**
+ * Binds `storage` to the repository its marker names, when it has one: what an AWS task's
+ * container does before its first document (bindOnFirstDocument), where no step opens the
+ * repository. Without a marker (a bucket no backup has run in yet) nothing is bound, as before:
+ * BackupStart puts the marker and binds.
+ */
+export async function bindToMarker(storage: RepositoryStorage): Promise<void> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await storage.get(layout.marker());
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return;
+    throw err;
+  }
+  try {
+    await openMarker(storage, bytes);
+  } catch (err) {
+    throw err instanceof IntegrityError ? unusable(storage, err) : err;
+  }
+}
+
 function unusable(storage: RepositoryStorage, err: IntegrityError): RepositoryError {
   return new RepositoryError(`${storage.location} is not a usable Tidemark repository: ${err.message}`, { cause: err });
 }
