@@ -285,7 +285,16 @@ export const segmentKind = documentKind<
     afterLsn: lsn,
     part: count,
     slot: text,
-    source: z.looseObject({ systemIdentifier: text, database: text, serverVersionNum: count }),
+    source: z.looseObject({
+      systemIdentifier: text,
+      database: text,
+      serverVersionNum: count,
+      // The archiver compares it to the server's to find a failover (pitr/archive.ts).
+      timeline: z
+        .string()
+        .regex(/^[0-9A-F]{8}$/, 'not a WAL timeline')
+        .optional(),
+    }),
     endLsn: lsn,
     openAtEnd: z.boolean(),
     transactions: count,
