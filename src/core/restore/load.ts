@@ -1,11 +1,12 @@
 // Step "LoadBatch": for each item of the batch (load-plan.ts), get each chunk → verify its hash
 // → decompress → COPY FROM, recorded in the target's progress table in the same transaction (so
 // a retry loads nothing twice). The next chunk is fetched while the current one loads (prefetch.ts).
-import type { DatabaseRef } from '../ports/database.ts';
+import type { DatabaseRef, SqlSession } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { layout } from '../repository/layout.ts';
-import { TidemarkError } from '../errors.ts';
+import { RestoreTargetError, TidemarkError } from '../errors.ts';
+import { sqlState } from '../retry.ts';
 import { copyInput, copyOptions } from '../copy-format.ts';
 import { decodeChunk } from '../repository/chunk-codec.ts';
 import { isYugabyte, qualifiedName, quoteIdent } from '../sql.ts';
@@ -68,16 +69,20 @@ export async function loadBatch(
           );
         }
       };
+      const source = manifest.schema.tables[item.table]?.source;
       const didLoad = await runStepOnce(session, stepOf(item), async () => {
         if (item.kind === 'chunk') return loadChunk(false);
         // An extension configuration table holds the extension's own rows: added to, not emptied.
-        if (manifest.schema.tables[item.table]?.source) {
+        if (source) {
           for (let i = 0; i < members.length; i++) await loadChunk(false);
           return;
         }
         // FREEZE needs the table created or truncated in this transaction; it is empty anyway.
         await session.query(`TRUNCATE ONLY ${name}`);
         for (let i = 0; i < members.length; i++) await loadChunk(true);
+      }).catch(async (err) => {
+        if (source?.kind !== 'extension configuration' || sqlState(err) !== UNIQUE_VIOLATION) throw err;
+        throw await configurationRowConflict(session, name, input.restoreId, err);
       });
       // A concurrent attempt of this batch loaded it first: count it once, there.
       if (!didLoad) {
@@ -123,4 +128,49 @@ async function fetchChunk(manifest: Manifest, item: ChunkLoad, ctx: TaskContext)
   const table = manifest.tables[item.table]!;
   const where = `table ${qualifiedName(table.schema, table.name)}, chunk ${item.chunk}`;
   return decodeChunk(item.ref.id, await ctx.storage.get(layout.chunk(item.ref.id)), where);
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * A backed-up row of an extension's configuration table whose key a row CREATE EXTENSION put
+ * there already holds (the extension's script inserts it, and its pg_extension_config_dump
+ * filter did not leave it out: pg_dump's restore fails the same way). Said with the table, the
+ * extension, the key and the two ways out, the load's transaction already rolled back.
+ */
+async function configurationRowConflict(
+  session: SqlSession,
+  table: string,
+  restoreId: string,
+  err: unknown,
+): Promise<RestoreTargetError> {
+  const [owner] = await session
+    .query<{ extension: string }>(
+      `SELECT pg_catalog.quote_ident(e.extname) AS extension FROM pg_catalog.pg_depend d
+         JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = $1::pg_catalog.regclass
+          AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e'`,
+      [table],
+    )
+    .catch(() => []);
+  const extension = owner ? `extension ${owner.extension}` : 'its extension';
+  const key = serverDetail(err) ?? (err as Error).message;
+  return new RestoreTargetError(
+    `Loading ${table}, a configuration table of ${extension}, failed: the backup holds a row whose key a row ` +
+      `CREATE EXTENSION put there already holds (${key}). The extension's own script inserts that row, and the ` +
+      "extension's pg_extension_config_dump filter does not leave it out of backups (pg_dump's restore fails the same way). " +
+      `To restore the backed-up row, delete the extension's row with that key from ${table} in the target and run ` +
+      `\`tidemark restore --resume ${restoreId}\`; to keep the extension's defaults instead, delete or re-key the row at the ` +
+      'source (CREATE EXTENSION recreates it) and restore a new backup into an empty database.',
+    { cause: err },
+  );
+}
+
+/** PostgreSQL's DETAIL of an error (for a unique violation: "Key (id)=(1) already exists."). */
+function serverDetail(err: unknown): string | undefined {
+  for (let e = err as { detail?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.detail === 'string' && e.detail) return e.detail.replace(/\.$/, '');
+    e = e.cause as typeof e;
+  }
+  return undefined;
 }
