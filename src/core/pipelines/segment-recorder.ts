@@ -11,8 +11,8 @@ import { segmentRecords, type ChangeSegment } from '../pitr/segment.ts';
 import { segmentRecordOf } from '../catalog/segments.ts';
 
 export function segmentRecorder(catalog: BackupCatalog, recorded?: (record: SegmentRecord) => void): SegmentSink {
-  const record = async (segment: ChangeSegment) => {
-    const xids = (await segmentRecords(segment)).flatMap((r) => (r.k === 'C' ? [r.xid] : []));
+  const record = async (segment: ChangeSegment, committedXids?: Iterable<string>) => {
+    const xids = committedXids ?? (await segmentRecords(segment)).flatMap((r) => (r.k === 'C' ? [r.xid] : []));
     const entry = segmentRecordOf(segment, xids);
     await catalog.recordSegment(entry);
     return entry;
@@ -27,10 +27,10 @@ export function segmentRecorder(catalog: BackupCatalog, recorded?: (record: Segm
     },
   };
   return Object.assign(
-    async (segment: ChangeSegment) => {
+    async (segment: ChangeSegment, committedXids?: Iterable<string>) => {
       // Not `recorded?.(await record(segment))`: an optional call skips its arguments when
       // there is no callback, and the segment would go unrecorded.
-      const entry = await record(segment);
+      const entry = await record(segment, committedXids);
       recorded?.(entry);
     },
     { records },

@@ -10,7 +10,11 @@ import { readSegment, segmentRecords, type ChangeSegment, type CommitPoint } fro
 
 /** Where the archive hands each segment it writes: the catalog (pipelines/segment-recorder.ts). */
 export interface SegmentSink {
-  (segment: ChangeSegment): Promise<void>;
+  /**
+   * `committedXids`: the xids (decimal) whose lowest and highest the segment's record keeps, when
+   * its writer has them; without them the sink reads them from the segment's records.
+   */
+  (segment: ChangeSegment, committedXids?: Iterable<string>): Promise<void>;
   /** The catalog behind the sink, when it has one. */
   readonly records?: SegmentRecords;
 }

@@ -267,6 +267,8 @@ class SegmentWriter {
     changes: 0,
     first: undefined as CommitPoint | undefined,
     last: undefined as CommitPoint | undefined,
+    /** Lowest and highest xid committed in the segment (commit order is not xid order). */
+    xids: undefined as { min: bigint; max: bigint } | undefined,
   };
 
   constructor(
@@ -276,7 +278,7 @@ class SegmentWriter {
     /** What the segments it writes record as their source: the timeline is the one this run checked. */
     private readonly source: SegmentSource,
     private readonly segmentBytes: number,
-    private readonly onSegment?: (segment: ChangeSegment) => Promise<void>,
+    private readonly onSegment?: SegmentSink,
   ) {
     this.afterLsn = previous.endLsn;
     this.part = previous.afterLsn === previous.endLsn ? previous.part + 1 : 0;
@@ -305,6 +307,11 @@ class SegmentWriter {
       this.segment.first ??= point;
       this.segment.last = point;
       this.segment.transactions++;
+      const xid = BigInt(record.xid);
+      const range = this.segment.xids;
+      this.segment.xids = range
+        ? { min: xid < range.min ? xid : range.min, max: xid > range.max ? xid : range.max }
+        : { min: xid, max: xid };
       this.endLsn = record.lsn;
     } else if (record.k !== 'M') this.segment.changes++;
     if (this.bytes >= this.segmentBytes) await this.flush();
@@ -316,7 +323,7 @@ class SegmentWriter {
     if (!this.records.length && this.endLsn === this.afterLsn) return;
     const { collection, chain, slot } = this.previous;
     const source = this.source;
-    const { first, last, transactions, changes } = this.segment;
+    const { first, last, transactions, changes, xids } = this.segment;
     const segment = await sealSegment(
       {
         collection,
@@ -336,7 +343,8 @@ class SegmentWriter {
       this.records,
     );
     await writeSegment(this.storage, segment);
-    await this.onSegment?.(segment);
+    // The sink is given the xids the writer saw, so the catalog record costs no second decompression.
+    await this.onSegment?.(segment, xids ? [xids.min.toString(), xids.max.toString()] : []);
     if (compareLsn(this.endLsn, this.afterLsn) > 0) await this.stream.advance(slot, this.endLsn);
     this.totals.segments++;
     this.totals.transactions += transactions;
@@ -346,6 +354,6 @@ class SegmentWriter {
     this.afterLsn = this.endLsn;
     this.records = [];
     this.bytes = 0;
-    this.segment = { transactions: 0, changes: 0, first: undefined, last: undefined };
+    this.segment = { transactions: 0, changes: 0, first: undefined, last: undefined, xids: undefined };
   }
 }
