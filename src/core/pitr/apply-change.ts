@@ -8,7 +8,7 @@ import { VerificationError } from '../errors.ts';
 import type { ReplayRowCounts } from './replay-counts.ts';
 import { RowIdentities } from './row-identity.ts';
 import { RowBatches } from './row-batches.ts';
-import { matchesTag, splitStatements, withoutConcurrently } from './ddl-statements.ts';
+import { matchesTag, splitStatements, withoutComments, withoutConcurrently } from './ddl-statements.ts';
 
 export class ChangeApplier {
   private readonly identities: RowIdentities;
@@ -29,9 +29,38 @@ export class ChangeApplier {
   }
 
   async apply(record: ChangeRecord, xid: string): Promise<void> {
+    if (this.rerun?.xid !== xid) return this.applyOne(record, xid);
+    try {
+      return await this.applyOne(record, xid);
+    } catch (err) {
+      throw this.afterRerun(err);
+    }
+  }
+
+  /** A failure after replay ran a call again (statementOf): says that the call may have written its rows twice. */
+  private afterRerun(err: unknown): unknown {
+    const rerun = this.rerun;
+    if (!rerun) return err;
+    return new VerificationError(
+      `Replay of transaction ${rerun.xid} failed: ${(err as Error).message}. Its DDL ran inside a call (a DO block, function or procedure), so replay ran that statement again in the target: ${abbreviate(rerun.statement)}. ` +
+        `If the call also wrote rows, the archive holds them too and they were written twice. DDL run inside a call cannot be replayed exactly when the call writes rows; restore to a point before transaction ${rerun.xid}.`,
+      { cause: err },
+    );
+  }
+
+  /** The call replay ran again for a DDL command issued inside it, in this transaction (see statementOf). */
+  private rerun: { xid: string; query: string; at: number; statement: string } | undefined;
+
+  private async applyOne(record: ChangeRecord, xid: string): Promise<void> {
     switch (record.k) {
       case 'I': {
-        const { generated, identityAlways } = await this.identities.of(record.rel);
+        const found = await this.identities.find(record.rel);
+        if (!found) {
+          if (!this.unborn.length) this.unbornXid = xid;
+          return void this.unborn.push(record);
+        }
+        if (found.matview) return;
+        const { generated, identityAlways } = found;
         const cols = record.new.filter((c) => !generated.has(c[0]));
         this.counts?.inserted(record.rel, 1);
         return this.batches.insert(
@@ -44,6 +73,7 @@ export class ChangeApplier {
       }
       case 'U': {
         const identity = await this.identities.of(record.rel);
+        if (identity.matview) return;
         const { generated, identityAlways, key } = identity;
         this.counts?.updated(record.rel);
         const written = record.new.filter((c) => !generated.has(c[0]) && !identityAlways.has(c[0]));
@@ -66,7 +96,7 @@ export class ChangeApplier {
         // Only computed columns changed: the target computes them too, but the row must be there.
         if (!written.length)
           return this.exactlyOne(
-            `SELECT 1 FROM ${record.rel} WHERE ${where.sql}`,
+            `SELECT 1 FROM ONLY ${record.rel} WHERE ${where.sql}`,
             where.params,
             record.rel,
             xid,
@@ -76,7 +106,7 @@ export class ChangeApplier {
         const params = [...written.map((c) => c[2]), ...where.params];
         const cond = shift(where.sql, written.length);
         return this.exactlyOne(
-          `UPDATE ${record.rel} SET ${assign} WHERE ${cond} RETURNING 1`,
+          `UPDATE ONLY ${record.rel} SET ${assign} WHERE ${cond} RETURNING 1`,
           params,
           record.rel,
           xid,
@@ -84,8 +114,9 @@ export class ChangeApplier {
         );
       }
       case 'D': {
-        if (!record.old) throw unreplayable(record.rel, xid, 'DELETE');
         const identity = await this.identities.of(record.rel);
+        if (identity.matview) return;
+        if (!record.old) throw unreplayable(record.rel, xid, 'DELETE');
         this.counts?.deleted(record.rel);
         const keyValues = identity.key ? keyOf(identity.key, record.old) : undefined;
         if (keyValues)
@@ -99,7 +130,7 @@ export class ChangeApplier {
         await this.batches.flushTable(record.rel);
         const where = await this.rowCondition(record.rel, record.old, false, xid, 'DELETE');
         return this.exactlyOne(
-          `DELETE FROM ${record.rel} WHERE ${where.sql} RETURNING 1`,
+          `DELETE FROM ONLY ${record.rel} WHERE ${where.sql} RETURNING 1`,
           where.params,
           record.rel,
           xid,
@@ -117,12 +148,15 @@ export class ChangeApplier {
         await this.batches.flushAll();
         const ddl = JSON.parse(record.content) as { query: string; searchPath: string; tag: string };
         await this.counts?.resolve(xid, true);
+        const statement = this.statementOf(ddl, xid);
+        // Another DDL command of a call replay has run again already: nothing more to run.
+        if (statement === undefined) return void this.identities.clear();
         await this.session.query('SELECT pg_catalog.set_config($1, $2, true)', ['search_path', ddl.searchPath]);
-        await this.session.query(withoutConcurrently(this.statementOf(ddl, xid)));
+        await this.session.query(withoutConcurrently(statement));
         // Row changes name their relations fully, but their user-defined types as the archiver's session saw them.
         await this.session.query('SELECT pg_catalog.set_config($1, $2, true)', ['search_path', '"$user", public']);
         this.identities.clear();
-        return;
+        return this.afterCreate(ddl.tag, xid);
       }
     }
   }
@@ -134,22 +168,76 @@ export class ChangeApplier {
 
   /** Sends queued changes; call before the transaction commits. */
   async flush(): Promise<void> {
-    await this.batches.flushAll();
+    this.noUnborn();
+    try {
+      await this.batches.flushAll();
+    } catch (err) {
+      throw this.afterRerun(err);
+    }
   }
 
   /** A new transaction: DDL messages match statements of their query string afresh. */
   beginTransaction(): void {
+    this.noUnborn();
     this.ddlCursor = undefined;
+  }
+
+  /**
+   * Inserts into a table the target does not hold yet, with their transaction: CREATE TABLE AS
+   * and SELECT INTO write their rows before the DDL message that creates the table comes
+   * (ddl_command_end), so they wait for it.
+   */
+  private unborn: ChangeRecord[] = [];
+  private unbornXid = '';
+
+  /**
+   * After a DDL command: the waiting rows of each table it created. A table CREATE TABLE AS or
+   * SELECT INTO made holds the rows its query computed in the target; the archive's rows, as the
+   * source wrote them, replace them (a query of now(), random() or a sequence computes others).
+   */
+  private async afterCreate(tag: string, xid: string): Promise<void> {
+    if (!this.unborn.length) return;
+    const waiting = this.unborn;
+    this.unborn = [];
+    const filled = new Set<string>();
+    for (const record of waiting) {
+      if (record.k !== 'I') continue;
+      if (!(await this.identities.find(record.rel))) {
+        this.unborn.push(record);
+        continue;
+      }
+      if ((tag === 'CREATE TABLE AS' || tag === 'SELECT INTO') && !filled.has(record.rel)) {
+        filled.add(record.rel);
+        await this.session.query(`TRUNCATE ONLY ${record.rel}`);
+      }
+      await this.apply(record, xid);
+    }
+  }
+
+  /** Rows for a table no replayed DDL created: the archive lacks that DDL. */
+  private noUnborn(): void {
+    const first = this.unborn[0];
+    if (!first || first.k !== 'I') return;
+    this.unborn = [];
+    throw new VerificationError(
+      `Replay of transaction ${this.unbornXid}: it inserts into ${first.rel}, which does not exist in the target at that point and which no DDL of the archive created (DDL that ran without the capture: before PITR was enabled, or with the event trigger disabled, or with its message lost). The restore cannot go past it; restore to a point before transaction ${this.unbornXid}.`,
+    );
   }
 
   private ddlCursor: { query: string; next: number } | undefined;
 
   /** The one statement of the recorded query string that this DDL message stands for. */
-  private statementOf(ddl: { query: string; tag: string }, xid: string): string {
+  private statementOf(ddl: { query: string; tag: string }, xid: string): string | undefined {
     const statements = splitStatements(ddl.query);
-    if (statements.length <= 1) return ddl.query;
+    if (statements.length <= 1) {
+      if (!statements.length || matchesTag(statements[0]!, ddl.tag)) return ddl.query;
+      return this.callOf(statements, 0, ddl, xid);
+    }
     const from = this.ddlCursor?.query === ddl.query ? this.ddlCursor.next : 0;
     const at = statements.findIndex((s, i) => i >= from && matchesTag(s, ddl.tag));
+    // No statement is that command: a call among them issued it (BEGIN; SELECT f(); COMMIT).
+    const call = at < 0 ? statements.findIndex((s, i) => i >= from && CALLS.test(withoutComments(s))) : -1;
+    if (call >= 0) return this.callOf(statements, call, ddl, xid);
     if (at < 0) {
       throw new VerificationError(
         `Replay of transaction ${xid}: its DDL command ${ddl.tag} was recorded with a query string of ${statements.length} statements, none of which (after the ones already replayed) is a ${ddl.tag}. This DDL cannot be replayed; restore to a point before transaction ${xid}.`,
@@ -157,6 +245,33 @@ export class ChangeApplier {
     }
     this.ddlCursor = { query: ddl.query, next: at + 1 };
     return statements[at]!;
+  }
+
+  /**
+   * A DDL command the statement did not run itself: code it called did (a DO block, a function,
+   * a procedure, a trigger). Replay runs the call again, once for all the DDL commands it issued
+   * (a function that creates a table and its index sends two messages with the same query).
+   * A statement that writes rows (INSERT, UPDATE, DELETE, MERGE, COPY) ran the DDL from a
+   * trigger: running it again would write its rows twice, and the target's triggers do not fire
+   * during replay, so it would not even make the DDL. Refused, naming the transaction.
+   */
+  private callOf(
+    statements: string[],
+    at: number,
+    ddl: { query: string; tag: string },
+    xid: string,
+  ): string | undefined {
+    const statement = statements[at]!;
+    const verb = /^\s*(\w+)/.exec(withoutComments(statement))?.[1]?.toUpperCase();
+    if (verb && ['INSERT', 'UPDATE', 'DELETE', 'MERGE', 'COPY', 'WITH'].includes(verb)) {
+      throw new VerificationError(
+        `Replay of transaction ${xid}: its DDL command ${ddl.tag} ran inside ${abbreviate(statement)}, a statement that writes rows (the DDL came from a trigger or a function it called). ` +
+          `Replay cannot run that DDL by itself, and running the statement again would write its rows twice; restore to a point before transaction ${xid}.`,
+      );
+    }
+    if (this.rerun?.xid === xid && this.rerun.query === ddl.query && this.rerun.at === at) return undefined;
+    this.rerun = { xid, query: ddl.query, at, statement };
+    return statement;
   }
 
   private async exactlyOne(sql: string, params: unknown[], rel: string, xid: string, what: string): Promise<void> {
@@ -189,12 +304,16 @@ export class ChangeApplier {
       const v = byName.get(n);
       if (v === undefined || v === null) return `${n} IS NULL`;
       params.push(v);
-      return `${n} = $${params.length}`;
+      // A whole old row is compared in its type's output form, as the source wrote it (format's
+      // %s; a cast to text is not always that: inet adds its mask, char drops trailing blanks):
+      // json, point and xml have no equality operator, and equality is looser than identity where
+      // it matters to tell rows apart (citext, -0 and 0, 1.0 and 1.00, nondeterministic collations).
+      return identity.key ? `${n} = $${params.length}` : `pg_catalog.format('%s', ${n}) = $${params.length}`;
     });
     // Without a key, identical rows are interchangeable: touch one of them.
     const sql = identity.key
       ? terms.join(' AND ')
-      : `ctid = (SELECT ctid FROM ${rel} WHERE ${terms.join(' AND ')} LIMIT 1)`;
+      : `ctid = (SELECT ctid FROM ONLY ${rel} WHERE ${terms.join(' AND ')} LIMIT 1)`;
     return { sql, params };
   }
 }
@@ -211,6 +330,15 @@ function keyOf(key: string[], columns: DecodedColumn[]): (string | null)[] | und
   const byName = new Map(columns.map((c) => [c[0], c[2]]));
   const values = key.map((k) => byName.get(k));
   return values.every((v) => v !== undefined && v !== null) ? (values as string[]) : undefined;
+}
+
+/** Statements that run code which may issue DDL, or write rows whose triggers may (refused in callOf). */
+const CALLS = /^\s*(SELECT|DO|CALL|EXECUTE|VALUES|INSERT|UPDATE|DELETE|MERGE|COPY|WITH)\b/i;
+
+/** A statement for a message: its first 200 characters. */
+function abbreviate(statement: string): string {
+  const flat = statement.replace(/\s+/g, ' ').trim();
+  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
 }
 
 /** Renumbers `$n` placeholders by `by`. */

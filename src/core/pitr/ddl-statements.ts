@@ -51,7 +51,7 @@ function push(out: string[], statement: string): void {
 }
 
 /** The statement with its comments (nested block comments too) turned into spaces. */
-function withoutComments(sql: string): string {
+export function withoutComments(sql: string): string {
   let out = sql.replace(/--[^\n]*/g, ' ');
   for (let prev = ''; prev !== out; ) {
     prev = out;

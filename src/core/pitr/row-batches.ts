@@ -79,7 +79,7 @@ export class RowBatches {
       [...keyValues, ...setValues],
       JSON.stringify(keyValues),
       () => (rows) =>
-        `UPDATE ${rel} AS tidemark_row SET ${assign} FROM (VALUES ${placeholders(rows, types.length, types)}) AS tidemark_new (${alias}) WHERE ${match} RETURNING ${returning}`,
+        `UPDATE ONLY ${rel} AS tidemark_row SET ${assign} FROM (VALUES ${placeholders(rows, types.length, types)}) AS tidemark_new (${alias}) WHERE ${match} RETURNING ${returning}`,
     );
   }
 
@@ -93,7 +93,7 @@ export class RowBatches {
       keyValues,
       JSON.stringify(keyValues),
       () => (rows) =>
-        `DELETE FROM ${rel} WHERE (${key.join(', ')}) IN (VALUES ${placeholders(rows, key.length, types)}) RETURNING ${returning}`,
+        `DELETE FROM ONLY ${rel} WHERE (${key.join(', ')}) IN (VALUES ${placeholders(rows, key.length, types)}) RETURNING ${returning}`,
     );
   }
 
