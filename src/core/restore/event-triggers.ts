@@ -6,6 +6,7 @@ import type { SchemaSnapshot } from '../schema/model.ts';
 import { applyStatements, targetRoles } from '../schema/apply.ts';
 import { isEventTriggerStatement } from '../schema/event-triggers.ts';
 import { sqlState } from '../retry.ts';
+import { verifyEventTriggers } from './verify-catalog.ts';
 
 /** The post-data waves without the event triggers' (Finish runs these). */
 export function wavesBeforeEventTriggers(
@@ -53,6 +54,8 @@ export async function dropAndCreateEventTriggers(
         );
       }
     }
+    // They come after verification: checked here, before they commit (DESIGN invariant 11).
+    await verifyEventTriggers(query, schema.catalogState, warnings);
     await session.query('COMMIT');
     return warnings;
   } catch (err) {

@@ -1,10 +1,14 @@
 // Part of step "VerifyBatch" (batch 0): the restored database's catalog state against the one the
 // backup recorded (schema/catalog-state.ts) — DESIGN invariant 11. Rows can all match while an
 // index is left INVALID by a race, a NOT VALID constraint came back validated, or a trigger came
-// back enabled; each such difference fails verification, naming the object.
+// back enabled, a grant was lost or an owner changed (verify-privileges.ts); each such difference
+// fails verification, naming the object.
 import type { CatalogQuery } from '../schema/model.ts';
 import { constraintKey, readCatalogState, type CatalogState } from '../schema/catalog-state.ts';
+import { readEventTriggerState } from '../schema/privilege-state.ts';
 import { VerificationError } from '../errors.ts';
+import { PROGRESS_SCHEMA } from './progress-table.ts';
+import { eventTriggerDifferences, privilegeDifferences, warnedAbout } from './verify-privileges.ts';
 
 const TRIGGER_STATE: Record<string, string> = {
   O: 'enabled',
@@ -15,8 +19,15 @@ const TRIGGER_STATE: Record<string, string> = {
 const PERSISTENCE: Record<string, string> = { p: 'LOGGED', u: 'UNLOGGED', t: 'TEMPORARY' };
 const MAX_NAMED = 20;
 
-/** Each difference between what the backup recorded and what the target holds, in words. */
-export function catalogDifferences(expected: CatalogState, actual: CatalogState): string[] {
+/**
+ * Each difference between what the backup recorded and what the target holds, in words.
+ * `warnings`: the restore's; a privilege or owner difference on an object one names is expected.
+ */
+export function catalogDifferences(
+  expected: CatalogState,
+  actual: CatalogState,
+  warnings: readonly string[] = [],
+): { catalog: string[]; privileges: string[] } {
   const out: string[] = [];
   const byKey = <T>(rows: T[], key: (row: T) => string) => new Map(rows.map((r) => [key(r), r]));
   const relations = byKey(actual.relations, (r) => r.name);
@@ -75,7 +86,12 @@ export function catalogDifferences(expected: CatalogState, actual: CatalogState)
         `${name} is ${TRIGGER_STATE[got.enabled] ?? got.enabled} (${TRIGGER_STATE[want.enabled] ?? want.enabled} at the source)`,
       );
   }
-  return out;
+  // Manifests written before privileges were recorded have none to compare.
+  const privileges =
+    expected.privileges && actual.privileges
+      ? privilegeDifferences(expected.privileges, actual.privileges, warnings)
+      : [];
+  return { catalog: out, privileges };
 }
 
 const named = (list: string[]) =>
@@ -92,13 +108,59 @@ export async function verifyCatalog(
   backupId: string,
 ): Promise<boolean> {
   if (!expected) return false;
-  const differences = catalogDifferences(expected, await readCatalogState(query, { source: false }));
+  const actual = await readCatalogState(query, { source: false, progressSchema: PROGRESS_SCHEMA });
+  const { catalog, privileges } = catalogDifferences(expected, actual, await restoreWarnings(query));
+  const differences = [...catalog, ...privileges];
   if (differences.length > 0) {
     throw new VerificationError(
       `The restored database's catalog does not match backup ${backupId}: ${named(differences)}. ` +
         'Its rows may be complete, but it is not the database that was backed up: do not use it as is. ' +
+        (privileges.length > 0 ? PRIVILEGES_ADVICE : '') +
         'Restore again into a new database; if the same difference comes back, report it with this message.',
     );
   }
   return true;
+}
+
+const PRIVILEGES_ADVICE =
+  'A privilege or owner the restore applied was changed afterwards (another session, an event trigger or ' +
+  'ALTER DEFAULT PRIVILEGES on the target) or never applied: set it as the backup has it (GRANT, REVOKE, ' +
+  'ALTER … OWNER TO) before using the database, or restore again. Privileges are listed as grantee=PRIVILEGE, ' +
+  '* with grant option, (owner) for the owner, and as changes from the default an object gets ' +
+  '(default +granted -revoked). ';
+
+/** The warnings the restore recorded so far, in its progress schema (progress-table.ts); none when it has none. */
+async function restoreWarnings(query: CatalogQuery): Promise<string[]> {
+  const [table] = await query<{ ok: boolean }>(
+    `SELECT pg_catalog.to_regclass('${PROGRESS_SCHEMA}.warnings') IS NOT NULL AS ok`,
+  );
+  if (!table?.ok) return [];
+  const rows = await query<{ message: string }>(`SELECT message FROM ${PROGRESS_SCHEMA}.warnings ORDER BY seq`);
+  return rows.map((r) => r.message);
+}
+
+/**
+ * The event triggers against the source's, once Complete created them (event-triggers.ts), in its
+ * transaction: throws VerificationError naming each unexpected difference. `warnings`: those of
+ * their creation; a trigger one names (not created, its owner skipped) is expected to differ.
+ */
+export async function verifyEventTriggers(
+  query: CatalogQuery,
+  expected: CatalogState | undefined,
+  warnings: readonly string[],
+): Promise<void> {
+  if (!expected?.eventTriggers) return;
+  const differences = eventTriggerDifferences(
+    expected.eventTriggers,
+    await readEventTriggerState(query),
+    warnedAbout(warnings),
+  );
+  if (differences.length > 0) {
+    throw new VerificationError(
+      `The restored database's event triggers do not match the backup: ${named(differences)}. ` +
+        "They are created last, in one transaction with the removal of the restore's progress schema, and that " +
+        'transaction was rolled back: the restore failed and committed none of them. Restore again into a new ' +
+        'database; if the same difference comes back, report it with this message.',
+    );
+  }
 }

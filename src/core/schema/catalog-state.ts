@@ -1,11 +1,18 @@
 // The catalog facts a restore must reproduce beyond what pg_dump prints in a way rows would show
 // (DESIGN invariant 11): every index valid and ready, every constraint validated (and declared
 // locally or inherited) as at the source, every trigger's enable state — partition clones
-// included —, every relation's access method and persistence. Recorded at backup time in the
+// included —, every relation's access method and persistence, every owner and privilege the backup
+// restores, every event trigger (privilege-state.ts). Recorded at backup time in the
 // manifest (`schema.catalogState`) and read the same way from the restored database
 // (restore/verify-catalog.ts compares the two).
 import { notExtensionMember, USER_SCHEMA } from './context.ts';
 import type { CatalogQuery } from './model.ts';
+import {
+  readEventTriggerState,
+  readPrivilegeState,
+  type EventTriggerState,
+  type PrivilegeState,
+} from './privilege-state.ts';
 
 export interface CatalogState {
   /** Tables, partitioned tables, materialized views and sequences. */
@@ -19,6 +26,13 @@ export interface CatalogState {
   constraints: { table: string; name: string; key?: string; validated: boolean; local: boolean }[];
   /** User triggers, clones on partitions included; `enabled` is pg_trigger.tgenabled (O, D, R, A). */
   triggers: { table: string; name: string; enabled: string }[];
+  /** Owners and ACLs (privilege-state.ts). Absent from manifests written before they were recorded. */
+  privileges?: PrivilegeState;
+  /**
+   * The source's event triggers. A restore creates them in Complete, after verification
+   * (restore/event-triggers.ts): read from the source only, and compared there.
+   */
+  eventTriggers?: EventTriggerState[];
 }
 
 const QUALIFIED = `pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)`;
@@ -27,9 +41,13 @@ const USER_RELATION = `${USER_SCHEMA} AND ${notExtensionMember('pg_class', 'c.oi
 /**
  * Reads the catalog state of a database. `source`: leave out what a backup does not carry —
  * an invalid index left by a failed CREATE INDEX CONCURRENTLY (indexes.ts skips it, as pg_dump
- * does). On a restored database every index is read, so an invalid one is seen.
+ * does). On a restored database every index is read, so an invalid one is seen, and its event
+ * triggers are not (they come later). `progressSchema`: the restore's own, left out.
  */
-export async function readCatalogState(query: CatalogQuery, options: { source: boolean }): Promise<CatalogState> {
+export async function readCatalogState(
+  query: CatalogQuery,
+  options: { source: boolean; progressSchema?: string },
+): Promise<CatalogState> {
   const relations = await query<{ name: string; persistence: string; access_method: string | null }>(`
     SELECT ${QUALIFIED} AS name, c.relpersistence AS persistence, am.amname AS access_method
     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -94,6 +112,8 @@ export async function readCatalogState(query: CatalogQuery, options: { source: b
     indexes,
     constraints: constraints.map(({ key, ...rest }) => (key === null ? rest : { ...rest, key })),
     triggers,
+    privileges: await readPrivilegeState(query, options.progressSchema ?? ''),
+    ...(options.source ? { eventTriggers: await readEventTriggerState(query) } : {}),
   };
 }
 
