@@ -4,7 +4,7 @@
 // sorted), columns and indexes; a workload replay cannot reproduce must be refused with a
 // message that says why, never restored different in silence.
 //
-// Fixed here (each case failed before its fix): rows of CREATE TABLE AS / SELECT INTO and of
+// Fixed here (each case failed before its fix, silently for temporary tables): rows of CREATE TABLE AS / SELECT INTO and of
 // CREATE MATERIALIZED VIEW / REFRESH … CONCURRENTLY come before the DDL message that creates (or
 // refreshes) their table; REPLICA IDENTITY FULL rows with json, point or xml columns (no equality
 // operator), and rows equal but not identical (citext, -0 and 0, 1.0 and 1.00); UPDATE and DELETE
@@ -12,7 +12,8 @@
 // function called in a multi-statement query string (BEGIN; SELECT f(); COMMIT), or two DDL
 // commands of one call (replayed the call twice); DDL issued by a trigger (replayed the INSERT
 // that fired it as if it were the DDL) and DDL in a DO block that also writes rows now fail with
-// a message that names the cause.
+// a message that names the cause; DDL of temporary objects is left out (it created them in the
+// one replay session, where they shadowed permanent tables of the same name for later DDL).
 //
 // `test.fails` marks bugs outside the files this trial may change, kept visible.
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -111,6 +112,13 @@ test('DDL between backup and target, rows replay cannot tell apart by equality, 
   await run("SELECT mkpart('2024-02-01')");
   await run("CALL addcol('extra')");
   await run("INSERT INTO ev VALUES (2, '2024-02-02', 7)");
+  // Temporary objects (each call is its own session): replay leaves them out, or, living on in
+  // its one session, a temporary table shadowed the permanent one later DDL names.
+  await run('CREATE TEMP TABLE src (x int); CREATE INDEX ON src (x); DROP TABLE src');
+  await run('CREATE TEMP TABLE stage (id int); CREATE TEMP SEQUENCE stage_seq');
+  await run('CREATE TABLE stage (id int PRIMARY KEY)');
+  await run('ALTER TABLE stage ADD COLUMN z int');
+  await run('INSERT INTO stage VALUES (1, 2)');
 
   const restored = await archiveAndRestore('fixed', 'fixed_at');
   expect(restored.code, describeResult(restored)).toBe(0);
@@ -159,15 +167,20 @@ test.fails('ALTER TYPE … ADD VALUE, then the value used by the next transactio
 
 // BUG (enable.ts / archive.ts / the restore's result, not this trial's to change): what logical
 // decoding does not carry — rows of unlogged tables, large objects (lo_put, lo_from_bytea), a
-// sequence's setval with no row using it — is restored as the backup had it, and the restore
-// reports success with no word of it. The right answer is a refusal at enable or a warning in the
+// sequence's setval with no row using it, the rows a table rewrite computes (ALTER TABLE … ADD
+// COLUMN … DEFAULT random() or now(), a serial column added, ALTER COLUMN TYPE … USING a volatile
+// expression: replay runs the DDL again and the target computes other values) — is restored
+// otherwise than the source had it, and the restore reports success with no word of it. The
+// right answer is a refusal (at enable, or at replay of the rewrite) or a warning in the
 // restore's result naming them; today the target silently differs from the source.
-test.fails('changes logical decoding does not carry: unlogged table, large object, setval', async () => {
+test.fails('changes logical decoding does not carry: unlogged table, large object, setval, a rewrite with a volatile default', async () => {
   await pitrSource(
     'undecoded',
     `CREATE UNLOGGED TABLE ul (id int PRIMARY KEY, v text); INSERT INTO ul VALUES (1, 'before');
-     CREATE SEQUENCE free_seq; SELECT lo_from_bytea(424242, 'before');`,
+     CREATE SEQUENCE free_seq; SELECT lo_from_bytea(424242, 'before');
+     CREATE TABLE vol (id int PRIMARY KEY); INSERT INTO vol SELECT generate_series(1, 20);`,
   );
+  await server.sql('ALTER TABLE vol ADD COLUMN r float8 DEFAULT random()', 'undecoded');
   await server.sql(
     "UPDATE ul SET v = 'after'; SELECT setval('free_seq', 77); SELECT lo_put(424242, 0, 'AFTER!')",
     'undecoded',
@@ -179,5 +192,5 @@ test.fails('changes logical decoding does not carry: unlogged table, large objec
     (await server.sql('SELECT last_value FROM free_seq', 'undecoded_at')).rows[0].last_value === '77' &&
     (await server.sql("SELECT convert_from(lo_get(424242), 'UTF8') AS v", 'undecoded_at')).rows[0].v === 'AFTER!';
   // Either the target equals the source, or the result says which objects it could not bring forward.
-  if (!same) expect(JSON.stringify(restored.json)).toMatch(/unlogged[\s\S]*large object[\s\S]*sequence/i);
+  if (!same) expect(JSON.stringify(restored.json)).toMatch(/unlogged[\s\S]*large object[\s\S]*sequence[\s\S]*rewr/i);
 }, 60_000);

@@ -146,19 +146,74 @@ export class ChangeApplier {
         return;
       case 'M': {
         await this.batches.flushAll();
-        const ddl = JSON.parse(record.content) as { query: string; searchPath: string; tag: string };
+        const ddl = JSON.parse(record.content) as {
+          query: string;
+          searchPath: string;
+          tag: string;
+          objects?: string[];
+        };
         await this.counts?.resolve(xid, true);
         const statement = this.statementOf(ddl, xid);
         // Another DDL command of a call replay has run again already: nothing more to run.
         if (statement === undefined) return void this.identities.clear();
+        // A temporary object belonged to its source session and holds no rows the archive has; in
+        // the one replay session it would live on and shadow a permanent object of the same name
+        // for the unqualified DDL of every later session.
+        if (ddl.objects?.length && ddl.objects.every((o) => TEMPORARY.test(o))) {
+          for (const o of ddl.objects) this.temporary.add(`${xid}:${o.replace(TEMPORARY, '').replace(/\(.*$/, '')}`);
+          this.skippedTemporary = true;
+          return;
+        }
+        // A DROP in the transaction (so the session) that made a temporary object of that name drops that one.
+        if (ddl.tag.startsWith('DROP ') && this.dropsTemporary(statement, xid)) return;
         await this.session.query('SELECT pg_catalog.set_config($1, $2, true)', ['search_path', ddl.searchPath]);
-        await this.session.query(withoutConcurrently(statement));
+        await this.runDdl(withoutConcurrently(statement), ddl.tag);
         // Row changes name their relations fully, but their user-defined types as the archiver's session saw them.
         await this.session.query('SELECT pg_catalog.set_config($1, $2, true)', ['search_path', '"$user", public']);
         this.identities.clear();
         return this.afterCreate(ddl.tag, xid);
       }
     }
+  }
+
+  /** Replay left out DDL of temporary objects: a DROP that finds nothing may have dropped one of them. */
+  private skippedTemporary = false;
+  /** Temporary objects left out, as `xid:name` (name as its identity quotes it, without arguments). */
+  private readonly temporary = new Set<string>();
+
+  private dropsTemporary(statement: string, xid: string): boolean {
+    const names = withoutComments(statement)
+      .replace(/^\s*DROP\s+\w+(\s+\w+)?\s+(IF\s+EXISTS\s+)?/i, '')
+      .split(',')
+      .map((n) =>
+        n
+          .trim()
+          .replace(/\s+(CASCADE|RESTRICT)\s*$/i, '')
+          .replace(/^pg_temp\./i, '')
+          .replace(/\(.*$/, '')
+          .trim(),
+      );
+    return (
+      names.length > 0 &&
+      names.every((n) => this.temporary.has(`${xid}:${n}`) || this.temporary.has(`${xid}:${n.toLowerCase()}`))
+    );
+  }
+
+  /**
+   * Runs a replayed DDL statement. A DROP (whose message names no objects) that finds nothing to
+   * drop after replay left temporary objects out dropped one of those at the source: nothing to do.
+   */
+  private async runDdl(statement: string, tag: string): Promise<void> {
+    if (!this.skippedTemporary || !tag.startsWith('DROP ')) return void (await this.session.query(statement));
+    await this.session.query('SAVEPOINT tidemark_drop');
+    try {
+      await this.session.query(statement);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== '42P01' && code !== '42704' && code !== '42883') throw err;
+      await this.session.query('ROLLBACK TO SAVEPOINT tidemark_drop');
+    }
+    await this.session.query('RELEASE SAVEPOINT tidemark_drop');
   }
 
   /** The archive holds whole old rows of `rel`'s updates and deletes: it has no key (REPLICA IDENTITY FULL). */
@@ -331,6 +386,9 @@ function keyOf(key: string[], columns: DecodedColumn[]): (string | null)[] | und
   const values = key.map((k) => byName.get(k));
   return values.every((v) => v !== undefined && v !== null) ? (values as string[]) : undefined;
 }
+
+/** An object identity in a session's temporary schema (pg_temp.t, pg_temp_3.f()). */
+const TEMPORARY = /^pg_temp(_\d+)?\./;
 
 /** Statements that run code which may issue DDL, or write rows whose triggers may (refused in callOf). */
 const CALLS = /^\s*(SELECT|DO|CALL|EXECUTE|VALUES|INSERT|UPDATE|DELETE|MERGE|COPY|WITH)\b/i;
