@@ -256,28 +256,59 @@ describe.each(STORES)('a point-in-time restore through the restore machine, on t
     expect(n).toBe(17); // the trigger ran for 17 inserts of 16 orders: the 6th was killed and redone
   }, 180_000);
 
-  it('a replay that fails leaves the target partial and says to start again, not to resume (a resumed one would verify replayed tables)', async () => {
+  it('a replay that fails leaves the target partial and says to resume; the resume goes on from its last commit, without verifying replayed tables again', async () => {
     const events: PublishedEvent[] = [];
     await expect(
       restore(`xid:${point.xid}`, {
+        replaySeconds: 0,
         onEvent: (e) => events.push(e),
+        // The 6th replayed order is refused: six transactions (five orders and the DDL) have
+        // committed, one per invocation.
         beforeReplay: async (database) => {
           await server.sql(
-            `CREATE FUNCTION refuse_replay() RETURNS trigger LANGUAGE plpgsql AS $$
-               BEGIN RAISE EXCEPTION 'refused by a trigger of the target' USING ERRCODE = 'check_violation'; END $$;
+            `CREATE SEQUENCE refuse_at;
+             CREATE FUNCTION refuse_replay() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN IF nextval('refuse_at') >= 6 THEN RAISE EXCEPTION 'refused by a trigger of the target' USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$;
              CREATE TRIGGER refuse_replay BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION refuse_replay();
              ALTER TABLE orders ENABLE ALWAYS TRIGGER refuse_replay`,
             database,
           );
         },
       }),
-    ).rejects.toThrow();
-    const failed = events.find((e) => e.detailType === 'RestoreFailed');
-    expect(failed?.detail).toMatchObject({
+    ).rejects.toThrow(/refused by a trigger of the target/);
+    const failed = events.find((e) => e.detailType === 'RestoreFailed')?.detail as { restoreId: string };
+    expect(failed).toMatchObject({
       targetDatabase: 'partial',
-      next: expect.stringContaining('cannot be resumed: fix the cause, drop the database and start the restore again'),
+      next: expect.stringContaining(`tidemark restore --resume ${failed.restoreId}`),
     });
-  }, 120_000);
+    const database = `${db}_at_${restores}`;
+    // The cause fixed, the restore resumed: "to" and "collection" come from its catalog record.
+    await server.sql('DROP TRIGGER refuse_replay ON orders; DROP FUNCTION refuse_replay()', database);
+    const calls: ReplayProgress[] = [];
+    const states: string[] = [];
+    const output: CompleteOutput = await runStateMachine(
+      'restore',
+      restoreRunInput({ resume: failed.restoreId, target: { credentials: database }, workers: 2, replaySeconds: 0 }),
+      ctx,
+      {
+        onState: (e) => e.type === 'StateEntered' && e.state && states.push(e.state),
+        aroundTask: async <T>(fn: string, run: () => Promise<T>): Promise<T> => {
+          const result = await run();
+          if (fn === 'RestoreReplay') calls.push(result as ReplayProgress);
+          return result;
+        },
+      },
+    );
+    expect(await tableContents((q) => server.sql(q, database))).toEqual(point.contents);
+    expect(output.pointInTime).toMatchObject({ reached: { xid: point.xid }, transactions: 17 });
+    // Verify ran (its batches saw the replay had begun and left the tables to it); nothing was applied twice.
+    expect(states).toContain('Verify');
+    expect(output.verified).toBe(true);
+    expect(calls.map((c) => c.transactions)).toEqual(Array.from({ length: 11 }, (_, i) => i + 7));
+    expect(calls.at(-1)!.countedTables).toBeGreaterThan(0);
+    expect((await ctx.catalog.getRestore(output.restoreId))?.state).toBe('committed');
+    expect((await ctx.catalog.getRestore(failed.restoreId))?.state).toBe('failed');
+  }, 180_000);
 
   it('a restore to a point of no chain is refused by Resolve, naming what is reachable', async () => {
     await expect(restore('xid:1')).rejects.toThrow(/Transaction 1 is not in the change archive.*Reachable: from/s);
@@ -295,7 +326,7 @@ describe('the point-in-time fields of the restore input', () => {
       /picks its backup itself/,
     );
     expect(() => parseRestoreRunInput({ collection: 'shop', to: 'latest', resume: 'r-1', target })).toThrow(
-      /cannot be resumed yet/,
+      /a resumed restore replays to the point of the restore it resumes/,
     );
     expect(() => parseRestoreRunInput({ collection: 'shop', to: '2026-12-06 23:20', target })).toThrow(
       /to: an ISO-8601 time with its zone/,

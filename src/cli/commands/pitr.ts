@@ -1,10 +1,9 @@
 // `tidemark pitr enable|disable|status|archive --collection <name>` and
 // `tidemark restore --collection <name> --to <target> --target <url>` (FORMAT.md,
-// "Point-in-time recovery"). Local runtime: the restore of the base backup runs the restore
-// state machine in-process, as `tidemark restore` does.
+// "Point-in-time recovery"). Local runtime: the restore state machine runs in-process, base
+// backup and replay, as in AWS.
 import { Command, Option } from 'commander';
 import { openLocalContext, repositoryPath } from '#local/local-context.ts';
-import { runStateMachine } from '#local/state-machine-runner.ts';
 import { UsageError } from '#core/errors.ts';
 import { restoreRunInput, tablespaceMapFrom } from '#core/restore/run-input.ts';
 import { enablePitr, disablePitr } from '#core/pitr/enable.ts';
@@ -12,9 +11,9 @@ import { pitrStatus } from '#core/pitr/status.ts';
 import { listChains } from '#core/pitr/chain.ts';
 import { readSegment } from '#core/pitr/segment.ts';
 import { chainBackups } from '#core/pitr/base-backup.ts';
-import { restoreToPoint } from '#core/pitr/restore-to-point.ts';
 import { parseTarget } from '#core/pitr/target.ts';
 import { formatBytes, formatCount, printJson, say } from '../output.ts';
+import { reportPointRestore, runRestoreMachine } from './restore-run.ts';
 import { takeBaseBackup, withSource, type PitrOptions } from './pitr-source.ts';
 import { GAP_CAUSES, pitrArchiveCommand, pitrFollowCommand, positiveSeconds } from './pitr-archive.ts';
 
@@ -171,6 +170,7 @@ export interface PointRestoreOptions {
   verify: boolean;
   /** `--tablespace-map <old>=<new>` entries, as given. */
   tablespaceMap?: string[];
+  resume?: string;
 }
 
 /** `restore --collection <name> --to <target>`: the newest backup before the target, then the archived transactions after it. */
@@ -178,6 +178,10 @@ export async function pitrRestoreCommand(backup: string | undefined, options: Po
   if (backup)
     throw new UsageError(
       `Give either a backup id (${backup}) or --to <target>, not both: --to picks the backup itself.`,
+    );
+  if (options.resume)
+    throw new UsageError(
+      `--resume ${options.resume} carries on with that restore to its own point (kept in the catalog): leave out --collection and --to.`,
     );
   if (!options.to)
     throw new UsageError(
@@ -192,36 +196,22 @@ export async function pitrRestoreCommand(backup: string | undefined, options: Po
     throw new UsageError(
       'Missing --target <postgres-url> (or $TIDEMARK_TARGET): the database to restore into (created when missing; must be empty).',
     );
-  const to = parseTarget(options.to);
+  parseTarget(options.to); // a usage error before anything opens
   const tablespaceMap = tablespaceMapFrom(options.tablespaceMap);
   const ctx = await openLocalContext(repositoryPath(options.repo), { create: false, catalog: options.catalog });
   ctx.credentials.register('target', target);
   const started = performance.now();
-  const result = await restoreToPoint(
-    {
+  // The restore state machine as AWS runs it: Resolve plans the replay, ReplayChanges replays.
+  const run = await runRestoreMachine(
+    restoreRunInput({
       collection: options.collection,
-      target: to,
-      into: { credentials: 'target' },
-      restoreBackup: async (backupId) => {
-        await runStateMachine(
-          'restore',
-          restoreRunInput({
-            backup: backupId,
-            target: { credentials: 'target' },
-            workers: options.workers,
-            verify: options.verify,
-            tablespaceMap,
-          }),
-          ctx,
-        );
-      },
-    },
+      to: options.to,
+      target: { credentials: 'target' },
+      workers: options.workers,
+      verify: options.verify,
+      tablespaceMap,
+    }),
     ctx,
   );
-  const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
-  if (options.json) return printJson({ ok: true, ...result, seconds });
-  say(
-    `Restored backup ${result.backupId} and replayed ${formatCount(result.replay.transactions)} transactions (${formatCount(result.replay.changes)} row changes) in ${seconds} s.`,
-  );
-  say(`Reached: the commit of xid ${result.reached.xid} at ${result.reached.time} (lsn:${result.reached.lsn}).`);
+  reportPointRestore({ output: run.output, replayed: run.replayed! }, (performance.now() - started) / 1000, options);
 }

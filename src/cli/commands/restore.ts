@@ -1,11 +1,10 @@
-// `tidemark restore`: runs state-machines/restore.asl.json locally.
+// `tidemark restore`: runs state-machines/restore.asl.json locally (restore-run.ts).
 import { openLocalContext, repositoryPath } from '#local/local-context.ts';
-import { runStateMachine } from '#local/state-machine-runner.ts';
 import { UsageError } from '#core/errors.ts';
 import { restoreRunInput, tablespaceMapFrom } from '#core/restore/run-input.ts';
-import type { CompleteOutput } from '#core/restore/complete.ts';
 import { createProgress } from '../progress.ts';
 import { reportRestore } from '../report.ts';
+import { reportPointRestore, runRestoreMachine, type RestoreRun } from './restore-run.ts';
 
 export interface RestoreOptions {
   catalog?: string;
@@ -41,7 +40,7 @@ export async function restoreCommand(backup: string | undefined, options: Restor
   });
   ctx.credentials.register('target', target);
   const started = performance.now();
-  let output: CompleteOutput;
+  let run: RestoreRun;
   try {
     const input = restoreRunInput({
       backup,
@@ -51,9 +50,12 @@ export async function restoreCommand(backup: string | undefined, options: Restor
       resume: options.resume,
       tablespaceMap,
     });
-    output = await runStateMachine('restore', input, ctx);
+    run = await runRestoreMachine(input, ctx);
   } finally {
     progress.stop();
   }
-  reportRestore(output, (performance.now() - started) / 1000, { json: options.json });
+  const seconds = (performance.now() - started) / 1000;
+  // A resumed restore to a point reports as `restore --to` does: the point reached.
+  if (run.replayed) reportPointRestore({ output: run.output, replayed: run.replayed }, seconds, options);
+  else reportRestore(run.output, seconds, { json: options.json });
 }

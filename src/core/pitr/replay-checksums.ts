@@ -24,6 +24,9 @@ interface Tracked {
   xid: string;
 }
 
+/** The tables still followed after a group commits, as JSON (see RowCountState): the others are left to their row count. */
+export type ChecksumState = [rel: string, rows: number, digest: string, touched: boolean, xid: string][];
+
 export class ReplayChecksums {
   private readonly tables = new Map<string, Tracked>();
 
@@ -41,6 +44,22 @@ export class ReplayChecksums {
         xid: '',
       });
     });
+  }
+
+  /** Follows on from `state`, taken by an earlier invocation of the same replay. */
+  static resume(manifest: Manifest, state: ChecksumState): ReplayChecksums {
+    const checksums = new ReplayChecksums(manifest);
+    const kept = new Map(state.map((s) => [s[0], s] as const));
+    for (const [rel, t] of checksums.tables) {
+      const s = kept.get(rel);
+      if (!s) checksums.tables.delete(rel);
+      else Object.assign(t, { sum: ContentChecksum.fromParts(s[1], s[2]), touched: s[3], xid: s[4] });
+    }
+    return checksums;
+  }
+
+  state(): ChecksumState {
+    return [...this.tables].map(([rel, t]) => [rel, t.sum.rows, t.sum.digest, t.touched, t.xid]);
   }
 
   /** Follows one applied record; `full`: the table's old rows are whole (it has no key to find them by). */

@@ -6,6 +6,17 @@ import type { SqlSession } from '../ports/database.ts';
 import type { Manifest } from '../repository/manifest.ts';
 import { VerificationError } from '../errors.ts';
 
+/**
+ * Where the counts stand after a group commits, as JSON: a replay that goes on in another
+ * invocation (restore/replay-step.ts) counts on from it, so it checks what one run would.
+ */
+export interface RowCountState {
+  /** Tables before replay, by oid, with the backup's rows (null: not counted). */
+  before: [oid: string, rows: number | null][];
+  /** Tables the replay changed, by oid: the rows they must hold, and the last transaction that changed them. */
+  changed: [oid: string, expected: number, xid: string][];
+}
+
 interface TableCount {
   /** What the table held before replay (0 when replay created it), then what it must hold now. */
   expected: number;
@@ -38,6 +49,21 @@ export class ReplayRowCounts {
     // A table the manifest does not list is not counted: there is no count to start from.
     const before = new Map(tables.map((t) => [t.oid, rows.get(`${t.schema}.${t.name}`)] as const));
     return new ReplayRowCounts(session, before);
+  }
+
+  /** Counts on from `state` (taken after a commit) in the same target. */
+  static resume(session: SqlSession, state: RowCountState): ReplayRowCounts {
+    const counts = new ReplayRowCounts(session, new Map(state.before.map(([oid, rows]) => [oid, rows ?? undefined])));
+    for (const [oid, expected, xid] of state.changed) counts.byOid.set(oid, { expected, xid });
+    return counts;
+  }
+
+  /** Between transactions (after `resolve`): what `resume` counts on from. */
+  state(): RowCountState {
+    return {
+      before: [...this.before].map(([oid, rows]) => [oid, rows ?? null]),
+      changed: [...this.byOid].map(([oid, c]) => [oid, c.expected, c.xid]),
+    };
   }
 
   inserted(rel: string, rows: number): void {

@@ -112,6 +112,18 @@ export interface RestoreRecord {
   tablespaceMap?: Record<string, string>;
   warnings?: string[];
   error?: string;
+  /**
+   * A point-in-time restore: what Resolve planned (restore/replay-plan.ts), so that a resumed one
+   * replays to the same point; `verify`: whether the backup's tables were to be read back first.
+   */
+  replay?: {
+    collection: string;
+    to: string;
+    chain: string;
+    segments: number;
+    point: { xid: string; lsn: string; time: string };
+    verify: boolean;
+  };
   /** A point-in-time restore: the last archived commit it replayed through, and what it replayed. */
   pointInTime?: { reached: { xid: string; lsn: string; time: string }; transactions: number; changes: number };
 }

@@ -74,12 +74,7 @@ export async function failRestore(input: FailRestoreInput, ctx: TaskContext): Pr
     error,
     recorded,
     targetDatabase,
-    next: nextStep(
-      targetDatabase,
-      restoreId,
-      where,
-      typeof (input.input as { to?: unknown } | undefined)?.to === 'string',
-    ),
+    next: nextStep(targetDatabase, restoreId, where),
   };
 }
 
@@ -105,12 +100,9 @@ async function inspectTarget(ctx: TaskContext, target: DatabaseRef, restoreId: s
   }
 }
 
-function nextStep(state: TargetState, restoreId: string, where: string | null, pointInTime: boolean): string {
+function nextStep(state: TargetState, restoreId: string, where: string | null): string {
   switch (state) {
     case 'partial':
-      // A resumed point-in-time restore would verify tables its replay has already changed.
-      if (pointInTime)
-        return `The target ${where} holds this point-in-time restore's partial work, which cannot be resumed: fix the cause, drop the database and start the restore again.`;
       return `The target ${where} holds this restore's partial work: fix the cause, then resume it (tidemark restore --resume ${restoreId}, or "resume": "${restoreId}" in a new execution's input), or drop the database.`;
     case 'absent':
       return `The target database ${where} was not created: fix the cause and start the restore again.`;

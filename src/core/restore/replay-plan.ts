@@ -1,13 +1,14 @@
 // A point-in-time restore's replay plan, made by Resolve: the target resolved to the archived
-// commit it ends at and the backup to restore, by the same code as `tidemark restore --to`
-// (pitr/restore-to-point.ts), and what ReplayChanges needs to replay up to it. Small (invariant
-// 4): the chain is named, not listed, and its segments are counted.
+// commit it ends at and the backup to restore (pitr/point-base.ts), and what ReplayChanges needs
+// to replay up to it. Small (invariant 4): the chain is named, not listed, and its segments are
+// counted.
 import type { TaskContext } from '../task-context.ts';
-import { chainOf, chooseBackup } from '../pitr/restore-to-point.ts';
+import { chainOf, chooseBackup } from '../pitr/point-base.ts';
 import type { CommitPoint } from '../pitr/segment.ts';
 import { parseTarget } from '../pitr/target.ts';
 import { compareLsn } from '../pitr/lsn.ts';
-import { DEFAULT_REPLAY_SECONDS } from './run-input.ts';
+import { DEFAULT_REPLAY_SECONDS, type RestoreRun } from './run-input.ts';
+import type { RestoreRecord } from '../ports/catalog.ts';
 
 export interface ReplayPlan {
   collection: string;
@@ -48,4 +49,38 @@ export async function planReplay(
       budgetSeconds: budgetSeconds ?? DEFAULT_REPLAY_SECONDS,
     },
   };
+}
+
+/** What a restore's catalog record keeps of its plan, so that `resume` replays to the same point. */
+export type RecordedReplay = NonNullable<RestoreRecord['replay']>;
+
+/**
+ * Resolve's replay: a new plan for `collection` and `to`; for the resume of a restore to a point,
+ * that restore's plan as recorded (the same point, from the same backup, even when `to` was
+ * `latest` and the archive has grown since); null for a restore to a backup. A resumed restore
+ * verifies only if the one it resumes did: its replay may have begun on tables nobody read back.
+ */
+export async function replayOf(
+  ctx: TaskContext,
+  run: RestoreRun,
+): Promise<{ backupId: string; plan: ReplayPlan; record: RecordedReplay } | null> {
+  if (run.to !== undefined) {
+    const planned = await planReplay(ctx, run.collection!, run.to, run.options.replaySeconds);
+    return { ...planned, record: recorded(planned.plan, run.options.verify) };
+  }
+  const prior = run.resume ? await ctx.catalog.getRestore(run.resume) : undefined;
+  // Not failed, or no such restore: Resolve refuses it as for any restore.
+  if (prior?.state !== 'failed' || !prior.replay) return null;
+  const { verify, ...plan } = prior.replay;
+  run.options.verify &&= verify;
+  return {
+    backupId: prior.backupId,
+    plan: { ...plan, budgetSeconds: run.options.replaySeconds ?? DEFAULT_REPLAY_SECONDS },
+    record: prior.replay,
+  };
+}
+
+function recorded(plan: ReplayPlan, verify: boolean): RecordedReplay {
+  const { budgetSeconds: _, ...kept } = plan;
+  return { ...kept, verify };
 }

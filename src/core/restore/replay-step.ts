@@ -1,14 +1,16 @@
-// Step "ReplayChanges" of a point-in-time restore: replays the archived transactions the
-// backup's snapshot does not see, in commit order, up to the plan's point (the replay rule of
-// pitr/replay.ts, with its building blocks), for at most the plan's time budget per invocation.
+// Step "ReplayChanges" of a point-in-time restore, and the one replay loop (`replay`): applies,
+// in commit order, exactly the archived transactions the backup's snapshot does not see, each
+// whole, up to and including the plan's point (FORMAT.md, "Point-in-time recovery", "Replay
+// rule"; the building blocks are in pitr/), for at most the plan's time budget per invocation.
 // The ASL calls it again until it says `done`, so a replay of any length fits in Lambdas of
-// 15 minutes.
+// 15 minutes; the local CLI runs the same ASL.
 //
-// Progress lives in the target, like every restore step's (progress-table.ts): each group of
-// transactions commits together with the commit position it reached, so an invocation that dies
-// leaves the target at a whole group and its progress agreeing, and the next one (a retry or the
-// next in the chain) carries on after that position: no transaction is applied twice. The last
-// group commits with the verification and `done`, so a finished replay is finished once.
+// Progress lives in the target, like every restore step's (replay-progress.ts): each group of
+// transactions commits together with the commit position it reached and the state of its checks,
+// so an invocation that dies leaves the target at a whole group and its progress agreeing, and the
+// next one (a retry, the next in the chain, or a resumed restore) carries on after that position:
+// no transaction is applied twice. The last group commits with the verification and `done`, so a
+// finished replay is finished once.
 import type { DatabaseRef, SqlSession } from '../ports/database.ts';
 import type { TaskContext } from '../task-context.ts';
 import type { Manifest } from '../repository/manifest.ts';
@@ -23,11 +25,18 @@ import { ReplayChecksums } from '../pitr/replay-checksums.ts';
 import { raiseOwnedSequences } from '../pitr/sequences.ts';
 import { pitrNames } from '../pitr/names.ts';
 import { TxidSnapshot } from '../pitr/target.ts';
-import type { CommitPoint } from '../pitr/segment.ts';
-import { PROGRESS_SCHEMA, progressOwner } from './progress-table.ts';
+import { progressOwner } from './progress-table.ts';
+import { readProgress, writeProgress, type ReplayChecks, type ReplayProgress } from './replay-progress.ts';
 import type { ReplayPlan } from './replay-plan.ts';
 
-/** As pitr/replay.ts: several archived transactions to a target transaction, and one progress write. */
+export type { ReplayProgress } from './replay-progress.ts';
+
+/**
+ * Archived transactions replay whole, in commit order, several to a target transaction: nobody
+ * else uses the target before the restore completes, the state after each group is the source's
+ * state after its last transaction, and one progress write per group. Fewer commits, and batches
+ * (row-batches.ts) that span small transactions.
+ */
 const GROUP_CHANGES = 20_000;
 
 export interface ReplayInput {
@@ -35,19 +44,6 @@ export interface ReplayInput {
   backupId: string;
   target: DatabaseRef;
   replay: ReplayPlan;
-}
-
-export interface ReplayProgress {
-  /** The point is reached and the replay verified: the ASL goes on to Complete. */
-  done: boolean;
-  /** The last archived commit replayed through (once done: the plan's point); null before any. */
-  reached: CommitPoint | null;
-  transactions: number;
-  changes: number;
-  /** Archived transactions the backup already held. */
-  skipped: number;
-  countedTables: number;
-  checksummedTables: number;
 }
 
 export async function replayChanges(input: ReplayInput, ctx: TaskContext): Promise<ReplayProgress> {
@@ -63,23 +59,40 @@ export async function replayChanges(input: ReplayInput, ctx: TaskContext): Promi
     // One replayer at a time: an invocation Step Functions retried while the first still runs
     // (a lost response) waits here until that one's session ends, then reads where it got to.
     await session.query("SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('tidemark replay'))");
-    const progress = await readProgress(session, plan);
+    const { progress, checks } = await readProgress(session, plan);
     if (progress.done) return progress;
     const manifest = await cachedManifest(ctx.storage, input.backupId);
-    return await replayFrom(ctx, session, plan, manifest, progress, deadline);
+    return await replay(ctx, session, {
+      plan,
+      manifest,
+      progress,
+      checks,
+      deadline,
+      save: (p, c) => writeProgress(session, p, c, plan.point),
+    });
   } finally {
     await session.close();
   }
 }
 
-async function replayFrom(
-  ctx: TaskContext,
-  session: SqlSession,
-  plan: ReplayPlan,
-  manifest: Manifest,
-  progress: ReplayProgress,
-  deadline: number,
-): Promise<ReplayProgress> {
+export interface ReplayRun {
+  plan: ReplayPlan;
+  /** The restored backup's: its snapshot says which transactions to skip, its tables what to count from. */
+  manifest: Manifest;
+  /** Where earlier invocations got to (NO_PROGRESS for the first). */
+  progress: ReplayProgress;
+  /** Their checks as they left them; absent: from the backup (or, past the first commit, see below). */
+  checks?: ReplayChecks;
+  /** When to hand on, at the next group's commit (Infinity: at the point). */
+  deadline: number;
+  /** Called in the transaction of each group, the last with `done`. */
+  save(progress: ReplayProgress, checks: ReplayChecks): Promise<void>;
+}
+
+/** The replay loop: from `run.progress` toward `run.plan.point`, group by group, until the point or the deadline. */
+export async function replay(ctx: TaskContext, session: SqlSession, run: ReplayRun): Promise<ReplayProgress> {
+  const { plan, manifest } = run;
+  const progress = { ...run.progress };
   const places = (await listChains(ctx.storage, plan.collection)).get(plan.chain)?.slice(0, plan.segments) ?? [];
   if (places.length !== plan.segments)
     throw new IntegrityError(
@@ -87,22 +100,23 @@ async function replayFrom(
     );
   const snapshot = new TxidSnapshot(manifest.snapshot.txidSnapshot!);
   const replica = await withoutTriggers(session);
+  // Safe without waiting for each commit's WAL flush: a group and its progress commit together,
+  // so a crash loses both and the next invocation replays the group again (as load.ts).
+  await session.query("SELECT pg_catalog.set_config('synchronous_commit', 'off', false)");
+  // A batched UPDATE/DELETE finds each of its rows by key: index lookups, never a scan of the
+  // table per batch, which a hash or merge join of the VALUES list would make.
   await session.query(
     "SELECT pg_catalog.set_config('enable_hashjoin', 'off', false), pg_catalog.set_config('enable_mergejoin', 'off', false)",
   );
-  // The first invocation counts from the backup (verified before replay); a later one from the
-  // target as the one before left it, having checked every table it changed. Content checksums
-  // need the whole replay's sums: only an invocation that starts from the backup keeps them.
   const resumed = progress.reached !== null;
-  const counts = await ReplayRowCounts.start(session, resumed ? await withCurrentCounts(session, manifest) : manifest);
-  const checksums = new ReplayChecksums(resumed ? { ...manifest, tables: [] } : manifest);
+  const { counts, checksums } = await startChecks(session, manifest, resumed ? run.checks : undefined, resumed);
   const applier = new ChangeApplier(session, counts, replica);
   const through = plan.point;
   let open = false;
   let sinceCommit = 0;
   const commit = async (done = false) => {
     await applier.flush();
-    await writeProgress(session, { ...progress, done }, plan.point);
+    await run.save({ ...progress, done }, { counts: counts.state(), checksums: checksums.state() });
     await session.query('COMMIT');
     open = false;
     sinceCommit = 0;
@@ -121,6 +135,7 @@ async function replayFrom(
         continue;
       }
       if (doneInSegment !== undefined) {
+        // Past the target: the backup must not hold a transaction that commits after it.
         if (segment !== doneInSegment) break;
         if (record.k === 'B' && snapshot.sees(record.xid))
           throw new RestoreTargetError(
@@ -143,9 +158,9 @@ async function replayFrom(
           await counts.resolve(xid!, false);
           progress.transactions++;
           // The point's group commits below, with the verification.
-          if (doneInSegment === undefined && (sinceCommit >= GROUP_CHANGES || Date.now() >= deadline)) {
+          if (doneInSegment === undefined && (sinceCommit >= GROUP_CHANGES || Date.now() >= run.deadline)) {
             await commit();
-            if (Date.now() >= deadline) {
+            if (Date.now() >= run.deadline) {
               out = true;
               break;
             }
@@ -175,18 +190,42 @@ async function replayFrom(
     if (!open) await session.query('BEGIN');
     open = true;
     await applier.flush();
-    progress.countedTables += await counts.verify();
-    progress.checksummedTables += await checksums.verify(session);
+    progress.countedTables = await counts.verify();
+    progress.checksummedTables = await checksums.verify(session);
     await raiseOwnedSequences(session);
     // Backups taken before schema capture skipped it carry the DDL capture's function: Tidemark's.
     await session.query(`DROP FUNCTION IF EXISTS public.${quoteIdent(pitrNames(plan.collection).ddlCapture)}()`);
     progress.reached = through;
+    // `done` is final (Complete goes on from it): flushed before it is returned.
+    await session.query("SELECT pg_catalog.set_config('synchronous_commit', 'on', true)");
     await commit(true);
     return { ...progress, done: true };
   } catch (err) {
     if (open) await session.query('ROLLBACK').catch(() => {});
     throw err;
   }
+}
+
+/**
+ * The checks as the last commit left them, so a replay in several invocations (or resumed)
+ * checks every table it changed, from the backup on, as one run does. Progress written before
+ * they were kept has none: the counts then start from the target as it is, and checksums stop.
+ */
+async function startChecks(
+  session: SqlSession,
+  manifest: Manifest,
+  checks: ReplayChecks | undefined,
+  resumed: boolean,
+) {
+  if (checks)
+    return {
+      counts: ReplayRowCounts.resume(session, checks.counts),
+      checksums: ReplayChecksums.resume(manifest, checks.checksums),
+    };
+  return {
+    counts: await ReplayRowCounts.start(session, resumed ? await withCurrentCounts(session, manifest) : manifest),
+    checksums: new ReplayChecksums(resumed ? { ...manifest, tables: [] } : manifest),
+  };
 }
 
 /** The manifest with each table's rows as the target holds them now (a later invocation's start). */
@@ -203,40 +242,4 @@ async function withCurrentCounts(session: SqlSession, manifest: Manifest): Promi
     tables.push({ ...t, rows: Number(row!.n), layers: undefined });
   }
   return { ...manifest, tables };
-}
-
-const PROGRESS_TABLE = `${PROGRESS_SCHEMA}.replay`;
-
-/** Where the replay of this target got to, toward the point it was started for (never past another). */
-async function readProgress(session: SqlSession, plan: ReplayPlan): Promise<ReplayProgress> {
-  await session.query(
-    `CREATE TABLE IF NOT EXISTS ${PROGRESS_TABLE} (one boolean PRIMARY KEY CHECK (one), progress jsonb NOT NULL, toward jsonb NOT NULL)`,
-  );
-  const [row] = await session.query<{ progress: ReplayProgress; toward: CommitPoint }>(
-    `SELECT progress, toward FROM ${PROGRESS_TABLE}`,
-  );
-  if (row && row.toward.lsn !== plan.point.lsn)
-    throw new RestoreTargetError(
-      `This target's replay goes to the commit of xid ${row.toward.xid} (lsn:${row.toward.lsn}, ${row.toward.time}) and has reached ${row.progress.reached ? `lsn:${row.progress.reached.lsn}` : 'no commit yet'}; "${plan.to}" is the commit of xid ${plan.point.xid} (lsn:${plan.point.lsn}). ` +
-        'Restore to this point into a new database.',
-    );
-  return (
-    row?.progress ?? {
-      done: false,
-      reached: null,
-      transactions: 0,
-      changes: 0,
-      skipped: 0,
-      countedTables: 0,
-      checksummedTables: 0,
-    }
-  );
-}
-
-/** In the transaction of the changes it records. */
-async function writeProgress(session: SqlSession, progress: ReplayProgress, toward: CommitPoint): Promise<void> {
-  await session.query(
-    `INSERT INTO ${PROGRESS_TABLE} VALUES (true, $1::jsonb, $2::jsonb) ON CONFLICT (one) DO UPDATE SET progress = EXCLUDED.progress`,
-    [JSON.stringify(progress), JSON.stringify(toward)],
-  );
 }

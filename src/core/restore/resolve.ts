@@ -10,7 +10,7 @@ import { BackupNotFoundError, UsageError } from '../errors.ts';
 import { readManifest } from '../repository/manifest.ts';
 import { loadBatches, verifyBatches } from './load-plan.ts';
 import { parseRestoreRunInput } from './run-input.ts';
-import { planReplay, type ReplayPlan } from './replay-plan.ts';
+import { replayOf, type ReplayPlan } from './replay-plan.ts';
 import { tablespacesUsed } from '../schema/tablespaces.ts';
 
 export interface ResolveInput {
@@ -64,8 +64,8 @@ export async function resolveRestore(input: ResolveInput, ctx: TaskContext): Pro
   const run = parseRestoreRunInput(input.input);
   const restoreId = input.executionName;
   // A point in time picks its backup as `tidemark restore --to` does (the pitr resolve code).
-  const replay =
-    run.to !== undefined ? await planReplay(ctx, run.collection!, run.to, run.options.replaySeconds) : null;
+  // Or, resuming one, its recorded plan.
+  const replay = await replayOf(ctx, run);
   const backup = replay ? replay.backupId : run.resume ? await resumedBackup(ctx, run.resume, run.backup) : run.backup!;
   const record = await findCommittedBackup(ctx.catalog, backup, ctx.storage.location);
   const manifest = await readManifest(ctx.storage, record.backupId);
@@ -83,6 +83,7 @@ export async function resolveRestore(input: ResolveInput, ctx: TaskContext): Pro
       // Locally, so that gc can tell a restore whose process died (maintenance/dead-restores.ts).
       ...(ctx.runner ? { runner: ctx.runner } : {}),
       ...(Object.keys(tablespaceMap).length > 0 ? { tablespaceMap } : {}),
+      ...(replay ? { replay: replay.record } : {}),
     });
   }
   const indices = (n: number) => Array.from({ length: n }, (_, i) => i);

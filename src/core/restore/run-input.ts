@@ -72,10 +72,9 @@ const RestoreRunInputSchema = z
     message: 'a point-in-time restore picks its backup itself: leave out "backup"',
     path: ['to'],
   })
-  // Verify would compare the replayed tables with the backup's manifest.
   .refine((input) => input.to === undefined || input.resume === undefined, {
     message:
-      'a point-in-time restore cannot be resumed yet (Verify would compare the replayed tables with the backup): drop the database and restore to the point again',
+      'a resumed restore replays to the point of the restore it resumes (recorded in the catalog): leave out "to" and "collection"',
     path: ['resume'],
   });
 
