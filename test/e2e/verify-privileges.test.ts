@@ -182,6 +182,22 @@ describe('a restore is verified only if its privileges and event triggers came b
     expect(state.rows).toEqual([{ triggers: 0, progress: true }]);
   });
 
+  it('onto PostgreSQL 18, where owners also hold MAINTAIN, the same backup restores verified (privileges compare as changes from the default)', async () => {
+    const newer = await startPostgres({ major: 18 });
+    try {
+      await newer.sql('CREATE ROLE vp_owner NOLOGIN; CREATE ROLE vp_reader NOLOGIN; CREATE ROLE vp_gone NOLOGIN');
+      const result = await runRestore(repo, backupId, newer.url('vp_18'));
+      expect(result).toMatchObject({ verified: true, warningCount: 0 });
+      const { rows } = await newer.sql(
+        `SELECT relacl::text AS acl FROM pg_class WHERE oid = 'vp.t'::regclass`,
+        'vp_18',
+      );
+      expect(rows[0].acl).toContain('vp_owner=arwdDxtm/vp_owner');
+    } finally {
+      await newer.stop();
+    }
+  }, 180_000);
+
   it('a restore by a role that is not a superuser, onto a server without a grantee role, verifies with a warning for each privilege it skipped', async () => {
     const other = await startPostgres({ major: 15 });
     try {
