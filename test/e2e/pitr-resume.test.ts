@@ -3,7 +3,9 @@
 // the target. A `restore --to` killed (SIGKILL, the built CLI) in the middle of a long replay is
 // marked failed by gc and `restore --resume` finishes it: the target equals a restore to the same
 // point done in one go, row for row, and reports the same point and the same checks. A replay
-// that fails its verification fails again when resumed, saying why: it never becomes done.
+// that fails its verification fails again when resumed, saying why: it never becomes done. One
+// that failed before its replay is resumed to the point it was started for, whatever the archive
+// holds by then.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +21,7 @@ import { enablePitr } from '#core/pitr/enable.ts';
 import { archiveChanges } from '#core/pitr/archive.ts';
 import { runStateMachine, type PublishedEvent } from '#local/state-machine-runner.ts';
 import { restoreRunInput } from '#core/restore/run-input.ts';
+import type { CompleteOutput } from '#core/restore/complete.ts';
 
 let server: PostgresServer;
 let repo: string;
@@ -148,6 +151,55 @@ describe('a restore to a point killed during its replay', () => {
     expect(await tableContents((q) => server.sql(q, killed))).toEqual(expected);
     expect((await ctx.catalog.getRestore(resumed.json.restoreId))?.state).toBe('committed');
   }, 600_000);
+});
+
+describe('a restore to a point that fails before its replay', () => {
+  it('is resumed to the point it was started for, its base verified as a restore of the backup is', async () => {
+    const ctx = src.ctx;
+    const database = 'ledger_base_failed';
+    ctx.credentials.register(database, server.url(database));
+    const events: PublishedEvent[] = [];
+    await expect(
+      runStateMachine(
+        'restore',
+        restoreRunInput({ collection: 'ledger', to: `xid:${early}`, target: { credentials: database }, workers: 2 }),
+        ctx,
+        {
+          onEvent: (e) => events.push(e),
+          aroundTask: async <T>(fn: string, run: () => Promise<T>): Promise<T> => {
+            if (fn === 'RestoreFinish') throw new Error('Finish died (a fault of this test)');
+            return run();
+          },
+        },
+      ),
+    ).rejects.toThrow(/Finish died/);
+    const failed = events.find((e) => e.detailType === 'RestoreFailed')?.detail as { restoreId: string };
+    expect(failed).toMatchObject({ targetDatabase: 'partial' });
+    // The archive grows meanwhile: the resumed restore still goes to the point it was started for.
+    await server.sql("INSERT INTO items VALUES (-2, 0, 'after the failure')", 'ledger');
+    await archiveChanges(src.stream, src.ctx.storage, 'ledger');
+    let verifiedTables = 0;
+    const output: CompleteOutput = await runStateMachine(
+      'restore',
+      restoreRunInput({ resume: failed.restoreId, target: { credentials: database }, workers: 2 }),
+      ctx,
+      {
+        aroundTask: async <T>(fn: string, run: () => Promise<T>): Promise<T> => {
+          const result = await run();
+          if (fn === 'RestoreVerifyBatch') verifiedTables += (result as { tables: number }).tables;
+          return result;
+        },
+      },
+    );
+    expect(output).toMatchObject({ verified: true, pointInTime: { reached: { xid: early }, transactions: 3 } });
+    // No replay had begun: Verify read every table back.
+    expect(verifiedTables).toBe(2);
+    const { rows } = await server.sql(
+      'SELECT (SELECT count(*)::int FROM items) AS items, (SELECT count(*)::int FROM notes) AS notes',
+      database,
+    );
+    expect(rows[0]).toEqual({ items: 1003, notes: 4 });
+  }, 180_000);
 });
 
 describe('a replay that fails its verification', () => {
