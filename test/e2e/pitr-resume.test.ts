@@ -39,7 +39,7 @@ beforeAll(async () => {
   const url = await server.createDatabase('ledger');
   await server.sql(
     `CREATE TABLE items (id int PRIMARY KEY, n int NOT NULL, pad text);
-     CREATE TABLE notes (k int, note text); ALTER TABLE notes REPLICA IDENTITY FULL;
+     CREATE TABLE notes (k int, note text, tag text DEFAULT 'n'); ALTER TABLE notes REPLICA IDENTITY FULL;
      INSERT INTO items SELECT g, 0, 'base' FROM generate_series(1, 1000) g;
      INSERT INTO notes VALUES (0, 'opening')`,
     'ledger',
@@ -145,7 +145,9 @@ describe('a restore to a point killed during its replay', () => {
     // checksums are kept with the progress, so the resumed replay checked what one run checks).
     expect(reportResumed).toEqual(reportOnce);
     expect(reportOnce.replay.transactions).toBeGreaterThan(left!.transactions);
-    expect(reportOnce.replay.countedTables).toBe(2);
+    // notes (COPY text, REPLICA IDENTITY FULL, inserts and deletes) is checked by content checksum
+    // too: its sums came through the kill with the progress.
+    expect(reportOnce.replay).toMatchObject({ countedTables: 2, checksummedTables: 1 });
     const expected = await tableContents((q) => server.sql(q, 'ledger'));
     expect(await tableContents((q) => server.sql(q, whole))).toEqual(expected);
     expect(await tableContents((q) => server.sql(q, killed))).toEqual(expected);
