@@ -148,12 +148,10 @@ test('DDL in a DO block that also writes rows: the restore fails naming the bloc
   expect(failed.json.error.message).toContain("EXECUTE 'CREATE TABLE dyn (id int PRIMARY KEY)'");
 }, 60_000);
 
-// BUG (src/core/restore/replay-step.ts, not this trial's to change): replay applies several
-// archived transactions in one target transaction, so a value ALTER TYPE … ADD VALUE added in
-// one transaction and used in the next fails the replay: "unsafe use of new value "happy" of
-// enum type mood" (PostgreSQL refuses a new enum value in the transaction that added it).
-// The group must commit after a transaction that added an enum value.
-test.fails('ALTER TYPE … ADD VALUE, then the value used by the next transaction', async () => {
+// Replay applies several archived transactions in one target transaction; a transaction that ran
+// DDL ends its group, so a value ALTER TYPE … ADD VALUE added can be used by the next one
+// (PostgreSQL refuses a new enum value in the transaction that added it).
+test('ALTER TYPE … ADD VALUE, then the value used by the next transaction', async () => {
   await pitrSource(
     'enums',
     "CREATE TYPE mood AS ENUM ('sad', 'ok'); CREATE TABLE p (id int PRIMARY KEY, m mood); INSERT INTO p VALUES (1, 'sad')",

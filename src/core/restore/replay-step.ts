@@ -125,6 +125,8 @@ export async function replay(ctx: TaskContext, session: SqlSession, run: ReplayR
   let passing = resumed;
   let xid: string | undefined;
   let applying = false;
+  /** The transaction being applied ran DDL: its group commits with it (see below). */
+  let ddl = false;
   let doneInSegment: number | undefined;
   let out = false;
   try {
@@ -149,6 +151,7 @@ export async function replay(ctx: TaskContext, session: SqlSession, run: ReplayR
         if (applying) {
           if (!open) await session.query('BEGIN');
           open = true;
+          ddl = false;
           applier.beginTransaction();
         } else progress.skipped++;
       } else if (record.k === 'C') {
@@ -157,8 +160,10 @@ export async function replay(ctx: TaskContext, session: SqlSession, run: ReplayR
         if (applying) {
           await counts.resolve(xid!, false);
           progress.transactions++;
-          // The point's group commits below, with the verification.
-          if (doneInSegment === undefined && (sinceCommit >= GROUP_CHANGES || Date.now() >= run.deadline)) {
+          // The point's group commits below, with the verification. A transaction that ran DDL
+          // ends its group: what it did may be unusable until it commits, as at the source (an
+          // enum value ALTER TYPE … ADD VALUE added cannot be used in that transaction).
+          if (doneInSegment === undefined && (ddl || sinceCommit >= GROUP_CHANGES || Date.now() >= run.deadline)) {
             await commit();
             if (Date.now() >= run.deadline) {
               out = true;
@@ -174,7 +179,7 @@ export async function replay(ctx: TaskContext, session: SqlSession, run: ReplayR
         if (record.k !== 'M') {
           progress.changes++;
           sinceCommit++;
-        }
+        } else ddl = true;
       }
     }
     if (passing)
