@@ -1,11 +1,11 @@
 // A restore to a point is resumable (issue 13): the local CLI runs the restore state machine with
 // its replay, as AWS does, so the replay's position commits with each group of transactions in
 // the target. A `restore --to` killed (SIGKILL, the built CLI) in the middle of a long replay is
-// marked failed by gc and `restore --resume` finishes it: the target equals a restore to the same
-// point done in one go, row for row, and reports the same point and the same checks. A replay
-// that fails its verification fails again when resumed, saying why: it never becomes done. One
-// that failed before its replay is resumed to the point it was started for, whatever the archive
-// holds by then.
+// resumed with `restore --resume` (which marks it failed first, as gc would): the target equals a
+// restore to the same point done in one go, row for row, and reports the same point and the same
+// checks. A replay that fails its verification fails again when resumed, saying why: it never
+// becomes done. One that failed before its replay is resumed to the point it was started for,
+// whatever the archive holds by then.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,14 +123,17 @@ describe('a restore to a point killed during its replay', () => {
     expect(left!.transactions).toBeGreaterThanOrEqual(at!.transactions);
     expect(left!.done).toBe(false);
 
-    const gc = await runAndKill(['gc', '--repo', repo, '--json'], 120_000, { env });
-    expect(gc.json?.restoresMarkedFailed, describeResult(gc)).toEqual([record!.restoreId]);
+    // Resumed straight away: its process is gone, so the resume marks it failed first, as gc would.
     const resumed = await runAndKill(
       ['restore', '--resume', record!.restoreId, '--target', server.url(killed), '--repo', repo, '--json'],
       300_000,
       { env },
     );
     expect(resumed.code, describeResult(resumed)).toBe(0);
+    expect(await ctx.catalog.getRestore(record!.restoreId)).toMatchObject({
+      state: 'failed',
+      error: expect.stringMatching(/^Interrupted: its process \(pid \d+ on .+\) is gone/),
+    });
 
     const whole = 'ledger_whole';
     const once = await runAndKill(

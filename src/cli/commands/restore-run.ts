@@ -8,6 +8,9 @@ import type { CompleteOutput } from '#core/restore/complete.ts';
 import type { FailRestoreOutput } from '#core/restore/fail.ts';
 import type { ReplayProgress } from '#core/restore/replay-step.ts';
 import { replayResult } from '#core/pitr/restore-to-point.ts';
+import type { BackupCatalog } from '#core/ports/catalog.ts';
+import { CatalogConflictError } from '#core/errors.ts';
+import { processGone } from '#core/maintenance/run-liveness.ts';
 import { formatCount, printJson, say } from '../output.ts';
 
 export interface RestoreRun {
@@ -50,4 +53,24 @@ export function reportPointRestore(run: Required<RestoreRun>, seconds: number, o
     `Restored backup ${result.backupId} and replayed ${formatCount(result.replay.transactions)} transactions (${formatCount(result.replay.changes)} row changes) in ${rounded} s.`,
   );
   say(`Reached: the commit of xid ${result.reached.xid} at ${result.reached.time} (lsn:${result.reached.lsn}).`);
+}
+
+/**
+ * `--resume` of a local restore that was killed: its record is still `running`, which gc would
+ * mark failed once it saw the process gone (maintenance/dead-restores.ts). The resume does the
+ * same first, on the same conditions: the restore's process is gone from this host, and the
+ * record is still `running` when it is written.
+ */
+export async function failIfInterrupted(catalog: BackupCatalog, restoreId: string): Promise<void> {
+  const record = await catalog.getRestore(restoreId);
+  if (record?.state !== 'running' || !record.runner || !processGone(record.runner)) return;
+  try {
+    await catalog.finishRestore(restoreId, {
+      state: 'failed',
+      finishedAt: new Date().toISOString(),
+      error: `Interrupted: its process (pid ${record.runner.pid} on ${record.runner.host}) is gone; \`tidemark restore --resume ${restoreId}\` marked it failed and carried on with it.`,
+    });
+  } catch (err) {
+    if (!(err instanceof CatalogConflictError)) throw err; // it finished meanwhile: Resolve says so
+  }
 }

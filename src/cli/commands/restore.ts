@@ -4,7 +4,7 @@ import { UsageError } from '#core/errors.ts';
 import { restoreRunInput, tablespaceMapFrom } from '#core/restore/run-input.ts';
 import { createProgress } from '../progress.ts';
 import { reportRestore } from '../report.ts';
-import { reportPointRestore, runRestoreMachine, type RestoreRun } from './restore-run.ts';
+import { failIfInterrupted, reportPointRestore, runRestoreMachine, type RestoreRun } from './restore-run.ts';
 
 export interface RestoreOptions {
   catalog?: string;
@@ -39,6 +39,7 @@ export async function restoreCommand(backup: string | undefined, options: Restor
     progress: (e) => progress.onEvent(e),
   });
   ctx.credentials.register('target', target);
+  if (options.resume) await failIfInterrupted(ctx.catalog, options.resume);
   const started = performance.now();
   let run: RestoreRun;
   try {
