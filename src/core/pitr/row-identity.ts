@@ -34,7 +34,11 @@ export class RowIdentities {
   /** After DDL: columns, keys and even what a name points at may have changed. */
   clear(): void {
     this.byRel.clear();
+    this.missing.clear();
   }
+
+  /** Tables the target does not hold, until the next DDL: a CREATE TABLE AS of many rows asks once. */
+  private readonly missing = new Set<string>();
 
   async of(rel: string): Promise<RowIdentity> {
     const found = await this.find(rel);
@@ -49,6 +53,7 @@ export class RowIdentities {
   async find(rel: string): Promise<RowIdentity | undefined> {
     let found = this.byRel.get(rel);
     if (!found) {
+      if (this.missing.has(rel)) return undefined;
       const rows = await this.session.query<{
         name: string;
         type: string;
@@ -78,7 +83,10 @@ export class RowIdentities {
           'SELECT pg_catalog.to_regclass($1) IS NOT NULL AS ok',
           [rel],
         );
-        if (!exists?.ok) return undefined;
+        if (!exists?.ok) {
+          this.missing.add(rel);
+          return undefined;
+        }
       }
       const key = rows.filter((r) => r.key).map((r) => r.name);
       found = {
