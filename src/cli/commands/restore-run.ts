@@ -11,7 +11,8 @@ import { replayResult } from '#core/pitr/restore-to-point.ts';
 import type { BackupCatalog } from '#core/ports/catalog.ts';
 import { CatalogConflictError } from '#core/errors.ts';
 import { processGone } from '#core/maintenance/run-liveness.ts';
-import { formatCount, printJson, say } from '../output.ts';
+import { formatCount, say } from '../output.ts';
+import { reportRestore } from '../report.ts';
 
 export interface RestoreRun {
   output: CompleteOutput;
@@ -43,16 +44,19 @@ export async function runRestoreMachine(input: RestoreRunInput, ctx: LocalContex
   }
 }
 
-/** `restore --to` (and the resume of one): the backup restored and the exact point reached. */
+/**
+ * `restore --to` (and the resume of one): a restore's report (verified or not, its warnings: what
+ * replay could not bring forward among them), with the exact point reached and what replay did.
+ */
 export function reportPointRestore(run: Required<RestoreRun>, seconds: number, options: { json?: boolean }): void {
   const { output, replayed } = run;
-  const result = { backupId: output.backupId, reached: replayed.reached!, replay: replayResult(replayed) };
-  const rounded = Number(seconds.toFixed(3));
-  if (options.json) return printJson({ ok: true, restoreId: output.restoreId, ...result, seconds: rounded });
+  const point = { reached: replayed.reached!, replay: replayResult(replayed) };
+  if (options.json) return reportRestore(output, seconds, { json: true, extra: point });
   say(
-    `Restored backup ${result.backupId} and replayed ${formatCount(result.replay.transactions)} transactions (${formatCount(result.replay.changes)} row changes) in ${rounded} s.`,
+    `Restored backup ${output.backupId} and replayed ${formatCount(point.replay.transactions)} transactions (${formatCount(point.replay.changes)} row changes).`,
   );
-  say(`Reached: the commit of xid ${result.reached.xid} at ${result.reached.time} (lsn:${result.reached.lsn}).`);
+  say(`Reached: the commit of xid ${point.reached.xid} at ${point.reached.time} (lsn:${point.reached.lsn}).`);
+  reportRestore(output, seconds, {});
 }
 
 /**

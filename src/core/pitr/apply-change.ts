@@ -9,6 +9,7 @@ import type { ReplayRowCounts } from './replay-counts.ts';
 import { RowIdentities } from './row-identity.ts';
 import { RowBatches } from './row-batches.ts';
 import { matchesTag, splitStatements, withoutComments, withoutConcurrently } from './ddl-statements.ts';
+import { watchRewrite } from './undecoded.ts';
 
 export class ChangeApplier {
   private readonly identities: RowIdentities;
@@ -23,6 +24,8 @@ export class ChangeApplier {
     private readonly session: SqlSession,
     private readonly counts?: ReplayRowCounts,
     reorder = false,
+    /** Records a warning of the restore, in the replayed transaction (undecoded.ts). */
+    private readonly warn?: (message: string) => Promise<void>,
   ) {
     this.identities = new RowIdentities(session);
     this.batches = new RowBatches(session, reorder);
@@ -167,7 +170,11 @@ export class ChangeApplier {
         // A DROP in the transaction (so the session) that made a temporary object of that name drops that one.
         if (ddl.tag.startsWith('DROP ') && this.dropsTemporary(statement, xid)) return;
         await this.session.query('SELECT pg_catalog.set_config($1, $2, true)', ['search_path', ddl.searchPath]);
+        const rewrite =
+          ddl.tag === 'ALTER TABLE' && this.warn ? await watchRewrite(this.session, ddl.objects) : undefined;
         await this.runDdl(withoutConcurrently(statement), ddl.tag);
+        const rewritten = await rewrite?.(xid);
+        if (rewritten) await this.warn?.(rewritten);
         // Row changes name their relations fully, but their user-defined types as the archiver's session saw them.
         await this.session.query('SELECT pg_catalog.set_config($1, $2, true)', ['search_path', '"$user", public']);
         this.identities.clear();

@@ -23,9 +23,10 @@ import { ChangeApplier } from '../pitr/apply-change.ts';
 import { ReplayRowCounts } from '../pitr/replay-counts.ts';
 import { ReplayChecksums } from '../pitr/replay-checksums.ts';
 import { raiseOwnedSequences } from '../pitr/sequences.ts';
+import { undecodedWarnings } from '../pitr/undecoded.ts';
 import { pitrNames } from '../pitr/names.ts';
 import { TxidSnapshot } from '../pitr/target.ts';
-import { progressOwner } from './progress-table.ts';
+import { addWarnings, progressOwner } from './progress-table.ts';
 import { readProgress, writeProgress, type ReplayChecks, type ReplayProgress } from './replay-progress.ts';
 import type { ReplayPlan } from './replay-plan.ts';
 
@@ -110,7 +111,7 @@ export async function replay(ctx: TaskContext, session: SqlSession, run: ReplayR
   );
   const resumed = progress.reached !== null;
   const { counts, checksums } = await startChecks(session, manifest, resumed ? run.checks : undefined, resumed);
-  const applier = new ChangeApplier(session, counts, replica);
+  const applier = new ChangeApplier(session, counts, replica, (message) => addWarnings(session, [message]));
   const through = plan.point;
   let open = false;
   let sinceCommit = 0;
@@ -198,6 +199,10 @@ export async function replay(ctx: TaskContext, session: SqlSession, run: ReplayR
     progress.countedTables = await counts.verify();
     progress.checksummedTables = await checksums.verify(session);
     await raiseOwnedSequences(session);
+    await addWarnings(
+      session,
+      await undecodedWarnings(session, { backupId: manifest.backupId, time: manifest.snapshot.time }),
+    );
     // Backups taken before schema capture skipped it carry the DDL capture's function: Tidemark's.
     await session.query(`DROP FUNCTION IF EXISTS public.${quoteIdent(pitrNames(plan.collection).ddlCapture)}()`);
     progress.reached = through;

@@ -1,0 +1,104 @@
+// What logical decoding does not carry, so a replay cannot bring it forward from the backup: the
+// restore says so, by object, instead of restoring it differently in silence (FORMAT.md,
+// "Replay rule"). Unlogged tables write no WAL; large objects (lo_*) and sequences (setval,
+// nextval) change catalogs and relations that are not decoded; a table rewrite computes its rows
+// without decoding them, so a rewrite that evaluates a volatile default (random(), now(), a new
+// serial column) computes other values when replayed.
+import type { SqlSession } from '../ports/database.ts';
+import { PROGRESS_SCHEMA } from '../restore/progress-table.ts';
+
+export interface ReplayBase {
+  backupId: string;
+  /** The backup's snapshot time. */
+  time: string;
+}
+
+/** After replay: the unlogged tables, large objects and unfed sequences the target holds as of the backup. */
+export async function undecodedWarnings(session: SqlSession, base: ReplayBase): Promise<string[]> {
+  const asOf = `as of backup ${base.backupId} (${base.time}), not of the point`;
+  const [row] = await session.query<{ unlogged: string[] | null; large_objects: number; sequences: string[] | null }>(
+    `SELECT (SELECT pg_catalog.array_agg(c.oid::pg_catalog.regclass::text ORDER BY 1)
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p', 'm')
+                AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${PROGRESS_SCHEMA}')) AS unlogged,
+            (SELECT pg_catalog.count(*)::int FROM pg_catalog.pg_largeobject_metadata) AS large_objects,
+            -- Sequences no column owns or calls in its default: nothing in the archive says how far they went.
+            (SELECT pg_catalog.array_agg(s.oid::pg_catalog.regclass::text ORDER BY 1)
+               FROM pg_catalog.pg_class s JOIN pg_catalog.pg_namespace n ON n.oid = s.relnamespace
+              WHERE s.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${PROGRESS_SCHEMA}')
+                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                                 WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = s.oid
+                                   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjsubid > 0
+                                   AND d.deptype IN ('a', 'i'))
+                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                                 WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                                   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = s.oid)) AS sequences`,
+  );
+  const warnings: string[] = [];
+  for (const table of row?.unlogged ?? [])
+    warnings.push(
+      `Unlogged table ${table} is ${asOf}: changes to unlogged tables are not written to the WAL, so the change archive has none.`,
+    );
+  if (row?.large_objects)
+    warnings.push(
+      `The ${row.large_objects} large objects are ${asOf}: logical decoding does not carry large object writes (lo_put, lo_import, lo_unlink…).`,
+    );
+  if (row?.sequences?.length)
+    warnings.push(
+      `Sequence${row.sequences.length === 1 ? '' : 's'} ${row.sequences.join(', ')} ${row.sequences.length === 1 ? 'is' : 'are'} ${asOf}: ` +
+        'logical decoding does not carry sequences, and no column uses them to raise them by (sequences that feed a column end above its highest value).',
+    );
+  return warnings;
+}
+
+/**
+ * Watches a replayed ALTER TABLE: when it rewrote a table while adding a column whose default is
+ * volatile (a function marked volatile, or a sequence), the rewrite computed values of its own.
+ * Returns the warning then, or undefined. (A rewrite by ALTER COLUMN … TYPE … USING a volatile
+ * expression leaves no such trace in the catalogs and is not seen.)
+ */
+export async function watchRewrite(
+  session: SqlSession,
+  objects: readonly string[] | undefined,
+): Promise<(xid: string) => Promise<string | undefined>> {
+  const tables = (objects ?? []).filter((o) => !o.includes('('));
+  if (!tables.length) return async () => undefined;
+  const before = await fileNodes(session, tables);
+  return async (xid) => {
+    const after = await fileNodes(session, tables);
+    const rewritten = [...after].filter(([t, a]) => before.has(t) && before.get(t)!.node !== a.node);
+    if (!rewritten.length) return undefined;
+    const volatile = await session.query<{ rel: string; columns: string[] }>(
+      `SELECT ad.adrelid::pg_catalog.regclass::text AS rel, pg_catalog.array_agg(DISTINCT a.attname::text) AS columns
+         FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::int[])) AS t(name, attnum)
+         JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = pg_catalog.to_regclass(t.name) AND ad.adnum > t.attnum
+         JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum AND NOT a.attisdropped
+         JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.objid = ad.oid
+         LEFT JOIN pg_catalog.pg_proc p ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid = d.refobjid
+        WHERE p.provolatile = 'v' OR d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+        GROUP BY 1`,
+      [rewritten.map(([t]) => t), rewritten.map(([t]) => before.get(t)!.columns)],
+    );
+    if (!volatile.length) return undefined;
+    return (
+      `Transaction ${xid} rewrote ${volatile.map((v) => `${v.rel} (column ${v.columns.join(', ')})`).join(', ')} adding a column with a volatile default: ` +
+      'the rows the rewrite computed are not in the change archive, so replay computed them again and they differ from the source. ' +
+      "Restore to a point before that transaction, or from a backup taken after it, for the source's values."
+    );
+  };
+}
+
+/** Each table's file (a rewrite gives it a new one) and its highest column number (what a command adds is above it). */
+async function fileNodes(
+  session: SqlSession,
+  tables: string[],
+): Promise<Map<string, { node: string; columns: number }>> {
+  const rows = await session.query<{ name: string; node: string; columns: number }>(
+    `SELECT t.name, c.relfilenode::text AS node,
+            (SELECT pg_catalog.max(a.attnum)::int FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid) AS columns
+       FROM pg_catalog.unnest($1::text[]) AS t(name)
+       JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(t.name)`,
+    [tables],
+  );
+  return new Map(rows.map((r) => [r.name, { node: r.node, columns: r.columns }]));
+}
