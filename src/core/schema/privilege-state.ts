@@ -131,8 +131,8 @@ export async function readPrivilegeState(query: CatalogQuery, exclude: string): 
       -- An identity column's sequence has its table's owner, always (the table's is compared).
       CASE WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
           AND d.objid = c.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype = 'i')
-        THEN pg_catalog.pg_get_userbyid(c.relowner) END AS owner,
-      ${normalised('c.relacl', `pg_catalog.acldefault((CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::pg_catalog."char", c.relowner)`, 'c.relowner')} AS acl
+        THEN pg_catalog.pg_get_userbyid(c.relowner) END AS owner, c.relowner AS owner_oid, c.relacl AS acl,
+      pg_catalog.acldefault((CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::pg_catalog."char", c.relowner) AS base, false AS whole
     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE ${relationFilter}`;
   const columns = await query<Row>(`
@@ -152,10 +152,10 @@ export async function readPrivilegeState(query: CatalogQuery, exclude: string): 
     THEN (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = 'pg_database_owner') ELSE 10::pg_catalog.oid END`;
   const schemas = `
     SELECT 'schema ' || pg_catalog.quote_ident(n.nspname) AS object,
-      CASE WHEN n.oid <> ${PUBLIC_OID} OR n.nspowner <> ${publicOwner} THEN pg_catalog.pg_get_userbyid(n.nspowner) END AS owner,
-      CASE WHEN n.oid = ${PUBLIC_OID} THEN COALESCE(${items(`COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))`, 'n.nspowner')}, '{}')
-        ELSE ${normalised('n.nspacl', `pg_catalog.acldefault('n', n.nspowner)`, 'n.nspowner')} END AS acl,
-      CASE WHEN n.oid = ${PUBLIC_OID} THEN ${items(publicDefault, 'n.nspowner')} END AS default_acl
+      CASE WHEN n.oid <> ${PUBLIC_OID} OR n.nspowner <> ${publicOwner} THEN pg_catalog.pg_get_userbyid(n.nspowner) END,
+      n.nspowner, CASE WHEN n.oid = ${PUBLIC_OID} THEN COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner)) ELSE n.nspacl END,
+      CASE WHEN n.oid = ${PUBLIC_OID} THEN ${publicDefault} ELSE pg_catalog.acldefault('n', n.nspowner) END,
+      n.oid = ${PUBLIC_OID}
     FROM pg_catalog.pg_namespace n
     WHERE ${USER_SCHEMA} AND ${excluded} AND ${notExtensionMember('pg_namespace', 'n.oid')}`;
   // As functions.ts captures them: not Tidemark's own DDL trigger function, not a range type's
@@ -164,7 +164,7 @@ export async function readPrivilegeState(query: CatalogQuery, exclude: string): 
     SELECT CASE p.prokind WHEN 'p' THEN 'procedure ' WHEN 'a' THEN 'aggregate ' ELSE 'function ' END
         || ${qualified('n.nspname', 'p.proname')} || '(' || CASE WHEN p.prokind = 'a' AND pg_catalog.pg_get_function_identity_arguments(p.oid) = ''
           THEN '*' ELSE pg_catalog.pg_get_function_identity_arguments(p.oid) END || ')' AS object,
-      pg_catalog.pg_get_userbyid(p.proowner) AS owner, ${normalised('p.proacl', `pg_catalog.acldefault('f', p.proowner)`, 'p.proowner')} AS acl
+      pg_catalog.pg_get_userbyid(p.proowner), p.proowner, p.proacl, pg_catalog.acldefault('f', p.proowner), false
     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
     WHERE ${USER_SCHEMA} AND ${excluded} AND ${notExtensionMember('pg_proc', 'p.oid')}
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger t WHERE t.evtfoid = p.oid AND t.evtname LIKE 'tidemark\\_ddl\\_%'
@@ -175,34 +175,39 @@ export async function readPrivilegeState(query: CatalogQuery, exclude: string): 
   // own, base types; not array types, table row types, multiranges or shells.
   const types = `
     SELECT CASE WHEN t.typtype = 'd' THEN 'domain ' ELSE 'type ' END || ${qualified('n.nspname', 't.typname')} AS object,
-      pg_catalog.pg_get_userbyid(t.typowner) AS owner, ${normalised('t.typacl', `pg_catalog.acldefault('T', t.typowner)`, 't.typowner')} AS acl
+      pg_catalog.pg_get_userbyid(t.typowner), t.typowner, t.typacl, pg_catalog.acldefault('T', t.typowner), false
     FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
     LEFT JOIN pg_catalog.pg_class rel ON rel.oid = t.typrelid
     WHERE ${USER_SCHEMA} AND ${excluded} AND ${notExtensionMember('pg_type', 't.oid')}
       AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND rel.relkind = 'c')
-        OR (t.typtype = 'b' AND t.oid >= 16384 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type a WHERE a.typarray = t.oid)
+        -- typcategory first: pg_type has no index on typarray, and every table has an array type.
+        OR (t.typtype = 'b' AND t.oid >= 16384 AND t.typcategory <> 'A'
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type a WHERE a.typarray = t.oid)
           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
             AND i.objid = t.oid AND i.deptype = 'i')))`;
   const others = `
-    SELECT 'language ' || pg_catalog.quote_ident(l.lanname) AS object, pg_catalog.pg_get_userbyid(l.lanowner) AS owner,
-      ${normalised('l.lanacl', `pg_catalog.acldefault('l', l.lanowner)`, 'l.lanowner')} AS acl
+    SELECT 'language ' || pg_catalog.quote_ident(l.lanname), pg_catalog.pg_get_userbyid(l.lanowner), l.lanowner, l.lanacl,
+      pg_catalog.acldefault('l', l.lanowner), false
     FROM pg_catalog.pg_language l
     WHERE l.oid >= 16384 AND l.lanplcallfoid <> 0 AND ${notExtensionMember('pg_language', 'l.oid')}
     UNION ALL
-    SELECT 'foreign-data wrapper ' || pg_catalog.quote_ident(w.fdwname), pg_catalog.pg_get_userbyid(w.fdwowner),
-      ${normalised('w.fdwacl', `pg_catalog.acldefault('F', w.fdwowner)`, 'w.fdwowner')}
+    SELECT 'foreign-data wrapper ' || pg_catalog.quote_ident(w.fdwname), pg_catalog.pg_get_userbyid(w.fdwowner), w.fdwowner,
+      w.fdwacl, pg_catalog.acldefault('F', w.fdwowner), false
     FROM pg_catalog.pg_foreign_data_wrapper w
     WHERE w.oid >= 16384 AND ${notExtensionMember('pg_foreign_data_wrapper', 'w.oid')}
     UNION ALL
-    SELECT 'foreign server ' || pg_catalog.quote_ident(s.srvname), pg_catalog.pg_get_userbyid(s.srvowner),
-      ${normalised('s.srvacl', `pg_catalog.acldefault('S', s.srvowner)`, 's.srvowner')}
+    SELECT 'foreign server ' || pg_catalog.quote_ident(s.srvname), pg_catalog.pg_get_userbyid(s.srvowner), s.srvowner,
+      s.srvacl, pg_catalog.acldefault('S', s.srvowner), false
     FROM pg_catalog.pg_foreign_server s
     WHERE s.oid >= 16384 AND ${notExtensionMember('pg_foreign_server', 's.oid')}`;
-  // The objects with an owner in one query: one round trip instead of five.
-  const withoutDefault = (sql: string) => `SELECT q.*, NULL::pg_catalog.text[] AS default_acl FROM (${sql}) q`;
-  const objects = await query<Row>(
-    [relations, functions, types, others].map(withoutDefault).concat(schemas).join('\nUNION ALL\n'),
-  );
+  // The objects with an owner in one query, normalised once (planning the expressions per branch
+  // cost more than running them). `public` keeps its whole ACL, with its version's default.
+  const objects = await query<Row>(`
+    SELECT u.object, u.owner,
+      CASE WHEN u.whole THEN COALESCE(${items('COALESCE(u.acl, u.base)', 'u.owner_oid')}, '{}')
+        ELSE ${normalised('u.acl', 'u.base', 'u.owner_oid')} END AS acl,
+      CASE WHEN u.whole THEN ${items('u.base', 'u.owner_oid')} END AS default_acl
+    FROM (${[relations, functions, types, others, schemas].join('\nUNION ALL\n')}) u`);
   // As default-privileges.ts names them; a per-schema entry's default is no privileges at all.
   const defaults = await query<Row>(`
     SELECT 'default privileges for role ' || pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.defaclrole))
@@ -263,14 +268,14 @@ async function readInitialPrivileges(query: CatalogQuery): Promise<Row[]> {
     const now = `COALESCE(${acl}, pg_catalog.acldefault((${letter})::pg_catalog."char", ${owner}))`;
     const then = `COALESCE(ip.initprivs, pg_catalog.acldefault((${letter})::pg_catalog."char", ${owner}))`;
     return `SELECT pg_catalog.pg_describe_object(d.classid, d.objid, 0) AS object, NULL::pg_catalog.text AS column,
-        ${changed(now, then, owner)} AS acl
+        ${owner} AS owner_oid, ${now} AS acl, ${then} AS base
       FROM pg_catalog.pg_depend d JOIN pg_catalog.${catalog} ${a} ON ${a}.oid = d.objid
       LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = d.classid AND ip.objoid = d.objid AND ip.objsubid = 0
       WHERE d.classid = 'pg_catalog.${catalog}'::pg_catalog.regclass AND ${member}
         AND ${now}::pg_catalog.text IS DISTINCT FROM ${then}::pg_catalog.text`;
   });
   selects.push(`SELECT pg_catalog.pg_describe_object(d.classid, d.objid, 0), pg_catalog.quote_ident(at.attname),
-      ${changed(nonEmpty('at.attacl'), nonEmpty('ip.initprivs'), 'c.relowner')}
+      c.relowner, ${nonEmpty('at.attacl')}, ${nonEmpty('ip.initprivs')}
     FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class c ON c.oid = d.objid
     JOIN pg_catalog.pg_attribute at ON at.attrelid = c.oid AND at.attnum > 0 AND NOT at.attisdropped
     LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = d.classid AND ip.objoid = d.objid AND ip.objsubid = at.attnum
@@ -281,19 +286,21 @@ async function readInitialPrivileges(query: CatalogQuery): Promise<Row[]> {
     subid: string,
   ) => `LEFT JOIN pg_catalog.pg_init_privs ip ON ip.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
     AND ip.objoid = c.oid AND ip.objsubid = ${subid}`;
-  selects.push(`SELECT 'table pg_catalog.' || pg_catalog.quote_ident(c.relname), NULL,
-      ${changed('c.relacl', `COALESCE(ip.initprivs, pg_catalog.acldefault('r', c.relowner))`, 'c.relowner')}
+  selects.push(`SELECT 'table pg_catalog.' || pg_catalog.quote_ident(c.relname), NULL, c.relowner,
+      c.relacl, COALESCE(ip.initprivs, pg_catalog.acldefault('r', c.relowner))
     FROM pg_catalog.pg_class c ${initial('0')}
     WHERE c.relnamespace = 'pg_catalog'::pg_catalog.regnamespace AND c.relkind IN ('r', 'v')
       AND c.relacl IS NOT NULL AND c.relacl::pg_catalog.text IS DISTINCT FROM ip.initprivs::pg_catalog.text`);
   selects.push(`SELECT 'table pg_catalog.' || pg_catalog.quote_ident(c.relname), pg_catalog.quote_ident(a.attname),
-      ${changed(nonEmpty('a.attacl'), nonEmpty('ip.initprivs'), 'c.relowner')}
+      c.relowner, ${nonEmpty('a.attacl')}, ${nonEmpty('ip.initprivs')}
     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
       ${initial('a.attnum')}
     WHERE c.relnamespace = 'pg_catalog'::pg_catalog.regnamespace AND c.relkind IN ('r', 'v')
       AND (a.attacl IS NOT NULL OR ip.initprivs IS NOT NULL)
       AND a.attacl::pg_catalog.text IS DISTINCT FROM ip.initprivs::pg_catalog.text`);
-  return query<Row>(selects.join('\nUNION ALL\n'));
+  // Normalised once, over all of them (see readPrivilegeState).
+  return query<Row>(`SELECT u.object, u.column, ${changed('u.acl', 'u.base', 'u.owner_oid')} AS acl
+    FROM (${selects.join('\nUNION ALL\n')}) u`);
 }
 
 /** Event triggers as event-triggers.ts captures them (not Tidemark's own, not extension members'). */
