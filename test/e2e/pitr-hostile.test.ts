@@ -148,6 +148,16 @@ test('DDL in a DO block that also writes rows: the restore fails naming the bloc
   expect(failed.json.error.message).toContain("EXECUTE 'CREATE TABLE dyn (id int PRIMARY KEY)'");
 }, 60_000);
 
+test('CREATE TABLE AS of a temporary table: the restore fails naming the statement and why', async () => {
+  await pitrSource('temps', 'CREATE TABLE keep (id int PRIMARY KEY)');
+  await server.sql('CREATE TEMP TABLE st AS SELECT 1 AS id; CREATE TABLE perm AS SELECT * FROM st', 'temps');
+  const failed = await archiveAndRestore('temps', 'temps_at');
+  expect(failed.code).not.toBe(0);
+  expect(failed.json.error.message).toMatch(
+    /^Replay of transaction \d+: its DDL command CREATE TABLE AS failed in the target: relation "st" does not exist\. The statement \(run with search_path "\$user", public\): CREATE TABLE perm AS SELECT \* FROM st\. .*not a temporary table of the source session/,
+  );
+}, 60_000);
+
 // Replay applies several archived transactions in one target transaction; a transaction that ran
 // DDL ends its group, so a value ALTER TYPE … ADD VALUE added can be used by the next one
 // (PostgreSQL refuses a new enum value in the transaction that added it).

@@ -172,7 +172,17 @@ export class ChangeApplier {
         await this.session.query('SELECT pg_catalog.set_config($1, $2, true)', ['search_path', ddl.searchPath]);
         const rewrite =
           ddl.tag === 'ALTER TABLE' && this.warn ? await watchRewrite(this.session, ddl.objects) : undefined;
-        await this.runDdl(withoutConcurrently(statement), ddl.tag);
+        try {
+          await this.runDdl(withoutConcurrently(statement), ddl.tag);
+        } catch (err) {
+          if (err instanceof VerificationError) throw err;
+          throw new VerificationError(
+            `Replay of transaction ${xid}: its DDL command ${ddl.tag} failed in the target: ${(err as Error).message}. The statement (run with search_path ${ddl.searchPath}): ${abbreviate(statement)}. ` +
+              'DDL replays from its recorded text, so what it reads must be in the target as it was at the source (not a temporary table of the source session, not a change outside the archive); ' +
+              `restore to a point before transaction ${xid}.`,
+            { cause: err },
+          );
+        }
         const rewritten = await rewrite?.(xid);
         if (rewritten) await this.warn?.(rewritten);
         // Row changes name their relations fully, but their user-defined types as the archiver's session saw them.
