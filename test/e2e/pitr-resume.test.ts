@@ -142,12 +142,16 @@ describe('a restore to a point killed during its replay', () => {
       { env },
     );
     expect(once.code, describeResult(once)).toBe(0);
-    const { restoreId: _r, seconds: _s, ...reportResumed } = resumed.json;
-    const { restoreId: _o, seconds: _t, ...reportOnce } = once.json;
+    // The report of a restore (its own id, target, seconds aside): the point and what replay did.
+    const point = (r: Record<string, unknown>) => {
+      const { backupId, reached, replay, verified, warnings, tables, rows } = r;
+      return { backupId, reached, replay, verified, warnings, tables, rows };
+    };
+    const [reportResumed, reportOnce] = [point(resumed.json), point(once.json)] as const;
     // The same point, the same transactions and changes, and the same checks (counts and content
     // checksums are kept with the progress, so the resumed replay checked what one run checks).
     expect(reportResumed).toEqual(reportOnce);
-    expect(reportOnce.replay.transactions).toBeGreaterThan(left!.transactions);
+    expect(once.json.replay.transactions).toBeGreaterThan(left!.transactions);
     // notes (COPY text, REPLICA IDENTITY FULL, inserts and deletes) is checked by content checksum
     // too: its sums came through the kill with the progress.
     expect(reportOnce.replay).toMatchObject({ countedTables: 2, checksummedTables: 1 });
