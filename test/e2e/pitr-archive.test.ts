@@ -44,6 +44,23 @@ test('preflight names each table that cannot be replayed with its fix, and chang
   }
 });
 
+test('enable says what the archive cannot carry: unlogged tables and large objects', async () => {
+  const url = await server.createDatabase('undecoded');
+  await server.sql(
+    "CREATE TABLE kept (id int PRIMARY KEY); CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY); SELECT lo_from_bytea(0, 'x')",
+    'undecoded',
+  );
+  const src = await openPitrSource(await tempRepository(), url);
+  try {
+    const { warnings } = await enablePitr(src.session, src.stream, src.ctx.storage, 'undecoded');
+    expect(warnings.filter((w) => w.startsWith('unlogged tables scratch write no WAL'))).toHaveLength(1);
+    expect(warnings.filter((w) => w.startsWith('the 1 large objects are not archived'))).toHaveLength(1);
+    expect(warnings.join(' ')).not.toContain('kept');
+  } finally {
+    await src.close();
+  }
+});
+
 test('archive holds each committed transaction once, whole, with its DDL; a keyless table created later still takes updates', async () => {
   const url = await server.createDatabase('bank');
   await server.sql(
