@@ -27,7 +27,11 @@ const env = { PGPASSWORD: 'tidemark-test-password' };
 const cli = (...args: string[]): Promise<CliResult> => runCli([...args, '--repo', repo, '--json'], { env });
 
 beforeAll(async () => {
-  [server, repo] = await Promise.all([startPostgres(), tempRepository()]);
+  // A slot per collection: more than the default 5.
+  [server, repo] = await Promise.all([
+    startPostgres({ extraFlags: ['-c', 'max_replication_slots=10'] }),
+    tempRepository(),
+  ]);
 }, 60_000);
 afterAll(async () => {
   await server?.stop();
@@ -208,4 +212,17 @@ test('changes logical decoding does not carry are named in the result: unlogged 
   ).toBeDefined();
   // A table with a serial key whose column type changes is rewritten too, deterministically: no warning for it.
   expect(warnings.filter((w) => w.includes('rewrote'))).toHaveLength(1);
+}, 60_000);
+
+// BUG (regression of 4fbb909, in src/core/restore/replay-step.ts / pitr/undecoded.ts, not this
+// trial's to change): a restore to a point of a source with a large object fails, at the end of
+// the replay, with "nextval: reached maximum value of sequence "warnings_seq_seq"
+// (9223372036854775807)": the restore's own warnings sequence (_tidemark_restore.warnings) is at
+// its maximum when the warning about the large objects is written. It restored before 4fbb909.
+test.fails('a large object in the source: the restore succeeds and names it', async () => {
+  await pitrSource('lobs', "CREATE TABLE keep (id int PRIMARY KEY); SELECT lo_from_bytea(515151, 'before')");
+  await server.sql("SELECT lo_put(515151, 0, 'AFTER'); INSERT INTO keep VALUES (1)", 'lobs');
+  const restored = await archiveAndRestore('lobs', 'lobs_at');
+  expect(restored.code, describeResult(restored)).toBe(0);
+  expect(restored.json.warnings.join(' ')).toContain('large objects');
 }, 60_000);
