@@ -8,12 +8,14 @@ import { VerificationError } from '../errors.ts';
 import type { ReplayRowCounts } from './replay-counts.ts';
 import { RowIdentities } from './row-identity.ts';
 import { RowBatches } from './row-batches.ts';
-import { matchesTag, splitStatements, withoutComments, withoutConcurrently } from './ddl-statements.ts';
+import { withoutComments, withoutConcurrently } from './ddl-statements.ts';
+import { abbreviate, RecordedStatements } from './recorded-statements.ts';
 import { watchRewrite } from './undecoded.ts';
 
 export class ChangeApplier {
   private readonly identities: RowIdentities;
   private readonly batches: RowBatches;
+  private readonly statements = new RecordedStatements();
 
   /**
    * `counts`: the row counts the replay must end with (replay-counts.ts). `reorder`: the target
@@ -32,27 +34,13 @@ export class ChangeApplier {
   }
 
   async apply(record: ChangeRecord, xid: string): Promise<void> {
-    if (this.rerun?.xid !== xid) return this.applyOne(record, xid);
+    if (!this.statements.reranIn(xid)) return this.applyOne(record, xid);
     try {
       return await this.applyOne(record, xid);
     } catch (err) {
-      throw this.afterRerun(err);
+      throw this.statements.afterRerun(err);
     }
   }
-
-  /** A failure after replay ran a call again (statementOf): says that the call may have written its rows twice. */
-  private afterRerun(err: unknown): unknown {
-    const rerun = this.rerun;
-    if (!rerun) return err;
-    return new VerificationError(
-      `Replay of transaction ${rerun.xid} failed: ${(err as Error).message}. Its DDL ran inside a call (a DO block, function or procedure), so replay ran that statement again in the target: ${abbreviate(rerun.statement)}. ` +
-        `If the call also wrote rows, the archive holds them too and they were written twice. DDL run inside a call cannot be replayed exactly when the call writes rows; restore to a point before transaction ${rerun.xid}.`,
-      { cause: err },
-    );
-  }
-
-  /** The call replay ran again for a DDL command issued inside it, in this transaction (see statementOf). */
-  private rerun: { xid: string; query: string; at: number; statement: string } | undefined;
 
   private async applyOne(record: ChangeRecord, xid: string): Promise<void> {
     switch (record.k) {
@@ -156,7 +144,7 @@ export class ChangeApplier {
           objects?: string[];
         };
         await this.counts?.resolve(xid, true);
-        const statement = this.statementOf(ddl, xid);
+        const statement = this.statements.statementOf(ddl, xid);
         // Another DDL command of a call replay has run again already: nothing more to run.
         if (statement === undefined) return void this.identities.clear();
         // A temporary object belonged to its source session and holds no rows the archive has; in
@@ -244,14 +232,14 @@ export class ChangeApplier {
     try {
       await this.batches.flushAll();
     } catch (err) {
-      throw this.afterRerun(err);
+      throw this.statements.afterRerun(err);
     }
   }
 
   /** A new transaction: DDL messages match statements of their query string afresh. */
   beginTransaction(): void {
     this.noUnborn();
-    this.ddlCursor = undefined;
+    this.statements.beginTransaction();
   }
 
   /**
@@ -294,56 +282,6 @@ export class ChangeApplier {
     throw new VerificationError(
       `Replay of transaction ${this.unbornXid}: it inserts into ${first.rel}, which does not exist in the target at that point and which no DDL of the archive created (DDL that ran without the capture: before PITR was enabled, or with the event trigger disabled, or with its message lost). The restore cannot go past it; restore to a point before transaction ${this.unbornXid}.`,
     );
-  }
-
-  private ddlCursor: { query: string; next: number } | undefined;
-
-  /** The one statement of the recorded query string that this DDL message stands for. */
-  private statementOf(ddl: { query: string; tag: string }, xid: string): string | undefined {
-    const statements = splitStatements(ddl.query);
-    if (statements.length <= 1) {
-      if (!statements.length || matchesTag(statements[0]!, ddl.tag)) return ddl.query;
-      return this.callOf(statements, 0, ddl, xid);
-    }
-    const from = this.ddlCursor?.query === ddl.query ? this.ddlCursor.next : 0;
-    const at = statements.findIndex((s, i) => i >= from && matchesTag(s, ddl.tag));
-    // No statement is that command: a call among them issued it (BEGIN; SELECT f(); COMMIT).
-    const call = at < 0 ? statements.findIndex((s, i) => i >= from && CALLS.test(withoutComments(s))) : -1;
-    if (call >= 0) return this.callOf(statements, call, ddl, xid);
-    if (at < 0) {
-      throw new VerificationError(
-        `Replay of transaction ${xid}: its DDL command ${ddl.tag} was recorded with a query string of ${statements.length} statements, none of which (after the ones already replayed) is a ${ddl.tag}. This DDL cannot be replayed; restore to a point before transaction ${xid}.`,
-      );
-    }
-    this.ddlCursor = { query: ddl.query, next: at + 1 };
-    return statements[at]!;
-  }
-
-  /**
-   * A DDL command the statement did not run itself: code it called did (a DO block, a function,
-   * a procedure, a trigger). Replay runs the call again, once for all the DDL commands it issued
-   * (a function that creates a table and its index sends two messages with the same query).
-   * A statement that writes rows (INSERT, UPDATE, DELETE, MERGE, COPY) ran the DDL from a
-   * trigger: running it again would write its rows twice, and the target's triggers do not fire
-   * during replay, so it would not even make the DDL. Refused, naming the transaction.
-   */
-  private callOf(
-    statements: string[],
-    at: number,
-    ddl: { query: string; tag: string },
-    xid: string,
-  ): string | undefined {
-    const statement = statements[at]!;
-    const verb = /^\s*(\w+)/.exec(withoutComments(statement))?.[1]?.toUpperCase();
-    if (verb && ['INSERT', 'UPDATE', 'DELETE', 'MERGE', 'COPY', 'WITH'].includes(verb)) {
-      throw new VerificationError(
-        `Replay of transaction ${xid}: its DDL command ${ddl.tag} ran inside ${abbreviate(statement)}, a statement that writes rows (the DDL came from a trigger or a function it called). ` +
-          `Replay cannot run that DDL by itself, and running the statement again would write its rows twice; restore to a point before transaction ${xid}.`,
-      );
-    }
-    if (this.rerun?.xid === xid && this.rerun.query === ddl.query && this.rerun.at === at) return undefined;
-    this.rerun = { xid, query: ddl.query, at, statement };
-    return statement;
   }
 
   private async exactlyOne(sql: string, params: unknown[], rel: string, xid: string, what: string): Promise<void> {
@@ -406,15 +344,6 @@ function keyOf(key: string[], columns: DecodedColumn[]): (string | null)[] | und
 
 /** An object identity in a session's temporary schema (pg_temp.t, pg_temp_3.f()). */
 const TEMPORARY = /^pg_temp(_\d+)?\./;
-
-/** Statements that run code which may issue DDL, or write rows whose triggers may (refused in callOf). */
-const CALLS = /^\s*(SELECT|DO|CALL|EXECUTE|VALUES|INSERT|UPDATE|DELETE|MERGE|COPY|WITH)\b/i;
-
-/** A statement for a message: its first 200 characters. */
-function abbreviate(statement: string): string {
-  const flat = statement.replace(/\s+/g, ' ').trim();
-  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
-}
 
 /** Renumbers `$n` placeholders by `by`. */
 function shift(sql: string, by: number): string {
