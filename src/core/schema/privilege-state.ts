@@ -135,12 +135,12 @@ export async function readPrivilegeState(query: CatalogQuery, exclude: string): 
       pg_catalog.acldefault((CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::pg_catalog."char", c.relowner) AS base, false AS whole
     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE ${relationFilter}`;
-  const columns = await query<Row>(`
+  const columns = `
     SELECT ${relationKind} || ${qualified('n.nspname', 'c.relname')} AS object, pg_catalog.quote_ident(a.attname) AS column,
       ${items(nonEmpty('a.attacl'), 'c.relowner')} AS acl
     FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE a.attnum > 0 AND NOT a.attisdropped AND pg_catalog.cardinality(a.attacl) > 0 AND ${relationFilter}`);
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND pg_catalog.cardinality(a.attacl) > 0 AND ${relationFilter}`;
   // PostgreSQL 15 made pg_database_owner public's owner and took CREATE from PUBLIC (schemas.ts).
   const modern = `pg_catalog.current_setting('server_version_num')::pg_catalog.int4 >= 150000`;
   const item = (who: string, privilege: string) => `pg_catalog.makeaclitem(${who}, n.nspowner, '${privilege}', false)`;
@@ -202,14 +202,14 @@ export async function readPrivilegeState(query: CatalogQuery, exclude: string): 
     WHERE s.oid >= 16384 AND ${notExtensionMember('pg_foreign_server', 's.oid')}`;
   // The objects with an owner in one query, normalised once (planning the expressions per branch
   // cost more than running them). `public` keeps its whole ACL, with its version's default.
-  const objects = await query<Row>(`
+  const objects = `
     SELECT u.object, u.owner,
       CASE WHEN u.whole THEN COALESCE(${items('COALESCE(u.acl, u.base)', 'u.owner_oid')}, '{}')
         ELSE ${normalised('u.acl', 'u.base', 'u.owner_oid')} END AS acl,
       CASE WHEN u.whole THEN ${items('u.base', 'u.owner_oid')} END AS default_acl
-    FROM (${[relations, functions, types, others, schemas].join('\nUNION ALL\n')}) u`);
+    FROM (${[relations, functions, types, others, schemas].join('\nUNION ALL\n')}) u`;
   // As default-privileges.ts names them; a per-schema entry's default is no privileges at all.
-  const defaults = await query<Row>(`
+  const defaults = `
     SELECT 'default privileges for role ' || pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(d.defaclrole))
         || COALESCE(' in schema ' || pg_catalog.quote_ident(n.nspname), '') || ' on '
         || CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences' WHEN 'f' THEN 'functions'
@@ -221,8 +221,18 @@ export async function readPrivilegeState(query: CatalogQuery, exclude: string): 
       )} AS acl
     FROM pg_catalog.pg_default_acl d LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
     WHERE d.defaclacl::pg_catalog.text IS DISTINCT FROM (CASE WHEN d.defaclnamespace = 0
-      THEN pg_catalog.acldefault(CASE d.defaclobjtype WHEN 'S' THEN 's' ELSE d.defaclobjtype END, d.defaclrole) END)::pg_catalog.text`);
-  const initial = await readInitialPrivileges(query);
+      THEN pg_catalog.acldefault(CASE d.defaclobjtype WHEN 'S' THEN 's' ELSE d.defaclobjtype END, d.defaclrole) END)::pg_catalog.text`;
+  // The four lists in one round trip.
+  const rows = await query<Row & { list: string }>(
+    [
+      `SELECT 'objects' AS list, l.object, NULL::pg_catalog.text AS column, l.owner::pg_catalog.text AS owner, l.acl,
+        l.default_acl FROM (${objects}) l`,
+      `SELECT 'columns', l.object, l.column, NULL, l.acl, NULL FROM (${columns}) l`,
+      `SELECT 'defaults', l.object, NULL, NULL, l.acl, NULL FROM (${defaults}) l`,
+      `SELECT 'initial', l.object, l.column, NULL, l.acl, NULL FROM (${initialPrivileges()}) l`,
+    ].join('\nUNION ALL\n'),
+  );
+  const list = (name: string) => rows.filter((r) => r.list === name).map(clean);
   // Many large objects share a few owners and ACLs: each distinct pair is normalised once, and the
   // oids of one (owner, ACL) come back as ranges of consecutive ones.
   const largeObjects = await query<{ owner: string; acl: string[] | null; oids: string }>(`
@@ -240,10 +250,10 @@ export async function readPrivilegeState(query: CatalogQuery, exclude: string): 
   const byObject = (a: ObjectPrivileges, b: ObjectPrivileges) =>
     cmp(a.object, b.object) || cmp(a.column ?? '', b.column ?? '');
   return {
-    objects: objects.map(clean).sort(byObject),
-    columns: columns.map(clean).sort(byObject),
-    defaultPrivileges: defaults.map(clean).sort(byObject),
-    initialPrivileges: initial.map(clean).sort(byObject),
+    objects: list('objects').sort(byObject),
+    columns: list('columns').sort(byObject),
+    defaultPrivileges: list('defaults').sort(byObject),
+    initialPrivileges: list('initial').sort(byObject),
     largeObjects: largeObjects.map((g) => ({ owner: g.owner, ...(g.acl ? { acl: g.acl } : {}), oids: g.oids })),
   };
 }
@@ -253,7 +263,7 @@ export async function readPrivilegeState(query: CatalogQuery, exclude: string): 
  * pg_init_privs (extension-members.ts, catalog-grants.ts): the effective ACL, named as those
  * modules name the objects.
  */
-async function readInitialPrivileges(query: CatalogQuery): Promise<Row[]> {
+function initialPrivileges(): string {
   const member = `d.deptype = 'e' AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass`;
   const kinds: [string, string, string, string, string][] = [
     ['pg_class', 'c', 'c.relacl', 'c.relowner', `CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END`],
@@ -299,8 +309,8 @@ async function readInitialPrivileges(query: CatalogQuery): Promise<Row[]> {
       AND (a.attacl IS NOT NULL OR ip.initprivs IS NOT NULL)
       AND a.attacl::pg_catalog.text IS DISTINCT FROM ip.initprivs::pg_catalog.text`);
   // Normalised once, over all of them (see readPrivilegeState).
-  return query<Row>(`SELECT u.object, u.column, ${changed('u.acl', 'u.base', 'u.owner_oid')} AS acl
-    FROM (${selects.join('\nUNION ALL\n')}) u`);
+  return `SELECT u.object, u.column, ${changed('u.acl', 'u.base', 'u.owner_oid')} AS acl
+    FROM (${selects.join('\nUNION ALL\n')}) u`;
 }
 
 /** Event triggers as event-triggers.ts captures them (not Tidemark's own, not extension members'). */
