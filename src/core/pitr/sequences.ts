@@ -7,6 +7,7 @@
 // can be higher still — nextval calls of transactions that rolled back, or values an application
 // took with `SELECT nextval` and stored elsewhere — and is not in the archive.)
 import type { SqlSession } from '../ports/database.ts';
+import { PROGRESS_SCHEMA } from '../restore/progress-table.ts';
 
 /** The integer types a sequence's value can be stored in and compared as a number. */
 const NUMERIC_TYPES =
@@ -34,6 +35,8 @@ export async function raiseOwnedSequences(session: SqlSession): Promise<string[]
        JOIN pg_catalog.pg_class c ON c.oid = f.rel AND c.relkind IN ('r', 'p')
        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = f.attnum AND NOT a.attisdropped
       WHERE a.atttypid IN (${NUMERIC_TYPES})
+        -- the restore's own progress tables are Tidemark's, not the database's
+        AND s.relnamespace <> (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = '${PROGRESS_SCHEMA}')
         -- a partition's rows are counted once, through its root when the root is fed too
         AND NOT (c.relispartition AND EXISTS (SELECT 1 FROM feeds r WHERE r.seq = f.seq AND r.rel = pg_catalog.pg_partition_root(c.oid)))
       GROUP BY s.oid, q.seqmax ORDER BY 1`,
@@ -45,9 +48,10 @@ export async function raiseOwnedSequences(session: SqlSession): Promise<string[]
       .join(' UNION ALL ');
     // Never past the sequence's own maximum: a row above it was not the sequence's (setval would fail).
     const rows = await session.query(
-      `SELECT pg_catalog.setval($1::pg_catalog.regclass, m::bigint)
-         FROM (SELECT LEAST(pg_catalog.max(m), $2::numeric) AS m FROM (${highest}) v) x
-        WHERE m IS NOT NULL AND m > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${seq})`,
+      // LEAST ignores a NULL: an empty column must leave its sequence alone, not raise it to its maximum.
+      `SELECT pg_catalog.setval($1::pg_catalog.regclass, LEAST(m, $2::numeric)::bigint)
+         FROM (SELECT pg_catalog.max(m) AS m FROM (${highest}) v) x
+        WHERE m IS NOT NULL AND LEAST(m, $2::numeric) > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${seq})`,
       [seq, max],
     );
     if (rows.length) raised.push(seq);
