@@ -234,15 +234,13 @@ describe("a task's container that ran no BackupStart binds to the repository its
     const twinId = bodyOf(await getMarker('twin')).repositoryId;
     const awsId = bodyOf(await getMarker('aws'))?.repositoryId;
     const manifestKey = layout.manifest(backupId);
-    await s3
-      .client()
-      .send(
-        new PutObjectCommand({
-          Bucket: s3.bucket,
-          Key: `aws/${manifestKey}`,
-          Body: await twin.storage.get(manifestKey),
-        }),
-      );
+    await s3.client().send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: `aws/${manifestKey}`,
+        Body: await twin.storage.get(manifestKey),
+      }),
+    );
     // A fresh container (a restore's Resolve, a gc): its first document reads the marker first.
     const fresh = container('aws');
     const error: Error = await readManifest(fresh.storage, backupId).then(
