@@ -80,6 +80,10 @@ test('enable, archive, status, restore --to latest and an xid, disable', async (
   expect(status.json.chains).toHaveLength(1);
   expect(status.json.chains[0].lastCommit).toEqual(archived.json.lastCommit);
   expect(status.json.slot.confirmedLsn).toBe(archived.json.endLsn);
+  // Read by a person: each chain with the WAL timeline it was archived on.
+  const told = await runCli(['pitr', 'status', '--collection', 'shop', '--repo', repo], { env });
+  expect(told.code, describeResult(told)).toBe(0);
+  expect(told.stdout + told.stderr).toContain(`chain ${status.json.chains[0].chain} (timeline 00000001): `);
 
   const latest = await cli('restore', '--collection', 'shop', '--to', 'latest', '--target', server.url('shop_latest'));
   expect(latest.code, describeResult(latest)).toBe(0);

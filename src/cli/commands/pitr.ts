@@ -147,7 +147,7 @@ export async function pitrStatusCommand(options: PitrOptions): Promise<void> {
       ? `${c.firstCommit.time} (xid:${c.firstCommit.xid}) to ${c.lastCommit!.time} (xid:${c.lastCommit!.xid}, lsn:${c.lastCommit!.lsn})`
       : 'no transactions yet';
     say(
-      `  chain ${c.chain}: ${formatCount(c.segments)} segments, ${formatCount(c.transactions)} transactions, ${window}${c.lastSealedAt ? `; last segment sealed ${c.lastSealedAt}` : ''}; ` +
+      `  chain ${c.chain}${c.timeline ? ` (timeline ${c.timeline})` : ''}: ${formatCount(c.segments)} segments, ${formatCount(c.transactions)} transactions, ${window}${c.lastSealedAt ? `; last segment sealed ${c.lastSealedAt}` : ''}; ` +
         (c.firstBackup
           ? `restorable from its backup ${c.firstBackup.backupId} (snapshot ${c.firstBackup.snapshotTime}) on`
           : `no backup taken in it yet, so nothing in it is restorable: tidemark backup --collection ${status.collection}`),
