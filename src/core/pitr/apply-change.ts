@@ -159,7 +159,7 @@ export class ChangeApplier {
         if (ddl.tag.startsWith('DROP ') && this.dropsTemporary(statement, xid)) return;
         await this.session.query('SELECT pg_catalog.set_config($1, $2, true)', ['search_path', ddl.searchPath]);
         const rewrite =
-          ddl.tag === 'ALTER TABLE' && this.warn ? await watchRewrite(this.session, ddl.objects) : undefined;
+          ddl.tag === 'ALTER TABLE' && this.warn ? await watchRewrite(this.session, ddl.objects, statement) : undefined;
         try {
           await this.runDdl(withoutConcurrently(statement), ddl.tag);
         } catch (err) {

@@ -54,12 +54,13 @@ export async function undecodedWarnings(session: SqlSession, base: ReplayBase): 
 /**
  * Watches a replayed ALTER TABLE: when it rewrote a table while adding a column whose default is
  * volatile (a function marked volatile, or a sequence), the rewrite computed values of its own.
- * Returns the warning then, or undefined. (A rewrite by ALTER COLUMN … TYPE … USING a volatile
- * expression leaves no such trace in the catalogs and is not seen.)
+ * Returns the warning then, or undefined. A rewrite by ALTER COLUMN … TYPE … USING leaves no trace
+ * of its expression in the catalogs: that the expression may have been volatile is said instead.
  */
 export async function watchRewrite(
   session: SqlSession,
   objects: readonly string[] | undefined,
+  statement: string,
 ): Promise<(xid: string) => Promise<string | undefined>> {
   const tables = (objects ?? []).filter((o) => !o.includes('('));
   if (!tables.length) return async () => undefined;
@@ -79,7 +80,13 @@ export async function watchRewrite(
         GROUP BY 1`,
       [rewritten.map(([t]) => t), rewritten.map(([t]) => before.get(t)!.columns)],
     );
-    if (!volatile.length) return undefined;
+    if (!volatile.length) {
+      if (!USING_EXPRESSION.test(statement)) return undefined;
+      return (
+        `Transaction ${xid} rewrote ${rewritten.map(([, a]) => a.rel).join(', ')} with ALTER COLUMN … TYPE … USING: the rewritten rows are not in the change archive, so replay computed them again. ` +
+        "If that expression is volatile (clock_timestamp(), random(), a sequence), they differ from the source; restore to a point before that transaction, or from a backup taken after it, for the source's values."
+      );
+    }
     return (
       `Transaction ${xid} rewrote ${volatile.map((v) => `${v.rel} (column ${v.columns.join(', ')})`).join(', ')} adding a column with a volatile default: ` +
       'the rows the rewrite computed are not in the change archive, so replay computed them again and they differ from the source. ' +
@@ -88,17 +95,20 @@ export async function watchRewrite(
   };
 }
 
+/** `ALTER COLUMN c TYPE t USING expr` (not `USING INDEX` of a replica identity or constraint, nor an access method). */
+const USING_EXPRESSION = /\bTYPE\b[^;]*?\bUSING\b(?!\s+INDEX\b)/i;
+
 /** Each table's file (a rewrite gives it a new one) and its highest column number (what a command adds is above it). */
 async function fileNodes(
   session: SqlSession,
   tables: string[],
-): Promise<Map<string, { node: string; columns: number }>> {
-  const rows = await session.query<{ name: string; node: string; columns: number }>(
-    `SELECT t.name, c.relfilenode::text AS node,
+): Promise<Map<string, { rel: string; node: string; columns: number }>> {
+  const rows = await session.query<{ name: string; rel: string; node: string; columns: number }>(
+    `SELECT t.name, c.oid::pg_catalog.regclass::text AS rel, c.relfilenode::text AS node,
             (SELECT pg_catalog.max(a.attnum)::int FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid) AS columns
        FROM pg_catalog.unnest($1::text[]) AS t(name)
        JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(t.name)`,
     [tables],
   );
-  return new Map(rows.map((r) => [r.name, { node: r.node, columns: r.columns }]));
+  return new Map(rows.map((r) => [r.name, { rel: r.rel, node: r.node, columns: r.columns }]));
 }
