@@ -108,7 +108,9 @@ export async function verifyCatalog(
   backupId: string,
 ): Promise<boolean> {
   if (!expected) return false;
-  const actual = await readCatalogState(query, { source: false, progressSchema: PROGRESS_SCHEMA });
+  const actual = await asCaptured(query, () =>
+    readCatalogState(query, { source: false, progressSchema: PROGRESS_SCHEMA }),
+  );
   const { catalog, privileges } = catalogDifferences(expected, actual, await restoreWarnings(query));
   const differences = [...catalog, ...privileges];
   if (differences.length > 0) {
@@ -120,6 +122,22 @@ export async function verifyCatalog(
     );
   }
   return true;
+}
+
+/**
+ * Runs `read` with the search_path the backup's capture used (empty, capture.ts): names that
+ * PostgreSQL qualifies only when they are not visible (pg_describe_object, function arguments,
+ * pg_get_*def) then read the same on both sides; the session's own is put back after.
+ */
+async function asCaptured<T>(query: CatalogQuery, read: () => Promise<T>): Promise<T> {
+  const [{ path }] = await query<{ path: string }>(`SELECT pg_catalog.current_setting('search_path') AS path`);
+  await query(`SELECT pg_catalog.set_config('search_path', '', false)`);
+  try {
+    return await read();
+  } finally {
+    // In a transaction a failed read aborted, the ROLLBACK puts it back instead.
+    await query(`SELECT pg_catalog.set_config('search_path', $1, false)`, [path]).catch(() => undefined);
+  }
 }
 
 const PRIVILEGES_ADVICE =
@@ -152,7 +170,7 @@ export async function verifyEventTriggers(
   if (!expected?.eventTriggers) return;
   const differences = eventTriggerDifferences(
     expected.eventTriggers,
-    await readEventTriggerState(query),
+    await asCaptured(query, () => readEventTriggerState(query)),
     warnedAbout(warnings),
   );
   if (differences.length > 0) {
