@@ -37,9 +37,6 @@ test('sequences fed to columns by ownership or by a default end above every row;
      CREATE TABLE uses_small (id bigint DEFAULT nextval('small_seq'));
      CREATE SEQUENCE unused_seq;
      CREATE TABLE empty_owned (id serial PRIMARY KEY);
-     -- A restore's own progress tables (restore/progress-table.ts) are never touched.
-     CREATE SCHEMA _tidemark_restore; CREATE TABLE _tidemark_restore.warnings (seq bigserial PRIMARY KEY);
-     INSERT INTO _tidemark_restore.warnings VALUES (5);
      -- What replay leaves: rows written with values the target's sequences never handed out.
      INSERT INTO owned VALUES (500); INSERT INTO ident VALUES (600); INSERT INTO uses_free VALUES (700);
      INSERT INTO shared_a VALUES (10); INSERT INTO shared_b VALUES (800);
@@ -63,12 +60,18 @@ test('sequences fed to columns by ownership or by a default end above every row;
     expect(await next('text_seq')).toBe(1); // feeds a text column: no number to compare
     expect(await next('unused_seq')).toBe(1);
     expect(await next('empty_owned_id_seq')).toBe(1); // an empty column: left alone, not raised to its maximum
-    expect(await next('_tidemark_restore.warnings_seq_seq')).toBe(1);
     // Capped at its maximum: the row above it was not the sequence's.
     const small = await server.sql(`SELECT last_value::int AS v, is_called FROM small_seq`, 'seqs');
     expect(small.rows[0]).toEqual({ v: 100, is_called: true });
-    // Raising again changes nothing (nothing is above any more).
+    // Raising again changes nothing (nothing is above any more), and a restore's own progress
+    // tables (restore/progress-table.ts), once there, are never touched.
+    await server.sql(
+      `CREATE SCHEMA _tidemark_restore; CREATE TABLE _tidemark_restore.warnings (seq bigserial PRIMARY KEY);
+       INSERT INTO _tidemark_restore.warnings VALUES (5);`,
+      'seqs',
+    );
     expect(await raiseOwnedSequences(src.session)).toEqual([]);
+    expect(await next('_tidemark_restore.warnings_seq_seq')).toBe(1);
   } finally {
     await src.close();
   }

@@ -85,7 +85,8 @@ describe('repository seal on S3 with the stack KMS key', () => {
     const before = await cli(['verify', id], 'old', true);
     expect(before.code).not.toBe(0);
     expect(before.json.error.message).toMatch(/created without a repository key/);
-    await expect(readManifest(stackStorage('old'), id)).rejects.toThrow(/carries no authentication/);
+    // A task's container reads the marker before its first document (aws-context.ts): refused there.
+    await expect(readManifest(stackStorage('old'), id)).rejects.toThrow(/created without a repository key/);
 
     const sealed = await cli(['repository', 'seal'], 'old', true);
     expect(sealed.code, describeResult(sealed)).toBe(0);

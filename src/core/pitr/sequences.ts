@@ -36,7 +36,7 @@ export async function raiseOwnedSequences(session: SqlSession): Promise<string[]
        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = f.attnum AND NOT a.attisdropped
       WHERE a.atttypid IN (${NUMERIC_TYPES})
         -- the restore's own progress tables are Tidemark's, not the database's
-        AND s.relnamespace <> (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = '${PROGRESS_SCHEMA}')
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace p WHERE p.oid = s.relnamespace AND p.nspname = '${PROGRESS_SCHEMA}')
         -- a partition's rows are counted once, through its root when the root is fed too
         AND NOT (c.relispartition AND EXISTS (SELECT 1 FROM feeds r WHERE r.seq = f.seq AND r.rel = pg_catalog.pg_partition_root(c.oid)))
       GROUP BY s.oid, q.seqmax ORDER BY 1`,
