@@ -5,7 +5,7 @@ import { RestoreTargetError } from '../errors.ts';
 import type { SegmentPlace } from './chain.ts';
 import { compareLsn } from './lsn.ts';
 import { chainRecords } from './replay.ts';
-import type { CommitPoint } from './segment.ts';
+import { readSegment, segmentRecords, type CommitPoint } from './segment.ts';
 import { isoMicros, type PitrTarget } from './target.ts';
 
 export function describeTarget(t: PitrTarget): string {
@@ -22,7 +22,51 @@ export async function resolvePoint(
   storage: RepositoryStorage,
   places: SegmentPlace[],
   target: PitrTarget,
-): Promise<{ point: CommitPoint; first: CommitPoint; last: CommitPoint }> {
+): Promise<{ point: CommitPoint }> {
+  if (target.kind === 'latest' || target.kind === 'lsn') {
+    const point = await fromTheEnd(storage, places, target);
+    if (point) return { point };
+  }
+  return scanChain(storage, places, target);
+}
+
+/**
+ * `latest` and `lsn:` targets, from the chain's end backwards by the segments' authenticated
+ * headers (their first and last commit), so a target near the end reads a segment or two, not
+ * the whole chain: commits are in LSN order across segments. Undefined when the target is before
+ * the chain's first commit or after its last (scanChain then refuses it with both ends).
+ */
+async function fromTheEnd(
+  storage: RepositoryStorage,
+  places: SegmentPlace[],
+  target: Extract<PitrTarget, { kind: 'latest' | 'lsn' }>,
+): Promise<CommitPoint | undefined> {
+  let newest: CommitPoint | undefined;
+  for (let i = places.length - 1; i >= 0; i--) {
+    const segment = await readSegment(storage, places[i]!);
+    if (!segment.lastCommit) continue;
+    if (target.kind === 'latest') return segment.lastCommit;
+    newest ??= segment.lastCommit;
+    // After the last archived commit (unless exactly it): refused with the chain's ends.
+    if (compareLsn(target.lsn, newest.lsn) > 0) return undefined;
+    if (compareLsn(segment.firstCommit!.lsn, target.lsn) > 0) continue;
+    // The point is this segment's last commit at or before the target.
+    let point: CommitPoint | undefined;
+    for (const record of await segmentRecords(segment)) {
+      if (record.k !== 'C') continue;
+      if (compareLsn(record.lsn, target.lsn) > 0) break;
+      point = { xid: record.xid, lsn: record.lsn, time: record.time };
+    }
+    return point;
+  }
+  return undefined;
+}
+
+async function scanChain(
+  storage: RepositoryStorage,
+  places: SegmentPlace[],
+  target: PitrTarget,
+): Promise<{ point: CommitPoint }> {
   let first: CommitPoint | undefined;
   let previous: CommitPoint | undefined;
   let found: CommitPoint | undefined;
@@ -59,7 +103,7 @@ export async function resolvePoint(
     }
     found = last;
   }
-  return { point: found, first, last };
+  return { point: found };
 }
 
 function tooEarly(target: PitrTarget, first: CommitPoint): never {
