@@ -3,6 +3,7 @@
 import type { SqlSession } from '../ports/database.ts';
 import { quoteIdent, quoteLiteral } from '../sql.ts';
 import type { PitrNames } from './names.ts';
+import { notArchived } from './undecoded.ts';
 
 export interface PreflightResult {
   /** Each one blocks enable: what is wrong, and the statement that fixes it; `table` for a table without a replica identity. */
@@ -77,7 +78,7 @@ export async function preflight(session: SqlSession, names: PitrNames): Promise<
       `max_slot_wal_keep_size is ${s!.keep}: if archiving falls that far behind, the slot is lost and the archive has a gap.`,
     );
   }
-  warnings.push(...(await notArchived(session)));
+  warnings.push(...(await notArchivedWarnings(session)));
   for (const t of await unreplayableTables(session)) {
     problems.push({
       table: t.name,
@@ -92,22 +93,16 @@ export async function preflight(session: SqlSession, names: PitrNames): Promise<
  * What the change archive cannot carry, said before it is enabled (a restore to a point says it
  * again, by object: undecoded.ts): unlogged tables write no WAL; large objects are not decoded.
  */
-async function notArchived(session: SqlSession): Promise<string[]> {
-  const [row] = await session.query<{ unlogged: string[] | null; large_objects: number }>(
-    `SELECT (SELECT pg_catalog.array_agg(c.oid::pg_catalog.regclass::text ORDER BY 1)
-               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p', 'm')
-                AND n.nspname NOT IN ('pg_catalog', 'information_schema')) AS unlogged,
-            (SELECT pg_catalog.count(*)::int FROM pg_catalog.pg_largeobject_metadata) AS large_objects`,
-  );
+async function notArchivedWarnings(session: SqlSession): Promise<string[]> {
+  const { unlogged, largeObjects } = await notArchived(session);
   const warnings: string[] = [];
-  if (row?.unlogged?.length)
+  if (unlogged.length)
     warnings.push(
-      `unlogged tables ${row.unlogged.join(', ')} write no WAL, so their changes are not archived: a restore to a point gives their rows as of the backup it starts from (ALTER TABLE … SET LOGGED archives them).`,
+      `unlogged tables ${unlogged.join(', ')} write no WAL, so their changes are not archived: a restore to a point gives their rows as of the backup it starts from (ALTER TABLE … SET LOGGED archives them).`,
     );
-  if (row?.large_objects)
+  if (largeObjects)
     warnings.push(
-      `the ${row.large_objects} large objects are not archived (logical decoding does not carry lo_* writes): a restore to a point gives them as of the backup it starts from.`,
+      `the ${largeObjects} large objects are not archived (logical decoding does not carry lo_* writes): a restore to a point gives them as of the backup it starts from.`,
     );
   return warnings;
 }

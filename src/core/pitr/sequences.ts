@@ -13,19 +13,28 @@ import { PROGRESS_SCHEMA } from '../restore/progress-table.ts';
 const NUMERIC_TYPES =
   "'int2'::pg_catalog.regtype, 'int4'::pg_catalog.regtype, 'int8'::pg_catalog.regtype, 'numeric'::pg_catalog.regtype";
 
+/** Which column each sequence feeds: `(seq, rel, attnum)`, by ownership or by a default that calls it. */
+const FEEDS = `
+  SELECT d.objid AS seq, d.refobjid AS rel, d.refobjsubid AS attnum
+    FROM pg_catalog.pg_depend d
+   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+     AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
+  UNION
+  SELECT d.refobjid, ad.adrelid, ad.adnum
+    FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid
+   WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+     AND d.deptype = 'n'`;
+
+/** The oids of the sequences raiseOwnedSequences raises from their columns (ascending, fed to an integer column). */
+export const RAISED_SEQUENCES = `
+  SELECT f.seq FROM (${FEEDS}) f
+    JOIN pg_catalog.pg_sequence q ON q.seqrelid = f.seq AND q.seqincrement > 0
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = f.rel AND a.attnum = f.attnum AND NOT a.attisdropped
+   WHERE a.atttypid IN (${NUMERIC_TYPES})`;
+
 export async function raiseOwnedSequences(session: SqlSession): Promise<string[]> {
   const fed = await session.query<{ seq: string; max: string; columns: { rel: string; col: string }[] }>(
-    `WITH feeds AS (
-       SELECT d.objid AS seq, d.refobjid AS rel, d.refobjsubid AS attnum
-         FROM pg_catalog.pg_depend d
-        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-          AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
-       UNION
-       SELECT d.refobjid, ad.adrelid, ad.adnum
-         FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid
-        WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-          AND d.deptype = 'n'
-     )
+    `WITH feeds AS (${FEEDS})
      SELECT s.oid::pg_catalog.regclass::text AS seq, q.seqmax::text AS max,
             pg_catalog.json_agg(pg_catalog.json_build_object('rel', c.oid::pg_catalog.regclass::text, 'col', pg_catalog.quote_ident(a.attname))
                                 ORDER BY c.oid, a.attnum) AS columns

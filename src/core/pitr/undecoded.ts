@@ -6,6 +6,7 @@
 // serial column) computes other values when replayed.
 import type { SqlSession } from '../ports/database.ts';
 import { PROGRESS_SCHEMA } from '../restore/progress-table.ts';
+import { RAISED_SEQUENCES } from './sequences.ts';
 
 export interface ReplayBase {
   backupId: string;
@@ -13,39 +14,46 @@ export interface ReplayBase {
   time: string;
 }
 
-/** After replay: the unlogged tables, large objects and unfed sequences the target holds as of the backup. */
-export async function undecodedWarnings(session: SqlSession, base: ReplayBase): Promise<string[]> {
-  const asOf = `as of backup ${base.backupId} (${base.time}), not of the point`;
+/** What the change archive cannot carry that the database holds (preflight.ts warns of it too, at enable). */
+export async function notArchived(
+  session: SqlSession,
+): Promise<{ unlogged: string[]; largeObjects: number; unraisedSequences: string[] }> {
   const [row] = await session.query<{ unlogged: string[] | null; large_objects: number; sequences: string[] | null }>(
     `SELECT (SELECT pg_catalog.array_agg(c.oid::pg_catalog.regclass::text ORDER BY 1)
                FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p', 'm')
                 AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${PROGRESS_SCHEMA}')) AS unlogged,
             (SELECT pg_catalog.count(*)::int FROM pg_catalog.pg_largeobject_metadata) AS large_objects,
-            -- Sequences no column owns or calls in its default: nothing in the archive says how far they went.
+            -- Sequences replay does not raise from a column (sequences.ts): nothing in the archive says how far they went.
             (SELECT pg_catalog.array_agg(s.oid::pg_catalog.regclass::text ORDER BY 1)
                FROM pg_catalog.pg_class s JOIN pg_catalog.pg_namespace n ON n.oid = s.relnamespace
               WHERE s.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema', '${PROGRESS_SCHEMA}')
-                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                                 WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = s.oid
-                                   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjsubid > 0
-                                   AND d.deptype IN ('a', 'i'))
-                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                                 WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
-                                   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = s.oid)) AS sequences`,
+                AND s.oid NOT IN (${RAISED_SEQUENCES})) AS sequences`,
   );
+  return {
+    unlogged: row?.unlogged ?? [],
+    largeObjects: row?.large_objects ?? 0,
+    unraisedSequences: row?.sequences ?? [],
+  };
+}
+
+/** After replay: the unlogged tables, large objects and sequences not raised that the target holds as of the backup. */
+export async function undecodedWarnings(session: SqlSession, base: ReplayBase): Promise<string[]> {
+  const asOf = `as of backup ${base.backupId} (${base.time}), not of the point`;
+  const found = await notArchived(session);
   const warnings: string[] = [];
-  for (const table of row?.unlogged ?? [])
+  for (const table of found.unlogged)
     warnings.push(
       `Unlogged table ${table} is ${asOf}: changes to unlogged tables are not written to the WAL, so the change archive has none.`,
     );
-  if (row?.large_objects)
+  if (found.largeObjects)
     warnings.push(
-      `The ${row.large_objects} large objects are ${asOf}: logical decoding does not carry large object writes (lo_put, lo_import, lo_unlink…).`,
+      `The ${found.largeObjects} large objects are ${asOf}: logical decoding does not carry large object writes (lo_put, lo_import, lo_unlink…).`,
     );
-  if (row?.sequences?.length)
+  const sequences = found.unraisedSequences;
+  if (sequences.length)
     warnings.push(
-      `Sequence${row.sequences.length === 1 ? '' : 's'} ${row.sequences.join(', ')} ${row.sequences.length === 1 ? 'is' : 'are'} ${asOf}: ` +
+      `Sequence${sequences.length === 1 ? '' : 's'} ${sequences.join(', ')} ${sequences.length === 1 ? 'is' : 'are'} ${asOf}: ` +
         'logical decoding does not carry sequences, and no column uses them to raise them by (sequences that feed a column end above its highest value).',
     );
   return warnings;
