@@ -136,6 +136,26 @@ test('DDL between backup and target, rows replay cannot tell apart by equality, 
   );
 }, 120_000);
 
+test('a temporary table dropped by its session in a later transaction: a no-op, unless the target holds a permanent one of that name (refused, never dropped in silence)', async () => {
+  await pitrSource('tempdrop', 'CREATE TABLE keep (id int PRIMARY KEY); CREATE TABLE shadowed (id int PRIMARY KEY)');
+  const run = (q: string) => server.sql(q, 'tempdrop');
+  // An ETL session's scratch table, dropped in its next transaction: nothing of the kind in the target.
+  await run('BEGIN; CREATE TEMP TABLE scratch (id int); COMMIT; BEGIN; DROP TABLE scratch; COMMIT');
+  await run('INSERT INTO keep VALUES (1), (2)');
+  const restored = await archiveAndRestore('tempdrop', 'tempdrop_at');
+  expect(restored.code, describeResult(restored)).toBe(0);
+  expect(await contents('tempdrop_at')).toEqual(await contents('tempdrop'));
+  // A temporary table shadowing a permanent one, dropped in the session's next transaction: at the
+  // source the permanent table stays; the archive does not say whose DROP it was.
+  await run('BEGIN; CREATE TEMP TABLE shadowed (id int); COMMIT; BEGIN; DROP TABLE shadowed; COMMIT');
+  // (Nothing touches shadowed afterwards: replaying the DROP would leave it missing, and the restore "ok".)
+  const refused = await archiveAndRestore('tempdrop', 'tempdrop_late');
+  expect(refused.code).not.toBe(0);
+  expect(refused.json.error.message).toMatch(
+    /^Replay of transaction \d+: DROP TABLE shadowed drops shadowed, a name an earlier transaction also gave a temporary table .*could remove the permanent one in silence/,
+  );
+}, 60_000);
+
 test('DDL in a DO block that also writes rows: the restore fails naming the block, never writes the rows twice', async () => {
   await pitrSource('calls', 'CREATE TABLE keep (id int PRIMARY KEY)');
   await server.sql(

@@ -151,13 +151,18 @@ export class ChangeApplier {
         // the one replay session it would live on and shadow a permanent object of the same name
         // for the unqualified DDL of every later session.
         if (ddl.objects?.length && ddl.objects.every((o) => TEMPORARY.test(o))) {
-          for (const o of ddl.objects) this.temporary.add(`${xid}:${o.replace(TEMPORARY, '').replace(/\(.*$/, '')}`);
+          for (const o of ddl.objects) {
+            const name = o.replace(TEMPORARY, '').replace(/\(.*$/, '');
+            this.temporary.add(`${xid}:${name}`);
+            this.temporaryNames.add(name);
+          }
           this.skippedTemporary = true;
           return;
         }
         // A DROP in the transaction (so the session) that made a temporary object of that name drops that one.
         if (ddl.tag.startsWith('DROP ') && this.dropsTemporary(statement, xid)) return;
         await this.session.query('SELECT pg_catalog.set_config($1, $2, true)', ['search_path', ddl.searchPath]);
+        if (ddl.tag.startsWith('DROP ')) await this.notAmbiguousDrop(statement, ddl.tag, xid);
         const rewrite =
           ddl.tag === 'ALTER TABLE' && this.warn ? await watchRewrite(this.session, ddl.objects, statement) : undefined;
         try {
@@ -186,18 +191,35 @@ export class ChangeApplier {
   /** Temporary objects left out, as `xid:name` (name as its identity quotes it, without arguments). */
   private readonly temporary = new Set<string>();
 
+  /** Names of temporary objects left out, in any transaction. */
+  private readonly temporaryNames = new Set<string>();
+
+  /**
+   * A DROP in a later transaction of a name an earlier one created as a temporary object (left
+   * out) may have dropped that temporary object (its session's) or a permanent one of the same
+   * name: the archive does not say which session ran it. When the target holds a permanent
+   * relation of that name, replaying the DROP could remove it in silence: refused instead.
+   */
+  private async notAmbiguousDrop(statement: string, tag: string, xid: string): Promise<void> {
+    if (!/^DROP (TABLE|VIEW|MATERIALIZED VIEW|SEQUENCE|FOREIGN TABLE|INDEX)$/.test(tag)) return;
+    const names = droppedNames(statement).filter(
+      (n) => this.temporaryNames.has(n) || this.temporaryNames.has(n.toLowerCase()),
+    );
+    if (!names.length) return;
+    const [held] = await this.session.query<{ names: string[] | null }>(
+      'SELECT pg_catalog.array_agg(n) FILTER (WHERE pg_catalog.to_regclass(n) IS NOT NULL) AS names FROM pg_catalog.unnest($1::text[]) AS n',
+      [names],
+    );
+    if (!held?.names?.length) return;
+    throw new VerificationError(
+      `Replay of transaction ${xid}: ${abbreviate(statement)} drops ${held.names.join(', ')}, a name an earlier transaction also gave a temporary table (left out of the replay, as temporary objects are). ` +
+        'The archive does not say which session ran the DROP, so replay cannot tell whether it dropped that temporary table or the permanent one the target holds; replaying it could remove the permanent one in silence. ' +
+        `Restore to a point before transaction ${xid}.`,
+    );
+  }
+
   private dropsTemporary(statement: string, xid: string): boolean {
-    const names = withoutComments(statement)
-      .replace(/^\s*DROP\s+\w+(\s+\w+)?\s+(IF\s+EXISTS\s+)?/i, '')
-      .split(',')
-      .map((n) =>
-        n
-          .trim()
-          .replace(/\s+(CASCADE|RESTRICT)\s*$/i, '')
-          .replace(/^pg_temp\./i, '')
-          .replace(/\(.*$/, '')
-          .trim(),
-      );
+    const names = droppedNames(statement);
     return (
       names.length > 0 &&
       names.every((n) => this.temporary.has(`${xid}:${n}`) || this.temporary.has(`${xid}:${n.toLowerCase()}`))
@@ -348,4 +370,19 @@ const TEMPORARY = /^pg_temp(_\d+)?\./;
 /** Renumbers `$n` placeholders by `by`. */
 function shift(sql: string, by: number): string {
   return sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + by}`);
+}
+
+/** The names a DROP statement names (as written, without a pg_temp. prefix or arguments). */
+function droppedNames(statement: string): string[] {
+  return withoutComments(statement)
+    .replace(/^\s*DROP\s+\w+(\s+\w+)?\s+(IF\s+EXISTS\s+)?/i, '')
+    .split(',')
+    .map((n) =>
+      n
+        .trim()
+        .replace(/\s+(CASCADE|RESTRICT)\s*$/i, '')
+        .replace(/^pg_temp\./i, '')
+        .replace(/\(.*$/, '')
+        .trim(),
+    );
 }
